@@ -1,0 +1,368 @@
+//! Checking a [`Node`] tree against a [`Shape`] and turning it into canonical JSON.
+//!
+//! The output is a `serde_json::Value` whose keys are the canonical Ignition (camelCase)
+//! names, with unknown keys dropped and `null`s removed, ready for typed deserialization.
+//! Findings go to a [`Report`] (unknown keys) or to [`TypeError`]s (a value of the wrong
+//! type, which the reference tools treat as a decode failure rather than a report entry).
+
+use serde_json::{Map, Number, Value as Json};
+
+use crate::{Field, Kind, Mark, Node, Origin, Path, Report, Shape, SourceMap, StructShape, Value};
+
+/// How keys written by the user are matched against a shape's field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMatching {
+    /// Ignition JSON: camelCase names; like Go's `encoding/json`, a key that differs only
+    /// in case is still applied, but reported as unused.
+    Json,
+    /// Butane YAML: snake_case names, matched exactly; plain scalars resolve by type.
+    Yaml,
+}
+
+/// A value of the wrong type, e.g. a list where a map must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeError {
+    /// Where, in the user's path notation.
+    pub path: Path,
+    /// Where in the text.
+    pub mark: Mark,
+    /// What was found (`!!str`, `string`, …) and, for scalars, the text.
+    pub found: String,
+    /// The name of the expected type, in the reference tool's notation.
+    pub expected: String,
+}
+
+/// The result of [`normalize`].
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    /// The canonical JSON.
+    pub value: Json,
+    /// Unknown keys and similar findings, already positioned.
+    pub report: Report,
+    /// Values of the wrong type; the value was dropped.
+    pub type_errors: Vec<TypeError>,
+    /// From canonical paths to where the user wrote them.
+    pub source_map: SourceMap,
+}
+
+/// The dialect a tree is read in.
+#[derive(Debug, Clone, Copy)]
+pub struct Normalizer {
+    /// How keys are matched.
+    pub matching: KeyMatching,
+    /// The spec level (Ignition 3.N) whose fields are accepted.
+    pub level: u32,
+    /// Extra fields a dialect accepts on a struct, by struct name (Butane sugar).
+    pub extensions: fn(&str) -> &'static [Field],
+    /// Whether a dialect leaves out a field of a struct (struct name, JSON key).
+    pub hidden: fn(&str, &str) -> bool,
+}
+
+/// No dialect fields.
+pub fn no_extensions(_: &str) -> &'static [Field] {
+    &[]
+}
+
+/// No hidden fields.
+pub fn nothing_hidden(_: &str, _: &str) -> bool {
+    false
+}
+
+impl Normalizer {
+    /// Plain Ignition JSON at spec level `level`.
+    pub fn ignition(level: u32) -> Self {
+        Self {
+            matching: KeyMatching::Json,
+            level,
+            extensions: no_extensions,
+            hidden: nothing_hidden,
+        }
+    }
+}
+
+/// Checks `node` against `shape` in the dialect of `normalizer`.
+pub fn normalize(node: &Node, shape: Shape, normalizer: &Normalizer) -> Normalized {
+    let mut walk = Walk {
+        dialect: normalizer,
+        report: Report::new(),
+        type_errors: Vec::new(),
+        source_map: SourceMap::new(),
+    };
+    let value = walk
+        .value(node, shape, &Path::root(), &Path::root(), None)
+        .unwrap_or_else(|| default_for(shape));
+    Normalized {
+        value,
+        report: walk.report,
+        type_errors: walk.type_errors,
+        source_map: walk.source_map,
+    }
+}
+
+struct Walk<'a> {
+    dialect: &'a Normalizer,
+    report: Report,
+    type_errors: Vec<TypeError>,
+    source_map: SourceMap,
+}
+
+impl Walk<'_> {
+    fn value(
+        &mut self,
+        node: &Node,
+        shape: Shape,
+        out: &Path,
+        user: &Path,
+        key_mark: Option<Mark>,
+    ) -> Option<Json> {
+        self.source_map.insert(
+            out.clone(),
+            Origin {
+                path: user.clone(),
+                mark: node.mark,
+                key_mark,
+            },
+        );
+        if node.value == Value::Null {
+            if let Shape::Struct(_) = shape {
+                if self.dialect.matching == KeyMatching::Yaml && !user.is_root() {
+                    self.report.entries.push(crate::report::Entry {
+                        kind: Kind::Warning,
+                        message: format!(
+                            "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+                        ),
+                        path: Some(user.clone()),
+                        mark: Some(node.mark),
+                    });
+                }
+            }
+            return None;
+        }
+        let yaml = self.dialect.matching == KeyMatching::Yaml;
+        let converted = match (shape, &node.value) {
+            (Shape::Bool, Value::Bool(b)) => Some(Json::Bool(*b)),
+            (Shape::Bool, Value::Plain(text)) if yaml => yaml_bool(text).map(Json::Bool),
+            (Shape::Int, Value::Number(text)) => text.parse::<i64>().ok().map(Json::from),
+            (Shape::Int, Value::Plain(text)) if yaml => yaml_int(text).map(Json::from),
+            (Shape::Str, Value::Str(text)) => Some(Json::String(text.clone())),
+            (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(text.clone())),
+            (Shape::List(item), Value::Seq(items)) => {
+                let item_shape = item();
+                let mut list = Vec::with_capacity(items.len());
+                for (index, item_node) in items.iter().enumerate() {
+                    let value = self
+                        .value(item_node, item_shape, &out.index(index), &user.index(index), None)
+                        .unwrap_or_else(|| default_for(item_shape));
+                    list.push(value);
+                }
+                Some(Json::Array(list))
+            }
+            (Shape::Struct(shape), Value::Map(entries)) => {
+                Some(Json::Object(self.fields(shape, entries, out, user)))
+            }
+            _ => None,
+        };
+        if converted.is_none() {
+            self.type_errors.push(TypeError {
+                path: user.clone(),
+                mark: node.mark,
+                found: describe(node, yaml),
+                expected: type_name(shape),
+            });
+        }
+        converted
+    }
+
+    fn fields(
+        &mut self,
+        shape: &'static StructShape,
+        entries: &[crate::Entry],
+        out: &Path,
+        user: &Path,
+    ) -> Map<String, Json> {
+        let extensions = (self.dialect.extensions)(shape.name);
+        let accepted: Vec<&Field> = shape
+            .fields
+            .iter()
+            .filter(|f| !(self.dialect.hidden)(shape.name, f.json))
+            .chain(extensions.iter())
+            .filter(|f| f.since <= self.dialect.level)
+            .collect();
+        // Resolve every key first: unknown keys are reported in the order written.
+        let mut matched: Vec<Option<&Field>> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let field = self.match_key(&accepted, &entry.key);
+            match field {
+                Some((_, exact)) if exact => {}
+                _ => self.report.entries.push(crate::report::Entry {
+                    kind: Kind::Warning,
+                    message: format!("unused key {}", entry.key),
+                    path: Some(user.key(entry.key.clone())),
+                    mark: Some(entry.key_mark),
+                }),
+            }
+            matched.push(field.map(|(f, _)| f));
+        }
+        // Then walk the known fields in the type's field order, as the reference does.
+        let mut object = Map::new();
+        for field in &accepted {
+            let name = self.output_name(field);
+            let mut value = None;
+            for (entry, matched) in entries.iter().zip(&matched) {
+                if matched.is_some_and(|m| std::ptr::eq(m, *field)) {
+                    value = self.value(
+                        &entry.value,
+                        (field.shape)(),
+                        &out.key(name),
+                        &user.key(entry.key.clone()),
+                        Some(entry.key_mark),
+                    );
+                }
+            }
+            if let Some(value) = value {
+                object.insert(name.to_owned(), value);
+            }
+        }
+        object
+    }
+
+    fn output_name(&self, field: &'static Field) -> &'static str {
+        field.json
+    }
+
+    /// The field a key selects and whether the match was exact.
+    fn match_key<'f>(&self, fields: &[&'f Field], key: &str) -> Option<(&'f Field, bool)> {
+        match self.dialect.matching {
+            KeyMatching::Yaml => fields.iter().find(|f| f.yaml == key).map(|f| (*f, true)),
+            KeyMatching::Json => fields
+                .iter()
+                .find(|f| f.json == key)
+                .map(|f| (*f, true))
+                .or_else(|| {
+                    fields
+                        .iter()
+                        .find(|f| f.json.eq_ignore_ascii_case(key))
+                        .map(|f| (*f, false))
+                }),
+        }
+    }
+}
+
+fn default_for(shape: Shape) -> Json {
+    match shape {
+        Shape::Bool => Json::Bool(false),
+        Shape::Int => Json::Number(Number::from(0)),
+        Shape::Str => Json::String(String::new()),
+        Shape::List(_) => Json::Array(Vec::new()),
+        Shape::Struct(_) => Json::Object(Map::new()),
+    }
+}
+
+/// yaml.v3's reading of a plain scalar as a bool, including the YAML 1.1 words it still
+/// accepts for bool fields.
+fn yaml_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n" | "N" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+/// yaml.v3's reading of a plain scalar as an integer: decimal, `0x`, `0o`, `0b`, and the
+/// YAML 1.1 octal `0644` that file modes are usually written in.
+fn yaml_int(text: &str) -> Option<i64> {
+    let cleaned = text.replace('_', "");
+    let (negative, digits) = match cleaned.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
+    };
+    let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(octal) = digits.strip_prefix("0o") {
+        i64::from_str_radix(octal, 8).ok()?
+    } else if let Some(binary) = digits.strip_prefix("0b") {
+        i64::from_str_radix(binary, 2).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()?
+    } else {
+        return None;
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+fn describe(node: &Node, yaml: bool) -> String {
+    if !yaml {
+        return node.kind_name().to_owned();
+    }
+    match &node.value {
+        Value::Null => "!!null".to_owned(),
+        Value::Bool(b) => format!("!!bool `{b}`"),
+        Value::Number(n) => format!("!!int `{n}`"),
+        Value::Str(s) => format!("!!str `{}`", truncate(s)),
+        Value::Plain(s) => {
+            let tag = if yaml_int(s).is_some() {
+                "!!int"
+            } else if s.parse::<f64>().is_ok() {
+                "!!float"
+            } else if matches!(s.as_str(), "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
+            {
+                "!!bool"
+            } else {
+                "!!str"
+            };
+            format!("{tag} `{}`", truncate(s))
+        }
+        Value::Seq(_) => "!!seq".to_owned(),
+        Value::Map(_) => "!!map".to_owned(),
+    }
+}
+
+/// yaml.v3 shortens long values in messages.
+fn truncate(text: &str) -> String {
+    if text.chars().count() > 10 {
+        let head: String = text.chars().take(7).collect();
+        format!("{head}...")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn type_name(shape: Shape) -> String {
+    match shape {
+        Shape::Bool => "bool".to_owned(),
+        Shape::Int => "int".to_owned(),
+        Shape::Str => "string".to_owned(),
+        Shape::List(item) => format!("[]{}", type_name(item())),
+        Shape::Struct(s) => s.name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_yaml_integers_like_yaml_v3() {
+        assert_eq!(yaml_int("0644"), Some(420));
+        assert_eq!(yaml_int("0o644"), Some(420));
+        assert_eq!(yaml_int("644"), Some(644));
+        assert_eq!(yaml_int("0"), Some(0));
+        assert_eq!(yaml_int("-12"), Some(-12));
+        assert_eq!(yaml_int("0x1f"), Some(31));
+        assert_eq!(yaml_int("0999"), None);
+        assert_eq!(yaml_int("abc"), None);
+    }
+
+    #[test]
+    fn reads_yaml_bools_for_bool_fields() {
+        assert_eq!(yaml_bool("yes"), Some(true));
+        assert_eq!(yaml_bool("off"), Some(false));
+        assert_eq!(yaml_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,23 @@
+//! Ignition configs: the types of spec 3.0.0 to 3.7.0-experimental, parsing with
+//! Ignition's rules, validation with Ignition's messages, the keyed merge used by
+//! `ignition.config.merge` and by Butane's sugar, and Go-compatible JSON output.
+//!
+//! All versions share the types of the newest spec ([`Config`]); a field's first version
+//! is part of its [`ferro_document::Shape`], so an older config is parsed by gating keys
+//! and "translating it up" is the identity.
+
+#![deny(missing_docs)]
+
+mod emit;
+mod shape_macro;
+mod types;
+mod version;
+
+pub use emit::to_go_json;
+pub use shape_macro::{HasShape, Omit};
+pub use types::*;
+pub use version::{Version, VersionError, is_semver};
+
+pub mod merge;
+pub mod parse;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! Ignition keyed merge (being written).

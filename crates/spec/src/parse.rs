@@ -1,0 +1,1 @@
+//! Parsing Ignition JSON (being written).

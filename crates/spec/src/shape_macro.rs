@@ -1,0 +1,131 @@
+//! The one place an Ignition type is declared: fields, JSON names, Butane names,
+//! first spec version, and the omit-when-empty rule of Go's encoder.
+
+use ferro_document::Shape;
+
+/// Types that can describe their accepted values as a [`Shape`].
+pub trait HasShape {
+    /// The shape of values of this type.
+    fn shape() -> Shape;
+}
+
+impl HasShape for String {
+    fn shape() -> Shape {
+        Shape::Str
+    }
+}
+
+impl HasShape for bool {
+    fn shape() -> Shape {
+        Shape::Bool
+    }
+}
+
+impl HasShape for i64 {
+    fn shape() -> Shape {
+        Shape::Int
+    }
+}
+
+impl<T: HasShape> HasShape for Option<T> {
+    fn shape() -> Shape {
+        T::shape()
+    }
+}
+
+impl<T: HasShape> HasShape for Vec<T> {
+    fn shape() -> Shape {
+        Shape::List(T::shape)
+    }
+}
+
+/// Go's `omitempty` as Ignition's types use it: nil pointers, empty lists, zero
+/// numbers and all-zero structs are left out; required strings are always written.
+pub trait Omit {
+    /// Whether the value is left out of the JSON.
+    fn omit(&self) -> bool;
+}
+
+impl<T> Omit for Option<T> {
+    fn omit(&self) -> bool {
+        self.is_none()
+    }
+}
+
+impl<T> Omit for Vec<T> {
+    fn omit(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Omit for String {
+    fn omit(&self) -> bool {
+        false
+    }
+}
+
+impl Omit for i64 {
+    fn omit(&self) -> bool {
+        *self == 0
+    }
+}
+
+/// Declares an Ignition type: the struct with its serde names and the [`Shape`] that
+/// drives decoding and version gating.
+///
+/// Each field is `rust_name: Type = "jsonName" @ level;` where the Rust name is the Butane
+/// (snake_case) key and `level` the first Ignition 3.N minor that accepts it.
+macro_rules! ignition_type {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident {
+            $(
+                $(#[doc = $fdoc:literal])*
+                $field:ident : $ty:ty = $json:literal @ $since:literal;
+            )*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
+        pub struct $name {
+            $(
+                $(#[doc = $fdoc])*
+                #[serde(rename = $json, skip_serializing_if = "crate::shape_macro::Omit::omit")]
+                pub $field: $ty,
+            )*
+        }
+
+        impl $name {
+            /// The keys this type accepts.
+            pub const SHAPE: ferro_document::StructShape = ferro_document::StructShape {
+                name: stringify!($name),
+                fields: &[
+                    $(
+                        ferro_document::Field {
+                            json: $json,
+                            yaml: stringify!($field),
+                            since: $since,
+                            shape: <$ty as crate::shape_macro::HasShape>::shape,
+                            doc: concat!($($fdoc),*),
+                        },
+                    )*
+                ],
+            };
+        }
+
+        impl crate::shape_macro::HasShape for $name {
+            fn shape() -> ferro_document::Shape {
+                ferro_document::Shape::Struct(&Self::SHAPE)
+            }
+        }
+
+        impl crate::shape_macro::Omit for $name {
+            fn omit(&self) -> bool {
+                *self == Self::default()
+            }
+        }
+    };
+}
+
+pub(crate) use ignition_type;

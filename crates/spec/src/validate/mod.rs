@@ -1,0 +1,1 @@
+//! Validation with Ignition messages (being written).
