@@ -1,5 +1,25 @@
 //! Butane: a YAML config with conveniences ("sugar") that compiles to Ignition JSON.
+//!
+//! [`translate`] takes the text of a Butane config and returns the Ignition config with
+//! every report entry positioned in the YAML (path, line and column). Behaviour, messages
+//! and output bytes follow Butane v0.29.0, so configs and scripts written for it keep
+//! working; `docs/compatibility.md` lists the deliberate differences.
 
 #![deny(missing_docs)]
 
+mod checks;
+mod data_url;
+mod files_dir;
+mod filters;
+mod openshift;
+mod reverse;
+pub mod profile;
+pub mod schema;
+mod translate;
+mod validate;
 pub mod yaml;
+mod yaml_out;
+
+pub use reverse::{ReverseError, from_ignition, to_butane};
+pub use schema::json_schema;
+pub use translate::{Error, Failure, Options, Translation, translate};

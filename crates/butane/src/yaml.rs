@@ -1,1 +1,625 @@
-//! YAML parsing with positions (being written).
+//! YAML text to a positioned [`Node`] tree, with the semantics of Go's `gopkg.in/yaml.v3`.
+//!
+//! Butane users write configs that the Go tool accepted, and they grep for the Go tool's
+//! messages, so this parser follows yaml.v3 where it is visible to users:
+//!
+//! * only the first document counts; later ones are not even read to the end;
+//! * plain scalars stay untyped ([`Value::Plain`]) until the expected type is known,
+//!   because `0644` or `yes` mean different things for different fields;
+//! * duplicate keys are fatal with yaml.v3's text (`yaml: unmarshal errors:` and one
+//!   `line N: mapping key "k" already defined at line M` per duplicate);
+//! * anchors, aliases and `<<` merge keys work; the `<<` entry itself stays in the map so
+//!   that the caller can warn about it like Butane does (`unused key <<`);
+//! * syntax errors read `yaml: line N: <message>` with libyaml's wording where it differs
+//!   from the underlying parser's.
+//!
+//! The tree is built without recursion, nesting is capped and alias expansion is budgeted,
+//! so no input can exhaust the stack or memory.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use ferro_document::{Entry, Mark, Node, Value};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, Tag};
+
+/// The deepest nesting of lists and maps accepted. Real configs stay below ten levels;
+/// the cap keeps every later recursive walk over the tree (clone, drop, decoding) safe.
+pub const MAX_DEPTH: usize = 1000;
+
+/// How many nodes aliases and merge keys may copy in total before the document is
+/// rejected, so that a "billion laughs" document fails fast instead of filling memory.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// Why a YAML text could not be turned into a [`Node`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlError {
+    /// The text is not well-formed YAML.
+    Syntax {
+        /// Where the parser gave up.
+        mark: Mark,
+        /// What it found, in libyaml's wording where known.
+        message: String,
+    },
+    /// The text is YAML, but a mapping has keys a config cannot have: duplicates, or
+    /// lists and maps used as keys. yaml.v3 collects these as "unmarshal errors".
+    Unmarshal {
+        /// Whether the errors are in the top-level mapping. Butane finds those while
+        /// reading `variant` and `version` and prefixes `Error unmarshaling yaml: `.
+        /// When set, only the top-level mapping's errors are listed, as Butane stops
+        /// there.
+        root: bool,
+        /// One `line N: …` text per problem, in yaml.v3's order.
+        lines: Vec<String>,
+    },
+    /// A problem found while expanding the document: unknown or self-containing
+    /// aliases, bad merge values, excessive aliasing.
+    Decode(String),
+}
+
+impl YamlError {
+    /// Whether this is a key error of the top-level mapping (see [`YamlError::Unmarshal`]).
+    pub fn is_root(&self) -> bool {
+        matches!(self, YamlError::Unmarshal { root: true, .. })
+    }
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            YamlError::Syntax { mark, message } => write!(f, "yaml: line {}: {message}", mark.line),
+            YamlError::Unmarshal { lines, .. } => {
+                f.write_str("yaml: unmarshal errors:")?;
+                for line in lines {
+                    write!(f, "\n  {line}")?;
+                }
+                Ok(())
+            }
+            YamlError::Decode(message) => write!(f, "yaml: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+/// Parses the first YAML document of `text` into a positioned tree.
+///
+/// An empty text, or one holding only comments, is a `Null` node at 1:1. Marks are
+/// 1-based; a block map is marked at its first key, a list at its first `-` (or its
+/// bracket), a scalar at its first character, an empty value just after its `:`.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    Builder::new(text).run()
+}
+
+/// A node that is complete, with what its parent needs to know about it.
+#[derive(Clone)]
+struct Built {
+    node: Node,
+    /// Number of nodes in the subtree (keys count), to budget alias copies.
+    size: usize,
+    /// For scalars: the text as written, and whether it is an untagged plain scalar
+    /// (only such a `<<` is a merge key).
+    scalar: Option<(String, bool)>,
+}
+
+/// A list or map whose end event has not been seen yet.
+enum Frame {
+    Seq {
+        mark: Mark,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+    },
+    Map {
+        mark: Mark,
+        anchor: usize,
+        /// Position of this map in document (pre-)order, to report errors in yaml.v3's
+        /// order although maps complete innermost first.
+        serial: usize,
+        entries: Vec<Entry>,
+        /// Whether each entry's key is a merge key (`<<`).
+        merge: Vec<bool>,
+        key: Option<(String, Mark, bool)>,
+        size: usize,
+    },
+}
+
+/// Unmarshal errors of one map: its serial number, and the texts.
+struct MapErrors {
+    serial: usize,
+    lines: Vec<String>,
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    /// The text as characters: the parser's positions are character indices.
+    chars: Vec<char>,
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, Built>,
+    next_serial: usize,
+    /// Serial number of the top-level map, if the document is one.
+    root_map: Option<usize>,
+    copied: usize,
+    errors: Vec<MapErrors>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            chars: text.chars().collect(),
+            stack: Vec::new(),
+            anchors: std::collections::HashMap::new(),
+            next_serial: 0,
+            root_map: None,
+            copied: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    fn run(mut self) -> Result<Node, YamlError> {
+        let mut parser = Parser::new_from_str(self.text);
+        let mut root = None;
+        while let Some(event) = parser.next_event() {
+            let (event, span) = event.map_err(|e| self.syntax_error(&e))?;
+            let done = match event {
+                Event::DocumentEnd | Event::StreamEnd => true,
+                Event::Nothing | Event::StreamStart | Event::DocumentStart(_) => false,
+                Event::Scalar(text, style, anchor, tag) => {
+                    let built = self.scalar(text, style, tag, span);
+                    self.complete(built, anchor, &mut root)?;
+                    false
+                }
+                Event::Alias(id) => {
+                    let built = self.alias(id, span)?;
+                    self.complete(built, 0, &mut root)?;
+                    false
+                }
+                Event::SequenceStart(anchor, _) => {
+                    let mark = self.collection_mark(span);
+                    self.push(Frame::Seq {
+                        mark,
+                        anchor,
+                        items: Vec::new(),
+                        size: 1,
+                    })?;
+                    false
+                }
+                Event::MappingStart(anchor, _) => {
+                    let mark = self.collection_mark(span);
+                    let serial = self.next_serial;
+                    self.next_serial += 1;
+                    if self.stack.is_empty() {
+                        self.root_map = Some(serial);
+                    }
+                    self.push(Frame::Map {
+                        mark,
+                        anchor,
+                        serial,
+                        entries: Vec::new(),
+                        merge: Vec::new(),
+                        key: None,
+                        size: 1,
+                    })?;
+                    false
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let (built, anchor) = match self.stack.pop() {
+                        Some(frame) => self.finish(frame)?,
+                        None => continue,
+                    };
+                    self.complete(built, anchor, &mut root)?;
+                    false
+                }
+            };
+            if done && self.stack.is_empty() {
+                break;
+            }
+        }
+        self.report_errors()?;
+        Ok(root.unwrap_or_else(|| Node::new(Value::Null, Mark::new(1, 1))))
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            let mark = match &frame {
+                Frame::Seq { mark, .. } | Frame::Map { mark, .. } => *mark,
+            };
+            return Err(YamlError::Syntax {
+                mark,
+                message: format!("exceeded max depth of {MAX_DEPTH}"),
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// A list or map is marked where its content starts: the bracket of a flow
+    /// collection, else the first `-` or key (after any anchor or tag).
+    fn collection_mark(&self, span: Span) -> Mark {
+        let end = span.end;
+        let opens_flow = end.index() > span.start.index()
+            && matches!(
+                self.chars.get(end.index().wrapping_sub(1)),
+                Some('[') | Some('{')
+            );
+        if opens_flow {
+            Mark::new(end.line(), end.col())
+        } else {
+            to_mark(end)
+        }
+    }
+
+    fn scalar(
+        &self,
+        text: Cow<'_, str>,
+        style: ScalarStyle,
+        tag: Option<Cow<'_, Tag>>,
+        span: Span,
+    ) -> Built {
+        let core = tag
+            .as_deref()
+            .filter(|t| t.is_yaml_core_schema())
+            .map(|t| t.suffix.as_str());
+        let plain = style == ScalarStyle::Plain;
+        let value = match core {
+            Some("str") => Value::Str(text.to_string()),
+            Some("null") => Value::Null,
+            Some("int" | "bool" | "float") => Value::Plain(text.to_string()),
+            _ if plain && matches!(&*text, "" | "~" | "null" | "Null" | "NULL") => Value::Null,
+            _ if plain => Value::Plain(text.to_string()),
+            _ => Value::Str(text.to_string()),
+        };
+        let mut mark = to_mark(span.start);
+        // An empty value is reported just after the `:` that introduced it, like yaml.v3.
+        if text.is_empty()
+            && span.is_empty()
+            && self.chars.get(span.start.index()) == Some(&':')
+        {
+            mark.column += 1;
+        }
+        Built {
+            node: Node::new(value, mark),
+            size: 1,
+            scalar: Some((text.into_owned(), plain && tag.is_none())),
+        }
+    }
+
+    fn alias(&mut self, id: usize, span: Span) -> Result<Built, YamlError> {
+        let Some(target) = self.anchors.get(&id) else {
+            // The parser rejects unknown anchors, so this one is still being built.
+            return Err(YamlError::Decode(format!(
+                "anchor '{}' value contains itself",
+                self.alias_name(span)
+            )));
+        };
+        self.copied = self.copied.saturating_add(target.size);
+        if self.copied > MAX_ALIAS_NODES {
+            return Err(YamlError::Decode("document contains excessive aliasing".into()));
+        }
+        let mut built = target.clone();
+        // The copy as a whole is where the alias was written; its inside stays where the
+        // anchored original is, which is where a user has to fix it.
+        built.node.mark = to_mark(span.start);
+        Ok(built)
+    }
+
+    /// A parser error as yaml.v3 words it; an unknown alias is a decoding error there.
+    fn syntax_error(&self, error: &ScanError) -> YamlError {
+        if error.info() == "while parsing node, found unknown anchor" {
+            let start = error.marker().index().saturating_add(1);
+            let name: String = self
+                .chars
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+                .collect();
+            return YamlError::Decode(format!("unknown anchor '{name}' referenced"));
+        }
+        syntax_error(error)
+    }
+
+    fn alias_name(&self, span: Span) -> String {
+        let start = span.start.index().saturating_add(1);
+        let end = span.end.index().max(start);
+        self.chars.get(start..end).unwrap_or_default().iter().collect()
+    }
+
+    /// Hands a complete node to its parent, or makes it the root.
+    fn complete(
+        &mut self,
+        built: Built,
+        anchor: usize,
+        root: &mut Option<Node>,
+    ) -> Result<(), YamlError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, built.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                if root.is_none() {
+                    *root = Some(built.node);
+                }
+            }
+            Some(Frame::Seq { items, size, .. }) => {
+                *size += built.size;
+                items.push(built.node);
+            }
+            Some(Frame::Map {
+                entries,
+                merge,
+                key,
+                size,
+                ..
+            }) => {
+                *size += built.size;
+                match key.take() {
+                    Some((key, key_mark, is_merge)) => {
+                        entries.push(Entry {
+                            key,
+                            key_mark,
+                            value: built.node,
+                        });
+                        merge.push(is_merge);
+                    }
+                    None => {
+                        let (text, is_merge) = match built.scalar {
+                            Some((text, plain)) => {
+                                let is_merge = plain && text == "<<";
+                                (text, is_merge)
+                            }
+                            None => {
+                                let tag = if matches!(built.node.value, Value::Seq(_)) {
+                                    "!!seq"
+                                } else {
+                                    "!!map"
+                                };
+                                let line = built.node.mark.line;
+                                // yaml.v3 decodes struct keys into strings; a collection
+                                // cannot be one. The entry is kept under an empty key so
+                                // its value still pairs up, and the error is reported.
+                                self.key_error(format!(
+                                    "line {line}: cannot unmarshal {tag} into string"
+                                ));
+                                (String::new(), false)
+                            }
+                        };
+                        *key = Some((text, built.node.mark, is_merge));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an unmarshal error of the innermost open map.
+    fn key_error(&mut self, line: String) {
+        let serial = self.stack.iter().rev().find_map(|frame| match frame {
+            Frame::Map { serial, .. } => Some(*serial),
+            Frame::Seq { .. } => None,
+        });
+        let serial = serial.unwrap_or(0);
+        match self.errors.iter_mut().find(|e| e.serial == serial) {
+            Some(errors) => errors.lines.push(line),
+            None => self.errors.push(MapErrors {
+                serial,
+                lines: vec![line],
+            }),
+        }
+    }
+
+    /// Turns a closed frame into a node: checks a map's keys and applies merge keys.
+    fn finish(&mut self, frame: Frame) -> Result<(Built, usize), YamlError> {
+        match frame {
+            Frame::Seq {
+                mark,
+                anchor,
+                items,
+                size,
+            } => Ok((
+                Built {
+                    node: Node::new(Value::Seq(items), mark),
+                    size,
+                    scalar: None,
+                },
+                anchor,
+            )),
+            Frame::Map {
+                mark,
+                anchor,
+                serial,
+                mut entries,
+                merge,
+                key,
+                mut size,
+            } => {
+                // A key without a value (cannot come from the parser, but stay total).
+                if let Some((key, key_mark, _)) = key {
+                    entries.push(Entry {
+                        key,
+                        key_mark,
+                        value: Node::new(Value::Null, key_mark),
+                    });
+                }
+                let duplicates = duplicate_lines(&entries);
+                if !duplicates.is_empty() {
+                    match self.errors.iter_mut().find(|e| e.serial == serial) {
+                        // Key-type errors of this map were found first; yaml.v3 lists
+                        // duplicates before decoding keys, so they go in front.
+                        Some(errors) => {
+                            let mut lines = duplicates;
+                            lines.append(&mut errors.lines);
+                            errors.lines = lines;
+                        }
+                        None => self.errors.push(MapErrors {
+                            serial,
+                            lines: duplicates,
+                        }),
+                    }
+                }
+                let merged = self.merged_entries(&entries, &merge)?;
+                size += merged.iter().map(|(_, s)| s).sum::<usize>();
+                entries.extend(merged.into_iter().map(|(entry, _)| entry));
+                Ok((
+                    Built {
+                        node: Node::new(Value::Map(entries), mark),
+                        size,
+                        scalar: None,
+                    },
+                    anchor,
+                ))
+            }
+        }
+    }
+
+    /// The entries that `<<` keys bring into a map: those of the merged maps whose keys
+    /// the map does not have itself; among merged maps the earlier one wins.
+    fn merged_entries(
+        &mut self,
+        entries: &[Entry],
+        merge: &[bool],
+    ) -> Result<Vec<(Entry, usize)>, YamlError> {
+        let mut out: Vec<(Entry, usize)> = Vec::new();
+        for (entry, _) in entries.iter().zip(merge).filter(|(_, m)| **m) {
+            let sources: Vec<&Node> = match &entry.value.value {
+                Value::Map(_) => vec![&entry.value],
+                Value::Seq(items) if items.iter().all(|i| matches!(i.value, Value::Map(_))) => {
+                    items.iter().collect()
+                }
+                _ => {
+                    return Err(YamlError::Decode(
+                        "map merge requires map or sequence of maps as the value".into(),
+                    ));
+                }
+            };
+            for source in sources {
+                let Value::Map(source_entries) = &source.value else {
+                    continue;
+                };
+                for candidate in source_entries {
+                    let known = candidate.key == "<<"
+                        || entries.iter().any(|e| e.key == candidate.key)
+                        || out.iter().any(|(e, _)| e.key == candidate.key);
+                    if known {
+                        continue;
+                    }
+                    let size = node_size(&candidate.value) + 1;
+                    self.copied = self.copied.saturating_add(size);
+                    if self.copied > MAX_ALIAS_NODES {
+                        return Err(YamlError::Decode(
+                            "document contains excessive aliasing".into(),
+                        ));
+                    }
+                    out.push((candidate.clone(), size));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fails with the collected unmarshal errors, in yaml.v3's order; errors of the
+    /// top-level map alone if it has any (Butane stops after reading that map).
+    fn report_errors(&mut self) -> Result<(), YamlError> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        self.errors.sort_by_key(|e| e.serial);
+        let root = self.root_map.is_some() && self.errors[0].serial == self.root_map.unwrap_or(0);
+        let lines = if root {
+            std::mem::take(&mut self.errors[0].lines)
+        } else {
+            self.errors.iter_mut().flat_map(|e| std::mem::take(&mut e.lines)).collect()
+        };
+        Err(YamlError::Unmarshal { root, lines })
+    }
+}
+
+/// yaml.v3's duplicate check: every later key equal to an earlier one, for each earlier
+/// key in turn.
+fn duplicate_lines(entries: &[Entry]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, first) in entries.iter().enumerate() {
+        for later in &entries[i + 1..] {
+            if later.key == first.key {
+                lines.push(format!(
+                    "line {}: mapping key {} already defined at line {}",
+                    later.key_mark.line,
+                    go_quote(&later.key),
+                    first.key_mark.line
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// Number of nodes in a tree, keys counted, without recursion.
+fn node_size(node: &Node) -> usize {
+    let mut count = 0usize;
+    let mut todo = vec![node];
+    while let Some(node) = todo.pop() {
+        count += 1;
+        match &node.value {
+            Value::Seq(items) => todo.extend(items),
+            Value::Map(entries) => {
+                count += entries.len();
+                todo.extend(entries.iter().map(|e| &e.value));
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+/// A string quoted like Go's `%#v`/`strconv.Quote`, as yaml.v3 prints keys.
+fn go_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn to_mark(marker: Marker) -> Mark {
+    Mark::new(marker.line(), marker.col() + 1)
+}
+
+/// A parser error with libyaml's wording, which is what users of the Go tools know.
+fn syntax_error(error: &ScanError) -> YamlError {
+    let info = error.info();
+    // libyaml reports the problem without saphyr's "while parsing X, " context.
+    let problem = match info.strip_prefix("while ") {
+        Some(rest) => rest.split_once(", ").map_or(info, |(_, problem)| problem),
+        None => info,
+    };
+    let message = if problem.starts_with("unexpected character") || problem == "found a tab" {
+        "found character that cannot start any token".to_owned()
+    } else if problem == "simple key expect ':'" {
+        "could not find expected ':'".to_owned()
+    } else if let Some(rest) = problem.strip_prefix("expected ") {
+        format!("did not find expected {rest}")
+    } else {
+        problem.to_owned()
+    };
+    YamlError::Syntax {
+        mark: to_mark(*error.marker()),
+        message,
+    }
+}

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod json;
+pub mod json_schema;
 mod node;
 pub mod normalize;
 mod path;

@@ -69,6 +69,27 @@ pub fn nothing_hidden(_: &str, _: &str) -> bool {
 }
 
 impl Normalizer {
+    /// The fields of `shape` this dialect accepts at its level, in output order: the
+    /// shape's own (less hidden ones), then the dialect's extensions.
+    pub fn accepted_fields(&self, shape: &'static StructShape) -> Vec<&'static Field> {
+        let extensions = (self.extensions)(shape.name);
+        shape
+            .fields
+            .iter()
+            .filter(|f| !(self.hidden)(shape.name, f.json))
+            .chain(extensions.iter())
+            .filter(|f| f.since <= self.level)
+            .collect()
+    }
+
+    /// The key users write for `field` in this dialect.
+    pub fn key_of(&self, field: &Field) -> &'static str {
+        match self.matching {
+            KeyMatching::Json => field.json,
+            KeyMatching::Yaml => field.yaml,
+        }
+    }
+
     /// Plain Ignition JSON at spec level `level`.
     pub fn ignition(level: u32) -> Self {
         Self {
@@ -157,6 +178,23 @@ impl Walk<'_> {
                 }
                 Some(Json::Array(list))
             }
+            (Shape::Map(item), Value::Map(entries)) => {
+                let item_shape = item();
+                let mut object = Map::new();
+                for entry in entries {
+                    let key = entry.key.clone();
+                    if let Some(value) = self.value(
+                        &entry.value,
+                        item_shape,
+                        &out.key(key.clone()),
+                        &user.key(key.clone()),
+                        Some(entry.key_mark),
+                    ) {
+                        object.insert(key, value);
+                    }
+                }
+                Some(Json::Object(object))
+            }
             (Shape::Struct(shape), Value::Map(entries)) => {
                 Some(Json::Object(self.fields(shape, entries, out, user)))
             }
@@ -180,14 +218,7 @@ impl Walk<'_> {
         out: &Path,
         user: &Path,
     ) -> Map<String, Json> {
-        let extensions = (self.dialect.extensions)(shape.name);
-        let accepted: Vec<&Field> = shape
-            .fields
-            .iter()
-            .filter(|f| !(self.dialect.hidden)(shape.name, f.json))
-            .chain(extensions.iter())
-            .filter(|f| f.since <= self.dialect.level)
-            .collect();
+        let accepted = self.dialect.accepted_fields(shape);
         // Resolve every key first: unknown keys are reported in the order written.
         let mut matched: Vec<Option<&Field>> = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -254,7 +285,7 @@ fn default_for(shape: Shape) -> Json {
         Shape::Int => Json::Number(Number::from(0)),
         Shape::Str => Json::String(String::new()),
         Shape::List(_) => Json::Array(Vec::new()),
-        Shape::Struct(_) => Json::Object(Map::new()),
+        Shape::Map(_) | Shape::Struct(_) => Json::Object(Map::new()),
     }
 }
 
@@ -339,6 +370,7 @@ fn type_name(shape: Shape) -> String {
         Shape::Int => "int".to_owned(),
         Shape::Str => "string".to_owned(),
         Shape::List(item) => format!("[]{}", type_name(item())),
+        Shape::Map(item) => format!("map[string]{}", type_name(item())),
         Shape::Struct(s) => s.name.to_owned(),
     }
 }

@@ -15,6 +15,8 @@ pub enum Shape {
     Str,
     /// A list of values of one shape.
     List(fn() -> Shape),
+    /// A map with free-form keys and values of one shape (e.g. labels).
+    Map(fn() -> Shape),
     /// A map with a fixed set of keys.
     Struct(&'static StructShape),
 }

@@ -8,6 +8,9 @@
 
 #![deny(missing_docs)]
 
+// Lets `ignition_type!` name this crate the same way inside and outside it.
+extern crate self as ferro_spec;
+
 mod emit;
 mod shape_macro;
 mod types;
@@ -21,3 +24,6 @@ pub use version::{Version, VersionError, is_semver};
 pub mod merge;
 pub mod parse;
 pub mod validate;
+
+/// The document layer the types are described in, for users of [`ignition_type!`].
+pub use ferro_document as document;

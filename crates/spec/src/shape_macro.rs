@@ -52,6 +52,18 @@ impl<T> Omit for Option<T> {
     }
 }
 
+impl<K, V> Omit for std::collections::BTreeMap<K, V> {
+    fn omit(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<V: HasShape> HasShape for std::collections::BTreeMap<String, V> {
+    fn shape() -> Shape {
+        Shape::Map(V::shape)
+    }
+}
+
 impl<T> Omit for Vec<T> {
     fn omit(&self) -> bool {
         self.is_empty()
@@ -73,8 +85,11 @@ impl Omit for i64 {
 /// Declares an Ignition type: the struct with its serde names and the [`Shape`] that
 /// drives decoding and version gating.
 ///
+/// Other crates declare their own config types (Butane's sugar) with it too.
+///
 /// Each field is `rust_name: Type = "jsonName" @ level;` where the Rust name is the Butane
 /// (snake_case) key and `level` the first Ignition 3.N minor that accepts it.
+#[macro_export]
 macro_rules! ignition_type {
     (
         $(#[doc = $doc:literal])*
@@ -91,22 +106,22 @@ macro_rules! ignition_type {
         pub struct $name {
             $(
                 $(#[doc = $fdoc])*
-                #[serde(rename = $json, skip_serializing_if = "crate::shape_macro::Omit::omit")]
+                #[serde(rename = $json, skip_serializing_if = "ferro_spec::Omit::omit")]
                 pub $field: $ty,
             )*
         }
 
         impl $name {
             /// The keys this type accepts.
-            pub const SHAPE: ferro_document::StructShape = ferro_document::StructShape {
+            pub const SHAPE: $crate::document::StructShape = $crate::document::StructShape {
                 name: stringify!($name),
                 fields: &[
                     $(
-                        ferro_document::Field {
+                        $crate::document::Field {
                             json: $json,
                             yaml: stringify!($field),
                             since: $since,
-                            shape: <$ty as crate::shape_macro::HasShape>::shape,
+                            shape: <$ty as $crate::HasShape>::shape,
                             doc: concat!($($fdoc),*),
                         },
                     )*
@@ -114,18 +129,16 @@ macro_rules! ignition_type {
             };
         }
 
-        impl crate::shape_macro::HasShape for $name {
-            fn shape() -> ferro_document::Shape {
-                ferro_document::Shape::Struct(&Self::SHAPE)
+        impl $crate::HasShape for $name {
+            fn shape() -> $crate::document::Shape {
+                $crate::document::Shape::Struct(&Self::SHAPE)
             }
         }
 
-        impl crate::shape_macro::Omit for $name {
+        impl $crate::Omit for $name {
             fn omit(&self) -> bool {
                 *self == Self::default()
             }
         }
     };
 }
-
-pub(crate) use ignition_type;

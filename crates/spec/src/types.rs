@@ -4,7 +4,7 @@
 //! 3.N on it is accepted, so parsing an older config only gates keys and translating it
 //! up is the identity. Field order is the JSON output order of Ignition's Go types.
 
-use crate::shape_macro::ignition_type;
+use crate::ignition_type;
 
 ignition_type! {
     /// A whole Ignition config.

@@ -1,0 +1,122 @@
+//! Fields a variant does not support, checked on the translated config so that
+//! sugar-generated fields are caught too.
+
+use ferro_document::{Path, Report};
+use ferro_spec::Config;
+
+use crate::profile::{Profile, Variant};
+
+/// Errors for every field of `config` that `profile` does not support.
+pub(crate) fn check(config: &Config, profile: &Profile) -> Report {
+    let mut report = Report::new();
+    match profile.variant {
+        Variant::R4e | Variant::Fiot => edge(config, &mut report),
+        Variant::Flatcar => flatcar(config, profile, &mut report),
+        Variant::Openshift => openshift(config, profile, &mut report),
+        Variant::Fcos => {}
+    }
+    report
+}
+
+fn edge(config: &Config, report: &mut Report) {
+    let storage = &config.storage;
+    if config.kernel_arguments != Default::default() {
+        report.error(
+            Path::parse("kernelArguments"),
+            "kernel argument customization is not supported in this spec version",
+        );
+    }
+    if !storage.disks.is_empty() {
+        report.error(
+            Path::parse("storage.disks"),
+            "disk customization is not supported in this spec version",
+        );
+    }
+    if !storage.filesystems.is_empty() {
+        report.error(
+            Path::parse("storage.filesystems"),
+            "filesystem customization is not supported in this spec version",
+        );
+    }
+    if !storage.luks.is_empty() {
+        report.error(
+            Path::parse("storage.luks"),
+            "luks is not supported in this spec version",
+        );
+    }
+    if !storage.raid.is_empty() {
+        report.error(
+            Path::parse("storage.raid"),
+            "raid is not supported in this spec version",
+        );
+    }
+}
+
+fn flatcar(config: &Config, profile: &Profile, report: &mut Report) {
+    let experimental = profile.target.is_experimental();
+    for (index, luks) in config.storage.luks.iter().enumerate() {
+        let at = Path::parse("storage.luks").index(index);
+        if !experimental && luks.clevis != Default::default() {
+            report.error(at.key("clevis"), "clevis is not supported in this spec version");
+        }
+        if experimental && luks.cex != Default::default() {
+            report.error(at.key("cex"), "cex is not currently supported on the target platform");
+        }
+    }
+}
+
+fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
+    let minor = profile.openshift_minor().unwrap_or(0);
+    let storage = &config.storage;
+    if !config.passwd.groups.is_empty() {
+        report.error(Path::parse("passwd.groups"), "groups are not supported in this spec version");
+    }
+    for (index, user) in config.passwd.users.iter().enumerate() {
+        let at = Path::parse("passwd.users").index(index);
+        let allowed = ferro_spec::PasswdUser {
+            name: user.name.clone(),
+            ssh_authorized_keys: user.ssh_authorized_keys.clone(),
+            password_hash: if minor >= 13 { user.password_hash.clone() } else { None },
+            ..Default::default()
+        };
+        if *user != allowed {
+            report.error(
+                at,
+                "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version",
+            );
+        }
+    }
+    if !storage.directories.is_empty() {
+        report.error(
+            Path::parse("storage.directories"),
+            "directories are not supported in this spec version",
+        );
+    }
+    for (index, file) in storage.files.iter().enumerate() {
+        let at = Path::parse("storage.files").index(index);
+        if !file.append.is_empty() {
+            report.error(at.key("append"), "appending to files is not supported in this spec version");
+        }
+        if minor <= 9 && file.contents.compression.as_deref().is_some_and(|c| !c.is_empty()) {
+            report.error(
+                at.key("contents").key("compression"),
+                "file compression is not supported in this spec version",
+            );
+        }
+        if !file.contents.http_headers.is_empty() {
+            report.error(
+                at.key("contents").key("httpHeaders"),
+                "file HTTP headers are not supported in this spec version",
+            );
+        }
+    }
+    if !storage.links.is_empty() {
+        report.error(Path::parse("storage.links"), "links are not supported in this spec version");
+    }
+    if minor >= 14 && config.kernel_arguments != Default::default() {
+        report.error(
+            Path::parse("kernelArguments"),
+            "this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead",
+        );
+    }
+}

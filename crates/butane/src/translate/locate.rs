@@ -1,0 +1,78 @@
+//! From paths in the generated Ignition config back to the place in the Butane file.
+
+use std::collections::BTreeMap;
+
+use ferro_document::{Path, Report, SourceMap};
+use ferro_spec::merge::{Side, Transcript};
+
+/// Where generated config paths came from.
+///
+/// User-written values reach the output through the merge with the sugar-generated
+/// config (the transcript) and the key renaming of normalization (the source map).
+/// Sugar-generated values are attributed to the Butane field that asked for them.
+#[derive(Debug, Default)]
+pub struct Locator {
+    /// Canonical input paths to the places the user wrote them.
+    pub source_map: SourceMap,
+    /// Paths of the sugar-generated (parent) config → the input field behind them.
+    pub sugar: BTreeMap<Path, Path>,
+    /// Result paths added after the merge (trees, quadlets) → the input field behind them.
+    pub added: BTreeMap<Path, Path>,
+    /// How the merge moved values.
+    pub transcript: Option<Transcript>,
+}
+
+impl Locator {
+    /// Fills in the user path and mark of every entry of `report`, whose paths are
+    /// canonical paths of the input (`in_output` false) or of the result config.
+    pub fn place(&self, report: &mut Report, in_output: bool) {
+        for entry in &mut report.entries {
+            if entry.mark.is_some() {
+                continue;
+            }
+            let Some(path) = &entry.path else { continue };
+            let input = if in_output {
+                self.input_path(path)
+            } else {
+                path.clone()
+            };
+            let (user_path, mark) = self.source_map.locate(&input, true);
+            entry.path = Some(user_path);
+            entry.mark = mark;
+        }
+    }
+
+    /// The canonical input path a result path came from.
+    pub fn input_path(&self, result: &Path) -> Path {
+        if let Some(input) = deepest(&self.added, result) {
+            return input;
+        }
+        let Some(transcript) = &self.transcript else {
+            return result.clone();
+        };
+        let segments = result.segments();
+        for depth in (0..=segments.len()).rev() {
+            let prefix: Path = segments[..depth].iter().cloned().collect();
+            match transcript.origin(&prefix) {
+                Some((Side::Child, from)) => {
+                    let rest: Path = segments[depth..].iter().cloned().collect();
+                    return from.join(&rest);
+                }
+                Some((Side::Parent, from)) => {
+                    return deepest(&self.sugar, &from).unwrap_or(from);
+                }
+                None => {}
+            }
+        }
+        result.clone()
+    }
+}
+
+/// The value of the longest key of `map` that is `path` or one of its ancestors.
+fn deepest(map: &BTreeMap<Path, Path>, path: &Path) -> Option<Path> {
+    let segments = path.segments();
+    (0..=segments.len()).rev().find_map(|depth| {
+        let prefix: Path = segments[..depth].iter().cloned().collect();
+        map.get(&prefix).cloned()
+    })
+}

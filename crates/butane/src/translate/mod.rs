@@ -1,0 +1,278 @@
+//! The translation pipeline: Butane YAML in, Ignition config and a positioned report out.
+//!
+//! Steps, each of which may end the run when it reports an error (Butane's order):
+//! parse and pick the profile; check keys and types against the profile's shape; check
+//! the Butane config; expand sugar into a generated config and merge the user's config
+//! over it; add trees and quadlets; warn about boot disk partitions; apply the variant's
+//! field filters; validate the result as Ignition does.
+
+pub(crate) mod boot_device;
+pub(crate) mod context;
+mod grub;
+mod local_sugar;
+pub(crate) mod locate;
+mod many;
+mod mount_units;
+pub(crate) mod quadlets;
+pub(crate) mod resources;
+mod trees;
+
+use std::path::PathBuf;
+
+use ferro_document::{Node, Path, Report, Value as NodeValue, normalize};
+use ferro_spec::{Config, merge::merge};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::files_dir::FilesDir;
+use crate::profile::{Profile, ProfileError, Variant};
+use crate::schema::{self, BootDevice, Grub, Metadata, Openshift, Quadlet, Tree};
+use crate::validate::{self, Sugar};
+use crate::yaml::{self, YamlError};
+use crate::{checks, filters, openshift};
+use context::{Context, at_mut, items, take};
+use locate::Locator;
+use mount_units::MountRequest;
+
+pub use many::{Merged, MultiFailure, translate_many};
+
+/// How to translate.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The directory `local` paths are relative to (`-d/--files-dir`).
+    pub files_dir: Option<PathBuf>,
+    /// For openshift: emit plain Ignition instead of a MachineConfig (`-r/--raw`).
+    pub raw: bool,
+    /// Indent the JSON (`-p/--pretty`).
+    pub pretty: bool,
+    /// Never gzip embedded contents (a library option of Butane's).
+    pub no_auto_compression: bool,
+}
+
+/// A successful translation.
+#[derive(Debug)]
+pub struct Translation {
+    /// The Ignition JSON (or MachineConfig YAML), ending in a newline.
+    pub output: String,
+    /// Warnings, positioned in the Butane file.
+    pub report: Report,
+    /// The translated config itself.
+    pub config: Config,
+    /// How paths of `config` lead back into the Butane file.
+    locator: Locator,
+}
+
+impl Translation {
+    /// Positions entries whose paths are paths of [`Translation::config`] in the Butane file.
+    pub fn place(&self, report: &mut Report) {
+        self.locator.place(report, true);
+    }
+}
+
+/// A failed translation: what was found, and why it stopped.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Everything found before stopping, positioned in the Butane file.
+    pub report: Report,
+    /// Why the translation stopped.
+    pub error: Error,
+}
+
+/// Why a translation stopped; the texts follow Butane's `Error translating config: …`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The YAML of the top level could not be read.
+    #[error("Error unmarshaling yaml: {0}")]
+    TopLevelYaml(YamlError),
+    /// The YAML could not be read.
+    #[error("{0}")]
+    Yaml(YamlError),
+    /// `variant`/`version` name no known profile.
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    /// Values of the wrong type, one line each.
+    #[error("yaml: unmarshal errors:{0}")]
+    Types(String),
+    /// The Butane config has errors (see the report).
+    #[error("source config is invalid")]
+    SourceInvalid,
+    /// The generated Ignition config has errors (see the report).
+    #[error("config generated was invalid")]
+    GeneratedInvalid,
+    /// Configs merged with each other produce different Ignition versions.
+    #[error("{name} produces Ignition {found}, but the first config produces {expected}; merged configs must share a spec version")]
+    MixedVersions {
+        /// The input that differs.
+        name: String,
+        /// Its Ignition version.
+        found: String,
+        /// The first input's.
+        expected: String,
+    },
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            report: Report::new(),
+            error,
+        }
+    }
+}
+
+/// Translates the Butane config `text`.
+pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> {
+    let document = yaml::parse(text).map_err(|e| {
+        if e.in_top_level() {
+            Error::TopLevelYaml(e)
+        } else {
+            Error::Yaml(e)
+        }
+    })?;
+    let profile = Profile::lookup(scalar(&document, "variant"), scalar(&document, "version"))
+        .map_err(Error::Profile)?;
+    let normalized = normalize(
+        &document,
+        schema::root_shape(&profile),
+        &schema::normalizer(&profile),
+    );
+    if !normalized.type_errors.is_empty() {
+        let lines: String = normalized
+            .type_errors
+            .iter()
+            .map(|e| format!("\n  line {}: cannot unmarshal {} into {}", e.mark.line, e.found, e.expected))
+            .collect();
+        return Err(Error::Types(lines).into());
+    }
+    let files = FilesDir::new(options.files_dir.clone());
+    let old_openshift = profile.openshift_minor().is_some_and(|m| m <= 9);
+    let mut ctx = Context {
+        profile: &profile,
+        files: &files,
+        allow_gzip: !options.no_auto_compression && !old_openshift,
+        report: normalized.report,
+        locator: Locator {
+            source_map: normalized.source_map,
+            ..Locator::default()
+        },
+    };
+    let mut value = normalized.value;
+    let root = Path::root();
+    for key in ["variant", "version"] {
+        take(&mut value, &root, key);
+    }
+    let boot_device: BootDevice = take_typed(&mut value, &root, "boot_device");
+    let grub: Grub = take_typed(&mut value, &root, "grub");
+    let metadata: Metadata = take_typed(&mut value, &root, "metadata");
+    let openshift_fields: Openshift = take_typed(&mut value, &root, "openshift");
+    let trees: Vec<Tree> = take_typed(&mut value, &Path::parse("storage"), "trees");
+    let quadlets: Vec<Quadlet> = take_typed(&mut value, &Path::parse("systemd"), "quadlets");
+
+    let sugar = Sugar {
+        boot_device: &boot_device,
+        grub: &grub,
+        metadata: &metadata,
+        openshift: &openshift_fields,
+        trees: &trees,
+        quadlets: &quadlets,
+    };
+    validate::validate(&value, &sugar, &mut ctx);
+    stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+
+    let mounts = mount_requests(&mut value);
+    resources::embed_contents(&mut value, &mut ctx);
+    local_sugar::ssh_keys(&mut value, &mut ctx);
+    local_sugar::unit_contents(&mut value, &mut ctx);
+    let mut user: Config = serde_json::from_value(value).unwrap_or_default();
+    user.ignition.version = profile.target.as_str().to_owned();
+
+    let mut parent = Config::default();
+    if profile.fcos_at_least(5) {
+        grub::add(&grub, &mut parent, &mut ctx);
+    }
+    if profile.fcos_at_least(3) {
+        boot_device::add(&boot_device, &mut parent, &mut ctx.locator.sugar);
+    }
+    mount_units::add(&mounts, &user, &mut parent, &mut ctx);
+    let merged = merge(&parent, &user);
+    ctx.locator.transcript = Some(merged.transcript);
+    let mut config = merged.config;
+    trees::add(&trees, &mut config, &mut ctx);
+    quadlets::add(&quadlets, &mut config, &mut ctx);
+    if profile.variant == Variant::Openshift {
+        openshift::translate(&mut config, &openshift_fields, &profile);
+        openshift::check(&openshift_fields, &boot_device, &profile, &mut ctx);
+    }
+    stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+
+    if profile.fcos_at_least(3) {
+        let warnings = ctx.place_output(checks::boot_disk_partitions(&config));
+        ctx.report.extend(warnings);
+    }
+    let filtered = ctx.place_output(filters::check(&config, &profile));
+    ctx.report.extend(filtered);
+    stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+
+    let ignition = ctx.place_output(ferro_spec::validate::validate(&config, profile.target));
+    ctx.report.extend(ignition);
+    stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
+
+    let output = if profile.variant == Variant::Openshift && !options.raw {
+        openshift::machine_config(&config, &metadata, &openshift_fields)
+    } else {
+        if profile.variant == Variant::Openshift {
+            openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
+        }
+        let mut json = ferro_spec::to_go_json(&config, options.pretty);
+        json.push('\n');
+        json
+    };
+    Ok(Translation {
+        output,
+        report: ctx.report,
+        config,
+        locator: ctx.locator,
+    })
+}
+
+/// The text of a top-level scalar such as `variant`.
+fn scalar<'a>(document: &'a Node, key: &str) -> Option<&'a str> {
+    match &document.get(key)?.value {
+        NodeValue::Plain(text) | NodeValue::Str(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn stop_if_fatal(report: &Report, error: Error) -> Result<(), Failure> {
+    if report.is_fatal() {
+        Err(Failure {
+            report: report.clone(),
+            error,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Removes `key` of the object at `at` and reads it as `T` (already shape-checked).
+fn take_typed<T: DeserializeOwned + Default>(value: &mut Value, at: &Path, key: &str) -> T {
+    take(value, at, key)
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// Removes `with_mount_unit` from every filesystem, returning those that set it.
+fn mount_requests(value: &mut Value) -> Vec<MountRequest> {
+    let mut requests = Vec::new();
+    for path in items(value, "storage.filesystems") {
+        let wanted = take(value, &path, "with_mount_unit").and_then(|v| v.as_bool());
+        if wanted != Some(true) {
+            continue;
+        }
+        let filesystem = at_mut(value, &path)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        requests.push(MountRequest { path, filesystem });
+    }
+    requests
+}

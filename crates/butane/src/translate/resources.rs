@@ -1,0 +1,92 @@
+//! `inline` and `local` on resources: contents embedded as `data:` URLs.
+
+use ferro_document::Path;
+use serde_json::{Map, Value};
+
+use super::context::{Context, at_mut, items};
+use crate::data_url;
+
+/// The canonical paths of every resource in a (normalized) config.
+pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
+    let mut paths = items(config, "ignition.config.merge");
+    let replace = Path::parse("ignition.config.replace");
+    paths.push(replace);
+    paths.extend(items(config, "ignition.security.tls.certificateAuthorities"));
+    for file in items(config, "storage.files") {
+        paths.push(file.key("contents"));
+        let append = file.key("append");
+        let count = config
+            .pointer(&pointer(&append))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        paths.extend((0..count).map(|i| append.index(i)));
+    }
+    paths.extend(items(config, "storage.luks").into_iter().map(|p| p.key("keyFile")));
+    paths
+}
+
+/// A JSON pointer for a path.
+pub(crate) fn pointer(path: &Path) -> String {
+    path.segments()
+        .iter()
+        .map(|s| match s {
+            ferro_document::Segment::Key(k) => format!("/{k}"),
+            ferro_document::Segment::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+/// Replaces `inline`/`local` of every resource by a `source` data URL.
+pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
+    for path in resource_paths(config) {
+        let Some(Value::Object(resource)) = at_mut(config, &path) else {
+            continue;
+        };
+        let inline = resource.shift_remove("inline");
+        let local = resource.shift_remove("local");
+        let (contents, from) = match (inline, local) {
+            (_, Some(Value::String(local))) => {
+                let from = path.key("local");
+                match ctx.files.read(&local) {
+                    Ok(bytes) => (bytes, from),
+                    Err(error) => {
+                        ctx.input_error(from, error.to_string());
+                        continue;
+                    }
+                }
+            }
+            (Some(Value::String(inline)), _) => (inline.into_bytes(), path.key("inline")),
+            _ => continue,
+        };
+        let Some(Value::Object(resource)) = at_mut(config, &path) else {
+            continue;
+        };
+        set_data_url(resource, &contents, ctx);
+        for key in ["source", "compression"] {
+            if let Some(origin) = ctx.locator.source_map.get(&from).cloned() {
+                ctx.locator.source_map.insert(path.key(key), origin);
+            }
+        }
+    }
+}
+
+/// Sets `source` (and `compression`) of a resource to carry `contents`, following
+/// Butane's encoding choice for the profile.
+pub(crate) fn set_data_url(resource: &mut Map<String, Value>, contents: &[u8], ctx: &Context<'_>) {
+    if ctx.profile.level() == 0 {
+        // fcos 1.0.0 (Ignition 3.0.0): always escaped text, no compression field.
+        resource.insert("source".into(), data_url::encode_escaped(contents).into());
+        return;
+    }
+    let user_compression = resource
+        .get("compression")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .is_some();
+    let encoded = data_url::encode(contents, ctx.allow_gzip && !user_compression);
+    resource.insert("source".into(), encoded.url.into());
+    if !user_compression {
+        let compression = if encoded.gzipped { "gzip" } else { "" };
+        resource.insert("compression".into(), compression.into());
+    }
+}

@@ -1,0 +1,387 @@
+//! Checks of the Butane config itself, before translation, with Butane's messages.
+//!
+//! The order is Butane's: the variant's own checks of the whole config first, then a
+//! walk of the tree in field order where each struct is checked before its children.
+
+use ferro_document::{Kind, Path};
+use serde_json::Value;
+
+use crate::profile::{Profile, Variant};
+use crate::schema::{BootDevice, Grub, Metadata, Openshift, Quadlet, Tree};
+use crate::translate::boot_device::wants_luks;
+use crate::translate::context::{Context, items};
+use crate::translate::quadlets::{EXTENSIONS, template_of};
+use crate::translate::resources::{pointer, resource_paths};
+
+/// The sugar sections of the top level, read once.
+pub(crate) struct Sugar<'a> {
+    pub boot_device: &'a BootDevice,
+    pub grub: &'a Grub,
+    pub metadata: &'a Metadata,
+    pub openshift: &'a Openshift,
+    pub trees: &'a [Tree],
+    pub quadlets: &'a [Quadlet],
+}
+
+/// Runs every check on the normalized config `config`.
+pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
+    let profile = *ctx.profile;
+    if profile.variant == Variant::Openshift {
+        openshift(sugar, ctx);
+    }
+    let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
+    if profile.fcos_at_least(3) && !shadowed {
+        boot_device(sugar.boot_device, &profile, ctx);
+    }
+    if profile.fcos_at_least(5) {
+        grub(sugar.grub, ctx);
+    }
+    if profile.fcos_at_least(6) && !shadowed {
+        partitions_reused_by_label(config, sugar.boot_device, ctx);
+        mount_points(config, ctx);
+    }
+    base(config, sugar, ctx);
+}
+
+fn openshift(sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
+    if sugar.metadata.name.as_deref().unwrap_or_default().is_empty() {
+        ctx.input_error(Path::parse("metadata.name"), "metadata.name is required");
+    }
+    if !sugar
+        .metadata
+        .labels
+        .get("machineconfiguration.openshift.io/role")
+        .is_some_and(|r| !r.is_empty())
+    {
+        ctx.input_error(
+            Path::parse("metadata.labels"),
+            "machineconfiguration.openshift.io/role label is required",
+        );
+    }
+    if let Some(kernel_type) = &sugar.openshift.kernel_type {
+        if !matches!(kernel_type.as_str(), "" | "default" | "realtime") {
+            ctx.input_error(
+                Path::parse("openshift.kernel_type"),
+                "must be empty, \"default\", or \"realtime\"",
+            );
+        }
+    }
+}
+
+const LAYOUTS_LEGACY: &str = "aarch64, ppc64le, x86_64";
+const LAYOUTS: &str = "aarch64, ppc64le, s390x-eckd, s390x-virt, s390x-zfcp, x86_64";
+
+fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
+    let at = Path::parse("boot_device");
+    let s390x_known = profile.fcos_at_least(6);
+    let layout = boot.layout.as_deref();
+    if let Some(layout) = layout {
+        let known = matches!(layout, "aarch64" | "ppc64le" | "x86_64")
+            || (s390x_known && matches!(layout, "s390x-eckd" | "s390x-zfcp" | "s390x-virt"));
+        if !known {
+            let list = if s390x_known { LAYOUTS } else { LAYOUTS_LEGACY };
+            ctx.input_error(at.key("layout"), format!("layout must be one of: {list}"));
+            return;
+        }
+    }
+    let mirror = !boot.mirror.devices.is_empty();
+    let s390x = layout.is_some_and(|l| l.starts_with("s390x"));
+    if mirror && layout.is_none() {
+        let kind = if profile.fcos_at_least(7) {
+            Kind::Error
+        } else {
+            Kind::Warning
+        };
+        ctx.report_input(
+            kind,
+            at.key("mirror"),
+            "boot_device.layout should be specified when boot_device.mirror is specified",
+        );
+    }
+    if mirror && s390x {
+        ctx.input_error(
+            at.key("layout"),
+            "mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt",
+        );
+    }
+    if boot.mirror.devices.len() == 1 {
+        // Butane reports this once for the boot disk and once for the root disk.
+        for _ in 0..2 {
+            ctx.input_error(
+                at.key("mirror").key("devices"),
+                "mirroring requires at least two devices",
+            );
+        }
+    }
+    if matches!(layout, Some("s390x-eckd" | "s390x-zfcp")) {
+        match boot.luks.device.as_deref() {
+            None | Some("") => ctx.input_error(
+                at.key("layout"),
+                "device is required for layouts: s390x-eckd, s390x-zfcp",
+            ),
+            Some(device) => {
+                let prefix = if layout == Some("s390x-eckd") {
+                    "/dev/dasd"
+                } else {
+                    "/dev/sd"
+                };
+                let rest = device.strip_prefix(prefix);
+                if !rest.is_some_and(|r| r.len() == 1 && r.bytes().all(|b| b.is_ascii_lowercase())) {
+                    ctx.input_error(
+                        at.key("luks").key("device"),
+                        "device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout",
+                    );
+                }
+            }
+        }
+    }
+    let cex = boot.luks.cex.enabled == Some(true);
+    if cex && !s390x {
+        let place = if layout.is_some() {
+            at.key("layout")
+        } else {
+            at.key("luks").key("cex")
+        };
+        ctx.input_error(place, "when using cex the targeted architecture must match s390x");
+    }
+    if cex && (boot.luks.tpm2 == Some(true) || !boot.luks.tang.is_empty()) {
+        ctx.input_error(at.key("luks"), "cannot use cex with clevis");
+    }
+    if profile.fcos_at_least(7) && boot.luks.device.is_some() && !wants_luks(boot) {
+        // Butane reports this at `$.boot_device.luks.luks`; we keep its path.
+        ctx.input_error(at.key("luks").key("luks"), "no method specified for luks");
+    }
+}
+
+fn grub(grub: &Grub, ctx: &mut Context<'_>) {
+    for (index, user) in grub.users.iter().enumerate() {
+        let at = Path::parse("grub.users").index(index);
+        if user.name.as_deref().unwrap_or_default().is_empty() {
+            ctx.input_error(at.key("name"), "field \"name\" is required");
+        }
+        if user.password_hash.as_deref().unwrap_or_default().is_empty() {
+            ctx.input_error(at.key("password_hash"), "field \"password_hash\" is required");
+        }
+    }
+}
+
+const BOOT_DISK: &str = "/dev/disk/by-id/coreos-boot-disk";
+
+fn partitions_reused_by_label(config: &Value, boot: &BootDevice, ctx: &mut Context<'_>) {
+    for disk in items(config, "storage.disks") {
+        let Some(value) = config.pointer(&pointer(&disk)) else { continue };
+        let device = value.get("device").and_then(Value::as_str).unwrap_or_default();
+        let wiped = value.get("wipeTable").and_then(Value::as_bool) == Some(true);
+        if device == BOOT_DISK || wiped || boot.mirror.devices.iter().any(|d| d == device) {
+            continue;
+        }
+        let partitions = value.get("partitions").and_then(Value::as_array);
+        for (index, partition) in partitions.into_iter().flatten().enumerate() {
+            let labelled = partition.get("label").and_then(Value::as_str).is_some();
+            let number = partition.get("number").and_then(Value::as_i64).unwrap_or(0);
+            if labelled && number == 0 {
+                ctx.report_input(
+                    Kind::Warning,
+                    disk.key("partitions").index(index).key("number"),
+                    "partitions cannot be reused by label; number must be specified except on boot disk (/dev/disk/by-id/coreos-boot-disk) or when wipe_table is true",
+                );
+            }
+        }
+    }
+}
+
+fn mount_points(config: &Value, ctx: &mut Context<'_>) {
+    for fs in items(config, "storage.filesystems") {
+        let Some(value) = config.pointer(&pointer(&fs)) else { continue };
+        if value.get("with_mount_unit").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let Some(path) = value.get("path").and_then(Value::as_str) else { continue };
+        let allowed = ["/etc", "/var"]
+            .iter()
+            .any(|top| path == *top || path.starts_with(&format!("{top}/")));
+        if !allowed {
+            ctx.input_error(
+                fs.key("path"),
+                "path must be under /etc or /var if with_mount_unit is true",
+            );
+        }
+    }
+}
+
+/// The distribution-independent checks, in the order of Butane's base walk.
+fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
+    let resources = resource_paths(config);
+    let in_order = |prefix: &str| -> Vec<Path> {
+        let prefix = Path::parse(prefix);
+        resources.iter().filter(|p| p.starts_with(&prefix)).cloned().collect()
+    };
+    for resource in in_order("ignition") {
+        check_resource(config, &resource, ctx);
+    }
+    for dir in items(config, "storage.directories") {
+        check_mode(config, &dir, true, ctx);
+    }
+    for file in items(config, "storage.files") {
+        check_mode(config, &file, false, ctx);
+        for resource in resources.iter().filter(|p| p.starts_with(&file)) {
+            check_resource(config, resource, ctx);
+        }
+    }
+    for fs in items(config, "storage.filesystems") {
+        let Some(value) = config.pointer(&pointer(&fs)) else { continue };
+        if value.get("with_mount_unit").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let format = value.get("format").and_then(Value::as_str).unwrap_or_default();
+        if format.is_empty() {
+            ctx.input_error(fs.key("format"), "format is required if with_mount_unit is true");
+        }
+        if format != "swap" && value.get("path").and_then(Value::as_str).is_none() {
+            ctx.input_error(
+                fs.key("path"),
+                "path is required if with_mount_unit is true and format is not swap",
+            );
+        }
+    }
+    for resource in in_order("storage.luks") {
+        check_resource(config, &resource, ctx);
+    }
+    for (index, tree) in sugar.trees.iter().enumerate() {
+        if tree.local.is_none() {
+            ctx.input_error(Path::parse("storage.trees").index(index), "local is required");
+        }
+    }
+    for unit in items(config, "systemd.units") {
+        check_contents_local(config, &unit, ctx);
+        for dropin in items_below(config, &unit, "dropins") {
+            check_contents_local(config, &dropin, ctx);
+        }
+    }
+    for (index, quadlet) in sugar.quadlets.iter().enumerate() {
+        let at = Path::parse("systemd.quadlets").index(index);
+        if !EXTENSIONS.iter().any(|ext| quadlet.name.ends_with(ext)) {
+            ctx.input_error(
+                at.key("name"),
+                format!(
+                    "unsupported file extension for quadlet: must be one of {}",
+                    EXTENSIONS.join(", ")
+                ),
+            );
+        }
+        if template_of(&quadlet.name).is_some()
+            && (quadlet.contents.is_some() || quadlet.contents_local.is_some())
+        {
+            ctx.input_error(at.clone(), "template instances cannot have contents or contents_local");
+        }
+        if quadlet.contents.is_some() && quadlet.contents_local.is_some() {
+            ctx.input_error(
+                at.key("contents_local"),
+                "only one of the following can be set: contents, contents_local",
+            );
+        }
+    }
+}
+
+fn items_below(config: &Value, parent: &Path, list: &str) -> Vec<Path> {
+    let path = parent.key(list);
+    let count = config
+        .pointer(&pointer(&path))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    (0..count).map(|i| path.index(i)).collect()
+}
+
+fn check_contents_local(config: &Value, holder: &Path, ctx: &mut Context<'_>) {
+    let Some(value) = config.pointer(&pointer(holder)) else { return };
+    if value.get("contents").is_some() && value.get("contents_local").is_some() {
+        ctx.input_error(
+            holder.key("contents_local"),
+            "only one of the following can be set: contents, contents_local",
+        );
+    }
+}
+
+fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
+    let Some(value) = config.pointer(&pointer(resource)) else { return };
+    let set: Vec<&str> = ["local", "inline", "source"]
+        .into_iter()
+        .filter(|key| value.get(*key).is_some())
+        .collect();
+    if set.len() > 1 {
+        let last = set[set.len() - 1];
+        ctx.input_error(
+            resource.key(last),
+            "only one of the following can be set: inline, local, source",
+        );
+    }
+}
+
+fn check_mode(config: &Value, node: &Path, directory: bool, ctx: &mut Context<'_>) {
+    let mode = config
+        .pointer(&pointer(&node.key("mode")))
+        .and_then(Value::as_i64);
+    if let Some(mode) = mode {
+        if looks_decimal(mode, directory) {
+            ctx.report_input(
+                Kind::Warning,
+                node.key("mode"),
+                "unreasonable mode would be reasonable if specified in octal; remember to add a leading zero",
+            );
+        }
+    }
+}
+
+/// Whether `mode` was probably meant as octal: its decimal digits are all octal digits,
+/// it is no sensible mode itself, but the same digits read as octal are.
+pub(crate) fn looks_decimal(mode: i64, directory: bool) -> bool {
+    if !(0..=7777).contains(&mode) {
+        return false;
+    }
+    let digits = mode.to_string();
+    if digits.bytes().any(|b| b > b'7') {
+        return false;
+    }
+    let Ok(as_octal) = i64::from_str_radix(&digits, 8) else {
+        return false;
+    };
+    !is_typical(mode, directory) && is_typical(as_octal, directory)
+}
+
+/// Whether a mode is one people actually use.
+fn is_typical(mode: i64, directory: bool) -> bool {
+    if !(0..=0o7777).contains(&mode) {
+        return false;
+    }
+    let (user, group, other) = ((mode >> 6) & 7, (mode >> 3) & 7, mode & 7);
+    let (setuid, setgid, sticky) = (mode & 0o4000 != 0, mode & 0o2000 != 0, mode & 0o1000 != 0);
+    let readable = (user | group | other) & 4 != 0;
+    let nested = group & !user == 0 && other & !group == 0;
+    let execute_needs_read = [user, group, other].iter().all(|c| c & 1 == 0 || c & 4 != 0);
+    if !(readable && nested && execute_needs_read) {
+        return false;
+    }
+    if directory {
+        let searchable = [user, group, other].iter().all(|c| c & 4 == 0 || c & 1 != 0);
+        searchable && !setuid && (!(setgid || sticky) || user & 2 != 0)
+    } else {
+        let special_ok = !(setuid || setgid) || (user & 1 != 0 && other & 2 == 0);
+        special_ok && !sticky
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_modes_written_in_decimal() {
+        assert!(looks_decimal(644, false));
+        assert!(looks_decimal(755, true));
+        assert!(looks_decimal(600, false));
+        assert!(!looks_decimal(420, false));
+        assert!(!looks_decimal(493, true));
+        assert!(!looks_decimal(0o644, false));
+        assert!(!looks_decimal(8888, false));
+    }
+}

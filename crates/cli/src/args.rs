@@ -1,0 +1,113 @@
+//! The command line, as clap types only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ferrocore: immutable, atomically updated OS tooling compatible with Fedora CoreOS.
+#[derive(Debug, Parser)]
+#[command(name = "ferro", version, about, propagate_version = false)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The tools.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Translate Butane configs (YAML) into Ignition configs (JSON), like `butane`.
+    Butane(ButaneArgs),
+    /// Work with Ignition configs.
+    #[command(subcommand)]
+    Ignition(IgnitionCommand),
+}
+
+/// `ferro butane`: flag-compatible with Butane.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, disable_version_flag = true)]
+pub struct ButaneArgs {
+    /// Further Butane tools.
+    #[command(subcommand)]
+    pub tool: Option<ButaneTool>,
+    /// Input files; several are merged in order. None or `-` reads standard input.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output indented JSON.
+    #[arg(short, long)]
+    pub pretty: bool,
+    /// Fail on any warning.
+    #[arg(short, long)]
+    pub strict: bool,
+    /// Check the config only; write no output.
+    #[arg(short, long)]
+    pub check: bool,
+    /// Directory that `local` paths are relative to.
+    #[arg(short = 'd', long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Write output to FILE (mode 0600, replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// For openshift configs: output plain Ignition JSON, not a MachineConfig.
+    #[arg(short, long)]
+    pub raw: bool,
+    /// Print report entries one per line instead of with source snippets.
+    #[arg(long)]
+    pub raw_errors: bool,
+    /// Colour the report: auto, always or never.
+    #[arg(long, alias = "colour", value_enum, default_value_t = Color::Auto, num_args = 0..=1, default_missing_value = "always", hide = true)]
+    pub color: Color,
+    /// Print the version (`Butane`-compatible form).
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    /// Read Ignition JSON from FILE and write it back as Butane YAML.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "files_dir", "raw"])]
+    pub from_ignition: Option<PathBuf>,
+    /// With --from-ignition: the Butane variant to write.
+    #[arg(long, default_value = "fcos", requires = "from_ignition")]
+    pub variant: String,
+    /// With --from-ignition: the Butane spec version to write (default: the one whose
+    /// Ignition version matches the input).
+    #[arg(long, value_name = "VERSION", requires = "from_ignition")]
+    pub spec_version: Option<String>,
+    /// Deprecated: the input file (use the positional argument).
+    #[arg(long, hide = true)]
+    pub input: Option<PathBuf>,
+}
+
+/// `ferro butane <tool>`.
+#[derive(Debug, Subcommand)]
+pub enum ButaneTool {
+    /// Print a JSON Schema of the Butane format, for editors (YAML language server).
+    Schema {
+        /// The variant.
+        #[arg(long, default_value = "fcos")]
+        variant: String,
+        /// The spec version.
+        #[arg(long, default_value = "1.6.0")]
+        version: String,
+    },
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When standard error is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always.
+    #[value(alias = "yes")]
+    Always,
+    /// Never.
+    #[value(alias = "no")]
+    Never,
+}
+
+/// `ferro ignition …`.
+#[derive(Debug, Subcommand)]
+pub enum IgnitionCommand {
+    /// Validate an Ignition config, like `ignition-validate`.
+    Validate {
+        /// The config; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}

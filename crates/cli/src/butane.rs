@@ -1,0 +1,95 @@
+//! `ferro butane`: Butane-compatible translation, plus merging, reverse translation and
+//! the JSON Schema.
+
+use std::path::PathBuf;
+
+use ferro_butane::{Options, translate};
+
+use crate::ExitStatus;
+use crate::args::{ButaneArgs, ButaneTool};
+use crate::output;
+use crate::render::Style;
+
+/// One input: its name in reports and its text.
+struct Input {
+    name: String,
+    text: String,
+}
+
+pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
+    if args.version {
+        println!("Butane {} (ferrocore)", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitStatus::Success);
+    }
+    if let Some(ButaneTool::Schema { variant, version }) = &args.tool {
+        let schema = ferro_butane::json_schema(variant, version)?;
+        let mut text = serde_json::to_string_pretty(&schema)?;
+        text.push('\n');
+        output::write(args.output.as_deref(), text.as_bytes())?;
+        return Ok(ExitStatus::Success);
+    }
+    let style = Style::new(args.raw_errors, args.color);
+    if let Some(path) = &args.from_ignition {
+        let bytes = output::read_input(Some(path))?;
+        let yaml = ferro_butane::from_ignition(&bytes, &args.variant, args.spec_version.as_deref())?;
+        output::write(args.output.as_deref(), yaml.as_bytes())?;
+        return Ok(ExitStatus::Success);
+    }
+    let mut paths: Vec<Option<PathBuf>> = args.input.iter().chain(&args.inputs).cloned().map(Some).collect();
+    if paths.is_empty() {
+        paths.push(None);
+    }
+    let mut inputs = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let bytes = output::read_input(path.as_deref())?;
+        let name = match path {
+            Some(p) if p.as_os_str() != "-" => p.display().to_string(),
+            _ => "<stdin>".to_owned(),
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{name}: the config is not valid UTF-8"))?;
+        inputs.push(Input { name, text });
+    }
+    let options = Options {
+        files_dir: args.files_dir.clone(),
+        raw: args.raw,
+        pretty: args.pretty,
+        no_auto_compression: false,
+    };
+    let texts: Vec<(&str, &str)> = inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())).collect();
+    let result = if texts.len() == 1 {
+        translate(texts[0].1, &options)
+            .map(|t| (t.output, vec![t.report]))
+            .map_err(|f| (vec![f.report], f.error))
+    } else {
+        ferro_butane::translate_many(&texts, &options)
+            .map(|m| (m.output, m.reports))
+            .map_err(|f| (f.reports, f.error))
+    };
+    match result {
+        Err((reports, error)) => {
+            for (report, input) in reports.iter().zip(&inputs) {
+                eprint!("{}", style.render(report, &input.text, &input.name));
+            }
+            eprintln!("Error translating config: {error}");
+            Ok(ExitStatus::Failure)
+        }
+        Ok((output_text, reports)) => {
+            let mut any = false;
+            for (report, input) in reports.iter().zip(&inputs) {
+                if !report.is_empty() {
+                    any = true;
+                    eprint!("{}", style.render(report, &input.text, &input.name));
+                }
+            }
+            if args.strict && any {
+                eprintln!("Config produced warnings and --strict was specified");
+                return Ok(ExitStatus::Failure);
+            }
+            if !args.check {
+                output::write(args.output.as_deref(), output_text.as_bytes())?;
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Printing reports about a user's config on standard error.
+
+use std::io::IsTerminal;
+
+use ferro_document::Report;
+use ferro_document::report::Pretty;
+
+use crate::args::Color;
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// One line per entry (`--raw-errors`).
+    pub raw: bool,
+    /// ANSI colours.
+    pub color: bool,
+}
+
+impl Style {
+    /// The style for `--raw-errors` and `--color`.
+    pub fn new(raw: bool, color: Color) -> Self {
+        let color = match color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Self { raw, color }
+    }
+
+    /// The report as text: snippets of `source` (named `name`), or one line per entry.
+    pub fn render(&self, report: &Report, source: &str, name: &str) -> String {
+        if self.raw {
+            return report.to_string();
+        }
+        Pretty {
+            source,
+            name,
+            color: self.color,
+        }
+        .render(report)
+    }
+}
