@@ -145,17 +145,18 @@ impl Walk<'_> {
             },
         );
         if node.value == Value::Null {
-            if let Shape::Struct(_) = shape {
-                if self.dialect.matching == KeyMatching::Yaml && !user.is_root() {
-                    self.report.entries.push(crate::report::Entry {
-                        kind: Kind::Warning,
-                        message: format!(
-                            "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
-                        ),
-                        path: Some(user.clone()),
-                        mark: Some(node.mark),
-                    });
-                }
+            let yaml_struct = matches!(shape, Shape::Struct(_))
+                && self.dialect.matching == KeyMatching::Yaml;
+            if yaml_struct && !user.is_root() {
+                // Butane's wording for a section written as `key:` with no value.
+                self.report.entries.push(crate::report::Entry {
+                    kind: Kind::Warning,
+                    message: format!(
+                        "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+                    ),
+                    path: Some(user.clone()),
+                    mark: Some(node.mark),
+                });
             }
             return None;
         }

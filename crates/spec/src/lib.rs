@@ -27,3 +27,4 @@ pub mod validate;
 
 /// The document layer the types are described in, for users of [`ignition_type!`].
 pub use ferro_document as document;
+pub use merge::{Merged, Side, Transcript};
