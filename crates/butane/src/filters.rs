@@ -65,14 +65,52 @@ fn flatcar(config: &Config, profile: &Profile, report: &mut Report) {
     }
 }
 
+/// What the Machine Config Operator cannot apply, in the order the reference checks it:
+/// filesystems, files, then users.
 fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
     let minor = profile.openshift_minor().unwrap_or(0);
     let storage = &config.storage;
-    if !config.passwd.groups.is_empty() {
-        report.error(Path::parse("passwd.groups"), "groups are not supported in this spec version");
+    for (index, fs) in storage.filesystems.iter().enumerate() {
+        let at = Path::parse("storage.filesystems").index(index).key("format");
+        match fs.format.as_deref() {
+            Some("btrfs") => report.error(at, "btrfs is not supported in this spec version"),
+            Some("none") if minor >= 14 => {
+                report.error(at, "format \"none\" is not supported in this spec version")
+            }
+            _ => {}
+        }
+    }
+    for (index, file) in storage.files.iter().enumerate() {
+        let at = Path::parse("storage.files").index(index);
+        if !file.append.is_empty() {
+            report.error(at.key("append"), "appending to files is not supported in this spec version");
+        }
+        if !file.contents.http_headers.is_empty() {
+            report.error(
+                at.key("contents").key("httpHeaders"),
+                "file HTTP headers are not supported in this spec version",
+            );
+        }
+        let source = file.contents.source.as_deref();
+        if source.is_some_and(|s| s.contains(':') && !s.starts_with("data:")) {
+            report.error(
+                at.key("contents").key("source"),
+                "file contents source must be data URL in this spec version",
+            );
+        }
+        if minor >= 10 && file.mode.is_some_and(|m| m & !0o777 != 0) {
+            report.error(at.key("mode"), "special mode bits are not supported in this spec version");
+        }
     }
     for (index, user) in config.passwd.users.iter().enumerate() {
         let at = Path::parse("passwd.users").index(index);
+        if user.name != "core" {
+            report.error(
+                at.key("name"),
+                "users other than \"core\" are not supported in this spec version",
+            );
+            continue;
+        }
         let allowed = ferro_spec::PasswdUser {
             name: user.name.clone(),
             ssh_authorized_keys: user.ssh_authorized_keys.clone(),
@@ -85,33 +123,6 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
                 "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version",
             );
         }
-    }
-    if !storage.directories.is_empty() {
-        report.error(
-            Path::parse("storage.directories"),
-            "directories are not supported in this spec version",
-        );
-    }
-    for (index, file) in storage.files.iter().enumerate() {
-        let at = Path::parse("storage.files").index(index);
-        if !file.append.is_empty() {
-            report.error(at.key("append"), "appending to files is not supported in this spec version");
-        }
-        if minor <= 9 && file.contents.compression.as_deref().is_some_and(|c| !c.is_empty()) {
-            report.error(
-                at.key("contents").key("compression"),
-                "file compression is not supported in this spec version",
-            );
-        }
-        if !file.contents.http_headers.is_empty() {
-            report.error(
-                at.key("contents").key("httpHeaders"),
-                "file HTTP headers are not supported in this spec version",
-            );
-        }
-    }
-    if !storage.links.is_empty() {
-        report.error(Path::parse("storage.links"), "links are not supported in this spec version");
     }
     if minor >= 14 && config.kernel_arguments != Default::default() {
         report.error(

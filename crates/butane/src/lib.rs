@@ -22,4 +22,6 @@ mod yaml_out;
 
 pub use reverse::{ReverseError, from_ignition, to_butane};
 pub use schema::json_schema;
-pub use translate::{Error, Failure, Options, Translation, translate};
+pub use translate::{
+    Error, Failure, Merged, MultiFailure, Options, Translation, translate, translate_many,
+};

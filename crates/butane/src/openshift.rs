@@ -94,10 +94,11 @@ fn sorted(value: Value) -> Value {
 
 /// Warns about every `openshift` field that plain Ignition output (`--raw`) drops.
 pub(crate) fn warn_ignored_in_raw_mode(fields: &Openshift, ctx: &mut Context<'_>) {
+    // In the order of the reference's struct fields, which its report follows.
     let set = [
+        ("kernel_arguments", !fields.kernel_arguments.is_empty()),
         ("extensions", !fields.extensions.is_empty()),
         ("fips", fields.fips.is_some()),
-        ("kernel_arguments", !fields.kernel_arguments.is_empty()),
         ("kernel_type", fields.kernel_type.is_some()),
     ];
     for (field, present) in set {

@@ -108,6 +108,9 @@ fn string_text(text: &str, indent: usize) -> String {
         }
         return out;
     }
+    if text.is_empty() {
+        return "\"\"".to_owned();
+    }
     if is_plain_safe(text) {
         return text.to_owned();
     }
@@ -171,6 +174,7 @@ mod tests {
     #[test]
     fn quotes_what_would_read_back_differently() {
         assert_eq!(string_text("true", 0), "'true'");
+        assert_eq!(string_text("", 0), "\"\"");
         assert_eq!(string_text("3.5", 0), "'3.5'");
         assert_eq!(string_text("3.5.0", 0), "3.5.0");
         assert_eq!(string_text("{\"a\": 1}", 0), "'{\"a\": 1}'");

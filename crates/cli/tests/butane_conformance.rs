@@ -133,7 +133,7 @@ fn check_case(dir: &Path, case: &Value) -> Vec<String> {
     let read = |suffix: &str| fs::read_to_string(dir.join(format!("{id}{suffix}"))).unwrap_or_default();
     let input = format!("{id}.bu");
     let mut problems = Vec::new();
-    let mut with = |extra: &[&str]| {
+    let with = |extra: &[&str]| {
         let mut all: Vec<&str> = args.clone();
         all.extend_from_slice(extra);
         all.push(&input);
