@@ -85,6 +85,18 @@ fn gzip(contents: &[u8]) -> Vec<u8> {
         .expect("compressing into memory cannot fail")
 }
 
+/// The payload of a `data:` URL (`data:[type][;base64],payload`), or `None` if `url` is
+/// not a well-formed data URL.
+pub fn decode(url: &str) -> Option<Vec<u8>> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, payload) = rest.split_once(',')?;
+    if meta.ends_with(";base64") {
+        STANDARD.decode(payload).ok()
+    } else {
+        Some(percent_encoding::percent_decode_str(payload).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,17 +139,5 @@ mod tests {
     fn escapes_non_ascii_per_utf8_byte() {
         assert_eq!(encode_escaped("é\n".as_bytes()), "data:,%C3%A9%0A");
         assert_eq!(encode_escaped(&[0x80, b'a']), "data:,%80a");
-    }
-}
-
-/// The payload of a `data:` URL (`data:[type][;base64],payload`), or `None` if `url` is
-/// not a well-formed data URL.
-pub fn decode(url: &str) -> Option<Vec<u8>> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, payload) = rest.split_once(',')?;
-    if meta.ends_with(";base64") {
-        STANDARD.decode(payload).ok()
-    } else {
-        Some(percent_encoding::percent_decode_str(payload).collect())
     }
 }

@@ -57,10 +57,16 @@ fn flatcar(config: &Config, profile: &Profile, report: &mut Report) {
     for (index, luks) in config.storage.luks.iter().enumerate() {
         let at = Path::parse("storage.luks").index(index);
         if !experimental && luks.clevis != Default::default() {
-            report.error(at.key("clevis"), "clevis is not supported in this spec version");
+            report.error(
+                at.key("clevis"),
+                "clevis is not supported in this spec version",
+            );
         }
         if experimental && luks.cex != Default::default() {
-            report.error(at.key("cex"), "cex is not currently supported on the target platform");
+            report.error(
+                at.key("cex"),
+                "cex is not currently supported on the target platform",
+            );
         }
     }
 }
@@ -71,7 +77,9 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
     let minor = profile.openshift_minor().unwrap_or(0);
     let storage = &config.storage;
     for (index, fs) in storage.filesystems.iter().enumerate() {
-        let at = Path::parse("storage.filesystems").index(index).key("format");
+        let at = Path::parse("storage.filesystems")
+            .index(index)
+            .key("format");
         match fs.format.as_deref() {
             Some("btrfs") => report.error(at, "btrfs is not supported in this spec version"),
             Some("none") if minor >= 14 => {
@@ -83,7 +91,10 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
     for (index, file) in storage.files.iter().enumerate() {
         let at = Path::parse("storage.files").index(index);
         if !file.append.is_empty() {
-            report.error(at.key("append"), "appending to files is not supported in this spec version");
+            report.error(
+                at.key("append"),
+                "appending to files is not supported in this spec version",
+            );
         }
         if !file.contents.http_headers.is_empty() {
             report.error(
@@ -99,7 +110,10 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
             );
         }
         if minor >= 10 && file.mode.is_some_and(|m| m & !0o777 != 0) {
-            report.error(at.key("mode"), "special mode bits are not supported in this spec version");
+            report.error(
+                at.key("mode"),
+                "special mode bits are not supported in this spec version",
+            );
         }
     }
     for (index, user) in config.passwd.users.iter().enumerate() {
@@ -114,7 +128,11 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
         let allowed = ferro_spec::PasswdUser {
             name: user.name.clone(),
             ssh_authorized_keys: user.ssh_authorized_keys.clone(),
-            password_hash: if minor >= 13 { user.password_hash.clone() } else { None },
+            password_hash: if minor >= 13 {
+                user.password_hash.clone()
+            } else {
+                None
+            },
             ..Default::default()
         };
         if *user != allowed {

@@ -65,7 +65,11 @@ pub const PROFILES: &[Profile] = &[
     fcos("1.8.0-experimental", IgnitionVersion::V3_7Experimental, 8),
     base(Variant::Flatcar, "1.0.0", IgnitionVersion::V3_3),
     base(Variant::Flatcar, "1.1.0", IgnitionVersion::V3_4),
-    base(Variant::Flatcar, "1.2.0-experimental", IgnitionVersion::V3_7Experimental),
+    base(
+        Variant::Flatcar,
+        "1.2.0-experimental",
+        IgnitionVersion::V3_7Experimental,
+    ),
     openshift("4.8.0", IgnitionVersion::V3_2, 3),
     openshift("4.9.0", IgnitionVersion::V3_2, 3),
     openshift("4.10.0", IgnitionVersion::V3_2, 3),
@@ -84,9 +88,17 @@ pub const PROFILES: &[Profile] = &[
     openshift("4.23.0-experimental", IgnitionVersion::V3_7Experimental, 8),
     base(Variant::R4e, "1.0.0", IgnitionVersion::V3_3),
     base(Variant::R4e, "1.1.0", IgnitionVersion::V3_4),
-    base(Variant::R4e, "1.2.0-experimental", IgnitionVersion::V3_7Experimental),
+    base(
+        Variant::R4e,
+        "1.2.0-experimental",
+        IgnitionVersion::V3_7Experimental,
+    ),
     base(Variant::Fiot, "1.0.0", IgnitionVersion::V3_4),
-    base(Variant::Fiot, "1.1.0-experimental", IgnitionVersion::V3_7Experimental),
+    base(
+        Variant::Fiot,
+        "1.1.0-experimental",
+        IgnitionVersion::V3_7Experimental,
+    ),
 ];
 
 const fn fcos(version: &'static str, target: IgnitionVersion, minor: u32) -> Profile {
@@ -143,7 +155,9 @@ pub enum ProfileError {
 impl Profile {
     /// The profile for a config's `variant` and `version`.
     pub fn lookup(variant: Option<&str>, version: Option<&str>) -> Result<Profile, ProfileError> {
-        let variant = variant.filter(|v| !v.is_empty()).ok_or(ProfileError::NoVariant)?;
+        let variant = variant
+            .filter(|v| !v.is_empty())
+            .ok_or(ProfileError::NoVariant)?;
         let version = version
             .filter(|v| ferro_spec::is_semver(v))
             .ok_or(ProfileError::BadVersion)?;
@@ -192,11 +206,22 @@ mod tests {
 
     #[test]
     fn explains_unknown_profiles() {
-        assert_eq!(Profile::lookup(None, Some("1.0.0")), Err(ProfileError::NoVariant));
-        assert_eq!(Profile::lookup(Some("fcos"), Some("1.6")), Err(ProfileError::BadVersion));
-        assert_eq!(Profile::lookup(Some("rhcos"), Some("0.1.0")), Err(ProfileError::Rhcos));
         assert_eq!(
-            Profile::lookup(Some("fcos"), Some("1.9.0")).unwrap_err().to_string(),
+            Profile::lookup(None, Some("1.0.0")),
+            Err(ProfileError::NoVariant)
+        );
+        assert_eq!(
+            Profile::lookup(Some("fcos"), Some("1.6")),
+            Err(ProfileError::BadVersion)
+        );
+        assert_eq!(
+            Profile::lookup(Some("rhcos"), Some("0.1.0")),
+            Err(ProfileError::Rhcos)
+        );
+        assert_eq!(
+            Profile::lookup(Some("fcos"), Some("1.9.0"))
+                .unwrap_err()
+                .to_string(),
             "No translator exists for variant fcos with version 1.9.0"
         );
     }

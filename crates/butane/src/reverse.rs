@@ -7,13 +7,12 @@
 
 use std::io::Read;
 
-use ferro_document::{Normalizer, Shape};
+use ferro_document::Shape;
 use ferro_spec::{Config, HasShape};
 use serde_json::{Map, Value};
 
 use crate::data_url;
 use crate::profile::{PROFILES, Profile, ProfileError};
-use crate::schema;
 use crate::yaml_out::to_yaml;
 
 /// Why an Ignition config could not be written as Butane.
@@ -49,7 +48,11 @@ pub enum ReverseError {
 
 /// The Butane YAML for the Ignition config `bytes`, as `variant` of `version` (default:
 /// the oldest version producing the config's Ignition spec).
-pub fn from_ignition(bytes: &[u8], variant: &str, version: Option<&str>) -> Result<String, ReverseError> {
+pub fn from_ignition(
+    bytes: &[u8],
+    variant: &str,
+    version: Option<&str>,
+) -> Result<String, ReverseError> {
     let parsed = ferro_spec::parse::parse(bytes).map_err(|e| ReverseError::Parse(e.to_string()))?;
     let ignition = parsed.version;
     let profile = match version {
@@ -75,15 +78,14 @@ pub fn from_ignition(bytes: &[u8], variant: &str, version: Option<&str>) -> Resu
 
 /// `config` as Butane YAML of `profile`.
 pub fn to_butane(config: &Config, profile: &Profile) -> String {
-    let dialect = schema::normalizer(profile);
     let json = serde_json::to_value(config).unwrap_or(Value::Null);
-    let mut body = rename(&json, Config::shape(), &dialect);
-    if let Value::Object(map) = &mut body {
-        if let Some(Value::Object(ignition)) = map.get_mut("ignition") {
-            ignition.shift_remove("version");
-            if ignition.is_empty() {
-                map.shift_remove("ignition");
-            }
+    let mut body = rename(&json, Config::shape());
+    if let Value::Object(map) = &mut body
+        && let Some(Value::Object(ignition)) = map.get_mut("ignition")
+    {
+        ignition.shift_remove("version");
+        if ignition.is_empty() {
+            map.shift_remove("ignition");
         }
     }
     let mut document = Map::new();
@@ -96,16 +98,16 @@ pub fn to_butane(config: &Config, profile: &Profile) -> String {
 }
 
 /// Renames keys from Ignition's to Butane's and turns data URL resources into `inline`.
-fn rename(value: &Value, shape: Shape, dialect: &Normalizer) -> Value {
+fn rename(value: &Value, shape: Shape) -> Value {
     match (shape, value) {
         (Shape::List(item), Value::Array(items)) => {
-            Value::Array(items.iter().map(|v| rename(v, item(), dialect)).collect())
+            Value::Array(items.iter().map(|v| rename(v, item())).collect())
         }
         (Shape::Struct(structure), Value::Object(object)) => {
             let mut out = Map::new();
-            for field in &structure.fields[..] {
+            for field in structure.fields {
                 if let Some(child) = object.get(field.json) {
-                    out.insert(field.yaml.to_owned(), rename(child, (field.shape)(), dialect));
+                    out.insert(field.yaml.to_owned(), rename(child, (field.shape)()));
                 }
             }
             if structure.name == "Resource" {
@@ -125,10 +127,16 @@ fn inline_contents(resource: &mut Map<String, Value>) {
     let Some(mut bytes) = data_url::decode(source) else {
         return;
     };
-    let compression = resource.get("compression").and_then(Value::as_str).unwrap_or_default();
+    let compression = resource
+        .get("compression")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if compression == "gzip" {
         let mut plain = Vec::new();
-        if flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut plain).is_err() {
+        if flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .is_err()
+        {
             return;
         }
         bytes = plain;

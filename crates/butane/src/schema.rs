@@ -148,8 +148,18 @@ const fn sugar(name: &'static str, since: u32, shape: fn() -> Shape, doc: &'stat
     }
 }
 
-const INLINE: Field = sugar("inline", 0, String::shape, "Contents, embedded as a data URL.");
-const LOCAL: Field = sugar("local", 1, String::shape, "A file of the files dir, embedded.");
+const INLINE: Field = sugar(
+    "inline",
+    0,
+    String::shape,
+    "Contents, embedded as a data URL.",
+);
+const LOCAL: Field = sugar(
+    "local",
+    1,
+    String::shape,
+    "A file of the files dir, embedded.",
+);
 const WITH_MOUNT_UNIT: Field = sugar(
     "with_mount_unit",
     1,
@@ -248,13 +258,19 @@ pub fn normalizer(profile: &Profile) -> Normalizer {
 }
 
 /// The JSON Schema of Butane configs of `variant` and `version`, for editors.
-pub fn json_schema(variant: &str, version: &str) -> Result<serde_json::Value, crate::profile::ProfileError> {
+pub fn json_schema(
+    variant: &str,
+    version: &str,
+) -> Result<serde_json::Value, crate::profile::ProfileError> {
     let profile = Profile::lookup(Some(variant), Some(version))?;
-    let mut schema = ferro_document::json_schema::json_schema(root_shape(&profile), &normalizer(&profile));
+    let mut schema =
+        ferro_document::json_schema::json_schema(root_shape(&profile), &normalizer(&profile));
     schema["$schema"] = "http://json-schema.org/draft-07/schema#".into();
     schema["title"] = format!("Butane config ({variant} {version})").into();
     schema["required"] = serde_json::json!(["variant", "version"]);
-    schema["properties"]["variant"] = serde_json::json!({"const": variant, "description": "The Butane variant."});
-    schema["properties"]["version"] = serde_json::json!({"const": version, "description": "The Butane spec version."});
+    schema["properties"]["variant"] =
+        serde_json::json!({"const": variant, "description": "The Butane variant."});
+    schema["properties"]["version"] =
+        serde_json::json!({"const": version, "description": "The Butane spec version."});
     Ok(schema)
 }

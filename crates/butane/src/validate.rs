@@ -44,27 +44,32 @@ pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>)
 }
 
 fn openshift(sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
-    if sugar.metadata.name.as_deref().unwrap_or_default().is_empty() {
+    if sugar
+        .metadata
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
         ctx.input_error(Path::parse("metadata.name"), "metadata.name is required");
     }
-    if !sugar
+    let role = sugar
         .metadata
         .labels
-        .get("machineconfiguration.openshift.io/role")
-        .is_some_and(|r| !r.is_empty())
-    {
+        .get("machineconfiguration.openshift.io/role");
+    if role.is_none_or(|r| r.is_empty()) {
         ctx.input_error(
             Path::parse("metadata.labels"),
             "machineconfiguration.openshift.io/role label is required",
         );
     }
-    if let Some(kernel_type) = &sugar.openshift.kernel_type {
-        if !matches!(kernel_type.as_str(), "" | "default" | "realtime") {
-            ctx.input_error(
-                Path::parse("openshift.kernel_type"),
-                "must be empty, \"default\", or \"realtime\"",
-            );
-        }
+    if let Some(kernel_type) = &sugar.openshift.kernel_type
+        && !matches!(kernel_type.as_str(), "" | "default" | "realtime")
+    {
+        ctx.input_error(
+            Path::parse("openshift.kernel_type"),
+            "must be empty, \"default\", or \"realtime\"",
+        );
     }
 }
 
@@ -126,7 +131,8 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
                     "/dev/sd"
                 };
                 let rest = device.strip_prefix(prefix);
-                if !rest.is_some_and(|r| r.len() == 1 && r.bytes().all(|b| b.is_ascii_lowercase())) {
+                if !rest.is_some_and(|r| r.len() == 1 && r.bytes().all(|b| b.is_ascii_lowercase()))
+                {
                     ctx.input_error(
                         at.key("luks").key("device"),
                         "device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout",
@@ -142,7 +148,10 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
         } else {
             at.key("luks").key("cex")
         };
-        ctx.input_error(place, "when using cex the targeted architecture must match s390x");
+        ctx.input_error(
+            place,
+            "when using cex the targeted architecture must match s390x",
+        );
     }
     if cex && (boot.luks.tpm2 == Some(true) || !boot.luks.tang.is_empty()) {
         ctx.input_error(at.key("luks"), "cannot use cex with clevis");
@@ -160,7 +169,10 @@ fn grub(grub: &Grub, ctx: &mut Context<'_>) {
             ctx.input_error(at.key("name"), "field \"name\" is required");
         }
         if user.password_hash.as_deref().unwrap_or_default().is_empty() {
-            ctx.input_error(at.key("password_hash"), "field \"password_hash\" is required");
+            ctx.input_error(
+                at.key("password_hash"),
+                "field \"password_hash\" is required",
+            );
         }
     }
 }
@@ -169,8 +181,13 @@ const BOOT_DISK: &str = "/dev/disk/by-id/coreos-boot-disk";
 
 fn partitions_reused_by_label(config: &Value, boot: &BootDevice, ctx: &mut Context<'_>) {
     for disk in items(config, "storage.disks") {
-        let Some(value) = config.pointer(&pointer(&disk)) else { continue };
-        let device = value.get("device").and_then(Value::as_str).unwrap_or_default();
+        let Some(value) = config.pointer(&pointer(&disk)) else {
+            continue;
+        };
+        let device = value
+            .get("device")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let wiped = value.get("wipeTable").and_then(Value::as_bool) == Some(true);
         if device == BOOT_DISK || wiped || boot.mirror.devices.iter().any(|d| d == device) {
             continue;
@@ -192,11 +209,15 @@ fn partitions_reused_by_label(config: &Value, boot: &BootDevice, ctx: &mut Conte
 
 fn mount_points(config: &Value, ctx: &mut Context<'_>) {
     for fs in items(config, "storage.filesystems") {
-        let Some(value) = config.pointer(&pointer(&fs)) else { continue };
+        let Some(value) = config.pointer(&pointer(&fs)) else {
+            continue;
+        };
         if value.get("with_mount_unit").and_then(Value::as_bool) != Some(true) {
             continue;
         }
-        let Some(path) = value.get("path").and_then(Value::as_str) else { continue };
+        let Some(path) = value.get("path").and_then(Value::as_str) else {
+            continue;
+        };
         let allowed = ["/etc", "/var"]
             .iter()
             .any(|top| path == *top || path.starts_with(&format!("{top}/")));
@@ -214,7 +235,11 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     let resources = resource_paths(config);
     let in_order = |prefix: &str| -> Vec<Path> {
         let prefix = Path::parse(prefix);
-        resources.iter().filter(|p| p.starts_with(&prefix)).cloned().collect()
+        resources
+            .iter()
+            .filter(|p| p.starts_with(&prefix))
+            .cloned()
+            .collect()
     };
     for resource in in_order("ignition") {
         check_resource(config, &resource, ctx);
@@ -229,13 +254,21 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
         }
     }
     for fs in items(config, "storage.filesystems") {
-        let Some(value) = config.pointer(&pointer(&fs)) else { continue };
+        let Some(value) = config.pointer(&pointer(&fs)) else {
+            continue;
+        };
         if value.get("with_mount_unit").and_then(Value::as_bool) != Some(true) {
             continue;
         }
-        let format = value.get("format").and_then(Value::as_str).unwrap_or_default();
+        let format = value
+            .get("format")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if format.is_empty() {
-            ctx.input_error(fs.key("format"), "format is required if with_mount_unit is true");
+            ctx.input_error(
+                fs.key("format"),
+                "format is required if with_mount_unit is true",
+            );
         }
         if format != "swap" && value.get("path").and_then(Value::as_str).is_none() {
             ctx.input_error(
@@ -249,7 +282,10 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     }
     for (index, tree) in sugar.trees.iter().enumerate() {
         if tree.local.is_none() {
-            ctx.input_error(Path::parse("storage.trees").index(index), "local is required");
+            ctx.input_error(
+                Path::parse("storage.trees").index(index),
+                "local is required",
+            );
         }
     }
     for unit in items(config, "systemd.units") {
@@ -272,7 +308,10 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
         if template_of(&quadlet.name).is_some()
             && (quadlet.contents.is_some() || quadlet.contents_local.is_some())
         {
-            ctx.input_error(at.clone(), "template instances cannot have contents or contents_local");
+            ctx.input_error(
+                at.clone(),
+                "template instances cannot have contents or contents_local",
+            );
         }
         if quadlet.contents.is_some() && quadlet.contents_local.is_some() {
             ctx.input_error(
@@ -293,7 +332,9 @@ fn items_below(config: &Value, parent: &Path, list: &str) -> Vec<Path> {
 }
 
 fn check_contents_local(config: &Value, holder: &Path, ctx: &mut Context<'_>) {
-    let Some(value) = config.pointer(&pointer(holder)) else { return };
+    let Some(value) = config.pointer(&pointer(holder)) else {
+        return;
+    };
     if value.get("contents").is_some() && value.get("contents_local").is_some() {
         ctx.input_error(
             holder.key("contents_local"),
@@ -303,7 +344,9 @@ fn check_contents_local(config: &Value, holder: &Path, ctx: &mut Context<'_>) {
 }
 
 fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
-    let Some(value) = config.pointer(&pointer(resource)) else { return };
+    let Some(value) = config.pointer(&pointer(resource)) else {
+        return;
+    };
     let set: Vec<&str> = ["local", "inline", "source"]
         .into_iter()
         .filter(|key| value.get(*key).is_some())
@@ -321,14 +364,14 @@ fn check_mode(config: &Value, node: &Path, directory: bool, ctx: &mut Context<'_
     let mode = config
         .pointer(&pointer(&node.key("mode")))
         .and_then(Value::as_i64);
-    if let Some(mode) = mode {
-        if looks_decimal(mode, directory) {
-            ctx.report_input(
-                Kind::Warning,
-                node.key("mode"),
-                "unreasonable mode would be reasonable if specified in octal; remember to add a leading zero",
-            );
-        }
+    if let Some(mode) = mode
+        && looks_decimal(mode, directory)
+    {
+        ctx.report_input(
+            Kind::Warning,
+            node.key("mode"),
+            "unreasonable mode would be reasonable if specified in octal; remember to add a leading zero",
+        );
     }
 }
 
@@ -357,12 +400,16 @@ fn is_typical(mode: i64, directory: bool) -> bool {
     let (setuid, setgid, sticky) = (mode & 0o4000 != 0, mode & 0o2000 != 0, mode & 0o1000 != 0);
     let readable = (user | group | other) & 4 != 0;
     let nested = group & !user == 0 && other & !group == 0;
-    let execute_needs_read = [user, group, other].iter().all(|c| c & 1 == 0 || c & 4 != 0);
+    let execute_needs_read = [user, group, other]
+        .iter()
+        .all(|c| c & 1 == 0 || c & 4 != 0);
     if !(readable && nested && execute_needs_read) {
         return false;
     }
     if directory {
-        let searchable = [user, group, other].iter().all(|c| c & 4 == 0 || c & 1 != 0);
+        let searchable = [user, group, other]
+            .iter()
+            .all(|c| c & 4 == 0 || c & 1 != 0);
         searchable && !setuid && (!(setgid || sticky) || user & 2 != 0)
     } else {
         let special_ok = !(setuid || setgid) || (user & 1 != 0 && other & 2 == 0);

@@ -85,7 +85,10 @@ fn scalar_text(value: &Value, indent: usize) -> String {
 /// A string as yaml.v3 writes it: plain when that reads back as the same string,
 /// a literal block for multi-line text, else quoted.
 fn string_text(text: &str, indent: usize) -> String {
-    if text.contains('\n') && text.chars().all(|c| c == '\n' || !c.is_control()) && !text.contains(" \n") {
+    if text.contains('\n')
+        && text.chars().all(|c| c == '\n' || !c.is_control())
+        && !text.contains(" \n")
+    {
         let chomp = if !text.ends_with('\n') {
             "-"
         } else if text.ends_with("\n\n") {
@@ -147,7 +150,19 @@ fn resolves_to_non_string(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~" | ".inf" | "-.inf" | ".nan"
+        "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | "null"
+            | "~"
+            | ".inf"
+            | "-.inf"
+            | ".nan"
     ) {
         return true;
     }

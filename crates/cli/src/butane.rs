@@ -31,11 +31,18 @@ pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
     let style = Style::new(args.raw_errors, args.color);
     if let Some(path) = &args.from_ignition {
         let bytes = output::read_input(Some(path))?;
-        let yaml = ferro_butane::from_ignition(&bytes, &args.variant, args.spec_version.as_deref())?;
+        let yaml =
+            ferro_butane::from_ignition(&bytes, &args.variant, args.spec_version.as_deref())?;
         output::write(args.output.as_deref(), yaml.as_bytes())?;
         return Ok(ExitStatus::Success);
     }
-    let mut paths: Vec<Option<PathBuf>> = args.input.iter().chain(&args.inputs).cloned().map(Some).collect();
+    let mut paths: Vec<Option<PathBuf>> = args
+        .input
+        .iter()
+        .chain(&args.inputs)
+        .cloned()
+        .map(Some)
+        .collect();
     if paths.is_empty() {
         paths.push(None);
     }
@@ -56,7 +63,10 @@ pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
         pretty: args.pretty,
         no_auto_compression: false,
     };
-    let texts: Vec<(&str, &str)> = inputs.iter().map(|i| (i.name.as_str(), i.text.as_str())).collect();
+    let texts: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|i| (i.name.as_str(), i.text.as_str()))
+        .collect();
     let result = if texts.len() == 1 {
         translate(texts[0].1, &options)
             .map(|t| (t.output, vec![t.report]))

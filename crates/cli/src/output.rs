@@ -37,13 +37,15 @@ pub fn read_input(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     match path {
         None => read_stdin(),
         Some(p) if p.as_os_str() == "-" => read_stdin(),
-        Some(p) => std::fs::read(p).map_err(|e| anyhow::anyhow!("failed to open {}: {}", p.display(), os_text(&e))),
+        Some(p) => std::fs::read(p)
+            .map_err(|e| anyhow::anyhow!("failed to open {}: {}", p.display(), os_text(&e))),
     }
 }
 
 fn read_stdin() -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("could not read standard input")?;
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .context("could not read standard input")?;
     Ok(bytes)
 }
 

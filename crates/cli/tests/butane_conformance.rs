@@ -30,12 +30,10 @@ fn working_copy(corpus: &Path) -> tempfile::TempDir {
     let temp = tempfile::tempdir().expect("temporary directory");
     copy_tree(corpus, temp.path());
     let link = temp.path().join("files-dir/tree/directory/symlink");
-    if let Ok(meta) = fs::symlink_metadata(&link) {
-        if meta.is_file() {
-            let target = fs::read_to_string(&link).expect("read link text");
-            fs::remove_file(&link).expect("remove link stand-in");
-            std::os::unix::fs::symlink(target.trim_end(), &link).expect("restore symlink");
-        }
+    if fs::symlink_metadata(&link).is_ok_and(|meta| meta.is_file()) {
+        let target = fs::read_to_string(&link).expect("read link text");
+        fs::remove_file(&link).expect("remove link stand-in");
+        std::os::unix::fs::symlink(target.trim_end(), &link).expect("restore symlink");
     }
     temp
 }
@@ -82,17 +80,17 @@ fn ferro(dir: &Path, args: &[&str]) -> Run {
 fn decode_gzip(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if map.get("compression").and_then(Value::as_str) == Some("gzip") {
-                if let Some(Value::String(source)) = map.get_mut("source") {
-                    if let Some(payload) = source.strip_prefix("data:;base64,") {
-                        let bytes = base64::engine::general_purpose::STANDARD
-                            .decode(payload)
-                            .unwrap_or_default();
-                        let mut text = Vec::new();
-                        let _ = flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut text);
-                        *source = format!("gunzipped:{}", String::from_utf8_lossy(&text));
-                    }
-                }
+            let gzipped = map.get("compression").and_then(Value::as_str) == Some("gzip");
+            if gzipped
+                && let Some(Value::String(source)) = map.get_mut("source")
+                && let Some(payload) = source.strip_prefix("data:;base64,")
+            {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(payload)
+                    .unwrap_or_default();
+                let mut text = Vec::new();
+                let _ = flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut text);
+                *source = format!("gunzipped:{}", String::from_utf8_lossy(&text));
             }
             map.values_mut().for_each(decode_gzip);
         }
@@ -130,7 +128,8 @@ fn check_case(dir: &Path, case: &Value) -> Vec<String> {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let has = |suffix: &str| expected_files.contains(&format!("{id}{suffix}").as_str());
-    let read = |suffix: &str| fs::read_to_string(dir.join(format!("{id}{suffix}"))).unwrap_or_default();
+    let read =
+        |suffix: &str| fs::read_to_string(dir.join(format!("{id}{suffix}"))).unwrap_or_default();
     let input = format!("{id}.bu");
     let mut problems = Vec::new();
     let with = |extra: &[&str]| {
@@ -144,17 +143,25 @@ fn check_case(dir: &Path, case: &Value) -> Vec<String> {
     let raw = with(&["--raw-errors"]);
     let rc = case["rc"].as_i64().unwrap_or(0) as i32;
     if pretty.code != rc {
-        problems.push(format!("exit code {} instead of {rc}: {}", pretty.code, pretty.stderr));
+        problems.push(format!(
+            "exit code {} instead of {rc}: {}",
+            pretty.code, pretty.stderr
+        ));
     }
     if let Some(strict_rc) = case["rc_strict"].as_i64() {
         let strict = with(&["--strict"]);
         if strict.code != strict_rc as i32 {
-            problems.push(format!("--strict exit code {} instead of {strict_rc}", strict.code));
+            problems.push(format!(
+                "--strict exit code {} instead of {strict_rc}",
+                strict.code
+            ));
         }
     }
     let mut compare = |what: &str, actual: &str, expected: &str| {
         if actual != expected {
-            problems.push(format!("{what} differs:\n--- expected\n{expected}--- actual\n{actual}"));
+            problems.push(format!(
+                "{what} differs:\n--- expected\n{expected}--- actual\n{actual}"
+            ));
         }
     };
     if has(".expected.json") && !same_json(&pretty.stdout, &read(".expected.json")) {
@@ -166,10 +173,18 @@ fn check_case(dir: &Path, case: &Value) -> Vec<String> {
     if has(".expected.raw.json") {
         let raw_mode = with(&["-r"]);
         if !same_json(&raw_mode.stdout, &read(".expected.raw.json")) {
-            compare("raw-mode stdout", &raw_mode.stdout, &read(".expected.raw.json"));
+            compare(
+                "raw-mode stdout",
+                &raw_mode.stdout,
+                &read(".expected.raw.json"),
+            );
         }
         if has(".expected-stderr.rawmode.txt") {
-            compare("raw-mode stderr", &raw_mode.stderr, &read(".expected-stderr.rawmode.txt"));
+            compare(
+                "raw-mode stderr",
+                &raw_mode.stderr,
+                &read(".expected-stderr.rawmode.txt"),
+            );
         }
     }
     for (suffix, raw_suffix) in [
@@ -192,7 +207,9 @@ fn check_case(dir: &Path, case: &Value) -> Vec<String> {
 #[test]
 fn butane_conformance_corpus() {
     let Some(corpus) = corpus() else {
-        eprintln!("skipping: ../shared/conformance/butane is not present (it is not part of the repository)");
+        eprintln!(
+            "skipping: ../shared/conformance/butane is not present (it is not part of the repository)"
+        );
         return;
     };
     let copy = working_copy(&corpus);
@@ -206,7 +223,10 @@ fn butane_conformance_corpus() {
         let problems = check_case(copy.path(), case);
         if problems.is_empty() {
             passed += 1;
-            assert!(!deviations.contains_key(id), "case {id} passes now: remove it from DEVIATIONS");
+            assert!(
+                !deviations.contains_key(id),
+                "case {id} passes now: remove it from DEVIATIONS"
+            );
         } else if !deviations.contains_key(id) {
             failed.push(format!("case {id}:\n{}", problems.join("\n")));
         }
@@ -216,5 +236,10 @@ fn butane_conformance_corpus() {
         manifest.len(),
         deviations.len()
     );
-    assert!(failed.is_empty(), "{} cases differ:\n\n{}", failed.len(), failed.join("\n\n"));
+    assert!(
+        failed.is_empty(),
+        "{} cases differ:\n\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
 }

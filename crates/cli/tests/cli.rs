@@ -38,12 +38,23 @@ fn output_file_is_private_and_complete() {
 #[test]
 fn failed_translation_leaves_previous_output_intact() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bad.bu"), "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: relative\n").unwrap();
+    fs::write(
+        dir.path().join("bad.bu"),
+        "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: relative\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("out.ign"), "previous").unwrap();
     let out = ferro(dir.path(), &["butane", "-o", "out.ign", "bad.bu"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("path not absolute"), "{}", text(&out.stderr));
-    assert_eq!(fs::read_to_string(dir.path().join("out.ign")).unwrap(), "previous");
+    assert!(
+        text(&out.stderr).contains("path not absolute"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out.ign")).unwrap(),
+        "previous"
+    );
     let leftovers: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -62,13 +73,19 @@ fn several_inputs_merge_and_reports_point_into_each_file() {
         "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /etc/hello\n      mode: 0600\n    - path: /etc/other\n      mode: 755\n",
     )
     .unwrap();
-    let out = ferro(dir.path(), &["butane", "--raw-errors", "base.bu", "extra.bu"]);
+    let out = ferro(
+        dir.path(),
+        &["butane", "--raw-errors", "base.bu", "extra.bu"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let files = config["storage"]["files"].as_array().unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(files[0]["mode"], 384, "the later file's mode wins");
-    assert_eq!(files[0]["contents"]["source"], "data:,hello", "the earlier contents stay");
+    assert_eq!(
+        files[0]["contents"]["source"], "data:,hello",
+        "the earlier contents stay"
+    );
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("warning at $.storage.files.1.mode, line 8 col 13: unreasonable mode"),
@@ -90,36 +107,66 @@ fn ignition_converts_back_to_butane() {
     fs::write(dir.path().join("b.bu"), &yaml).unwrap();
     let again = ferro(dir.path(), &["butane", "b.bu"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout), fs::read_to_string(dir.path().join("a.ign")).unwrap());
+    assert_eq!(
+        text(&again.stdout),
+        fs::read_to_string(dir.path().join("a.ign")).unwrap()
+    );
 }
 
 #[test]
 fn schema_describes_the_version() {
     // Butane #580: a JSON Schema for editors.
     let dir = tempfile::tempdir().unwrap();
-    let out = ferro(dir.path(), &["butane", "schema", "--variant", "fcos", "--version", "1.6.0"]);
+    let out = ferro(
+        dir.path(),
+        &[
+            "butane",
+            "schema",
+            "--variant",
+            "fcos",
+            "--version",
+            "1.6.0",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let storage = &schema["properties"]["storage"]["properties"];
     assert!(storage["trees"].is_object());
-    assert_eq!(storage["files"]["items"]["properties"]["mode"]["type"], "integer");
+    assert_eq!(
+        storage["files"]["items"]["properties"]["mode"]["type"],
+        "integer"
+    );
     assert!(schema["properties"]["boot_device"].is_object());
     let old = ferro(dir.path(), &["butane", "schema", "--version", "1.0.0"]);
     let old: serde_json::Value = serde_json::from_slice(&old.stdout).unwrap();
-    assert!(old["properties"]["storage"]["properties"]["trees"].is_null(), "trees came with 1.1.0");
+    assert!(
+        old["properties"]["storage"]["properties"]["trees"].is_null(),
+        "trees came with 1.1.0"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2_and_bad_input_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(ferro(dir.path(), &["butane", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        ferro(dir.path(), &["butane", "--bogus"]).status.code(),
+        Some(2)
+    );
     let missing = ferro(dir.path(), &["butane", "missing.bu"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("failed to open missing.bu: no such file or directory"));
-    fs::write(dir.path().join("x.bu"), "variant: fcos\nversion: 1.6.0\nstorage: [\n").unwrap();
+    fs::write(
+        dir.path().join("x.bu"),
+        "variant: fcos\nversion: 1.6.0\nstorage: [\n",
+    )
+    .unwrap();
     let broken = ferro(dir.path(), &["butane", "x.bu"]);
     assert_eq!(broken.status.code(), Some(1));
-    assert!(text(&broken.stderr).starts_with("Error translating config: "), "{}", text(&broken.stderr));
+    assert!(
+        text(&broken.stderr).starts_with("Error translating config: "),
+        "{}",
+        text(&broken.stderr)
+    );
 }
 
 #[test]
@@ -132,7 +179,10 @@ fn files_dir_does_not_leak() {
         "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /x\n      contents:\n        local: ../secret\n",
     )
     .unwrap();
-    let out = ferro(dir.path(), &["butane", "--raw-errors", "-d", "files", "a.bu"]);
+    let out = ferro(
+        dir.path(),
+        &["butane", "--raw-errors", "-d", "files", "a.bu"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("error at $.storage.files.0.contents.local, line 7 col 16: local file path traverses outside the files directory"),
@@ -152,7 +202,19 @@ fn ignition_validate_reports_like_ignition_validate() {
     .unwrap();
     let out = ferro(dir.path(), &["ignition", "validate", "c.ign"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error at $.storage.files.0.path, line 1 col"), "{}", text(&out.stderr));
-    fs::write(dir.path().join("ok.ign"), "{\"ignition\":{\"version\":\"3.4.0\"}}").unwrap();
-    assert!(ferro(dir.path(), &["ignition", "validate", "ok.ign"]).status.success());
+    assert!(
+        text(&out.stderr).contains("error at $.storage.files.0.path, line 1 col"),
+        "{}",
+        text(&out.stderr)
+    );
+    fs::write(
+        dir.path().join("ok.ign"),
+        "{\"ignition\":{\"version\":\"3.4.0\"}}",
+    )
+    .unwrap();
+    assert!(
+        ferro(dir.path(), &["ignition", "validate", "ok.ign"])
+            .status
+            .success()
+    );
 }

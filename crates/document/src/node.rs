@@ -66,7 +66,11 @@ impl Node {
     /// The entry for `key` in a map node (last one wins, like Go's decoders).
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Map(entries) => entries.iter().rev().find(|e| e.key == key).map(|e| &e.value),
+            Value::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|e| e.key == key)
+                .map(|e| &e.value),
             _ => None,
         }
     }

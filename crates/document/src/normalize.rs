@@ -145,8 +145,8 @@ impl Walk<'_> {
             },
         );
         if node.value == Value::Null {
-            let yaml_struct = matches!(shape, Shape::Struct(_))
-                && self.dialect.matching == KeyMatching::Yaml;
+            let yaml_struct =
+                matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
             if yaml_struct && !user.is_root() {
                 // Butane's wording for a section written as `key:` with no value.
                 self.report.entries.push(crate::report::Entry {
@@ -173,7 +173,13 @@ impl Walk<'_> {
                 let mut list = Vec::with_capacity(items.len());
                 for (index, item_node) in items.iter().enumerate() {
                     let value = self
-                        .value(item_node, item_shape, &out.index(index), &user.index(index), None)
+                        .value(
+                            item_node,
+                            item_shape,
+                            &out.index(index),
+                            &user.index(index),
+                            None,
+                        )
                         .unwrap_or_else(|| default_for(item_shape));
                     list.push(value);
                 }
@@ -342,8 +348,10 @@ fn describe(node: &Node, yaml: bool) -> String {
                 "!!int"
             } else if s.parse::<f64>().is_ok() {
                 "!!float"
-            } else if matches!(s.as_str(), "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
-            {
+            } else if matches!(
+                s.as_str(),
+                "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+            ) {
                 "!!bool"
             } else {
                 "!!str"

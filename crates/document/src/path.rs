@@ -130,7 +130,11 @@ mod tests {
 
     #[test]
     fn displays_in_report_notation() {
-        let path = Path::root().key("storage").key("files").index(0).key("mode");
+        let path = Path::root()
+            .key("storage")
+            .key("files")
+            .index(0)
+            .key("mode");
         assert_eq!(path.to_string(), "$.storage.files.0.mode");
         assert_eq!(Path::root().to_string(), "$");
         assert_eq!(Path::parse("storage.files.0.mode"), path);

@@ -46,11 +46,9 @@ impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.kind)?;
         match (&self.path, self.mark) {
-            (Some(path), Some(mark)) => write!(
-                f,
-                " at {path}, line {} col {}",
-                mark.line, mark.column
-            )?,
+            (Some(path), Some(mark)) => {
+                write!(f, " at {path}, line {} col {}", mark.line, mark.column)?
+            }
             (Some(path), None) => write!(f, " at {path}")?,
             (None, Some(mark)) => write!(f, " at line {} col {}", mark.line, mark.column)?,
             (None, None) => {}
@@ -231,13 +229,20 @@ mod tests {
             "warning at $.storage.files.0.mode, line 6 col 13: illegal file mode"
         );
         let e = Entry { mark: None, ..e };
-        assert_eq!(e.to_string(), "warning at $.storage.files.0.mode: illegal file mode");
+        assert_eq!(
+            e.to_string(),
+            "warning at $.storage.files.0.mode: illegal file mode"
+        );
     }
 
     #[test]
     fn pretty_form_underlines_the_token() {
         let source = "a:\n  b:\n    - path: /x\n      mode: 644\n";
-        let pretty = Pretty { source, name: "c.bu", color: false };
+        let pretty = Pretty {
+            source,
+            name: "c.bu",
+            color: false,
+        };
         let text = pretty.entry(&entry("b.0.mode", 4, 13, "bad"));
         let expected = "warning[$.b.0.mode]:\n  --> c.bu:4:13\n   |\n 2 |   b:\n 3 |     - path: /x\n 4 |       mode: 644\n   |             ^^^ bad\n 5 | \n   |\n";
         assert_eq!(text, expected);
@@ -245,7 +250,11 @@ mod tests {
 
     #[test]
     fn pretty_form_falls_back_outside_the_text() {
-        let pretty = Pretty { source: "a: 1\n", name: "c.bu", color: false };
+        let pretty = Pretty {
+            source: "a: 1\n",
+            name: "c.bu",
+            color: false,
+        };
         let text = pretty.entry(&entry("a", 1, 40, "bad"));
         assert_eq!(text, "warning at $.a, line 1 col 40: bad\n");
     }

@@ -20,7 +20,8 @@ pub fn to_go_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> String {
         );
         value.serialize(&mut ser)
     } else {
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
         value.serialize(&mut ser)
     };
     result.expect("serializing config types into memory cannot fail");
@@ -89,7 +90,11 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
     fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -101,7 +106,11 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
     fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_object_key(w, first)
     }
     fn end_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -131,6 +140,9 @@ mod tests {
     #[test]
     fn indents_with_two_spaces() {
         let value = serde_json::json!({"a": [1, 2], "b": {}});
-        assert_eq!(to_go_json(&value, true), "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}");
+        assert_eq!(
+            to_go_json(&value, true),
+            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}"
+        );
     }
 }

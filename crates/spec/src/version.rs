@@ -100,9 +100,9 @@ impl FromStr for Version {
 /// `MAJOR.MINOR.PATCH` with an optional `-pre` and `+build`, as go-semver accepts it.
 pub fn is_semver(text: &str) -> bool {
     let core = text.split('+').next().unwrap_or_default();
-    let core = core.split_once('-').map_or(core, |(core, pre)| {
-        if pre.is_empty() { "" } else { core }
-    });
+    let core = core
+        .split_once('-')
+        .map_or(core, |(core, pre)| if pre.is_empty() { "" } else { core });
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
         && parts
@@ -120,7 +120,10 @@ mod tests {
         assert_eq!("3.7.0-experimental".parse(), Ok(Version::V3_7Experimental));
         assert_eq!("3.1.1".parse::<Version>(), Err(VersionError::Unsupported));
         assert_eq!("2.3.0".parse::<Version>(), Err(VersionError::Unsupported));
-        assert_eq!("3.4.0-experimental".parse::<Version>(), Err(VersionError::Unsupported));
+        assert_eq!(
+            "3.4.0-experimental".parse::<Version>(),
+            Err(VersionError::Unsupported)
+        );
         assert_eq!("3.4".parse::<Version>(), Err(VersionError::Invalid));
         assert_eq!("".parse::<Version>(), Err(VersionError::Invalid));
     }

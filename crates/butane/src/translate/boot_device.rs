@@ -14,12 +14,18 @@ const BOOT_MIB: i64 = 384;
 
 /// Whether the boot device settings ask for encryption.
 pub(crate) fn wants_luks(boot: &BootDevice) -> bool {
-    boot.luks.tpm2 == Some(true) || !boot.luks.tang.is_empty() || boot.luks.cex.enabled == Some(true)
+    boot.luks.tpm2 == Some(true)
+        || !boot.luks.tang.is_empty()
+        || boot.luks.cex.enabled == Some(true)
 }
 
 /// Adds the disks, filesystems, LUKS volume and RAID arrays `boot` asks for to `parent`,
 /// attributing everything to `$.boot_device`.
-pub(crate) fn add(boot: &BootDevice, parent: &mut Config, sugar: &mut std::collections::BTreeMap<Path, Path>) {
+pub(crate) fn add(
+    boot: &BootDevice,
+    parent: &mut Config,
+    sugar: &mut std::collections::BTreeMap<Path, Path>,
+) {
     let luks = wants_luks(boot);
     let mirror = !boot.mirror.devices.is_empty();
     if !luks && !mirror {

@@ -48,7 +48,9 @@ pub(crate) fn ssh_keys(config: &mut Value, ctx: &mut Context<'_>) {
                 for key in keys {
                     list.push(key);
                     if let Some(origin) = &origin {
-                        ctx.locator.source_map.insert(keys_path.index(next), origin.clone());
+                        ctx.locator
+                            .source_map
+                            .insert(keys_path.index(next), origin.clone());
                     }
                     next += 1;
                 }
@@ -82,7 +84,9 @@ pub(crate) fn unit_contents(config: &mut Value, ctx: &mut Context<'_>) {
                     object.insert("contents".into(), Value::String(text));
                 }
                 if let Some(origin) = ctx.locator.source_map.get(&from).cloned() {
-                    ctx.locator.source_map.insert(holder.key("contents"), origin);
+                    ctx.locator
+                        .source_map
+                        .insert(holder.key("contents"), origin);
                 }
             }
             Err(error) => ctx.input_error(from, error.to_string()),

@@ -67,7 +67,9 @@ pub fn translate_many(inputs: &[(&str, &str)], options: &Options) -> Result<Merg
         config = merged.config;
         transcripts.push(merged.transcript);
     }
-    let version = expected.parse().unwrap_or(ferro_spec::Version::LATEST_STABLE);
+    let version = expected
+        .parse()
+        .unwrap_or(ferro_spec::Version::LATEST_STABLE);
     let findings = ferro_spec::validate::validate(&config, version);
     let failed = findings.is_fatal();
     for entry in findings.entries {

@@ -100,7 +100,9 @@ pub enum Error {
     #[error("config generated was invalid")]
     GeneratedInvalid,
     /// Configs merged with each other produce different Ignition versions.
-    #[error("{name} produces Ignition {found}, but the first config produces {expected}; merged configs must share a spec version")]
+    #[error(
+        "{name} produces Ignition {found}, but the first config produces {expected}; merged configs must share a spec version"
+    )]
     MixedVersions {
         /// The input that differs.
         name: String,
@@ -140,7 +142,12 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         let lines: String = normalized
             .type_errors
             .iter()
-            .map(|e| format!("\n  line {}: cannot unmarshal {} into {}", e.mark.line, e.found, e.expected))
+            .map(|e| {
+                format!(
+                    "\n  line {}: cannot unmarshal {} into {}",
+                    e.mark.line, e.found, e.expected
+                )
+            })
             .collect();
         return Err(Error::Types(lines).into());
     }

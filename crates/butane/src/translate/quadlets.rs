@@ -40,14 +40,30 @@ pub(crate) fn add(quadlets: &[Quadlet], config: &mut Config, ctx: &mut Context<'
         let path = format!("{dir}/{}", quadlet.name);
         if let Some(template) = template_of(&quadlet.name) {
             add_node(config, ctx, &from, &path, NodeKind::Link(template));
-        } else if let Some(contents) = read(quadlet.contents.as_ref(), quadlet.contents_local.as_ref(), &from, ctx) {
+        } else if let Some(contents) = read(
+            quadlet.contents.as_ref(),
+            quadlet.contents_local.as_ref(),
+            &from,
+            ctx,
+        ) {
             add_node(config, ctx, &from, &path, NodeKind::File(contents));
         }
         for (d, dropin) in quadlet.dropins.iter().enumerate() {
             let dropin_from = from.key("dropins").index(d);
-            if let Some(contents) = read(dropin.contents.as_ref(), dropin.contents_local.as_ref(), &dropin_from, ctx) {
+            if let Some(contents) = read(
+                dropin.contents.as_ref(),
+                dropin.contents_local.as_ref(),
+                &dropin_from,
+                ctx,
+            ) {
                 let dropin_path = format!("{path}.d/{}", dropin.name);
-                add_node(config, ctx, &dropin_from, &dropin_path, NodeKind::File(contents));
+                add_node(
+                    config,
+                    ctx,
+                    &dropin_from,
+                    &dropin_path,
+                    NodeKind::File(contents),
+                );
             }
         }
     }
@@ -58,7 +74,12 @@ enum NodeKind {
     Link(String),
 }
 
-fn read(contents: Option<&String>, local: Option<&String>, from: &Path, ctx: &mut Context<'_>) -> Option<Vec<u8>> {
+fn read(
+    contents: Option<&String>,
+    local: Option<&String>,
+    from: &Path,
+    ctx: &mut Context<'_>,
+) -> Option<Vec<u8>> {
     if let Some(local) = local.filter(|l| !l.is_empty()) {
         return match ctx.files.read(local) {
             Ok(bytes) => Some(bytes),

@@ -11,7 +11,10 @@ pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
     let mut paths = items(config, "ignition.config.merge");
     let replace = Path::parse("ignition.config.replace");
     paths.push(replace);
-    paths.extend(items(config, "ignition.security.tls.certificateAuthorities"));
+    paths.extend(items(
+        config,
+        "ignition.security.tls.certificateAuthorities",
+    ));
     for file in items(config, "storage.files") {
         paths.push(file.key("contents"));
         let append = file.key("append");
@@ -21,7 +24,11 @@ pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
             .map_or(0, Vec::len);
         paths.extend((0..count).map(|i| append.index(i)));
     }
-    paths.extend(items(config, "storage.luks").into_iter().map(|p| p.key("keyFile")));
+    paths.extend(
+        items(config, "storage.luks")
+            .into_iter()
+            .map(|p| p.key("keyFile")),
+    );
     paths
 }
 
@@ -55,7 +62,12 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
                     }
                 }
             }
-            (Some(Value::String(inline)), _) => (inline.into_bytes(), path.key("inline")),
+            (Some(Value::String(inline)), _) => {
+                if is_config_reference(&path) {
+                    check_embedded_config(&inline, &path, ctx);
+                }
+                (inline.into_bytes(), path.key("inline"))
+            }
             _ => continue,
         };
         let Some(Value::Object(resource)) = at_mut(config, &path) else {
@@ -88,5 +100,36 @@ pub(crate) fn set_data_url(resource: &mut Map<String, Value>, contents: &[u8], c
     if !user_compression {
         let compression = if encoded.gzipped { "gzip" } else { "" };
         resource.insert("compression".into(), compression.into());
+    }
+}
+
+/// Whether a resource is a config to merge or replace with.
+fn is_config_reference(path: &Path) -> bool {
+    path.starts_with(&Path::parse("ignition.config"))
+}
+
+/// Validates an inline merge/replace config as the Ignition config it must be, as
+/// Butane does. Configs of versions this spec does not know are only warned about:
+/// a newer Ignition may well read them.
+fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
+    let version = serde_json::from_str::<Value>(inline)
+        .ok()
+        .and_then(|v| v.pointer("/ignition/version")?.as_str().map(str::to_owned));
+    if version.is_some_and(|v| v.parse::<ferro_spec::Version>().is_err()) {
+        ctx.report_input(
+            ferro_document::Kind::Warning,
+            resource.key("version"),
+            "skipping validation for the merge/replace ignition config due to an unkown version",
+        );
+        return;
+    }
+    if let Err(error) = ferro_spec::parse::parse(inline.as_bytes()) {
+        let mut entries = error.report().clone();
+        for entry in &mut entries.entries {
+            // Positions are inside the embedded JSON; keep them, drop the inner path.
+            entry.path = None;
+        }
+        ctx.report.extend(entries);
+        ctx.input_error(resource.key("inline"), "config is not valid");
     }
 }

@@ -20,7 +20,9 @@ const NODE_EXISTS: &str = "matching filesystem node has existing contents or dif
 pub(crate) fn add(trees: &[Tree], config: &mut Config, ctx: &mut Context<'_>) {
     for (index, tree) in trees.iter().enumerate() {
         let from = Path::parse("storage.trees").index(index);
-        let Some(local) = tree.local.as_deref() else { continue };
+        let Some(local) = tree.local.as_deref() else {
+            continue;
+        };
         let root = match ctx.files.resolve(local) {
             Ok(root) => root,
             Err(error) => {
@@ -63,7 +65,8 @@ impl Walker<'_, '_> {
     /// Visits `host` and, for directories, its entries in lexical order without following
     /// symlinks (Go's `filepath.Walk`, which Butane uses).
     fn walk(&mut self, host: &HostPath, dest: &str) -> Result<(), String> {
-        let meta = fs::symlink_metadata(host).map_err(|e| io_error("lstat", host, &e).to_string())?;
+        let meta =
+            fs::symlink_metadata(host).map_err(|e| io_error("lstat", host, &e).to_string())?;
         let kind = meta.file_type();
         if kind.is_dir() {
             self.directory(dest)?;
@@ -83,7 +86,8 @@ impl Walker<'_, '_> {
             let executable = meta.permissions().mode() & 0o111 != 0;
             self.file(dest, &contents, executable)
         } else if kind.is_symlink() {
-            let target = fs::read_link(host).map_err(|e| io_error("readlink", host, &e).to_string())?;
+            let target =
+                fs::read_link(host).map_err(|e| io_error("readlink", host, &e).to_string())?;
             self.link(dest, &target.to_string_lossy())
         } else {
             Err("trees may only contain files, directories, and symlinks".to_owned())
@@ -138,7 +142,10 @@ impl Walker<'_, '_> {
             _ => Map::new(),
         };
         set_data_url(&mut resource, contents, self.ctx);
-        let default_mode = self.tree.file_mode.unwrap_or(if executable { 0o755 } else { 0o644 });
+        let default_mode = self
+            .tree
+            .file_mode
+            .unwrap_or(if executable { 0o755 } else { 0o644 });
         let (user, group) = (self.tree.user.clone(), self.tree.group.clone());
         let file = &mut self.config.storage.files[index];
         if let Ok(resource) = serde_json::from_value(Value::Object(resource)) {
