@@ -37,7 +37,7 @@ measure() { # name, command...
     echo "$end - $start" | bc -l >"$work/$name.wall" 2>/dev/null || python3 -c "print($end - $start)" >"$work/$name.wall"
     printf '%-8s wall %6.2f s   peak RSS %s KiB   output %s bytes\n' "$name" "$(cat "$work/$name.wall")" "$(cat "$work/$name.rss")" "$(wc -c <"$work/$name.out")"
 }
-measure ferro target/release/ferro butane "$work/large.bu"
+measure ferro "${CARGO_TARGET_DIR:-target}/release/ferro" butane "$work/large.bu"
 if command -v butane >/dev/null; then
     measure butane butane "$work/large.bu"
     python3 -c "print(f'ferro/butane wall-time ratio: {float(open(\"$work/ferro.wall\").read())/float(open(\"$work/butane.wall\").read()):.2f}')"

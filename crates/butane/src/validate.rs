@@ -249,8 +249,9 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     }
     for file in items(config, "storage.files") {
         check_mode(config, &file, false, ctx);
-        for resource in resources.iter().filter(|p| p.starts_with(&file)) {
-            check_resource(config, resource, ctx);
+        check_resource(config, &file.key("contents"), ctx);
+        for append in items_below(config, &file, "append") {
+            check_resource(config, &append, ctx);
         }
     }
     for fs in items(config, "storage.filesystems") {

@@ -201,9 +201,14 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         boot_device::add(&boot_device, &mut parent, &mut ctx.locator.sugar);
     }
     mount_units::add(&mounts, &user, &mut parent, &mut ctx);
-    let merged = merge(&parent, &user);
-    ctx.locator.transcript = Some(merged.transcript);
-    let mut config = merged.config;
+    // Without sugar there is nothing to merge, and paths stay where the user wrote them.
+    let mut config = if parent == Config::default() {
+        user
+    } else {
+        let merged = merge(&parent, &user);
+        ctx.locator.transcript = Some(merged.transcript);
+        merged.config
+    };
     trees::add(&trees, &mut config, &mut ctx);
     quadlets::add(&quadlets, &mut config, &mut ctx);
     if profile.variant == Variant::Openshift {

@@ -44,40 +44,124 @@ pub(crate) fn pointer(path: &Path) -> String {
 }
 
 /// Replaces `inline`/`local` of every resource by a `source` data URL.
+///
+/// Encoding (gzip at the best level, as Butane does) dominates the time of large
+/// configs, so the resources are encoded on all cores.
 pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
+    let mut jobs: Vec<(Path, Vec<u8>, Path)> = Vec::new();
     for path in resource_paths(config) {
         let Some(Value::Object(resource)) = at_mut(config, &path) else {
             continue;
         };
         let inline = resource.shift_remove("inline");
         let local = resource.shift_remove("local");
-        let (contents, from) = match (inline, local) {
+        match (inline, local) {
             (_, Some(Value::String(local))) => {
                 let from = path.key("local");
                 match ctx.files.read(&local) {
-                    Ok(bytes) => (bytes, from),
-                    Err(error) => {
-                        ctx.input_error(from, error.to_string());
-                        continue;
-                    }
+                    Ok(bytes) => jobs.push((path, bytes, from)),
+                    Err(error) => ctx.input_error(from, error.to_string()),
                 }
             }
             (Some(Value::String(inline)), _) => {
                 if is_config_reference(&path) {
                     check_embedded_config(&inline, &path, ctx);
                 }
-                (inline.into_bytes(), path.key("inline"))
+                let from = path.key("inline");
+                jobs.push((path, inline.into_bytes(), from));
             }
-            _ => continue,
-        };
-        let Some(Value::Object(resource)) = at_mut(config, &path) else {
-            continue;
-        };
-        set_data_url(resource, &contents, ctx);
-        for key in ["source", "compression"] {
-            if let Some(origin) = ctx.locator.source_map.get(&from).cloned() {
-                ctx.locator.source_map.insert(path.key(key), origin);
+            _ => {}
+        }
+    }
+    let encoded = encode_all(&jobs, config, ctx);
+    for ((path, _, from), fields) in jobs.iter().zip(encoded) {
+        if let Some(Value::Object(resource)) = at_mut(config, path) {
+            resource.extend(fields);
+        }
+        if let Some(origin) = ctx.locator.source_map.get(from).cloned() {
+            for key in ["source", "compression"] {
+                ctx.locator.source_map.insert(path.key(key), origin.clone());
             }
+        }
+    }
+}
+
+/// The `source`/`compression` fields for every job, computed on all cores.
+fn encode_all(
+    jobs: &[(Path, Vec<u8>, Path)],
+    config: &Value,
+    ctx: &Context<'_>,
+) -> Vec<Map<String, Value>> {
+    let compressions: Vec<Option<Value>> = jobs
+        .iter()
+        .map(|(path, _, _)| {
+            config
+                .pointer(&pointer(path))
+                .and_then(|r| r.get("compression"))
+                .cloned()
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let settings = Encoding::of(ctx);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = jobs
+            .chunks(chunk)
+            .zip(compressions.chunks(chunk))
+            .map(|(jobs, compressions)| {
+                scope.spawn(move || {
+                    jobs.iter()
+                        .zip(compressions)
+                        .map(|((_, contents, _), compression)| {
+                            let mut fields = Map::new();
+                            if let Some(compression) = compression {
+                                fields.insert("compression".into(), compression.clone());
+                            }
+                            settings.apply(&mut fields, contents);
+                            fields
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("encoding does not panic"))
+            .collect()
+    })
+}
+
+/// How contents are embedded for a profile.
+#[derive(Clone, Copy)]
+struct Encoding {
+    /// fcos 1.0.0 (Ignition 3.0.0): always escaped text, no compression field.
+    escaped_only: bool,
+    allow_gzip: bool,
+}
+
+impl Encoding {
+    fn of(ctx: &Context<'_>) -> Self {
+        Self {
+            escaped_only: ctx.profile.level() == 0,
+            allow_gzip: ctx.allow_gzip,
+        }
+    }
+
+    /// Sets `source` (and `compression`) of `resource` to carry `contents`.
+    fn apply(self, resource: &mut Map<String, Value>, contents: &[u8]) {
+        if self.escaped_only {
+            resource.insert("source".into(), data_url::encode_escaped(contents).into());
+            return;
+        }
+        let user_compression = resource
+            .get("compression")
+            .and_then(Value::as_str)
+            .is_some_and(|c| !c.is_empty());
+        let encoded = data_url::encode(contents, self.allow_gzip && !user_compression);
+        resource.insert("source".into(), encoded.url.into());
+        if !user_compression {
+            let compression = if encoded.gzipped { "gzip" } else { "" };
+            resource.insert("compression".into(), compression.into());
         }
     }
 }
@@ -85,22 +169,7 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
 /// Sets `source` (and `compression`) of a resource to carry `contents`, following
 /// Butane's encoding choice for the profile.
 pub(crate) fn set_data_url(resource: &mut Map<String, Value>, contents: &[u8], ctx: &Context<'_>) {
-    if ctx.profile.level() == 0 {
-        // fcos 1.0.0 (Ignition 3.0.0): always escaped text, no compression field.
-        resource.insert("source".into(), data_url::encode_escaped(contents).into());
-        return;
-    }
-    let user_compression = resource
-        .get("compression")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .is_some();
-    let encoded = data_url::encode(contents, ctx.allow_gzip && !user_compression);
-    resource.insert("source".into(), encoded.url.into());
-    if !user_compression {
-        let compression = if encoded.gzipped { "gzip" } else { "" };
-        resource.insert("compression".into(), compression.into());
-    }
+    Encoding::of(ctx).apply(resource, contents);
 }
 
 /// Whether a resource is a config to merge or replace with.
@@ -124,7 +193,7 @@ fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
         return;
     }
     if let Err(error) = ferro_spec::parse::parse(inline.as_bytes()) {
-        let mut entries = error.report().clone();
+        let mut entries = error.report().cloned().unwrap_or_default();
         for entry in &mut entries.entries {
             // Positions are inside the embedded JSON; keep them, drop the inner path.
             entry.path = None;

@@ -1,0 +1,318 @@
+//! Files, directories and links, and the rules that relate them to each other and to
+//! systemd units.
+
+use ferro_document::{Path, Report};
+
+use super::paths::{check_group, check_mode, check_path, check_user, clean, dir};
+use super::resources::check_resource;
+use crate::{Config, Directory, File, Link, NodeGroup, NodeUser, Storage, Version};
+
+/// Config-level rule: a node may not be written where a unit or drop-in with contents is.
+pub fn check_systemd_conflicts(config: &Config, report: &mut Report) {
+    let mut unit_paths = Vec::new();
+    for unit in &config.systemd.units {
+        if unit.contents.as_deref().is_some_and(|c| !c.is_empty()) {
+            unit_paths.push(format!("/etc/systemd/system/{}", unit.name));
+        }
+        for dropin in &unit.dropins {
+            if dropin.contents.as_deref().is_some_and(|c| !c.is_empty()) {
+                unit_paths.push(format!(
+                    "/etc/systemd/system/{}.d/{}",
+                    unit.name, dropin.name
+                ));
+            }
+        }
+    }
+    let storage = Path::root().key("storage");
+    let lists: [(&str, Vec<&str>); 3] = [
+        (
+            "files",
+            config
+                .storage
+                .files
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect(),
+        ),
+        (
+            "directories",
+            config
+                .storage
+                .directories
+                .iter()
+                .map(|d| d.path.as_str())
+                .collect(),
+        ),
+        (
+            "links",
+            config
+                .storage
+                .links
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect(),
+        ),
+    ];
+    for (list, paths) in lists {
+        for (index, path) in paths.into_iter().enumerate() {
+            if unit_paths.iter().any(|p| p == path) {
+                report.error(
+                    storage.key(list).index(index).key("path"),
+                    "path conflicts with systemd unit or dropin",
+                );
+            }
+        }
+    }
+}
+
+/// Storage-level rules about nodes: nothing may be written through a configured link,
+/// and a hard link may not point at a configured directory.
+pub fn check_links_in_paths(storage: &Storage, at: &Path, report: &mut Report) {
+    let under_link = |path: &str| {
+        storage
+            .links
+            .iter()
+            .filter(|link| path.starts_with(&format!("{}/", link.path)))
+            .count()
+    };
+    for (index, directory) in storage.directories.iter().enumerate() {
+        for _ in 0..under_link(&directory.path) {
+            report.error(
+                at.key("directories").index(index),
+                "directory path includes link in config",
+            );
+        }
+    }
+    for (index, file) in storage.files.iter().enumerate() {
+        for _ in 0..under_link(&file.path) {
+            report.error(
+                at.key("files").index(index),
+                "file path includes link in config",
+            );
+        }
+    }
+    for (index, link) in storage.links.iter().enumerate() {
+        for _ in 0..under_link(&link.path) {
+            report.error(
+                at.key("links").index(index),
+                "link path includes link in config",
+            );
+        }
+        let (Some(true), Some(target)) = (link.hard, link.target.as_deref()) else {
+            continue;
+        };
+        let mut resolved = clean(target);
+        if !resolved.starts_with('/') {
+            resolved = clean(&format!("{}/{}", dir(&link.path), target));
+        }
+        for directory in &storage.directories {
+            if directory.path == resolved {
+                report.error(
+                    at.key("links").index(index),
+                    "hard link target is a directory",
+                );
+            }
+        }
+    }
+}
+
+fn check_owner(user: &NodeUser, group: &NodeGroup, at: &Path, report: &mut Report) {
+    check_group(group, &at.key("group"), report);
+    check_user(user, &at.key("user"), report);
+}
+
+/// A directory entry.
+pub fn check_directory(directory: &Directory, version: Version, at: &Path, report: &mut Report) {
+    check_path(&directory.path, &at.key("path"), report);
+    check_mode(directory.mode, version, &at.key("mode"), report);
+    check_owner(&directory.user, &directory.group, at, report);
+}
+
+/// A file entry: path, mode, overwrite, then owner and contents.
+pub fn check_file(file: &File, version: Version, at: &Path, report: &mut Report) {
+    check_path(&file.path, &at.key("path"), report);
+    check_mode(file.mode, version, &at.key("mode"), report);
+    if file.overwrite == Some(true) && file.contents.source.is_none() {
+        report.error(
+            at.key("overwrite"),
+            "overwrite must be false if source is unspecified",
+        );
+    }
+    check_owner(&file.user, &file.group, at, report);
+    for (index, fragment) in file.append.iter().enumerate() {
+        check_resource(fragment, &at.key("append").index(index), report);
+    }
+    check_resource(&file.contents, &at.key("contents"), report);
+}
+
+/// A link entry: path, target, ownership of hard links.
+pub fn check_link(link: &Link, at: &Path, report: &mut Report) {
+    check_path(&link.path, &at.key("path"), report);
+    if link.target.as_deref().is_none_or(str::is_empty) {
+        report.error(at.key("target"), "link target is required");
+    }
+    let owned = link.user != NodeUser::default() || link.group != NodeGroup::default();
+    if link.hard == Some(true) && owned {
+        report.warning(at.key("hard"), "user/group ignored for hard link");
+    }
+    check_owner(&link.user, &link.group, at, report);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dropin, Resource, Unit};
+
+    fn lines(report: &Report) -> Vec<String> {
+        report.entries.iter().map(|e| e.to_string()).collect()
+    }
+
+    fn link(path: &str, target: &str, hard: bool) -> Link {
+        Link {
+            path: path.into(),
+            target: Some(target.into()),
+            hard: Some(hard),
+            ..Link::default()
+        }
+    }
+
+    #[test]
+    fn finds_nodes_under_links() {
+        let storage = Storage {
+            directories: vec![Directory {
+                path: "/a/d".into(),
+                ..Directory::default()
+            }],
+            files: vec![File {
+                path: "/a/f".into(),
+                ..File::default()
+            }],
+            links: vec![link("/a", "/b", false), link("/a/l", "/c", false)],
+            ..Storage::default()
+        };
+        let mut report = Report::new();
+        check_links_in_paths(&storage, &Path::parse("storage"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec![
+                "error at $.storage.directories.0: directory path includes link in config",
+                "error at $.storage.files.0: file path includes link in config",
+                "error at $.storage.links.1: link path includes link in config"
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_hard_links_to_directories() {
+        let storage = Storage {
+            directories: vec![Directory {
+                path: "/etc/d".into(),
+                ..Directory::default()
+            }],
+            links: vec![link("/etc/l", "d", true)],
+            ..Storage::default()
+        };
+        let mut report = Report::new();
+        check_links_in_paths(&storage, &Path::parse("storage"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec!["error at $.storage.links.0: hard link target is a directory"]
+        );
+    }
+
+    #[test]
+    fn checks_link_fields() {
+        let mut report = Report::new();
+        let mut l = Link {
+            path: "/x".into(),
+            hard: Some(true),
+            ..Link::default()
+        };
+        l.user.id = Some(1);
+        check_link(&l, &Path::parse("l"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec![
+                "error at $.l.target: link target is required",
+                "warning at $.l.hard: user/group ignored for hard link"
+            ]
+        );
+    }
+
+    #[test]
+    fn checks_file_fields() {
+        let mut report = Report::new();
+        let file = File {
+            path: "x".into(),
+            overwrite: Some(true),
+            mode: Some(-1),
+            ..File::default()
+        };
+        check_file(&file, Version::V3_6, &Path::parse("f"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec![
+                "error at $.f.path: path not absolute",
+                "error at $.f.mode: illegal file mode",
+                "error at $.f.overwrite: overwrite must be false if source is unspecified"
+            ]
+        );
+        let mut report = Report::new();
+        let file = File {
+            path: "/x".into(),
+            overwrite: Some(true),
+            contents: Resource {
+                source: Some("data:,".into()),
+                ..Resource::default()
+            },
+            ..File::default()
+        };
+        check_file(&file, Version::V3_6, &Path::parse("f"), &mut report);
+        assert!(report.is_empty());
+    }
+
+    #[test]
+    fn checks_directory_fields() {
+        let mut report = Report::new();
+        let directory = Directory {
+            path: "/d/".into(),
+            ..Directory::default()
+        };
+        check_directory(&directory, Version::V3_6, &Path::parse("d"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec!["error at $.d.path: path is not fully simplified"]
+        );
+    }
+
+    #[test]
+    fn finds_conflicts_with_units() {
+        let mut config = Config::default();
+        config.systemd.units.push(Unit {
+            name: "a.service".into(),
+            contents: Some("[Unit]".into()),
+            dropins: vec![Dropin {
+                name: "x.conf".into(),
+                contents: Some("[Unit]".into()),
+            }],
+            ..Unit::default()
+        });
+        config.storage.files.push(File {
+            path: "/etc/systemd/system/a.service".into(),
+            ..File::default()
+        });
+        config.storage.links.push(Link {
+            path: "/etc/systemd/system/a.service.d/x.conf".into(),
+            ..Link::default()
+        });
+        let mut report = Report::new();
+        check_systemd_conflicts(&config, &mut report);
+        assert_eq!(
+            lines(&report),
+            vec![
+                "error at $.storage.files.0.path: path conflicts with systemd unit or dropin",
+                "error at $.storage.links.0.path: path conflicts with systemd unit or dropin"
+            ]
+        );
+    }
+}

@@ -1,0 +1,553 @@
+//! Resources (URLs, compression, hashes, HTTP headers) and the `ignition` section.
+
+use ferro_document::{Path, Report};
+
+use crate::{Ignition, Proxy, Resource, Version};
+
+/// What Go's `url.Parse` yields for the parts Ignition looks at.
+struct Url<'a> {
+    /// Lower-cased scheme, empty if none.
+    scheme: String,
+    /// The text after `scheme:` when it does not start with `/`.
+    opaque: Option<&'a str>,
+    /// The raw query, without `?`.
+    query: &'a str,
+}
+
+/// Parses `text` the way Go's `net/url.Parse` does, far enough to tell whether it fails
+/// and which scheme it has.
+fn parse_url(text: &str) -> Option<Url<'_>> {
+    if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return None;
+    }
+    let (rest, fragment) = text.split_once('#').unwrap_or((text, ""));
+    if !valid_escapes(fragment) {
+        return None;
+    }
+    let (scheme, rest) = split_scheme(rest)?;
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !scheme.is_empty() && !rest.starts_with('/') {
+        return Some(Url {
+            scheme,
+            opaque: Some(rest),
+            query,
+        });
+    }
+    let path = if let Some(authority) = rest.strip_prefix("//") {
+        let end = authority.find('/').unwrap_or(authority.len());
+        if !valid_authority(&authority[..end]) {
+            return None;
+        }
+        &authority[end..]
+    } else {
+        if scheme.is_empty() {
+            // A colon in the first segment of a relative reference is ambiguous.
+            let first = rest.split('/').next().unwrap_or_default();
+            if first.contains(':') {
+                return None;
+            }
+        }
+        rest
+    };
+    if !valid_escapes(path) {
+        return None;
+    }
+    Some(Url {
+        scheme,
+        opaque: None,
+        query,
+    })
+}
+
+/// Go's `getScheme`: letters first, then letters, digits, `+`, `-`, `.` up to a colon.
+fn split_scheme(text: &str) -> Option<(String, &str)> {
+    for (i, c) in text.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return None,
+            ':' => return Some((text[..i].to_ascii_lowercase(), &text[i + 1..])),
+            _ => break,
+        }
+    }
+    Some((String::new(), text))
+}
+
+fn valid_escapes(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = bytes.len() > i + 2
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit();
+            if !ok {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+fn valid_authority(authority: &str) -> bool {
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let port = if let Some(bracketed) = host.strip_prefix('[') {
+        match bracketed.split_once(']') {
+            Some((_, after)) => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if after.is_empty() => None,
+                None => return false,
+            },
+            None => return false,
+        }
+    } else {
+        if host.contains(['[', ']', ' ', '<', '>', '"', '{', '}', '|', '\\', '^', '`']) {
+            return false;
+        }
+        host.rsplit_once(':').map(|(_, port)| port)
+    };
+    port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit())) && valid_escapes(host)
+}
+
+/// Ignition's URL check: parseable, one of the fetchable schemes, and scheme-specific
+/// rules. Returns the message of the first problem.
+pub fn url_error(text: &str) -> Option<String> {
+    let Some(url) = parse_url(text) else {
+        return Some("unable to parse url".to_owned());
+    };
+    match url.scheme.as_str() {
+        "http" | "https" | "tftp" | "gs" => None,
+        "s3" => s3_version_error(url.query),
+        "arn" => {
+            let full = format!("arn:{}", url.opaque.unwrap_or_default());
+            let full = full.split('?').next().unwrap_or_default();
+            let sections: Vec<&str> = full.splitn(6, ':').collect();
+            if sections.len() < 6 || sections[2] != "s3" {
+                return Some("invalid S3 ARN format".to_owned());
+            }
+            let slashes = full.split('/').count();
+            if (sections[5].starts_with("accesspoint/") && slashes < 3) || slashes < 2 {
+                return Some("invalid S3 ARN format".to_owned());
+            }
+            s3_version_error(url.query)
+        }
+        "data" => data_url_error(text),
+        _ => Some("invalid url scheme".to_owned()),
+    }
+}
+
+fn s3_version_error(query: &str) -> Option<String> {
+    let mut values = query.split(['&', ';']).filter_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == "versionId").then_some(value)
+    });
+    match values.next() {
+        Some("") => Some("invalid S3 object VersionId".to_owned()),
+        _ => None,
+    }
+}
+
+/// RFC 2397 data URLs as Ignition decodes them: `data:[type/subtype][;attr=value]*[;base64],data`.
+fn data_url_error(text: &str) -> Option<String> {
+    let body = &text[text.find(':').map_or(0, |i| i + 1)..];
+    let Some((header, data)) = body.split_once(',') else {
+        return Some("invalid data url: missing comma".to_owned());
+    };
+    let mut params: Vec<&str> = header.split(';').collect();
+    let media_type = params.remove(0);
+    if !media_type.is_empty() {
+        let valid = media_type
+            .split_once('/')
+            .is_some_and(|(t, s)| is_token(t) && is_token(s));
+        if !valid {
+            return Some(format!(
+                "invalid data url: invalid media type {media_type:?}"
+            ));
+        }
+    }
+    let base64 = params.last() == Some(&"base64");
+    if base64 {
+        params.pop();
+    }
+    for param in params {
+        let valid = param
+            .split_once('=')
+            .is_some_and(|(k, v)| is_token(k) && !v.is_empty());
+        if !valid {
+            return Some(format!("invalid data url: invalid parameter {param:?}"));
+        }
+    }
+    if base64 {
+        base64_error(data)
+    } else if !valid_escapes(data) {
+        Some("invalid data url: invalid URL escape".to_owned())
+    } else {
+        None
+    }
+}
+
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+}
+
+/// Go's `illegal base64 data at input byte N` for text that is not standard base64.
+fn base64_error(data: &str) -> Option<String> {
+    let trimmed = data.trim_end_matches('=');
+    let padding = data.len() - trimmed.len();
+    let bad = trimmed
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+    let at = match bad {
+        Some(index) => Some(index),
+        None if padding > 2 || (padding > 0 && !data.len().is_multiple_of(4)) => {
+            Some(trimmed.len())
+        }
+        None if padding == 0 && !trimmed.len().is_multiple_of(4) => Some(trimmed.len()),
+        None => None,
+    };
+    at.map(|index| format!("illegal base64 data at input byte {index}"))
+}
+
+/// The checks of a resource's own fields; its headers and verification come after.
+pub fn check_resource(resource: &Resource, at: &Path, report: &mut Report) {
+    if let Some(compression) = &resource.compression
+        && !matches!(compression.as_str(), "" | "gzip")
+    {
+        report.error(at.key("compression"), "invalid compression method");
+    }
+    if resource.verification.hash.is_some() && resource.source.is_none() {
+        report.error(
+            at.key("verification").key("hash"),
+            "source must be specified if verification is specified",
+        );
+    }
+    if let Some(source) = resource.source.as_deref().filter(|s| !s.is_empty())
+        && let Some(message) = url_error(source)
+    {
+        report.error(at.key("source"), message);
+    }
+    if !resource.http_headers.is_empty() {
+        let scheme = resource
+            .source
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(parse_url)
+            .map(|u| u.scheme);
+        match scheme.as_deref() {
+            None => report.error(at.key("httpHeaders"), "unable to parse url"),
+            Some("http" | "https") => {}
+            Some(_) => report.error(
+                at.key("httpHeaders"),
+                "cannot use HTTP headers with this source scheme",
+            ),
+        }
+    }
+    for (index, header) in resource.http_headers.iter().enumerate() {
+        let at = at.key("httpHeaders").index(index);
+        if header.name.is_empty() {
+            report.error(at.key("name"), "HTTP header name can't be empty");
+        }
+        if header.value.as_deref() == Some("") {
+            report.error(at.key("value"), "unable to parse HTTP header");
+        }
+    }
+    if let Some(hash) = &resource.verification.hash {
+        let at = at.key("verification").key("hash");
+        if let Some(message) = hash_error(hash) {
+            report.error(at, message);
+        }
+    }
+}
+
+/// `sha512-<128 hex>` or `sha256-<64 hex>`.
+fn hash_error(hash: &str) -> Option<&'static str> {
+    let Some((function, sum)) = hash.split_once('-') else {
+        return Some("malformed hash specifier");
+    };
+    let size = match function {
+        "sha512" => 128,
+        "sha256" => 64,
+        _ => return Some("unrecognized hash function"),
+    };
+    (sum.len() != size).then_some("incorrect size for hash sum")
+}
+
+/// A resource that must name a source: referenced configs and CA bundles.
+fn check_required_source(resource: &Resource, at: &Path, report: &mut Report) {
+    match resource.source.as_deref().filter(|s| !s.is_empty()) {
+        None => report.error(at.clone(), "source is required"),
+        Some(source) => {
+            if let Some(message) = url_error(source) {
+                report.error(at.clone(), message);
+            }
+        }
+    }
+}
+
+/// The `ignition` section: version, referenced configs, CAs, proxy.
+pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: &mut Report) {
+    if ignition.version != version.as_str() {
+        let message = match ignition.version.parse::<Version>() {
+            Err(error) => error.to_string(),
+            Ok(_) => "unsupported config version".to_owned(),
+        };
+        report.error(at.key("version"), message);
+    }
+    let config = at.key("config");
+    for (index, merge) in ignition.config.merge.iter().enumerate() {
+        check_required_source(merge, &config.key("merge").index(index), report);
+    }
+    for (index, merge) in ignition.config.merge.iter().enumerate() {
+        check_resource(merge, &config.key("merge").index(index), report);
+    }
+    check_resource(&ignition.config.replace, &config.key("replace"), report);
+    check_proxy(&ignition.proxy, &at.key("proxy"), report);
+    let tls = at.key("security").key("tls");
+    let cas = &ignition.security.tls.certificate_authorities;
+    for (index, ca) in cas.iter().enumerate() {
+        check_required_source(ca, &tls.key("certificateAuthorities").index(index), report);
+    }
+    for (index, ca) in cas.iter().enumerate() {
+        check_resource(ca, &tls.key("certificateAuthorities").index(index), report);
+    }
+}
+
+fn check_proxy(proxy: &Proxy, at: &Path, report: &mut Report) {
+    for (key, value, http_ok) in [
+        ("httpProxy", &proxy.http_proxy, true),
+        ("httpsProxy", &proxy.https_proxy, false),
+    ] {
+        let Some(value) = value else { continue };
+        match parse_url(value).map(|u| u.scheme) {
+            None => report.error(at.key(key), "unable to parse url"),
+            Some(scheme) if scheme != "http" && scheme != "https" => {
+                report.error(at.key(key), "proxies must be http(s)")
+            }
+            Some(scheme) if scheme == "http" && !http_ok => report.warning(
+                at.key(key),
+                "insecure plaintext HTTP proxy specified for HTTPS resources",
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HttpHeader, Verification};
+
+    fn messages(resource: &Resource) -> Vec<(String, String)> {
+        let mut report = Report::new();
+        check_resource(resource, &Path::parse("r"), &mut report);
+        report
+            .entries
+            .into_iter()
+            .map(|e| (e.path.map(|p| p.to_string()).unwrap_or_default(), e.message))
+            .collect()
+    }
+
+    fn source(s: &str) -> Resource {
+        Resource {
+            source: Some(s.into()),
+            ..Resource::default()
+        }
+    }
+
+    #[test]
+    fn judges_urls() {
+        assert_eq!(url_error("https://example.com/x"), None);
+        assert_eq!(url_error("HTTP://example.com/x"), None);
+        assert_eq!(url_error("tftp://h/x"), None);
+        assert_eq!(url_error("gs://b/o"), None);
+        assert_eq!(
+            url_error("ftp://h/x").as_deref(),
+            Some("invalid url scheme")
+        );
+        assert_eq!(
+            url_error("/just/a/path").as_deref(),
+            Some("invalid url scheme")
+        );
+        assert_eq!(
+            url_error("http://h:port/").as_deref(),
+            Some("unable to parse url")
+        );
+        assert_eq!(
+            url_error("http://h/%zz").as_deref(),
+            Some("unable to parse url")
+        );
+        assert_eq!(url_error(":x").as_deref(), Some("unable to parse url"));
+        assert_eq!(
+            url_error("s3://b/k?versionId=").as_deref(),
+            Some("invalid S3 object VersionId")
+        );
+        assert_eq!(url_error("s3://b/k?versionId=1"), None);
+        assert_eq!(url_error("arn:aws:s3:::bucket/key"), None);
+        assert_eq!(
+            url_error("arn:aws:s3:::bucket").as_deref(),
+            Some("invalid S3 ARN format")
+        );
+        assert_eq!(
+            url_error("arn:aws:ec2:::bucket/k").as_deref(),
+            Some("invalid S3 ARN format")
+        );
+    }
+
+    #[test]
+    fn judges_data_urls() {
+        assert_eq!(url_error("data:,hello%20world"), None);
+        assert_eq!(
+            url_error("data:text/plain;charset=utf-8;base64,aGVsbG8="),
+            None
+        );
+        assert!(url_error("data:;base64,aGVsbG8").is_some());
+        assert!(url_error("data:text/plain").is_some());
+        assert!(url_error("data:;base64,a$b=").is_some());
+        assert!(url_error("data:,bad%zz").is_some());
+    }
+
+    #[test]
+    fn judges_compression_and_hashes() {
+        let r = Resource {
+            compression: Some("xz".into()),
+            ..source("data:,x")
+        };
+        assert_eq!(
+            messages(&r),
+            vec![(
+                "$.r.compression".into(),
+                "invalid compression method".into()
+            )]
+        );
+        let hash = |h: &str| Resource {
+            verification: Verification {
+                hash: Some(h.into()),
+            },
+            ..source("data:,x")
+        };
+        assert_eq!(messages(&hash("sha512"))[0].1, "malformed hash specifier");
+        assert_eq!(messages(&hash("md5-00"))[0].1, "unrecognized hash function");
+        assert_eq!(
+            messages(&hash("sha256-00"))[0].1,
+            "incorrect size for hash sum"
+        );
+        assert!(messages(&hash(&format!("sha256-{}", "0".repeat(64)))).is_empty());
+        let no_source = Resource {
+            verification: Verification {
+                hash: Some(format!("sha256-{}", "0".repeat(64))),
+            },
+            ..Resource::default()
+        };
+        assert_eq!(
+            messages(&no_source),
+            vec![(
+                "$.r.verification.hash".into(),
+                "source must be specified if verification is specified".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn judges_http_headers() {
+        let header = |name: &str, value: Option<&str>| HttpHeader {
+            name: name.into(),
+            value: value.map(Into::into),
+        };
+        let r = Resource {
+            http_headers: vec![header("a", Some("b"))],
+            ..source("data:,x")
+        };
+        assert_eq!(
+            messages(&r)[0].1,
+            "cannot use HTTP headers with this source scheme"
+        );
+        let r = Resource {
+            http_headers: vec![header("a", Some("b"))],
+            ..Resource::default()
+        };
+        assert_eq!(
+            messages(&r)[0],
+            ("$.r.httpHeaders".into(), "unable to parse url".into())
+        );
+        let r = Resource {
+            http_headers: vec![header("", Some("b")), header("c", Some(""))],
+            ..source("https://h/x")
+        };
+        assert_eq!(
+            messages(&r),
+            vec![
+                (
+                    "$.r.httpHeaders.0.name".into(),
+                    "HTTP header name can't be empty".into()
+                ),
+                (
+                    "$.r.httpHeaders.1.value".into(),
+                    "unable to parse HTTP header".into()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn requires_sources_of_configs_and_cas() {
+        let mut ignition = Ignition {
+            version: "3.4.0".into(),
+            ..Ignition::default()
+        };
+        ignition.config.merge.push(Resource::default());
+        ignition
+            .security
+            .tls
+            .certificate_authorities
+            .push(Resource::default());
+        let mut report = Report::new();
+        check_ignition(
+            &ignition,
+            Version::V3_4,
+            &Path::parse("ignition"),
+            &mut report,
+        );
+        let got: Vec<_> = report.entries.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            got,
+            vec![
+                "error at $.ignition.config.merge.0: source is required",
+                "error at $.ignition.security.tls.certificateAuthorities.0: source is required"
+            ]
+        );
+    }
+
+    #[test]
+    fn judges_proxies_and_versions() {
+        let mut ignition = Ignition {
+            version: "3.1.0".into(),
+            ..Ignition::default()
+        };
+        ignition.proxy.http_proxy = Some("socks5://p".into());
+        ignition.proxy.https_proxy = Some("http://p".into());
+        let mut report = Report::new();
+        check_ignition(
+            &ignition,
+            Version::V3_2,
+            &Path::parse("ignition"),
+            &mut report,
+        );
+        let got: Vec<_> = report.entries.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            got,
+            vec![
+                "error at $.ignition.version: unsupported config version",
+                "error at $.ignition.proxy.httpProxy: proxies must be http(s)",
+                "warning at $.ignition.proxy.httpsProxy: insecure plaintext HTTP proxy specified for HTTPS resources"
+            ]
+        );
+    }
+}
