@@ -203,9 +203,9 @@ fn ignition_validate_reports_like_ignition_validate() {
     let out = ferro(dir.path(), &["ignition", "validate", "c.ign"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("error at $.storage.files.0.path, line 1 col"),
+        text(&out.stdout).contains("error at $.storage.files.0.path, line 1 col"),
         "{}",
-        text(&out.stderr)
+        text(&out.stdout)
     );
     fs::write(
         dir.path().join("ok.ign"),

@@ -133,7 +133,7 @@ fn install_missing(content: Option<&str>) -> bool {
         return false;
     };
     match deserialize(content) {
-        Ok(options) => !options.is_empty() && !options.iter().any(|o| o.section == "Install"),
+        Ok(options) => !options.iter().any(|o| o.section == "Install"),
         Err(_) => false,
     }
 }
@@ -290,7 +290,10 @@ mod tests {
                 "error at $.systemd.units.0.contents: invalid unit content: unable to find end of section",
                 "error at $.systemd.units.0.dropins.0.contents: invalid unit content: EOF",
                 "error at $.systemd.units.0.dropins.0.name: invalid systemd drop-in extension",
-                "warning at $.systemd.units.1.contents: unit \"a.service\" is enabled, but has no install section so enable does nothing"
+                "warning at $.systemd.units.1.contents: unit \"a.service\" is enabled, but has no install section so enable does nothing",
+                // A section without options has no Install section either
+                // (as `ignition-validate` 2.14 reports it).
+                "warning at $.systemd.units.2.contents: unit \"b.service\" is enabled, but has no install section so enable does nothing"
             ]
         );
     }
