@@ -102,29 +102,28 @@ pub const PROFILES: &[Profile] = &[
 ];
 
 const fn fcos(version: &'static str, target: IgnitionVersion, minor: u32) -> Profile {
-    Profile {
-        variant: Variant::Fcos,
-        version,
-        target,
-        fcos_minor: Some(minor),
-    }
+    profile(Variant::Fcos, version, target, Some(minor))
 }
 
 const fn openshift(version: &'static str, target: IgnitionVersion, fcos_minor: u32) -> Profile {
-    Profile {
-        variant: Variant::Openshift,
-        version,
-        target,
-        fcos_minor: Some(fcos_minor),
-    }
+    profile(Variant::Openshift, version, target, Some(fcos_minor))
 }
 
 const fn base(variant: Variant, version: &'static str, target: IgnitionVersion) -> Profile {
+    profile(variant, version, target, None)
+}
+
+const fn profile(
+    variant: Variant,
+    version: &'static str,
+    target: IgnitionVersion,
+    fcos_minor: Option<u32>,
+) -> Profile {
     Profile {
         variant,
         version,
         target,
-        fcos_minor: None,
+        fcos_minor,
     }
 }
 

@@ -90,7 +90,7 @@ fn is_remote(device: &str, config: &Config) -> bool {
 /// systemd's path escaping (`systemd-escape --path`): slashes become dashes, and bytes
 /// other than ASCII letters, digits, `:`, `_` and `.` (or a leading `.`) become `\xNN`.
 pub(crate) fn path_escape(path: &str) -> String {
-    let trimmed = clean(path);
+    let trimmed = ferro_spec::validate::clean_path(path);
     let trimmed = trimmed.trim_matches('/');
     if trimmed.is_empty() {
         return "-".to_owned();
@@ -107,33 +107,6 @@ pub(crate) fn path_escape(path: &str) -> String {
         }
     }
     out
-}
-
-/// Lexical cleaning of a slash path (Go's `path.Clean`).
-fn clean(path: &str) -> String {
-    let absolute = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
-                }
-            }
-            part => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    if absolute {
-        format!("/{joined}")
-    } else if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    }
 }
 
 #[cfg(test)]
