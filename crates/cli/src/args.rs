@@ -109,5 +109,8 @@ pub enum IgnitionCommand {
     Validate {
         /// The config; `-` or nothing reads standard input.
         file: Option<PathBuf>,
+        /// Print the verdict and findings as one JSON document (for scripts).
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -42,3 +42,20 @@ impl Style {
         .render(report)
     }
 }
+
+/// The entries of `report` as JSON objects, for `--json` output.
+pub fn entries_json(report: &Report) -> serde_json::Value {
+    report
+        .entries
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "kind": entry.kind.to_string(),
+                "path": entry.path.as_ref().map(ToString::to_string),
+                "line": entry.mark.map(|m| m.line),
+                "column": entry.mark.map(|m| m.column),
+                "message": entry.message,
+            })
+        })
+        .collect()
+}

@@ -218,3 +218,22 @@ fn ignition_validate_reports_like_ignition_validate() {
             .success()
     );
 }
+
+#[test]
+fn ignition_validate_speaks_json_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("c.ign"),
+        "{\"ignition\":{\"version\":\"3.4.0\"},\"storage\":{\"files\":[{\"path\":\"x\"}]}}",
+    )
+    .unwrap();
+    let out = ferro(dir.path(), &["ignition", "validate", "--json", "c.ign"]);
+    assert_eq!(out.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(document["valid"], false);
+    let entry = &document["entries"][0];
+    assert_eq!(entry["kind"], "error");
+    assert_eq!(entry["path"], "$.storage.files.0.path");
+    assert_eq!(entry["message"], "path not absolute");
+    assert_eq!(entry["line"], 1);
+}
