@@ -138,6 +138,8 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         schema::root_shape(&profile),
         &schema::normalizer(&profile),
     );
+    // The normalized tree and the source map carry everything needed from here on.
+    drop(document);
     if !normalized.type_errors.is_empty() {
         let lines: String = normalized
             .type_errors
