@@ -1,0 +1,354 @@
+use super::*;
+
+fn node(text: &str) -> Node {
+    match parse(text) {
+        Ok(node) => node,
+        Err(e) => panic!("{text:?} should parse: {e}"),
+    }
+}
+
+fn error(text: &str) -> YamlError {
+    match parse(text) {
+        Ok(node) => panic!("{text:?} should fail, got {node:?}"),
+        Err(e) => e,
+    }
+}
+
+fn at<'n>(node: &'n Node, path: &str) -> &'n Node {
+    let mut current = node;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        current = match (&current.value, part.parse::<usize>()) {
+            (Value::Seq(items), Ok(index)) => &items[index],
+            _ => current
+                .get(part)
+                .unwrap_or_else(|| panic!("no {part} in {current:?}")),
+        };
+    }
+    current
+}
+
+fn mark(node: &Node) -> (usize, usize) {
+    (node.mark.line, node.mark.column)
+}
+
+#[test]
+fn empty_and_comment_only_texts_are_null_at_the_start() {
+    for text in ["", "# only a comment\n", "\n\n  # x\n"] {
+        assert_eq!(
+            node(text),
+            Node::new(Value::Null, Mark::new(1, 1)),
+            "{text:?}"
+        );
+    }
+    assert_eq!(node("---\n").value, Value::Null);
+}
+
+#[test]
+fn marks_follow_butane_positions() {
+    let doc = node(
+        "variant: fcos\nversion: 1.6.0\nignition:\nstorage:\n  files:\n    - path: /a\n    - path: \"/b\"\n      mode: 0644\n",
+    );
+    assert_eq!(mark(&doc), (1, 1));
+    assert_eq!(mark(at(&doc, "ignition")), (3, 10));
+    assert_eq!(at(&doc, "ignition").value, Value::Null);
+    assert_eq!(mark(at(&doc, "storage")), (5, 3));
+    assert_eq!(mark(at(&doc, "storage.files")), (6, 5));
+    assert_eq!(mark(at(&doc, "storage.files.1")), (7, 7));
+    assert_eq!(mark(at(&doc, "storage.files.1.path")), (7, 13));
+    assert_eq!(mark(at(&doc, "storage.files.1.mode")), (8, 13));
+    let Value::Map(entries) = &at(&doc, "storage.files.1").value else {
+        panic!("map expected");
+    };
+    assert_eq!(entries[1].key_mark, Mark::new(8, 7));
+}
+
+#[test]
+fn flow_and_anchored_collections_are_marked_at_their_content() {
+    let doc = node("a: {x: 1, y: }\nb: [1]\nc: &m\n  k: v\nd: &s\n  - 1\n");
+    assert_eq!(mark(at(&doc, "a")), (1, 4));
+    assert_eq!(mark(at(&doc, "a.y")), (1, 13));
+    assert_eq!(mark(at(&doc, "b")), (2, 4));
+    assert_eq!(mark(at(&doc, "c")), (4, 3));
+    assert_eq!(mark(at(&doc, "d")), (6, 3));
+}
+
+#[test]
+fn scalars_keep_their_style_until_a_type_is_known() {
+    let doc = node(
+        "a: ~\nb: null\nc: Null\nd: NULL\ne:\nf: 0644\ng: 'x'\nh: \"y\"\ni: |\n  lit\nj: >\n  fold\n  ed\nk: !!str 12\nl: !!null x\nm: !!int \"5\"\nn: nULL\n",
+    );
+    for key in ["a", "b", "c", "d", "e", "l"] {
+        assert_eq!(at(&doc, key).value, Value::Null, "{key}");
+    }
+    assert_eq!(at(&doc, "f").value, Value::Plain("0644".into()));
+    assert_eq!(at(&doc, "g").value, Value::Str("x".into()));
+    assert_eq!(at(&doc, "h").value, Value::Str("y".into()));
+    assert_eq!(at(&doc, "i").value, Value::Str("lit\n".into()));
+    assert_eq!(at(&doc, "j").value, Value::Str("fold ed\n".into()));
+    assert_eq!(at(&doc, "k").value, Value::Str("12".into()));
+    assert_eq!(at(&doc, "m").value, Value::Plain("5".into()));
+    assert_eq!(at(&doc, "n").value, Value::Plain("nULL".into()));
+    assert_eq!(mark(at(&doc, "g")), (7, 4));
+}
+
+#[test]
+fn only_the_first_document_counts() {
+    let doc = node("a: 1\n---\nb: 2\n");
+    assert_eq!(doc.get("b"), None);
+    assert_eq!(at(&doc, "a").value, Value::Plain("1".into()));
+    // A broken later document does not matter.
+    let doc = node("a: 1\n---\nb: [\n");
+    assert_eq!(at(&doc, "a").value, Value::Plain("1".into()));
+    let doc = node("---\na: 1\n...\n--- {\n");
+    assert_eq!(at(&doc, "a").value, Value::Plain("1".into()));
+}
+
+#[test]
+fn aliases_expand_to_copies_of_the_anchored_node() {
+    let doc = node("a: &x\n  k: v\n  l: [1, 2]\nb: *x\nc: &s 'str'\nd: *s\n");
+    assert_eq!(at(&doc, "b.k").value, Value::Plain("v".into()));
+    assert_eq!(at(&doc, "b.l.1").value, Value::Plain("2".into()));
+    assert_eq!(mark(at(&doc, "b")), (4, 4));
+    assert_eq!(at(&doc, "d").value, Value::Str("str".into()));
+    // Alias as key.
+    let doc = node("a: &k name\n*k : v\n");
+    assert_eq!(at(&doc, "name").value, Value::Plain("v".into()));
+}
+
+#[test]
+fn merge_keys_add_missing_entries_and_stay_visible() {
+    let doc = node(
+        "base: &b\n  x: 1\n  y: 2\nother: &o\n  y: 3\n  z: 4\nm:\n  <<: *b\n  x: 9\nn:\n  <<: [*b, *o]\n",
+    );
+    let m = at(&doc, "m");
+    assert!(m.get("<<").is_some());
+    assert_eq!(at(m, "x").value, Value::Plain("9".into()));
+    assert_eq!(at(m, "y").value, Value::Plain("2".into()));
+    let Value::Map(entries) = &m.value else {
+        panic!()
+    };
+    assert_eq!(entries.len(), 3);
+    let n = at(&doc, "n");
+    assert_eq!(at(n, "x").value, Value::Plain("1".into()));
+    assert_eq!(at(n, "y").value, Value::Plain("2".into()));
+    assert_eq!(at(n, "z").value, Value::Plain("4".into()));
+    // Merged entries point where they were written.
+    assert_eq!(mark(at(n, "z")), (6, 6));
+    // A quoted "<<" is an ordinary key.
+    let doc = node("b: &b {x: 1}\nm:\n  '<<': *b\n");
+    assert_eq!(at(&doc, "m").get("x"), None);
+    assert!(matches!(error("m:\n  <<: 3\n"), YamlError::Decode(m) if m.contains("map merge")));
+}
+
+#[test]
+fn nested_duplicate_keys_use_yaml_v3_text() {
+    let e = error(
+        "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /a\n      path: /b\n",
+    );
+    assert!(!e.in_top_level());
+    assert_eq!(
+        e.to_string(),
+        "yaml: unmarshal errors:\n  line 6: mapping key \"path\" already defined at line 5"
+    );
+    // Every pair, earlier key first, maps in document order.
+    let e = error("a:\n  k: 1\n  k: 2\n  k: 3\nb:\n  j: 1\n  j: 2\n");
+    assert_eq!(
+        e.to_string(),
+        "yaml: unmarshal errors:\n  line 3: mapping key \"k\" already defined at line 2\n  line 4: mapping key \"k\" already defined at line 2\n  line 4: mapping key \"k\" already defined at line 3\n  line 7: mapping key \"j\" already defined at line 6"
+    );
+    // Outer maps come before inner ones even though inner ones end first.
+    let e = error("a:\n  b:\n    c: 1\n    c: 2\n  d: 1\n  d: 2\n");
+    assert_eq!(
+        e.to_string(),
+        "yaml: unmarshal errors:\n  line 6: mapping key \"d\" already defined at line 5\n  line 4: mapping key \"c\" already defined at line 3"
+    );
+    // Quoted and plain spellings are the same key.
+    assert!(matches!(
+        error("a:\n  x: 1\n  \"x\": 2\n"),
+        YamlError::Unmarshal { .. }
+    ));
+}
+
+#[test]
+fn top_level_duplicates_are_flagged_and_reported_alone() {
+    let e = error("variant: fcos\nstorage:\n  a: 1\n  a: 2\nvariant: x\n");
+    assert!(e.in_top_level());
+    assert_eq!(
+        e.to_string(),
+        "yaml: unmarshal errors:\n  line 5: mapping key \"variant\" already defined at line 1"
+    );
+}
+
+#[test]
+fn collection_keys_are_unmarshal_errors() {
+    let e = error("a:\n  ? [1]\n  : x\n");
+    assert_eq!(
+        e.to_string(),
+        "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into string"
+    );
+}
+
+#[test]
+fn syntax_errors_use_libyaml_wording() {
+    let cases = [
+        (
+            "a: 1\nb:\n  c: @x\n",
+            3,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: b: c\n",
+            1,
+            "mapping values are not allowed in this context",
+        ),
+        ("a:\n  b: 1\n c: 2\n", 3, "did not find expected key"),
+        ("a: [1, 2\n", 2, "did not find expected ',' or ']'"),
+        ("a: \"abc\n", 1, "found unexpected end of stream"),
+    ];
+    for (text, line, message) in cases {
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: line {line}: {message}"),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_aliases_are_errors() {
+    assert_eq!(
+        error("a: &x [1]\nb: *y\n").to_string(),
+        "yaml: unknown anchor 'y' referenced"
+    );
+    assert_eq!(
+        error("a: &x [*x]\n").to_string(),
+        "yaml: anchor 'x' value contains itself"
+    );
+}
+
+#[test]
+fn alias_bombs_are_stopped() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..12 {
+        let prev = level - 1;
+        let refs = vec![format!("*a{prev}"); 10].join(", ");
+        text.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+    }
+    assert_eq!(
+        error(&text).to_string(),
+        "yaml: document contains excessive aliasing"
+    );
+    // Merge keys share the budget.
+    let mut text = String::from("m0: &m0 {k: [x, x, x, x, x, x, x, x, x, x]}\n");
+    for level in 1..12 {
+        let prev = level - 1;
+        let refs = vec![format!("*m{prev}"); 10].join(", ");
+        text.push_str(&format!("m{level}: &m{level} [{refs}]\n"));
+    }
+    assert!(parse(&text).is_err());
+}
+
+#[test]
+fn deep_nesting_is_rejected_without_overflow() {
+    for text in [
+        "[".repeat(100_000),
+        "{a: ".repeat(100_000),
+        (0..2000)
+            .map(|i| format!("{}- \n", " ".repeat(i * 2)))
+            .collect(),
+        (0..2000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect(),
+    ] {
+        assert!(parse(&text).is_err());
+    }
+    // The parser itself allows 255 levels of flow nesting; block nesting up to the cap.
+    let ok: String = "[".repeat(255) + &"]".repeat(255);
+    assert!(parse(&ok).is_ok());
+    let ok: String = (0..MAX_DEPTH - 1)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
+fn keys_are_quoted_like_go() {
+    assert_eq!(go_quote("path"), "\"path\"");
+    assert_eq!(go_quote("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\x01é\"");
+}
+
+/// Every corpus input parses without panicking; the duplicate-key cases give the
+/// expected text once the CLI's prefixes are taken off.
+#[test]
+fn conformance_corpus() {
+    let dir = std::path::Path::new("/work/shared/conformance/butane");
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut inputs: Vec<_> = listing
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bu"))
+        .collect();
+    inputs.sort();
+    let mut duplicate_cases = 0;
+    for input in &inputs {
+        let Ok(text) = std::fs::read_to_string(input) else {
+            continue;
+        };
+        let result = parse(&text);
+        let expected = input.with_extension("expected-error.raw.txt");
+        let expected = std::fs::read_to_string(expected).unwrap_or_default();
+        if !expected.contains("already defined") {
+            continue;
+        }
+        duplicate_cases += 1;
+        let Err(e) = result else {
+            panic!("{} should fail", input.display());
+        };
+        let prefix = if e.in_top_level() {
+            "Error translating config: Error unmarshaling yaml: "
+        } else {
+            "Error translating config: "
+        };
+        assert_eq!(format!("{prefix}{e}\n"), expected, "{}", input.display());
+    }
+    assert!(inputs.is_empty() || duplicate_cases > 0);
+}
+
+/// Mutated corpus inputs never panic (a small deterministic fuzz).
+#[test]
+fn mutations_never_panic() {
+    let seeds = [
+        "a: &x {k: [1, *x]}\n",
+        "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        inline: |\n          hi\n",
+        "m: {<<: [&a {x: 1}, *a]}\nb: !!str \"q\\x41\"\n? [1]\n: 2\n",
+    ];
+    let alphabet: Vec<char> = "-:[]{}&*!|>'\"#?,<\n\t \u{feff}xé0%@`".chars().collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for seed in seeds {
+        for _ in 0..400 {
+            let mut chars: Vec<char> = seed.chars().collect();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % (chars.len() + 1);
+                let c = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 => chars.insert(at, c),
+                    1 if at < chars.len() => {
+                        chars.remove(at);
+                    }
+                    _ if at < chars.len() => chars[at] = c,
+                    _ => chars.push(c),
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            let _ = parse(&text);
+        }
+    }
+}
