@@ -113,4 +113,61 @@ pub enum IgnitionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Apply a config to a directory tree: render merge/replace, validate, then run the
+    /// files stage (users, files, directories, links, units) inside DIR.
+    Apply(IgnitionApplyArgs),
+    /// Run one stage of Ignition's first-boot contract, like the `ignition` binary.
+    Run(IgnitionRunArgs),
+}
+
+/// `ferro ignition apply`.
+#[derive(Debug, Args)]
+pub struct IgnitionApplyArgs {
+    /// The target root; every write stays inside it.
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Also merge this platform's system base configs (`base.d`, `base.platform.d/P`)
+    /// under CONFIG, as a first boot would.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Fail instead of using the network: only `data:` resources are allowed.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print what would be done; write nothing and fetch no file contents.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The Ignition config; `-` reads standard input.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `ferro ignition run`: Ignition's flags, with its exit codes (2 usage, 3 init, 1 stage
+/// failure).
+#[derive(Debug, Args)]
+pub struct IgnitionRunArgs {
+    /// The stage: fetch-offline, fetch, kargs, disks, mount, files or umount.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: String,
+    /// The platform the config comes from: file, qemu or metal.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: String,
+    /// The target root.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// The rendered config shared between stages.
+    #[arg(long, value_name = "FILE", default_value = "/run/ignition.json")]
+    pub config_cache: PathBuf,
+    /// The state shared between stages.
+    #[arg(long, value_name = "FILE", default_value = "/run/ignition/state")]
+    pub state_file: PathBuf,
+    /// The flag `fetch-offline` touches when the network is needed.
+    #[arg(long, value_name = "FILE", default_value = "/run/ignition/neednet")]
+    pub neednet: PathBuf,
+    /// Limit, in seconds, for each fetch of the fetch stages (unless the config sets
+    /// `timeouts.httpTotal`); 0 retries for ever.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub fetch_timeout: u64,
+    /// Log to standard output instead of standard error.
+    #[arg(long)]
+    pub log_to_stdout: bool,
 }

@@ -1,13 +1,120 @@
 //! `ferro ignition`: working with Ignition configs.
 
+use std::time::Duration;
+
+use ferro_ignition::engine::{self, Outcome, Stage};
+use ferro_ignition::fetch::Fetcher;
+use ferro_ignition::sources::{Platform, PlatformError, Sources};
+
 use crate::ExitStatus;
-use crate::args::IgnitionCommand;
+use crate::args::{IgnitionApplyArgs, IgnitionCommand, IgnitionRunArgs};
 use crate::output;
 use crate::render;
 
 pub fn run(command: IgnitionCommand) -> anyhow::Result<ExitStatus> {
     match command {
         IgnitionCommand::Validate { file, json } => validate(file.as_deref(), json),
+        IgnitionCommand::Apply(args) => apply(args),
+        IgnitionCommand::Run(args) => Ok(run_stage(&args)),
+    }
+}
+
+/// Renders, validates and applies a config to a directory, printing each change.
+fn apply(args: IgnitionApplyArgs) -> anyhow::Result<ExitStatus> {
+    let config = output::read_input(Some(&args.config))?;
+    let base = match args.platform.as_deref() {
+        Some(name) => Sources::from_env(name.parse()?).base_config()?,
+        None => ferro_spec::Config::default(),
+    };
+    let fetcher = if args.offline {
+        Fetcher::offline()
+    } else {
+        Fetcher::new().with_total_timeout(Some(Duration::from_secs(120)))
+    };
+    let changes = engine::apply(&config, &base, &args.root, &fetcher, args.dry_run)?;
+    print!("{changes}");
+    Ok(ExitStatus::Success)
+}
+
+/// One Ignition stage with Ignition's logging and exit codes.
+fn run_stage(args: &IgnitionRunArgs) -> ExitStatus {
+    let log = |level: &str, message: &str| {
+        let line = format!("{level:<9}: {message}");
+        if args.log_to_stdout {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    let stage: Stage = match args.stage.parse() {
+        Ok(stage) => stage,
+        Err(error) => {
+            log("CRITICAL", &error);
+            return ExitStatus::Usage;
+        }
+    };
+    let platform: Platform = match args.platform.parse() {
+        Ok(platform) => platform,
+        Err(error @ PlatformError::Unknown(_)) => {
+            log("CRITICAL", &error.to_string());
+            return ExitStatus::Usage;
+        }
+        Err(error) => {
+            log("CRITICAL", &error.to_string());
+            return ExitStatus::Init;
+        }
+    };
+    log(
+        "INFO",
+        &format!("Ignition (ferrocore {})", env!("CARGO_PKG_VERSION")),
+    );
+    log("INFO", &format!("Stage: {stage}"));
+    let options = engine::Options {
+        config_cache: args.config_cache.clone(),
+        state_file: args.state_file.clone(),
+        neednet: args.neednet.clone(),
+        fetch_timeout: Some(Duration::from_secs(args.fetch_timeout)).filter(|t| !t.is_zero()),
+        authorized_keys_fragment: std::env::var("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT")
+            .map_or(true, |v| v != "false"),
+        ..engine::Options::new(stage, Sources::from_env(platform), args.root.clone())
+    };
+    match engine::run(&options) {
+        Ok(outcome) => {
+            match outcome {
+                Outcome::Cached {
+                    origin,
+                    user_config_provided,
+                } => log(
+                    "INFO",
+                    &if user_config_provided {
+                        format!("fetched config from {origin}")
+                    } else {
+                        format!("no config from {origin}; using an empty config")
+                    },
+                ),
+                Outcome::NeedNetwork { reason } => {
+                    log("INFO", &format!("{reason}; the fetch stage will run"));
+                }
+                Outcome::NothingToDo => log("INFO", "nothing to do"),
+                Outcome::Applied {
+                    changes,
+                    previous_run,
+                } => {
+                    if previous_run {
+                        log("WARNING", "Ignition has already run on this system");
+                    }
+                    for change in &changes.changes {
+                        log("INFO", &change.to_string());
+                    }
+                }
+            }
+            log("INFO", "Ignition finished successfully");
+            ExitStatus::Success
+        }
+        Err(error) => {
+            log("CRITICAL", &format!("Ignition failed: {error}"));
+            ExitStatus::Failure
+        }
     }
 }
 

@@ -20,6 +20,10 @@ pub enum ExitStatus {
     Success,
     /// The input was rejected (1).
     Failure,
+    /// Bad usage (2), as Ignition exits for a missing or invalid stage or platform.
+    Usage,
+    /// Could not start (3), as Ignition exits when it cannot set itself up.
+    Init,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -27,6 +31,8 @@ impl From<ExitStatus> for ExitCode {
         match status {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Usage => ExitCode::from(2),
+            ExitStatus::Init => ExitCode::from(3),
         }
     }
 }

@@ -1,6 +1,31 @@
 //! Getting the bytes of a resource: fetched, decompressed, verified.
+//!
+//! [`Fetcher`] is the real implementation of [`Fetch`]. It follows Ignition's resource
+//! rules (reference §2.3):
+//!
+//! * `data:` URLs (RFC 2397, percent-encoded or `;base64`) are decoded in memory and are
+//!   the only sources allowed offline;
+//! * `http(s)://` is fetched with Ignition's default headers (`User-Agent`, `Accept`,
+//!   `Accept-Encoding: identity`), the resource's `httpHeaders` replacing defaults of the
+//!   same name and dropped when the server redirects; transport errors and 5xx answers are
+//!   retried with a backoff from 200 ms doubling up to 5 s until `timeouts.httpTotal`;
+//! * `tftp`, `s3`, `gs` and `arn` sources are valid in a config but not fetched by
+//!   ferrocore yet, which is reported as such rather than as a bad URL;
+//! * `compression: gzip` is undone before `verification.hash` (sha256 or sha512) is
+//!   checked, so a file is never written from unverified data.
+//!
+//! There is no `file` scheme: Ignition has none, and tests serve resources from a
+//! loopback HTTP server instead, which exercises the real code path.
 
-use ferro_spec::Resource;
+use std::io::Read;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use ferro_spec::{HttpHeader, Ignition, Resource};
+use sha2::Digest;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Why a resource could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +48,44 @@ pub enum FetchError {
         /// What the config says.
         expected: String,
     },
+    /// The server answered 404: Ignition does not retry this.
+    #[error("failed to fetch {url}: resource not found")]
+    NotFound {
+        /// The source URL.
+        url: String,
+    },
+    /// Fetching offline (the `fetch-offline` stage) hit a source that needs the network;
+    /// the engine turns this into the neednet flag, not a failure.
+    #[error("resource {url} requires networking")]
+    NeedNetwork {
+        /// The source URL.
+        url: String,
+    },
+    /// A scheme Ignition supports but ferrocore does not fetch yet (tftp, s3, gs, arn).
+    #[error("{scheme} sources are not supported by ferrocore yet: {url}")]
+    NotSupported {
+        /// The source URL.
+        url: String,
+        /// The URL scheme.
+        scheme: String,
+    },
+    /// A scheme Ignition does not know either.
+    #[error("unsupported source scheme {scheme:?}: {url}")]
+    UnsupportedScheme {
+        /// The source URL.
+        url: String,
+        /// The URL scheme.
+        scheme: String,
+    },
+}
+
+impl FetchError {
+    fn failed(url: &str, reason: impl Into<String>) -> Self {
+        FetchError::Failed {
+            url: url.to_owned(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Something that can get the bytes of a resource: the real fetcher, or a test double.
@@ -30,4 +93,797 @@ pub trait Fetch {
     /// The resource's data, decompressed and verified; `None` when the resource has no
     /// source (a file without contents).
     fn fetch(&self, resource: &Resource) -> Result<Option<Vec<u8>>, FetchError>;
+}
+
+/// The newest stable spec version, announced in the `Accept` header so that a config
+/// server can pick a config version this engine understands.
+pub const LATEST_STABLE_SPEC: &str = "3.6.0";
+
+/// How long to wait for response headers when the config does not say (Ignition's 10 s).
+pub const DEFAULT_RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(10);
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_REDIRECTS: usize = 10;
+/// Bodies are held in memory; this bounds what a hostile server can make us allocate.
+const BODY_LIMIT: u64 = 4 << 30;
+
+/// Ignition's `User-Agent`: servers (cloud metadata services, config servers) match on
+/// the `Ignition/` prefix.
+pub fn user_agent() -> String {
+    format!("Ignition/ferrocore-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Ignition's `Accept` header.
+pub fn accept_header() -> String {
+    format!("application/vnd.coreos.ignition+json;version={LATEST_STABLE_SPEC}, */*;q=0.1")
+}
+
+/// The real fetcher: `data:` and `http(s)`, with the config's timeouts, proxy and
+/// certificate authorities.
+///
+/// It is a value: [`Fetcher::with_settings`] derives the fetcher for a config from the
+/// one that fetched it, as Ignition applies the merged-so-far settings to the next fetch.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    offline: bool,
+    response_headers: Duration,
+    total: Option<Duration>,
+    extra_roots: Arc<Vec<Certificate<'static>>>,
+    proxy: ferro_spec::Proxy,
+}
+
+impl Default for Fetcher {
+    fn default() -> Self {
+        Fetcher::new()
+    }
+}
+
+impl Fetcher {
+    /// An online fetcher with Ignition's defaults: 10 s for response headers, retries
+    /// without a total limit, system certificate authorities, no proxy.
+    pub fn new() -> Self {
+        Fetcher {
+            offline: false,
+            response_headers: DEFAULT_RESPONSE_HEADERS_TIMEOUT,
+            total: None,
+            extra_roots: Arc::default(),
+            proxy: ferro_spec::Proxy::default(),
+        }
+    }
+
+    /// A fetcher for the `fetch-offline` stage: anything but `data:` is
+    /// [`FetchError::NeedNetwork`].
+    pub fn offline() -> Self {
+        Fetcher {
+            offline: true,
+            ..Fetcher::new()
+        }
+    }
+
+    /// Whether this fetcher refuses to use the network.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Limits every HTTP fetch (retries included) to `total`, unless a config sets
+    /// `timeouts.httpTotal`; `None` retries for ever, as Ignition does while the network
+    /// comes up. Used for the initial config fetch (`-fetch-timeout`) and by tests.
+    pub fn with_total_timeout(mut self, total: Option<Duration>) -> Self {
+        self.total = total;
+        self
+    }
+
+    /// The fetcher for resources of a config with these `ignition` settings: its
+    /// timeouts, its proxy, and its certificate authorities (fetched now, with this
+    /// fetcher, and trusted in addition to the system's).
+    pub fn with_settings(&self, ignition: &Ignition) -> Result<Fetcher, FetchError> {
+        let mut next = self.clone();
+        if let Some(seconds) = ignition.timeouts.http_response_headers.filter(|s| *s > 0) {
+            next.response_headers = seconds_to_duration(seconds);
+        }
+        if let Some(seconds) = ignition.timeouts.http_total.filter(|s| *s > 0) {
+            next.total = Some(seconds_to_duration(seconds));
+        }
+        if ignition.proxy != ferro_spec::Proxy::default() {
+            next.proxy = ignition.proxy.clone();
+        }
+        let mut roots = (*self.extra_roots).clone();
+        for authority in &ignition.security.tls.certificate_authorities {
+            let url = authority.source.clone().unwrap_or_default();
+            let Some(pem) = self.fetch(authority)? else {
+                continue;
+            };
+            roots.extend(certificates(&url, &pem)?);
+        }
+        next.extra_roots = Arc::new(roots);
+        Ok(next)
+    }
+
+    /// Fetches a config from a URL given outside any config (the kernel command line):
+    /// default headers, no decompression, no verification.
+    pub fn fetch_url(&self, url: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        self.fetch(&Resource {
+            source: Some(url.to_owned()),
+            ..Resource::default()
+        })
+    }
+
+    fn fetch_raw(&self, url: &str, headers: &[HttpHeader]) -> Result<Vec<u8>, FetchError> {
+        let scheme = scheme(url);
+        if scheme != "data" && self.offline {
+            return Err(FetchError::NeedNetwork {
+                url: url.to_owned(),
+            });
+        }
+        match scheme.as_str() {
+            "data" => decode_data_url(url),
+            "http" | "https" => self.fetch_http(url, headers),
+            "tftp" | "s3" | "gs" | "arn" => Err(FetchError::NotSupported {
+                url: url.to_owned(),
+                scheme,
+            }),
+            _ => Err(FetchError::UnsupportedScheme {
+                url: url.to_owned(),
+                scheme,
+            }),
+        }
+    }
+
+    /// One HTTP fetch with Ignition's retry loop around it.
+    fn fetch_http(&self, url: &str, headers: &[HttpHeader]) -> Result<Vec<u8>, FetchError> {
+        let deadline = self.total.map(|total| Instant::now() + total);
+        let mut delay = FIRST_BACKOFF;
+        loop {
+            let reason = match self.attempt(url, headers, deadline) {
+                Ok(body) => return Ok(body),
+                Err(Attempt::Fatal(error)) => return Err(error),
+                Err(Attempt::Retry(reason)) => reason,
+            };
+            if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
+                return Err(FetchError::failed(
+                    url,
+                    format!("{reason} (giving up: timeouts.httpTotal reached)"),
+                ));
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One try, following redirects by hand so that the config's headers are sent to
+    /// the first server only.
+    fn attempt(
+        &self,
+        url: &str,
+        headers: &[HttpHeader],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, Attempt> {
+        let mut current = url.to_owned();
+        let mut user_headers = headers;
+        for _ in 0..=MAX_REDIRECTS {
+            let remaining = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(Attempt::Retry("timed out".to_owned())),
+                },
+                None => None,
+            };
+            let agent = self.agent(&current, remaining)?;
+            let mut request = agent.get(&current);
+            for (name, value) in request_headers(user_headers) {
+                request = request.header(name, value);
+            }
+            let mut response = match request.call() {
+                Ok(response) => response,
+                Err(error) => return Err(classify(url, error)),
+            };
+            let status = response.status().as_u16();
+            match status {
+                200 | 204 => {
+                    return response
+                        .body_mut()
+                        .with_config()
+                        .limit(BODY_LIMIT)
+                        .read_to_vec()
+                        .map_err(|error| classify(url, error));
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = response
+                        .headers()
+                        .get("location")
+                        .and_then(|value| value.to_str().ok())
+                        .ok_or_else(|| {
+                            Attempt::Fatal(FetchError::failed(
+                                url,
+                                format!("redirect ({status}) without a location"),
+                            ))
+                        })?;
+                    current = resolve_location(&current, location);
+                    user_headers = &[];
+                }
+                404 => {
+                    return Err(Attempt::Fatal(FetchError::NotFound {
+                        url: url.to_owned(),
+                    }));
+                }
+                500..=599 => return Err(Attempt::Retry(format!("server answered {status}"))),
+                _ => {
+                    return Err(Attempt::Fatal(FetchError::failed(
+                        url,
+                        format!("failed to fetch resource (status {status})"),
+                    )));
+                }
+            }
+        }
+        Err(Attempt::Fatal(FetchError::failed(
+            url,
+            "too many redirects",
+        )))
+    }
+
+    fn agent(&self, url: &str, remaining: Option<Duration>) -> Result<ureq::Agent, Attempt> {
+        let proxy = match self.proxy_for(url) {
+            Some(proxy) => Some(ureq::Proxy::new(&proxy).map_err(|error| {
+                Attempt::Fatal(FetchError::failed(
+                    url,
+                    format!("invalid proxy {proxy}: {error}"),
+                ))
+            })?),
+            None => None,
+        };
+        let roots = if self.extra_roots.is_empty() && system_roots().is_empty() {
+            RootCerts::WebPki
+        } else {
+            let mut all = system_roots().clone();
+            all.extend(self.extra_roots.iter().cloned());
+            RootCerts::new_with_certs(&all)
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(proxy)
+            .user_agent(user_agent())
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(self.response_headers))
+            .timeout_global(remaining)
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build();
+        Ok(config.into())
+    }
+
+    /// The proxy URL for a request, with Go's `httpproxy` rules: per scheme, never for
+    /// loopback hosts, and not for hosts matching `noProxy`.
+    fn proxy_for(&self, url: &str) -> Option<String> {
+        let proxy = match scheme(url).as_str() {
+            "https" => self.proxy.https_proxy.as_deref(),
+            _ => self.proxy.http_proxy.as_deref(),
+        }
+        .filter(|p| !p.is_empty())?;
+        let (host, port) = host_port(url);
+        if is_loopback(&host) || self.proxy.no_proxy.iter().any(|e| no_proxy(e, &host, port)) {
+            return None;
+        }
+        Some(proxy.to_owned())
+    }
+}
+
+impl Fetch for Fetcher {
+    fn fetch(&self, resource: &Resource) -> Result<Option<Vec<u8>>, FetchError> {
+        let url = match resource.source.as_deref() {
+            None | Some("") => return Ok(None),
+            Some(url) => url,
+        };
+        let raw = self.fetch_raw(url, &resource.http_headers)?;
+        let data = match resource.compression.as_deref() {
+            None | Some("") => raw,
+            Some("gzip") => {
+                let mut out = Vec::new();
+                flate2::read::MultiGzDecoder::new(raw.as_slice())
+                    .read_to_end(&mut out)
+                    .map_err(|error| FetchError::failed(url, format!("gzip: {error}")))?;
+                out
+            }
+            Some(other) => {
+                return Err(FetchError::failed(
+                    url,
+                    format!("invalid compression method {other:?}"),
+                ));
+            }
+        };
+        if let Some(expected) = resource.verification.hash.as_deref() {
+            verify(url, &data, expected)?;
+        }
+        Ok(Some(data))
+    }
+}
+
+/// Outcome of one HTTP try: worth retrying or not.
+enum Attempt {
+    Retry(String),
+    Fatal(FetchError),
+}
+
+fn classify(url: &str, error: ureq::Error) -> Attempt {
+    match error {
+        ureq::Error::Io(_)
+        | ureq::Error::Timeout(_)
+        | ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_)
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::BodyStalled => Attempt::Retry(error.to_string()),
+        other => Attempt::Fatal(FetchError::failed(url, other.to_string())),
+    }
+}
+
+/// Defaults first, then the config's headers replacing defaults of the same name
+/// (case-insensitively); headers without a value only cancel inherited ones.
+fn request_headers(user: &[HttpHeader]) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("User-Agent".to_owned(), user_agent()),
+        ("Accept".to_owned(), accept_header()),
+        ("Accept-Encoding".to_owned(), "identity".to_owned()),
+    ];
+    for header in user {
+        let Some(value) = &header.value else {
+            continue;
+        };
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case(&header.name));
+        headers.push((header.name.clone(), value.clone()));
+    }
+    headers
+}
+
+fn seconds_to_duration(seconds: i64) -> Duration {
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+}
+
+/// The lower-cased scheme of a URL ("" when it has none).
+fn scheme(url: &str) -> String {
+    match url.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            scheme.to_ascii_lowercase()
+        }
+        _ => String::new(),
+    }
+}
+
+/// `scheme://authority` and the rest of an absolute URL.
+fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| after_scheme + at);
+    url.split_at(end)
+}
+
+/// Host (without brackets or user info) and port of an http(s) URL.
+fn host_port(url: &str) -> (String, Option<u16>) {
+    let (origin, _) = split_origin(url);
+    let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (host.to_ascii_lowercase(), port);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host.to_ascii_lowercase(), port.parse().ok()),
+        None => (authority.to_ascii_lowercase(), None),
+    }
+}
+
+fn resolve_location(base: &str, location: &str) -> String {
+    if !scheme(location).is_empty() {
+        return location.to_owned();
+    }
+    let (origin, path) = split_origin(base);
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{}://{rest}", scheme(base));
+    }
+    if location.starts_with('/') {
+        return format!("{origin}{location}");
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = path.rfind('/').map_or("/", |at| &path[..=at]);
+    format!("{origin}{dir}{location}")
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+/// Whether one `noProxy` entry (IP, CIDR, `domain`, `.domain`, `*`, optionally with
+/// `:port`) matches the host, as Go's `httpproxy` reads it.
+fn no_proxy(entry: &str, host: &str, port: Option<u16>) -> bool {
+    let entry = entry.trim().to_ascii_lowercase();
+    if entry.is_empty() {
+        return false;
+    }
+    if entry == "*" {
+        return true;
+    }
+    if let Some((network, bits)) = entry.split_once('/') {
+        let (Ok(network), Ok(bits), Ok(ip)) = (
+            network.parse::<IpAddr>(),
+            bits.parse::<u32>(),
+            host.parse::<IpAddr>(),
+        ) else {
+            return false;
+        };
+        return in_network(ip, network, bits);
+    }
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return host.parse::<IpAddr>().is_ok_and(|h| h == ip);
+    }
+    let (name, entry_port) = match entry.rsplit_once(':') {
+        Some((name, p)) => match p.parse::<u16>() {
+            Ok(p) => (name.to_owned(), Some(p)),
+            Err(_) => return false,
+        },
+        None => (entry.clone(), None),
+    };
+    if entry_port.is_some() && entry_port != port {
+        return false;
+    }
+    let name = name.strip_prefix('*').unwrap_or(&name);
+    match name.strip_prefix('.') {
+        Some(suffix) => host.ends_with(&format!(".{suffix}")),
+        None => host == name || host.ends_with(&format!(".{name}")),
+    }
+}
+
+fn in_network(ip: IpAddr, network: IpAddr, bits: u32) -> bool {
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The certificates of a PEM bundle; a bundle without any is an error, as a CA the
+/// config relies on must not be silently dropped.
+fn certificates(url: &str, pem: &[u8]) -> Result<Vec<Certificate<'static>>, FetchError> {
+    let mut found = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => found.push(cert),
+            Ok(_) => {}
+            Err(error) => {
+                return Err(FetchError::failed(url, format!("invalid PEM: {error}")));
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(FetchError::failed(url, "no certificate in PEM data"));
+    }
+    Ok(found)
+}
+
+/// The system's certificate authorities, from the distribution's bundle (read once).
+fn system_roots() -> &'static Vec<Certificate<'static>> {
+    static ROOTS: OnceLock<Vec<Certificate<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        [
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/certs/ca-certificates.crt",
+        ]
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+        .map(|pem| {
+            ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(cert)) => Some(cert),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    })
+}
+
+/// Decodes an RFC 2397 `data:` URL: `data:[<media type>][;base64],<data>`.
+pub fn decode_data_url(url: &str) -> Result<Vec<u8>, FetchError> {
+    let rest = url
+        .get(5..)
+        .filter(|_| url[..5].eq_ignore_ascii_case("data:"))
+        .ok_or_else(|| FetchError::failed(url, "not a data URL"))?;
+    let (header, data) = rest
+        .split_once(',')
+        .ok_or_else(|| FetchError::failed(url, "invalid data URL: missing ','"))?;
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(data).collect();
+    let base64 = header
+        .split(';')
+        .skip(1)
+        .any(|part| part.trim().eq_ignore_ascii_case("base64"));
+    if !base64 {
+        return Ok(bytes);
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let compact: Vec<u8> = bytes
+        .into_iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    engine
+        .decode(compact)
+        .map_err(|error| FetchError::failed(url, format!("invalid base64 in data URL: {error}")))
+}
+
+/// Checks `sha512-<hex>` / `sha256-<hex>` against the data.
+fn verify(url: &str, data: &[u8], expected: &str) -> Result<(), FetchError> {
+    let (function, hex) = expected
+        .split_once('-')
+        .ok_or_else(|| FetchError::failed(url, format!("invalid hash {expected:?}")))?;
+    let calculated = match function {
+        "sha512" => to_hex(&sha2::Sha512::digest(data)),
+        "sha256" => to_hex(&sha2::Sha256::digest(data)),
+        other => {
+            return Err(FetchError::failed(
+                url,
+                format!("unsupported hash function {other:?}"),
+            ));
+        }
+    };
+    if calculated.eq_ignore_ascii_case(hex) {
+        Ok(())
+    } else {
+        Err(FetchError::HashMismatch {
+            url: url.to_owned(),
+            calculated: format!("{function}-{calculated}"),
+            expected: expected.to_owned(),
+        })
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The loopback HTTP server of the tests, shared with the conformance harness.
+#[cfg(test)]
+#[path = "../tests/support/server.rs"]
+mod test_server;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_server::{Reply, TestServer};
+
+    fn resource(source: &str) -> Resource {
+        Resource {
+            source: Some(source.to_owned()),
+            ..Resource::default()
+        }
+    }
+
+    fn fetcher() -> Fetcher {
+        Fetcher::new().with_total_timeout(Some(Duration::from_secs(5)))
+    }
+
+    #[test]
+    fn decodes_data_urls() {
+        let f = Fetcher::offline();
+        let get = |url: &str| f.fetch(&resource(url)).unwrap().unwrap();
+        assert_eq!(get("data:,hello%20world%0A"), b"hello world\n");
+        assert_eq!(get("data:;base64,aGVsbG8="), b"hello");
+        assert_eq!(
+            get("data:text/plain;charset=utf-8;base64,aGVsbG8"),
+            b"hello"
+        );
+        assert_eq!(get("data:,"), b"");
+        assert!(f.fetch(&resource("data:;base64,!!")).is_err());
+        assert!(f.fetch(&resource("data:nocomma")).is_err());
+        assert_eq!(f.fetch(&resource("")).unwrap(), None);
+        assert_eq!(f.fetch(&Resource::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn gunzips_then_verifies() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"hello").unwrap();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let sha256 = "sha256-2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let mut r = resource(&format!("data:;base64,{encoded}"));
+        r.compression = Some("gzip".to_owned());
+        r.verification.hash = Some(sha256.to_owned());
+        assert_eq!(Fetcher::offline().fetch(&r).unwrap().unwrap(), b"hello");
+        r.verification.hash = Some(sha256.replace("2cf2", "0000"));
+        let error = Fetcher::offline().fetch(&r).unwrap_err();
+        assert!(
+            matches!(error, FetchError::HashMismatch { ref calculated, .. } if calculated == sha256)
+        );
+        let mut plain = resource("data:,hello");
+        plain.verification.hash = Some(
+            "sha512-9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043".to_owned(),
+        );
+        assert!(Fetcher::offline().fetch(&plain).is_ok());
+    }
+
+    #[test]
+    fn offline_needs_network_and_unsupported_schemes_say_so() {
+        let offline = Fetcher::offline();
+        for url in ["http://example.invalid/x", "tftp://h/x", "s3://b/k"] {
+            assert!(matches!(
+                offline.fetch(&resource(url)),
+                Err(FetchError::NeedNetwork { .. })
+            ));
+        }
+        let online = fetcher();
+        for url in ["tftp://h/x", "s3://b/k", "gs://b/o", "arn:aws:s3:::b/k"] {
+            let error = online.fetch(&resource(url)).unwrap_err();
+            assert!(
+                error.to_string().contains("not supported by ferrocore yet"),
+                "{error}"
+            );
+        }
+        assert!(matches!(
+            online.fetch(&resource("ftp://h/x")),
+            Err(FetchError::UnsupportedScheme { .. })
+        ));
+    }
+
+    #[test]
+    fn sends_default_headers_and_lets_the_config_override_them() {
+        let server = TestServer::start(|request| {
+            Reply::ok(format!(
+                "{}|{}|{}|{}",
+                request.header("user-agent").unwrap_or_default(),
+                request.header("accept").unwrap_or_default(),
+                request.header("accept-encoding").unwrap_or_default(),
+                request.header("x-auth").unwrap_or_default(),
+            ))
+        });
+        let body = fetcher().fetch_url(&server.url("/h")).unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!(
+                "{}|application/vnd.coreos.ignition+json;version=3.6.0, */*;q=0.1|identity|",
+                user_agent()
+            )
+        );
+        let mut r = resource(&server.url("/h"));
+        r.http_headers = vec![
+            HttpHeader {
+                name: "user-agent".to_owned(),
+                value: Some("MyUA".to_owned()),
+            },
+            HttpHeader {
+                name: "X-Auth".to_owned(),
+                value: Some("secret".to_owned()),
+            },
+        ];
+        let body = fetcher().fetch(&r).unwrap().unwrap();
+        assert!(body.starts_with(b"MyUA|application/"), "{body:?}");
+        assert!(body.ends_with(b"|identity|secret"));
+    }
+
+    #[test]
+    fn drops_config_headers_on_redirect() {
+        let server = TestServer::start(|request| match request.path.as_str() {
+            "/from" if request.header("x-auth").is_some() => Reply::redirect("/to"),
+            "/to" => Reply::ok(request.header("x-auth").unwrap_or("none").to_owned()),
+            _ => Reply::status(401),
+        });
+        let mut r = resource(&server.url("/from"));
+        r.http_headers = vec![HttpHeader {
+            name: "X-Auth".to_owned(),
+            value: Some("secret".to_owned()),
+        }];
+        assert_eq!(fetcher().fetch(&r).unwrap().unwrap(), b"none");
+    }
+
+    #[test]
+    fn retries_server_errors_but_not_404() {
+        let server = TestServer::start({
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            move |request| match request.path.as_str() {
+                "/flaky" if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 => {
+                    Reply::status(503)
+                }
+                "/flaky" => Reply::ok("finally"),
+                "/denied" => Reply::status(403),
+                _ => Reply::status(404),
+            }
+        });
+        let started = Instant::now();
+        assert_eq!(
+            fetcher().fetch_url(&server.url("/flaky")).unwrap().unwrap(),
+            b"finally"
+        );
+        // 200 ms then 400 ms of backoff.
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert!(matches!(
+            fetcher().fetch_url(&server.url("/missing")),
+            Err(FetchError::NotFound { .. })
+        ));
+        let error = fetcher().fetch_url(&server.url("/denied")).unwrap_err();
+        assert!(error.to_string().contains("status 403"), "{error}");
+    }
+
+    #[test]
+    fn gives_up_after_http_total() {
+        let server = TestServer::start(|_| Reply::status(500));
+        let mut ignition = Ignition::default();
+        ignition.timeouts.http_total = Some(1);
+        let f = Fetcher::new().with_settings(&ignition).unwrap();
+        let started = Instant::now();
+        let error = f.fetch_url(&server.url("/x")).unwrap_err();
+        assert!(error.to_string().contains("httpTotal"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn reads_settings_from_the_config() {
+        let mut ignition = Ignition::default();
+        ignition.timeouts.http_response_headers = Some(3);
+        ignition.proxy.http_proxy = Some("http://proxy.example:3128".to_owned());
+        ignition.proxy.no_proxy = vec!["internal.example".to_owned(), "10.0.0.0/8".to_owned()];
+        let f = Fetcher::new().with_settings(&ignition).unwrap();
+        assert_eq!(f.response_headers, Duration::from_secs(3));
+        assert_eq!(
+            f.proxy_for("http://a.example/x").as_deref(),
+            Some("http://proxy.example:3128")
+        );
+        assert_eq!(f.proxy_for("http://x.internal.example/"), None);
+        assert_eq!(f.proxy_for("http://10.1.2.3:80/"), None);
+        assert_eq!(f.proxy_for("http://127.0.0.1:8080/"), None);
+        assert_eq!(f.proxy_for("https://a.example/"), None);
+        let mut bad_ca = Ignition::default();
+        bad_ca.security.tls.certificate_authorities = vec![resource("data:,not%20pem")];
+        assert!(Fetcher::new().with_settings(&bad_ca).is_err());
+        assert!(matches!(
+            Fetcher::offline().with_settings(&{
+                let mut i = Ignition::default();
+                i.security.tls.certificate_authorities = vec![resource("http://h/ca")];
+                i
+            }),
+            Err(FetchError::NeedNetwork { .. })
+        ));
+    }
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            resolve_location("http://h:1/a/b?q", "c"),
+            "http://h:1/a/c".to_owned()
+        );
+        assert_eq!(resolve_location("http://h/a/b", "/c"), "http://h/c");
+        assert_eq!(resolve_location("http://h/a", "//o/c"), "http://o/c");
+        assert_eq!(resolve_location("http://h/a", "https://o/c"), "https://o/c");
+        assert_eq!(
+            host_port("http://u:p@[::1]:80/x"),
+            ("::1".to_owned(), Some(80))
+        );
+        assert_eq!(
+            host_port("https://H.example"),
+            ("h.example".to_owned(), None)
+        );
+        assert!(no_proxy(".example.com", "a.example.com", None));
+        assert!(!no_proxy(".example.com", "example.com", None));
+        assert!(no_proxy("example.com:80", "example.com", Some(80)));
+        assert!(!no_proxy("example.com:80", "example.com", Some(81)));
+        assert!(no_proxy("*", "anything", None));
+        assert!(no_proxy("fd00::/8", "fd12::1", None));
+    }
 }

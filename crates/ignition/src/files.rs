@@ -1,1 +1,965 @@
-//! (being written)
+//! The files stage: users and groups, SSH keys, files, directories, links, units.
+//!
+//! [`apply`] runs the stage in Ignition's order (groups → users → SSH keys → files,
+//! directories and links → units and presets) against a [`Root`], so account names
+//! created by the config can own its files. This module also handles the storage entries
+//! (Ignition's `filesystemEntries`): directories, files and symlinks sorted by path depth,
+//! hard links last; `overwrite` removes what is there first; contents are fetched and
+//! verified before anything is written, so a failed fetch leaves the target untouched.
+
+use std::fmt;
+
+use ferro_spec::{Config, Directory, File, Link, NodeGroup, NodeUser, Resource};
+
+use crate::fetch::{Fetch, FetchError};
+use crate::passwd::{self, Db};
+use crate::root::{self, Kind, Perms, Root, RootError};
+use crate::units;
+
+/// How the stage runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Compute and report the plan without writing anything (and without fetching: a dry
+    /// run has no network side effects, so hash mismatches are not found by it). Checks
+    /// run against the root as it is, so conflicts that only earlier entries of the same
+    /// config would create are not reported.
+    pub dry_run: bool,
+    /// Whether setuid/setgid/sticky bits of file modes are applied. Ignition applies them
+    /// from spec 3.6.0 on; for older configs they have no effect (its chown cleared them).
+    pub special_mode_bits: bool,
+    /// Write SSH keys to `~/.ssh/authorized_keys.d/ignition` (the default) rather than
+    /// to `~/.ssh/authorized_keys` (Ignition's `IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT=false`).
+    pub authorized_keys_fragment: bool,
+}
+
+impl Options {
+    /// The options for applying `config` as Ignition does: special mode bits as its
+    /// spec version says, SSH keys in the fragment file.
+    pub fn for_config(config: &Config, dry_run: bool) -> Self {
+        let version = config.ignition.version.parse::<ferro_spec::Version>();
+        Options {
+            dry_run,
+            special_mode_bits: version.is_ok_and(|v| v >= ferro_spec::Version::V3_6),
+            authorized_keys_fragment: true,
+        }
+    }
+}
+
+/// One action the stage took (or would take in a dry run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The config entry responsible (`$.storage.files.3`).
+    pub entry: String,
+    /// What was done: `created file /etc/hello (0644, 0:0)`.
+    pub summary: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary)
+    }
+}
+
+/// Everything the stage did, in order, for the CLI to print.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+    /// The actions, one per entry.
+    pub changes: Vec<Change>,
+}
+
+impl fmt::Display for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dry_run {
+            writeln!(f, "dry run, nothing written; planned:")?;
+        }
+        for c in &self.changes {
+            writeln!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a config entry could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// A filesystem operation in the root failed.
+    #[error(transparent)]
+    Root(#[from] RootError),
+    /// A resource could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The config conflicts with the root or is unusable (the message names the path).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A failure of the files stage, naming the config entry and the path.
+///
+/// Displays as `$.storage.files.3: /etc/x: A file exists there already and overwrite is false`.
+#[derive(Debug, thiserror::Error)]
+#[error("{entry}: {kind}")]
+pub struct Error {
+    /// The failing config entry (`$.storage.files.3`).
+    pub entry: String,
+    /// The path (inside the root) or account name concerned.
+    pub path: String,
+    /// What went wrong.
+    pub kind: ErrorKind,
+}
+
+impl Error {
+    pub(crate) fn new(entry: &str, path: &str, kind: impl Into<ErrorKind>) -> Error {
+        Error {
+            entry: entry.to_string(),
+            path: path.to_string(),
+            kind: kind.into(),
+        }
+    }
+
+    pub(crate) fn invalid(entry: &str, path: &str, message: String) -> Error {
+        Error::new(entry, path, ErrorKind::Invalid(message))
+    }
+}
+
+/// State shared by the parts of the stage: where to write, and what was done.
+pub(crate) struct Stage<'a> {
+    pub(crate) root: &'a Root,
+    pub(crate) fetcher: &'a dyn Fetch,
+    pub(crate) dry_run: bool,
+    pub(crate) special_mode_bits: bool,
+    pub(crate) authorized_keys_fragment: bool,
+    pub(crate) changes: Vec<Change>,
+}
+
+impl Stage<'_> {
+    pub(crate) fn record(&mut self, entry: &str, summary: String) {
+        self.changes.push(Change {
+            entry: entry.to_string(),
+            summary,
+        });
+    }
+
+    /// Fetches a resource; `None` when it has no source.
+    fn fetch(
+        &self,
+        entry: &str,
+        path: &str,
+        resource: &Resource,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.fetcher
+            .fetch(resource)
+            .map_err(|e| Error::new(entry, path, e))
+    }
+}
+
+/// Runs the files stage: groups, users, SSH keys, files/directories/links, units and
+/// presets, in Ignition's order, every write confined to `root`.
+///
+/// Stops at the first failure; what was applied before it stays applied (as with
+/// Ignition, a failed stage means the machine does not boot, not a rollback).
+pub fn apply(
+    config: &Config,
+    root: &Root,
+    fetcher: &dyn Fetch,
+    options: &Options,
+) -> Result<Changes, Error> {
+    let mut stage = Stage {
+        root,
+        fetcher,
+        dry_run: options.dry_run,
+        special_mode_bits: options.special_mode_bits,
+        authorized_keys_fragment: options.authorized_keys_fragment,
+        changes: Vec::new(),
+    };
+    let mut db = Db::load(root).map_err(|e| Error::new("$.passwd", &e.path.clone(), e))?;
+    passwd::apply(&mut stage, &mut db, &config.passwd)?;
+    storage(&mut stage, &db, config)?;
+    units::apply(&mut stage, &config.systemd.units)?;
+    Ok(Changes {
+        dry_run: options.dry_run,
+        changes: stage.changes,
+    })
+}
+
+/// A storage entry with its index in its config list.
+enum Node<'a> {
+    Dir(usize, &'a Directory),
+    File(usize, &'a File),
+    Symlink(usize, &'a Link),
+}
+
+impl Node<'_> {
+    fn path(&self) -> &str {
+        match self {
+            Node::Dir(_, d) => &d.path,
+            Node::File(_, f) => &f.path,
+            Node::Symlink(_, l) => &l.path,
+        }
+    }
+}
+
+/// Number of components of a path: parents sort before their children.
+fn depth(path: &str) -> usize {
+    root::clean(path)
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .count()
+}
+
+/// Directories, files and symlinks sorted by path depth (stable, so equal depths keep
+/// the config's order: directories, then files, then links), then hard links, which may
+/// point at anything created before them.
+fn storage(stage: &mut Stage<'_>, db: &Db, config: &Config) -> Result<(), Error> {
+    let s = &config.storage;
+    let mut nodes: Vec<Node<'_>> = Vec::new();
+    nodes.extend(
+        s.directories
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Node::Dir(i, d)),
+    );
+    nodes.extend(s.files.iter().enumerate().map(|(i, f)| Node::File(i, f)));
+    nodes.extend(
+        s.links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.hard != Some(true))
+            .map(|(i, l)| Node::Symlink(i, l)),
+    );
+    nodes.sort_by_key(|n| depth(n.path()));
+    for node in nodes {
+        match node {
+            Node::Dir(i, d) => directory(stage, db, &format!("$.storage.directories.{i}"), d)?,
+            Node::File(i, f) => file(stage, db, &format!("$.storage.files.{i}"), f)?,
+            Node::Symlink(i, l) => symlink(stage, db, &format!("$.storage.links.{i}"), l)?,
+        }
+    }
+    for (i, l) in s
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.hard == Some(true))
+    {
+        hard_link(stage, &format!("$.storage.links.{i}"), l)?;
+    }
+    Ok(())
+}
+
+/// A config id (uid, gid) as a kernel id; `u32::MAX` is `-1`, "no change", so refused.
+pub(crate) fn id(entry: &str, what: &str, value: i64) -> Result<u32, Error> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| *v != u32::MAX)
+        .ok_or_else(|| Error::invalid(entry, what, format!("{what} {value} is out of range")))
+}
+
+/// A config mode as permission bits (setuid/setgid/sticky included).
+fn mode(entry: &str, path: &str, value: Option<i64>) -> Result<Option<u32>, Error> {
+    value
+        .map(|m| {
+            u32::try_from(m)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| {
+                    Error::invalid(entry, path, format!("{path}: mode {m} is out of range"))
+                })
+        })
+        .transpose()
+}
+
+/// The owner a node asks for: explicit ids win, names are looked up in the root's
+/// account files (after this config's users and groups were applied); `None` keeps the
+/// current owner.
+fn owner(
+    entry: &str,
+    path: &str,
+    db: &Db,
+    user: &NodeUser,
+    group: &NodeGroup,
+) -> Result<(Option<u32>, Option<u32>), Error> {
+    let uid = match (user.id, user.name.as_deref()) {
+        (Some(v), _) => Some(id(entry, "uid", v)?),
+        (None, Some(name)) if !name.is_empty() => Some(db.uid(name).ok_or_else(|| {
+            Error::invalid(entry, path, format!("{path}: no such user {name:?}"))
+        })?),
+        _ => None,
+    };
+    let gid = match (group.id, group.name.as_deref()) {
+        (Some(v), _) => Some(id(entry, "gid", v)?),
+        (None, Some(name)) if !name.is_empty() => Some(db.gid(name).ok_or_else(|| {
+            Error::invalid(entry, path, format!("{path}: no such group {name:?}"))
+        })?),
+        _ => None,
+    };
+    Ok((uid, gid))
+}
+
+/// `uid:gid` for messages, the creator's ids standing in for unset ones.
+fn ids_text(uid: Option<u32>, gid: Option<u32>) -> String {
+    let u = uid.unwrap_or_else(|| rustix::process::geteuid().as_raw());
+    let g = gid.unwrap_or_else(|| rustix::process::getegid().as_raw());
+    format!("{u}:{g}")
+}
+
+/// Creates the missing parents of `path` (0755, owned by the stage's user).
+fn parents(stage: &Stage<'_>, entry: &str, path: &str) -> Result<(), Error> {
+    if !stage.dry_run {
+        stage
+            .root
+            .create_dir_all(&root::parent(path), 0o755, None)
+            .map_err(|e| Error::new(entry, path, e))?;
+    }
+    Ok(())
+}
+
+/// Ownership then mode (the order of Ignition ≥ 2.22: chown clears setuid/setgid, so
+/// chmod comes last). Returns a description of what changed, for the change list.
+fn set_permissions(
+    stage: &Stage<'_>,
+    entry: &str,
+    path: &str,
+    (uid, gid): (Option<u32>, Option<u32>),
+    mode: Option<u32>,
+) -> Result<Vec<String>, Error> {
+    let mut done = Vec::new();
+    if uid.is_some() || gid.is_some() {
+        if !stage.dry_run {
+            stage
+                .root
+                .chown(path, uid, gid)
+                .map_err(|e| Error::new(entry, path, e))?;
+        }
+        done.push(format!("owner {}", ids_text(uid, gid)));
+    }
+    if let Some(m) = mode {
+        if !stage.dry_run {
+            stage
+                .root
+                .chmod(path, m)
+                .map_err(|e| Error::new(entry, path, e))?;
+        }
+        done.push(format!("mode {m:04o}"));
+    }
+    Ok(done)
+}
+
+/// Removes what is at `path` for `overwrite: true`; returns whether something was there.
+fn remove_for_overwrite(
+    stage: &Stage<'_>,
+    entry: &str,
+    path: &str,
+    exists: bool,
+) -> Result<bool, Error> {
+    if exists && !stage.dry_run {
+        stage
+            .root
+            .remove_all(path)
+            .map_err(|e| Error::new(entry, path, e))?;
+    }
+    Ok(exists)
+}
+
+fn file(stage: &mut Stage<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Error> {
+    let path = root::clean(&f.path);
+    let ids = owner(entry, &path, db, &f.user, &f.group)?;
+    let mode = mode(entry, &path, f.mode)?.map(|m| {
+        if stage.special_mode_bits {
+            m
+        } else {
+            m & 0o777
+        }
+    });
+    let existing = stage
+        .root
+        .lstat(&path)
+        .map_err(|e| Error::new(entry, &path, e))?;
+    let has_source = f.contents.source.is_some();
+    let overwrite = f.overwrite == Some(true);
+    let keep = match existing {
+        Some(m) if !overwrite => {
+            if m.kind != Kind::File {
+                let msg = format!(
+                    "{path}: A non regular file exists there already and overwrite is false"
+                );
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            if has_source {
+                let msg = format!("{path}: A file exists there already and overwrite is false");
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            true
+        }
+        _ => false,
+    };
+
+    // Everything is fetched and verified before the root is touched.
+    let mut data = Vec::new();
+    if !stage.dry_run {
+        if !keep && let Some(contents) = stage.fetch(entry, &path, &f.contents)? {
+            data = contents;
+        }
+        for (j, fragment) in f.append.iter().enumerate() {
+            let fragment_entry = format!("{entry}.append.{j}");
+            data.extend(
+                stage
+                    .fetch(&fragment_entry, &path, fragment)?
+                    .unwrap_or_default(),
+            );
+        }
+    }
+
+    if keep {
+        let mut done = Vec::new();
+        if !f.append.is_empty() {
+            if !stage.dry_run {
+                stage
+                    .root
+                    .append(&path, &data, 0o644)
+                    .map_err(|e| Error::new(entry, &path, e))?;
+            }
+            done.push(format!("appended {} fragment(s)", f.append.len()));
+        }
+        done.extend(set_permissions(stage, entry, &path, ids, mode)?);
+        let what = if done.is_empty() {
+            "unchanged".to_string()
+        } else {
+            done.join(", ")
+        };
+        stage.record(entry, format!("kept file {path} ({what})"));
+        return Ok(());
+    }
+
+    let replaced = remove_for_overwrite(stage, entry, &path, existing.is_some())?;
+    parents(stage, entry, &path)?;
+    let mode = mode.unwrap_or(0o644);
+    if !stage.dry_run {
+        let perms = Perms {
+            uid: ids.0,
+            gid: ids.1,
+            mode,
+        };
+        stage
+            .root
+            .write_file(&path, &data, perms)
+            .map_err(|e| Error::new(entry, &path, e))?;
+    }
+    let verb = if replaced { "replaced" } else { "created" };
+    stage.record(
+        entry,
+        format!(
+            "{verb} file {path} ({mode:04o}, {})",
+            ids_text(ids.0, ids.1)
+        ),
+    );
+    Ok(())
+}
+
+fn directory(stage: &mut Stage<'_>, db: &Db, entry: &str, d: &Directory) -> Result<(), Error> {
+    let path = root::clean(&d.path);
+    let ids = owner(entry, &path, db, &d.user, &d.group)?;
+    let mode = mode(entry, &path, d.mode)?;
+    let existing = stage
+        .root
+        .lstat(&path)
+        .map_err(|e| Error::new(entry, &path, e))?;
+    let replaced = match existing {
+        Some(m) if d.overwrite != Some(true) => {
+            if m.kind != Kind::Dir {
+                let msg = format!("{path}: A non-directory already exists and overwrite is false");
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            let done = set_permissions(stage, entry, &path, ids, mode)?;
+            let what = if done.is_empty() {
+                "unchanged".to_string()
+            } else {
+                done.join(", ")
+            };
+            stage.record(entry, format!("kept directory {path} ({what})"));
+            return Ok(());
+        }
+        Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
+        None => false,
+    };
+    let mode = mode.unwrap_or(0o755);
+    if !stage.dry_run {
+        stage
+            .root
+            .create_dir_all(&path, 0o755, None)
+            .map_err(|e| Error::new(entry, &path, e))?;
+    }
+    set_permissions(stage, entry, &path, ids, Some(mode))?;
+    let verb = if replaced { "replaced" } else { "created" };
+    stage.record(
+        entry,
+        format!(
+            "{verb} directory {path} ({mode:04o}, {})",
+            ids_text(ids.0, ids.1)
+        ),
+    );
+    Ok(())
+}
+
+/// Go's `filepath.Clean` for link texts, relative ones included (`a/../b` → `b`).
+fn clean_link(text: &str) -> String {
+    if text.starts_with('/') {
+        return root::clean(text);
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for c in text.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if out.last().is_some_and(|l| *l != "..") => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }
+}
+
+fn link_target<'a>(entry: &str, path: &str, l: &'a Link) -> Result<&'a str, Error> {
+    l.target
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::invalid(entry, path, format!("{path}: link has no target")))
+}
+
+fn symlink(stage: &mut Stage<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), Error> {
+    let path = root::clean(&l.path);
+    let target = link_target(entry, &path, l)?;
+    let ids = owner(entry, &path, db, &l.user, &l.group)?;
+    let existing = stage
+        .root
+        .lstat(&path)
+        .map_err(|e| Error::new(entry, &path, e))?;
+    let replaced = match existing {
+        Some(m) if l.overwrite != Some(true) => {
+            if m.kind != Kind::Symlink {
+                let msg = format!(
+                    "{path}: a non-symlink already exists at that path and overwrite is false"
+                );
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            let current = stage
+                .root
+                .read_link(&path)
+                .map_err(|e| Error::new(entry, &path, e))?;
+            if clean_link(&current) != clean_link(target) {
+                let msg = format!(
+                    "{path}: a symlink already exists and points to {current:?}, not {target:?}"
+                );
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            stage.record(
+                entry,
+                format!("kept symlink {path} -> {current} (already exists)"),
+            );
+            return Ok(());
+        }
+        Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
+        None => false,
+    };
+    parents(stage, entry, &path)?;
+    if !stage.dry_run {
+        stage
+            .root
+            .symlink(&path, target)
+            .map_err(|e| Error::new(entry, &path, e))?;
+    }
+    let mut done = set_permissions(stage, entry, &path, ids, None)?;
+    done.insert(
+        0,
+        format!(
+            "{} symlink {path} -> {target}",
+            if replaced { "replaced" } else { "created" }
+        ),
+    );
+    stage.record(entry, done.join(", "));
+    Ok(())
+}
+
+fn hard_link(stage: &mut Stage<'_>, entry: &str, l: &Link) -> Result<(), Error> {
+    let path = root::clean(&l.path);
+    let target = root::clean(link_target(entry, &path, l)?);
+    let lstat = |p: &str| stage.root.lstat(p).map_err(|e| Error::new(entry, p, e));
+    let Some(to) = lstat(&target)? else {
+        if stage.dry_run {
+            // The target may be one of this config's entries, not created in a dry run.
+            stage.record(
+                entry,
+                format!("created hard link {path} -> {target} (if {target} exists by then)"),
+            );
+            return Ok(());
+        }
+        let msg = format!("{path}: hard link target {target} does not exist");
+        return Err(Error::invalid(entry, &path, msg));
+    };
+    let existing = lstat(&path)?;
+    let replaced = match existing {
+        Some(m) if l.overwrite != Some(true) => {
+            if (m.dev, m.ino) != (to.dev, to.ino) {
+                let msg = format!(
+                    "{path}: a different file already exists at that path and overwrite is false"
+                );
+                return Err(Error::invalid(entry, &path, msg));
+            }
+            stage.record(
+                entry,
+                format!("kept hard link {path} -> {target} (already exists)"),
+            );
+            return Ok(());
+        }
+        Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
+        None => false,
+    };
+    parents(stage, entry, &path)?;
+    if !stage.dry_run {
+        stage
+            .root
+            .hard_link(&path, &target)
+            .map_err(|e| Error::new(entry, &path, e))?;
+    }
+    let verb = if replaced { "replaced" } else { "created" };
+    stage.record(entry, format!("{verb} hard link {path} -> {target}"));
+    Ok(())
+}
+
+/// Helpers shared by the files stage's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::{Path, PathBuf};
+
+    use crate::fetch::{Fetch, FetchError};
+    use crate::root::Root;
+
+    /// `data:,TEXT` yields TEXT; any other source fails to fetch.
+    pub(crate) struct TestFetch;
+
+    impl Fetch for TestFetch {
+        fn fetch(&self, resource: &ferro_spec::Resource) -> Result<Option<Vec<u8>>, FetchError> {
+            match resource.source.as_deref() {
+                None => Ok(None),
+                Some(s) => match s.strip_prefix("data:,") {
+                    Some(d) => Ok(Some(d.as_bytes().to_vec())),
+                    None => Err(FetchError::Failed {
+                        url: s.to_string(),
+                        reason: "test fetch failure".into(),
+                    }),
+                },
+            }
+        }
+    }
+
+    /// Whether ownership can be set and checked; says so when it cannot.
+    pub(crate) fn as_root() -> bool {
+        let root = rustix::process::geteuid().is_root();
+        if !root {
+            eprintln!("not root: skipping ownership assertions");
+        }
+        root
+    }
+
+    /// A temp dir with the root at `root/`.
+    pub(crate) struct TestRoot {
+        pub(crate) _tmp: tempfile::TempDir,
+        pub(crate) dir: PathBuf,
+        pub(crate) root: Root,
+    }
+
+    impl TestRoot {
+        pub(crate) fn new() -> TestRoot {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let dir = tmp.path().join("root");
+            std::fs::create_dir(&dir).expect("mkdir root");
+            let root = Root::open(&dir).expect("open root");
+            TestRoot {
+                _tmp: tmp,
+                dir,
+                root,
+            }
+        }
+
+        /// The host path of `rel` (relative to the root).
+        pub(crate) fn host(&self, rel: &str) -> PathBuf {
+            self.dir.join(rel.trim_start_matches('/'))
+        }
+
+        pub(crate) fn write(&self, rel: &str, text: &str) {
+            let p = self.host(rel);
+            std::fs::create_dir_all(p.parent().unwrap_or(Path::new("/"))).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+
+        pub(crate) fn read(&self, rel: &str) -> String {
+            std::fs::read_to_string(self.host(rel)).expect("read")
+        }
+
+        /// Runs the whole files stage on a config given as JSON.
+        pub(crate) fn apply(
+            &self,
+            json: serde_json::Value,
+            dry_run: bool,
+        ) -> Result<super::Changes, super::Error> {
+            let config: ferro_spec::Config = serde_json::from_value(json).expect("config");
+            super::apply(
+                &config,
+                &self.root,
+                &TestFetch,
+                &super::Options::for_config(&config, dry_run),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+    use serde_json::json;
+
+    use super::test_support::{TestRoot, as_root};
+
+    fn mode(t: &TestRoot, rel: &str) -> u32 {
+        fs::symlink_metadata(t.host(rel)).expect("lstat").mode() & 0o7777
+    }
+
+    fn owner(t: &TestRoot, rel: &str) -> (u32, u32) {
+        let m = fs::symlink_metadata(t.host(rel)).expect("lstat");
+        (m.uid(), m.gid())
+    }
+
+    fn files(list: serde_json::Value) -> serde_json::Value {
+        json!({"storage": {"files": list}})
+    }
+
+    #[test]
+    fn creates_file_with_defaults_and_reports_it() {
+        let t = TestRoot::new();
+        let changes = t
+            .apply(
+                files(
+                    json!([{"path": "/etc/hello", "contents": {"source": "data:,hello world\n"}}]),
+                ),
+                false,
+            )
+            .expect("apply");
+        assert_eq!(t.read("etc/hello"), "hello world\n");
+        assert_eq!((mode(&t, "etc/hello"), mode(&t, "etc")), (0o644, 0o755));
+        if as_root() {
+            assert_eq!(owner(&t, "etc/hello"), (0, 0));
+            assert_eq!(changes.to_string(), "created file /etc/hello (0644, 0:0)\n");
+        }
+        assert_eq!(changes.changes[0].entry, "$.storage.files.0");
+    }
+
+    #[test]
+    fn depth_order_and_hard_links_last() {
+        let t = TestRoot::new();
+        let config = json!({"storage": {
+            "files": [{"path": "/lnk/deep/file", "contents": {"source": "data:,x"}}],
+            "directories": [{"path": "/real"}],
+            "links": [
+                {"path": "/hard", "target": "/lnk/deep/file", "hard": true},
+                {"path": "/lnk", "target": "/real"}
+            ]
+        }});
+        t.apply(config, false).expect("apply");
+        // The symlink (depth 1) came before the file (depth 3) and was followed in the root.
+        assert_eq!(t.read("real/deep/file"), "x");
+        let (a, b) = (
+            fs::metadata(t.host("hard")).expect("a"),
+            fs::metadata(t.host("real/deep/file")).expect("b"),
+        );
+        assert_eq!(a.ino(), b.ino());
+        assert_eq!(
+            fs::read_link(t.host("lnk")).expect("readlink").to_str(),
+            Some("/real")
+        );
+    }
+
+    #[test]
+    fn existing_nodes_follow_ignitions_rules() {
+        let t = TestRoot::new();
+        t.write("f", "old");
+        fs::set_permissions(t.host("f"), fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::create_dir(t.host("d")).expect("mkdir");
+        symlink("target", t.host("s")).expect("symlink");
+
+        let err = |json| t.apply(json, false).expect_err("must fail").to_string();
+        assert_eq!(
+            err(files(
+                json!([{"path": "/f", "contents": {"source": "data:,new"}}])
+            )),
+            "$.storage.files.0: /f: A file exists there already and overwrite is false"
+        );
+        assert!(
+            err(files(json!([{"path": "/d"}]))).contains("A non regular file exists there already")
+        );
+        assert!(
+            err(json!({"storage": {"directories": [{"path": "/f"}]}}))
+                .contains("A non-directory already exists")
+        );
+        assert!(
+            err(json!({"storage": {"links": [{"path": "/f", "target": "x"}]}}))
+                .contains("a non-symlink already exists")
+        );
+        assert!(
+            err(json!({"storage": {"links": [{"path": "/s", "target": "other"}]}}))
+                .contains("points to \"target\"")
+        );
+        assert!(
+            err(json!({"storage": {"links": [{"path": "/f", "target": "/s", "hard": true}]}}))
+                .contains("a different file already exists")
+        );
+        assert_eq!(t.read("f"), "old");
+
+        // No source: the content stays, the mode is kept unless given.
+        t.apply(
+            files(json!([{"path": "/f", "append": [{"source": "data:,+more"}]}])),
+            false,
+        )
+        .expect("append");
+        assert_eq!(
+            (t.read("f"), mode(&t, "f")),
+            ("old+more".to_string(), 0o600)
+        );
+        t.apply(files(json!([{"path": "/f", "mode": 0o640}])), false)
+            .expect("chmod");
+        assert_eq!(
+            (t.read("f"), mode(&t, "f")),
+            ("old+more".to_string(), 0o640)
+        );
+        // Same symlink: nothing to do.
+        let c = t
+            .apply(
+                json!({"storage": {"links": [{"path": "/s", "target": "./target"}]}}),
+                false,
+            )
+            .expect("same");
+        assert!(c.changes[0].summary.contains("already exists"));
+    }
+
+    #[test]
+    fn overwrite_replaces_files_and_wipes_directories() {
+        let t = TestRoot::new();
+        t.write("f", "old");
+        t.write("d/inner", "x");
+        let config = json!({"storage": {
+            "files": [{"path": "/f", "overwrite": true, "contents": {"source": "data:,new"}, "append": [{"source": "data:,!"}]}],
+            "directories": [{"path": "/d", "overwrite": true, "mode": 0o700}]
+        }});
+        let changes = t.apply(config, false).expect("apply");
+        assert_eq!(t.read("f"), "new!");
+        assert_eq!(fs::read_dir(t.host("d")).expect("ls").count(), 0);
+        assert_eq!(mode(&t, "d"), 0o700);
+        assert!(
+            changes
+                .changes
+                .iter()
+                .any(|c| c.summary.starts_with("replaced file /f"))
+        );
+    }
+
+    #[test]
+    fn failed_fetch_leaves_target_untouched() {
+        let t = TestRoot::new();
+        t.write("etc/f", "old");
+        let config = files(json!([
+            {"path": "/etc/f", "overwrite": true, "contents": {"source": "data:,new"}, "append": [{"source": "http://fail"}]},
+        ]));
+        let err = t.apply(config, false).expect_err("fetch fails");
+        assert!(
+            err.to_string()
+                .starts_with("$.storage.files.0.append.0: failed to fetch http://fail"),
+            "{err}"
+        );
+        assert_eq!(err.path, "/etc/f");
+        assert_eq!(t.read("etc/f"), "old");
+        let names: Vec<_> = fs::read_dir(t.host("etc"))
+            .expect("ls")
+            .map(|e| e.expect("e").file_name())
+            .collect();
+        assert_eq!(names, ["f"], "no temp files");
+        t.apply(
+            files(json!([{"path": "/new/f", "contents": {"source": "ftp://x"}}])),
+            false,
+        )
+        .expect_err("fails");
+        assert!(!t.host("new").exists(), "nothing created before the fetch");
+    }
+
+    #[test]
+    fn owners_by_id_and_name_with_special_bits() {
+        let t = TestRoot::new();
+        let config = json!({
+            "ignition": {"version": "3.6.0"},
+            "passwd": {"users": [{"name": "core", "noCreateHome": true}]},
+            "storage": {
+                "files": [{"path": "/usr/bin/tool", "mode": 0o4755, "user": {"name": "core"}, "group": {"id": 7}}],
+                "directories": [{"path": "/srv/x", "mode": 0o1777, "user": {"id": 1000}}],
+                "links": [{"path": "/srv/l", "target": "x", "user": {"name": "core"}}]
+            }
+        });
+        t.apply(config, false).expect("apply");
+        assert_eq!(
+            (mode(&t, "usr/bin/tool"), mode(&t, "srv/x"), mode(&t, "usr")),
+            (0o4755, 0o1777, 0o755)
+        );
+        // Before spec 3.6.0 special bits of files have no effect.
+        let old = json!({
+            "ignition": {"version": "3.5.0"},
+            "storage": {"files": [{"path": "/usr/bin/old", "mode": 0o6755}]}
+        });
+        t.apply(old, false).expect("apply 3.5.0");
+        assert_eq!(mode(&t, "usr/bin/old"), 0o755);
+        if as_root() {
+            assert_eq!(owner(&t, "usr/bin/tool"), (1000, 7));
+            assert_eq!(owner(&t, "srv/x"), (1000, 0));
+            assert_eq!(owner(&t, "srv/l").0, 1000);
+        }
+        let err = t
+            .apply(
+                files(json!([{"path": "/a", "user": {"name": "ghost"}}])),
+                false,
+            )
+            .expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "$.storage.files.0: /a: no such user \"ghost\""
+        );
+    }
+
+    #[test]
+    fn dry_run_writes_nothing() {
+        let t = TestRoot::new();
+        let config = json!({
+            "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": ["ssh-ed25519 AAAA"]}]},
+            "storage": {"files": [{"path": "/etc/hello", "contents": {"source": "data:,x"}}],
+                        "links": [{"path": "/h", "target": "/etc/hello", "hard": true}]},
+            "systemd": {"units": [{"name": "a.service", "contents": "[Unit]", "enabled": true}]}
+        });
+        let changes = t.apply(config, true).expect("dry run");
+        assert_eq!(
+            fs::read_dir(&t.dir).expect("ls").count(),
+            0,
+            "root still empty"
+        );
+        let text = changes.to_string();
+        assert!(text.starts_with("dry run, nothing written"), "{text}");
+        for expected in [
+            "added user core (1000:1000",
+            "created file /etc/hello",
+            "wrote unit",
+            "preset enable a.service",
+        ] {
+            assert!(text.contains(expected), "{expected} missing in {text}");
+        }
+    }
+}

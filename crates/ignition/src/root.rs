@@ -1,1 +1,846 @@
-//! (being written)
+//! The target root: every path resolves inside it, symlinks included.
+//!
+//! Ignition writes into a mounted sysroot whose contents it does not control: `/etc` may
+//! hold symlinks such as `/root -> /var/roothome`, and a hostile or broken image may hold
+//! `/x -> /../../host`. [`Root`] opens the root directory once and resolves every path
+//! relative to that descriptor with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`:
+//! `..` stops at the root, absolute symlinks in intermediate components are re-rooted in
+//! it (what Ignition's path joining does by hand), and `/proc/self/fd`-style magic links
+//! are refused. The final component is then acted on with a `*at` syscall that does not
+//! follow it, so a symlink at the target path is replaced or reported, never written
+//! through.
+//!
+//! Paths given to [`Root`] are the config's absolute paths (`/etc/hello`); they are
+//! cleaned lexically first, so `.` and `..` components never reach the final `*at` call.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Uid};
+use rustix::io::Errno;
+
+/// A filesystem operation on a path in the root failed.
+///
+/// Displays as `could not create directory /etc/x: …`, with the path as the config
+/// names it (inside the root), so the message points at the config entry's path.
+#[derive(Debug, thiserror::Error)]
+#[error("could not {verb} {path}: {error}")]
+pub struct RootError {
+    /// What was being done (`create directory`, `write file`, …).
+    pub verb: &'static str,
+    /// The path inside the root.
+    pub path: String,
+    /// The underlying error.
+    pub error: io::Error,
+}
+
+impl RootError {
+    fn new(verb: &'static str, path: &str, errno: Errno) -> Self {
+        let error = if errno == Errno::LOOP {
+            io::Error::other("symlink loop or too many levels of symbolic links (ELOOP)")
+        } else {
+            io::Error::from(errno)
+        };
+        RootError {
+            verb,
+            path: path.to_string(),
+            error,
+        }
+    }
+
+    fn io(verb: &'static str, path: &str, error: io::Error) -> Self {
+        RootError {
+            verb,
+            path: path.to_string(),
+            error,
+        }
+    }
+}
+
+/// What kind of node a path is, as far as the files stage cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (device, FIFO, socket).
+    Other,
+}
+
+/// The metadata the files stage needs about a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// Node type.
+    pub kind: Kind,
+    /// Permission bits including setuid/setgid/sticky (`0o7777` mask).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Device, to compare inodes.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl Meta {
+    fn from_stat(st: &rfs::Stat) -> Meta {
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+/// Ownership and mode given to a written file; `None` ids keep the creator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perms {
+    /// Owner, or the creating process's.
+    pub uid: Option<u32>,
+    /// Group, or the creating process's.
+    pub gid: Option<u32>,
+    /// Permission bits (`0o7777` mask: setuid/setgid/sticky included).
+    pub mode: u32,
+}
+
+/// The target root directory, opened once; all operations stay inside it.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    host: PathBuf,
+}
+
+/// Counter making temp file names unique within the process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// How often `openat2` is retried on `EAGAIN` (a concurrent rename in the root).
+const EAGAIN_RETRIES: usize = 16;
+
+/// The components of `path` after lexical cleaning (`.` dropped, `..` pops, stopping at
+/// the root), as Ignition's path joining does before touching the filesystem.
+fn components(path: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `path` cleaned to an absolute path (`/a/../b/` → `/b`), for messages and comparisons.
+pub fn clean(path: &str) -> String {
+    format!("/{}", components(path).join("/"))
+}
+
+/// The parent directory of `path`, cleaned (`/` for top-level entries and `/` itself).
+pub fn parent(path: &str) -> String {
+    let comps = components(path);
+    match comps.split_last() {
+        Some((_, init)) => format!("/{}", init.join("/")),
+        None => "/".to_string(),
+    }
+}
+
+/// The parent directory's descriptor and the final component of a path.
+struct Located {
+    dir: OwnedFd,
+    name: String,
+}
+
+impl Root {
+    /// Opens the root directory `path` (which must exist and be a directory).
+    pub fn open(path: &Path) -> Result<Root, RootError> {
+        let shown = path.display().to_string();
+        let fd = rfs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| RootError::new("open root directory", &shown, e))?;
+        Ok(Root {
+            fd,
+            host: path.to_path_buf(),
+        })
+    }
+
+    /// The root directory as given to [`Root::open`] (for messages only: never joined with
+    /// config paths, which would bypass the confinement).
+    pub fn host_path(&self) -> &Path {
+        &self.host
+    }
+
+    /// Opens the directory at the relative, cleaned `rel` inside the root, following
+    /// symlinks confined to the root.
+    fn open_dir(&self, rel: &str) -> Result<OwnedFd, Errno> {
+        self.open_in_root(rel, OFlags::RDONLY | OFlags::DIRECTORY)
+    }
+
+    fn open_in_root(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
+        let p = if rel.is_empty() { "." } else { rel };
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        let mut tries = 0;
+        loop {
+            match rfs::openat2(&self.fd, p, flags | OFlags::CLOEXEC, Mode::empty(), resolve) {
+                Err(Errno::AGAIN) if tries < EAGAIN_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// The parent's descriptor and the final component; `None` for the root itself.
+    fn locate(&self, path: &str) -> Result<Option<Located>, Errno> {
+        let comps = components(path);
+        let Some((name, init)) = comps.split_last() else {
+            return Ok(None);
+        };
+        let dir = self.open_dir(&init.join("/"))?;
+        Ok(Some(Located {
+            dir,
+            name: (*name).to_string(),
+        }))
+    }
+
+    /// Like [`Root::locate`], but the root itself is an error (`EINVAL`) for `verb`.
+    fn locate_named(&self, path: &str, verb: &'static str) -> Result<Located, RootError> {
+        match self.locate(path) {
+            Ok(Some(l)) => Ok(l),
+            Ok(None) => Err(RootError::io(
+                verb,
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "the root directory itself"),
+            )),
+            Err(e) => Err(RootError::new(verb, path, e)),
+        }
+    }
+
+    /// The node at `path` without following a final symlink; `None` if it does not exist.
+    pub fn lstat(&self, path: &str) -> Result<Option<Meta>, RootError> {
+        const VERB: &str = "stat";
+        let located = match self.locate(path) {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                let st = rfs::fstat(&self.fd).map_err(|e| RootError::new(VERB, path, e))?;
+                return Ok(Some(Meta::from_stat(&st)));
+            }
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(RootError::new(VERB, path, e)),
+        };
+        match rfs::statat(
+            &located.dir,
+            located.name.as_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => Ok(Some(Meta::from_stat(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(RootError::new(VERB, path, e)),
+        }
+    }
+
+    /// The node at `path`, following symlinks inside the root; `None` if it does not
+    /// exist (a dangling symlink included).
+    pub fn stat(&self, path: &str) -> Result<Option<Meta>, RootError> {
+        match self.open_in_root(&components(path).join("/"), OFlags::PATH) {
+            Ok(fd) => {
+                let st = rfs::fstat(&fd).map_err(|e| RootError::new("stat", path, e))?;
+                Ok(Some(Meta::from_stat(&st)))
+            }
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(RootError::new("stat", path, e)),
+        }
+    }
+
+    /// `mkdir -p`: creates `path` and missing parents with `mode` (applied exactly, not
+    /// masked by the umask) and, if given, `owner`. Existing directories (or symlinks to
+    /// directories inside the root) are kept as they are. Returns the created paths,
+    /// outermost first.
+    pub fn create_dir_all(
+        &self,
+        path: &str,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Vec<String>, RootError> {
+        const VERB: &str = "create directory";
+        let comps = components(path);
+        // Find the deepest existing ancestor, then create downwards from it.
+        let mut existing = comps.len();
+        loop {
+            match self.open_dir(&comps[..existing].join("/")) {
+                Ok(_) => break,
+                Err(Errno::NOENT) if existing > 0 => existing -= 1,
+                Err(e) => {
+                    return Err(RootError::new(
+                        VERB,
+                        &format!("/{}", comps[..existing].join("/")),
+                        e,
+                    ));
+                }
+            }
+        }
+        let mut created = Vec::new();
+        for depth in existing..comps.len() {
+            let shown = format!("/{}", comps[..=depth].join("/"));
+            let parent = self
+                .open_dir(&comps[..depth].join("/"))
+                .map_err(|e| RootError::new(VERB, &shown, e))?;
+            match rfs::mkdirat(&parent, comps[depth], Mode::from_raw_mode(mode & 0o777)) {
+                Ok(()) => {}
+                // Raced or a dangling symlink: reopening below tells which.
+                Err(Errno::EXIST) => {}
+                Err(e) => return Err(RootError::new(VERB, &shown, e)),
+            }
+            let dir = self
+                .open_dir(&comps[..=depth].join("/"))
+                .map_err(|e| RootError::new(VERB, &shown, e))?;
+            if let Some((uid, gid)) = owner {
+                rfs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                    .map_err(|e| RootError::new("change owner of", &shown, e))?;
+            }
+            rfs::fchmod(&dir, Mode::from_raw_mode(mode))
+                .map_err(|e| RootError::new("change mode of", &shown, e))?;
+            created.push(shown);
+        }
+        Ok(created)
+    }
+
+    /// Writes `data` to `path` atomically: a temp file in the same directory gets the
+    /// data, owner and mode (chown before chmod so setuid/setgid survive), is fsynced and
+    /// renamed over `path`. Whatever was at `path` (a symlink included) is replaced, never
+    /// written through. The parent directory must exist. On failure the temp file is
+    /// removed and `path` is untouched.
+    pub fn write_file(&self, path: &str, data: &[u8], perms: Perms) -> Result<(), RootError> {
+        const VERB: &str = "write file";
+        let at = self.locate_named(path, VERB)?;
+        let (tmp, fd) = self.create_temp(&at, path)?;
+        let result = (|| {
+            let mut file = std::fs::File::from(fd);
+            file.write_all(data)
+                .map_err(|e| RootError::io(VERB, path, e))?;
+            if perms.uid.is_some() || perms.gid.is_some() {
+                rfs::fchown(
+                    &file,
+                    perms.uid.map(Uid::from_raw),
+                    perms.gid.map(Gid::from_raw),
+                )
+                .map_err(|e| RootError::new("change owner of", path, e))?;
+            }
+            rfs::fchmod(&file, Mode::from_raw_mode(perms.mode))
+                .map_err(|e| RootError::new("change mode of", path, e))?;
+            rfs::fsync(&file).map_err(|e| RootError::new(VERB, path, e))?;
+            rfs::renameat(&at.dir, tmp.as_str(), &at.dir, at.name.as_str())
+                .map_err(|e| RootError::new(VERB, path, e))
+        })();
+        if result.is_err() {
+            // Best effort: the error being reported matters more than a cleanup failure.
+            let _ = rfs::unlinkat(&at.dir, tmp.as_str(), AtFlags::empty());
+            return result;
+        }
+        rfs::fsync(&at.dir).map_err(|e| RootError::new("sync directory of", path, e))
+    }
+
+    fn create_temp(&self, at: &Located, path: &str) -> Result<(String, OwnedFd), RootError> {
+        loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = format!(".{}.ferro-tmp.{}.{n}", at.name, std::process::id());
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match rfs::openat(&at.dir, tmp.as_str(), flags, Mode::from_raw_mode(0o600)) {
+                Ok(fd) => return Ok((tmp, fd)),
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(RootError::new("create temp file for", path, e)),
+            }
+        }
+    }
+
+    /// Appends `data` to the regular file at `path`, creating it with `create_mode` if
+    /// missing. A symlink at `path` is an error, not followed.
+    pub fn append(&self, path: &str, data: &[u8], create_mode: u32) -> Result<(), RootError> {
+        const VERB: &str = "append to file";
+        let at = self.locate_named(path, VERB)?;
+        let flags = OFlags::WRONLY
+            | OFlags::APPEND
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY
+            | OFlags::CLOEXEC;
+        let fd = rfs::openat(
+            &at.dir,
+            at.name.as_str(),
+            flags,
+            Mode::from_raw_mode(create_mode),
+        )
+        .map_err(|e| RootError::new(VERB, path, e))?;
+        let st = rfs::fstat(&fd).map_err(|e| RootError::new(VERB, path, e))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(RootError::io(
+                VERB,
+                path,
+                io::Error::other("not a regular file"),
+            ));
+        }
+        let mut file = std::fs::File::from(fd);
+        file.write_all(data)
+            .map_err(|e| RootError::io(VERB, path, e))?;
+        rfs::fsync(&file).map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Creates a symlink at `path` whose text is `target`, verbatim (not re-rooted: it is
+    /// resolved by the booted system, where the root is `/`).
+    pub fn symlink(&self, path: &str, target: &str) -> Result<(), RootError> {
+        const VERB: &str = "create symlink";
+        let at = self.locate_named(path, VERB)?;
+        rfs::symlinkat(target, &at.dir, at.name.as_str()).map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Creates a hard link at `path` to `target`, both resolved inside the root; a
+    /// symlink at `target` is linked itself, not followed.
+    pub fn hard_link(&self, path: &str, target: &str) -> Result<(), RootError> {
+        const VERB: &str = "create hard link";
+        let to = self.locate_named(target, VERB)?;
+        let at = self.locate_named(path, VERB)?;
+        rfs::linkat(
+            &to.dir,
+            to.name.as_str(),
+            &at.dir,
+            at.name.as_str(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Renames `from` to `to` (both inside the root; neither final component followed).
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), RootError> {
+        const VERB: &str = "rename";
+        let src = self.locate_named(from, VERB)?;
+        let dst = self.locate_named(to, VERB)?;
+        rfs::renameat(&src.dir, src.name.as_str(), &dst.dir, dst.name.as_str())
+            .map_err(|e| RootError::new(VERB, from, e))
+    }
+
+    /// Changes the owner of `path` without following a final symlink (`lchown`); `None`
+    /// keeps the current id.
+    pub fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<(), RootError> {
+        const VERB: &str = "change owner of";
+        let (uid, gid) = (uid.map(Uid::from_raw), gid.map(Gid::from_raw));
+        match self.locate(path) {
+            Ok(Some(at)) => rfs::chownat(
+                &at.dir,
+                at.name.as_str(),
+                uid,
+                gid,
+                AtFlags::SYMLINK_NOFOLLOW,
+            ),
+            Ok(None) => rfs::fchown(&self.fd, uid, gid),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Sets the permission bits of the file or directory at `path`, setuid/setgid/sticky
+    /// included. A symlink at `path` is an error (symlinks have no mode of their own); the
+    /// node is opened without following it, so the change cannot land elsewhere.
+    pub fn chmod(&self, path: &str, mode: u32) -> Result<(), RootError> {
+        const VERB: &str = "change mode of";
+        let fd = match self.locate(path) {
+            Ok(Some(at)) => rfs::openat(
+                &at.dir,
+                at.name.as_str(),
+                OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC,
+                Mode::empty(),
+            ),
+            Ok(None) => self.open_dir(""),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| RootError::new(VERB, path, e))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Removes `path` and, for a directory, everything below it (`os.RemoveAll`). A
+    /// symlink is removed itself; nothing is followed. Returns whether anything existed.
+    pub fn remove_all(&self, path: &str) -> Result<bool, RootError> {
+        const VERB: &str = "remove";
+        let at = self.locate_named(path, VERB);
+        let at = match at {
+            Ok(at) => at,
+            Err(e) if e.error.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        remove_entry(&at.dir, &at.name).map_err(|e| RootError::new(VERB, path, e))
+    }
+
+    /// Reads the file at `path` (symlinks followed inside the root); `None` if missing.
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RootError> {
+        const VERB: &str = "read";
+        let fd =
+            match self.open_in_root(&components(path).join("/"), OFlags::RDONLY | OFlags::NOCTTY) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => return Ok(None),
+                Err(e) => return Err(RootError::new(VERB, path, e)),
+            };
+        let mut data = Vec::new();
+        std::fs::File::from(fd)
+            .read_to_end(&mut data)
+            .map_err(|e| RootError::io(VERB, path, e))?;
+        Ok(Some(data))
+    }
+
+    /// The text of the symlink at `path`.
+    pub fn read_link(&self, path: &str) -> Result<String, RootError> {
+        const VERB: &str = "read symlink";
+        let at = self.locate_named(path, VERB)?;
+        let text = rfs::readlinkat(&at.dir, at.name.as_str(), Vec::new())
+            .map_err(|e| RootError::new(VERB, path, e))?;
+        Ok(text.to_string_lossy().into_owned())
+    }
+
+    /// The entries of the directory at `path` (symlinks followed inside the root), sorted
+    /// by name; empty if it does not exist.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, Kind)>, RootError> {
+        const VERB: &str = "read directory";
+        let fd = match self.open_dir(&components(path).join("/")) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(Vec::new()),
+            Err(e) => return Err(RootError::new(VERB, path, e)),
+        };
+        let mut out = Vec::new();
+        for (name, st) in list(&fd).map_err(|e| RootError::new(VERB, path, e))? {
+            out.push((name, Meta::from_stat(&st).kind));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+/// The entries of an open directory (without `.`/`..`) with their `lstat` data.
+fn list(dir: &OwnedFd) -> Result<Vec<(String, rfs::Stat)>, Errno> {
+    let mut out = Vec::new();
+    for entry in rfs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        let st = rfs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+        out.push((name, st));
+    }
+    Ok(out)
+}
+
+/// Removes `name` in `dir`, recursively for directories, descending by descriptor only.
+fn remove_entry(dir: &impl AsFd, name: &str) -> Result<bool, Errno> {
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let sub = rfs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        for (child, _) in list(&sub)? {
+            remove_entry(&sub, &child)?;
+        }
+        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+    } else {
+        rfs::unlinkat(dir, name, AtFlags::empty())?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::test_support::as_root;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+    /// A temp dir holding `root/` (the root) and, next to it, a sentinel file and an
+    /// `outside/` directory that no operation may touch.
+    struct Fixture {
+        tmp: tempfile::TempDir,
+        root: Root,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            fs::create_dir(tmp.path().join("root")).expect("mkdir root");
+            fs::create_dir(tmp.path().join("outside")).expect("mkdir outside");
+            fs::write(tmp.path().join("sentinel"), "keep").expect("sentinel");
+            fs::write(tmp.path().join("outside/file"), "keep").expect("outside file");
+            fs::set_permissions(
+                tmp.path().join("sentinel"),
+                fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod");
+            let root = Root::open(&tmp.path().join("root")).expect("open root");
+            Fixture { tmp, root }
+        }
+
+        fn host(&self, rel: &str) -> PathBuf {
+            self.tmp.path().join("root").join(rel)
+        }
+
+        fn link(&self, rel: &str, target: &str) {
+            symlink(target, self.host(rel)).expect("symlink");
+        }
+
+        fn outside(&self) -> String {
+            self.tmp.path().join("outside").display().to_string()
+        }
+
+        /// Nothing next to the root changed.
+        fn assert_outside_untouched(&self) {
+            let t = self.tmp.path();
+            let mut names: Vec<String> = fs::read_dir(t)
+                .expect("ls")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["outside", "root", "sentinel"]);
+            assert_eq!(
+                fs::read_to_string(t.join("sentinel")).expect("sentinel"),
+                "keep"
+            );
+            let meta = fs::metadata(t.join("sentinel")).expect("stat sentinel");
+            assert_eq!(meta.mode() & 0o7777, 0o600);
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (
+                    rustix::process::geteuid().as_raw(),
+                    rustix::process::getegid().as_raw()
+                )
+            );
+            let outside: Vec<_> = fs::read_dir(t.join("outside"))
+                .expect("ls outside")
+                .collect();
+            assert_eq!(outside.len(), 1);
+            assert_eq!(
+                fs::read_to_string(t.join("outside/file")).expect("outside file"),
+                "keep"
+            );
+        }
+    }
+
+    const PERMS: Perms = Perms {
+        uid: None,
+        gid: None,
+        mode: 0o644,
+    };
+
+    #[test]
+    fn cleaning_keeps_dotdot_inside() {
+        assert_eq!(clean("/../../etc/./x/../y"), "/etc/y");
+        assert_eq!(parent("/etc/hello"), "/etc");
+        assert_eq!(parent("/hello"), "/");
+        assert_eq!(parent("/"), "/");
+    }
+
+    #[test]
+    fn dotdot_paths_stay_in_root() {
+        let f = Fixture::new();
+        f.root
+            .write_file("/../sentinel", b"x", PERMS)
+            .expect("write");
+        f.root
+            .create_dir_all("/../../outside/new", 0o755, None)
+            .expect("mkdir");
+        assert_eq!(fs::read(f.host("sentinel")).expect("read"), b"x");
+        assert!(f.host("outside/new").is_dir());
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn absolute_symlink_in_parent_is_rerooted() {
+        let f = Fixture::new();
+        fs::create_dir(f.host("real")).expect("mkdir");
+        f.link("lnk", "/real");
+        f.root
+            .write_file("/lnk/hello", b"hi", PERMS)
+            .expect("write");
+        assert_eq!(fs::read(f.host("real/hello")).expect("read"), b"hi");
+        // An absolute host path to the outside directory means the same path in the root.
+        f.link("abs", &f.outside());
+        let err = f
+            .root
+            .write_file("/abs/file", b"x", PERMS)
+            .expect_err("must not escape");
+        assert_eq!(err.error.raw_os_error(), Some(Errno::NOENT.raw_os_error()));
+        let err = f
+            .root
+            .create_dir_all("/abs/sub", 0o755, None)
+            .expect_err("must not escape");
+        assert!(
+            err.to_string()
+                .starts_with("could not create directory /abs"),
+            "{err}"
+        );
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn relative_and_chained_symlinks_are_clamped() {
+        let f = Fixture::new();
+        f.link("rel", "../../../outside");
+        f.link("a", "b");
+        f.link("b", "../..");
+        assert!(f.root.write_file("/rel/file", b"x", PERMS).is_err());
+        assert!(f.root.append("/rel/file", b"x", 0o644).is_err());
+        // `/a` → `/b` → `/../..` = the root itself.
+        f.root
+            .write_file("/a/sentinel", b"inside", PERMS)
+            .expect("write via chain");
+        assert_eq!(fs::read(f.host("sentinel")).expect("read"), b"inside");
+        assert_eq!(
+            f.root.read("/a/a/b/sentinel").expect("read").as_deref(),
+            Some(&b"inside"[..])
+        );
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn symlink_loops_fail_clearly() {
+        let f = Fixture::new();
+        f.link("l1", "l2");
+        f.link("l2", "l1");
+        let err = f.root.write_file("/l1/x", b"x", PERMS).expect_err("loop");
+        assert!(
+            err.to_string()
+                .contains("could not write file /l1/x: symlink loop"),
+            "{err}"
+        );
+        let err = f
+            .root
+            .create_dir_all("/l1/x", 0o755, None)
+            .expect_err("loop");
+        assert!(err.to_string().contains("symlink loop"), "{err}");
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn final_symlink_is_never_followed() {
+        let f = Fixture::new();
+        let sentinel = f.tmp.path().join("sentinel").display().to_string();
+        for (name, target) in [("rel", "../../sentinel"), ("abs", sentinel.as_str())] {
+            f.link(name, target);
+            assert!(f.root.append(&format!("/{name}"), b"x", 0o644).is_err());
+            assert!(f.root.chmod(&format!("/{name}"), 0o777).is_err());
+            if as_root() {
+                let p = format!("/{name}");
+                f.root.chown(&p, Some(1234), Some(1234)).expect("lchown");
+                let link = fs::symlink_metadata(f.host(name)).expect("lstat");
+                assert_eq!(link.uid(), 1234);
+            }
+            f.root
+                .write_file(&format!("/{name}"), b"replaced", PERMS)
+                .expect("write replaces link");
+            assert_eq!(fs::read(f.host(name)).expect("read"), b"replaced");
+            assert!(fs::symlink_metadata(f.host(name)).expect("lstat").is_file());
+        }
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn remove_all_and_hard_links_stay_inside() {
+        let f = Fixture::new();
+        fs::create_dir_all(f.host("d/sub")).expect("mkdir");
+        fs::write(f.host("d/sub/f"), "x").expect("write");
+        symlink(f.outside(), f.host("d/out")).expect("symlink");
+        f.link("out", "../../outside");
+        assert!(f.root.remove_all("/d").expect("remove"));
+        assert!(f.root.remove_all("/out").expect("remove link"));
+        assert!(
+            !f.root
+                .remove_all("/missing/deeper")
+                .expect("missing is fine")
+        );
+        assert!(!f.host("d").exists() && fs::symlink_metadata(f.host("out")).is_err());
+        assert!(f.root.hard_link("/h", "/../sentinel").is_err());
+        f.link("o2", &f.outside());
+        assert!(f.root.hard_link("/h", "/o2/file").is_err());
+        f.assert_outside_untouched();
+    }
+
+    #[test]
+    fn write_is_atomic_with_owner_then_mode() {
+        let f = Fixture::new();
+        fs::create_dir(f.host("etc")).expect("mkdir");
+        let root = as_root();
+        let id = root.then_some(1000);
+        let perms = Perms {
+            uid: id,
+            gid: id,
+            mode: 0o4755,
+        };
+        f.root
+            .write_file("/etc/tool", b"#!/bin/sh\n", perms)
+            .expect("write");
+        let meta = fs::metadata(f.host("etc/tool")).expect("stat");
+        assert_eq!(meta.mode() & 0o7777, 0o4755, "setuid survives the chown");
+        if root {
+            assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+        }
+        let names: Vec<_> = fs::read_dir(f.host("etc"))
+            .expect("ls")
+            .map(|e| e.expect("e").file_name())
+            .collect();
+        assert_eq!(names, ["tool"], "no temp file left");
+        let m = f.root.lstat("/etc/tool").expect("lstat").expect("exists");
+        assert_eq!((m.kind, m.mode), (Kind::File, 0o4755));
+        assert_eq!(f.root.lstat("/etc/none").expect("lstat"), None);
+        assert_eq!(f.root.lstat("/none/deeper").expect("lstat"), None);
+    }
+
+    #[test]
+    fn create_dir_all_reports_created_with_exact_mode() {
+        let f = Fixture::new();
+        let created = f
+            .root
+            .create_dir_all("/a/b/c", 0o700, as_root().then_some((5, 6)))
+            .expect("mkdir");
+        assert_eq!(created, ["/a", "/a/b", "/a/b/c"]);
+        let meta = fs::metadata(f.host("a/b")).expect("stat");
+        assert_eq!(meta.mode() & 0o7777, 0o700);
+        if as_root() {
+            assert_eq!((meta.uid(), meta.gid()), (5, 6));
+        }
+        assert!(
+            f.root
+                .create_dir_all("/a/b", 0o755, None)
+                .expect("again")
+                .is_empty()
+        );
+        fs::write(f.host("file"), "x").expect("write");
+        assert!(f.root.create_dir_all("/file/sub", 0o755, None).is_err());
+    }
+}
