@@ -280,7 +280,21 @@ impl Root {
         mode: u32,
         owner: Option<(u32, u32)>,
     ) -> Result<Vec<String>, RootError> {
+        self.create_dir_all_through_links(path, mode, owner, 0)
+    }
+
+    /// [`Root::create_dir_all`], following dangling symlinks met on the way by creating
+    /// their targets inside the root (as Ignition's MkdirAll over its resolved path
+    /// does); `hops` counts the links followed, to stop at a loop.
+    fn create_dir_all_through_links(
+        &self,
+        path: &str,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+        hops: usize,
+    ) -> Result<Vec<String>, RootError> {
         const VERB: &str = "create directory";
+        const MAX_HOPS: usize = 40;
         let comps = components(path);
         // Find the deepest existing ancestor, then create downwards from it.
         let mut existing = comps.len();
@@ -305,8 +319,26 @@ impl Root {
                 .map_err(|e| RootError::new(VERB, &shown, e))?;
             match rfs::mkdirat(&parent, comps[depth], Mode::from_raw_mode(mode & 0o777)) {
                 Ok(()) => {}
-                // Raced or a dangling symlink: reopening below tells which.
-                Err(Errno::EXIST) => {}
+                Err(Errno::EXIST) => {
+                    // Raced, or a dangling symlink whose target must be created first.
+                    if let Ok(target) = rfs::readlinkat(&parent, comps[depth], Vec::new()) {
+                        if hops >= MAX_HOPS {
+                            return Err(RootError::new(VERB, &shown, Errno::LOOP));
+                        }
+                        let target = target.to_string_lossy().into_owned();
+                        let resolved = if target.starts_with('/') {
+                            target
+                        } else {
+                            format!("/{}/{target}", comps[..depth].join("/"))
+                        };
+                        created.extend(self.create_dir_all_through_links(
+                            &resolved,
+                            mode,
+                            owner,
+                            hops + 1,
+                        )?);
+                    }
+                }
                 Err(e) => return Err(RootError::new(VERB, &shown, e)),
             }
             let dir = self
@@ -696,14 +728,13 @@ mod tests {
             .write_file("/abs/file", b"x", PERMS)
             .expect_err("must not escape");
         assert_eq!(err.error.raw_os_error(), Some(Errno::NOENT.raw_os_error()));
-        let err = f
-            .root
+        // Creating directories through the dangling link creates its target, re-rooted.
+        f.root
             .create_dir_all("/abs/sub", 0o755, None)
-            .expect_err("must not escape");
+            .expect("created inside the root");
         assert!(
-            err.to_string()
-                .starts_with("could not create directory /abs"),
-            "{err}"
+            f.host(&format!("{}/sub", f.outside().trim_start_matches('/')))
+                .is_dir()
         );
         f.assert_outside_untouched();
     }
