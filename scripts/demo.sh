@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is needed: apt-get install cargo (or rustup)" >&2; exit 1; }
 cargo build --release --quiet --bin ferro
-ferro=target/release/ferro
+ferro=${CARGO_TARGET_DIR:-target}/release/ferro
 out=target/examples
 mkdir -p "$out"
 for config in examples/*.bu; do
