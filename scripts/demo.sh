@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds ferro and runs the main job on the bundled examples: every Butane config in
-# examples/ is transpiled to Ignition JSON and checked with `ferro ignition validate`.
+# examples/ is transpiled to Ignition JSON and checked with `ferro ignition validate`, then
+# the plan of applying hello.ign to a scratch root is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is needed: apt-get install cargo (or rustup)" >&2; exit 1; }
@@ -15,3 +16,7 @@ for config in examples/*.bu; do
     echo "== $config -> $out/$name.ign (valid)"
     cat "$out/$name.ign"
 done
+# The first-boot step on a scratch directory: what Ignition would do with hello.ign.
+mkdir -p "$out/root"
+echo "== ferro ignition apply --dry-run $out/hello.ign (target: $out/root)"
+"$ferro" ignition apply --offline --dry-run --root "$out/root" "$out/hello.ign"
