@@ -7,8 +7,12 @@
 //! offline fetch finds something that needs the network it touches the neednet flag and
 //! succeeds, so that the `fetch` unit runs once networking is up.
 //!
-//! ferrocore does not partition, format or mount yet: `kargs`, `disks`, `mount` and
-//! `umount` succeed when the config asks nothing of them and fail clearly otherwise.
+//! `disks` partitions disks and makes filesystems ([`crate::disks`]); `mount` mounts the
+//! filesystems that have a path and records them in the state file, which `umount`
+//! reads to unmount them ([`crate::mount`]). The state file is a JSON object that every
+//! stage rewrites, keeping what earlier stages put in it. ferrocore does not do kernel
+//! arguments, RAID or LUKS yet: `kargs` and `disks` fail clearly when the config asks
+//! for them.
 
 use std::fmt;
 use std::io::Write;
@@ -19,8 +23,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferro_spec::{Config, Resource, Version};
 
+use crate::disks::{self, Devices};
 use crate::fetch::{FetchError, Fetcher};
 use crate::files::{self, Changes};
+use crate::mount::{self, Mounted};
 use crate::render::{self, RenderError};
 use crate::root::{Perms, Root, RootError};
 use crate::sources::{Origin, SourceError, Sources};
@@ -194,6 +200,9 @@ pub enum EngineError {
     /// The files stage failed.
     #[error(transparent)]
     Files(#[from] files::Error),
+    /// The disks, mount or umount stage failed.
+    #[error(transparent)]
+    Storage(#[from] disks::Error),
 }
 
 /// Where the files stage records a successful provisioning, inside the root.
@@ -202,6 +211,7 @@ pub const RESULT_FILE: &str = "/etc/.ignition-result.json";
 /// Runs one stage.
 pub fn run(options: &Options) -> Result<Outcome, EngineError> {
     let base = options.sources.base_config()?;
+    let mut state = read_state(&options.state_file);
     let outcome = match options.stage {
         Stage::FetchOffline | Stage::Fetch => fetch_stage(options, &base)?,
         stage => {
@@ -209,12 +219,115 @@ pub fn run(options: &Options) -> Result<Outcome, EngineError> {
             let full = ferro_spec::merge::merge(&base, &user).config;
             match stage {
                 Stage::Files => files_stage(options, &user, &full)?,
+                Stage::Disks => disks_stage(options, &full)?,
+                Stage::Mount => mount_stage(options, &full, &mut state)?,
+                Stage::Umount => umount_stage(&mut state)?,
                 other => unsupported_sections(other, &full)?,
             }
         }
     };
-    write_atomically(&options.state_file, b"{}", 0o640)?;
+    let state = serde_json::to_vec(&state).unwrap_or_else(|_| b"{}".to_vec());
+    write_atomically(&options.state_file, &state, 0o640)?;
     Ok(outcome)
+}
+
+/// The state file's JSON object; empty when there is none (or it is not an object).
+fn read_state(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// The state key listing what the mount stage mounted, for umount.
+const STATE_MOUNTS: &str = "mounts";
+/// The state key listing the mountpoint directories the mount stage created (Ignition's name).
+const STATE_DIRS: &str = "notatedDirectories";
+
+/// Where device nodes missing from `/dev` are made: `dev/` next to the state file.
+fn device_dir(options: &Options) -> PathBuf {
+    match options.state_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("dev"),
+        _ => PathBuf::from("dev"),
+    }
+}
+
+fn disks_stage(options: &Options, config: &Config) -> Result<Outcome, EngineError> {
+    let storage = &config.storage;
+    let unsupported = |section| EngineError::NotSupported {
+        stage: Stage::Disks,
+        section,
+    };
+    if !storage.raid.is_empty() {
+        return Err(unsupported("storage.raid"));
+    }
+    if !storage.luks.is_empty() {
+        return Err(unsupported("storage.luks"));
+    }
+    if storage.disks.is_empty() && storage.filesystems.is_empty() {
+        return Ok(Outcome::NothingToDo);
+    }
+    let changes = disks::apply(config, &Devices::new(device_dir(options)))?;
+    Ok(Outcome::Applied {
+        changes,
+        previous_run: false,
+    })
+}
+
+fn mount_stage(
+    options: &Options,
+    config: &Config,
+    state: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Outcome, EngineError> {
+    if mount::mountable(config).is_empty() {
+        return Ok(Outcome::NothingToDo);
+    }
+    let report = mount::mount_all(config, &options.root, &Devices::new(device_dir(options)))?;
+    let mut mounted = recorded_mounts(state);
+    mounted.extend(report.mounted);
+    state.insert(
+        STATE_MOUNTS.to_owned(),
+        serde_json::to_value(&mounted).unwrap_or_default(),
+    );
+    if let serde_json::Value::Array(dirs) = state
+        .entry(STATE_DIRS)
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+    {
+        dirs.extend(
+            report
+                .created_dirs
+                .into_iter()
+                .map(serde_json::Value::String),
+        );
+    }
+    Ok(Outcome::Applied {
+        changes: report.changes,
+        previous_run: false,
+    })
+}
+
+fn recorded_mounts(state: &serde_json::Map<String, serde_json::Value>) -> Vec<Mounted> {
+    state
+        .get(STATE_MOUNTS)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Unmounts what the state file says the mount stage mounted (nothing recorded: nothing
+/// to do, as when the config has no mountable filesystem).
+fn umount_stage(
+    state: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Outcome, EngineError> {
+    let mounted = recorded_mounts(state);
+    if mounted.is_empty() {
+        return Ok(Outcome::NothingToDo);
+    }
+    let changes = mount::umount_all(&mounted)?;
+    state.remove(STATE_MOUNTS);
+    Ok(Outcome::Applied {
+        changes,
+        previous_run: false,
+    })
 }
 
 fn fetch_stage(options: &Options, base: &Config) -> Result<Outcome, EngineError> {
@@ -327,25 +440,12 @@ fn remote_source(resource: &Resource) -> Option<&str> {
     (!is_data).then_some(source)
 }
 
-/// The stages ferrocore does not implement: fine when the config needs nothing of them.
+/// The stages ferrocore does not implement (kargs): fine when the config needs nothing of them.
 fn unsupported_sections(stage: Stage, config: &Config) -> Result<Outcome, EngineError> {
-    let storage = &config.storage;
     let kargs = &config.kernel_arguments;
     let section = match stage {
         Stage::Kargs if !kargs.should_exist.is_empty() || !kargs.should_not_exist.is_empty() => {
             Some("kernelArguments")
-        }
-        Stage::Disks if !storage.disks.is_empty() => Some("storage.disks"),
-        Stage::Disks if !storage.raid.is_empty() => Some("storage.raid"),
-        Stage::Disks if !storage.luks.is_empty() => Some("storage.luks"),
-        Stage::Disks if !storage.filesystems.is_empty() => Some("storage.filesystems"),
-        Stage::Mount | Stage::Umount
-            if storage.filesystems.iter().any(|fs| {
-                fs.path.as_deref().is_some_and(|p| !p.is_empty())
-                    && !matches!(fs.format.as_deref(), None | Some("" | "swap" | "none"))
-            }) =>
-        {
-            Some("storage.filesystems[].path")
         }
         _ => None,
     };
@@ -589,7 +689,7 @@ mod tests {
     fn refuses_configs_for_unsupported_stages() {
         let bench = Bench::new();
         bench.config(
-            r#"{"ignition":{"version":"3.3.0"},"kernelArguments":{"shouldExist":["quiet"]},"storage":{"disks":[{"device":"/dev/vda","wipeTable":true}]}}"#,
+            r#"{"ignition":{"version":"3.3.0"},"kernelArguments":{"shouldExist":["quiet"]},"storage":{"raid":[{"name":"md0","level":"raid1","devices":["/dev/ferro-none-a","/dev/ferro-none-b"]}]}}"#,
         );
         run(&bench.options(Stage::Fetch)).unwrap();
         let error = run(&bench.options(Stage::Kargs)).unwrap_err();
@@ -601,7 +701,7 @@ mod tests {
             run(&bench.options(Stage::Disks))
                 .unwrap_err()
                 .to_string()
-                .contains("storage.disks")
+                .contains("storage.raid")
         );
         assert_eq!(
             run(&bench.options(Stage::Mount)).unwrap(),

@@ -9,13 +9,17 @@
 //! - [`fetch`]: getting resources (`data:`, `http(s)`, `file`), decompressing and verifying them.
 //! - [`root`]: the target root; every path resolves inside it, symlinks included.
 //! - [`files`], [`units`], [`passwd`]: the files stage.
+//! - [`disks`], [`mount`]: the disks, mount and umount stages (GPT partitions through
+//!   `sgdisk`, filesystems through `mkfs.*`, mounts confined to the root).
 //! - [`sources`], [`render`], [`engine`]: where configs come from, merge/replace, stages.
 
 #![deny(missing_docs)]
 
+pub mod disks;
 pub mod engine;
 pub mod fetch;
 pub mod files;
+pub mod mount;
 pub mod passwd;
 pub mod render;
 pub mod root;
