@@ -177,6 +177,9 @@ pub fn apply(
     passwd::apply(&mut stage, &mut db, &config.passwd)?;
     storage(&mut stage, &db, config)?;
     units::apply(&mut stage, &config.systemd.units)?;
+    if !options.dry_run {
+        root.sync().map_err(|e| Error::new("$", "/", e))?;
+    }
     Ok(Changes {
         dry_run: options.dry_run,
         changes: stage.changes,
@@ -533,7 +536,7 @@ fn link_target<'a>(entry: &str, path: &str, l: &'a Link) -> Result<&'a str, Erro
 fn symlink(stage: &mut Stage<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), Error> {
     let path = root::clean(&l.path);
     let target = link_target(entry, &path, l)?;
-    let ids = owner(entry, &path, db, &l.user, &l.group)?;
+    let mut ids = owner(entry, &path, db, &l.user, &l.group)?;
     let existing = stage
         .root
         .lstat(&path)
@@ -571,6 +574,14 @@ fn symlink(stage: &mut Stage<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), 
             .root
             .symlink(&path, target)
             .map_err(|e| Error::new(entry, &path, e))?;
+        // Without a configured owner Ignition gives the link its target's owner (it
+        // stats through the link); we follow the link inside the root only.
+        if ids == (None, None)
+            && let Ok(Some(target_meta)) = stage.root.stat(&path)
+            && (target_meta.uid, target_meta.gid) != (0, 0)
+        {
+            ids = (Some(target_meta.uid), Some(target_meta.gid));
+        }
     }
     let mut done = set_permissions(stage, entry, &path, ids, None)?;
     done.insert(

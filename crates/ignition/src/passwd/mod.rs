@@ -180,8 +180,14 @@ impl Db {
             .collect()
     }
 
-    fn shadow_fields(&self, name: &str, password: &str) -> Vec<String> {
-        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    /// The shadow line of a new account. System accounts get no password aging, as
+    /// `useradd --system` leaves it out.
+    fn shadow_fields(&self, name: &str, password: &str, system: bool) -> Vec<String> {
+        let opt = |v: Option<i64>| {
+            v.filter(|_| !system)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
         let d = &self.defs;
         vec![
             name.to_string(),
@@ -551,6 +557,7 @@ fn useradd(
     let shadow = db.shadow_fields(
         name,
         shadow_password(u.password_hash.as_deref().unwrap_or("")),
+        system,
     );
     db.shadow.push(shadow);
     for g in &u.groups {
@@ -636,7 +643,7 @@ fn usermod(
                 set_field(f, 2, &today);
             }
             None => {
-                let fields = db.shadow_fields(name, &password);
+                let fields = db.shadow_fields(name, &password, u.system == Some(true));
                 db.shadow.push(fields);
             }
         }

@@ -356,10 +356,11 @@ impl Root {
     }
 
     /// Writes `data` to `path` atomically: a temp file in the same directory gets the
-    /// data, owner and mode (chown before chmod so setuid/setgid survive), is fsynced and
-    /// renamed over `path`. Whatever was at `path` (a symlink included) is replaced, never
+    /// data, owner and mode (chown before chmod so setuid/setgid survive) and is renamed
+    /// over `path`. Whatever was at `path` (a symlink included) is replaced, never
     /// written through. The parent directory must exist. On failure the temp file is
-    /// removed and `path` is untouched.
+    /// removed and `path` is untouched. Durability is [`Root::sync`]'s job, once for a
+    /// whole stage: an fsync per file made provisioning many files several times slower.
     pub fn write_file(&self, path: &str, data: &[u8], perms: Perms) -> Result<(), RootError> {
         const VERB: &str = "write file";
         let at = self.locate_named(path, VERB)?;
@@ -378,16 +379,20 @@ impl Root {
             }
             rfs::fchmod(&file, Mode::from_raw_mode(perms.mode))
                 .map_err(|e| RootError::new("change mode of", path, e))?;
-            rfs::fsync(&file).map_err(|e| RootError::new(VERB, path, e))?;
             rfs::renameat(&at.dir, tmp.as_str(), &at.dir, at.name.as_str())
                 .map_err(|e| RootError::new(VERB, path, e))
         })();
         if result.is_err() {
             // Best effort: the error being reported matters more than a cleanup failure.
             let _ = rfs::unlinkat(&at.dir, tmp.as_str(), AtFlags::empty());
-            return result;
         }
-        rfs::fsync(&at.dir).map_err(|e| RootError::new("sync directory of", path, e))
+        result
+    }
+
+    /// Flushes everything written to the root's filesystem to disk (`syncfs`): the
+    /// durability point of a stage, before it reports success.
+    pub fn sync(&self) -> Result<(), RootError> {
+        rfs::syncfs(&self.fd).map_err(|e| RootError::new("sync", "/", e))
     }
 
     fn create_temp(&self, at: &Located, path: &str) -> Result<(String, OwnedFd), RootError> {
@@ -433,8 +438,7 @@ impl Root {
         }
         let mut file = std::fs::File::from(fd);
         file.write_all(data)
-            .map_err(|e| RootError::io(VERB, path, e))?;
-        rfs::fsync(&file).map_err(|e| RootError::new(VERB, path, e))
+            .map_err(|e| RootError::io(VERB, path, e))
     }
 
     /// Creates a symlink at `path` whose text is `target`, verbatim (not re-rooted: it is
