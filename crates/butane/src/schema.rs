@@ -254,6 +254,7 @@ pub fn normalizer(profile: &Profile) -> Normalizer {
         level: profile.level(),
         extensions,
         hidden,
+        record_origins: true,
     }
 }
 

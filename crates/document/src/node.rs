@@ -1,3 +1,5 @@
+use crate::{Path, Segment};
+
 /// A line and column in a source text, both counted from 1 like editors do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Mark {
@@ -73,6 +75,50 @@ impl Node {
                 .map(|e| &e.value),
             _ => None,
         }
+    }
+
+    /// Where to report about `path` in this tree, with keys matched as Go's JSON decoder
+    /// matches them (exactly, else ignoring case; the last match wins): the path as the
+    /// user wrote it and the mark of the deepest node that exists (a missing field is
+    /// reported where its parent was written).
+    pub fn locate(&self, path: &Path) -> (Path, Option<Mark>) {
+        let mut node = self;
+        let mut user = Path::root();
+        let mut rest = path.segments().iter();
+        for segment in rest.by_ref() {
+            let next = match (segment, &node.value) {
+                (Segment::Key(key), Value::Map(entries)) => entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.key == *key)
+                    .or_else(|| {
+                        entries
+                            .iter()
+                            .rev()
+                            .find(|e| e.key.eq_ignore_ascii_case(key))
+                    })
+                    .map(|e| (Segment::Key(e.key.clone()), &e.value)),
+                (Segment::Index(index), Value::Seq(items)) => {
+                    items.get(*index).map(|item| (Segment::Index(*index), item))
+                }
+                _ => None,
+            };
+            match next {
+                Some((written, child)) => {
+                    user = user.join(&std::iter::once(written).collect());
+                    node = child;
+                }
+                None => {
+                    user = user.join(
+                        &std::iter::once(segment.clone())
+                            .chain(rest.cloned())
+                            .collect(),
+                    );
+                    return (user, Some(node.mark));
+                }
+            }
+        }
+        (user, Some(node.mark))
     }
 
     /// A short name of the kind of value, for messages.

@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Number, Value as Json};
 
-use crate::{Field, Kind, Mark, Node, Origin, Path, Report, Shape, SourceMap, StructShape, Value};
+use crate::{
+    Field, Kind, Mark, Node, Origin, Path, Report, Segment, Shape, SourceMap, StructShape, Value,
+};
 
 /// How keys written by the user are matched against a shape's field names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,10 @@ pub struct Normalizer {
     pub extensions: fn(&str) -> &'static [Field],
     /// Whether a dialect leaves out a field of a struct (struct name, JSON key).
     pub hidden: fn(&str, &str) -> bool,
+    /// Whether to record a [`SourceMap`]. Dialects whose canonical paths are the paths
+    /// users wrote (Ignition JSON) locate through the [`Node`] tree instead and skip
+    /// the cost, which dominates parsing large configs.
+    pub record_origins: bool,
 }
 
 /// No dialect fields.
@@ -97,6 +103,7 @@ impl Normalizer {
             level,
             extensions: no_extensions,
             hidden: nothing_hidden,
+            record_origins: false,
         }
     }
 }
@@ -110,13 +117,72 @@ pub fn normalize(node: &Node, shape: Shape, normalizer: &Normalizer) -> Normaliz
         source_map: SourceMap::new(),
     };
     let value = walk
-        .value(node, shape, &Path::root(), &Path::root(), None)
+        .value(node, shape, &Trail::ROOT, None)
         .unwrap_or_else(|| default_for(shape));
     Normalized {
         value,
         report: walk.report,
         type_errors: walk.type_errors,
         source_map: walk.source_map,
+    }
+}
+
+/// Where the walk is: each level's canonical and written step, linked to its parent.
+/// Paths are only built when needed (a report entry, a source map record), because
+/// building one per node dominated the parsing of large configs.
+#[derive(Clone, Copy)]
+struct Trail<'a> {
+    parent: Option<&'a Trail<'a>>,
+    out: Step<'a>,
+    user: Step<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Trail<'a> {
+    const ROOT: Trail<'static> = Trail {
+        parent: None,
+        out: Step::Root,
+        user: Step::Root,
+    };
+
+    fn child(&'a self, out: Step<'a>, user: Step<'a>) -> Trail<'a> {
+        Trail {
+            parent: Some(self),
+            out,
+            user,
+        }
+    }
+
+    fn path(&self, user: bool) -> Path {
+        let mut steps = Vec::new();
+        let mut trail = Some(self);
+        while let Some(t) = trail {
+            steps.push(if user { t.user } else { t.out });
+            trail = t.parent;
+        }
+        steps
+            .into_iter()
+            .rev()
+            .filter_map(|step| match step {
+                Step::Root => None,
+                Step::Key(key) => Some(Segment::Key(key.to_owned())),
+                Step::Index(index) => Some(Segment::Index(index)),
+            })
+            .collect()
+    }
+
+    fn user_path(&self) -> Path {
+        self.path(true)
+    }
+
+    fn is_root(&self) -> bool {
+        self.parent.is_none()
     }
 }
 
@@ -132,23 +198,25 @@ impl Walk<'_> {
         &mut self,
         node: &Node,
         shape: Shape,
-        out: &Path,
-        user: &Path,
+        trail: &Trail<'_>,
         key_mark: Option<Mark>,
     ) -> Option<Json> {
-        self.source_map.insert(
-            out.clone(),
-            Origin {
-                path: user.clone(),
-                mark: node.mark,
-                key_mark,
-            },
-        );
+        if self.dialect.record_origins {
+            self.source_map.insert(
+                trail.path(false),
+                Origin {
+                    path: trail.user_path(),
+                    mark: node.mark,
+                    key_mark,
+                },
+            );
+        }
         if node.value == Value::Null {
             let yaml_struct =
                 matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
-            if yaml_struct && !user.is_root() {
+            if yaml_struct && !trail.is_root() {
                 // Butane's wording for a section written as `key:` with no value.
+                let user = trail.user_path();
                 self.report.entries.push(crate::report::Entry {
                     kind: Kind::Warning,
                     message: format!(
@@ -172,14 +240,9 @@ impl Walk<'_> {
                 let item_shape = item();
                 let mut list = Vec::with_capacity(items.len());
                 for (index, item_node) in items.iter().enumerate() {
+                    let step = Step::Index(index);
                     let value = self
-                        .value(
-                            item_node,
-                            item_shape,
-                            &out.index(index),
-                            &user.index(index),
-                            None,
-                        )
+                        .value(item_node, item_shape, &trail.child(step, step), None)
                         .unwrap_or_else(|| default_for(item_shape));
                     list.push(value);
                 }
@@ -189,27 +252,26 @@ impl Walk<'_> {
                 let item_shape = item();
                 let mut object = Map::new();
                 for entry in entries {
-                    let key = entry.key.clone();
+                    let step = Step::Key(&entry.key);
                     if let Some(value) = self.value(
                         &entry.value,
                         item_shape,
-                        &out.key(key.clone()),
-                        &user.key(key.clone()),
+                        &trail.child(step, step),
                         Some(entry.key_mark),
                     ) {
-                        object.insert(key, value);
+                        object.insert(entry.key.clone(), value);
                     }
                 }
                 Some(Json::Object(object))
             }
             (Shape::Struct(shape), Value::Map(entries)) => {
-                Some(Json::Object(self.fields(shape, entries, out, user)))
+                Some(Json::Object(self.fields(shape, entries, trail)))
             }
             _ => None,
         };
         if converted.is_none() {
             self.type_errors.push(TypeError {
-                path: user.clone(),
+                path: trail.user_path(),
                 mark: node.mark,
                 found: describe(node, yaml),
                 expected: type_name(shape),
@@ -222,8 +284,7 @@ impl Walk<'_> {
         &mut self,
         shape: &'static StructShape,
         entries: &[crate::Entry],
-        out: &Path,
-        user: &Path,
+        trail: &Trail<'_>,
     ) -> Map<String, Json> {
         let accepted = self.dialect.accepted_fields(shape);
         // Resolve every key first: unknown keys are reported in the order written.
@@ -235,7 +296,7 @@ impl Walk<'_> {
                 _ => self.report.entries.push(crate::report::Entry {
                     kind: Kind::Warning,
                     message: format!("unused key {}", entry.key),
-                    path: Some(user.key(entry.key.clone())),
+                    path: Some(trail.user_path().key(entry.key.clone())),
                     mark: Some(entry.key_mark),
                 }),
             }
@@ -248,13 +309,8 @@ impl Walk<'_> {
             let mut value = None;
             for (entry, matched) in entries.iter().zip(&matched) {
                 if matched.is_some_and(|m| std::ptr::eq(m, *field)) {
-                    value = self.value(
-                        &entry.value,
-                        (field.shape)(),
-                        &out.key(name),
-                        &user.key(entry.key.clone()),
-                        Some(entry.key_mark),
-                    );
+                    let child = trail.child(Step::Key(name), Step::Key(&entry.key));
+                    value = self.value(&entry.value, (field.shape)(), &child, Some(entry.key_mark));
                 }
             }
             if let Some(value) = value {

@@ -102,7 +102,12 @@ fn fetch_config(fetcher: &Fetcher, reference: &Resource) -> Result<Config, Rende
 
 /// The config a stage applies: the user config merged over the base config, validated.
 pub fn full_config(base: &Config, user: &Config) -> Result<Config, RenderError> {
-    let full = ferro_spec::merge::merge(base, user).config;
+    // Most machines have no base configs: then there is nothing to merge.
+    let full = if *base == Config::default() {
+        user.clone()
+    } else {
+        ferro_spec::merge::merge(base, user).config
+    };
     validate(&full)?;
     Ok(full)
 }

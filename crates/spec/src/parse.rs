@@ -8,9 +8,7 @@
 use ferro_document::json::parse_bytes;
 use ferro_document::normalize::TypeError;
 use ferro_document::report::Entry;
-use ferro_document::{
-    Kind, Node, Normalizer, Path, Report, Segment, Shape, SourceMap, Value, normalize,
-};
+use ferro_document::{Kind, Node, Normalizer, Path, Report, Segment, Shape, Value, normalize};
 
 use crate::validate::validate;
 use crate::{Config, Version, VersionError};
@@ -24,9 +22,6 @@ pub struct Parsed {
     pub version: Version,
     /// Warnings, each with the user's path and position.
     pub report: Report,
-    /// From canonical paths to where the user wrote them, for later reports
-    /// (e.g. after merging or translating).
-    pub source_map: SourceMap,
 }
 
 /// Why a config cannot be used.
@@ -144,11 +139,10 @@ fn run(bytes: &[u8]) -> Result<Parsed, ParseError> {
             mark: None,
         })
     })?;
-    let source_map = normalized.source_map;
     let mut report = validate(&config, version);
     for entry in &mut report.entries {
         if let Some(path) = &entry.path {
-            let (user_path, mark) = source_map.locate(path, false);
+            let (user_path, mark) = node.locate(path);
             entry.path = Some(user_path);
             entry.mark = mark;
         }
@@ -161,7 +155,6 @@ fn run(bytes: &[u8]) -> Result<Parsed, ParseError> {
         config,
         version,
         report,
-        source_map,
     })
 }
 
