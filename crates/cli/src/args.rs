@@ -21,6 +21,8 @@ pub enum Command {
     /// Work with Ignition configs.
     #[command(subcommand)]
     Ignition(IgnitionCommand),
+    /// Work with OSTree repositories, like `ostree`.
+    Ostree(crate::args_ostree::OstreeArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

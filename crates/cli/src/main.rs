@@ -2,8 +2,10 @@
 //! renders their results; the logic lives in the library crates.
 
 mod args;
+mod args_ostree;
 mod butane;
 mod ignition;
+mod ostree;
 mod output;
 mod render;
 
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Butane(args) => butane::run(args),
         Command::Ignition(command) => ignition::run(command),
+        Command::Ostree(args) => ostree::run(args),
     };
     match result {
         Ok(status) => status.into(),

@@ -1,0 +1,158 @@
+//! `ferro ostree …`: OSTree's verbs and flags, as clap types only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `ferro ostree`: work with OSTree repositories.
+#[derive(Debug, Args)]
+pub struct OstreeArgs {
+    /// The repository (default: `$OSTREE_REPO`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// The verb.
+    #[command(subcommand)]
+    pub verb: OstreeVerb,
+}
+
+/// The verbs of `ferro ostree`.
+#[derive(Debug, Subcommand)]
+pub enum OstreeVerb {
+    /// Create a repository.
+    Init {
+        /// bare, bare-user, bare-user-only or archive (archive-z2).
+        #[arg(long, default_value = "bare")]
+        mode: String,
+    },
+    /// Commit a directory tree to a branch.
+    Commit(OstreeCommitArgs),
+    /// Check a commit out into a new directory.
+    Checkout(OstreeCheckoutArgs),
+    /// Print the commit a ref or checksum names (`REF^` for its parent).
+    RevParse {
+        /// The ref or checksum.
+        rev: String,
+    },
+    /// List refs, or create and delete them.
+    Refs {
+        /// Delete the named refs.
+        #[arg(long)]
+        delete: bool,
+        /// Create ref NEW pointing at the commit named by the argument.
+        #[arg(long, value_name = "NEW")]
+        create: Option<String>,
+        /// Refs (with --delete), or the existing ref or commit (with --create).
+        refs: Vec<String>,
+    },
+    /// Show a commit and its ancestors.
+    Log {
+        /// The ref or checksum.
+        rev: String,
+    },
+    /// Show one commit.
+    Show {
+        /// The ref or checksum.
+        rev: String,
+    },
+    /// List files in a commit.
+    Ls(OstreeLsArgs),
+    /// Print a file of a commit.
+    Cat {
+        /// The ref or checksum.
+        rev: String,
+        /// Paths inside the commit.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Check every commit and reachable object; exits 1 when something is wrong.
+    Fsck {
+        /// Print only problems.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+}
+
+/// `ferro ostree commit`.
+#[derive(Debug, Args)]
+pub struct OstreeCommitArgs {
+    /// The branch to update.
+    #[arg(short = 'b', long, value_name = "REF")]
+    pub branch: Option<String>,
+    /// What to commit: `dir=PATH` (tar is not supported yet).
+    #[arg(long, value_name = "dir=PATH")]
+    pub tree: Vec<String>,
+    /// One-line subject.
+    #[arg(short, long, default_value = "")]
+    pub subject: String,
+    /// Body text.
+    #[arg(short = 'm', long, default_value = "")]
+    pub body: String,
+    /// Commit time: `@SECONDS` or `YYYY-MM-DDTHH:MM:SSZ` (default: `SOURCE_DATE_EPOCH` or now).
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
+    /// The parent commit (default: the branch's current commit).
+    #[arg(long, value_name = "COMMIT")]
+    pub parent: Option<String>,
+    /// Record no parent.
+    #[arg(long)]
+    pub orphan: bool,
+    /// Owner of every file and directory.
+    #[arg(long, value_name = "UID")]
+    pub owner_uid: Option<u32>,
+    /// Group of every file and directory.
+    #[arg(long, value_name = "GID")]
+    pub owner_gid: Option<u32>,
+    /// uid/gid 0 and modes masked to 0755.
+    #[arg(long)]
+    pub canonical_permissions: bool,
+    /// Add `KEY=VALUE` string metadata.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub add_metadata_string: Vec<String>,
+    /// Do not record the branch as `ostree.ref-binding`.
+    #[arg(long)]
+    pub no_bindings: bool,
+    /// Make no commit if the tree equals the parent's.
+    #[arg(long)]
+    pub skip_if_unchanged: bool,
+    /// Extended attributes are never read yet; accepted for compatibility.
+    #[arg(long)]
+    pub no_xattrs: bool,
+    /// The directory to commit (like `--tree=dir=PATH`).
+    pub path: Option<PathBuf>,
+}
+
+/// `ferro ostree checkout`.
+#[derive(Debug, Args)]
+pub struct OstreeCheckoutArgs {
+    /// Ignore stored owners; drop setuid/setgid bits.
+    #[arg(short = 'U', long)]
+    pub user_mode: bool,
+    /// Fail unless every file can be hardlinked.
+    #[arg(short = 'H', long)]
+    pub require_hardlinks: bool,
+    /// Copy files, never hardlink.
+    #[arg(short = 'C', long)]
+    pub force_copy: bool,
+    /// Check out only this directory of the commit.
+    #[arg(long, value_name = "PATH")]
+    pub subpath: Option<String>,
+    /// The ref or checksum.
+    pub rev: String,
+    /// The new directory (default: the rev's name).
+    pub destination: Option<PathBuf>,
+}
+
+/// `ferro ostree ls`.
+#[derive(Debug, Args)]
+pub struct OstreeLsArgs {
+    /// Descend into directories.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Show object checksums.
+    #[arg(short = 'C', long)]
+    pub checksum: bool,
+    /// The ref or checksum.
+    pub rev: String,
+    /// Paths inside the commit (default `/`).
+    pub paths: Vec<String>,
+}

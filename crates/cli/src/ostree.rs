@@ -1,0 +1,269 @@
+//! `ferro ostree`: OSTree repository verbs over `ferro-ostree`.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use ferro_ostree::browse::{self, format_timestamp};
+use ferro_ostree::checkout::{CheckoutOptions, LinkMode, checkout};
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::object::Variant;
+use ferro_ostree::{Checksum, Commit, Repo, RepoMode, fsck};
+
+use crate::ExitStatus;
+use crate::args_ostree::{OstreeArgs, OstreeCommitArgs, OstreeVerb};
+
+pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
+    let Some(path) = args
+        .repo
+        .or_else(|| std::env::var_os("OSTREE_REPO").map(PathBuf::from))
+    else {
+        eprintln!("error: --repo=PATH is required (or set OSTREE_REPO)");
+        return Ok(ExitStatus::Usage);
+    };
+    if let OstreeVerb::Init { mode } = &args.verb {
+        let Some(mode) = RepoMode::parse(mode) else {
+            eprintln!(
+                "error: invalid mode '{mode}': expected bare, bare-user, bare-user-only or archive"
+            );
+            return Ok(ExitStatus::Usage);
+        };
+        Repo::init(&path, mode)?;
+        return Ok(ExitStatus::Success);
+    }
+    let repo = Repo::open(&path)?;
+    let mut out = io::stdout().lock();
+    match args.verb {
+        OstreeVerb::Init { .. } => unreachable!("handled above"),
+        OstreeVerb::Commit(commit) => return run_commit(&repo, commit),
+        OstreeVerb::Checkout(a) => {
+            let id = repo.resolve_rev(&a.rev)?;
+            let dest = a.destination.unwrap_or_else(|| PathBuf::from(&a.rev));
+            let link = match (a.require_hardlinks, a.force_copy) {
+                (true, true) => bail!("--require-hardlinks and --force-copy exclude each other"),
+                (true, false) => LinkMode::Require,
+                (false, true) => LinkMode::Copy,
+                (false, false) => LinkMode::Auto,
+            };
+            let options = CheckoutOptions {
+                user_mode: a.user_mode,
+                link,
+                subpath: a.subpath,
+            };
+            checkout(&repo, &id, &dest, &options)?;
+        }
+        OstreeVerb::RevParse { rev } => writeln!(out, "{}", repo.resolve_rev(&rev)?)?,
+        OstreeVerb::Refs {
+            delete,
+            create,
+            refs,
+        } => {
+            if let Some(new) = create {
+                let [target] = &refs[..] else {
+                    bail!("--create needs exactly one existing ref or commit")
+                };
+                if repo.read_ref(&new)?.is_some() {
+                    bail!("ref '{new}' already exists");
+                }
+                repo.set_ref(&new, Some(&repo.resolve_rev(target)?))?;
+            } else if delete {
+                for name in &refs {
+                    repo.set_ref(name, None)?;
+                }
+            } else {
+                for (name, _) in repo.list_refs()? {
+                    if refs.is_empty()
+                        || refs.iter().any(|prefix| name.starts_with(prefix.as_str()))
+                    {
+                        writeln!(out, "{name}")?;
+                    }
+                }
+            }
+        }
+        OstreeVerb::Log { rev } => {
+            for (id, commit) in browse::history(&repo, &repo.resolve_rev(&rev)?)? {
+                write_commit(&mut out, &id, &commit)?;
+            }
+        }
+        OstreeVerb::Show { rev } => {
+            let id = repo.resolve_rev(&rev)?;
+            write_commit(&mut out, &id, &repo.load_commit(&id)?)?;
+        }
+        OstreeVerb::Ls(a) => {
+            let id = repo.resolve_rev(&a.rev)?;
+            let paths = if a.paths.is_empty() {
+                vec!["/".to_owned()]
+            } else {
+                a.paths
+            };
+            for path in paths {
+                for entry in browse::ls(&repo, &id, &path, a.recursive)? {
+                    writeln!(out, "{}", entry.to_line(a.checksum))?;
+                }
+            }
+        }
+        OstreeVerb::Cat { rev, paths } => {
+            let id = repo.resolve_rev(&rev)?;
+            for path in paths {
+                let mut content = browse::cat(&repo, &id, &path)?;
+                io::copy(&mut content.reader, &mut out)
+                    .with_context(|| format!("could not read '{path}'"))?;
+            }
+        }
+        OstreeVerb::Fsck { quiet } => {
+            let report = fsck::fsck(&repo)?;
+            for problem in &report.problems {
+                eprintln!("error: {problem}");
+            }
+            if !quiet {
+                writeln!(
+                    out,
+                    "Checked {} commits, {} objects",
+                    report.commits, report.objects
+                )?;
+            }
+            if !report.problems.is_empty() {
+                eprintln!("error: {} problems found", report.problems.len());
+                return Ok(ExitStatus::Failure);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
+    let mut dirs: Vec<PathBuf> = a.path.into_iter().collect();
+    for tree in &a.tree {
+        match tree.split_once('=') {
+            Some(("dir", dir)) => dirs.push(PathBuf::from(dir)),
+            _ => {
+                eprintln!("error: unsupported --tree={tree}: only dir=PATH is supported");
+                return Ok(ExitStatus::Usage);
+            }
+        }
+    }
+    let [dir] = &dirs[..] else {
+        eprintln!("error: give exactly one directory (--tree=dir=PATH or PATH)");
+        return Ok(ExitStatus::Usage);
+    };
+    let timestamp = match &a.timestamp {
+        Some(text) => Some(
+            browse::parse_timestamp(text)
+                .with_context(|| format!("could not parse timestamp '{text}'"))?,
+        ),
+        None => None,
+    };
+    let parent = a
+        .parent
+        .as_deref()
+        .map(|p| repo.resolve_rev(p))
+        .transpose()?;
+    let mut metadata = Vec::new();
+    for kv in &a.add_metadata_string {
+        let (key, value) = kv
+            .split_once('=')
+            .with_context(|| format!("--add-metadata-string '{kv}' is not KEY=VALUE"))?;
+        metadata.push((key.to_owned(), Variant::string(value)));
+    }
+    let options = CommitOptions {
+        branch: a.branch,
+        subject: a.subject,
+        body: a.body,
+        timestamp,
+        parent,
+        orphan: a.orphan,
+        owner_uid: a.owner_uid,
+        owner_gid: a.owner_gid,
+        canonical_permissions: a.canonical_permissions,
+        metadata,
+        no_bindings: a.no_bindings,
+        skip_if_unchanged: a.skip_if_unchanged,
+    };
+    if options.branch.is_none() && !options.orphan {
+        eprintln!("error: a branch is required (-b REF), or --orphan");
+        return Ok(ExitStatus::Usage);
+    }
+    let outcome = commit_dir(repo, dir, &options)?;
+    println!("{}", outcome.commit);
+    Ok(ExitStatus::Success)
+}
+
+/// One commit as `ostree log` prints it.
+fn write_commit(out: &mut impl Write, id: &Checksum, commit: &Commit) -> io::Result<()> {
+    writeln!(out, "commit {id}")?;
+    if let Some(parent) = commit.parent {
+        writeln!(out, "Parent:  {parent}")?;
+    }
+    writeln!(out, "ContentChecksum:  {}", commit.content_checksum())?;
+    writeln!(out, "Date:  {}", format_timestamp(commit.timestamp))?;
+    if let Some(version) = commit.metadata_string("version") {
+        writeln!(out, "Version: {version}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "    {}", commit.subject)?;
+    writeln!(out)?;
+    if !commit.body.is_empty() {
+        for line in commit.body.lines() {
+            writeln!(out, "    {line}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn ferro(args: &[&str]) -> ExitStatus {
+        let cli = Cli::try_parse_from(["ferro", "ostree"].iter().chain(args)).unwrap();
+        let Command::Ostree(args) = cli.command else {
+            panic!("not an ostree command")
+        };
+        run(args).unwrap()
+    }
+
+    /// Corruption: a flipped byte in an object makes `ferro ostree fsck` exit 1.
+    #[test]
+    fn commit_checkout_and_fsck_exit_codes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("f"), b"data").unwrap();
+        let r = format!("--repo={}", repo.display());
+        assert_eq!(ferro(&[&r, "init", "--mode=archive"]), ExitStatus::Success);
+        let tree = format!("--tree=dir={}", src.display());
+        let commit = [
+            "commit",
+            &r,
+            "-b",
+            "main",
+            &tree,
+            "-s",
+            "s",
+            "--timestamp=@0",
+        ];
+        assert_eq!(ferro(&commit), ExitStatus::Success);
+        let out = tmp.path().join("out");
+        assert_eq!(
+            ferro(&[&r, "checkout", "-U", "main", out.to_str().unwrap()]),
+            ExitStatus::Success
+        );
+        assert_eq!(std::fs::read(out.join("f")).unwrap(), b"data");
+        assert_eq!(ferro(&[&r, "fsck", "-q"]), ExitStatus::Success);
+        let repo_obj = Repo::open(&repo).unwrap();
+        let id = repo_obj
+            .list_objects(ferro_ostree::ObjectType::File)
+            .unwrap()[0];
+        let path = repo_obj.object_path(ferro_ostree::ObjectType::File, &id);
+        let mut bytes = std::fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(ferro(&[&r, "fsck", "-q"]), ExitStatus::Failure);
+        assert_eq!(ferro(&[&r, "init", "--mode=nope"]), ExitStatus::Usage);
+    }
+}

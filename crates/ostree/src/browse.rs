@@ -1,0 +1,280 @@
+//! Reading a commit's tree by path: `ls`, `cat`, and the commit history for `log`.
+
+use crate::checksum::Checksum;
+use crate::object::{Commit, S_IFMT};
+use crate::repo::{Content, Error, Repo};
+
+/// One entry of a listing, as `ostree ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Absolute path inside the commit, e.g. `/usr/bin`.
+    pub path: String,
+    /// `st_mode` with the file type.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Size in bytes (0 for directories and symlinks).
+    pub size: u64,
+    /// Content id for files; dirtree and dirmeta ids for directories.
+    pub checksums: Vec<Checksum>,
+    /// The symlink target, if a symlink.
+    pub symlink_target: Option<String>,
+}
+
+impl Entry {
+    /// The line `ostree ls` prints (`-C` adds the checksums).
+    pub fn to_line(&self, with_checksums: bool) -> String {
+        let kind = match self.mode & S_IFMT {
+            crate::object::S_IFDIR => 'd',
+            crate::object::S_IFLNK => 'l',
+            _ => '-',
+        };
+        let mut line = format!(
+            "{kind}0{:04o} {} {} {:6} ",
+            self.mode & 0o7777,
+            self.uid,
+            self.gid,
+            self.size
+        );
+        if with_checksums {
+            for id in &self.checksums {
+                line.push_str(&format!("{id} "));
+            }
+        }
+        line.push_str(&self.path);
+        if let Some(target) = &self.symlink_target {
+            line.push_str(&format!(" -> {target}"));
+        }
+        line
+    }
+}
+
+enum Node {
+    Dir(Checksum, Checksum),
+    File(Checksum),
+}
+
+fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
+    let mut node = Node::Dir(commit.root_tree, commit.root_meta);
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let Node::Dir(tree, _) = node else {
+            return Err(Error::NotFound(path.to_owned()));
+        };
+        let tree = repo.load_dirtree(&tree)?;
+        node = if let Some((_, id)) = tree.files.iter().find(|f| f.0 == part) {
+            Node::File(*id)
+        } else if let Some((_, t, m)) = tree.dirs.iter().find(|d| d.0 == part) {
+            Node::Dir(*t, *m)
+        } else {
+            return Err(Error::NotFound(path.to_owned()));
+        };
+    }
+    Ok(node)
+}
+
+fn normalise(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    format!("/{}", parts.join("/"))
+}
+
+fn entry(repo: &Repo, node: &Node, path: String) -> Result<Entry, Error> {
+    Ok(match node {
+        Node::Dir(tree, meta) => {
+            let meta_obj = repo.load_dirmeta(meta)?;
+            Entry {
+                path,
+                mode: meta_obj.mode,
+                uid: meta_obj.uid,
+                gid: meta_obj.gid,
+                size: 0,
+                checksums: vec![*tree, *meta],
+                symlink_target: None,
+            }
+        }
+        Node::File(id) => {
+            let content = repo.read_content(id)?;
+            let h = content.header;
+            let symlink_target = h.is_symlink().then_some(h.symlink_target);
+            Entry {
+                path,
+                mode: h.mode,
+                uid: h.uid,
+                gid: h.gid,
+                size: content.size,
+                checksums: vec![*id],
+                symlink_target,
+            }
+        }
+    })
+}
+
+/// Lists `path` in `commit`: the entry itself, then (for a directory) its files and
+/// subdirectories, descending into them when `recursive`.
+pub fn ls(
+    repo: &Repo,
+    commit: &Checksum,
+    path: &str,
+    recursive: bool,
+) -> Result<Vec<Entry>, Error> {
+    let commit = repo.load_commit(commit)?;
+    let path = normalise(path);
+    let node = lookup(repo, &commit, &path)?;
+    let mut out = vec![entry(repo, &node, path.clone())?];
+    if let Node::Dir(tree, _) = node {
+        list_dir(repo, &tree, &path, recursive, 0, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn list_dir(
+    repo: &Repo,
+    tree: &Checksum,
+    path: &str,
+    recursive: bool,
+    depth: usize,
+    out: &mut Vec<Entry>,
+) -> Result<(), Error> {
+    if depth > crate::object::MAX_DEPTH {
+        return Err(crate::repo::too_deep("list", std::path::Path::new(path)));
+    }
+    let tree = repo.load_dirtree(tree)?;
+    let join = |name: &str| {
+        if path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{path}/{name}")
+        }
+    };
+    for (name, id) in &tree.files {
+        out.push(entry(repo, &Node::File(*id), join(name))?);
+    }
+    for (name, t, m) in &tree.dirs {
+        let child = join(name);
+        out.push(entry(repo, &Node::Dir(*t, *m), child.clone())?);
+        if recursive {
+            list_dir(repo, t, &child, true, depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens the file at `path` in `commit` (`ostree cat`).
+pub fn cat(repo: &Repo, commit: &Checksum, path: &str) -> Result<Content, Error> {
+    let commit_obj = repo.load_commit(commit)?;
+    match lookup(repo, &commit_obj, path)? {
+        Node::File(id) => repo.read_content(&id),
+        Node::Dir(..) => Err(Error::Unsupported {
+            verb: "cat",
+            path: path.into(),
+            detail: "is a directory".into(),
+        }),
+    }
+}
+
+/// The commit and its ancestors, newest first, stopping at the first one not stored.
+pub fn history(repo: &Repo, commit: &Checksum) -> Result<Vec<(Checksum, Commit)>, Error> {
+    let mut out = vec![(*commit, repo.load_commit(commit)?)];
+    while let Some(parent) = out.last().and_then(|(_, c)| c.parent) {
+        match repo.load_commit(&parent) {
+            Ok(c) => out.push((parent, c)),
+            Err(Error::NotFound(_)) => break,
+            Err(e) => return Err(e),
+        }
+        if out.len() > 1_000_000 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM:SS +0000`, as `ostree log` does.
+pub fn format_timestamp(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Parses `@SECONDS`, `SECONDS` or `YYYY-MM-DD[T ]HH:MM:SS[Z]` (UTC), as accepted by
+/// `--timestamp`.
+pub fn parse_timestamp(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Ok(secs) = text.trim_start_matches('@').parse() {
+        return Some(secs);
+    }
+    let text = text.trim_end_matches('Z').trim_end_matches("+00:00");
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (
+        <[i64; 3]>::try_from(&d[..]).ok()?,
+        <[u64; 3]>::try_from(&t[..]).ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
+    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(format_timestamp(1577836801), "2020-01-01 00:00:01 +0000");
+        assert_eq!(parse_timestamp("2020-01-01T00:00:01Z"), Some(1577836801));
+        assert_eq!(parse_timestamp("@1577836801"), Some(1577836801));
+        assert_eq!(parse_timestamp("2020-13-01"), None);
+        assert_eq!(parse_timestamp("junk"), None);
+    }
+
+    #[test]
+    fn ls_line_format() {
+        let e = Entry {
+            path: "/link".into(),
+            mode: 0o120777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            checksums: vec![],
+            symlink_target: Some("hello.txt".into()),
+        };
+        assert_eq!(e.to_line(false), "l00777 0 0      0 /link -> hello.txt");
+    }
+}

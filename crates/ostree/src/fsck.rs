@@ -1,0 +1,330 @@
+//! Checking a repository: every commit and every object reachable from it is re-hashed
+//! and compared with its name; missing objects and refs to missing commits are reported.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::checksum::Checksum;
+use crate::object::{Commit, DirMeta, DirTree, ObjectType};
+use crate::repo::{Error, Repo};
+
+/// What is wrong with one object or ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The object is referenced but not stored.
+    Missing,
+    /// The object's bytes do not hash to its name, or do not parse.
+    Corrupt,
+    /// A ref points to a commit that is not stored.
+    DanglingRef,
+}
+
+/// One finding of [`fsck`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The kind of problem.
+    pub kind: ProblemKind,
+    /// `CHECKSUM.TYPE`, or the ref name for [`ProblemKind::DanglingRef`].
+    pub object: String,
+    /// The object or ref file.
+    pub path: PathBuf,
+    /// Details (the checksum actually found, a parse error, …).
+    pub detail: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ProblemKind::Missing => "missing object",
+            ProblemKind::Corrupt => "corrupted object",
+            ProblemKind::DanglingRef => "ref to a missing commit",
+        };
+        write!(
+            f,
+            "{what} {} ({}): {}",
+            self.object,
+            self.path.display(),
+            self.detail
+        )
+    }
+}
+
+/// The result of [`fsck`].
+#[derive(Debug, Clone, Default)]
+pub struct FsckReport {
+    /// Commits checked.
+    pub commits: usize,
+    /// Objects checked, commits included.
+    pub objects: usize,
+    /// Everything found wrong; empty means the repository is sound.
+    pub problems: Vec<Problem>,
+}
+
+/// Checks every commit stored in the repository or named by a ref, and everything
+/// reachable from them. Errors are only returned when the repository cannot be listed.
+pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
+    let mut checker = Checker {
+        repo,
+        report: FsckReport::default(),
+        seen: HashSet::new(),
+    };
+    let mut commits = repo.list_objects(ObjectType::Commit)?;
+    for (name, id) in repo.list_refs()? {
+        if !repo.has_object(ObjectType::Commit, &id) {
+            let path = repo.path().join("refs/heads").join(&name);
+            checker.report.problems.push(Problem {
+                kind: ProblemKind::DanglingRef,
+                object: name,
+                path,
+                detail: format!("points to {id}"),
+            });
+        } else {
+            commits.push(id);
+        }
+    }
+    for id in commits {
+        checker.commit(&id);
+    }
+    Ok(checker.report)
+}
+
+struct Checker<'a> {
+    repo: &'a Repo,
+    report: FsckReport,
+    seen: HashSet<(Checksum, u8)>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, kind: ProblemKind, object: ObjectType, id: &Checksum, detail: String) {
+        self.report.problems.push(Problem {
+            kind,
+            object: format!("{id}.{}", object.extension(false)),
+            path: self.repo.object_path(object, id),
+            detail,
+        });
+    }
+
+    /// Reads, hashes and parses a metadata object; `None` if it is missing or bad.
+    fn metadata<T>(
+        &mut self,
+        kind: ObjectType,
+        id: &Checksum,
+        parse: fn(&[u8]) -> Result<T, crate::gvariant::Error>,
+    ) -> Option<T> {
+        if !self.seen.insert((*id, kind as u8)) {
+            return None;
+        }
+        self.report.objects += 1;
+        let bytes = match self.repo.read_metadata(kind, id) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound(_)) => {
+                self.problem(ProblemKind::Missing, kind, id, "not stored".into());
+                return None;
+            }
+            Err(e) => {
+                self.problem(ProblemKind::Corrupt, kind, id, error_chain(&e));
+                return None;
+            }
+        };
+        let actual = Checksum::of(&bytes);
+        if actual != *id {
+            self.problem(
+                ProblemKind::Corrupt,
+                kind,
+                id,
+                format!("content hashes to {actual}"),
+            );
+            return None;
+        }
+        match parse(&bytes) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.problem(ProblemKind::Corrupt, kind, id, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn commit(&mut self, id: &Checksum) {
+        let Some(commit) = self.metadata(ObjectType::Commit, id, Commit::parse) else {
+            return;
+        };
+        self.report.commits += 1;
+        self.metadata(ObjectType::DirMeta, &commit.root_meta, DirMeta::parse_dir);
+        self.tree(&commit.root_tree, 0);
+    }
+
+    fn tree(&mut self, id: &Checksum, depth: usize) {
+        if depth > crate::object::MAX_DEPTH {
+            let detail = format!(
+                "directories are nested deeper than {}",
+                crate::object::MAX_DEPTH
+            );
+            return self.problem(ProblemKind::Corrupt, ObjectType::DirTree, id, detail);
+        }
+        let Some(tree) = self.metadata(ObjectType::DirTree, id, DirTree::parse) else {
+            return;
+        };
+        for (_, file) in &tree.files {
+            self.content(file);
+        }
+        for (_, subtree, meta) in &tree.dirs {
+            self.metadata(ObjectType::DirMeta, meta, DirMeta::parse_dir);
+            self.tree(subtree, depth + 1);
+        }
+    }
+
+    fn content(&mut self, id: &Checksum) {
+        if !self.seen.insert((*id, ObjectType::File as u8)) {
+            return;
+        }
+        self.report.objects += 1;
+        let mut content = match self.repo.read_content(id) {
+            Ok(content) => content,
+            Err(Error::NotFound(_)) => {
+                return self.problem(
+                    ProblemKind::Missing,
+                    ObjectType::File,
+                    id,
+                    "not stored".into(),
+                );
+            }
+            Err(e) => {
+                return self.problem(ProblemKind::Corrupt, ObjectType::File, id, error_chain(&e));
+            }
+        };
+        let mut hasher = content.header.hasher();
+        match io::copy(&mut content.reader, &mut hasher) {
+            Ok(n) if n != content.size => {
+                self.problem(
+                    ProblemKind::Corrupt,
+                    ObjectType::File,
+                    id,
+                    format!("{n} bytes, header says {}", content.size),
+                );
+            }
+            Ok(_) => {
+                let actual = hasher.finish();
+                if actual != *id {
+                    self.problem(
+                        ProblemKind::Corrupt,
+                        ObjectType::File,
+                        id,
+                        format!("content hashes to {actual}"),
+                    );
+                }
+            }
+            Err(e) => self.problem(
+                ProblemKind::Corrupt,
+                ObjectType::File,
+                id,
+                format!("could not read: {e}"),
+            ),
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commit::{CommitOptions, commit_dir};
+    use crate::repo::RepoMode;
+
+    #[test]
+    fn finds_corrupt_and_missing_objects() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("a"), b"aaaa").unwrap();
+        std::fs::write(src.path().join("b"), b"bbbb").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let options = CommitOptions {
+            branch: Some("main".into()),
+            timestamp: Some(0),
+            ..Default::default()
+        };
+        commit_dir(&repo, src.path(), &options).unwrap();
+        let report = fsck(&repo).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!((report.commits, report.objects), (1, 5));
+        let files = repo.list_objects(ObjectType::File).unwrap();
+        let victim = repo.object_path(ObjectType::File, &files[0]);
+        std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        std::fs::write(&victim, b"aaab").unwrap();
+        std::fs::remove_file(repo.object_path(ObjectType::File, &files[1])).unwrap();
+        repo.set_ref("gone", Some(&Checksum([1; 32]))).unwrap();
+        let kinds: Vec<_> = fsck(&repo)
+            .unwrap()
+            .problems
+            .iter()
+            .map(|p| p.kind)
+            .collect();
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        for kind in [
+            ProblemKind::Corrupt,
+            ProblemKind::Missing,
+            ProblemKind::DanglingRef,
+        ] {
+            assert!(kinds.contains(&kind), "{kinds:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_deep_tree_is_reported_not_overflowed() {
+        use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH};
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let meta = DirMeta {
+            uid: 0,
+            gid: 0,
+            mode: 0o40755,
+            xattrs: vec![],
+        };
+        let meta_id = repo
+            .write_metadata(ObjectType::DirMeta, &meta.to_bytes())
+            .unwrap();
+        let mut tree_id = repo
+            .write_metadata(ObjectType::DirTree, &DirTree::default().to_bytes())
+            .unwrap();
+        for _ in 0..MAX_DEPTH + 10 {
+            let tree = DirTree {
+                files: vec![],
+                dirs: vec![("d".into(), tree_id, meta_id)],
+            };
+            tree_id = repo
+                .write_metadata(ObjectType::DirTree, &tree.to_bytes())
+                .unwrap();
+        }
+        let commit = Commit {
+            metadata: vec![],
+            parent: None,
+            related: vec![],
+            subject: String::new(),
+            body: String::new(),
+            timestamp: 0,
+            root_tree: tree_id,
+            root_meta: meta_id,
+        };
+        let id = repo
+            .write_metadata(ObjectType::Commit, &commit.to_bytes())
+            .unwrap();
+        let report = fsck(&repo).unwrap();
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        let out = dir.path().join("out");
+        let options = crate::checkout::CheckoutOptions::default();
+        assert!(crate::checkout::checkout(&repo, &id, &out, &options).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! An object store compatible with OSTree repositories, byte for byte.
+//!
+//! OSTree stores filesystem trees the way Git stores source trees: every regular file
+//! or symlink is a *content object* named by the SHA-256 of its metadata header and
+//! bytes, every directory is a *dirtree* (names → ids) plus a *dirmeta* (owner, mode),
+//! and a *commit* names a root dirtree/dirmeta pair with a subject, a timestamp and a
+//! parent. Refs under `refs/heads` name commits. Because ids are hashes of exact bytes,
+//! compatibility means writing exactly the bytes OSTree writes.
+//!
+//! - [`gvariant`]: GVariant normal-form framing. Hand-written rather than a general
+//!   crate: OSTree needs a handful of fixed types, ids depend on byte-exact normal form,
+//!   and a small slicing reader is easy to make hostile-input safe (bounds-checked,
+//!   non-recursive, re-serialised to reject anything not in normal form).
+//! - [`object`]: [`Commit`], [`DirTree`], [`DirMeta`], [`FileHeader`] and their ids.
+//! - [`checksum`]: [`Checksum`] and the SHA-256 backend (chosen by measurement).
+//! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
+//!   `archive` modes, object storage (temp file in `tmp/` + rename); [`refs`]: refs and
+//!   revision syntax.
+//! - [`commit`], [`checkout`], [`fsck`], [`browse`]: the operations behind
+//!   `ferro ostree commit|checkout|fsck|ls|cat|log`.
+//!
+//! Not yet: extended attributes of committed files (written as empty, like
+//! `--no-xattrs`; read and hashed when present in archive and bare-user objects, but
+//! not applied on checkout, and not read from `bare` object files), fsync, locking,
+//! commitmeta, tombstones, summary, remotes and pulls.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod browse;
+pub mod checkout;
+pub mod checksum;
+pub mod commit;
+mod deflate;
+pub mod fsck;
+pub mod gvariant;
+pub mod object;
+pub mod refs;
+pub mod repo;
+
+pub use checksum::Checksum;
+pub use object::{Commit, DirMeta, DirTree, FileHeader, ObjectType};
+pub use repo::{Repo, RepoMode};

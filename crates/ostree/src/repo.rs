@@ -1,0 +1,760 @@
+//! A repository on disk: `config`, `objects/XX/REST.TYPE`, `tmp/` (refs: [`crate::refs`]).
+//!
+//! Every object is written to a fresh file in the repository's `tmp/` and renamed onto
+//! its final path, so a reader never sees a half-written object; an object that already
+//! exists is left alone. No fsync is done in this version (see the crate docs).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::read::DeflateDecoder;
+
+use crate::checksum::Checksum;
+use crate::gvariant;
+use crate::object::{Commit, DirMeta, DirTree, FileHeader, ObjectType, S_IFLNK, S_IFMT, S_IFREG};
+
+/// The xattr holding a bare-user object's real uid, gid, mode and xattrs.
+const OSTREEMETA: &str = "user.ostreemeta";
+/// Largest `.filez` header or bare-user metadata xattr accepted (hostile-input bound).
+const MAX_HEADER: usize = 16 << 20;
+
+/// How content objects are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepoMode {
+    /// Files with their real owner, mode and xattrs (needs root to write).
+    Bare,
+    /// Files owned by the writer; real metadata in the `user.ostreemeta` xattr.
+    BareUser,
+    /// Files owned by the writer, canonical permissions, no xattrs.
+    BareUserOnly,
+    /// Compressed `.filez` objects, for serving over HTTP.
+    Archive,
+}
+
+impl RepoMode {
+    /// The name `ostree init --mode` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            RepoMode::Bare => "bare",
+            RepoMode::BareUser => "bare-user",
+            RepoMode::BareUserOnly => "bare-user-only",
+            RepoMode::Archive => "archive",
+        }
+    }
+
+    /// The value written to `config` (`archive` is spelled `archive-z2` there).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            RepoMode::Archive => "archive-z2",
+            other => other.name(),
+        }
+    }
+
+    /// Parses a mode as given to `init --mode` or found in `config`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "bare" => RepoMode::Bare,
+            "bare-user" => RepoMode::BareUser,
+            "bare-user-only" => RepoMode::BareUserOnly,
+            "archive" | "archive-z2" => RepoMode::Archive,
+            _ => return None,
+        })
+    }
+}
+
+/// Failures of repository operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem call failed.
+    #[error("could not {verb} '{path}'")]
+    Io {
+        /// What was being done.
+        verb: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// An object's bytes are not a valid object of its type.
+    #[error("could not parse object '{path}'")]
+    Object {
+        /// The object file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: gvariant::Error,
+    },
+    /// The `config` file is missing something or names an unknown mode.
+    #[error("could not read repository config '{path}': {detail}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A ref, commit or path does not exist.
+    #[error("could not resolve '{0}': not found")]
+    NotFound(String),
+    /// A ref name is not valid.
+    #[error("invalid ref name '{0}'")]
+    InvalidRef(String),
+    /// The operation is not possible in this repository or on this input.
+    #[error("could not {verb} '{path}': {detail}")]
+    Unsupported {
+        /// What was being done.
+        verb: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        detail: String,
+    },
+}
+
+/// Shorthand for an [`Error::Io`] mapper.
+pub(crate) fn io_err<'a>(
+    verb: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        verb,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The error for a tree nested deeper than [`crate::object::MAX_DEPTH`].
+pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
+    Error::Unsupported {
+        verb,
+        path: path.to_owned(),
+        detail: format!(
+            "directories are nested deeper than {}",
+            crate::object::MAX_DEPTH
+        ),
+    }
+}
+
+/// An opened repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub(crate) path: PathBuf,
+    mode: RepoMode,
+}
+
+/// A content object being read: its metadata, size and a stream of its bytes.
+pub struct Content {
+    /// uid, gid, mode, symlink target, xattrs.
+    pub header: FileHeader,
+    /// The file size (0 for symlinks).
+    pub size: u64,
+    /// The file bytes (empty for symlinks).
+    pub reader: Box<dyn Read>,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Repo {
+    /// Creates a repository (or opens one that already has this mode), like `ostree init`.
+    pub fn init(path: &Path, mode: RepoMode) -> Result<Self, Error> {
+        let config = path.join("config");
+        if config.exists() {
+            let repo = Self::open(path)?;
+            if repo.mode != mode {
+                return Err(Error::Config {
+                    path: config,
+                    detail: format!("repository exists with mode {}", repo.mode.name()),
+                });
+            }
+            return Ok(repo);
+        }
+        for dir in [
+            "objects",
+            "refs/heads",
+            "refs/remotes",
+            "refs/mirrors",
+            "state",
+            "tmp",
+            "extensions",
+        ] {
+            let dir = path.join(dir);
+            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        }
+        let text = format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name());
+        let repo = Repo {
+            path: path.to_owned(),
+            mode,
+        };
+        repo.write_atomic(&config, text.as_bytes())?;
+        Ok(repo)
+    }
+
+    /// Opens a repository by reading its `config`.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let config = path.join("config");
+        let text = fs::read_to_string(&config).map_err(io_err("read", &config))?;
+        let bad = |detail: &str| Error::Config {
+            path: config.clone(),
+            detail: detail.to_owned(),
+        };
+        let mut section = "";
+        let (mut version, mut mode) = (None, None);
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name;
+            } else if let (Some((key, value)), "core") = (line.split_once('='), section) {
+                match key.trim() {
+                    "repo_version" => version = Some(value.trim().to_owned()),
+                    "mode" => mode = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        if version.as_deref() != Some("1") {
+            return Err(bad("[core] repo_version is not 1"));
+        }
+        let mode = match mode {
+            None => RepoMode::Bare,
+            Some(m) => {
+                RepoMode::parse(&m).ok_or_else(|| bad(&format!("unsupported mode '{m}'")))?
+            }
+        };
+        Ok(Repo {
+            path: path.to_owned(),
+            mode,
+        })
+    }
+
+    /// The repository directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The storage mode.
+    pub fn mode(&self) -> RepoMode {
+        self.mode
+    }
+
+    /// `objects/XX/REST.EXT` for an object.
+    pub fn object_path(&self, kind: ObjectType, id: &Checksum) -> PathBuf {
+        let hex = id.to_hex();
+        self.path.join("objects").join(&hex[..2]).join(format!(
+            "{}.{}",
+            &hex[2..],
+            kind.extension(self.mode == RepoMode::Archive)
+        ))
+    }
+
+    /// Whether an object is stored (a symlink object counts as stored).
+    pub fn has_object(&self, kind: ObjectType, id: &Checksum) -> bool {
+        fs::symlink_metadata(self.object_path(kind, id)).is_ok()
+    }
+
+    /// A fresh path in `tmp/` that nothing else uses.
+    fn tmp_path(&self) -> PathBuf {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.path
+            .join("tmp")
+            .join(format!("ferro-{}-{n}-{nanos:x}", std::process::id()))
+    }
+
+    fn create_tmp(&self) -> Result<(File, PathBuf), Error> {
+        let tmp_dir = self.path.join("tmp");
+        loop {
+            let path = self.tmp_path();
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&path)
+            {
+                Ok(file) => return Ok((file, path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err("create a temporary file in", &tmp_dir)(e)),
+            }
+        }
+    }
+
+    /// Writes `data` to `dest` through a temporary file and a rename.
+    pub(crate) fn write_atomic(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
+        let (mut file, tmp) = self.create_tmp()?;
+        file.write_all(data).map_err(io_err("write", &tmp))?;
+        drop(file);
+        self.install(&tmp, dest)
+    }
+
+    /// Renames a finished temporary file onto its final path, creating the fan-out dir.
+    fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+        }
+        fs::rename(tmp, dest).map_err(|e| {
+            let _ = fs::remove_file(tmp);
+            io_err("rename into place", dest)(e)
+        })
+    }
+
+    /// Stores a metadata object (dirtree, dirmeta, commit) and returns its id.
+    pub fn write_metadata(&self, kind: ObjectType, bytes: &[u8]) -> Result<Checksum, Error> {
+        let id = Checksum::of(bytes);
+        let dest = self.object_path(kind, &id);
+        if !dest.exists() {
+            self.write_atomic(&dest, bytes)?;
+        }
+        Ok(id)
+    }
+
+    /// Reads a metadata object's bytes.
+    pub fn read_metadata(&self, kind: ObjectType, id: &Checksum) -> Result<Vec<u8>, Error> {
+        let path = self.object_path(kind, id);
+        fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(format!("{id}.{}", kind.extension(false))),
+            _ => io_err("read", &path)(e),
+        })
+    }
+
+    fn parse_at<T>(
+        &self,
+        kind: ObjectType,
+        id: &Checksum,
+        parse: fn(&[u8]) -> Result<T, gvariant::Error>,
+    ) -> Result<T, Error> {
+        let bytes = self.read_metadata(kind, id)?;
+        parse(&bytes).map_err(|source| Error::Object {
+            path: self.object_path(kind, id),
+            source,
+        })
+    }
+
+    /// Loads a commit.
+    pub fn load_commit(&self, id: &Checksum) -> Result<Commit, Error> {
+        self.parse_at(ObjectType::Commit, id, Commit::parse)
+    }
+
+    /// Loads a dirtree.
+    pub fn load_dirtree(&self, id: &Checksum) -> Result<DirTree, Error> {
+        self.parse_at(ObjectType::DirTree, id, DirTree::parse)
+    }
+
+    /// Loads a dirmeta.
+    pub fn load_dirmeta(&self, id: &Checksum) -> Result<DirMeta, Error> {
+        self.parse_at(ObjectType::DirMeta, id, DirMeta::parse_dir)
+    }
+
+    /// Stores a content object whose bytes come from `data` (exactly `size` bytes;
+    /// ignored for symlinks) and returns its id. The bytes are hashed while they are
+    /// written to the temporary file, so the source is read once.
+    pub fn write_content(
+        &self,
+        header: &FileHeader,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<Checksum, Error> {
+        header.validate().map_err(|source| Error::Object {
+            path: self.path.join("tmp"),
+            source,
+        })?;
+        let mut hasher = header.hasher();
+        let symlink = header.is_symlink();
+        if symlink && self.mode != RepoMode::Archive && self.mode != RepoMode::BareUser {
+            let id = hasher.finish();
+            let dest = self.object_path(ObjectType::File, &id);
+            if fs::symlink_metadata(&dest).is_err() {
+                let tmp = self.tmp_path();
+                std::os::unix::fs::symlink(&header.symlink_target, &tmp)
+                    .map_err(io_err("create symlink", &tmp))?;
+                if self.mode == RepoMode::Bare {
+                    std::os::unix::fs::lchown(&tmp, Some(header.uid), Some(header.gid))
+                        .map_err(io_err("change owner of", &tmp))?;
+                }
+                set_symlink_mtime_zero(&tmp);
+                self.install(&tmp, &dest)?;
+            }
+            return Ok(id);
+        }
+        let (file, tmp) = self.create_tmp()?;
+        let result = self.fill_content(file, &tmp, header, size, data, &mut hasher);
+        let id = match result {
+            Ok(()) => hasher.finish(),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let dest = self.object_path(ObjectType::File, &id);
+        if fs::symlink_metadata(&dest).is_ok() {
+            let _ = fs::remove_file(&tmp);
+        } else {
+            self.install(&tmp, &dest)?;
+        }
+        Ok(id)
+    }
+
+    fn fill_content(
+        &self,
+        mut file: File,
+        tmp: &Path,
+        header: &FileHeader,
+        size: u64,
+        data: &mut dyn Read,
+        hasher: &mut crate::checksum::Hasher,
+    ) -> Result<(), Error> {
+        let symlink = header.is_symlink();
+        let mut copy =
+            |out: &mut dyn Write, hasher: &mut crate::checksum::Hasher| -> Result<(), Error> {
+                let copied = io::copy(&mut data.take(size), &mut Tee { out, hasher })
+                    .map_err(io_err("write", tmp))?;
+                if copied != size {
+                    return Err(Error::Unsupported {
+                        verb: "store",
+                        path: tmp.to_owned(),
+                        detail: format!(
+                            "source changed size while being read ({copied} of {size} bytes)"
+                        ),
+                    });
+                }
+                Ok(())
+            };
+        match self.mode {
+            RepoMode::Archive => {
+                let size = if symlink { 0 } else { size };
+                file.write_all(&header.archive_prefix(size))
+                    .map_err(io_err("write", tmp))?;
+                if !symlink {
+                    let out = io::BufWriter::new(&mut file);
+                    crate::deflate::with_deflater(out, |w| copy(w, hasher), io_err("write", tmp))?;
+                }
+            }
+            RepoMode::BareUser => {
+                if symlink {
+                    let mut target = header.symlink_target.as_bytes().to_vec();
+                    target.push(0);
+                    file.write_all(&target).map_err(io_err("write", tmp))?;
+                } else {
+                    copy(&mut io::BufWriter::new(&mut file), hasher)?;
+                }
+                let meta = DirMeta {
+                    uid: header.uid,
+                    gid: header.gid,
+                    mode: header.mode,
+                    xattrs: header.xattrs.clone(),
+                };
+                rustix::fs::fsetxattr(
+                    &file,
+                    OSTREEMETA,
+                    &meta.to_bytes(),
+                    rustix::fs::XattrFlags::empty(),
+                )
+                .map_err(|e| io_err("set user.ostreemeta on", tmp)(e.into()))?;
+                let perms = if symlink {
+                    0o644
+                } else {
+                    (header.mode & 0o775) | 0o400
+                };
+                file.set_permissions(fs::Permissions::from_mode(perms))
+                    .map_err(io_err("set mode of", tmp))?;
+            }
+            RepoMode::BareUserOnly | RepoMode::Bare => {
+                copy(&mut io::BufWriter::new(&mut file), hasher)?;
+                if self.mode == RepoMode::Bare {
+                    std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
+                        .map_err(io_err("change owner of", tmp))?;
+                } else if header.mode & !(S_IFMT | 0o775) != 0 {
+                    return Err(Error::Unsupported {
+                        verb: "store",
+                        path: tmp.to_owned(),
+                        detail: format!(
+                            "mode {:o} is not allowed in a bare-user-only repository",
+                            header.mode
+                        ),
+                    });
+                }
+                file.set_permissions(fs::Permissions::from_mode(header.mode & 0o7777))
+                    .map_err(io_err("set mode of", tmp))?;
+            }
+        }
+        if self.mode != RepoMode::Archive {
+            file.set_modified(std::time::UNIX_EPOCH)
+                .map_err(io_err("set mtime of", tmp))?;
+        }
+        Ok(())
+    }
+
+    /// Opens a content object for reading.
+    pub fn read_content(&self, id: &Checksum) -> Result<Content, Error> {
+        let path = self.object_path(ObjectType::File, id);
+        let not_found = |e: io::Error| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(format!("{id}.file")),
+            _ => io_err("read", &path)(e),
+        };
+        let bad = |detail: &str| Error::Object {
+            path: path.clone(),
+            source: gvariant::err("content object", detail),
+        };
+        match self.mode {
+            RepoMode::Archive => {
+                let mut file = BufReader::new(File::open(&path).map_err(not_found)?);
+                let mut prefix = [0u8; 8];
+                file.read_exact(&mut prefix)
+                    .map_err(|_| bad("shorter than its header"))?;
+                let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+                if len > MAX_HEADER {
+                    return Err(bad("header is too large"));
+                }
+                let mut head = prefix.to_vec();
+                head.resize(8 + len, 0);
+                file.read_exact(&mut head[8..])
+                    .map_err(|_| bad("header is truncated"))?;
+                let (size, header, _) =
+                    FileHeader::parse_archive(&head).map_err(|source| Error::Object {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let reader: Box<dyn Read> = if header.is_symlink() {
+                    Box::new(io::empty())
+                } else {
+                    Box::new(DeflateDecoder::new(file))
+                };
+                Ok(Content {
+                    header,
+                    size,
+                    reader,
+                })
+            }
+            RepoMode::BareUser => {
+                let file = File::open(&path).map_err(not_found)?;
+                let mut buf = vec![0u8; 4096];
+                let n = match rustix::fs::fgetxattr(&file, OSTREEMETA, &mut buf[..]) {
+                    Ok(n) => n,
+                    Err(rustix::io::Errno::RANGE) => {
+                        buf = vec![0u8; MAX_HEADER];
+                        rustix::fs::fgetxattr(&file, OSTREEMETA, &mut buf[..])
+                            .map_err(|e| io_err("read user.ostreemeta of", &path)(e.into()))?
+                    }
+                    Err(e) => return Err(io_err("read user.ostreemeta of", &path)(e.into())),
+                };
+                let meta = DirMeta::parse(&buf[..n]).map_err(|source| Error::Object {
+                    path: path.clone(),
+                    source,
+                })?;
+                let size = file.metadata().map_err(io_err("stat", &path))?.len();
+                let mut header = FileHeader {
+                    uid: meta.uid,
+                    gid: meta.gid,
+                    mode: meta.mode,
+                    symlink_target: String::new(),
+                    xattrs: meta.xattrs,
+                };
+                if header.mode & S_IFMT == S_IFLNK {
+                    if size > MAX_HEADER as u64 {
+                        return Err(bad("symlink object is too large"));
+                    }
+                    let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+                    header.symlink_target = match bytes.split_last() {
+                        Some((0, target)) => String::from_utf8(target.to_vec())
+                            .map_err(|_| bad("symlink target is not UTF-8"))?,
+                        _ => return Err(bad("symlink object does not end in NUL")),
+                    };
+                    return Ok(Content {
+                        header,
+                        size: 0,
+                        reader: Box::new(io::empty()),
+                    });
+                }
+                header.validate().map_err(|source| Error::Object {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Content {
+                    header,
+                    size,
+                    reader: Box::new(BufReader::new(file)),
+                })
+            }
+            RepoMode::Bare | RepoMode::BareUserOnly => {
+                use std::os::unix::fs::MetadataExt;
+                let st = fs::symlink_metadata(&path).map_err(not_found)?;
+                let (uid, gid) = if self.mode == RepoMode::Bare {
+                    (st.uid(), st.gid())
+                } else {
+                    (0, 0)
+                };
+                if st.file_type().is_symlink() {
+                    let target = fs::read_link(&path).map_err(io_err("read symlink", &path))?;
+                    let target = target
+                        .into_os_string()
+                        .into_string()
+                        .map_err(|_| bad("symlink target is not UTF-8"))?;
+                    let header = FileHeader {
+                        uid,
+                        gid,
+                        mode: S_IFLNK | 0o777,
+                        symlink_target: target,
+                        xattrs: vec![],
+                    };
+                    return Ok(Content {
+                        header,
+                        size: 0,
+                        reader: Box::new(io::empty()),
+                    });
+                }
+                if !st.file_type().is_file() {
+                    return Err(bad("object is neither a regular file nor a symlink"));
+                }
+                let file = File::open(&path).map_err(io_err("open", &path))?;
+                let header = FileHeader {
+                    uid,
+                    gid,
+                    mode: S_IFREG | (st.mode() & 0o7777),
+                    symlink_target: String::new(),
+                    xattrs: vec![],
+                };
+                Ok(Content {
+                    header,
+                    size: st.len(),
+                    reader: Box::new(BufReader::new(file)),
+                })
+            }
+        }
+    }
+
+    /// Every object of `kind` stored in `objects/`.
+    pub fn list_objects(&self, kind: ObjectType) -> Result<Vec<Checksum>, Error> {
+        let ext = kind.extension(self.mode == RepoMode::Archive);
+        let objects = self.path.join("objects");
+        let mut out = Vec::new();
+        for fan in fs::read_dir(&objects).map_err(io_err("list", &objects))? {
+            let fan = fan.map_err(io_err("list", &objects))?;
+            let Some(prefix) = fan.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            for entry in fs::read_dir(fan.path()).map_err(io_err("list", &fan.path()))? {
+                let entry = entry.map_err(io_err("list", &fan.path()))?;
+                let name = entry.file_name();
+                let Some((rest, e)) = name.to_str().and_then(|n| n.rsplit_once('.')) else {
+                    continue;
+                };
+                if let (true, Ok(id)) = (e == ext, format!("{prefix}{rest}").parse()) {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Writes to `out` and feeds the hasher.
+struct Tee<'a> {
+    out: &'a mut dyn Write,
+    hasher: &'a mut crate::checksum::Hasher,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Sets a symlink's mtime to 0 as OSTree does; failures are harmless.
+pub(crate) fn set_symlink_mtime_zero(path: &Path) {
+    let zero = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: zero,
+        last_modification: zero,
+    };
+    let _ = rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_open_and_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("config")).unwrap(),
+            "[core]\nrepo_version=1\nmode=archive-z2\n"
+        );
+        assert_eq!(Repo::open(dir.path()).unwrap().mode(), RepoMode::Archive);
+        assert!(Repo::init(dir.path(), RepoMode::Bare).is_err());
+        let id = Checksum([9; 32]);
+        repo.set_ref("a/b", Some(&id)).unwrap();
+        assert_eq!(repo.list_refs().unwrap(), vec![("a/b".to_owned(), id)]);
+        assert_eq!(repo.resolve_rev("a/b").unwrap(), id);
+        assert!(repo.set_ref("../x", Some(&id)).is_err());
+        repo.set_ref("a/b", None).unwrap();
+        assert!(repo.resolve_rev("a/b").is_err());
+        assert!(
+            fs::read_dir(dir.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn content_round_trip_in_every_mode() {
+        for mode in [
+            RepoMode::Archive,
+            RepoMode::BareUser,
+            RepoMode::BareUserOnly,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init(dir.path(), mode).unwrap();
+            let header = FileHeader {
+                uid: 0,
+                gid: 0,
+                mode: 0o100644,
+                symlink_target: String::new(),
+                xattrs: vec![],
+            };
+            let id = repo
+                .write_content(&header, 6, &mut &b"hello\n"[..])
+                .unwrap();
+            assert_eq!(
+                id.to_hex(),
+                "44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b"
+            );
+            let mut content = repo.read_content(&id).unwrap();
+            let mut data = Vec::new();
+            content.reader.read_to_end(&mut data).unwrap();
+            assert_eq!(
+                (content.header, content.size, data),
+                (header, 6, b"hello\n".to_vec()),
+                "{mode:?}"
+            );
+            let link = FileHeader {
+                uid: 0,
+                gid: 0,
+                mode: 0o120777,
+                symlink_target: "hello.txt".into(),
+                xattrs: vec![],
+            };
+            let id = repo.write_content(&link, 0, &mut io::empty()).unwrap();
+            assert_eq!(repo.read_content(&id).unwrap().header, link, "{mode:?}");
+        }
+    }
+}
