@@ -1,11 +1,10 @@
 //! `grub.users`: GRUB superusers with PBKDF2 passwords, appended to `user.cfg`.
 
 use ferro_document::Path;
-use ferro_spec::{Config, File, Filesystem, Resource};
-use serde_json::{Map, Value};
+use ferro_spec::{Config, File, Filesystem};
 
 use super::context::Context;
-use super::resources::set_data_url;
+use super::resources::data_url_resource;
 use crate::schema::Grub;
 
 /// Adds the boot filesystem and the `user.cfg` fragment for `grub` to `parent`.
@@ -41,10 +40,7 @@ pub(crate) fn add(grub: &Grub, parent: &mut Config, ctx: &mut Context<'_>) {
         path: Some("/boot".into()),
         ..Filesystem::default()
     });
-    let mut resource = Map::new();
-    set_data_url(&mut resource, cfg.as_bytes(), ctx);
-    let append: Resource = serde_json::from_value(Value::Object(resource))
-        .expect("a data URL resource is a valid Resource");
+    let append = data_url_resource(cfg.as_bytes(), ctx);
     ctx.locator.sugar.insert(
         Path::parse("storage.files").index(storage.files.len()),
         from,

@@ -2,10 +2,9 @@
 
 use ferro_document::Path;
 use ferro_spec::{Config, File, Link};
-use serde_json::{Map, Value};
 
 use super::context::Context;
-use super::resources::set_data_url;
+use super::resources::data_url_resource;
 use crate::schema::Quadlet;
 
 /// File name endings Podman reads as quadlets.
@@ -106,16 +105,14 @@ fn add_node(config: &mut Config, ctx: &mut Context<'_>, from: &Path, path: &str,
     }
     match kind {
         NodeKind::File(contents) => {
-            let mut resource = Map::new();
-            set_data_url(&mut resource, &contents, ctx);
+            let resource = data_url_resource(&contents, ctx);
             ctx.locator.added.insert(
                 Path::parse("storage.files").index(config.storage.files.len()),
                 from.clone(),
             );
             config.storage.files.push(File {
                 path: path.to_owned(),
-                contents: serde_json::from_value(Value::Object(resource))
-                    .expect("a data URL resource is a valid Resource"),
+                contents: resource,
                 mode: Some(0o644),
                 ..File::default()
             });

@@ -172,6 +172,14 @@ pub(crate) fn set_data_url(resource: &mut Map<String, Value>, contents: &[u8], c
     Encoding::of(ctx).apply(resource, contents);
 }
 
+/// A new resource carrying `contents`, for sugar that generates files.
+pub(crate) fn data_url_resource(contents: &[u8], ctx: &Context<'_>) -> ferro_spec::Resource {
+    let mut resource = Map::new();
+    set_data_url(&mut resource, contents, ctx);
+    serde_json::from_value(Value::Object(resource))
+        .expect("a data URL resource is a valid Resource")
+}
+
 /// Whether a resource is a config to merge or replace with.
 fn is_config_reference(path: &Path) -> bool {
     path.starts_with(&Path::parse("ignition.config"))
