@@ -216,7 +216,7 @@ pub fn run(options: &Options) -> Result<Outcome, EngineError> {
         Stage::FetchOffline | Stage::Fetch => fetch_stage(options, &base)?,
         stage => {
             let user = read_cache(&options.config_cache)?;
-            let full = ferro_spec::merge::merge(&base, &user).config;
+            let full = render::over_base(&base, &user);
             match stage {
                 Stage::Files => files_stage(options, &user, &full)?,
                 Stage::Disks => disks_stage(options, &full)?,

@@ -102,14 +102,19 @@ fn fetch_config(fetcher: &Fetcher, reference: &Resource) -> Result<Config, Rende
 
 /// The config a stage applies: the user config merged over the base config, validated.
 pub fn full_config(base: &Config, user: &Config) -> Result<Config, RenderError> {
-    // Most machines have no base configs: then there is nothing to merge.
-    let full = if *base == Config::default() {
+    let full = over_base(base, user);
+    validate(&full)?;
+    Ok(full)
+}
+
+/// `user` merged over the system base config. Most machines have no base configs, and
+/// then there is nothing to merge (merging a large config is not free).
+pub fn over_base(base: &Config, user: &Config) -> Config {
+    if *base == Config::default() {
         user.clone()
     } else {
         ferro_spec::merge::merge(base, user).config
-    };
-    validate(&full)?;
-    Ok(full)
+    }
 }
 
 /// Validates a merged config with the newest spec's rules, as Ignition validates the

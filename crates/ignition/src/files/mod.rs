@@ -131,9 +131,54 @@ pub(crate) struct Stage<'a> {
     pub(crate) special_mode_bits: bool,
     pub(crate) authorized_keys_fragment: bool,
     pub(crate) changes: Vec<Change>,
+    /// New file contents checked, fetched and planned, written in parallel by
+    /// [`Stage::flush`]: creating many files is what provisioning spends its time on.
+    pending: Vec<PendingWrite>,
+}
+
+/// A file write that [`Stage::flush`] will do.
+struct PendingWrite {
+    entry: String,
+    path: String,
+    data: Vec<u8>,
+    perms: Perms,
 }
 
 impl Stage<'_> {
+    /// Writes every pending file, on all cores; the first failure in config order wins.
+    /// Called before anything that could depend on those files exists.
+    fn flush(&mut self) -> Result<(), Error> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let root = self.root;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = pending.len().div_ceil(threads);
+        let failures: Vec<Error> = std::thread::scope(|scope| {
+            let workers: Vec<_> = pending
+                .chunks(chunk)
+                .map(|writes| {
+                    scope.spawn(move || {
+                        writes.iter().find_map(|w| {
+                            root.write_file(&w.path, &w.data, w.perms)
+                                .err()
+                                .map(|e| Error::new(&w.entry, &w.path, e))
+                        })
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .filter_map(|worker| worker.join().expect("file writes do not panic"))
+                .collect()
+        });
+        match failures.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn record(&mut self, entry: &str, summary: String) {
         self.changes.push(Change {
             entry: entry.to_string(),
@@ -172,6 +217,7 @@ pub fn apply(
         special_mode_bits: options.special_mode_bits,
         authorized_keys_fragment: options.authorized_keys_fragment,
         changes: Vec::new(),
+        pending: Vec::new(),
     };
     let mut db = Db::load(root).map_err(|e| Error::new("$.passwd", &e.path.clone(), e))?;
     passwd::apply(&mut stage, &mut db, &config.passwd)?;
@@ -234,11 +280,18 @@ fn storage(stage: &mut Stage<'_>, db: &Db, config: &Config) -> Result<(), Error>
     nodes.sort_by_key(|n| depth(n.path()));
     for node in nodes {
         match node {
-            Node::Dir(i, d) => directory(stage, db, &format!("$.storage.directories.{i}"), d)?,
+            Node::Dir(i, d) => {
+                stage.flush()?;
+                directory(stage, db, &format!("$.storage.directories.{i}"), d)?
+            }
             Node::File(i, f) => file(stage, db, &format!("$.storage.files.{i}"), f)?,
-            Node::Symlink(i, l) => symlink(stage, db, &format!("$.storage.links.{i}"), l)?,
+            Node::Symlink(i, l) => {
+                stage.flush()?;
+                symlink(stage, db, &format!("$.storage.links.{i}"), l)?
+            }
         }
     }
+    stage.flush()?;
     for (i, l) in s
         .links
         .iter()
@@ -443,10 +496,12 @@ fn file(stage: &mut Stage<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Err
             gid: ids.1,
             mode,
         };
-        stage
-            .root
-            .write_file(&path, &data, perms)
-            .map_err(|e| Error::new(entry, &path, e))?;
+        stage.pending.push(PendingWrite {
+            entry: entry.to_string(),
+            path: path.clone(),
+            data,
+            perms,
+        });
     }
     let verb = if replaced { "replaced" } else { "created" };
     stage.record(
