@@ -69,6 +69,12 @@ pub fn parse_config(origin: &str, bytes: &[u8]) -> Result<Config, RenderError> {
 
 /// Resolves `ignition.config.replace` and `merge` recursively and validates the result.
 pub fn render(config: Config, fetcher: &Fetcher) -> Result<Config, RenderError> {
+    let references =
+        config.ignition.config.replace.source.is_some() || !config.ignition.config.merge.is_empty();
+    if !references {
+        // Nothing to fetch: the config was validated when it was parsed.
+        return Ok(config);
+    }
     let rendered = render_at(config, fetcher, 0)?;
     validate(&rendered)?;
     Ok(rendered)
@@ -102,7 +108,11 @@ fn fetch_config(fetcher: &Fetcher, reference: &Resource) -> Result<Config, Rende
 
 /// The config a stage applies: the user config merged over the base config, validated.
 pub fn full_config(base: &Config, user: &Config) -> Result<Config, RenderError> {
-    let full = over_base(base, user);
+    if *base == Config::default() {
+        // `user` was validated when it was parsed or rendered.
+        return Ok(user.clone());
+    }
+    let full = ferro_spec::merge::merge(base, user).config;
     validate(&full)?;
     Ok(full)
 }
