@@ -64,6 +64,46 @@ pub enum OstreeVerb {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Delete objects that are no longer reachable.
+    Prune {
+        /// Only commits named by refs (and their history) keep objects alive.
+        #[arg(long)]
+        refs_only: bool,
+        /// Follow at most N parents from each commit (-1: all).
+        #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true)]
+        depth: i64,
+        /// Delete commits in ref histories older than DATE (`@SECONDS` or
+        /// `YYYY-MM-DD[ HH:MM:SS]`, UTC); implies --refs-only.
+        #[arg(long, value_name = "DATE")]
+        keep_younger_than: Option<String>,
+        /// Only report what would be deleted.
+        #[arg(long)]
+        no_prune: bool,
+    },
+    /// Copy commits and their objects from another local repository, verifying each.
+    PullLocal {
+        /// Follow at most N parents (-1: all; default 0).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 0,
+            allow_negative_numbers = true
+        )]
+        depth: i64,
+        /// Verify every object (always done; accepted for compatibility).
+        #[arg(long)]
+        untrusted: bool,
+        /// The source repository.
+        src: PathBuf,
+        /// Refs or commits to pull (default: every local ref of the source).
+        refs: Vec<String>,
+    },
+    /// Manage the `summary` file.
+    Summary {
+        /// Regenerate it from the current refs.
+        #[arg(short = 'u', long)]
+        update: bool,
+    },
     /// Check every commit and reachable object; exits 1 when something is wrong.
     Fsck {
         /// Print only problems.

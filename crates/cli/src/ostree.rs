@@ -8,6 +8,8 @@ use ferro_ostree::browse::{self, format_timestamp};
 use ferro_ostree::checkout::{CheckoutOptions, LinkMode, checkout};
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::object::Variant;
+use ferro_ostree::prune::{PruneOptions, prune};
+use ferro_ostree::pull_local::pull_local;
 use ferro_ostree::{Checksum, Commit, Repo, RepoMode, fsck};
 
 use crate::ExitStatus;
@@ -110,6 +112,81 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                     .with_context(|| format!("could not read '{path}'"))?;
             }
         }
+        OstreeVerb::Prune {
+            refs_only,
+            depth,
+            keep_younger_than,
+            no_prune,
+        } => {
+            let keep_younger_than = match &keep_younger_than {
+                Some(text) => Some(
+                    browse::parse_timestamp(text)
+                        .with_context(|| format!("could not parse date '{text}'"))?,
+                ),
+                None => None,
+            };
+            let options = PruneOptions {
+                refs_only,
+                depth: u64::try_from(depth).ok(),
+                keep_younger_than,
+                no_prune,
+            };
+            let report = prune(&repo, &options)?;
+            writeln!(out, "Total objects: {}", report.total)?;
+            if report.deleted == 0 {
+                writeln!(out, "No unreachable objects")?;
+            } else {
+                let verb = if no_prune { "Would delete" } else { "Deleted" };
+                writeln!(
+                    out,
+                    "{verb} {} objects, {} freed",
+                    report.deleted,
+                    format_size(report.freed)
+                )?;
+            }
+        }
+        OstreeVerb::PullLocal {
+            depth,
+            untrusted: _,
+            src,
+            refs,
+        } => {
+            let src = Repo::open(&src)?;
+            let refs = if refs.is_empty() {
+                src.list_refs()?
+                    .into_iter()
+                    .filter(|(name, _)| !name.contains(':'))
+                    .map(|(name, _)| name)
+                    .collect()
+            } else {
+                refs
+            };
+            let mut total = ferro_ostree::pull_local::PullStats::default();
+            for rev in &refs {
+                let id = src.resolve_rev(rev)?;
+                let stats = pull_local(&src, &repo, &id, u64::try_from(depth).ok())?;
+                total.metadata += stats.metadata;
+                total.content += stats.content;
+                total.bytes += stats.bytes;
+                if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
+                    repo.set_ref(rev, Some(&id))?;
+                }
+            }
+            writeln!(
+                out,
+                "{} metadata, {} content objects imported; {} content written",
+                total.metadata,
+                total.content,
+                format_size(total.bytes)
+            )?;
+        }
+        OstreeVerb::Summary { update } => {
+            if !update {
+                eprintln!("error: only `summary -u` is supported");
+                return Ok(ExitStatus::Usage);
+            }
+            ferro_ostree::summary::update_summary(&repo)?;
+        }
         OstreeVerb::Fsck { quiet } => {
             let report = fsck::fsck(&repo)?;
             for problem in &report.problems {
@@ -210,6 +287,21 @@ fn write_commit(out: &mut impl Write, id: &Checksum, commit: &Commit) -> io::Res
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// Bytes as GLib's `g_format_size` prints them (SI units, one decimal).
+fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]

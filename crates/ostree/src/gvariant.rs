@@ -56,6 +56,14 @@ impl Member {
             fixed: true,
         }
     }
+    /// A little-endian `t` (summary sizes are written in host order, little-endian here).
+    pub(crate) fn u64_le(value: u64) -> Self {
+        Member {
+            bytes: value.to_le_bytes().to_vec(),
+            align: 8,
+            fixed: true,
+        }
+    }
     /// An `s`.
     pub(crate) fn string(value: &str) -> Self {
         Self::var(string(value), 1)

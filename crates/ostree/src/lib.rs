@@ -16,13 +16,13 @@
 //! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
 //!   `archive` modes, object storage (temp file in `tmp/` + rename); [`refs`]: refs and
 //!   revision syntax.
-//! - [`commit`], [`checkout`], [`fsck`], [`browse`]: the operations behind
-//!   `ferro ostree commit|checkout|fsck|ls|cat|log`.
+//! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
+//!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`.
 //!
 //! Not yet: extended attributes of committed files (written as empty, like
 //! `--no-xattrs`; read and hashed when present in archive and bare-user objects, but
 //! not applied on checkout, and not read from `bare` object files), fsync, locking,
-//! commitmeta, tombstones, summary, remotes and pulls.
+//! commitmeta, tombstones, reading summaries, remotes and network pulls.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -35,8 +35,11 @@ mod deflate;
 pub mod fsck;
 pub mod gvariant;
 pub mod object;
+pub mod prune;
+pub mod pull_local;
 pub mod refs;
 pub mod repo;
+pub mod summary;
 
 pub use checksum::Checksum;
 pub use object::{Commit, DirMeta, DirTree, FileHeader, ObjectType};

@@ -307,7 +307,7 @@ impl Variant {
 /// `a{sv}` metadata, in the order it was written (OSTree never re-sorts it).
 pub type Metadata = Vec<(String, Variant)>;
 
-fn metadata_bytes(metadata: &Metadata) -> Vec<u8> {
+pub(crate) fn metadata_bytes(metadata: &Metadata) -> Vec<u8> {
     gv::array(
         metadata.iter().map(|(key, value)| {
             gv::structure(vec![

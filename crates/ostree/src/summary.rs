@@ -1,0 +1,96 @@
+//! The `summary` file: `(a(s(taya{sv}))a{sv})`, every local ref (sorted by name bytes)
+//! with its commit's size, id and `{ostree.commit.version: s, ostree.commit.timestamp: t (BE)}`,
+//! then repository metadata (`ostree.summary.mode`, `…last-modified`,
+//! `…tombstone-commits`, `…indexed-deltas`). Written atomically; a stale `summary.sig`
+//! is removed since it no longer matches.
+
+use std::fs;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::gvariant::{self as gv, Member};
+use crate::object::{Metadata, ObjectType, Variant, metadata_bytes};
+use crate::repo::{Error, Repo, io_err};
+
+fn u64_be_variant(value: u64) -> Variant {
+    Variant {
+        type_str: "t".into(),
+        data: value.to_be_bytes().to_vec(),
+    }
+}
+
+fn bool_variant(value: bool) -> Variant {
+    Variant {
+        type_str: "b".into(),
+        data: vec![u8::from(value)],
+    }
+}
+
+/// The summary bytes for the repository's current local refs; `now` is recorded as
+/// `ostree.summary.last-modified`.
+pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
+    let mut refs: Vec<_> = repo
+        .list_refs()?
+        .into_iter()
+        .filter(|(name, _)| !name.contains(':'))
+        .collect();
+    refs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut entries = Vec::with_capacity(refs.len());
+    for (name, id) in &refs {
+        let size = repo.read_metadata(ObjectType::Commit, id)?.len() as u64;
+        let commit = repo.load_commit(id)?;
+        let mut meta: Metadata = Vec::new();
+        if let Some(version) = commit.metadata_string("version") {
+            meta.push(("ostree.commit.version".into(), Variant::string(&version)));
+        }
+        meta.push((
+            "ostree.commit.timestamp".into(),
+            u64_be_variant(commit.timestamp),
+        ));
+        let inner = gv::structure(vec![
+            Member::u64_le(size),
+            Member::bytes(id.as_bytes()),
+            Member::var(metadata_bytes(&meta), 8),
+        ]);
+        entries.push(gv::structure(vec![
+            Member::string(name),
+            Member::var(inner, 8),
+        ]));
+    }
+    let extra: Metadata = vec![
+        (
+            "ostree.summary.mode".into(),
+            Variant::string(repo.mode().config_name()),
+        ),
+        ("ostree.summary.last-modified".into(), u64_be_variant(now)),
+        (
+            "ostree.summary.tombstone-commits".into(),
+            bool_variant(false),
+        ),
+        ("ostree.summary.indexed-deltas".into(), bool_variant(true)),
+    ];
+    Ok(gv::structure(vec![
+        Member::var(gv::array(entries, 8), 8),
+        Member::var(metadata_bytes(&extra), 8),
+    ]))
+}
+
+/// Regenerates `summary` (`ostree summary -u`); returns its size.
+pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    let bytes = summary_bytes(repo, now)?;
+    let sig = repo.path().join("summary.sig");
+    match fs::remove_file(&sig) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),
+        _ => {}
+    }
+    repo.write_atomic(&repo.path().join("summary"), &bytes)?;
+    Ok(bytes.len())
+}

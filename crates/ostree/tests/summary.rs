@@ -1,0 +1,105 @@
+//! `summary -u`: the file is byte-identical to the one `ostree summary -u` writes (apart
+//! from the last-modified time), and `ostree` reads it as a remote's summary.
+//! Skipped when `ostree` is absent.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::object::Variant;
+use ferro_ostree::summary::{summary_bytes, update_summary};
+use ferro_ostree::{Repo, RepoMode};
+
+fn ostree(args: &[&str]) -> String {
+    let out = Command::new("ostree").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ostree {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn have_ostree() -> bool {
+    let found = Command::new("ostree")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipping: `ostree` is not installed");
+    }
+    found
+}
+
+fn setup(path: &Path, src: &Path) -> Repo {
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/f"), "f\n").unwrap();
+    fs::write(src.join("g"), "g\n").unwrap();
+    let repo = Repo::init(path, RepoMode::Archive).unwrap();
+    for (branch, version) in [("main", Some("1.2")), ("zz/other", None), ("a", None)] {
+        let options = CommitOptions {
+            branch: Some(branch.into()),
+            timestamp: Some(1_600_000_000),
+            metadata: version
+                .map(|v| vec![("version".to_owned(), Variant::string(v))])
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        commit_dir(&repo, src, &options).unwrap();
+    }
+    repo
+}
+
+#[test]
+fn summary_matches_ostree_byte_for_byte() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = setup(&tmp.path().join("r"), &tmp.path().join("src"));
+    let r = format!("--repo={}", repo.path().display());
+    ostree(&["summary", "-u", &r]);
+    let theirs = fs::read(repo.path().join("summary")).unwrap();
+    let key = b"ostree.summary.last-modified\0";
+    let at = theirs
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("last-modified key")
+        + key.len();
+    let at = at.next_multiple_of(8);
+    let now = u64::from_be_bytes(theirs[at..at + 8].try_into().unwrap());
+    assert_eq!(summary_bytes(&repo, now).unwrap(), theirs);
+}
+
+#[test]
+fn ostree_reads_ferro_summary_as_a_remote() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = setup(&tmp.path().join("r"), &tmp.path().join("src"));
+    fs::write(repo.path().join("summary.sig"), b"stale").unwrap();
+    update_summary(&repo).unwrap();
+    assert!(!repo.path().join("summary.sig").exists());
+    let r = format!("--repo={}", repo.path().display());
+    let view = ostree(&["summary", "-v", &r]);
+    let main = repo.read_ref("main").unwrap().unwrap().to_hex();
+    assert!(view.contains("* main") && view.contains(&main), "{view}");
+    assert!(view.contains("ostree.commit.version): 1.2"), "{view}");
+    assert!(view.contains("archive-z2"), "{view}");
+
+    let client = tmp.path().join("client");
+    let c = format!("--repo={}", client.display());
+    ostree(&["init", &c, "--mode=bare-user"]);
+    let url = format!("file://{}", repo.path().display());
+    ostree(&["remote", "add", &c, "--no-gpg-verify", "origin", &url]);
+    let refs = ostree(&["remote", "refs", &c, "origin"]);
+    assert_eq!(
+        refs.lines().collect::<Vec<_>>(),
+        ["origin:a", "origin:main", "origin:zz/other"]
+    );
+    ostree(&["pull", &c, "origin", "main"]);
+    assert_eq!(ostree(&["rev-parse", &c, "origin:main"]).trim(), main);
+    ostree(&["fsck", &c]);
+}

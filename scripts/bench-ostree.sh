@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Compares `ferro ostree` with Debian's `ostree` on the same trees in one run: this
+# machine's /usr/share (override with BENCH_TREE=DIR) and a generated tree of 100,000
+# small files. Per tree: commit into bare-user and into archive, hardlink checkout
+# (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories.
+# Prints wall time and peak RSS per operation and tool, and the ferro/ostree ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v ostree >/dev/null || { echo "ostree not installed (apt-get install ostree)"; exit 1; }
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cargo build --release --quiet -p ferro --bin ferro
+ferro="$(realpath "${CARGO_TARGET_DIR:-target}")/release/ferro"
+
+python3 - "$work/small" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(1000):
+    sub = os.path.join(root, f"d{d // 100:02}", f"s{d:04}")
+    os.makedirs(sub)
+    for i in range(100):
+        with open(os.path.join(sub, f"f{i:03}.txt"), "w") as f:
+            f.write(f"file {d}/{i}\n" * (1 + (d * 7 + i) % 40))
+PY
+
+run() { # key, command... -> wall seconds in $work/KEY.wall, peak KiB in $work/KEY.rss
+    local key=$1; shift
+    local start end
+    # Flush the previous step's dirty pages first, so neither tool pays for the other's
+    # (or its own earlier, unsynced) writeback inside a timed step.
+    sync
+    start=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f "%M" -o "$work/$key.rss" "$@" >/dev/null
+    else
+        "$@" >/dev/null; echo "?" >"$work/$key.rss"
+    fi
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$end - $start:.3f}')" >"$work/$key.wall"
+}
+
+bench_tree() { # label, source dir
+    local label=$1 src=$2 t
+    echo "== $label: $src ($(find "$src" -type f 2>/dev/null | wc -l) files, $(du -sh "$src" 2>/dev/null | cut -f1))"
+    for t in ferro ostree; do
+        local cmd=("$ferro" ostree)
+        [ "$t" = ostree ] && cmd=(ostree)
+        local r="$work/$t"
+        rm -rf "$r" && mkdir -p "$r"
+        "${cmd[@]}" init --repo="$r/bu" --mode=bare-user
+        "${cmd[@]}" init --repo="$r/ar" --mode=archive
+        run "$t.commit-bare-user" "${cmd[@]}" commit --repo="$r/bu" -b main --tree=dir="$src"
+        run "$t.commit-archive" "${cmd[@]}" commit --repo="$r/ar" -b main --tree=dir="$src"
+        run "$t.checkout-hardlink" "${cmd[@]}" checkout --repo="$r/bu" -U -H main "$r/co-hl"
+        if [ "$t" = ostree ]; then
+            run "$t.checkout-copy" ostree checkout --repo="$r/bu" -U --force-copy main "$r/co-cp"
+        else
+            run "$t.checkout-copy" "$ferro" ostree checkout --repo="$r/bu" -U -C main "$r/co-cp"
+        fi
+        run "$t.fsck-bare-user" "${cmd[@]}" fsck --repo="$r/bu"
+        run "$t.fsck-archive" "${cmd[@]}" fsck --repo="$r/ar"
+        echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)"
+    done
+    printf '   %-18s %10s %10s %7s %12s %12s %7s\n' operation "ferro s" "ostree s" ratio "ferro KiB" "ostree KiB" ratio
+    for op in commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive; do
+        python3 - "$work" "$op" <<'PY'
+import sys
+w, op = sys.argv[1], sys.argv[2]
+val = lambda t, k: open(f"{w}/{t}.{op}.{k}").read().strip()
+fw, ow, fr, orss = val("ferro", "wall"), val("ostree", "wall"), val("ferro", "rss"), val("ostree", "rss")
+ratio = lambda a, b: f"{float(a) / float(b):.2f}" if b not in ("?", "0", "0.000") and a != "?" else "-"
+print(f"   {op:<18} {float(fw):10.2f} {float(ow):10.2f} {ratio(fw, ow):>7} {fr:>12} {orss:>12} {ratio(fr, orss):>7}")
+PY
+    done
+    chmod -R u+w "$work/ferro" "$work/ostree" 2>/dev/null || true
+    rm -rf "$work/ferro" "$work/ostree"
+}
+
+bench_tree "real tree" "${BENCH_TREE:-/usr/share}"
+bench_tree "generated tree" "$work/small"
