@@ -2,9 +2,10 @@
 //! objects when the repository mode makes the object files usable as they are.
 
 use std::fs::{self, OpenOptions};
-use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::checksum::Checksum;
 use crate::object::{DirMeta, ObjectType};
@@ -86,30 +87,68 @@ pub fn checkout(
             ),
         });
     }
-    let mut writer = Writer {
+    let writer = Writer {
         repo,
         options,
         link: can_link && options.link != LinkMode::Copy,
-        stats: CheckoutStats::default(),
     };
-    writer.dir(&tree, &meta, dest, 0)?;
-    Ok(writer.stats)
+    let mut plan = Plan::default();
+    writer.plan(&tree, &meta, dest, 0, &mut plan)?;
+    let mut stats = CheckoutStats {
+        dirs: plan.dirs.len() as u64,
+        ..CheckoutStats::default()
+    };
+    let made: Vec<Made> = plan
+        .files
+        .par_iter()
+        .map(|(id, path)| writer.file(id, path))
+        .collect::<Result<_, _>>()?;
+    for made in made {
+        match made {
+            Made::Copied => stats.copied += 1,
+            Made::Linked => stats.linked += 1,
+            Made::Symlink => stats.symlinks += 1,
+        }
+    }
+    // Children before parents, so a read-only directory gets its mode last.
+    for (path, meta) in plan.dirs.iter().rev() {
+        writer.finish_dir(path, meta)?;
+    }
+    Ok(stats)
+}
+
+/// The checkout's shape, made by a sequential walk of the dirtrees: directories are
+/// created as they are planned (owner and mode come at the end), files are written
+/// afterwards on all cores.
+#[derive(Default)]
+struct Plan {
+    /// Directories in creation order, with the metadata to apply once they are full.
+    dirs: Vec<(PathBuf, DirMeta)>,
+    /// Content objects and where they go.
+    files: Vec<(Checksum, PathBuf)>,
+}
+
+/// What checking out one content object made.
+enum Made {
+    Copied,
+    Linked,
+    Symlink,
 }
 
 struct Writer<'a> {
     repo: &'a Repo,
     options: &'a CheckoutOptions,
     link: bool,
-    stats: CheckoutStats,
 }
 
 impl Writer<'_> {
-    fn dir(
-        &mut self,
+    fn plan(
+        &self,
         tree: &Checksum,
         meta: &Checksum,
         dest: &Path,
         depth: usize,
+        plan: &mut Plan,
     ) -> Result<(), Error> {
         if depth > crate::object::MAX_DEPTH {
             return Err(crate::repo::too_deep("check out", dest));
@@ -120,13 +159,20 @@ impl Writer<'_> {
             .mode(0o700)
             .create(dest)
             .map_err(io_err("create directory", dest))?;
-        self.stats.dirs += 1;
-        for (name, id) in &dirtree.files {
-            self.file(id, &dest.join(name))?;
-        }
+        plan.dirs.push((dest.to_owned(), dirmeta));
+        plan.files.extend(
+            dirtree
+                .files
+                .iter()
+                .map(|(name, id)| (*id, dest.join(name))),
+        );
         for (name, t, m) in &dirtree.dirs {
-            self.dir(t, m, &dest.join(name), depth + 1)?;
+            self.plan(t, m, &dest.join(name), depth + 1, plan)?;
         }
+        Ok(())
+    }
+
+    fn finish_dir(&self, dest: &Path, dirmeta: &DirMeta) -> Result<(), Error> {
         if !self.options.user_mode {
             std::os::unix::fs::chown(dest, Some(dirmeta.uid), Some(dirmeta.gid))
                 .map_err(io_err("change owner of", dest))?;
@@ -135,7 +181,7 @@ impl Writer<'_> {
             .map_err(io_err("set mode of", dest))
     }
 
-    fn file(&mut self, id: &Checksum, dest: &Path) -> Result<(), Error> {
+    fn file(&self, id: &Checksum, dest: &Path) -> Result<Made, Error> {
         let mut content = self.repo.read_content(id)?;
         let header = &content.header;
         if header.is_symlink() {
@@ -146,16 +192,12 @@ impl Writer<'_> {
                     .map_err(io_err("change owner of", dest))?;
             }
             set_symlink_mtime_zero(dest);
-            self.stats.symlinks += 1;
-            return Ok(());
+            return Ok(Made::Symlink);
         }
         if self.link {
             let object = self.repo.object_path(ObjectType::File, id);
             match fs::hard_link(&object, dest) {
-                Ok(()) => {
-                    self.stats.linked += 1;
-                    return Ok(());
-                }
+                Ok(()) => return Ok(Made::Linked),
                 Err(e) if self.options.link == LinkMode::Require => {
                     return Err(io_err("hardlink", dest)(e));
                 }
@@ -173,7 +215,10 @@ impl Writer<'_> {
             .mode(0o600)
             .open(dest)
             .map_err(io_err("create", dest))?;
-        let copied = io::copy(&mut content.reader, &mut file).map_err(io_err("write", dest))?;
+        let copied = content
+            .reader
+            .copy_to_file(&mut file)
+            .map_err(io_err("write", dest))?;
         if copied != content.size {
             return Err(Error::Unsupported {
                 verb: "check out",
@@ -192,8 +237,7 @@ impl Writer<'_> {
             .map_err(io_err("set mode of", dest))?;
         file.set_modified(std::time::UNIX_EPOCH)
             .map_err(io_err("set mtime of", dest))?;
-        self.stats.copied += 1;
-        Ok(())
+        Ok(Made::Copied)
     }
 }
 

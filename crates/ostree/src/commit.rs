@@ -6,7 +6,9 @@
 
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::checksum::Checksum;
 use crate::object::{
@@ -55,11 +57,23 @@ pub struct CommitOutcome {
     pub files: u64,
 }
 
+/// A scanned directory: its dirmeta id and its entries, files still unhashed.
+///
+/// Committing is split in three passes so that hashing and storing file content — the
+/// bulk of the work — runs on every core: a sequential scan records the tree's shape,
+/// the files are stored in parallel, then dirtrees are written bottom-up.
+struct ScannedDir {
+    meta_id: Checksum,
+    /// Indices into the scan's file list.
+    files: Vec<(String, usize)>,
+    dirs: Vec<(String, ScannedDir)>,
+}
+
 struct Walker<'a> {
     repo: &'a Repo,
     options: &'a CommitOptions,
     canonical: bool,
-    files: u64,
+    files: Vec<PathBuf>,
 }
 
 impl Walker<'_> {
@@ -73,26 +87,34 @@ impl Walker<'_> {
         )
     }
 
-    fn dir(&mut self, path: &Path, depth: usize) -> Result<(Checksum, Checksum), Error> {
+    fn mode(&self, mode: u32) -> u32 {
+        if self.canonical {
+            mode & (S_IFMT | 0o755)
+        } else {
+            mode
+        }
+    }
+
+    fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
         if depth > crate::object::MAX_DEPTH {
             return Err(crate::repo::too_deep("commit", path));
         }
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let (uid, gid) = self.owner(st.uid(), st.gid());
-        let mut mode = st.mode();
-        if self.canonical {
-            mode &= S_IFMT | 0o755;
-        }
         let meta = DirMeta {
             uid,
             gid,
-            mode,
+            mode: self.mode(st.mode()),
             xattrs: vec![],
         };
         let meta_id = self
             .repo
             .write_metadata(ObjectType::DirMeta, &meta.to_bytes())?;
-        let mut tree = DirTree::default();
+        let mut scanned = ScannedDir {
+            meta_id,
+            files: vec![],
+            dirs: vec![],
+        };
         for entry in fs::read_dir(path).map_err(io_err("list", path))? {
             let entry = entry.map_err(io_err("list", path))?;
             let child = entry.path();
@@ -108,23 +130,26 @@ impl Walker<'_> {
                 })?;
             let kind = entry.file_type().map_err(io_err("stat", &child))?;
             if kind.is_dir() {
-                let (t, m) = self.dir(&child, depth + 1)?;
-                tree.dirs.push((name, t, m));
+                scanned.dirs.push((name, self.scan(&child, depth + 1)?));
             } else {
-                tree.files.push((name, self.file(&child)?));
+                scanned.files.push((name, self.files.len()));
+                self.files.push(child);
             }
         }
-        tree.sort();
-        let tree_id = self
-            .repo
-            .write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
-        Ok((tree_id, meta_id))
+        Ok(scanned)
     }
 
-    fn file(&mut self, path: &Path) -> Result<Checksum, Error> {
+    /// Stores every scanned file on all cores; the ids come back in scan order.
+    fn store_files(&self) -> Result<Vec<Checksum>, Error> {
+        self.files
+            .par_iter()
+            .map(|path| self.store_file(path))
+            .collect()
+    }
+
+    fn store_file(&self, path: &Path) -> Result<Checksum, Error> {
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let (uid, gid) = self.owner(st.uid(), st.gid());
-        self.files += 1;
         let kind = st.mode() & S_IFMT;
         if kind == S_IFLNK {
             let target = fs::read_link(path).map_err(io_err("read symlink", path))?;
@@ -152,19 +177,38 @@ impl Walker<'_> {
                 detail: "only regular files, symlinks and directories can be committed".into(),
             });
         }
-        let mut mode = st.mode();
-        if self.canonical {
-            mode &= S_IFMT | 0o755;
-        }
         let header = FileHeader {
             uid,
             gid,
-            mode,
+            mode: self.mode(st.mode()),
             symlink_target: String::new(),
             xattrs: vec![],
         };
         let mut file = File::open(path).map_err(io_err("open", path))?;
         self.repo.write_content(&header, st.len(), &mut file)
+    }
+
+    /// Writes the dirtrees bottom-up and returns the root's (dirtree, dirmeta) ids.
+    fn write_trees(
+        &self,
+        dir: ScannedDir,
+        file_ids: &[Checksum],
+    ) -> Result<(Checksum, Checksum), Error> {
+        let mut tree = DirTree::default();
+        tree.files = dir
+            .files
+            .into_iter()
+            .map(|(name, index)| (name, file_ids[index]))
+            .collect();
+        for (name, child) in dir.dirs {
+            let (tree_id, meta_id) = self.write_trees(child, file_ids)?;
+            tree.dirs.push((name, tree_id, meta_id));
+        }
+        tree.sort();
+        let tree_id = self
+            .repo
+            .write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
+        Ok((tree_id, dir.meta_id))
     }
 }
 
@@ -184,16 +228,19 @@ pub fn commit_dir(
         repo,
         options,
         canonical: options.canonical_permissions || repo.mode() == RepoMode::BareUserOnly,
-        files: 0,
+        files: vec![],
     };
-    let (root_tree, root_meta) = walker.dir(tree, 0)?;
+    let scanned = walker.scan(tree, 0)?;
+    let file_ids = walker.store_files()?;
+    let (root_tree, root_meta) = walker.write_trees(scanned, &file_ids)?;
+    let files = file_ids.len() as u64;
     if let (true, Some(parent)) = (options.skip_if_unchanged, parent) {
         let old = repo.load_commit(&parent)?;
         if old.root_tree == root_tree && old.root_meta == root_meta {
             return Ok(CommitOutcome {
                 commit: parent,
                 written: false,
-                files: walker.files,
+                files,
             });
         }
     }
@@ -222,7 +269,7 @@ pub fn commit_dir(
     Ok(CommitOutcome {
         commit: id,
         written: true,
-        files: walker.files,
+        files,
     })
 }
 

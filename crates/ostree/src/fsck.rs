@@ -6,6 +6,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 use crate::checksum::Checksum;
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
 use crate::repo::{Error, Repo};
@@ -69,6 +71,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
         repo,
         report: FsckReport::default(),
         seen: HashSet::new(),
+        contents: Vec::new(),
     };
     let mut commits = repo.list_objects(ObjectType::Commit)?;
     for (name, id) in repo.list_refs()? {
@@ -87,6 +90,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
     for id in commits {
         checker.commit(&id);
     }
+    checker.check_contents();
     Ok(checker.report)
 }
 
@@ -94,6 +98,8 @@ struct Checker<'a> {
     repo: &'a Repo,
     report: FsckReport,
     seen: HashSet<(Checksum, u8)>,
+    /// Content objects still to hash, in the order they were reached.
+    contents: Vec<Checksum>,
 }
 
 impl Checker<'_> {
@@ -176,53 +182,42 @@ impl Checker<'_> {
         }
     }
 
+    /// Queues a content object; [`Checker::check_contents`] hashes them all at the end.
     fn content(&mut self, id: &Checksum) {
-        if !self.seen.insert((*id, ObjectType::File as u8)) {
-            return;
+        if self.seen.insert((*id, ObjectType::File as u8)) {
+            self.report.objects += 1;
+            self.contents.push(*id);
         }
-        self.report.objects += 1;
-        let mut content = match self.repo.read_content(id) {
-            Ok(content) => content,
-            Err(Error::NotFound(_)) => {
-                return self.problem(
-                    ProblemKind::Missing,
-                    ObjectType::File,
-                    id,
-                    "not stored".into(),
-                );
-            }
-            Err(e) => {
-                return self.problem(ProblemKind::Corrupt, ObjectType::File, id, error_chain(&e));
-            }
-        };
-        let mut hasher = content.header.hasher();
-        match io::copy(&mut content.reader, &mut hasher) {
-            Ok(n) if n != content.size => {
-                self.problem(
-                    ProblemKind::Corrupt,
-                    ObjectType::File,
-                    id,
-                    format!("{n} bytes, header says {}", content.size),
-                );
-            }
-            Ok(_) => {
-                let actual = hasher.finish();
-                if actual != *id {
-                    self.problem(
-                        ProblemKind::Corrupt,
-                        ObjectType::File,
-                        id,
-                        format!("content hashes to {actual}"),
-                    );
-                }
-            }
-            Err(e) => self.problem(
-                ProblemKind::Corrupt,
-                ObjectType::File,
-                id,
-                format!("could not read: {e}"),
-            ),
+    }
+
+    /// Re-hashes the queued content objects on all cores — the bulk of an fsck.
+    fn check_contents(&mut self) {
+        let repo = self.repo;
+        let problems: Vec<_> = std::mem::take(&mut self.contents)
+            .par_iter()
+            .filter_map(|id| check_content(repo, id).err().map(|p| (*id, p)))
+            .collect();
+        for (id, (kind, detail)) in problems {
+            self.problem(kind, ObjectType::File, &id, detail);
         }
+    }
+}
+
+/// Hashes one content object and compares it with its name.
+fn check_content(repo: &Repo, id: &Checksum) -> Result<(), (ProblemKind, String)> {
+    let mut content = repo.read_content(id).map_err(|e| match e {
+        Error::NotFound(_) => (ProblemKind::Missing, "not stored".to_owned()),
+        e => (ProblemKind::Corrupt, error_chain(&e)),
+    })?;
+    let mut hasher = content.header.hasher();
+    let corrupt = |detail| Err((ProblemKind::Corrupt, detail));
+    match io::copy(&mut content.reader, &mut hasher) {
+        Ok(n) if n != content.size => corrupt(format!("{n} bytes, header says {}", content.size)),
+        Ok(_) => match hasher.finish() {
+            actual if actual == *id => Ok(()),
+            actual => corrupt(format!("content hashes to {actual}")),
+        },
+        Err(e) => corrupt(format!("could not read: {e}")),
     }
 }
 

@@ -10,7 +10,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::read::DeflateDecoder;
+use flate2::bufread::DeflateDecoder;
 
 use crate::checksum::Checksum;
 use crate::gvariant;
@@ -152,7 +152,39 @@ pub struct Content {
     /// The file size (0 for symlinks).
     pub size: u64,
     /// The file bytes (empty for symlinks).
-    pub reader: Box<dyn Read>,
+    pub reader: ContentReader,
+}
+
+/// The bytes of a content object. An enum rather than a `Box<dyn Read>` so that an
+/// uncompressed object can be copied file to file by the kernel (`copy_file_range`,
+/// which shares extents on filesystems that can reflink).
+pub enum ContentReader {
+    /// A symlink: no bytes.
+    Empty,
+    /// The object file itself (`bare*` modes).
+    Plain(File),
+    /// The deflated payload of an archive `.filez` object.
+    Compressed(DeflateDecoder<BufReader<File>>),
+}
+
+impl ContentReader {
+    /// Copies the remaining bytes into `out`, in the kernel when both ends are files.
+    pub fn copy_to_file(&mut self, out: &mut File) -> io::Result<u64> {
+        match self {
+            ContentReader::Plain(file) => io::copy(file, out),
+            other => io::copy(other, out),
+        }
+    }
+}
+
+impl Read for ContentReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ContentReader::Empty => Ok(0),
+            ContentReader::Plain(file) => file.read(buf),
+            ContentReader::Compressed(decoder) => decoder.read(buf),
+        }
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -290,14 +322,23 @@ impl Repo {
         self.install(&tmp, dest)
     }
 
-    /// Renames a finished temporary file onto its final path, creating the fan-out dir.
+    /// Renames a finished temporary file onto its final path, creating the fan-out dir
+    /// only when the rename finds it missing (one syscall per object in the common case).
     fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
-        }
-        fs::rename(tmp, dest).map_err(|e| {
+        let renamed = match fs::rename(tmp, dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
+                Some(parent) => fs::create_dir_all(parent)
+                    .map_err(io_err("create directory", parent))
+                    .and_then(|()| {
+                        fs::rename(tmp, dest).map_err(io_err("rename into place", dest))
+                    }),
+                None => Err(io_err("rename into place", dest)(e)),
+            },
+            other => other.map_err(io_err("rename into place", dest)),
+        };
+        renamed.map_err(|e| {
             let _ = fs::remove_file(tmp);
-            io_err("rename into place", dest)(e)
+            e
         })
     }
 
@@ -517,10 +558,10 @@ impl Repo {
                         path: path.clone(),
                         source,
                     })?;
-                let reader: Box<dyn Read> = if header.is_symlink() {
-                    Box::new(io::empty())
+                let reader = if header.is_symlink() {
+                    ContentReader::Empty
                 } else {
-                    Box::new(DeflateDecoder::new(file))
+                    ContentReader::Compressed(DeflateDecoder::new(file))
                 };
                 Ok(Content {
                     header,
@@ -565,7 +606,7 @@ impl Repo {
                     return Ok(Content {
                         header,
                         size: 0,
-                        reader: Box::new(io::empty()),
+                        reader: ContentReader::Empty,
                     });
                 }
                 header.validate().map_err(|source| Error::Object {
@@ -575,7 +616,7 @@ impl Repo {
                 Ok(Content {
                     header,
                     size,
-                    reader: Box::new(BufReader::new(file)),
+                    reader: ContentReader::Plain(file),
                 })
             }
             RepoMode::Bare | RepoMode::BareUserOnly => {
@@ -602,7 +643,7 @@ impl Repo {
                     return Ok(Content {
                         header,
                         size: 0,
-                        reader: Box::new(io::empty()),
+                        reader: ContentReader::Empty,
                     });
                 }
                 if !st.file_type().is_file() {
@@ -619,7 +660,7 @@ impl Repo {
                 Ok(Content {
                     header,
                     size: st.len(),
-                    reader: Box::new(BufReader::new(file)),
+                    reader: ContentReader::Plain(file),
                 })
             }
         }
