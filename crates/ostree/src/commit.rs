@@ -194,12 +194,14 @@ impl Walker<'_> {
         dir: ScannedDir,
         file_ids: &[Checksum],
     ) -> Result<(Checksum, Checksum), Error> {
-        let mut tree = DirTree::default();
-        tree.files = dir
-            .files
-            .into_iter()
-            .map(|(name, index)| (name, file_ids[index]))
-            .collect();
+        let mut tree = DirTree {
+            files: dir
+                .files
+                .into_iter()
+                .map(|(name, index)| (name, file_ids[index]))
+                .collect(),
+            dirs: vec![],
+        };
         for (name, child) in dir.dirs {
             let (tree_id, meta_id) = self.write_trees(child, file_ids)?;
             tree.dirs.push((name, tree_id, meta_id));

@@ -336,9 +336,8 @@ impl Repo {
             },
             other => other.map_err(io_err("rename into place", dest)),
         };
-        renamed.map_err(|e| {
+        renamed.inspect_err(|_| {
             let _ = fs::remove_file(tmp);
-            e
         })
     }
 
