@@ -2,13 +2,18 @@
 # Compares `ferro ostree` with Debian's `ostree` on the same trees in one run: this
 # machine's /usr/share (override with BENCH_TREE=DIR) and a generated tree of 100,000
 # small files. Per tree: commit into bare-user and into archive, hardlink checkout
-# (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories.
+# (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories, and
+# (when nginx is installed) an HTTP pull of ostree's archive repository, served by nginx
+# on a loopback port, into a fresh bare-user repository.
 # Prints wall time and peak RSS per operation and tool, and the ferro/ostree ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v ostree >/dev/null || { echo "ostree not installed (apt-get install ostree)"; exit 1; }
 work=$(mktemp -d)
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+nginx_pid=
+trap '[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+nginx=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+[ -n "$nginx" ] || echo "nginx not installed (apt-get install nginx): no HTTP pull comparison"
 cargo build --release --quiet -p ferro --bin ferro
 ferro="$(realpath "${CARGO_TARGET_DIR:-target}")/release/ferro"
 
@@ -39,6 +44,47 @@ run() { # key, command... -> wall seconds in $work/KEY.wall, peak KiB in $work/K
     python3 -c "print(f'{$end - $start:.3f}')" >"$work/$key.wall"
 }
 
+serve() { # archive repo dir -> starts nginx on a free loopback port, sets $url and $nginx_pid
+    local root=$1 port n="$work/nginx"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$n"
+    cat >"$n/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $n/nginx.pid;
+error_log $n/error.log;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $n/body; proxy_temp_path $n/proxy; fastcgi_temp_path $n/fastcgi;
+  uwsgi_temp_path $n/uwsgi; scgi_temp_path $n/scgi;
+  server { listen 127.0.0.1:$port; root $root; }
+}
+CONF
+    "$nginx" -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
+    nginx_pid=$!
+    url="http://127.0.0.1:$port"
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nginx did not start: $(cat "$n/error.log")"; exit 1
+}
+
+bench_http_pull() { # both tools pull ostree's archive repo ($work/ostree/ar) into bare-user
+    local t
+    ostree summary -u --repo="$work/ostree/ar" >/dev/null
+    serve "$work/ostree/ar"
+    for t in ferro ostree; do
+        local cmd=("$ferro" ostree)
+        [ "$t" = ostree ] && cmd=(ostree)
+        "${cmd[@]}" init --repo="$work/$t/hp" --mode=bare-user
+        "${cmd[@]}" remote add --repo="$work/$t/hp" --no-gpg-verify origin "$url"
+        run "$t.pull-http" "${cmd[@]}" pull --repo="$work/$t/hp" origin main
+    done
+    kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=
+}
+
 bench_tree() { # label, source dir
     local label=$1 src=$2 t
     echo "== $label: $src ($(find "$src" -type f 2>/dev/null | wc -l) files, $(du -sh "$src" 2>/dev/null | cut -f1))"
@@ -61,8 +107,13 @@ bench_tree() { # label, source dir
         run "$t.fsck-archive" "${cmd[@]}" fsck --repo="$r/ar"
         echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)"
     done
+    local ops="commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive"
+    if [ -n "$nginx" ]; then
+        bench_http_pull
+        ops="$ops pull-http"
+    fi
     printf '   %-18s %10s %10s %7s %12s %12s %7s\n' operation "ferro s" "ostree s" ratio "ferro KiB" "ostree KiB" ratio
-    for op in commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive; do
+    for op in $ops; do
         python3 - "$work" "$op" <<'PY'
 import sys
 w, op = sys.argv[1], sys.argv[2]

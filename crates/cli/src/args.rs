@@ -23,6 +23,14 @@ pub enum Command {
     Ignition(IgnitionCommand),
     /// Work with OSTree repositories, like `ostree`.
     Ostree(crate::args_ostree::OstreeArgs),
+    /// Show the deployments of this system, like `rpm-ostree status`.
+    Status(crate::args_admin::StatusArgs),
+    /// Boot the previous deployment next, like `rpm-ostree rollback`.
+    Rollback(crate::args_admin::SysrootArgs),
+    /// Show or edit kernel arguments, like `rpm-ostree kargs`.
+    Kargs(crate::args_admin::KargsArgs),
+    /// Delete deployments, boot files and objects nothing references.
+    Cleanup(crate::args_admin::SysrootArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

@@ -18,6 +18,8 @@ pub struct OstreeArgs {
 /// The verbs of `ferro ostree`.
 #[derive(Debug, Subcommand)]
 pub enum OstreeVerb {
+    /// Manage deployments on a sysroot, like `ostree admin`.
+    Admin(crate::args_admin::AdminArgs),
     /// Create a repository.
     Init {
         /// bare, bare-user, bare-user-only or archive (archive-z2).
@@ -104,11 +106,36 @@ pub enum OstreeVerb {
         #[arg(short = 'u', long)]
         update: bool,
     },
+    /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
+    Remote {
+        /// The remote verb.
+        #[command(subcommand)]
+        verb: OstreeRemoteVerb,
+    },
+    /// Fetch commits and their objects from a remote archive repository over HTTP(S).
+    Pull(OstreePullArgs),
     /// Check every commit and reachable object; exits 1 when something is wrong.
     Fsck {
         /// Print only problems.
         #[arg(short, long)]
         quiet: bool,
+        /// Remove corrupted objects and mark the commits that held them partial.
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Add an ed25519 signature to a commit, or verify its signatures.
+    Sign(OstreeSignArgs),
+    /// List the paths that differ between two commits (`M`, `D`, `A`).
+    Diff {
+        /// Print object counts and the size of what both commits share.
+        #[arg(long)]
+        stats: bool,
+        /// Print the changed paths (the default without --stats).
+        #[arg(long)]
+        fs_diff: bool,
+        /// REV (compared with its parent) or FROM TO.
+        #[arg(required = true, num_args = 1..=2, value_name = "REV")]
+        revs: Vec<String>,
     },
 }
 
@@ -161,6 +188,25 @@ pub struct OstreeCommitArgs {
     pub path: Option<PathBuf>,
 }
 
+/// `ferro ostree sign`.
+#[derive(Debug, Args)]
+pub struct OstreeSignArgs {
+    /// Verify instead of signing: KEY-IDs are public keys.
+    #[arg(long)]
+    pub verify: bool,
+    /// The signature type; only `ed25519` is implemented.
+    #[arg(short = 's', long, value_name = "NAME", default_value = "ed25519")]
+    pub sign_type: String,
+    /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).
+    #[arg(long, value_name = "FILE")]
+    pub keys_file: Option<PathBuf>,
+    /// The ref or checksum.
+    pub commit: String,
+    /// Base64 keys: 64-byte secret keys to sign with, 32-byte public keys to verify with.
+    #[arg(value_name = "KEY-ID")]
+    pub keys: Vec<String>,
+}
+
 /// `ferro ostree checkout`.
 #[derive(Debug, Args)]
 pub struct OstreeCheckoutArgs {
@@ -195,4 +241,65 @@ pub struct OstreeLsArgs {
     pub rev: String,
     /// Paths inside the commit (default `/`).
     pub paths: Vec<String>,
+}
+
+/// `ferro ostree remote …`.
+#[derive(Debug, Subcommand)]
+pub enum OstreeRemoteVerb {
+    /// Add a remote.
+    Add {
+        /// Do not require signed commits (`gpg-verify=false`).
+        #[arg(long)]
+        no_gpg_verify: bool,
+        /// Set an option of the remote.
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Succeed without changes when the remote exists.
+        #[arg(long)]
+        if_not_exists: bool,
+        /// The remote's name.
+        name: String,
+        /// Where its archive repository is served.
+        url: String,
+        /// Refs `pull NAME` fetches by default.
+        branches: Vec<String>,
+    },
+    /// List remotes.
+    List {
+        /// Show their URLs too.
+        #[arg(short = 'u', long = "show-urls")]
+        show_urls: bool,
+    },
+    /// Delete a remote.
+    Delete {
+        /// Succeed when the remote does not exist.
+        #[arg(long)]
+        if_exists: bool,
+        /// The remote's name.
+        name: String,
+    },
+}
+
+/// `ferro ostree pull`.
+#[derive(Debug, Args)]
+pub struct OstreePullArgs {
+    /// Also fetch N parents of each commit (-1: the whole history).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub depth: i64,
+    /// Write refs as local branches (`refs/heads`); with no refs, pull every ref of
+    /// the remote's summary.
+    #[arg(long)]
+    pub mirror: bool,
+    /// Fetch only the commit objects (and detached metadata).
+    #[arg(long)]
+    pub commit_metadata_only: bool,
+    /// The remote (or `REMOTE:REF`).
+    pub remote: String,
+    /// Refs or commit checksums (default: the remote's configured branches).
+    pub refs: Vec<String>,
 }

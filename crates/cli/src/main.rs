@@ -1,11 +1,16 @@
 //! `ferro`: the one binary of ferrocore. It parses arguments, calls the libraries and
 //! renders their results; the logic lives in the library crates.
 
+mod admin;
 mod args;
+mod args_admin;
 mod args_ostree;
 mod butane;
+mod host;
 mod ignition;
 mod ostree;
+mod ostree_remote;
+mod ostree_sign;
 mod output;
 mod render;
 
@@ -44,7 +49,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Butane(args) => butane::run(args),
         Command::Ignition(command) => ignition::run(command),
+        Command::Ostree(args_ostree::OstreeArgs {
+            verb: args_ostree::OstreeVerb::Admin(admin),
+            ..
+        }) => admin::run(admin),
         Command::Ostree(args) => ostree::run(args),
+        Command::Status(args) => host::status(args),
+        Command::Rollback(args) => host::rollback(args),
+        Command::Kargs(args) => host::kargs(args),
+        Command::Cleanup(args) => host::cleanup(args),
     };
     match result {
         Ok(status) => status.into(),

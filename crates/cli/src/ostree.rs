@@ -37,6 +37,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
     let mut out = io::stdout().lock();
     match args.verb {
         OstreeVerb::Init { .. } => unreachable!("handled above"),
+        OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
         OstreeVerb::Commit(commit) => return run_commit(&repo, commit),
         OstreeVerb::Checkout(a) => {
             let id = repo.resolve_rev(&a.rev)?;
@@ -187,10 +188,25 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             }
             ferro_ostree::summary::update_summary(&repo)?;
         }
-        OstreeVerb::Fsck { quiet } => {
+        OstreeVerb::Remote { verb } => {
+            return crate::ostree_remote::run_remote(&repo, verb, &mut out);
+        }
+        OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, &mut out),
+        OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, &mut out),
+        OstreeVerb::Diff {
+            stats,
+            fs_diff,
+            revs,
+        } => return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &revs, &mut out),
+        OstreeVerb::Fsck { quiet, delete } => {
             let report = fsck::fsck(&repo)?;
             for problem in &report.problems {
                 eprintln!("error: {problem}");
+            }
+            if delete {
+                for problem in fsck::delete_corrupt(&repo, &report)? {
+                    eprintln!("deleted corrupted object {}", problem.object);
+                }
             }
             if !quiet {
                 writeln!(
@@ -290,7 +306,7 @@ fn write_commit(out: &mut impl Write, id: &Checksum, commit: &Commit) -> io::Res
 }
 
 /// Bytes as GLib's `g_format_size` prints them (SI units, one decimal).
-fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
     if bytes < 1000 {
         return format!("{bytes} bytes");

@@ -1,12 +1,17 @@
 //! Checking a repository: every commit and every object reachable from it is re-hashed
-//! and compared with its name; missing objects and refs to missing commits are reported.
+//! and compared with its name; missing objects, unreadable detached metadata and refs
+//! to missing commits are reported. Tombstones (`.tombstone-commit`, left by
+//! `prune --delete-commit`) are not objects to check, and a missing parent is normal
+//! history truncation, so neither is a problem.
+//!
+//! [`delete_corrupt`] then removes what [`fsck`] found corrupt, as `ostree fsck
+//! --delete` does, and marks the commits that contained it partial so a later pull
+//! fetches the objects again.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::PathBuf;
-
-use rayon::prelude::*;
 
 use crate::checksum::Checksum;
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
@@ -34,6 +39,8 @@ pub struct Problem {
     pub path: PathBuf,
     /// Details (the checksum actually found, a parse error, …).
     pub detail: String,
+    /// The commit whose walk found the problem (`None` for refs).
+    pub commit: Option<Checksum>,
 }
 
 impl fmt::Display for Problem {
@@ -49,7 +56,11 @@ impl fmt::Display for Problem {
             self.object,
             self.path.display(),
             self.detail
-        )
+        )?;
+        match self.commit {
+            Some(commit) => write!(f, " (in commit {commit})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -71,35 +82,67 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
         repo,
         report: FsckReport::default(),
         seen: HashSet::new(),
-        contents: Vec::new(),
+        current: Checksum([0; 32]),
     };
     let mut commits = repo.list_objects(ObjectType::Commit)?;
     for (name, id) in repo.list_refs()? {
         if !repo.has_object(ObjectType::Commit, &id) {
-            let path = repo.path().join("refs/heads").join(&name);
+            let path = match name.split_once(':') {
+                Some((remote, rest)) => repo.path().join("refs/remotes").join(remote).join(rest),
+                None => repo.path().join("refs/heads").join(&name),
+            };
             checker.report.problems.push(Problem {
                 kind: ProblemKind::DanglingRef,
                 object: name,
                 path,
                 detail: format!("points to {id}"),
+                commit: None,
             });
         } else {
             commits.push(id);
         }
     }
     for id in commits {
+        checker.current = id;
         checker.commit(&id);
     }
-    checker.check_contents();
     Ok(checker.report)
+}
+
+/// Deletes every object `report` found corrupt (detached metadata included) and marks
+/// the commits it was found in as partial (`state/ID.commitpartial`, reason `f`, as
+/// OSTree marks fsck-detected damage). Returns the problems acted on. The repository
+/// still fails [`fsck`] afterwards — the objects are now missing — until they are
+/// fetched again.
+pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, Error> {
+    let mut deleted = Vec::new();
+    for problem in &report.problems {
+        if problem.kind != ProblemKind::Corrupt {
+            continue;
+        }
+        match std::fs::remove_file(&problem.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::repo::io_err("delete", &problem.path)(e)),
+        }
+        if let Some(commit) = problem.commit {
+            let marker = repo
+                .path()
+                .join("state")
+                .join(format!("{commit}.commitpartial"));
+            repo.write_atomic(&marker, b"f")?;
+        }
+        deleted.push(problem.clone());
+    }
+    Ok(deleted)
 }
 
 struct Checker<'a> {
     repo: &'a Repo,
     report: FsckReport,
     seen: HashSet<(Checksum, u8)>,
-    /// Content objects still to hash, in the order they were reached.
-    contents: Vec<Checksum>,
+    /// The commit being walked, recorded in each problem.
+    current: Checksum,
 }
 
 impl Checker<'_> {
@@ -109,6 +152,7 @@ impl Checker<'_> {
             object: format!("{id}.{}", object.extension(false)),
             path: self.repo.object_path(object, id),
             detail,
+            commit: Some(self.current),
         });
     }
 
@@ -158,6 +202,15 @@ impl Checker<'_> {
             return;
         };
         self.report.commits += 1;
+        if let Err(e) = self.repo.read_commitmeta(id) {
+            self.report.problems.push(Problem {
+                kind: ProblemKind::Corrupt,
+                object: format!("{id}.commitmeta"),
+                path: self.repo.commitmeta_path(id),
+                detail: error_chain(&e),
+                commit: Some(*id),
+            });
+        }
         self.metadata(ObjectType::DirMeta, &commit.root_meta, DirMeta::parse_dir);
         self.tree(&commit.root_tree, 0);
     }
@@ -182,42 +235,57 @@ impl Checker<'_> {
         }
     }
 
-    /// Queues a content object; [`Checker::check_contents`] hashes them all at the end.
     fn content(&mut self, id: &Checksum) {
-        if self.seen.insert((*id, ObjectType::File as u8)) {
-            self.report.objects += 1;
-            self.contents.push(*id);
+        if !self.seen.insert((*id, ObjectType::File as u8)) {
+            return;
         }
-    }
-
-    /// Re-hashes the queued content objects on all cores — the bulk of an fsck.
-    fn check_contents(&mut self) {
-        let repo = self.repo;
-        let problems: Vec<_> = std::mem::take(&mut self.contents)
-            .par_iter()
-            .filter_map(|id| check_content(repo, id).err().map(|p| (*id, p)))
-            .collect();
-        for (id, (kind, detail)) in problems {
-            self.problem(kind, ObjectType::File, &id, detail);
+        self.report.objects += 1;
+        let mut content = match self.repo.read_content(id) {
+            Ok(content) => content,
+            Err(Error::NotFound(_)) => {
+                return self.problem(
+                    ProblemKind::Missing,
+                    ObjectType::File,
+                    id,
+                    "not stored".into(),
+                );
+            }
+            Err(e) => {
+                return self.problem(ProblemKind::Corrupt, ObjectType::File, id, error_chain(&e));
+            }
+        };
+        let mut hasher = content.header.hasher();
+        // One byte more than the header promises is enough to tell it lied; a
+        // decompression bomb is never inflated further.
+        let limit = content.size.saturating_add(1);
+        match io::copy(&mut (&mut content.reader).take(limit), &mut hasher) {
+            Ok(n) if n != content.size => {
+                let relation = if n > content.size { "more" } else { "fewer" };
+                self.problem(
+                    ProblemKind::Corrupt,
+                    ObjectType::File,
+                    id,
+                    format!("{relation} bytes than the {} its header says", content.size),
+                );
+            }
+            Ok(_) => {
+                let actual = hasher.finish();
+                if actual != *id {
+                    self.problem(
+                        ProblemKind::Corrupt,
+                        ObjectType::File,
+                        id,
+                        format!("content hashes to {actual}"),
+                    );
+                }
+            }
+            Err(e) => self.problem(
+                ProblemKind::Corrupt,
+                ObjectType::File,
+                id,
+                format!("could not read: {e}"),
+            ),
         }
-    }
-}
-
-/// Hashes one content object and compares it with its name.
-fn check_content(repo: &Repo, id: &Checksum) -> Result<(), (ProblemKind, String)> {
-    let mut content = repo.read_content(id).map_err(|e| match e {
-        Error::NotFound(_) => (ProblemKind::Missing, "not stored".to_owned()),
-        e => (ProblemKind::Corrupt, error_chain(&e)),
-    })?;
-    let mut hasher = content.header.hasher();
-    let corrupt = |detail| Err((ProblemKind::Corrupt, detail));
-    match io::copy(&mut content.reader, &mut hasher) {
-        Ok(n) if n != content.size => corrupt(format!("{n} bytes, header says {}", content.size)),
-        Ok(_) => match hasher.finish() {
-            actual if actual == *id => Ok(()),
-            actual => corrupt(format!("content hashes to {actual}")),
-        },
-        Err(e) => corrupt(format!("could not read: {e}")),
     }
 }
 

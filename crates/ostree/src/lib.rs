@@ -18,11 +18,16 @@
 //!   revision syntax.
 //! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
 //!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`.
+//! - [`commitmeta`]: detached metadata; [`sign`]: Ed25519 signatures in it, as
+//!   `ostree sign` makes them; [`diff`]: changed paths between commits (`ostree diff`).
+//! - [`remote`] (over [`keyfile`]): `[remote "NAME"]` groups of `config`; [`pull`] (over
+//!   [`fetch`]): pulls from archive repositories over HTTP(S).
 //!
 //! Not yet: extended attributes of committed files (written as empty, like
 //! `--no-xattrs`; read and hashed when present in archive and bare-user objects, but
 //! not applied on checkout, and not read from `bare` object files), fsync, locking,
-//! commitmeta, tombstones, reading summaries, remotes and network pulls.
+//! writing tombstones; for pulls: static deltas, signature verification,
+//! `contenturl`/`metalink`/TLS options, `file://` remotes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -31,14 +36,21 @@ pub mod browse;
 pub mod checkout;
 pub mod checksum;
 pub mod commit;
+pub mod commitmeta;
 mod deflate;
+pub mod diff;
+pub mod fetch;
 pub mod fsck;
 pub mod gvariant;
+pub mod keyfile;
 pub mod object;
 pub mod prune;
+pub mod pull;
 pub mod pull_local;
 pub mod refs;
+pub mod remote;
 pub mod repo;
+pub mod sign;
 pub mod summary;
 
 pub use checksum::Checksum;

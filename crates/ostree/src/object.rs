@@ -302,6 +302,23 @@ impl Variant {
             .map(|s| gv::read_string("s", s).ok())
             .collect()
     }
+
+    /// An `aay`, the type OSTree uses for lists of signatures.
+    pub fn byte_strings<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        Variant {
+            type_str: "aay".into(),
+            data: gv::array(values.into_iter().map(<[u8]>::to_vec), 1),
+        }
+    }
+
+    /// The values if this is an `aay`.
+    pub fn as_byte_strings(&self) -> Option<Vec<Vec<u8>>> {
+        if self.type_str != "aay" {
+            return None;
+        }
+        let values = gv::read_array("aay", &self.data, 1).ok()?;
+        Some(values.into_iter().map(<[u8]>::to_vec).collect())
+    }
 }
 
 /// `a{sv}` metadata, in the order it was written (OSTree never re-sorts it).
@@ -317,6 +334,14 @@ pub(crate) fn metadata_bytes(metadata: &Metadata) -> Vec<u8> {
         }),
         8,
     )
+}
+
+/// Parses a standalone `a{sv}` (detached metadata) and checks its framing is in
+/// normal form, as the bytes of every other object are.
+pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
+    let metadata = read_metadata(data)?;
+    require_normal("a{sv}", data, &metadata_bytes(&metadata))?;
+    Ok(metadata)
 }
 
 fn read_metadata(data: &[u8]) -> Result<Metadata, Error> {

@@ -164,9 +164,7 @@ pub fn reachable(
 
 fn delete_commit(repo: &Repo, id: &Checksum, dry: bool) -> Result<u64, Error> {
     let mut freed = delete_file(repo, ObjectType::Commit, id, dry)?;
-    let meta = repo
-        .object_path(ObjectType::Commit, id)
-        .with_extension("commitmeta");
+    let meta = repo.commitmeta_path(id);
     if let Ok(st) = fs::symlink_metadata(&meta) {
         freed += st.len();
         if !dry {

@@ -3,7 +3,8 @@
 //! stored. Children are stored before the objects that name them and the commit last,
 //! so an interrupted pull never leaves a commit whose tree is incomplete; a tampered
 //! object stops the pull before anything names it (and is never stored under the
-//! name it claimed).
+//! name it claimed). A commit's detached metadata (`.commitmeta`, e.g. signatures)
+//! is copied with it.
 
 use crate::checksum::Checksum;
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
@@ -49,6 +50,11 @@ pub fn pull_local(
             path: src.object_path(ObjectType::Commit, &id),
             source,
         })?;
+        // Detached metadata (signatures) can change after the commit was made, so it
+        // is copied even when the commit itself is already here.
+        if let Some(detached) = src.read_commitmeta(&id)? {
+            dest.write_commitmeta(&id, &detached)?;
+        }
         if !dest.has_object(ObjectType::Commit, &id) {
             puller.dirmeta(&parsed.root_meta)?;
             puller.dirtree(&parsed.root_tree, 0)?;

@@ -96,6 +96,14 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// An object's bytes do not hash to its name (a pull verifies before storing).
+    #[error("corrupt object {object}: content hashes to {actual}")]
+    Corrupt {
+        /// `CHECKSUM.TYPE` of the object that was claimed.
+        object: String,
+        /// What the bytes hash to.
+        actual: Checksum,
+    },
     /// A ref, commit or path does not exist.
     #[error("could not resolve '{0}': not found")]
     NotFound(String),
@@ -123,6 +131,19 @@ pub(crate) fn io_err<'a>(
         verb,
         path: path.to_owned(),
         source,
+    }
+}
+
+/// The mode a repository `config` declares (`[core] repo_version=1`, `mode`, default
+/// `bare`); shared by [`Repo::open`] and pulls, which check a remote's `config`.
+pub(crate) fn mode_from_config(text: &str) -> Result<RepoMode, String> {
+    let config = crate::keyfile::KeyFile::parse(text);
+    if config.get("core", "repo_version").as_deref() != Some("1") {
+        return Err("[core] repo_version is not 1".into());
+    }
+    match config.get("core", "mode") {
+        None => Ok(RepoMode::Bare),
+        Some(m) => RepoMode::parse(&m).ok_or_else(|| format!("unsupported mode '{m}'")),
     }
 }
 
@@ -228,32 +249,10 @@ impl Repo {
     pub fn open(path: &Path) -> Result<Self, Error> {
         let config = path.join("config");
         let text = fs::read_to_string(&config).map_err(io_err("read", &config))?;
-        let bad = |detail: &str| Error::Config {
+        let mode = mode_from_config(&text).map_err(|detail| Error::Config {
             path: config.clone(),
-            detail: detail.to_owned(),
-        };
-        let mut section = "";
-        let (mut version, mut mode) = (None, None);
-        for line in text.lines().map(str::trim) {
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = name;
-            } else if let (Some((key, value)), "core") = (line.split_once('='), section) {
-                match key.trim() {
-                    "repo_version" => version = Some(value.trim().to_owned()),
-                    "mode" => mode = Some(value.trim().to_owned()),
-                    _ => {}
-                }
-            }
-        }
-        if version.as_deref() != Some("1") {
-            return Err(bad("[core] repo_version is not 1"));
-        }
-        let mode = match mode {
-            None => RepoMode::Bare,
-            Some(m) => {
-                RepoMode::parse(&m).ok_or_else(|| bad(&format!("unsupported mode '{m}'")))?
-            }
-        };
+            detail,
+        })?;
         Ok(Repo {
             path: path.to_owned(),
             mode,
@@ -297,7 +296,7 @@ impl Repo {
             .join(format!("ferro-{}-{n}-{nanos:x}", std::process::id()))
     }
 
-    fn create_tmp(&self) -> Result<(File, PathBuf), Error> {
+    pub(crate) fn create_tmp(&self) -> Result<(File, PathBuf), Error> {
         let tmp_dir = self.path.join("tmp");
         loop {
             let path = self.tmp_path();
@@ -324,7 +323,7 @@ impl Repo {
 
     /// Renames a finished temporary file onto its final path, creating the fan-out dir
     /// only when the rename finds it missing (one syscall per object in the common case).
-    fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
+    pub(crate) fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
         let renamed = match fs::rename(tmp, dest) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
                 Some(parent) => fs::create_dir_all(parent)
@@ -397,6 +396,37 @@ impl Repo {
         size: u64,
         data: &mut dyn Read,
     ) -> Result<Checksum, Error> {
+        self.store_content(header, size, data, None)
+    }
+
+    /// Like [`Repo::write_content`] for bytes that claim to be object `expected` (a
+    /// pull): if they hash to anything else, nothing is stored and the error names
+    /// the object.
+    pub fn write_content_verified(
+        &self,
+        header: &FileHeader,
+        size: u64,
+        data: &mut dyn Read,
+        expected: &Checksum,
+    ) -> Result<(), Error> {
+        self.store_content(header, size, data, Some(expected))
+            .map(drop)
+    }
+
+    fn store_content(
+        &self,
+        header: &FileHeader,
+        size: u64,
+        data: &mut dyn Read,
+        expected: Option<&Checksum>,
+    ) -> Result<Checksum, Error> {
+        let check = |id: Checksum| match expected {
+            Some(want) if *want != id => Err(Error::Corrupt {
+                object: format!("{want}.{}", ObjectType::File.extension(false)),
+                actual: id,
+            }),
+            _ => Ok(id),
+        };
         header.validate().map_err(|source| Error::Object {
             path: self.path.join("tmp"),
             source,
@@ -404,7 +434,7 @@ impl Repo {
         let mut hasher = header.hasher();
         let symlink = header.is_symlink();
         if symlink && self.mode != RepoMode::Archive && self.mode != RepoMode::BareUser {
-            let id = hasher.finish();
+            let id = check(hasher.finish())?;
             let dest = self.object_path(ObjectType::File, &id);
             if fs::symlink_metadata(&dest).is_err() {
                 let tmp = self.tmp_path();
@@ -421,8 +451,8 @@ impl Repo {
         }
         let (file, tmp) = self.create_tmp()?;
         let result = self.fill_content(file, &tmp, header, size, data, &mut hasher);
-        let id = match result {
-            Ok(()) => hasher.finish(),
+        let id = match result.and_then(|()| check(hasher.finish())) {
+            Ok(id) => id,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
@@ -539,35 +569,7 @@ impl Repo {
             source: gvariant::err("content object", detail),
         };
         match self.mode {
-            RepoMode::Archive => {
-                let mut file = BufReader::new(File::open(&path).map_err(not_found)?);
-                let mut prefix = [0u8; 8];
-                file.read_exact(&mut prefix)
-                    .map_err(|_| bad("shorter than its header"))?;
-                let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-                if len > MAX_HEADER {
-                    return Err(bad("header is too large"));
-                }
-                let mut head = prefix.to_vec();
-                head.resize(8 + len, 0);
-                file.read_exact(&mut head[8..])
-                    .map_err(|_| bad("header is truncated"))?;
-                let (size, header, _) =
-                    FileHeader::parse_archive(&head).map_err(|source| Error::Object {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let reader = if header.is_symlink() {
-                    ContentReader::Empty
-                } else {
-                    ContentReader::Compressed(DeflateDecoder::new(file))
-                };
-                Ok(Content {
-                    header,
-                    size,
-                    reader,
-                })
-            }
+            RepoMode::Archive => read_archive_content(&path, File::open(&path).map_err(not_found)?),
             RepoMode::BareUser => {
                 let file = File::open(&path).map_err(not_found)?;
                 let mut buf = vec![0u8; 4096];
@@ -689,6 +691,41 @@ impl Repo {
         out.sort();
         Ok(out)
     }
+}
+
+/// Opens an archive `.filez` file (a stored object, or one fetched by a pull into
+/// `tmp/` that is verified before it is renamed into place).
+pub(crate) fn read_archive_content(path: &Path, file: File) -> Result<Content, Error> {
+    let bad = |detail: &str| Error::Object {
+        path: path.to_owned(),
+        source: gvariant::err("content object", detail),
+    };
+    let mut file = BufReader::new(file);
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix)
+        .map_err(|_| bad("shorter than its header"))?;
+    let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    if len > MAX_HEADER {
+        return Err(bad("header is too large"));
+    }
+    let mut head = prefix.to_vec();
+    head.resize(8 + len, 0);
+    file.read_exact(&mut head[8..])
+        .map_err(|_| bad("header is truncated"))?;
+    let (size, header, _) = FileHeader::parse_archive(&head).map_err(|source| Error::Object {
+        path: path.to_owned(),
+        source,
+    })?;
+    let reader = if header.is_symlink() {
+        ContentReader::Empty
+    } else {
+        ContentReader::Compressed(DeflateDecoder::new(file))
+    };
+    Ok(Content {
+        header,
+        size,
+        reader,
+    })
 }
 
 /// Writes to `out` and feeds the hasher.

@@ -8,7 +8,8 @@ use std::fs;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::gvariant::{self as gv, Member};
+use crate::checksum::Checksum;
+use crate::gvariant::{self as gv, Member, Shape};
 use crate::object::{Metadata, ObjectType, Variant, metadata_bytes};
 use crate::repo::{Error, Repo, io_err};
 
@@ -73,6 +74,27 @@ pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
         Member::var(gv::array(entries, 8), 8),
         Member::var(metadata_bytes(&extra), 8),
     ]))
+}
+
+/// The refs a summary lists, in its order: `(name, commit)`. Pulls resolve refs
+/// through it rather than one `refs/heads/NAME` request each.
+pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
+    let top = gv::read_struct("summary", bytes, &[Shape::Var(8), Shape::Var(8)])?;
+    gv::read_array("summary refs", top[0], 8)?
+        .into_iter()
+        .map(|entry| {
+            let e = gv::read_struct("summary ref", entry, &[Shape::Var(1), Shape::Var(8)])?;
+            let name = gv::read_string("ref name", e[0])?;
+            let inner = gv::read_struct(
+                "summary ref entry",
+                e[1],
+                &[Shape::Fixed(8, 8), Shape::Var(1), Shape::Var(8)],
+            )?;
+            let id = Checksum::from_bytes(inner[1])
+                .ok_or_else(|| gv::err("summary ref entry", "checksum is not 32 bytes"))?;
+            Ok((name, id))
+        })
+        .collect()
 }
 
 /// Regenerates `summary` (`ostree summary -u`); returns its size.

@@ -1,0 +1,89 @@
+//! `ferro ostree sign` and `ferro ostree diff`: rendering over `ferro_ostree::{sign, diff}`.
+
+use std::io::Write;
+
+use ferro_ostree::Repo;
+use ferro_ostree::diff::{diff_commits, diff_stats};
+use ferro_ostree::sign::{self, PublicKey, SecretKey};
+
+use crate::ExitStatus;
+use crate::args_ostree::OstreeSignArgs;
+
+/// Signs a commit with every key given, or verifies it with any of them; the messages
+/// are `ostree sign`'s.
+pub fn run_sign(
+    repo: &Repo,
+    a: OstreeSignArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitStatus> {
+    if a.sign_type != "ed25519" {
+        eprintln!("error: Requested signature type is not implemented");
+        return Ok(ExitStatus::Failure);
+    }
+    let mut keys = a.keys;
+    if let Some(file) = &a.keys_file {
+        keys.extend(sign::read_keys_file(file)?);
+    }
+    let commit = repo.resolve_rev(&a.commit)?;
+    if a.verify {
+        let keys = keys
+            .iter()
+            .map(|k| PublicKey::from_base64(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let by = sign::verify_commit(repo, &commit, &keys)?;
+        writeln!(
+            out,
+            "ed25519: Signature verified successfully with key '{}'",
+            by.key
+        )?;
+        return Ok(ExitStatus::Success);
+    }
+    if keys.is_empty() {
+        eprintln!("error: Need at least one KEY-ID to sign with");
+        return Ok(ExitStatus::Usage);
+    }
+    for (index, key) in keys.iter().enumerate() {
+        let key = SecretKey::from_base64(key, index + 1)?;
+        sign::sign_commit(repo, &commit, &key)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `diff [--stats] [--fs-diff] REV | FROM TO`: one revision is compared with its parent;
+/// the paths come before the statistics, as `ostree diff` prints them.
+pub fn run_diff(
+    repo: &Repo,
+    stats: bool,
+    fs_diff: bool,
+    revs: &[String],
+    out: &mut impl Write,
+) -> anyhow::Result<ExitStatus> {
+    let (from, to) = match revs {
+        [rev] => (
+            repo.resolve_rev(&format!("{rev}^"))?,
+            repo.resolve_rev(rev)?,
+        ),
+        [from, to] => (repo.resolve_rev(from)?, repo.resolve_rev(to)?),
+        _ => unreachable!("clap allows one or two revisions"),
+    };
+    if fs_diff || !stats {
+        let diff = diff_commits(repo, &from, &to)?;
+        for (mark, paths) in [('M', diff.modified), ('D', diff.removed), ('A', diff.added)] {
+            for path in paths {
+                writeln!(out, "{mark}    {path}")?;
+            }
+        }
+    }
+    if stats {
+        let s = diff_stats(repo, &from, &to)?;
+        writeln!(out, "[A] Object Count: {}", s.a_objects)?;
+        writeln!(out, "[B] Object Count: {}", s.b_objects)?;
+        writeln!(out, "Common Object Count: {}", s.common_objects)?;
+        writeln!(
+            out,
+            "Common Object Size: {}",
+            crate::ostree::format_size(s.common_size)
+        )?;
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,179 @@
+//! `ferro ostree remote` and `ferro ostree pull` as processes: a pull killed at random
+//! points leaves a repository that passes `ferro ostree fsck` (and `ostree fsck` when
+//! installed) with no ref, and a final pull completes it. Served by a real nginx;
+//! skipped with a message when nginx is not installed.
+
+#[path = "../../ostree/tests/support/nginx.rs"]
+mod nginx;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nginx::Nginx;
+
+/// `ferro ostree ARGS…`.
+fn ferro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferro"))
+        .arg("ostree")
+        .args(args)
+        .output()
+        .expect("run ferro")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ferro(args);
+    assert!(
+        out.status.success(),
+        "ferro {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// ~600 files in 30 directories plus a few larger ones: enough requests that a pull
+/// takes long enough to be interrupted in the middle.
+fn make_tree(root: &Path) {
+    for d in 0..30 {
+        let dir = root.join(format!("d{d}/sub"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..20 {
+            fs::write(
+                dir.join(format!("f{f}")),
+                format!("{d}/{f}\n").repeat(f + 1),
+            )
+            .unwrap();
+        }
+    }
+    for i in 0..4u32 {
+        let data: Vec<u8> = (0..1_000_000u32)
+            .map(|j| (j.wrapping_mul(2_654_435_761).wrapping_add(i) >> 11) as u8)
+            .collect();
+        fs::write(root.join(format!("big{i}")), data).unwrap();
+    }
+}
+
+/// A small xorshift generator seeded from the clock: different kill points per run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn fsck_ok(repo: &str) {
+    ok(&[repo, "fsck", "-q"]);
+    let have_ostree = Command::new("ostree")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have_ostree {
+        let out = Command::new("ostree")
+            .args(["fsck", repo])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn pull_killed_at_random_points_then_completed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let tree = tmp.path().join("tree");
+    make_tree(&tree);
+    let s = format!("--repo={}", srv.display());
+    ok(&[&s, "init", "--mode=archive"]);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let id = ok(&[&s, "commit", "-b", "main", &tree_arg, "--timestamp=@0"]);
+    ok(&[&s, "summary", "-u"]);
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+    let local = tmp.path().join("local");
+    let l = format!("--repo={}", local.display());
+    ok(&[&l, "init", "--mode=bare-user"]);
+    ok(&[
+        &l,
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "origin",
+        &server.url(),
+        "main",
+    ]);
+    assert_eq!(
+        ok(&[&l, "remote", "list", "-u"]),
+        format!("origin  {}\n", server.url())
+    );
+
+    // How long an uninterrupted pull takes, to spread the kill points over it.
+    let scratch = tmp.path().join("scratch");
+    let sc = format!("--repo={}", scratch.display());
+    ok(&[&sc, "init", "--mode=bare-user"]);
+    ok(&[
+        &sc,
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "origin",
+        &server.url(),
+    ]);
+    let start = Instant::now();
+    ok(&[&sc, "pull", "origin", "main"]);
+    let full = start.elapsed().as_micros().max(1000) as u64;
+
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = Rng(seed | 1);
+    let mut killed = 0;
+    for _ in 0..20 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferro"))
+            .args(["ostree", l.as_str(), "pull", "origin"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(full)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        let status = child.wait().unwrap();
+        fsck_ok(&l);
+        let has_ref = local.join("refs/remotes/origin/main").exists();
+        assert_eq!(has_ref, status.success(), "the ref is written last");
+        if has_ref {
+            // Completed before the kill: start over to keep interrupting.
+            fs::remove_dir_all(&local).unwrap();
+            ok(&[&l, "init", "--mode=bare-user"]);
+            ok(&[
+                &l,
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                "origin",
+                &server.url(),
+                "main",
+            ]);
+        }
+    }
+    eprintln!("{killed}/20 pulls killed (uninterrupted pull: {full} µs)");
+    assert!(killed > 0, "no pull was interrupted");
+    ok(&[&l, "pull", "origin"]);
+    fsck_ok(&l);
+    assert_eq!(ok(&[&l, "rev-parse", "origin:main"]), id);
+    // Nothing left to fetch.
+    assert!(ok(&[&l, "pull", "origin:main"]).starts_with("0 metadata, 0 content"));
+}

@@ -1,0 +1,564 @@
+//! `pull`: fetches commits and everything they reach from a remote **archive**
+//! repository over HTTP(S) into a local repository of any mode.
+//!
+//! Order of work (the same files OSTree's puller asks for): the remote's `config` (its
+//! mode must be archive), `summary` (refs; else `refs/heads/REF`), then per commit
+//! `.commitmeta` (optional) and `.commit`, the dirtrees level by level, and finally every
+//! missing dirmeta and `.filez` — each level and the final batch fetched by a small pool
+//! of threads sharing one keep-alive agent.
+//!
+//! Safety: every object is hashed before it becomes visible — metadata in memory,
+//! content in a `tmp/` file that is renamed into place (or converted into the local
+//! mode) only when it hashes to its name; a tampered object is an error naming it and
+//! leaves nothing behind. Objects already stored are not fetched again, so an
+//! interrupted pull resumes where it stopped. Dirtrees are stored children first and
+//! the commit last, then the ref: a stored commit always has its whole tree, which is
+//! what `ostree` assumes of a commit without `state/CSUM.commitpartial`.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::checksum::Checksum;
+use crate::fetch::{FetchError, Fetcher};
+use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType, parse_metadata};
+use crate::remote;
+use crate::repo::{self, Repo, RepoMode, io_err, read_archive_content};
+
+/// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
+const MAX_METADATA: u64 = 128 << 20;
+/// Largest `config` or `refs/heads/REF` file fetched.
+const MAX_SMALL: u64 = 1 << 20;
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Parents to fetch besides each commit (`None`: the whole history the remote has).
+    pub depth: Option<u64>,
+    /// Write refs as local `refs/heads/REF` instead of `refs/remotes/REMOTE/REF`.
+    pub mirror: bool,
+    /// Fetch only commits and their detached metadata; the commits are marked
+    /// partial (`state/CSUM.commitpartial`) as OSTree does.
+    pub commit_metadata_only: bool,
+    /// Concurrent requests.
+    pub workers: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            depth: Some(0),
+            mirror: false,
+            commit_metadata_only: false,
+            workers: 8,
+        }
+    }
+}
+
+/// Counters of a running pull, passed to [`PullProgress::update`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullStatus {
+    /// Metadata objects (commits, dirtrees, dirmetas) fetched.
+    pub metadata_fetched: u64,
+    /// Content objects fetched so far.
+    pub content_fetched: u64,
+    /// Content objects to fetch, once the trees are scanned (0 before).
+    pub content_total: u64,
+    /// Bytes received.
+    pub bytes_fetched: u64,
+}
+
+/// Receives progress; the library never draws anything itself.
+pub trait PullProgress: Sync {
+    /// Called after every fetched object (from the fetch threads).
+    fn update(&self, status: &PullStatus);
+}
+
+/// Progress nobody looks at.
+impl PullProgress for () {
+    fn update(&self, _: &PullStatus) {}
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullReport {
+    /// Refs written, with their local names (`REMOTE:REF`, or `REF` when mirroring),
+    /// and commits pulled by checksum (name = the checksum).
+    pub refs: Vec<(String, Checksum)>,
+    /// Final counters.
+    pub status: PullStatus,
+}
+
+/// Why a pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The remote is not configured, or its configuration is unusable.
+    #[error(transparent)]
+    Remote(#[from] remote::Error),
+    /// A request failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    /// The remote repository cannot be pulled over HTTP.
+    #[error("remote '{url}' is a {mode} repository; only archive repositories can be pulled")]
+    NotArchive {
+        /// The remote's URL.
+        url: String,
+        /// Its mode, or why it is unreadable.
+        mode: String,
+    },
+    /// A ref is neither in the summary nor under `refs/heads/`.
+    #[error("remote '{remote}' has no ref '{name}'")]
+    RefNotFound {
+        /// The remote.
+        remote: String,
+        /// The ref.
+        name: String,
+    },
+    /// No refs were named and the remote has no `branches`.
+    #[error("no refs to pull: name some, or configure branches for remote '{0}'")]
+    NoRefs(String),
+    /// A fetched object has the right checksum but is not a valid object.
+    #[error("invalid object {object} from the remote: {source}")]
+    Invalid {
+        /// `CHECKSUM.TYPE`.
+        object: String,
+        /// The parse error.
+        #[source]
+        source: crate::gvariant::Error,
+    },
+}
+
+/// Pulls `refs` (names, or commit checksums) from `remote_name` into `repo`; with no
+/// refs, the remote's `branches` (or, with `mirror`, every ref in its summary).
+pub fn pull(
+    repo: &Repo,
+    remote_name: &str,
+    refs: &[String],
+    options: &PullOptions,
+    progress: &dyn PullProgress,
+) -> Result<PullReport, PullError> {
+    let remote = repo.remote(remote_name)?;
+    let fetcher = Fetcher::new(&remote.url)?;
+    let not_archive = |mode: String| PullError::NotArchive {
+        url: remote.url.clone(),
+        mode,
+    };
+    let config = fetcher
+        .get_bytes("config", MAX_SMALL)?
+        .ok_or_else(|| not_archive("missing ('config' not found)".into()))?;
+    let mode = repo::mode_from_config(&String::from_utf8_lossy(&config)).map_err(not_archive)?;
+    if mode != RepoMode::Archive {
+        return Err(not_archive(mode.name().into()));
+    }
+    let summary = match fetcher.get_bytes("summary", MAX_METADATA)? {
+        Some(bytes) => {
+            Some(
+                crate::summary::parse_refs(&bytes).map_err(|source| PullError::Invalid {
+                    object: fetcher.url("summary"),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let names: Vec<String> = match (refs, &summary) {
+        ([], _) if !remote.branches.is_empty() => remote.branches.clone(),
+        ([], Some(summary)) if options.mirror => summary.iter().map(|(n, _)| n.clone()).collect(),
+        ([], _) => return Err(PullError::NoRefs(remote_name.to_owned())),
+        (refs, _) => refs.to_vec(),
+    };
+    let mut targets = Vec::new();
+    for name in names {
+        if let Ok(id) = name.parse::<Checksum>() {
+            targets.push((None, name, id));
+            continue;
+        }
+        let not_found = || PullError::RefNotFound {
+            remote: remote_name.to_owned(),
+            name: name.clone(),
+        };
+        let id = match &summary {
+            Some(summary) => summary.iter().find(|(n, _)| *n == name).map(|(_, id)| *id),
+            None => fetcher
+                .get_bytes(&format!("refs/heads/{name}"), MAX_SMALL)?
+                .and_then(|text| String::from_utf8_lossy(&text).trim().parse().ok()),
+        }
+        .ok_or_else(not_found)?;
+        let local = if options.mirror {
+            name.clone()
+        } else {
+            format!("{remote_name}:{name}")
+        };
+        targets.push((Some(local), name, id));
+    }
+    let puller = Puller {
+        repo,
+        fetcher,
+        options,
+        progress,
+        counters: Counters::default(),
+    };
+    for (_, _, id) in &targets {
+        puller.commit_chain(id)?;
+    }
+    let mut report = PullReport::default();
+    for (local, name, id) in targets {
+        match local {
+            Some(local) => {
+                repo.set_ref(&local, Some(&id))?;
+                report.refs.push((local, id));
+            }
+            None => report.refs.push((name, id)),
+        }
+    }
+    report.status = puller.counters.snapshot();
+    Ok(report)
+}
+
+#[derive(Default)]
+struct Counters {
+    metadata: AtomicU64,
+    content: AtomicU64,
+    content_total: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> PullStatus {
+        PullStatus {
+            metadata_fetched: self.metadata.load(Ordering::Relaxed),
+            content_fetched: self.content.load(Ordering::Relaxed),
+            content_total: self.content_total.load(Ordering::Relaxed),
+            bytes_fetched: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Puller<'a> {
+    repo: &'a Repo,
+    fetcher: Fetcher,
+    options: &'a PullOptions,
+    progress: &'a dyn PullProgress,
+    counters: Counters,
+}
+
+/// `objects/XX/REST.EXT` relative to the repository root.
+fn object_url_path(id: &Checksum, ext: &str) -> String {
+    let hex = id.to_hex();
+    format!("objects/{}/{}.{ext}", &hex[..2], &hex[2..])
+}
+
+fn object_name(kind: ObjectType, id: &Checksum) -> String {
+    format!("{id}.{}", kind.extension(false))
+}
+
+impl Puller<'_> {
+    fn fetched(&self, counter: &AtomicU64, bytes: u64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.progress.update(&self.counters.snapshot());
+    }
+
+    fn commitpartial(&self, id: &Checksum) -> PathBuf {
+        self.repo.path().join(format!("state/{id}.commitpartial"))
+    }
+
+    /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
+    fn commit_chain(&self, id: &Checksum) -> Result<(), PullError> {
+        let mut next = Some(*id);
+        let mut remaining = self.options.depth;
+        let mut first = true;
+        while let Some(id) = next.take() {
+            let Some(commit) = self.commit(&id, first)? else {
+                break;
+            };
+            first = false;
+            match remaining {
+                Some(0) => break,
+                Some(n) => remaining = Some(n - 1),
+                None => {}
+            }
+            next = commit.parent;
+        }
+        Ok(())
+    }
+
+    /// Pulls one commit's closure unless it is stored complete; `None` when an
+    /// ancestor (`required` false) is not on the remote.
+    fn commit(&self, id: &Checksum, required: bool) -> Result<Option<Commit>, PullError> {
+        let partial = self.commitpartial(id);
+        let was_partial = partial.exists();
+        if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
+            return Ok(Some(self.repo.load_commit(id)?));
+        }
+        let Some(bytes) = self.metadata(ObjectType::Commit, id, required)? else {
+            return Ok(None);
+        };
+        let commit = parse(ObjectType::Commit, id, &bytes, Commit::parse)?;
+        let commitmeta = self
+            .fetcher
+            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
+        if let Some(meta) = &commitmeta {
+            self.fetched(&self.counters.metadata, meta.len() as u64);
+        }
+        let commitmeta = commitmeta
+            .map(|bytes| {
+                parse_metadata(&bytes).map_err(|source| PullError::Invalid {
+                    object: format!("{id}.commitmeta"),
+                    source,
+                })
+            })
+            .transpose()?;
+        if self.options.commit_metadata_only {
+            if !was_partial {
+                self.repo.write_atomic(&partial, b"")?;
+            }
+        } else {
+            self.tree(&commit)?;
+        }
+        if let Some(meta) = &commitmeta {
+            self.repo.write_commitmeta(id, meta)?;
+        }
+        self.repo.write_metadata(ObjectType::Commit, &bytes)?;
+        if was_partial && !self.options.commit_metadata_only {
+            fs::remove_file(&partial).map_err(io_err("delete", &partial))?;
+        }
+        Ok(Some(commit))
+    }
+
+    /// Fetches a metadata object into memory and checks its checksum; `None` on 404
+    /// when not `required`.
+    fn metadata(
+        &self,
+        kind: ObjectType,
+        id: &Checksum,
+        required: bool,
+    ) -> Result<Option<Vec<u8>>, PullError> {
+        let path = object_url_path(id, kind.extension(false));
+        let Some(bytes) = self.fetcher.get_bytes(&path, MAX_METADATA)? else {
+            if required {
+                return Err(FetchError::Status {
+                    url: self.fetcher.url(&path),
+                    status: 404,
+                }
+                .into());
+            }
+            return Ok(None);
+        };
+        let actual = Checksum::of(&bytes);
+        if actual != *id {
+            return Err(repo::Error::Corrupt {
+                object: object_name(kind, id),
+                actual,
+            }
+            .into());
+        }
+        self.fetched(&self.counters.metadata, bytes.len() as u64);
+        Ok(Some(bytes))
+    }
+
+    /// Scans the tree level by level (stored dirtrees are read locally: a partial pull
+    /// may have stored a dirtree whose files are missing), fetches what is missing,
+    /// then stores the fetched dirtrees children first.
+    fn tree(&self, commit: &Commit) -> Result<(), PullError> {
+        let repo = self.repo;
+        let mut fetched_trees: HashMap<Checksum, Vec<u8>> = HashMap::new();
+        let mut children: HashMap<Checksum, Vec<Checksum>> = HashMap::new();
+        let mut seen_trees = HashSet::from([commit.root_tree]);
+        let mut metas = HashSet::from([commit.root_meta]);
+        let mut files = HashSet::new();
+        let mut level = vec![commit.root_tree];
+        let mut depth = 0;
+        while !level.is_empty() {
+            if depth > MAX_DEPTH {
+                return Err(repo::too_deep(
+                    "pull",
+                    &repo.object_path(ObjectType::DirTree, &level[0]),
+                )
+                .into());
+            }
+            depth += 1;
+            let (stored, missing): (Vec<Checksum>, Vec<Checksum>) = std::mem::take(&mut level)
+                .into_iter()
+                .partition(|id| repo.has_object(ObjectType::DirTree, id));
+            let mut trees = Vec::with_capacity(stored.len() + missing.len());
+            for id in stored {
+                trees.push((id, repo.load_dirtree(&id)?));
+            }
+            let fetched = parallel(&missing, self.options.workers, |id| {
+                let bytes = self
+                    .metadata(ObjectType::DirTree, id, true)?
+                    .expect("required");
+                let tree = parse(ObjectType::DirTree, id, &bytes, DirTree::parse)?;
+                Ok((*id, bytes, tree))
+            })?;
+            for (id, bytes, tree) in fetched {
+                fetched_trees.insert(id, bytes);
+                trees.push((id, tree));
+            }
+            let mut next = Vec::new();
+            for (id, tree) in trees {
+                files.extend(tree.files.iter().map(|(_, file)| *file));
+                let subdirs = children.entry(id).or_default();
+                for (_, sub, meta) in &tree.dirs {
+                    metas.insert(*meta);
+                    subdirs.push(*sub);
+                    if seen_trees.insert(*sub) {
+                        next.push(*sub);
+                    }
+                }
+            }
+            level = next;
+        }
+        let metas: Vec<_> = metas
+            .into_iter()
+            .filter(|id| !repo.has_object(ObjectType::DirMeta, id))
+            .collect();
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|id| !repo.has_object(ObjectType::File, id))
+            .collect();
+        self.counters
+            .content_total
+            .fetch_add(files.len() as u64, Ordering::Relaxed);
+        parallel(&metas, self.options.workers, |id| {
+            let bytes = self
+                .metadata(ObjectType::DirMeta, id, true)?
+                .expect("required");
+            parse(ObjectType::DirMeta, id, &bytes, DirMeta::parse_dir)?;
+            repo.write_metadata(ObjectType::DirMeta, &bytes)?;
+            Ok(())
+        })?;
+        parallel(&files, self.options.workers, |id| self.content(id))?;
+        let mut written = HashSet::new();
+        self.store_trees(
+            &commit.root_tree,
+            &children,
+            &mut fetched_trees,
+            &mut written,
+        )
+    }
+
+    /// Stores fetched dirtrees below and including `id`, every child before its parent.
+    fn store_trees(
+        &self,
+        id: &Checksum,
+        children: &HashMap<Checksum, Vec<Checksum>>,
+        fetched: &mut HashMap<Checksum, Vec<u8>>,
+        written: &mut HashSet<Checksum>,
+    ) -> Result<(), PullError> {
+        if !written.insert(*id) {
+            return Ok(());
+        }
+        for child in children.get(id).into_iter().flatten() {
+            self.store_trees(child, children, fetched, written)?;
+        }
+        if let Some(bytes) = fetched.remove(id) {
+            self.repo.write_metadata(ObjectType::DirTree, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Fetches a `.filez` into `tmp/`, hashes it, and stores it: renamed into place in
+    /// an archive repository, converted into the local mode otherwise.
+    fn content(&self, id: &Checksum) -> Result<(), PullError> {
+        let repo = self.repo;
+        let (mut file, tmp) = repo.create_tmp()?;
+        let _cleanup = RemoveOnDrop(tmp.clone());
+        let path = object_url_path(id, "filez");
+        let size =
+            self.fetcher
+                .get_to_file(&path, &mut file)?
+                .ok_or_else(|| FetchError::Status {
+                    url: self.fetcher.url(&path),
+                    status: 404,
+                })?;
+        drop(file);
+        let reopened = fs::File::open(&tmp).map_err(io_err("open", &tmp))?;
+        let mut content = read_archive_content(&tmp, reopened)?;
+        if repo.mode() == RepoMode::Archive {
+            let mut hasher = content.header.hasher();
+            let n = io::copy(&mut content.reader, &mut hasher).map_err(|source| {
+                repo::Error::Object {
+                    path: tmp.clone(),
+                    source: crate::gvariant::err("content object", source.to_string()),
+                }
+            })?;
+            let actual = hasher.finish();
+            if n != content.size || actual != *id {
+                return Err(repo::Error::Corrupt {
+                    object: object_name(ObjectType::File, id),
+                    actual,
+                }
+                .into());
+            }
+            repo.install(&tmp, &repo.object_path(ObjectType::File, id))?;
+        } else {
+            repo.write_content_verified(&content.header, content.size, &mut content.reader, id)?;
+        }
+        self.fetched(&self.counters.content, size);
+        Ok(())
+    }
+}
+
+/// Removes a temporary file when dropped (a no-op once it was renamed into place).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+fn parse<T>(
+    kind: ObjectType,
+    id: &Checksum,
+    bytes: &[u8],
+    parse: fn(&[u8]) -> Result<T, crate::gvariant::Error>,
+) -> Result<T, PullError> {
+    parse(bytes).map_err(|source| PullError::Invalid {
+        object: object_name(kind, id),
+        source,
+    })
+}
+
+/// Runs `f` over `items` on up to `workers` threads; the first error stops the others
+/// from starting new items and is returned.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> Result<R, PullError> + Sync,
+) -> Result<Vec<R>, PullError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let error = Mutex::new(None);
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    match f(item) {
+                        Ok(r) => results.lock().expect("not poisoned").push(r),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            error.lock().expect("not poisoned").get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match error.into_inner().expect("not poisoned") {
+        Some(e) => Err(e),
+        None => Ok(results.into_inner().expect("not poisoned")),
+    }
+}

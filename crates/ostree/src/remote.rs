@@ -1,0 +1,205 @@
+//! Remotes: `[remote "NAME"]` groups of the repository's `config`, written the way
+//! `ostree remote add` writes them (`url`, `branches=a;b;`, the `--set` options in
+//! order, then `gpg-verify=false` for `--no-gpg-verify`), so either tool can read,
+//! list and delete what the other added.
+
+use std::fs;
+
+use crate::keyfile::KeyFile;
+use crate::repo::{self, Repo, io_err};
+
+/// Failures of remote configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No `[remote "NAME"]` group.
+    #[error("remote '{0}' not found")]
+    NotFound(String),
+    /// `remote add` of a name that is configured already.
+    #[error("remote '{0}' already exists")]
+    Exists(String),
+    /// A name OSTree would reject.
+    #[error("invalid remote name '{0}'")]
+    InvalidName(String),
+    /// The remote has no `url`.
+    #[error("remote '{0}' has no url")]
+    NoUrl(String),
+    /// Reading or writing `config` failed.
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+}
+
+/// One configured remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// Its name (`origin`).
+    pub name: String,
+    /// Where its archive repository is served.
+    pub url: String,
+    /// `branches`: the refs `pull REMOTE` fetches when none are named.
+    pub branches: Vec<String>,
+    /// Every key of the group (including `url` and `branches`), unescaped, in file order.
+    pub options: Vec<(String, String)>,
+}
+
+impl Remote {
+    /// A boolean option (`gpg-verify` and friends); `default` when absent.
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or(default, |(_, v)| v == "true" || v == "1")
+    }
+}
+
+fn group_name(name: &str) -> String {
+    format!("remote \"{name}\"")
+}
+
+/// OSTree's rule: letters, digits, `-`, `_`, `.`, not starting with `-` or `.`.
+fn validate_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(name.to_owned()))
+    }
+}
+
+impl Repo {
+    fn read_config(&self) -> Result<KeyFile, Error> {
+        let path = self.path.join("config");
+        let text = fs::read_to_string(&path).map_err(io_err("read", &path))?;
+        Ok(KeyFile::parse(&text))
+    }
+
+    fn write_config(&self, config: &KeyFile) -> Result<(), Error> {
+        let path = self.path.join("config");
+        Ok(self.write_atomic(&path, config.to_text().as_bytes())?)
+    }
+
+    /// `ostree remote add [--no-gpg-verify] [--set=K=V]… NAME URL [BRANCH…]`.
+    pub fn remote_add(
+        &self,
+        name: &str,
+        url: &str,
+        branches: &[String],
+        options: &[(String, String)],
+        no_gpg_verify: bool,
+    ) -> Result<(), Error> {
+        validate_name(name)?;
+        let mut config = self.read_config()?;
+        let group = group_name(name);
+        if config.has_group(&group) {
+            return Err(Error::Exists(name.to_owned()));
+        }
+        config.set(&group, "url", url);
+        if !branches.is_empty() {
+            config.set_list(&group, "branches", branches);
+        }
+        for (key, value) in options {
+            config.set(&group, key, value);
+        }
+        if no_gpg_verify {
+            config.set(&group, "gpg-verify", "false");
+        }
+        self.write_config(&config)
+    }
+
+    /// `ostree remote delete NAME`.
+    pub fn remote_delete(&self, name: &str) -> Result<(), Error> {
+        let mut config = self.read_config()?;
+        if !config.remove_group(&group_name(name)) {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        self.write_config(&config)
+    }
+
+    /// Every remote, sorted by name (as `ostree remote list` prints them).
+    pub fn remote_list(&self) -> Result<Vec<Remote>, Error> {
+        let config = self.read_config()?;
+        let mut names: Vec<String> = config
+            .group_names()
+            .filter_map(|g| g.strip_prefix("remote \"")?.strip_suffix('"'))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| remote_from(&config, name))
+            .collect()
+    }
+
+    /// One remote's configuration.
+    pub fn remote(&self, name: &str) -> Result<Remote, Error> {
+        let config = self.read_config()?;
+        if !config.has_group(&group_name(name)) {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        remote_from(&config, name.to_owned())
+    }
+}
+
+fn remote_from(config: &KeyFile, name: String) -> Result<Remote, Error> {
+    let group = group_name(&name);
+    let url = config
+        .get(&group, "url")
+        .ok_or_else(|| Error::NoUrl(name.clone()))?;
+    Ok(Remote {
+        url,
+        branches: config.get_list(&group, "branches").unwrap_or_default(),
+        options: config.entries(&group),
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RepoMode;
+
+    #[test]
+    fn add_list_delete_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let set = [("tls-permissive".to_owned(), "true".to_owned())];
+        repo.remote_add("origin", "http://h/r", &["main".into()], &set, true)
+            .unwrap();
+        repo.remote_add("b", "https://x", &[], &[], false).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("config")).unwrap(),
+            "[core]\nrepo_version=1\nmode=archive-z2\n\n[remote \"origin\"]\nurl=http://h/r\n\
+             branches=main;\ntls-permissive=true\ngpg-verify=false\n\n[remote \"b\"]\nurl=https://x\n"
+        );
+        assert!(matches!(
+            repo.remote_add("b", "http://y", &[], &[], false),
+            Err(Error::Exists(_))
+        ));
+        assert!(matches!(
+            repo.remote_add("../x", "http://y", &[], &[], false),
+            Err(Error::InvalidName(_))
+        ));
+        let list = repo.remote_list().unwrap();
+        assert_eq!(
+            list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["b", "origin"]
+        );
+        let origin = repo.remote("origin").unwrap();
+        assert_eq!(origin.branches, ["main"]);
+        assert!(!origin.flag("gpg-verify", true));
+        assert!(list[0].flag("gpg-verify", true));
+        repo.remote_delete("b").unwrap();
+        assert!(matches!(repo.remote_delete("b"), Err(Error::NotFound(_))));
+        assert_eq!(Repo::open(dir.path()).unwrap().mode(), RepoMode::Archive);
+        assert!(
+            fs::read_to_string(dir.path().join("config"))
+                .unwrap()
+                .ends_with("gpg-verify=false\n")
+        );
+    }
+}

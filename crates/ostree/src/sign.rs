@@ -1,0 +1,382 @@
+//! Ed25519 commit signatures, as `ostree sign` makes and checks them.
+//!
+//! A signature is a plain 64-byte Ed25519 signature (RFC 8032, deterministic) of the
+//! commit object's exact bytes, appended to the `aay` under `ostree.sign.ed25519` in
+//! the commit's detached metadata ([`crate::commitmeta`]). Keys travel as base64: a
+//! secret key is 64 bytes (seed ‖ public key, libsodium's layout), a public key 32
+//! bytes; key files hold one key per line. A commit verifies when any of its
+//! signatures verifies with any of the given public keys — what a pull from a remote
+//! with `sign-verify=true` requires ([`verify_commit`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::checksum::Checksum;
+use crate::object::{ObjectType, Variant};
+use crate::repo::{self, Repo};
+
+/// The detached metadata key holding Ed25519 signatures.
+pub const ED25519_KEY: &str = "ostree.sign.ed25519";
+
+/// Why a commit could not be signed or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// Reading or writing the repository failed.
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    /// A secret key is not base64 of a valid 64-byte Ed25519 key pair. The key itself
+    /// is never shown.
+    #[error("invalid ed25519 secret key #{index}: {detail}")]
+    InvalidSecretKey {
+        /// Position among the keys given (1-based).
+        index: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A public key is not base64 of 32 bytes encoding a curve point.
+    #[error("invalid ed25519 public key '{key}': {detail}")]
+    InvalidPublicKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A key file could not be read.
+    #[error("could not read keys file '{path}'")]
+    KeysFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The commit object does not hash to its id, so no signature can vouch for it.
+    #[error("commit {commit} is corrupt: its bytes hash to {actual}")]
+    CorruptCommit {
+        /// The commit.
+        commit: Checksum,
+        /// What the stored bytes hash to.
+        actual: Checksum,
+    },
+    /// The detached metadata holds no Ed25519 signatures.
+    #[error("commit {commit} has no ed25519 signatures")]
+    Unsigned {
+        /// The commit.
+        commit: Checksum,
+    },
+    /// The signature list is not an `aay`.
+    #[error("commit {commit}: '{ED25519_KEY}' has type '{type_str}', not 'aay'")]
+    Malformed {
+        /// The commit.
+        commit: Checksum,
+        /// The type found.
+        type_str: String,
+    },
+    /// No verification was asked for with no keys; refusing rather than passing.
+    #[error("no ed25519 public keys to verify commit {commit} with")]
+    NoKeys {
+        /// The commit.
+        commit: Checksum,
+    },
+    /// Signatures exist but none verifies with any of the keys.
+    #[error("commit {commit}: none of {signatures} ed25519 signatures verifies with {keys} keys")]
+    NotVerified {
+        /// The commit.
+        commit: Checksum,
+        /// Signatures found.
+        signatures: usize,
+        /// Keys tried.
+        keys: usize,
+    },
+}
+
+/// An Ed25519 secret key (deliberately not `Debug`-printable in full).
+pub struct SecretKey(SigningKey);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(public {})", self.public_key())
+    }
+}
+
+impl SecretKey {
+    /// Parses base64 of 64 bytes (seed ‖ public key); `index` (1-based) names the key
+    /// in errors without revealing it.
+    pub fn from_base64(text: &str, index: usize) -> Result<Self, SignError> {
+        let bad = |detail: &str| SignError::InvalidSecretKey {
+            index,
+            detail: detail.to_owned(),
+        };
+        let bytes = BASE64.decode(text.trim()).map_err(|_| bad("not base64"))?;
+        let pair: &[u8; 64] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad(&format!("{} bytes, expected 64", bytes.len())))?;
+        SigningKey::from_keypair_bytes(pair)
+            .map(SecretKey)
+            .map_err(|_| bad("the public half does not belong to the seed"))
+    }
+
+    /// Builds a key from its 32-byte seed (for generating keys and for tests).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        SecretKey(SigningKey::from_bytes(seed))
+    }
+
+    /// The base64 of seed ‖ public key, the form `ostree sign` takes.
+    pub fn to_base64(&self) -> String {
+        BASE64.encode(self.0.to_keypair_bytes())
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+}
+
+/// An Ed25519 public key; displays as hex, as OSTree's messages show keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// Parses base64 of 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, SignError> {
+        let bad = |detail: String| SignError::InvalidPublicKey {
+            key: text.to_owned(),
+            detail,
+        };
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|_| bad("not base64".into()))?;
+        let raw: &[u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad(format!("{} bytes, expected 32", bytes.len())))?;
+        VerifyingKey::from_bytes(raw)
+            .map(PublicKey)
+            .map_err(|_| bad("not a point on the curve".into()))
+    }
+
+    /// The base64 form.
+    pub fn to_base64(&self) -> String {
+        BASE64.encode(self.0.as_bytes())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0
+            .as_bytes()
+            .iter()
+            .try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+/// The keys in a key file: one base64 key per line, blank lines ignored (the format
+/// of `--keys-file` and `/etc/ostree/trusted.ed25519`).
+pub fn read_keys_file(path: &Path) -> Result<Vec<String>, SignError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SignError::KeysFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Which key verified a commit, and which of its signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedBy {
+    /// The public key that verified.
+    pub key: PublicKey,
+    /// Index of the signature in the commit's `ostree.sign.ed25519` list.
+    pub signature: usize,
+}
+
+/// The commit object's bytes, checked against its id: a signature covers bytes, and
+/// the caller trusts an id.
+fn commit_bytes(repo: &Repo, commit: &Checksum) -> Result<Vec<u8>, SignError> {
+    let bytes = repo.read_metadata(ObjectType::Commit, commit)?;
+    let actual = Checksum::of(&bytes);
+    if actual != *commit {
+        return Err(SignError::CorruptCommit {
+            commit: *commit,
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Signs a commit and appends the signature to its detached metadata (other keys and
+/// earlier signatures are kept, as `ostree sign` does). Returns the signature.
+pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &SecretKey) -> Result<Vec<u8>, SignError> {
+    let bytes = commit_bytes(repo, commit)?;
+    let signature = key.0.sign(&bytes).to_bytes().to_vec();
+    let mut metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
+    match metadata.iter_mut().find(|(k, _)| k == ED25519_KEY) {
+        Some((_, value)) => {
+            let mut all = value
+                .as_byte_strings()
+                .ok_or_else(|| SignError::Malformed {
+                    commit: *commit,
+                    type_str: value.type_str.clone(),
+                })?;
+            all.push(signature.clone());
+            *value = Variant::byte_strings(all.iter().map(Vec::as_slice));
+        }
+        None => metadata.push((
+            ED25519_KEY.to_owned(),
+            Variant::byte_strings([signature.as_slice()]),
+        )),
+    }
+    repo.write_commitmeta(commit, &metadata)?;
+    Ok(signature)
+}
+
+/// Checks that some Ed25519 signature in the commit's detached metadata verifies
+/// (strictly: no malleable or small-order encodings) with one of `keys`.
+pub fn verify_commit(
+    repo: &Repo,
+    commit: &Checksum,
+    keys: &[PublicKey],
+) -> Result<VerifiedBy, SignError> {
+    if keys.is_empty() {
+        return Err(SignError::NoKeys { commit: *commit });
+    }
+    let bytes = commit_bytes(repo, commit)?;
+    let metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
+    let Some((_, value)) = metadata.iter().find(|(k, _)| k == ED25519_KEY) else {
+        return Err(SignError::Unsigned { commit: *commit });
+    };
+    let signatures = value
+        .as_byte_strings()
+        .ok_or_else(|| SignError::Malformed {
+            commit: *commit,
+            type_str: value.type_str.clone(),
+        })?;
+    if signatures.is_empty() {
+        return Err(SignError::Unsigned { commit: *commit });
+    }
+    for (index, raw) in signatures.iter().enumerate() {
+        // A signature of the wrong length verifies with no key.
+        let Ok(raw) = <&[u8; 64]>::try_from(raw.as_slice()) else {
+            continue;
+        };
+        let signature = Signature::from_bytes(raw);
+        if let Some(key) = keys
+            .iter()
+            .find(|key| key.0.verify_strict(&bytes, &signature).is_ok())
+        {
+            return Ok(VerifiedBy {
+                key: *key,
+                signature: index,
+            });
+        }
+    }
+    Err(SignError::NotVerified {
+        commit: *commit,
+        signatures: signatures.len(),
+        keys: keys.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Commit, DirMeta};
+    use crate::repo::RepoMode;
+
+    fn setup() -> (tempfile::TempDir, Repo, Checksum) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let meta = DirMeta {
+            uid: 0,
+            gid: 0,
+            mode: 0o40755,
+            xattrs: vec![],
+        };
+        let commit = Commit {
+            metadata: vec![],
+            parent: None,
+            related: vec![],
+            subject: "s".into(),
+            body: String::new(),
+            timestamp: 0,
+            root_tree: Checksum([1; 32]),
+            root_meta: meta.checksum(),
+        };
+        let id = repo
+            .write_metadata(ObjectType::Commit, &commit.to_bytes())
+            .unwrap();
+        (dir, repo, id)
+    }
+
+    #[test]
+    fn sign_then_verify_and_reject_wrong_keys() {
+        let (_dir, repo, id) = setup();
+        let key = SecretKey::from_seed(&[7; 32]);
+        let other = SecretKey::from_seed(&[8; 32]).public_key();
+        assert!(matches!(
+            verify_commit(&repo, &id, &[key.public_key()]),
+            Err(SignError::Unsigned { .. })
+        ));
+        sign_commit(&repo, &id, &key).unwrap();
+        sign_commit(&repo, &id, &SecretKey::from_seed(&[9; 32])).unwrap();
+        let by = verify_commit(&repo, &id, &[other, key.public_key()]).unwrap();
+        assert_eq!((by.key, by.signature), (key.public_key(), 0));
+        assert!(matches!(
+            verify_commit(&repo, &id, &[other]),
+            Err(SignError::NotVerified {
+                signatures: 2,
+                keys: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            verify_commit(&repo, &id, &[]),
+            Err(SignError::NoKeys { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_round_trip_and_bad_keys_are_rejected() {
+        let key = SecretKey::from_seed(&[7; 32]);
+        let again = SecretKey::from_base64(&key.to_base64(), 1).unwrap();
+        assert_eq!(again.public_key(), key.public_key());
+        let public = key.public_key().to_base64();
+        assert_eq!(PublicKey::from_base64(&public).unwrap(), key.public_key());
+        assert!(PublicKey::from_base64("AAAA").is_err());
+        assert!(PublicKey::from_base64("not base64!").is_err());
+        // A secret key whose public half belongs to another seed.
+        let mut pair = key.0.to_keypair_bytes();
+        pair[63] ^= 1;
+        let err = SecretKey::from_base64(&BASE64.encode(pair), 2).unwrap_err();
+        assert!(!err.to_string().contains(&BASE64.encode(pair)), "{err}");
+    }
+
+    #[test]
+    fn malformed_signature_lists_are_errors_not_panics() {
+        let (_dir, repo, id) = setup();
+        let key = SecretKey::from_seed(&[7; 32]).public_key();
+        for value in [
+            Variant::string("x"),
+            Variant::byte_strings([&b"short"[..], &[0u8; 64][..]]),
+        ] {
+            repo.write_commitmeta(&id, &vec![(ED25519_KEY.to_owned(), value)])
+                .unwrap();
+            assert!(verify_commit(&repo, &id, &[key]).is_err());
+        }
+    }
+}

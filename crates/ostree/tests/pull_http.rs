@@ -1,0 +1,450 @@
+//! HTTP pulls against a real nginx serving archive repositories: ferro pulling what
+//! Debian's `ostree` (2022.7) wrote, `ostree pull` pulling what ferro wrote, tampered
+//! objects, resumption, depth/mirror/commit-metadata-only. Skipped with a message when
+//! nginx or ostree is not installed.
+
+#[path = "support/nginx.rs"]
+mod nginx;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::fsck::fsck;
+use ferro_ostree::pull::{PullError, PullOptions, PullReport, pull};
+use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
+use nginx::Nginx;
+
+fn have_ostree() -> bool {
+    let ok = Command::new("ostree")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: ostree not installed");
+    }
+    ok
+}
+
+fn ostree(args: &[&str]) -> String {
+    let out = Command::new("ostree")
+        .args(args)
+        .env("OSTREE_DUMMY_SIGN_ENABLED", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ostree {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn repo_arg(path: &Path) -> String {
+    format!("--repo={}", path.display())
+}
+
+/// Files of several sizes (one over the 1 MiB read buffers), duplicates, an empty file
+/// and directory, an executable, a symlink, nesting.
+fn make_tree(root: &Path, tag: &str) {
+    fs::create_dir_all(root.join("a/b/c")).unwrap();
+    fs::create_dir_all(root.join("empty")).unwrap();
+    fs::create_dir_all(root.join("many")).unwrap();
+    fs::write(root.join("hello.txt"), format!("hello {tag}\n")).unwrap();
+    fs::write(root.join("a/b/c/deep.txt"), "deep\n").unwrap();
+    fs::write(root.join("dup1"), "same\n").unwrap();
+    fs::write(root.join("a/dup2"), "same\n").unwrap();
+    fs::write(root.join("zero"), "").unwrap();
+    fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(root.join("big.bin"), big).unwrap();
+    for i in 0..40 {
+        fs::write(root.join(format!("many/f{i}")), format!("{i}\n")).unwrap();
+    }
+    let _ = std::os::unix::fs::symlink("hello.txt", root.join("link"));
+}
+
+/// An archive repository written by `ostree`, one signed commit on `main`, summary.
+fn ostree_archive(dir: &Path) -> (std::path::PathBuf, Checksum) {
+    let srv = dir.join("srv");
+    let tree = dir.join("tree");
+    make_tree(&tree, "one");
+    let r = repo_arg(&srv);
+    ostree(&["init", &r, "--mode=archive"]);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let id = ostree(&[
+        "commit",
+        &r,
+        "-b",
+        "main",
+        &tree_arg,
+        "--no-xattrs",
+        "-s",
+        "one",
+    ]);
+    ostree(&["sign", &r, "-s", "dummy", "main", "abcd"]);
+    ostree(&["summary", &r, "-u"]);
+    (srv, id.trim().parse().unwrap())
+}
+
+/// Path → kind, mode and content hash of every entry below `root`.
+fn digest(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let value = if meta.file_type().is_symlink() {
+                format!("l {}", fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+                format!("d {mode:o}")
+            } else {
+                format!("f {mode:o} {}", Checksum::of(&fs::read(&path).unwrap()))
+            };
+            out.insert(rel, value);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn ostree_checkout(repo: &Path, rev: &str, dest: &Path) -> BTreeMap<String, String> {
+    let dest_arg = dest.display().to_string();
+    ostree(&["checkout", &repo_arg(repo), "-U", rev, &dest_arg]);
+    digest(dest)
+}
+
+fn local(path: &Path, mode: RepoMode, url: &str) -> Repo {
+    let repo = Repo::init(path, mode).unwrap();
+    if repo.remote("origin").is_err() {
+        repo.remote_add("origin", url, &[], &[], true).unwrap();
+    }
+    repo
+}
+
+fn pull_main(repo: &Repo, options: &PullOptions) -> Result<PullReport, PullError> {
+    pull(repo, "origin", &["main".to_owned()], options, &())
+}
+
+fn assert_fsck_clean(path: &Path) {
+    let repo = Repo::open(path).unwrap();
+    let report = fsck(&repo).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    ostree(&["fsck", &repo_arg(path)]);
+}
+
+/// No staging files are left in `tmp/` (directories such as `tmp/cache` are fine).
+fn tmp_is_empty(path: &Path) -> bool {
+    fs::read_dir(path.join("tmp"))
+        .unwrap()
+        .all(|e| e.unwrap().file_type().unwrap().is_dir())
+}
+
+#[test]
+fn ferro_pulls_ostree_archive_into_every_mode() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, id) = ostree_archive(tmp.path());
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+    let expected = ostree_checkout(&srv, "main", &tmp.path().join("co-srv"));
+    let content = Repo::open(&srv)
+        .unwrap()
+        .list_objects(ObjectType::File)
+        .unwrap()
+        .len() as u64;
+    for mode in [
+        RepoMode::Archive,
+        RepoMode::BareUser,
+        RepoMode::BareUserOnly,
+    ] {
+        let path = tmp.path().join(mode.name());
+        let repo = local(&path, mode, &server.url());
+        let report = pull_main(&repo, &PullOptions::default()).unwrap();
+        assert_eq!(
+            report.refs,
+            vec![("origin:main".to_owned(), id)],
+            "{mode:?}"
+        );
+        assert_eq!(report.status.content_fetched, content, "{mode:?}");
+        assert_eq!(report.status.content_total, content, "{mode:?}");
+        assert_fsck_clean(&path);
+        assert!(tmp_is_empty(&path));
+        assert!(repo.read_commitmeta(&id).unwrap().is_some(), "{mode:?}");
+        let co = tmp.path().join(format!("co-{}", mode.name()));
+        assert_eq!(ostree_checkout(&path, "origin:main", &co), expected);
+        // `ostree` sees the remote ferro added.
+        assert_eq!(
+            ostree(&["remote", "list", "-u", &repo_arg(&path)]),
+            format!("origin  {}\n", server.url())
+        );
+        // Everything is present: a second pull fetches nothing.
+        let again = pull_main(&repo, &PullOptions::default()).unwrap();
+        assert_eq!(again.status, Default::default());
+    }
+}
+
+#[test]
+fn ostree_pulls_ferro_archive() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let srv_path = tmp.path().join("srv");
+    let srv = Repo::init(&srv_path, RepoMode::Archive).unwrap();
+    let tree = tmp.path().join("tree");
+    make_tree(&tree, "ferro");
+    let options = CommitOptions {
+        branch: Some("main".into()),
+        subject: "from ferro".into(),
+        timestamp: Some(1_700_000_000),
+        ..Default::default()
+    };
+    let id = commit_dir(&srv, &tree, &options).unwrap().commit;
+    ferro_ostree::summary::update_summary(&srv).unwrap();
+    let Some(server) = Nginx::serve(&srv_path) else {
+        return;
+    };
+    let expected = ostree_checkout(&srv_path, "main", &tmp.path().join("co-srv"));
+    for (mode, with_summary) in [("bare-user", true), ("archive", false)] {
+        if !with_summary {
+            fs::remove_file(srv_path.join("summary")).unwrap();
+        }
+        let path = tmp.path().join(mode);
+        let r = repo_arg(&path);
+        ostree(&["init", &r, &format!("--mode={mode}")]);
+        // A remote added by ferro, pulled by ostree.
+        Repo::open(&path)
+            .unwrap()
+            .remote_add("origin", &server.url(), &["main".into()], &[], true)
+            .unwrap();
+        ostree(&["pull", &r, "origin"]);
+        ostree(&["fsck", &r]);
+        assert_eq!(
+            ostree(&["rev-parse", &r, "origin:main"]).trim(),
+            id.to_hex()
+        );
+        let co = tmp.path().join(format!("co-{mode}"));
+        assert_eq!(ostree_checkout(&path, "origin:main", &co), expected);
+        // A remote deleted by ostree is gone for ferro.
+        ostree(&["remote", "delete", &r, "origin"]);
+        assert!(Repo::open(&path).unwrap().remote_list().unwrap().is_empty());
+    }
+    // A remote added by ostree, read by ferro.
+    let r = repo_arg(&tmp.path().join("archive"));
+    ostree(&[
+        "remote",
+        "add",
+        &r,
+        "--no-gpg-verify",
+        "o2",
+        "http://h/x",
+        "a",
+        "b",
+    ]);
+    let o2 = Repo::open(&tmp.path().join("archive"))
+        .unwrap()
+        .remote("o2")
+        .unwrap();
+    assert_eq!(
+        (o2.url.as_str(), &o2.branches[..]),
+        ("http://h/x", &["a".to_owned(), "b".to_owned()][..])
+    );
+    assert!(!o2.flag("gpg-verify", true));
+}
+
+/// Replaces an object file's bytes, returning the original.
+fn tamper(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    let original = fs::read(path).unwrap();
+    fs::write(path, bytes).unwrap();
+    original
+}
+
+#[test]
+fn tampered_objects_fail_naming_them_and_leave_nothing() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv_path, id) = ostree_archive(tmp.path());
+    let Some(server) = Nginx::serve(&srv_path) else {
+        return;
+    };
+    let srv = Repo::open(&srv_path).unwrap();
+    let files = srv.list_objects(ObjectType::File).unwrap();
+    let trees = srv.list_objects(ObjectType::DirTree).unwrap();
+    let (victim, other) = (files[0], files[1]);
+    let victim_path = srv.object_path(ObjectType::File, &victim);
+    let tree_path = srv.object_path(ObjectType::DirTree, &trees[0]);
+    let other_bytes = fs::read(srv.object_path(ObjectType::File, &other)).unwrap();
+    let cases = [
+        (victim, ObjectType::File, victim_path.clone(), other_bytes),
+        (
+            trees[0],
+            ObjectType::DirTree,
+            tree_path.clone(),
+            [fs::read(&tree_path).unwrap(), vec![0]].concat(),
+        ),
+    ];
+    for mode in [RepoMode::BareUser, RepoMode::Archive] {
+        for (bad, kind, path, bytes) in &cases {
+            let local_path = tmp.path().join(format!("local-{}", mode.name()));
+            let repo = local(&local_path, mode, &server.url());
+            let original = tamper(path, bytes);
+            let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
+            fs::write(path, original).unwrap();
+            let message = err.to_string();
+            assert!(
+                message.contains(&bad.to_hex()) && message.contains("corrupt"),
+                "{message}"
+            );
+            assert!(!repo.has_object(*kind, bad), "{mode:?} {kind:?}");
+            assert!(!repo.has_object(ObjectType::Commit, &id));
+            assert_eq!(repo.read_ref("origin:main").unwrap(), None);
+            assert!(tmp_is_empty(&local_path));
+            assert_fsck_clean(&local_path);
+        }
+        // Restored: the same repository completes the pull.
+        let local_path = tmp.path().join(format!("local-{}", mode.name()));
+        let repo = Repo::open(&local_path).unwrap();
+        pull_main(&repo, &PullOptions::default()).unwrap();
+        assert_eq!(repo.read_ref("origin:main").unwrap(), Some(id));
+        assert_fsck_clean(&local_path);
+    }
+}
+
+#[test]
+fn resumed_pull_fetches_only_what_is_missing() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, id) = ostree_archive(tmp.path());
+    // No summary: refs come from refs/heads/REF; no commitmeta either.
+    fs::remove_file(srv.join("summary")).unwrap();
+    let srv_repo = Repo::open(&srv).unwrap();
+    fs::remove_file(srv_repo.commitmeta_path(&id)).unwrap();
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+    let path = tmp.path().join("local");
+    let repo = local(&path, RepoMode::BareUser, &server.url());
+    pull_main(&repo, &PullOptions::default()).unwrap();
+    // Simulate an interruption: the commit, a dirtree and three files are not stored.
+    let files = repo.list_objects(ObjectType::File).unwrap();
+    let commit = repo.load_commit(&id).unwrap();
+    let subtree = repo
+        .list_objects(ObjectType::DirTree)
+        .unwrap()
+        .into_iter()
+        .find(|t| *t != commit.root_tree)
+        .unwrap();
+    for (kind, object) in [
+        (ObjectType::Commit, id),
+        (ObjectType::DirTree, subtree),
+        (ObjectType::File, files[0]),
+        (ObjectType::File, files[1]),
+        (ObjectType::File, files[2]),
+    ] {
+        fs::remove_file(repo.object_path(kind, &object)).unwrap();
+    }
+    repo.set_ref("origin:main", None).unwrap();
+    let report = pull_main(&repo, &PullOptions::default()).unwrap();
+    assert_eq!(report.status.content_fetched, 3);
+    assert_eq!(report.status.metadata_fetched, 2);
+    assert_eq!(repo.read_ref("origin:main").unwrap(), Some(id));
+    assert_fsck_clean(&path);
+}
+
+#[test]
+fn depth_mirror_metadata_only_and_refusals() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, first) = ostree_archive(tmp.path());
+    let tree = tmp.path().join("tree");
+    fs::write(tree.join("hello.txt"), "second\n").unwrap();
+    let r = repo_arg(&srv);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let second: Checksum = ostree(&["commit", &r, "-b", "main", &tree_arg, "--no-xattrs"])
+        .trim()
+        .parse()
+        .unwrap();
+    ostree(&["summary", &r, "-u"]);
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+
+    // --mirror --depth=-1 with no refs: every ref of the summary, as local branches.
+    let path = tmp.path().join("mirror");
+    let repo = local(&path, RepoMode::Archive, &server.url());
+    let options = PullOptions {
+        depth: None,
+        mirror: true,
+        ..Default::default()
+    };
+    let report = pull(&repo, "origin", &[], &options, &()).unwrap();
+    assert_eq!(report.refs, vec![("main".to_owned(), second)]);
+    assert!(repo.has_object(ObjectType::Commit, &first));
+    assert_fsck_clean(&path);
+    let co = tmp.path().join("co-first");
+    let expected = ostree_checkout(&srv, &first.to_hex(), &tmp.path().join("co-srv-first"));
+    assert_eq!(ostree_checkout(&path, &first.to_hex(), &co), expected);
+
+    // Commit metadata only: the commit, marked partial; then the full pull.
+    let path = tmp.path().join("meta-only");
+    let repo = local(&path, RepoMode::BareUser, &server.url());
+    let options = PullOptions {
+        commit_metadata_only: true,
+        ..Default::default()
+    };
+    pull_main(&repo, &options).unwrap();
+    let partial = path.join(format!("state/{second}.commitpartial"));
+    assert!(repo.has_object(ObjectType::Commit, &second) && partial.exists());
+    assert!(repo.list_objects(ObjectType::File).unwrap().is_empty());
+    ostree(&["fsck", &repo_arg(&path)]);
+    pull_main(&repo, &PullOptions::default()).unwrap();
+    assert!(!partial.exists());
+    assert!(!repo.has_object(ObjectType::Commit, &first));
+    assert_fsck_clean(&path);
+
+    // Unknown refs and non-archive remotes are errors.
+    let err = pull(
+        &repo,
+        "origin",
+        &["nope".into()],
+        &PullOptions::default(),
+        &(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PullError::RefNotFound { .. }), "{err}");
+    let bare = tmp.path().join("bare-srv");
+    ostree(&["init", &repo_arg(&bare), "--mode=bare-user"]);
+    let Some(bare_server) = Nginx::serve(&bare) else {
+        return;
+    };
+    repo.remote_add("bare", &bare_server.url(), &[], &[], true)
+        .unwrap();
+    let err = pull(
+        &repo,
+        "bare",
+        &["main".into()],
+        &PullOptions::default(),
+        &(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PullError::NotArchive { .. }), "{err}");
+}

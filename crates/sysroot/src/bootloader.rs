@@ -1,0 +1,144 @@
+//! Writing a new deployment list: everything for the *other* boot version is prepared
+//! beside the current one (kernels in `/boot/ostree`, `ostree/boot.B.S` links,
+//! `boot/loader.B/entries`, deployment refs), and one rename of the `/boot/loader`
+//! symlink commits it. A failure at any earlier point leaves the current boot version
+//! untouched; the leftovers are garbage that [`Sysroot::cleanup`] removes.
+
+use std::collections::HashMap;
+use std::fs;
+
+use crate::bls::BlsEntry;
+use crate::deployment::{BootState, Deployment};
+use crate::error::{Error, io_err};
+use crate::fsutil;
+use crate::kernel::KernelLayout;
+use crate::layout::Sysroot;
+
+/// `PRETTY_NAME` (else `ID`) from the deployment's os-release.
+fn os_name(dir: &std::path::Path) -> Option<String> {
+    ["usr/lib/os-release", "etc/os-release"]
+        .iter()
+        .find_map(|p| fs::read_to_string(dir.join(p)).ok())
+        .and_then(|text| {
+            let value = |key: &str| {
+                text.lines().find_map(|l| {
+                    let v = l.strip_prefix(key)?.strip_prefix('=')?;
+                    Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+                })
+            };
+            value("PRETTY_NAME").or_else(|| value("ID"))
+        })
+}
+
+impl Sysroot {
+    /// The BLS title OSTree writes: os-release name, the commit's `version` unless the
+    /// name already contains it, and `(ostree:INDEX)`.
+    fn entry_title(&self, d: &Deployment, index: usize) -> Result<String, Error> {
+        let mut title = os_name(&self.dir_of(d)).unwrap_or_else(|| d.osname.clone());
+        let commit = self.repo().load_commit(&d.checksum)?;
+        let version = commit.metadata_string("version");
+        if let Some(version) = version.filter(|v| !v.is_empty() && !title.contains(v.as_str())) {
+            title.push(' ');
+            title.push_str(&version);
+        }
+        title.push_str(&format!(" (ostree:{index})"));
+        Ok(title)
+    }
+
+    /// Makes `list` the deployment list (first = default) in a new boot version and
+    /// commits it by swapping `/boot/loader`. Returns the new state; the old boot
+    /// version is left for [`Sysroot::cleanup`].
+    pub(crate) fn write_deployments(
+        &self,
+        current: &BootState,
+        mut list: Vec<Deployment>,
+    ) -> Result<BootState, Error> {
+        let root = self.path();
+        let bootversion = 1 - current.bootversion;
+        let subbootversion = 1 - self.read_subbootversion(bootversion)?.min(1);
+        let mut serials: HashMap<(String, String), u32> = HashMap::new();
+        for d in &mut list {
+            let next = serials
+                .entry((d.osname.clone(), d.bootcsum.clone()))
+                .or_default();
+            d.bootserial = *next;
+            *next += 1;
+        }
+
+        self.step("install kernels")?;
+        let mut layouts = Vec::new();
+        for d in &list {
+            let layout = KernelLayout::find(&self.dir_of(d))?;
+            self.install_kernel(&d.osname, &d.bootcsum, &layout)?;
+            layouts.push(layout);
+        }
+
+        self.step("boot links")?;
+        let bootdir_name = format!("boot.{bootversion}.{subbootversion}");
+        let bootdir = root.join("ostree").join(&bootdir_name);
+        fsutil::remove_tree(&bootdir)?;
+        for d in &list {
+            let dir = bootdir.join(&d.osname).join(&d.bootcsum);
+            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            let link = dir.join(d.bootserial.to_string());
+            let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
+            std::os::unix::fs::symlink(target, &link).map_err(io_err("create symlink", &link))?;
+        }
+        fsutil::swap_symlink(
+            &bootdir_name,
+            &root.join(format!("ostree/boot.{bootversion}")),
+        )?;
+
+        self.step("boot entries")?;
+        let loader = root.join(format!("boot/loader.{bootversion}"));
+        fsutil::remove_tree(&loader)?;
+        let entries = loader.join("entries");
+        fs::create_dir_all(&entries).map_err(io_err("create directory", &entries))?;
+        let n = list.len();
+        for (i, (d, layout)) in list.iter_mut().zip(&layouts).enumerate() {
+            let prefix = format!(
+                "/ostree/boot.{bootversion}/{}/{}/{}",
+                d.osname, d.bootcsum, d.bootserial
+            );
+            if layout.initramfs.is_none() {
+                d.kargs.replace_or_append(&format!(
+                    "init={prefix}/usr/lib/ostree/ostree-prepare-root"
+                ));
+            }
+            d.kargs.replace_or_append(&format!("ostree={prefix}"));
+            let boot = format!("/ostree/{}-{}", d.osname, d.bootcsum);
+            let (kernel, initramfs) = layout.boot_names();
+            let mut entry = BlsEntry::default();
+            entry.push("title", &self.entry_title(d, i)?);
+            entry.push("version", &(n - i).to_string());
+            entry.push("options", &d.kargs.to_string());
+            entry.push("linux", &format!("{boot}/{kernel}"));
+            if let Some(initramfs) = initramfs {
+                entry.push("initrd", &format!("{boot}/{initramfs}"));
+            }
+            let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
+            fsutil::write_atomic(&path, entry.to_text().as_bytes(), 0o644)?;
+        }
+        fsutil::sync_dir(&entries)?;
+        fsutil::sync_dir(&loader)?;
+
+        self.step("deployment refs")?;
+        for (i, d) in list.iter().enumerate() {
+            let name = format!("ostree/{bootversion}/{subbootversion}/{i}");
+            self.repo().set_ref(&name, Some(&d.checksum))?;
+        }
+        let boot_boot = root.join("boot/boot");
+        if fsutil::read_link(&boot_boot)?.is_none() {
+            std::os::unix::fs::symlink(".", &boot_boot)
+                .map_err(io_err("create symlink", &boot_boot))?;
+        }
+
+        self.step("swap /boot/loader")?;
+        fsutil::swap_symlink(&format!("loader.{bootversion}"), &root.join("boot/loader"))?;
+        Ok(BootState {
+            bootversion,
+            subbootversion,
+            deployments: list,
+        })
+    }
+}

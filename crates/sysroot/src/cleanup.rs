@@ -1,0 +1,133 @@
+//! Garbage collection after a boot version swap, and `cleanup`: everything the current
+//! boot entries do not reference goes (the other boot version, unreferenced deployment
+//! directories and origins, staging leftovers, unused `/boot/ostree/OS-BOOTCSUM`,
+//! stale `ostree/B/S/I` refs), then the repository is pruned to what refs name.
+//! Every step is idempotent, so an interrupted cleanup is finished by the next one.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use ferro_ostree::prune::{PruneOptions, PruneReport, prune};
+
+use crate::deployment::parse_deploy_name;
+use crate::error::{Error, io_err};
+use crate::fsutil;
+use crate::layout::Sysroot;
+
+/// What a cleanup removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Deployment directories deleted (`OS/CSUM.SERIAL`).
+    pub deployments: Vec<String>,
+    /// Other boot-version and `/boot/ostree` directories deleted.
+    pub boot_dirs: usize,
+    /// The repository prune.
+    pub pruned: PruneReport,
+}
+
+fn list(dir: &Path) -> Result<Vec<String>, Error> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) => Err(io_err("list", dir)(e)),
+    }
+}
+
+impl Sysroot {
+    /// Removes everything the current boot entries do not reference and prunes the
+    /// repository, keeping only commits named by refs (no history), as OSTree does.
+    pub fn cleanup(&self) -> Result<CleanupReport, Error> {
+        let state = self.load()?;
+        let root = self.path();
+        let mut report = CleanupReport::default();
+        let (b, s) = (state.bootversion, state.subbootversion);
+
+        let other_loader = root.join(format!("boot/loader.{}", 1 - b));
+        if other_loader.exists() {
+            report.boot_dirs += 1;
+        }
+        fsutil::remove_tree(&other_loader)?;
+        fsutil::remove_file_if_exists(&root.join("boot/loader.tmp"))?;
+        let keep_bootdir = format!("boot.{b}.{s}");
+        for name in list(&root.join("ostree"))? {
+            let path = root.join("ostree").join(&name);
+            if name == format!("boot.{}", 1 - b)
+                || (name.ends_with(".tmp") && name.starts_with("boot."))
+            {
+                fsutil::remove_file_if_exists(&path)?;
+            } else if name.starts_with("boot.")
+                && name.matches('.').count() == 2
+                && name != keep_bootdir
+            {
+                report.boot_dirs += 1;
+                fsutil::remove_tree(&path)?;
+            }
+        }
+
+        self.step("remove deployments")?;
+        let live: HashSet<(String, String)> = state
+            .deployments
+            .iter()
+            .map(|d| (d.osname.clone(), d.name()))
+            .collect();
+        for osname in list(&root.join("ostree/deploy"))? {
+            fsutil::remove_tree(&self.staging_dir(&osname))?;
+            let deploy = self.stateroot(&osname).join("deploy");
+            for name in list(&deploy)? {
+                let base = name.strip_suffix(".origin").unwrap_or(&name);
+                if parse_deploy_name(base).is_none()
+                    || live.contains(&(osname.clone(), base.to_owned()))
+                {
+                    continue;
+                }
+                if base == name {
+                    report.deployments.push(format!("{osname}/{name}"));
+                }
+                fsutil::remove_tree(&deploy.join(&name))?;
+            }
+        }
+
+        self.step("remove boot files")?;
+        let kernels: HashSet<String> = state
+            .deployments
+            .iter()
+            .map(|d| format!("{}-{}", d.osname, d.bootcsum))
+            .collect();
+        let boot_ostree = root.join("boot/ostree");
+        for name in list(&boot_ostree)? {
+            if !kernels.contains(&name) {
+                report.boot_dirs += 1;
+                fsutil::remove_tree(&boot_ostree.join(name))?;
+            }
+        }
+
+        self.step("deployment refs")?;
+        let repo = self.repo();
+        let wanted: Vec<String> = (0..state.deployments.len())
+            .map(|i| format!("ostree/{b}/{s}/{i}"))
+            .collect();
+        for (name, _) in repo.list_refs()? {
+            if name.starts_with("ostree/") && !wanted.contains(&name) {
+                repo.set_ref(&name, None)?;
+            }
+        }
+        for (name, d) in wanted.iter().zip(&state.deployments) {
+            repo.set_ref(name, Some(&d.checksum))?;
+        }
+
+        self.step("prune")?;
+        report.pruned = prune(
+            repo,
+            &PruneOptions {
+                refs_only: true,
+                depth: Some(0),
+                ..Default::default()
+            },
+        )?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,66 @@
+//! The one error type of the crate: every failure names the file and what was being done,
+//! so the CLI can print it without extra context.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Failures of sysroot operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem call failed.
+    #[error("could not {verb} '{path}'")]
+    Io {
+        /// What was being done.
+        verb: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The repository failed (resolving, checking out, pruning).
+    #[error(transparent)]
+    Repo(#[from] ferro_ostree::repo::Error),
+    /// The sysroot is not laid out as OSTree lays it out.
+    #[error("invalid sysroot '{path}': {detail}")]
+    Layout {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The commit has no kernel where OSTree looks for one.
+    #[error("Failed to find kernel in /usr/lib/modules of '{0}'")]
+    NoKernel(PathBuf),
+    /// A local `/etc` change cannot be carried over because the new default has a
+    /// different kind of file at that path.
+    #[error(
+        "/etc merge conflict at '{path}': local {local} would replace the new default {default}"
+    )]
+    EtcConflict {
+        /// Path relative to `/etc`.
+        path: String,
+        /// Kind of the local file (`file`, `directory`, `symlink`).
+        local: &'static str,
+        /// Kind of the new default.
+        default: &'static str,
+    },
+    /// The request does not fit the current deployments (bad index, booted deployment…).
+    #[error("{0}")]
+    Invalid(String),
+    /// A kernel argument edit could not be applied.
+    #[error("kernel arguments: {0}")]
+    Kargs(String),
+    /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
+    #[error("injected failure before step '{0}'")]
+    Injected(&'static str),
+}
+
+/// Shorthand for an [`Error::Io`] mapper.
+pub(crate) fn io_err(
+    verb: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Io { verb, path, source }
+}

@@ -1,0 +1,175 @@
+//! The sysroot and its fixed layout: `init-fs`, `os-init`, and the paths every other
+//! module uses, so that the on-disk names live in one place.
+
+use std::cell::Cell;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ferro_ostree::{Checksum, Repo, RepoMode};
+
+use crate::error::{Error, io_err};
+
+/// A physical root holding `ostree/repo`, `ostree/deploy/OS/…` and `boot/`.
+#[derive(Debug)]
+pub struct Sysroot {
+    path: PathBuf,
+    repo: Repo,
+    cmdline: PathBuf,
+    failpoint: Cell<Option<usize>>,
+}
+
+/// The top-level directories `ostree admin init-fs` creates, with their modes.
+const INIT_DIRS: [(&str, u32); 9] = [
+    ("boot", 0o755),
+    ("dev", 0o755),
+    ("home", 0o755),
+    ("proc", 0o755),
+    ("root", 0o700),
+    ("run", 0o755),
+    ("sys", 0o755),
+    ("tmp", 0o1777),
+    ("ostree/deploy", 0o755),
+];
+
+/// Creates the sysroot skeleton and a `bare` repository in `ostree/repo`, like
+/// `ostree admin init-fs`. Existing directories are kept.
+pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
+    for (dir, mode) in INIT_DIRS {
+        let dir = path.join(dir);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&dir)
+            .map_err(io_err("create directory", &dir))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+            .map_err(io_err("set mode of", &dir))?;
+    }
+    Repo::init(&path.join("ostree/repo"), RepoMode::Bare)?;
+    Sysroot::open(path)
+}
+
+impl Sysroot {
+    /// Opens an initialized sysroot.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let repo = Repo::open(&path.join("ostree/repo"))?;
+        Ok(Sysroot {
+            path: path.to_owned(),
+            repo,
+            cmdline: PathBuf::from("/proc/cmdline"),
+            failpoint: Cell::new(None),
+        })
+    }
+
+    /// Reads the booted deployment's `ostree=` from this file instead of
+    /// `/proc/cmdline` (tests, or inspecting a sysroot from a rescue system).
+    pub fn set_cmdline_path(&mut self, path: &Path) {
+        self.cmdline = path.to_owned();
+    }
+
+    /// Makes the next operations fail with [`Error::Injected`] just before their `n`-th
+    /// step (counted from 0 across calls; `None` disarms). Crash-safety tests use it to
+    /// stop an operation between any two steps and check that the boot entries still work.
+    pub fn set_failpoint(&self, n: Option<usize>) {
+        self.failpoint.set(n);
+    }
+
+    /// A step boundary: fails if the failpoint is due.
+    pub(crate) fn step(&self, name: &'static str) -> Result<(), Error> {
+        match self.failpoint.get() {
+            Some(0) => {
+                self.failpoint.set(None);
+                Err(Error::Injected(name))
+            }
+            Some(n) => {
+                self.failpoint.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The sysroot directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The system repository `ostree/repo`.
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    pub(crate) fn cmdline_path(&self) -> &Path {
+        &self.cmdline
+    }
+
+    /// Creates a stateroot: `ostree/deploy/OS/{deploy,var}` with the shared `/var`
+    /// skeleton `os-init` makes (`lib log tmp`, `lock -> ../run/lock`, `run -> ../run`).
+    pub fn os_init(&self, osname: &str) -> Result<(), Error> {
+        validate_osname(osname)?;
+        let root = self.stateroot(osname);
+        for (dir, mode) in [
+            ("deploy", 0o755),
+            ("var", 0o755),
+            ("var/lib", 0o755),
+            ("var/log", 0o755),
+            ("var/tmp", 0o1777),
+        ] {
+            let dir = root.join(dir);
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&dir)
+                .map_err(io_err("create directory", &dir))?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+                .map_err(io_err("set mode of", &dir))?;
+        }
+        for (link, target) in [("var/lock", "../run/lock"), ("var/run", "../run")] {
+            let link = root.join(link);
+            if fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(target, &link)
+                    .map_err(io_err("create symlink", &link))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `ostree/deploy/OS`.
+    pub(crate) fn stateroot(&self, osname: &str) -> PathBuf {
+        self.path.join("ostree/deploy").join(osname)
+    }
+
+    /// `ostree/deploy/OS/deploy/CSUM.SERIAL`.
+    pub fn deployment_dir(&self, osname: &str, checksum: &Checksum, serial: u32) -> PathBuf {
+        self.stateroot(osname)
+            .join("deploy")
+            .join(format!("{checksum}.{serial}"))
+    }
+
+    /// Where a deployment is assembled before it is renamed into `deploy/`: outside
+    /// `deploy/` because OSTree rejects unknown names there.
+    pub(crate) fn staging_dir(&self, osname: &str) -> PathBuf {
+        self.stateroot(osname).join(".ferro-staging")
+    }
+
+    /// `/boot/ostree/OS-BOOTCSUM`, where kernels are copied.
+    pub(crate) fn boot_kernel_dir(&self, osname: &str, bootcsum: &str) -> PathBuf {
+        self.path
+            .join("boot/ostree")
+            .join(format!("{osname}-{bootcsum}"))
+    }
+}
+
+/// Stateroot names become path components and BLS file names: keep them plain.
+pub(crate) fn validate_osname(osname: &str) -> Result<(), Error> {
+    let ok = !osname.is_empty()
+        && !osname.starts_with('.')
+        && osname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("invalid stateroot name '{osname}'")))
+    }
+}

@@ -1,0 +1,51 @@
+//! Deployments on an OSTree sysroot, laid out exactly as OSTree lays them out so that
+//! bootloaders, `ostree admin` and ferro understand each other's sysroots.
+//!
+//! A sysroot holds a `bare` repository (`ostree/repo`), stateroots
+//! (`ostree/deploy/OS/{var,deploy}`) and deployments: hardlink checkouts
+//! `deploy/CSUM.SERIAL` with their own `/etc` and a `.origin`. The deployment list is the
+//! set of BLS entries of the current boot version `/boot/loader -> loader.N`; each
+//! entry's `ostree=/ostree/boot.N/OS/BOOTCSUM/SERIAL` resolves through
+//! `ostree/boot.N -> boot.N.S` to its deployment.
+//!
+//! Every change writes the *other* boot version beside the current one and commits by
+//! renaming a new `/boot/loader` symlink over the old one, so a crash before that rename
+//! leaves the old entries intact and one after it leaves the new ones complete;
+//! [`Sysroot::cleanup`] removes what is left over either way.
+//!
+//! - [`layout`]: [`Sysroot`], `init-fs`, `os-init`; [`deployment`]: reading the state;
+//! - [`deploy`] and `ops`: deploy, undeploy, set-default, rollback, kargs, pin;
+//! - [`etc_merge`]: `/etc` from `/usr/etc` plus local changes; [`kernel`], [`bls`],
+//!   [`kargs`], [`keyfile`]: the file formats; [`cleanup`], [`status`], `verify`.
+//!
+//! Not yet: staged deployments, devicetree/`.vmlinuz.hmac` boot files, bootloader
+//! configs other than BLS (grub2/syslinux/uboot), SELinux labels, the subboot-version
+//! swap OSTree uses when only boot links change (a full swap is always written).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bls;
+mod bootloader;
+pub mod cleanup;
+pub mod deploy;
+pub mod deployment;
+mod error;
+pub mod etc_merge;
+mod fsutil;
+pub mod kargs;
+pub mod kernel;
+pub mod keyfile;
+pub mod layout;
+mod ops;
+pub mod status;
+mod verify;
+
+pub use cleanup::CleanupReport;
+pub use deploy::{DeployOptions, DeployReport};
+pub use deployment::{BootState, Deployment};
+pub use error::Error;
+pub use etc_merge::EtcChanges;
+pub use kargs::{KargEdit, Kargs};
+pub use layout::{Sysroot, init_fs};
+pub use status::DeploymentStatus;

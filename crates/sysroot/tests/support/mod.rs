@@ -1,0 +1,138 @@
+//! Shared test fixtures: a scratch sysroot, small bootable trees, and the `ostree`
+//! oracle.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::object::Variant;
+use ferro_ostree::{Checksum, Repo};
+
+/// A scratch directory that also clears the immutable attribute of deployments
+/// (`chattr +i`, set by ferro and by `ostree admin deploy`) before it is deleted.
+pub struct Scratch(pub tempfile::TempDir);
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch(tempfile::tempdir().unwrap())
+    }
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+    /// A sysroot path inside the scratch dir (created empty).
+    pub fn sysroot(&self) -> PathBuf {
+        let p = self.path().join("sysroot");
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .args(["-R", "-f", "-i"])
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Whether the `ostree` CLI is installed; prints why a test is skipped when not.
+pub fn have_ostree(test: &str) -> bool {
+    let ok = Command::new("ostree")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipping {test}: the `ostree` CLI is not installed");
+    }
+    ok
+}
+
+/// Runs `ostree ARGS`, asserting success, returning stdout.
+pub fn ostree(args: &[&str]) -> String {
+    let out = Command::new("ostree").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ostree {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes a minimal bootable tree: kernel `6.1.0` (with initramfs), os-release, and
+/// the given `/usr/etc` files (`path`, `content`; content `None` makes a directory).
+pub fn make_tree(dir: &Path, kernel: &str, etc: &[(&str, Option<&str>)]) {
+    let modules = dir.join("usr/lib/modules/6.1.0");
+    fs::create_dir_all(&modules).unwrap();
+    fs::write(modules.join("vmlinuz"), kernel).unwrap();
+    fs::write(
+        modules.join("initramfs.img"),
+        format!("initrd for {kernel}"),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("usr/lib/os-release"),
+        "NAME=Test\nID=testos\nPRETTY_NAME=\"Test OS\"\n",
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("usr/etc")).unwrap();
+    for (path, content) in etc {
+        let p = dir.join("usr/etc").join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        match content {
+            Some(text) => {
+                fs::write(&p, text).unwrap();
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            None => fs::create_dir_all(&p).unwrap(),
+        }
+    }
+}
+
+/// Commits `tree` onto `branch` with a `version`, fixed timestamp.
+pub fn commit(repo: &Repo, tree: &Path, branch: &str, version: &str) -> Checksum {
+    commit_dir(
+        repo,
+        tree,
+        &CommitOptions {
+            branch: Some(branch.into()),
+            subject: format!("v{version}"),
+            timestamp: Some(1_700_000_000),
+            metadata: vec![("version".into(), Variant::string(version))],
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .commit
+}
+
+/// Every file under `dir` (relative path → content or `-> target`), sorted.
+pub fn snapshot(dir: &Path) -> Vec<(String, String)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.is_symlink() {
+                out.push((rel, format!("-> {}", fs::read_link(&p).unwrap().display())));
+            } else if m.is_dir() {
+                out.push((rel.clone(), "<dir>".into()));
+                walk(base, &p, out);
+            } else {
+                out.push((
+                    rel,
+                    fs::read_to_string(&p).unwrap_or_else(|_| "<binary>".into()),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
