@@ -13,6 +13,8 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 use crate::checksum::Checksum;
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
 use crate::repo::{Error, Repo};
@@ -83,6 +85,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
         report: FsckReport::default(),
         seen: HashSet::new(),
         current: Checksum([0; 32]),
+        contents: Vec::new(),
     };
     let mut commits = repo.list_objects(ObjectType::Commit)?;
     for (name, id) in repo.list_refs()? {
@@ -106,6 +109,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
         checker.current = id;
         checker.commit(&id);
     }
+    checker.check_contents();
     Ok(checker.report)
 }
 
@@ -143,6 +147,8 @@ struct Checker<'a> {
     seen: HashSet<(Checksum, u8)>,
     /// The commit being walked, recorded in each problem.
     current: Checksum,
+    /// Content objects still to hash, with the commit they were reached from.
+    contents: Vec<(Checksum, Checksum)>,
 }
 
 impl Checker<'_> {
@@ -235,57 +241,58 @@ impl Checker<'_> {
         }
     }
 
+    /// Queues a content object; [`Checker::check_contents`] hashes them all at the end.
     fn content(&mut self, id: &Checksum) {
-        if !self.seen.insert((*id, ObjectType::File as u8)) {
-            return;
+        if self.seen.insert((*id, ObjectType::File as u8)) {
+            self.report.objects += 1;
+            self.contents.push((*id, self.current));
         }
-        self.report.objects += 1;
-        let mut content = match self.repo.read_content(id) {
-            Ok(content) => content,
-            Err(Error::NotFound(_)) => {
-                return self.problem(
-                    ProblemKind::Missing,
-                    ObjectType::File,
-                    id,
-                    "not stored".into(),
-                );
-            }
-            Err(e) => {
-                return self.problem(ProblemKind::Corrupt, ObjectType::File, id, error_chain(&e));
-            }
-        };
-        let mut hasher = content.header.hasher();
-        // One byte more than the header promises is enough to tell it lied; a
-        // decompression bomb is never inflated further.
-        let limit = content.size.saturating_add(1);
-        match io::copy(&mut (&mut content.reader).take(limit), &mut hasher) {
-            Ok(n) if n != content.size => {
-                let relation = if n > content.size { "more" } else { "fewer" };
-                self.problem(
-                    ProblemKind::Corrupt,
-                    ObjectType::File,
-                    id,
-                    format!("{relation} bytes than the {} its header says", content.size),
-                );
-            }
-            Ok(_) => {
-                let actual = hasher.finish();
-                if actual != *id {
-                    self.problem(
-                        ProblemKind::Corrupt,
-                        ObjectType::File,
-                        id,
-                        format!("content hashes to {actual}"),
-                    );
-                }
-            }
-            Err(e) => self.problem(
-                ProblemKind::Corrupt,
-                ObjectType::File,
-                id,
-                format!("could not read: {e}"),
-            ),
+    }
+
+    /// Re-hashes the queued content objects on all cores — the bulk of an fsck.
+    fn check_contents(&mut self) {
+        let repo = self.repo;
+        let problems: Vec<_> = std::mem::take(&mut self.contents)
+            .par_iter()
+            .filter_map(|(id, commit)| {
+                let (kind, detail) = check_content(repo, id).err()?;
+                Some(Problem {
+                    kind,
+                    object: format!("{id}.{}", ObjectType::File.extension(false)),
+                    path: repo.object_path(ObjectType::File, id),
+                    detail,
+                    commit: Some(*commit),
+                })
+            })
+            .collect();
+        self.report.problems.extend(problems);
+    }
+}
+
+/// Hashes one content object and compares it with its name.
+fn check_content(repo: &Repo, id: &Checksum) -> Result<(), (ProblemKind, String)> {
+    let mut content = repo.read_content(id).map_err(|e| match e {
+        Error::NotFound(_) => (ProblemKind::Missing, "not stored".to_owned()),
+        e => (ProblemKind::Corrupt, error_chain(&e)),
+    })?;
+    let corrupt = |detail| Err((ProblemKind::Corrupt, detail));
+    let mut hasher = content.header.hasher();
+    // One byte more than the header promises is enough to tell it lied; a
+    // decompression bomb is never inflated further.
+    let limit = content.size.saturating_add(1);
+    match io::copy(&mut (&mut content.reader).take(limit), &mut hasher) {
+        Ok(n) if n != content.size => {
+            let relation = if n > content.size { "more" } else { "fewer" };
+            corrupt(format!(
+                "{relation} bytes than the {} its header says",
+                content.size
+            ))
         }
+        Ok(_) => match hasher.finish() {
+            actual if actual == *id => Ok(()),
+            actual => corrupt(format!("content hashes to {actual}")),
+        },
+        Err(e) => corrupt(format!("could not read: {e}")),
     }
 }
 
