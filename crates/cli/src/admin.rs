@@ -3,16 +3,36 @@
 
 use std::io::Write;
 
-use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
+use ferro_sysroot::{DeployOptions, DeployReport, Sysroot, init_fs};
 
 use crate::ExitStatus;
 use crate::args_admin::{AdminArgs, AdminVerb, SysrootArgs};
 
-/// Opens the sysroot the flags name.
+/// Opens the sysroot the flags name. Debug builds honour `FERRO_FAILPOINT=N`, which
+/// stops the operation before its `N`-th step as a crash would (crash-safety tests).
 pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     let mut sysroot = Sysroot::open(&args.sysroot)?;
     sysroot.set_cmdline_path(&args.cmdline);
+    sysroot.set_run_dir(&args.run_dir);
+    if cfg!(debug_assertions) {
+        let failpoint = std::env::var("FERRO_FAILPOINT").ok();
+        sysroot.set_failpoint(failpoint.and_then(|n| n.parse().ok()));
+    }
     Ok(sysroot)
+}
+
+/// Prints what a deploy carried over and cleaned up, as `ostree admin deploy` does.
+pub fn print_deploy(out: &mut impl Write, report: &DeployReport) -> std::io::Result<()> {
+    if let Some(etc) = &report.etc {
+        writeln!(
+            out,
+            "Copying /etc changes: {} modified, {} removed, {} added",
+            etc.modified.len(),
+            etc.removed.len(),
+            etc.added.len()
+        )?;
+    }
+    print_cleanup(out, &report.cleanup)
 }
 
 /// Prints `Freed objects: N bytes` like OSTree after a cleanup that freed something.
@@ -44,26 +64,30 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
             osname,
             kargs,
             karg_append,
+            stage,
             rev,
         } => {
             let options = DeployOptions {
                 osname,
                 kargs: (!kargs.is_empty()).then_some(kargs),
                 karg_append,
-                refspec: None,
+                ..DeployOptions::default()
             };
-            let report = sysroot.deploy(&rev, &options)?;
-            if let Some(etc) = &report.etc {
-                writeln!(
-                    out,
-                    "Copying /etc changes: {} modified, {} removed, {} added",
-                    etc.modified.len(),
-                    etc.removed.len(),
-                    etc.added.len()
-                )?;
-            }
-            print_cleanup(&mut out, &report.cleanup)?;
+            let report = if stage {
+                sysroot.stage(&rev, &options)?
+            } else {
+                sysroot.deploy(&rev, &options)?
+            };
+            print_deploy(&mut out, &report)?;
         }
+        AdminVerb::FinalizeStaged => match sysroot.finalize_staged()? {
+            Some(report) => {
+                print_deploy(&mut out, &report)?;
+                let d = &report.deployment;
+                writeln!(out, "Finalized staged deployment {} {}", d.osname, d.name())?;
+            }
+            None => writeln!(out, "No deployment staged for finalization")?,
+        },
         AdminVerb::Status => {
             let rows = sysroot.status()?;
             let booted = rows.iter().position(|r| r.booted);
@@ -71,6 +95,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
                 let d = &row.deployment;
                 let mark = if row.booted { '*' } else { ' ' };
                 let suffix = match booted {
+                    _ if row.staged => " (staged)",
                     Some(b) if row.index < b => " (pending)",
                     Some(b) if row.index > b => " (rollback)",
                     _ => "",

@@ -31,6 +31,14 @@ pub enum Command {
     Kargs(crate::args_admin::KargsArgs),
     /// Delete deployments, boot files and objects nothing references.
     Cleanup(crate::args_admin::SysrootArgs),
+    /// Deploy a commit or ref of the local repository, like `rpm-ostree deploy`.
+    Deploy(crate::args_admin::DeployArgs),
+    /// Pull the origin's ref and deploy its newest commit, like `rpm-ostree upgrade`.
+    Upgrade(crate::args_admin::UpgradeArgs),
+    /// Switch the origin to another ref and deploy it, like `rpm-ostree rebase`.
+    Rebase(crate::args_admin::RebaseArgs),
+    /// Mount a deployment as the new root (initramfs), like `ostree-prepare-root`.
+    PrepareRoot(crate::args_admin::PrepareRootArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

@@ -1,5 +1,6 @@
-//! Deployment commands as clap types only: `ferro ostree admin …` (OSTree's verbs) and
-//! the host commands `ferro status|rollback|kargs|cleanup` (rpm-ostree's).
+//! Deployment commands as clap types only: `ferro ostree admin …` (OSTree's verbs),
+//! the host commands `ferro status|deploy|upgrade|rebase|rollback|kargs|cleanup`
+//! (rpm-ostree's) and `ferro prepare-root` (the initramfs side).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,15 @@ pub struct SysrootArgs {
         hide = true
     )]
     pub cmdline: PathBuf,
+    /// Where the staged deployment is recorded (a tmpfs on a live system).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = ferro_sysroot::DEFAULT_RUN_DIR,
+        hide = true
+    )]
+    pub run_dir: PathBuf,
 }
 
 /// `ferro ostree admin`: manage deployments, like `ostree admin`.
@@ -57,9 +67,15 @@ pub enum AdminVerb {
         /// Kernel arguments appended to the inherited ones (repeatable).
         #[arg(long = "karg-append", value_name = "ARG")]
         karg_append: Vec<String>,
+        /// Prepare it now; make it the default at shutdown (`finalize-staged`).
+        #[arg(long)]
+        stage: bool,
         /// The ref or commit.
         rev: String,
     },
+    /// Make the staged deployment the default (run at shutdown by
+    /// ferro-finalize-staged.service).
+    FinalizeStaged,
     /// List deployments in boot order.
     Status,
     /// Remove a deployment.
@@ -116,4 +132,63 @@ pub struct KargsArgs {
     /// The deployment to edit (default: 0, the default deployment).
     #[arg(long, default_value_t = 0)]
     pub deploy_index: usize,
+}
+
+/// How `ferro deploy|upgrade|rebase` apply and report a new deployment.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The sysroot.
+    #[command(flatten)]
+    pub sysroot: SysrootArgs,
+    /// Prepare the deployment now and make it the default at shutdown.
+    #[arg(long)]
+    pub stage: bool,
+    /// Run `systemctl reboot` once the new deployment is in place.
+    #[arg(short, long)]
+    pub reboot: bool,
+    /// Print the result as JSON (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferro deploy REV`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Where and how.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// A commit or ref of the sysroot's repository.
+    pub rev: String,
+}
+
+/// `ferro upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Where and how.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Only report whether an update is available (exit 77 when there is none).
+    #[arg(long, conflicts_with_all = ["stage", "reboot"])]
+    pub check: bool,
+}
+
+/// `ferro rebase REFSPEC`.
+#[derive(Debug, Args)]
+pub struct RebaseArgs {
+    /// Where and how.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// The new origin: `REMOTE:REF` (pulled first) or a local `REF`.
+    pub refspec: String,
+}
+
+/// `ferro prepare-root`.
+#[derive(Debug, Args)]
+pub struct PrepareRootArgs {
+    /// The physical root's mount point; it becomes the deployment.
+    #[arg(default_value = "/sysroot")]
+    pub root: PathBuf,
+    /// The kernel command line with the `ostree=` argument.
+    #[arg(long, value_name = "FILE", default_value = "/proc/cmdline")]
+    pub cmdline: PathBuf,
 }

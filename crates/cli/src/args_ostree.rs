@@ -145,8 +145,8 @@ pub struct OstreeCommitArgs {
     /// The branch to update.
     #[arg(short = 'b', long, value_name = "REF")]
     pub branch: Option<String>,
-    /// What to commit: `dir=PATH` (tar is not supported yet).
-    #[arg(long, value_name = "dir=PATH")]
+    /// What to commit: `dir=PATH`, or `tar=FILE` (plain or gzip; `-` reads stdin).
+    #[arg(long, value_name = "dir=PATH|tar=FILE")]
     pub tree: Vec<String>,
     /// One-line subject.
     #[arg(short, long, default_value = "")]
@@ -181,9 +181,12 @@ pub struct OstreeCommitArgs {
     /// Make no commit if the tree equals the parent's.
     #[arg(long)]
     pub skip_if_unchanged: bool,
-    /// Extended attributes are never read yet; accepted for compatibility.
+    /// Do not record extended attributes.
     #[arg(long)]
     pub no_xattrs: bool,
+    /// Tar archives: create directories the archive does not list (0755).
+    #[arg(long)]
+    pub tar_autocreate_parents: bool,
     /// The directory to commit (like `--tree=dir=PATH`).
     pub path: Option<PathBuf>,
 }
@@ -222,6 +225,12 @@ pub struct OstreeCheckoutArgs {
     /// Check out only this directory of the commit.
     #[arg(long, value_name = "PATH")]
     pub subpath: Option<String>,
+    /// Merge into existing directories; replace existing files.
+    #[arg(long, conflicts_with = "union_add")]
+    pub union: bool,
+    /// Merge into existing directories; keep existing files.
+    #[arg(long)]
+    pub union_add: bool,
     /// The ref or checksum.
     pub rev: String,
     /// The new directory (default: the rev's name).

@@ -1,16 +1,19 @@
 //! The host commands with rpm-ostree's shape: `ferro status [--json] [-v]`,
-//! `ferro rollback`, `ferro kargs`, `ferro cleanup`. Rendering only; the work is in
-//! ferro-sysroot.
+//! `ferro deploy|upgrade|rebase`, `ferro rollback`, `ferro kargs`, `ferro cleanup`, and
+//! `ferro prepare-root`. Rendering only; the work is in ferro-sysroot.
 
 use std::io::Write;
 
 use ferro_ostree::browse::format_timestamp;
-use ferro_sysroot::{DeploymentStatus, KargEdit};
+use ferro_sysroot::{Apply, DeployReport, DeploymentStatus, KargEdit, UpgradeCheck};
 use serde_json::json;
 
 use crate::ExitStatus;
-use crate::admin::{open, print_cleanup};
-use crate::args_admin::{KargsArgs, StatusArgs, SysrootArgs};
+use crate::admin::{open, print_cleanup, print_deploy};
+use crate::args_admin::{
+    ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, StatusArgs, SysrootArgs,
+    UpgradeArgs,
+};
 
 fn json_row(row: &DeploymentStatus) -> serde_json::Value {
     let d = &row.deployment;
@@ -20,7 +23,7 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
         "checksum": d.checksum.to_string(),
         "serial": d.serial,
         "booted": row.booted,
-        "staged": false,
+        "staged": row.staged,
         "pinned": d.pinned(),
         "origin": d.refspec(),
         "version": row.version,
@@ -45,7 +48,11 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
     for row in &rows {
         let d = &row.deployment;
         let mark = if row.booted { '●' } else { ' ' };
-        let default = if row.index == 0 { " (default)" } else { "" };
+        let default = if row.index == 0 && !row.staged {
+            " (default)"
+        } else {
+            ""
+        };
         let origin = d.refspec().unwrap_or("(no origin)");
         writeln!(out, "{mark} {}:{origin}{default}", d.osname)?;
         if let Some(version) = &row.version {
@@ -53,6 +60,9 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
             writeln!(out, "{:>16}: {version} ({when})", "Version")?;
         }
         writeln!(out, "{:>16}: {}", "Commit", d.checksum)?;
+        if row.staged {
+            writeln!(out, "{:>16}: yes", "Staged")?;
+        }
         if d.pinned() {
             writeln!(out, "{:>16}: yes", "Pinned")?;
         }
@@ -126,5 +136,121 @@ pub fn cleanup(args: SysrootArgs) -> anyhow::Result<ExitStatus> {
         writeln!(out, "Deleted deployment {d}")?;
     }
     print_cleanup(&mut out, &report)?;
+    Ok(ExitStatus::Success)
+}
+
+fn apply_mode(args: &ApplyArgs) -> Apply {
+    if args.stage { Apply::Staged } else { Apply::Now }
+}
+
+/// Prints a new deployment (text or `--json`), then reboots if asked.
+fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<ExitStatus> {
+    let d = &report.deployment;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let etc = report.etc.as_ref().map(|etc| {
+            json!({"modified": etc.modified, "removed": etc.removed, "added": etc.added})
+        });
+        let doc = json!({
+            "id": format!("{}-{}", d.osname, d.name()),
+            "osname": d.osname,
+            "checksum": d.checksum.to_string(),
+            "serial": d.serial,
+            "origin": d.refspec(),
+            "staged": args.stage,
+            "etc": etc,
+            "deleted": report.cleanup.deployments,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        print_deploy(&mut out, report)?;
+        let when = if args.stage {
+            "staged; it becomes the default at shutdown"
+        } else {
+            "the default for the next boot"
+        };
+        writeln!(out, "Deployment {} {} is {when}", d.osname, d.name())?;
+    }
+    drop(out);
+    if args.reboot {
+        reboot()?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `systemctl reboot`: only on request, after the new entries are in place.
+fn reboot() -> anyhow::Result<()> {
+    let status = std::process::Command::new("systemctl")
+        .arg("reboot")
+        .status()
+        .map_err(|e| anyhow::anyhow!("could not run systemctl reboot: {e}"))?;
+    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
+    Ok(())
+}
+
+/// `ferro deploy REV`.
+pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitStatus> {
+    let sysroot = open(&args.apply.sysroot)?;
+    let report = sysroot.deploy_revision(&args.rev, apply_mode(&args.apply))?;
+    finish_deploy(&args.apply, &report)
+}
+
+/// `ferro rebase REFSPEC`.
+pub fn rebase(args: RebaseArgs) -> anyhow::Result<ExitStatus> {
+    let sysroot = open(&args.apply.sysroot)?;
+    let report = sysroot.rebase(&args.refspec, apply_mode(&args.apply))?;
+    finish_deploy(&args.apply, &report)
+}
+
+fn check_json(check: &UpgradeCheck) -> serde_json::Value {
+    json!({
+        "available": check.available(),
+        "osname": check.osname,
+        "origin": check.refspec,
+        "current": check.current.to_string(),
+        "latest": check.latest.to_string(),
+    })
+}
+
+/// `ferro upgrade [--check]`: exit 77 from `--check` when nothing is new, as
+/// `rpm-ostree upgrade --check` does.
+pub fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitStatus> {
+    let sysroot = open(&args.apply.sysroot)?;
+    if args.check {
+        let check = sysroot.check_upgrade()?;
+        if args.apply.json {
+            println!("{}", serde_json::to_string_pretty(&check_json(&check))?);
+        } else if check.available() {
+            println!("Update available for {}: {}", check.refspec, check.latest);
+        } else {
+            println!("No updates available for {}", check.refspec);
+        }
+        return Ok(if check.available() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Unchanged
+        });
+    }
+    match sysroot.upgrade(apply_mode(&args.apply))? {
+        (_, Some(report)) => finish_deploy(&args.apply, &report),
+        (check, None) => {
+            if args.apply.json {
+                println!("{}", serde_json::to_string_pretty(&check_json(&check))?);
+            } else {
+                println!("No upgrade available: {} is at {}", check.refspec, check.latest);
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+/// `ferro prepare-root`.
+pub fn prepare_root(args: PrepareRootArgs) -> anyhow::Result<ExitStatus> {
+    let prepared = ferro_sysroot::prepare_root(&args.root, &args.cmdline)?;
+    println!(
+        "Mounted deployment {} at {}",
+        prepared.deployment.display(),
+        args.root.display()
+    );
     Ok(ExitStatus::Success)
 }

@@ -31,6 +31,8 @@ pub enum ExitStatus {
     Usage,
     /// Could not start (3), as Ignition exits when it cannot set itself up.
     Init,
+    /// Nothing to do (77), as `rpm-ostree upgrade --check` exits when no update exists.
+    Unchanged,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -40,6 +42,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Usage => ExitCode::from(2),
             ExitStatus::Init => ExitCode::from(3),
+            ExitStatus::Unchanged => ExitCode::from(77),
         }
     }
 }
@@ -58,6 +61,10 @@ fn main() -> ExitCode {
         Command::Rollback(args) => host::rollback(args),
         Command::Kargs(args) => host::kargs(args),
         Command::Cleanup(args) => host::cleanup(args),
+        Command::Deploy(args) => host::deploy(args),
+        Command::Upgrade(args) => host::upgrade(args),
+        Command::Rebase(args) => host::rebase(args),
+        Command::PrepareRoot(args) => host::prepare_root(args),
     };
     match result {
         Ok(status) => status.into(),

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use ferro_ostree::browse::{self, format_timestamp};
-use ferro_ostree::checkout::{CheckoutOptions, LinkMode, checkout};
+use ferro_ostree::checkout::{CheckoutOptions, LinkMode, Overwrite, checkout};
 use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::commit_tar::commit_tar;
 use ferro_ostree::object::Variant;
 use ferro_ostree::prune::{PruneOptions, prune};
 use ferro_ostree::pull_local::pull_local;
@@ -48,10 +49,16 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 (false, true) => LinkMode::Copy,
                 (false, false) => LinkMode::Auto,
             };
+            let overwrite = match (a.union, a.union_add) {
+                (true, _) => Overwrite::UnionFiles,
+                (false, true) => Overwrite::AddFiles,
+                (false, false) => Overwrite::Never,
+            };
             let options = CheckoutOptions {
                 user_mode: a.user_mode,
                 link,
                 subpath: a.subpath,
+                overwrite,
             };
             checkout(&repo, &id, &dest, &options)?;
         }
@@ -226,18 +233,19 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
-    let mut dirs: Vec<PathBuf> = a.path.into_iter().collect();
+    let mut trees: Vec<(bool, PathBuf)> = a.path.into_iter().map(|p| (false, p)).collect();
     for tree in &a.tree {
         match tree.split_once('=') {
-            Some(("dir", dir)) => dirs.push(PathBuf::from(dir)),
+            Some(("dir", dir)) => trees.push((false, PathBuf::from(dir))),
+            Some(("tar", file)) => trees.push((true, PathBuf::from(file))),
             _ => {
-                eprintln!("error: unsupported --tree={tree}: only dir=PATH is supported");
+                eprintln!("error: unsupported --tree={tree}: expected dir=PATH or tar=FILE");
                 return Ok(ExitStatus::Usage);
             }
         }
     }
-    let [dir] = &dirs[..] else {
-        eprintln!("error: give exactly one directory (--tree=dir=PATH or PATH)");
+    let [(tar, source)] = &trees[..] else {
+        eprintln!("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
         return Ok(ExitStatus::Usage);
     };
     let timestamp = match &a.timestamp {
@@ -272,12 +280,22 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
         metadata,
         no_bindings: a.no_bindings,
         skip_if_unchanged: a.skip_if_unchanged,
+        no_xattrs: a.no_xattrs,
+        tar_autocreate_parents: a.tar_autocreate_parents,
     };
     if options.branch.is_none() && !options.orphan {
         eprintln!("error: a branch is required (-b REF), or --orphan");
         return Ok(ExitStatus::Usage);
     }
-    let outcome = commit_dir(repo, dir, &options)?;
+    let outcome = match (tar, source.to_str()) {
+        (false, _) => commit_dir(repo, source, &options)?,
+        (true, Some("-")) => commit_tar(repo, io::stdin().lock(), source, &options)?,
+        (true, _) => {
+            let file = std::fs::File::open(source)
+                .with_context(|| format!("could not open '{}'", source.display()))?;
+            commit_tar(repo, file, source, &options)?
+        }
+    };
     println!("{}", outcome.commit);
     Ok(ExitStatus::Success)
 }

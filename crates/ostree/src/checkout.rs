@@ -1,15 +1,21 @@
 //! Checking a commit out into a directory: copies, or hardlinks to the repository's
 //! objects when the repository mode makes the object files usable as they are.
+//!
+//! Outside user mode, owners and every recorded extended attribute are applied, as
+//! `ostree checkout` does; `-U` applies neither (observed with ostree 2022.7: not even
+//! `user.*` attributes are set).
 
 use std::fs::{self, OpenOptions};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
-use crate::object::{DirMeta, ObjectType};
+use crate::object::{DirMeta, ObjectType, Xattrs};
 use crate::repo::{Error, Repo, RepoMode, io_err, set_symlink_mtime_zero};
+use crate::xattrs::Node;
 
 /// Whether to hardlink files to the repository's objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,15 +29,31 @@ pub enum LinkMode {
     Copy,
 }
 
+/// What to do with paths that already exist in the destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Fail: the destination must not exist.
+    #[default]
+    Never,
+    /// Merge into existing directories (keeping their owner and mode) and replace
+    /// existing files and symlinks (`--union`).
+    UnionFiles,
+    /// Merge into existing directories and keep whatever exists (`--union-add`).
+    AddFiles,
+}
+
 /// How to check out, as `ostree checkout`'s flags.
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutOptions {
-    /// Ignore stored owners and drop setuid/setgid bits (`-U`).
+    /// Ignore stored owners and xattrs and drop setuid/setgid bits (`-U`).
     pub user_mode: bool,
     /// Hardlinks or copies.
     pub link: LinkMode,
     /// Check out only this directory of the commit (`--subpath`), e.g. `/usr/bin`.
     pub subpath: Option<String>,
+    /// What to do with existing paths; a file where the commit has a directory is an
+    /// error in every mode, as is a directory where it has a file under `--union`.
+    pub overwrite: Overwrite,
 }
 
 /// Counts of what a checkout made.
@@ -45,9 +67,12 @@ pub struct CheckoutStats {
     pub symlinks: u64,
     /// Directories created.
     pub dirs: u64,
+    /// Existing files and symlinks left as they were ([`Overwrite::AddFiles`]).
+    pub kept: u64,
 }
 
-/// Checks out `commit` into `dest`, which must not exist yet.
+/// Checks out `commit` into `dest`, which must not exist yet unless
+/// `options.overwrite` says how to merge.
 pub fn checkout(
     repo: &Repo,
     commit: &Checksum,
@@ -108,6 +133,7 @@ pub fn checkout(
             Made::Copied => stats.copied += 1,
             Made::Linked => stats.linked += 1,
             Made::Symlink => stats.symlinks += 1,
+            Made::Kept => stats.kept += 1,
         }
     }
     // Children before parents, so a read-only directory gets its mode last.
@@ -133,6 +159,33 @@ enum Made {
     Copied,
     Linked,
     Symlink,
+    Kept,
+}
+
+/// Where a new file was made: at its destination, or (replacing an existing file under
+/// `--union`) beside it, to be renamed over it once complete, so the old file is
+/// never missing nor the new one seen half-written.
+struct Placed {
+    beside: Option<PathBuf>,
+}
+
+impl Placed {
+    fn path<'p>(&'p self, dest: &'p Path) -> &'p Path {
+        self.beside.as_deref().unwrap_or(dest)
+    }
+
+    fn finish(self, dest: &Path) -> Result<(), Error> {
+        match self.beside {
+            Some(tmp) => {
+                fs::rename(&tmp, dest).map_err(io_err("replace", dest))?;
+                // rename() does nothing when both names are links to one inode (an
+                // object hardlinked again): the temporary name is then still there.
+                let _ = fs::remove_file(&tmp);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 struct Writer<'a> {
@@ -155,11 +208,15 @@ impl Writer<'_> {
         }
         let dirtree = self.repo.load_dirtree(tree)?;
         let dirmeta: DirMeta = self.repo.load_dirmeta(meta)?;
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(dest)
-            .map_err(io_err("create directory", dest))?;
-        plan.dirs.push((dest.to_owned(), dirmeta));
+        match fs::DirBuilder::new().mode(0o700).create(dest) {
+            Ok(()) => plan.dirs.push((dest.to_owned(), dirmeta)),
+            // Merged: an existing directory keeps its owner and mode, as with ostree.
+            Err(e)
+                if e.kind() == io::ErrorKind::AlreadyExists
+                    && self.options.overwrite != Overwrite::Never
+                    && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) => {}
+            Err(e) => return Err(io_err("create directory", dest)(e)),
+        }
         plan.files.extend(
             dirtree
                 .files
@@ -176,6 +233,7 @@ impl Writer<'_> {
         if !self.options.user_mode {
             std::os::unix::fs::chown(dest, Some(dirmeta.uid), Some(dirmeta.gid))
                 .map_err(io_err("change owner of", dest))?;
+            apply_xattrs(Node::Path(dest), &dirmeta.xattrs, dest)?;
         }
         fs::set_permissions(dest, fs::Permissions::from_mode(dirmeta.mode & 0o7777))
             .map_err(io_err("set mode of", dest))
@@ -185,22 +243,31 @@ impl Writer<'_> {
         let mut content = self.repo.read_content(id)?;
         let header = &content.header;
         if header.is_symlink() {
-            std::os::unix::fs::symlink(&header.symlink_target, dest)
-                .map_err(io_err("create symlink", dest))?;
+            let made = self.create(dest, "create symlink", |at| {
+                std::os::unix::fs::symlink(&header.symlink_target, at)
+            })?;
+            let Some(((), placed)) = made else {
+                return Ok(Made::Kept);
+            };
+            let at = placed.path(dest);
             if !self.options.user_mode {
-                std::os::unix::fs::lchown(dest, Some(header.uid), Some(header.gid))
+                std::os::unix::fs::lchown(at, Some(header.uid), Some(header.gid))
                     .map_err(io_err("change owner of", dest))?;
+                apply_xattrs(Node::Path(at), &header.xattrs, dest)?;
             }
-            set_symlink_mtime_zero(dest);
+            set_symlink_mtime_zero(at);
+            placed.finish(dest)?;
             return Ok(Made::Symlink);
         }
         if self.link {
             let object = self.repo.object_path(ObjectType::File, id);
-            match fs::hard_link(&object, dest) {
-                Ok(()) => return Ok(Made::Linked),
-                Err(e) if self.options.link == LinkMode::Require => {
-                    return Err(io_err("hardlink", dest)(e));
+            match self.create(dest, "hardlink", |at| fs::hard_link(&object, at)) {
+                Ok(Some(((), placed))) => {
+                    placed.finish(dest)?;
+                    return Ok(Made::Linked);
                 }
+                Ok(None) => return Ok(Made::Kept),
+                Err(e) if self.options.link == LinkMode::Require => return Err(e),
                 // EMLINK, EXDEV and the like: fall back to a copy.
                 Err(_) => {}
             }
@@ -209,12 +276,16 @@ impl Writer<'_> {
         if self.options.user_mode {
             mode &= !0o6000;
         }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(dest)
-            .map_err(io_err("create", dest))?;
+        let made = self.create(dest, "create", |at| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(at)
+        })?;
+        let Some((mut file, placed)) = made else {
+            return Ok(Made::Kept);
+        };
         let copied = content
             .reader
             .copy_to_file(&mut file)
@@ -232,13 +303,58 @@ impl Writer<'_> {
         if !self.options.user_mode {
             std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
                 .map_err(io_err("change owner of", dest))?;
+            apply_xattrs(Node::File(&file), &header.xattrs, dest)?;
         }
         file.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(io_err("set mode of", dest))?;
         file.set_modified(std::time::UNIX_EPOCH)
             .map_err(io_err("set mtime of", dest))?;
+        placed.finish(dest)?;
         Ok(Made::Copied)
     }
+
+    /// Makes a file, symlink or hardlink at `dest` with `make`; when something is
+    /// already there, [`Overwrite`] decides: fail, keep it (`None`), or make the new
+    /// one beside it to replace it.
+    fn create<T>(
+        &self,
+        dest: &Path,
+        verb: &'static str,
+        make: impl Fn(&Path) -> io::Result<T>,
+    ) -> Result<Option<(T, Placed)>, Error> {
+        let exists = match make(dest) {
+            Ok(made) => return Ok(Some((made, Placed { beside: None }))),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => e,
+            Err(e) => return Err(io_err(verb, dest)(e)),
+        };
+        match self.options.overwrite {
+            Overwrite::Never => Err(io_err(verb, dest)(exists)),
+            Overwrite::AddFiles => Ok(None),
+            Overwrite::UnionFiles => {
+                if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+                    return Err(Error::Unsupported {
+                        verb: "replace",
+                        path: dest.to_owned(),
+                        detail: "it is a directory; the commit has a file there".into(),
+                    });
+                }
+                let mut name = std::ffi::OsString::from(".");
+                name.push(dest.file_name().unwrap_or_default());
+                name.push(".ferro-union");
+                let tmp = dest.with_file_name(name);
+                // A leftover of an interrupted checkout.
+                let _ = fs::remove_file(&tmp);
+                let made = make(&tmp).map_err(io_err(verb, &tmp))?;
+                Ok(Some((made, Placed { beside: Some(tmp) })))
+            }
+        }
+    }
+}
+
+/// Sets recorded xattrs; called after the chown, which would drop `security.capability`.
+fn apply_xattrs(node: Node, xattrs: &Xattrs, dest: &Path) -> Result<(), Error> {
+    node.write(xattrs)
+        .map_err(io_err("set extended attributes of", dest))
 }
 
 #[cfg(test)]

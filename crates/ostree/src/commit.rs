@@ -1,8 +1,10 @@
 //! Committing a directory tree: content objects, dirtrees and dirmetas bottom-up, then
 //! the commit object and the ref.
 //!
-//! Extended attributes of the source are not read in this version: every object is
-//! written with an empty xattr list (like `ostree commit --no-xattrs`).
+//! Extended attributes of every file, symlink and directory are recorded, sorted by
+//! name, unless `no_xattrs` or canonical permissions (forced in `bare-user-only`
+//! repositories) ask otherwise — what `ostree commit` does. Tar archives are committed
+//! by [`crate::commit_tar`], which shares the tree and commit writing here.
 
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
@@ -13,7 +15,7 @@ use rayon::prelude::*;
 use crate::checksum::Checksum;
 use crate::object::{
     Commit, DirMeta, DirTree, FileHeader, Metadata, ObjectType, S_IFLNK, S_IFMT, S_IFREG, Variant,
-    validate_name,
+    Xattrs, validate_name,
 };
 use crate::repo::{Error, Repo, RepoMode, io_err};
 
@@ -44,6 +46,54 @@ pub struct CommitOptions {
     pub no_bindings: bool,
     /// If the tree equals the parent's, make no commit (`--skip-if-unchanged`).
     pub skip_if_unchanged: bool,
+    /// Record no extended attributes (`--no-xattrs`).
+    pub no_xattrs: bool,
+    /// Tar archives: create directories the archive does not list, mode 0755 and owned
+    /// like the entry that needs them (`--tar-autocreate-parents`).
+    pub tar_autocreate_parents: bool,
+}
+
+/// How source metadata becomes recorded metadata; shared by directory and tar commits
+/// so both record the same owners, modes and xattrs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy<'a> {
+    options: &'a CommitOptions,
+    /// uid/gid 0, modes masked to 0755, no xattrs: asked for, or forced by `bare-user-only`.
+    canonical: bool,
+}
+
+impl<'a> Policy<'a> {
+    pub(crate) fn new(repo: &Repo, options: &'a CommitOptions) -> Self {
+        Policy {
+            options,
+            canonical: options.canonical_permissions || repo.mode() == RepoMode::BareUserOnly,
+        }
+    }
+
+    /// The owner recorded for a source owned by `uid`/`gid`.
+    pub(crate) fn owner(self, uid: u32, gid: u32) -> (u32, u32) {
+        if self.canonical {
+            return (0, 0);
+        }
+        (
+            self.options.owner_uid.unwrap_or(uid),
+            self.options.owner_gid.unwrap_or(gid),
+        )
+    }
+
+    /// The mode recorded for a source mode.
+    pub(crate) fn mode(self, mode: u32) -> u32 {
+        if self.canonical {
+            mode & (S_IFMT | 0o755)
+        } else {
+            mode
+        }
+    }
+
+    /// Whether extended attributes are recorded at all.
+    pub(crate) fn records_xattrs(self) -> bool {
+        !self.canonical && !self.options.no_xattrs
+    }
 }
 
 /// The result of a commit.
@@ -62,37 +112,26 @@ pub struct CommitOutcome {
 /// Committing is split in three passes so that hashing and storing file content — the
 /// bulk of the work — runs on every core: a sequential scan records the tree's shape,
 /// the files are stored in parallel, then dirtrees are written bottom-up.
-struct ScannedDir {
-    meta_id: Checksum,
+pub(crate) struct ScannedDir {
+    pub(crate) meta_id: Checksum,
     /// Indices into the scan's file list.
-    files: Vec<(String, usize)>,
-    dirs: Vec<(String, ScannedDir)>,
+    pub(crate) files: Vec<(String, usize)>,
+    pub(crate) dirs: Vec<(String, ScannedDir)>,
 }
 
 struct Walker<'a> {
     repo: &'a Repo,
-    options: &'a CommitOptions,
-    canonical: bool,
+    policy: Policy<'a>,
     files: Vec<PathBuf>,
 }
 
 impl Walker<'_> {
-    fn owner(&self, uid: u32, gid: u32) -> (u32, u32) {
-        if self.canonical {
-            return (0, 0);
+    fn xattrs(&self, node: crate::xattrs::Node, path: &Path) -> Result<Xattrs, Error> {
+        if !self.policy.records_xattrs() {
+            return Ok(vec![]);
         }
-        (
-            self.options.owner_uid.unwrap_or(uid),
-            self.options.owner_gid.unwrap_or(gid),
-        )
-    }
-
-    fn mode(&self, mode: u32) -> u32 {
-        if self.canonical {
-            mode & (S_IFMT | 0o755)
-        } else {
-            mode
-        }
+        node.read()
+            .map_err(io_err("read extended attributes of", path))
     }
 
     fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
@@ -100,12 +139,12 @@ impl Walker<'_> {
             return Err(crate::repo::too_deep("commit", path));
         }
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
-        let (uid, gid) = self.owner(st.uid(), st.gid());
+        let (uid, gid) = self.policy.owner(st.uid(), st.gid());
         let meta = DirMeta {
             uid,
             gid,
-            mode: self.mode(st.mode()),
-            xattrs: vec![],
+            mode: self.policy.mode(st.mode()),
+            xattrs: self.xattrs(crate::xattrs::Node::Path(path), path)?,
         };
         let meta_id = self
             .repo
@@ -149,7 +188,7 @@ impl Walker<'_> {
 
     fn store_file(&self, path: &Path) -> Result<Checksum, Error> {
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
-        let (uid, gid) = self.owner(st.uid(), st.gid());
+        let (uid, gid) = self.policy.owner(st.uid(), st.gid());
         let kind = st.mode() & S_IFMT;
         if kind == S_IFLNK {
             let target = fs::read_link(path).map_err(io_err("read symlink", path))?;
@@ -166,7 +205,7 @@ impl Walker<'_> {
                 gid,
                 mode: S_IFLNK | 0o777,
                 symlink_target: target,
-                xattrs: vec![],
+                xattrs: self.xattrs(crate::xattrs::Node::Path(path), path)?,
             };
             return self.repo.write_content(&header, 0, &mut std::io::empty());
         }
@@ -177,41 +216,39 @@ impl Walker<'_> {
                 detail: "only regular files, symlinks and directories can be committed".into(),
             });
         }
+        let mut file = File::open(path).map_err(io_err("open", path))?;
         let header = FileHeader {
             uid,
             gid,
-            mode: self.mode(st.mode()),
+            mode: self.policy.mode(st.mode()),
             symlink_target: String::new(),
-            xattrs: vec![],
+            xattrs: self.xattrs(crate::xattrs::Node::File(&file), path)?,
         };
-        let mut file = File::open(path).map_err(io_err("open", path))?;
         self.repo.write_content(&header, st.len(), &mut file)
     }
+}
 
-    /// Writes the dirtrees bottom-up and returns the root's (dirtree, dirmeta) ids.
-    fn write_trees(
-        &self,
-        dir: ScannedDir,
-        file_ids: &[Checksum],
-    ) -> Result<(Checksum, Checksum), Error> {
-        let mut tree = DirTree {
-            files: dir
-                .files
-                .into_iter()
-                .map(|(name, index)| (name, file_ids[index]))
-                .collect(),
-            dirs: vec![],
-        };
-        for (name, child) in dir.dirs {
-            let (tree_id, meta_id) = self.write_trees(child, file_ids)?;
-            tree.dirs.push((name, tree_id, meta_id));
-        }
-        tree.sort();
-        let tree_id = self
-            .repo
-            .write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
-        Ok((tree_id, dir.meta_id))
+/// Writes the dirtrees bottom-up and returns the root's (dirtree, dirmeta) ids.
+pub(crate) fn write_trees(
+    repo: &Repo,
+    dir: ScannedDir,
+    file_ids: &[Checksum],
+) -> Result<(Checksum, Checksum), Error> {
+    let mut tree = DirTree {
+        files: dir
+            .files
+            .into_iter()
+            .map(|(name, index)| (name, file_ids[index]))
+            .collect(),
+        dirs: vec![],
+    };
+    for (name, child) in dir.dirs {
+        let (tree_id, meta_id) = write_trees(repo, child, file_ids)?;
+        tree.dirs.push((name, tree_id, meta_id));
     }
+    tree.sort();
+    let tree_id = repo.write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
+    Ok((tree_id, dir.meta_id))
 }
 
 /// Commits the directory `tree` into `repo`, like `ostree commit --tree=dir=TREE`.
@@ -220,22 +257,31 @@ pub fn commit_dir(
     tree: &Path,
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
+    let mut walker = Walker {
+        repo,
+        policy: Policy::new(repo, options),
+        files: vec![],
+    };
+    let scanned = walker.scan(tree, 0)?;
+    let file_ids = walker.store_files()?;
+    let root = write_trees(repo, scanned, &file_ids)?;
+    finish_commit(repo, options, root, file_ids.len() as u64)
+}
+
+/// Writes the commit object for a stored root `(dirtree, dirmeta)` and moves the
+/// branch, honouring the parent, binding, metadata and skip options.
+pub(crate) fn finish_commit(
+    repo: &Repo,
+    options: &CommitOptions,
+    (root_tree, root_meta): (Checksum, Checksum),
+    files: u64,
+) -> Result<CommitOutcome, Error> {
     let parent = match (&options.parent, &options.branch) {
         _ if options.orphan => None,
         (Some(parent), _) => Some(*parent),
         (None, Some(branch)) => repo.read_ref(branch)?,
         (None, None) => None,
     };
-    let mut walker = Walker {
-        repo,
-        options,
-        canonical: options.canonical_permissions || repo.mode() == RepoMode::BareUserOnly,
-        files: vec![],
-    };
-    let scanned = walker.scan(tree, 0)?;
-    let file_ids = walker.store_files()?;
-    let (root_tree, root_meta) = walker.write_trees(scanned, &file_ids)?;
-    let files = file_ids.len() as u64;
     if let (true, Some(parent)) = (options.skip_if_unchanged, parent) {
         let old = repo.load_commit(&parent)?;
         if old.root_tree == root_tree && old.root_meta == root_meta {

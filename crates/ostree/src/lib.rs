@@ -36,6 +36,7 @@ pub mod browse;
 pub mod checkout;
 pub mod checksum;
 pub mod commit;
+pub mod commit_tar;
 pub mod commitmeta;
 mod deflate;
 pub mod diff;
@@ -52,6 +53,7 @@ pub mod remote;
 pub mod repo;
 pub mod sign;
 pub mod summary;
+mod xattrs;
 
 pub use checksum::Checksum;
 pub use object::{Commit, DirMeta, DirTree, FileHeader, ObjectType};

@@ -443,6 +443,9 @@ impl Repo {
                 if self.mode == RepoMode::Bare {
                     std::os::unix::fs::lchown(&tmp, Some(header.uid), Some(header.gid))
                         .map_err(io_err("change owner of", &tmp))?;
+                    crate::xattrs::Node::Path(&tmp)
+                        .write(&header.xattrs)
+                        .map_err(io_err("set extended attributes of", &tmp))?;
                 }
                 set_symlink_mtime_zero(&tmp);
                 self.install(&tmp, &dest)?;
@@ -534,8 +537,12 @@ impl Repo {
             RepoMode::BareUserOnly | RepoMode::Bare => {
                 copy(&mut io::BufWriter::new(&mut file), hasher)?;
                 if self.mode == RepoMode::Bare {
+                    // After the chown, which drops `security.capability`.
                     std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
                         .map_err(io_err("change owner of", tmp))?;
+                    crate::xattrs::Node::File(&file)
+                        .write(&header.xattrs)
+                        .map_err(io_err("set extended attributes of", tmp))?;
                 } else if header.mode & !(S_IFMT | 0o775) != 0 {
                     return Err(Error::Unsupported {
                         verb: "store",
@@ -623,10 +630,16 @@ impl Repo {
             RepoMode::Bare | RepoMode::BareUserOnly => {
                 use std::os::unix::fs::MetadataExt;
                 let st = fs::symlink_metadata(&path).map_err(not_found)?;
-                let (uid, gid) = if self.mode == RepoMode::Bare {
-                    (st.uid(), st.gid())
-                } else {
-                    (0, 0)
+                let bare = self.mode == RepoMode::Bare;
+                let (uid, gid) = if bare { (st.uid(), st.gid()) } else { (0, 0) };
+                // Only `bare` objects carry the recorded xattrs as real ones.
+                let xattrs = |node: crate::xattrs::Node| {
+                    if bare {
+                        node.read()
+                            .map_err(io_err("read extended attributes of", &path))
+                    } else {
+                        Ok(vec![])
+                    }
                 };
                 if st.file_type().is_symlink() {
                     let target = fs::read_link(&path).map_err(io_err("read symlink", &path))?;
@@ -639,7 +652,7 @@ impl Repo {
                         gid,
                         mode: S_IFLNK | 0o777,
                         symlink_target: target,
-                        xattrs: vec![],
+                        xattrs: xattrs(crate::xattrs::Node::Path(&path))?,
                     };
                     return Ok(Content {
                         header,
@@ -656,7 +669,7 @@ impl Repo {
                     gid,
                     mode: S_IFREG | (st.mode() & 0o7777),
                     symlink_target: String::new(),
-                    xattrs: vec![],
+                    xattrs: xattrs(crate::xattrs::Node::File(&file))?,
                 };
                 Ok(Content {
                     header,

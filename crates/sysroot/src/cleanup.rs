@@ -1,6 +1,6 @@
 //! Garbage collection after a boot version swap, and `cleanup`: everything the current
 //! boot entries do not reference goes (the other boot version, unreferenced deployment
-//! directories and origins, staging leftovers, unused `/boot/ostree/OS-BOOTCSUM`,
+//! directories and origins (except the staged deployment's), staging leftovers, unused `/boot/ostree/OS-BOOTCSUM`,
 //! stale `ostree/B/S/I` refs), then the repository is pruned to what refs name.
 //! Every step is idempotent, so an interrupted cleanup is finished by the next one.
 
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use ferro_ostree::prune::{PruneOptions, PruneReport, prune};
 
-use crate::deployment::parse_deploy_name;
+use crate::deployment::{BootState, parse_deploy_name};
 use crate::error::{Error, io_err};
 use crate::fsutil;
 use crate::layout::Sysroot;
@@ -38,10 +38,43 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
 }
 
 impl Sysroot {
-    /// Removes everything the current boot entries do not reference and prunes the
-    /// repository, keeping only commits named by refs (no history), as OSTree does.
+    /// Removes everything the current boot entries (and the staged deployment) do not
+    /// reference and prunes the repository, keeping only commits named by refs (no
+    /// history), as OSTree does.
     pub fn cleanup(&self) -> Result<CleanupReport, Error> {
         let state = self.load()?;
+        let mut report = self.remove_unreferenced(&state)?;
+        let (b, s) = (state.bootversion, state.subbootversion);
+
+        self.step("deployment refs")?;
+        let repo = self.repo();
+        let wanted: Vec<String> = (0..state.deployments.len())
+            .map(|i| format!("ostree/{b}/{s}/{i}"))
+            .collect();
+        for (name, _) in repo.list_refs()? {
+            if name.starts_with("ostree/") && !wanted.contains(&name) {
+                repo.set_ref(&name, None)?;
+            }
+        }
+        for (name, d) in wanted.iter().zip(&state.deployments) {
+            repo.set_ref(name, Some(&d.checksum))?;
+        }
+
+        self.step("prune")?;
+        report.pruned = prune(
+            repo,
+            &PruneOptions {
+                refs_only: true,
+                depth: Some(0),
+                ..Default::default()
+            },
+        )?;
+        Ok(report)
+    }
+
+    /// The file part of [`Sysroot::cleanup`]: the other boot version, deployment
+    /// directories and boot files `state` does not reference, staging leftovers.
+    pub(crate) fn remove_unreferenced(&self, state: &BootState) -> Result<CleanupReport, Error> {
         let root = self.path();
         let mut report = CleanupReport::default();
         let (b, s) = (state.bootversion, state.subbootversion);
@@ -69,18 +102,24 @@ impl Sysroot {
         }
 
         self.step("remove deployments")?;
+        let staged = self.staged()?;
         let live: HashSet<(String, String)> = state
             .deployments
             .iter()
+            .chain(&staged)
             .map(|d| (d.osname.clone(), d.name()))
             .collect();
         for osname in list(&root.join("ostree/deploy"))? {
             fsutil::remove_tree(&self.staging_dir(&osname))?;
             let deploy = self.stateroot(&osname).join("deploy");
             for name in list(&deploy)? {
-                let base = name.strip_suffix(".origin").unwrap_or(&name);
+                let base = [".origin", ".origin.tmp"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(&name);
+                let interrupted_write = name.ends_with(".tmp");
                 if parse_deploy_name(base).is_none()
-                    || live.contains(&(osname.clone(), base.to_owned()))
+                    || (live.contains(&(osname.clone(), base.to_owned())) && !interrupted_write)
                 {
                     continue;
                 }
@@ -95,6 +134,7 @@ impl Sysroot {
         let kernels: HashSet<String> = state
             .deployments
             .iter()
+            .chain(&staged)
             .map(|d| format!("{}-{}", d.osname, d.bootcsum))
             .collect();
         let boot_ostree = root.join("boot/ostree");
@@ -105,29 +145,6 @@ impl Sysroot {
             }
         }
 
-        self.step("deployment refs")?;
-        let repo = self.repo();
-        let wanted: Vec<String> = (0..state.deployments.len())
-            .map(|i| format!("ostree/{b}/{s}/{i}"))
-            .collect();
-        for (name, _) in repo.list_refs()? {
-            if name.starts_with("ostree/") && !wanted.contains(&name) {
-                repo.set_ref(&name, None)?;
-            }
-        }
-        for (name, d) in wanted.iter().zip(&state.deployments) {
-            repo.set_ref(name, Some(&d.checksum))?;
-        }
-
-        self.step("prune")?;
-        report.pruned = prune(
-            repo,
-            &PruneOptions {
-                refs_only: true,
-                depth: Some(0),
-                ..Default::default()
-            },
-        )?;
         Ok(report)
     }
 }

@@ -1,14 +1,15 @@
 //! `deploy`: check a commit out as a new deployment (hardlinks to the repository),
 //! give it an `/etc` merged from the merge deployment and an origin, then make it the
 //! default boot entry. The new directory is assembled under a staging name and renamed
-//! into `deploy/` complete; the boot entries switch in one rename.
+//! into `deploy/` complete; the boot entries switch in one rename. [`crate::staged`]
+//! shares the preparation and defers the switch to shutdown.
 
 use std::fs;
 
 use ferro_ostree::checkout::{CheckoutOptions, checkout};
 
 use crate::cleanup::CleanupReport;
-use crate::deployment::{Deployment, parse_deploy_name};
+use crate::deployment::{BootState, Deployment, parse_deploy_name};
 use crate::error::{Error, io_err};
 use crate::etc_merge::{EtcChanges, prepare_etc};
 use crate::fsutil;
@@ -29,6 +30,24 @@ pub struct DeployOptions {
     pub karg_append: Vec<String>,
     /// The origin refspec; default: the revision as given.
     pub refspec: Option<String>,
+    /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
+    /// deploy REV` does: the deployment is of that commit, not the refspec's head.
+    pub override_commit: bool,
+}
+
+/// A deployment directory made by [`Sysroot::prepare`], with the state it was made
+/// against.
+pub(crate) struct Prepared {
+    /// The boot state when preparing started.
+    pub(crate) state: BootState,
+    /// The booted deployment's index in it.
+    pub(crate) booted: Option<usize>,
+    /// The deployment `/etc` and kernel arguments came from.
+    pub(crate) merge: Option<Deployment>,
+    /// The new deployment.
+    pub(crate) deployment: Deployment,
+    /// The `/etc` changes carried over.
+    pub(crate) etc: Option<EtcChanges>,
 }
 
 /// What a deploy did.
@@ -79,9 +98,23 @@ impl Sysroot {
         Ok(next)
     }
 
-    /// Deploys `rev` as the new default; the previous default (the merge deployment),
-    /// the booted one, pinned ones and other stateroots' are kept, others removed.
-    pub fn deploy(&self, rev: &str, options: &DeployOptions) -> Result<DeployReport, Error> {
+    /// The deployment whose `/etc` and kernel arguments a new deployment of `osname`
+    /// inherits: the booted one if it is of that stateroot, else the stateroot's first.
+    pub(crate) fn merge_deployment<'a>(
+        &self,
+        state: &'a BootState,
+        booted: Option<usize>,
+        osname: &str,
+    ) -> Option<&'a Deployment> {
+        booted
+            .map(|i| &state.deployments[i])
+            .filter(|d| d.osname == osname)
+            .or_else(|| state.deployments.iter().find(|d| d.osname == osname))
+    }
+
+    /// Checks `rev` out as a complete deployment directory with its `/etc` and origin,
+    /// not yet in the boot entries (and not yet immutable).
+    pub(crate) fn prepare(&self, rev: &str, options: &DeployOptions) -> Result<Prepared, Error> {
         let state = self.load()?;
         let booted = self.booted_index(&state)?;
         let osname = self.pick_osname(
@@ -96,10 +129,7 @@ impl Sysroot {
             )));
         }
         let checksum = self.repo().resolve_rev(rev)?;
-        let merge = booted
-            .map(|i| &state.deployments[i])
-            .filter(|d| d.osname == osname)
-            .or_else(|| state.deployments.iter().find(|d| d.osname == osname));
+        let merge = self.merge_deployment(&state, booted, &osname).cloned();
         let serial = self.next_serial(&osname, &checksum)?;
 
         self.step("check out")?;
@@ -113,7 +143,7 @@ impl Sysroot {
         let bootcsum = KernelLayout::find(&tmp)?.bootcsum()?;
 
         self.step("merge /etc")?;
-        let etc = prepare_etc(&tmp, merge.map(|d| self.dir_of(d)).as_deref())?;
+        let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
 
         self.step("write origin")?;
         let mut origin = KeyFile::default();
@@ -122,6 +152,9 @@ impl Sysroot {
             "refspec",
             options.refspec.as_deref().unwrap_or(rev),
         );
+        if options.override_commit {
+            origin.set("origin", "override-commit", &checksum.to_string());
+        }
         let origin_path = self.origin_path(&osname, &checksum, serial);
         fsutil::write_atomic(&origin_path, origin.to_text().as_bytes(), 0o644)?;
 
@@ -129,18 +162,17 @@ impl Sysroot {
         let dir = self.deployment_dir(&osname, &checksum, serial);
         fs::rename(&tmp, &dir).map_err(io_err("rename into", &dir))?;
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))?;
-        fsutil::set_immutable(&dir, true)?;
         fsutil::remove_tree(&staging)?;
 
         let mut kargs = match &options.kargs {
             Some(list) => Kargs::parse(&list.join(" ")),
-            None => merge.map(|d| d.kargs.clone()).unwrap_or_default(),
+            None => merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default(),
         };
         for arg in &options.karg_append {
             kargs.apply(&KargEdit::Append(arg.clone()))?;
         }
-        let new = Deployment {
-            osname: osname.clone(),
+        let deployment = Deployment {
+            osname,
             checksum,
             serial,
             bootcsum,
@@ -148,21 +180,73 @@ impl Sysroot {
             kargs,
             origin,
         };
+        Ok(Prepared {
+            state,
+            booted,
+            merge,
+            deployment,
+            etc,
+        })
+    }
+
+    /// OSTree's retention: the new default first, then the booted, merge and pinned
+    /// deployments and those of other stateroots; the rest of the stateroot goes.
+    pub(crate) fn retained(
+        &self,
+        new: Deployment,
+        state: &BootState,
+        booted: Option<usize>,
+        merge: Option<&Deployment>,
+    ) -> Vec<Deployment> {
         let mut list = vec![new];
         for (i, d) in state.deployments.iter().enumerate() {
             let keep = d.pinned()
-                || d.osname != osname
+                || d.osname != list[0].osname
                 || Some(i) == booted
                 || merge.is_some_and(|m| m.same(d));
             if keep {
                 list.push(d.clone());
             }
         }
-        let new_state = self.write_deployments(&state, list)?;
+        list
+    }
+
+    /// Writes and swaps in a deployment list that adds a new deployment. A real failure
+    /// (disk full, read-only `/boot`) removes what was written for it at once, so the
+    /// space is free again and only the previous entries remain; an injected one
+    /// leaves everything as a crash would.
+    pub(crate) fn commit_new(
+        &self,
+        state: &BootState,
+        list: Vec<Deployment>,
+    ) -> Result<BootState, Error> {
+        self.write_deployments(state, list).inspect_err(|e| {
+            if !matches!(e, Error::Injected(_)) {
+                // The first error is the one to report; a failing removal is retried
+                // by the next cleanup.
+                let _ = self.load().and_then(|now| self.remove_unreferenced(&now));
+            }
+        })
+    }
+
+    /// Deploys `rev` as the new default; the previous default (the merge deployment),
+    /// the booted one, pinned ones and other stateroots' are kept, others removed. A
+    /// staged deployment is discarded: this one replaces it.
+    pub fn deploy(&self, rev: &str, options: &DeployOptions) -> Result<DeployReport, Error> {
+        let prepared = self.prepare(rev, options)?;
+        fsutil::set_immutable(&self.dir_of(&prepared.deployment), true)?;
+        self.discard_staged()?;
+        let list = self.retained(
+            prepared.deployment,
+            &prepared.state,
+            prepared.booted,
+            prepared.merge.as_ref(),
+        );
+        let new_state = self.commit_new(&prepared.state, list)?;
         let cleanup = self.cleanup()?;
         Ok(DeployReport {
             deployment: new_state.deployments[0].clone(),
-            etc,
+            etc: prepared.etc,
             cleanup,
         })
     }

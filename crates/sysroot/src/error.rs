@@ -51,6 +51,18 @@ pub enum Error {
     /// A kernel argument edit could not be applied.
     #[error("kernel arguments: {0}")]
     Kargs(String),
+    /// Pulling the origin's refspec from its remote failed.
+    #[error(transparent)]
+    Pull(#[from] ferro_ostree::pull::PullError),
+    /// A mount call of `prepare-root` failed.
+    #[error("could not {action}")]
+    Mount {
+        /// What was being mounted where.
+        action: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
     #[error("injected failure before step '{0}'")]
     Injected(&'static str),

@@ -46,8 +46,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(io_err("sync", dir))
 }
 
-/// Removes a file or symlink; a missing one is fine.
+/// Removes a file or symlink; a missing one is fine (checked first: on a read-only
+/// filesystem `unlink` fails with EROFS even for a missing name).
 pub(crate) fn remove_file_if_exists(path: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+        return Ok(());
+    }
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", path)(e)),
         _ => Ok(()),

@@ -16,8 +16,13 @@ pub struct Sysroot {
     path: PathBuf,
     repo: Repo,
     cmdline: PathBuf,
+    run_dir: PathBuf,
     failpoint: Cell<Option<usize>>,
 }
+
+/// Where runtime state lives on a live system. Not OSTree's `/run/ostree`: the staged
+/// record there is a GVariant that only `ostree admin finalize-staged` reads.
+pub const DEFAULT_RUN_DIR: &str = "/run/ferro";
 
 /// The top-level directories `ostree admin init-fs` creates, with their modes.
 const INIT_DIRS: [(&str, u32); 9] = [
@@ -57,6 +62,7 @@ impl Sysroot {
             path: path.to_owned(),
             repo,
             cmdline: PathBuf::from("/proc/cmdline"),
+            run_dir: PathBuf::from(DEFAULT_RUN_DIR),
             failpoint: Cell::new(None),
         })
     }
@@ -65,6 +71,12 @@ impl Sysroot {
     /// `/proc/cmdline` (tests, or inspecting a sysroot from a rescue system).
     pub fn set_cmdline_path(&mut self, path: &Path) {
         self.cmdline = path.to_owned();
+    }
+
+    /// Keeps runtime state (the staged deployment record) in `dir` instead of
+    /// [`DEFAULT_RUN_DIR`]: tests, or finalizing from a rescue system.
+    pub fn set_run_dir(&mut self, dir: &Path) {
+        self.run_dir = dir.to_owned();
     }
 
     /// Makes the next operations fail with [`Error::Injected`] just before their `n`-th
@@ -101,6 +113,12 @@ impl Sysroot {
 
     pub(crate) fn cmdline_path(&self) -> &Path {
         &self.cmdline
+    }
+
+    /// The staged deployment record: in the run directory, a tmpfs on a live system,
+    /// so a staged deployment nobody finalized is forgotten at the next boot.
+    pub(crate) fn staged_record_path(&self) -> PathBuf {
+        self.run_dir.join("staged-deployment")
     }
 
     /// Creates a stateroot: `ostree/deploy/OS/{deploy,var}` with the shared `/var`

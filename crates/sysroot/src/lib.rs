@@ -15,10 +15,13 @@
 //!
 //! - [`layout`]: [`Sysroot`], `init-fs`, `os-init`; [`deployment`]: reading the state;
 //! - [`deploy`] and `ops`: deploy, undeploy, set-default, rollback, kargs, pin;
+//!   [`staged`]: deployments prepared now and finalized at shutdown; [`upgrade`]:
+//!   following the origin (upgrade, rebase, deploy of a revision);
+//! - [`prepare_root`]: the boot side, mounting a deployment as the new root;
 //! - [`etc_merge`]: `/etc` from `/usr/etc` plus local changes; [`kernel`], [`bls`],
 //!   [`kargs`], [`keyfile`]: the file formats; [`cleanup`], [`status`], `verify`.
 //!
-//! Not yet: staged deployments, devicetree/`.vmlinuz.hmac` boot files, bootloader
+//! Not yet: finalization locks, devicetree/`.vmlinuz.hmac` boot files, bootloader
 //! configs other than BLS (grub2/syslinux/uboot), SELinux labels, the subboot-version
 //! swap OSTree uses when only boot links change (a full swap is always written).
 
@@ -38,7 +41,10 @@ pub mod kernel;
 pub mod keyfile;
 pub mod layout;
 mod ops;
+pub mod prepare_root;
+pub mod staged;
 pub mod status;
+pub mod upgrade;
 mod verify;
 
 pub use cleanup::CleanupReport;
@@ -47,5 +53,7 @@ pub use deployment::{BootState, Deployment};
 pub use error::Error;
 pub use etc_merge::EtcChanges;
 pub use kargs::{KargEdit, Kargs};
-pub use layout::{Sysroot, init_fs};
+pub use layout::{DEFAULT_RUN_DIR, Sysroot, init_fs};
+pub use prepare_root::{PreparedRoot, prepare_root};
 pub use status::DeploymentStatus;
+pub use upgrade::{Apply, UpgradeCheck};

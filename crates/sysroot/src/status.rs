@@ -15,12 +15,15 @@ use crate::layout::Sysroot;
 /// One row of `status`.
 #[derive(Debug, Clone)]
 pub struct DeploymentStatus {
-    /// Position in boot order (0 = default).
+    /// Position in boot order (0 = default); the staged deployment, listed first,
+    /// has the position it gets when finalized (0).
     pub index: usize,
     /// The deployment.
     pub deployment: Deployment,
     /// Whether it is the running system.
     pub booted: bool,
+    /// Whether it is staged: prepared, and made the default at shutdown.
+    pub staged: bool,
     /// The commit's `version` metadata.
     pub version: Option<String>,
     /// The commit timestamp (seconds since the epoch).
@@ -57,16 +60,23 @@ impl Sysroot {
             .position(|d| dev_ino(&self.dir_of(d)).is_some_and(|id| candidates.contains(&id))))
     }
 
-    /// The deployments in boot order.
+    /// The deployments in boot order, the staged one first.
     pub fn status(&self) -> Result<Vec<DeploymentStatus>, Error> {
         let state = self.load()?;
         let booted = self.booted_index(&state)?;
+        let staged = self.staged()?.map(|d| (0, d, true));
+        let listed = state
+            .deployments
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (i, d, false));
         let mut out = Vec::new();
-        for (index, deployment) in state.deployments.into_iter().enumerate() {
+        for (index, deployment, staged) in staged.into_iter().chain(listed) {
             let commit = self.repo().load_commit(&deployment.checksum).ok();
             out.push(DeploymentStatus {
                 index,
-                booted: booted == Some(index),
+                booted: !staged && booted == Some(index),
+                staged,
                 version: commit.as_ref().and_then(|c| c.metadata_string("version")),
                 timestamp: commit.map_or(0, |c| c.timestamp),
                 deployment,

@@ -1,0 +1,196 @@
+//! Crash safety of the deployment commands as processes: `ferro ostree admin
+//! deploy|undeploy|set-default|cleanup|finalize-staged` and `ferro kargs` are stopped
+//! at random points — half of the runs by `FERRO_FAILPOINT=N` (the operation stops
+//! before its N-th step, as a crash there would), half by SIGKILL after a random
+//! delay. After each: the boot entries verify (every entry leads to a complete
+//! deployment with its kernel), `ferro ostree fsck` passes (and `ostree fsck` every
+//! tenth run when installed), and running the command again (or, once the switch was
+//! committed, `cleanup`) completes it.
+
+#[path = "../../sysroot/tests/support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
+use support::{Scratch, commit, make_tree};
+
+const RUNS: usize = 240;
+
+/// A small xorshift generator seeded from the clock: different kill points per run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+struct Fixture {
+    scratch: Scratch,
+    sysroot: String,
+}
+
+impl Fixture {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferro"));
+        cmd.args(args)
+            .arg("--run-dir")
+            .arg(self.scratch.path().join("run"))
+            .env_remove("FERRO_FAILPOINT");
+        cmd
+    }
+
+    fn admin(&self, verb: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = ["ostree", "admin", "--sysroot", &self.sysroot]
+            .map(String::from)
+            .to_vec();
+        all.extend(verb.iter().map(|s| s.to_string()));
+        all
+    }
+
+    fn run_ok(&self, args: &[String]) -> Output {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.command(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ferro {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn open(&self) -> Sysroot {
+        let mut sysroot = Sysroot::open(Path::new(&self.sysroot)).unwrap();
+        sysroot.set_run_dir(&self.scratch.path().join("run"));
+        sysroot
+    }
+
+    /// The invariants that hold after any interruption.
+    fn check(&self, what: &str, fsck_with_ostree: bool) {
+        let problems = self.open().verify().unwrap();
+        assert!(problems.is_empty(), "{what}: {problems:?}");
+        let repo = format!("--repo={}/ostree/repo", self.sysroot);
+        let out = Command::new(env!("CARGO_BIN_EXE_ferro"))
+            .args(["ostree", &repo, "fsck", "-q"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: ferro ostree fsck: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if fsck_with_ostree {
+            let out = Command::new("ostree")
+                .args(["fsck", "-q", &repo])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{what}: ostree fsck: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn interrupted_commands_leave_a_bootable_sysroot() {
+    let started = Instant::now();
+    let scratch = Scratch::new();
+    let sysroot = init_fs(&scratch.sysroot()).unwrap();
+    sysroot.os_init("testos").unwrap();
+    let tree = scratch.path().join("tree");
+    make_tree(&tree, "kernel a", &[("a.conf", Some("a"))]);
+    commit(sysroot.repo(), &tree, "testos/a", "1");
+    fs::write(tree.join("usr/lib/modules/6.1.0/vmlinuz"), "kernel b").unwrap();
+    fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();
+    commit(sysroot.repo(), &tree, "testos/b", "2");
+    let options = DeployOptions {
+        osname: Some("testos".into()),
+        kargs: Some(vec!["rw".into()]),
+        ..Default::default()
+    };
+    sysroot.deploy("testos/a", &options).unwrap();
+    let f = Fixture {
+        sysroot: sysroot.path().display().to_string(),
+        scratch,
+    };
+    let have_ostree = Command::new("ostree")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut rng = Rng(seed | 1);
+    let (mut stopped, mut killed) = (0, 0);
+
+    for run in 0..RUNS {
+        let sysroot = f.open();
+        if sysroot.load().unwrap().deployments.len() < 2 {
+            f.run_ok(&f.admin(&["deploy", "testos/b"]));
+        }
+        let op = rng.below(6);
+        let args = match op {
+            0 => f.admin(&["deploy", if run % 2 == 0 { "testos/a" } else { "testos/b" }]),
+            1 => f.admin(&["undeploy", "1"]),
+            2 => f.admin(&["set-default", "1"]),
+            3 => vec![
+                "kargs".into(),
+                "--sysroot".into(),
+                f.sysroot.clone(),
+                format!("--append=run={run}"),
+            ],
+            4 => f.admin(&["cleanup"]),
+            _ => {
+                f.run_ok(&f.admin(&["deploy", "--stage", "testos/a"]));
+                f.admin(&["finalize-staged"])
+            }
+        };
+        let before = sysroot.load().unwrap();
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = f.command(&argv);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        if run % 2 == 0 {
+            cmd.env("FERRO_FAILPOINT", rng.below(16).to_string());
+            cmd.status().unwrap();
+            stopped += 1;
+        } else {
+            let mut child = cmd.spawn().unwrap();
+            sleep(Duration::from_micros(rng.below(30_000)));
+            let _ = child.kill();
+            child.wait().unwrap();
+            killed += 1;
+        }
+        let what = format!("run {run}: {args:?}");
+        f.check(&what, have_ostree && run % 10 == 0);
+
+        // Finish the interrupted work: the same command if the switch was not
+        // committed, else the cleanup that follows every committed switch.
+        let committed = f.open().load().unwrap().bootversion != before.bootversion;
+        let staged_left = f.open().staged().unwrap().is_some();
+        if committed || (op == 5 && !staged_left) {
+            f.run_ok(&f.admin(&["cleanup"]));
+        } else {
+            f.run_ok(&args);
+        }
+        f.check(&what, false);
+        let state = f.open().load().unwrap();
+        let other = format!("{}/boot/loader.{}", f.sysroot, 1 - state.bootversion);
+        assert!(!Path::new(&other).exists(), "{what}: {other} left over");
+        let staging = format!("{}/ostree/deploy/testos/.ferro-staging", f.sysroot);
+        assert!(!Path::new(&staging).exists(), "{what}: staging left over");
+    }
+    assert!(stopped + killed >= 200);
+    eprintln!(
+        "{stopped} runs stopped by failpoints, {killed} killed, in {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,160 @@
+//! Following an origin, as rpm-ostree's `upgrade`, `rebase` and `deploy REV` do: the
+//! booted deployment's origin names a refspec (`REMOTE:REF` pulled over HTTP, or a local
+//! `REF`); an upgrade deploys that refspec's newest commit, a rebase switches to another
+//! refspec, a deploy of a revision pins a commit with `override-commit`.
+
+use ferro_ostree::Checksum;
+use ferro_ostree::pull::{PullOptions, pull};
+
+use crate::deploy::{DeployOptions, DeployReport};
+use crate::deployment::Deployment;
+use crate::error::Error;
+use crate::layout::Sysroot;
+
+/// Where the followed refspec stands compared with what is deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeCheck {
+    /// The stateroot.
+    pub osname: String,
+    /// The origin's refspec.
+    pub refspec: String,
+    /// The newest deployed commit: the staged deployment's, else the default's.
+    pub current: Checksum,
+    /// The commit the refspec names now.
+    pub latest: Checksum,
+}
+
+impl UpgradeCheck {
+    /// Whether an upgrade would deploy something new.
+    pub fn available(&self) -> bool {
+        self.current != self.latest
+    }
+}
+
+/// Whether a new deployment becomes the default now or at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Apply {
+    /// Write the boot entries now.
+    #[default]
+    Now,
+    /// Stage it for [`Sysroot::finalize_staged`].
+    Staged,
+}
+
+impl Sysroot {
+    /// The deployment whose origin updates follow: the booted one, else the default.
+    fn origin_deployment(&self) -> Result<Deployment, Error> {
+        let state = self.load()?;
+        let index = self.booted_index(&state)?.unwrap_or(0);
+        state
+            .deployments
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| Error::Invalid("no deployments: deploy a commit first".to_owned()))
+    }
+
+    /// Makes `refspec`'s commit available in the repository and returns it: a
+    /// `REMOTE:REF` is pulled first (with `metadata_only`, only the commit, enough to
+    /// compare), a local ref is read.
+    pub fn fetch_refspec(&self, refspec: &str, metadata_only: bool) -> Result<Checksum, Error> {
+        if let Some((remote, name)) = refspec.split_once(':') {
+            let options = PullOptions {
+                commit_metadata_only: metadata_only,
+                ..PullOptions::default()
+            };
+            pull(self.repo(), remote, &[name.to_owned()], &options, &())?;
+        }
+        Ok(self.repo().resolve_rev(refspec)?)
+    }
+
+    fn check(&self, metadata_only: bool) -> Result<UpgradeCheck, Error> {
+        let origin = self.origin_deployment()?;
+        let refspec = origin
+            .refspec()
+            .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?
+            .to_owned();
+        let latest = self.fetch_refspec(&refspec, metadata_only)?;
+        let state = self.load()?;
+        let current = match self.staged()? {
+            Some(staged) => staged.checksum,
+            None => self
+                .merge_deployment(&state, None, &origin.osname)
+                .map_or(origin.checksum, |d| d.checksum),
+        };
+        Ok(UpgradeCheck {
+            osname: origin.osname,
+            refspec,
+            current,
+            latest,
+        })
+    }
+
+    /// Whether the origin's refspec has a commit that is not deployed yet; pulls only
+    /// commit metadata from a remote.
+    pub fn check_upgrade(&self) -> Result<UpgradeCheck, Error> {
+        self.check(true)
+    }
+
+    /// Pulls the origin's refspec and deploys its newest commit unless it is deployed
+    /// already (`None`). An `override-commit` of the origin is dropped: the deployment
+    /// follows the refspec again.
+    pub fn upgrade(&self, apply: Apply) -> Result<(UpgradeCheck, Option<DeployReport>), Error> {
+        let check = self.check(false)?;
+        if !check.available() {
+            return Ok((check, None));
+        }
+        let options = DeployOptions {
+            osname: Some(check.osname.clone()),
+            refspec: Some(check.refspec.clone()),
+            ..DeployOptions::default()
+        };
+        let report = self.deploy_with(&check.latest.to_string(), &options, apply)?;
+        Ok((check, Some(report)))
+    }
+
+    /// Switches the origin to `refspec` (pulled first when it is `REMOTE:REF`) and
+    /// deploys its commit; `/etc` and `/var` carry over as in every deploy.
+    pub fn rebase(&self, refspec: &str, apply: Apply) -> Result<DeployReport, Error> {
+        let osname = self.origin_deployment().ok().map(|d| d.osname);
+        let commit = self.fetch_refspec(refspec, false)?;
+        let options = DeployOptions {
+            osname,
+            refspec: Some(refspec.to_owned()),
+            ..DeployOptions::default()
+        };
+        self.deploy_with(&commit.to_string(), &options, apply)
+    }
+
+    /// Deploys a revision of the local repository while keeping the origin's refspec:
+    /// a commit other than the refspec's head is recorded as `override-commit`, so
+    /// a later upgrade knows the deployment was chosen, not followed.
+    pub fn deploy_revision(&self, rev: &str, apply: Apply) -> Result<DeployReport, Error> {
+        let commit = self.repo().resolve_rev(rev)?;
+        let origin = self.origin_deployment().ok();
+        let refspec = origin
+            .as_ref()
+            .and_then(|d| d.refspec())
+            .unwrap_or(rev)
+            .to_owned();
+        let head = self.repo().resolve_rev(&refspec).ok();
+        let options = DeployOptions {
+            osname: origin.map(|d| d.osname),
+            override_commit: head != Some(commit),
+            refspec: Some(refspec),
+            ..DeployOptions::default()
+        };
+        self.deploy_with(&commit.to_string(), &options, apply)
+    }
+
+    fn deploy_with(
+        &self,
+        rev: &str,
+        options: &DeployOptions,
+        apply: Apply,
+    ) -> Result<DeployReport, Error> {
+        match apply {
+            Apply::Now => self.deploy(rev, options),
+            Apply::Staged => self.stage(rev, options),
+        }
+    }
+}

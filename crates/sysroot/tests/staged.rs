@@ -1,0 +1,199 @@
+//! Staged deployments and the host operations that follow an origin (upgrade, rebase,
+//! deploy of a revision).
+
+mod support;
+
+use std::fs;
+
+use ferro_sysroot::{Apply, DeployOptions, Sysroot, init_fs};
+use support::{Scratch, commit, make_tree, snapshot};
+
+/// A sysroot with one deployment of `testos/v` (version 1) booted through `cmdline`,
+/// and a run dir inside the scratch directory.
+fn booted(scratch: &Scratch) -> Sysroot {
+    let mut sysroot = init_fs(&scratch.sysroot()).unwrap();
+    sysroot.os_init("testos").unwrap();
+    sysroot.set_run_dir(&scratch.path().join("run"));
+    let tree = scratch.path().join("tree");
+    make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
+    commit(sysroot.repo(), &tree, "testos/v", "1");
+    let options = DeployOptions {
+        osname: Some("testos".into()),
+        kargs: Some(vec!["rw".into()]),
+        ..Default::default()
+    };
+    sysroot.deploy("testos/v", &options).unwrap();
+    let cmdline = scratch.path().join("cmdline");
+    let arg = sysroot.load().unwrap().deployments[0].kargs.to_string();
+    fs::write(&cmdline, arg).unwrap();
+    sysroot.set_cmdline_path(&cmdline);
+    sysroot
+}
+
+fn new_version(scratch: &Scratch, sysroot: &Sysroot, version: &str) -> ferro_ostree::Checksum {
+    let tree = scratch.path().join("tree");
+    fs::write(tree.join("usr/etc/new.conf"), version).unwrap();
+    commit(sysroot.repo(), &tree, "testos/v", version)
+}
+
+#[test]
+fn staged_deployment_is_finalized_with_etc_changes_made_after_staging() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let v2 = new_version(&scratch, &sysroot, "2");
+    let boot_before = snapshot(&sysroot.path().join("boot"));
+    let state_before = sysroot.load().unwrap();
+
+    let report = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    assert_eq!(report.deployment.checksum, v2);
+    // Nothing boots differently until finalization.
+    assert_eq!(snapshot(&sysroot.path().join("boot")), boot_before);
+    assert_eq!(sysroot.load().unwrap(), state_before);
+    let status = sysroot.status().unwrap();
+    assert_eq!(status.len(), 2);
+    assert!(status[0].staged && !status[0].booted);
+    assert_eq!(status[0].deployment.checksum, v2);
+    assert!(status[1].booted && !status[1].staged);
+    // A cleanup keeps the staged directory.
+    sysroot.cleanup().unwrap();
+    let staged_dir = sysroot.dir_of(&report.deployment);
+    assert!(staged_dir.join("usr").is_dir());
+    assert!(sysroot.verify().unwrap().is_empty());
+
+    // An edit of the running system's /etc after staging is carried over.
+    let booted_dir = sysroot.dir_of(&state_before.deployments[0]);
+    fs::write(booted_dir.join("etc/a.conf"), "edited after staging").unwrap();
+    let report = sysroot.finalize_staged().unwrap().expect("a staged deployment");
+    assert_eq!(report.deployment.checksum, v2);
+    assert_eq!(report.etc.unwrap().modified, ["a.conf"]);
+    let state = sysroot.load().unwrap();
+    assert_eq!(state.deployments.len(), 2);
+    assert_eq!(state.deployments[0].checksum, v2);
+    assert_eq!(state.deployments[0].kargs.args()[0], "rw");
+    let dir = sysroot.dir_of(&state.deployments[0]);
+    assert_eq!(
+        fs::read_to_string(dir.join("etc/a.conf")).unwrap(),
+        "edited after staging"
+    );
+    assert_eq!(fs::read_to_string(dir.join("etc/new.conf")).unwrap(), "2");
+    assert!(sysroot.staged().unwrap().is_none());
+    assert!(!scratch.path().join("run/staged-deployment").exists());
+    assert!(sysroot.verify().unwrap().is_empty());
+    assert!(sysroot.finalize_staged().unwrap().is_none());
+}
+
+#[test]
+fn restaging_replaces_and_deploying_discards_the_staged_deployment() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    new_version(&scratch, &sysroot, "2");
+    let first = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    let v3 = new_version(&scratch, &sysroot, "3");
+    let second = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    assert_eq!(second.deployment.checksum, v3);
+    assert!(!sysroot.dir_of(&first.deployment).exists());
+    assert_eq!(sysroot.staged().unwrap().unwrap().checksum, v3);
+
+    new_version(&scratch, &sysroot, "4");
+    sysroot
+        .deploy("testos/v", &DeployOptions::default())
+        .unwrap();
+    assert!(sysroot.staged().unwrap().is_none());
+    assert!(!sysroot.dir_of(&second.deployment).exists());
+    assert!(sysroot.status().unwrap().iter().all(|r| !r.staged));
+}
+
+/// Finalization stopped before each of its steps: the boot entries stay valid and
+/// running it again finishes it.
+#[test]
+fn interrupted_finalization_is_finished_by_running_it_again() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let v2 = new_version(&scratch, &sysroot, "2");
+    sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    let mut n = 0;
+    loop {
+        sysroot.set_failpoint(Some(n));
+        let result = sysroot.finalize_staged();
+        sysroot.set_failpoint(None);
+        match result {
+            Ok(report) => {
+                assert!(report.is_some(), "stopped before the last step, then finished");
+                break;
+            }
+            Err(ferro_sysroot::Error::Injected(step)) => {
+                assert!(sysroot.verify().unwrap().is_empty(), "before {step}");
+                n += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(n < 30);
+    }
+    assert!(n >= 5, "only {n} steps");
+    assert_eq!(sysroot.load().unwrap().deployments[0].checksum, v2);
+    assert!(sysroot.staged().unwrap().is_none());
+    assert!(sysroot.verify().unwrap().is_empty());
+}
+
+#[test]
+fn upgrade_follows_the_origin_and_reports_when_nothing_is_new() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let check = sysroot.check_upgrade().unwrap();
+    assert!(!check.available());
+    assert_eq!(check.refspec, "testos/v");
+    let (_, report) = sysroot.upgrade(Apply::Now).unwrap();
+    assert!(report.is_none());
+
+    let v2 = new_version(&scratch, &sysroot, "2");
+    let check = sysroot.check_upgrade().unwrap();
+    assert!(check.available());
+    assert_eq!(check.latest, v2);
+    let (_, report) = sysroot.upgrade(Apply::Staged).unwrap();
+    assert_eq!(report.unwrap().deployment.checksum, v2);
+    // The staged deployment counts as deployed.
+    assert!(!sysroot.check_upgrade().unwrap().available());
+    sysroot.finalize_staged().unwrap();
+    assert_eq!(sysroot.load().unwrap().deployments[0].checksum, v2);
+    assert!(!sysroot.check_upgrade().unwrap().available());
+}
+
+#[test]
+fn deploy_revision_pins_a_commit_and_rebase_changes_the_origin() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let v1 = sysroot.load().unwrap().deployments[0].checksum;
+    let v2 = new_version(&scratch, &sysroot, "2");
+    // An older commit than the ref's head: recorded as override-commit.
+    let report = sysroot.deploy_revision("testos/v^", Apply::Now).unwrap();
+    let d = &report.deployment;
+    assert_eq!(d.checksum, v1);
+    assert_eq!(d.refspec(), Some("testos/v"));
+    assert_eq!(
+        d.origin.get("origin", "override-commit"),
+        Some(v1.to_string().as_str())
+    );
+    // An upgrade drops the override and follows the ref again.
+    let (_, report) = sysroot.upgrade(Apply::Now).unwrap();
+    let d = report.unwrap().deployment;
+    assert_eq!(d.checksum, v2);
+    assert_eq!(d.origin.get("origin", "override-commit"), None);
+
+    let tree = scratch.path().join("tree");
+    fs::write(tree.join("usr/etc/other.conf"), "other").unwrap();
+    let other = commit(sysroot.repo(), &tree, "testos/other", "9");
+    let report = sysroot.rebase("testos/other", Apply::Now).unwrap();
+    assert_eq!(report.deployment.checksum, other);
+    assert_eq!(report.deployment.refspec(), Some("testos/other"));
+    assert_eq!(sysroot.check_upgrade().unwrap().refspec, "testos/other");
+    assert!(sysroot.verify().unwrap().is_empty());
+}
+
+#[test]
+fn upgrade_from_an_unconfigured_remote_is_a_clear_error() {
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let err = sysroot.rebase("nosuch:testos/v", Apply::Now).unwrap_err();
+    assert!(err.to_string().contains("nosuch"), "{err}");
+    assert_eq!(sysroot.load().unwrap().deployments.len(), 1);
+}
