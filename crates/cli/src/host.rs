@@ -140,7 +140,11 @@ pub fn cleanup(args: SysrootArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn apply_mode(args: &ApplyArgs) -> Apply {
-    if args.stage { Apply::Staged } else { Apply::Now }
+    if args.stage {
+        Apply::Staged
+    } else {
+        Apply::Now
+    }
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.
@@ -148,9 +152,9 @@ fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<Exit
     let d = &report.deployment;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let etc = report.etc.as_ref().map(|etc| {
-            json!({"modified": etc.modified, "removed": etc.removed, "added": etc.added})
-        });
+        let etc = report.etc.as_ref().map(
+            |etc| json!({"modified": etc.modified, "removed": etc.removed, "added": etc.added}),
+        );
         let doc = json!({
             "id": format!("{}-{}", d.osname, d.name()),
             "osname": d.osname,
@@ -237,7 +241,10 @@ pub fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitStatus> {
             if args.apply.json {
                 println!("{}", serde_json::to_string_pretty(&check_json(&check))?);
             } else {
-                println!("No upgrade available: {} is at {}", check.refspec, check.latest);
+                println!(
+                    "No upgrade available: {} is at {}",
+                    check.refspec, check.latest
+                );
             }
             Ok(ExitStatus::Success)
         }

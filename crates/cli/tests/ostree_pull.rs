@@ -177,3 +177,52 @@ fn pull_killed_at_random_points_then_completed() {
     // Nothing left to fetch.
     assert!(ok(&[&l, "pull", "origin:main"]).starts_with("0 metadata, 0 content"));
 }
+
+/// A commit signed with `ferro ostree sign` pulls from a remote added with
+/// `--set=sign-verify=true --set=verification-ed25519-key=…`; with another key the pull
+/// fails naming the remote and the commit, and writes no ref.
+#[test]
+fn pull_verifies_ed25519_signatures_set_on_the_remote() {
+    use ferro_ostree::sign::SecretKey;
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let tree = tmp.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("hello"), "hello\n").unwrap();
+    let s = format!("--repo={}", srv.display());
+    ok(&[&s, "init", "--mode=archive"]);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let id = ok(&[&s, "commit", "-b", "main", &tree_arg, "--timestamp=@0"]);
+    let key = SecretKey::from_seed(&[5; 32]);
+    ok(&[&s, "sign", "main", &key.to_base64()]);
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+    let wrong = SecretKey::from_seed(&[6; 32]).public_key();
+    for (name, public, pulls) in [("good", key.public_key(), true), ("bad", wrong, false)] {
+        let local = tmp.path().join(name);
+        let l = format!("--repo={}", local.display());
+        ok(&[&l, "init", "--mode=bare-user"]);
+        ok(&[
+            &l,
+            "remote",
+            "add",
+            "--set=sign-verify=true",
+            &format!("--set=verification-ed25519-key={}", public.to_base64()),
+            name,
+            &server.url(),
+        ]);
+        let out = ferro(&[&l, "pull", name, "main"]);
+        assert_eq!(out.status.success(), pulls, "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if pulls {
+            assert_eq!(ok(&[&l, "rev-parse", &format!("{name}:main")]), id);
+        } else {
+            assert!(
+                stderr.contains(&format!("remote '{name}'")) && stderr.contains(id.trim()),
+                "{stderr}"
+            );
+            assert!(!local.join(format!("refs/remotes/{name}/main")).exists());
+        }
+    }
+}

@@ -84,13 +84,19 @@ grep -q ' {root}/usr .*ro[,\ ]' /proc/self/mountinfo && echo usr:ro-mount
         "boot:ok",
         "usr:ro-mount",
     ] {
-        assert!(stdout.lines().any(|l| l == line), "{line} missing: {stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line} missing: {stdout}"
+        );
     }
     // Seen from outside the namespace: /var writes landed in the stateroot's var,
     // /etc writes in the deployment's own /etc, and nothing in its /usr.
     let var = sysroot.path().join("ostree/deploy/testos/var/written");
     assert_eq!(fs::read_to_string(var).unwrap(), "var\n");
-    assert_eq!(fs::read_to_string(dir.join("etc/written")).unwrap(), "etc\n");
+    assert_eq!(
+        fs::read_to_string(dir.join("etc/written")).unwrap(),
+        "etc\n"
+    );
     assert!(!dir.join("usr/new").exists());
     assert!(!dir.join("var/written").exists());
 }

@@ -42,7 +42,14 @@ fn setup(scratch: &Scratch) -> (String, std::path::PathBuf) {
     ok(scratch, &["ostree", "admin", "init-fs", &sysroot]);
     let out = ok(
         scratch,
-        &["ostree", "admin", "--sysroot", &sysroot, "os-init", "testos"],
+        &[
+            "ostree",
+            "admin",
+            "--sysroot",
+            &sysroot,
+            "os-init",
+            "testos",
+        ],
     );
     assert_eq!(out, "ostree/deploy/testos initialized as OSTree root\n");
     let tree = scratch.path().join("tree");
@@ -96,7 +103,10 @@ fn admin_deploy_status_and_host_commands() {
 
     // rollback: the previous deployment becomes the default.
     let out = ok(&scratch, &["rollback", "--sysroot", &s]);
-    assert!(out.starts_with("Moving deployment 1 to be booted next"), "{out}");
+    assert!(
+        out.starts_with("Moving deployment 1 to be booted next"),
+        "{out}"
+    );
     let doc = json(&scratch, &["status", "--sysroot", &s, "--json"]);
     assert_eq!(doc["deployments"][0]["version"], "1");
     assert_eq!(doc["deployments"][1]["version"], "2");
@@ -104,16 +114,14 @@ fn admin_deploy_status_and_host_commands() {
     // kargs --append writes a new boot entry with the argument.
     let out = ok(&scratch, &["kargs", "--sysroot", &s, "--append", "quiet"]);
     assert!(
-        out.starts_with("Kernel arguments updated: rw ostree=/ostree/boot.") && out.ends_with(" quiet\n"),
+        out.starts_with("Kernel arguments updated: rw ostree=/ostree/boot.")
+            && out.ends_with(" quiet\n"),
         "{out}"
     );
     assert!(ok(&scratch, &["kargs", "--sysroot", &s]).ends_with(" quiet\n"));
 
     // upgrade --check: the default (version 1 after the rollback) is behind the ref.
-    let check = ferro(
-        &scratch,
-        &["upgrade", "--sysroot", &s, "--check", "--json"],
-    );
+    let check = ferro(&scratch, &["upgrade", "--sysroot", &s, "--check", "--json"]);
     assert_eq!(check.status.code(), Some(0));
     let check: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(check["available"], true);
@@ -143,7 +151,14 @@ fn staged_deploy_is_listed_then_finalized() {
     let v2 = commit(&repo(Path::new(&s)), &tree, "testos/v", "2");
     let doc = json(
         &scratch,
-        &["deploy", "--sysroot", &s, "--stage", "--json", &v2.to_string()],
+        &[
+            "deploy",
+            "--sysroot",
+            &s,
+            "--stage",
+            "--json",
+            &v2.to_string(),
+        ],
     );
     assert_eq!(doc["staged"], true);
     assert_eq!(doc["origin"], "testos/v");

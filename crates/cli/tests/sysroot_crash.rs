@@ -11,6 +11,7 @@
 mod support;
 
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
@@ -19,7 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
 use support::{Scratch, commit, make_tree};
 
-const RUNS: usize = 240;
+/// Enough runs that at least 200 really interrupt a command.
+const RUNS: usize = 300;
 
 /// A small xorshift generator seeded from the clock: different kill points per run.
 struct Rng(u64);
@@ -127,17 +129,26 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed | 1);
+    // Runs that really stopped the command (not ones that finished first).
     let (mut stopped, mut killed) = (0, 0);
+    // Steps each operation has (deploy, undeploy, set-default, kargs, cleanup,
+    // finalize), so that failpoints land inside it; and how long it last took, so
+    // that kills do.
+    let steps = [14, 9, 9, 9, 4, 11];
+    let mut micros = [15_000u64; 6];
 
     for run in 0..RUNS {
         let sysroot = f.open();
         if sysroot.load().unwrap().deployments.len() < 2 {
             f.run_ok(&f.admin(&["deploy", "testos/b"]));
         }
-        let op = rng.below(6);
+        let op = rng.below(6) as usize;
         let args = match op {
             0 => f.admin(&["deploy", if run % 2 == 0 { "testos/a" } else { "testos/b" }]),
             1 => f.admin(&["undeploy", "1"]),
@@ -159,15 +170,17 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         let mut cmd = f.command(&argv);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         if run % 2 == 0 {
-            cmd.env("FERRO_FAILPOINT", rng.below(16).to_string());
-            cmd.status().unwrap();
-            stopped += 1;
+            cmd.env("FERRO_FAILPOINT", rng.below(steps[op]).to_string());
+            if !cmd.status().unwrap().success() {
+                stopped += 1;
+            }
         } else {
             let mut child = cmd.spawn().unwrap();
-            sleep(Duration::from_micros(rng.below(30_000)));
+            sleep(Duration::from_micros(rng.below(micros[op])));
             let _ = child.kill();
-            child.wait().unwrap();
-            killed += 1;
+            if child.wait().unwrap().signal() == Some(9) {
+                killed += 1;
+            }
         }
         let what = format!("run {run}: {args:?}");
         f.check(&what, have_ostree && run % 10 == 0);
@@ -179,7 +192,9 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         if committed || (op == 5 && !staged_left) {
             f.run_ok(&f.admin(&["cleanup"]));
         } else {
+            let start = Instant::now();
             f.run_ok(&args);
+            micros[op] = start.elapsed().as_micros() as u64 + 1;
         }
         f.check(&what, false);
         let state = f.open().load().unwrap();
@@ -188,9 +203,13 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         let staging = format!("{}/ostree/deploy/testos/.ferro-staging", f.sysroot);
         assert!(!Path::new(&staging).exists(), "{what}: staging left over");
     }
-    assert!(stopped + killed >= 200);
     eprintln!(
-        "{stopped} runs stopped by failpoints, {killed} killed, in {:?}",
+        "{RUNS} runs: {stopped} stopped by a failpoint, {killed} killed by SIGKILL before \
+         finishing, in {:?}",
         started.elapsed()
+    );
+    assert!(
+        stopped + killed >= 200,
+        "too few runs were really interrupted"
     );
 }

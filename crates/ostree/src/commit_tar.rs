@@ -227,12 +227,13 @@ impl Importer<'_> {
         })
     }
 
-    /// The path's components without leading `/`, `.` and empty ones; `..` and names
-    /// OSTree cannot store are refused.
+    /// The path's components without leading `/`, `.` and empty ones; `..`, names
+    /// OSTree cannot store and paths nested deeper than OSTree allows are refused.
     fn components<'p>(&self, raw: &str, bytes: &'p [u8]) -> Result<Vec<&'p str>, Error> {
         let text =
             std::str::from_utf8(bytes).map_err(|_| self.bad(raw, "the path is not UTF-8"))?;
-        text.split('/')
+        let parts = text
+            .split('/')
             .filter(|part| !part.is_empty() && *part != ".")
             .map(|part| {
                 if validate_name(part) {
@@ -241,7 +242,11 @@ impl Importer<'_> {
                     Err(self.bad(raw, format!("'{part}' is not a valid file name")))
                 }
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if parts.len() > crate::object::MAX_DEPTH {
+            return Err(crate::repo::too_deep("commit", self.source));
+        }
+        Ok(parts)
     }
 
     /// The entry's `SCHILY.xattr.*` records, sorted by name, when xattrs are recorded.
@@ -378,6 +383,11 @@ mod tests {
             ..options
         };
         let refused = commit_tar(&repo, &bytes[..], Path::new("mix.tar"), &without);
-        assert!(refused.unwrap_err().to_string().contains("parent directory 'a'"));
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("parent directory 'a'")
+        );
     }
 }

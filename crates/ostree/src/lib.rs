@@ -14,19 +14,22 @@
 //! - [`object`]: [`Commit`], [`DirTree`], [`DirMeta`], [`FileHeader`] and their ids.
 //! - [`checksum`]: [`Checksum`] and the SHA-256 backend (chosen by measurement).
 //! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
-//!   `archive` modes, object storage (temp file in `tmp/` + rename); [`refs`]: refs and
+//!   `archive` modes, object storage (`O_TMPFILE` + `linkat`, or a temp file + rename); [`refs`]: refs and
 //!   revision syntax.
 //! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
-//!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`.
+//!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`;
+//!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream. Extended
+//!   attributes are recorded on commit, stored per mode (real xattrs in `bare`, inside
+//!   `user.ostreemeta` in `bare-user`, the `.filez` header in `archive`, dropped in
+//!   `bare-user-only`) and applied on checkout outside user mode, as OSTree does.
 //! - [`commitmeta`]: detached metadata; [`sign`]: Ed25519 signatures in it, as
 //!   `ostree sign` makes them; [`diff`]: changed paths between commits (`ostree diff`).
 //! - [`remote`] (over [`keyfile`]): `[remote "NAME"]` groups of `config`; [`pull`] (over
 //!   [`fetch`]): pulls from archive repositories over HTTP(S).
 //!
-//! Not yet: extended attributes of committed files (written as empty, like
-//! `--no-xattrs`; read and hashed when present in archive and bare-user objects, but
-//! not applied on checkout, and not read from `bare` object files), fsync, locking,
-//! writing tombstones; for pulls: static deltas, signature verification,
+//! Not yet: SELinux labelling (`--selinux-policy`), tar archives other than plain and
+//! gzip, several `--tree` overlays in one commit, `checkout --union-identical`, fsync,
+//! locking, writing tombstones; for pulls: static deltas, signature verification,
 //! `contenturl`/`metalink`/TLS options, `file://` remotes.
 
 #![forbid(unsafe_code)]
@@ -44,10 +47,12 @@ pub mod fetch;
 pub mod fsck;
 pub mod gvariant;
 pub mod keyfile;
+mod new_object;
 pub mod object;
 pub mod prune;
 pub mod pull;
 pub mod pull_local;
+pub mod pull_verify;
 pub mod refs;
 pub mod remote;
 pub mod repo;

@@ -7,6 +7,10 @@
 //! missing dirmeta and `.filez` — each level and the final batch fetched by a small pool
 //! of threads sharing one keep-alive agent.
 //!
+//! Signatures: a remote with `sign-verify` ([`crate::pull_verify`]) has every commit
+//! judged by its `.commitmeta` right after both are fetched — before anything of the
+//! commit is stored — and an unsigned or untrusted commit ends the pull.
+//!
 //! Safety: every object is hashed before it becomes visible — metadata in memory,
 //! content in a `tmp/` file that is renamed into place (or converted into the local
 //! mode) only when it hashes to its name; a tampered object is an error naming it and
@@ -25,8 +29,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::checksum::Checksum;
 use crate::fetch::{FetchError, Fetcher};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType, parse_metadata};
+use crate::pull_verify::{PolicyError, SignPolicy};
 use crate::remote;
 use crate::repo::{self, Repo, RepoMode, io_err, read_archive_content};
+use crate::sign::SignError;
 
 /// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
 const MAX_METADATA: u64 = 128 << 20;
@@ -123,6 +129,21 @@ pub enum PullError {
     /// No refs were named and the remote has no `branches`.
     #[error("no refs to pull: name some, or configure branches for remote '{0}'")]
     NoRefs(String),
+    /// The remote's signature settings cannot be honoured (checked before any fetch).
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The remote requires signed commits and this one is unsigned, or no signature
+    /// verifies with its trusted keys; nothing of the commit was stored.
+    #[error("refusing commit {commit} from remote '{remote}'")]
+    Signature {
+        /// The remote.
+        remote: String,
+        /// The refused commit.
+        commit: Checksum,
+        /// Why it does not verify.
+        #[source]
+        source: SignError,
+    },
     /// A fetched object has the right checksum but is not a valid object.
     #[error("invalid object {object} from the remote: {source}")]
     Invalid {
@@ -144,6 +165,7 @@ pub fn pull(
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
     let remote = repo.remote(remote_name)?;
+    let policy = SignPolicy::for_remote(&remote)?;
     let fetcher = Fetcher::new(&remote.url)?;
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
@@ -199,6 +221,8 @@ pub fn pull(
     }
     let puller = Puller {
         repo,
+        remote: remote_name,
+        policy,
         fetcher,
         options,
         progress,
@@ -242,6 +266,9 @@ impl Counters {
 
 struct Puller<'a> {
     repo: &'a Repo,
+    remote: &'a str,
+    /// Signatures every commit must carry; `None` when the remote asks for none.
+    policy: Option<SignPolicy>,
     fetcher: Fetcher,
     options: &'a PullOptions,
     progress: &'a dyn PullProgress,
@@ -263,6 +290,14 @@ impl Puller<'_> {
         counter.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.progress.update(&self.counters.snapshot());
+    }
+
+    fn refused(&self, commit: &Checksum, source: SignError) -> PullError {
+        PullError::Signature {
+            remote: self.remote.to_owned(),
+            commit: *commit,
+            source,
+        }
     }
 
     fn commitpartial(&self, id: &Checksum) -> PathBuf {
@@ -295,6 +330,11 @@ impl Puller<'_> {
         let partial = self.commitpartial(id);
         let was_partial = partial.exists();
         if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
+            if let Some(policy) = &self.policy {
+                policy
+                    .verify_stored(self.repo, id)
+                    .map_err(|source| self.refused(id, source))?;
+            }
             return Ok(Some(self.repo.load_commit(id)?));
         }
         let Some(bytes) = self.metadata(ObjectType::Commit, id, required)? else {
@@ -315,6 +355,11 @@ impl Puller<'_> {
                 })
             })
             .transpose()?;
+        if let Some(policy) = &self.policy {
+            policy
+                .verify(id, &bytes, commitmeta.as_ref())
+                .map_err(|source| self.refused(id, source))?;
+        }
         if self.options.commit_metadata_only {
             if !was_partial {
                 self.repo.write_atomic(&partial, b"")?;

@@ -42,13 +42,18 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// A boolean option (`gpg-verify` and friends); `default` when absent.
-    pub fn flag(&self, key: &str, default: bool) -> bool {
+    /// An option's value (the last one when a key repeats, as `GKeyFile` reads it).
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.options
             .iter()
             .rev()
             .find(|(k, _)| k == key)
-            .map_or(default, |(_, v)| v == "true" || v == "1")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean option (`gpg-verify` and friends); `default` when absent.
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.get(key).map_or(default, |v| v == "true" || v == "1")
     }
 }
 

@@ -1,8 +1,9 @@
 //! A repository on disk: `config`, `objects/XX/REST.TYPE`, `tmp/` (refs: [`crate::refs`]).
 //!
-//! Every object is written to a fresh file in the repository's `tmp/` and renamed onto
-//! its final path, so a reader never sees a half-written object; an object that already
-//! exists is left alone. No fsync is done in this version (see the crate docs).
+//! Every object is written to a fresh file in the repository's `tmp/` — anonymous
+//! (`O_TMPFILE`) where the filesystem allows, see [`crate::new_object`] — and only then
+//! given its final name, so a reader never sees a half-written object; an object that
+//! already exists is left alone. No fsync is done in this version (see the crate docs).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -345,7 +346,9 @@ impl Repo {
         let id = Checksum::of(bytes);
         let dest = self.object_path(kind, &id);
         if !dest.exists() {
-            self.write_atomic(&dest, bytes)?;
+            let mut object = self.new_object()?;
+            object.write_all(bytes)?;
+            object.publish(self, &dest)?;
         }
         Ok(id)
     }
@@ -452,27 +455,17 @@ impl Repo {
             }
             return Ok(id);
         }
-        let (file, tmp) = self.create_tmp()?;
-        let result = self.fill_content(file, &tmp, header, size, data, &mut hasher);
-        let id = match result.and_then(|()| check(hasher.finish())) {
-            Ok(id) => id,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        let dest = self.object_path(ObjectType::File, &id);
-        if fs::symlink_metadata(&dest).is_ok() {
-            let _ = fs::remove_file(&tmp);
-        } else {
-            self.install(&tmp, &dest)?;
-        }
+        let mut object = self.new_object()?;
+        let tmp = object.shown().to_owned();
+        self.fill_content(object.file(), &tmp, header, size, data, &mut hasher)?;
+        let id = check(hasher.finish())?;
+        object.publish(self, &self.object_path(ObjectType::File, &id))?;
         Ok(id)
     }
 
     fn fill_content(
         &self,
-        mut file: File,
+        file: &mut File,
         tmp: &Path,
         header: &FileHeader,
         size: u64,
@@ -501,7 +494,7 @@ impl Repo {
                 file.write_all(&header.archive_prefix(size))
                     .map_err(io_err("write", tmp))?;
                 if !symlink {
-                    let out = io::BufWriter::new(&mut file);
+                    let out = io::BufWriter::new(&mut *file);
                     crate::deflate::with_deflater(out, |w| copy(w, hasher), io_err("write", tmp))?;
                 }
             }
@@ -511,7 +504,7 @@ impl Repo {
                     target.push(0);
                     file.write_all(&target).map_err(io_err("write", tmp))?;
                 } else {
-                    copy(&mut io::BufWriter::new(&mut file), hasher)?;
+                    copy(&mut io::BufWriter::new(&mut *file), hasher)?;
                 }
                 let meta = DirMeta {
                     uid: header.uid,
@@ -535,12 +528,12 @@ impl Repo {
                     .map_err(io_err("set mode of", tmp))?;
             }
             RepoMode::BareUserOnly | RepoMode::Bare => {
-                copy(&mut io::BufWriter::new(&mut file), hasher)?;
+                copy(&mut io::BufWriter::new(&mut *file), hasher)?;
                 if self.mode == RepoMode::Bare {
                     // After the chown, which drops `security.capability`.
                     std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
                         .map_err(io_err("change owner of", tmp))?;
-                    crate::xattrs::Node::File(&file)
+                    crate::xattrs::Node::File(file)
                         .write(&header.xattrs)
                         .map_err(io_err("set extended attributes of", tmp))?;
                 } else if header.mode & !(S_IFMT | 0o775) != 0 {

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::checksum::Checksum;
-use crate::object::{ObjectType, Variant};
+use crate::object::{Metadata, ObjectType, Variant};
 use crate::repo::{self, Repo};
 
 /// The detached metadata key holding Ed25519 signatures.
@@ -252,11 +252,23 @@ pub fn verify_commit(
     commit: &Checksum,
     keys: &[PublicKey],
 ) -> Result<VerifiedBy, SignError> {
+    let bytes = commit_bytes(repo, commit)?;
+    let metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
+    verify_signatures(commit, &bytes, &metadata, keys)
+}
+
+/// [`verify_commit`] over a commit's bytes and detached metadata held in memory, so a
+/// pull can judge a fetched commit before any of it is stored. The caller has checked
+/// that `bytes` hash to `commit`.
+pub fn verify_signatures(
+    commit: &Checksum,
+    bytes: &[u8],
+    metadata: &Metadata,
+    keys: &[PublicKey],
+) -> Result<VerifiedBy, SignError> {
     if keys.is_empty() {
         return Err(SignError::NoKeys { commit: *commit });
     }
-    let bytes = commit_bytes(repo, commit)?;
-    let metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
     let Some((_, value)) = metadata.iter().find(|(k, _)| k == ED25519_KEY) else {
         return Err(SignError::Unsigned { commit: *commit });
     };
@@ -277,7 +289,7 @@ pub fn verify_commit(
         let signature = Signature::from_bytes(raw);
         if let Some(key) = keys
             .iter()
-            .find(|key| key.0.verify_strict(&bytes, &signature).is_ok())
+            .find(|key| key.0.verify_strict(bytes, &signature).is_ok())
         {
             return Ok(VerifiedBy {
                 key: *key,

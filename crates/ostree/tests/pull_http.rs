@@ -15,6 +15,7 @@ use std::process::Command;
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
 use ferro_ostree::pull::{PullError, PullOptions, PullReport, pull};
+use ferro_ostree::sign::{SecretKey, SignError, sign_commit};
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 use nginx::Nginx;
 
@@ -447,4 +448,199 @@ fn depth_mirror_metadata_only_and_refusals() {
     )
     .unwrap_err();
     assert!(matches!(err, PullError::NotArchive { .. }), "{err}");
+}
+
+/// An archive repository written by ferro with one commit on `main`, signed with
+/// `key` by [`sign_commit`] (what `ferro ostree sign` runs), and a summary.
+fn ferro_signed_archive(dir: &Path, key: &SecretKey) -> (std::path::PathBuf, Checksum, Vec<u8>) {
+    let srv_path = dir.join("srv");
+    let srv = Repo::init(&srv_path, RepoMode::Archive).unwrap();
+    let tree = dir.join("tree");
+    make_tree(&tree, "signed");
+    let options = CommitOptions {
+        branch: Some("main".into()),
+        subject: "signed".into(),
+        timestamp: Some(1_700_000_000),
+        ..Default::default()
+    };
+    let id = commit_dir(&srv, &tree, &options).unwrap().commit;
+    let signature = sign_commit(&srv, &id, key).unwrap();
+    ferro_ostree::summary::update_summary(&srv).unwrap();
+    (srv_path, id, signature)
+}
+
+/// A fresh bare-user repository with remote `origin` set up by `options`.
+fn local_with(path: &Path, url: &str, options: &[(&str, &str)]) -> Repo {
+    let _ = fs::remove_dir_all(path);
+    let repo = Repo::init(path, RepoMode::BareUser).unwrap();
+    let options: Vec<_> = options
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    repo.remote_add("origin", url, &[], &options, true).unwrap();
+    repo
+}
+
+/// Nothing of a refused commit is stored: no object, no detached metadata, no ref,
+/// no staging file.
+fn assert_nothing_stored(path: &Path, repo: &Repo, id: &Checksum) {
+    for kind in [
+        ObjectType::Commit,
+        ObjectType::DirTree,
+        ObjectType::DirMeta,
+        ObjectType::File,
+    ] {
+        assert!(repo.list_objects(kind).unwrap().is_empty(), "{kind:?}");
+    }
+    assert_eq!(repo.read_commitmeta(id).unwrap(), None);
+    assert_eq!(repo.read_ref("origin:main").unwrap(), None);
+    assert!(tmp_is_empty(path));
+}
+
+#[test]
+fn sign_verify_accepts_trusted_signatures_and_refuses_the_rest() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[21; 32]);
+    let trusted = key.public_key().to_base64();
+    let wrong = SecretKey::from_seed(&[22; 32]).public_key().to_base64();
+    let (srv_path, id, signature) = ferro_signed_archive(tmp.path(), &key);
+    let Some(server) = Nginx::serve(&srv_path) else {
+        return;
+    };
+    let keys_file = tmp.path().join("trusted.ed25519");
+    fs::write(&keys_file, format!("{wrong}\n{trusted}\n")).unwrap();
+    let keys_file = keys_file.to_str().unwrap();
+    let path = tmp.path().join("local");
+
+    // The trusted key inline, or in a key file among others: pulled and verified.
+    for options in [
+        &[
+            ("sign-verify", "true"),
+            ("verification-ed25519-key", trusted.as_str()),
+        ][..],
+        &[
+            ("sign-verify", "ed25519"),
+            ("verification-ed25519-file", keys_file),
+        ][..],
+    ] {
+        let repo = local_with(&path, &server.url(), options);
+        let report = pull_main(&repo, &PullOptions::default()).unwrap();
+        assert_eq!(report.refs, vec![("origin:main".to_owned(), id)]);
+        assert!(repo.read_commitmeta(&id).unwrap().is_some());
+        assert_fsck_clean(&path);
+        // Pulling again checks the stored commit and fetches nothing.
+        let again = pull_main(&repo, &PullOptions::default()).unwrap();
+        assert_eq!(again.status, Default::default());
+    }
+
+    // A remote without sign-verify takes the commit whatever its signatures.
+    let commitmeta = Repo::open(&srv_path).unwrap().commitmeta_path(&id);
+    let original = fs::read(&commitmeta).unwrap();
+    let at = original
+        .windows(signature.len())
+        .position(|w| w == signature)
+        .expect("the signature is in the commitmeta");
+    let mut tampered = original.clone();
+    tampered[at + 10] ^= 0x40;
+    fs::write(&commitmeta, &tampered).unwrap();
+    let repo = local_with(&path, &server.url(), &[]);
+    pull_main(&repo, &PullOptions::default()).unwrap();
+    assert_eq!(repo.read_ref("origin:main").unwrap(), Some(id));
+
+    // Refused: a tampered signature, a key that did not sign, no signature at all.
+    let verified = [
+        ("sign-verify", "true"),
+        ("verification-ed25519-key", trusted.as_str()),
+    ];
+    let wrong_key = [
+        ("sign-verify", "true"),
+        ("verification-ed25519-key", wrong.as_str()),
+    ];
+    let cases: [(&str, &[(&str, &str)], Option<&[u8]>); 3] = [
+        ("tampered", &verified, Some(&tampered)),
+        ("wrong key", &wrong_key, Some(&original)),
+        ("unsigned", &verified, None),
+    ];
+    for (case, options, served) in cases {
+        match served {
+            Some(bytes) => fs::write(&commitmeta, bytes).unwrap(),
+            None => fs::remove_file(&commitmeta).unwrap(),
+        }
+        let repo = local_with(&path, &server.url(), options);
+        let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("'origin'") && message.contains(&id.to_hex()),
+            "{case}: {message}"
+        );
+        match (case, &err) {
+            (
+                "unsigned",
+                PullError::Signature {
+                    source: SignError::Unsigned { .. },
+                    ..
+                },
+            ) => {}
+            (
+                _,
+                PullError::Signature {
+                    source: SignError::NotVerified { .. },
+                    ..
+                },
+            ) => {}
+            _ => panic!("{case}: {err:?}"),
+        }
+        assert_nothing_stored(&path, &repo, &id);
+        assert_fsck_clean(&path);
+    }
+}
+
+#[test]
+fn sign_verify_refuses_ostree_dummy_signatures_and_bad_settings() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, id) = ostree_archive(tmp.path());
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
+    let trusted = SecretKey::from_seed(&[21; 32]).public_key().to_base64();
+    let path = tmp.path().join("local");
+    // Signed by ostree with its `dummy` type only: no ed25519 signature.
+    let repo = local_with(
+        &path,
+        &server.url(),
+        &[
+            ("sign-verify", "true"),
+            ("verification-ed25519-key", &trusted),
+        ],
+    );
+    let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, PullError::Signature { source: SignError::Unsigned { commit }, .. } if *commit == id),
+        "{err:?}"
+    );
+    assert_nothing_stored(&path, &repo, &id);
+    // Settings that cannot be honoured stop the pull before it fetches anything.
+    for options in [
+        &[
+            ("sign-verify", "dummy"),
+            ("verification-ed25519-key", trusted.as_str()),
+        ][..],
+        &[("sign-verify", "true")][..],
+        &[
+            ("sign-verify", "true"),
+            ("verification-ed25519-file", "/nonexistent/keys"),
+        ][..],
+    ] {
+        let repo = local_with(&path, &server.url(), options);
+        let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
+        assert!(matches!(err, PullError::Policy(_)), "{options:?}: {err:?}");
+        assert!(err.to_string().contains("'origin'"), "{err}");
+        assert_nothing_stored(&path, &repo, &id);
+    }
 }

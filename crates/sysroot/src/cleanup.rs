@@ -102,6 +102,7 @@ impl Sysroot {
         }
 
         self.step("remove deployments")?;
+        self.remove_finalized_record(state)?;
         let staged = self.staged()?;
         let live: HashSet<(String, String)> = state
             .deployments

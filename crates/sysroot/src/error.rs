@@ -51,9 +51,10 @@ pub enum Error {
     /// A kernel argument edit could not be applied.
     #[error("kernel arguments: {0}")]
     Kargs(String),
-    /// Pulling the origin's refspec from its remote failed.
+    /// Pulling the origin's refspec from its remote failed (boxed: pull errors are
+    /// large and rare).
     #[error(transparent)]
-    Pull(#[from] ferro_ostree::pull::PullError),
+    Pull(#[from] Box<ferro_ostree::pull::PullError>),
     /// A mount call of `prepare-root` failed.
     #[error("could not {action}")]
     Mount {

@@ -69,9 +69,9 @@ pub fn prepare_root(root: &Path, cmdline: &Path) -> Result<PreparedRoot, Error> 
     let root = fs::canonicalize(root).map_err(io_err("resolve", root))?;
     let text = fs::read_to_string(cmdline).map_err(io_err("read", cmdline))?;
     let kargs = Kargs::parse(&text);
-    let arg = kargs.get("ostree").ok_or_else(|| {
-        Error::Invalid(format!("no ostree= argument in '{}'", cmdline.display()))
-    })?;
+    let arg = kargs
+        .get("ostree")
+        .ok_or_else(|| Error::Invalid(format!("no ostree= argument in '{}'", cmdline.display())))?;
     let sysroot = Sysroot::open(&root)?;
     let deployment = sysroot.resolve_bootlink(arg)?;
     let deployment = fs::canonicalize(&deployment).map_err(io_err("resolve", &deployment))?;
@@ -84,8 +84,11 @@ pub fn prepare_root(root: &Path, cmdline: &Path) -> Result<PreparedRoot, Error> 
         }
     }
 
-    mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)
-        .map_err(mount_err("make '/' private".into()))?;
+    mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(mount_err("make '/' private".into()))?;
     if !is_mount_root(&root)? {
         bind(&root, &root)?;
     }
@@ -102,9 +105,8 @@ pub fn prepare_root(root: &Path, cmdline: &Path) -> Result<PreparedRoot, Error> 
     }
     let usr = deployment.join("usr");
     bind(&usr, &usr)?;
-    mount_remount(&usr, MountFlags::BIND | MountFlags::RDONLY, "").map_err(mount_err(
-        format!("remount '{}' read-only", usr.display()),
-    ))?;
+    mount_remount(&usr, MountFlags::BIND | MountFlags::RDONLY, "")
+        .map_err(mount_err(format!("remount '{}' read-only", usr.display())))?;
 
     // Three moves, as the physical root cannot be moved beneath itself directly.
     let mut tmp_name = root.file_name().unwrap_or_default().to_owned();

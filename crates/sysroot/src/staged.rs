@@ -14,7 +14,7 @@ use std::fs;
 use std::io;
 
 use crate::deploy::{DeployOptions, DeployReport};
-use crate::deployment::Deployment;
+use crate::deployment::{BootState, Deployment};
 use crate::error::{Error, io_err};
 use crate::etc_merge::prepare_etc;
 use crate::fsutil;
@@ -25,8 +25,28 @@ use crate::layout::Sysroot;
 const GROUP: &str = "staged";
 
 impl Sysroot {
-    /// The staged deployment, if one is recorded.
+    /// The staged deployment, if one is recorded and not finalized yet (a
+    /// finalization interrupted after the switch leaves a record of a deployment that
+    /// is already in the boot entries; the next cleanup removes it).
     pub fn staged(&self) -> Result<Option<Deployment>, Error> {
+        let Some(staged) = self.read_staged_record()? else {
+            return Ok(None);
+        };
+        let finalized = self.load()?.deployments.iter().any(|d| d.same(&staged));
+        Ok((!finalized).then_some(staged))
+    }
+
+    /// Removes the record of a staged deployment that is in the boot entries already.
+    pub(crate) fn remove_finalized_record(&self, state: &BootState) -> Result<(), Error> {
+        if let Some(staged) = self.read_staged_record()?
+            && state.deployments.iter().any(|d| d.same(&staged))
+        {
+            fsutil::remove_file_if_exists(&self.staged_record_path())?;
+        }
+        Ok(())
+    }
+
+    fn read_staged_record(&self) -> Result<Option<Deployment>, Error> {
         let path = self.staged_record_path();
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
@@ -114,7 +134,7 @@ impl Sysroot {
     /// a deploy, and the record is removed. `None` when nothing is staged. Safe to run
     /// again after an interruption at any point.
     pub fn finalize_staged(&self) -> Result<Option<DeployReport>, Error> {
-        let Some(staged) = self.staged()? else {
+        let Some(staged) = self.read_staged_record()? else {
             return Ok(None);
         };
         let state = self.load()?;

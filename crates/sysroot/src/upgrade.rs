@@ -62,7 +62,7 @@ impl Sysroot {
                 commit_metadata_only: metadata_only,
                 ..PullOptions::default()
             };
-            pull(self.repo(), remote, &[name.to_owned()], &options, &())?;
+            pull(self.repo(), remote, &[name.to_owned()], &options, &()).map_err(Box::new)?;
         }
         Ok(self.repo().resolve_rev(refspec)?)
     }

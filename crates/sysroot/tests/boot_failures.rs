@@ -22,11 +22,7 @@ impl Drop for Mounted {
 
 /// Runs `mount ARGS… TARGET`; `None` (and a message) when mounting is not permitted.
 fn mount(test: &str, args: &[&str], target: &Path) -> Option<Mounted> {
-    let out = Command::new("mount")
-        .args(args)
-        .arg(target)
-        .output()
-        .ok()?;
+    let out = Command::new("mount").args(args).arg(target).output().ok()?;
     if out.status.success() {
         Some(Mounted(target.to_owned()))
     } else {
@@ -95,7 +91,11 @@ fn full_boot_partition_fails_cleanly() {
     let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("/boot/ostree/"), "names the file: {text}");
-    assert_eq!(state(&sysroot), before, "previous deployments and entries untouched");
+    assert_eq!(
+        state(&sysroot),
+        before,
+        "previous deployments and entries untouched"
+    );
     assert!(sysroot.verify().unwrap().is_empty());
     // The space the failed deploy used is free again: a small kernel deploys.
     fs::write(tree.join("usr/lib/modules/6.1.0/vmlinuz"), "kernel 3").unwrap();
@@ -124,6 +124,10 @@ fn read_only_boot_fails_cleanly() {
     let err = deploy(&sysroot).unwrap_err();
     let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(text.contains("Read-only file system"), "{text}");
-    assert_eq!(state(&sysroot), before, "previous deployments and entries untouched");
+    assert_eq!(
+        state(&sysroot),
+        before,
+        "previous deployments and entries untouched"
+    );
     assert!(sysroot.verify().unwrap().is_empty());
 }

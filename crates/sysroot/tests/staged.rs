@@ -44,7 +44,9 @@ fn staged_deployment_is_finalized_with_etc_changes_made_after_staging() {
     let boot_before = snapshot(&sysroot.path().join("boot"));
     let state_before = sysroot.load().unwrap();
 
-    let report = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    let report = sysroot
+        .stage("testos/v", &DeployOptions::default())
+        .unwrap();
     assert_eq!(report.deployment.checksum, v2);
     // Nothing boots differently until finalization.
     assert_eq!(snapshot(&sysroot.path().join("boot")), boot_before);
@@ -63,7 +65,10 @@ fn staged_deployment_is_finalized_with_etc_changes_made_after_staging() {
     // An edit of the running system's /etc after staging is carried over.
     let booted_dir = sysroot.dir_of(&state_before.deployments[0]);
     fs::write(booted_dir.join("etc/a.conf"), "edited after staging").unwrap();
-    let report = sysroot.finalize_staged().unwrap().expect("a staged deployment");
+    let report = sysroot
+        .finalize_staged()
+        .unwrap()
+        .expect("a staged deployment");
     assert_eq!(report.deployment.checksum, v2);
     assert_eq!(report.etc.unwrap().modified, ["a.conf"]);
     let state = sysroot.load().unwrap();
@@ -87,9 +92,13 @@ fn restaging_replaces_and_deploying_discards_the_staged_deployment() {
     let scratch = Scratch::new();
     let sysroot = booted(&scratch);
     new_version(&scratch, &sysroot, "2");
-    let first = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    let first = sysroot
+        .stage("testos/v", &DeployOptions::default())
+        .unwrap();
     let v3 = new_version(&scratch, &sysroot, "3");
-    let second = sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    let second = sysroot
+        .stage("testos/v", &DeployOptions::default())
+        .unwrap();
     assert_eq!(second.deployment.checksum, v3);
     assert!(!sysroot.dir_of(&first.deployment).exists());
     assert_eq!(sysroot.staged().unwrap().unwrap().checksum, v3);
@@ -110,7 +119,9 @@ fn interrupted_finalization_is_finished_by_running_it_again() {
     let scratch = Scratch::new();
     let sysroot = booted(&scratch);
     let v2 = new_version(&scratch, &sysroot, "2");
-    sysroot.stage("testos/v", &DeployOptions::default()).unwrap();
+    sysroot
+        .stage("testos/v", &DeployOptions::default())
+        .unwrap();
     let mut n = 0;
     loop {
         sysroot.set_failpoint(Some(n));
@@ -118,7 +129,10 @@ fn interrupted_finalization_is_finished_by_running_it_again() {
         sysroot.set_failpoint(None);
         match result {
             Ok(report) => {
-                assert!(report.is_some(), "stopped before the last step, then finished");
+                assert!(
+                    report.is_some(),
+                    "stopped before the last step, then finished"
+                );
                 break;
             }
             Err(ferro_sysroot::Error::Injected(step)) => {

@@ -1,0 +1,147 @@
+//! Writing a new object file the way OSTree does: an anonymous `O_TMPFILE` file in
+//! the repository's `tmp/`, linked into `objects/` with `linkat` once complete.
+//!
+//! Objects are named by their contents, so when `linkat` finds the name taken
+//! (`EEXIST`) the object is already stored and the unnamed inode simply vanishes when
+//! closed: no rename, and nothing to clean up after a crash. Where the filesystem
+//! refuses `O_TMPFILE` (or `/proc` is not mounted, which the link needs) a named file in
+//! `tmp/` is written and renamed into place instead.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::repo::{Error, Repo, io_err};
+
+/// An object file being written.
+pub(crate) struct NewObject {
+    file: File,
+    /// The named temporary file, in the fallback; removed on drop unless published.
+    named: Option<PathBuf>,
+    /// What error messages name: the named file, or `tmp/`.
+    shown: PathBuf,
+}
+
+/// `/proc/self/fd`, through which an anonymous file is linked (as libglnx does; the
+/// `AT_EMPTY_PATH` form needs `CAP_DAC_READ_SEARCH`).
+fn proc_fd_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
+}
+
+impl Repo {
+    /// A new, empty object file (mode 0644) to fill and then [`NewObject::publish`].
+    pub(crate) fn new_object(&self) -> Result<NewObject, Error> {
+        let tmp_dir = self.path().join("tmp");
+        if proc_fd_available() {
+            let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
+            match rustix::fs::openat(CWD, &tmp_dir, flags, Mode::from_raw_mode(0o644)) {
+                Ok(fd) => {
+                    return Ok(NewObject {
+                        file: File::from(fd),
+                        named: None,
+                        shown: tmp_dir,
+                    });
+                }
+                // Not supported by this filesystem or kernel (old kernels see
+                // O_DIRECTORY and answer EISDIR): fall back to a named file.
+                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {}
+                Err(e) => return Err(io_err("create a temporary file in", &tmp_dir)(e.into())),
+            }
+        }
+        let (file, path) = self.create_tmp()?;
+        Ok(NewObject {
+            file,
+            named: Some(path.clone()),
+            shown: path,
+        })
+    }
+}
+
+impl NewObject {
+    /// The open file to write.
+    pub(crate) fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The path error messages name.
+    pub(crate) fn shown(&self) -> &Path {
+        &self.shown
+    }
+
+    /// Writes `bytes` (a metadata object's whole contents).
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.file
+            .write_all(bytes)
+            .map_err(io_err("write", &self.shown))
+    }
+
+    /// Puts the finished file at `dest`, creating the fan-out directory when missing;
+    /// if an object is already there, keeps it and discards this one.
+    pub(crate) fn publish(mut self, repo: &Repo, dest: &Path) -> Result<(), Error> {
+        if let Some(tmp) = self.named.take() {
+            if fs::symlink_metadata(dest).is_ok() {
+                let _ = fs::remove_file(&tmp);
+                return Ok(());
+            }
+            return repo.install(&tmp, dest);
+        }
+        let source = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        let link = || rustix::fs::linkat(CWD, &source, CWD, dest, AtFlags::SYMLINK_FOLLOW);
+        let linked = match link() {
+            Err(Errno::NOENT) => match dest.parent() {
+                Some(parent) => {
+                    fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+                    link()
+                }
+                None => Err(Errno::NOENT),
+            },
+            other => other,
+        };
+        match linked {
+            Ok(()) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(io_err("link into place", dest)(e.into())),
+        }
+    }
+}
+
+impl Drop for NewObject {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.named {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::repo::RepoMode;
+
+    use super::*;
+
+    #[test]
+    fn publish_links_once_and_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let dest = dir.path().join("objects/ab/cd.dirtree");
+        for data in [&b"first"[..], b"second"] {
+            let mut object = repo.new_object().unwrap();
+            object.write_all(data).unwrap();
+            object.publish(&repo, &dest).unwrap();
+        }
+        assert_eq!(
+            fs::read(&dest).unwrap(),
+            b"first",
+            "an existing object is kept"
+        );
+        let mut unpublished = repo.new_object().unwrap();
+        unpublished.write_all(b"dropped").unwrap();
+        drop(unpublished);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,195 @@
+//! Which signatures a pull demands of a remote: its `sign-verify` option and the
+//! trusted keys in `verification-ed25519-key` / `verification-ed25519-file`, read once
+//! before anything is fetched, so that a remote configured to be verified can never be
+//! pulled from unverified (a bad setting is an error, not "no verification").
+//!
+//! `sign-verify` is a boolean (`true`: every signature type ferro implements) or a list
+//! of type names split on `,` and `;`, as OSTree reads it. Only `ed25519` is
+//! implemented; naming any other type is refused, as `ostree` refuses types it lacks.
+
+use std::path::Path;
+
+use crate::checksum::Checksum;
+use crate::object::Metadata;
+use crate::remote::Remote;
+use crate::repo::Repo;
+use crate::sign::{self, PublicKey, SignError, VerifiedBy};
+
+/// The option that turns commit verification on.
+const SIGN_VERIFY: &str = "sign-verify";
+/// One trusted base64 public key.
+const KEY_OPTION: &str = "verification-ed25519-key";
+/// A file of trusted base64 public keys, one a line.
+const FILE_OPTION: &str = "verification-ed25519-file";
+
+/// A remote's verification settings that cannot be honoured.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// `sign-verify` names a signature type ferro does not implement.
+    #[error(
+        "remote '{remote}': sign-verify names signature type '{kind}', which is not implemented (only ed25519 is)"
+    )]
+    Unsupported {
+        /// The remote.
+        remote: String,
+        /// The type named.
+        kind: String,
+    },
+    /// Verification is on but no trusted key is configured.
+    #[error(
+        "remote '{remote}' requires ed25519 signatures but sets neither {KEY_OPTION} nor {FILE_OPTION}"
+    )]
+    NoKeys {
+        /// The remote.
+        remote: String,
+    },
+    /// A configured key or key file is unusable.
+    #[error("remote '{remote}': unusable ed25519 verification key")]
+    Key {
+        /// The remote.
+        remote: String,
+        /// Which key or file, and why.
+        #[source]
+        source: SignError,
+    },
+}
+
+/// The keys every commit pulled from one remote must carry a valid signature of.
+#[derive(Debug, Clone)]
+pub struct SignPolicy {
+    keys: Vec<PublicKey>,
+}
+
+impl SignPolicy {
+    /// The remote's policy; `None` when it does not ask for verification.
+    pub fn for_remote(remote: &Remote) -> Result<Option<Self>, PolicyError> {
+        let Some(value) = remote.get(SIGN_VERIFY) else {
+            return Ok(None);
+        };
+        match value {
+            "false" | "0" => return Ok(None),
+            "true" | "1" => {}
+            list => {
+                let unsupported = list
+                    .split([',', ';'])
+                    .filter(|kind| !kind.is_empty())
+                    .find(|kind| *kind != "ed25519");
+                if let Some(kind) = unsupported {
+                    return Err(PolicyError::Unsupported {
+                        remote: remote.name.clone(),
+                        kind: kind.to_owned(),
+                    });
+                }
+            }
+        }
+        let bad_key = |source| PolicyError::Key {
+            remote: remote.name.clone(),
+            source,
+        };
+        let mut texts: Vec<String> = remote
+            .get(KEY_OPTION)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        if let Some(file) = remote.get(FILE_OPTION) {
+            texts.extend(sign::read_keys_file(Path::new(file)).map_err(bad_key)?);
+        }
+        if texts.is_empty() {
+            return Err(PolicyError::NoKeys {
+                remote: remote.name.clone(),
+            });
+        }
+        let keys = texts
+            .iter()
+            .map(|text| PublicKey::from_base64(text))
+            .collect::<Result<_, _>>()
+            .map_err(bad_key)?;
+        Ok(Some(SignPolicy { keys }))
+    }
+
+    /// Judges a fetched commit (`bytes` already hashed to `commit`) by the detached
+    /// metadata fetched with it; an absent `.commitmeta` is an empty one.
+    pub fn verify(
+        &self,
+        commit: &Checksum,
+        bytes: &[u8],
+        metadata: Option<&Metadata>,
+    ) -> Result<VerifiedBy, SignError> {
+        sign::verify_signatures(commit, bytes, metadata.unwrap_or(&Vec::new()), &self.keys)
+    }
+
+    /// Judges a commit already stored, by its stored detached metadata: a ref of a
+    /// verified remote never points at a commit no trusted key signed.
+    pub fn verify_stored(&self, repo: &Repo, commit: &Checksum) -> Result<VerifiedBy, SignError> {
+        sign::verify_commit(repo, commit, &self.keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::SecretKey;
+
+    fn remote(options: &[(&str, &str)]) -> Remote {
+        Remote {
+            name: "origin".into(),
+            url: "http://h/r".into(),
+            branches: vec![],
+            options: options
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reads_sign_verify_and_keys_like_ostree() {
+        let key = SecretKey::from_seed(&[7; 32]).public_key().to_base64();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("trusted.ed25519");
+        let other = SecretKey::from_seed(&[8; 32]).public_key().to_base64();
+        std::fs::write(&file, format!("{other}\n\n{key}\n")).unwrap();
+        let file = file.to_str().unwrap();
+        for off in [&[][..], &[("sign-verify", "false")][..]] {
+            assert!(SignPolicy::for_remote(&remote(off)).unwrap().is_none());
+        }
+        for (on, keys) in [
+            (vec![("sign-verify", "true"), (KEY_OPTION, key.as_str())], 1),
+            (vec![("sign-verify", "ed25519"), (FILE_OPTION, file)], 2),
+            (
+                vec![
+                    ("sign-verify", "ed25519;"),
+                    (KEY_OPTION, &key),
+                    (FILE_OPTION, file),
+                ],
+                3,
+            ),
+        ] {
+            let policy = SignPolicy::for_remote(&remote(&on)).unwrap().unwrap();
+            assert_eq!(policy.keys.len(), keys, "{on:?}");
+        }
+        let refusals = [
+            (
+                vec![("sign-verify", "ed25519,dummy"), (KEY_OPTION, key.as_str())],
+                "'dummy'",
+            ),
+            (vec![("sign-verify", "true")], "neither"),
+            (
+                vec![("sign-verify", "true"), (KEY_OPTION, "AAAA")],
+                "unusable",
+            ),
+            (
+                vec![("sign-verify", "true"), (FILE_OPTION, "/nonexistent/k")],
+                "unusable",
+            ),
+        ];
+        for (options, expected) in refusals {
+            let err = SignPolicy::for_remote(&remote(&options)).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("'origin'") && message.contains(expected),
+                "{message}"
+            );
+        }
+    }
+}
