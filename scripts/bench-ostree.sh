@@ -54,6 +54,7 @@ serve() { # archive repo dir -> starts nginx on a free loopback port, sets $url 
     mkdir -p "$n"
     cat >"$n/nginx.conf" <<CONF
 daemon off;
+user $(id -un) $(id -gn);
 worker_processes auto;
 pid $n/nginx.pid;
 error_log $n/error.log;

@@ -9,17 +9,19 @@
 # Two rounds with alternating order (ostree first, then ferro first) so that neither
 # tool always profits from a cache the other warmed; prints each time and the ratio
 # of the totals. Needs root (deployments get the immutable attribute), `ostree` and
-# a release build (made here).
+# a release build (made here unless FERRO names a binary, e.g. for a quick smoke run).
 set -euo pipefail
 
 SRC=${1:-/usr/share}
 cd "$(dirname "$0")/.."
-cargo build --release -q -p ferro
-FERRO=$PWD/target/release/ferro
+if [ -z "${FERRO:-}" ]; then
+    cargo build --release -q -p ferro
+    FERRO=$PWD/target/release/ferro
+fi
 command -v ostree >/dev/null || { echo "ostree is not installed" >&2; exit 1; }
 
 WORK=$(mktemp -d /var/tmp/bench-sysroot.XXXXXX)
-trap 'chattr -R -f -i "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'chattr -R -f -i "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 echo "== tree: $SRC ($(du -sh "$SRC" 2>/dev/null | cut -f1), $(find "$SRC" -type f | wc -l) files)"
 TREE=$WORK/tree
@@ -38,7 +40,7 @@ B=$WORK/ferro-sysroot
 mkdir -p "$A"
 ostree admin init-fs "$A" >/dev/null
 ostree admin --sysroot="$A" os-init bench >/dev/null
-commit() { ostree --repo="$A/ostree/repo" commit -q -b bench/v --tree=dir="$TREE" -s "$1" --add-metadata-string=version="$1" >/dev/null; }
+commit() { ostree --repo="$A/ostree/repo" commit -b bench/v --tree=dir="$TREE" -s "$1" --add-metadata-string=version="$1" >/dev/null; }
 commit 1
 ostree admin --sysroot="$A" deploy --os=bench --karg=root=LABEL=root --karg=rw bench/v >/dev/null
 DEPLOY=$(ls -d "$A"/ostree/deploy/bench/deploy/*.0)
@@ -65,7 +67,7 @@ printf 'round 2 (ferro first):  ostree %.2f s, ferro %.2f s\n' "$o2" "$f2"
 
 # Both sysroots must end up equivalent.
 ostree admin --sysroot="$B" status | grep -q "$(cat "$WORK/commit3")" || { echo "ferro sysroot not deployed" >&2; exit 1; }
-grep -q 2222 "$(ls -d "$B"/ostree/deploy/bench/deploy/"$(cat "$WORK/commit3")".*)/etc/ssh/sshd_config"
+grep -q 2222 "$B/ostree/deploy/bench/deploy/$(cat "$WORK/commit3").0/etc/ssh/sshd_config"
 
 total_o=$(echo "$o1 + $o2" | bc); total_f=$(echo "$f1 + $f2" | bc)
 printf 'total: ostree %.2f s, ferro %.2f s, ratio ostree/ferro = %.2fx\n' \

@@ -53,7 +53,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
         } else {
             ""
         };
-        let origin = d.refspec().unwrap_or("(no origin)");
+        let origin = d.refspec().unwrap_or_else(|| "(no origin)".into());
         writeln!(out, "{mark} {}:{origin}{default}", d.osname)?;
         if let Some(version) = &row.version {
             let when = format_timestamp(row.timestamp);

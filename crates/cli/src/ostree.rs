@@ -169,7 +169,9 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             } else {
                 refs
             };
+            let transaction = repo.begin_transaction()?;
             let mut total = ferro_ostree::pull_local::PullStats::default();
+            let mut moved = Vec::new();
             for rev in &refs {
                 let id = src.resolve_rev(rev)?;
                 let stats = pull_local(&src, &repo, &id, u64::try_from(depth).ok())?;
@@ -177,9 +179,10 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 total.content += stats.content;
                 total.bytes += stats.bytes;
                 if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
-                    repo.set_ref(rev, Some(&id))?;
+                    moved.push((rev.clone(), id));
                 }
             }
+            transaction.commit(&moved)?;
             writeln!(
                 out,
                 "{} metadata, {} content objects imported; {} content written",

@@ -1,5 +1,5 @@
 //! Committing a directory tree: content objects, dirtrees and dirmetas bottom-up, then
-//! the commit object and the ref.
+//! the commit object and, at the transaction's commit point, the ref.
 //!
 //! Extended attributes of every file, symlink and directory are recorded, sorted by
 //! name, unless `no_xattrs` or canonical permissions (forced in `bare-user-only`
@@ -18,6 +18,7 @@ use crate::object::{
     Xattrs, validate_name,
 };
 use crate::repo::{Error, Repo, RepoMode, io_err};
+use crate::transaction::Transaction;
 
 /// What to commit and how to describe it, as `ostree commit`'s flags.
 #[derive(Debug, Clone, Default)]
@@ -257,6 +258,7 @@ pub fn commit_dir(
     tree: &Path,
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
+    let transaction = repo.begin_transaction()?;
     let mut walker = Walker {
         repo,
         policy: Policy::new(repo, options),
@@ -265,12 +267,14 @@ pub fn commit_dir(
     let scanned = walker.scan(tree, 0)?;
     let file_ids = walker.store_files()?;
     let root = write_trees(repo, scanned, &file_ids)?;
-    finish_commit(repo, options, root, file_ids.len() as u64)
+    finish_commit(transaction, repo, options, root, file_ids.len() as u64)
 }
 
 /// Writes the commit object for a stored root `(dirtree, dirmeta)` and moves the
-/// branch, honouring the parent, binding, metadata and skip options.
+/// branch at the transaction's commit point, honouring the parent, binding, metadata
+/// and skip options.
 pub(crate) fn finish_commit(
+    transaction: Transaction<'_>,
     repo: &Repo,
     options: &CommitOptions,
     (root_tree, root_meta): (Checksum, Checksum),
@@ -311,9 +315,8 @@ pub(crate) fn finish_commit(
         root_meta,
     };
     let id = repo.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
-    if let Some(branch) = &options.branch {
-        repo.set_ref(branch, Some(&id))?;
-    }
+    let refs: Vec<(String, Checksum)> = options.branch.iter().map(|b| (b.clone(), id)).collect();
+    transaction.commit(&refs)?;
     Ok(CommitOutcome {
         commit: id,
         written: true,

@@ -32,6 +32,7 @@ pub fn commit_tar(
     source: &Path,
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
+    let transaction = repo.begin_transaction()?;
     let mut input = BufReader::new(input);
     let gzip = input
         .fill_buf()
@@ -58,7 +59,7 @@ pub fn commit_tar(
     let mut file_ids = Vec::new();
     let scanned = importer.root.store(repo, source, &mut file_ids)?;
     let root = write_trees(repo, scanned, &file_ids)?;
-    finish_commit(repo, options, root, files)
+    finish_commit(transaction, repo, options, root, files)
 }
 
 /// A directory being assembled from entries in archive order.

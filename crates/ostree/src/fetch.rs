@@ -3,8 +3,10 @@
 //! errors, timeouts, 5xx, 408, 429), and 404 reported as "absent" so optional files
 //! (`summary`, `.commitmeta`) need no special casing by the caller.
 
-use std::fs::File;
-use std::io::{self, Seek, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Attempts per request before a transient failure becomes an error.
@@ -39,9 +41,26 @@ pub enum FetchError {
         /// The limit.
         limit: u64,
     },
+    /// The file a large body goes to could not be created.
+    #[error("could not create '{path}' for a fetched file")]
+    Spill {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The URL is not `http://` or `https://`.
     #[error("unsupported URL '{0}': only http:// and https:// remotes can be pulled")]
     Scheme(String),
+}
+
+/// A fetched body.
+pub(crate) enum Body {
+    /// A body of announced length within the memory limit.
+    Memory(Vec<u8>),
+    /// A larger one, in the spill file (rewound), and its length.
+    File(File, u64),
 }
 
 /// A base URL and the agent that fetches below it.
@@ -49,6 +68,12 @@ pub enum FetchError {
 pub(crate) struct Fetcher {
     agent: ureq::Agent,
     base: String,
+}
+
+/// Where one try of [`Fetcher::get_body`] put the body.
+enum Got {
+    Memory(Vec<u8>),
+    Spilled(u64),
 }
 
 /// The outcome of one try.
@@ -105,26 +130,59 @@ impl Fetcher {
         })
     }
 
-    /// GETs a file into `out` (rewound and truncated before every try); returns its
-    /// length, or `None` on 404.
-    pub(crate) fn get_to_file(
+    /// GETs a file: into memory when the server announces at most `memory_limit` bytes
+    /// (most objects of a tree, spared a temporary file and a second read), otherwise
+    /// into a new file at `spill` (rewound and truncated before every try; the caller
+    /// removes it). `None` on 404.
+    pub(crate) fn get_body(
         &self,
         path: &str,
-        out: &mut File,
-    ) -> Result<Option<u64>, FetchError> {
+        memory_limit: u64,
+        spill: &Path,
+    ) -> Result<Option<Body>, FetchError> {
         let url = self.url(path);
-        self.with_retries(&url, |response| {
-            let rewind = out.rewind().and_then(|()| out.set_len(0));
+        let mut file: Option<File> = None;
+        let fetched = self.with_retries(&url, |response| {
             let mut body = response.into_body();
+            if body.content_length().is_some_and(|n| n <= memory_limit) {
+                return match body.with_config().limit(memory_limit).read_to_vec() {
+                    Ok(bytes) => Try::Done(Got::Memory(bytes)),
+                    Err(e) => Try::Retry(e.to_string()),
+                };
+            }
+            let out = match &mut file {
+                Some(out) => out,
+                None => match OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .open(spill)
+                {
+                    Ok(created) => file.insert(created),
+                    Err(source) => {
+                        return Try::Fail(FetchError::Spill {
+                            path: spill.to_owned(),
+                            source,
+                        });
+                    }
+                },
+            };
             let mut reader = body.with_config().limit(u64::MAX).reader();
-            let copied = rewind
+            let copied = out
+                .rewind()
+                .and_then(|()| out.set_len(0))
                 .and_then(|()| io::copy(&mut reader, &mut *out))
-                .and_then(|n| out.flush().map(|()| n));
+                .and_then(|n| out.rewind().map(|()| n));
             match copied {
-                Ok(n) => Try::Done(n),
+                Ok(n) => Try::Done(Got::Spilled(n)),
                 Err(e) => Try::Retry(e.to_string()),
             }
-        })
+        })?;
+        Ok(fetched.map(|got| match got {
+            Got::Memory(bytes) => Body::Memory(bytes),
+            Got::Spilled(n) => Body::File(file.expect("a spilled body has its file"), n),
+        }))
     }
 
     fn with_retries<T>(

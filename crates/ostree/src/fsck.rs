@@ -119,6 +119,8 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
 /// still fails [`fsck`] afterwards — the objects are now missing — until they are
 /// fetched again.
 pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, Error> {
+    // Exclusive, like prune: a writer finding the corrupt object stored would rely on it.
+    let _lock = repo.lock(crate::lock::LockKind::Exclusive)?;
     let mut deleted = Vec::new();
     for problem in &report.problems {
         if problem.kind != ProblemKind::Corrupt {

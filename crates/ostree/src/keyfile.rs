@@ -197,6 +197,18 @@ impl KeyFile {
         self.set_raw(group, key, raw);
     }
 
+    /// Removes every `key` entry of `group`; the group stays, as `GKeyFile` leaves it.
+    pub fn remove(&mut self, group: &str, key: &str) {
+        for g in self
+            .groups
+            .iter_mut()
+            .filter(|g| g.name.as_deref() == Some(group))
+        {
+            g.lines
+                .retain(|line| !matches!(line, Line::Entry { key: k, .. } if k == key));
+        }
+    }
+
     /// Removes a group; returns whether it existed.
     pub fn remove_group(&mut self, name: &str) -> bool {
         let before = self.groups.len();
@@ -250,6 +262,22 @@ mod tests {
     use super::*;
 
     const CONFIG: &str = "[core]\nrepo_version=1\nmode=archive-z2\n";
+
+    #[test]
+    fn round_trips_a_pinned_deployment_origin() {
+        let text = "[origin]\nrefspec=r\n\n[libostree-transient]\npinned=true\n";
+        let mut file = KeyFile::parse(text);
+        assert_eq!(file.to_text(), text);
+        assert_eq!(
+            file.get("libostree-transient", "pinned").as_deref(),
+            Some("true")
+        );
+        file.remove("libostree-transient", "pinned");
+        assert_eq!(
+            file.to_text(),
+            "[origin]\nrefspec=r\n\n[libostree-transient]\n"
+        );
+    }
 
     #[test]
     fn adds_and_removes_groups_like_gkeyfile() {

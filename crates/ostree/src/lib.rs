@@ -26,10 +26,14 @@
 //!   `ostree sign` makes them; [`diff`]: changed paths between commits (`ostree diff`).
 //! - [`remote`] (over [`keyfile`]): `[remote "NAME"]` groups of `config`; [`pull`] (over
 //!   [`fetch`]): pulls from archive repositories over HTTP(S).
+//! - [`transaction`]: the commit point (one `syncfs`, then durable ref writes; `[core]
+//!   fsync`) and `tmp/` expiry; [`lock`]: the `.lock` OFD lock OSTree takes, shared by
+//!   writers, exclusive by `prune` and `fsck --delete`.
 //!
 //! Not yet: SELinux labelling (`--selinux-policy`), tar archives other than plain and
-//! gzip, several `--tree` overlays in one commit, `checkout --union-identical`, fsync,
-//! locking, writing tombstones; for pulls: static deltas, signature verification,
+//! gzip, several `--tree` overlays in one commit, `checkout --union-identical`,
+//! `per-object-fsync`, `lock-timeout-secs` (the lock is awaited without limit),
+//! writing tombstones; for pulls: static deltas, signature verification,
 //! `contenturl`/`metalink`/TLS options, `file://` remotes.
 
 #![forbid(unsafe_code)]
@@ -47,6 +51,7 @@ pub mod fetch;
 pub mod fsck;
 pub mod gvariant;
 pub mod keyfile;
+pub mod lock;
 mod new_object;
 pub mod object;
 pub mod prune;
@@ -58,6 +63,7 @@ pub mod remote;
 pub mod repo;
 pub mod sign;
 pub mod summary;
+pub mod transaction;
 mod xattrs;
 
 pub use checksum::Checksum;

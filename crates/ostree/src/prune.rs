@@ -4,13 +4,15 @@
 //! that refs name (`refs_only`), following parents up to `depth` steps (`None` = all).
 //! `keep_younger_than` first deletes every commit in each ref's history that is older
 //! than the given time (ref tips are always kept) and then prunes from refs only. A
-//! commit's detached metadata (`.commitmeta`) goes with it.
+//! commit's detached metadata (`.commitmeta`) goes with it. The repository lock is held
+//! exclusive throughout, so running commits and pulls finish (or wait) first.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 
 use crate::checksum::Checksum;
+use crate::lock::LockKind;
 use crate::object::ObjectType;
 use crate::repo::{Error, Repo, io_err};
 
@@ -47,6 +49,8 @@ const KINDS: [ObjectType; 4] = [
 
 /// Deletes unreachable objects.
 pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> {
+    // Exclusive: no commit or pull may be between storing objects and naming them.
+    let _lock = repo.lock(LockKind::Exclusive)?;
     let mut report = PruneReport::default();
     let refs = repo.list_refs()?;
     let mut refs_only = options.refs_only;

@@ -26,9 +26,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use flate2::read::DeflateDecoder;
+
 use crate::checksum::Checksum;
-use crate::fetch::{FetchError, Fetcher};
-use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType, parse_metadata};
+use crate::fetch::{Body, FetchError, Fetcher};
+use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
 use crate::pull_verify::{PolicyError, SignPolicy};
 use crate::remote;
 use crate::repo::{self, Repo, RepoMode, io_err, read_archive_content};
@@ -36,6 +38,9 @@ use crate::sign::SignError;
 
 /// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
 const MAX_METADATA: u64 = 128 << 20;
+/// Largest content object held in memory while it is verified; larger ones go through
+/// a file in `tmp/`.
+const MAX_IN_MEMORY: u64 = 1 << 20;
 /// Largest `config` or `refs/heads/REF` file fetched.
 const MAX_SMALL: u64 = 1 << 20;
 
@@ -219,6 +224,7 @@ pub fn pull(
         };
         targets.push((Some(local), name, id));
     }
+    let transaction = repo.begin_transaction()?;
     let puller = Puller {
         repo,
         remote: remote_name,
@@ -232,15 +238,17 @@ pub fn pull(
         puller.commit_chain(id)?;
     }
     let mut report = PullReport::default();
+    let mut moved = Vec::new();
     for (local, name, id) in targets {
         match local {
             Some(local) => {
-                repo.set_ref(&local, Some(&id))?;
+                moved.push((local.clone(), id));
                 report.refs.push((local, id));
             }
             None => report.refs.push((name, id)),
         }
     }
+    transaction.commit(&moved)?;
     report.status = puller.counters.snapshot();
     Ok(report)
 }
@@ -510,45 +518,87 @@ impl Puller<'_> {
         Ok(())
     }
 
-    /// Fetches a `.filez` into `tmp/`, hashes it, and stores it: renamed into place in
-    /// an archive repository, converted into the local mode otherwise.
+    /// Fetches a `.filez` (into memory, or into `tmp/` when large), hashes it, and
+    /// stores it: as fetched in an archive repository, converted into the local mode
+    /// otherwise.
     fn content(&self, id: &Checksum) -> Result<(), PullError> {
         let repo = self.repo;
-        let (mut file, tmp) = repo.create_tmp()?;
-        let _cleanup = RemoveOnDrop(tmp.clone());
+        let spill = repo.tmp_path();
+        let _cleanup = RemoveOnDrop(spill.clone());
         let path = object_url_path(id, "filez");
-        let size =
-            self.fetcher
-                .get_to_file(&path, &mut file)?
-                .ok_or_else(|| FetchError::Status {
-                    url: self.fetcher.url(&path),
-                    status: 404,
-                })?;
-        drop(file);
-        let reopened = fs::File::open(&tmp).map_err(io_err("open", &tmp))?;
-        let mut content = read_archive_content(&tmp, reopened)?;
-        if repo.mode() == RepoMode::Archive {
-            let mut hasher = content.header.hasher();
-            let n = io::copy(&mut content.reader, &mut hasher).map_err(|source| {
-                repo::Error::Object {
-                    path: tmp.clone(),
-                    source: crate::gvariant::err("content object", source.to_string()),
-                }
+        let body = self
+            .fetcher
+            .get_body(&path, MAX_IN_MEMORY, &spill)?
+            .ok_or_else(|| FetchError::Status {
+                url: self.fetcher.url(&path),
+                status: 404,
             })?;
-            let actual = hasher.finish();
-            if n != content.size || actual != *id {
-                return Err(repo::Error::Corrupt {
-                    object: object_name(ObjectType::File, id),
-                    actual,
-                }
-                .into());
+        let dest = repo.object_path(ObjectType::File, id);
+        let size = match body {
+            Body::Memory(bytes) => {
+                let (size, header, start) =
+                    FileHeader::parse_archive(&bytes).map_err(|source| PullError::Invalid {
+                        object: object_name(ObjectType::File, id),
+                        source,
+                    })?;
+                let mut payload: Box<dyn io::Read> = if header.is_symlink() {
+                    Box::new(io::empty())
+                } else {
+                    Box::new(DeflateDecoder::new(&bytes[start..]))
+                };
+                self.store_filez(id, &header, size, &mut payload, || {
+                    let mut object = repo.new_object()?;
+                    object.write_all(&bytes)?;
+                    object.publish(repo, &dest)
+                })?;
+                bytes.len() as u64
             }
-            repo.install(&tmp, &repo.object_path(ObjectType::File, id))?;
-        } else {
-            repo.write_content_verified(&content.header, content.size, &mut content.reader, id)?;
-        }
+            Body::File(file, size) => {
+                let mut content = read_archive_content(&spill, file)?;
+                self.store_filez(
+                    id,
+                    &content.header,
+                    content.size,
+                    &mut content.reader,
+                    || repo.install(&spill, &dest),
+                )?;
+                size
+            }
+        };
         self.fetched(&self.counters.content, size);
         Ok(())
+    }
+
+    /// Stores a fetched `.filez` whose `payload` inflates to `size` bytes once it hashes
+    /// to `id`: `keep` stores the fetched bytes as they are in an archive repository,
+    /// other modes get the object converted.
+    fn store_filez(
+        &self,
+        id: &Checksum,
+        header: &FileHeader,
+        size: u64,
+        payload: &mut dyn io::Read,
+        keep: impl FnOnce() -> Result<(), repo::Error>,
+    ) -> Result<(), PullError> {
+        if self.repo.mode() != RepoMode::Archive {
+            self.repo
+                .write_content_verified(header, size, payload, id)?;
+            return Ok(());
+        }
+        let mut hasher = header.hasher();
+        let n = io::copy(payload, &mut hasher).map_err(|source| PullError::Invalid {
+            object: object_name(ObjectType::File, id),
+            source: crate::gvariant::err("content object", source.to_string()),
+        })?;
+        let actual = hasher.finish();
+        if n != size || actual != *id {
+            return Err(repo::Error::Corrupt {
+                object: object_name(ObjectType::File, id),
+                actual,
+            }
+            .into());
+        }
+        Ok(keep()?)
     }
 }
 

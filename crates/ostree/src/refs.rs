@@ -46,13 +46,15 @@ impl Repo {
         Ok(self.path.join(dir).join(name))
     }
 
-    /// Points a local ref at a commit, or deletes it (`None`).
+    /// Points a local ref at a commit, or deletes it (`None`), durably (see
+    /// [`crate::transaction`]). Writers that stored the commit's objects move refs through
+    /// [`crate::transaction::Transaction::commit`] instead, which syncs the objects first.
     pub fn set_ref(&self, name: &str, target: Option<&Checksum>) -> Result<(), Error> {
         let path = self.ref_path(name)?;
         match target {
-            Some(id) => self.write_atomic(&path, format!("{id}\n").as_bytes()),
+            Some(id) => self.write_durable(&path, format!("{id}\n").as_bytes()),
             None => match fs::remove_file(&path) {
-                Ok(()) => Ok(()),
+                Ok(()) => self.sync_parent(&path),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     Err(Error::NotFound(name.to_owned()))
                 }

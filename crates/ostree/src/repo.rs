@@ -3,7 +3,8 @@
 //! Every object is written to a fresh file in the repository's `tmp/` — anonymous
 //! (`O_TMPFILE`) where the filesystem allows, see [`crate::new_object`] — and only then
 //! given its final name, so a reader never sees a half-written object; an object that
-//! already exists is left alone. No fsync is done in this version (see the crate docs).
+//! already exists is left alone. When that becomes durable and how writers share the
+//! repository is [`crate::transaction`]'s and [`crate::lock`]'s job.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -165,6 +166,7 @@ pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
 pub struct Repo {
     pub(crate) path: PathBuf,
     mode: RepoMode,
+    policy: crate::transaction::Policy,
 }
 
 /// A content object being read: its metadata, size and a stream of its bytes.
@@ -241,8 +243,15 @@ impl Repo {
         let repo = Repo {
             path: path.to_owned(),
             mode,
+            policy: crate::transaction::Policy::from_config(&crate::keyfile::KeyFile::parse(
+                &text,
+            ))
+            .map_err(|detail| Error::Config {
+                path: config.clone(),
+                detail,
+            })?,
         };
-        repo.write_atomic(&config, text.as_bytes())?;
+        repo.write_durable(&config, text.as_bytes())?;
         Ok(repo)
     }
 
@@ -250,13 +259,17 @@ impl Repo {
     pub fn open(path: &Path) -> Result<Self, Error> {
         let config = path.join("config");
         let text = fs::read_to_string(&config).map_err(io_err("read", &config))?;
-        let mode = mode_from_config(&text).map_err(|detail| Error::Config {
+        let bad = |detail| Error::Config {
             path: config.clone(),
             detail,
-        })?;
+        };
+        let mode = mode_from_config(&text).map_err(bad)?;
+        let policy = crate::transaction::Policy::from_config(&crate::keyfile::KeyFile::parse(&text))
+            .map_err(bad)?;
         Ok(Repo {
             path: path.to_owned(),
             mode,
+            policy,
         })
     }
 
@@ -268,6 +281,11 @@ impl Repo {
     /// The storage mode.
     pub fn mode(&self) -> RepoMode {
         self.mode
+    }
+
+    /// The `[core]` settings for syncing, locking and `tmp/` expiry.
+    pub(crate) fn policy(&self) -> crate::transaction::Policy {
+        self.policy
     }
 
     /// `objects/XX/REST.EXT` for an object.
@@ -286,7 +304,7 @@ impl Repo {
     }
 
     /// A fresh path in `tmp/` that nothing else uses.
-    fn tmp_path(&self) -> PathBuf {
+    pub(crate) fn tmp_path(&self) -> PathBuf {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

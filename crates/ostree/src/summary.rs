@@ -99,6 +99,8 @@ pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
 
 /// Regenerates `summary` (`ostree summary -u`); returns its size.
 pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
+    // Shared, as `ostree summary -u` takes it: the refs it lists name complete commits.
+    let _lock = repo.lock(crate::lock::LockKind::Shared)?;
     let now = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -113,6 +115,6 @@ pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),
         _ => {}
     }
-    repo.write_atomic(&repo.path().join("summary"), &bytes)?;
+    repo.write_durable(&repo.path().join("summary"), &bytes)?;
     Ok(bytes.len())
 }

@@ -15,8 +15,8 @@ use crate::etc_merge::{EtcChanges, prepare_etc};
 use crate::fsutil;
 use crate::kargs::{KargEdit, Kargs};
 use crate::kernel::KernelLayout;
-use crate::keyfile::KeyFile;
 use crate::layout::{Sysroot, validate_osname};
+use ferro_ostree::keyfile::KeyFile;
 
 /// How to deploy, as `ostree admin deploy`'s options.
 #[derive(Debug, Clone, Default)]

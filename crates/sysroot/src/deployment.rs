@@ -13,8 +13,8 @@ use crate::bls::{BlsEntry, sort_entries};
 use crate::error::{Error, io_err};
 use crate::fsutil;
 use crate::kargs::Kargs;
-use crate::keyfile::KeyFile;
 use crate::layout::Sysroot;
+use ferro_ostree::keyfile::KeyFile;
 
 /// One deployment: a checkout of a commit with its own `/etc`, boot files and kernel
 /// arguments.
@@ -44,11 +44,11 @@ impl Deployment {
 
     /// Whether `ostree admin pin` / [`Sysroot::set_pinned`] protects it from removal.
     pub fn pinned(&self) -> bool {
-        self.origin.get("libostree-transient", "pinned") == Some("true")
+        self.origin.get("libostree-transient", "pinned").as_deref() == Some("true")
     }
 
     /// The origin's `refspec`, if any.
-    pub fn refspec(&self) -> Option<&str> {
+    pub fn refspec(&self) -> Option<String> {
         self.origin.get("origin", "refspec")
     }
 

@@ -17,9 +17,9 @@
 //! - [`deploy`] and `ops`: deploy, undeploy, set-default, rollback, kargs, pin;
 //!   [`staged`]: deployments prepared now and finalized at shutdown; [`upgrade`]:
 //!   following the origin (upgrade, rebase, deploy of a revision);
-//! - [`prepare_root`]: the boot side, mounting a deployment as the new root;
+//! - [`prepare_root`](mod@prepare_root): the boot side, mounting a deployment as the new root;
 //! - [`etc_merge`]: `/etc` from `/usr/etc` plus local changes; [`kernel`], [`bls`],
-//!   [`kargs`], [`keyfile`]: the file formats; [`cleanup`], [`status`], `verify`.
+//!   [`kargs`]: the file formats (`.origin` files are `ferro_ostree::keyfile` key files); [`cleanup`], [`status`], `verify`.
 //!
 //! Not yet: finalization locks, devicetree/`.vmlinuz.hmac` boot files, bootloader
 //! configs other than BLS (grub2/syslinux/uboot), SELinux labels, the subboot-version
@@ -38,7 +38,6 @@ pub mod etc_merge;
 mod fsutil;
 pub mod kargs;
 pub mod kernel;
-pub mod keyfile;
 pub mod layout;
 mod ops;
 pub mod prepare_root;

@@ -19,8 +19,8 @@ use crate::error::{Error, io_err};
 use crate::etc_merge::prepare_etc;
 use crate::fsutil;
 use crate::kargs::Kargs;
-use crate::keyfile::KeyFile;
 use crate::layout::Sysroot;
+use ferro_ostree::keyfile::KeyFile;
 
 const GROUP: &str = "staged";
 
@@ -64,7 +64,7 @@ impl Sysroot {
             path: path.clone(),
             detail: format!("invalid '{key}' in the staged deployment record"),
         };
-        let osname = field("osname")?.to_owned();
+        let osname = field("osname")?;
         let checksum = field("checksum")?.parse().map_err(|_| bad("checksum"))?;
         let serial = field("serial")?.parse().map_err(|_| bad("serial"))?;
         let origin_path = self.origin_path(&osname, &checksum, serial);
@@ -73,9 +73,9 @@ impl Sysroot {
             osname,
             checksum,
             serial,
-            bootcsum: field("bootcsum")?.to_owned(),
+            bootcsum: field("bootcsum")?,
             bootserial: 0,
-            kargs: Kargs::parse(field("kargs")?),
+            kargs: Kargs::parse(&field("kargs")?),
             origin: KeyFile::parse(&origin),
         }))
     }

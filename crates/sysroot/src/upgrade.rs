@@ -71,8 +71,7 @@ impl Sysroot {
         let origin = self.origin_deployment()?;
         let refspec = origin
             .refspec()
-            .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?
-            .to_owned();
+            .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?;
         let latest = self.fetch_refspec(&refspec, metadata_only)?;
         let state = self.load()?;
         let current = match self.staged()? {
@@ -134,8 +133,7 @@ impl Sysroot {
         let refspec = origin
             .as_ref()
             .and_then(|d| d.refspec())
-            .unwrap_or(rev)
-            .to_owned();
+            .unwrap_or_else(|| rev.to_owned());
         let head = self.repo().resolve_rev(&refspec).ok();
         let options = DeployOptions {
             osname: origin.map(|d| d.osname),

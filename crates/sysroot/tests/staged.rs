@@ -182,10 +182,10 @@ fn deploy_revision_pins_a_commit_and_rebase_changes_the_origin() {
     let report = sysroot.deploy_revision("testos/v^", Apply::Now).unwrap();
     let d = &report.deployment;
     assert_eq!(d.checksum, v1);
-    assert_eq!(d.refspec(), Some("testos/v"));
+    assert_eq!(d.refspec().as_deref(), Some("testos/v"));
     assert_eq!(
         d.origin.get("origin", "override-commit"),
-        Some(v1.to_string().as_str())
+        Some(v1.to_string())
     );
     // An upgrade drops the override and follows the ref again.
     let (_, report) = sysroot.upgrade(Apply::Now).unwrap();
@@ -198,7 +198,7 @@ fn deploy_revision_pins_a_commit_and_rebase_changes_the_origin() {
     let other = commit(sysroot.repo(), &tree, "testos/other", "9");
     let report = sysroot.rebase("testos/other", Apply::Now).unwrap();
     assert_eq!(report.deployment.checksum, other);
-    assert_eq!(report.deployment.refspec(), Some("testos/other"));
+    assert_eq!(report.deployment.refspec().as_deref(), Some("testos/other"));
     assert_eq!(sysroot.check_upgrade().unwrap().refspec, "testos/other");
     assert!(sysroot.verify().unwrap().is_empty());
 }

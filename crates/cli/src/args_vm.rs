@@ -1,0 +1,116 @@
+//! `ferro vm …` and `ferro compose …` arguments, as clap types only.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use ferro_compose::qemu::PortForward;
+
+/// `ferro vm`: boot images under QEMU as Fedora CoreOS users do.
+#[derive(Debug, Args)]
+pub struct VmArgs {
+    /// Where VMs keep their files (default: `$FERRO_VM_STATE_DIR`, else
+    /// `$XDG_RUNTIME_DIR/ferro/vms`, else `~/.local/state/ferro/vms`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: VmVerb,
+}
+
+/// The VM commands.
+#[derive(Debug, Subcommand)]
+pub enum VmVerb {
+    /// Boot IMAGE behind a copy-on-write overlay with an Ignition config in fw_cfg.
+    Run(VmRunArgs),
+    /// Log in to a VM as `core` (or run CMD there).
+    Ssh(VmSshArgs),
+    /// Power a VM off (ACPI), then quit QEMU if it does not finish in time.
+    Stop(VmStopArgs),
+    /// List the VMs with their ports and whether they run.
+    List(VmListArgs),
+}
+
+/// `ferro vm run`.
+#[derive(Debug, Args)]
+pub struct VmRunArgs {
+    /// The disk image (raw or qcow2); never written to.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// The Ignition config, passed as fw_cfg `opt/com.coreos/config`.
+    #[arg(long, value_name = "CONFIG")]
+    pub ignition: PathBuf,
+    /// The VM's name; a stopped VM of that name is replaced.
+    #[arg(long, default_value = "ferro")]
+    pub name: String,
+    /// Guest memory in MiB.
+    #[arg(long, value_name = "MB", default_value_t = 2048)]
+    pub memory: u32,
+    /// Virtual CPUs.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub cpus: u32,
+    /// Forward 127.0.0.1:HOST to the guest's port GUEST (repeatable).
+    #[arg(long, value_name = "HOST:GUEST")]
+    pub publish: Vec<PortForward>,
+    /// The host port for SSH (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub ssh_port: Option<u16>,
+    /// Serial console: a log file, or `-` for this terminal (implies --foreground).
+    /// Default: `console.log` in the VM's state directory.
+    #[arg(long, value_name = "FILE|-")]
+    pub console: Option<PathBuf>,
+    /// How guest code runs; `auto` uses KVM only if a probe guest boots under it.
+    #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
+    pub accel: AccelArg,
+    /// Stay attached until the VM exits instead of running QEMU as a daemon.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Return once the guest's SSH server answers (progress shown on a terminal).
+    #[arg(long, conflicts_with = "foreground")]
+    pub wait_ssh: bool,
+    /// With --wait-ssh: give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub wait_timeout: u64,
+}
+
+/// `--accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccelArg {
+    /// KVM if a probe guest boots under it (cached per host boot), else TCG.
+    Auto,
+    /// Hardware virtualisation.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+/// `ferro vm ssh`.
+#[derive(Debug, Args)]
+pub struct VmSshArgs {
+    /// The VM.
+    pub name: String,
+    /// The private key to log in with.
+    #[arg(short = 'i', long, value_name = "KEY")]
+    pub identity: Option<PathBuf>,
+    /// A command to run instead of a login shell (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// `ferro vm stop`.
+#[derive(Debug, Args)]
+pub struct VmStopArgs {
+    /// The VM.
+    pub name: String,
+    /// Seconds the guest gets to power off before QEMU is told to quit (0: quit now).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// `ferro vm list`.
+#[derive(Debug, Args)]
+pub struct VmListArgs {
+    /// One JSON array (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}

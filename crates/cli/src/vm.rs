@@ -1,0 +1,164 @@
+//! `ferro vm …`: renders the VM operations of `ferro_compose::vm`.
+
+use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use ferro_compose::accel::Accel;
+use ferro_compose::qemu::Console;
+use ferro_compose::vm::{self, RunOptions, Stopped};
+use ferro_compose::{ssh, state};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ExitStatus;
+use crate::args_vm::{AccelArg, VmArgs, VmListArgs, VmRunArgs, VmSshArgs, VmStopArgs, VmVerb};
+
+/// Overrides the default state root, for tests and for several independent sets of VMs.
+const STATE_DIR_ENV: &str = "FERRO_VM_STATE_DIR";
+
+/// Runs one `ferro vm` command.
+pub fn run(args: VmArgs) -> anyhow::Result<ExitStatus> {
+    let root = args
+        .state_dir
+        .or_else(|| {
+            std::env::var_os(STATE_DIR_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(state::default_root);
+    match args.verb {
+        VmVerb::Run(run) => run_vm(&root, run),
+        VmVerb::Ssh(ssh) => ssh_vm(&root, ssh),
+        VmVerb::Stop(stop) => stop_vm(&root, stop),
+        VmVerb::List(list) => list_vms(&root, list),
+    }
+}
+
+fn run_vm(root: &Path, args: VmRunArgs) -> anyhow::Result<ExitStatus> {
+    let options = RunOptions {
+        name: args.name,
+        image: args.image,
+        ignition: Some(args.ignition),
+        memory_mb: args.memory,
+        cpus: args.cpus,
+        publish: args.publish,
+        ssh_port: args.ssh_port,
+        console: args.console.map(|path| {
+            if path.as_os_str() == "-" {
+                Console::Stdio
+            } else {
+                Console::File(path)
+            }
+        }),
+        accel: match args.accel {
+            AccelArg::Auto => None,
+            AccelArg::Kvm => Some(Accel::Kvm),
+            AccelArg::Tcg => Some(Accel::Tcg),
+        },
+        foreground: args.foreground,
+    };
+    let started = vm::run(root, &options)?;
+    let record = &started.record;
+    let Some(pid) = started.pid else {
+        // A foreground run has ended with the VM.
+        return Ok(ExitStatus::Success);
+    };
+    let ports: Vec<String> = record.publish.iter().map(ToString::to_string).collect();
+    eprintln!(
+        "VM '{}' running (pid {pid}, {}): ssh port {}{}{}",
+        record.name,
+        record.accel.qemu_accel(),
+        record.ssh_port,
+        if ports.is_empty() { "" } else { ", published " },
+        ports.join(" "),
+    );
+    if let Some(console) = &record.console {
+        eprintln!("console: {}", console.display());
+    }
+    if args.wait_ssh {
+        let elapsed = wait_ssh(&started, Duration::from_secs(args.wait_timeout))?;
+        eprintln!(
+            "SSH answered after {:.1} s: ferro vm ssh {}",
+            elapsed.as_secs_f64(),
+            record.name
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Waits for SSH; on a terminal a spinner shows the console's last line.
+fn wait_ssh(started: &vm::Started, timeout: Duration) -> anyhow::Result<Duration> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} waiting for SSH {elapsed} {wide_msg}")
+                .expect("a valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let mut progress = |line: Option<&str>| {
+        if let (Some(bar), Some(line)) = (&bar, line) {
+            bar.set_message(format!("| {line}"));
+        }
+    };
+    let result = vm::wait_ssh(&started.vm, &started.record, timeout, &mut progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+fn ssh_vm(root: &Path, args: VmSshArgs) -> anyhow::Result<ExitStatus> {
+    let record = state::VmDir::new(root, &args.name)?.read_record()?;
+    let error = std::process::Command::new("ssh")
+        .args(ssh::command_args(
+            record.ssh_port,
+            args.identity.as_deref(),
+            &args.command,
+        ))
+        .exec();
+    Err(error).context("could not run ssh (install openssh-client)")
+}
+
+fn stop_vm(root: &Path, args: VmStopArgs) -> anyhow::Result<ExitStatus> {
+    let how = match vm::stop(root, &args.name, Duration::from_secs(args.timeout))? {
+        Stopped::NotRunning => "was not running",
+        Stopped::PoweredOff => "powered off",
+        Stopped::Quit => "stopped (QEMU quit)",
+        Stopped::Killed => "killed",
+    };
+    eprintln!("VM '{}' {how}", args.name);
+    Ok(ExitStatus::Success)
+}
+
+fn list_vms(root: &Path, args: VmListArgs) -> anyhow::Result<ExitStatus> {
+    let vms = vm::status(root)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&vms)?);
+        return Ok(ExitStatus::Success);
+    }
+    println!(
+        "{:<16} {:<8} {:>8} {:>6}  {:<20} IMAGE",
+        "NAME", "STATE", "PID", "SSH", "PORTS"
+    );
+    for vm in vms {
+        let ports: Vec<String> = vm.record.publish.iter().map(ToString::to_string).collect();
+        println!(
+            "{:<16} {:<8} {:>8} {:>6}  {:<20} {}",
+            vm.record.name,
+            if vm.running { "running" } else { "stopped" },
+            vm.pid.map_or("-".into(), |p| p.to_string()),
+            vm.record.ssh_port,
+            if ports.is_empty() {
+                "-".into()
+            } else {
+                ports.join(",")
+            },
+            vm.record.image.display(),
+        );
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,202 @@
+//! `ferro ostree commit` killed (SIGKILL) at random points, many times, into
+//! `bare-user` and `archive` repositories: after every kill the repository passes
+//! `ferro ostree fsck` and `ostree fsck` (when installed), the ref is absent or names
+//! the complete commit, every file under `objects/` is byte-identical to the same
+//! object of an uninterrupted commit (nothing half-written is visible), and running
+//! the commit again gives the uninterrupted commit's id.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const FERRO: &str = env!("CARGO_BIN_EXE_ferro");
+/// Kills per repository mode.
+const RUNS: usize = 16;
+
+fn ferro(args: &[String]) -> Output {
+    Command::new(FERRO)
+        .arg("ostree")
+        .args(args)
+        .output()
+        .expect("run ferro")
+}
+
+fn have_ostree() -> bool {
+    let found = Command::new("ostree")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("`ostree` is not installed: checking with `ferro ostree fsck` only");
+    }
+    found
+}
+
+/// A tree of 3,000 small files in 30 directories, plus symlinks.
+fn make_tree(root: &Path) {
+    for d in 0..30 {
+        let dir = root.join(format!("d{d:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            fs::write(dir.join(format!("f{f:03}")), format!("{d} {f}\n").repeat(f + 1)).unwrap();
+        }
+        std::os::unix::fs::symlink(format!("f{d:03}"), dir.join("link")).unwrap();
+    }
+}
+
+/// xorshift64*: enough randomness for kill delays, reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+struct Case {
+    repo: PathBuf,
+    tree: PathBuf,
+}
+
+impl Case {
+    fn init(&self, mode: &str) {
+        let _ = fs::remove_dir_all(&self.repo);
+        let out = ferro(&[self.repo_arg(), "init".into(), format!("--mode={mode}")]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    fn repo_arg(&self) -> String {
+        format!("--repo={}", self.repo.display())
+    }
+
+    fn commit_args(&self) -> Vec<String> {
+        [
+            self.repo_arg(),
+            "commit".into(),
+            "-b".into(),
+            "main".into(),
+            "--orphan".into(),
+            "--timestamp=@1700000000".into(),
+            "-s".into(),
+            "interrupted".into(),
+            format!("--tree=dir={}", self.tree.display()),
+        ]
+        .into()
+    }
+
+    fn commit(&self) -> String {
+        let out = ferro(&self.commit_args());
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn main_ref(&self) -> Option<String> {
+        fs::read_to_string(self.repo.join("refs/heads/main"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+}
+
+/// Every file under `objects/`, by relative path, with its bytes.
+fn objects(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let root = repo.join("objects");
+    for fan in fs::read_dir(&root).unwrap() {
+        let fan = fan.unwrap().path();
+        for entry in fs::read_dir(&fan).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = match fs::symlink_metadata(&path).unwrap().file_type().is_symlink() {
+                true => fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes(),
+                false => fs::read(&path).unwrap(),
+            };
+            out.insert(path.strip_prefix(&root).unwrap().to_owned(), bytes);
+        }
+    }
+    out
+}
+
+fn fsck_passes(case: &Case, ostree: bool, when: &str) {
+    let out = ferro(&[case.repo_arg(), "fsck".into()]);
+    assert!(out.status.success(), "ferro fsck {when}: {out:?}");
+    if ostree {
+        let out = Command::new("ostree")
+            .args(["fsck", &case.repo_arg()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ostree fsck {when}: {out:?}");
+    }
+}
+
+#[test]
+fn killed_commits_leave_sound_repositories_and_rerun_identically() {
+    let started = Instant::now();
+    let ostree = have_ostree();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree);
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill-delay seed {seed}");
+    let mut rng = Rng(seed);
+    for mode in ["bare-user", "archive"] {
+        let baseline = Case {
+            repo: dir.path().join(format!("{mode}-baseline")),
+            tree: tree.clone(),
+        };
+        baseline.init(mode);
+        let clock = Instant::now();
+        let expected = baseline.commit();
+        let full = clock.elapsed();
+        let complete = objects(&baseline.repo);
+        let case = Case {
+            repo: dir.path().join(mode),
+            tree: tree.clone(),
+        };
+        let (mut interrupted, mut finished) = (0, 0);
+        for run in 0..RUNS {
+            case.init(mode);
+            let mut child = Command::new(FERRO)
+                .arg("ostree")
+                .args(case.commit_args())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            // Anywhere from before the first object to just after the ref moved.
+            let delay = rng.below(full.as_micros() as u64 * 11 / 10);
+            std::thread::sleep(Duration::from_micros(delay));
+            match child.try_wait().unwrap() {
+                Some(_) => finished += 1,
+                None => {
+                    child.kill().unwrap();
+                    interrupted += 1;
+                }
+            }
+            child.wait().unwrap();
+            let when = format!("after {mode} run {run} killed at {delay} µs");
+            fsck_passes(&case, ostree, &when);
+            if let Some(id) = case.main_ref() {
+                assert_eq!(id, expected, "the ref names the complete commit {when}");
+            }
+            for (path, bytes) in objects(&case.repo) {
+                let whole = complete.get(&path);
+                assert!(whole == Some(&bytes), "{} is not whole {when}", path.display());
+            }
+            assert_eq!(case.commit(), expected, "re-run {when}");
+            fsck_passes(&case, ostree, &format!("re-run {when}"));
+            assert_eq!(objects(&case.repo), complete, "re-run {when}");
+        }
+        eprintln!("{mode}: {interrupted} commits killed, {finished} finished first");
+        assert!(interrupted >= RUNS / 2, "most runs are killed mid-commit");
+    }
+    eprintln!("took {:?}", started.elapsed());
+}

@@ -1,0 +1,92 @@
+//! Copy-on-write overlays: each VM writes to its own qcow2 file backed by the image, so
+//! one image boots any number of fresh VMs and is never modified.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The QEMU disk image tool.
+pub const QEMU_IMG: &str = "qemu-img";
+
+/// A disk image format QEMU can back an overlay with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// A plain disk image.
+    Raw,
+    /// QEMU's copy-on-write format.
+    Qcow2,
+}
+
+impl ImageFormat {
+    /// The name `qemu-img` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Raw => "raw",
+            ImageFormat::Qcow2 => "qcow2",
+        }
+    }
+
+    /// Reads the format from the file's first bytes: qcow2 starts with `QFI\xfb`,
+    /// anything else is taken as raw. Naming the backing format explicitly keeps QEMU
+    /// from probing it, which it refuses to do for raw images.
+    pub fn detect(image: &Path) -> Result<Self, Error> {
+        let mut magic = [0u8; 4];
+        let mut file = File::open(image).map_err(|source| Error::Io {
+            path: image.to_owned(),
+            source,
+        })?;
+        let n = file.read(&mut magic).map_err(|source| Error::Io {
+            path: image.to_owned(),
+            source,
+        })?;
+        Ok(if n == 4 && magic == *b"QFI\xfb" {
+            ImageFormat::Qcow2
+        } else {
+            ImageFormat::Raw
+        })
+    }
+}
+
+/// Why an overlay could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The image could not be read.
+    #[error("could not read the image '{path}'")]
+    Io {
+        /// The image.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `qemu-img` could not be started.
+    #[error("could not start {QEMU_IMG}: {0} (install the qemu-utils package)")]
+    QemuImgMissing(#[source] std::io::Error),
+    /// `qemu-img` failed.
+    #[error("qemu-img create failed: {0}")]
+    QemuImg(String),
+}
+
+/// Creates `overlay` as a qcow2 file backed by `image` (made absolute, so the overlay
+/// works from any directory) and returns the image's format.
+pub fn create(image: &Path, overlay: &Path) -> Result<ImageFormat, Error> {
+    let image = std::path::absolute(image).map_err(|source| Error::Io {
+        path: image.to_owned(),
+        source,
+    })?;
+    let format = ImageFormat::detect(&image)?;
+    let output = Command::new(QEMU_IMG)
+        .args(["create", "-q", "-f", "qcow2", "-b"])
+        .arg(&image)
+        .args(["-F", format.name()])
+        .arg(overlay)
+        .output()
+        .map_err(Error::QemuImgMissing)?;
+    if !output.status.success() {
+        return Err(Error::QemuImg(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(format)
+}
