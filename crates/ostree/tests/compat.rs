@@ -13,31 +13,11 @@ use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::{ProblemKind, fsck};
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::{have_ostree, ostree};
+
 const TIMESTAMP: u64 = 1_577_836_800;
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
-    }
-    found
-}
-
-fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree")
-        .args(args)
-        .output()
-        .expect("run ostree");
-    assert!(
-        out.status.success(),
-        "ostree {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn repo_arg(path: &Path) -> String {
     format!("--repo={}", path.display())

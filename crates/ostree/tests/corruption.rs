@@ -11,6 +11,10 @@ use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::{ProblemKind, delete_corrupt, fsck};
 use ferro_ostree::{Checksum, FileHeader, ObjectType, Repo, RepoMode};
 
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::have_ostree;
+
 const KINDS: [ObjectType; 4] = [
     ObjectType::Commit,
     ObjectType::DirTree,
@@ -18,17 +22,6 @@ const KINDS: [ObjectType; 4] = [
     ObjectType::File,
 ];
 const MODES: [RepoMode; 2] = [RepoMode::BareUser, RepoMode::Archive];
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping the `ostree fsck` half: `ostree` is not installed");
-    }
-    found
-}
 
 fn ostree_fsck_fails(repo: &Path) -> bool {
     let arg = format!("--repo={}", repo.display());

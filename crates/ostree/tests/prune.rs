@@ -11,6 +11,10 @@ use ferro_ostree::fsck::fsck;
 use ferro_ostree::prune::{PruneOptions, prune};
 use ferro_ostree::{Checksum, Repo, RepoMode};
 
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::{have_ostree, ostree};
+
 fn write_tree(root: &Path, tag: &str, shared: &str) {
     fs::create_dir_all(root.join("sub")).unwrap();
     fs::write(root.join("shared.txt"), shared).unwrap();
@@ -148,26 +152,6 @@ fn no_prune_deletes_nothing() {
     };
     assert_eq!(prune(&repo, &options).unwrap().deleted, 5);
     assert_eq!(objects(repo.path()), before);
-}
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: `ostree` is not installed");
-    }
-    found
-}
-
-fn ostree(args: &[&str]) {
-    let out = Command::new("ostree").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ostree {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// ferro prune deletes exactly what `ostree prune` deletes on a copy of the same

@@ -5,12 +5,15 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
 use ferro_ostree::pull_local::pull_local;
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
+
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::{have_ostree, ostree};
 
 fn make_tree(root: &Path, tag: &str) {
     fs::create_dir_all(root.join("a/b")).unwrap();
@@ -121,27 +124,6 @@ fn tampered_objects_are_rejected() {
     assert!(pull_local(&src2, &dest2, &id2, None).is_err());
     assert!(!dest2.has_object(ObjectType::Commit, &id2));
     assert!(!dest2.has_object(ObjectType::DirTree, &root));
-}
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: `ostree` is not installed");
-    }
-    found
-}
-
-fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ostree {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// ferro pulls from an `ostree`-written repository and `ostree fsck` accepts the result;

@@ -4,33 +4,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::object::Variant;
 use ferro_ostree::summary::{summary_bytes, update_summary};
 use ferro_ostree::{Repo, RepoMode};
 
-fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ostree {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: `ostree` is not installed");
-    }
-    found
-}
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::{have_ostree, ostree};
 
 fn setup(path: &Path, src: &Path) -> Repo {
     fs::create_dir_all(src.join("d")).unwrap();

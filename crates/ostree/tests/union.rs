@@ -6,31 +6,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ferro_ostree::checkout::{CheckoutOptions, LinkMode, Overwrite, checkout};
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::{Checksum, Repo, RepoMode};
 
-fn ostree(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ostree")
-        .args(args)
-        .output()
-        .expect("run ostree");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn have_ostree() -> bool {
-    let found = ostree(&["--version"]).is_ok();
-    if !found {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
-    }
-    found
-}
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::{have_ostree, try_ostree};
 
 /// Type, permission bits and bytes or target of every path below `root`.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
@@ -115,7 +98,7 @@ fn ferro(setup: &Setup, dest: &Path, overwrite: Overwrite, link: LinkMode) -> Re
 
 fn real(setup: &Setup, dest: &Path, flag: &str) -> Result<(), String> {
     let repo = format!("--repo={}", setup.repo.path().display());
-    ostree(&[
+    try_ostree(&[
         "checkout",
         &repo,
         "-U",
@@ -123,6 +106,7 @@ fn real(setup: &Setup, dest: &Path, flag: &str) -> Result<(), String> {
         "main",
         dest.to_str().unwrap(),
     ])
+    .map(drop)
 }
 
 /// Over the same destination, ferro (copying or hardlinking) and `ostree checkout -U`

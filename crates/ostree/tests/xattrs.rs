@@ -12,20 +12,11 @@ use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
 use ferro_ostree::{Repo, RepoMode};
 
-type Xattrs = Vec<(String, Vec<u8>)>;
+#[path = "support/oracle.rs"]
+mod oracle;
+use oracle::ostree;
 
-fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree")
-        .args(args)
-        .output()
-        .expect("run ostree");
-    assert!(
-        out.status.success(),
-        "ostree {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+type Xattrs = Vec<(String, Vec<u8>)>;
 
 fn set(path: &Path, name: &str, value: &[u8]) -> rustix::io::Result<()> {
     rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty())
