@@ -228,11 +228,21 @@ fn write_is_atomic_with_owner_then_mode() {
     if root {
         assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
     }
-    let names: Vec<_> = fs::read_dir(f.host("etc"))
-        .expect("ls")
-        .map(|e| e.expect("e").file_name())
-        .collect();
-    assert_eq!(names, ["tool"], "no temp file left");
+    let names = || -> Vec<_> {
+        fs::read_dir(f.host("etc"))
+            .expect("ls")
+            .map(|e| e.expect("e").file_name())
+            .collect()
+    };
+    assert_eq!(names(), ["tool"], "no temp file left");
+    f.root
+        .write_file("/etc/tool", b"#!/bin/sh\nexit 0\n", perms)
+        .expect("overwrite");
+    assert_eq!(
+        fs::read(f.host("etc/tool")).expect("read"),
+        b"#!/bin/sh\nexit 0\n"
+    );
+    assert_eq!(names(), ["tool"], "no temp file left after an overwrite");
     let m = f.root.lstat("/etc/tool").expect("lstat").expect("exists");
     assert_eq!((m.kind, m.mode), (Kind::File, 0o4755));
     assert_eq!(f.root.lstat("/etc/none").expect("lstat"), None);
