@@ -39,6 +39,11 @@ pub enum Command {
     Rebase(crate::args_admin::RebaseArgs),
     /// Mount a deployment as the new root (initramfs), like `ostree-prepare-root`.
     PrepareRoot(crate::args_admin::PrepareRootArgs),
+    /// Boot images in QEMU VMs: run, ssh, stop, list.
+    Vm(crate::args_vm::VmArgs),
+    /// Build OS trees (and later images) from Debian packages.
+    #[command(subcommand)]
+    Compose(crate::args_vm::ComposeCommand),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

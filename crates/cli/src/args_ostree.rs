@@ -37,13 +37,17 @@ pub enum OstreeVerb {
     },
     /// List refs, or create and delete them.
     Refs {
-        /// Delete the named refs.
+        /// Delete the named refs and every ref under the named prefixes.
         #[arg(long)]
         delete: bool,
+        /// Show full ref names under a prefix (not relative to it).
+        #[arg(long)]
+        list: bool,
         /// Create ref NEW pointing at the commit named by the argument.
         #[arg(long, value_name = "NEW")]
         create: Option<String>,
-        /// Refs (with --delete), or the existing ref or commit (with --create).
+        /// Refs or prefixes to list or delete (`REMOTE:` for a remote's), or the existing
+        /// ref or commit (with --create).
         refs: Vec<String>,
     },
     /// Show a commit and its ancestors.

@@ -114,3 +114,25 @@ pub struct VmListArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `ferro compose`: build OS trees and images.
+#[derive(Debug, Subcommand)]
+pub enum ComposeCommand {
+    /// Build an OS tree from Debian packages and commit it to an OSTree repository.
+    Tree(ComposeTreeArgs),
+}
+
+/// `ferro compose tree`.
+#[derive(Debug, Args)]
+pub struct ComposeTreeArgs {
+    /// The manifest (YAML: ref, version, packages, debian.suite, debian.mirror).
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: PathBuf,
+    /// The OSTree repository (created in archive mode if missing).
+    #[arg(long, value_name = "REPO")]
+    pub repo: PathBuf,
+    /// Where downloads and the work tree are kept between runs (default:
+    /// `$XDG_CACHE_HOME/ferro/compose`, else `~/.cache/ferro/compose`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}

@@ -5,7 +5,9 @@ mod admin;
 mod args;
 mod args_admin;
 mod args_ostree;
+mod args_vm;
 mod butane;
+mod compose;
 mod host;
 mod ignition;
 mod ostree;
@@ -13,6 +15,7 @@ mod ostree_remote;
 mod ostree_sign;
 mod output;
 mod render;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -65,6 +68,8 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => host::upgrade(args),
         Command::Rebase(args) => host::rebase(args),
         Command::PrepareRoot(args) => host::prepare_root(args),
+        Command::Vm(args) => vm::run(args),
+        Command::Compose(command) => compose::run(command),
     };
     match result {
         Ok(status) => status.into(),

@@ -65,6 +65,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         OstreeVerb::RevParse { rev } => writeln!(out, "{}", repo.resolve_rev(&rev)?)?,
         OstreeVerb::Refs {
             delete,
+            list,
             create,
             refs,
         } => {
@@ -77,15 +78,20 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 }
                 repo.set_ref(&new, Some(&repo.resolve_rev(target)?))?;
             } else if delete {
-                for name in &refs {
-                    repo.set_ref(name, None)?;
+                // As `ostree refs --delete`: prefixes too, and nothing to delete is fine.
+                for prefix in &refs {
+                    for (name, _, _) in repo.refs_under(prefix, true)? {
+                        repo.set_ref(&name, None)?;
+                    }
+                }
+            } else if refs.is_empty() {
+                for (name, _) in repo.list_refs()? {
+                    writeln!(out, "{name}")?;
                 }
             } else {
-                for (name, _) in repo.list_refs()? {
-                    if refs.is_empty()
-                        || refs.iter().any(|prefix| name.starts_with(prefix.as_str()))
-                    {
-                        writeln!(out, "{name}")?;
+                for prefix in &refs {
+                    for (_, shown, _) in repo.refs_under(prefix, list)? {
+                        writeln!(out, "{shown}")?;
                     }
                 }
             }

@@ -69,7 +69,7 @@ fn run_vm(root: &Path, args: VmRunArgs) -> anyhow::Result<ExitStatus> {
     eprintln!(
         "VM '{}' running (pid {pid}, {}): ssh port {}{}{}",
         record.name,
-        record.accel.qemu_accel(),
+        record.accel.name(),
         record.ssh_port,
         if ports.is_empty() { "" } else { ", published " },
         ports.join(" "),

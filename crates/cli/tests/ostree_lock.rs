@@ -75,7 +75,9 @@ fn commits_beside_prunes_keep_the_repository_sound() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     succeeds(
-        ferro(&repo, &["init", "--mode=bare-user"]).output().unwrap(),
+        ferro(&repo, &["init", "--mode=bare-user"])
+            .output()
+            .unwrap(),
         "init",
     );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
@@ -108,21 +110,37 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     let src = dir.path().join("src");
     fill(&src, 0);
     succeeds(
-        ostree(&repo, &["init", "--mode=bare-user"]).output().unwrap(),
+        ostree(&repo, &["init", "--mode=bare-user"])
+            .output()
+            .unwrap(),
         "init",
     );
     let config = repo.join("config");
     let text = fs::read_to_string(&config).unwrap();
-    fs::write(&config, text.replace("[core]\n", "[core]\nlock-timeout-secs=1\n")).unwrap();
+    fs::write(
+        &config,
+        text.replace("[core]\n", "[core]\nlock-timeout-secs=1\n"),
+    )
+    .unwrap();
     let tree = format!("--tree=dir={}", src.display());
 
     // ferro's exclusive lock (what prune holds) keeps `ostree commit` out.
-    let held = Repo::open(&repo).unwrap().lock(LockKind::Exclusive).unwrap();
-    let refused = ostree(&repo, &["commit", "-b", "main", &tree]).output().unwrap();
-    assert!(!refused.status.success(), "ostree commit ran under ferro's lock");
+    let held = Repo::open(&repo)
+        .unwrap()
+        .lock(LockKind::Exclusive)
+        .unwrap();
+    let refused = ostree(&repo, &["commit", "-b", "main", &tree])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "ostree commit ran under ferro's lock"
+    );
     drop(held);
     succeeds(
-        ostree(&repo, &["commit", "-b", "main", &tree]).output().unwrap(),
+        ostree(&repo, &["commit", "-b", "main", &tree])
+            .output()
+            .unwrap(),
         "ostree commit after the lock is released",
     );
 
@@ -152,7 +170,10 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
         .unwrap();
     fifo_in.write_all(&tar.stdout).unwrap();
     drop(fifo_in);
-    succeeds(writer.wait_with_output().unwrap(), "ostree commit from the FIFO");
+    succeeds(
+        writer.wait_with_output().unwrap(),
+        "ostree commit from the FIFO",
+    );
     succeeds(prune.wait_with_output().unwrap(), "ferro prune");
     succeeds(ostree(&repo, &["fsck"]).output().unwrap(), "ostree fsck");
 }

@@ -49,7 +49,8 @@ impl Accel {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The short name (`kvm`, `tcg`) shown to users and cached.
+    pub fn name(self) -> &'static str {
         match self {
             Accel::Kvm => "kvm",
             Accel::Tcg => "tcg",

@@ -18,9 +18,14 @@
 #![deny(missing_docs)]
 
 pub mod accel;
+pub mod commit;
+pub mod debootstrap;
+pub mod manifest;
 pub mod overlay;
+pub mod postprocess;
 pub mod qemu;
 pub mod qmp;
 pub mod ssh;
 pub mod state;
+pub mod tree;
 pub mod vm;

@@ -10,7 +10,7 @@
 //!   mirror: http://deb.debian.org/debian   # default: the host's apt mirror
 //! ```
 
-use ferro_document::node::{Node, Value};
+use ferro_document::{Node, Value};
 
 /// What to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn scalar(node: &Node, key: &str) -> Result<String, Error> {
 }
 
 /// Checks that a map has only `allowed` keys, so a typo is an error, not a default.
-fn only_keys<'a>(node: &'a Node, allowed: &[&str], what: &str) -> Result<(), Error> {
+fn only_keys(node: &Node, allowed: &[&str], what: &str) -> Result<(), Error> {
     let Value::Map(entries) = &node.value else {
         return Err(error(node, format!("{what} must be a map")));
     };
@@ -65,7 +65,11 @@ fn only_keys<'a>(node: &'a Node, allowed: &[&str], what: &str) -> Result<(), Err
             return Err(Error {
                 line: entry.key_mark.line,
                 column: entry.key_mark.column,
-                message: format!("unknown key '{}' (expected one of: {})", entry.key, allowed.join(", ")),
+                message: format!(
+                    "unknown key '{}' (expected one of: {})",
+                    entry.key,
+                    allowed.join(", ")
+                ),
             });
         }
     }
@@ -90,7 +94,11 @@ impl Manifest {
             column: 1,
             message: e.to_string(),
         })?;
-        only_keys(&root, &["ref", "version", "packages", "debian"], "the manifest")?;
+        only_keys(
+            &root,
+            &["ref", "version", "packages", "debian"],
+            "the manifest",
+        )?;
         let required = |key: &str| {
             root.get(key)
                 .ok_or_else(|| error(&root, format!("missing '{key}'")))
@@ -105,7 +113,10 @@ impl Manifest {
                 for item in items {
                     let name = scalar(item, "packages")?;
                     if !valid_package(&name) {
-                        return Err(error(item, format!("'{name}' is not a Debian package name")));
+                        return Err(error(
+                            item,
+                            format!("'{name}' is not a Debian package name"),
+                        ));
                     }
                     packages.push(name);
                 }
@@ -157,7 +168,10 @@ mod tests {
     #[test]
     fn defaults() {
         let m = Manifest::parse("ref: r\nversion: '1.0'\n").unwrap();
-        assert_eq!((m.suite.as_str(), m.mirror, m.packages.len()), ("bookworm", None, 0));
+        assert_eq!(
+            (m.suite.as_str(), m.mirror, m.packages.len()),
+            ("bookworm", None, 0)
+        );
     }
 
     #[test]
@@ -166,7 +180,8 @@ mod tests {
         assert_eq!((e.line, e.column), (3, 1));
         assert!(e.message.contains("unknown key 'packges'"), "{e}");
 
-        let e = Manifest::parse("ref: r\nversion: 1\npackages:\n  - ok\n  - 'Bad;rm'\n").unwrap_err();
+        let e =
+            Manifest::parse("ref: r\nversion: 1\npackages:\n  - ok\n  - 'Bad;rm'\n").unwrap_err();
         assert_eq!(e.line, 5);
         assert!(e.to_string().contains("not a Debian package name"), "{e}");
 

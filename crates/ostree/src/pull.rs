@@ -145,9 +145,9 @@ pub enum PullError {
         remote: String,
         /// The refused commit.
         commit: Checksum,
-        /// Why it does not verify.
+        /// Why it does not verify (boxed: it is large, and this is the rare path).
         #[source]
-        source: SignError,
+        source: Box<SignError>,
     },
     /// A fetched object has the right checksum but is not a valid object.
     #[error("invalid object {object} from the remote: {source}")]
@@ -304,7 +304,7 @@ impl Puller<'_> {
         PullError::Signature {
             remote: self.remote.to_owned(),
             commit: *commit,
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -80,6 +80,33 @@ impl Repo {
         Ok(out)
     }
 
+    /// The refs `ostree refs PREFIX` selects, as `(name, display, commit)`: the ref
+    /// named exactly `prefix` (displayed in full), every ref of a remote for
+    /// `REMOTE:` (in full), or every ref under the directory `prefix/` (displayed
+    /// without the prefix, or in full with `full`).
+    pub fn refs_under(
+        &self,
+        prefix: &str,
+        full: bool,
+    ) -> Result<Vec<(String, String, Checksum)>, Error> {
+        let dir = format!("{prefix}/");
+        Ok(self
+            .list_refs()?
+            .into_iter()
+            .filter_map(|(name, id)| {
+                let shown = if name == prefix || (prefix.ends_with(':') && name.starts_with(prefix))
+                {
+                    name.clone()
+                } else if let Some(rest) = name.strip_prefix(&dir) {
+                    if full { name.clone() } else { rest.to_owned() }
+                } else {
+                    return None;
+                };
+                Some((name, shown, id))
+            })
+            .collect())
+    }
+
     fn collect_refs(
         &self,
         dir: &Path,

@@ -17,6 +17,7 @@ use flate2::bufread::DeflateDecoder;
 use crate::checksum::Checksum;
 use crate::gvariant;
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, ObjectType, S_IFLNK, S_IFMT, S_IFREG};
+use crate::transaction::Policy;
 
 /// The xattr holding a bare-user object's real uid, gid, mode and xattrs.
 const OSTREEMETA: &str = "user.ostreemeta";
@@ -166,7 +167,7 @@ pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
 pub struct Repo {
     pub(crate) path: PathBuf,
     mode: RepoMode,
-    policy: crate::transaction::Policy,
+    policy: Policy,
 }
 
 /// A content object being read: its metadata, size and a stream of its bytes.
@@ -243,10 +244,7 @@ impl Repo {
         let repo = Repo {
             path: path.to_owned(),
             mode,
-            policy: crate::transaction::Policy::from_config(&crate::keyfile::KeyFile::parse(
-                &text,
-            ))
-            .map_err(|detail| Error::Config {
+            policy: Policy::from_config(&text).map_err(|detail| Error::Config {
                 path: config.clone(),
                 detail,
             })?,
@@ -264,8 +262,7 @@ impl Repo {
             detail,
         };
         let mode = mode_from_config(&text).map_err(bad)?;
-        let policy = crate::transaction::Policy::from_config(&crate::keyfile::KeyFile::parse(&text))
-            .map_err(bad)?;
+        let policy = Policy::from_config(&text).map_err(bad)?;
         Ok(Repo {
             path: path.to_owned(),
             mode,
@@ -284,7 +281,7 @@ impl Repo {
     }
 
     /// The `[core]` settings for syncing, locking and `tmp/` expiry.
-    pub(crate) fn policy(&self) -> crate::transaction::Policy {
+    pub(crate) fn policy(&self) -> Policy {
         self.policy
     }
 

@@ -36,8 +36,9 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// Reads the settings from a repository `config`.
-    pub(crate) fn from_config(config: &KeyFile) -> Result<Self, String> {
+    /// Reads the settings from the text of a repository `config`.
+    pub(crate) fn from_config(text: &str) -> Result<Self, String> {
+        let config = KeyFile::parse(text);
         let flag = |key: &str| match config.get("core", key).as_deref() {
             None | Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
@@ -72,7 +73,10 @@ impl Repo {
     pub fn begin_transaction(&self) -> Result<Transaction<'_>, Error> {
         let lock = self.lock(LockKind::Shared)?;
         self.clean_tmp()?;
-        Ok(Transaction { repo: self, _lock: lock })
+        Ok(Transaction {
+            repo: self,
+            _lock: lock,
+        })
     }
 
     /// Writes `data` to `dest` so that after a crash `dest` holds either its old
@@ -80,10 +84,12 @@ impl Repo {
     /// (the syncs only with `[core] fsync`).
     pub(crate) fn write_durable(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
         let (mut file, tmp) = self.create_tmp()?;
-        let written = file.write_all(data).and_then(|()| match self.policy().fsync {
-            true => file.sync_data(),
-            false => Ok(()),
-        });
+        let written = file
+            .write_all(data)
+            .and_then(|()| match self.policy().fsync {
+                true => file.sync_data(),
+                false => Ok(()),
+            });
         drop(file);
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
@@ -182,7 +188,7 @@ mod tests {
 
     #[test]
     fn policy_defaults_and_overrides() {
-        let defaults = Policy::from_config(&KeyFile::parse("[core]\nmode=bare\n")).unwrap();
+        let defaults = Policy::from_config("[core]\nmode=bare\n").unwrap();
         assert_eq!(
             defaults,
             Policy {
@@ -192,9 +198,12 @@ mod tests {
             }
         );
         let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\n";
-        let set = Policy::from_config(&KeyFile::parse(text)).unwrap();
-        assert_eq!((set.fsync, set.locking, set.tmp_expiry_secs), (false, false, 5));
-        assert!(Policy::from_config(&KeyFile::parse("[core]\nfsync=maybe\n")).is_err());
+        let set = Policy::from_config(text).unwrap();
+        assert_eq!(
+            (set.fsync, set.locking, set.tmp_expiry_secs),
+            (false, false, 5)
+        );
+        assert!(Policy::from_config("[core]\nfsync=maybe\n").is_err());
     }
 
     #[test]
@@ -215,8 +224,8 @@ mod tests {
         fs::write(tmp.join("staging-dead-lock"), b"").unwrap();
         fs::create_dir(tmp.join("staging-live")).unwrap();
         age(&tmp.join("staging-live"));
-        let live = crate::lock::lock_file(&tmp.join("staging-live-lock"), LockKind::Exclusive)
-            .unwrap();
+        let live =
+            crate::lock::lock_file(&tmp.join("staging-live-lock"), LockKind::Exclusive).unwrap();
         fs::create_dir(tmp.join("cache")).unwrap();
         age(&tmp.join("cache"));
         drop(repo.begin_transaction().unwrap());

@@ -1,0 +1,59 @@
+//! `ferro compose …`: renders `ferro_compose::tree`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ferro_compose::manifest::Manifest;
+use ferro_compose::tree::compose_tree;
+
+use crate::ExitStatus;
+use crate::args_vm::{ComposeCommand, ComposeTreeArgs};
+
+/// Runs one `ferro compose` command.
+pub fn run(command: ComposeCommand) -> anyhow::Result<ExitStatus> {
+    match command {
+        ComposeCommand::Tree(args) => tree(args),
+    }
+}
+
+/// The per-user cache directory, as the XDG base directory spec places it.
+fn default_cache() -> PathBuf {
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/var/cache"))
+        .join("ferro/compose")
+}
+
+fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
+    let text = std::fs::read_to_string(&args.manifest)
+        .with_context(|| format!("could not read '{}'", args.manifest.display()))?;
+    let manifest = match Manifest::parse(&text) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            eprintln!("error: {}: {error}", args.manifest.display());
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let cache = args.cache.unwrap_or_else(default_cache);
+    let outcome = compose_tree(&manifest, &args.repo, &cache, &mut |step| {
+        eprintln!("{step}…")
+    })?;
+    for step in &outcome.steps {
+        eprintln!("  {:<12} {:>7.1} s", step.name, step.elapsed.as_secs_f64());
+    }
+    eprintln!(
+        "{} version {} (kernel {}, {} MB): {}",
+        manifest.ref_name,
+        manifest.version,
+        outcome.kver,
+        outcome.tree_bytes / 1_000_000,
+        outcome.commit
+    );
+    println!("{}", outcome.commit);
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,94 @@
+//! `ferro ostree refs` against `ostree refs` on the same repository: listing (all,
+//! under a prefix, `--list`, `REMOTE:`), `--create` and `--delete` of prefixes. OSTree
+//! prints refs in hash-table order, so outputs are compared sorted.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
+    let mut command = match tool {
+        "ferro" => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_ferro"));
+            c.arg("ostree");
+            c
+        }
+        _ => Command::new(tool),
+    };
+    command
+        .arg(format!("--repo={}", repo.display()))
+        .args(args)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Exit success and the sorted output lines.
+fn outcome(out: &Output) -> (bool, Vec<String>) {
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    (out.status.success(), lines)
+}
+
+/// One repository per tool with the same refs: `a/b`, `a/c`, `x` made by `--create`,
+/// and remote refs `origin:main`, `origin:sub/z`.
+fn setup(tool: &str, root: &Path, src: &Path) -> std::path::PathBuf {
+    let repo = root.join(tool);
+    assert!(
+        run(tool, &repo, &["init", "--mode=archive"])
+            .status
+            .success()
+    );
+    let tree = format!("--tree=dir={}", src.display());
+    let out = run(
+        tool,
+        &repo,
+        &["commit", "-b", "a/b", "--timestamp=@0", &tree],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    for args in [
+        ["refs", "--create=a/c", id.as_str()],
+        ["refs", "--create=x", "a/b"],
+    ] {
+        let out = run(tool, &repo, &args);
+        assert!(out.status.success(), "{tool} {args:?}: {out:?}");
+    }
+    fs::create_dir_all(repo.join("refs/remotes/origin/sub")).unwrap();
+    fs::write(repo.join("refs/remotes/origin/main"), format!("{id}\n")).unwrap();
+    fs::write(repo.join("refs/remotes/origin/sub/z"), format!("{id}\n")).unwrap();
+    repo
+}
+
+#[test]
+fn refs_matches_ostree_refs() {
+    if Command::new("ostree").arg("--version").output().is_err() {
+        eprintln!("skipping: `ostree` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("f"), b"f\n").unwrap();
+    let ferro = setup("ferro", dir.path(), &src);
+    let ostree = setup("ostree", dir.path(), &src);
+    let same = |args: &[&str]| {
+        let ours = outcome(&run("ferro", &ferro, args));
+        let theirs = outcome(&run("ostree", &ostree, args));
+        assert_eq!(ours, theirs, "refs {args:?}");
+    };
+    same(&["refs"]);
+    same(&["refs", "a"]);
+    same(&["refs", "a", "x"]);
+    same(&["refs", "--list", "a"]);
+    same(&["refs", "a/b"]);
+    same(&["refs", "origin:"]);
+    same(&["refs", "--create=x", "a/b"]);
+    same(&["refs", "--delete", "a"]);
+    same(&["refs", "--delete", "origin:main"]);
+    same(&["refs", "--delete", "nothing"]);
+    same(&["refs"]);
+}

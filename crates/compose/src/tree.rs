@@ -1,0 +1,166 @@
+//! `ferro compose tree`: manifest → debootstrap → post-processing → OSTree commit, each
+//! step timed, with the work directory and download cache under one cache directory.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferro_ostree::Checksum;
+
+use crate::debootstrap::{self, Debootstrap};
+use crate::manifest::Manifest;
+use crate::postprocess;
+
+/// Why a tree could not be composed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Installing the packages.
+    #[error(transparent)]
+    Debootstrap(#[from] debootstrap::Error),
+    /// Reshaping the tree.
+    #[error(transparent)]
+    Postprocess(#[from] postprocess::Error),
+    /// Committing.
+    #[error(transparent)]
+    Commit(#[from] ferro_ostree::repo::Error),
+    /// A filesystem is still mounted in the work directory (a debootstrap killed
+    /// midway leaves `proc` mounted); deleting through it would reach the host.
+    #[error("'{0}' is still mounted; unmount it before composing again")]
+    Mounted(PathBuf),
+    /// The work directory could not be cleared.
+    #[error("could not {action} '{path}'")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How long one step took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The step's name.
+    pub name: &'static str,
+    /// Its duration.
+    pub elapsed: Duration,
+}
+
+/// What was composed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The new commit.
+    pub commit: Checksum,
+    /// The kernel version in the tree.
+    pub kver: String,
+    /// Bytes of files and symlinks in the tree (apparent size).
+    pub tree_bytes: u64,
+    /// Each step's duration, in order.
+    pub steps: Vec<Step>,
+}
+
+/// Fails if anything is mounted at or below `dir`.
+fn ensure_unmounted(dir: &Path) -> Result<(), Error> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Field 5 is the mount point (spaces escaped as \040, which a cache path rarely has).
+    let mounted = mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .find(|point| Path::new(point).starts_with(dir));
+    match mounted {
+        Some(point) => Err(Error::Mounted(point.into())),
+        None => Ok(()),
+    }
+}
+
+/// Removes the work directory of an earlier run, if any.
+fn clear(dir: &Path) -> Result<(), Error> {
+    ensure_unmounted(dir)?;
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::Io {
+            action: "remove",
+            path: dir.to_owned(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Sum of file and symlink sizes below `dir`, without following links.
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => tree_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Composes `manifest` into the repository at `repo`, keeping downloads in
+/// `cache/debs` and the tree being built in `cache/rootfs` (removed when committed).
+/// `on_step` is told each step's name as it starts.
+pub fn compose_tree(
+    manifest: &Manifest,
+    repo: &Path,
+    cache: &Path,
+    on_step: &mut dyn FnMut(&str),
+) -> Result<Outcome, Error> {
+    let cache = std::path::absolute(cache).map_err(|source| Error::Io {
+        action: "resolve",
+        path: cache.to_owned(),
+        source,
+    })?;
+    let rootfs = cache.join("rootfs");
+    let mut steps = Vec::new();
+    let mut begin = |name: &'static str| {
+        on_step(name);
+        (name, Instant::now())
+    };
+    let end = |steps: &mut Vec<Step>, (name, start): (&'static str, Instant)| {
+        steps.push(Step {
+            name,
+            elapsed: start.elapsed(),
+        })
+    };
+
+    let step = begin("debootstrap");
+    clear(&rootfs)?;
+    Debootstrap {
+        suite: manifest.suite.clone(),
+        mirror: manifest
+            .mirror
+            .clone()
+            .unwrap_or_else(debootstrap::host_mirror),
+        packages: manifest.packages.clone(),
+        cache_dir: cache.join("debs"),
+    }
+    .run(&rootfs, &cache.join("debootstrap.log"))?;
+    end(&mut steps, step);
+
+    let step = begin("postprocess");
+    ensure_unmounted(&rootfs)?;
+    let report = postprocess::postprocess(&rootfs)?;
+    end(&mut steps, step);
+
+    let step = begin("commit");
+    let size = tree_bytes(&rootfs);
+    let commit = crate::commit::commit_tree(repo, &rootfs, &manifest.ref_name, &manifest.version)?;
+    clear(&rootfs)?;
+    end(&mut steps, step);
+
+    Ok(Outcome {
+        commit,
+        kver: report.kver,
+        tree_bytes: size,
+        steps,
+    })
+}
