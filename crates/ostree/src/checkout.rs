@@ -239,7 +239,29 @@ impl Writer<'_> {
             .map_err(io_err("set mode of", dest))
     }
 
+    /// Hardlinks the object file at `dest`; `None` when linking is impossible here
+    /// (EMLINK, EXDEV and the like) and the caller should copy instead.
+    fn link_object(&self, id: &Checksum, dest: &Path) -> Result<Option<Made>, Error> {
+        let object = self.repo.object_path(ObjectType::File, id);
+        match self.create(dest, "hardlink", |at| fs::hard_link(&object, at)) {
+            Ok(Some(((), placed))) => {
+                placed.finish(dest)?;
+                Ok(Some(Made::Linked))
+            }
+            Ok(None) => Ok(Some(Made::Kept)),
+            Err(e) if self.options.link == LinkMode::Require => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
     fn file(&self, id: &Checksum, dest: &Path) -> Result<Made, Error> {
+        if self.link && self.repo.mode() != RepoMode::BareUser {
+            // Objects of bare and bare-user-only repositories are the checked-out files
+            // themselves, symlinks included: link them without reading their metadata.
+            if let Some(made) = self.link_object(id, dest)? {
+                return Ok(made);
+            }
+        }
         let mut content = self.repo.read_content(id)?;
         let header = &content.header;
         if header.is_symlink() {
@@ -260,16 +282,8 @@ impl Writer<'_> {
             return Ok(Made::Symlink);
         }
         if self.link {
-            let object = self.repo.object_path(ObjectType::File, id);
-            match self.create(dest, "hardlink", |at| fs::hard_link(&object, at)) {
-                Ok(Some(((), placed))) => {
-                    placed.finish(dest)?;
-                    return Ok(Made::Linked);
-                }
-                Ok(None) => return Ok(Made::Kept),
-                Err(e) if self.options.link == LinkMode::Require => return Err(e),
-                // EMLINK, EXDEV and the like: fall back to a copy.
-                Err(_) => {}
+            if let Some(made) = self.link_object(id, dest)? {
+                return Ok(made);
             }
         }
         let mut mode = header.mode & 0o7777;
