@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the config parsers: `scripts/fuzz.sh [SECONDS] [TARGET...]` (default 600 s each,
+# Fuzzes the config parsers and the OSTree object parsers: `scripts/fuzz.sh [SECONDS] [TARGET...]` (default 600 s each,
 # all targets). Needs cargo-fuzz (`cargo install cargo-fuzz`); on a stable toolchain
 # RUSTC_BOOTSTRAP=1 enables the sanitizer flags it uses. Seeds come from examples/ and,
 # when present, the reference corpora in ../shared.
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(butane_yaml butane_translate ignition_json)
+[ ${#targets[@]} -gt 0 ] || targets=(butane_yaml butane_translate ignition_json ostree_objects)
 shared=../shared/conformance
 for target in "${targets[@]}"; do
     corpus=fuzz/corpus/$target

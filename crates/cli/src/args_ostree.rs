@@ -129,6 +129,12 @@ pub enum OstreeVerb {
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),
+    /// Generate, list or describe static deltas.
+    StaticDelta {
+        /// The static-delta verb.
+        #[command(subcommand)]
+        verb: OstreeStaticDeltaVerb,
+    },
     /// List the paths that differ between two commits (`M`, `D`, `A`).
     Diff {
         /// Print object counts and the size of what both commits share.
@@ -193,6 +199,43 @@ pub struct OstreeCommitArgs {
     pub tar_autocreate_parents: bool,
     /// The directory to commit (like `--tree=dir=PATH`).
     pub path: Option<PathBuf>,
+}
+
+/// `ferro ostree static-delta` verbs.
+#[derive(Debug, Subcommand)]
+pub enum OstreeStaticDeltaVerb {
+    /// List the deltas stored under `deltas/`.
+    List,
+    /// Describe a delta (`FROM-TO`, or `TO` from scratch).
+    Show {
+        /// The delta name.
+        delta: String,
+    },
+    /// Write a delta to a commit (from its parent unless --from or --empty).
+    Generate(OstreeDeltaGenerateArgs),
+}
+
+/// `ferro ostree static-delta generate`.
+#[derive(Debug, Args)]
+pub struct OstreeDeltaGenerateArgs {
+    /// Start from this commit (default: the parent of --to).
+    #[arg(long, value_name = "REV", conflicts_with = "empty")]
+    pub from: Option<String>,
+    /// Generate a delta from scratch.
+    #[arg(long)]
+    pub empty: bool,
+    /// The commit the delta produces.
+    #[arg(long, value_name = "REV")]
+    pub to: String,
+    /// Store the parts inside the superblock.
+    #[arg(long)]
+    pub inline: bool,
+    /// Start a new part after this many megabytes of objects.
+    #[arg(long, value_name = "MB", default_value_t = 32)]
+    pub max_chunk_size: u64,
+    /// Store parts uncompressed instead of xz-compressed.
+    #[arg(long)]
+    pub disable_compression: bool,
 }
 
 /// `ferro ostree sign`.
@@ -311,6 +354,9 @@ pub struct OstreePullArgs {
     /// Fetch only the commit objects (and detached metadata).
     #[arg(long)]
     pub commit_metadata_only: bool,
+    /// Fetch objects one by one even when the remote offers static deltas.
+    #[arg(long)]
+    pub disable_static_deltas: bool,
     /// The remote (or `REMOTE:REF`).
     pub remote: String,
     /// Refs or commit checksums (default: the remote's configured branches).

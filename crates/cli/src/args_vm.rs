@@ -120,6 +120,40 @@ pub struct VmListArgs {
 pub enum ComposeCommand {
     /// Build an OS tree from Debian packages and commit it to an OSTree repository.
     Tree(ComposeTreeArgs),
+    /// Build a bootable disk image (GPT, GRUB, the commit deployed) from a commit.
+    Image(ComposeImageArgs),
+}
+
+/// `ferro compose image`.
+#[derive(Debug, Args)]
+pub struct ComposeImageArgs {
+    /// The OSTree repository holding the commit.
+    #[arg(long, value_name = "REPO")]
+    pub repo: PathBuf,
+    /// The ref (or commit) to deploy.
+    #[arg(long = "ref", value_name = "REF")]
+    pub rev: String,
+    /// The image file to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The image format.
+    #[arg(long, value_enum, default_value_t = ImageFormatArg::Raw)]
+    pub format: ImageFormatArg,
+    /// The disk size (bytes or with a K, M, G, T suffix); the file is sparse.
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = ferro_compose::disk::parse_size)]
+    pub size: u64,
+    /// A kernel argument added to the defaults (repeatable).
+    #[arg(long = "karg", value_name = "KARG")]
+    pub kargs: Vec<String>,
+}
+
+/// `--format` of `ferro compose image`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageFormatArg {
+    /// A plain disk image.
+    Raw,
+    /// QEMU's copy-on-write format (converted with qemu-img).
+    Qcow2,
 }
 
 /// `ferro compose tree`.

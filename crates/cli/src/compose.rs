@@ -1,18 +1,21 @@
-//! `ferro compose …`: renders `ferro_compose::tree`.
+//! `ferro compose …`: renders `ferro_compose::tree` and `ferro_compose::image`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ferro_compose::image::{ImageOptions, compose_image};
 use ferro_compose::manifest::Manifest;
+use ferro_compose::overlay::ImageFormat;
 use ferro_compose::tree::compose_tree;
 
 use crate::ExitStatus;
-use crate::args_vm::{ComposeCommand, ComposeTreeArgs};
+use crate::args_vm::{ComposeCommand, ComposeImageArgs, ComposeTreeArgs, ImageFormatArg};
 
 /// Runs one `ferro compose` command.
 pub fn run(command: ComposeCommand) -> anyhow::Result<ExitStatus> {
     match command {
         ComposeCommand::Tree(args) => tree(args),
+        ComposeCommand::Image(args) => image(args),
     }
 }
 
@@ -53,6 +56,33 @@ fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
         outcome.kver,
         outcome.tree_bytes / 1_000_000,
         outcome.commit
+    );
+    println!("{}", outcome.commit);
+    Ok(ExitStatus::Success)
+}
+
+fn image(args: ComposeImageArgs) -> anyhow::Result<ExitStatus> {
+    let options = ImageOptions {
+        repo: args.repo,
+        rev: args.rev,
+        output: args.output,
+        format: match args.format {
+            ImageFormatArg::Raw => ImageFormat::Raw,
+            ImageFormatArg::Qcow2 => ImageFormat::Qcow2,
+        },
+        size: args.size,
+        kargs: args.kargs,
+    };
+    let outcome = compose_image(&options, &mut |step| eprintln!("{step}…"))?;
+    for step in &outcome.steps {
+        eprintln!("  {:<12} {:>7.1} s", step.name, step.elapsed.as_secs_f64());
+    }
+    eprintln!(
+        "{} ({}, {} MB allocated): {}",
+        options.output.display(),
+        options.format.name(),
+        outcome.allocated / 1_000_000,
+        outcome.kargs
     );
     println!("{}", outcome.commit);
     Ok(ExitStatus::Success)

@@ -11,6 +11,7 @@ mod compose;
 mod host;
 mod ignition;
 mod ostree;
+mod ostree_delta;
 mod ostree_remote;
 mod ostree_sign;
 mod output;

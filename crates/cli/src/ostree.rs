@@ -209,6 +209,9 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         }
         OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, &mut out),
         OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, &mut out),
+        OstreeVerb::StaticDelta { verb } => {
+            return crate::ostree_delta::run_static_delta(&repo, verb, &mut out);
+        }
         OstreeVerb::Diff {
             stats,
             fs_diff,

@@ -75,13 +75,23 @@ pub fn run_pull(
         depth: u64::try_from(args.depth).ok(),
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
+        disable_static_deltas: args.disable_static_deltas,
         ..PullOptions::default()
     };
     let bar = Bar::new();
     let result = pull(repo, &remote, &refs, &options, &bar);
     bar.0.finish_and_clear();
     let report = result.with_context(|| format!("could not pull from '{remote}'"))?;
+    for note in &report.delta_notes {
+        eprintln!("note: static delta not used: {note}");
+    }
+    for name in &report.deltas {
+        writeln!(out, "Static delta {name}")?;
+    }
     let s = &report.status;
+    if s.delta_parts_fetched > 0 {
+        write!(out, "{} delta parts, ", s.delta_parts_fetched)?;
+    }
     writeln!(
         out,
         "{} metadata, {} content objects fetched; {} transferred",

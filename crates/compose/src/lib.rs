@@ -13,14 +13,24 @@
 //!   keeps the image pristine behind a qcow2 overlay, [`accel`] picks KVM only when a
 //!   probe guest proves it works, [`state`] keeps each VM's files, [`qmp`] talks to a
 //!   running QEMU, [`ssh`] reaches the guest, and [`vm`] ties them into run, list, stop.
+//! - **Images** put a commit on a bootable disk: [`disk`] partitions and formats it,
+//!   [`loopdev`] and [`mounts`] are guards that attach and mount it for the build and
+//!   always release it, [`grub_bios`] installs GRUB, [`command`] runs the host tools,
+//!   and [`image`] orchestrates.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod accel;
+pub mod command;
 pub mod commit;
 pub mod debootstrap;
+pub mod disk;
+pub mod grub_bios;
+pub mod image;
+pub mod loopdev;
 pub mod manifest;
+pub mod mounts;
 pub mod overlay;
 pub mod postprocess;
 pub mod qemu;

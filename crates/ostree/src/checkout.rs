@@ -255,12 +255,13 @@ impl Writer<'_> {
     }
 
     fn file(&self, id: &Checksum, dest: &Path) -> Result<Made, Error> {
-        if self.link && self.repo.mode() != RepoMode::BareUser {
-            // Objects of bare and bare-user-only repositories are the checked-out files
-            // themselves, symlinks included: link them without reading their metadata.
-            if let Some(made) = self.link_object(id, dest)? {
-                return Ok(made);
-            }
+        // Objects of bare and bare-user-only repositories are the checked-out files
+        // themselves, symlinks included: link them without reading their metadata.
+        if self.link
+            && self.repo.mode() != RepoMode::BareUser
+            && let Some(made) = self.link_object(id, dest)?
+        {
+            return Ok(made);
         }
         let mut content = self.repo.read_content(id)?;
         let header = &content.header;
@@ -281,10 +282,10 @@ impl Writer<'_> {
             placed.finish(dest)?;
             return Ok(Made::Symlink);
         }
-        if self.link {
-            if let Some(made) = self.link_object(id, dest)? {
-                return Ok(made);
-            }
+        if self.link
+            && let Some(made) = self.link_object(id, dest)?
+        {
+            return Ok(made);
         }
         let mut mode = header.mode & 0o7777;
         if self.options.user_mode {

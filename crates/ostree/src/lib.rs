@@ -25,7 +25,8 @@
 //! - [`commitmeta`]: detached metadata; [`sign`]: Ed25519 signatures in it, as
 //!   `ostree sign` makes them; [`diff`]: changed paths between commits (`ostree diff`).
 //! - [`remote`] (over [`keyfile`]): `[remote "NAME"]` groups of `config`; [`pull`] (over
-//!   [`fetch`]): pulls from archive repositories over HTTP(S).
+//!   [`fetch`]): pulls from archive repositories over HTTP(S), through static deltas
+//!   ([`delta`]) when the remote offers them; [`delta`] also generates them.
 //! - [`transaction`]: the commit point (one `syncfs`, then durable ref writes; `[core]
 //!   fsync`) and `tmp/` expiry; [`lock`]: the `.lock` OFD lock OSTree takes, shared by
 //!   writers, exclusive by `prune` and `fsck --delete`.
@@ -33,8 +34,10 @@
 //! Not yet: SELinux labelling (`--selinux-policy`), tar archives other than plain and
 //! gzip, several `--tree` overlays in one commit, `checkout --union-identical`,
 //! `per-object-fsync`, `lock-timeout-secs` (the lock is awaited without limit),
-//! writing tombstones; for pulls: static deltas, signature verification,
-//! `contenturl`/`metalink`/TLS options, `file://` remotes.
+//! writing tombstones; for pulls: GPG and summary signature verification,
+//! signed delta superblocks, `contenturl`/`metalink`/TLS options, `file://` remotes;
+//! for generated deltas: bsdiff and rolling-checksum reuse of old objects, fallback
+//! objects, signing.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -46,6 +49,7 @@ pub mod commit;
 pub mod commit_tar;
 pub mod commitmeta;
 mod deflate;
+pub mod delta;
 pub mod diff;
 pub mod fetch;
 pub mod fsck;

@@ -54,7 +54,7 @@ impl ObjectType {
 /// Extended attributes: `(name without its NUL, value)`, sorted by name.
 pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
-fn xattrs_bytes(xattrs: &Xattrs) -> Vec<u8> {
+pub(crate) fn xattrs_bytes(xattrs: &Xattrs) -> Vec<u8> {
     gv::array(
         xattrs.iter().map(|(name, value)| {
             let mut name = name.clone();
@@ -65,7 +65,7 @@ fn xattrs_bytes(xattrs: &Xattrs) -> Vec<u8> {
     )
 }
 
-fn read_xattrs(data: &[u8]) -> Result<Xattrs, Error> {
+pub(crate) fn read_xattrs(data: &[u8]) -> Result<Xattrs, Error> {
     gv::read_array("xattrs", data, 1)?
         .into_iter()
         .map(|entry| {
@@ -80,7 +80,7 @@ fn read_xattrs(data: &[u8]) -> Result<Xattrs, Error> {
         .collect()
 }
 
-fn read_checksum(what: &'static str, data: &[u8]) -> Result<Checksum, Error> {
+pub(crate) fn read_checksum(what: &'static str, data: &[u8]) -> Result<Checksum, Error> {
     Checksum::from_bytes(data)
         .ok_or_else(|| err(what, format!("checksum is {} bytes, not 32", data.len())))
 }
@@ -344,7 +344,7 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     Ok(metadata)
 }
 
-fn read_metadata(data: &[u8]) -> Result<Metadata, Error> {
+pub(crate) fn read_metadata(data: &[u8]) -> Result<Metadata, Error> {
     gv::read_array("a{sv}", data, 8)?
         .into_iter()
         .map(|entry| {

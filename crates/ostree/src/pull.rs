@@ -7,6 +7,12 @@
 //! missing dirmeta and `.filez` — each level and the final batch fetched by a small pool
 //! of threads sharing one keep-alive agent.
 //!
+//! Static deltas ([`crate::delta`]): into a non-archive repository (OSTree never uses
+//! them into archive ones), a delta from the ref's current local commit — or from
+//! scratch when there is none — replaces most of the object walk for the first commit
+//! of each ref; the walk then fetches only what the delta left out. A delta this
+//! implementation cannot use is skipped with a note in [`PullReport::delta_notes`].
+//!
 //! Signatures: a remote with `sign-verify` ([`crate::pull_verify`]) has every commit
 //! judged by its `.commitmeta` right after both are fetched — before anything of the
 //! commit is stored — and an unsigned or untrusted commit ends the pull.
@@ -29,6 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use flate2::read::DeflateDecoder;
 
 use crate::checksum::Checksum;
+use crate::delta::DeltaError;
+use crate::delta::fetch::{Offer, pull_delta};
+use crate::delta::index::DeltaIndex;
 use crate::fetch::{Body, FetchError, Fetcher};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
 use crate::pull_verify::{PolicyError, SignPolicy};
@@ -56,6 +65,8 @@ pub struct PullOptions {
     pub commit_metadata_only: bool,
     /// Concurrent requests.
     pub workers: usize,
+    /// Never use static deltas (`--disable-static-deltas`).
+    pub disable_static_deltas: bool,
 }
 
 impl Default for PullOptions {
@@ -65,6 +76,7 @@ impl Default for PullOptions {
             mirror: false,
             commit_metadata_only: false,
             workers: 8,
+            disable_static_deltas: false,
         }
     }
 }
@@ -80,6 +92,8 @@ pub struct PullStatus {
     pub content_total: u64,
     /// Bytes received.
     pub bytes_fetched: u64,
+    /// Static-delta parts fetched (or read inline from a superblock) and applied.
+    pub delta_parts_fetched: u64,
 }
 
 /// Receives progress; the library never draws anything itself.
@@ -101,6 +115,10 @@ pub struct PullReport {
     pub refs: Vec<(String, Checksum)>,
     /// Final counters.
     pub status: PullStatus,
+    /// Names of the static deltas applied.
+    pub deltas: Vec<String>,
+    /// Why offered static deltas were not used (the objects were fetched one by one).
+    pub delta_notes: Vec<String>,
 }
 
 /// Why a pull failed.
@@ -149,6 +167,9 @@ pub enum PullError {
         #[source]
         source: Box<SignError>,
     },
+    /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
+    #[error(transparent)]
+    Delta(#[from] DeltaError),
     /// A fetched object has the right checksum but is not a valid object.
     #[error("invalid object {object} from the remote: {source}")]
     Invalid {
@@ -183,16 +204,16 @@ pub fn pull(
     if mode != RepoMode::Archive {
         return Err(not_archive(mode.name().into()));
     }
-    let summary = match fetcher.get_bytes("summary", MAX_METADATA)? {
-        Some(bytes) => {
-            Some(
-                crate::summary::parse_refs(&bytes).map_err(|source| PullError::Invalid {
-                    object: fetcher.url("summary"),
-                    source,
-                })?,
-            )
-        }
-        None => None,
+    let invalid_summary = |source| PullError::Invalid {
+        object: fetcher.url("summary"),
+        source,
+    };
+    let (summary, offer) = match fetcher.get_bytes("summary", MAX_METADATA)? {
+        Some(bytes) => (
+            Some(crate::summary::parse_refs(&bytes).map_err(invalid_summary)?),
+            Offer::Summary(DeltaIndex::from_summary(&bytes).map_err(invalid_summary)?),
+        ),
+        None => (None, Offer::Probe),
     };
     let names: Vec<String> = match (refs, &summary) {
         ([], _) if !remote.branches.is_empty() => remote.branches.clone(),
@@ -224,6 +245,8 @@ pub fn pull(
         };
         targets.push((Some(local), name, id));
     }
+    let use_deltas = repo.mode() != RepoMode::Archive && !options.disable_static_deltas;
+    let puller_offer = use_deltas.then_some(offer);
     let transaction = repo.begin_transaction()?;
     let puller = Puller {
         repo,
@@ -233,9 +256,20 @@ pub fn pull(
         options,
         progress,
         counters: Counters::default(),
+        offer: puller_offer,
+        deltas: Mutex::default(),
     };
-    for (_, _, id) in &targets {
-        puller.commit_chain(id)?;
+    for (local, _, id) in &targets {
+        let from = match local {
+            Some(local) => repo.read_ref(local)?,
+            None => None,
+        }
+        .filter(|from| {
+            from != id
+                && repo.has_object(ObjectType::Commit, from)
+                && !puller.commitpartial(from).exists()
+        });
+        puller.commit_chain(id, from)?;
     }
     let mut report = PullReport::default();
     let mut moved = Vec::new();
@@ -250,6 +284,7 @@ pub fn pull(
     }
     transaction.commit(&moved)?;
     report.status = puller.counters.snapshot();
+    (report.deltas, report.delta_notes) = puller.deltas.into_inner().expect("not poisoned");
     Ok(report)
 }
 
@@ -259,6 +294,7 @@ struct Counters {
     content: AtomicU64,
     content_total: AtomicU64,
     bytes: AtomicU64,
+    delta_parts: AtomicU64,
 }
 
 impl Counters {
@@ -268,6 +304,7 @@ impl Counters {
             content_fetched: self.content.load(Ordering::Relaxed),
             content_total: self.content_total.load(Ordering::Relaxed),
             bytes_fetched: self.bytes.load(Ordering::Relaxed),
+            delta_parts_fetched: self.delta_parts.load(Ordering::Relaxed),
         }
     }
 }
@@ -281,6 +318,10 @@ struct Puller<'a> {
     options: &'a PullOptions,
     progress: &'a dyn PullProgress,
     counters: Counters,
+    /// Where to look for static deltas; `None` into an archive repository.
+    offer: Option<Offer>,
+    /// Deltas applied, and why offered ones were not.
+    deltas: Mutex<(Vec<String>, Vec<String>)>,
 }
 
 /// `objects/XX/REST.EXT` relative to the repository root.
@@ -313,12 +354,14 @@ impl Puller<'_> {
     }
 
     /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
-    fn commit_chain(&self, id: &Checksum) -> Result<(), PullError> {
+    /// `from` is the stored commit the ref points to now (the start of a delta).
+    fn commit_chain(&self, id: &Checksum, from: Option<Checksum>) -> Result<(), PullError> {
         let mut next = Some(*id);
         let mut remaining = self.options.depth;
         let mut first = true;
         while let Some(id) = next.take() {
-            let Some(commit) = self.commit(&id, first)? else {
+            let delta_from = first.then_some(from);
+            let Some(commit) = self.commit(&id, delta_from)? else {
                 break;
             };
             first = false;
@@ -333,8 +376,14 @@ impl Puller<'_> {
     }
 
     /// Pulls one commit's closure unless it is stored complete; `None` when an
-    /// ancestor (`required` false) is not on the remote.
-    fn commit(&self, id: &Checksum, required: bool) -> Result<Option<Commit>, PullError> {
+    /// ancestor is not on the remote. `delta_from` is `Some` for the required first
+    /// commit of a chain: it may come through a delta from that commit (or scratch).
+    fn commit(
+        &self,
+        id: &Checksum,
+        delta_from: Option<Option<Checksum>>,
+    ) -> Result<Option<Commit>, PullError> {
+        let required = delta_from.is_some();
         let partial = self.commitpartial(id);
         let was_partial = partial.exists();
         if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
@@ -373,6 +422,9 @@ impl Puller<'_> {
                 self.repo.write_atomic(&partial, b"")?;
             }
         } else {
+            if let Some(from) = delta_from {
+                self.delta(from.as_ref(), id)?;
+            }
             self.tree(&commit)?;
         }
         if let Some(meta) = &commitmeta {
@@ -383,6 +435,35 @@ impl Puller<'_> {
             fs::remove_file(&partial).map_err(io_err("delete", &partial))?;
         }
         Ok(Some(commit))
+    }
+
+    /// Applies a delta to `to` if the remote offers one; an unusable one is noted and
+    /// left to the object walk.
+    fn delta(&self, from: Option<&Checksum>, to: &Checksum) -> Result<(), PullError> {
+        let Some(offer) = &self.offer else {
+            return Ok(());
+        };
+        let mut deltas = self.deltas.lock().expect("not poisoned");
+        match pull_delta(
+            self.repo,
+            &self.fetcher,
+            offer,
+            from,
+            to,
+            self.options.workers,
+        ) {
+            Ok(Some(applied)) => {
+                let c = &self.counters;
+                c.delta_parts.fetch_add(applied.parts, Ordering::Relaxed);
+                c.bytes.fetch_add(applied.bytes, Ordering::Relaxed);
+                self.progress.update(&c.snapshot());
+                deltas.0.push(applied.name);
+            }
+            Ok(None) => {}
+            Err(DeltaError::Unsupported(reason)) => deltas.1.push(reason),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 
     /// Fetches a metadata object into memory and checks its checksum; `None` on 404
@@ -444,13 +525,17 @@ impl Puller<'_> {
             for id in stored {
                 trees.push((id, repo.load_dirtree(&id)?));
             }
-            let fetched = parallel(&missing, self.options.workers, |id| {
-                let bytes = self
-                    .metadata(ObjectType::DirTree, id, true)?
-                    .expect("required");
-                let tree = parse(ObjectType::DirTree, id, &bytes, DirTree::parse)?;
-                Ok((*id, bytes, tree))
-            })?;
+            let fetched = parallel(
+                &missing,
+                self.options.workers,
+                |id| -> Result<_, PullError> {
+                    let bytes = self
+                        .metadata(ObjectType::DirTree, id, true)?
+                        .expect("required");
+                    let tree = parse(ObjectType::DirTree, id, &bytes, DirTree::parse)?;
+                    Ok((*id, bytes, tree))
+                },
+            )?;
             for (id, bytes, tree) in fetched {
                 fetched_trees.insert(id, bytes);
                 trees.push((id, tree));
@@ -480,7 +565,7 @@ impl Puller<'_> {
         self.counters
             .content_total
             .fetch_add(files.len() as u64, Ordering::Relaxed);
-        parallel(&metas, self.options.workers, |id| {
+        parallel(&metas, self.options.workers, |id| -> Result<_, PullError> {
             let bytes = self
                 .metadata(ObjectType::DirMeta, id, true)?
                 .expect("required");
@@ -624,12 +709,12 @@ fn parse<T>(
 }
 
 /// Runs `f` over `items` on up to `workers` threads; the first error stops the others
-/// from starting new items and is returned.
-fn parallel<T: Sync, R: Send>(
+/// from starting new items and is returned. Results come in completion order.
+pub(crate) fn parallel<T: Sync, R: Send, E: Send>(
     items: &[T],
     workers: usize,
-    f: impl Fn(&T) -> Result<R, PullError> + Sync,
-) -> Result<Vec<R>, PullError> {
+    f: impl Fn(&T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let error = Mutex::new(None);

@@ -1,14 +1,16 @@
 //! The `summary` file: `(a(s(taya{sv}))a{sv})`, every local ref (sorted by name bytes)
 //! with its commit's size, id and `{ostree.commit.version: s, ostree.commit.timestamp: t (BE)}`,
 //! then repository metadata (`ostree.summary.mode`, `…last-modified`,
-//! `…tombstone-commits`, `…indexed-deltas`). Written atomically; a stale `summary.sig`
-//! is removed since it no longer matches.
+//! `…tombstone-commits`, `ostree.static-deltas` when `deltas/` holds any, and
+//! `…indexed-deltas`, whose `delta-indexes/` files [`update_summary`] writes too).
+//! Written atomically; a stale `summary.sig` is removed since it no longer matches.
 
 use std::fs;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::checksum::Checksum;
+use crate::delta::index as delta_index;
 use crate::gvariant::{self as gv, Member, Shape};
 use crate::object::{Metadata, ObjectType, Variant, metadata_bytes};
 use crate::repo::{Error, Repo, io_err};
@@ -58,7 +60,7 @@ pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
             Member::var(inner, 8),
         ]));
     }
-    let extra: Metadata = vec![
+    let mut extra: Metadata = vec![
         (
             "ostree.summary.mode".into(),
             Variant::string(repo.mode().config_name()),
@@ -68,8 +70,19 @@ pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
             "ostree.summary.tombstone-commits".into(),
             bool_variant(false),
         ),
-        ("ostree.summary.indexed-deltas".into(), bool_variant(true)),
     ];
+    let deltas = delta_index::stored(repo)?;
+    if !deltas.is_empty() {
+        let entries: Metadata = deltas
+            .iter()
+            .map(|(name, id)| (name.clone(), delta_index::checksum_variant(id)))
+            .collect();
+        extra.push((
+            "ostree.static-deltas".into(),
+            delta_index::deltas_variant(&entries),
+        ));
+    }
+    extra.push(("ostree.summary.indexed-deltas".into(), bool_variant(true)));
     Ok(gv::structure(vec![
         Member::var(gv::array(entries, 8), 8),
         Member::var(metadata_bytes(&extra), 8),
@@ -110,6 +123,7 @@ pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
                 .map_or(0, |d| d.as_secs())
         });
     let bytes = summary_bytes(repo, now)?;
+    delta_index::write_indexes(repo, &delta_index::stored(repo)?)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),

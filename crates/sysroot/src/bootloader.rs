@@ -2,7 +2,10 @@
 //! beside the current one (kernels in `/boot/ostree`, `ostree/boot.B.S` links,
 //! `boot/loader.B/entries`, deployment refs), and one rename of the `/boot/loader`
 //! symlink commits it. A failure at any earlier point leaves the current boot version
-//! untouched; the leftovers are garbage that [`Sysroot::cleanup`] removes.
+//! untouched; the leftovers are garbage that [`Sysroot::cleanup`] removes. A sysroot
+//! booted by GRUB without `blscfg` also gets its menu in `loader.B` ([`grub`]).
+
+mod grub;
 
 use std::collections::HashMap;
 use std::fs;
@@ -95,6 +98,7 @@ impl Sysroot {
         let entries = loader.join("entries");
         fs::create_dir_all(&entries).map_err(io_err("create directory", &entries))?;
         let n = list.len();
+        let mut written = Vec::with_capacity(n);
         for (i, (d, layout)) in list.iter_mut().zip(&layouts).enumerate() {
             let prefix = format!(
                 "/ostree/boot.{bootversion}/{}/{}/{}",
@@ -118,6 +122,10 @@ impl Sysroot {
             }
             let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
             fsutil::write_atomic(&path, entry.to_text().as_bytes(), 0o644)?;
+            written.push(entry);
+        }
+        if grub::enabled(root) {
+            grub::write_menu(&loader, &written)?;
         }
         fsutil::sync_dir(&entries)?;
         fsutil::sync_dir(&loader)?;

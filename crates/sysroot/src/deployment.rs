@@ -83,6 +83,29 @@ fn version_suffix<'a>(target: &'a str, prefix: &str) -> Option<&'a str> {
     target.strip_prefix(prefix)
 }
 
+/// The `*.conf` entries of a `loader.N/entries` directory (none if it is missing),
+/// in boot order: the first is the default.
+pub(crate) fn read_entries(dir: &Path) -> Result<Vec<(String, BlsEntry)>, Error> {
+    let mut entries = Vec::new();
+    match fs::read_dir(dir) {
+        Ok(list) => {
+            for item in list {
+                let item = item.map_err(io_err("list", dir))?;
+                let name = item.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(".conf") {
+                    continue;
+                }
+                let text = fs::read_to_string(item.path()).map_err(io_err("read", &item.path()))?;
+                entries.push((name, BlsEntry::parse(&text)));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("list", dir)(e)),
+    }
+    sort_entries(&mut entries);
+    Ok(entries)
+}
+
 impl Sysroot {
     /// The boot version `/boot/loader` points to, 0 when absent.
     pub(crate) fn read_bootversion(&self) -> Result<u8, Error> {
@@ -120,26 +143,8 @@ impl Sysroot {
         let dir = self
             .path()
             .join(format!("boot/loader.{bootversion}/entries"));
-        let mut entries = Vec::new();
-        match fs::read_dir(&dir) {
-            Ok(list) => {
-                for item in list {
-                    let item = item.map_err(io_err("list", &dir))?;
-                    let name = item.file_name().to_string_lossy().into_owned();
-                    if !name.ends_with(".conf") {
-                        continue;
-                    }
-                    let text =
-                        fs::read_to_string(item.path()).map_err(io_err("read", &item.path()))?;
-                    entries.push((name, BlsEntry::parse(&text)));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("list", &dir)(e)),
-        }
-        sort_entries(&mut entries);
         let mut deployments = Vec::new();
-        for (name, entry) in entries {
+        for (name, entry) in read_entries(&dir)? {
             let kargs = Kargs::parse(entry.get("options").unwrap_or(""));
             if kargs.get("ostree").is_some() {
                 deployments.push(self.deployment_from_kargs(&dir.join(name), kargs)?);

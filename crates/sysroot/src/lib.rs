@@ -21,8 +21,12 @@
 //! - [`etc_merge`]: `/etc` from `/usr/etc` plus local changes; [`kernel`], [`bls`],
 //!   [`kargs`]: the file formats (`.origin` files are `ferro_ostree::keyfile` key files); [`cleanup`], [`status`], `verify`.
 //!
+//! Once `/boot/grub/grub.cfg` is installed ([`Sysroot::install_grub_config`]), every
+//! boot version also gets a GRUB menu generated from its entries, for GRUB builds
+//! without `blscfg`.
+//!
 //! Not yet: finalization locks, devicetree/`.vmlinuz.hmac` boot files, bootloader
-//! configs other than BLS (grub2/syslinux/uboot), SELinux labels, the subboot-version
+//! configs other than BLS and GRUB (syslinux/uboot), SELinux labels, the subboot-version
 //! swap OSTree uses when only boot links change (a full swap is always written).
 
 #![forbid(unsafe_code)]

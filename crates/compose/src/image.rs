@@ -1,0 +1,270 @@
+//! `ferro compose image`: an OSTree commit → a bootable disk image, as Fedora CoreOS
+//! ships them: the GPT of [`disk`], a sysroot made by `ferro_sysroot` with
+//! the commit deployed, the first-boot stamp, and GRUB booting the BLS entries through
+//! the menu `ferro_sysroot` generates. Optionally converted to qcow2.
+//!
+//! The image is assembled in a temporary file beside the output, attached as a loop
+//! device and mounted under a temporary directory; guards unmount and detach on every
+//! exit path, and the output is renamed into place only when complete.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use ferro_ostree::Checksum;
+use ferro_ostree::Repo;
+use ferro_sysroot::DeployOptions;
+
+use crate::command;
+use crate::disk::{self, BOOT, LAYOUT, ROOT};
+use crate::grub_bios;
+use crate::loopdev::{self, LoopDevice};
+use crate::mounts::{self, Mount};
+use crate::overlay::{ImageFormat, QEMU_IMG};
+use crate::tree::Step;
+
+/// The stateroot the commit is deployed in.
+pub const OSNAME: &str = "ferrocore";
+
+/// Fedora CoreOS's first-boot stamp on the boot partition: while it exists the boot
+/// menu adds `ignition.firstboot`, so Ignition runs. Removing it after a successful
+/// first boot is the initramfs's job (`coreos-ignition-firstboot-complete` on FCOS).
+pub const FIRSTBOOT_STAMP: &str = "ignition.firstboot";
+
+/// Kernel arguments every image gets before the caller's: the root by label.
+const KARGS_BEFORE: [&str; 2] = ["root=LABEL=root", "rw"];
+/// Kernel arguments after the caller's: the serial console and Ignition's platform,
+/// as Fedora CoreOS's QEMU images have them.
+const KARGS_AFTER: [&str; 2] = ["console=ttyS0,115200n8", "ignition.platform.id=qemu"];
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct ImageOptions {
+    /// The repository holding the commit.
+    pub repo: PathBuf,
+    /// The ref (or commit) to deploy; also the deployment's origin refspec.
+    pub rev: String,
+    /// The image file to write.
+    pub output: PathBuf,
+    /// Its format.
+    pub format: ImageFormat,
+    /// The disk size in bytes (the file is sparse).
+    pub size: u64,
+    /// Kernel arguments added to the defaults.
+    pub kargs: Vec<String>,
+}
+
+/// Why the image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The source repository or commit.
+    #[error(transparent)]
+    Repo(#[from] ferro_ostree::repo::Error),
+    /// Creating, partitioning or formatting the disk.
+    #[error(transparent)]
+    Disk(#[from] disk::Error),
+    /// Attaching the loop device.
+    #[error(transparent)]
+    Loop(#[from] loopdev::Error),
+    /// Mounting or unmounting.
+    #[error(transparent)]
+    Mount(#[from] mounts::Error),
+    /// Making the sysroot or deploying.
+    #[error(transparent)]
+    Sysroot(#[from] ferro_sysroot::Error),
+    /// Installing GRUB.
+    #[error(transparent)]
+    Grub(#[from] grub_bios::Error),
+    /// Converting the format.
+    #[error(transparent)]
+    Tool(#[from] command::Error),
+    /// A file or directory of the build.
+    #[error("could not {action} '{path}'")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// What was built.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The deployed commit.
+    pub commit: Checksum,
+    /// The kernel arguments of its boot entry.
+    pub kargs: String,
+    /// Bytes the image occupies on disk (it is sparse).
+    pub allocated: u64,
+    /// Each step's duration, in order.
+    pub steps: Vec<Step>,
+}
+
+/// Builds the image described by `options`; `on_step` is told each step's name as it
+/// starts.
+pub fn compose_image(
+    options: &ImageOptions,
+    on_step: &mut dyn FnMut(&str),
+) -> Result<Outcome, Error> {
+    let mut steps = Vec::new();
+    let mut timer = Timer {
+        on_step,
+        steps: &mut steps,
+        current: None,
+    };
+    timer.begin("resolve");
+    let source = Repo::open(&options.repo)?;
+    let commit = source.resolve_rev(&options.rev)?;
+
+    let dir = match options.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let partial = temp_image(dir, ".raw")?;
+
+    timer.begin("partition");
+    disk::create(partial.path(), options.size)?;
+    let kargs = fill(partial.path(), &source, &commit, options, &mut timer)?;
+
+    timer.begin("write output");
+    let file = match options.format {
+        ImageFormat::Raw => partial,
+        ImageFormat::Qcow2 => {
+            let converted = temp_image(dir, ".qcow2")?;
+            command::run(
+                Command::new(QEMU_IMG)
+                    .args(["convert", "-f", "raw", "-O", "qcow2"])
+                    .arg(partial.path())
+                    .arg(converted.path()),
+                "qemu-utils",
+            )?;
+            converted
+        }
+    };
+    // Temporary files are private (0600); an image is not.
+    fs::set_permissions(file.path(), fs::Permissions::from_mode(0o644))
+        .map_err(io("set mode of", file.path()))?;
+    file.persist(&options.output)
+        .map_err(|e| io("rename into", &options.output)(e.error))?;
+    let allocated = fs::metadata(&options.output)
+        .map(|m| m.blocks() * 512)
+        .map_err(io("stat", &options.output))?;
+    timer.end();
+    Ok(Outcome {
+        commit,
+        kargs,
+        allocated,
+        steps,
+    })
+}
+
+/// A work file in the output's directory (so the finished image is renamed into
+/// place), removed unless persisted.
+fn temp_image(dir: &Path, suffix: &str) -> Result<tempfile::NamedTempFile, Error> {
+    tempfile::Builder::new()
+        .prefix(".ferro-image-")
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .map_err(io("create a temporary image in", dir))
+}
+
+/// Formats the partitioned disk `raw`, deploys `commit` into it and installs GRUB.
+/// Everything it attaches or mounts is released before it returns, also on failure.
+/// Returns the boot entry's kernel arguments.
+fn fill(
+    raw: &Path,
+    source: &Repo,
+    commit: &Checksum,
+    options: &ImageOptions,
+    timer: &mut Timer,
+) -> Result<String, Error> {
+    let device = LoopDevice::attach(raw, LAYOUT.len() as u32)?;
+    timer.begin("mkfs");
+    disk::format(|p| device.partition(p.number))?;
+
+    timer.begin("deploy");
+    let mnt = tempfile::Builder::new()
+        .prefix("ferro-image-")
+        .tempdir()
+        .map_err(io("create a temporary directory in", &std::env::temp_dir()))?;
+    let root = Mount::new(&device.partition(ROOT.number), mnt.path(), "xfs")?;
+    let mut sysroot = ferro_sysroot::init_fs(mnt.path())?;
+    // The image is not the booted system: no command line names a deployment in it and
+    // the host's staged deployment is not its business. Its own empty `/run` says so.
+    let run = mnt.path().join("run");
+    sysroot.set_cmdline_path(&run.join("cmdline"));
+    sysroot.set_run_dir(&run.join("ferro"));
+    let boot_dir = mnt.path().join("boot");
+    let boot = Mount::new(&device.partition(BOOT.number), &boot_dir, "ext4")?;
+    sysroot.os_init(OSNAME)?;
+    ferro_ostree::pull_local::pull_local(source, sysroot.repo(), commit, Some(0))?;
+    let kargs: Vec<String> = KARGS_BEFORE
+        .iter()
+        .map(|s| s.to_string())
+        .chain(options.kargs.iter().cloned())
+        .chain(KARGS_AFTER.iter().map(|s| s.to_string()))
+        .collect();
+    let report = sysroot.deploy(
+        &commit.to_string(),
+        &DeployOptions {
+            osname: Some(OSNAME.to_owned()),
+            kargs: Some(kargs),
+            refspec: Some(options.rev.clone()),
+            ..DeployOptions::default()
+        },
+    )?;
+    let stamp = boot_dir.join(FIRSTBOOT_STAMP);
+    fs::write(&stamp, "").map_err(io("write", &stamp))?;
+
+    timer.begin("bootloader");
+    sysroot.install_grub_config()?;
+    grub_bios::install(device.path(), &boot_dir)?;
+
+    timer.begin("unmount");
+    drop(sysroot);
+    boot.unmount()?;
+    root.unmount()?;
+    device.detach()?;
+    Ok(report.deployment.kargs.to_string())
+}
+
+/// Times named steps in order.
+struct Timer<'a> {
+    on_step: &'a mut dyn FnMut(&str),
+    steps: &'a mut Vec<Step>,
+    current: Option<(&'static str, Instant)>,
+}
+
+impl Timer<'_> {
+    /// Ends the running step, if any, and starts `name`.
+    fn begin(&mut self, name: &'static str) {
+        self.end();
+        (self.on_step)(name);
+        self.current = Some((name, Instant::now()));
+    }
+
+    /// Ends the running step.
+    fn end(&mut self) {
+        if let Some((name, start)) = self.current.take() {
+            self.steps.push(Step {
+                name,
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! `compose_image` on real loop devices with real `sgdisk`, `mkfs` and `grub-mkimage`:
+//! the partition table, the sysroot inside, GRUB's boot sector and menu, and that no
+//! loop device or mount outlives a build, failed or not. Needs root; skips with a
+//! message when that, loop devices or a tool are missing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use ferro_compose::commit::commit_tree;
+use ferro_compose::disk::{BOOT, LAYOUT, ROOT};
+use ferro_compose::grub_bios::GRUB_PC_DIR;
+use ferro_compose::image::{self, ImageOptions, compose_image};
+use ferro_compose::loopdev::LoopDevice;
+use ferro_compose::mounts::Mount;
+use ferro_compose::overlay::ImageFormat;
+
+/// Builds run one at a time, so "nothing is left mounted" is about this build only.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Whether images can be built here; says why not.
+fn can_build() -> bool {
+    let missing = if !rustix::process::geteuid().is_root() {
+        Some("not root".to_owned())
+    } else if !Path::new("/dev/loop-control").exists() {
+        Some("no loop devices (/dev/loop-control)".to_owned())
+    } else if !Path::new(GRUB_PC_DIR).join("boot.img").exists() {
+        Some(format!(
+            "{GRUB_PC_DIR} missing (apt-get install grub-pc-bin)"
+        ))
+    } else {
+        [
+            ("sgdisk", "--version", "gdisk"),
+            ("mkfs.xfs", "-V", "xfsprogs"),
+            ("mkfs.ext4", "-V", "e2fsprogs"),
+            ("grub-mkimage", "--version", "grub-pc-bin"),
+            ("qemu-img", "--version", "qemu-utils"),
+        ]
+        .iter()
+        .find(|(tool, arg, _)| Command::new(tool).arg(arg).output().is_err())
+        .map(|(tool, _, package)| format!("{tool} missing (apt-get install {package})"))
+    };
+    if let Some(why) = &missing {
+        eprintln!("skipped: cannot build disk images here: {why}");
+    }
+    missing.is_none()
+}
+
+/// A repository with a small bootable commit on `test/os` (a fake kernel unless
+/// `kernel` is false) and its directory.
+fn repo(dir: &Path, kernel: bool) -> PathBuf {
+    let tree = dir.join("tree");
+    let modules = tree.join("usr/lib/modules/6.1.0");
+    fs::create_dir_all(&modules).unwrap();
+    if kernel {
+        fs::write(modules.join("vmlinuz"), "not really a kernel").unwrap();
+        fs::write(modules.join("initramfs.img"), "not really an initramfs").unwrap();
+    }
+    fs::create_dir_all(tree.join("usr/etc")).unwrap();
+    fs::write(
+        tree.join("usr/etc/os-release"),
+        "ID=ferrotest\nPRETTY_NAME=\"Ferro Test\"\n",
+    )
+    .unwrap();
+    let repo = dir.join("repo");
+    commit_tree(&repo, &tree, "test/os", "7").unwrap();
+    repo
+}
+
+fn options(dir: &Path, repo: PathBuf, format: ImageFormat) -> ImageOptions {
+    ImageOptions {
+        repo,
+        rev: "test/os".into(),
+        output: dir.join("out/disk.img"),
+        format,
+        size: 1 << 30,
+        kargs: vec!["quiet".into()],
+    }
+}
+
+/// Backing files of loop devices that lie under `dir` (deleted ones too).
+fn loops_under(dir: &Path) -> Vec<String> {
+    let out = Command::new("losetup")
+        .args(["--list", "--noheadings", "--output", "BACK-FILE"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|file| Path::new(file).starts_with(dir))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Mount points left by image builds (their directories are `ferro-image-*`).
+fn image_mounts() -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|point| point.contains("/ferro-image-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Files in the output directory besides `keep`: leftovers of a build.
+fn others(dir: &Path, keep: &str) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != keep)
+        .collect()
+}
+
+#[test]
+fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
+    if !can_build() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let options = options(dir.path(), repo(dir.path(), true), ImageFormat::Raw);
+    fs::create_dir_all(options.output.parent().unwrap()).unwrap();
+    let outcome = compose_image(&options, &mut |_| {}).unwrap();
+    let disk = &options.output;
+
+    assert_eq!(
+        loops_under(dir.path()),
+        Vec::<String>::new(),
+        "the loop device is detached"
+    );
+    assert_eq!(
+        image_mounts(),
+        Vec::<String>::new(),
+        "nothing stays mounted"
+    );
+    assert_eq!(
+        others(disk.parent().unwrap(), "disk.img"),
+        Vec::<String>::new()
+    );
+    assert_eq!(fs::metadata(disk).unwrap().len(), 1 << 30);
+
+    let table = Command::new("sgdisk").arg("-p").arg(disk).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    for (line, p) in table
+        .lines()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .zip(LAYOUT)
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[0], p.number.to_string(), "{table}");
+        assert_eq!(words[1], p.start.to_string(), "{table}");
+        assert_eq!(&words[words.len() - 2..], [p.type_code, p.label], "{table}");
+    }
+
+    let mbr = fs::read(disk).unwrap();
+    assert_eq!(&mbr[510..512], [0x55, 0xaa]);
+    assert_eq!(
+        &mbr[0x5c..0x64],
+        2048u64.to_le_bytes(),
+        "boot sector → core image"
+    );
+    let diskboot = fs::read(Path::new(GRUB_PC_DIR).join("diskboot.img")).unwrap();
+    assert_eq!(
+        &mbr[2048 * 512..2048 * 512 + 0x1e8],
+        &diskboot[..0x1e8],
+        "the core image is in the BIOS boot partition"
+    );
+    drop(mbr);
+
+    let device = LoopDevice::attach(disk, 3).unwrap();
+    let mnt = tempfile::tempdir().unwrap();
+    let root = Mount::new(&device.partition(ROOT.number), mnt.path(), "xfs").unwrap();
+    let boot = Mount::new(
+        &device.partition(BOOT.number),
+        &mnt.path().join("boot"),
+        "ext4",
+    )
+    .unwrap();
+    let m = mnt.path();
+    let deployment = m
+        .join("ostree/deploy")
+        .join(image::OSNAME)
+        .join(format!("deploy/{}.0", outcome.commit));
+    assert!(m.join("ostree/repo/config").is_file());
+    assert_eq!(
+        fs::read_to_string(deployment.join("etc/os-release")).unwrap(),
+        "ID=ferrotest\nPRETTY_NAME=\"Ferro Test\"\n"
+    );
+    let origin = fs::read_to_string(deployment.with_extension("0.origin")).unwrap();
+    assert!(origin.contains("refspec=test/os"), "{origin}");
+
+    let entry = fs::read_to_string(
+        m.join("boot/loader/entries")
+            .join(format!("ostree-1-{}.conf", image::OSNAME)),
+    )
+    .unwrap();
+    assert!(entry.contains("title Ferro Test 7 (ostree:0)\n"), "{entry}");
+    let options_line = entry.lines().find(|l| l.starts_with("options ")).unwrap();
+    assert!(
+        options_line.starts_with(
+            "options root=LABEL=root rw quiet console=ttyS0,115200n8 ignition.platform.id=qemu ostree=/ostree/boot.1/ferrocore/"
+        ),
+        "{entry}"
+    );
+    assert_eq!(outcome.kargs, options_line["options ".len()..]);
+
+    let menu = fs::read_to_string(m.join("boot/loader/grub.cfg")).unwrap();
+    assert!(
+        menu.contains("menuentry 'Ferro Test 7 (ostree:0)'"),
+        "{menu}"
+    );
+    assert!(menu.contains("quiet console=ttyS0,115200n8"), "{menu}");
+    assert!(menu.contains("$ignition_firstboot\n"), "{menu}");
+    assert!(menu.contains("if [ -f /ignition.firstboot ]"), "{menu}");
+    let stub = fs::read_to_string(m.join("boot/grub/grub.cfg")).unwrap();
+    assert!(stub.contains("source /loader/grub.cfg"), "{stub}");
+    assert!(m.join("boot/ignition.firstboot").is_file());
+    assert!(m.join("boot/grub/i386-pc/normal.mod").is_file());
+    assert!(m.join("boot/grub/i386-pc/linux.mod").is_file());
+    boot.unmount().unwrap();
+    root.unmount().unwrap();
+    device.detach().unwrap();
+}
+
+#[test]
+fn qcow2_output_is_converted_and_the_raw_work_file_removed() {
+    if !can_build() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let options = options(dir.path(), repo(dir.path(), true), ImageFormat::Qcow2);
+    fs::create_dir_all(options.output.parent().unwrap()).unwrap();
+    compose_image(&options, &mut |_| {}).unwrap();
+    assert_eq!(
+        ImageFormat::detect(&options.output).unwrap(),
+        ImageFormat::Qcow2
+    );
+    assert_eq!(
+        others(options.output.parent().unwrap(), "disk.img"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_failed_build_leaves_no_loop_device_mount_or_output() {
+    if !can_build() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // No kernel: deploying fails after the disk is attached, formatted and mounted.
+    let options = options(dir.path(), repo(dir.path(), false), ImageFormat::Raw);
+    let out = options.output.parent().unwrap();
+    fs::create_dir_all(out).unwrap();
+    let mut steps = Vec::new();
+    let err = compose_image(&options, &mut |s| steps.push(s.to_owned())).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            image::Error::Sysroot(ferro_sysroot::Error::NoKernel(_))
+        ),
+        "{err}"
+    );
+    assert_eq!(steps.last().map(String::as_str), Some("deploy"));
+    assert_eq!(
+        image_mounts(),
+        Vec::<String>::new(),
+        "nothing stays mounted"
+    );
+    assert_eq!(
+        loops_under(dir.path()),
+        Vec::<String>::new(),
+        "the loop device is detached"
+    );
+    assert_eq!(
+        others(out, ""),
+        Vec::<String>::new(),
+        "no output, no work file"
+    );
+}
+
+/// What the console shows, in boot order: GRUB booting the entry, the kernel, then the
+/// initramfs (initramfs-tools) or systemd.
+const MILESTONES: [(&str, &[&str]); 3] = [
+    ("GRUB boots the entry", &["Booting `"]),
+    ("kernel", &["Linux version"]),
+    (
+        "initramfs or systemd",
+        &["Loading, please wait", "Begin: ", "Run /init", "systemd["],
+    ),
+];
+
+/// The full path: `compose tree` from Debian packages (cached in
+/// `$FERRO_COMPOSE_CACHE` if set), `compose image`, and a TCG boot of the image with
+/// no `-kernel`: GRUB from the disk must boot the kernel of the deployment. Opt-in
+/// (`FERRO_COMPOSE_NETWORK=1`): it downloads packages and boots for minutes.
+#[test]
+fn composed_image_boots_through_grub_into_the_kernel() {
+    use ferro_compose::accel::Accel;
+    use ferro_compose::manifest::Manifest;
+    use ferro_compose::vm::{self, RunOptions};
+    use std::time::{Duration, Instant};
+
+    if std::env::var_os("FERRO_COMPOSE_NETWORK").is_none_or(|v| v != "1") {
+        eprintln!("skipped: set FERRO_COMPOSE_NETWORK=1 to compose and boot a Debian image");
+        return;
+    }
+    if !can_build() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = std::env::var_os("FERRO_COMPOSE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("cache"));
+    let manifest = Manifest::parse(
+        "ref: ferro/boot\nversion: '1'\npackages: [linux-image-amd64, systemd, systemd-sysv, udev, openssh-server, initramfs-tools]\n",
+    )
+    .unwrap();
+    let repo = dir.path().join("repo");
+    let start = Instant::now();
+    ferro_compose::tree::compose_tree(&manifest, &repo, &cache, &mut |_| {}).unwrap();
+    let composed = start.elapsed();
+    let image_path = dir.path().join("disk.raw");
+    let options = ImageOptions {
+        repo,
+        rev: "ferro/boot".into(),
+        output: image_path.clone(),
+        format: ImageFormat::Raw,
+        size: 3 << 30,
+        kargs: vec![],
+    };
+    let start = Instant::now();
+    compose_image(&options, &mut |_| {}).unwrap();
+    let imaged = start.elapsed();
+    eprintln!(
+        "compose tree {:.1} s, compose image {:.1} s",
+        composed.as_secs_f64(),
+        imaged.as_secs_f64()
+    );
+
+    let vms = dir.path().join("vms");
+    let started = vm::run(
+        &vms,
+        &RunOptions {
+            name: "boot".into(),
+            image: image_path,
+            ignition: None,
+            memory_mb: 1024,
+            cpus: 1,
+            publish: vec![],
+            ssh_port: None,
+            console: None,
+            accel: Some(Accel::Tcg),
+            foreground: false,
+        },
+    )
+    .unwrap();
+    let console = started.record.console.clone().unwrap();
+    let boot = Instant::now();
+    let deadline = boot + Duration::from_secs(600);
+    let mut reached = Vec::new();
+    let mut text = String::new();
+    for (name, patterns) in MILESTONES {
+        loop {
+            text = fs::read_to_string(&console).unwrap_or_default();
+            if patterns.iter().any(|p| text.contains(p)) {
+                reached.push((name, boot.elapsed()));
+                break;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    // Let the boot go on until the console is quiet, to see how far it gets.
+    let mut last = text.len();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(20) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        text = fs::read_to_string(&console).unwrap_or_default();
+        if text.len() != last {
+            last = text.len();
+            quiet_since = Instant::now();
+        }
+    }
+    let _ = vm::stop(&vms, "boot", Duration::ZERO);
+    for (name, at) in &reached {
+        eprintln!("{name}: {:.1} s after QEMU started", at.as_secs_f64());
+    }
+    let tail: Vec<&str> = text.lines().rev().take(25).collect();
+    eprintln!(
+        "console tail:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(
+        reached.len(),
+        MILESTONES.len(),
+        "the boot stopped before: {}",
+        MILESTONES[reached.len().min(MILESTONES.len() - 1)].0
+    );
+    let grub = text.find("Booting `").unwrap();
+    let kernel = text.find("Linux version").unwrap();
+    assert!(grub < kernel, "GRUB loads the kernel");
+    assert!(
+        text.contains("ostree=/ostree/boot.1/ferrocore/"),
+        "the kernel got the entry's command line"
+    );
+    assert!(
+        text.contains(" ignition.firstboot"),
+        "GRUB saw the first-boot stamp"
+    );
+}

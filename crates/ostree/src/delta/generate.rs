@@ -1,0 +1,268 @@
+//! `static-delta generate`: packs the objects of commit `to` that commit `from` (or,
+//! from scratch, nothing) lacks into parts of at most `max_chunk_size` bytes, each
+//! object spliced whole from the blob (`S`), and writes the parts, then the
+//! superblock, under `deltas/`. No bsdiff or rolling-checksum reuse of the old
+//! objects: the deltas are larger than OSTree's for modified files, but any OSTree
+//! client applies them.
+//!
+//! Compression: `x` parts are xz streams (liblzma preset 6); `0` leaves
+//! them uncompressed.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::checksum::Checksum;
+use crate::gvariant::{self as gv, Member};
+use crate::lock::LockKind;
+use crate::object::{Metadata, ObjectType, Variant, metadata_bytes, xattrs_bytes};
+use crate::prune::reachable;
+use crate::repo::{self, Repo};
+
+use super::superblock::PART_VERSION;
+use super::{DeltaError, dir, name};
+
+/// How parts are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `0`: as is.
+    None,
+    /// `x`: an xz stream.
+    Xz,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// The commit clients have; `None` for a delta from scratch.
+    pub from: Option<Checksum>,
+    /// The commit the delta produces.
+    pub to: Checksum,
+    /// Store the parts inside the superblock (one request for small deltas).
+    pub inline: bool,
+    /// Uncompressed bytes per part before a new one is started (OSTree: 32 MiB).
+    pub max_chunk_size: u64,
+    /// How parts are stored.
+    pub compression: Compression,
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// The delta's name (`FROM-TO` or `TO`).
+    pub name: String,
+    /// Parts written.
+    pub parts: usize,
+    /// Objects packed.
+    pub objects: usize,
+    /// Bytes of the superblock and the parts.
+    pub size: u64,
+}
+
+/// Writes the delta `options` describe into `repo` (replacing one of the same name).
+pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, DeltaError> {
+    let _lock = repo.lock(LockKind::Shared)?;
+    let commit = repo.read_metadata(ObjectType::Commit, &options.to)?;
+    let mut objects = new_objects(repo, options.from.as_ref(), &options.to)?;
+    objects.sort_by_key(|(kind, id)| (type_code(*kind), *id));
+    let base = dir(options.from.as_ref(), &options.to);
+    let mut parts = Vec::new();
+    let mut builder = PartBuilder::default();
+    for (kind, id) in &objects {
+        builder.add(repo, *kind, id)?;
+        if builder.blob.len() as u64 >= options.max_chunk_size {
+            parts.push(std::mem::take(&mut builder).finish(options.compression));
+        }
+    }
+    if !builder.objects.is_empty() || parts.is_empty() {
+        parts.push(builder.finish(options.compression));
+    }
+    let mut metadata: Metadata = vec![(
+        "ostree.endianness".into(),
+        Variant {
+            type_str: "y".into(),
+            data: vec![b'l'],
+        },
+    )];
+    let mut size = 0;
+    let part_count = parts.len();
+    for (i, (stored, _)) in parts.iter().enumerate() {
+        let path = format!("{base}/{i}");
+        if options.inline {
+            metadata.push((
+                path,
+                Variant {
+                    type_str: "(yay)".into(),
+                    data: stored.clone(),
+                },
+            ));
+        } else {
+            repo.write_atomic(&repo.path().join(&path), stored)?;
+            size += stored.len() as u64;
+        }
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let superblock = gv::structure(vec![
+        Member::var(metadata_bytes(&metadata), 8),
+        Member::u64_be(now),
+        Member::bytes(options.from.as_ref().map_or(&[][..], |f| f.as_bytes())),
+        Member::bytes(options.to.as_bytes()),
+        Member::var(commit, 8),
+        Member::bytes(&[]),
+        Member::var(gv::array(parts.into_iter().map(|(_, entry)| entry), 8), 8),
+        Member::var(Vec::new(), 8),
+    ]);
+    repo.write_atomic(&repo.path().join(format!("{base}/superblock")), &superblock)?;
+    size += superblock.len() as u64;
+    Ok(Generated {
+        name: name(options.from.as_ref(), &options.to),
+        parts: part_count,
+        objects: objects.len(),
+        size,
+    })
+}
+
+/// OSTree's numeric object type.
+fn type_code(kind: ObjectType) -> u8 {
+    match kind {
+        ObjectType::File => 1,
+        ObjectType::DirTree => 2,
+        ObjectType::DirMeta => 3,
+        ObjectType::Commit => 4,
+    }
+}
+
+/// Dirtrees, dirmetas and content objects of `to` that `from` does not reach.
+fn new_objects(
+    repo: &Repo,
+    from: Option<&Checksum>,
+    to: &Checksum,
+) -> Result<Vec<(ObjectType, Checksum)>, DeltaError> {
+    let none = HashSet::new();
+    let old = match from {
+        Some(from) => {
+            repo.load_commit(from)?;
+            reachable(repo, &[*from], Some(0), &none)?
+        }
+        None => HashSet::new(),
+    };
+    let kinds = [ObjectType::File, ObjectType::DirTree, ObjectType::DirMeta];
+    Ok(reachable(repo, &[*to], Some(0), &none)?
+        .difference(&old)
+        .filter_map(|(id, code)| {
+            kinds
+                .into_iter()
+                .find(|kind| *kind as u8 == *code)
+                .map(|kind| (kind, *id))
+        })
+        .collect())
+}
+
+/// One part being filled.
+#[derive(Default)]
+struct PartBuilder {
+    modes: Vec<(u32, u32, u32)>,
+    mode_index: HashMap<(u32, u32, u32), usize>,
+    xattrs: Vec<Vec<u8>>,
+    xattr_index: HashMap<Vec<u8>, usize>,
+    blob: Vec<u8>,
+    ops: Vec<u8>,
+    objects: Vec<u8>,
+    uncompressed: u64,
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn index_of<K: std::hash::Hash + Eq + Clone>(
+    list: &mut Vec<K>,
+    index: &mut HashMap<K, usize>,
+    key: K,
+) -> u64 {
+    let i = *index.entry(key.clone()).or_insert_with(|| {
+        list.push(key);
+        list.len() - 1
+    });
+    i as u64
+}
+
+impl PartBuilder {
+    /// Adds one object as an `S` operation.
+    fn add(&mut self, repo: &Repo, kind: ObjectType, id: &Checksum) -> Result<(), DeltaError> {
+        self.objects.push(type_code(kind));
+        self.objects.extend_from_slice(id.as_bytes());
+        self.ops.push(b'S');
+        let data = if kind == ObjectType::File {
+            let mut content = repo.read_content(id)?;
+            let h = &content.header;
+            let mode = index_of(
+                &mut self.modes,
+                &mut self.mode_index,
+                (h.uid, h.gid, h.mode),
+            );
+            let xattrs = xattrs_bytes(&h.xattrs);
+            let xattrs = index_of(&mut self.xattrs, &mut self.xattr_index, xattrs);
+            push_varint(&mut self.ops, mode);
+            push_varint(&mut self.ops, xattrs);
+            if content.header.is_symlink() {
+                content.header.symlink_target.into_bytes()
+            } else {
+                let mut data = Vec::new();
+                content
+                    .reader
+                    .read_to_end(&mut data)
+                    .map_err(|e| repo::io_err("read", &repo.object_path(kind, id))(e))?;
+                data
+            }
+        } else {
+            repo.read_metadata(kind, id)?
+        };
+        push_varint(&mut self.ops, data.len() as u64);
+        push_varint(&mut self.ops, self.blob.len() as u64);
+        self.uncompressed += data.len() as u64;
+        self.blob.extend_from_slice(&data);
+        Ok(())
+    }
+
+    /// The stored part and its superblock entry.
+    fn finish(self, compression: Compression) -> (Vec<u8>, Vec<u8>) {
+        let modes: Vec<u8> = self
+            .modes
+            .iter()
+            .flat_map(|&(u, g, m)| [u.to_be_bytes(), g.to_be_bytes(), m.to_be_bytes()])
+            .flatten()
+            .collect();
+        let payload = gv::structure(vec![
+            Member::var(modes, 4),
+            Member::var(gv::array(self.xattrs, 1), 1),
+            Member::bytes(&self.blob),
+            Member::bytes(&self.ops),
+        ]);
+        let stored = match compression {
+            Compression::None => [&[0u8][..], &payload].concat(),
+            Compression::Xz => {
+                let mut encoder = xz2::write::XzEncoder::new(vec![b'x'], 6);
+                encoder
+                    .write_all(&payload)
+                    .and_then(|()| encoder.finish())
+                    .expect("writing to a Vec cannot fail")
+            }
+        };
+        let entry = gv::structure(vec![
+            // Little-endian, as `ostree.endianness` declares.
+            Member::u32_be(PART_VERSION.swap_bytes()),
+            Member::bytes(Checksum::of(&stored).as_bytes()),
+            Member::u64_le(stored.len() as u64),
+            Member::u64_le(self.uncompressed),
+            Member::bytes(&self.objects),
+        ]);
+        (stored, entry)
+    }
+}
