@@ -2,7 +2,8 @@
 # Compares `ferro ostree` with Debian's `ostree` on the same trees in one run: this
 # machine's /usr/share (override with BENCH_TREE=DIR) and a generated tree of 100,000
 # small files. Per tree: commit into bare-user and into archive, hardlink checkout
-# (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories, and
+# (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories,
+# pull-local of the archive repository into a fresh bare-user one, and
 # (when nginx is installed) an HTTP pull of ostree's archive repository, served by nginx
 # on a loopback port, into a fresh bare-user repository.
 # Prints wall time and peak RSS per operation and tool, and the ferro/ostree ratios.
@@ -120,9 +121,11 @@ bench_tree() { # label, source dir
         fi
         run "$t.fsck-bare-user" "${cmd[@]}" fsck --repo="$r/bu"
         run "$t.fsck-archive" "${cmd[@]}" fsck --repo="$r/ar"
+        "${cmd[@]}" init --repo="$r/pl" --mode=bare-user
+        run "$t.pull-local" "${cmd[@]}" pull-local --repo="$r/pl" "$r/ar" main
         echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)"
     done
-    local ops="commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive"
+    local ops="commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive pull-local"
     if [ -n "$nginx" ]; then
         bench_http_pull
         ops="$ops pull-http"

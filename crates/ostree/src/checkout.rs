@@ -126,7 +126,7 @@ pub fn checkout(
     let made: Vec<Made> = plan
         .files
         .par_iter()
-        .map(|(id, path)| writer.file(id, path))
+        .map(|(dir, id, name)| writer.file(id, &plan.paths[*dir].join(name)))
         .collect::<Result<_, _>>()?;
     for made in made {
         match made {
@@ -150,8 +150,11 @@ pub fn checkout(
 struct Plan {
     /// Directories in creation order, with the metadata to apply once they are full.
     dirs: Vec<(PathBuf, DirMeta)>,
-    /// Content objects and where they go.
-    files: Vec<(Checksum, PathBuf)>,
+    /// Every directory files go into, created or merged.
+    paths: Vec<PathBuf>,
+    /// Content objects and where they go: an index into `paths` and a name. Full
+    /// paths are only made while writing, which keeps a large plan small.
+    files: Vec<(usize, Checksum, String)>,
 }
 
 /// What checking out one content object made.
@@ -217,12 +220,10 @@ impl Writer<'_> {
                     && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) => {}
             Err(e) => return Err(io_err("create directory", dest)(e)),
         }
-        plan.files.extend(
-            dirtree
-                .files
-                .iter()
-                .map(|(name, id)| (*id, dest.join(name))),
-        );
+        let dir = plan.paths.len();
+        plan.paths.push(dest.to_owned());
+        plan.files
+            .extend(dirtree.files.into_iter().map(|(name, id)| (dir, id, name)));
         for (name, t, m) in &dirtree.dirs {
             self.plan(t, m, &dest.join(name), depth + 1, plan)?;
         }
