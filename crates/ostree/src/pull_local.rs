@@ -6,6 +6,8 @@
 //! name it claimed). A commit's detached metadata (`.commitmeta`, e.g. signatures)
 //! is copied with it.
 
+use rayon::prelude::*;
+
 use crate::checksum::Checksum;
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
 use crate::repo::{Error, Repo, too_deep};
@@ -126,8 +128,15 @@ impl Puller<'_> {
             ));
         }
         let (bytes, tree) = self.load(ObjectType::DirTree, id, DirTree::parse)?;
-        for (_, file) in &tree.files {
-            self.content(file)?;
+        let this = &*self;
+        let copied: Vec<Option<u64>> = tree
+            .files
+            .par_iter()
+            .map(|(_, file)| this.content(file))
+            .collect::<Result<_, _>>()?;
+        for size in copied.into_iter().flatten() {
+            self.stats.content += 1;
+            self.stats.bytes += size;
         }
         for (_, sub, meta) in &tree.dirs {
             self.dirmeta(meta)?;
@@ -136,9 +145,11 @@ impl Puller<'_> {
         self.store(ObjectType::DirTree, &bytes)
     }
 
-    fn content(&mut self, id: &Checksum) -> Result<(), Error> {
+    /// Copies one content object, verifying it; the size when it was copied, `None`
+    /// when the destination had it. Called for a directory's files on all cores.
+    fn content(&self, id: &Checksum) -> Result<Option<u64>, Error> {
         if self.dest.has_object(ObjectType::File, id) {
-            return Ok(());
+            return Ok(None);
         }
         let mut content = self.src.read_content(id)?;
         let actual = self
@@ -149,9 +160,7 @@ impl Puller<'_> {
             // a legitimate object, so it is left for `prune`); the pull stops here.
             return Err(corrupt(self.src, ObjectType::File, id, actual));
         }
-        self.stats.content += 1;
-        self.stats.bytes += content.size;
-        Ok(())
+        Ok(Some(content.size))
     }
 }
 
