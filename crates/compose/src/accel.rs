@@ -65,16 +65,8 @@ pub enum Error {
     #[error("could not start {QEMU_SYSTEM}: {0} (install the qemu-system-x86 package)")]
     QemuMissing(#[source] std::io::Error),
     /// Reading or writing the probe image or the cached verdict failed.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
 }
 
 /// How long a guest that has printed `R` may take to print `PL`: its next instructions
@@ -161,11 +153,7 @@ impl ProbeResult {
 
 /// Boots the probe image (written to `image`) with `accel` and reports what it printed.
 pub fn probe(accel: Accel, image: &Path) -> Result<ProbeResult, Error> {
-    fs::write(image, probe_image()).map_err(|source| Error::Io {
-        action: "write the probe image",
-        path: image.to_owned(),
-        source,
-    })?;
+    fs::write(image, probe_image()).map_err(io("write the probe image", image))?;
     let start = Instant::now();
     let mut child = Command::new(QEMU_SYSTEM)
         .args(["-no-user-config", "-nodefaults", "-display", "none"])
@@ -252,21 +240,9 @@ pub fn detect(state_root: &Path) -> Result<Accel, Error> {
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(source) => {
-            return Err(Error::Io {
-                action: "read",
-                path: cache,
-                source,
-            });
+            return Err(io("read", &cache)(source));
         }
     }
-    let io = |action, path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Io {
-            action,
-            path,
-            source,
-        }
-    };
     fs::create_dir_all(state_root).map_err(io("create", state_root))?;
     let verdict = if probe(Accel::Kvm, &state_root.join("accel-probe.bin"))?.passed() {
         Accel::Kvm
@@ -275,6 +251,12 @@ pub fn detect(state_root: &Path) -> Result<Accel, Error> {
     };
     fs::write(&cache, format!("{boot} {}\n", verdict.name())).map_err(io("write", &cache))?;
     Ok(verdict)
+}
+
+/// An `io::Error` mapper naming the action and the path.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
 
 #[cfg(test)]

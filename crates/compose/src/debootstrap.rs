@@ -18,16 +18,8 @@ pub enum Error {
     )]
     Missing(#[source] std::io::Error),
     /// A directory or the log could not be made.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// debootstrap failed.
     #[error("debootstrap failed ({status}); its log '{log}' ends with:\n{tail}")]
     Failed {
@@ -97,14 +89,6 @@ impl Debootstrap {
 
     /// Installs into `target` (which must not exist yet or be empty), logging to `log`.
     pub fn run(&self, target: &Path, log: &Path) -> Result<(), Error> {
-        let io = |action, path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io {
-                action,
-                path,
-                source,
-            }
-        };
         fs::create_dir_all(&self.cache_dir).map_err(io("create", &self.cache_dir))?;
         let out = File::create(log).map_err(io("create", log))?;
         let err = out.try_clone().map_err(io("create", log))?;
@@ -126,6 +110,12 @@ impl Debootstrap {
             tail: lines[lines.len().saturating_sub(10)..].join("\n"),
         })
     }
+}
+
+/// An `io::Error` mapper naming the action and the path.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::command;
@@ -54,28 +54,16 @@ pub enum Error {
     #[error(transparent)]
     Tool(#[from] command::Error),
     /// GRUB's files or the disk could not be read or written.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// The core image does not fit the BIOS boot partition.
     #[error("GRUB's core image ({0} bytes) does not fit the BIOS boot partition")]
     TooLarge(usize),
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
 
 /// Installs GRUB for BIOS boot: modules into `boot/grub/i386-pc`, the core image

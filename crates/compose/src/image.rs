@@ -81,25 +81,13 @@ pub enum Error {
     #[error(transparent)]
     Tool(#[from] command::Error),
     /// A file or directory of the build.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
 
 /// What was built.

@@ -39,3 +39,29 @@ pub mod ssh;
 pub mod state;
 pub mod tree;
 pub mod vm;
+
+use std::path::{Path, PathBuf};
+
+/// A filesystem operation on a named path failed: what was attempted, where, and why.
+/// One type for every step; each module's error wraps it.
+#[derive(Debug, thiserror::Error)]
+#[error("could not {action} '{path}'")]
+pub struct IoError {
+    /// What was attempted.
+    pub action: &'static str,
+    /// The path.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// An `io::Error` mapper naming the action and the path.
+pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> IoError {
+    let path = path.to_owned();
+    move |source| IoError {
+        action,
+        path,
+        source,
+    }
+}

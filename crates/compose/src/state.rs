@@ -27,16 +27,8 @@ pub enum Error {
     #[error("state directory '{0}' is too long for a Unix socket path; use a shorter --state-dir")]
     PathTooLong(PathBuf),
     /// A file of the VM's state could not be read or written.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// `vm.json` is not a VM record.
     #[error("could not parse '{path}': {source}")]
     Record {
@@ -50,12 +42,8 @@ pub enum Error {
 
 /// An `io::Error` mapper naming the action and path.
 pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
 
 /// The default state root: `$XDG_RUNTIME_DIR/ferro/vms` (gone at logout, like the VMs'

@@ -29,16 +29,8 @@ pub enum Error {
     #[error("'{0}' is still mounted; unmount it before composing again")]
     Mounted(PathBuf),
     /// The work directory could not be cleared.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was attempted.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
 }
 
 /// How long one step took.
@@ -81,11 +73,7 @@ fn ensure_unmounted(dir: &Path) -> Result<(), Error> {
 fn clear(dir: &Path) -> Result<(), Error> {
     ensure_unmounted(dir)?;
     match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::Io {
-            action: "remove",
-            path: dir.to_owned(),
-            source: e,
-        }),
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(io("remove", dir)(e)),
         _ => Ok(()),
     }
 }
@@ -114,11 +102,7 @@ pub fn compose_tree(
     cache: &Path,
     on_step: &mut dyn FnMut(&str),
 ) -> Result<Outcome, Error> {
-    let cache = std::path::absolute(cache).map_err(|source| Error::Io {
-        action: "resolve",
-        path: cache.to_owned(),
-        source,
-    })?;
+    let cache = std::path::absolute(cache).map_err(io("resolve", cache))?;
     let rootfs = cache.join("rootfs");
     let mut steps = Vec::new();
     let mut begin = |name: &'static str| {
@@ -163,4 +147,10 @@ pub fn compose_tree(
         tree_bytes: size,
         steps,
     })
+}
+
+/// An `io::Error` mapper naming the action and the path.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
 }
