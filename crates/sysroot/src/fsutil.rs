@@ -6,7 +6,10 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use rustix::fs::IFlags;
+use std::os::fd::OwnedFd;
+
+use rayon::prelude::*;
+use rustix::fs::{AtFlags, Dir, FileType, IFlags, Mode, OFlags};
 
 use crate::error::{Error, io_err};
 
@@ -101,7 +104,48 @@ pub(crate) fn remove_tree(path: &Path) -> Result<(), Error> {
         return remove_file_if_exists(path);
     }
     set_immutable(path, false)?;
-    fs::remove_dir_all(path).map_err(io_err("delete", path))
+    let open = |dir: &Path| rustix::fs::open(dir, DIR_FLAGS, Mode::empty());
+    open(path)
+        .and_then(remove_contents)
+        .and_then(|()| rustix::fs::unlinkat(rustix::fs::CWD, path, AtFlags::REMOVEDIR))
+        .map_err(|e| io_err("delete", path)(e.into()))
+}
+
+/// How directories are opened for removal: never through a symlink.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// Empties the directory `dir`, its subdirectories on all cores: removing an old
+/// deployment unlinks as many files as deploying one linked. Every step is relative to
+/// an open directory and never follows a symlink, so a tree that changes meanwhile
+/// cannot redirect the removal elsewhere.
+fn remove_contents(dir: OwnedFd) -> rustix::io::Result<()> {
+    let mut subdirs = Vec::new();
+    for entry in Dir::read_from(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            FileType::Unknown => FileType::from_raw_mode(
+                rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
+            ),
+            kind => kind,
+        };
+        if kind == FileType::Directory {
+            subdirs.push(name.to_owned());
+        } else {
+            rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
+        }
+    }
+    subdirs.par_iter().try_for_each(|name| {
+        let sub = rustix::fs::openat(&dir, name.as_c_str(), DIR_FLAGS, Mode::empty())?;
+        remove_contents(sub)?;
+        rustix::fs::unlinkat(&dir, name.as_c_str(), AtFlags::REMOVEDIR)
+    })
 }
 
 /// Copies a file, symlink or directory tree with modes, owners and mtimes (no
@@ -134,4 +178,28 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
         .map_err(io_err("change owner of", dst))?;
     fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
         .map_err(io_err("set mode of", dst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_deletes_nested_trees_but_never_follows_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep"), b"x").unwrap();
+        let tree = tmp.path().join("deployment");
+        for dir in ["usr/lib/a", "usr/share/b", "etc"] {
+            fs::create_dir_all(tree.join(dir)).unwrap();
+            fs::write(tree.join(dir).join("f"), b"f").unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, tree.join("usr/lib/link")).unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("etc/dirlink")).unwrap();
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        assert_eq!(fs::read(outside.join("keep")).unwrap(), b"x");
+        remove_tree(&tree).expect("a missing tree is fine");
+    }
 }
