@@ -71,6 +71,19 @@ pub struct CheckoutStats {
     pub kept: u64,
 }
 
+impl CheckoutStats {
+    /// The counts of both checkouts together.
+    fn plus(self, other: CheckoutStats) -> CheckoutStats {
+        CheckoutStats {
+            copied: self.copied + other.copied,
+            linked: self.linked + other.linked,
+            symlinks: self.symlinks + other.symlinks,
+            dirs: self.dirs + other.dirs,
+            kept: self.kept + other.kept,
+        }
+    }
+}
+
 /// Checks out `commit` into `dest`, which must not exist yet unless
 /// `options.overwrite` says how to merge.
 pub fn checkout(
@@ -117,44 +130,7 @@ pub fn checkout(
         options,
         link: can_link && options.link != LinkMode::Copy,
     };
-    let mut plan = Plan::default();
-    writer.plan(&tree, &meta, dest, 0, &mut plan)?;
-    let mut stats = CheckoutStats {
-        dirs: plan.dirs.len() as u64,
-        ..CheckoutStats::default()
-    };
-    let made: Vec<Made> = plan
-        .files
-        .par_iter()
-        .map(|(dir, id, name)| writer.file(id, &plan.paths[*dir].join(name)))
-        .collect::<Result<_, _>>()?;
-    for made in made {
-        match made {
-            Made::Copied => stats.copied += 1,
-            Made::Linked => stats.linked += 1,
-            Made::Symlink => stats.symlinks += 1,
-            Made::Kept => stats.kept += 1,
-        }
-    }
-    // Children before parents, so a read-only directory gets its mode last.
-    for (path, meta) in plan.dirs.iter().rev() {
-        writer.finish_dir(path, meta)?;
-    }
-    Ok(stats)
-}
-
-/// The checkout's shape, made by a sequential walk of the dirtrees: directories are
-/// created as they are planned (owner and mode come at the end), files are written
-/// afterwards on all cores.
-#[derive(Default)]
-struct Plan {
-    /// Directories in creation order, with the metadata to apply once they are full.
-    dirs: Vec<(PathBuf, DirMeta)>,
-    /// Every directory files go into, created or merged.
-    paths: Vec<PathBuf>,
-    /// Content objects and where they go: an index into `paths` and a name. Full
-    /// paths are only made while writing, which keeps a large plan small.
-    files: Vec<(usize, Checksum, String)>,
+    writer.dir(&tree, &meta, dest, 0)
 }
 
 /// What checking out one content object made.
@@ -163,6 +139,19 @@ enum Made {
     Linked,
     Symlink,
     Kept,
+}
+
+impl Made {
+    fn stats(self) -> CheckoutStats {
+        let mut stats = CheckoutStats::default();
+        match self {
+            Made::Copied => stats.copied = 1,
+            Made::Linked => stats.linked = 1,
+            Made::Symlink => stats.symlinks = 1,
+            Made::Kept => stats.kept = 1,
+        }
+        stats
+    }
 }
 
 /// Where a new file was made: at its destination, or (replacing an existing file under
@@ -198,36 +187,52 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn plan(
+    /// Checks out one directory: creates it, writes its files, then its subdirectories
+    /// — files and subdirectories on all cores, so that the filesystem's latency for
+    /// new directories and inodes overlaps — and gives it its owner and mode last, once
+    /// it is full (a read-only directory stays writable until then).
+    fn dir(
         &self,
         tree: &Checksum,
         meta: &Checksum,
         dest: &Path,
         depth: usize,
-        plan: &mut Plan,
-    ) -> Result<(), Error> {
+    ) -> Result<CheckoutStats, Error> {
         if depth > crate::object::MAX_DEPTH {
             return Err(crate::repo::too_deep("check out", dest));
         }
         let dirtree = self.repo.load_dirtree(tree)?;
         let dirmeta: DirMeta = self.repo.load_dirmeta(meta)?;
-        match fs::DirBuilder::new().mode(0o700).create(dest) {
-            Ok(()) => plan.dirs.push((dest.to_owned(), dirmeta)),
+        let created = match fs::DirBuilder::new().mode(0o700).create(dest) {
+            Ok(()) => true,
             // Merged: an existing directory keeps its owner and mode, as with ostree.
             Err(e)
                 if e.kind() == io::ErrorKind::AlreadyExists
                     && self.options.overwrite != Overwrite::Never
-                    && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) => {}
+                    && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) =>
+            {
+                false
+            }
             Err(e) => return Err(io_err("create directory", dest)(e)),
+        };
+        let files = dirtree
+            .files
+            .par_iter()
+            .map(|(name, id)| self.file(id, &dest.join(name)).map(Made::stats))
+            .try_reduce(CheckoutStats::default, |a, b| Ok(a.plus(b)))?;
+        let dirs = dirtree
+            .dirs
+            .par_iter()
+            .map(|(name, t, m)| self.dir(t, m, &dest.join(name), depth + 1))
+            .try_reduce(CheckoutStats::default, |a, b| Ok(a.plus(b)))?;
+        if created {
+            self.finish_dir(dest, &dirmeta)?;
         }
-        let dir = plan.paths.len();
-        plan.paths.push(dest.to_owned());
-        plan.files
-            .extend(dirtree.files.into_iter().map(|(name, id)| (dir, id, name)));
-        for (name, t, m) in &dirtree.dirs {
-            self.plan(t, m, &dest.join(name), depth + 1, plan)?;
-        }
-        Ok(())
+        let this = CheckoutStats {
+            dirs: u64::from(created),
+            ..CheckoutStats::default()
+        };
+        Ok(this.plus(files).plus(dirs))
     }
 
     fn finish_dir(&self, dest: &Path, dirmeta: &DirMeta) -> Result<(), Error> {
