@@ -15,13 +15,9 @@ use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 
 #[path = "support/oracle.rs"]
 mod oracle;
-use oracle::{have_ostree, ostree};
+use oracle::{have_ostree, ostree, repo_arg};
 
 const TIMESTAMP: u64 = 1_577_836_800;
-
-fn repo_arg(path: &Path) -> String {
-    format!("--repo={}", path.display())
-}
 
 /// A tree with files of several modes, an empty file, a larger file, nested and empty
 /// directories, and relative, absolute and dangling symlinks.

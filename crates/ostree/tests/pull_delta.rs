@@ -10,7 +10,6 @@ mod nginx;
 #[path = "support/oracle.rs"]
 mod oracle;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -23,11 +22,7 @@ use ferro_ostree::pull::{PullError, PullOptions, PullReport, pull};
 use ferro_ostree::summary::update_summary;
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 use nginx::Nginx;
-use oracle::{have_ostree, ostree};
-
-fn repo_arg(path: &Path) -> String {
-    format!("--repo={}", path.display())
-}
+use oracle::{have_ostree, ostree, ostree_checkout, repo_arg};
 
 /// Deterministic bytes.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
@@ -110,37 +105,6 @@ fn pull_main(repo: &Repo) -> Result<PullReport, PullError> {
     )
 }
 
-/// Path → kind, mode and content hash of every entry of an `ostree checkout -U`.
-fn checkout(repo: &Path, rev: &str, dest: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let value = if meta.file_type().is_symlink() {
-                format!("l {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-                format!("d {mode:o}")
-            } else {
-                format!("f {mode:o} {}", Checksum::of(&fs::read(&path).unwrap()))
-            };
-            out.insert(rel, value);
-        }
-    }
-    ostree(&[
-        "checkout",
-        &repo_arg(repo),
-        "-U",
-        rev,
-        &dest.display().to_string(),
-    ]);
-    let mut out = BTreeMap::new();
-    walk(dest, dest, &mut out);
-    out
-}
-
 fn assert_same_as_server(local: &Path, srv: &Path, id: &Checksum, scratch: &Path) {
     let report = fsck(&Repo::open(local).unwrap()).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
@@ -148,8 +112,8 @@ fn assert_same_as_server(local: &Path, srv: &Path, id: &Checksum, scratch: &Path
     let rev = id.to_hex();
     fs::create_dir_all(scratch).unwrap();
     assert_eq!(
-        checkout(local, &rev, &scratch.join("co-local")),
-        checkout(srv, &rev, &scratch.join("co-srv"))
+        ostree_checkout(local, &rev, &scratch.join("co-local")),
+        ostree_checkout(srv, &rev, &scratch.join("co-srv"))
     );
 }
 

@@ -5,12 +5,12 @@
 
 #[path = "support/nginx.rs"]
 mod nginx;
+#[path = "support/oracle.rs"]
+mod oracle;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
@@ -18,35 +18,7 @@ use ferro_ostree::pull::{PullError, PullOptions, PullReport, pull};
 use ferro_ostree::sign::{SecretKey, SignError, sign_commit};
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 use nginx::Nginx;
-
-fn have_ostree() -> bool {
-    let ok = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: ostree not installed");
-    }
-    ok
-}
-
-fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree")
-        .args(args)
-        .env("OSTREE_DUMMY_SIGN_ENABLED", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ostree {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn repo_arg(path: &Path) -> String {
-    format!("--repo={}", path.display())
-}
+use oracle::{have_ostree, ostree, ostree_checkout, repo_arg};
 
 /// Files of several sizes (two over 1 MiB, one of them incompressible), duplicates, an empty file
 /// and directory, an executable, a symlink, nesting.
@@ -103,36 +75,6 @@ fn ostree_archive(dir: &Path) -> (std::path::PathBuf, Checksum) {
     ostree(&["sign", &r, "-s", "dummy", "main", "abcd"]);
     ostree(&["summary", &r, "-u"]);
     (srv, id.trim().parse().unwrap())
-}
-
-/// Path → kind, mode and content hash of every entry below `root`.
-fn digest(root: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let value = if meta.file_type().is_symlink() {
-                format!("l {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-                format!("d {mode:o}")
-            } else {
-                format!("f {mode:o} {}", Checksum::of(&fs::read(&path).unwrap()))
-            };
-            out.insert(rel, value);
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn ostree_checkout(repo: &Path, rev: &str, dest: &Path) -> BTreeMap<String, String> {
-    let dest_arg = dest.display().to_string();
-    ostree(&["checkout", &repo_arg(repo), "-U", rev, &dest_arg]);
-    digest(dest)
 }
 
 fn local(path: &Path, mode: RepoMode, url: &str) -> Repo {
