@@ -155,13 +155,8 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn problem(&mut self, kind: ProblemKind, object: ObjectType, id: &Checksum, detail: String) {
-        self.report.problems.push(Problem {
-            kind,
-            object: format!("{id}.{}", object.extension(false)),
-            path: self.repo.object_path(object, id),
-            detail,
-            commit: Some(self.current),
-        });
+        let problem = object_problem(self.repo, kind, object, id, detail, self.current);
+        self.report.problems.push(problem);
     }
 
     /// Reads, hashes and parses a metadata object; `None` if it is missing or bad.
@@ -258,16 +253,35 @@ impl Checker<'_> {
             .par_iter()
             .filter_map(|(id, commit)| {
                 let (kind, detail) = check_content(repo, id).err()?;
-                Some(Problem {
+                Some(object_problem(
+                    repo,
                     kind,
-                    object: format!("{id}.{}", ObjectType::File.extension(false)),
-                    path: repo.object_path(ObjectType::File, id),
+                    ObjectType::File,
+                    id,
                     detail,
-                    commit: Some(*commit),
-                })
+                    *commit,
+                ))
             })
             .collect();
         self.report.problems.extend(problems);
+    }
+}
+
+/// A problem with the object `id`, found while walking `commit`.
+fn object_problem(
+    repo: &Repo,
+    kind: ProblemKind,
+    object: ObjectType,
+    id: &Checksum,
+    detail: String,
+    commit: Checksum,
+) -> Problem {
+    Problem {
+        kind,
+        object: format!("{id}.{}", object.extension(false)),
+        path: repo.object_path(object, id),
+        detail,
+        commit: Some(commit),
     }
 }
 
