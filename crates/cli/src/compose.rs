@@ -43,7 +43,8 @@ fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let cache = args.cache.unwrap_or_else(default_cache);
-    let outcome = compose_tree(&manifest, &args.repo, &cache, &mut |step| {
+    let ferro = std::env::current_exe().context("could not find the running ferro binary")?;
+    let outcome = compose_tree(&manifest, &args.repo, &cache, &ferro, &mut |step| {
         eprintln!("{step}…")
     })?;
     for step in &outcome.steps {

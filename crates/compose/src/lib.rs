@@ -4,10 +4,13 @@
 //!
 //! - **Compose** turns a manifest into an OSTree commit: [`manifest`] reads what to
 //!   build, [`debootstrap`] installs the Debian packages into a directory (downloads
-//!   cached), [`postprocess`] reshapes that directory into the immutable layout
+//!   cached), [`integrate`] adds ferrocore itself (the `ferro` binary, the initramfs
+//!   that runs Ignition and prepare-root, the base config creating `core`, sshd and
+//!   podman settings), [`postprocess`] reshapes that directory into the immutable layout
 //!   (`/usr/etc`, an empty `/var` recreated by tmpfiles, the kernel under
 //!   `/usr/lib/modules`), and [`commit`] stores it with its version. [`tree`] runs the
-//!   steps in order.
+//!   steps in order. [`container`] writes a tiny busybox httpd container image as
+//!   an OCI archive, for VMs that reach no registry (`podman load -i`).
 //! - **VMs** boot images under QEMU as Fedora CoreOS users do: [`qemu`] builds the
 //!   command line (fw_cfg Ignition config, loopback-only port forwards), [`overlay`]
 //!   keeps the image pristine behind a qcow2 overlay, [`accel`] picks KVM only when a
@@ -24,10 +27,12 @@
 pub mod accel;
 pub mod command;
 pub mod commit;
+pub mod container;
 pub mod debootstrap;
 pub mod disk;
 pub mod grub_bios;
 pub mod image;
+pub mod integrate;
 pub mod loopdev;
 pub mod manifest;
 pub mod mounts;

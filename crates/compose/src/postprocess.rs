@@ -7,6 +7,9 @@
 //! - the mutable directories move under `/var` and are replaced by symlinks, as on
 //!   Fedora CoreOS: `/home` → `var/home`, `/root` → `var/roothome`, `/opt`, `/srv`,
 //!   `/mnt` → `var/…`, `/usr/local` → `../var/usrlocal`, and `/media` → `run/media`;
+//! - `/sysroot` is where the booted system finds the physical root (`ferro
+//!   prepare-root` mounts it there) and `/ostree` links to its `ostree/`, so `ferro
+//!   status` and upgrades work on the booted system as on the sysroot;
 //! - `/dev`, `/proc`, `/sys`, `/run` and `/tmp` are emptied: they are mount points
 //!   filled at boot, and an installer leaves device nodes in `/dev` that a commit
 //!   cannot hold;
@@ -72,6 +75,7 @@ pub fn postprocess(root: &Path) -> Result<Report, Error> {
     let kver = move_kernel(root)?;
     move_etc(root)?;
     move_mutable_dirs(root)?;
+    add_sysroot(root)?;
     let tmpfiles = empty_var(root)?;
     let path = root.join(TMPFILES);
     let mut text = String::from(
@@ -195,6 +199,19 @@ fn move_mutable_dirs(root: &Path) -> Result<(), Error> {
         _ => {}
     }
     symlink("run/media", &media).map_err(io_err("link", &media))
+}
+
+/// Creates the `/sysroot` mount point and the `/ostree` → `sysroot/ostree` link.
+fn add_sysroot(root: &Path) -> Result<(), Error> {
+    let sysroot = root.join("sysroot");
+    if !sysroot.is_dir() {
+        fs::create_dir(&sysroot).map_err(io_err("create", &sysroot))?;
+    }
+    let ostree = root.join("ostree");
+    if fs::symlink_metadata(&ostree).is_ok() {
+        return Err(Error::Exists(ostree));
+    }
+    symlink("sysroot/ostree", &ostree).map_err(io_err("link", &ostree))
 }
 
 /// Moves every entry of `var` to the factory directory (symlinks are recreated by
@@ -322,6 +339,8 @@ mod tests {
         assert_eq!(link(root, "mnt"), "var/mnt");
         assert_eq!(link(root, "usr/local"), "../var/usrlocal");
         assert_eq!(link(root, "media"), "run/media");
+        assert_eq!(link(root, "ostree"), "sysroot/ostree");
+        assert!(root.join("sysroot").is_dir());
 
         assert_eq!(
             fs::read_dir(root.join("var")).unwrap().count(),

@@ -27,6 +27,8 @@ pub fn command_args(port: u16, key: Option<&Path>, command: &[OsString]) -> Vec<
         "StrictHostKeyChecking=no",
         "UserKnownHostsFile=/dev/null",
         "LogLevel=ERROR",
+        // An emulated guest can take many seconds for the key exchange.
+        "ConnectTimeout=60",
     ] {
         args.extend(["-o".into(), option.into()]);
     }
@@ -65,6 +67,34 @@ pub fn last_console_line(log: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Why the boot was stopped, if the console says the initramfs stopped it (see
+/// [`crate::integrate::BOOT_STOPPED`]): Ignition's CRITICAL lines and ferro's own
+/// message, so a bad config is reported at once instead of after the SSH timeout.
+pub fn boot_stopped(log: &Path) -> Option<String> {
+    let bytes = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains(crate::integrate::BOOT_STOPPED) {
+        return None;
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|line| line.trim_matches(|c: char| c.is_whitespace() || c.is_control()))
+        .filter(|line| line.starts_with("CRITICAL") || line.starts_with("ferro: "))
+        .collect();
+    let mut reasons: Vec<&str> = Vec::new();
+    for line in lines {
+        // The stop message comes twice (console and panic); say it once.
+        let line = line
+            .split(crate::integrate::BOOT_STOPPED)
+            .next()
+            .unwrap_or(line);
+        if !reasons.contains(&line.trim_end()) {
+            reasons.push(line.trim_end());
+        }
+    }
+    Some(reasons.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +124,8 @@ mod tests {
                 "UserKnownHostsFile=/dev/null",
                 "-o",
                 "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=60",
                 "core@127.0.0.1",
                 "--",
                 "uname",
@@ -131,5 +163,30 @@ mod tests {
             Some("Linux version 6.1")
         );
         assert_eq!(last_console_line(&dir.path().join("none")), None);
+    }
+
+    #[test]
+    fn a_stopped_boot_is_reported_with_ignitions_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        std::fs::write(
+            &log,
+            "Begin: Ignition (ferro): files ... INFO : Stage: files\n",
+        )
+        .unwrap();
+        assert_eq!(boot_stopped(&log), None);
+        let stop = format!(
+            "CRITICAL : Ignition failed: $.storage.files.0: hash mismatch\r\n\
+             ferro: Ignition stage 'files' failed.\n\
+             ferro: Ignition stage 'files' failed. {} so that nothing half-provisioned runs\n\
+             (initramfs) \n",
+            crate::integrate::BOOT_STOPPED
+        );
+        std::fs::write(&log, stop).unwrap();
+        assert_eq!(
+            boot_stopped(&log).unwrap(),
+            "CRITICAL : Ignition failed: $.storage.files.0: hash mismatch\n\
+             ferro: Ignition stage 'files' failed."
+        );
     }
 }

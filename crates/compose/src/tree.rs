@@ -18,6 +18,9 @@ pub enum Error {
     /// Installing the packages.
     #[error(transparent)]
     Debootstrap(#[from] debootstrap::Error),
+    /// Installing ferrocore into the tree.
+    #[error(transparent)]
+    Integrate(#[from] crate::integrate::Error),
     /// Reshaping the tree.
     #[error(transparent)]
     Postprocess(#[from] postprocess::Error),
@@ -95,11 +98,13 @@ fn tree_bytes(dir: &Path) -> u64 {
 
 /// Composes `manifest` into the repository at `repo`, keeping downloads in
 /// `cache/debs` and the tree being built in `cache/rootfs` (removed when committed).
+/// `ferro` is the binary installed as the tree's `ferro` (normally the running one).
 /// `on_step` is told each step's name as it starts.
 pub fn compose_tree(
     manifest: &Manifest,
     repo: &Path,
     cache: &Path,
+    ferro: &Path,
     on_step: &mut dyn FnMut(&str),
 ) -> Result<Outcome, Error> {
     let cache = std::path::absolute(cache).map_err(io("resolve", cache))?;
@@ -128,6 +133,11 @@ pub fn compose_tree(
         cache_dir: cache.join("debs"),
     }
     .run(&rootfs, &cache.join("debootstrap.log"))?;
+    end(&mut steps, step);
+
+    let step = begin("integrate");
+    ensure_unmounted(&rootfs)?;
+    crate::integrate::integrate(&rootfs, ferro)?;
     end(&mut steps, step);
 
     let step = begin("postprocess");

@@ -54,6 +54,16 @@ pub enum Error {
     /// The VM stopped while waiting for SSH.
     #[error("VM '{0}' exited before SSH answered; see its console log")]
     Exited(String),
+    /// The initramfs stopped the boot (a failed Ignition stage); the console says why.
+    #[error("VM '{name}' stopped its boot:\n{reason}\n(the full console log is '{}')", console.display())]
+    BootStopped {
+        /// The VM.
+        name: String,
+        /// The console's explanation.
+        reason: String,
+        /// The console log.
+        console: std::path::PathBuf,
+    },
     /// SSH did not answer in time.
     #[error("SSH of VM '{name}' did not answer within {} s", timeout.as_secs())]
     SshTimeout {
@@ -233,6 +243,15 @@ pub fn wait_ssh(
         }
         if vm.running_pid().is_none() {
             return Err(Error::Exited(vm.name().into()));
+        }
+        if let Some(console) = &record.console
+            && let Some(reason) = ssh::boot_stopped(console)
+        {
+            return Err(Error::BootStopped {
+                name: vm.name().into(),
+                reason,
+                console: console.clone(),
+            });
         }
         if start.elapsed() >= timeout {
             return Err(Error::SshTimeout {

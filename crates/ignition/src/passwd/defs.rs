@@ -17,6 +17,17 @@ pub(super) struct Defs {
     pub(super) group: u32,
     pub(super) home: String,
     pub(super) shell: String,
+    pub(super) sub_uid: SubIds,
+    pub(super) sub_gid: SubIds,
+}
+
+/// `SUB_UID_MIN`/`_MAX`/`_COUNT` (or the `SUB_GID_` ones): where `useradd` puts a new
+/// user's subordinate range, and how many ids it gets (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SubIds {
+    pub(super) min: u64,
+    pub(super) max: u64,
+    pub(super) count: u64,
 }
 
 /// `KEY VALUE` (login.defs) or `KEY=VALUE` (default/useradd) lines, comments skipped.
@@ -64,6 +75,12 @@ impl Defs {
         };
         let num = |k: &str| get(k).and_then(number);
         let id = |k: &str, d: u32| num(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(d);
+        let ulong = |k: &str, d: u64| num(k).and_then(|v| u64::try_from(v).ok()).unwrap_or(d);
+        let sub_ids = |kind: &str| SubIds {
+            min: ulong(&format!("SUB_{kind}_MIN"), 100_000),
+            max: ulong(&format!("SUB_{kind}_MAX"), 600_100_000),
+            count: ulong(&format!("SUB_{kind}_COUNT"), 65536),
+        };
         let uid_min = id("UID_MIN", 1000);
         let gid_min = id("GID_MIN", 1000);
         let umask = num("UMASK")
@@ -102,6 +119,8 @@ impl Defs {
             home: dflt("HOME").unwrap_or_else(|| "/home".to_string()),
             // What the verified oracle's useradd used with no /etc/default/useradd.
             shell: dflt("SHELL").unwrap_or_else(|| "/bin/bash".to_string()),
+            sub_uid: sub_ids("UID"),
+            sub_gid: sub_ids("GID"),
         })
     }
 }

@@ -9,8 +9,16 @@
 //! replaced atomically. All account changes are computed in memory first ([`Db`]) and
 //! written once, so a config error leaves the account files untouched.
 //!
-//! Not modelled: `/etc/subuid`/`/etc/subgid`, lastlog/faillog (`noLogInit` has nothing to
-//! skip), re-owning a home's files when a uid changes, nscd/sssd cache invalidation.
+//! A new user that is not a system user (its uid in `UID_MIN..=UID_MAX`) also gets, as
+//! with shadow-utils 4.13, a subordinate uid range in `/etc/subuid` and a gid range in
+//! `/etc/subgid`, each only if that file exists and the user has no range there yet:
+//! `SUB_UID_COUNT` ids (65536) at the lowest start from `SUB_UID_MIN` (100000) that
+//! overlaps no range and ends by `SUB_UID_MAX` (600100000), likewise `SUB_GID_*`. As
+//! useradd does, the file's ranges are sorted by start before the new one is appended.
+//!
+//! Not modelled: userdel's removal of a user's subordinate ranges, lastlog/faillog
+//! (`noLogInit` has nothing to skip), re-owning a home's files when a uid changes,
+//! nscd/sssd cache invalidation.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +28,7 @@ use crate::files::{Error, Stage, id};
 use crate::root::{self, Kind, Perms, Root, RootError};
 
 mod defs;
+mod subid;
 mod table;
 
 use defs::Defs;
@@ -29,6 +38,8 @@ const PASSWD: &str = "/etc/passwd";
 const GROUP: &str = "/etc/group";
 const SHADOW: &str = "/etc/shadow";
 const GSHADOW: &str = "/etc/gshadow";
+const SUBUID: &str = "/etc/subuid";
+const SUBGID: &str = "/etc/subgid";
 
 /// A user as the files stage needs it (owner lookups, SSH keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +79,8 @@ pub struct Db {
     group: Table,
     shadow: Table,
     gshadow: Table,
+    subuid: Table,
+    subgid: Table,
     defs: Defs,
     /// Days since the epoch, for shadow's "last change" field.
     today: i64,
@@ -90,6 +103,8 @@ impl Db {
             group: Table::load(root, GROUP, 0o644)?,
             shadow: Table::load(root, SHADOW, 0o640)?,
             gshadow: Table::load(root, GSHADOW, 0o640)?,
+            subuid: Table::load(root, SUBUID, 0o644)?,
+            subgid: Table::load(root, SUBGID, 0o644)?,
             defs: Defs::load(root)?,
             today: now / 86400,
         })
@@ -137,7 +152,16 @@ impl Db {
     }
 
     fn dirty(&self) -> bool {
-        self.passwd.dirty || self.group.dirty || self.shadow.dirty || self.gshadow.dirty
+        [
+            &self.passwd,
+            &self.group,
+            &self.shadow,
+            &self.gshadow,
+            &self.subuid,
+            &self.subgid,
+        ]
+        .iter()
+        .any(|t| t.dirty)
     }
 
     /// Adds `user` to group `name`'s members (group and gshadow).
@@ -308,7 +332,14 @@ fn save(stage: &mut Stage<'_>, db: &Db) -> Result<(), Error> {
                 .map_err(|e| Error::new(ENTRY, LOCK, e))?;
         }
     }
-    for t in [&db.group, &db.gshadow, &db.passwd, &db.shadow] {
+    for t in [
+        &db.group,
+        &db.gshadow,
+        &db.passwd,
+        &db.shadow,
+        &db.subuid,
+        &db.subgid,
+    ] {
         if !t.dirty {
             continue;
         }
@@ -563,11 +594,32 @@ fn useradd(
     for g in &u.groups {
         db.add_member(g, name);
     }
+    // useradd gives subordinate ids to regular users only (not `--system`, and with an
+    // explicit `--uid` only one in UID_MIN..=UID_MAX).
+    let mut subids = Vec::new();
+    if !system && (db.defs.uid.0..=db.defs.uid.1).contains(&uid) {
+        for (table, ids, kind) in [
+            (&mut db.subuid, db.defs.sub_uid, "UID"),
+            (&mut db.subgid, db.defs.sub_gid, "GID"),
+        ] {
+            let start = subid::assign(table, name, ids, kind)
+                .map_err(|msg| Error::invalid(entry, name, format!("user {name}: {msg}")))?;
+            if let Some(start) = start {
+                subids.push(format!(
+                    "added {name}:{start}:{} to {}",
+                    ids.count, table.path
+                ));
+            }
+        }
+    }
     let mut summary = format!("added user {name} ({uid}:{gid}, home {home})");
     if user_group {
         summary.push_str(&format!(", with group {name} ({gid})"));
     }
     stage.record(entry, summary);
+    for s in subids {
+        stage.record(entry, s);
+    }
     if u.no_create_home != Some(true) {
         homes.push(HomeOp::Create {
             entry: entry.to_string(),

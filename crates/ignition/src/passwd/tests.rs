@@ -230,3 +230,144 @@ fn config_errors_name_the_entry_and_change_nothing() {
     assert_eq!(t.read("etc/passwd"), before);
     assert!(!t.host("etc/passwd-").exists());
 }
+
+/// `seeded()` with `/etc/subuid` and `/etc/subgid` holding the given text.
+fn with_subids(subuid: &str, subgid: &str) -> TestRoot {
+    let t = seeded();
+    t.write("etc/subuid", subuid);
+    t.write("etc/subgid", subgid);
+    t
+}
+
+#[test]
+fn subids_are_allocated_into_empty_files() {
+    let t = with_subids("", "");
+    let config = json!({"passwd": {"users": [
+        {"name": "core", "noCreateHome": true},
+        {"name": "dev", "noCreateHome": true}
+    ]}});
+    let changes = t.apply(config, false).expect("apply");
+    for f in ["etc/subuid", "etc/subgid"] {
+        assert_eq!(t.read(f), "core:100000:65536\ndev:165536:65536\n", "{f}");
+        assert_eq!(t.read(&format!("{f}-")), "", "{f}- backup");
+    }
+    let text = changes.to_string();
+    for line in [
+        "added core:100000:65536 to /etc/subuid",
+        "added core:100000:65536 to /etc/subgid",
+        "added dev:165536:65536 to /etc/subuid",
+        "updated /etc/subuid (previous in /etc/subuid-)",
+        "updated /etc/subgid (previous in /etc/subgid-)",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+}
+
+#[test]
+fn subids_skip_existing_ranges() {
+    // b overlaps a; the first hole of 65536 ids is after b. As useradd does, the ranges
+    // are sorted by start (lines without a range after them) and the new one appended.
+    let t = with_subids(
+        "c:300000:10\n# note\nb:165536:65536\na:100000:70000\n",
+        "x:100000:65536\n",
+    );
+    let config = json!({"passwd": {"users": [{"name": "core", "noCreateHome": true}]}});
+    t.apply(config, false).expect("apply");
+    assert_eq!(
+        t.read("etc/subuid"),
+        "a:100000:70000\nb:165536:65536\nc:300000:10\n# note\ncore:231072:65536\n"
+    );
+    assert_eq!(
+        t.read("etc/subuid-"),
+        "c:300000:10\n# note\nb:165536:65536\na:100000:70000\n"
+    );
+    assert_eq!(t.read("etc/subgid"), "x:100000:65536\ncore:165536:65536\n");
+}
+
+#[test]
+fn existing_subid_entry_is_left_alone() {
+    let t = with_subids("z:100000:65536\ncore:500000:10\n", "other:100000:65536\n");
+    let config = json!({"passwd": {"users": [{"name": "core", "noCreateHome": true}]}});
+    let changes = t.apply(config, false).expect("apply");
+    assert_eq!(t.read("etc/subuid"), "z:100000:65536\ncore:500000:10\n");
+    assert!(!t.host("etc/subuid-").exists(), "subuid not rewritten");
+    assert_eq!(
+        t.read("etc/subgid"),
+        "other:100000:65536\ncore:165536:65536\n"
+    );
+    assert!(!changes.to_string().contains("/etc/subuid"), "{changes}");
+}
+
+#[test]
+fn system_users_get_no_subids() {
+    let t = with_subids("", "");
+    t.write("etc/login.defs", "UID_MIN 2000\n");
+    let config = json!({"passwd": {"users": [
+        {"name": "sys", "system": true, "noCreateHome": true},
+        {"name": "low", "uid": 1500, "noCreateHome": true},
+        {"name": "big", "uid": 70000, "noCreateHome": true},
+        {"name": "reg", "uid": 2500, "noCreateHome": true}
+    ]}});
+    let changes = t.apply(config, false).expect("apply");
+    for f in ["etc/subuid", "etc/subgid"] {
+        assert_eq!(t.read(f), "reg:100000:65536\n", "{f}");
+    }
+    let text = changes.to_string();
+    for name in ["sys", "low", "big"] {
+        assert!(
+            !text.contains(&format!("added {name}:")),
+            "{name} in {text}"
+        );
+    }
+}
+
+#[test]
+fn missing_subid_files_stay_missing() {
+    let t = seeded();
+    t.write("etc/subgid", "");
+    let config = json!({"passwd": {"users": [{"name": "core", "noCreateHome": true}]}});
+    let changes = t.apply(config, false).expect("apply");
+    assert!(!t.host("etc/subuid").exists());
+    assert!(!t.host("etc/subuid-").exists());
+    assert_eq!(t.read("etc/subgid"), "core:100000:65536\n");
+    assert!(!changes.to_string().contains("/etc/subuid"), "{changes}");
+}
+
+#[test]
+fn subid_settings_come_from_login_defs() {
+    let t = with_subids("a:200000:500\n", "");
+    t.write(
+        "etc/login.defs",
+        "SUB_UID_MIN 200000\nSUB_UID_MAX 0x40000\nSUB_UID_COUNT 1000\nSUB_GID_COUNT 0\n",
+    );
+    let config = json!({"passwd": {"users": [{"name": "core", "noCreateHome": true}]}});
+    t.apply(config, false).expect("apply");
+    assert_eq!(t.read("etc/subuid"), "a:200000:500\ncore:200500:1000\n");
+    assert_eq!(t.read("etc/subgid"), "", "SUB_GID_COUNT 0: no range");
+
+    // No room left below SUB_UID_MAX (0x40000 = 262144): useradd fails, nothing written.
+    t.write(
+        "etc/login.defs",
+        "SUB_UID_MIN 200000\nSUB_UID_MAX 0x40000\nSUB_UID_COUNT 62000\n",
+    );
+    let before = t.read("etc/passwd");
+    let config = json!({"passwd": {"users": [{"name": "dev", "noCreateHome": true}]}});
+    let err = t.apply(config, false).expect_err("no free range");
+    assert!(
+        err.to_string()
+            .starts_with("$.passwd.users.0: user dev: no free subordinate UID range"),
+        "{err}"
+    );
+    assert_eq!(t.read("etc/passwd"), before);
+    assert_eq!(t.read("etc/subuid"), "a:200000:500\ncore:200500:1000\n");
+
+    // A range that cannot fit between SUB_GID_MIN and SUB_GID_MAX is a config error.
+    t.write("etc/login.defs", "SUB_GID_MIN 5000\nSUB_GID_MAX 1000\n");
+    let config = json!({"passwd": {"users": [{"name": "dev", "noCreateHome": true}]}});
+    let err = t.apply(config, false).expect_err("invalid");
+    assert!(
+        err.to_string()
+            .contains("user dev: invalid configuration: SUB_GID_MIN (5000), SUB_GID_MAX (1000)"),
+        "{err}"
+    );
+}

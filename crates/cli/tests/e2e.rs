@@ -1,0 +1,423 @@
+//! The walkthrough a Fedora CoreOS user does, end to end with the real `ferro` binary:
+//! a Butane config with an SSH key → `ferro butane` → `ferro compose tree` (Debian
+//! packages, downloads cached) → `ferro compose image` → `ferro vm run` under QEMU →
+//! SSH in as `core` with that key → rootless podman serves a page the host fetches
+//! through a published port → `ferro status` in the guest → `/usr` is read-only → a
+//! reboot does not provision again. A bad config stops the first boot instead.
+//!
+//! Opt-in (`FERRO_E2E=1`, which CI sets): it needs root, the Debian archive, QEMU and
+//! several minutes. Downloads and the composed image are kept in
+//! `$CARGO_TARGET_TMPDIR/e2e` (or `$FERRO_E2E_DIR`) between runs. Each step's time is
+//! printed.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ferrocore.yaml");
+const REF: &str = "ferrocore/x86_64/stable";
+/// The page the composed container image serves (`ferro_compose::container`).
+const PAGE: &str = "Hello from ferrocore";
+
+/// VMs boot one at a time: two emulated guests on two cores would only slow both.
+static VM: Mutex<()> = Mutex::new(());
+/// The image, composed once per test run.
+static IMAGE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Whether the walkthrough can run here; says why not.
+fn enabled() -> bool {
+    if std::env::var_os("FERRO_E2E").is_none_or(|v| v != "1") {
+        eprintln!("skipped: set FERRO_E2E=1 to compose an image from Debian and boot it");
+        return false;
+    }
+    let missing = if !rustix::process::geteuid().is_root() {
+        Some("not root".to_owned())
+    } else {
+        [
+            ("debootstrap", "--version", "debootstrap"),
+            ("qemu-system-x86_64", "--version", "qemu-system-x86"),
+            ("qemu-img", "--version", "qemu-utils"),
+            ("sgdisk", "--version", "gdisk"),
+            ("mkfs.xfs", "-V", "xfsprogs"),
+            ("grub-mkimage", "--version", "grub-pc-bin"),
+            ("ssh", "-V", "openssh-client"),
+            ("ssh-keygen", "--help", "openssh-client"),
+        ]
+        .iter()
+        .find(|(tool, arg, _)| Command::new(tool).arg(arg).output().is_err())
+        .map(|(tool, _, package)| format!("{tool} missing (apt-get install {package})"))
+    };
+    if let Some(why) = &missing {
+        eprintln!("skipped: {why}");
+    }
+    missing.is_none()
+}
+
+fn work_dir() -> PathBuf {
+    std::env::var_os("FERRO_E2E_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e"))
+}
+
+/// Runs `ferro ARGS` with the VM state in `work/vms`; fails the test if it fails.
+fn ferro(work: &Path, args: &[&str]) -> Output {
+    let output = ferro_status(work, args);
+    assert!(
+        output.status.success(),
+        "ferro {} failed:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn ferro_status(work: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferro"))
+        .args(args)
+        .env("FERRO_VM_STATE_DIR", work.join("vms"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Times a step and prints it.
+fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let value = f();
+    eprintln!("{name}: {:.1} s", start.elapsed().as_secs_f64());
+    value
+}
+
+/// Composes the tree and the image once (the tree from scratch into a new
+/// repository; the package downloads come from the cache).
+fn image() -> Option<PathBuf> {
+    IMAGE
+        .get_or_init(|| {
+            if !enabled() {
+                return None;
+            }
+            let work = work_dir();
+            let repo = work.join("repo");
+            let _ = fs::remove_dir_all(&repo);
+            fs::create_dir_all(&work).unwrap();
+            let cache = work.join("cache");
+            let (r, c) = (repo.to_str().unwrap(), cache.to_str().unwrap());
+            step("compose tree", || {
+                ferro(
+                    &work,
+                    &["compose", "tree", MANIFEST, "--repo", r, "--cache", c],
+                )
+            });
+            let image = work.join("ferrocore.qcow2");
+            step("compose image", || {
+                ferro(
+                    &work,
+                    &[
+                        "compose",
+                        "image",
+                        "--repo",
+                        r,
+                        "--ref",
+                        REF,
+                        "--format",
+                        "qcow2",
+                        "-o",
+                        image.to_str().unwrap(),
+                    ],
+                )
+            });
+            eprintln!(
+                "image size: {} MB allocated",
+                fs::metadata(&image).map(|m| m.len()).unwrap_or(0) / 1_000_000
+            );
+            Some(image)
+        })
+        .clone()
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /` from 127.0.0.1:port, retried for up to a minute.
+fn fetch(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let attempt = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            stream.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut page = String::new();
+            stream.read_to_string(&mut page)?;
+            Ok(page)
+        });
+        match attempt {
+            Ok(page) if page.contains(PAGE) => return page,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no page on port {port}: {other:?}"
+                );
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Runs a shell script in the guest as `core`, returning its standard output.
+fn guest(work: &Path, name: &str, key: &Path, script: &str) -> String {
+    let output = ferro(
+        work,
+        &["vm", "ssh", name, "-i", key.to_str().unwrap(), "--", script],
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The value of `key: …` lines printed by the guest scripts.
+fn field<'a>(output: &'a str, key: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no '{key}:' in the guest's output:\n{output}"))
+}
+
+/// A Butane config for `core` with `key`'s public half, transpiled by `ferro butane`.
+fn ignition_config(work: &Path, key: &Path, extra: &str) -> PathBuf {
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    let butane = format!(
+        "variant: fcos\nversion: 1.5.0\npasswd:\n  users:\n    - name: core\n      \
+         ssh_authorized_keys:\n        - {}\nstorage:\n  files:\n    - path: /etc/hostname\n      \
+         mode: 0644\n      contents:\n        inline: ferro-e2e\n{extra}",
+        public.trim()
+    );
+    let source = work.join("config.bu");
+    fs::write(&source, butane).unwrap();
+    let config = work.join("config.ign");
+    ferro(
+        work,
+        &[
+            "butane",
+            "--strict",
+            "-o",
+            config.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ],
+    );
+    config
+}
+
+fn ssh_key(work: &Path) -> PathBuf {
+    let key = work.join("id_core");
+    let _ = fs::remove_file(&key);
+    let _ = fs::remove_file(key.with_extension("pub"));
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ferro-e2e", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    key
+}
+
+/// Stops the VM when dropped, so a failed assertion does not leave QEMU running.
+struct RunningVm<'a> {
+    work: &'a Path,
+    name: &'a str,
+}
+
+impl Drop for RunningVm<'_> {
+    fn drop(&mut self) {
+        let _ = ferro_status(self.work, &["vm", "stop", self.name, "--timeout", "0"]);
+    }
+}
+
+#[test]
+fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
+    let Some(image) = image() else {
+        return;
+    };
+    let _vm = VM.lock().unwrap_or_else(|e| e.into_inner());
+    let work = work_dir();
+    let key = ssh_key(&work);
+    let config = ignition_config(&work, &key, "");
+    let port = free_port();
+    let name = "e2e";
+    let console = work.join("e2e-console.log");
+    let _ = fs::remove_file(&console);
+    let publish = format!("{port}:8080");
+    let _running = RunningVm { work: &work, name };
+    step("first boot to SSH", || {
+        ferro(
+            &work,
+            &[
+                "vm",
+                "run",
+                image.to_str().unwrap(),
+                "--ignition",
+                config.to_str().unwrap(),
+                "--name",
+                name,
+                "--publish",
+                &publish,
+                "--console",
+                console.to_str().unwrap(),
+                "--wait-ssh",
+            ],
+        )
+    });
+    let first = step("guest checks", || {
+        guest(
+            &work,
+            name,
+            &key,
+            "set -eu
+             echo \"key: $(cat ~/.ssh/authorized_keys.d/ignition)\"
+             echo \"key mode: $(stat -c '%a %U' ~/.ssh/authorized_keys.d/ignition)\"
+             echo \"hostname: $(hostname)\"
+             echo \"groups: $(id -nG)\"
+             podman load -q -i /usr/share/ferrocore/images/httpd.oci.tar >/dev/null
+             podman run -d -q --name web -p 8080:80 localhost/ferrocore/httpd:latest >/dev/null
+             echo \"uid map: $(podman exec web cat /proc/self/uid_map | tr -s ' ' | tr '\\n' ';')\"
+             echo \"status: $(sudo ferro status | tr '\\n' ';')\"
+             if sudo touch /usr/ferro-e2e 2>/dev/null; then echo 'usr: writable'; else echo 'usr: read-only'; fi
+             echo \"stamp: $(test -e /boot/ignition.firstboot && echo present || echo removed)\"",
+        )
+    });
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    assert_eq!(
+        field(&first, "key"),
+        public.trim(),
+        "Ignition wrote the key"
+    );
+    assert_eq!(field(&first, "key mode"), "600 core");
+    assert_eq!(field(&first, "hostname"), "ferro-e2e");
+    assert!(field(&first, "groups").split(' ').any(|g| g == "sudo"));
+    let uid_map = field(&first, "uid map");
+    assert!(
+        !uid_map.starts_with(" 0 0 ") && !uid_map.starts_with("0 0 "),
+        "rootless: the container's root is not the host's: {uid_map}"
+    );
+    let status = field(&first, "status");
+    assert!(status.contains('●'), "booted deployment marked: {status}");
+    assert!(status.contains("ferrocore"), "{status}");
+    assert_eq!(field(&first, "usr"), "read-only");
+    assert_eq!(field(&first, "stamp"), "removed");
+    let page = step("host fetches the page", || fetch(port));
+    assert!(page.starts_with("HTTP/1."), "{page}");
+
+    // Reboot: the stamp is gone, so the initramfs only mounts the deployment.
+    let boots_before = fs::read_to_string(&console)
+        .unwrap()
+        .matches("Linux version")
+        .count();
+    let _ = ferro_status(
+        &work,
+        &[
+            "vm",
+            "ssh",
+            name,
+            "-i",
+            key.to_str().unwrap(),
+            "--",
+            "sudo systemctl reboot",
+        ],
+    );
+    step("reboot to SSH", || {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let text = fs::read_to_string(&console).unwrap_or_default();
+            let rebooted = text.matches("Linux version").count() > boots_before;
+            let args = ["vm", "ssh", name, "-i", key.to_str().unwrap(), "--", "true"];
+            if rebooted && ferro_status(&work, &args).status.success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no SSH after the reboot");
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    let text = fs::read_to_string(&console).unwrap();
+    let second_boot = &text[text
+        .match_indices("Linux version")
+        .nth(boots_before)
+        .unwrap()
+        .0..];
+    assert!(second_boot.contains("ferro prepare-root"), "{second_boot}");
+    assert!(
+        !second_boot.contains("Ignition (ferro)"),
+        "the second boot does not provision"
+    );
+    let second = guest(
+        &work,
+        name,
+        &key,
+        "echo \"hostname: $(hostname)\"; echo \"result: $(sudo cat /etc/.ignition-result.json)\"",
+    );
+    assert_eq!(field(&second, "hostname"), "ferro-e2e");
+    assert!(field(&second, "result").contains("\"userConfigProvided\":true"));
+}
+
+/// Boots with `config` and expects the initramfs to stop the boot; returns
+/// `ferro vm run --wait-ssh`'s error output.
+fn stopped_boot(work: &Path, image: &Path, config: &Path, name: &str) -> String {
+    let console = work.join(format!("{name}-console.log"));
+    let _ = fs::remove_file(&console);
+    let _running = RunningVm { work, name };
+    let output = ferro_status(
+        work,
+        &[
+            "vm",
+            "run",
+            image.to_str().unwrap(),
+            "--ignition",
+            config.to_str().unwrap(),
+            "--name",
+            name,
+            "--console",
+            console.to_str().unwrap(),
+            "--wait-ssh",
+        ],
+    );
+    assert!(!output.status.success(), "the boot went on");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
+    let Some(image) = image() else {
+        return;
+    };
+    let _vm = VM.lock().unwrap_or_else(|e| e.into_inner());
+    let work = work_dir().join("bad");
+    fs::create_dir_all(&work).unwrap();
+
+    let invalid = work.join("invalid.ign");
+    fs::write(&invalid, "{\"ignition\": {\"version\": \"3.4.0\"},").unwrap();
+    let error = step("invalid JSON: boot until stopped", || {
+        stopped_boot(&work, &image, &invalid, "bad-json")
+    });
+    assert!(error.contains("stopped its boot"), "{error}");
+    assert!(error.contains("fetch-offline"), "{error}");
+
+    let key = ssh_key(&work);
+    let mismatch = ignition_config(
+        &work,
+        &key,
+        "    - path: /etc/checked\n      contents:\n        inline: hello\n        \
+         verification:\n          hash: sha512-00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\n",
+    );
+    let error = step("hash mismatch: boot until stopped", || {
+        stopped_boot(&work, &image, &mismatch, "bad-hash")
+    });
+    assert!(error.contains("stopped its boot"), "{error}");
+    assert!(error.contains("files"), "{error}");
+    assert!(error.contains("hash"), "{error}");
+}

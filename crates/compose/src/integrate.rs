@@ -1,0 +1,397 @@
+//! Making an installed Debian tree a ferrocore system, before it is reshaped:
+//!
+//! - the `ferro` binary, and the initramfs-tools hook and boot scripts that run
+//!   Ignition's stages with it on the first boot and `ferro prepare-root` on every
+//!   boot (`dist/initramfs-tools/`);
+//! - the base Ignition config that creates `core` as Fedora CoreOS does
+//!   (`dist/ignition/base.d/`), with `/etc/subuid` and `/etc/subgid` present so that
+//!   `core` gets subordinate ids for rootless podman;
+//! - sshd reading `~/.ssh/authorized_keys.d/ignition`, passwordless sudo for the
+//!   `sudo` group, DHCP with systemd-networkd, overlay storage for podman, SSH host
+//!   keys generated per machine at first boot (none ship in the tree), and the console
+//!   login banner with host key fingerprints and addresses;
+//! - a small HTTP-serving container image, built from the tree's own static busybox,
+//!   for `podman load` (no registry is reachable from the VMs);
+//! - units that only cost boot time in a VM masked, and the initramfs rebuilt with all
+//!   of the above.
+//!
+//! The files are compiled into `ferro` from `dist/`, so a `ferro` binary composes the
+//! same system wherever it runs.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::Command;
+
+use crate::command;
+
+/// A file ferrocore adds to the tree: where, its mode, its contents.
+struct Asset {
+    path: &'static str,
+    mode: u32,
+    contents: &'static str,
+}
+
+macro_rules! asset {
+    ($path:literal, $mode:literal, $source:literal) => {
+        Asset {
+            path: $path,
+            mode: $mode,
+            contents: include_str!(concat!("../../../dist/", $source)),
+        }
+    };
+}
+
+const ASSETS: &[Asset] = &[
+    asset!(
+        "usr/share/initramfs-tools/hooks/ferro",
+        0o755,
+        "initramfs-tools/hooks/ferro"
+    ),
+    asset!(
+        "usr/share/ferrocore/initramfs/ferro-ignition",
+        0o644,
+        "initramfs-tools/ferro-ignition"
+    ),
+    asset!(
+        "usr/share/initramfs-tools/scripts/local-premount/ferro-ignition",
+        0o755,
+        "initramfs-tools/scripts/local-premount/ferro-ignition"
+    ),
+    asset!(
+        "usr/share/initramfs-tools/scripts/local-bottom/ferro-ignition",
+        0o755,
+        "initramfs-tools/scripts/local-bottom/ferro-ignition"
+    ),
+    asset!(
+        "etc/initramfs-tools/conf.d/ferrocore.conf",
+        0o644,
+        "config/initramfs.conf"
+    ),
+    asset!(
+        "usr/lib/ignition/base.d/ferrocore-core.ign",
+        0o644,
+        "ignition/base.d/ferrocore-core.ign"
+    ),
+    asset!(
+        "etc/ssh/sshd_config.d/40-ferrocore.conf",
+        0o644,
+        "config/sshd-ferrocore.conf"
+    ),
+    asset!(
+        "etc/sudoers.d/ferrocore-sudo-group",
+        0o440,
+        "config/sudoers-ferrocore"
+    ),
+    asset!(
+        "etc/systemd/network/20-wired.network",
+        0o644,
+        "config/wired.network"
+    ),
+    asset!(
+        "etc/containers/storage.conf",
+        0o644,
+        "config/containers-storage.conf"
+    ),
+    asset!(
+        "usr/lib/systemd/system/ferro-sshd-keygen.service",
+        0o644,
+        "systemd/ferro-sshd-keygen.service"
+    ),
+    asset!(
+        "usr/lib/systemd/system/ferro-console-issue.service",
+        0o644,
+        "systemd/ferro-console-issue.service"
+    ),
+    asset!(
+        "usr/libexec/ferrocore/console-issue",
+        0o755,
+        "libexec/console-issue"
+    ),
+    asset!(
+        "usr/lib/systemd/system/ferro-finalize-staged.service",
+        0o644,
+        "systemd/ferro-finalize-staged.service"
+    ),
+    asset!(
+        "usr/lib/systemd/system/ferro-finalize-staged.path",
+        0o644,
+        "systemd/ferro-finalize-staged.path"
+    ),
+];
+
+/// Plain configuration files written as-is: (path, contents).
+const SETTINGS: &[(&str, &str)] = &[
+    // The boot partition; the root is mounted by the initramfs.
+    ("etc/fstab", "LABEL=boot /boot ext4 defaults 0 2\n"),
+    (
+        "etc/hosts",
+        "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
+    ),
+    // QEMU user networking's DNS; debootstrap leaves the build host's here.
+    ("etc/resolv.conf", "nameserver 10.0.2.3\n"),
+    // Empty: systemd makes each machine its own id on its first boot.
+    ("etc/machine-id", ""),
+];
+
+/// Units enabled in the tree.
+const ENABLE: &[&str] = &[
+    "systemd-networkd.service",
+    "ferro-sshd-keygen.service",
+    "ferro-console-issue.service",
+    "ferro-finalize-staged.path",
+];
+
+/// Units masked: interactive first-boot prompts, and periodic jobs that cost minutes
+/// of CPU in an emulated VM and update nothing on an image-based system.
+const MASK: &[&str] = &[
+    "systemd-firstboot.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "man-db.timer",
+    "dpkg-db-backup.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "podman-auto-update.timer",
+    "podman-auto-update.service",
+];
+
+/// Files the Debian installation leaves that a ferrocore system must not have: the
+/// build host's name (Ignition or DHCP names the machine).
+const REMOVE: &[&str] = &["etc/hostname"];
+
+/// Where the static busybox of `busybox-static` is, in the tree.
+const BUSYBOX: &str = "usr/bin/busybox";
+
+/// Where the container image is written, in the tree: `podman load -i` it.
+pub const HTTPD_IMAGE: &str = "usr/share/ferrocore/images/httpd.oci.tar";
+
+/// What the initramfs prints when it stops a first boot (`ferro_stop` in
+/// `dist/initramfs-tools/ferro-ignition`); `ferro vm run --wait-ssh` watches for it.
+pub const BOOT_STOPPED: &str = "The boot is stopped";
+
+/// Where the `ferro` binary goes in the tree.
+pub const FERRO_IN_TREE: &str = "usr/bin/ferro";
+
+/// Why the tree could not be made a ferrocore system.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
+    /// The container image could not be built.
+    #[error(transparent)]
+    Container(#[from] crate::container::Error),
+    /// A command in the tree (systemctl, update-initramfs) failed.
+    #[error(transparent)]
+    Tool(#[from] command::Error),
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let io = crate::io_err(action, path);
+    move |source| Error::Io(io(source))
+}
+
+/// Writes `contents` to `root/path` with `mode`, creating parent directories.
+fn write(root: &Path, path: &str, mode: u32, contents: &[u8]) -> Result<(), Error> {
+    let path = root.join(path);
+    let parent = path.parent().expect("asset paths have parents");
+    fs::create_dir_all(parent).map_err(io("create", parent))?;
+    // A symlink (Debian's /etc/resolv.conf can be one) is replaced, never followed.
+    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
+        fs::remove_file(&path).map_err(io("remove", &path))?;
+    }
+    fs::write(&path, contents).map_err(io("write", &path))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io("set mode of", &path))
+}
+
+/// Installs ferrocore into the Debian tree at `root`, with `ferro` (the binary doing
+/// the compose, normally) as its `ferro`, then rebuilds the initramfs. The container
+/// image is built only when the tree has a static busybox (package `busybox-static`).
+pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
+    for asset in ASSETS {
+        write(root, asset.path, asset.mode, asset.contents.as_bytes())?;
+    }
+    for (path, contents) in SETTINGS {
+        write(root, path, 0o644, contents.as_bytes())?;
+    }
+    for path in REMOVE {
+        let path = root.join(path);
+        if fs::symlink_metadata(&path).is_ok() {
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
+    }
+    install_ferro(root, ferro)?;
+    let busybox = root.join(BUSYBOX);
+    if busybox.is_file() {
+        let image = root.join(HTTPD_IMAGE);
+        let parent = image.parent().expect("has a parent");
+        fs::create_dir_all(parent).map_err(io("create", parent))?;
+        crate::container::write_httpd_image(&busybox, crate::container::DEFAULT_NAME, &image)?;
+    }
+    for ids in ["etc/subuid", "etc/subgid"] {
+        let path = root.join(ids);
+        if !path.exists() {
+            write(root, ids, 0o644, b"")?;
+        }
+    }
+    remove_host_keys(root)?;
+    let dbus_id = root.join("var/lib/dbus/machine-id");
+    if fs::symlink_metadata(&dbus_id).is_ok() {
+        fs::remove_file(&dbus_id).map_err(io("remove", &dbus_id))?;
+        symlink("/etc/machine-id", &dbus_id).map_err(io("link", &dbus_id))?;
+    }
+    in_tree(
+        root,
+        "systemctl",
+        &[&["enable"], ENABLE].concat(),
+        "systemd",
+    )?;
+    in_tree(root, "systemctl", &[&["mask"], MASK].concat(), "systemd")?;
+    in_tree(
+        root,
+        "update-initramfs",
+        &["-u", "-k", "all"],
+        "initramfs-tools",
+    )?;
+    Ok(())
+}
+
+/// Copies `ferro` into the tree without its debug information (a quarter of the size,
+/// and it is copied again into every initramfs); a plain copy if `strip` is missing.
+fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
+    let target = root.join(FERRO_IN_TREE);
+    let parent = target.parent().expect("has a parent");
+    fs::create_dir_all(parent).map_err(io("create", parent))?;
+    let stripped = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&target)
+        .arg(ferro)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        fs::copy(ferro, &target).map_err(io("copy ferro to", &target))?;
+    }
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+        .map_err(io("set mode of", &target))
+}
+
+/// Removes the host keys openssh-server's installation generated: they would be shared
+/// by every machine booted from the image. `ferro-sshd-keygen.service` makes new ones.
+fn remove_host_keys(root: &Path) -> Result<(), Error> {
+    let dir = root.join("etc/ssh");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(io("list", &dir))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("ssh_host_") {
+            fs::remove_file(entry.path()).map_err(io("remove", &entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `program args` inside the tree (chroot), as its own tools must be used on it.
+fn in_tree(root: &Path, program: &str, args: &[&str], package: &'static str) -> Result<(), Error> {
+    command::run(
+        Command::new("chroot")
+            .arg(root)
+            .arg(program)
+            .args(args)
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        package,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_path_is_relative_and_unique_and_only_scripts_are_executable() {
+        let mut paths: Vec<_> = ASSETS.iter().map(|a| a.path).collect();
+        paths.extend(SETTINGS.iter().map(|(p, _)| *p));
+        for path in &paths {
+            assert!(!path.starts_with('/') && !path.contains(".."), "{path}");
+        }
+        let count = paths.len();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), count, "no path is written twice");
+        for asset in ASSETS {
+            let executable = asset.mode & 0o111 != 0;
+            assert_eq!(
+                executable,
+                asset.contents.starts_with("#!"),
+                "{}: scripts and only scripts are executable",
+                asset.path
+            );
+        }
+    }
+
+    #[test]
+    fn the_initramfs_says_boot_stopped_as_vm_run_expects() {
+        let functions = ASSETS
+            .iter()
+            .find(|a| a.path.ends_with("initramfs/ferro-ignition"))
+            .unwrap();
+        assert!(functions.contents.contains(BOOT_STOPPED));
+    }
+
+    #[test]
+    fn the_base_config_is_valid_ignition_and_creates_core() {
+        let asset = ASSETS
+            .iter()
+            .find(|a| a.path.starts_with("usr/lib/ignition/base.d/"))
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_str(asset.contents).unwrap();
+        assert_eq!(config["passwd"]["users"][0]["name"], "core");
+        let groups = &config["passwd"]["users"][0]["groups"];
+        for group in ["sudo", "adm", "systemd-journal"] {
+            assert!(
+                groups.as_array().unwrap().iter().any(|g| g == group),
+                "core is in {group}"
+            );
+        }
+    }
+
+    #[test]
+    fn writing_replaces_symlinks_instead_of_following_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "host").unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        symlink(&outside, root.join("etc/resolv.conf")).unwrap();
+        write(&root, "etc/resolv.conf", 0o644, b"nameserver 10.0.2.3\n").unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "host");
+        assert_eq!(
+            fs::read_to_string(root.join("etc/resolv.conf")).unwrap(),
+            "nameserver 10.0.2.3\n"
+        );
+    }
+
+    #[test]
+    fn host_keys_are_removed_and_other_ssh_files_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let ssh = dir.path().join("etc/ssh");
+        fs::create_dir_all(&ssh).unwrap();
+        for name in [
+            "ssh_host_ed25519_key",
+            "ssh_host_ed25519_key.pub",
+            "sshd_config",
+        ] {
+            fs::write(ssh.join(name), "x").unwrap();
+        }
+        remove_host_keys(dir.path()).unwrap();
+        let left: Vec<_> = fs::read_dir(&ssh)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["sshd_config"]);
+    }
+}
