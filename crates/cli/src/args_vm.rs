@@ -145,6 +145,21 @@ pub struct ComposeImageArgs {
     /// A kernel argument added to the defaults (repeatable).
     #[arg(long = "karg", value_name = "KARG")]
     pub kargs: Vec<String>,
+    /// The remote machines update from (`ferro upgrade`), as Fedora CoreOS images
+    /// come with `fedora`: configured in the image's repository (no GPG) and made the
+    /// deployment's origin `NAME:REF`.
+    #[arg(long, value_name = "NAME=URL", value_parser = parse_remote)]
+    pub remote: Option<(String, String)>,
+}
+
+/// `NAME=URL`.
+fn parse_remote(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_owned(), url.to_owned()))
+        }
+        _ => Err("expected NAME=URL, e.g. ferrocore=https://updates.example.com/repo".into()),
+    }
 }
 
 /// `--format` of `ferro compose image`.
@@ -169,4 +184,8 @@ pub struct ComposeTreeArgs {
     /// `$XDG_CACHE_HOME/ferro/compose`, else `~/.cache/ferro/compose`).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Compose even when the manifest, the ferro binary and the Debian archive's index
+    /// are those of the ref's last commit (otherwise that commit is kept).
+    #[arg(long)]
+    pub force_nocache: bool,
 }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ferro_compose::image::{ImageOptions, compose_image};
+use ferro_compose::image::{ImageOptions, Remote, compose_image};
 use ferro_compose::manifest::Manifest;
 use ferro_compose::overlay::ImageFormat;
-use ferro_compose::tree::compose_tree;
+use ferro_compose::tree::{TreeOptions, compose_tree};
 
 use crate::ExitStatus;
 use crate::args_vm::{ComposeCommand, ComposeImageArgs, ComposeTreeArgs, ImageFormatArg};
@@ -43,21 +43,30 @@ fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let cache = args.cache.unwrap_or_else(default_cache);
-    let ferro = std::env::current_exe().context("could not find the running ferro binary")?;
-    let outcome = compose_tree(&manifest, &args.repo, &cache, &ferro, &mut |step| {
-        eprintln!("{step}…")
-    })?;
+    let options = TreeOptions {
+        repo: args.repo,
+        cache,
+        ferro: std::env::current_exe().context("could not find the running ferro binary")?,
+        force_nocache: args.force_nocache,
+    };
+    let outcome = compose_tree(&manifest, &options, &mut |step| eprintln!("{step}…"))?;
     for step in &outcome.steps {
         eprintln!("  {:<12} {:>7.1} s", step.name, step.elapsed.as_secs_f64());
     }
-    eprintln!(
-        "{} version {} (kernel {}, {} MB): {}",
-        manifest.ref_name,
-        manifest.version,
-        outcome.kver,
-        outcome.tree_bytes / 1_000_000,
-        outcome.commit
-    );
+    match &outcome.built {
+        Some(built) => eprintln!(
+            "{} version {} (kernel {}, {} MB): {}",
+            manifest.ref_name,
+            manifest.version,
+            built.kver,
+            built.tree_bytes / 1_000_000,
+            outcome.commit
+        ),
+        None => eprintln!(
+            "No apparent changes since previous commit {}; use --force-nocache to override",
+            outcome.commit
+        ),
+    }
     println!("{}", outcome.commit);
     Ok(ExitStatus::Success)
 }
@@ -73,6 +82,7 @@ fn image(args: ComposeImageArgs) -> anyhow::Result<ExitStatus> {
         },
         size: args.size,
         kargs: args.kargs,
+        remote: args.remote.map(|(name, url)| Remote { name, url }),
     };
     let outcome = compose_image(&options, &mut |step| eprintln!("{step}…"))?;
     for step in &outcome.steps {

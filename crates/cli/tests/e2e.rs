@@ -18,6 +18,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[path = "../../ostree/tests/support/nginx.rs"]
+mod nginx;
+
 const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ferrocore.yaml");
 const REF: &str = "ferrocore/x86_64/stable";
 /// The page the composed container image serves (`ferro_compose::container`).
@@ -25,8 +28,8 @@ const PAGE: &str = "Hello from ferrocore";
 
 /// VMs boot one at a time: two emulated guests on two cores would only slow both.
 static VM: Mutex<()> = Mutex::new(());
-/// The image, composed once per test run.
-static IMAGE: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// The image, composed once per test run, and the server of its repository.
+static IMAGE: OnceLock<Option<(PathBuf, nginx::Nginx)>> = OnceLock::new();
 
 /// Whether the walkthrough can run here; says why not.
 fn enabled() -> bool {
@@ -94,8 +97,10 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Composes the tree and the image once (the tree from scratch into a new
-/// repository; the package downloads come from the cache).
-fn image() -> Option<PathBuf> {
+/// repository; the package downloads come from the cache). The repository is served
+/// over HTTP on loopback and the image's remote `ferrocore` points there, as the guest
+/// sees the host (`10.0.2.2`, QEMU user networking).
+fn image() -> Option<&'static Path> {
     IMAGE
         .get_or_init(|| {
             if !enabled() {
@@ -113,31 +118,45 @@ fn image() -> Option<PathBuf> {
                     &["compose", "tree", MANIFEST, "--repo", r, "--cache", c],
                 )
             });
+            let server = nginx::Nginx::serve(&work).expect("nginx serves the repository");
+            let port = server.url().rsplit(':').next().unwrap().to_owned();
+            let remote = format!("ferrocore=http://10.0.2.2:{port}/repo");
             let image = work.join("ferrocore.qcow2");
-            step("compose image", || {
+            let image_args = [
+                "compose",
+                "image",
+                "--repo",
+                r,
+                "--ref",
+                REF,
+                "--format",
+                "qcow2",
+                "--remote",
+                &remote,
+                "-o",
+                image.to_str().unwrap(),
+            ];
+            step("compose image", || ferro(&work, &image_args));
+            // A rebuild with nothing changed keeps the commit and only remakes the image.
+            let start = Instant::now();
+            let again = step("rebuild: compose tree", || {
                 ferro(
                     &work,
-                    &[
-                        "compose",
-                        "image",
-                        "--repo",
-                        r,
-                        "--ref",
-                        REF,
-                        "--format",
-                        "qcow2",
-                        "-o",
-                        image.to_str().unwrap(),
-                    ],
+                    &["compose", "tree", MANIFEST, "--repo", r, "--cache", c],
                 )
             });
+            let stderr = String::from_utf8_lossy(&again.stderr);
+            assert!(stderr.contains("No apparent changes"), "{stderr}");
+            step("rebuild: compose image", || ferro(&work, &image_args));
+            eprintln!("rebuild: {:.1} s", start.elapsed().as_secs_f64());
             eprintln!(
                 "image size: {} MB allocated",
                 fs::metadata(&image).map(|m| m.len()).unwrap_or(0) / 1_000_000
             );
-            Some(image)
+            Some((image, server))
         })
-        .clone()
+        .as_ref()
+        .map(|(image, _)| image.as_path())
 }
 
 /// A free port on 127.0.0.1.
@@ -315,39 +334,13 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     assert!(page.starts_with("HTTP/1."), "{page}");
 
     // Reboot: the stamp is gone, so the initramfs only mounts the deployment.
-    let boots_before = fs::read_to_string(&console)
-        .unwrap()
-        .matches("Linux version")
-        .count();
-    let _ = ferro_status(
-        &work,
-        &[
-            "vm",
-            "ssh",
-            name,
-            "-i",
-            key.to_str().unwrap(),
-            "--",
-            "sudo systemctl reboot",
-        ],
-    );
-    step("reboot to SSH", || {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let text = fs::read_to_string(&console).unwrap_or_default();
-            let rebooted = text.matches("Linux version").count() > boots_before;
-            let args = ["vm", "ssh", name, "-i", key.to_str().unwrap(), "--", "true"];
-            if rebooted && ferro_status(&work, &args).status.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no SSH after the reboot");
-            std::thread::sleep(Duration::from_secs(2));
-        }
+    let boots = step("reboot to SSH", || {
+        reboot(&work, name, &key, &console, "sudo systemctl reboot")
     });
     let text = fs::read_to_string(&console).unwrap();
     let second_boot = &text[text
         .match_indices("Linux version")
-        .nth(boots_before)
+        .nth(boots - 1)
         .unwrap()
         .0..];
     assert!(second_boot.contains("ferro prepare-root"), "{second_boot}");
@@ -363,6 +356,84 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     );
     assert_eq!(field(&second, "hostname"), "ferro-e2e");
     assert!(field(&second, "result").contains("\"userConfigProvided\":true"));
+
+    // Update: version 2 composed into the served repository, pulled by the guest.
+    let manifest = fs::read_to_string(MANIFEST).unwrap();
+    let v2 = work.join("ferrocore-v2.yaml");
+    fs::write(&v2, manifest.replace("version: \"1\"", "version: \"2\"")).unwrap();
+    let (r, c) = (work.join("repo"), work.join("cache"));
+    step("compose version 2", || {
+        ferro(
+            &work,
+            &[
+                "compose",
+                "tree",
+                v2.to_str().unwrap(),
+                "--repo",
+                r.to_str().unwrap(),
+                "--cache",
+                c.to_str().unwrap(),
+            ],
+        )
+    });
+    guest(
+        &work,
+        name,
+        &key,
+        "echo 'edited locally' | sudo tee /etc/ferro-e2e.conf >/dev/null",
+    );
+    step("upgrade --reboot to SSH", || {
+        reboot(&work, name, &key, &console, "sudo ferro upgrade --reboot")
+    });
+    let upgraded = guest(&work, name, &key, CHECK_VERSION);
+    assert_eq!(booted_version(&upgraded), "2", "{upgraded}");
+    assert_eq!(field(&upgraded, "edit"), "edited locally", "/etc edit kept");
+
+    step("rollback --reboot to SSH", || {
+        reboot(&work, name, &key, &console, "sudo ferro rollback --reboot")
+    });
+    let rolled_back = guest(&work, name, &key, CHECK_VERSION);
+    assert_eq!(booted_version(&rolled_back), "1", "{rolled_back}");
+}
+
+/// Prints the status as JSON and the local `/etc` edit.
+const CHECK_VERSION: &str = "echo \"status: $(sudo ferro status --json | tr -d '\\n')\"; \
+                             echo \"edit: $(cat /etc/ferro-e2e.conf)\"";
+
+/// The version of the booted deployment in the guest's `ferro status --json`.
+fn booted_version(output: &str) -> String {
+    let status: serde_json::Value = serde_json::from_str(field(output, "status")).unwrap();
+    let booted = status["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["booted"] == true)
+        .unwrap_or_else(|| panic!("no booted deployment: {status}"));
+    booted["version"].as_str().unwrap().to_owned()
+}
+
+/// Runs `command` in the guest, which reboots it, and waits until the console shows a
+/// new kernel and SSH answers again; returns how many boots the console has seen.
+fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) -> usize {
+    let boots = || {
+        fs::read_to_string(console)
+            .unwrap_or_default()
+            .matches("Linux version")
+            .count()
+    };
+    let before = boots();
+    let key = key.to_str().unwrap();
+    // The connection drops as the guest goes down; its status says nothing.
+    let _ = ferro_status(work, &["vm", "ssh", name, "-i", key, "--", command]);
+    let deadline = Instant::now() + Duration::from_secs(400);
+    loop {
+        let args = ["vm", "ssh", name, "-i", key, "--", "true"];
+        if boots() > before && ferro_status(work, &args).status.success() {
+            return boots();
+        }
+        assert!(Instant::now() < deadline, "no SSH after '{command}'");
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }
 
 /// Boots with `config` and expects the initramfs to stop the boot; returns
@@ -402,7 +473,7 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
     let invalid = work.join("invalid.ign");
     fs::write(&invalid, "{\"ignition\": {\"version\": \"3.4.0\"},").unwrap();
     let error = step("invalid JSON: boot until stopped", || {
-        stopped_boot(&work, &image, &invalid, "bad-json")
+        stopped_boot(&work, image, &invalid, "bad-json")
     });
     assert!(error.contains("stopped its boot"), "{error}");
     assert!(error.contains("fetch-offline"), "{error}");
@@ -415,7 +486,7 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
          verification:\n          hash: sha512-00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\n",
     );
     let error = step("hash mismatch: boot until stopped", || {
-        stopped_boot(&work, &image, &mismatch, "bad-hash")
+        stopped_boot(&work, image, &mismatch, "bad-hash")
     });
     assert!(error.contains("stopped its boot"), "{error}");
     assert!(error.contains("files"), "{error}");

@@ -7,7 +7,7 @@ use ferro_ostree::object::Variant;
 use ferro_ostree::{Checksum, Repo, RepoMode, repo};
 
 /// Commits `tree` to branch `ref_name` of the repository at `repo_path` with metadata
-/// `version`, creating the repository if there is none.
+/// `version` and `extra` string entries, creating the repository if there is none.
 ///
 /// A new repository is made in `archive` mode: compose output is served to machines
 /// over HTTP (`ferro upgrade` pulls from archive repositories), and archive mode
@@ -17,6 +17,7 @@ pub fn commit_tree(
     tree: &Path,
     ref_name: &str,
     version: &str,
+    extra: &[(&str, &str)],
 ) -> Result<Checksum, repo::Error> {
     let repo = if repo_path.join("config").is_file() {
         Repo::open(repo_path)?
@@ -26,7 +27,10 @@ pub fn commit_tree(
     let options = CommitOptions {
         branch: Some(ref_name.to_owned()),
         subject: format!("{ref_name} {version}"),
-        metadata: vec![("version".into(), Variant::string(version))],
+        metadata: std::iter::once(("version", version))
+            .chain(extra.iter().copied())
+            .map(|(key, value)| (key.to_owned(), Variant::string(value)))
+            .collect(),
         ..CommitOptions::default()
     };
     Ok(commit_dir(&repo, tree, &options)?.commit)
@@ -43,14 +47,15 @@ mod tests {
         std::fs::create_dir_all(tree.join("usr/etc")).unwrap();
         std::fs::write(tree.join("usr/etc/os-release"), "ID=ferro\n").unwrap();
         let repo_path = dir.path().join("repo");
-        let first = commit_tree(&repo_path, &tree, "ferro/test", "1").unwrap();
-        let second = commit_tree(&repo_path, &tree, "ferro/test", "2").unwrap();
+        let first = commit_tree(&repo_path, &tree, "ferro/test", "1", &[]).unwrap();
+        let second = commit_tree(&repo_path, &tree, "ferro/test", "2", &[("k", "v")]).unwrap();
 
         let repo = Repo::open(&repo_path).unwrap();
         assert_eq!(repo.mode(), RepoMode::Archive);
         assert_eq!(repo.read_ref("ferro/test").unwrap(), Some(second));
         let commit = repo.load_commit(&second).unwrap();
         assert_eq!(commit.metadata_string("version").as_deref(), Some("2"));
+        assert_eq!(commit.metadata_string("k").as_deref(), Some("v"));
         assert_eq!(commit.parent, Some(first));
     }
 }

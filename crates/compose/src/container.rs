@@ -30,9 +30,16 @@ pub const DEFAULT_NAME: &str = "localhost/ferrocore/httpd:latest";
 /// look around inside the container.
 pub const APPLETS: [&str; 7] = ["cat", "echo", "httpd", "id", "ls", "sh", "sleep"];
 
-/// The command the image runs: busybox httpd in the foreground (`-f`, so it is the
-/// container's main process), logging requests (`-v`), serving `/www` on port 80.
-pub const CMD: [&str; 7] = ["/bin/httpd", "-f", "-v", "-p", "80", "-h", "/www"];
+/// The command the image runs: busybox httpd in the foreground (`-f`), logging
+/// requests (`-v`), serving `/www` on port 80, under a shell that exits on SIGTERM.
+/// The shell is there because the container's PID 1 gets only the signals it handles:
+/// httpd handles none, so `podman stop` and the shutdown of the user's session would
+/// each wait their whole timeout (90 s at a reboot) before killing it.
+pub const CMD: [&str; 3] = [
+    "/bin/sh",
+    "-c",
+    "trap 'exit 0' TERM INT; httpd -f -v -p 80 -h /www & wait",
+];
 
 /// The image's creation time, fixed so that the archive is reproducible.
 pub const CREATED: &str = "2024-01-01T00:00:00Z";
@@ -244,10 +251,6 @@ impl Blobs {
                 "Env": ["PATH=/bin"],
                 "Cmd": CMD,
                 "ExposedPorts": { "80/tcp": {} },
-                // busybox httpd as PID 1 has no SIGTERM handler, so the kernel drops
-                // SIGTERM and `podman stop` would wait its full timeout; the server
-                // keeps no state, so it is killed outright.
-                "StopSignal": "SIGKILL",
             },
             "rootfs": {
                 "type": "layers",
@@ -542,7 +545,11 @@ mod tests {
         );
         assert_eq!(
             config["config"]["Cmd"],
-            json!(["/bin/httpd", "-f", "-v", "-p", "80", "-h", "/www"])
+            json!([
+                "/bin/sh",
+                "-c",
+                "trap 'exit 0' TERM INT; httpd -f -v -p 80 -h /www & wait"
+            ])
         );
         assert_eq!(config["config"]["ExposedPorts"], json!({ "80/tcp": {} }));
         assert_eq!(image.name, DEFAULT_NAME);

@@ -54,6 +54,18 @@ pub struct ImageOptions {
     pub size: u64,
     /// Kernel arguments added to the defaults.
     pub kargs: Vec<String>,
+    /// The remote the deployed system updates from, if any.
+    pub remote: Option<Remote>,
+}
+
+/// A remote configured in the image's repository; the deployment's origin becomes
+/// `NAME:REV`, so `ferro upgrade` on the booted machine pulls from it.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Its name.
+    pub name: String,
+    /// Its URL (an archive repository served over HTTP).
+    pub url: String,
 }
 
 /// Why the image could not be built.
@@ -71,6 +83,9 @@ pub enum Error {
     /// Mounting or unmounting.
     #[error(transparent)]
     Mount(#[from] mounts::Error),
+    /// Configuring the remote.
+    #[error(transparent)]
+    Remote(#[from] ferro_ostree::remote::Error),
     /// Making the sysroot or deploying.
     #[error(transparent)]
     Sysroot(#[from] ferro_sysroot::Error),
@@ -201,6 +216,15 @@ fn fill(
     let boot = Mount::new(&device.partition(BOOT.number), &boot_dir, "ext4")?;
     sysroot.os_init(OSNAME)?;
     ferro_ostree::pull_local::pull_local(source, sysroot.repo(), commit, Some(0))?;
+    let refspec = match &options.remote {
+        Some(remote) => {
+            sysroot
+                .repo()
+                .remote_add(&remote.name, &remote.url, &[], &[], true)?;
+            format!("{}:{}", remote.name, options.rev)
+        }
+        None => options.rev.clone(),
+    };
     let kargs: Vec<String> = KARGS_BEFORE
         .iter()
         .map(|s| s.to_string())
@@ -212,7 +236,7 @@ fn fill(
         &DeployOptions {
             osname: Some(OSNAME.to_owned()),
             kargs: Some(kargs),
-            refspec: Some(options.rev.clone()),
+            refspec: Some(refspec),
             ..DeployOptions::default()
         },
     )?;

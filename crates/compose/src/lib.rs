@@ -9,8 +9,9 @@
 //!   podman settings), [`postprocess`] reshapes that directory into the immutable layout
 //!   (`/usr/etc`, an empty `/var` recreated by tmpfiles, the kernel under
 //!   `/usr/lib/modules`), and [`commit`] stores it with its version. [`tree`] runs the
-//!   steps in order. [`container`] writes a tiny busybox httpd container image as
-//!   an OCI archive, for VMs that reach no registry (`podman load -i`).
+//!   steps in order, or skips them when the [`inputs`] are those of the ref's commit.
+//!   [`container`] writes the tiny busybox httpd container image `integrate` puts in
+//!   the tree as an OCI archive, for VMs that reach no registry (`podman load -i`).
 //! - **VMs** boot images under QEMU as Fedora CoreOS users do: [`qemu`] builds the
 //!   command line (fw_cfg Ignition config, loopback-only port forwards), [`overlay`]
 //!   keeps the image pristine behind a qcow2 overlay, [`accel`] picks KVM only when a
@@ -32,6 +33,7 @@ pub mod debootstrap;
 pub mod disk;
 pub mod grub_bios;
 pub mod image;
+pub mod inputs;
 pub mod integrate;
 pub mod loopdev;
 pub mod manifest;

@@ -1,5 +1,7 @@
 //! `ferro compose tree`: manifest → debootstrap → post-processing → OSTree commit, each
 //! step timed, with the work directory and download cache under one cache directory.
+//! Skipped, keeping the ref's commit, when the [`inputs`](crate::inputs) have not
+//! changed since it was made.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -24,6 +26,9 @@ pub enum Error {
     /// Reshaping the tree.
     #[error(transparent)]
     Postprocess(#[from] postprocess::Error),
+    /// Hashing the inputs (fetching the archive's index).
+    #[error(transparent)]
+    Inputs(#[from] crate::inputs::Error),
     /// Committing.
     #[error(transparent)]
     Commit(#[from] ferro_ostree::repo::Error),
@@ -48,14 +53,34 @@ pub struct Step {
 /// What was composed.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// The new commit.
+    /// The ref's commit: the new one, or the previous one if nothing changed.
     pub commit: Checksum,
+    /// What was built; `None` when the inputs were unchanged and nothing was.
+    pub built: Option<Built>,
+    /// Each step's duration, in order.
+    pub steps: Vec<Step>,
+}
+
+/// A tree that was built.
+#[derive(Debug, Clone)]
+pub struct Built {
     /// The kernel version in the tree.
     pub kver: String,
     /// Bytes of files and symlinks in the tree (apparent size).
     pub tree_bytes: u64,
-    /// Each step's duration, in order.
-    pub steps: Vec<Step>,
+}
+
+/// Where and with what a tree is composed.
+#[derive(Debug, Clone)]
+pub struct TreeOptions {
+    /// The repository (created in archive mode if missing).
+    pub repo: PathBuf,
+    /// Downloads go to `cache/debs`, the tree is built in `cache/rootfs`.
+    pub cache: PathBuf,
+    /// The binary installed as the tree's `ferro` (normally the running one).
+    pub ferro: PathBuf,
+    /// Build even if the inputs are unchanged (rpm-ostree's `--force-nocache`).
+    pub force_nocache: bool,
 }
 
 /// Fails if anything is mounted at or below `dir`.
@@ -96,18 +121,27 @@ fn tree_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Composes `manifest` into the repository at `repo`, keeping downloads in
-/// `cache/debs` and the tree being built in `cache/rootfs` (removed when committed).
-/// `ferro` is the binary installed as the tree's `ferro` (normally the running one).
-/// `on_step` is told each step's name as it starts.
+/// The ref's current commit in `repo`, if the repository exists and it carries
+/// `input_hash`.
+fn unchanged(repo: &Path, ref_name: &str, input_hash: &str) -> Option<Checksum> {
+    let repo = ferro_ostree::Repo::open(repo).ok()?;
+    let commit = repo.read_ref(ref_name).ok()??;
+    let stored = repo.load_commit(&commit).ok()?;
+    (stored
+        .metadata_string(crate::inputs::METADATA_KEY)
+        .as_deref()
+        == Some(input_hash))
+    .then_some(commit)
+}
+
+/// Composes `manifest` as `options` say; `on_step` is told each step's name as it
+/// starts.
 pub fn compose_tree(
     manifest: &Manifest,
-    repo: &Path,
-    cache: &Path,
-    ferro: &Path,
+    options: &TreeOptions,
     on_step: &mut dyn FnMut(&str),
 ) -> Result<Outcome, Error> {
-    let cache = std::path::absolute(cache).map_err(io("resolve", cache))?;
+    let cache = std::path::absolute(&options.cache).map_err(io("resolve", &options.cache))?;
     let rootfs = cache.join("rootfs");
     let mut steps = Vec::new();
     let mut begin = |name: &'static str| {
@@ -121,14 +155,29 @@ pub fn compose_tree(
         })
     };
 
+    let step = begin("inputs");
+    let mirror = manifest
+        .mirror
+        .clone()
+        .unwrap_or_else(debootstrap::host_mirror);
+    let release = crate::inputs::fetch_release(&mirror, &manifest.suite)?;
+    let input_hash = crate::inputs::input_hash(manifest, &mirror, &release, &options.ferro)?;
+    end(&mut steps, step);
+    if !options.force_nocache
+        && let Some(commit) = unchanged(&options.repo, &manifest.ref_name, &input_hash)
+    {
+        return Ok(Outcome {
+            commit,
+            built: None,
+            steps,
+        });
+    }
+
     let step = begin("debootstrap");
     clear(&rootfs)?;
     Debootstrap {
         suite: manifest.suite.clone(),
-        mirror: manifest
-            .mirror
-            .clone()
-            .unwrap_or_else(debootstrap::host_mirror),
+        mirror,
         packages: manifest.packages.clone(),
         cache_dir: cache.join("debs"),
     }
@@ -137,7 +186,7 @@ pub fn compose_tree(
 
     let step = begin("integrate");
     ensure_unmounted(&rootfs)?;
-    crate::integrate::integrate(&rootfs, ferro)?;
+    crate::integrate::integrate(&rootfs, &options.ferro)?;
     end(&mut steps, step);
 
     let step = begin("postprocess");
@@ -146,15 +195,23 @@ pub fn compose_tree(
     end(&mut steps, step);
 
     let step = begin("commit");
-    let size = tree_bytes(&rootfs);
-    let commit = crate::commit::commit_tree(repo, &rootfs, &manifest.ref_name, &manifest.version)?;
+    let tree_bytes = tree_bytes(&rootfs);
+    let commit = crate::commit::commit_tree(
+        &options.repo,
+        &rootfs,
+        &manifest.ref_name,
+        &manifest.version,
+        &[(crate::inputs::METADATA_KEY, &input_hash)],
+    )?;
     clear(&rootfs)?;
     end(&mut steps, step);
 
     Ok(Outcome {
         commit,
-        kver: report.kver,
-        tree_bytes: size,
+        built: Some(Built {
+            kver: report.kver,
+            tree_bytes,
+        }),
         steps,
     })
 }

@@ -64,7 +64,7 @@ fn repo(dir: &Path, kernel: bool) -> PathBuf {
     )
     .unwrap();
     let repo = dir.join("repo");
-    commit_tree(&repo, &tree, "test/os", "7").unwrap();
+    commit_tree(&repo, &tree, "test/os", "7", &[]).unwrap();
     repo
 }
 
@@ -76,6 +76,7 @@ fn options(dir: &Path, repo: PathBuf, format: ImageFormat) -> ImageOptions {
         format,
         size: 1 << 30,
         kargs: vec!["quiet".into()],
+        remote: None,
     }
 }
 
@@ -120,7 +121,11 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let options = options(dir.path(), repo(dir.path(), true), ImageFormat::Raw);
+    let mut options = options(dir.path(), repo(dir.path(), true), ImageFormat::Raw);
+    options.remote = Some(image::Remote {
+        name: "ferrocore".into(),
+        url: "http://10.0.2.2:8000/repo".into(),
+    });
     fs::create_dir_all(options.output.parent().unwrap()).unwrap();
     let outcome = compose_image(&options, &mut |_| {}).unwrap();
     let disk = &options.output;
@@ -193,7 +198,12 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
         "ID=ferrotest\nPRETTY_NAME=\"Ferro Test\"\n"
     );
     let origin = fs::read_to_string(deployment.with_extension("0.origin")).unwrap();
-    assert!(origin.contains("refspec=test/os"), "{origin}");
+    assert!(origin.contains("refspec=ferrocore:test/os"), "{origin}");
+    let config = fs::read_to_string(m.join("ostree/repo/config")).unwrap();
+    assert!(
+        config.contains("[remote \"ferrocore\"]\nurl=http://10.0.2.2:8000/repo\n"),
+        "{config}"
+    );
 
     let entry = fs::read_to_string(
         m.join("boot/loader/entries")

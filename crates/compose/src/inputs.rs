@@ -1,0 +1,141 @@
+//! The input hash of a compose, as rpm-ostree's `rpmostree.inputhash`: when nothing that
+//! goes into a tree has changed since the ref's last commit, composing again would only
+//! make the same tree, so `compose tree` keeps that commit instead (seconds instead of
+//! minutes).
+//!
+//! What goes in: the manifest's settings, the `ferro` binary installed into the tree
+//! (it carries every file ferrocore adds, compiled in), and the Debian archive's
+//! signed `InRelease` index for the suite, which changes whenever a package does.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Manifest;
+
+/// The commit metadata key holding the input hash (rpm-ostree's name for it).
+pub const METADATA_KEY: &str = "rpmostree.inputhash";
+
+/// Why the inputs could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The binary could not be read.
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
+    /// The archive's index could not be fetched.
+    #[error("could not fetch '{url}': {source}")]
+    Fetch {
+        /// The index URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+}
+
+/// The URL of the archive's signed index for `suite`.
+pub fn release_url(mirror: &str, suite: &str) -> String {
+    format!("{}/dists/{suite}/InRelease", mirror.trim_end_matches('/'))
+}
+
+/// Fetches the archive's signed index (a few hundred kilobytes).
+pub fn fetch_release(mirror: &str, suite: &str) -> Result<Vec<u8>, Error> {
+    let url = release_url(mirror, suite);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let fetched = agent
+        .get(&url)
+        .call()
+        .and_then(|mut response| response.body_mut().read_to_vec());
+    fetched.map_err(|source| Error::Fetch {
+        url,
+        source: Box::new(source),
+    })
+}
+
+/// The input hash (lower-case hex SHA-256) of composing `manifest` from the archive
+/// whose index is `release`, with the binary at `ferro`.
+pub fn input_hash(
+    manifest: &Manifest,
+    mirror: &str,
+    release: &[u8],
+    ferro: &Path,
+) -> Result<String, Error> {
+    let mut hasher = Sha256::new();
+    // Length-prefixed fields, so no two different inputs hash the same bytes.
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(manifest.ref_name.as_bytes());
+    field(manifest.version.as_bytes());
+    field(manifest.suite.as_bytes());
+    field(mirror.as_bytes());
+    field(manifest.packages.join("\n").as_bytes());
+    field(release);
+    let mut binary = File::open(ferro).map_err(crate::io_err("read", ferro))?;
+    let mut binary_hash = Sha256::new();
+    io::copy(&mut binary, &mut binary_hash).map_err(crate::io_err("read", ferro))?;
+    field(&binary_hash.finalize());
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(version: &str, packages: &str) -> Manifest {
+        Manifest::parse(&format!(
+            "ref: os/x\nversion: '{version}'\npackages: [{packages}]\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_input_changes_the_hash_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let ferro = dir.path().join("ferro");
+        std::fs::write(&ferro, "binary 1").unwrap();
+        let base = manifest("1", "systemd, udev");
+        let hash = |m: &Manifest, mirror: &str, release: &[u8]| {
+            input_hash(m, mirror, release, &ferro).unwrap()
+        };
+        let first = hash(&base, "http://m/debian", b"Date: 1");
+        assert_eq!(first.len(), 64);
+        assert_eq!(first, hash(&base, "http://m/debian", b"Date: 1"));
+        let mut seen = vec![first.clone()];
+        for other in [
+            hash(
+                &manifest("2", "systemd, udev"),
+                "http://m/debian",
+                b"Date: 1",
+            ),
+            hash(&manifest("1", "systemd"), "http://m/debian", b"Date: 1"),
+            hash(
+                &manifest("1", "systemd, udev, sudo"),
+                "http://m/debian",
+                b"Date: 1",
+            ),
+            hash(&base, "http://other/debian", b"Date: 1"),
+            hash(&base, "http://m/debian", b"Date: 2"),
+        ] {
+            assert!(!seen.contains(&other), "each input matters");
+            seen.push(other);
+        }
+        std::fs::write(&ferro, "binary 2").unwrap();
+        assert_ne!(hash(&base, "http://m/debian", b"Date: 1"), first);
+    }
+
+    #[test]
+    fn the_index_url_is_the_suites_inrelease() {
+        assert_eq!(
+            release_url("http://deb.debian.org/debian/", "bookworm"),
+            "http://deb.debian.org/debian/dists/bookworm/InRelease"
+        );
+    }
+}
