@@ -26,7 +26,7 @@ pub enum Command {
     /// Show the deployments of this system, like `rpm-ostree status`.
     Status(crate::args_admin::StatusArgs),
     /// Boot the previous deployment next, like `rpm-ostree rollback`.
-    Rollback(crate::args_admin::SysrootArgs),
+    Rollback(crate::args_admin::RollbackArgs),
     /// Show or edit kernel arguments, like `rpm-ostree kargs`.
     Kargs(crate::args_admin::KargsArgs),
     /// Delete deployments, boot files and objects nothing references.

@@ -172,6 +172,17 @@ pub struct UpgradeArgs {
     pub check: bool,
 }
 
+/// `ferro rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The sysroot.
+    #[command(flatten)]
+    pub sysroot: SysrootArgs,
+    /// Run `systemctl reboot` once the previous deployment is the default.
+    #[arg(short, long)]
+    pub reboot: bool,
+}
+
 /// `ferro rebase REFSPEC`.
 #[derive(Debug, Args)]
 pub struct RebaseArgs {

@@ -169,6 +169,10 @@ pub enum ImageFormatArg {
     Raw,
     /// QEMU's copy-on-write format (converted with qemu-img).
     Qcow2,
+    /// VMware's sparse disk (converted with qemu-img).
+    Vmdk,
+    /// A dynamic VHD for Hyper-V and Azure (qemu-img's `vpc`).
+    Vhd,
 }
 
 /// `ferro compose tree`.

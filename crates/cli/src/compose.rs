@@ -79,6 +79,8 @@ fn image(args: ComposeImageArgs) -> anyhow::Result<ExitStatus> {
         format: match args.format {
             ImageFormatArg::Raw => ImageFormat::Raw,
             ImageFormatArg::Qcow2 => ImageFormat::Qcow2,
+            ImageFormatArg::Vmdk => ImageFormat::Vmdk,
+            ImageFormatArg::Vhd => ImageFormat::Vhd,
         },
         size: args.size,
         kargs: args.kargs,

@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::ExitStatus;
 use crate::admin::{open, print_cleanup, print_deploy};
 use crate::args_admin::{
-    ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, StatusArgs, SysrootArgs,
-    UpgradeArgs,
+    ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, RollbackArgs, StatusArgs,
+    SysrootArgs, UpgradeArgs,
 };
 
 fn json_row(row: &DeploymentStatus) -> serde_json::Value {
@@ -97,10 +97,13 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// `ferro rollback`.
-pub fn rollback(args: SysrootArgs) -> anyhow::Result<ExitStatus> {
-    let sysroot = open(&args)?;
+pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitStatus> {
+    let sysroot = open(&args.sysroot)?;
     let previous = sysroot.rollback()?;
     println!("Moving deployment {previous} to be booted next; run `ferro status` to see it");
+    if args.reboot {
+        reboot()?;
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -423,15 +423,21 @@ fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) ->
     };
     let before = boots();
     let key = key.to_str().unwrap();
-    // The connection drops as the guest goes down; its status says nothing.
-    let _ = ferro_status(work, &["vm", "ssh", name, "-i", key, "--", command]);
+    // The connection drops as the guest goes down, so the status says little; the
+    // output explains a command that failed instead.
+    let output = ferro_status(work, &["vm", "ssh", name, "-i", key, "--", command]);
     let deadline = Instant::now() + Duration::from_secs(400);
     loop {
         let args = ["vm", "ssh", name, "-i", key, "--", "true"];
         if boots() > before && ferro_status(work, &args).status.success() {
             return boots();
         }
-        assert!(Instant::now() < deadline, "no SSH after '{command}'");
+        assert!(
+            Instant::now() < deadline,
+            "no SSH after '{command}', which printed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         std::thread::sleep(Duration::from_secs(2));
     }
 }

@@ -147,11 +147,11 @@ pub fn compose_image(
     timer.begin("write output");
     let file = match options.format {
         ImageFormat::Raw => partial,
-        ImageFormat::Qcow2 => {
-            let converted = temp_image(dir, ".qcow2")?;
+        format => {
+            let converted = temp_image(dir, ".converted")?;
             command::run(
                 Command::new(QEMU_IMG)
-                    .args(["convert", "-f", "raw", "-O", "qcow2"])
+                    .args(["convert", "-f", "raw", "-O", format.name()])
                     .arg(partial.path())
                     .arg(converted.path()),
                 "qemu-utils",

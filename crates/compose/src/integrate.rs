@@ -134,6 +134,13 @@ const SETTINGS: &[(&str, &str)] = &[
     ("etc/machine-id", ""),
 ];
 
+/// Symlinks: (path, target). agetty reads `/etc/issue.d` (not `/run/issue.d`) when
+/// `/etc/issue` exists, as on Debian, so the banner written at boot is linked there.
+const SYMLINKS: &[(&str, &str)] = &[(
+    "etc/issue.d/40-ferrocore.issue",
+    "/run/issue.d/40-ferrocore.issue",
+)];
+
 /// Units enabled in the tree.
 const ENABLE: &[&str] = &[
     "systemd-networkd.service",
@@ -214,6 +221,15 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
     }
     for (path, contents) in SETTINGS {
         write(root, path, 0o644, contents.as_bytes())?;
+    }
+    for (path, target) in SYMLINKS {
+        let path = root.join(path);
+        let parent = path.parent().expect("has a parent");
+        fs::create_dir_all(parent).map_err(io("create", parent))?;
+        if fs::symlink_metadata(&path).is_ok() {
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
+        symlink(target, &path).map_err(io("link", &path))?;
     }
     for path in REMOVE {
         let path = root.join(path);
@@ -315,6 +331,7 @@ mod tests {
     fn every_asset_path_is_relative_and_unique_and_only_scripts_are_executable() {
         let mut paths: Vec<_> = ASSETS.iter().map(|a| a.path).collect();
         paths.extend(SETTINGS.iter().map(|(p, _)| *p));
+        paths.extend(SYMLINKS.iter().map(|(p, _)| *p));
         for path in &paths {
             assert!(!path.starts_with('/') && !path.contains(".."), "{path}");
         }

@@ -16,6 +16,10 @@ pub enum ImageFormat {
     Raw,
     /// QEMU's copy-on-write format.
     Qcow2,
+    /// VMware's sparse disk (`qemu-img` `vmdk`).
+    Vmdk,
+    /// Microsoft's dynamic virtual hard disk (`qemu-img` `vpc`), for Hyper-V and Azure.
+    Vhd,
 }
 
 impl ImageFormat {
@@ -24,14 +28,17 @@ impl ImageFormat {
         match self {
             ImageFormat::Raw => "raw",
             ImageFormat::Qcow2 => "qcow2",
+            ImageFormat::Vmdk => "vmdk",
+            ImageFormat::Vhd => "vpc",
         }
     }
 
-    /// Reads the format from the file's first bytes: qcow2 starts with `QFI\xfb`,
+    /// Reads the format from the file's first bytes: qcow2 starts with `QFI\xfb`, a
+    /// sparse vmdk with `KDMV`, a dynamic vhd with its footer's copy `conectix`;
     /// anything else is taken as raw. Naming the backing format explicitly keeps QEMU
     /// from probing it, which it refuses to do for raw images.
     pub fn detect(image: &Path) -> Result<Self, Error> {
-        let mut magic = [0u8; 4];
+        let mut magic = [0u8; 8];
         let mut file = File::open(image).map_err(|source| Error::Io {
             path: image.to_owned(),
             source,
@@ -40,8 +47,13 @@ impl ImageFormat {
             path: image.to_owned(),
             source,
         })?;
-        Ok(if n == 4 && magic == *b"QFI\xfb" {
+        let magic = &magic[..n];
+        Ok(if magic.starts_with(b"QFI\xfb") {
             ImageFormat::Qcow2
+        } else if magic.starts_with(b"KDMV") {
+            ImageFormat::Vmdk
+        } else if magic == b"conectix" {
+            ImageFormat::Vhd
         } else {
             ImageFormat::Raw
         })

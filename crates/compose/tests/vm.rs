@@ -114,6 +114,21 @@ fn overlay_is_backed_by_the_image_in_its_format() {
         overlay::create(relative, &second).unwrap(),
         ImageFormat::Qcow2
     );
+
+    // The export formats `compose image` converts to are recognised too.
+    for format in [ImageFormat::Vmdk, ImageFormat::Vhd] {
+        let converted = dir.path().join(format!("disk.{}", format.name()));
+        let status = Command::new(QEMU_IMG)
+            .args(["convert", "-f", "raw", "-O", format.name()])
+            .arg(&raw)
+            .arg(&converted)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(ImageFormat::detect(&converted).unwrap(), format);
+        let top = dir.path().join(format!("over-{}.qcow2", format.name()));
+        assert_eq!(overlay::create(&converted, &top).unwrap(), format);
+    }
 }
 
 #[test]
