@@ -308,7 +308,9 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
              echo \"uid map: $(podman exec web cat /proc/self/uid_map | tr -s ' ' | tr '\\n' ';')\"
              echo \"status: $(sudo ferro status | tr '\\n' ';')\"
              if sudo touch /usr/ferro-e2e 2>/dev/null; then echo 'usr: writable'; else echo 'usr: read-only'; fi
-             echo \"stamp: $(test -e /boot/ignition.firstboot && echo present || echo removed)\"",
+             echo \"stamp: $(test -e /boot/ignition.firstboot && echo present || echo removed)\"
+             echo \"boot: $(systemd-analyze 2>&1 | head -n 1)\"
+             echo \"slowest: $(systemd-analyze blame 2>&1 | head -n 5 | tr -s ' ' | tr '\\n' ',')\"",
         )
     });
     let public = fs::read_to_string(key.with_extension("pub")).unwrap();
