@@ -332,6 +332,15 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     assert!(status.contains("ferrocore"), "{status}");
     assert_eq!(field(&first, "usr"), "read-only");
     assert_eq!(field(&first, "stamp"), "removed");
+    let text = fs::read_to_string(&console).unwrap();
+    assert!(
+        text.contains("SSH host key fingerprints:") && text.contains("(ED25519)"),
+        "the console banner shows the host keys"
+    );
+    assert!(
+        text.contains("IP addresses: 10.0.2.15"),
+        "the console banner shows the address"
+    );
     let page = step("host fetches the page", || fetch(port));
     assert!(page.starts_with("HTTP/1."), "{page}");
 

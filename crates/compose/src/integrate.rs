@@ -12,6 +12,8 @@
 //!   login banner with host key fingerprints and addresses;
 //! - a small HTTP-serving container image, built from the tree's own static busybox,
 //!   for `podman load` (no registry is reachable from the VMs);
+//! - no package downloads or archive indexes (200 MB that every first boot would copy
+//!   into `/var`);
 //! - units that only cost boot time in a VM masked, and the initramfs rebuilt with all
 //!   of the above.
 //!
@@ -167,6 +169,9 @@ const MASK: &[&str] = &[
 /// build host's name (Ignition or DHCP names the machine).
 const REMOVE: &[&str] = &["etc/hostname"];
 
+/// The archive indexes apt downloaded while installing; a tree never runs apt again.
+const APT_LISTS: &str = "var/lib/apt/lists";
+
 /// Where the static busybox of `busybox-static` is, in the tree.
 const BUSYBOX: &str = "usr/bin/busybox";
 
@@ -251,7 +256,9 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
             write(root, ids, 0o644, b"")?;
         }
     }
-    remove_host_keys(root)?;
+    remove_files_in(&root.join("etc/ssh"), is_host_key)?;
+    in_tree(root, "apt-get", &["clean"], "apt")?;
+    remove_files_in(&root.join(APT_LISTS), |name| name != "lock")?;
     let dbus_id = root.join("var/lib/dbus/machine-id");
     if fs::symlink_metadata(&dbus_id).is_ok() {
         fs::remove_file(&dbus_id).map_err(io("remove", &dbus_id))?;
@@ -293,21 +300,26 @@ fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
         .map_err(io("set mode of", &target))
 }
 
-/// Removes the host keys openssh-server's installation generated: they would be shared
-/// by every machine booted from the image. `ferro-sshd-keygen.service` makes new ones.
-fn remove_host_keys(root: &Path) -> Result<(), Error> {
-    let dir = root.join("etc/ssh");
-    let Ok(entries) = fs::read_dir(&dir) else {
+/// Removes the regular files directly in `dir` whose names `doomed` accepts.
+fn remove_files_in(dir: &Path, doomed: impl Fn(&str) -> bool) -> Result<(), Error> {
+    let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
     for entry in entries {
-        let entry = entry.map_err(io("list", &dir))?;
+        let entry = entry.map_err(io("list", dir))?;
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with("ssh_host_") {
+        if doomed(&name.to_string_lossy()) && entry.file_type().is_ok_and(|t| t.is_file()) {
             fs::remove_file(entry.path()).map_err(io("remove", &entry.path()))?;
         }
     }
     Ok(())
+}
+
+/// Whether a file in `/etc/ssh` is a host key openssh-server's installation generated:
+/// every machine booted from the image would share it. `ferro-sshd-keygen.service`
+/// makes each machine its own.
+fn is_host_key(name: &str) -> bool {
+    name.starts_with("ssh_host_")
 }
 
 /// Runs `program args` inside the tree (chroot), as its own tools must be used on it.
@@ -393,6 +405,23 @@ mod tests {
     }
 
     #[test]
+    fn archive_indexes_are_removed_but_not_the_lock_or_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let lists = dir.path().join(APT_LISTS);
+        fs::create_dir_all(lists.join("partial")).unwrap();
+        for name in ["lock", "deb.debian.org_debian_dists_bookworm_InRelease"] {
+            fs::write(lists.join(name), "x").unwrap();
+        }
+        remove_files_in(&lists, |name| name != "lock").unwrap();
+        let mut left: Vec<_> = fs::read_dir(&lists)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["lock", "partial"]);
+    }
+
+    #[test]
     fn host_keys_are_removed_and_other_ssh_files_kept() {
         let dir = tempfile::tempdir().unwrap();
         let ssh = dir.path().join("etc/ssh");
@@ -404,7 +433,7 @@ mod tests {
         ] {
             fs::write(ssh.join(name), "x").unwrap();
         }
-        remove_host_keys(dir.path()).unwrap();
+        remove_files_in(&ssh, is_host_key).unwrap();
         let left: Vec<_> = fs::read_dir(&ssh)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
