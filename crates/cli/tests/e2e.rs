@@ -234,8 +234,9 @@ fn ignition_config(work: &Path, key: &Path, extra: &str) -> PathBuf {
     config
 }
 
-fn ssh_key(work: &Path) -> PathBuf {
-    let key = work.join("id_core");
+/// A new key pair `work/NAME`, `work/NAME.pub`.
+fn ssh_key(work: &Path, name: &str) -> PathBuf {
+    let key = work.join(name);
     let _ = fs::remove_file(&key);
     let _ = fs::remove_file(key.with_extension("pub"));
     let status = Command::new("ssh-keygen")
@@ -266,7 +267,7 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     };
     let _vm = VM.lock().unwrap_or_else(|e| e.into_inner());
     let work = work_dir();
-    let key = ssh_key(&work);
+    let key = ssh_key(&work, "id_core");
     let config = ignition_config(&work, &key, "");
     let port = free_port();
     let name = "e2e";
@@ -347,6 +348,21 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     );
     let page = step("host fetches the page", || fetch(port));
     assert!(page.starts_with("HTTP/1."), "{page}");
+
+    // Every file in authorized_keys.d counts, not only Ignition's.
+    let extra = ssh_key(&work, "id_extra");
+    let extra_public = fs::read_to_string(extra.with_extension("pub")).unwrap();
+    guest(
+        &work,
+        name,
+        &key,
+        &format!(
+            "umask 077; printf '%s\\n' '{}' > ~/.ssh/authorized_keys.d/extra",
+            extra_public.trim()
+        ),
+    );
+    let with_extra = guest(&work, name, &extra, "echo \"user: $(id -un)\"");
+    assert_eq!(field(&with_extra, "user"), "core");
 
     // Reboot: the stamp is gone, so the initramfs only mounts the deployment.
     let boots = step("reboot to SSH", || {
@@ -499,7 +515,7 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
     assert!(error.contains("stopped its boot"), "{error}");
     assert!(error.contains("fetch-offline"), "{error}");
 
-    let key = ssh_key(&work);
+    let key = ssh_key(&work, "id_core");
     let mismatch = ignition_config(
         &work,
         &key,

@@ -6,7 +6,8 @@
 //! - the base Ignition config that creates `core` as Fedora CoreOS does
 //!   (`dist/ignition/base.d/`), with `/etc/subuid` and `/etc/subgid` present so that
 //!   `core` gets subordinate ids for rootless podman;
-//! - sshd reading `~/.ssh/authorized_keys.d/ignition`, passwordless sudo for the
+//! - sshd reading every file in `~/.ssh/authorized_keys.d/` (an
+//!   `AuthorizedKeysCommand`, like Fedora CoreOS's ssh-key-dir), passwordless sudo for the
 //!   `sudo` group, DHCP with systemd-networkd, overlay storage for podman, SSH host
 //!   keys generated per machine at first boot (none ship in the tree), and the console
 //!   login banner with host key fingerprints and addresses;
@@ -104,6 +105,11 @@ const ASSETS: &[Asset] = &[
         "usr/lib/systemd/system/ferro-console-issue.service",
         0o644,
         "systemd/ferro-console-issue.service"
+    ),
+    asset!(
+        "usr/libexec/ferrocore/ssh-key-dir",
+        0o755,
+        "libexec/ssh-key-dir"
     ),
     asset!(
         "usr/libexec/ferrocore/console-issue",
