@@ -96,6 +96,50 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
     value
 }
 
+/// `ferro compose tree MANIFEST` into `work/repo`, downloads cached in `work/cache`.
+fn compose_tree(work: &Path, manifest: &Path) -> Output {
+    let (repo, cache) = (work.join("repo"), work.join("cache"));
+    ferro(
+        work,
+        &[
+            "compose",
+            "tree",
+            manifest.to_str().unwrap(),
+            "--repo",
+            repo.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+    )
+}
+
+/// `ferro vm run IMAGE --ignition CONFIG --name NAME --console CONSOLE --wait-ssh`
+/// plus `extra` arguments, with a fresh console log; the caller checks the status.
+fn vm_run(
+    work: &Path,
+    image: &Path,
+    config: &Path,
+    name: &str,
+    console: &Path,
+    extra: &[&str],
+) -> Output {
+    let _ = fs::remove_file(console);
+    let mut args = vec![
+        "vm",
+        "run",
+        image.to_str().unwrap(),
+        "--ignition",
+        config.to_str().unwrap(),
+        "--name",
+        name,
+        "--console",
+        console.to_str().unwrap(),
+        "--wait-ssh",
+    ];
+    args.extend_from_slice(extra);
+    ferro_status(work, &args)
+}
+
 /// Composes the tree and the image once (the tree from scratch into a new
 /// repository; the package downloads come from the cache). The repository is served
 /// over HTTP on loopback and the image's remote `ferrocore` points there, as the guest
@@ -110,14 +154,8 @@ fn image() -> Option<&'static Path> {
             let repo = work.join("repo");
             let _ = fs::remove_dir_all(&repo);
             fs::create_dir_all(&work).unwrap();
-            let cache = work.join("cache");
-            let (r, c) = (repo.to_str().unwrap(), cache.to_str().unwrap());
-            step("compose tree", || {
-                ferro(
-                    &work,
-                    &["compose", "tree", MANIFEST, "--repo", r, "--cache", c],
-                )
-            });
+            let r = repo.to_str().unwrap();
+            step("compose tree", || compose_tree(&work, Path::new(MANIFEST)));
             let server = nginx::Nginx::serve(&work).expect("nginx serves the repository");
             let port = server.url().rsplit(':').next().unwrap().to_owned();
             let remote = format!("ferrocore=http://10.0.2.2:{port}/repo");
@@ -140,10 +178,7 @@ fn image() -> Option<&'static Path> {
             // A rebuild with nothing changed keeps the commit and only remakes the image.
             let start = Instant::now();
             let again = step("rebuild: compose tree", || {
-                ferro(
-                    &work,
-                    &["compose", "tree", MANIFEST, "--repo", r, "--cache", c],
-                )
+                compose_tree(&work, Path::new(MANIFEST))
             });
             let stderr = String::from_utf8_lossy(&again.stderr);
             assert!(stderr.contains("No apparent changes"), "{stderr}");
@@ -272,28 +307,23 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     let port = free_port();
     let name = "e2e";
     let console = work.join("e2e-console.log");
-    let _ = fs::remove_file(&console);
     let publish = format!("{port}:8080");
     let _running = RunningVm { work: &work, name };
-    step("first boot to SSH", || {
-        ferro(
+    let started = step("first boot to SSH", || {
+        vm_run(
             &work,
-            &[
-                "vm",
-                "run",
-                image.to_str().unwrap(),
-                "--ignition",
-                config.to_str().unwrap(),
-                "--name",
-                name,
-                "--publish",
-                &publish,
-                "--console",
-                console.to_str().unwrap(),
-                "--wait-ssh",
-            ],
+            image,
+            &config,
+            name,
+            &console,
+            &["--publish", &publish],
         )
     });
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
     let first = step("guest checks", || {
         guest(
             &work,
@@ -392,21 +422,7 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     let manifest = fs::read_to_string(MANIFEST).unwrap();
     let v2 = work.join("ferrocore-v2.yaml");
     fs::write(&v2, manifest.replace("version: \"1\"", "version: \"2\"")).unwrap();
-    let (r, c) = (work.join("repo"), work.join("cache"));
-    step("compose version 2", || {
-        ferro(
-            &work,
-            &[
-                "compose",
-                "tree",
-                v2.to_str().unwrap(),
-                "--repo",
-                r.to_str().unwrap(),
-                "--cache",
-                c.to_str().unwrap(),
-            ],
-        )
-    });
+    step("compose version 2", || compose_tree(&work, &v2));
     guest(
         &work,
         name,
@@ -477,23 +493,8 @@ fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) ->
 /// `ferro vm run --wait-ssh`'s error output.
 fn stopped_boot(work: &Path, image: &Path, config: &Path, name: &str) -> String {
     let console = work.join(format!("{name}-console.log"));
-    let _ = fs::remove_file(&console);
     let _running = RunningVm { work, name };
-    let output = ferro_status(
-        work,
-        &[
-            "vm",
-            "run",
-            image.to_str().unwrap(),
-            "--ignition",
-            config.to_str().unwrap(),
-            "--name",
-            name,
-            "--console",
-            console.to_str().unwrap(),
-            "--wait-ssh",
-        ],
-    );
+    let output = vm_run(work, image, config, name, &console, &[]);
     assert!(!output.status.success(), "the boot went on");
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -20,7 +20,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::json;
-use sha2::Digest as _;
 
 /// The name the image is given when the caller has no better one. `localhost/` keeps
 /// podman from treating it as a Docker Hub image.
@@ -75,15 +74,9 @@ const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 pub struct Digest(String);
 
 impl Digest {
-    /// The digest of `bytes`.
+    /// The digest of `bytes` (the same SHA-256 the object store names objects by).
     pub fn of(bytes: &[u8]) -> Self {
-        let hash = sha2::Sha256::digest(bytes);
-        let mut hex = String::with_capacity(64);
-        for byte in hash {
-            use fmt::Write as _;
-            let _ = write!(hex, "{byte:02x}");
-        }
-        Digest(hex)
+        Digest(ferro_ostree::Checksum::of(bytes).to_hex())
     }
 
     /// The hex digits alone: the blob's file name under `blobs/sha256/`.

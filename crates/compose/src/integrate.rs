@@ -23,7 +23,7 @@
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::command;
@@ -210,15 +210,29 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error
     move |source| Error::Io(io(source))
 }
 
+/// Removes the file or symlink at `path`, if there is one. What ferrocore puts in the
+/// tree replaces what the installation left there; a symlink (Debian's
+/// `/etc/resolv.conf` can be one) is never written through.
+fn remove_entry(path: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_dir() => fs::remove_file(path).map_err(io("remove", path)),
+        _ => Ok(()),
+    }
+}
+
+/// `root/path`, ready to be created: its parent directories exist and nothing is
+/// there (see [`remove_entry`]).
+fn place(root: &Path, path: &str) -> Result<PathBuf, Error> {
+    let path = root.join(path);
+    let parent = path.parent().expect("paths in the tree have parents");
+    fs::create_dir_all(parent).map_err(io("create", parent))?;
+    remove_entry(&path)?;
+    Ok(path)
+}
+
 /// Writes `contents` to `root/path` with `mode`, creating parent directories.
 fn write(root: &Path, path: &str, mode: u32, contents: &[u8]) -> Result<(), Error> {
-    let path = root.join(path);
-    let parent = path.parent().expect("asset paths have parents");
-    fs::create_dir_all(parent).map_err(io("create", parent))?;
-    // A symlink (Debian's /etc/resolv.conf can be one) is replaced, never followed.
-    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
-        fs::remove_file(&path).map_err(io("remove", &path))?;
-    }
+    let path = place(root, path)?;
     fs::write(&path, contents).map_err(io("write", &path))?;
     fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io("set mode of", &path))
 }
@@ -234,26 +248,16 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
         write(root, path, 0o644, contents.as_bytes())?;
     }
     for (path, target) in SYMLINKS {
-        let path = root.join(path);
-        let parent = path.parent().expect("has a parent");
-        fs::create_dir_all(parent).map_err(io("create", parent))?;
-        if fs::symlink_metadata(&path).is_ok() {
-            fs::remove_file(&path).map_err(io("remove", &path))?;
-        }
+        let path = place(root, path)?;
         symlink(target, &path).map_err(io("link", &path))?;
     }
     for path in REMOVE {
-        let path = root.join(path);
-        if fs::symlink_metadata(&path).is_ok() {
-            fs::remove_file(&path).map_err(io("remove", &path))?;
-        }
+        remove_entry(&root.join(path))?;
     }
     install_ferro(root, ferro)?;
     let busybox = root.join(BUSYBOX);
     if busybox.is_file() {
-        let image = root.join(HTTPD_IMAGE);
-        let parent = image.parent().expect("has a parent");
-        fs::create_dir_all(parent).map_err(io("create", parent))?;
+        let image = place(root, HTTPD_IMAGE)?;
         crate::container::write_httpd_image(&busybox, crate::container::DEFAULT_NAME, &image)?;
     }
     for ids in ["etc/subuid", "etc/subgid"] {
@@ -267,7 +271,7 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
     remove_files_in(&root.join(APT_LISTS), |name| name != "lock")?;
     let dbus_id = root.join("var/lib/dbus/machine-id");
     if fs::symlink_metadata(&dbus_id).is_ok() {
-        fs::remove_file(&dbus_id).map_err(io("remove", &dbus_id))?;
+        remove_entry(&dbus_id)?;
         symlink("/etc/machine-id", &dbus_id).map_err(io("link", &dbus_id))?;
     }
     in_tree(
@@ -289,9 +293,7 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
 /// Copies `ferro` into the tree without its debug information (a quarter of the size,
 /// and it is copied again into every initramfs); a plain copy if `strip` is missing.
 fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
-    let target = root.join(FERRO_IN_TREE);
-    let parent = target.parent().expect("has a parent");
-    fs::create_dir_all(parent).map_err(io("create", parent))?;
+    let target = place(root, FERRO_IN_TREE)?;
     let stripped = Command::new("strip")
         .arg("--strip-debug")
         .arg("-o")

@@ -56,10 +56,9 @@ pub fn banner_ready(port: u16, timeout: Duration) -> bool {
     stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
 }
 
-/// The last non-empty line of the console log, for progress output while waiting.
-pub fn last_console_line(log: &Path) -> Option<String> {
-    let bytes = std::fs::read(log).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
+/// The last non-empty line of the console log's `text`, for progress output while
+/// waiting.
+pub fn last_console_line(text: &str) -> Option<String> {
     text.lines()
         .rev()
         .map(|line| line.trim_matches(|c: char| c.is_whitespace() || c.is_control()))
@@ -67,12 +66,10 @@ pub fn last_console_line(log: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Why the boot was stopped, if the console says the initramfs stopped it (see
-/// [`crate::integrate::BOOT_STOPPED`]): Ignition's CRITICAL lines and ferro's own
+/// Why the boot was stopped, if the console log's `text` says the initramfs stopped it
+/// (see [`crate::integrate::BOOT_STOPPED`]): Ignition's CRITICAL lines and ferro's own
 /// message, so a bad config is reported at once instead of after the SSH timeout.
-pub fn boot_stopped(log: &Path) -> Option<String> {
-    let bytes = std::fs::read(log).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
+pub fn boot_stopped(text: &str) -> Option<String> {
     if !text.contains(crate::integrate::BOOT_STOPPED) {
         return None;
     }
@@ -155,26 +152,19 @@ mod tests {
 
     #[test]
     fn last_console_line_skips_blank_and_control_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("console.log");
-        std::fs::write(&log, b"booting\r\nLinux version 6.1\r\n\x1b\r\n\r\n").unwrap();
         assert_eq!(
-            last_console_line(&log).as_deref(),
+            last_console_line("booting\r\nLinux version 6.1\r\n\x1b\r\n\r\n").as_deref(),
             Some("Linux version 6.1")
         );
-        assert_eq!(last_console_line(&dir.path().join("none")), None);
+        assert_eq!(last_console_line(""), None);
     }
 
     #[test]
     fn a_stopped_boot_is_reported_with_ignitions_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("console.log");
-        std::fs::write(
-            &log,
-            "Begin: Ignition (ferro): files ... INFO : Stage: files\n",
-        )
-        .unwrap();
-        assert_eq!(boot_stopped(&log), None);
+        assert_eq!(
+            boot_stopped("Begin: Ignition (ferro): files ... INFO : Stage: files\n"),
+            None
+        );
         let stop = format!(
             "CRITICAL : Ignition failed: $.storage.files.0: hash mismatch\r\n\
              ferro: Ignition stage 'files' failed.\n\
@@ -182,9 +172,8 @@ mod tests {
              (initramfs) \n",
             crate::integrate::BOOT_STOPPED
         );
-        std::fs::write(&log, stop).unwrap();
         assert_eq!(
-            boot_stopped(&log).unwrap(),
+            boot_stopped(&stop).unwrap(),
             "CRITICAL : Ignition failed: $.storage.files.0: hash mismatch\n\
              ferro: Ignition stage 'files' failed."
         );

@@ -244,13 +244,18 @@ pub fn wait_ssh(
         if vm.running_pid().is_none() {
             return Err(Error::Exited(vm.name().into()));
         }
-        if let Some(console) = &record.console
-            && let Some(reason) = ssh::boot_stopped(console)
-        {
+        // The console log is read once per round, for both the stop check and progress.
+        let console = record
+            .console
+            .as_deref()
+            .and_then(|log| std::fs::read(log).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        if let Some(reason) = ssh::boot_stopped(&console) {
             return Err(Error::BootStopped {
                 name: vm.name().into(),
                 reason,
-                console: console.clone(),
+                console: record.console.clone().unwrap_or_default(),
             });
         }
         if start.elapsed() >= timeout {
@@ -259,8 +264,7 @@ pub fn wait_ssh(
                 timeout,
             });
         }
-        let line = record.console.as_deref().and_then(ssh::last_console_line);
-        progress(line.as_deref());
+        progress(ssh::last_console_line(&console).as_deref());
         std::thread::sleep(Duration::from_millis(500));
     }
 }
