@@ -26,7 +26,10 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] crate::IoError),
     /// The archive's index could not be fetched.
-    #[error("could not fetch '{url}': {source}")]
+    #[error(
+        "could not fetch '{url}': {source} (is the Debian archive reachable? \
+         `debian.mirror` in the manifest names another)"
+    )]
     Fetch {
         /// The index URL.
         url: String,
