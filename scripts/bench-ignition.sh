@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 oracle=/usr/lib/dracut/modules.d/30ignition/ignition
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    for mounted in "$work"/*/root; do mountpoint -q "$mounted" && umount "$mounted"; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 python3 - "$work/config.ign" <<'PY'
 import base64, json, random, string, sys, urllib.parse
 random.seed(7)
@@ -38,8 +42,18 @@ mkdir -p "$work/bin" "$work/empty"
 printf '#!/bin/sh\ncat >/dev/null\n' >"$work/bin/setfiles"
 chmod +x "$work/bin/setfiles"
 : >"$work/cmdline"
+# As root, each tool gets a freshly made ext4 filesystem as its root, as at first boot.
+# A directory on a shared filesystem would make the runs unequal: ext4 without a journal
+# skips inodes freed in the last 30 s when allocating, so whichever tool runs after a
+# large deletion (the previous run's cleanup) pays for scanning past them.
 prepare() { # name: a fresh work dir with a root
-    mkdir -p "$work/$1/root/etc/selinux" "$work/$1/run"
+    mkdir -p "$work/$1/root" "$work/$1/run"
+    if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then
+        truncate -s 2G "$work/$1.img"
+        mkfs.ext4 -q -F "$work/$1.img"
+        mount -o loop "$work/$1.img" "$work/$1/root"
+    fi
+    mkdir -p "$work/$1/root/etc/selinux"
     echo SELINUXTYPE=stub >"$work/$1/root/etc/selinux/config"
 }
 failed() { # name
@@ -60,7 +74,7 @@ measure() { # name, command...
     end=$(date +%s.%N)
     python3 -c "print($end - $start)" >"$work/$name.wall"
     printf '%-8s wall %6.2f s   peak RSS %s KiB   files in root %s\n' "$name" "$(cat "$work/$name.wall")" \
-        "$(cat "$work/$name.rss")" "$(find "$work/$name/root" -type f | wc -l)"
+        "$(cat "$work/$name.rss")" "$(find "$work/$name/root" -type f -not -path '*/lost+found/*' | wc -l)"
 }
 stages() { # binary-kind, work dir: fetch then files
     local kind=$1 dir=$2 flags

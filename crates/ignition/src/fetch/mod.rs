@@ -607,7 +607,7 @@ pub fn decode_data_url(url: &str) -> Result<Vec<u8>, FetchError> {
     let (header, data) = rest
         .split_once(',')
         .ok_or_else(|| FetchError::failed(url, "invalid data URL: missing ','"))?;
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(data).collect();
+    let bytes = percent_decode(data.as_bytes());
     let base64 = header
         .split(';')
         .skip(1)
@@ -620,13 +620,45 @@ pub fn decode_data_url(url: &str) -> Result<Vec<u8>, FetchError> {
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let compact: Vec<u8> = bytes
-        .into_iter()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact = if bytes.iter().any(u8::is_ascii_whitespace) {
+        bytes
+            .into_iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect()
+    } else {
+        bytes
+    };
     engine
         .decode(compact)
         .map_err(|error| FetchError::failed(url, format!("invalid base64 in data URL: {error}")))
+}
+
+/// Decodes `%XX` escapes, leaving a `%` without two hex digits as it is (like the
+/// `percent-encoding` crate). Copies the runs between escapes in bulk: a byte-at-a-time
+/// iterator made decoding inline file contents the files stage's largest cost.
+fn percent_decode(data: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(data.len());
+    let mut rest = data;
+    while let Some(at) = memchr::memchr(b'%', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let escaped = match rest.get(at + 1..at + 3) {
+            Some(&[high, low]) => hex(high).zip(hex(low)).map(|(h, l)| (h * 16 + l) as u8),
+            _ => None,
+        };
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push(b'%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Checks `sha512-<hex>` / `sha256-<hex>` against the data.

@@ -23,6 +23,10 @@ fn decodes_data_urls() {
         b"hello"
     );
     assert_eq!(get("data:,"), b"");
+    assert_eq!(get("data:,%e2%82%AC%41"), "€A".as_bytes());
+    // A `%` without two hex digits stays as written.
+    assert_eq!(get("data:,a%zz%4%"), b"a%zz%4%");
+    assert_eq!(get("data:;base64,aGVs%0A bG8="), b"hello");
     assert!(f.fetch(&resource("data:;base64,!!")).is_err());
     assert!(f.fetch(&resource("data:nocomma")).is_err());
     assert_eq!(f.fetch(&resource("")).unwrap(), None);

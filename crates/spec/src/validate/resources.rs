@@ -17,7 +17,11 @@ struct Url<'a> {
 /// Parses `text` the way Go's `net/url.Parse` does, far enough to tell whether it fails
 /// and which scheme it has.
 fn parse_url(text: &str) -> Option<Url<'_>> {
-    if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    // A branch-free fold the compiler vectorises: `data:` URLs can be megabytes.
+    if text
+        .bytes()
+        .fold(false, |bad, b| bad | (b < 0x20) | (b == 0x7f))
+    {
         return None;
     }
     let (rest, fragment) = text.split_once('#').unwrap_or((text, ""));
@@ -75,21 +79,11 @@ fn split_scheme(text: &str) -> Option<(String, &str)> {
 
 fn valid_escapes(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let ok = bytes.len() > i + 2
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit();
-            if !ok {
-                return false;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    true
+    // A valid escape's two hex digits are never `%`, so every `%` must start one.
+    memchr::memchr_iter(b'%', bytes).all(|at| {
+        matches!(bytes.get(at + 1..at + 3), Some([high, low])
+            if high.is_ascii_hexdigit() && low.is_ascii_hexdigit())
+    })
 }
 
 fn valid_authority(authority: &str) -> bool {
@@ -202,9 +196,14 @@ fn is_token(text: &str) -> bool {
 fn base64_error(data: &str) -> Option<String> {
     let trimmed = data.trim_end_matches('=');
     let padding = data.len() - trimmed.len();
-    let bad = trimmed
-        .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    // The common answer, "all valid", comes from a fold the compiler vectorises.
+    let all_valid = trimmed.bytes().fold(true, |valid, b| valid & is_base64(b));
+    let bad = if all_valid {
+        None
+    } else {
+        trimmed.bytes().position(|b| !is_base64(b))
+    };
     let at = match bad {
         Some(index) => Some(index),
         None if padding > 2 || (padding > 0 && !data.len().is_multiple_of(4)) => {
