@@ -50,7 +50,7 @@ prepare() { # name: a fresh work dir with a root
     mkdir -p "$work/$1/root" "$work/$1/run"
     if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then
         truncate -s 2G "$work/$1.img"
-        mkfs.ext4 -q -F "$work/$1.img"
+        mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/$1.img"
         mount -o loop "$work/$1.img" "$work/$1/root"
     fi
     mkdir -p "$work/$1/root/etc/selinux"

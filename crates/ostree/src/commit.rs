@@ -180,11 +180,21 @@ impl Walker<'_> {
     }
 
     /// Stores every scanned file on all cores; the ids come back in scan order.
+    ///
+    /// One file per task (`with_max_len(1)`): with rayon's default split into a few
+    /// ranges, the core holding the range with the big files compressed them alone long
+    /// after the other had finished. The ids are written in place, not collected into a
+    /// `Result`, which rayon builds from a list of one-element vectors.
     fn store_files(&self) -> Result<Vec<Checksum>, Error> {
-        self.files
-            .par_iter()
-            .map(|path| self.store_file(path))
-            .collect()
+        let mut ids = vec![Checksum([0; 32]); self.files.len()];
+        ids.par_iter_mut()
+            .zip(&self.files)
+            .with_max_len(1)
+            .try_for_each(|(id, path)| {
+                *id = self.store_file(path)?;
+                Ok(())
+            })?;
+        Ok(ids)
     }
 
     fn store_file(&self, path: &Path) -> Result<Checksum, Error> {

@@ -1,21 +1,53 @@
-//! Raw DEFLATE compression for archive `.filez` objects, with one compressor per thread
-//! that is reset between objects.
+//! Raw DEFLATE compression for archive `.filez` objects.
 //!
-//! Allocating a fresh compressor for every object (≈380 KiB of aligned state) fragments
-//! the glibc heap: committing `/usr/share` into an archive repository peaked at 861 MB
-//! RSS with a 0.7 MB live heap. Reusing the state keeps RSS flat and saves the setup.
+//! Objects up to [`WHOLE_MAX`] bytes are compressed in one call by libdeflate. At
+//! OSTree's level 6 it was 1.5x faster than zlib-rs on the files of `/usr/share` and
+//! compressed slightly smaller (one core: 6.7 s against 10.1 s, 222 MB against 225 MB).
+//! libdeflate needs the whole input at once, so larger objects stream through zlib-rs
+//! instead and memory stays bounded.
+//!
+//! Each thread keeps its compressors and buffers and reuses them between objects:
+//! allocating fresh state for every object (≈380 KiB for zlib alone) fragmented the glibc
+//! heap — committing `/usr/share` into an archive repository peaked at 861 MB RSS with a
+//! 0.7 MB live heap.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
+use libdeflater::CompressionLvl;
 
 /// The zlib level OSTree uses by default for archive repositories.
 const LEVEL: u32 = 6;
+/// The largest object compressed whole; also the most input a thread buffers.
+const WHOLE_MAX: usize = 2 << 20;
+/// The output buffer of one streaming step.
 const CHUNK: usize = 64 << 10;
 
+/// One thread's compressors and buffers.
+struct State {
+    whole: libdeflater::Compressor,
+    stream: Compress,
+    /// The object's bytes so far, while it may still be compressed whole.
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl State {
+    fn new() -> Self {
+        let level =
+            CompressionLvl::new(LEVEL as i32).expect("level 6 is within libdeflate's range");
+        Self {
+            whole: libdeflater::Compressor::new(level),
+            stream: Compress::new(Compression::new(LEVEL), false),
+            input: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+}
+
 thread_local! {
-    static COMPRESSOR: RefCell<Option<Compress>> = const { RefCell::new(None) };
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
 }
 
 /// Runs `body` with a writer that deflates into `out`, then finishes the stream.
@@ -24,41 +56,63 @@ pub(crate) fn with_deflater<W: Write, T>(
     body: impl FnOnce(&mut dyn Write) -> Result<T, crate::repo::Error>,
     on_io: impl FnOnce(io::Error) -> crate::repo::Error,
 ) -> Result<T, crate::repo::Error> {
-    let mut compress = COMPRESSOR
+    let state = STATE
         .with(|cell| cell.borrow_mut().take())
-        .unwrap_or_else(|| Compress::new(Compression::new(LEVEL), false));
-    compress.reset();
+        .unwrap_or_else(State::new);
     let mut writer = Deflater {
-        compress,
+        state,
         out,
-        buf: vec![0; CHUNK],
+        streaming: false,
     };
     let result = body(&mut writer);
     let finished = match result {
         Ok(value) => writer.finish().map(|()| value).map_err(on_io),
         Err(e) => Err(e),
     };
-    COMPRESSOR.with(|cell| *cell.borrow_mut() = Some(writer.compress));
+    let mut state = writer.state;
+    state.input.clear();
+    STATE.with(|cell| *cell.borrow_mut() = Some(state));
     finished
 }
 
 struct Deflater<W> {
-    compress: Compress,
+    state: State,
     out: W,
-    buf: Vec<u8>,
+    /// Whether the object outgrew [`WHOLE_MAX`] and goes through zlib-rs.
+    streaming: bool,
 }
 
 impl<W: Write> Deflater<W> {
-    /// One compression step; returns (input consumed, stream ended).
+    /// Switches to streaming, feeding zlib-rs what was buffered so far.
+    fn start_streaming(&mut self) -> io::Result<()> {
+        self.streaming = true;
+        self.state.stream.reset();
+        self.state.output.resize(CHUNK, 0);
+        let buffered = std::mem::take(&mut self.state.input);
+        let fed = self.feed(&buffered);
+        self.state.input = buffered;
+        self.state.input.clear();
+        fed
+    }
+
+    fn feed(&mut self, mut input: &[u8]) -> io::Result<()> {
+        while !input.is_empty() {
+            let consumed = self.step(input, FlushCompress::None)?.0;
+            input = &input[consumed..];
+        }
+        Ok(())
+    }
+
+    /// One streaming step; returns (input consumed, stream ended).
     fn step(&mut self, input: &[u8], flush: FlushCompress) -> io::Result<(usize, bool)> {
-        let (in0, out0) = (self.compress.total_in(), self.compress.total_out());
-        let status = self
-            .compress
-            .compress(input, &mut self.buf, flush)
+        let stream = &mut self.state.stream;
+        let (in0, out0) = (stream.total_in(), stream.total_out());
+        let status = stream
+            .compress(input, &mut self.state.output, flush)
             .map_err(io::Error::other)?;
-        let consumed = (self.compress.total_in() - in0) as usize;
-        let produced = (self.compress.total_out() - out0) as usize;
-        self.out.write_all(&self.buf[..produced])?;
+        let consumed = (stream.total_in() - in0) as usize;
+        let produced = (stream.total_out() - out0) as usize;
+        self.out.write_all(&self.state.output[..produced])?;
         if consumed == 0 && produced == 0 && status != Status::StreamEnd {
             return Err(io::Error::other("deflate made no progress"));
         }
@@ -66,17 +120,32 @@ impl<W: Write> Deflater<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        while !self.step(&[], FlushCompress::Finish)?.1 {}
+        if self.streaming {
+            while !self.step(&[], FlushCompress::Finish)?.1 {}
+        } else {
+            let state = &mut self.state;
+            let bound = state.whole.deflate_compress_bound(state.input.len());
+            state.output.resize(bound, 0);
+            let produced = state
+                .whole
+                .deflate_compress(&state.input, &mut state.output)
+                .map_err(|e| io::Error::other(format!("deflate: {e:?}")))?;
+            self.out.write_all(&state.output[..produced])?;
+        }
         self.out.flush()
     }
 }
 
 impl<W: Write> Write for Deflater<W> {
     fn write(&mut self, input: &[u8]) -> io::Result<usize> {
-        let mut done = 0;
-        while done < input.len() {
-            done += self.step(&input[done..], FlushCompress::None)?.0;
+        if !self.streaming {
+            if self.state.input.len() + input.len() <= WHOLE_MAX {
+                self.state.input.extend_from_slice(input);
+                return Ok(input.len());
+            }
+            self.start_streaming()?;
         }
+        self.feed(input)?;
         Ok(input.len())
     }
 
@@ -91,14 +160,32 @@ mod tests {
 
     use super::*;
 
+    /// Pseudo-random bytes that compress a little, so a wrong stream shows up.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_u32;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                b'a' + (x % 16) as u8
+            })
+            .collect()
+    }
+
     #[test]
-    fn round_trips_and_reuses_state() {
-        for data in [&b""[..], b"hello\n", &vec![7u8; 300_000]] {
+    fn round_trips_whole_and_streamed_objects_and_reuses_state() {
+        let big = noise(WHOLE_MAX + 300_000);
+        let cases: [&[u8]; 5] = [b"", b"hello\n", &[7u8; 300_000], &big, &big[..WHOLE_MAX]];
+        for data in cases {
             let mut out = Vec::new();
             with_deflater(
                 &mut out,
                 |w| {
-                    w.write_all(data).unwrap();
+                    // Odd-sized writes, as a reader hands them over.
+                    for piece in data.chunks(100_003) {
+                        w.write_all(piece).unwrap();
+                    }
                     Ok(())
                 },
                 |_| unreachable!(),
@@ -108,7 +195,8 @@ mod tests {
             flate2::read::DeflateDecoder::new(&out[..])
                 .read_to_end(&mut back)
                 .unwrap();
-            assert_eq!(back, data);
+            assert_eq!(back, data, "{} bytes", data.len());
+            assert!(data.len() < 1000 || out.len() < data.len());
         }
     }
 }
