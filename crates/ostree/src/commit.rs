@@ -7,15 +7,15 @@
 //! by [`crate::commit_tar`], which shares the tree and commit writing here.
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
 use crate::object::{
-    Commit, DirMeta, DirTree, FileHeader, Metadata, ObjectType, S_IFLNK, S_IFMT, S_IFREG, Variant,
-    Xattrs, validate_name,
+    Commit, DirMeta, DirTree, FileHeader, Metadata, ObjectType, S_IFLNK, S_IFMT, Variant, Xattrs,
+    validate_name,
 };
 use crate::repo::{Error, Repo, RepoMode, io_err};
 use crate::transaction::Transaction;
@@ -123,7 +123,8 @@ pub(crate) struct ScannedDir {
 struct Walker<'a> {
     repo: &'a Repo,
     policy: Policy<'a>,
-    files: Vec<PathBuf>,
+    /// Every non-directory, with its type as the directory listing gave it.
+    files: Vec<(PathBuf, fs::FileType)>,
 }
 
 impl Walker<'_> {
@@ -173,7 +174,7 @@ impl Walker<'_> {
                 scanned.dirs.push((name, self.scan(&child, depth + 1)?));
             } else {
                 scanned.files.push((name, self.files.len()));
-                self.files.push(child);
+                self.files.push((child, kind));
             }
         }
         Ok(scanned)
@@ -190,44 +191,37 @@ impl Walker<'_> {
         ids.par_iter_mut()
             .zip(&self.files)
             .with_max_len(1)
-            .try_for_each(|(id, path)| {
-                *id = self.store_file(path)?;
+            .try_for_each(|(id, (path, kind))| {
+                *id = self.store_file(path, *kind)?;
                 Ok(())
             })?;
         Ok(ids)
     }
 
-    fn store_file(&self, path: &Path) -> Result<Checksum, Error> {
-        let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    fn store_file(&self, path: &Path, kind: fs::FileType) -> Result<Checksum, Error> {
+        if kind.is_symlink() {
+            return self.store_symlink(path);
+        }
+        let unsupported = || Error::Unsupported {
+            verb: "commit",
+            path: path.to_owned(),
+            detail: "only regular files, symlinks and directories can be committed".into(),
+        };
+        if !kind.is_file() {
+            return Err(unsupported());
+        }
+        // Stat'ed through the descriptor, which saves a path walk per file; O_NOFOLLOW
+        // refuses a symlink put in its place since the scan.
+        let mut file = File::options()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        let st = file.metadata().map_err(io_err("stat", path))?;
+        if !st.is_file() {
+            return Err(unsupported());
+        }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
-        let kind = st.mode() & S_IFMT;
-        if kind == S_IFLNK {
-            let target = fs::read_link(path).map_err(io_err("read symlink", path))?;
-            let target = target
-                .into_os_string()
-                .into_string()
-                .map_err(|_| Error::Unsupported {
-                    verb: "commit",
-                    path: path.to_owned(),
-                    detail: "symlink target is not UTF-8".into(),
-                })?;
-            let header = FileHeader {
-                uid,
-                gid,
-                mode: S_IFLNK | 0o777,
-                symlink_target: target,
-                xattrs: self.xattrs(crate::xattrs::Node::Path(path), path)?,
-            };
-            return self.repo.write_content(&header, 0, &mut std::io::empty());
-        }
-        if kind != S_IFREG {
-            return Err(Error::Unsupported {
-                verb: "commit",
-                path: path.to_owned(),
-                detail: "only regular files, symlinks and directories can be committed".into(),
-            });
-        }
-        let mut file = File::open(path).map_err(io_err("open", path))?;
         let header = FileHeader {
             uid,
             gid,
@@ -236,6 +230,28 @@ impl Walker<'_> {
             xattrs: self.xattrs(crate::xattrs::Node::File(&file), path)?,
         };
         self.repo.write_content(&header, st.len(), &mut file)
+    }
+
+    fn store_symlink(&self, path: &Path) -> Result<Checksum, Error> {
+        let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+        let (uid, gid) = self.policy.owner(st.uid(), st.gid());
+        let target = fs::read_link(path).map_err(io_err("read symlink", path))?;
+        let target = target
+            .into_os_string()
+            .into_string()
+            .map_err(|_| Error::Unsupported {
+                verb: "commit",
+                path: path.to_owned(),
+                detail: "symlink target is not UTF-8".into(),
+            })?;
+        let header = FileHeader {
+            uid,
+            gid,
+            mode: S_IFLNK | 0o777,
+            symlink_target: target,
+            xattrs: self.xattrs(crate::xattrs::Node::Path(path), path)?,
+        };
+        self.repo.write_content(&header, 0, &mut std::io::empty())
     }
 }
 
@@ -386,5 +402,31 @@ mod tests {
         .unwrap();
         assert_eq!((skipped.commit, skipped.written), (second.commit, false));
         assert_eq!(repo.resolve_rev("main^").unwrap(), first.commit);
+    }
+
+    #[test]
+    fn refuses_special_files_and_leaves_the_branch_alone() {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("a"), b"data").unwrap();
+        let fifo = src.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let options = CommitOptions {
+            branch: Some("main".into()),
+            ..Default::default()
+        };
+        match commit_dir(&repo, src.path(), &options) {
+            Err(Error::Unsupported { path, .. }) => assert_eq!(path, fifo),
+            other => panic!("expected the FIFO to be refused, got {other:?}"),
+        }
+        assert_eq!(repo.read_ref("main").unwrap(), None);
     }
 }

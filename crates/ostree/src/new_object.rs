@@ -12,6 +12,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
@@ -91,8 +92,7 @@ impl NewObject {
             }
             return repo.install(&tmp, dest);
         }
-        let source = format!("/proc/self/fd/{}", self.file.as_raw_fd());
-        let link = || rustix::fs::linkat(CWD, &source, CWD, dest, AtFlags::SYMLINK_FOLLOW);
+        let link = || link_anonymous(&self.file, dest);
         let linked = match link() {
             Err(Errno::NOENT) => match dest.parent() {
                 Some(parent) => {
@@ -108,6 +108,26 @@ impl NewObject {
             Err(e) => Err(io_err("link into place", dest)(e.into())),
         }
     }
+}
+
+/// Whether linking by descriptor (`AT_EMPTY_PATH`) works here; it needs
+/// `CAP_DAC_READ_SEARCH`.
+static LINK_BY_DESCRIPTOR: AtomicBool = AtomicBool::new(true);
+
+/// Links the anonymous `file` at `dest`. By descriptor when allowed, which saves a walk
+/// through `/proc` for every object; otherwise through `/proc/self/fd`, as libglnx does.
+fn link_anonymous(file: &File, dest: &Path) -> Result<(), Errno> {
+    if LINK_BY_DESCRIPTOR.load(Ordering::Relaxed) {
+        match rustix::fs::linkat(file, "", CWD, dest, AtFlags::EMPTY_PATH) {
+            // Not allowed, or the fan-out directory is missing: `/proc` tells which.
+            Err(Errno::NOENT | Errno::PERM) => {}
+            other => return other,
+        }
+    }
+    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(CWD, &source, CWD, dest, AtFlags::SYMLINK_FOLLOW)?;
+    LINK_BY_DESCRIPTOR.store(false, Ordering::Relaxed);
+    Ok(())
 }
 
 impl Drop for NewObject {
