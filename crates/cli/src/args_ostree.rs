@@ -25,6 +25,10 @@ pub enum OstreeVerb {
         /// bare, bare-user, bare-user-only or archive (archive-z2).
         #[arg(long, default_value = "bare")]
         mode: String,
+        /// The collection ID (reverse DNS, e.g. org.example.Os) naming this repository's
+        /// refs wherever they are mirrored.
+        #[arg(long, value_name = "ID")]
+        collection_id: Option<String>,
     },
     /// Commit a directory tree to a branch.
     Commit(OstreeCommitArgs),
@@ -46,6 +50,11 @@ pub enum OstreeVerb {
         /// Create ref NEW pointing at the commit named by the argument.
         #[arg(long, value_name = "NEW")]
         create: Option<String>,
+        /// List refs by collection as `(COLLECTION, REF)`: local refs under the
+        /// repository's collection id, remote refs under their remote's, and mirrored
+        /// refs (`refs/mirrors`).
+        #[arg(long, conflicts_with_all = ["delete", "create"])]
+        collections: bool,
         /// Refs or prefixes to list or delete (`REMOTE:` for a remote's), or the existing
         /// ref or commit (with --create).
         refs: Vec<String>,

@@ -24,14 +24,21 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("error: --repo=PATH is required (or set OSTREE_REPO)");
         return Ok(ExitStatus::Usage);
     };
-    if let OstreeVerb::Init { mode } = &args.verb {
+    if let OstreeVerb::Init {
+        mode,
+        collection_id,
+    } = &args.verb
+    {
         let Some(mode) = RepoMode::parse(mode) else {
             eprintln!(
                 "error: invalid mode '{mode}': expected bare, bare-user, bare-user-only or archive"
             );
             return Ok(ExitStatus::Usage);
         };
-        Repo::init(&path, mode)?;
+        let repo = Repo::init(&path, mode)?;
+        if let Some(id) = collection_id {
+            repo.set_collection_id(id)?;
+        }
         return Ok(ExitStatus::Success);
     }
     let repo = Repo::open(&path)?;
@@ -67,9 +74,14 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             delete,
             list,
             create,
+            collections,
             refs,
         } => {
-            if let Some(new) = create {
+            if collections {
+                for r in repo.collection_refs()? {
+                    writeln!(out, "({}, {})", r.collection, r.name)?;
+                }
+            } else if let Some(new) = create {
                 let [target] = &refs[..] else {
                     bail!("--create needs exactly one existing ref or commit")
                 };

@@ -88,12 +88,8 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
         contents: Vec::new(),
     };
     let mut commits = repo.list_objects(ObjectType::Commit)?;
-    for (name, id) in repo.list_refs()? {
+    for (name, path, id) in repo.all_refs()? {
         if !repo.has_object(ObjectType::Commit, &id) {
-            let path = match name.split_once(':') {
-                Some((remote, rest)) => repo.path().join("refs/remotes").join(remote).join(rest),
-                None => repo.path().join("refs/heads").join(&name),
-            };
             checker.report.problems.push(Problem {
                 kind: ProblemKind::DanglingRef,
                 object: name,

@@ -72,4 +72,5 @@ mod xattrs;
 
 pub use checksum::Checksum;
 pub use object::{Commit, DirMeta, DirTree, FileHeader, ObjectType};
+pub use refs::CollectionRef;
 pub use repo::{Repo, RepoMode};

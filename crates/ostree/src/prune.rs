@@ -52,7 +52,12 @@ pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> 
     // Exclusive: no commit or pull may be between storing objects and naming them.
     let _lock = repo.lock(LockKind::Exclusive)?;
     let mut report = PruneReport::default();
-    let refs = repo.list_refs()?;
+    // Mirrored refs name commits too, though `ostree refs` does not list them.
+    let refs: Vec<(String, Checksum)> = repo
+        .all_refs()?
+        .into_iter()
+        .map(|(name, _, id)| (name, id))
+        .collect();
     let mut refs_only = options.refs_only;
     let mut old = HashSet::new();
     if let Some(limit) = options.keep_younger_than {

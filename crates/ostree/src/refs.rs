@@ -1,6 +1,7 @@
-//! Refs: `refs/heads/NAME` (local) and `refs/remotes/REMOTE/NAME` (shown as
-//! `REMOTE:NAME`), each a file holding 64 hex digits and a newline, and revision syntax
-//! (`REF`, a full checksum, `REV^` for the parent).
+//! Refs: `refs/heads/NAME` (local), `refs/remotes/REMOTE/NAME` (shown as
+//! `REMOTE:NAME`) and `refs/mirrors/COLLECTION/NAME` (refs of other collections kept for
+//! peer-to-peer distribution), each a file holding 64 hex digits and a newline, and
+//! revision syntax (`REF`, a full checksum, `REV^` for the parent).
 
 use std::fs;
 use std::io;
@@ -9,23 +10,93 @@ use std::path::{Path, PathBuf};
 use crate::checksum::Checksum;
 use crate::repo::{Error, Repo, io_err};
 
+/// A ref named by collection, as `ostree refs --collections` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CollectionRef {
+    /// The collection id, e.g. `org.example.Os`.
+    pub collection: String,
+    /// The ref name within the collection.
+    pub name: String,
+    /// The commit it points to.
+    pub commit: Checksum,
+    /// The file holding it.
+    pub path: PathBuf,
+}
+
 impl Repo {
     /// The commit a ref points to; `None` if the ref does not exist.
     pub fn read_ref(&self, name: &str) -> Result<Option<Checksum>, Error> {
-        let path = self.ref_path(name)?;
-        match fs::read_to_string(&path) {
-            Ok(text) => text
-                .trim_end()
-                .parse()
-                .map(Some)
-                .map_err(|_| Error::Unsupported {
-                    verb: "read ref",
-                    path,
-                    detail: "content is not a checksum".into(),
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("read", &path)(e)),
+        read_ref_file(self.ref_path(name)?)
+    }
+
+    /// Mirrored refs, `refs/mirrors/COLLECTION/NAME`. Plain `ostree refs` does not list
+    /// them, but their commits are reachable: prune keeps them and fsck checks them.
+    pub fn mirror_refs(&self) -> Result<Vec<CollectionRef>, Error> {
+        let mut out = Vec::new();
+        let mirrors = self.path.join("refs/mirrors");
+        for (collection, dir) in subdirectories(&mirrors)? {
+            let mut refs = Vec::new();
+            collect_refs(&dir, "", &mut refs)?;
+            out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
+                path: dir.join(&name),
+                collection: collection.clone(),
+                name,
+                commit,
+            }));
         }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every ref, mirrored ones included, as (name, file, commit): the tips prune keeps
+    /// and fsck checks. Mirrored refs are named `(COLLECTION, NAME)`, as OSTree shows them.
+    pub fn all_refs(&self) -> Result<Vec<(String, PathBuf, Checksum)>, Error> {
+        let mut out = Vec::new();
+        for (name, id) in self.list_refs()? {
+            let path = match name.split_once(':') {
+                Some((remote, rest)) => self.path.join("refs/remotes").join(remote).join(rest),
+                None => self.path.join("refs/heads").join(&name),
+            };
+            out.push((name, path, id));
+        }
+        out.extend(
+            self.mirror_refs()?
+                .into_iter()
+                .map(|r| (format!("({}, {})", r.collection, r.name), r.path, r.commit)),
+        );
+        Ok(out)
+    }
+
+    /// Every ref that has a collection id, as `ostree refs --collections` lists them:
+    /// local refs under the repository's `core.collection-id`, a remote's refs under
+    /// its `collection-id`, and mirrored refs. Sorted.
+    pub fn collection_refs(&self) -> Result<Vec<CollectionRef>, Error> {
+        let config = self.read_config()?;
+        let mut out = self.mirror_refs()?;
+        let mut add = |collection: Option<String>, dir: PathBuf| -> Result<(), Error> {
+            let Some(collection) = collection.filter(|c| !c.is_empty()) else {
+                return Ok(());
+            };
+            let mut refs = Vec::new();
+            collect_refs(&dir, "", &mut refs)?;
+            out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
+                path: dir.join(&name),
+                collection: collection.clone(),
+                name,
+                commit,
+            }));
+            Ok(())
+        };
+        add(
+            config.get("core", "collection-id"),
+            self.path.join("refs/heads"),
+        )?;
+        for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
+            let group = format!("remote \"{remote}\"");
+            add(config.get(&group, "collection-id"), dir)?;
+        }
+        out.sort();
+        Ok(out)
     }
 
     fn ref_path(&self, name: &str) -> Result<PathBuf, Error> {
@@ -63,18 +134,13 @@ impl Repo {
         }
     }
 
-    /// All refs, local ones as `NAME` and remote ones as `REMOTE:NAME`, sorted.
+    /// All refs, local ones as `NAME` and remote ones as `REMOTE:NAME`, sorted. Mirrored
+    /// refs are not among them, as in `ostree refs`: see [`Repo::mirror_refs`].
     pub fn list_refs(&self) -> Result<Vec<(String, Checksum)>, Error> {
         let mut out = Vec::new();
-        let heads = self.path.join("refs/heads");
-        self.collect_refs(&heads, "", &mut out)?;
-        let remotes = self.path.join("refs/remotes");
-        if let Ok(entries) = fs::read_dir(&remotes) {
-            for entry in entries.flatten() {
-                if let Some(remote) = entry.file_name().to_str() {
-                    self.collect_refs(&entry.path(), &format!("{remote}:"), &mut out)?;
-                }
-            }
+        collect_refs(&self.path.join("refs/heads"), "", &mut out)?;
+        for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
+            collect_refs(&dir, &format!("{remote}:"), &mut out)?;
         }
         out.sort();
         Ok(out)
@@ -107,36 +173,6 @@ impl Repo {
             .collect())
     }
 
-    fn collect_refs(
-        &self,
-        dir: &Path,
-        prefix: &str,
-        out: &mut Vec<(String, Checksum)>,
-    ) -> Result<(), Error> {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("list", dir)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(io_err("list", dir))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            let full = format!("{prefix}{name}");
-            if entry
-                .file_type()
-                .map_err(io_err("stat", &entry.path()))?
-                .is_dir()
-            {
-                self.collect_refs(&entry.path(), &format!("{full}/"), out)?;
-            } else if let Ok(Some(id)) = self.read_ref(&full) {
-                out.push((full, id));
-            }
-        }
-        Ok(())
-    }
-
     /// Resolves a ref name or checksum, with optional `^` suffixes for parents.
     pub fn resolve_rev(&self, rev: &str) -> Result<Checksum, Error> {
         let base = rev.trim_end_matches('^');
@@ -154,4 +190,68 @@ impl Repo {
         }
         Ok(id)
     }
+}
+
+/// The commit in the ref file at `path`; `None` if there is none.
+fn read_ref_file(path: PathBuf) -> Result<Option<Checksum>, Error> {
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim_end()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Unsupported {
+                verb: "read ref",
+                path,
+                detail: "content is not a checksum".into(),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("read", &path)(e)),
+    }
+}
+
+/// The subdirectories of `dir` with UTF-8 names (none if `dir` is missing).
+fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io_err("list", dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let is_dir = entry
+            .file_type()
+            .map_err(io_err("stat", &entry.path()))?
+            .is_dir();
+        if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
+            out.push((name, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+/// Every ref file under `dir`, named `prefix` + its path below `dir`.
+fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<(String, Checksum)>) -> Result<(), Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("list", dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let full = format!("{prefix}{name}");
+        if entry
+            .file_type()
+            .map_err(io_err("stat", &entry.path()))?
+            .is_dir()
+        {
+            collect_refs(&entry.path(), &format!("{full}/"), out)?;
+        } else if let Ok(Some(id)) = read_ref_file(entry.path()) {
+            out.push((full, id));
+        }
+    }
+    Ok(())
 }

@@ -3,10 +3,8 @@
 //! order, then `gpg-verify=false` for `--no-gpg-verify`), so either tool can read,
 //! list and delete what the other added.
 
-use std::fs;
-
 use crate::keyfile::KeyFile;
-use crate::repo::{self, Repo, io_err};
+use crate::repo::{self, Repo};
 
 /// Failures of remote configuration.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +74,6 @@ fn validate_name(name: &str) -> Result<(), Error> {
 }
 
 impl Repo {
-    fn read_config(&self) -> Result<KeyFile, Error> {
-        let path = self.path.join("config");
-        let text = fs::read_to_string(&path).map_err(io_err("read", &path))?;
-        Ok(KeyFile::parse(&text))
-    }
-
     fn write_config(&self, config: &KeyFile) -> Result<(), Error> {
         let path = self.path.join("config");
         Ok(self.write_atomic(&path, config.to_text().as_bytes())?)
@@ -165,6 +157,8 @@ fn remote_from(config: &KeyFile, name: String) -> Result<Remote, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::RepoMode;
 

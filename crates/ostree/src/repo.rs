@@ -280,6 +280,36 @@ impl Repo {
         self.mode
     }
 
+    /// The repository's `config` file, parsed.
+    pub(crate) fn read_config(&self) -> Result<crate::keyfile::KeyFile, Error> {
+        let path = self.path.join("config");
+        let text = fs::read_to_string(&path).map_err(io_err("read", &path))?;
+        Ok(crate::keyfile::KeyFile::parse(&text))
+    }
+
+    /// Sets `core.collection-id`, which names this repository's refs the same in every
+    /// repository that carries them (`ostree init --collection-id`). OSTree requires a
+    /// reverse-DNS name: two or more dot-separated elements of letters, digits and `_`,
+    /// none starting with a digit.
+    pub fn set_collection_id(&self, id: &str) -> Result<(), Error> {
+        let path = self.path.join("config");
+        let element = |e: &str| {
+            e.chars().next().is_some_and(|c| !c.is_ascii_digit())
+                && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if id.len() > 255 || id.split('.').count() < 2 || !id.split('.').all(element) {
+            return Err(Error::Config {
+                path,
+                detail: format!(
+                    "invalid collection ID '{id}': expected a reverse-DNS name such as org.example.Os"
+                ),
+            });
+        }
+        let mut config = self.read_config()?;
+        config.set("core", "collection-id", id);
+        self.write_durable(&path, config.to_text().as_bytes())
+    }
+
     /// The `[core]` settings for syncing, locking and `tmp/` expiry.
     pub(crate) fn policy(&self) -> Policy {
         self.policy
@@ -800,6 +830,22 @@ pub(crate) fn set_symlink_mtime_zero(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_id_must_be_reverse_dns() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        for bad in ["single", "org..x", "org.1x", "org.ex-ample", ""] {
+            assert!(repo.set_collection_id(bad).is_err(), "{bad:?}");
+        }
+        repo.set_collection_id("org.example.Os_2").unwrap();
+        let config = fs::read_to_string(dir.path().join("config")).unwrap();
+        assert!(
+            config.contains("collection-id=org.example.Os_2"),
+            "{config}"
+        );
+        assert_eq!(Repo::open(dir.path()).unwrap().mode(), RepoMode::Archive);
+    }
 
     #[test]
     fn init_open_and_refs() {
