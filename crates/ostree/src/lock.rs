@@ -16,6 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, fcntl};
@@ -44,6 +45,31 @@ pub struct Lock {
 pub(crate) fn lock_file(path: &Path, kind: LockKind) -> Result<Lock, Error> {
     let file = open(path)?;
     acquire(&file, path, kind, true)?;
+    Ok(Lock { _file: Some(file) })
+}
+
+/// Like [`lock_file`], but gives up after `timeout` with an error that says who to wait
+/// for. Polls, as OSTree does: a blocking lock request cannot be given a deadline.
+fn lock_file_within(path: &Path, kind: LockKind, timeout: Duration) -> Result<Lock, Error> {
+    let file = open(path)?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(10);
+    while !acquire(&file, path, kind, false)? {
+        let now = Instant::now();
+        if now >= deadline {
+            let waited = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "another process held it for {} s; wait for it to finish, or raise \
+                     [core] lock-timeout-secs (-1 waits as long as it takes)",
+                    timeout.as_secs()
+                ),
+            );
+            return Err(io_err("lock", path)(waited));
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
     Ok(Lock { _file: Some(file) })
 }
 
@@ -93,13 +119,18 @@ fn acquire(file: &File, path: &Path, kind: LockKind, wait: bool) -> Result<bool,
 }
 
 impl Repo {
-    /// Takes the repository lock (`.lock`), waiting while a conflicting holder has it;
-    /// a no-op guard when the repository's `[core] locking` is `false`.
+    /// Takes the repository lock (`.lock`), waiting while a conflicting holder has it, at
+    /// most `[core] lock-timeout-secs`; a no-op guard when `[core] locking` is `false`.
     pub fn lock(&self, kind: LockKind) -> Result<Lock, Error> {
-        if !self.policy().locking {
+        let policy = self.policy();
+        if !policy.locking {
             return Ok(Lock { _file: None });
         }
-        lock_file(&self.path().join(".lock"), kind)
+        let path = self.path().join(".lock");
+        match policy.lock_timeout {
+            Some(timeout) => lock_file_within(&path, kind, timeout),
+            None => lock_file(&path, kind),
+        }
     }
 }
 
@@ -133,5 +164,23 @@ mod tests {
             drop(exclusive);
         });
         assert!(acquired.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn gives_up_after_the_configured_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let config = dir.path().join("config");
+        let text = std::fs::read_to_string(&config).unwrap() + "lock-timeout-secs=1\n";
+        std::fs::write(&config, text).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let held = lock_file(&dir.path().join(".lock"), LockKind::Exclusive).unwrap();
+        let started = std::time::Instant::now();
+        let error = repo.lock(LockKind::Shared).unwrap_err();
+        let error = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+        assert!(started.elapsed() >= Duration::from_secs(1), "{error}");
+        assert!(error.contains("lock-timeout-secs"), "{error}");
+        drop(held);
+        repo.lock(LockKind::Shared).unwrap();
     }
 }

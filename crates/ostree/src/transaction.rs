@@ -33,6 +33,9 @@ pub(crate) struct Policy {
     pub(crate) locking: bool,
     /// `tmp-expiry-secs` (default 86400): age after which `tmp/` leftovers go.
     pub(crate) tmp_expiry_secs: u64,
+    /// `lock-timeout-secs` (default 30, as in OSTree): how long to wait for the lock;
+    /// `None` (-1) waits as long as it takes.
+    pub(crate) lock_timeout: Option<std::time::Duration>,
 }
 
 impl Policy {
@@ -50,10 +53,19 @@ impl Policy {
                 .parse()
                 .map_err(|_| format!("[core] tmp-expiry-secs={text} is not a number"))?,
         };
+        let lock_timeout = match config.get("core", "lock-timeout-secs") {
+            None => Some(30),
+            Some(text) => match text.parse::<i64>() {
+                Ok(secs) if secs < 0 => None,
+                Ok(secs) => Some(secs.unsigned_abs()),
+                Err(_) => return Err(format!("[core] lock-timeout-secs={text} is not a number")),
+            },
+        };
         Ok(Policy {
             fsync: flag("fsync")?,
             locking: flag("locking")?,
             tmp_expiry_secs,
+            lock_timeout: lock_timeout.map(std::time::Duration::from_secs),
         })
     }
 }
@@ -194,16 +206,25 @@ mod tests {
             Policy {
                 fsync: true,
                 locking: true,
-                tmp_expiry_secs: 86400
+                tmp_expiry_secs: 86400,
+                lock_timeout: Some(Duration::from_secs(30)),
             }
         );
-        let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\n";
+        let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\nlock-timeout-secs=2\n";
         let set = Policy::from_config(text).unwrap();
         assert_eq!(
-            (set.fsync, set.locking, set.tmp_expiry_secs),
-            (false, false, 5)
+            (
+                set.fsync,
+                set.locking,
+                set.tmp_expiry_secs,
+                set.lock_timeout
+            ),
+            (false, false, 5, Some(Duration::from_secs(2)))
         );
+        let forever = Policy::from_config("[core]\nlock-timeout-secs=-1\n").unwrap();
+        assert_eq!(forever.lock_timeout, None);
         assert!(Policy::from_config("[core]\nfsync=maybe\n").is_err());
+        assert!(Policy::from_config("[core]\nlock-timeout-secs=soon\n").is_err());
     }
 
     #[test]
