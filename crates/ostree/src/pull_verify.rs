@@ -25,6 +25,16 @@ const FILE_OPTION: &str = "verification-ed25519-file";
 /// A remote's verification settings that cannot be honoured.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// `gpg-verify` is on — OSTree's default for a remote added without
+    /// `--no-gpg-verify` — and ferro cannot check GPG signatures. Pulling anyway would
+    /// take unverified commits from a remote its owner meant to be verified.
+    #[error(
+        "remote '{remote}' requires GPG signatures (gpg-verify is on unless the remote was added with --no-gpg-verify), which ferro cannot check; sign commits with ed25519 and set sign-verify, or set gpg-verify=false"
+    )]
+    Gpg {
+        /// The remote.
+        remote: String,
+    },
     /// `sign-verify` names a signature type ferro does not implement.
     #[error(
         "remote '{remote}': sign-verify names signature type '{kind}', which is not implemented (only ed25519 is)"
@@ -63,6 +73,11 @@ pub struct SignPolicy {
 impl SignPolicy {
     /// The remote's policy; `None` when it does not ask for verification.
     pub fn for_remote(remote: &Remote) -> Result<Option<Self>, PolicyError> {
+        if remote.flag("gpg-verify", true) {
+            return Err(PolicyError::Gpg {
+                remote: remote.name.clone(),
+            });
+        }
         let Some(value) = remote.get(SIGN_VERIFY) else {
             return Ok(None);
         };
@@ -130,7 +145,16 @@ mod tests {
     use super::*;
     use crate::sign::SecretKey;
 
+    /// A remote with `options`, added with `--no-gpg-verify`.
     fn remote(options: &[(&str, &str)]) -> Remote {
+        let mut remote = remote_as_written(options);
+        remote
+            .options
+            .insert(0, ("gpg-verify".into(), "false".into()));
+        remote
+    }
+
+    fn remote_as_written(options: &[(&str, &str)]) -> Remote {
         Remote {
             name: "origin".into(),
             url: "http://h/r".into(),
@@ -139,6 +163,20 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+        }
+    }
+
+    #[test]
+    fn refuses_remotes_that_require_gpg() {
+        let key = SecretKey::from_seed(&[7; 32]).public_key().to_base64();
+        for options in [
+            vec![],
+            vec![("gpg-verify", "true")],
+            vec![("sign-verify", "true"), (KEY_OPTION, key.as_str())],
+        ] {
+            let err = SignPolicy::for_remote(&remote_as_written(&options)).unwrap_err();
+            assert!(matches!(err, PolicyError::Gpg { .. }), "{options:?}: {err}");
+            assert!(err.to_string().contains("gpg-verify=false"), "{err}");
         }
     }
 
