@@ -33,16 +33,8 @@ impl Repo {
     /// them, but their commits are reachable: prune keeps them and fsck checks them.
     pub fn mirror_refs(&self) -> Result<Vec<CollectionRef>, Error> {
         let mut out = Vec::new();
-        let mirrors = self.path.join("refs/mirrors");
-        for (collection, dir) in subdirectories(&mirrors)? {
-            let mut refs = Vec::new();
-            collect_refs(&dir, "", &mut refs)?;
-            out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
-                path: dir.join(&name),
-                collection: collection.clone(),
-                name,
-                commit,
-            }));
+        for (collection, dir) in subdirectories(&self.path.join("refs/mirrors"))? {
+            collect_collection_refs(&dir, &collection, &mut out)?;
         }
         out.sort();
         Ok(out)
@@ -73,27 +65,20 @@ impl Repo {
     pub fn collection_refs(&self) -> Result<Vec<CollectionRef>, Error> {
         let config = self.read_config()?;
         let mut out = self.mirror_refs()?;
-        let mut add = |collection: Option<String>, dir: PathBuf| -> Result<(), Error> {
-            let Some(collection) = collection.filter(|c| !c.is_empty()) else {
-                return Ok(());
-            };
-            let mut refs = Vec::new();
-            collect_refs(&dir, "", &mut refs)?;
-            out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
-                path: dir.join(&name),
-                collection: collection.clone(),
-                name,
-                commit,
-            }));
-            Ok(())
-        };
-        add(
+        let mut named = vec![(
             config.get("core", "collection-id"),
             self.path.join("refs/heads"),
-        )?;
+        )];
         for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
-            let group = format!("remote \"{remote}\"");
-            add(config.get(&group, "collection-id"), dir)?;
+            named.push((
+                config.get(&format!("remote \"{remote}\""), "collection-id"),
+                dir,
+            ));
+        }
+        for (collection, dir) in named {
+            if let Some(collection) = collection.filter(|c| !c.is_empty()) {
+                collect_collection_refs(&dir, &collection, &mut out)?;
+            }
         }
         out.sort();
         Ok(out)
@@ -228,6 +213,23 @@ fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
         }
     }
     Ok(out)
+}
+
+/// Every ref file under `dir`, as refs of `collection`.
+fn collect_collection_refs(
+    dir: &Path,
+    collection: &str,
+    out: &mut Vec<CollectionRef>,
+) -> Result<(), Error> {
+    let mut refs = Vec::new();
+    collect_refs(dir, "", &mut refs)?;
+    out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
+        path: dir.join(&name),
+        collection: collection.to_owned(),
+        name,
+        commit,
+    }));
+    Ok(())
 }
 
 /// Every ref file under `dir`, named `prefix` + its path below `dir`.
