@@ -63,16 +63,25 @@ fn setup(tool: &str, root: &Path, src: &Path) -> std::path::PathBuf {
     repo
 }
 
-#[test]
-fn refs_matches_ostree_refs() {
+/// A fresh directory holding `src/f` with `text`; `None`, saying why, when `ostree` is
+/// not installed.
+fn source_tree(text: &[u8]) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
     if Command::new("ostree").arg("--version").output().is_err() {
         eprintln!("skipping: `ostree` is not installed");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     fs::create_dir(&src).unwrap();
-    fs::write(src.join("f"), b"f\n").unwrap();
+    fs::write(src.join("f"), text).unwrap();
+    Some((dir, src))
+}
+
+#[test]
+fn refs_matches_ostree_refs() {
+    let Some((dir, src)) = source_tree(b"f\n") else {
+        return;
+    };
     let ferro = setup("ferro", dir.path(), &src);
     let ostree = setup("ostree", dir.path(), &src);
     let same = |args: &[&str]| {
@@ -99,14 +108,9 @@ fn refs_matches_ostree_refs() {
 /// --refs-only`; a dangling one fails `fsck`.
 #[test]
 fn mirrored_refs_are_listed_by_collection_kept_by_prune_and_checked_by_fsck() {
-    if Command::new("ostree").arg("--version").output().is_err() {
-        eprintln!("skipping: `ostree` is not installed");
+    let Some((dir, src)) = source_tree(b"mirrored\n") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    fs::create_dir(&src).unwrap();
-    fs::write(src.join("f"), b"mirrored\n").unwrap();
+    };
     let tree = format!("--tree=dir={}", src.display());
     let mut repos = vec![];
     for tool in ["ferro", "ostree"] {

@@ -26,7 +26,7 @@ pub struct CollectionRef {
 impl Repo {
     /// The commit a ref points to; `None` if the ref does not exist.
     pub fn read_ref(&self, name: &str) -> Result<Option<Checksum>, Error> {
-        read_ref_file(self.ref_path(name)?)
+        read_ref_file(&self.ref_path(name)?)
     }
 
     /// Mirrored refs, `refs/mirrors/COLLECTION/NAME`. Plain `ostree refs` does not list
@@ -43,14 +43,7 @@ impl Repo {
     /// Every ref, mirrored ones included, as (name, file, commit): the tips prune keeps
     /// and fsck checks. Mirrored refs are named `(COLLECTION, NAME)`, as OSTree shows them.
     pub fn all_refs(&self) -> Result<Vec<(String, PathBuf, Checksum)>, Error> {
-        let mut out = Vec::new();
-        for (name, id) in self.list_refs()? {
-            let path = match name.split_once(':') {
-                Some((remote, rest)) => self.path.join("refs/remotes").join(remote).join(rest),
-                None => self.path.join("refs/heads").join(&name),
-            };
-            out.push((name, path, id));
-        }
+        let mut out = self.ref_files()?;
         out.extend(
             self.mirror_refs()?
                 .into_iter()
@@ -71,7 +64,7 @@ impl Repo {
         )];
         for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
             named.push((
-                config.get(&format!("remote \"{remote}\""), "collection-id"),
+                config.get(&crate::remote::group_name(&remote), "collection-id"),
                 dir,
             ));
         }
@@ -89,14 +82,7 @@ impl Repo {
             Some((remote, rest)) => (format!("refs/remotes/{remote}"), rest),
             None => ("refs/heads".to_owned(), name),
         };
-        let valid = |part: &str| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-        };
-        if !dir.split('/').skip(2).all(valid) || !name.split('/').all(valid) {
+        if !dir.split('/').skip(2).all(valid_component) || !name.split('/').all(valid_component) {
             return Err(Error::InvalidRef(name.to_owned()));
         }
         Ok(self.path.join(dir).join(name))
@@ -122,6 +108,12 @@ impl Repo {
     /// All refs, local ones as `NAME` and remote ones as `REMOTE:NAME`, sorted. Mirrored
     /// refs are not among them, as in `ostree refs`: see [`Repo::mirror_refs`].
     pub fn list_refs(&self) -> Result<Vec<(String, Checksum)>, Error> {
+        let refs = self.ref_files()?;
+        Ok(refs.into_iter().map(|(name, _, id)| (name, id)).collect())
+    }
+
+    /// [`Repo::list_refs`] with the file holding each ref, sorted by name.
+    fn ref_files(&self) -> Result<Vec<(String, PathBuf, Checksum)>, Error> {
         let mut out = Vec::new();
         collect_refs(&self.path.join("refs/heads"), "", &mut out)?;
         for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
@@ -178,24 +170,35 @@ impl Repo {
 }
 
 /// The commit in the ref file at `path`; `None` if there is none.
-fn read_ref_file(path: PathBuf) -> Result<Option<Checksum>, Error> {
-    match fs::read_to_string(&path) {
+fn read_ref_file(path: &Path) -> Result<Option<Checksum>, Error> {
+    match fs::read_to_string(path) {
         Ok(text) => text
             .trim_end()
             .parse()
             .map(Some)
             .map_err(|_| Error::Unsupported {
                 verb: "read ref",
-                path,
+                path: path.to_owned(),
                 detail: "content is not a checksum".into(),
             }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read", &path)(e)),
+        Err(e) => Err(io_err("read", path)(e)),
     }
 }
 
-/// The subdirectories of `dir` with UTF-8 names (none if `dir` is missing).
-fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+/// Whether `part` may be one component of a ref name (or a remote's name), as OSTree
+/// allows: not empty, not hidden, letters, digits, `-`, `.` and `_`.
+fn valid_component(part: &str) -> bool {
+    !part.is_empty()
+        && !part.starts_with('.')
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
+/// The entries of `dir` whose names are valid ref components, with whether each is a
+/// directory (none if `dir` is missing). Anything else there is not a ref.
+fn ref_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
@@ -208,11 +211,22 @@ fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
             .file_type()
             .map_err(io_err("stat", &entry.path()))?
             .is_dir();
-        if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
-            out.push((name, entry.path()));
+        if let Ok(name) = entry.file_name().into_string()
+            && valid_component(&name)
+        {
+            out.push((name, entry.path(), is_dir));
         }
     }
     Ok(out)
+}
+
+/// The subdirectories of `dir` with valid names: remotes, or mirrored collections.
+fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let entries = ref_entries(dir)?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(name, path, is_dir)| is_dir.then_some((name, path)))
+        .collect())
 }
 
 /// Every ref file under `dir`, as refs of `collection`.
@@ -223,36 +237,27 @@ fn collect_collection_refs(
 ) -> Result<(), Error> {
     let mut refs = Vec::new();
     collect_refs(dir, "", &mut refs)?;
-    out.extend(refs.into_iter().map(|(name, commit)| CollectionRef {
-        path: dir.join(&name),
+    out.extend(refs.into_iter().map(|(name, path, commit)| CollectionRef {
         collection: collection.to_owned(),
         name,
         commit,
+        path,
     }));
     Ok(())
 }
 
-/// Every ref file under `dir`, named `prefix` + its path below `dir`.
-fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<(String, Checksum)>) -> Result<(), Error> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("list", dir)(e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(io_err("list", dir))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
+/// Every ref file under `dir`, named `prefix` + its path below `dir`, with its file.
+fn collect_refs(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, PathBuf, Checksum)>,
+) -> Result<(), Error> {
+    for (name, path, is_dir) in ref_entries(dir)? {
         let full = format!("{prefix}{name}");
-        if entry
-            .file_type()
-            .map_err(io_err("stat", &entry.path()))?
-            .is_dir()
-        {
-            collect_refs(&entry.path(), &format!("{full}/"), out)?;
-        } else if let Ok(Some(id)) = read_ref_file(entry.path()) {
-            out.push((full, id));
+        if is_dir {
+            collect_refs(&path, &format!("{full}/"), out)?;
+        } else if let Ok(Some(id)) = read_ref_file(&path) {
+            out.push((full, path, id));
         }
     }
     Ok(())

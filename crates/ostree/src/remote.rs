@@ -55,7 +55,8 @@ impl Remote {
     }
 }
 
-fn group_name(name: &str) -> String {
+/// The `config` group holding remote `name`: `[remote "NAME"]`.
+pub(crate) fn group_name(name: &str) -> String {
     format!("remote \"{name}\"")
 }
 

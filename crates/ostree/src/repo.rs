@@ -859,6 +859,10 @@ mod tests {
         assert!(Repo::init(dir.path(), RepoMode::Bare).is_err());
         let id = Checksum([9; 32]);
         repo.set_ref("a/b", Some(&id)).unwrap();
+        // Files whose names no ref can have are not refs.
+        fs::write(dir.path().join("refs/heads/.hidden"), format!("{id}\n")).unwrap();
+        fs::create_dir_all(dir.path().join("refs/remotes/.r")).unwrap();
+        fs::write(dir.path().join("refs/remotes/.r/x"), format!("{id}\n")).unwrap();
         assert_eq!(repo.list_refs().unwrap(), vec![("a/b".to_owned(), id)]);
         assert_eq!(repo.resolve_rev("a/b").unwrap(), id);
         assert!(repo.set_ref("../x", Some(&id)).is_err());
