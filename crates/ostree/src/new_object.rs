@@ -6,10 +6,14 @@
 //! closed: no rename, and nothing to clean up after a crash. Where the filesystem
 //! refuses `O_TMPFILE` (or `/proc` is not mounted, which the link needs) a named file in
 //! `tmp/` is written and renamed into place instead.
+//!
+//! `tmp/` and the fan-out directories are opened once per [`Repo`] and then named by
+//! descriptor, so creating and linking an object resolves one name instead of walking
+//! the repository's whole path twice for every file.
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::checksum::Checksum;
+use crate::object::ObjectType;
 use crate::repo::{Error, Repo, io_err};
 
 /// An object file being written.
@@ -35,13 +41,54 @@ fn proc_fd_available() -> bool {
     *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
 }
 
+/// Open handles on `tmp/` and on the 256 `objects/XX` directories, each opened the
+/// first time an object needs it. A directory that is missing is not remembered, so
+/// it is looked for again (and created by the path-based route) next time.
+pub(crate) struct ObjectDirs {
+    tmp: OnceLock<OwnedFd>,
+    fanout: [OnceLock<OwnedFd>; 256],
+}
+
+impl Default for ObjectDirs {
+    fn default() -> Self {
+        ObjectDirs {
+            tmp: OnceLock::new(),
+            fanout: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ObjectDirs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = self.fanout.iter().filter(|d| d.get().is_some()).count();
+        write!(f, "ObjectDirs {{ fan-out directories open: {open} }}")
+    }
+}
+
+/// The handle in `slot`, opening `path` into it on first use; `None` if it cannot be
+/// opened (the caller then goes by path, which reports or mends the problem).
+fn open_dir<'a>(slot: &'a OnceLock<OwnedFd>, path: &Path) -> Option<BorrowedFd<'a>> {
+    if slot.get().is_none() {
+        let flags = OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty()).ok()?;
+        // Another thread may have won the race; its handle is as good as ours.
+        let _ = slot.set(fd);
+    }
+    slot.get().map(|fd| fd.as_fd())
+}
+
 impl Repo {
     /// A new, empty object file (mode 0644) to fill and then [`NewObject::publish`].
     pub(crate) fn new_object(&self) -> Result<NewObject, Error> {
         let tmp_dir = self.path().join("tmp");
         if proc_fd_available() {
             let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-            match rustix::fs::openat(CWD, &tmp_dir, flags, Mode::from_raw_mode(0o644)) {
+            let mode = Mode::from_raw_mode(0o644);
+            let created = match open_dir(&self.object_dirs().tmp, &tmp_dir) {
+                Some(dir) => rustix::fs::openat(dir, ".", flags, mode),
+                None => rustix::fs::openat(CWD, &tmp_dir, flags, mode),
+            };
+            match created {
                 Ok(fd) => {
                     return Ok(NewObject {
                         file: File::from(fd),
@@ -82,30 +129,49 @@ impl NewObject {
             .map_err(io_err("write", &self.shown))
     }
 
-    /// Puts the finished file at `dest`, creating the fan-out directory when missing;
-    /// if an object is already there, keeps it and discards this one.
-    pub(crate) fn publish(mut self, repo: &Repo, dest: &Path) -> Result<(), Error> {
+    /// Gives the finished file its name as object `id` of type `kind`, creating the
+    /// fan-out directory when missing; if the object is already there, keeps it and
+    /// discards this one.
+    pub(crate) fn publish(
+        mut self,
+        repo: &Repo,
+        kind: ObjectType,
+        id: &Checksum,
+    ) -> Result<(), Error> {
+        let dest = repo.object_path(kind, id);
         if let Some(tmp) = self.named.take() {
-            if fs::symlink_metadata(dest).is_ok() {
+            if fs::symlink_metadata(&dest).is_ok() {
                 let _ = fs::remove_file(&tmp);
                 return Ok(());
             }
-            return repo.install(&tmp, dest);
+            return repo.install(&tmp, &dest);
         }
-        let link = || link_anonymous(&self.file, dest);
-        let linked = match link() {
-            Err(Errno::NOENT) => match dest.parent() {
-                Some(parent) => {
-                    fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
-                    link()
+        let fanout = &repo.object_dirs().fanout[usize::from(id.0[0])];
+        let linked = match (
+            open_dir(fanout, dest.parent().unwrap_or(&dest)),
+            dest.file_name(),
+        ) {
+            (Some(dir), Some(name)) => link_anonymous(&self.file, dir, Path::new(name)),
+            _ => Err(Errno::NOENT),
+        };
+        // Missing fan-out directory (or one removed since it was opened): go by path,
+        // creating the directory.
+        let linked = match linked {
+            Err(Errno::NOENT) => {
+                let link = || link_anonymous(&self.file, CWD, &dest);
+                match (link(), dest.parent()) {
+                    (Err(Errno::NOENT), Some(parent)) => {
+                        fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+                        link()
+                    }
+                    (other, _) => other,
                 }
-                None => Err(Errno::NOENT),
-            },
+            }
             other => other,
         };
         match linked {
             Ok(()) | Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(io_err("link into place", dest)(e.into())),
+            Err(e) => Err(io_err("link into place", &dest)(e.into())),
         }
     }
 }
@@ -114,18 +180,19 @@ impl NewObject {
 /// `CAP_DAC_READ_SEARCH`.
 static LINK_BY_DESCRIPTOR: AtomicBool = AtomicBool::new(true);
 
-/// Links the anonymous `file` at `dest`. By descriptor when allowed, which saves a walk
-/// through `/proc` for every object; otherwise through `/proc/self/fd`, as libglnx does.
-fn link_anonymous(file: &File, dest: &Path) -> Result<(), Errno> {
+/// Links the anonymous `file` at `name` in `dir`. By descriptor when allowed, which
+/// saves a walk through `/proc` for every object; otherwise through `/proc/self/fd`, as
+/// libglnx does.
+fn link_anonymous(file: &File, dir: BorrowedFd<'_>, name: &Path) -> Result<(), Errno> {
     if LINK_BY_DESCRIPTOR.load(Ordering::Relaxed) {
-        match rustix::fs::linkat(file, "", CWD, dest, AtFlags::EMPTY_PATH) {
-            // Not allowed, or the fan-out directory is missing: `/proc` tells which.
+        match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
+            // Not allowed, or the directory is gone: `/proc` tells which.
             Err(Errno::NOENT | Errno::PERM) => {}
             other => return other,
         }
     }
     let source = format!("/proc/self/fd/{}", file.as_raw_fd());
-    rustix::fs::linkat(CWD, &source, CWD, dest, AtFlags::SYMLINK_FOLLOW)?;
+    rustix::fs::linkat(CWD, &source, dir, name, AtFlags::SYMLINK_FOLLOW)?;
     LINK_BY_DESCRIPTOR.store(false, Ordering::Relaxed);
     Ok(())
 }
@@ -148,11 +215,12 @@ mod tests {
     fn publish_links_once_and_leaves_no_temporary_files() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
-        let dest = dir.path().join("objects/ab/cd.dirtree");
+        let id = Checksum([0xab; 32]);
+        let dest = repo.object_path(ObjectType::DirTree, &id);
         for data in [&b"first"[..], b"second"] {
             let mut object = repo.new_object().unwrap();
             object.write_all(data).unwrap();
-            object.publish(&repo, &dest).unwrap();
+            object.publish(&repo, ObjectType::DirTree, &id).unwrap();
         }
         assert_eq!(
             fs::read(&dest).unwrap(),
@@ -163,5 +231,27 @@ mod tests {
         unpublished.write_all(b"dropped").unwrap();
         drop(unpublished);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn publish_recreates_a_fan_out_directory_removed_after_it_was_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let (first, second) = (
+            Checksum([0xab; 32]),
+            Checksum([0xab, 1].repeat(16).try_into().unwrap()),
+        );
+        let publish = |id: &Checksum| {
+            let mut object = repo.new_object().unwrap();
+            object.write_all(id.to_hex().as_bytes()).unwrap();
+            object.publish(&repo, ObjectType::DirTree, id).unwrap();
+        };
+        publish(&first);
+        let fanout = dir.path().join("objects/ab");
+        fs::remove_dir_all(&fanout).unwrap();
+        publish(&second);
+        let stored = fs::read(repo.object_path(ObjectType::DirTree, &second)).unwrap();
+        assert_eq!(stored, second.to_hex().as_bytes());
+        assert_eq!(fs::read_dir(&fanout).unwrap().count(), 1);
     }
 }

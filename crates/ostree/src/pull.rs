@@ -634,7 +634,7 @@ impl Puller<'_> {
                 self.store_filez(id, &header, size, &mut payload, || {
                     let mut object = repo.new_object()?;
                     object.write_all(&bytes)?;
-                    object.publish(repo, &dest)
+                    object.publish(repo, ObjectType::File, id)
                 })?;
                 bytes.len() as u64
             }

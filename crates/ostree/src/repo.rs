@@ -168,6 +168,8 @@ pub struct Repo {
     pub(crate) path: PathBuf,
     mode: RepoMode,
     policy: Policy,
+    /// Directory handles shared by every clone, see [`crate::new_object`].
+    dirs: std::sync::Arc<crate::new_object::ObjectDirs>,
 }
 
 /// A content object being read: its metadata, size and a stream of its bytes.
@@ -244,6 +246,7 @@ impl Repo {
         let repo = Repo {
             path: path.to_owned(),
             mode,
+            dirs: Default::default(),
             policy: Policy::from_config(&text).map_err(|detail| Error::Config {
                 path: config.clone(),
                 detail,
@@ -267,6 +270,7 @@ impl Repo {
             path: path.to_owned(),
             mode,
             policy,
+            dirs: Default::default(),
         })
     }
 
@@ -313,6 +317,11 @@ impl Repo {
     /// The `[core]` settings for syncing, locking and `tmp/` expiry.
     pub(crate) fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// The open directory handles objects are written through.
+    pub(crate) fn object_dirs(&self) -> &crate::new_object::ObjectDirs {
+        &self.dirs
     }
 
     /// `objects/XX/REST.EXT` for an object.
@@ -393,7 +402,7 @@ impl Repo {
         if !dest.exists() {
             let mut object = self.new_object()?;
             object.write_all(bytes)?;
-            object.publish(self, &dest)?;
+            object.publish(self, kind, &id)?;
         }
         Ok(id)
     }
@@ -504,7 +513,7 @@ impl Repo {
         let tmp = object.shown().to_owned();
         self.fill_content(object.file(), &tmp, header, size, data, &mut hasher)?;
         let id = check(hasher.finish())?;
-        object.publish(self, &self.object_path(ObjectType::File, &id))?;
+        object.publish(self, ObjectType::File, &id)?;
         Ok(id)
     }
 
