@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares `ferro ostree` with Debian's `ostree` on the same trees in one run: this
-# machine's /usr/share (override with BENCH_TREE=DIR) and a generated tree of 100,000
-# small files. Per tree: commit into bare-user and into archive, hardlink checkout
+# machine's /usr/lib (the tree of the issue's reference figures; override with
+# BENCH_TREE=DIR, e.g. the smaller /usr/share) and a generated tree of 100,000 small
+# files. Per tree: commit into bare-user and into archive, hardlink checkout
 # (`-U -H` from bare-user), copy checkout (`-U`, copies), fsck of both repositories,
 # pull-local of the archive repository into a fresh bare-user one, and
 # (when nginx is installed) an HTTP pull of ostree's archive repository, served by nginx
@@ -88,6 +89,7 @@ bench_http_pull() { # both tools pull ostree's archive repo ($work/ostree/ar) in
         "${cmd[@]}" init --repo="$work/$t/hp" --mode=bare-user
         "${cmd[@]}" remote add --repo="$work/$t/hp" --no-gpg-verify origin "$url"
         run "$t.pull-http" "${cmd[@]}" pull --repo="$work/$t/hp" origin main
+        release "$work/$t" hp
     done
     kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=
 }
@@ -122,11 +124,14 @@ bench_tree() { # label, source dir
         else
             run "$t.checkout-copy" "$ferro" ostree checkout --repo="$r/bu" -U -C main "$r/co-cp"
         fi
+        release "$r" co-hl co-cp
         run "$t.fsck-bare-user" "${cmd[@]}" fsck --repo="$r/bu"
         run "$t.fsck-archive" "${cmd[@]}" fsck --repo="$r/ar"
         "${cmd[@]}" init --repo="$r/pl" --mode=bare-user
         run "$t.pull-local" "${cmd[@]}" pull-local --repo="$r/pl" "$r/ar" main
         echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)"
+        release "$r" pl bu
+        [ "$t" = ostree ] || release "$r" ar
     done
     local ops="commit-bare-user commit-archive checkout-hardlink checkout-copy fsck-bare-user fsck-archive pull-local"
     if [ -n "$nginx" ]; then
@@ -160,10 +165,23 @@ PY
 fresh_fs() { # dir
     mkdir -p "$1"
     if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then
-        truncate -s 8G "$1.img"
+        truncate -s 16G "$1.img"
         mkfs.ext4 -q -F -N 1500000 -E lazy_itable_init=0,lazy_journal_init=0 "$1.img"
         mount -o loop "$1.img" "$1"
     fi
+}
+
+# Removes what the timed steps are done with (untimed), and hands the freed blocks of a
+# loop filesystem back to the host: /usr/lib's repositories and checkouts would
+# otherwise need about 30 GB at once.
+release() { # tool dir, entries...
+    local dir=$1; shift
+    local entry
+    for entry in "$@"; do
+        chmod -R u+w "$dir/$entry" 2>/dev/null || true
+        rm -rf "${dir:?}/$entry"
+    done
+    if mountpoint -q "$dir"; then fstrim "$dir" 2>/dev/null || true; fi
 }
 
 cleanup_tree() { # the repositories of both tools
@@ -178,5 +196,5 @@ cleanup_tree() { # the repositories of both tools
     done
 }
 
-[ "${BENCH_TREE:-}" = none ] || bench_tree "real tree" "${BENCH_TREE:-/usr/share}"
+[ "${BENCH_TREE:-}" = none ] || bench_tree "real tree" "${BENCH_TREE:-/usr/lib}"
 bench_tree "generated tree" "$work/small"

@@ -115,9 +115,16 @@ pub enum OstreeVerb {
     },
     /// Manage the `summary` file.
     Summary {
-        /// Regenerate it from the current refs.
+        /// Regenerate it from the current refs (and drop its old signatures).
         #[arg(short = 'u', long)]
         update: bool,
+        /// Sign the summary with this base64 ed25519 secret key (repeatable); without
+        /// -u, the signatures are added to those `summary.sig` already has.
+        #[arg(long, value_name = "KEY-ID")]
+        sign: Vec<String>,
+        /// The signature type; only `ed25519` is implemented.
+        #[arg(long, value_name = "NAME", default_value = "ed25519")]
+        sign_type: String,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {

@@ -209,13 +209,11 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 format_size(total.bytes)
             )?;
         }
-        OstreeVerb::Summary { update } => {
-            if !update {
-                eprintln!("error: only `summary -u` is supported");
-                return Ok(ExitStatus::Usage);
-            }
-            ferro_ostree::summary::update_summary(&repo)?;
-        }
+        OstreeVerb::Summary {
+            update,
+            sign,
+            sign_type,
+        } => return crate::ostree_sign::run_summary(&repo, update, &sign, &sign_type),
         OstreeVerb::Remote { verb } => {
             return crate::ostree_remote::run_remote(&repo, verb, &mut out);
         }

@@ -1,4 +1,5 @@
-//! `ferro ostree sign` and `ferro ostree diff`: rendering over `ferro_ostree::{sign, diff}`.
+//! `ferro ostree sign`, `ferro ostree summary` and `ferro ostree diff`: rendering over
+//! `ferro_ostree::{sign, summary, diff}`.
 
 use std::io::Write;
 
@@ -16,8 +17,7 @@ pub fn run_sign(
     a: OstreeSignArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitStatus> {
-    if a.sign_type != "ed25519" {
-        eprintln!("error: Requested signature type is not implemented");
+    if !sign_type_implemented(&a.sign_type) {
         return Ok(ExitStatus::Failure);
     }
     let mut keys = a.keys;
@@ -42,11 +42,55 @@ pub fn run_sign(
         eprintln!("error: Need at least one KEY-ID to sign with");
         return Ok(ExitStatus::Usage);
     }
-    for (index, key) in keys.iter().enumerate() {
-        let key = SecretKey::from_base64(key, index + 1)?;
+    for key in secret_keys(&keys)? {
         sign::sign_commit(repo, &commit, &key)?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `summary [-u] [--sign KEY]...`: regenerates the summary and/or signs it, as
+/// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
+pub fn run_summary(
+    repo: &Repo,
+    update: bool,
+    keys: &[String],
+    sign_type: &str,
+) -> anyhow::Result<ExitStatus> {
+    if !update && keys.is_empty() {
+        eprintln!("error: nothing to do: give -u to regenerate the summary, or --sign KEY-ID");
+        return Ok(ExitStatus::Usage);
+    }
+    if !sign_type_implemented(sign_type) {
+        return Ok(ExitStatus::Failure);
+    }
+    // Keys are checked before the summary changes, so a bad key leaves it as it was.
+    let keys = secret_keys(keys)?;
+    if update {
+        ferro_ostree::summary::update_summary(repo)?;
+    }
+    if !keys.is_empty() {
+        sign::sign_summary(repo, &keys)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Whether `--sign-type` names ed25519; otherwise says so as `ostree` does.
+fn sign_type_implemented(sign_type: &str) -> bool {
+    let implemented = sign_type == "ed25519";
+    if !implemented {
+        eprintln!("error: Requested signature type is not implemented");
+    }
+    implemented
+}
+
+/// Parses base64 secret keys, naming a bad one by its position only.
+fn secret_keys(keys: &[String]) -> anyhow::Result<Vec<SecretKey>> {
+    let parsed = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| SecretKey::from_base64(key, index + 1))
+        .collect::<Result<_, _>>()?;
+    Ok(parsed)
 }
 
 /// `diff [--stats] [--fs-diff] REV | FROM TO`: one revision is compared with its parent;

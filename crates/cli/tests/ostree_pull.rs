@@ -183,9 +183,10 @@ fn pull_killed_at_random_points_then_completed() {
 
 /// A commit signed with `ferro ostree sign` pulls from a remote added with
 /// `--no-gpg-verify --set=sign-verify=true --set=verification-ed25519-key=…`; with another key the pull
-/// fails naming the remote and the commit, and writes no ref.
+/// fails naming the remote and the commit, and writes no ref. The same for a summary
+/// signed with `ferro ostree summary --sign` and `sign-verify-summary`.
 #[test]
-fn pull_verifies_ed25519_signatures_set_on_the_remote() {
+fn pull_verifies_ed25519_commit_and_summary_signatures_set_on_the_remote() {
     use ferro_ostree::sign::SecretKey;
     let tmp = tempfile::tempdir().unwrap();
     let srv = tmp.path().join("srv");
@@ -198,11 +199,21 @@ fn pull_verifies_ed25519_signatures_set_on_the_remote() {
     let id = ok(&[&s, "commit", "-b", "main", &tree_arg, "--timestamp=@0"]);
     let key = SecretKey::from_seed(&[5; 32]);
     ok(&[&s, "sign", "main", &key.to_base64()]);
+    // Regenerate the summary and sign it with two keys; the second is not trusted below.
+    let untrusted = SecretKey::from_seed(&[7; 32]);
+    ok(&[&s, "summary", "-u", "--sign", &untrusted.to_base64()]);
+    ok(&[&s, "summary", "--sign", &key.to_base64()]);
     let Some(server) = Nginx::serve(&srv) else {
         return;
     };
     let wrong = SecretKey::from_seed(&[6; 32]).public_key();
-    for (name, public, pulls) in [("good", key.public_key(), true), ("bad", wrong, false)] {
+    let cases = [
+        ("good", "sign-verify", key.public_key(), true),
+        ("bad", "sign-verify", wrong, false),
+        ("goodsummary", "sign-verify-summary", key.public_key(), true),
+        ("badsummary", "sign-verify-summary", wrong, false),
+    ];
+    for (name, option, public, pulls) in cases {
         let local = tmp.path().join(name);
         let l = format!("--repo={}", local.display());
         ok(&[&l, "init", "--mode=bare-user"]);
@@ -211,7 +222,7 @@ fn pull_verifies_ed25519_signatures_set_on_the_remote() {
             "remote",
             "add",
             "--no-gpg-verify",
-            "--set=sign-verify=true",
+            &format!("--set={option}=true"),
             &format!("--set=verification-ed25519-key={}", public.to_base64()),
             name,
             &server.url(),
@@ -222,8 +233,12 @@ fn pull_verifies_ed25519_signatures_set_on_the_remote() {
         if pulls {
             assert_eq!(ok(&[&l, "rev-parse", &format!("{name}:main")]), id);
         } else {
+            let names = match option {
+                "sign-verify" => id.trim(),
+                _ => "sign-verify-summary",
+            };
             assert!(
-                stderr.contains(&format!("remote '{name}'")) && stderr.contains(id.trim()),
+                stderr.contains(&format!("remote '{name}'")) && stderr.contains(names),
                 "{stderr}"
             );
             assert!(!local.join(format!("refs/remotes/{name}/main")).exists());

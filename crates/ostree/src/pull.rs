@@ -15,7 +15,9 @@
 //!
 //! Signatures: a remote with `sign-verify` ([`crate::pull_verify`]) has every commit
 //! judged by its `.commitmeta` right after both are fetched — before anything of the
-//! commit is stored — and an unsigned or untrusted commit ends the pull.
+//! commit is stored — and an unsigned or untrusted commit ends the pull. A remote with
+//! `sign-verify-summary` must serve a `summary` that `summary.sig` vouches for; the
+//! refs are taken from it only then.
 //!
 //! Safety: every object is hashed before it becomes visible — metadata in memory,
 //! content in a `tmp/` file that is renamed into place (or converted into the local
@@ -40,7 +42,7 @@ use crate::delta::fetch::{Offer, pull_delta};
 use crate::delta::index::DeltaIndex;
 use crate::fetch::{Body, FetchError, Fetcher};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
-use crate::pull_verify::{PolicyError, SignPolicy};
+use crate::pull_verify::{PolicyError, RemotePolicy, SignPolicy};
 use crate::remote;
 use crate::repo::{self, Repo, RepoMode, io_err, read_archive_content};
 use crate::sign::SignError;
@@ -167,6 +169,17 @@ pub enum PullError {
         #[source]
         source: Box<SignError>,
     },
+    /// The remote requires a signed summary (`sign-verify-summary`) and it has no
+    /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
+    /// beyond them.
+    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
+    SummarySignature {
+        /// The remote.
+        remote: String,
+        /// Why it does not verify.
+        #[source]
+        source: Box<SignError>,
+    },
     /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
     #[error(transparent)]
     Delta(#[from] DeltaError),
@@ -191,7 +204,7 @@ pub fn pull(
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
     let remote = repo.remote(remote_name)?;
-    let policy = SignPolicy::for_remote(&remote)?;
+    let policy = RemotePolicy::for_remote(&remote)?;
     let fetcher = Fetcher::new(&remote.url)?;
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
@@ -208,7 +221,21 @@ pub fn pull(
         object: fetcher.url("summary"),
         source,
     };
-    let (summary, offer) = match fetcher.get_bytes("summary", MAX_METADATA)? {
+    let summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+    if let Some(summary_policy) = &policy.summary {
+        let refused = |source| PullError::SummarySignature {
+            remote: remote_name.to_owned(),
+            source: Box::new(source),
+        };
+        let summary = summary_bytes
+            .as_deref()
+            .ok_or_else(|| refused(SignError::NoSummary))?;
+        let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
+        summary_policy
+            .verify_summary(summary, signatures.as_deref())
+            .map_err(refused)?;
+    }
+    let (summary, offer) = match summary_bytes {
         Some(bytes) => (
             Some(crate::summary::parse_refs(&bytes).map_err(invalid_summary)?),
             Offer::Summary(DeltaIndex::from_summary(&bytes).map_err(invalid_summary)?),
@@ -251,7 +278,7 @@ pub fn pull(
     let puller = Puller {
         repo,
         remote: remote_name,
-        policy,
+        policy: policy.commits,
         fetcher,
         options,
         progress,

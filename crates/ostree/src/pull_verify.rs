@@ -1,7 +1,8 @@
-//! Which signatures a pull demands of a remote: its `sign-verify` option and the
-//! trusted keys in `verification-ed25519-key` / `verification-ed25519-file`, read once
-//! before anything is fetched, so that a remote configured to be verified can never be
-//! pulled from unverified (a bad setting is an error, not "no verification").
+//! Which signatures a pull demands of a remote: its `sign-verify` (commits) and
+//! `sign-verify-summary` (the summary, by `summary.sig`) options and the trusted keys in
+//! `verification-ed25519-key` / `verification-ed25519-file`, read once before anything
+//! is fetched, so that a remote configured to be verified can never be pulled from
+//! unverified (a bad setting is an error, not "no verification").
 //!
 //! `sign-verify` is a boolean (`true`: every signature type ferro implements) or a list
 //! of type names split on `,` and `;`, as OSTree reads it. Only `ed25519` is
@@ -17,6 +18,8 @@ use crate::sign::{self, PublicKey, SignError, VerifiedBy};
 
 /// The option that turns commit verification on.
 const SIGN_VERIFY: &str = "sign-verify";
+/// The option that turns summary verification on.
+const SIGN_VERIFY_SUMMARY: &str = "sign-verify-summary";
 /// One trusted base64 public key.
 const KEY_OPTION: &str = "verification-ed25519-key";
 /// A file of trusted base64 public keys, one a line.
@@ -29,11 +32,15 @@ pub enum PolicyError {
     /// `--no-gpg-verify` — and ferro cannot check GPG signatures. Pulling anyway would
     /// take unverified commits from a remote its owner meant to be verified.
     #[error(
-        "remote '{remote}' requires GPG signatures (gpg-verify is on unless the remote was added with --no-gpg-verify), which ferro cannot check; sign commits with ed25519 and set sign-verify, or set gpg-verify=false"
+        "remote '{remote}' requires GPG signatures ({option} is on{default}), which ferro cannot check; sign with ed25519 and set sign-verify / sign-verify-summary, or set {option}=false"
     )]
     Gpg {
         /// The remote.
         remote: String,
+        /// `gpg-verify` or `gpg-verify-summary`.
+        option: &'static str,
+        /// Why it is on when the remote does not say.
+        default: &'static str,
     },
     /// `sign-verify` names a signature type ferro does not implement.
     #[error(
@@ -64,64 +71,105 @@ pub enum PolicyError {
     },
 }
 
-/// The keys every commit pulled from one remote must carry a valid signature of.
+/// The keys every commit (or the summary) pulled from one remote must carry a valid
+/// signature of.
 #[derive(Debug, Clone)]
 pub struct SignPolicy {
     keys: Vec<PublicKey>,
 }
 
-impl SignPolicy {
-    /// The remote's policy; `None` when it does not ask for verification.
-    pub fn for_remote(remote: &Remote) -> Result<Option<Self>, PolicyError> {
-        if remote.flag("gpg-verify", true) {
-            return Err(PolicyError::Gpg {
-                remote: remote.name.clone(),
-            });
-        }
-        let Some(value) = remote.get(SIGN_VERIFY) else {
-            return Ok(None);
-        };
-        match value {
-            "false" | "0" => return Ok(None),
-            "true" | "1" => {}
-            list => {
-                let unsupported = list
-                    .split([',', ';'])
-                    .filter(|kind| !kind.is_empty())
-                    .find(|kind| *kind != "ed25519");
-                if let Some(kind) = unsupported {
-                    return Err(PolicyError::Unsupported {
-                        remote: remote.name.clone(),
-                        kind: kind.to_owned(),
-                    });
-                }
+/// What a pull from one remote must verify.
+#[derive(Debug, Clone, Default)]
+pub struct RemotePolicy {
+    /// Every commit (`sign-verify`).
+    pub commits: Option<SignPolicy>,
+    /// The summary, by `summary.sig` (`sign-verify-summary`).
+    pub summary: Option<SignPolicy>,
+}
+
+impl RemotePolicy {
+    /// The remote's policy; both parts `None` when it asks for no verification.
+    pub fn for_remote(remote: &Remote) -> Result<Self, PolicyError> {
+        for (option, default, on_by_default) in [
+            (
+                "gpg-verify",
+                " unless the remote was added with --no-gpg-verify",
+                true,
+            ),
+            ("gpg-verify-summary", "", false),
+        ] {
+            if remote.flag(option, on_by_default) {
+                return Err(PolicyError::Gpg {
+                    remote: remote.name.clone(),
+                    option,
+                    default,
+                });
             }
         }
-        let bad_key = |source| PolicyError::Key {
-            remote: remote.name.clone(),
-            source,
+        let commits = verifies_commits(remote)?;
+        let summary = remote.flag(SIGN_VERIFY_SUMMARY, false);
+        if !commits && !summary {
+            return Ok(RemotePolicy::default());
+        }
+        let policy = SignPolicy {
+            keys: trusted_keys(remote)?,
         };
-        let mut texts: Vec<String> = remote
-            .get(KEY_OPTION)
-            .map(str::to_owned)
-            .into_iter()
-            .collect();
-        if let Some(file) = remote.get(FILE_OPTION) {
-            texts.extend(sign::read_keys_file(Path::new(file)).map_err(bad_key)?);
-        }
-        if texts.is_empty() {
-            return Err(PolicyError::NoKeys {
-                remote: remote.name.clone(),
-            });
-        }
-        let keys = texts
-            .iter()
-            .map(|text| PublicKey::from_base64(text))
-            .collect::<Result<_, _>>()
-            .map_err(bad_key)?;
-        Ok(Some(SignPolicy { keys }))
+        Ok(RemotePolicy {
+            commits: commits.then(|| policy.clone()),
+            summary: summary.then_some(policy),
+        })
     }
+}
 
+/// Whether `sign-verify` is on, refusing signature types ferro does not implement.
+fn verifies_commits(remote: &Remote) -> Result<bool, PolicyError> {
+    match remote.get(SIGN_VERIFY) {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(list) => {
+            let unsupported = list
+                .split([',', ';'])
+                .filter(|kind| !kind.is_empty())
+                .find(|kind| *kind != "ed25519");
+            match unsupported {
+                Some(kind) => Err(PolicyError::Unsupported {
+                    remote: remote.name.clone(),
+                    kind: kind.to_owned(),
+                }),
+                None => Ok(true),
+            }
+        }
+    }
+}
+
+/// The remote's trusted keys: `verification-ed25519-key` and the lines of
+/// `verification-ed25519-file`; at least one is required.
+fn trusted_keys(remote: &Remote) -> Result<Vec<PublicKey>, PolicyError> {
+    let bad_key = |source| PolicyError::Key {
+        remote: remote.name.clone(),
+        source,
+    };
+    let mut texts: Vec<String> = remote
+        .get(KEY_OPTION)
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(file) = remote.get(FILE_OPTION) {
+        texts.extend(sign::read_keys_file(Path::new(file)).map_err(bad_key)?);
+    }
+    if texts.is_empty() {
+        return Err(PolicyError::NoKeys {
+            remote: remote.name.clone(),
+        });
+    }
+    texts
+        .iter()
+        .map(|text| PublicKey::from_base64(text))
+        .collect::<Result<_, _>>()
+        .map_err(bad_key)
+}
+
+impl SignPolicy {
     /// Judges a fetched commit (`bytes` already hashed to `commit`) by the detached
     /// metadata fetched with it; an absent `.commitmeta` is an empty one.
     pub fn verify(
@@ -137,6 +185,15 @@ impl SignPolicy {
     /// verified remote never points at a commit no trusted key signed.
     pub fn verify_stored(&self, repo: &Repo, commit: &Checksum) -> Result<VerifiedBy, SignError> {
         sign::verify_commit(repo, commit, &self.keys)
+    }
+
+    /// Judges a fetched summary by the `summary.sig` fetched with it (`None`: absent).
+    pub fn verify_summary(
+        &self,
+        summary: &[u8],
+        summary_sig: Option<&[u8]>,
+    ) -> Result<VerifiedBy, SignError> {
+        sign::verify_summary(summary, summary_sig, &self.keys)
     }
 }
 
@@ -174,10 +231,15 @@ mod tests {
             vec![("gpg-verify", "true")],
             vec![("sign-verify", "true"), (KEY_OPTION, key.as_str())],
         ] {
-            let err = SignPolicy::for_remote(&remote_as_written(&options)).unwrap_err();
+            let err = RemotePolicy::for_remote(&remote_as_written(&options)).unwrap_err();
             assert!(matches!(err, PolicyError::Gpg { .. }), "{options:?}: {err}");
             assert!(err.to_string().contains("gpg-verify=false"), "{err}");
         }
+        let err = RemotePolicy::for_remote(&remote(&[("gpg-verify-summary", "true")])).unwrap_err();
+        assert!(
+            err.to_string().contains("gpg-verify-summary=false"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -188,9 +250,17 @@ mod tests {
         let other = SecretKey::from_seed(&[8; 32]).public_key().to_base64();
         std::fs::write(&file, format!("{other}\n\n{key}\n")).unwrap();
         let file = file.to_str().unwrap();
-        for off in [&[][..], &[("sign-verify", "false")][..]] {
-            assert!(SignPolicy::for_remote(&remote(off)).unwrap().is_none());
+        for off in [
+            &[][..],
+            &[("sign-verify", "false"), ("sign-verify-summary", "false")][..],
+        ] {
+            let policy = RemotePolicy::for_remote(&remote(off)).unwrap();
+            assert!(policy.commits.is_none() && policy.summary.is_none());
         }
+        let summary_only = [("sign-verify-summary", "true"), (KEY_OPTION, key.as_str())];
+        let policy = RemotePolicy::for_remote(&remote(&summary_only)).unwrap();
+        assert!(policy.commits.is_none());
+        assert_eq!(policy.summary.unwrap().keys.len(), 1);
         for (on, keys) in [
             (vec![("sign-verify", "true"), (KEY_OPTION, key.as_str())], 1),
             (vec![("sign-verify", "ed25519"), (FILE_OPTION, file)], 2),
@@ -203,8 +273,9 @@ mod tests {
                 3,
             ),
         ] {
-            let policy = SignPolicy::for_remote(&remote(&on)).unwrap().unwrap();
-            assert_eq!(policy.keys.len(), keys, "{on:?}");
+            let policy = RemotePolicy::for_remote(&remote(&on)).unwrap();
+            assert!(policy.summary.is_none());
+            assert_eq!(policy.commits.unwrap().keys.len(), keys, "{on:?}");
         }
         let refusals = [
             (
@@ -212,6 +283,7 @@ mod tests {
                 "'dummy'",
             ),
             (vec![("sign-verify", "true")], "neither"),
+            (vec![("sign-verify-summary", "true")], "neither"),
             (
                 vec![("sign-verify", "true"), (KEY_OPTION, "AAAA")],
                 "unusable",
@@ -222,7 +294,7 @@ mod tests {
             ),
         ];
         for (options, expected) in refusals {
-            let err = SignPolicy::for_remote(&remote(&options)).unwrap_err();
+            let err = RemotePolicy::for_remote(&remote(&options)).unwrap_err();
             let message = err.to_string();
             assert!(
                 message.contains("'origin'") && message.contains(expected),

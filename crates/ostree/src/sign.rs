@@ -1,12 +1,15 @@
-//! Ed25519 commit signatures, as `ostree sign` makes and checks them.
+//! Ed25519 signatures of commits and summaries, as `ostree sign` and
+//! `ostree summary --sign` make and check them.
 //!
 //! A signature is a plain 64-byte Ed25519 signature (RFC 8032, deterministic) of the
-//! commit object's exact bytes, appended to the `aay` under `ostree.sign.ed25519` in
-//! the commit's detached metadata ([`crate::commitmeta`]). Keys travel as base64: a
+//! signed file's exact bytes, appended to the `aay` under `ostree.sign.ed25519` in an
+//! `a{sv}` kept beside it: the commit's detached metadata ([`crate::commitmeta`]), or
+//! `summary.sig` for the `summary` file. Keys travel as base64: a
 //! secret key is 64 bytes (seed ‖ public key, libsodium's layout), a public key 32
 //! bytes; key files hold one key per line. A commit verifies when any of its
 //! signatures verifies with any of the given public keys — what a pull from a remote
-//! with `sign-verify=true` requires ([`verify_commit`]).
+//! with `sign-verify=true` requires of commits ([`verify_commit`]), and one with
+//! `sign-verify-summary=true` of the summary ([`verify_summary`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,11 +19,32 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::checksum::Checksum;
-use crate::object::{Metadata, ObjectType, Variant};
+use crate::object::{Metadata, ObjectType, Variant, metadata_bytes, parse_metadata};
 use crate::repo::{self, Repo};
 
 /// The detached metadata key holding Ed25519 signatures.
 pub const ED25519_KEY: &str = "ostree.sign.ed25519";
+
+/// Largest `summary.sig` accepted (hostile-input bound; OSTree's metadata bound).
+const MAX_SUMMARY_SIG: u64 = 128 << 20;
+
+/// What a signature vouches for, as error messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// A commit, by id.
+    Commit(Checksum),
+    /// A repository's `summary` file.
+    Summary,
+}
+
+impl fmt::Display for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Signed::Commit(id) => write!(f, "commit {id}"),
+            Signed::Summary => f.write_str("the summary"),
+        }
+    }
+}
 
 /// Why a commit could not be signed or verified.
 #[derive(Debug, thiserror::Error)]
@@ -63,30 +87,33 @@ pub enum SignError {
         actual: Checksum,
     },
     /// The detached metadata holds no Ed25519 signatures.
-    #[error("commit {commit} has no ed25519 signatures")]
+    #[error("{signed} has no ed25519 signatures")]
     Unsigned {
-        /// The commit.
-        commit: Checksum,
+        /// What lacks them.
+        signed: Signed,
     },
-    /// The signature list is not an `aay`.
-    #[error("commit {commit}: '{ED25519_KEY}' has type '{type_str}', not 'aay'")]
+    /// The signature list is not an `aay`, or `summary.sig` is not an `a{sv}`.
+    #[error("{signed}: the signatures are malformed ({detail})")]
     Malformed {
-        /// The commit.
-        commit: Checksum,
-        /// The type found.
-        type_str: String,
+        /// Whose signatures.
+        signed: Signed,
+        /// What is wrong.
+        detail: String,
     },
     /// No verification was asked for with no keys; refusing rather than passing.
-    #[error("no ed25519 public keys to verify commit {commit} with")]
+    #[error("no ed25519 public keys to verify {signed} with")]
     NoKeys {
-        /// The commit.
-        commit: Checksum,
+        /// What was to be verified.
+        signed: Signed,
     },
+    /// There is no `summary` file to sign or verify.
+    #[error("the repository has no summary file (`summary -u` makes one)")]
+    NoSummary,
     /// Signatures exist but none verifies with any of the keys.
-    #[error("commit {commit}: none of {signatures} ed25519 signatures verifies with {keys} keys")]
+    #[error("{signed}: none of {signatures} ed25519 signatures verifies with {keys} keys")]
     NotVerified {
-        /// The commit.
-        commit: Checksum,
+        /// What was verified.
+        signed: Signed,
         /// Signatures found.
         signatures: usize,
         /// Keys tried.
@@ -196,12 +223,12 @@ pub fn read_keys_file(path: &Path) -> Result<Vec<String>, SignError> {
         .collect())
 }
 
-/// Which key verified a commit, and which of its signatures.
+/// Which key verified a commit or summary, and which of its signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedBy {
     /// The public key that verified.
     pub key: PublicKey,
-    /// Index of the signature in the commit's `ostree.sign.ed25519` list.
+    /// Index of the signature in the `ostree.sign.ed25519` list.
     pub signature: usize,
 }
 
@@ -225,24 +252,97 @@ pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &SecretKey) -> Result<Ve
     let bytes = commit_bytes(repo, commit)?;
     let signature = key.0.sign(&bytes).to_bytes().to_vec();
     let mut metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
+    append_signature(&mut metadata, Signed::Commit(*commit), &signature)?;
+    repo.write_commitmeta(commit, &metadata)?;
+    Ok(signature)
+}
+
+/// Signs the repository's `summary` with every key, appending to the signatures
+/// already in `summary.sig` (as `ostree summary --sign` does; `summary -u` starts
+/// afresh by removing `summary.sig`).
+pub fn sign_summary(repo: &Repo, keys: &[SecretKey]) -> Result<(), SignError> {
+    let summary_path = repo.path().join("summary");
+    let summary = match std::fs::read(&summary_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SignError::NoSummary),
+        Err(e) => return Err(repo::io_err("read", &summary_path)(e).into()),
+    };
+    let sig_path = repo.path().join("summary.sig");
+    let mut metadata = match read_bounded(&sig_path)? {
+        Some(bytes) => parse_summary_sig(&bytes)?,
+        None => Metadata::new(),
+    };
+    for key in keys {
+        let signature = key.0.sign(&summary).to_bytes();
+        append_signature(&mut metadata, Signed::Summary, &signature)?;
+    }
+    repo.write_durable(&sig_path, &metadata_bytes(&metadata))?;
+    Ok(())
+}
+
+/// Checks `summary` against the signatures of `summary.sig` (`None`: the remote has
+/// none), as a pull from a remote with `sign-verify-summary=true` must.
+pub fn verify_summary(
+    summary: &[u8],
+    summary_sig: Option<&[u8]>,
+    keys: &[PublicKey],
+) -> Result<VerifiedBy, SignError> {
+    let metadata = match summary_sig {
+        Some(bytes) => parse_summary_sig(bytes)?,
+        None => Metadata::new(),
+    };
+    verify_detached(Signed::Summary, summary, &metadata, keys)
+}
+
+fn parse_summary_sig(bytes: &[u8]) -> Result<Metadata, SignError> {
+    parse_metadata(bytes).map_err(|e| SignError::Malformed {
+        signed: Signed::Summary,
+        detail: format!("summary.sig: {e}"),
+    })
+}
+
+/// A file's bytes, `None` when it does not exist; larger than any signature file
+/// could honestly be is an error rather than a read.
+fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, SignError> {
+    let too_large = || repo::Error::Unsupported {
+        verb: "read",
+        path: path.to_owned(),
+        detail: format!("larger than {MAX_SUMMARY_SIG} bytes"),
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(repo::io_err("stat", path)(e).into()),
+        Ok(st) if st.len() > MAX_SUMMARY_SIG => Err(too_large().into()),
+        Ok(_) => Ok(Some(
+            std::fs::read(path).map_err(repo::io_err("read", path))?,
+        )),
+    }
+}
+
+/// Appends `signature` to the `ostree.sign.ed25519` list of `metadata`, creating it.
+fn append_signature(
+    metadata: &mut Metadata,
+    signed: Signed,
+    signature: &[u8],
+) -> Result<(), SignError> {
     match metadata.iter_mut().find(|(k, _)| k == ED25519_KEY) {
         Some((_, value)) => {
             let mut all = value
                 .as_byte_strings()
-                .ok_or_else(|| SignError::Malformed {
-                    commit: *commit,
-                    type_str: value.type_str.clone(),
-                })?;
-            all.push(signature.clone());
+                .ok_or_else(|| malformed(signed, value))?;
+            all.push(signature.to_vec());
             *value = Variant::byte_strings(all.iter().map(Vec::as_slice));
         }
-        None => metadata.push((
-            ED25519_KEY.to_owned(),
-            Variant::byte_strings([signature.as_slice()]),
-        )),
+        None => metadata.push((ED25519_KEY.to_owned(), Variant::byte_strings([signature]))),
     }
-    repo.write_commitmeta(commit, &metadata)?;
-    Ok(signature)
+    Ok(())
+}
+
+fn malformed(signed: Signed, value: &Variant) -> SignError {
+    SignError::Malformed {
+        signed,
+        detail: format!("'{ED25519_KEY}' has type '{}', not 'aay'", value.type_str),
+    }
 }
 
 /// Checks that some Ed25519 signature in the commit's detached metadata verifies
@@ -266,20 +366,28 @@ pub fn verify_signatures(
     metadata: &Metadata,
     keys: &[PublicKey],
 ) -> Result<VerifiedBy, SignError> {
+    verify_detached(Signed::Commit(*commit), bytes, metadata, keys)
+}
+
+/// Whether some signature in `metadata`'s `ostree.sign.ed25519` list verifies `bytes`
+/// with one of `keys`.
+fn verify_detached(
+    signed: Signed,
+    bytes: &[u8],
+    metadata: &Metadata,
+    keys: &[PublicKey],
+) -> Result<VerifiedBy, SignError> {
     if keys.is_empty() {
-        return Err(SignError::NoKeys { commit: *commit });
+        return Err(SignError::NoKeys { signed });
     }
     let Some((_, value)) = metadata.iter().find(|(k, _)| k == ED25519_KEY) else {
-        return Err(SignError::Unsigned { commit: *commit });
+        return Err(SignError::Unsigned { signed });
     };
     let signatures = value
         .as_byte_strings()
-        .ok_or_else(|| SignError::Malformed {
-            commit: *commit,
-            type_str: value.type_str.clone(),
-        })?;
+        .ok_or_else(|| malformed(signed, value))?;
     if signatures.is_empty() {
-        return Err(SignError::Unsigned { commit: *commit });
+        return Err(SignError::Unsigned { signed });
     }
     for (index, raw) in signatures.iter().enumerate() {
         // A signature of the wrong length verifies with no key.
@@ -298,7 +406,7 @@ pub fn verify_signatures(
         }
     }
     Err(SignError::NotVerified {
-        commit: *commit,
+        signed,
         signatures: signatures.len(),
         keys: keys.len(),
     })
@@ -390,5 +498,62 @@ mod tests {
                 .unwrap();
             assert!(verify_commit(&repo, &id, &[key]).is_err());
         }
+    }
+
+    #[test]
+    fn summary_signatures_append_verify_and_reset_with_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let (first, second) = (
+            SecretKey::from_seed(&[7; 32]),
+            SecretKey::from_seed(&[8; 32]),
+        );
+        assert!(matches!(
+            sign_summary(&repo, std::slice::from_ref(&first)),
+            Err(SignError::NoSummary)
+        ));
+        crate::summary::update_summary(&repo).unwrap();
+        let summary = std::fs::read(dir.path().join("summary")).unwrap();
+        let sig_path = dir.path().join("summary.sig");
+        let read_sig = || std::fs::read(&sig_path).unwrap();
+        sign_summary(&repo, std::slice::from_ref(&first)).unwrap();
+        let by = verify_summary(&summary, Some(&read_sig()), &[first.public_key()]).unwrap();
+        assert_eq!(by.signature, 0);
+        assert!(matches!(
+            verify_summary(&summary, Some(&read_sig()), &[second.public_key()]),
+            Err(SignError::NotVerified {
+                signed: Signed::Summary,
+                signatures: 1,
+                keys: 1
+            })
+        ));
+        // Signing again appends: both keys verify, each by its own signature.
+        sign_summary(&repo, std::slice::from_ref(&second)).unwrap();
+        let by = verify_summary(&summary, Some(&read_sig()), &[second.public_key()]).unwrap();
+        assert_eq!(by.signature, 1);
+        let mut tampered = summary.clone();
+        tampered[0] ^= 1;
+        assert!(matches!(
+            verify_summary(&tampered, Some(&read_sig()), &[first.public_key()]),
+            Err(SignError::NotVerified { .. })
+        ));
+        assert!(matches!(
+            verify_summary(&summary, None, &[first.public_key()]),
+            Err(SignError::Unsigned {
+                signed: Signed::Summary
+            })
+        ));
+        for garbage in [
+            &b"\xff"[..],
+            &metadata_bytes(&vec![(ED25519_KEY.to_owned(), Variant::string("x"))]),
+        ] {
+            assert!(matches!(
+                verify_summary(&summary, Some(garbage), &[first.public_key()]),
+                Err(SignError::Malformed { .. })
+            ));
+        }
+        // Regenerating the summary drops signatures that no longer cover it.
+        crate::summary::update_summary(&repo).unwrap();
+        assert!(!sig_path.exists());
     }
 }

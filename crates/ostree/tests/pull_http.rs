@@ -15,10 +15,10 @@ use std::path::Path;
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
 use ferro_ostree::pull::{PullError, PullOptions, PullReport, pull};
-use ferro_ostree::sign::{SecretKey, SignError, sign_commit};
+use ferro_ostree::sign::{SecretKey, SignError, Signed, sign_commit, sign_summary};
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 use nginx::Nginx;
-use oracle::{have_ostree, ostree, ostree_checkout, repo_arg};
+use oracle::{have_ostree, ostree, ostree_checkout, repo_arg, try_ostree};
 
 /// Files of several sizes (two over 1 MiB, one of them incompressible), duplicates, an empty file
 /// and directory, an executable, a symlink, nesting.
@@ -583,7 +583,7 @@ fn sign_verify_refuses_ostree_dummy_signatures_and_bad_settings() {
     let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
     assert!(
         matches!(&err, PullError::Signature { source, .. }
-            if matches!(**source, SignError::Unsigned { commit } if commit == id)),
+            if matches!(**source, SignError::Unsigned { signed: Signed::Commit(commit) } if commit == id)),
         "{err:?}"
     );
     assert_nothing_stored(&path, &repo, &id);
@@ -605,4 +605,122 @@ fn sign_verify_refuses_ostree_dummy_signatures_and_bad_settings() {
         assert!(err.to_string().contains("'origin'"), "{err}");
         assert_nothing_stored(&path, &repo, &id);
     }
+}
+
+/// `sign-verify-summary`: a summary that `summary.sig` vouches for with a trusted key
+/// is pulled from; a wrong key, a missing `summary.sig`, a tampered summary and a
+/// missing summary are refused before any object is fetched.
+#[test]
+fn sign_verify_summary_accepts_signed_summaries_and_refuses_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[31; 32]);
+    let (srv_path, id, _) = ferro_signed_archive(tmp.path(), &key);
+    sign_summary(&Repo::open(&srv_path).unwrap(), &[key]).unwrap();
+    let Some(server) = Nginx::serve(&srv_path) else {
+        return;
+    };
+    let trusted = SecretKey::from_seed(&[31; 32]).public_key().to_base64();
+    let wrong = SecretKey::from_seed(&[32; 32]).public_key().to_base64();
+    let path = tmp.path().join("local");
+    let verified = [
+        ("sign-verify-summary", "true"),
+        ("verification-ed25519-key", trusted.as_str()),
+    ];
+    let repo = local_with(&path, &server.url(), &verified);
+    let report = pull_main(&repo, &PullOptions::default()).unwrap();
+    assert_eq!(report.refs, vec![("origin:main".to_owned(), id)]);
+
+    let summary_path = srv_path.join("summary");
+    let (summary, sig) = (
+        fs::read(&summary_path).unwrap(),
+        fs::read(srv_path.join("summary.sig")).unwrap(),
+    );
+    let mut tampered = summary.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let wrong_key = [
+        ("sign-verify-summary", "true"),
+        ("verification-ed25519-key", wrong.as_str()),
+    ];
+    let cases: [(&str, &[(&str, &str)], Option<&[u8]>, Option<&[u8]>); 4] = [
+        ("wrong key", &wrong_key, Some(&summary), Some(&sig)),
+        ("no summary.sig", &verified, Some(&summary), None),
+        ("tampered summary", &verified, Some(&tampered), Some(&sig)),
+        ("no summary", &verified, None, Some(&sig)),
+    ];
+    for (case, options, served_summary, served_sig) in cases {
+        for (file, bytes) in [("summary", served_summary), ("summary.sig", served_sig)] {
+            let target = srv_path.join(file);
+            match bytes {
+                Some(bytes) => fs::write(&target, bytes).unwrap(),
+                None => fs::remove_file(&target).unwrap(),
+            }
+        }
+        let repo = local_with(&path, &server.url(), options);
+        let err = pull_main(&repo, &PullOptions::default()).unwrap_err();
+        let PullError::SummarySignature { source, .. } = &err else {
+            panic!("{case}: {err:?}");
+        };
+        match (case, source.as_ref()) {
+            ("wrong key" | "tampered summary", SignError::NotVerified { .. })
+            | (
+                "no summary.sig",
+                SignError::Unsigned {
+                    signed: Signed::Summary,
+                },
+            )
+            | ("no summary", SignError::NoSummary) => {}
+            _ => panic!("{case}: {err:?}"),
+        }
+        assert!(err.to_string().contains("'origin'"), "{case}: {err}");
+        assert_nothing_stored(&path, &repo, &id);
+    }
+}
+
+/// `ostree` keeps reading a `summary.sig` that ferro added an Ed25519 signature to: a
+/// summary `ostree summary --sign-type=dummy` signed is pulled by `ostree pull` with
+/// `sign-verify-summary` after ferro's signing (and refused with a wrong dummy key),
+/// and ferro's pull verifies its own signature in the same file.
+#[test]
+fn ostree_verifies_summary_sig_that_ferro_signed() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv_path, id) = ostree_archive(tmp.path());
+    let srv = repo_arg(&srv_path);
+    ostree(&["summary", &srv, "-u", "--sign-type=dummy", "--sign=abcd"]);
+    let key = SecretKey::from_seed(&[33; 32]);
+    sign_summary(&Repo::open(&srv_path).unwrap(), &[key]).unwrap();
+    let Some(server) = Nginx::serve(&srv_path) else {
+        return;
+    };
+    for (dummy_key, accepted) in [("abcd", true), ("wxyz", false)] {
+        let path = tmp.path().join(format!("ostree-{dummy_key}"));
+        let r = repo_arg(&path);
+        ostree(&["init", &r, "--mode=bare-user"]);
+        ostree(&[
+            "remote",
+            "add",
+            &r,
+            "--no-gpg-verify",
+            "--set=sign-verify-summary=true",
+            &format!("--set=verification-dummy-key={dummy_key}"),
+            "origin",
+            &server.url(),
+        ]);
+        let pulled = try_ostree(&["pull", &r, "origin", "main"]);
+        assert_eq!(pulled.is_ok(), accepted, "{dummy_key}: {pulled:?}");
+    }
+    let trusted = SecretKey::from_seed(&[33; 32]).public_key().to_base64();
+    let repo = local_with(
+        &tmp.path().join("ferro"),
+        &server.url(),
+        &[
+            ("sign-verify-summary", "true"),
+            ("verification-ed25519-key", &trusted),
+        ],
+    );
+    let report = pull_main(&repo, &PullOptions::default()).unwrap();
+    assert_eq!(report.refs, vec![("origin:main".to_owned(), id)]);
 }
