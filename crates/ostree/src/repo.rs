@@ -804,8 +804,6 @@ const COPY_CHUNK: u64 = 64 * 1024;
 /// a bare-user commit from 9.5 s to 8.5 s (medians of 6 runs).
 const WRITEBACK_EARLY: u64 = 1 << 20;
 
-/// Writes to `out` and feeds the hasher.
-
 /// Copies at most `size` bytes from `data` to `out`, hashing them on the way, and
 /// returns how many there were. Chunks of 64 KiB rather than `io::copy`'s 8 KiB: most
 /// files are then stored with one read and one write.
