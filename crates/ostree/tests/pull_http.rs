@@ -642,14 +642,47 @@ fn sign_verify_summary_accepts_signed_summaries_and_refuses_the_rest() {
         ("sign-verify-summary", "true"),
         ("verification-ed25519-key", wrong.as_str()),
     ];
-    let cases: [(&str, &[(&str, &str)], Option<&[u8]>, Option<&[u8]>); 4] = [
-        ("wrong key", &wrong_key, Some(&summary), Some(&sig)),
-        ("no summary.sig", &verified, Some(&summary), None),
-        ("tampered summary", &verified, Some(&tampered), Some(&sig)),
-        ("no summary", &verified, None, Some(&sig)),
+    /// What the server serves as `summary` and `summary.sig` (`None`: nothing).
+    struct Served<'a> {
+        summary: Option<&'a [u8]>,
+        sig: Option<&'a [u8]>,
+    }
+    let cases = [
+        (
+            "wrong key",
+            &wrong_key,
+            Served {
+                summary: Some(&summary),
+                sig: Some(&sig),
+            },
+        ),
+        (
+            "no summary.sig",
+            &verified,
+            Served {
+                summary: Some(&summary),
+                sig: None,
+            },
+        ),
+        (
+            "tampered summary",
+            &verified,
+            Served {
+                summary: Some(&tampered),
+                sig: Some(&sig),
+            },
+        ),
+        (
+            "no summary",
+            &verified,
+            Served {
+                summary: None,
+                sig: Some(&sig),
+            },
+        ),
     ];
-    for (case, options, served_summary, served_sig) in cases {
-        for (file, bytes) in [("summary", served_summary), ("summary.sig", served_sig)] {
+    for (case, options, served) in cases {
+        for (file, bytes) in [("summary", served.summary), ("summary.sig", served.sig)] {
             let target = srv_path.join(file);
             match bytes {
                 Some(bytes) => fs::write(&target, bytes).unwrap(),
