@@ -120,11 +120,37 @@ pub(crate) struct ScannedDir {
     pub(crate) dirs: Vec<(String, ScannedDir)>,
 }
 
+impl ScannedDir {
+    /// This directory and all below it, parents before children, each directory's
+    /// subdirectories in scan order: the order [`Walker::scan`] numbers them in.
+    fn preorder<'a>(&'a self, out: &mut Vec<&'a ScannedDir>) {
+        out.push(self);
+        for (_, dir) in &self.dirs {
+            dir.preorder(out);
+        }
+    }
+}
+
+/// An index as `u32`; a tree with more than 4 billion directories or files in one
+/// directory is refused rather than miscounted.
+fn index_u32(index: usize, path: &Path) -> Result<u32, Error> {
+    u32::try_from(index).map_err(|_| Error::Unsupported {
+        verb: "commit",
+        path: path.to_owned(),
+        detail: "too many entries".into(),
+    })
+}
+
 struct Walker<'a> {
     repo: &'a Repo,
     policy: Policy<'a>,
-    /// Every non-directory, with its type as the directory listing gave it.
-    files: Vec<(PathBuf, fs::FileType)>,
+    /// Every directory's path, in the order the scan entered them.
+    dirs: Vec<PathBuf>,
+    /// Every non-directory: its directory's index in `dirs`, its position among that
+    /// directory's files, and its type as the listing gave it. The name is read from
+    /// the scanned tree rather than kept again here with a full path: a few bytes per
+    /// file instead of about a hundred, 6 MB less for /usr/lib's 60,000 files.
+    files: Vec<(u32, u32, fs::FileType)>,
 }
 
 impl Walker<'_> {
@@ -156,6 +182,8 @@ impl Walker<'_> {
             files: vec![],
             dirs: vec![],
         };
+        let dir_index = index_u32(self.dirs.len(), path)?;
+        self.dirs.push(path.to_owned());
         for entry in fs::read_dir(path).map_err(io_err("list", path))? {
             let entry = entry.map_err(io_err("list", path))?;
             let child = entry.path();
@@ -173,8 +201,9 @@ impl Walker<'_> {
             if kind.is_dir() {
                 scanned.dirs.push((name, self.scan(&child, depth + 1)?));
             } else {
+                let position = index_u32(scanned.files.len(), path)?;
                 scanned.files.push((name, self.files.len()));
-                self.files.push((child, kind));
+                self.files.push((dir_index, position, kind));
             }
         }
         Ok(scanned)
@@ -186,13 +215,16 @@ impl Walker<'_> {
     /// ranges, the core holding the range with the big files compressed them alone long
     /// after the other had finished. The ids are written in place, not collected into a
     /// `Result`, which rayon builds from a list of one-element vectors.
-    fn store_files(&self) -> Result<Vec<Checksum>, Error> {
+    fn store_files(&self, scanned: &ScannedDir) -> Result<Vec<Checksum>, Error> {
+        let mut dirs = Vec::with_capacity(self.dirs.len());
+        scanned.preorder(&mut dirs);
         let mut ids = vec![Checksum([0; 32]); self.files.len()];
         ids.par_iter_mut()
             .zip(&self.files)
             .with_max_len(1)
-            .try_for_each(|(id, (path, kind))| {
-                *id = self.store_file(path, *kind)?;
+            .try_for_each(|(id, &(dir, position, kind))| {
+                let name = &dirs[dir as usize].files[position as usize].0;
+                *id = self.store_file(&self.dirs[dir as usize].join(name), kind)?;
                 Ok(())
             })?;
         Ok(ids)
@@ -288,10 +320,11 @@ pub fn commit_dir(
     let mut walker = Walker {
         repo,
         policy: Policy::new(repo, options),
+        dirs: vec![],
         files: vec![],
     };
     let scanned = walker.scan(tree, 0)?;
-    let file_ids = walker.store_files()?;
+    let file_ids = walker.store_files(&scanned)?;
     let root = write_trees(repo, scanned, &file_ids)?;
     finish_commit(transaction, repo, options, root, file_ids.len() as u64)
 }
