@@ -252,6 +252,12 @@ pub struct OstreeDeltaGenerateArgs {
     /// Store parts uncompressed instead of xz-compressed.
     #[arg(long)]
     pub disable_compression: bool,
+    /// Never rebuild changed files from their old version by a bsdiff patch.
+    #[arg(long)]
+    pub disable_bsdiff: bool,
+    /// Use bsdiff only for files of at most this many megabytes.
+    #[arg(long, value_name = "MB", default_value_t = 128)]
+    pub max_bsdiff_size: u64,
 }
 
 /// `ferro ostree sign`.

@@ -74,6 +74,7 @@ fn run_generate(
         } else {
             Compression::Xz
         },
+        max_bsdiff_size: (!args.disable_bsdiff).then_some(args.max_bsdiff_size << 20),
     };
     writeln!(out, "Generating static delta:")?;
     match from {
@@ -84,9 +85,10 @@ fn run_generate(
     let generated = generate(repo, &options)?;
     writeln!(
         out,
-        "{}: {} objects in {} parts, {}",
+        "{}: {} objects ({} by bsdiff) in {} parts, {}",
         generated.name,
         generated.objects,
+        generated.bsdiff,
         generated.parts,
         crate::ostree::format_size(generated.size)
     )?;

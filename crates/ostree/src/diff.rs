@@ -43,14 +43,29 @@ pub struct DiffStats {
 
 /// Compares the trees of two commits.
 pub fn diff_commits(repo: &Repo, from: &Checksum, to: &Checksum) -> Result<TreeDiff, Error> {
+    Ok(walk(repo, from, to)?.diff)
+}
+
+/// The files present at the same path in both commits with different contents, as
+/// (old content id, new content id): what a static delta can express as a binary
+/// patch of the old file.
+pub(crate) fn modified_files(
+    repo: &Repo,
+    from: &Checksum,
+    to: &Checksum,
+) -> Result<Vec<(Checksum, Checksum)>, Error> {
+    Ok(walk(repo, from, to)?.modified_files)
+}
+
+fn walk<'a>(repo: &'a Repo, from: &Checksum, to: &Checksum) -> Result<Walker<'a>, Error> {
     let (a, b) = (repo.load_commit(from)?, repo.load_commit(to)?);
-    let mut diff = TreeDiff::default();
-    Walker {
+    let mut walker = Walker {
         repo,
-        diff: &mut diff,
-    }
-    .dirs(&a.root_tree, &b.root_tree, "", 0)?;
-    Ok(diff)
+        diff: TreeDiff::default(),
+        modified_files: Vec::new(),
+    };
+    walker.dirs(&a.root_tree, &b.root_tree, "", 0)?;
+    Ok(walker)
 }
 
 /// Counts the objects each commit reaches (not its parents) and what they share.
@@ -101,7 +116,9 @@ fn entries(tree: &DirTree) -> HashMap<&str, Entry<'_>> {
 
 struct Walker<'a> {
     repo: &'a Repo,
-    diff: &'a mut TreeDiff,
+    diff: TreeDiff,
+    /// (old id, new id) of the modified paths that are files on both sides.
+    modified_files: Vec<(Checksum, Checksum)>,
 }
 
 impl Walker<'_> {
@@ -122,7 +139,11 @@ impl Walker<'_> {
             match in_b.get(name.as_str()) {
                 None => self.diff.removed.push(child),
                 Some(Entry::File(other)) if *other == id => {}
-                Some(_) => self.diff.modified.push(child),
+                Some(Entry::File(other)) => {
+                    self.modified_files.push((*id, **other));
+                    self.diff.modified.push(child);
+                }
+                Some(Entry::Dir(..)) => self.diff.modified.push(child),
             }
         }
         for (name, tree, meta) in &a.dirs {

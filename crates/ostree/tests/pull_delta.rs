@@ -350,6 +350,7 @@ fn ostree_pulls_ferro_deltas() {
             inline: false,
             max_chunk_size: 500_000,
             compression: Compression::Xz,
+            max_bsdiff_size: Some(128 << 20),
         },
     )
     .unwrap();
@@ -361,11 +362,14 @@ fn ostree_pulls_ferro_deltas() {
             to: two,
             inline: true,
             max_chunk_size: 32 << 20,
-            compression: Compression::None,
+            compression: Compression::Xz,
+            max_bsdiff_size: Some(128 << 20),
         },
     )
     .unwrap();
     assert_eq!(upgrade.parts, 1);
+    // The files that changed at the same path are patches of their old versions.
+    assert!(upgrade.bsdiff > 0, "{upgrade:?}");
     update_summary(&repo).unwrap();
     let r = repo_arg(&srv);
     let listed = ostree(&["static-delta", "list", &r]);

@@ -1,9 +1,13 @@
 //! `static-delta generate`: packs the objects of commit `to` that commit `from` (or,
-//! from scratch, nothing) lacks into parts of at most `max_chunk_size` bytes, each
-//! object spliced whole from the blob (`S`), and writes the parts, then the
-//! superblock, under `deltas/`. No bsdiff or rolling-checksum reuse of the old
-//! objects: the deltas are larger than OSTree's for modified files, but any OSTree
-//! client applies them.
+//! from scratch, nothing) lacks into parts of at most `max_chunk_size` bytes, and
+//! writes the parts, then the superblock, under `deltas/`.
+//!
+//! Most objects are spliced whole from the part's blob (`S`). A file that changed at
+//! the same path — the common case of an update: a new build of the same library —
+//! is instead rebuilt on the client from its old version by a bsdiff patch (`r` the
+//! old object, `o`pen, `B`spatch, `R`, `c`lose, as OSTree emits them), when both are
+//! at most `max_bsdiff_size` bytes and the patch is smaller than the file. OSTree's
+//! rolling-checksum reuse of old objects is not done.
 //!
 //! Compression: `x` parts are xz streams (liblzma preset 6); `0` leaves
 //! them uncompressed.
@@ -15,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::checksum::Checksum;
 use crate::gvariant::{self as gv, Member};
 use crate::lock::LockKind;
-use crate::object::{Metadata, ObjectType, Variant, metadata_bytes, xattrs_bytes};
+use crate::object::{FileHeader, Metadata, ObjectType, Variant, metadata_bytes, xattrs_bytes};
 use crate::prune::reachable;
 use crate::repo::{self, Repo};
 
@@ -44,6 +48,10 @@ pub struct GenerateOptions {
     pub max_chunk_size: u64,
     /// How parts are stored.
     pub compression: Compression,
+    /// The largest file (old and new version) rebuilt by a bsdiff patch; `None`
+    /// disables bsdiff. bsdiff needs about 17 bytes of memory per byte of the old file
+    /// (OSTree's default limit: 128 MiB).
+    pub max_bsdiff_size: Option<u64>,
 }
 
 /// What was written.
@@ -55,6 +63,8 @@ pub struct Generated {
     pub parts: usize,
     /// Objects packed.
     pub objects: usize,
+    /// Of those, files rebuilt from their old version by a bsdiff patch.
+    pub bsdiff: usize,
     /// Bytes of the superblock and the parts.
     pub size: u64,
 }
@@ -65,11 +75,25 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
     let commit = repo.read_metadata(ObjectType::Commit, &options.to)?;
     let mut objects = new_objects(repo, options.from.as_ref(), &options.to)?;
     objects.sort_by_key(|(kind, id)| (type_code(*kind), *id));
+    let old_versions: HashMap<Checksum, Checksum> = match (&options.from, options.max_bsdiff_size) {
+        (Some(from), Some(_)) => crate::diff::modified_files(repo, from, &options.to)?
+            .into_iter()
+            .map(|(old, new)| (new, old))
+            .collect(),
+        _ => HashMap::new(),
+    };
     let base = dir(options.from.as_ref(), &options.to);
     let mut parts = Vec::new();
     let mut builder = PartBuilder::default();
+    let mut bsdiff = 0;
     for (kind, id) in &objects {
-        builder.add(repo, *kind, id)?;
+        let old = old_versions.get(id).zip(options.max_bsdiff_size);
+        match old {
+            Some((old, max)) if builder.add_patched(repo, id, old, max, options.compression)? => {
+                bsdiff += 1
+            }
+            _ => builder.add(repo, *kind, id)?,
+        }
         if builder.blob.len() as u64 >= options.max_chunk_size {
             parts.push(std::mem::take(&mut builder).finish(options.compression));
         }
@@ -120,6 +144,7 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
         name: name(options.from.as_ref(), &options.to),
         parts: part_count,
         objects: objects.len(),
+        bsdiff,
         size,
     })
 }
@@ -158,6 +183,33 @@ fn new_objects(
                 .map(|kind| (kind, *id))
         })
         .collect())
+}
+
+/// Whether a bsdiff patch makes a part smaller than the `size`-byte file itself. A
+/// patch is never shorter than the file: its diff bytes are the new bytes minus the
+/// old ones, one per byte the files share, and are zero where they agree, for the
+/// part's compression to remove. So a compressed part gains when at most half the
+/// patch's bytes are not zero; an uncompressed one only when the patch is shorter.
+fn patch_pays(patch: &[u8], size: usize, compression: Compression) -> bool {
+    match compression {
+        Compression::None => patch.len() < size,
+        Compression::Xz => patch.iter().filter(|&&b| b != 0).count() <= size / 2,
+    }
+}
+
+/// A content object's header and bytes (a symlink's bytes are its target).
+fn read_file(repo: &Repo, id: &Checksum) -> Result<(FileHeader, Vec<u8>), DeltaError> {
+    let mut content = repo.read_content(id)?;
+    if content.header.is_symlink() {
+        let target = content.header.symlink_target.clone().into_bytes();
+        return Ok((content.header, target));
+    }
+    let mut data = Vec::new();
+    content
+        .reader
+        .read_to_end(&mut data)
+        .map_err(|e| repo::io_err("read", &repo.object_path(ObjectType::File, id))(e))?;
+    Ok((content.header, data))
 }
 
 /// One part being filled.
@@ -200,35 +252,78 @@ impl PartBuilder {
         self.objects.extend_from_slice(id.as_bytes());
         self.ops.push(b'S');
         let data = if kind == ObjectType::File {
-            let mut content = repo.read_content(id)?;
-            let h = &content.header;
-            let mode = index_of(
-                &mut self.modes,
-                &mut self.mode_index,
-                (h.uid, h.gid, h.mode),
-            );
-            let xattrs = xattrs_bytes(&h.xattrs);
-            let xattrs = index_of(&mut self.xattrs, &mut self.xattr_index, xattrs);
-            push_varint(&mut self.ops, mode);
-            push_varint(&mut self.ops, xattrs);
-            if content.header.is_symlink() {
-                content.header.symlink_target.into_bytes()
-            } else {
-                let mut data = Vec::new();
-                content
-                    .reader
-                    .read_to_end(&mut data)
-                    .map_err(|e| repo::io_err("read", &repo.object_path(kind, id))(e))?;
-                data
-            }
+            let (header, data) = read_file(repo, id)?;
+            self.push_header(&header);
+            data
         } else {
             repo.read_metadata(kind, id)?
         };
         push_varint(&mut self.ops, data.len() as u64);
+        self.push_blob(&data);
+        Ok(())
+    }
+
+    /// Adds content object `id` as a bsdiff patch of `old`, which the client has;
+    /// `false` (and nothing added) when either is a symlink or larger than `max`, or
+    /// the patch would not make the part smaller than the file would.
+    fn add_patched(
+        &mut self,
+        repo: &Repo,
+        id: &Checksum,
+        old: &Checksum,
+        max: u64,
+        compression: Compression,
+    ) -> Result<bool, DeltaError> {
+        let too_big = |id| -> Result<bool, DeltaError> {
+            let size = repo.read_content(id)?.size;
+            Ok(size > max)
+        };
+        if too_big(id)? || too_big(old)? {
+            return Ok(false);
+        }
+        let (header, new_data) = read_file(repo, id)?;
+        let (old_header, old_data) = read_file(repo, old)?;
+        if header.is_symlink() || old_header.is_symlink() {
+            return Ok(false);
+        }
+        let mut patch = Vec::new();
+        bsdiff::diff(&old_data, &new_data, &mut patch)
+            .map_err(|e| repo::io_err("diff", &repo.object_path(ObjectType::File, id))(e))?;
+        if !patch_pays(&patch, new_data.len(), compression) {
+            return Ok(false);
+        }
+        self.objects.push(type_code(ObjectType::File));
+        self.objects.extend_from_slice(id.as_bytes());
+        self.ops.push(b'r');
+        self.push_blob(old.as_bytes());
+        self.ops.push(b'o');
+        self.push_header(&header);
+        push_varint(&mut self.ops, new_data.len() as u64);
+        self.ops.push(b'B');
+        self.push_blob(&patch);
+        push_varint(&mut self.ops, patch.len() as u64);
+        self.ops.extend_from_slice(b"Rc");
+        Ok(true)
+    }
+
+    /// The mode and xattrs arguments of a content operation, as table indices.
+    fn push_header(&mut self, h: &FileHeader) {
+        let mode = index_of(
+            &mut self.modes,
+            &mut self.mode_index,
+            (h.uid, h.gid, h.mode),
+        );
+        let xattrs = xattrs_bytes(&h.xattrs);
+        let xattrs = index_of(&mut self.xattrs, &mut self.xattr_index, xattrs);
+        push_varint(&mut self.ops, mode);
+        push_varint(&mut self.ops, xattrs);
+    }
+
+    /// Appends `data` to the blob, and its offset there to the operations.
+    fn push_blob(&mut self, data: &[u8]) {
         push_varint(&mut self.ops, self.blob.len() as u64);
         self.uncompressed += data.len() as u64;
-        self.blob.extend_from_slice(&data);
-        Ok(())
+        self.blob.extend_from_slice(data);
     }
 
     /// The stored part and its superblock entry.
@@ -264,5 +359,33 @@ impl PartBuilder {
             Member::bytes(&self.objects),
         ]);
         (stored, entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_pays_when_compression_can_remove_its_zeros() {
+        let old: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut new = old.clone();
+        new[5_000..5_010].fill(0xaa);
+        let mut patch = Vec::new();
+        bsdiff::diff(&old, &new, &mut patch).unwrap();
+        assert!(patch.len() >= new.len(), "bsdiff patches are never shorter");
+        assert!(patch_pays(&patch, new.len(), Compression::Xz));
+        assert!(!patch_pays(&patch, new.len(), Compression::None));
+        let unrelated: Vec<u8> = (0..10_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let mut patch = Vec::new();
+        bsdiff::diff(&old, &unrelated, &mut patch).unwrap();
+        assert!(!patch_pays(&patch, unrelated.len(), Compression::Xz));
+        // The patch rebuilds the file with the bspatch deltas are applied with.
+        let mut patch = Vec::new();
+        bsdiff::diff(&old, &new, &mut patch).unwrap();
+        assert_eq!(
+            crate::delta::bspatch::bspatch(&old, &patch, new.len() as u64).unwrap(),
+            new
+        );
     }
 }
