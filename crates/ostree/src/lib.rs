@@ -68,6 +68,7 @@ pub mod repo;
 pub mod sign;
 pub mod summary;
 pub mod transaction;
+mod writeback;
 mod xattrs;
 
 pub use checksum::Checksum;

@@ -609,10 +609,7 @@ impl Repo {
                 .map_err(io_err("set mtime of", tmp))?;
         }
         if size >= WRITEBACK_EARLY && self.policy.fsync {
-            // Start writing a large object out now rather than at the transaction's
-            // `syncfs`, so the disk works while the other files are hashed. Advice
-            // only: a failure changes nothing.
-            let _ = rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed);
+            crate::writeback::start(file);
         }
         Ok(())
     }
@@ -798,10 +795,7 @@ pub(crate) fn read_archive_content(path: &Path, file: File) -> Result<Content, E
 const COPY_CHUNK: u64 = 64 * 1024;
 
 /// Objects at least this large have their writeback started as soon as they are
-/// written (`POSIX_FADV_DONTNEED` writes dirty pages asynchronously). Smaller ones
-/// are left to the final `syncfs`, which writes them in one sweep: started one by
-/// one, 100,000 small files cost a commit 1.4 s more. On /usr/lib (4.2 GB) it took
-/// a bare-user commit from 9.5 s to 8.5 s (medians of 6 runs).
+/// written, see [`crate::writeback`].
 const WRITEBACK_EARLY: u64 = 1 << 20;
 
 /// Copies at most `size` bytes from `data` to `out`, hashing them on the way, and
