@@ -14,7 +14,8 @@ use crate::checksum::Checksum;
 use crate::object::{Metadata, metadata_bytes, parse_metadata};
 use crate::repo::{Error, Repo, io_err};
 
-/// Largest detached metadata accepted, OSTree's own bound for metadata objects.
+/// Largest detached metadata accepted (`.commitmeta`, `summary.sig`), OSTree's own bound
+/// for metadata objects.
 const MAX_COMMITMETA: u64 = 128 << 20;
 
 impl Repo {
@@ -29,23 +30,7 @@ impl Repo {
 
     /// A commit's detached metadata; `None` when it has none.
     pub fn read_commitmeta(&self, commit: &Checksum) -> Result<Option<Metadata>, Error> {
-        let path = self.commitmeta_path(commit);
-        match fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("stat", &path)(e)),
-            Ok(st) if st.len() > MAX_COMMITMETA => {
-                return Err(Error::Unsupported {
-                    verb: "read",
-                    path,
-                    detail: format!("larger than {MAX_COMMITMETA} bytes"),
-                });
-            }
-            Ok(_) => {}
-        }
-        let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-        parse_metadata(&bytes)
-            .map(Some)
-            .map_err(|source| Error::Object { path, source })
+        read_detached(self.commitmeta_path(commit))
     }
 
     /// Replaces a commit's detached metadata (atomically: readers see the old or the
@@ -53,6 +38,27 @@ impl Repo {
     pub fn write_commitmeta(&self, commit: &Checksum, metadata: &Metadata) -> Result<(), Error> {
         self.write_atomic(&self.commitmeta_path(commit), &metadata_bytes(metadata))
     }
+}
+
+/// An `a{sv}` file of detached metadata — a `.commitmeta`, or `summary.sig` — `None`
+/// when it does not exist; one larger than OSTree's bound is refused unread.
+pub(crate) fn read_detached(path: PathBuf) -> Result<Option<Metadata>, Error> {
+    match fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("stat", &path)(e)),
+        Ok(st) if st.len() > MAX_COMMITMETA => {
+            return Err(Error::Unsupported {
+                verb: "read",
+                path,
+                detail: format!("larger than {MAX_COMMITMETA} bytes"),
+            });
+        }
+        Ok(_) => {}
+    }
+    let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+    parse_metadata(&bytes)
+        .map(Some)
+        .map_err(|source| Error::Object { path, source })
 }
 
 #[cfg(test)]

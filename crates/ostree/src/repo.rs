@@ -608,8 +608,8 @@ impl Repo {
             file.set_modified(std::time::UNIX_EPOCH)
                 .map_err(io_err("set mtime of", tmp))?;
         }
-        if size >= WRITEBACK_EARLY && self.policy.fsync {
-            crate::writeback::start(file);
+        if self.policy.fsync {
+            crate::writeback::start(file, size);
         }
         Ok(())
     }
@@ -793,10 +793,6 @@ pub(crate) fn read_archive_content(path: &Path, file: File) -> Result<Content, E
 
 /// The largest chunk [`copy_hashed`] moves at once.
 const COPY_CHUNK: u64 = 64 * 1024;
-
-/// Objects at least this large have their writeback started as soon as they are
-/// written, see [`crate::writeback`].
-const WRITEBACK_EARLY: u64 = 1 << 20;
 
 /// Copies at most `size` bytes from `data` to `out`, hashing them on the way, and
 /// returns how many there were. Chunks of 64 KiB rather than `io::copy`'s 8 KiB: most

@@ -25,9 +25,6 @@ use crate::repo::{self, Repo};
 /// The detached metadata key holding Ed25519 signatures.
 pub const ED25519_KEY: &str = "ostree.sign.ed25519";
 
-/// Largest `summary.sig` accepted (hostile-input bound; OSTree's metadata bound).
-const MAX_SUMMARY_SIG: u64 = 128 << 20;
-
 /// What a signature vouches for, as error messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signed {
@@ -268,10 +265,7 @@ pub fn sign_summary(repo: &Repo, keys: &[SecretKey]) -> Result<(), SignError> {
         Err(e) => return Err(repo::io_err("read", &summary_path)(e).into()),
     };
     let sig_path = repo.path().join("summary.sig");
-    let mut metadata = match read_bounded(&sig_path)? {
-        Some(bytes) => parse_summary_sig(&bytes)?,
-        None => Metadata::new(),
-    };
+    let mut metadata = crate::commitmeta::read_detached(sig_path.clone())?.unwrap_or_default();
     for key in keys {
         let signature = key.0.sign(&summary).to_bytes();
         append_signature(&mut metadata, Signed::Summary, &signature)?;
@@ -299,24 +293,6 @@ fn parse_summary_sig(bytes: &[u8]) -> Result<Metadata, SignError> {
         signed: Signed::Summary,
         detail: format!("summary.sig: {e}"),
     })
-}
-
-/// A file's bytes, `None` when it does not exist; larger than any signature file
-/// could honestly be is an error rather than a read.
-fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, SignError> {
-    let too_large = || repo::Error::Unsupported {
-        verb: "read",
-        path: path.to_owned(),
-        detail: format!("larger than {MAX_SUMMARY_SIG} bytes"),
-    };
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(repo::io_err("stat", path)(e).into()),
-        Ok(st) if st.len() > MAX_SUMMARY_SIG => Err(too_large().into()),
-        Ok(_) => Ok(Some(
-            std::fs::read(path).map_err(repo::io_err("read", path))?,
-        )),
-    }
 }
 
 /// Appends `signature` to the `ostree.sign.ed25519` list of `metadata`, creating it.

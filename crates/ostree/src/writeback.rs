@@ -19,9 +19,15 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 /// Files waiting for their writeback to be started; each holds a descriptor.
 const QUEUE: usize = 64;
 
-/// Starts writing `file`'s dirty pages out, without waiting: advice only, so a
-/// failure changes nothing.
-pub(crate) fn start(file: &File) {
+/// The smallest object whose writeback is started early.
+const LARGE: u64 = 1 << 20;
+
+/// Starts writing the dirty pages of `file`, a new object of `size` bytes, out without
+/// waiting when it is large: advice only, so a failure changes nothing.
+pub(crate) fn start(file: &File, size: u64) {
+    if size < LARGE {
+        return;
+    }
     static STARTER: OnceLock<Option<SyncSender<File>>> = OnceLock::new();
     let starter = STARTER.get_or_init(|| {
         let (sender, receiver) = sync_channel::<File>(QUEUE);

@@ -21,7 +21,7 @@ use crate::gvariant::{self as gv, Member};
 use crate::lock::LockKind;
 use crate::object::{FileHeader, Metadata, ObjectType, Variant, metadata_bytes, xattrs_bytes};
 use crate::prune::reachable;
-use crate::repo::{self, Repo};
+use crate::repo::{self, Content, Repo};
 
 use super::superblock::PART_VERSION;
 use super::{DeltaError, dir, name};
@@ -200,16 +200,21 @@ fn patch_pays(patch: &[u8], size: usize, compression: Compression) -> bool {
 /// A content object's header and bytes (a symlink's bytes are its target).
 fn read_file(repo: &Repo, id: &Checksum) -> Result<(FileHeader, Vec<u8>), DeltaError> {
     let mut content = repo.read_content(id)?;
+    let data = content_bytes(repo, id, &mut content)?;
+    Ok((content.header, data))
+}
+
+/// The bytes of an opened content object (a symlink's are its target).
+fn content_bytes(repo: &Repo, id: &Checksum, content: &mut Content) -> Result<Vec<u8>, DeltaError> {
     if content.header.is_symlink() {
-        let target = content.header.symlink_target.clone().into_bytes();
-        return Ok((content.header, target));
+        return Ok(content.header.symlink_target.clone().into_bytes());
     }
     let mut data = Vec::new();
     content
         .reader
         .read_to_end(&mut data)
         .map_err(|e| repo::io_err("read", &repo.object_path(ObjectType::File, id))(e))?;
-    Ok((content.header, data))
+    Ok(data)
 }
 
 /// One part being filled.
@@ -248,8 +253,7 @@ fn index_of<K: std::hash::Hash + Eq + Clone>(
 impl PartBuilder {
     /// Adds one object as an `S` operation.
     fn add(&mut self, repo: &Repo, kind: ObjectType, id: &Checksum) -> Result<(), DeltaError> {
-        self.objects.push(type_code(kind));
-        self.objects.extend_from_slice(id.as_bytes());
+        self.push_object(kind, id);
         self.ops.push(b'S');
         let data = if kind == ObjectType::File {
             let (header, data) = read_file(repo, id)?;
@@ -274,36 +278,36 @@ impl PartBuilder {
         max: u64,
         compression: Compression,
     ) -> Result<bool, DeltaError> {
-        let too_big = |id| -> Result<bool, DeltaError> {
-            let size = repo.read_content(id)?.size;
-            Ok(size > max)
-        };
-        if too_big(id)? || too_big(old)? {
+        let (mut new, mut old_content) = (repo.read_content(id)?, repo.read_content(old)?);
+        let usable = |c: &Content| c.size <= max && !c.header.is_symlink();
+        if !usable(&new) || !usable(&old_content) {
             return Ok(false);
         }
-        let (header, new_data) = read_file(repo, id)?;
-        let (old_header, old_data) = read_file(repo, old)?;
-        if header.is_symlink() || old_header.is_symlink() {
-            return Ok(false);
-        }
+        let new_data = content_bytes(repo, id, &mut new)?;
+        let old_data = content_bytes(repo, old, &mut old_content)?;
         let mut patch = Vec::new();
         bsdiff::diff(&old_data, &new_data, &mut patch)
             .map_err(|e| repo::io_err("diff", &repo.object_path(ObjectType::File, id))(e))?;
         if !patch_pays(&patch, new_data.len(), compression) {
             return Ok(false);
         }
-        self.objects.push(type_code(ObjectType::File));
-        self.objects.extend_from_slice(id.as_bytes());
+        self.push_object(ObjectType::File, id);
         self.ops.push(b'r');
         self.push_blob(old.as_bytes());
         self.ops.push(b'o');
-        self.push_header(&header);
+        self.push_header(&new.header);
         push_varint(&mut self.ops, new_data.len() as u64);
         self.ops.push(b'B');
         self.push_blob(&patch);
         push_varint(&mut self.ops, patch.len() as u64);
         self.ops.extend_from_slice(b"Rc");
         Ok(true)
+    }
+
+    /// Lists the object the next operations produce, as the superblock names it.
+    fn push_object(&mut self, kind: ObjectType, id: &Checksum) {
+        self.objects.push(type_code(kind));
+        self.objects.extend_from_slice(id.as_bytes());
     }
 
     /// The mode and xattrs arguments of a content operation, as table indices.
