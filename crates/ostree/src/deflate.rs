@@ -1,12 +1,15 @@
 //! Raw DEFLATE compression for archive `.filez` objects.
 //!
-//! Objects up to [`WHOLE_MAX`] bytes are compressed in one call by libdeflate at level
-//! 5; larger ones stream through zlib-rs at OSTree's level 6, because libdeflate needs
-//! the whole input at once and memory must stay bounded. Measured on one core over the
-//! files of `/usr/share` under 1 MiB: zlib-rs level 6 ran at 44 MB/s to 0.478 of the
-//! size, libdeflate level 6 at 67 MB/s to 0.471 and level 5 at 78 MB/s to 0.473 — so
-//! level 5 is the fastest that still compresses smaller than OSTree's zlib level 6
-//! (also on the larger files of `/usr/lib`: 0.405 against 0.409).
+//! Objects up to [`WHOLE_MAX`] bytes are compressed in one call by libdeflate; larger
+//! ones stream through zlib-rs, because libdeflate needs the whole input at once and
+//! memory must stay bounded. Both run one level below the repository's zlib level
+//! (`[archive] zlib-level`, OSTree's default 6), because at that level each compresses
+//! about as small as zlib at the full one, and faster. Measured on one core at the
+//! default: over the files of `/usr/share` under 1 MiB, zlib level 6 (zlib-rs) ran at
+//! 44 MB/s to 0.478 of the size and libdeflate level 5 at 78 MB/s to 0.473; over 80
+//! files of `/usr/lib` above 1 MiB (878 MB), zlib-rs level 6 ran at 43 MB/s to 0.422
+//! and level 5 at 54 MB/s to 0.423, while Debian's zlib at level 6 compresses such
+//! files to within 1% of zlib-rs.
 //!
 //! Each thread keeps its compressors and buffers and reuses them between objects:
 //! allocating fresh state for every object (≈380 KiB for zlib alone) fragmented the glibc
@@ -20,9 +23,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use libdeflater::CompressionLvl;
 
 /// The zlib level OSTree uses by default for archive repositories.
-const LEVEL: u32 = 6;
-/// libdeflate's level for whole objects (see the module documentation).
-const WHOLE_LEVEL: i32 = 5;
+pub(crate) const DEFAULT_LEVEL: u32 = 6;
 /// The largest object compressed whole; also the most input a thread buffers, so with
 /// the output buffer about 2 MiB per thread: at 2 MiB, an archive commit of /usr/lib
 /// peaked at 38 MB RSS against `ostree`'s 35 MB.
@@ -32,6 +33,8 @@ const CHUNK: usize = 64 << 10;
 
 /// One thread's compressors and buffers.
 struct State {
+    /// The repository zlib level the compressors were made for.
+    level: u32,
     whole: libdeflater::Compressor,
     stream: Compress,
     /// The object's bytes so far, while it may still be compressed whole.
@@ -40,11 +43,16 @@ struct State {
 }
 
 impl State {
-    fn new() -> Self {
-        let level = CompressionLvl::new(WHOLE_LEVEL).expect("level 5 is within libdeflate's range");
+    /// Compressors for repository zlib `level` (1–9), each one level lower, see the
+    /// module documentation.
+    fn new(level: u32) -> Self {
+        let own = level.clamp(2, 9) - 1;
+        let whole =
+            CompressionLvl::new(own as i32).expect("levels 1-8 are within libdeflate's range");
         Self {
-            whole: libdeflater::Compressor::new(level),
-            stream: Compress::new(Compression::new(LEVEL), false),
+            level,
+            whole: libdeflater::Compressor::new(whole),
+            stream: Compress::new(Compression::new(own), false),
             input: Vec::new(),
             output: Vec::new(),
         }
@@ -57,13 +65,15 @@ thread_local! {
 
 /// Runs `body` with a writer that deflates into `out`, then finishes the stream.
 pub(crate) fn with_deflater<W: Write, T>(
+    level: u32,
     out: W,
     body: impl FnOnce(&mut dyn Write) -> Result<T, crate::repo::Error>,
     on_io: impl FnOnce(io::Error) -> crate::repo::Error,
 ) -> Result<T, crate::repo::Error> {
     let state = STATE
         .with(|cell| cell.borrow_mut().take())
-        .unwrap_or_else(State::new);
+        .filter(|state| state.level == level)
+        .unwrap_or_else(|| State::new(level));
     let mut writer = Deflater {
         state,
         out,
@@ -185,6 +195,7 @@ mod tests {
         for data in cases {
             let mut out = Vec::new();
             with_deflater(
+                DEFAULT_LEVEL,
                 &mut out,
                 |w| {
                     // Odd-sized writes, as a reader hands them over.

@@ -33,11 +33,9 @@
 //!
 //! Not yet: SELinux labelling (`--selinux-policy`), tar archives other than plain and
 //! gzip, several `--tree` overlays in one commit, `checkout --union-identical`,
-//! `per-object-fsync`, `lock-timeout-secs` (the lock is awaited without limit),
-//! writing tombstones; for pulls: GPG and summary signature verification,
-//! signed delta superblocks, `contenturl`/`metalink`/TLS options, `file://` remotes;
-//! for generated deltas: bsdiff and rolling-checksum reuse of old objects, fallback
-//! objects, signing.
+//! `per-object-fsync`, writing tombstones; for pulls: GPG verification, signed delta
+//! superblocks, `contenturl`/`metalink`/TLS options, `file://` remotes; for generated
+//! deltas: rolling-checksum reuse of old objects, fallback objects, signing.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

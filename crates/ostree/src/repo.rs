@@ -549,7 +549,12 @@ impl Repo {
                     .map_err(io_err("write", tmp))?;
                 if !symlink {
                     let out = io::BufWriter::new(&mut *file);
-                    crate::deflate::with_deflater(out, |w| copy(w, hasher), io_err("write", tmp))?;
+                    crate::deflate::with_deflater(
+                        self.policy.zlib_level,
+                        out,
+                        |w| copy(w, hasher),
+                        io_err("write", tmp),
+                    )?;
                 }
             }
             RepoMode::BareUser => {

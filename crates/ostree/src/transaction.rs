@@ -36,6 +36,9 @@ pub(crate) struct Policy {
     /// `lock-timeout-secs` (default 30, as in OSTree): how long to wait for the lock;
     /// `None` (-1) waits as long as it takes.
     pub(crate) lock_timeout: Option<std::time::Duration>,
+    /// `[archive] zlib-level` (default 6; OSTree clamps it to 1–9 and so do we): how
+    /// hard archive `.filez` objects are compressed, see [`crate::deflate`].
+    pub(crate) zlib_level: u32,
 }
 
 impl Policy {
@@ -61,8 +64,16 @@ impl Policy {
                 Err(_) => return Err(format!("[core] lock-timeout-secs={text} is not a number")),
             },
         };
+        let zlib_level = match config.get("archive", "zlib-level") {
+            None => crate::deflate::DEFAULT_LEVEL,
+            Some(text) => text
+                .parse::<u64>()
+                .map_err(|_| format!("[archive] zlib-level={text} is not a number from 1 to 9"))?
+                .clamp(1, 9) as u32,
+        };
         Ok(Policy {
             fsync: flag("fsync")?,
+            zlib_level,
             locking: flag("locking")?,
             tmp_expiry_secs,
             lock_timeout: lock_timeout.map(std::time::Duration::from_secs),
@@ -208,6 +219,7 @@ mod tests {
                 locking: true,
                 tmp_expiry_secs: 86400,
                 lock_timeout: Some(Duration::from_secs(30)),
+                zlib_level: 6,
             }
         );
         let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\nlock-timeout-secs=2\n";
@@ -221,6 +233,12 @@ mod tests {
             ),
             (false, false, 5, Some(Duration::from_secs(2)))
         );
+        let level = |text: &str| Policy::from_config(&format!("[archive]\nzlib-level={text}\n"));
+        // OSTree clamps the level to 1-9.
+        assert_eq!(level("3").unwrap().zlib_level, 3);
+        assert_eq!(level("0").unwrap().zlib_level, 1);
+        assert_eq!(level("12").unwrap().zlib_level, 9);
+        assert!(level("-1").is_err());
         let forever = Policy::from_config("[core]\nlock-timeout-secs=-1\n").unwrap();
         assert_eq!(forever.lock_timeout, None);
         assert!(Policy::from_config("[core]\nfsync=maybe\n").is_err());
