@@ -129,7 +129,8 @@ bench_tree() { # label, source dir
         run "$t.fsck-archive" "${cmd[@]}" fsck --repo="$r/ar"
         "${cmd[@]}" init --repo="$r/pl" --mode=bare-user
         run "$t.pull-local" "${cmd[@]}" pull-local --repo="$r/pl" "$r/ar" main
-        echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)"
+        echo "   $t repos: bare-user $(du -sh "$r/bu" | cut -f1), archive $(du -sh "$r/ar" | cut -f1)" \
+            "(archive objects: $(du -sb "$r/ar/objects" | cut -f1) bytes)"
         release "$r" pl bu
         [ "$t" = ostree ] || release "$r" ar
     done
@@ -161,13 +162,16 @@ PY
 # of their own. On one shared filesystem the runs are unequal: ext4 without a journal
 # (this machine's root) skips inodes freed in the last one to six minutes when it
 # allocates, so the tool that runs after a large deletion (the previous tree's cleanup)
-# pays for scanning past them.
+# pays for scanning past them. The loop device does direct I/O to its image: buffered,
+# its copies through the page cache run on kernel threads that take CPU from whichever
+# tool uses both cores, and cache everything twice.
 fresh_fs() { # dir
     mkdir -p "$1"
     if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then
         truncate -s 16G "$1.img"
         mkfs.ext4 -q -F -N 1500000 -E lazy_itable_init=0,lazy_journal_init=0 "$1.img"
         mount -o loop "$1.img" "$1"
+        losetup --direct-io=on "$(findmnt -no SOURCE "$1")" 2>/dev/null || true
     fi
 }
 
