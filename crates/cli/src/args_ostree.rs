@@ -125,6 +125,12 @@ pub enum OstreeVerb {
         /// The signature type; only `ed25519` is implemented.
         #[arg(long, value_name = "NAME", default_value = "ed25519")]
         sign_type: String,
+        /// Show the summary's refs and metadata, as `ostree summary --view` does.
+        #[arg(short = 'v', long)]
+        view: bool,
+        /// Show the whole summary in the GVariant text form.
+        #[arg(long)]
+        raw: bool,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {
@@ -353,6 +359,19 @@ pub enum OstreeRemoteVerb {
         /// Succeed when the remote does not exist.
         #[arg(long)]
         if_exists: bool,
+        /// The remote's name.
+        name: String,
+    },
+    /// List the refs the remote's summary names, as `REMOTE:REF`.
+    Refs {
+        /// The remote's name.
+        name: String,
+    },
+    /// Show the remote's summary, as `summary --view` shows a local one.
+    Summary {
+        /// Show it in the GVariant text form instead.
+        #[arg(long)]
+        raw: bool,
         /// The remote's name.
         name: String,
     },

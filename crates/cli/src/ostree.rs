@@ -213,7 +213,18 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             update,
             sign,
             sign_type,
-        } => return crate::ostree_sign::run_summary(&repo, update, &sign, &sign_type),
+            view,
+            raw,
+        } => {
+            let show = match (view, raw) {
+                (_, true) => Some(crate::ostree_sign::SummaryView::Raw),
+                (true, false) => Some(crate::ostree_sign::SummaryView::Labelled),
+                (false, false) => None,
+            };
+            return crate::ostree_sign::run_summary(
+                &repo, update, &sign, &sign_type, show, &mut out,
+            );
+        }
         OstreeVerb::Remote { verb } => {
             return crate::ostree_remote::run_remote(&repo, verb, &mut out);
         }

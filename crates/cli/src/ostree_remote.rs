@@ -56,8 +56,42 @@ pub fn run_remote(
             Err(RemoteError::NotFound(_)) if if_exists => {}
             other => other?,
         },
+        OstreeRemoteVerb::Refs { name } => {
+            let Some(bytes) = fetch_summary(repo, &name)? else {
+                return Ok(ExitStatus::Failure);
+            };
+            let refs = ferro_ostree::summary::parse_refs(&bytes)
+                .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
+            for (r, _) in refs {
+                writeln!(out, "{name}:{r}")?;
+            }
+        }
+        OstreeRemoteVerb::Summary { raw, name } => {
+            let Some(bytes) = fetch_summary(repo, &name)? else {
+                return Ok(ExitStatus::Failure);
+            };
+            let text = match raw {
+                true => ferro_ostree::summary::raw(&bytes),
+                false => ferro_ostree::summary::view(&bytes),
+            }
+            .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
+            out.write_all(text.as_bytes())?;
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The remote's summary; `None` after saying so when it serves none.
+fn fetch_summary(repo: &Repo, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let summary = ferro_ostree::pull::remote_summary(repo, name)
+        .with_context(|| format!("could not fetch the summary of remote '{name}'"))?;
+    if summary.is_none() {
+        eprintln!(
+            "error: remote '{name}' serves no summary file; run `ostree summary -u` (or \
+             `ferro ostree summary -u`) in the repository it serves"
+        );
+    }
+    Ok(summary)
 }
 
 /// Runs `pull`, then prints what it fetched.

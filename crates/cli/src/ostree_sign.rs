@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use anyhow::Context;
+
 use ferro_ostree::Repo;
 use ferro_ostree::diff::{diff_commits, diff_stats};
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
@@ -48,16 +50,31 @@ pub fn run_sign(
     Ok(ExitStatus::Success)
 }
 
-/// `summary [-u] [--sign KEY]...`: regenerates the summary and/or signs it, as
-/// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
+/// How `summary` shows the summary file.
+#[derive(Clone, Copy)]
+pub enum SummaryView {
+    /// `--view`: refs and metadata under OSTree's labels.
+    Labelled,
+    /// `--raw`: the GVariant text form.
+    Raw,
+}
+
+/// `summary [-u] [--sign KEY]... [-v|--raw]`: regenerates the summary, signs it and/or
+/// shows it, as `ostree summary` does (`-u` drops the old `summary.sig`; signing alone
+/// appends).
 pub fn run_summary(
     repo: &Repo,
     update: bool,
     keys: &[String],
     sign_type: &str,
+    show: Option<SummaryView>,
+    out: &mut impl Write,
 ) -> anyhow::Result<ExitStatus> {
-    if !update && keys.is_empty() {
-        eprintln!("error: nothing to do: give -u to regenerate the summary, or --sign KEY-ID");
+    if !update && keys.is_empty() && show.is_none() {
+        eprintln!(
+            "error: nothing to do: give -u to regenerate the summary, --sign KEY-ID to sign \
+             it, or -v/--raw to show it"
+        );
         return Ok(ExitStatus::Usage);
     }
     if !sign_type_implemented(sign_type) {
@@ -70,6 +87,25 @@ pub fn run_summary(
     }
     if !keys.is_empty() {
         sign::sign_summary(repo, &keys)?;
+    }
+    if let Some(show) = show {
+        let path = repo.path().join("summary");
+        let bytes = match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "error: {} has no summary file; run `ferro ostree summary -u` first",
+                    repo.path().display()
+                );
+                return Ok(ExitStatus::Failure);
+            }
+            read => read.with_context(|| format!("could not read {}", path.display()))?,
+        };
+        let text = match show {
+            SummaryView::Labelled => ferro_ostree::summary::view(&bytes),
+            SummaryView::Raw => ferro_ostree::summary::raw(&bytes),
+        }
+        .with_context(|| format!("{} is not a summary file", path.display()))?;
+        out.write_all(text.as_bytes())?;
     }
     Ok(ExitStatus::Success)
 }

@@ -243,7 +243,41 @@ fn pull_verifies_ed25519_commit_and_summary_signatures_set_on_the_remote() {
             );
             assert!(!local.join(format!("refs/remotes/{name}/main")).exists());
         }
+        // `remote refs` and `remote summary` read the summary under the same policy.
+        let refs = ferro(&[&l, "remote", "refs", name]);
+        let summary_trusted = option != "sign-verify-summary" || pulls;
+        assert_eq!(refs.status.success(), summary_trusted, "remote refs {name}");
+        if summary_trusted {
+            assert_eq!(
+                String::from_utf8_lossy(&refs.stdout),
+                format!("{name}:main\n")
+            );
+            let view = ok(&[&l, "remote", "summary", name]);
+            assert!(view.starts_with("* main\n    Latest Commit ("), "{view}");
+            assert!(view.contains(id.trim()), "{view}");
+            assert_eq!(view, ok(&[&s, "summary", "-v"]));
+        }
     }
+}
+
+/// `summary -v` in a repository without a summary fails saying how to make one.
+#[test]
+fn summary_view_without_a_summary_says_how_to_make_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = format!("--repo={}", tmp.path().join("r").display());
+    ok(&[&r, "init", "--mode=archive"]);
+    let out = ferro(&[&r, "summary", "-v"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("summary -u"),
+        "{out:?}"
+    );
+    ok(&[&r, "summary", "-u"]);
+    let view = ok(&[&r, "summary", "-v"]);
+    assert!(
+        view.starts_with("Repository Mode (ostree.summary.mode): archive-z2\n"),
+        "{view}"
+    );
 }
 
 /// A remote added without `--no-gpg-verify` requires GPG signatures, as in OSTree;

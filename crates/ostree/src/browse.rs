@@ -202,6 +202,21 @@ pub fn format_timestamp(secs: u64) -> String {
     )
 }
 
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SS+00`, as `ostree summary
+/// --view` shows times (`%:::z`) when the time zone is UTC; `None` past the year 9999,
+/// where `ostree` shows `invalid`.
+pub fn format_iso_timestamp(secs: u64) -> Option<String> {
+    const YEAR_10000: u64 = 253_402_300_800;
+    if secs >= YEAR_10000 {
+        return None;
+    }
+    Some(
+        format_timestamp(secs)
+            .replacen(' ', "T", 1)
+            .replace(" +0000", "+00"),
+    )
+}
+
 /// Parses `@SECONDS`, `SECONDS` or `YYYY-MM-DD[T ]HH:MM:SS[Z]` (UTC), as accepted by
 /// `--timestamp`.
 pub fn parse_timestamp(text: &str) -> Option<u64> {
@@ -258,6 +273,11 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(format_timestamp(1577836801), "2020-01-01 00:00:01 +0000");
+        assert_eq!(
+            format_iso_timestamp(1577836801).as_deref(),
+            Some("2020-01-01T00:00:01+00")
+        );
+        assert_eq!(format_iso_timestamp(u64::MAX), None);
         assert_eq!(parse_timestamp("2020-01-01T00:00:01Z"), Some(1577836801));
         assert_eq!(parse_timestamp("@1577836801"), Some(1577836801));
         assert_eq!(parse_timestamp("2020-13-01"), None);

@@ -194,6 +194,39 @@ pub enum PullError {
     },
 }
 
+/// The summary file of remote `remote_name` (`None` when it serves none), checked
+/// against `summary.sig` when the remote requires it (`sign-verify-summary`), as
+/// `ostree remote summary` and `remote refs` read it.
+pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
+    let remote = repo.remote(remote_name)?;
+    let policy = RemotePolicy::for_remote(&remote)?;
+    fetch_summary(&Fetcher::new(&remote.url)?, remote_name, &policy)
+}
+
+/// Fetches the remote's summary and, when its policy says so, refuses it unless
+/// `summary.sig` holds a signature by one of the remote's keys.
+fn fetch_summary(
+    fetcher: &Fetcher,
+    remote_name: &str,
+    policy: &RemotePolicy,
+) -> Result<Option<Vec<u8>>, PullError> {
+    let summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+    if let Some(summary_policy) = &policy.summary {
+        let refused = |source| PullError::SummarySignature {
+            remote: remote_name.to_owned(),
+            source: Box::new(source),
+        };
+        let summary = summary_bytes
+            .as_deref()
+            .ok_or_else(|| refused(SignError::NoSummary))?;
+        let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
+        summary_policy
+            .verify_summary(summary, signatures.as_deref())
+            .map_err(refused)?;
+    }
+    Ok(summary_bytes)
+}
+
 /// Pulls `refs` (names, or commit checksums) from `remote_name` into `repo`; with no
 /// refs, the remote's `branches` (or, with `mirror`, every ref in its summary).
 pub fn pull(
@@ -221,20 +254,7 @@ pub fn pull(
         object: fetcher.url("summary"),
         source,
     };
-    let summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
-    if let Some(summary_policy) = &policy.summary {
-        let refused = |source| PullError::SummarySignature {
-            remote: remote_name.to_owned(),
-            source: Box::new(source),
-        };
-        let summary = summary_bytes
-            .as_deref()
-            .ok_or_else(|| refused(SignError::NoSummary))?;
-        let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
-        summary_policy
-            .verify_summary(summary, signatures.as_deref())
-            .map_err(refused)?;
-    }
+    let summary_bytes = fetch_summary(&fetcher, remote_name, &policy)?;
     let (summary, offer) = match summary_bytes {
         Some(bytes) => (
             Some(crate::summary::parse_refs(&bytes).map_err(invalid_summary)?),

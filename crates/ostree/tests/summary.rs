@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::object::Variant;
-use ferro_ostree::summary::{summary_bytes, update_summary};
+use ferro_ostree::summary::{raw, summary_bytes, update_summary, view};
 use ferro_ostree::{Repo, RepoMode};
 
 #[path = "support/oracle.rs"]
@@ -84,4 +84,60 @@ fn ostree_reads_ferro_summary_as_a_remote() {
     ostree(&["pull", &c, "origin", "main"]);
     assert_eq!(ostree(&["rev-parse", &c, "origin:main"]).trim(), main);
     ostree(&["fsck", &c]);
+}
+
+/// `summary --view` and `--raw` show what `ostree` shows for the same summary file:
+/// one written by ferro (with a static delta listed), and one written by `ostree` with
+/// a collection id and extra metadata of many GVariant types.
+#[test]
+fn view_and_raw_match_ostree() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = setup(&tmp.path().join("r"), &tmp.path().join("src"));
+    let r = format!("--repo={}", repo.path().display());
+    ostree(&["static-delta", "generate", &r, "--empty", "--to=main"]);
+    let compare = |what: &str| {
+        let bytes = fs::read(repo.path().join("summary")).unwrap();
+        let ours = view(&bytes).unwrap();
+        assert_eq!(ours, ostree(&["summary", "-v", &r]), "--view of {what}");
+        assert!(
+            ours.contains("Static Deltas (ostree.static-deltas): {'"),
+            "{ours}"
+        );
+        assert_eq!(
+            raw(&bytes).unwrap(),
+            ostree(&["summary", "--raw", &r]),
+            "--raw of {what}"
+        );
+    };
+    update_summary(&repo).unwrap();
+    compare("ferro's summary");
+    ostree(&[
+        "summary",
+        "-u",
+        &r,
+        "-m",
+        "ostree.summary.collection-id='org.example.Os'",
+        "-m",
+        "ostree.summary.expires=uint64 1700000000",
+        "-m",
+        r#"text="it's a \"quote\"\t""#,
+        "-m",
+        "numbers=(uint32 5, int16 -2, byte 0x7f, 2.5, int64 -9, uint16 8, handle 3)",
+        "-m",
+        "bytes=[byte 0x01, 0x00, 0xff]",
+        "-m",
+        "bytestring=b'abc'",
+        "-m",
+        "nested=<<['a', 'b']>>",
+        "-m",
+        "empty=@a{sv} {}",
+        "-m",
+        "dict={'k': <true>, 'l': <objectpath '/o'>}",
+        "-m",
+        "maybe=@mi nothing",
+    ]);
+    compare("ostree's summary with extra metadata");
 }

@@ -21,11 +21,12 @@ pub fn have_ostree() -> bool {
 
 /// Runs `ostree ARGS` and returns its standard output, or its standard error when it
 /// fails (or cannot be started). The `dummy` signature type is enabled, so tests can
-/// sign with it.
+/// sign with it, and the time zone is UTC, in which ferro shows times.
 pub fn try_ostree(args: &[&str]) -> Result<String, String> {
     let run = Command::new("ostree")
         .args(args)
         .env("OSTREE_DUMMY_SIGN_ENABLED", "1")
+        .env("TZ", "UTC")
         .output();
     match run {
         Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),

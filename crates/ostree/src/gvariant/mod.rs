@@ -7,6 +7,9 @@
 //! [`Error`], never a panic or a hang. Normal form is enforced by the object parsers,
 //! which re-serialise what they read and compare.
 
+pub mod text;
+pub mod typed;
+
 /// Why bytes are not the GVariant value they claim to be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid GVariant {what}: {detail}")]

@@ -5,6 +5,10 @@
 //! `…indexed-deltas`, whose `delta-indexes/` files [`update_summary`] writes too).
 //! Written atomically; a stale `summary.sig` is removed since it no longer matches.
 
+mod view;
+
+pub use view::{raw, view};
+
 use std::fs;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
