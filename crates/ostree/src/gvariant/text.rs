@@ -17,55 +17,7 @@ pub fn print(value: &Value, annotate: bool) -> String {
 }
 
 fn write_value(out: &mut String, value: &Value, annotate: bool) {
-    let tag = |out: &mut String, name: &str| {
-        if annotate {
-            out.push_str(name);
-            out.push(' ');
-        }
-    };
     match value {
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Byte(b) => {
-            tag(out, "byte");
-            let _ = write!(out, "0x{b:02x}");
-        }
-        Value::I16(v) => {
-            tag(out, "int16");
-            let _ = write!(out, "{v}");
-        }
-        Value::U16(v) => {
-            tag(out, "uint16");
-            let _ = write!(out, "{v}");
-        }
-        Value::I32(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Value::U32(v) => {
-            tag(out, "uint32");
-            let _ = write!(out, "{v}");
-        }
-        Value::I64(v) => {
-            tag(out, "int64");
-            let _ = write!(out, "{v}");
-        }
-        Value::U64(v) => {
-            tag(out, "uint64");
-            let _ = write!(out, "{v}");
-        }
-        Value::Handle(v) => {
-            tag(out, "handle");
-            let _ = write!(out, "{v}");
-        }
-        Value::Double(v) => out.push_str(&double(*v)),
-        Value::Str(s) => write_string(out, s),
-        Value::ObjectPath(s) => {
-            tag(out, "objectpath");
-            write_string(out, s);
-        }
-        Value::Signature(s) => {
-            tag(out, "signature");
-            write_string(out, s);
-        }
         Value::Variant(_, child) => {
             out.push('<');
             write_value(out, child, true);
@@ -106,6 +58,35 @@ fn write_value(out: &mut String, value: &Value, annotate: bool) {
             write_value(out, value, annotate);
             out.push('}');
         }
+        basic => {
+            let (type_name, text) = basic_text(basic);
+            if let (true, Some(name)) = (annotate, type_name) {
+                out.push_str(name);
+                out.push(' ');
+            }
+            out.push_str(&text);
+        }
+    }
+}
+
+/// The text of a value of a basic type and, when that text would read as another
+/// type, the name of its own.
+fn basic_text(value: &Value) -> (Option<&'static str>, String) {
+    match value {
+        Value::Bool(b) => (None, b.to_string()),
+        Value::Byte(b) => (Some("byte"), format!("0x{b:02x}")),
+        Value::I16(v) => (Some("int16"), v.to_string()),
+        Value::U16(v) => (Some("uint16"), v.to_string()),
+        Value::I32(v) => (None, v.to_string()),
+        Value::U32(v) => (Some("uint32"), v.to_string()),
+        Value::I64(v) => (Some("int64"), v.to_string()),
+        Value::U64(v) => (Some("uint64"), v.to_string()),
+        Value::Handle(v) => (Some("handle"), v.to_string()),
+        Value::Double(v) => (None, double(*v)),
+        Value::Str(s) => (None, quoted(s)),
+        Value::ObjectPath(s) => (Some("objectpath"), quoted(s)),
+        Value::Signature(s) => (Some("signature"), quoted(s)),
+        container => (None, print(container, false)),
     }
 }
 
@@ -155,7 +136,8 @@ fn write_array(out: &mut String, inner: &Type, items: &[Value], annotate: bool) 
 /// A string in single quotes, or in double quotes when it holds a single quote;
 /// the quote in use and backslashes escaped, unprintable characters as C or `\uXXXX`
 /// escapes.
-fn write_string(out: &mut String, s: &str) {
+fn quoted(s: &str) -> String {
+    let mut out = String::new();
     let quote = if s.contains('\'') { '"' } else { '\'' };
     out.push(quote);
     for c in s.chars() {
@@ -184,6 +166,7 @@ fn write_string(out: &mut String, s: &str) {
         }
     }
     out.push(quote);
+    out
 }
 
 /// A NUL-terminated byte string (without its NUL) as `b'…'`, escaped like
