@@ -1,6 +1,9 @@
 //! OSTree metadata from a hostile repository or server must never panic or hang, and
-//! whatever parses is in normal form: serialising it again gives the same bytes.
+//! whatever parses is in normal form: serialising it again gives the same bytes. The
+//! same for any GVariant decoded by a type string and shown in its text form.
 #![no_main]
+use ferro_ostree::gvariant::text;
+use ferro_ostree::gvariant::typed::{Type, Value};
 use ferro_ostree::object::{Commit, DirMeta, DirTree, FileHeader, parse_metadata};
 use libfuzzer_sys::fuzz_target;
 
@@ -8,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&kind, bytes)) = data.split_first() else {
         return;
     };
-    match kind % 6 {
+    match kind % 8 {
         0 => {
             if let Ok(commit) = Commit::parse(bytes) {
                 assert_eq!(commit.to_bytes(), bytes);
@@ -30,8 +33,24 @@ fuzz_target!(|data: &[u8]| {
         4 => {
             let _ = parse_metadata(bytes);
         }
-        _ => {
+        5 => {
             let _ = ferro_ostree::summary::parse_refs(bytes);
+        }
+        6 => {
+            let _ = ferro_ostree::summary::view(bytes);
+            let _ = ferro_ostree::summary::raw(bytes);
+        }
+        _ => {
+            // A type string, a NUL, then the value's bytes.
+            let Some(nul) = bytes.iter().position(|&b| b == 0) else {
+                return;
+            };
+            let Ok(ty) = Type::parse(&String::from_utf8_lossy(&bytes[..nul])) else {
+                return;
+            };
+            if let Ok(value) = Value::decode(&ty, &bytes[nul + 1..]) {
+                let _ = text::print(&value.byteswapped(), true);
+            }
         }
     }
 });
