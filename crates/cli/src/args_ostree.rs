@@ -68,6 +68,18 @@ pub enum OstreeVerb {
     Show {
         /// The ref or checksum.
         rev: String,
+        /// Print the value of this commit metadata key, in the GVariant text form.
+        #[arg(long, value_name = "KEY", conflicts_with = "raw")]
+        print_metadata_key: Option<String>,
+        /// Print the value of this detached metadata key (`.commitmeta`).
+        #[arg(long, value_name = "KEY", conflicts_with_all = ["raw", "print_metadata_key"])]
+        print_detached_metadata_key: Option<String>,
+        /// Print the whole commit object in the GVariant text form.
+        #[arg(long)]
+        raw: bool,
+        /// Print integers as stored, without converting OSTree's big-endian ones.
+        #[arg(short = 'B', long)]
+        no_byteswap: bool,
     },
     /// List files in a commit.
     Ls(OstreeLsArgs),

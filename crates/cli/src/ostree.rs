@@ -113,9 +113,43 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 write_commit(&mut out, &id, &commit)?;
             }
         }
-        OstreeVerb::Show { rev } => {
+        OstreeVerb::Show {
+            rev,
+            print_metadata_key,
+            print_detached_metadata_key,
+            raw,
+            no_byteswap,
+        } => {
             let id = repo.resolve_rev(&rev)?;
-            write_commit(&mut out, &id, &repo.load_commit(&id)?)?;
+            let byteswap = !no_byteswap && cfg!(target_endian = "little");
+            if let Some(key) = print_metadata_key {
+                let metadata = repo.load_commit(&id)?.metadata;
+                let Some((_, value)) = metadata.iter().find(|(k, _)| *k == key) else {
+                    eprintln!("error: No such metadata key '{key}'");
+                    return Ok(ExitStatus::Failure);
+                };
+                writeln!(out, "{}", value.to_text(byteswap)?)?;
+            } else if let Some(key) = print_detached_metadata_key {
+                let Some(metadata) = repo.read_commitmeta(&id)? else {
+                    eprintln!("error: No detached metadata for commit {id}");
+                    return Ok(ExitStatus::Failure);
+                };
+                let Some((_, value)) = metadata.iter().find(|(k, _)| *k == key) else {
+                    eprintln!("error: No such metadata key '{key}'");
+                    return Ok(ExitStatus::Failure);
+                };
+                writeln!(out, "{}", value.to_text(byteswap)?)?;
+            } else if raw {
+                let bytes = repo.read_metadata(ferro_ostree::ObjectType::Commit, &id)?;
+                let text = ferro_ostree::gvariant::text::print_serialized(
+                    ferro_ostree::object::COMMIT_TYPE,
+                    &bytes,
+                    byteswap,
+                )?;
+                writeln!(out, "commit {id}\n{text}")?;
+            } else {
+                write_commit(&mut out, &id, &repo.load_commit(&id)?)?;
+            }
         }
         OstreeVerb::Ls(a) => {
             let id = repo.resolve_rev(&a.rev)?;

@@ -268,6 +268,13 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// The value in the annotated GVariant text form, integers byte-swapped first when
+    /// `byteswap`, as `ostree show --print-metadata-key` prints it (`'1.2'` for a
+    /// version).
+    pub fn to_text(&self, byteswap: bool) -> Result<String, gv::Error> {
+        gv::text::print_serialized(&self.type_str, &self.data, byteswap)
+    }
+
     /// An `s`.
     pub fn string(value: &str) -> Self {
         Variant {
@@ -360,6 +367,9 @@ pub(crate) fn read_metadata(data: &[u8]) -> Result<Metadata, Error> {
         })
         .collect()
 }
+
+/// The GVariant type of a commit object.
+pub const COMMIT_TYPE: &str = "(a{sv}aya(say)sstayay)";
 
 /// `(a{sv}aya(say)sstayay)`: a commit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,17 @@
 
 use std::fmt::Write;
 
+use super::Error;
 use super::typed::{Type, Value};
+
+/// The annotated text form of `data` read as a `type_str` value, its integers
+/// byte-swapped first when `byteswap`: `ostree` shows raw metadata so on little-endian
+/// hosts (unless `-B`), because OSTree stores many integers big-endian.
+pub fn print_serialized(type_str: &str, data: &[u8], byteswap: bool) -> Result<String, Error> {
+    let value = Value::decode(&Type::parse(type_str)?, data)?;
+    let value = if byteswap { value.byteswapped() } else { value };
+    Ok(print(&value, true))
+}
 
 /// The text form of `value`.
 pub fn print(value: &Value, annotate: bool) -> String {

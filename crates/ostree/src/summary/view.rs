@@ -21,13 +21,8 @@ fn decode(bytes: &[u8]) -> Result<Value, gv::Error> {
 /// `ostree summary --raw`: the whole summary in the annotated text form, its integers
 /// byte-swapped on little-endian hosts as `ostree` shows them.
 pub fn raw(bytes: &[u8]) -> Result<String, gv::Error> {
-    let value = decode(bytes)?;
-    let value = if cfg!(target_endian = "little") {
-        value.byteswapped()
-    } else {
-        value
-    };
-    Ok(text::print(&value, true) + "\n")
+    let byteswap = cfg!(target_endian = "little");
+    Ok(text::print_serialized(SUMMARY_TYPE, bytes, byteswap)? + "\n")
 }
 
 /// `ostree summary --view`: each ref with its commit's size, id and metadata, then the
