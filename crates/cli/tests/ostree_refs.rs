@@ -4,24 +4,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
-    let mut command = match tool {
-        "ferro" => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_ferro"));
-            c.arg("ostree");
-            c
-        }
-        _ => Command::new(tool),
-    };
-    command
-        .arg(format!("--repo={}", repo.display()))
-        .args(args)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
+#[path = "support/tools.rs"]
+mod tools;
+use tools::run;
 
 /// Exit success and the sorted output lines.
 fn outcome(out: &Output) -> (bool, Vec<String>) {

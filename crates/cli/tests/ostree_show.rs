@@ -3,25 +3,11 @@
 //! Skipped with a message when `ostree` is not installed.
 
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Output};
 
-fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
-    let mut command = match tool {
-        "ferro" => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_ferro"));
-            c.arg("ostree");
-            c
-        }
-        _ => Command::new(tool),
-    };
-    command
-        .arg(format!("--repo={}", repo.display()))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap()
-}
+#[path = "support/tools.rs"]
+mod tools;
+use tools::run;
 
 #[test]
 fn show_prints_metadata_and_raw_commits_as_ostree_does() {

@@ -1,0 +1,24 @@
+//! Running `ferro ostree` and the real `ostree` the same way, for tests that compare
+//! the two on one repository.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `ferro ostree` (`tool` "ferro") or `tool` itself with `--repo=REPO ARGS…`, in
+/// the UTC time zone, in which both show times alike.
+pub fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
+    let mut command = match tool {
+        "ferro" => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_ferro"));
+            c.arg("ostree");
+            c
+        }
+        _ => Command::new(tool),
+    };
+    command
+        .arg(format!("--repo={}", repo.display()))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap()
+}
