@@ -33,7 +33,7 @@
 //!
 //! Not yet: SELinux labelling (`--selinux-policy`), tar archives other than plain and
 //! gzip, several `--tree` overlays in one commit, `checkout --union-identical`,
-//! `per-object-fsync`, writing tombstones; for pulls: GPG verification, signed delta
+//! writing tombstones; for pulls: GPG verification, signed delta
 //! superblocks, `contenturl`/`metalink`/TLS options, `file://` remotes; for generated
 //! deltas: rolling-checksum reuse of old objects, fallback objects, signing.
 

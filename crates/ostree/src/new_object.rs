@@ -111,6 +111,19 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Syncs `file`, a complete new object shown as `shown`, before it is put in place
+    /// when `[core] per-object-fsync` asks for it; otherwise the commit point's `syncfs`
+    /// covers it.
+    pub(crate) fn sync_new_object(&self, file: &File, shown: &Path) -> Result<(), Error> {
+        let policy = self.policy();
+        if policy.fsync && policy.per_object_fsync {
+            file.sync_all().map_err(io_err("sync", shown))?;
+        }
+        Ok(())
+    }
+}
+
 impl NewObject {
     /// The open file to write.
     pub(crate) fn file(&mut self) -> &mut File {
@@ -138,6 +151,7 @@ impl NewObject {
         kind: ObjectType,
         id: &Checksum,
     ) -> Result<(), Error> {
+        repo.sync_new_object(&self.file, &self.shown)?;
         let dest = repo.object_path(kind, id);
         if let Some(tmp) = self.named.take() {
             if fs::symlink_metadata(&dest).is_ok() {
@@ -213,8 +227,21 @@ mod tests {
 
     #[test]
     fn publish_links_once_and_leaves_no_temporary_files() {
+        for per_object_fsync in [false, true] {
+            publish_once(per_object_fsync);
+        }
+    }
+
+    fn publish_once(per_object_fsync: bool) {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let mut repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        if per_object_fsync {
+            let config = dir.path().join("config");
+            let text = fs::read_to_string(&config).unwrap() + "per-object-fsync=true\n";
+            fs::write(&config, text).unwrap();
+            repo = Repo::open(dir.path()).unwrap();
+            assert!(repo.policy().per_object_fsync);
+        }
         let id = Checksum([0xab; 32]);
         let dest = repo.object_path(ObjectType::DirTree, &id);
         for data in [&b"first"[..], b"second"] {

@@ -692,7 +692,11 @@ impl Puller<'_> {
                     &content.header,
                     content.size,
                     &mut content.reader,
-                    || repo.install(&spill, &dest),
+                    || {
+                        let spilled = fs::File::open(&spill).map_err(io_err("open", &spill))?;
+                        repo.sync_new_object(&spilled, &spill)?;
+                        repo.install(&spill, &dest)
+                    },
                 )?;
                 size
             }

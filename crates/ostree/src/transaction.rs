@@ -29,6 +29,9 @@ use crate::repo::{Error, Repo, io_err};
 pub(crate) struct Policy {
     /// `fsync` (default true): sync at the commit point and on ref writes.
     pub(crate) fsync: bool,
+    /// `per-object-fsync` (default false): also sync each object before it is linked
+    /// into place, for filesystems where one `syncfs` is slow or unreliable.
+    pub(crate) per_object_fsync: bool,
     /// `locking` (default true, as in OSTree 2022.7): take `.lock`.
     pub(crate) locking: bool,
     /// `tmp-expiry-secs` (default 86400): age after which `tmp/` leftovers go.
@@ -45,8 +48,9 @@ impl Policy {
     /// Reads the settings from the text of a repository `config`.
     pub(crate) fn from_config(text: &str) -> Result<Self, String> {
         let config = KeyFile::parse(text);
-        let flag = |key: &str| match config.get("core", key).as_deref() {
-            None | Some("true" | "1") => Ok(true),
+        let flag = |key: &str, default: bool| match config.get("core", key).as_deref() {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
             Some(other) => Err(format!("[core] {key}={other} is not a boolean")),
         };
@@ -72,9 +76,10 @@ impl Policy {
                 .clamp(1, 9) as u32,
         };
         Ok(Policy {
-            fsync: flag("fsync")?,
+            fsync: flag("fsync", true)?,
+            per_object_fsync: flag("per-object-fsync", false)?,
             zlib_level,
-            locking: flag("locking")?,
+            locking: flag("locking", true)?,
             tmp_expiry_secs,
             lock_timeout: lock_timeout.map(std::time::Duration::from_secs),
         })
@@ -216,6 +221,7 @@ mod tests {
             defaults,
             Policy {
                 fsync: true,
+                per_object_fsync: false,
                 locking: true,
                 tmp_expiry_secs: 86400,
                 lock_timeout: Some(Duration::from_secs(30)),
@@ -223,6 +229,11 @@ mod tests {
             }
         );
         let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\nlock-timeout-secs=2\n";
+        assert!(
+            Policy::from_config("[core]\nper-object-fsync=true\n")
+                .unwrap()
+                .per_object_fsync
+        );
         let set = Policy::from_config(text).unwrap();
         assert_eq!(
             (
