@@ -143,6 +143,14 @@ pub enum OstreeVerb {
         /// Show the whole summary in the GVariant text form.
         #[arg(long)]
         raw: bool,
+        /// With -u: add `KEY=VALUE` metadata, VALUE in the GVariant text form.
+        #[arg(
+            short = 'm',
+            long = "add-metadata",
+            value_name = "KEY=VALUE",
+            requires = "update"
+        )]
+        add_metadata: Vec<String>,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {
@@ -219,6 +227,10 @@ pub struct OstreeCommitArgs {
     /// Add `KEY=VALUE` string metadata.
     #[arg(long, value_name = "KEY=VALUE")]
     pub add_metadata_string: Vec<String>,
+    /// Add `KEY=VALUE` metadata, VALUE in the GVariant text form (`"uint64 5"`,
+    /// `"['a', 'b']"`, `"'text'"`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub add_metadata: Vec<String>,
     /// Do not record the branch as `ostree.ref-binding`.
     #[arg(long)]
     pub no_bindings: bool,

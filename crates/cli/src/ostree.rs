@@ -249,12 +249,18 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             sign_type,
             view,
             raw,
+            add_metadata,
         } => {
             let show = match (view, raw) {
                 (_, true) => Some(crate::ostree_sign::SummaryView::Raw),
                 (true, false) => Some(crate::ostree_sign::SummaryView::Labelled),
                 (false, false) => None,
             };
+            let additional = add_metadata
+                .iter()
+                .map(|kv| typed_metadata("-m", kv))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let update = update.then_some(additional);
             return crate::ostree_sign::run_summary(
                 &repo, update, &sign, &sign_type, show, &mut out,
             );
@@ -334,6 +340,9 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
             .with_context(|| format!("--add-metadata-string '{kv}' is not KEY=VALUE"))?;
         metadata.push((key.to_owned(), Variant::string(value)));
     }
+    for kv in &a.add_metadata {
+        metadata.push(typed_metadata("--add-metadata", kv)?);
+    }
     let options = CommitOptions {
         branch: a.branch,
         subject: a.subject,
@@ -403,6 +412,18 @@ pub(crate) fn format_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A `KEY=VALUE` option whose VALUE is in the GVariant text form, as `ostree` reads
+/// `commit --add-metadata` and `summary -m`.
+pub fn typed_metadata(option: &str, kv: &str) -> anyhow::Result<(String, Variant)> {
+    let (key, value) = kv
+        .split_once('=')
+        .with_context(|| format!("{option} '{kv}' is not KEY=VALUE"))?;
+    let value = Variant::from_text(value).with_context(|| {
+        format!("{option} '{kv}': the value is not in the GVariant text form (e.g. \"'text'\", \"uint64 5\")")
+    })?;
+    Ok((key.to_owned(), value))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use ferro_ostree::Repo;
 use ferro_ostree::diff::{diff_commits, diff_stats};
+use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
 
 use crate::ExitStatus;
@@ -59,18 +60,18 @@ pub enum SummaryView {
     Raw,
 }
 
-/// `summary [-u] [--sign KEY]... [-v|--raw]`: regenerates the summary, signs it and/or
-/// shows it, as `ostree summary` does (`-u` drops the old `summary.sig`; signing alone
-/// appends).
+/// `summary [-u [-m KEY=VALUE]...] [--sign KEY]... [-v|--raw]`: regenerates the
+/// summary (`update`, with that additional metadata), signs it and/or shows it, as
+/// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
 pub fn run_summary(
     repo: &Repo,
-    update: bool,
+    update: Option<Metadata>,
     keys: &[String],
     sign_type: &str,
     show: Option<SummaryView>,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitStatus> {
-    if !update && keys.is_empty() && show.is_none() {
+    if update.is_none() && keys.is_empty() && show.is_none() {
         eprintln!(
             "error: nothing to do: give -u to regenerate the summary, --sign KEY-ID to sign \
              it, or -v/--raw to show it"
@@ -82,8 +83,8 @@ pub fn run_summary(
     }
     // Keys are checked before the summary changes, so a bad key leaves it as it was.
     let keys = secret_keys(keys)?;
-    if update {
-        ferro_ostree::summary::update_summary(repo)?;
+    if let Some(additional) = update {
+        ferro_ostree::summary::regenerate_summary(repo, &additional)?;
     }
     if !keys.is_empty() {
         sign::sign_summary(repo, &keys)?;

@@ -278,6 +278,14 @@ fn summary_view_without_a_summary_says_how_to_make_one() {
         view.starts_with("Repository Mode (ostree.summary.mode): archive-z2\n"),
         "{view}"
     );
+    // -m adds metadata in the GVariant text form, and only with -u.
+    ok(&[&r, "summary", "-u", "-m", "foo='bar'", "-m", "n=uint32 5"]);
+    let view = ok(&[&r, "summary", "-v"]);
+    assert!(view.ends_with("foo: 'bar'\nn: 5\n"), "{view}");
+    assert_eq!(
+        ferro(&[&r, "summary", "-m", "foo='bar'"]).status.code(),
+        Some(2)
+    );
 }
 
 /// A remote added without `--no-gpg-verify` requires GPG signatures, as in OSTree;

@@ -355,14 +355,21 @@ pub(crate) fn finish_commit(
             });
         }
     }
-    let mut metadata = Metadata::new();
-    if let (Some(branch), false) = (&options.branch, options.no_bindings) {
+    // As `ostree commit` orders it: the given metadata, then the bindings (an orphan
+    // commit is bound to no ref), which are part of the commit id.
+    let mut metadata: Metadata = options.metadata.clone();
+    if !options.no_bindings {
         metadata.push((
             "ostree.ref-binding".into(),
-            Variant::strings([branch.as_str()]),
+            Variant::strings(options.branch.iter().map(String::as_str)),
         ));
+        if let Some(collection) = repo.read_config()?.get("core", "collection-id") {
+            metadata.push((
+                "ostree.collection-binding".into(),
+                Variant::string(&collection),
+            ));
+        }
     }
-    metadata.extend(options.metadata.iter().cloned());
     let commit = Commit {
         metadata,
         parent,

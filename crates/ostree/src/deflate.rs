@@ -9,7 +9,8 @@
 //! 44 MB/s to 0.478 of the size and libdeflate level 5 at 78 MB/s to 0.473; over 80
 //! files of `/usr/lib` above 1 MiB (878 MB), zlib-rs level 6 ran at 43 MB/s to 0.422
 //! and level 5 at 54 MB/s to 0.423, while Debian's zlib at level 6 compresses such
-//! files to within 1% of zlib-rs.
+//! files to within 1% of zlib-rs. Over all of `/usr/lib` this stores 1,503 MB where
+//! `ostree` stores 1,485 MB (+1.2%), in a fifth of its time. Level 1 stays at 1.
 //!
 //! Each thread keeps its compressors and buffers and reuses them between objects:
 //! allocating fresh state for every object (≈380 KiB for zlib alone) fragmented the glibc

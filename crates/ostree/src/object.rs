@@ -275,6 +275,16 @@ impl Variant {
         gv::text::print_serialized(&self.type_str, &self.data, byteswap)
     }
 
+    /// A value written in the GVariant text form (`'1.2'`, `uint64 5`, `['a']`), as
+    /// `ostree commit --add-metadata KEY=VALUE` reads it.
+    pub fn from_text(text: &str) -> Result<Self, gv::Error> {
+        let value = gv::parse::parse(text, None)?;
+        Ok(Variant {
+            type_str: value.type_of().to_type_string(),
+            data: value.encode(),
+        })
+    }
+
     /// An `s`.
     pub fn string(value: &str) -> Self {
         Variant {

@@ -51,7 +51,7 @@ fn summary_matches_ostree_byte_for_byte() {
         + key.len();
     let at = at.next_multiple_of(8);
     let now = u64::from_be_bytes(theirs[at..at + 8].try_into().unwrap());
-    assert_eq!(summary_bytes(&repo, now).unwrap(), theirs);
+    assert_eq!(summary_bytes(&repo, now, &Vec::new()).unwrap(), theirs);
 }
 
 #[test]

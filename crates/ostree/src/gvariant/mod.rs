@@ -6,7 +6,12 @@
 //! into members without recursion beyond the fixed type shapes, so hostile bytes give an
 //! [`Error`], never a panic or a hang. Normal form is enforced by the object parsers,
 //! which re-serialise what they read and compare.
+//!
+//! Values of any other type — metadata that other tools write, or that users give as
+//! text — go through [`typed`] (decode and encode by type string), [`text`] (GLib's
+//! text form, as `ostree` prints it) and [`parse`] (that text form read back).
 
+pub mod parse;
 pub mod text;
 pub mod typed;
 
@@ -35,6 +40,16 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// A member of any type: its bytes, alignment, and whether its type has a fixed size
+    /// (such members need no framing offset).
+    pub(crate) fn new(bytes: Vec<u8>, align: usize, fixed: bool) -> Self {
+        Member {
+            bytes,
+            align,
+            fixed,
+        }
+    }
+
     /// A variable-size member (string, array, struct with variable parts, variant).
     pub(crate) fn var(bytes: Vec<u8>, align: usize) -> Self {
         Member {

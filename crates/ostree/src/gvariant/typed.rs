@@ -62,6 +62,13 @@ impl Type {
         Ok(ty)
     }
 
+    /// Parses the one complete type `text` starts with; returns it and the bytes it
+    /// took (for `@TYPE value` in the text form).
+    pub fn parse_leading(text: &str) -> Result<(Type, usize), Error> {
+        let (ty, rest) = Self::parse_prefix(text.as_bytes(), 0)?;
+        Ok((ty, text.len() - rest.len()))
+    }
+
     fn parse_prefix(text: &[u8], depth: usize) -> Result<(Type, &[u8]), Error> {
         if depth > MAX_DEPTH {
             return Err(err("type", "nested too deeply"));
@@ -277,6 +284,63 @@ impl Value {
         decode(ty, data, 0)
     }
 
+    /// The value's type.
+    pub fn type_of(&self) -> Type {
+        match self {
+            Value::Bool(_) => Type::Bool,
+            Value::Byte(_) => Type::Byte,
+            Value::I16(_) => Type::I16,
+            Value::U16(_) => Type::U16,
+            Value::I32(_) => Type::I32,
+            Value::U32(_) => Type::U32,
+            Value::I64(_) => Type::I64,
+            Value::U64(_) => Type::U64,
+            Value::Handle(_) => Type::Handle,
+            Value::Double(_) => Type::Double,
+            Value::Str(_) => Type::Str,
+            Value::ObjectPath(_) => Type::ObjectPath,
+            Value::Signature(_) => Type::Signature,
+            Value::Variant(..) => Type::Variant,
+            Value::Maybe(inner, _) => Type::Maybe(Box::new(inner.clone())),
+            Value::Array(inner, _) => Type::Array(Box::new(inner.clone())),
+            Value::Tuple(items) => Type::Tuple(items.iter().map(Value::type_of).collect()),
+            Value::Entry(key, value) => {
+                Type::Entry(Box::new(key.type_of()), Box::new(value.type_of()))
+            }
+        }
+    }
+
+    /// The value's bytes in GVariant normal form (little-endian).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Value::Bool(b) => vec![u8::from(*b)],
+            Value::Byte(b) => vec![*b],
+            Value::I16(v) => v.to_le_bytes().to_vec(),
+            Value::U16(v) => v.to_le_bytes().to_vec(),
+            Value::I32(v) | Value::Handle(v) => v.to_le_bytes().to_vec(),
+            Value::U32(v) => v.to_le_bytes().to_vec(),
+            Value::I64(v) => v.to_le_bytes().to_vec(),
+            Value::U64(v) => v.to_le_bytes().to_vec(),
+            Value::Double(v) => v.to_le_bytes().to_vec(),
+            Value::Str(s) | Value::ObjectPath(s) | Value::Signature(s) => super::string(s),
+            Value::Variant(ty, child) => super::variant(&ty.to_type_string(), &child.encode()),
+            Value::Maybe(_, None) => Vec::new(),
+            Value::Maybe(inner, Some(child)) => {
+                let mut bytes = child.encode();
+                if inner.fixed_size().is_none() {
+                    bytes.push(0);
+                }
+                bytes
+            }
+            Value::Array(inner, items) => match inner.fixed_size() {
+                Some(_) => items.iter().flat_map(Value::encode).collect(),
+                None => super::array(items.iter().map(Value::encode), inner.alignment()),
+            },
+            Value::Tuple(items) => encode_members(items),
+            Value::Entry(key, value) => encode_members(&[(**key).clone(), (**value).clone()]),
+        }
+    }
+
     /// The same value with every integer's bytes reversed (`g_variant_byteswap`):
     /// OSTree stores some integers big-endian, and shows raw metadata swapped.
     pub fn byteswapped(&self) -> Value {
@@ -304,6 +368,25 @@ impl Value {
             other => other.clone(),
         }
     }
+}
+
+/// A tuple's bytes: members framed as [`super::structure`] frames them, and a tuple of
+/// fixed size padded to it (the unit tuple is one 0 byte).
+fn encode_members(items: &[Value]) -> Vec<u8> {
+    let types: Vec<Type> = items.iter().map(Value::type_of).collect();
+    let mut bytes = super::structure(
+        items
+            .iter()
+            .zip(&types)
+            .map(|(item, ty)| {
+                super::Member::new(item.encode(), ty.alignment(), ty.fixed_size().is_some())
+            })
+            .collect(),
+    );
+    if let Some(size) = fixed_tuple_size(&types) {
+        bytes.resize(size, 0);
+    }
+    bytes
 }
 
 fn fixed<const N: usize>(what: &'static str, data: &[u8]) -> Result<[u8; N], Error> {
@@ -444,6 +527,26 @@ mod tests {
                 Box::new(Value::Variant(Type::Str, Box::new(Value::Str("v".into()))))
             )]
         );
+    }
+
+    #[test]
+    fn encoding_round_trips_through_decoding() {
+        let texts = [
+            "(uint32 1, byte 2, 'x', [int16 3, 4], <(true, 2.5)>)",
+            "{'a': <[byte 0x01]>, 'b': <@as []>}",
+            "(@mi nothing, just 'j', just 7, (byte 1, 2))",
+            "[(byte 1, 2), (byte 3, 4)]",
+            "()",
+        ];
+        for text in texts {
+            let value = crate::gvariant::parse::parse(text, None).unwrap();
+            let bytes = value.encode();
+            assert_eq!(
+                Value::decode(&value.type_of(), &bytes).unwrap(),
+                value,
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -34,8 +34,9 @@ fn bool_variant(value: bool) -> Variant {
 }
 
 /// The summary bytes for the repository's current local refs; `now` is recorded as
-/// `ostree.summary.last-modified`.
-pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
+/// `ostree.summary.last-modified`, and `additional` metadata follows the repository's
+/// own (which wins where a key is in both, as in OSTree).
+pub fn summary_bytes(repo: &Repo, now: u64, additional: &Metadata) -> Result<Vec<u8>, Error> {
     let mut refs: Vec<_> = repo
         .list_refs()?
         .into_iter()
@@ -87,6 +88,11 @@ pub fn summary_bytes(repo: &Repo, now: u64) -> Result<Vec<u8>, Error> {
         ));
     }
     extra.push(("ostree.summary.indexed-deltas".into(), bool_variant(true)));
+    for (key, value) in additional {
+        if !extra.iter().any(|(k, _)| k == key) {
+            extra.push((key.clone(), value.clone()));
+        }
+    }
     Ok(gv::structure(vec![
         Member::var(gv::array(entries, 8), 8),
         Member::var(metadata_bytes(&extra), 8),
@@ -116,6 +122,12 @@ pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
 
 /// Regenerates `summary` (`ostree summary -u`); returns its size.
 pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
+    regenerate_summary(repo, &Metadata::new())
+}
+
+/// Regenerates `summary` with `additional` metadata (`ostree summary -u -m KEY=VALUE`);
+/// returns its size.
+pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, Error> {
     // Shared, as `ostree summary -u` takes it: the refs it lists name complete commits.
     let _lock = repo.lock(crate::lock::LockKind::Shared)?;
     let now = std::env::var("SOURCE_DATE_EPOCH")
@@ -126,7 +138,7 @@ pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         });
-    let bytes = summary_bytes(repo, now)?;
+    let bytes = summary_bytes(repo, now, additional)?;
     delta_index::write_indexes(repo, &delta_index::stored(repo)?)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
