@@ -4,11 +4,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 #[path = "support/tools.rs"]
 mod tools;
 use tools::run;
+
+#[path = "../../ostree/tests/support/oracle.rs"]
+mod oracle;
+use oracle::have_ostree;
 
 /// Exit success and the sorted output lines.
 fn outcome(out: &Output) -> (bool, Vec<String>) {
@@ -53,8 +57,7 @@ fn setup(tool: &str, root: &Path, src: &Path) -> std::path::PathBuf {
 /// A fresh directory holding `src/f` with `text`; `None`, saying why, when `ostree` is
 /// not installed.
 fn source_tree(text: &[u8]) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
-    if Command::new("ostree").arg("--version").output().is_err() {
-        eprintln!("skipping: `ostree` is not installed");
+    if !have_ostree() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

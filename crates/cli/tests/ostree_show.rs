@@ -2,27 +2,23 @@
 //! prints what `ostree show` prints for the same commit, and fails where it fails.
 //! Skipped with a message when `ostree` is not installed.
 
-use std::fs;
-use std::process::{Command, Output};
+use std::process::Output;
 
 #[path = "support/tools.rs"]
 mod tools;
-use tools::run;
+use tools::{hello_tree, run};
+
+#[path = "../../ostree/tests/support/oracle.rs"]
+mod oracle;
+use oracle::have_ostree;
 
 #[test]
 fn show_prints_metadata_and_raw_commits_as_ostree_does() {
-    if !Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
+    if !have_ostree() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("tree");
-    fs::create_dir_all(&tree).unwrap();
-    fs::write(tree.join("hello"), "hello\n").unwrap();
+    let tree = hello_tree(tmp.path());
     let repo = tmp.path().join("repo");
     let ferro_ok = |args: &[&str]| {
         let out = run("ferro", &repo, args);
@@ -93,18 +89,11 @@ fn show_prints_metadata_and_raw_commits_as_ostree_does() {
 /// a value is refused by name.
 #[test]
 fn commits_get_the_same_ids_as_ostree_commits() {
-    if !Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
+    if !have_ostree() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("tree");
-    fs::create_dir_all(&tree).unwrap();
-    fs::write(tree.join("hello"), "hello\n").unwrap();
+    let tree = hello_tree(tmp.path());
     let tree_arg = format!("--tree=dir={}", tree.display());
     let values = [
         "'text'",

@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use ferro_ostree::checkout::{CheckoutOptions, checkout};
 use ferro_ostree::commit::{CommitOptions, commit_dir};
@@ -14,7 +13,7 @@ use ferro_ostree::{Repo, RepoMode};
 
 #[path = "support/oracle.rs"]
 mod oracle;
-use oracle::ostree;
+use oracle::{have_ostree, ostree};
 
 type Xattrs = Vec<(String, Vec<u8>)>;
 
@@ -51,12 +50,7 @@ struct Tree {
 /// filesystem allows it, which for symlinks means `trusted.*` as root — the symlink `l`;
 /// `None` (with a message) when the test cannot run here.
 fn make_tree() -> Option<Tree> {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
+    if !have_ostree() {
         return None;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! Running `ferro ostree` and the real `ostree` the same way, for tests that compare
-//! the two on one repository.
+//! the two on one repository. Each test includes this module and uses what it needs.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -21,4 +22,12 @@ pub fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
         .env("TZ", "UTC")
         .output()
         .unwrap()
+}
+
+/// A one-file tree (`hello`) under `dir`, to commit.
+pub fn hello_tree(dir: &Path) -> std::path::PathBuf {
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("hello"), "hello\n").unwrap();
+    tree
 }
