@@ -110,6 +110,7 @@ fn commits_get_the_same_ids_as_ostree_commits() {
         "@a{sv} {}",
         "(1, 'x', <true>)",
         "b'bytes'",
+        "b'\\001\\377x'",
         "[byte 0x01, 0x02]",
         "<int16 -3>",
         "@mi nothing",

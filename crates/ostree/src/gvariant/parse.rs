@@ -122,7 +122,7 @@ impl<'a> Reader<'a> {
             }
             'b' if self.rest()[1..].starts_with(['\'', '"']) => {
                 self.pos += 1;
-                Ok(Tree::Bytes(self.string()?.into_bytes()))
+                Ok(Tree::Bytes(self.quoted(true)?))
             }
             c if c.is_ascii_digit() || matches!(c, '-' | '+' | '.') => {
                 Ok(Tree::Number(self.number()))
@@ -189,9 +189,19 @@ impl<'a> Reader<'a> {
 
     /// A quoted string, escapes resolved.
     fn string(&mut self) -> Result<String, Error> {
+        let bytes = self.quoted(false)?;
+        String::from_utf8(bytes).map_err(|_| self.error("string is not UTF-8"))
+    }
+
+    /// The bytes of a quoted text; octal escapes are bytes in a byte string (`b'\377'`)
+    /// and characters in a string.
+    fn quoted(&mut self, byte_string: bool) -> Result<Vec<u8>, Error> {
         let quote = self.peek().unwrap_or('\'');
         self.pos += 1;
-        let mut out = String::new();
+        let mut out = Vec::new();
+        let push = |out: &mut Vec<u8>, c: char| {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        };
         let mut chars = self.rest().char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
@@ -202,13 +212,13 @@ impl<'a> Reader<'a> {
                 '\\' => {
                     let Some((_, e)) = chars.next() else { break };
                     match e {
-                        'a' => out.push('\u{7}'),
-                        'b' => out.push('\u{8}'),
-                        'f' => out.push('\u{c}'),
-                        'n' => out.push('\n'),
-                        'r' => out.push('\r'),
-                        't' => out.push('\t'),
-                        'v' => out.push('\u{b}'),
+                        'a' => out.push(0x07),
+                        'b' => out.push(0x08),
+                        'f' => out.push(0x0c),
+                        'n' => out.push(b'\n'),
+                        'r' => out.push(b'\r'),
+                        't' => out.push(b'\t'),
+                        'v' => out.push(0x0b),
                         'u' | 'U' => {
                             let digits = if e == 'u' { 4 } else { 8 };
                             let hex: String = chars.by_ref().take(digits).map(|(_, c)| c).collect();
@@ -217,7 +227,7 @@ impl<'a> Reader<'a> {
                                 .filter(|_| hex.len() == digits)
                                 .and_then(char::from_u32)
                                 .ok_or_else(|| self.error(&format!("bad escape '\\{e}{hex}'")))?;
-                            out.push(ch);
+                            push(&mut out, ch);
                         }
                         '0'..='7' => {
                             // Up to three octal digits, as C and GLib read them.
@@ -231,12 +241,15 @@ impl<'a> Reader<'a> {
                                     _ => break,
                                 }
                             }
-                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                            match (byte_string, u8::try_from(code)) {
+                                (true, Ok(byte)) => out.push(byte),
+                                _ => push(&mut out, char::from_u32(code).unwrap_or('\u{fffd}')),
+                            }
                         }
-                        other => out.push(other),
+                        other => push(&mut out, other),
                     }
                 }
-                c => out.push(c),
+                c => push(&mut out, c),
             }
         }
         Err(self.error("unterminated string"))
@@ -535,6 +548,7 @@ mod tests {
             ("(1,)", Some("(1,)")),
             ("()", Some("()")),
             ("b'abc'", Some("b'abc'")),
+            ("b'\\001\\377x'", Some("b'\\001\\377x'")),
             ("[byte 0x01, 0x02]", Some("[byte 0x01, 0x02]")),
             ("@mi nothing", Some("@mi nothing")),
             ("just 5", Some("@mi 5")),
