@@ -10,7 +10,10 @@
 //! - [`gvariant`]: GVariant normal-form framing. Hand-written rather than a general
 //!   crate: OSTree needs a handful of fixed types, ids depend on byte-exact normal form,
 //!   and a small slicing reader is easy to make hostile-input safe (bounds-checked,
-//!   non-recursive, re-serialised to reject anything not in normal form).
+//!   non-recursive, re-serialised to reject anything not in normal form). Values of
+//!   other types (metadata from other tools or typed by users) go through its
+//!   `typed`, `text` and `parse` modules: decoded by type string, shown and read in
+//!   GLib's text form as `ostree show|summary` print it and `--add-metadata` reads it.
 //! - [`object`]: [`Commit`], [`DirTree`], [`DirMeta`], [`FileHeader`] and their ids.
 //! - [`checksum`]: [`Checksum`] and the SHA-256 backend (chosen by measurement).
 //! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
