@@ -207,7 +207,7 @@ impl Type {
             Type::I32 | Type::U32 | Type::Handle => Some(4),
             Type::I64 | Type::U64 | Type::Double => Some(8),
             Type::Tuple(members) => fixed_tuple_size(members),
-            Type::Entry(key, value) => fixed_tuple_size(&[(**key).clone(), (**value).clone()]),
+            Type::Entry(key, value) => fixed_tuple_size([&**key, &**value]),
             _ => None,
         }
     }
@@ -223,18 +223,17 @@ impl Type {
 
 /// The fixed size of a tuple whose members all have one: laid out with padding, then
 /// rounded up to the tuple's alignment; the unit tuple takes one byte.
-fn fixed_tuple_size(members: &[Type]) -> Option<usize> {
-    if members.is_empty() {
-        return Some(1);
-    }
+fn fixed_tuple_size<'a>(members: impl IntoIterator<Item = &'a Type>) -> Option<usize> {
     let mut end = 0usize;
     let mut align = 1;
+    let mut any = false;
     for member in members {
         let a = member.alignment();
         align = align.max(a);
         end = end.div_ceil(a) * a + member.fixed_size()?;
+        any = true;
     }
-    Some(end.div_ceil(align) * align)
+    Some(if any { end.div_ceil(align) * align } else { 1 })
 }
 
 /// A decoded value.
@@ -337,7 +336,7 @@ impl Value {
                 None => super::array(items.iter().map(Value::encode), inner.alignment()),
             },
             Value::Tuple(items) => encode_members(items),
-            Value::Entry(key, value) => encode_members(&[(**key).clone(), (**value).clone()]),
+            Value::Entry(key, value) => encode_members([&**key, &**value]),
         }
     }
 
@@ -372,8 +371,9 @@ impl Value {
 
 /// A tuple's bytes: members framed as [`super::structure`] frames them, and a tuple of
 /// fixed size padded to it (the unit tuple is one 0 byte).
-fn encode_members(items: &[Value]) -> Vec<u8> {
-    let types: Vec<Type> = items.iter().map(Value::type_of).collect();
+fn encode_members<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
+    let items: Vec<&Value> = items.into_iter().collect();
+    let types: Vec<Type> = items.iter().map(|item| item.type_of()).collect();
     let mut bytes = super::structure(
         items
             .iter()
@@ -456,10 +456,13 @@ fn decode(ty: &Type, data: &[u8], depth: usize) -> Result<Value, Error> {
                 .collect::<Result<_, _>>()?;
             Value::Array((**inner).clone(), items)
         }
-        Type::Tuple(members) => Value::Tuple(decode_members(members, data, depth)?),
+        Type::Tuple(members) => Value::Tuple(decode_members(
+            &members.iter().collect::<Vec<_>>(),
+            data,
+            depth,
+        )?),
         Type::Entry(key, value) => {
-            let members = [(**key).clone(), (**value).clone()];
-            let mut decoded = decode_members(&members, data, depth)?.into_iter();
+            let mut decoded = decode_members(&[&**key, &**value], data, depth)?.into_iter();
             match (decoded.next(), decoded.next()) {
                 (Some(k), Some(v)) => Value::Entry(Box::new(k), Box::new(v)),
                 _ => return Err(err("dictionary entry", "not two members")),
@@ -468,17 +471,17 @@ fn decode(ty: &Type, data: &[u8], depth: usize) -> Result<Value, Error> {
     })
 }
 
-fn decode_members(members: &[Type], data: &[u8], depth: usize) -> Result<Vec<Value>, Error> {
+fn decode_members(members: &[&Type], data: &[u8], depth: usize) -> Result<Vec<Value>, Error> {
     if members.is_empty() {
         return match data {
             [0] => Ok(Vec::new()),
             _ => Err(err("unit", "the empty tuple is one 0 byte")),
         };
     }
-    let shapes: Vec<Shape> = members.iter().map(Type::shape).collect();
+    let shapes: Vec<Shape> = members.iter().map(|member| member.shape()).collect();
     read_struct("tuple", data, &shapes)?
         .into_iter()
-        .zip(members)
+        .zip(members.iter().copied())
         .map(|(piece, member)| decode(member, piece, depth + 1))
         .collect()
 }
