@@ -37,6 +37,17 @@ fn bool_variant(value: bool) -> Variant {
 /// `ostree.summary.last-modified`, and `additional` metadata follows the repository's
 /// own (which wins where a key is in both, as in OSTree).
 pub fn summary_bytes(repo: &Repo, now: u64, additional: &Metadata) -> Result<Vec<u8>, Error> {
+    build(repo, now, &delta_index::stored(repo)?, additional)
+}
+
+/// [`summary_bytes`] with the repository's static deltas already listed, which costs
+/// reading and hashing every superblock.
+fn build(
+    repo: &Repo,
+    now: u64,
+    deltas: &[(String, Checksum)],
+    additional: &Metadata,
+) -> Result<Vec<u8>, Error> {
     let mut refs: Vec<_> = repo
         .list_refs()?
         .into_iter()
@@ -76,7 +87,6 @@ pub fn summary_bytes(repo: &Repo, now: u64, additional: &Metadata) -> Result<Vec
             bool_variant(false),
         ),
     ];
-    let deltas = delta_index::stored(repo)?;
     if !deltas.is_empty() {
         let entries: Metadata = deltas
             .iter()
@@ -138,8 +148,9 @@ pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, E
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         });
-    let bytes = summary_bytes(repo, now, additional)?;
-    delta_index::write_indexes(repo, &delta_index::stored(repo)?)?;
+    let deltas = delta_index::stored(repo)?;
+    let bytes = build(repo, now, &deltas, additional)?;
+    delta_index::write_indexes(repo, &deltas)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),
