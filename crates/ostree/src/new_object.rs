@@ -109,18 +109,12 @@ impl Repo {
             shown: path,
         })
     }
-}
 
-impl Repo {
-    /// Syncs `file`, a complete new object shown as `shown`, before it is put in place
-    /// when `[core] per-object-fsync` asks for it; otherwise the commit point's `syncfs`
-    /// covers it.
-    pub(crate) fn sync_new_object(&self, file: &File, shown: &Path) -> Result<(), Error> {
+    /// Whether each new object is synced before it is put in place (`[core]
+    /// per-object-fsync`); otherwise the commit point's `syncfs` covers it.
+    pub(crate) fn syncs_each_object(&self) -> bool {
         let policy = self.policy();
-        if policy.fsync && policy.per_object_fsync {
-            file.sync_all().map_err(io_err("sync", shown))?;
-        }
-        Ok(())
+        policy.fsync && policy.per_object_fsync
     }
 }
 
@@ -151,7 +145,9 @@ impl NewObject {
         kind: ObjectType,
         id: &Checksum,
     ) -> Result<(), Error> {
-        repo.sync_new_object(&self.file, &self.shown)?;
+        if repo.syncs_each_object() {
+            self.file.sync_all().map_err(io_err("sync", &self.shown))?;
+        }
         let dest = repo.object_path(kind, id);
         if let Some(tmp) = self.named.take() {
             if fs::symlink_metadata(&dest).is_ok() {

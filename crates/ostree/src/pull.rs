@@ -693,8 +693,11 @@ impl Puller<'_> {
                     content.size,
                     &mut content.reader,
                     || {
-                        let spilled = fs::File::open(&spill).map_err(io_err("open", &spill))?;
-                        repo.sync_new_object(&spilled, &spill)?;
+                        if repo.syncs_each_object() {
+                            fs::File::open(&spill)
+                                .and_then(|spilled| spilled.sync_all())
+                                .map_err(io_err("sync", &spill))?;
+                        }
                         repo.install(&spill, &dest)
                     },
                 )?;
