@@ -122,18 +122,18 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         } => {
             let id = repo.resolve_rev(&rev)?;
             let byteswap = !no_byteswap && cfg!(target_endian = "little");
-            if let Some(key) = print_metadata_key {
-                let metadata = repo.load_commit(&id)?.metadata;
-                let Some((_, value)) = metadata.iter().find(|(k, _)| *k == key) else {
-                    eprintln!("error: No such metadata key '{key}'");
-                    return Ok(ExitStatus::Failure);
-                };
-                writeln!(out, "{}", value.to_text(byteswap)?)?;
-            } else if let Some(key) = print_detached_metadata_key {
-                let Some(metadata) = repo.read_commitmeta(&id)? else {
-                    eprintln!("error: No detached metadata for commit {id}");
-                    return Ok(ExitStatus::Failure);
-                };
+            let lookup = match (print_metadata_key, print_detached_metadata_key) {
+                (Some(key), _) => Some((key, repo.load_commit(&id)?.metadata)),
+                (None, Some(key)) => match repo.read_commitmeta(&id)? {
+                    Some(metadata) => Some((key, metadata)),
+                    None => {
+                        eprintln!("error: No detached metadata for commit {id}");
+                        return Ok(ExitStatus::Failure);
+                    }
+                },
+                (None, None) => None,
+            };
+            if let Some((key, metadata)) = lookup {
                 let Some((_, value)) = metadata.iter().find(|(k, _)| *k == key) else {
                     eprintln!("error: No such metadata key '{key}'");
                     return Ok(ExitStatus::Failure);
@@ -251,11 +251,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             raw,
             add_metadata,
         } => {
-            let show = match (view, raw) {
-                (_, true) => Some(crate::ostree_sign::SummaryView::Raw),
-                (true, false) => Some(crate::ostree_sign::SummaryView::Labelled),
-                (false, false) => None,
-            };
+            let show = (view || raw).then(|| crate::ostree_sign::SummaryView::new(raw));
             let additional = add_metadata
                 .iter()
                 .map(|kv| typed_metadata("-m", kv))
@@ -335,9 +331,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
         .transpose()?;
     let mut metadata = Vec::new();
     for kv in &a.add_metadata_string {
-        let (key, value) = kv
-            .split_once('=')
-            .with_context(|| format!("--add-metadata-string '{kv}' is not KEY=VALUE"))?;
+        let (key, value) = key_value("--add-metadata-string", kv)?;
         metadata.push((key.to_owned(), Variant::string(value)));
     }
     for kv in &a.add_metadata {
@@ -414,12 +408,16 @@ pub(crate) fn format_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// The two sides of a `KEY=VALUE` option.
+fn key_value<'a>(option: &str, kv: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
+    kv.split_once('=')
+        .with_context(|| format!("{option} '{kv}' is not KEY=VALUE"))
+}
+
 /// A `KEY=VALUE` option whose VALUE is in the GVariant text form, as `ostree` reads
 /// `commit --add-metadata` and `summary -m`.
 pub fn typed_metadata(option: &str, kv: &str) -> anyhow::Result<(String, Variant)> {
-    let (key, value) = kv
-        .split_once('=')
-        .with_context(|| format!("{option} '{kv}' is not KEY=VALUE"))?;
+    let (key, value) = key_value(option, kv)?;
     let value = Variant::from_text(value).with_context(|| {
         format!("{option} '{kv}': the value is not in the GVariant text form (e.g. \"'text'\", \"uint64 5\")")
     })?;

@@ -70,11 +70,9 @@ pub fn run_remote(
             let Some(bytes) = fetch_summary(repo, &name)? else {
                 return Ok(ExitStatus::Failure);
             };
-            let text = match raw {
-                true => ferro_ostree::summary::raw(&bytes),
-                false => ferro_ostree::summary::view(&bytes),
-            }
-            .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
+            let text = crate::ostree_sign::SummaryView::new(raw)
+                .render(&bytes)
+                .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             out.write_all(text.as_bytes())?;
         }
     }

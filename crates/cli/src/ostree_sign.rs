@@ -51,13 +51,28 @@ pub fn run_sign(
     Ok(ExitStatus::Success)
 }
 
-/// How `summary` shows the summary file.
+/// How `summary` and `remote summary` show a summary file.
 #[derive(Clone, Copy)]
 pub enum SummaryView {
     /// `--view`: refs and metadata under OSTree's labels.
     Labelled,
     /// `--raw`: the GVariant text form.
     Raw,
+}
+
+impl SummaryView {
+    /// The view `--raw` asks for, or the labelled one.
+    pub fn new(raw: bool) -> Self {
+        if raw { Self::Raw } else { Self::Labelled }
+    }
+
+    /// The text of the summary `bytes`.
+    pub fn render(self, bytes: &[u8]) -> Result<String, ferro_ostree::gvariant::Error> {
+        match self {
+            Self::Labelled => ferro_ostree::summary::view(bytes),
+            Self::Raw => ferro_ostree::summary::raw(bytes),
+        }
+    }
 }
 
 /// `summary [-u [-m KEY=VALUE]...] [--sign KEY]... [-v|--raw]`: regenerates the
@@ -101,11 +116,9 @@ pub fn run_summary(
             }
             read => read.with_context(|| format!("could not read {}", path.display()))?,
         };
-        let text = match show {
-            SummaryView::Labelled => ferro_ostree::summary::view(&bytes),
-            SummaryView::Raw => ferro_ostree::summary::raw(&bytes),
-        }
-        .with_context(|| format!("{} is not a summary file", path.display()))?;
+        let text = show
+            .render(&bytes)
+            .with_context(|| format!("{} is not a summary file", path.display()))?;
         out.write_all(text.as_bytes())?;
     }
     Ok(ExitStatus::Success)
