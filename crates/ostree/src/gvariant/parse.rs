@@ -190,6 +190,10 @@ impl<'a> Reader<'a> {
     /// A quoted string, escapes resolved.
     fn string(&mut self) -> Result<String, Error> {
         let bytes = self.quoted(false)?;
+        if bytes.contains(&0) {
+            // A GVariant string ends at its one NUL.
+            return Err(self.error("a string cannot hold the character NUL (\\0)"));
+        }
         String::from_utf8(bytes).map_err(|_| self.error("string is not UTF-8"))
     }
 
@@ -560,6 +564,9 @@ mod tests {
             ("[1, 'a']", None),
             ("(1, 2", None),
             ("'unterminated", None),
+            ("'nul\\u0000inside'", None),
+            ("'nul\\0'", None),
+            ("'nul\u{0}raw'", None),
             ("5 6", None),
         ];
         for (text, shown) in cases {
