@@ -101,20 +101,17 @@ fn basic_text(value: &Value) -> (Option<&'static str>, String) {
 }
 
 fn write_array(out: &mut String, inner: &Type, items: &[Value], annotate: bool) {
-    if *inner == Type::Byte {
-        let bytes: Vec<u8> = items
-            .iter()
-            .map(|b| match b {
-                Value::Byte(b) => *b,
-                _ => 0,
-            })
-            .collect();
-        if let Some((0, body)) = bytes.split_last()
-            && !body.contains(&0)
-        {
-            write_bytestring(out, body);
-            return;
-        }
+    let byte = |b: &Value| match b {
+        Value::Byte(b) => Some(*b),
+        _ => None,
+    };
+    if *inner == Type::Byte
+        && let Some(bytes) = items.iter().map(byte).collect::<Option<Vec<u8>>>()
+        && let Some((0, body)) = bytes.split_last()
+        && !body.contains(&0)
+    {
+        write_bytestring(out, body);
+        return;
     }
     let dictionary = matches!(inner, Type::Entry(..));
     if items.is_empty() {
