@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferro_ostree::Repo;
 use ferro_ostree::lock::LockKind;
@@ -145,7 +145,14 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     );
 
     // `ostree commit` reading a tar from a FIFO holds the lock shared meanwhile;
-    // `ferro ostree prune` waits for it.
+    // `ferro ostree prune` waits for it. The wait has no deadline here (-1), so prune
+    // blocks in the kernel, where the lock table shows it: the event this test waits
+    // for, however slow the machine.
+    fs::write(
+        &config,
+        text.replace("[core]\n", "[core]\nlock-timeout-secs=-1\n"),
+    )
+    .unwrap();
     let fifo = dir.path().join("tree.tar");
     succeeds(
         Command::new("mkfifo").arg(&fifo).output().unwrap(),
@@ -155,9 +162,19 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     let writer = ostree(&repo, &["commit", "-b", "tar", &tar_tree])
         .spawn()
         .unwrap();
+    // Opening the FIFO returns once `ostree commit` opened it, inside its transaction.
     let mut fifo_in = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let mut prune = ferro(&repo, &["prune", "--refs-only"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let lock = repo.join(".lock");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while ferro_sys::locks::waiters(&lock).unwrap() == 0 {
+        assert!(
+            prune.try_wait().unwrap().is_none(),
+            "prune ran while ostree commit held the lock"
+        );
+        assert!(Instant::now() < deadline, "prune never waited for the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         prune.try_wait().unwrap().is_none(),
         "prune ran while ostree commit held the lock"

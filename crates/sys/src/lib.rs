@@ -19,6 +19,7 @@
 //! - [`size`]: byte counts as GLib's `g_format_size` prints them, which `ostree` output
 //!   uses.
 //! - [`dirs`]: the XDG base directories (state, cache, runtime) with their fallbacks.
+//! - [`locks`]: who waits on a file lock, the event to synchronise on instead of a sleep.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod command;
 pub mod dirs;
 pub mod error;
 pub mod http;
+pub mod locks;
 pub mod size;
 
 pub use command::{CommandError, CommandRunExt};
