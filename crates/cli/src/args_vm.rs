@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use ferro_compose::qemu::PortForward;
+use ferro_vm::qemu::PortForward;
 
 /// `ferro vm`: boot images under QEMU as Fedora CoreOS users do.
 #[derive(Debug, Args)]

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ferro_compose::image::{ImageOptions, Remote, compose_image};
+use ferro_compose::image::{ImageFormat, ImageOptions, Remote, compose_image};
 use ferro_compose::manifest::Manifest;
-use ferro_compose::overlay::ImageFormat;
 use ferro_compose::tree::{TreeOptions, compose_tree};
 
 use crate::ExitStatus;

@@ -1,4 +1,4 @@
-//! `ferro vm …`: renders the VM operations of `ferro_compose::vm`.
+//! `ferro vm …`: renders the VM operations of `ferro_vm::vm`.
 
 use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use ferro_compose::accel::Accel;
-use ferro_compose::qemu::Console;
-use ferro_compose::vm::{self, RunOptions, Stopped};
-use ferro_compose::{ssh, state};
+use ferro_vm::accel::Accel;
+use ferro_vm::qemu::Console;
+use ferro_vm::vm::{self, RunOptions, Stopped};
+use ferro_vm::{ssh, state};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ExitStatus;

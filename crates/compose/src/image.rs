@@ -1,7 +1,7 @@
 //! `ferro compose image`: an OSTree commit → a bootable disk image, as Fedora CoreOS
 //! ships them: the GPT of [`disk`], a sysroot made by `ferro_sysroot` with
 //! the commit deployed, the first-boot stamp, and GRUB booting the BLS entries through
-//! the menu `ferro_sysroot` generates. Optionally converted to qcow2.
+//! the menu `ferro_sysroot` generates. Optionally converted to qcow2, vmdk or vhd.
 //!
 //! The image is assembled in a temporary file beside the output, attached as a loop
 //! device and mounted under a temporary directory; guards unmount and detach on every
@@ -22,8 +22,37 @@ use crate::disk::{self, BOOT, LAYOUT, ROOT};
 use crate::grub_bios;
 use crate::loopdev::{self, LoopDevice};
 use crate::mounts::{self, Mount};
-use crate::overlay::{ImageFormat, QEMU_IMG};
 use crate::tree::Step;
+
+/// The QEMU disk image tool, which converts the raw image into the other formats.
+pub const QEMU_IMG: &str = "qemu-img";
+
+/// The format of the image file written. The image is always assembled raw; the others
+/// are `qemu-img convert` outputs, for the hypervisors that want them. (`ferro vm run`
+/// boots each of them: `ferro_vm::overlay` recognises the same four.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// A plain disk image, written to a disk or booted as is.
+    Raw,
+    /// QEMU's copy-on-write format.
+    Qcow2,
+    /// VMware's sparse disk (`qemu-img` `vmdk`).
+    Vmdk,
+    /// Microsoft's dynamic virtual hard disk (`qemu-img` `vpc`), for Hyper-V and Azure.
+    Vhd,
+}
+
+impl ImageFormat {
+    /// The name `qemu-img` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Raw => "raw",
+            ImageFormat::Qcow2 => "qcow2",
+            ImageFormat::Vmdk => "vmdk",
+            ImageFormat::Vhd => "vpc",
+        }
+    }
+}
 
 /// The stateroot the commit is deployed in.
 pub const OSNAME: &str = "ferrocore";

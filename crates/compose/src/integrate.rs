@@ -184,10 +184,6 @@ const BUSYBOX: &str = "usr/bin/busybox";
 /// Where the container image is written, in the tree: `podman load -i` it.
 pub const HTTPD_IMAGE: &str = "usr/share/ferrocore/images/httpd.oci.tar";
 
-/// What the initramfs prints when it stops a first boot (`ferro_stop` in
-/// `dist/initramfs-tools/ferro-ignition`); `ferro vm run --wait-ssh` watches for it.
-pub const BOOT_STOPPED: &str = "The boot is stopped";
-
 /// Where the `ferro` binary goes in the tree.
 pub const FERRO_IN_TREE: &str = "usr/bin/ferro";
 
@@ -368,15 +364,6 @@ mod tests {
                 asset.path
             );
         }
-    }
-
-    #[test]
-    fn the_initramfs_says_boot_stopped_as_vm_run_expects() {
-        let functions = ASSETS
-            .iter()
-            .find(|a| a.path.ends_with("initramfs/ferro-ignition"))
-            .unwrap();
-        assert!(functions.contents.contains(BOOT_STOPPED));
     }
 
     #[test]

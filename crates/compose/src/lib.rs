@@ -1,4 +1,5 @@
-//! Building and booting ferrocore systems.
+//! Building ferrocore systems: OS trees committed to OSTree, and bootable disk images
+//! of those commits. (Booting the images under QEMU is `ferro-vm`'s job.)
 //!
 //! Two halves, one per end of the pipeline:
 //!
@@ -12,20 +13,14 @@
 //!   steps in order, or skips them when the [`inputs`] are those of the ref's commit.
 //!   [`container`] writes the tiny busybox httpd container image `integrate` puts in
 //!   the tree as an OCI archive, for VMs that reach no registry (`podman load -i`).
-//! - **VMs** boot images under QEMU as Fedora CoreOS users do: [`qemu`] builds the
-//!   command line (fw_cfg Ignition config, loopback-only port forwards), [`overlay`]
-//!   keeps the image pristine behind a qcow2 overlay, [`accel`] picks KVM only when a
-//!   probe guest proves it works, [`state`] keeps each VM's files, [`qmp`] talks to a
-//!   running QEMU, [`ssh`] reaches the guest, and [`vm`] ties them into run, list, stop.
 //! - **Images** put a commit on a bootable disk: [`disk`] partitions and formats it,
 //!   [`loopdev`] and [`mounts`] are guards that attach and mount it for the build and
 //!   always release it, [`grub_bios`] installs GRUB, [`command`] runs the host tools,
-//!   and [`image`] orchestrates.
+//!   and [`image`] orchestrates (converting to qcow2, vmdk or vhd with `qemu-img`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod accel;
 pub mod command;
 pub mod commit;
 pub mod container;
@@ -38,14 +33,8 @@ pub mod integrate;
 pub mod loopdev;
 pub mod manifest;
 pub mod mounts;
-pub mod overlay;
 pub mod postprocess;
-pub mod qemu;
-pub mod qmp;
-pub mod ssh;
-pub mod state;
 pub mod tree;
-pub mod vm;
 
 use std::path::{Path, PathBuf};
 

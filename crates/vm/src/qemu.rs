@@ -1,5 +1,6 @@
 //! The QEMU command line of a virtual machine, built from a [`MachineSpec`] and nothing
-//! else, so that what QEMU is asked to do can be tested without starting it.
+//! else, so that what QEMU is asked to do can be tested without starting it. The
+//! program it is given to is [`crate::programs::QEMU_SYSTEM`].
 //!
 //! Every path that QEMU parses as part of an option list (`key=value,key=value`) goes
 //! through [`opt_value`]: QEMU reads `,,` as a literal comma, and a path with an
@@ -14,9 +15,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::accel::Accel;
-
-/// The QEMU binary that runs x86-64 guests.
-pub const QEMU_SYSTEM: &str = "qemu-system-x86_64";
 
 /// The fw_cfg key Ignition's `qemu` platform reads its config from.
 pub const IGNITION_FW_CFG: &str = "opt/com.coreos/config";

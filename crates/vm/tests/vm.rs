@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferro_compose::accel::{self, Accel};
-use ferro_compose::overlay::{self, ImageFormat, QEMU_IMG};
-use ferro_compose::qemu::QEMU_SYSTEM;
-use ferro_compose::vm::{self, RunOptions, Stopped};
+use ferro_vm::accel::{self, Accel};
+use ferro_vm::overlay::{self, ImageFormat};
+use ferro_vm::programs::{QEMU_IMG, QEMU_SYSTEM};
+use ferro_vm::vm::{self, RunOptions, Stopped};
 
 fn have(program: &str) -> bool {
     let found = Command::new(program).arg("--version").output().is_ok();

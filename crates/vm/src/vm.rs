@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::accel::{self, Accel};
-use crate::qemu::{Console, MachineSpec, PortForward, QEMU_SYSTEM};
+use crate::programs::QEMU_SYSTEM;
+use crate::qemu::{Console, MachineSpec, PortForward};
 use crate::state::{self, VmDir, VmRecord, io_err};
 use crate::{overlay, qmp, ssh};
 

@@ -6,10 +6,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The QEMU disk image tool.
-pub const QEMU_IMG: &str = "qemu-img";
+use crate::programs::QEMU_IMG;
 
-/// A disk image format QEMU can back an overlay with.
+/// A disk image format QEMU can back an overlay with: the four `ferro compose image`
+/// writes (`ferro_compose::image::ImageFormat`; this crate does not depend on that one),
+/// so every image it builds boots here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
     /// A plain disk image.

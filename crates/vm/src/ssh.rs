@@ -10,6 +10,12 @@ use std::time::Duration;
 /// The user Fedora CoreOS (and ferrocore's base config) provisions.
 pub const USER: &str = "core";
 
+/// What ferrocore's initramfs prints when it stops a first boot (`ferro_stop` in
+/// `dist/initramfs-tools/ferro-ignition`, which `ferro compose tree` installs);
+/// `ferro vm run --wait-ssh` watches the console for it. Defined here, by the side that
+/// reads it: the script is the other side, and a test below checks that it agrees.
+pub const BOOT_STOPPED: &str = "The boot is stopped";
+
 /// The `ssh` arguments that log in as `core` on `port`, then run `command`, if any.
 ///
 /// Host keys are neither checked nor remembered: every VM is new and its keys are made
@@ -67,10 +73,10 @@ pub fn last_console_line(text: &str) -> Option<String> {
 }
 
 /// Why the boot was stopped, if the console log's `text` says the initramfs stopped it
-/// (see [`crate::integrate::BOOT_STOPPED`]): Ignition's CRITICAL lines and ferro's own
+/// (see [`BOOT_STOPPED`]): Ignition's CRITICAL lines and ferro's own
 /// message, so a bad config is reported at once instead of after the SSH timeout.
 pub fn boot_stopped(text: &str) -> Option<String> {
-    if !text.contains(crate::integrate::BOOT_STOPPED) {
+    if !text.contains(BOOT_STOPPED) {
         return None;
     }
     let lines: Vec<&str> = text
@@ -81,10 +87,7 @@ pub fn boot_stopped(text: &str) -> Option<String> {
     let mut reasons: Vec<&str> = Vec::new();
     for line in lines {
         // The stop message comes twice (console and panic); say it once.
-        let line = line
-            .split(crate::integrate::BOOT_STOPPED)
-            .next()
-            .unwrap_or(line);
+        let line = line.split(BOOT_STOPPED).next().unwrap_or(line);
         if !reasons.contains(&line.trim_end()) {
             reasons.push(line.trim_end());
         }
@@ -160,6 +163,12 @@ mod tests {
     }
 
     #[test]
+    fn the_initramfs_says_boot_stopped_as_wait_ssh_expects() {
+        let functions = include_str!("../../../dist/initramfs-tools/ferro-ignition");
+        assert!(functions.contains(BOOT_STOPPED));
+    }
+
+    #[test]
     fn a_stopped_boot_is_reported_with_ignitions_reason() {
         assert_eq!(
             boot_stopped("Begin: Ignition (ferro): files ... INFO : Stage: files\n"),
@@ -170,7 +179,7 @@ mod tests {
              ferro: Ignition stage 'files' failed.\n\
              ferro: Ignition stage 'files' failed. {} so that nothing half-provisioned runs\n\
              (initramfs) \n",
-            crate::integrate::BOOT_STOPPED
+            BOOT_STOPPED
         );
         assert_eq!(
             boot_stopped(&stop).unwrap(),
