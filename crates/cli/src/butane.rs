@@ -8,6 +8,7 @@ use ferro_butane::{Options, translate};
 use crate::ExitStatus;
 use crate::args::{ButaneArgs, ButaneTool};
 use crate::output;
+use crate::printer::Printer;
 use crate::render::Style;
 
 /// One input: its name in reports and its text.
@@ -16,16 +17,19 @@ struct Input {
     text: String,
 }
 
-pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if args.version {
-        println!("Butane {} (ferrocore)", env!("CARGO_PKG_VERSION"));
+        printer.outln(format_args!(
+            "Butane {} (ferrocore)",
+            env!("CARGO_PKG_VERSION")
+        ))?;
         return Ok(ExitStatus::Success);
     }
     if let Some(ButaneTool::Schema { variant, version }) = &args.tool {
         let schema = ferro_butane::json_schema(variant, version)?;
         let mut text = serde_json::to_string_pretty(&schema)?;
         text.push('\n');
-        output::write(args.output.as_deref(), text.as_bytes())?;
+        output::write(printer, args.output.as_deref(), text.as_bytes())?;
         return Ok(ExitStatus::Success);
     }
     let style = Style::new(args.raw_errors, args.color);
@@ -33,7 +37,7 @@ pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
         let bytes = output::read_input(Some(path))?;
         let yaml =
             ferro_butane::from_ignition(&bytes, &args.variant, args.spec_version.as_deref())?;
-        output::write(args.output.as_deref(), yaml.as_bytes())?;
+        output::write(printer, args.output.as_deref(), yaml.as_bytes())?;
         return Ok(ExitStatus::Success);
     }
     let mut paths: Vec<Option<PathBuf>> = args
@@ -79,9 +83,9 @@ pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
     match result {
         Err((reports, error)) => {
             for (report, input) in reports.iter().zip(&inputs) {
-                eprint!("{}", style.render(report, &input.text, &input.name));
+                printer.err(style.render(report, &input.text, &input.name));
             }
-            eprintln!("Error translating config: {error}");
+            printer.errln(format_args!("Error translating config: {error}"));
             Ok(ExitStatus::Failure)
         }
         Ok((output_text, reports)) => {
@@ -89,15 +93,15 @@ pub fn run(args: ButaneArgs) -> anyhow::Result<ExitStatus> {
             for (report, input) in reports.iter().zip(&inputs) {
                 if !report.is_empty() {
                     any = true;
-                    eprint!("{}", style.render(report, &input.text, &input.name));
+                    printer.err(style.render(report, &input.text, &input.name));
                 }
             }
             if args.strict && any {
-                eprintln!("Config produced warnings and --strict was specified");
+                printer.errln("Config produced warnings and --strict was specified");
                 return Ok(ExitStatus::Failure);
             }
             if !args.check {
-                output::write(args.output.as_deref(), output_text.as_bytes())?;
+                output::write(printer, args.output.as_deref(), output_text.as_bytes())?;
             }
             Ok(ExitStatus::Success)
         }

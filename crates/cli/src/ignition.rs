@@ -9,18 +9,19 @@ use ferro_ignition::sources::{Platform, PlatformError, Sources};
 use crate::ExitStatus;
 use crate::args::{IgnitionApplyArgs, IgnitionCommand, IgnitionRunArgs};
 use crate::output;
+use crate::printer::Printer;
 use crate::render;
 
-pub fn run(command: IgnitionCommand) -> anyhow::Result<ExitStatus> {
+pub fn run(command: IgnitionCommand, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match command {
-        IgnitionCommand::Validate { file, json } => validate(file.as_deref(), json),
-        IgnitionCommand::Apply(args) => apply(args),
-        IgnitionCommand::Run(args) => Ok(run_stage(&args)),
+        IgnitionCommand::Validate { file, json } => validate(file.as_deref(), json, printer),
+        IgnitionCommand::Apply(args) => apply(args, printer),
+        IgnitionCommand::Run(args) => Ok(run_stage(&args, printer)),
     }
 }
 
 /// Renders, validates and applies a config to a directory, printing each change.
-fn apply(args: IgnitionApplyArgs) -> anyhow::Result<ExitStatus> {
+fn apply(args: IgnitionApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = output::read_input(Some(&args.config))?;
     let base = match args.platform.as_deref() {
         Some(name) => Sources::from_env(name.parse()?).base_config()?,
@@ -32,18 +33,19 @@ fn apply(args: IgnitionApplyArgs) -> anyhow::Result<ExitStatus> {
         Fetcher::new().with_total_timeout(Some(Duration::from_secs(120)))
     };
     let changes = engine::apply(&config, &base, &args.root, &fetcher, args.dry_run)?;
-    print!("{changes}");
+    printer.out(changes)?;
     Ok(ExitStatus::Success)
 }
 
 /// One Ignition stage with Ignition's logging and exit codes.
-fn run_stage(args: &IgnitionRunArgs) -> ExitStatus {
+fn run_stage(args: &IgnitionRunArgs, printer: &Printer) -> ExitStatus {
     let log = |level: &str, message: &str| {
         let line = format!("{level:<9}: {message}");
         if args.log_to_stdout {
-            println!("{line}");
+            // A log line lost to a closed standard output must not change the exit code.
+            let _ = printer.outln(&line);
         } else {
-            eprintln!("{line}");
+            printer.errln(&line);
         }
     };
     let stage: Stage = match args.stage.parse() {
@@ -120,7 +122,11 @@ fn run_stage(args: &IgnitionRunArgs) -> ExitStatus {
 
 /// Prints every finding as `error at $.path, line L col C: message` on standard output,
 /// like `ignition-validate`; exit 1 when the config is not usable.
-fn validate(file: Option<&std::path::Path>, json: bool) -> anyhow::Result<ExitStatus> {
+fn validate(
+    file: Option<&std::path::Path>,
+    json: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let bytes = output::read_input(file)?;
     let outcome = ferro_spec::parse::validate_bytes(&bytes);
     let error = match &outcome.error {
@@ -134,11 +140,11 @@ fn validate(file: Option<&std::path::Path>, json: bool) -> anyhow::Result<ExitSt
             "error": error,
             "entries": render::entries_json(&outcome.report),
         });
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        printer.json(&document)?;
     } else {
-        print!("{}", outcome.report);
+        printer.out(&outcome.report)?;
         if let Some(error) = error {
-            println!("{error}");
+            printer.outln(error)?;
         }
     }
     Ok(if outcome.is_valid() {

@@ -8,6 +8,7 @@ mod args_ostree;
 mod args_vm;
 mod butane;
 mod compose;
+mod exit;
 mod host;
 mod ignition;
 mod ostree;
@@ -15,6 +16,7 @@ mod ostree_delta;
 mod ostree_remote;
 mod ostree_sign;
 mod output;
+mod printer;
 mod render;
 mod vm;
 
@@ -24,38 +26,15 @@ use clap::Parser;
 
 use args::{Cli, Command};
 
-/// How a command ended, mapped to conventional exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Done (0).
-    Success,
-    /// The input was rejected (1).
-    Failure,
-    /// Bad usage (2), as Ignition exits for a missing or invalid stage or platform.
-    Usage,
-    /// Could not start (3), as Ignition exits when it cannot set itself up.
-    Init,
-    /// Nothing to do (77), as `rpm-ostree upgrade --check` exits when no update exists.
-    Unchanged,
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        match status {
-            ExitStatus::Success => ExitCode::SUCCESS,
-            ExitStatus::Failure => ExitCode::from(1),
-            ExitStatus::Usage => ExitCode::from(2),
-            ExitStatus::Init => ExitCode::from(3),
-            ExitStatus::Unchanged => ExitCode::from(77),
-        }
-    }
-}
+pub use exit::ExitStatus;
+use printer::Printer;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let printer = Printer::new();
     let result = match cli.command {
-        Command::Butane(args) => butane::run(args),
-        Command::Ignition(command) => ignition::run(command),
+        Command::Butane(args) => butane::run(args, &printer),
+        Command::Ignition(command) => ignition::run(command, &printer),
         Command::Ostree(args_ostree::OstreeArgs {
             verb: args_ostree::OstreeVerb::Admin(admin),
             ..
@@ -72,22 +51,5 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::run(args),
         Command::Compose(command) => compose::run(command),
     };
-    match result {
-        Ok(status) => status.into(),
-        Err(error) => {
-            if is_broken_pipe(&error) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("Error: {error:#}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    exit::finish(result, &printer)
 }

@@ -1,34 +1,19 @@
 //! Writing results: standard output, or a file replaced atomically with mode 0600.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Context;
+use ferro_sys::atomic::{WriteOptions, write_file};
 
-/// Writes `bytes` to `path` (or standard output): to a temporary file in the same
-/// directory, flushed to disk, then renamed over the target, so a failure never
-/// leaves a partial file. Configs hold secrets, hence mode 0600.
-pub fn write(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+use crate::printer::Printer;
+
+/// Writes `bytes` to `path` (or standard output) with the one atomic writer: a failure
+/// never leaves a partial file. Configs hold secrets, hence mode 0600.
+pub fn write(printer: &Printer, path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     let Some(path) = path else {
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(bytes)?;
-        return Ok(stdout.flush()?);
+        return Ok(printer.out_bytes(bytes)?);
     };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".ferro-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .with_context(|| format!("could not create a file in '{}'", dir.display()))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("could not write '{}'", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("could not replace '{}'", path.display()))?;
+    write_file(path, bytes, WriteOptions::replace(0o600))?;
     Ok(())
 }
 
