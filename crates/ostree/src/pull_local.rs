@@ -9,8 +9,9 @@
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
-use crate::repo::{Error, Repo, too_deep};
+use crate::repo::Repo;
 
 /// What a pull copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

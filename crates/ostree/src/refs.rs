@@ -8,7 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::checksum::Checksum;
-use crate::repo::{Error, Repo, io_err};
+use crate::error::{Error, io_err};
+use crate::repo::Repo;
 
 /// A ref named by collection, as `ostree refs --collections` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -15,9 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::checksum::Checksum;
 use crate::delta::index as delta_index;
+use crate::error::{Error, io_err};
 use crate::gvariant::{self as gv, Member, Shape};
 use crate::object::{Metadata, ObjectType, Variant, metadata_bytes};
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 fn u64_be_variant(value: u64) -> Variant {
     Variant {
