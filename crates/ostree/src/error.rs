@@ -53,6 +53,9 @@ pub enum Error {
     /// A ref name is not valid.
     #[error("invalid ref name '{0}'")]
     InvalidRef(String),
+    /// A ref that is to be created exists already (`refs --create` never moves one).
+    #[error("ref '{0}' already exists")]
+    RefExists(String),
     /// The operation is not possible in this repository or on this input.
     #[error("could not {verb} '{path}': {detail}")]
     Unsupported {

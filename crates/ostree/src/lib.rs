@@ -22,7 +22,8 @@
 //!   the [`Error`] they share; [`refs`]: refs and revision syntax.
 //! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
 //!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`;
-//!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream. Extended
+//!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream;
+//!   [`tree_source`]: a `--tree=dir=|tar=` value parsed and committed by either. Extended
 //!   attributes are recorded on commit, stored per mode (real xattrs in `bare`, inside
 //!   `user.ostreemeta` in `bare-user`, the `.filez` header in `archive`, dropped in
 //!   `bare-user-only`) and applied on checkout outside user mode, as OSTree does.
@@ -73,6 +74,7 @@ pub mod repo;
 pub mod sign;
 pub mod summary;
 pub mod transaction;
+pub mod tree_source;
 mod workers;
 mod writeback;
 mod xattrs;

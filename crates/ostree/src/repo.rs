@@ -22,8 +22,11 @@ use crate::keyfile::KeyFile;
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
 use crate::object_dirs::ObjectDirs;
 
-/// How content objects are stored.
+/// How content objects are stored. With the `clap` feature it is a `clap::ValueEnum`
+/// (`bare`, `bare-user`, `bare-user-only`, `archive` or its old name `archive-z2`), so
+/// `init --mode` is checked by the parser and listed in `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RepoMode {
     /// Files with their real owner, mode and xattrs (needs root to write).
     Bare,
@@ -32,6 +35,7 @@ pub enum RepoMode {
     /// Files owned by the writer, canonical permissions, no xattrs.
     BareUserOnly,
     /// Compressed `.filez` objects, for serving over HTTP.
+    #[cfg_attr(feature = "clap", value(alias = "archive-z2"))]
     Archive,
 }
 

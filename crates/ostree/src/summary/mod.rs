@@ -110,6 +110,31 @@ fn build(
     ]))
 }
 
+/// How `summary` and `remote summary` show a summary file: one choice a front end
+/// passes through, rather than a flag each caller maps to [`view`] or [`raw`] itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryView {
+    /// `--view`: refs and metadata under OSTree's labels.
+    Labelled,
+    /// `--raw`: the GVariant text form.
+    Raw,
+}
+
+impl SummaryView {
+    /// The view `--raw` asks for, or the labelled one.
+    pub fn new(raw: bool) -> Self {
+        if raw { Self::Raw } else { Self::Labelled }
+    }
+
+    /// The text of the summary `bytes`.
+    pub fn render(self, bytes: &[u8]) -> Result<String, gv::Error> {
+        match self {
+            Self::Labelled => view(bytes),
+            Self::Raw => raw(bytes),
+        }
+    }
+}
+
 /// The refs a summary lists, in its order: `(name, commit)`. Pulls resolve refs
 /// through it rather than one `refs/heads/NAME` request each.
 pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
