@@ -7,8 +7,8 @@
 //! here too ([`Repo::write_metadata`]).
 //!
 //! Separate from [`crate::repo`] (the handle: open, init, config, paths) so that the
-//! handle does not depend on how objects are written ([`crate::new_object`],
-//! [`crate::deflate`], [`crate::writeback`]); this module depends on all of them.
+//! handle does not depend on how objects are written (`new_object`,
+//! `deflate`, `writeback`); this module depends on all of them.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};

@@ -1,6 +1,6 @@
 //! Directory handles a [`Repo`](crate::repo::Repo) keeps open for writing objects:
 //! `tmp/` and the fan-out directories `objects/XX`, so that creating and linking an
-//! object ([`crate::new_object`]) resolves one name instead of walking the
+//! object (`new_object`) resolves one name instead of walking the
 //! repository's path each time. Its own module because the handle owns these (every
 //! clone shares them) while only the object writer uses them.
 

@@ -2,7 +2,7 @@
 //! layout on disk — `objects/XX/REST.TYPE`, `tmp/`, `refs/` ([`crate::refs`]).
 //!
 //! How a file object is encoded in each [`RepoMode`] lives in [`crate::content`], how a
-//! new object file is made in [`crate::new_object`]: every object is written to a fresh
+//! new object file is made in `new_object`: every object is written to a fresh
 //! file in `tmp/` and only then given its final name, so a reader never sees a
 //! half-written object. When that becomes durable and how writers share the repository
 //! is [`crate::transaction`]'s and [`crate::lock`]'s job. This module depends on none of

@@ -2,7 +2,7 @@
 //!
 //! A commit or pull holds the repository lock shared ([`crate::lock`]) and stores its
 //! objects without any per-file fsync: each object appears under `objects/` only
-//! complete ([`crate::new_object`]), so a crash leaves at worst unreferenced objects.
+//! complete (`new_object`), so a crash leaves at worst unreferenced objects.
 //! At the commit point, before the first ref moves, the repository's filesystem is
 //! synced once (`syncfs`, what OSTree does at the end of a transaction), so every
 //! object a ref can name is on disk before the ref is; each ref (and the `summary`)
