@@ -8,15 +8,15 @@ use ferro_sysroot::{DeployOptions, DeployReport, Sysroot, init_fs};
 use crate::ExitStatus;
 use crate::args_admin::{AdminArgs, AdminVerb, SysrootArgs};
 
-/// Opens the sysroot the flags name. Debug builds honour `FERRO_FAILPOINT=N`, which
-/// stops the operation before its `N`-th step as a crash would (crash-safety tests).
+/// Opens the sysroot the flags name. Debug builds honour `--failpoint` (or
+/// `FERRO_FAILPOINT=N`), which stops the operation before its `N`-th step as a crash
+/// would (crash-safety tests).
 pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     let mut sysroot = Sysroot::open(&args.sysroot)?;
     sysroot.set_cmdline_path(&args.cmdline);
     sysroot.set_run_dir(&args.run_dir);
     if cfg!(debug_assertions) {
-        let failpoint = std::env::var("FERRO_FAILPOINT").ok();
-        sysroot.set_failpoint(failpoint.and_then(|n| n.parse().ok()));
+        sysroot.set_failpoint(args.failpoint);
     }
     Ok(sysroot)
 }

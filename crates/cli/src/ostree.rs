@@ -4,23 +4,20 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use ferro_ostree::browse::{self, format_timestamp};
+use ferro_ostree::browse::{self, format_size, format_timestamp};
 use ferro_ostree::checkout::{CheckoutOptions, LinkMode, Overwrite, checkout};
-use ferro_ostree::commit::{CommitOptions, commit_dir};
-use ferro_ostree::commit_tar::commit_tar;
+use ferro_ostree::commit::CommitOptions;
 use ferro_ostree::object::Variant;
 use ferro_ostree::prune::{PruneOptions, prune};
-use ferro_ostree::pull_local::pull_local;
-use ferro_ostree::{Checksum, Commit, Repo, RepoMode, fsck};
+use ferro_ostree::pull_local::{PullLocalOptions, pull_local};
+use ferro_ostree::tree_source::{TreeSource, commit_tree};
+use ferro_ostree::{Checksum, Commit, Repo, fsck, refs};
 
 use crate::ExitStatus;
 use crate::args_ostree::{OstreeArgs, OstreeCommitArgs, OstreeVerb};
 
 pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
-    let Some(path) = args
-        .repo
-        .or_else(|| std::env::var_os("OSTREE_REPO").map(PathBuf::from))
-    else {
+    let Some(path) = args.repo else {
         eprintln!("error: --repo=PATH is required (or set OSTREE_REPO)");
         return Ok(ExitStatus::Usage);
     };
@@ -29,13 +26,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         collection_id,
     } = &args.verb
     {
-        let Some(mode) = RepoMode::parse(mode) else {
-            eprintln!(
-                "error: invalid mode '{mode}': expected bare, bare-user, bare-user-only or archive"
-            );
-            return Ok(ExitStatus::Usage);
-        };
-        let repo = Repo::init(&path, mode)?;
+        let repo = Repo::init(&path, *mode)?;
         if let Some(id) = collection_id {
             repo.set_collection_id(id)?;
         }
@@ -85,17 +76,9 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 let [target] = &refs[..] else {
                     bail!("--create needs exactly one existing ref or commit")
                 };
-                if repo.read_ref(&new)?.is_some() {
-                    bail!("ref '{new}' already exists");
-                }
-                repo.set_ref(&new, Some(&repo.resolve_rev(target)?))?;
+                refs::create(&repo, &new, target)?;
             } else if delete {
-                // As `ostree refs --delete`: prefixes too, and nothing to delete is fine.
-                for prefix in &refs {
-                    for (name, _, _) in repo.refs_under(prefix, true)? {
-                        repo.set_ref(&name, None)?;
-                    }
-                }
+                refs::delete(&repo, &refs)?;
             } else if refs.is_empty() {
                 for (name, _) in repo.list_refs()? {
                     writeln!(out, "{name}")?;
@@ -212,29 +195,11 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             refs,
         } => {
             let src = Repo::open(&src)?;
-            let refs = if refs.is_empty() {
-                src.list_refs()?
-                    .into_iter()
-                    .filter(|(name, _)| !name.contains(':'))
-                    .map(|(name, _)| name)
-                    .collect()
-            } else {
-                refs
+            let options = PullLocalOptions {
+                refs,
+                depth: u64::try_from(depth).ok(),
             };
-            let transaction = repo.begin_transaction()?;
-            let mut total = ferro_ostree::pull_local::PullStats::default();
-            let mut moved = Vec::new();
-            for rev in &refs {
-                let id = src.resolve_rev(rev)?;
-                let stats = pull_local(&src, &repo, &id, u64::try_from(depth).ok())?;
-                total.metadata += stats.metadata;
-                total.content += stats.content;
-                total.bytes += stats.bytes;
-                if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
-                    moved.push((rev.clone(), id));
-                }
-            }
-            transaction.commit(&moved)?;
+            let total = pull_local(&repo, &src, &options)?.stats;
             writeln!(
                 out,
                 "{} metadata, {} content objects imported; {} content written",
@@ -251,14 +216,14 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             raw,
             add_metadata,
         } => {
-            let show = (view || raw).then(|| crate::ostree_sign::SummaryView::new(raw));
+            let show = (view || raw).then(|| ferro_ostree::summary::SummaryView::new(raw));
             let additional = add_metadata
                 .iter()
                 .map(|kv| typed_metadata("-m", kv))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let update = update.then_some(additional);
             return crate::ostree_sign::run_summary(
-                &repo, update, &sign, &sign_type, show, &mut out,
+                &repo, update, &sign, sign_type, show, &mut out,
             );
         }
         OstreeVerb::Remote { verb } => {
@@ -302,18 +267,13 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
-    let mut trees: Vec<(bool, PathBuf)> = a.path.into_iter().map(|p| (false, p)).collect();
-    for tree in &a.tree {
-        match tree.split_once('=') {
-            Some(("dir", dir)) => trees.push((false, PathBuf::from(dir))),
-            Some(("tar", file)) => trees.push((true, PathBuf::from(file))),
-            _ => {
-                eprintln!("error: unsupported --tree={tree}: expected dir=PATH or tar=FILE");
-                return Ok(ExitStatus::Usage);
-            }
-        }
-    }
-    let [(tar, source)] = &trees[..] else {
+    let trees: Vec<TreeSource> = a
+        .path
+        .map(TreeSource::Dir)
+        .into_iter()
+        .chain(a.tree)
+        .collect();
+    let [source] = &trees[..] else {
         eprintln!("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
         return Ok(ExitStatus::Usage);
     };
@@ -357,15 +317,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("error: a branch is required (-b REF), or --orphan");
         return Ok(ExitStatus::Usage);
     }
-    let outcome = match (tar, source.to_str()) {
-        (false, _) => commit_dir(repo, source, &options)?,
-        (true, Some("-")) => commit_tar(repo, io::stdin().lock(), source, &options)?,
-        (true, _) => {
-            let file = std::fs::File::open(source)
-                .with_context(|| format!("could not open '{}'", source.display()))?;
-            commit_tar(repo, file, source, &options)?
-        }
-    };
+    let outcome = commit_tree(repo, source, &options)?;
     println!("{}", outcome.commit);
     Ok(ExitStatus::Success)
 }
@@ -393,21 +345,6 @@ fn write_commit(out: &mut impl Write, id: &Checksum, commit: &Commit) -> io::Res
     Ok(())
 }
 
-/// Bytes as GLib's `g_format_size` prints them (SI units, one decimal).
-pub(crate) fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// The two sides of a `KEY=VALUE` option.
 fn key_value<'a>(option: &str, kv: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
     kv.split_once('=')
@@ -416,7 +353,7 @@ fn key_value<'a>(option: &str, kv: &'a str) -> anyhow::Result<(&'a str, &'a str)
 
 /// A `KEY=VALUE` option whose VALUE is in the GVariant text form, as `ostree` reads
 /// `commit --add-metadata` and `summary -m`.
-pub fn typed_metadata(option: &str, kv: &str) -> anyhow::Result<(String, Variant)> {
+fn typed_metadata(option: &str, kv: &str) -> anyhow::Result<(String, Variant)> {
     let (key, value) = key_value(option, kv)?;
     let value = Variant::from_text(value).with_context(|| {
         format!("{option} '{kv}': the value is not in the GVariant text form (e.g. \"'text'\", \"uint64 5\")")
@@ -476,6 +413,7 @@ mod tests {
         *bytes.last_mut().unwrap() ^= 1;
         std::fs::write(&path, bytes).unwrap();
         assert_eq!(ferro(&[&r, "fsck", "-q"]), ExitStatus::Failure);
-        assert_eq!(ferro(&[&r, "init", "--mode=nope"]), ExitStatus::Usage);
+        let bad_mode = ["ferro", "ostree", &r, "init", "--mode=nope"];
+        assert!(Cli::try_parse_from(bad_mode).is_err());
     }
 }

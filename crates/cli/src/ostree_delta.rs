@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use ferro_ostree::Repo;
+use ferro_ostree::browse::format_size;
 use ferro_ostree::delta::generate::{Compression, GenerateOptions, generate};
 use ferro_ostree::delta::{index, read_superblock};
 
@@ -90,7 +91,7 @@ fn run_generate(
         generated.objects,
         generated.bsdiff,
         generated.parts,
-        crate::ostree::format_size(generated.size)
+        format_size(generated.size)
     )?;
     Ok(ExitStatus::Success)
 }

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferro_ostree::Repo;
+use ferro_ostree::browse::format_size;
 use ferro_ostree::pull::{PullOptions, PullProgress, PullStatus, pull};
 use ferro_ostree::remote::Error as RemoteError;
+use ferro_ostree::summary::SummaryView;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ExitStatus;
@@ -70,7 +72,7 @@ pub fn run_remote(
             let Some(bytes) = fetch_summary(repo, &name)? else {
                 return Ok(ExitStatus::Failure);
             };
-            let text = crate::ostree_sign::SummaryView::new(raw)
+            let text = SummaryView::new(raw)
                 .render(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             out.write_all(text.as_bytes())?;
@@ -129,7 +131,7 @@ pub fn run_pull(
         "{} metadata, {} content objects fetched; {} transferred",
         s.metadata_fetched,
         s.content_fetched,
-        crate::ostree::format_size(s.bytes_fetched)
+        format_size(s.bytes_fetched)
     )?;
     Ok(ExitStatus::Success)
 }
@@ -162,9 +164,7 @@ impl PullProgress for Bar {
                 s.content_fetched, s.content_total, s.metadata_fetched
             )
         };
-        self.0.set_message(format!(
-            "{what}, {}",
-            crate::ostree::format_size(s.bytes_fetched)
-        ));
+        self.0
+            .set_message(format!("{what}, {}", format_size(s.bytes_fetched)));
     }
 }

@@ -6,12 +6,14 @@ use std::io::Write;
 use anyhow::Context;
 
 use ferro_ostree::Repo;
+use ferro_ostree::browse::format_size;
 use ferro_ostree::diff::{diff_commits, diff_stats};
 use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
+use ferro_ostree::summary::SummaryView;
 
 use crate::ExitStatus;
-use crate::args_ostree::OstreeSignArgs;
+use crate::args_ostree::{OstreeSignArgs, SignType};
 
 /// Signs a commit with every key given, or verifies it with any of them; the messages
 /// are `ostree sign`'s.
@@ -20,7 +22,7 @@ pub fn run_sign(
     a: OstreeSignArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitStatus> {
-    if !sign_type_implemented(&a.sign_type) {
+    if !sign_type_implemented(a.sign_type) {
         return Ok(ExitStatus::Failure);
     }
     let mut keys = a.keys;
@@ -51,30 +53,6 @@ pub fn run_sign(
     Ok(ExitStatus::Success)
 }
 
-/// How `summary` and `remote summary` show a summary file.
-#[derive(Clone, Copy)]
-pub enum SummaryView {
-    /// `--view`: refs and metadata under OSTree's labels.
-    Labelled,
-    /// `--raw`: the GVariant text form.
-    Raw,
-}
-
-impl SummaryView {
-    /// The view `--raw` asks for, or the labelled one.
-    pub fn new(raw: bool) -> Self {
-        if raw { Self::Raw } else { Self::Labelled }
-    }
-
-    /// The text of the summary `bytes`.
-    pub fn render(self, bytes: &[u8]) -> Result<String, ferro_ostree::gvariant::Error> {
-        match self {
-            Self::Labelled => ferro_ostree::summary::view(bytes),
-            Self::Raw => ferro_ostree::summary::raw(bytes),
-        }
-    }
-}
-
 /// `summary [-u [-m KEY=VALUE]...] [--sign KEY]... [-v|--raw]`: regenerates the
 /// summary (`update`, with that additional metadata), signs it and/or shows it, as
 /// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
@@ -82,7 +60,7 @@ pub fn run_summary(
     repo: &Repo,
     update: Option<Metadata>,
     keys: &[String],
-    sign_type: &str,
+    sign_type: SignType,
     show: Option<SummaryView>,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitStatus> {
@@ -125,8 +103,8 @@ pub fn run_summary(
 }
 
 /// Whether `--sign-type` names ed25519; otherwise says so as `ostree` does.
-fn sign_type_implemented(sign_type: &str) -> bool {
-    let implemented = sign_type == "ed25519";
+fn sign_type_implemented(sign_type: SignType) -> bool {
+    let implemented = sign_type == SignType::Ed25519;
     if !implemented {
         eprintln!("error: Requested signature type is not implemented");
     }
@@ -173,11 +151,7 @@ pub fn run_diff(
         writeln!(out, "[A] Object Count: {}", s.a_objects)?;
         writeln!(out, "[B] Object Count: {}", s.b_objects)?;
         writeln!(out, "Common Object Count: {}", s.common_objects)?;
-        writeln!(
-            out,
-            "Common Object Size: {}",
-            crate::ostree::format_size(s.common_size)
-        )?;
+        writeln!(out, "Common Object Size: {}", format_size(s.common_size))?;
     }
     Ok(ExitStatus::Success)
 }

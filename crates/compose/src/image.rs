@@ -244,7 +244,7 @@ fn fill(
     let boot_dir = mnt.path().join("boot");
     let boot = Mount::new(&device.partition(BOOT.number), &boot_dir, "ext4")?;
     sysroot.os_init(OSNAME)?;
-    ferro_ostree::pull_local::pull_local(source, sysroot.repo(), commit, Some(0))?;
+    ferro_ostree::pull_local::copy_commit(source, sysroot.repo(), commit, Some(0))?;
     let refspec = match &options.remote {
         Some(remote) => {
             sysroot

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::content::set_symlink_mtime_zero;
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{DirMeta, ObjectType, Xattrs};
-use crate::repo::{Error, Repo, RepoMode, io_err, set_symlink_mtime_zero};
+use crate::repo::{Repo, RepoMode};
 use crate::xattrs::Node;
 
 /// Whether to hardlink files to the repository's objects.
@@ -199,7 +201,7 @@ impl Writer<'_> {
         depth: usize,
     ) -> Result<CheckoutStats, Error> {
         if depth > crate::object::MAX_DEPTH {
-            return Err(crate::repo::too_deep("check out", dest));
+            return Err(too_deep("check out", dest));
         }
         let dirtree = self.repo.load_dirtree(tree)?;
         let dirmeta: DirMeta = self.repo.load_dirmeta(meta)?;

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{
     Commit, DirMeta, DirTree, FileHeader, Metadata, ObjectType, S_IFLNK, S_IFMT, Variant, Xattrs,
     validate_name,
 };
-use crate::repo::{Error, Repo, RepoMode, io_err};
+use crate::repo::{Repo, RepoMode};
 use crate::transaction::Transaction;
 
 /// What to commit and how to describe it, as `ostree commit`'s flags.
@@ -164,7 +165,7 @@ impl Walker<'_> {
 
     fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
         if depth > crate::object::MAX_DEPTH {
-            return Err(crate::repo::too_deep("commit", path));
+            return Err(too_deep("commit", path));
         }
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());

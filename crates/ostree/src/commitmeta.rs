@@ -11,8 +11,9 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err};
 use crate::object::{Metadata, metadata_bytes, parse_metadata};
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 /// Largest detached metadata accepted (`.commitmeta`, `summary.sig`), OSTree's own bound
 /// for metadata objects.

@@ -22,7 +22,8 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
 
-use crate::repo::{Error, Repo, io_err};
+use crate::error::{Error, io_err};
+use crate::repo::Repo;
 
 /// How a lock is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +22,10 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err};
 use crate::object::ObjectType;
-use crate::repo::{Error, Repo, io_err};
+use crate::object_dirs::open_dir;
+use crate::repo::Repo;
 
 /// An object file being written.
 pub(crate) struct NewObject {
@@ -39,42 +41,6 @@ pub(crate) struct NewObject {
 fn proc_fd_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
-}
-
-/// Open handles on `tmp/` and on the 256 `objects/XX` directories, each opened the
-/// first time an object needs it. A directory that is missing is not remembered, so
-/// it is looked for again (and created by the path-based route) next time.
-pub(crate) struct ObjectDirs {
-    tmp: OnceLock<OwnedFd>,
-    fanout: [OnceLock<OwnedFd>; 256],
-}
-
-impl Default for ObjectDirs {
-    fn default() -> Self {
-        ObjectDirs {
-            tmp: OnceLock::new(),
-            fanout: std::array::from_fn(|_| OnceLock::new()),
-        }
-    }
-}
-
-impl std::fmt::Debug for ObjectDirs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let open = self.fanout.iter().filter(|d| d.get().is_some()).count();
-        write!(f, "ObjectDirs {{ fan-out directories open: {open} }}")
-    }
-}
-
-/// The handle in `slot`, opening `path` into it on first use; `None` if it cannot be
-/// opened (the caller then goes by path, which reports or mends the problem).
-fn open_dir<'a>(slot: &'a OnceLock<OwnedFd>, path: &Path) -> Option<BorrowedFd<'a>> {
-    if slot.get().is_none() {
-        let flags = OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty()).ok()?;
-        // Another thread may have won the race; its handle is as good as ours.
-        let _ = slot.set(fd);
-    }
-    slot.get().map(|fd| fd.as_fd())
 }
 
 impl Repo {

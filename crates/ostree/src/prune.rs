@@ -12,9 +12,10 @@ use std::fs;
 use std::io;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err};
 use crate::lock::LockKind;
 use crate::object::ObjectType;
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 /// What to keep.
 #[derive(Debug, Clone, Default)]
