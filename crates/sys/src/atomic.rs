@@ -277,8 +277,7 @@ impl<'d> TempFile<'d> {
         match result {
             Ok(published) => {
                 if durability == Durability::Sync
-                    && let Err(e) = rustix::fs::fsync(target)
-                    && e != Errno::BADF
+                    && let Err(e) = sync_dir(target)
                 {
                     return Err((self, IoError::new("sync the directory of", shown, e.into())));
                 }
@@ -341,6 +340,60 @@ impl Drop for TempFile<'_> {
             let _ = rustix::fs::unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
         }
     }
+}
+
+/// fsyncs the directory `dir`, so the names just made in it survive a crash. A handle
+/// opened with `O_PATH` (as [`open_dir`] opens them) cannot be synced itself (`EBADF`),
+/// so the directory is then opened again for reading.
+fn sync_dir(dir: BorrowedFd<'_>) -> Result<(), Errno> {
+    match rustix::fs::fsync(dir) {
+        Err(Errno::BADF) => {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            rustix::fs::fsync(rustix::fs::openat(dir, ".", flags, Mode::empty())?)
+        }
+        other => other,
+    }
+}
+
+/// Points the symlink `link` at `target` in one step, as a boot-version switch needs:
+/// a new symlink is made under a fresh temporary name beside `link` (the same
+/// `.ferro-tmp-PID-N` names as [`TempFile`]'s, created exclusively, so two writers never
+/// share one) and renamed over it. Readers see the old target or the new one, never a
+/// missing link. Whatever `link` was (a symlink, a file, nothing) is replaced; with
+/// [`Durability::Sync`] the directory is synced after the rename.
+pub fn replace_symlink(
+    target: impl AsRef<Path>,
+    link: &Path,
+    durability: Durability,
+) -> Result<(), IoError> {
+    let parent = match link.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = link.file_name().ok_or_else(|| {
+        IoError::new(
+            "replace",
+            link,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        )
+    })?;
+    let dir = open_dir(parent)?;
+    let tmp = loop {
+        let tmp = temp_name();
+        match rustix::fs::symlinkat(target.as_ref(), &dir, tmp.as_str()) {
+            Ok(()) => break tmp,
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(IoError::new("create a symlink in", parent, e.into())),
+        }
+    };
+    if let Err(e) = rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
+        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        return Err(IoError::new("replace", link, e.into()));
+    }
+    if durability == Durability::Sync {
+        sync_dir(dir.as_fd()).map_err(|e| IoError::new("sync", parent, e.into()))?;
+    }
+    Ok(())
 }
 
 /// How [`write_file`] writes.
@@ -557,6 +610,44 @@ mod tests {
         );
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(entries(dir.path()), ["config"]);
+    }
+
+    #[test]
+    fn replace_symlink_swaps_links_and_files_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("loader");
+        replace_symlink("loader.0", &link, Durability::Sync).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("loader.0"));
+        replace_symlink("loader.1", &link, Durability::Deferred).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("loader.1"));
+        let file = dir.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        replace_symlink("loader.1", &file, Durability::Sync).unwrap();
+        assert_eq!(fs::read_link(&file).unwrap(), Path::new("loader.1"));
+        assert_eq!(entries(dir.path()), ["file", "loader"]);
+    }
+
+    #[test]
+    fn replace_symlink_names_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let occupied = dir.path().join("occupied");
+        fs::create_dir_all(occupied.join("child")).unwrap();
+        let error = replace_symlink("x", &occupied, Durability::Sync).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("could not replace '{}'", occupied.display())
+        );
+        assert_eq!(
+            entries(dir.path()),
+            ["occupied"],
+            "the temporary link is gone"
+        );
+        let error =
+            replace_symlink("x", Path::new("/nonexistent-dir/l"), Durability::Sync).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "could not open directory '/nonexistent-dir'"
+        );
     }
 
     #[test]
