@@ -10,9 +10,11 @@ mod grub;
 use std::collections::HashMap;
 use std::fs;
 
+use ferro_sys::IoResultExt;
+
 use crate::bls::BlsEntry;
 use crate::deployment::{BootState, Deployment};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::kernel::KernelLayout;
 use crate::layout::Sysroot;
@@ -82,10 +84,10 @@ impl Sysroot {
         fsutil::remove_tree(&bootdir)?;
         for d in &list {
             let dir = bootdir.join(&d.osname).join(&d.bootcsum);
-            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            fs::create_dir_all(&dir).at("create directory", &dir)?;
             let link = dir.join(d.bootserial.to_string());
             let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
-            std::os::unix::fs::symlink(target, &link).map_err(io_err("create symlink", &link))?;
+            std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
         }
         fsutil::swap_symlink(
             &bootdir_name,
@@ -96,7 +98,7 @@ impl Sysroot {
         let loader = root.join(format!("boot/loader.{bootversion}"));
         fsutil::remove_tree(&loader)?;
         let entries = loader.join("entries");
-        fs::create_dir_all(&entries).map_err(io_err("create directory", &entries))?;
+        fs::create_dir_all(&entries).at("create directory", &entries)?;
         let n = list.len();
         let mut written = Vec::with_capacity(n);
         for (i, (d, layout)) in list.iter_mut().zip(&layouts).enumerate() {
@@ -137,8 +139,7 @@ impl Sysroot {
         }
         let boot_boot = root.join("boot/boot");
         if fsutil::read_link(&boot_boot)?.is_none() {
-            std::os::unix::fs::symlink(".", &boot_boot)
-                .map_err(io_err("create symlink", &boot_boot))?;
+            std::os::unix::fs::symlink(".", &boot_boot).at("create symlink", &boot_boot)?;
         }
 
         self.step("swap /boot/loader")?;

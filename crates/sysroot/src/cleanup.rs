@@ -12,7 +12,7 @@ use std::path::Path;
 use ferro_ostree::prune::{PruneOptions, PruneReport, prune};
 
 use crate::deployment::{BootState, parse_deploy_name};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
 
@@ -33,7 +33,7 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(io_err("list", dir)(e)),
+        Err(e) => Err(ferro_sys::io_err("list", dir)(e).into()),
     }
 }
 

@@ -9,9 +9,11 @@
 
 use std::path::Path;
 
+use ferro_sys::IoResultExt;
+
 use crate::bls::BlsEntry;
 use crate::deployment::read_entries;
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
 
@@ -103,7 +105,7 @@ impl Sysroot {
     pub fn install_grub_config(&self) -> Result<(), Error> {
         let stub = stub_path(self.path());
         let dir = stub.parent().unwrap_or(self.path());
-        std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        std::fs::create_dir_all(dir).at("create directory", dir)?;
         let loader = self
             .path()
             .join(format!("boot/loader.{}", self.read_bootversion()?));
@@ -111,7 +113,7 @@ impl Sysroot {
             .into_iter()
             .map(|(_, entry)| entry)
             .collect();
-        std::fs::create_dir_all(&loader).map_err(io_err("create directory", &loader))?;
+        std::fs::create_dir_all(&loader).at("create directory", &loader)?;
         write_menu(&loader, &entries)?;
         fsutil::write_atomic(&stub, STUB.as_bytes(), 0o644)?;
         fsutil::sync_dir(dir)
