@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs;
 
 use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{Durability, WriteOptions, replace_symlink, write_file};
 
 use crate::bls::BlsEntry;
 use crate::deployment::{BootState, Deployment};
@@ -89,9 +90,10 @@ impl Sysroot {
             let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
             std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
         }
-        fsutil::swap_symlink(
+        replace_symlink(
             &bootdir_name,
             &root.join(format!("ostree/boot.{bootversion}")),
+            Durability::Sync,
         )?;
 
         self.step("boot entries")?;
@@ -123,7 +125,11 @@ impl Sysroot {
                 entry.push("initrd", &format!("{boot}/{initramfs}"));
             }
             let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
-            fsutil::write_atomic(&path, entry.to_text().as_bytes(), 0o644)?;
+            write_file(
+                &path,
+                entry.to_text().as_bytes(),
+                WriteOptions::replace(0o644),
+            )?;
             written.push(entry);
         }
         if grub::enabled(root) {
@@ -143,7 +149,11 @@ impl Sysroot {
         }
 
         self.step("swap /boot/loader")?;
-        fsutil::swap_symlink(&format!("loader.{bootversion}"), &root.join("boot/loader"))?;
+        replace_symlink(
+            format!("loader.{bootversion}"),
+            &root.join("boot/loader"),
+            Durability::Sync,
+        )?;
         Ok(BootState {
             bootversion,
             subbootversion,

@@ -8,6 +8,7 @@ use std::fs;
 
 use ferro_ostree::checkout::{CheckoutOptions, checkout};
 use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
 
 use crate::cleanup::CleanupReport;
 use crate::deployment::{BootState, Deployment, parse_deploy_name};
@@ -157,7 +158,11 @@ impl Sysroot {
             origin.set("origin", "override-commit", &checksum.to_string());
         }
         let origin_path = self.origin_path(&osname, &checksum, serial);
-        fsutil::write_atomic(&origin_path, origin.to_text().as_bytes(), 0o644)?;
+        write_file(
+            &origin_path,
+            origin.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
 
         self.step("rename deployment")?;
         let dir = self.deployment_dir(&osname, &checksum, serial);

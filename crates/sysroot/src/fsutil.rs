@@ -1,5 +1,6 @@
-//! Small filesystem primitives every operation builds on: replace-by-rename writes,
-//! symlink swaps, fsync, and removal of trees that may carry the immutable attribute.
+//! Small filesystem primitives every operation builds on: fsync of directories, and
+//! removal of trees that may carry the immutable attribute. (Files and symlinks are
+//! replaced through `ferro_sys::atomic`, the one atomic writer.)
 
 use std::fs::{self, File};
 use std::io;
@@ -12,23 +13,8 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, IFlags, Mode, OFlags};
 
 use ferro_sys::IoResultExt;
-use ferro_sys::atomic::{Durability, WriteOptions, replace_symlink, write_file};
 
 use crate::error::Error;
-
-/// Writes `bytes` to `path` with `mode` through the one atomic writer (a fresh
-/// temporary name or an unnamed file, synced, then renamed over `path`), so readers see
-/// the old or the new content, never a mix, and two writers never share a temporary.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
-    write_file(path, bytes, WriteOptions::replace(mode))?;
-    Ok(())
-}
-
-/// Points the symlink `link` at `target` by renaming a new symlink over it (the single
-/// atomic step that switches boot configurations), then syncs its directory.
-pub(crate) fn swap_symlink(target: &str, link: &Path) -> Result<(), Error> {
-    Ok(replace_symlink(target, link, Durability::Sync)?)
-}
 
 /// fsyncs a directory so renames and new entries in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {

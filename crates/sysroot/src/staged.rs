@@ -14,6 +14,7 @@ use std::fs;
 use std::io;
 
 use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
 
 use crate::deploy::{DeployOptions, DeployReport};
 use crate::deployment::{BootState, Deployment};
@@ -104,7 +105,11 @@ impl Sysroot {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).at("create directory", dir)?;
         }
-        fsutil::write_atomic(&path, record.to_text().as_bytes(), 0o644)?;
+        write_file(
+            &path,
+            record.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
         if let Some(old) = previous.filter(|old| !old.same(d)) {
             self.remove_deployment_files(&old)?;
         }

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
 
 use crate::bls::BlsEntry;
 use crate::deployment::read_entries;
@@ -37,11 +38,13 @@ pub(crate) fn enabled(sysroot: &Path) -> bool {
 
 /// Writes `loader_dir/grub.cfg` for `entries` (boot order, default first).
 pub(crate) fn write_menu(loader_dir: &Path, entries: &[BlsEntry]) -> Result<(), Error> {
-    fsutil::write_atomic(
-        &loader_dir.join("grub.cfg"),
+    let path = loader_dir.join("grub.cfg");
+    write_file(
+        &path,
         menu(entries).as_bytes(),
-        0o644,
-    )
+        WriteOptions::replace(0o644),
+    )?;
+    Ok(())
 }
 
 /// A word as GRUB's shell reads it back unchanged: plain words stay bare, anything
@@ -115,7 +118,7 @@ impl Sysroot {
             .collect();
         std::fs::create_dir_all(&loader).at("create directory", &loader)?;
         write_menu(&loader, &entries)?;
-        fsutil::write_atomic(&stub, STUB.as_bytes(), 0o644)?;
+        write_file(&stub, STUB.as_bytes(), WriteOptions::replace(0o644))?;
         fsutil::sync_dir(dir)
     }
 }
