@@ -116,11 +116,21 @@ pub struct TempFile<'d> {
     shown: PathBuf,
 }
 
+/// How every temporary name begins.
+const TEMP_PREFIX: &str = ".ferro-tmp-";
+
 /// A fresh temporary name: process id and a counter, unique within the process.
 fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".ferro-tmp-{}-{n}", std::process::id())
+    format!("{TEMP_PREFIX}{}-{n}", std::process::id())
+}
+
+/// Whether `name` is one of this module's temporary names: what a writer that was
+/// killed between creating and naming (the named fallback, [`replace_symlink`]) leaves
+/// behind, for a cleanup to remove.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
 }
 
 impl<'d> TempFile<'d> {
@@ -625,6 +635,8 @@ mod tests {
         replace_symlink("loader.1", &file, Durability::Sync).unwrap();
         assert_eq!(fs::read_link(&file).unwrap(), Path::new("loader.1"));
         assert_eq!(entries(dir.path()), ["file", "loader"]);
+        assert!(is_temp_name(&temp_name()));
+        assert!(!is_temp_name("loader.tmp"));
     }
 
     #[test]
