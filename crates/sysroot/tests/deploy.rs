@@ -315,3 +315,31 @@ fn failpoints_leave_the_old_entries_valid() {
         );
     }
 }
+
+#[test]
+fn cleanup_removes_what_killed_writers_left() {
+    let scratch = Scratch::new();
+    let sysroot = setup(&scratch);
+    let tree = scratch.path().join("tree");
+    make_tree(&tree, "kernel", &[("a", Some("1"))]);
+    commit(sysroot.repo(), &tree, "testos/v", "1");
+    sysroot.deploy("testos/v", &options(&["rw"])).unwrap();
+    let s = sysroot.path();
+    // A symlink swap killed before its rename, and a named-fallback write of an origin.
+    let leftovers = [
+        s.join("boot/.ferro-tmp-1-0"),
+        s.join("ostree/.ferro-tmp-1-1"),
+        s.join("ostree/deploy/testos/deploy/.ferro-tmp-1-2"),
+    ];
+    std::os::unix::fs::symlink("loader.0", &leftovers[0]).unwrap();
+    std::os::unix::fs::symlink("boot.0.0", &leftovers[1]).unwrap();
+    fs::write(&leftovers[2], "[origin]\n").unwrap();
+    let before = snapshot(&s.join("boot"));
+    sysroot.cleanup().unwrap();
+    for path in &leftovers {
+        assert!(fs::symlink_metadata(path).is_err(), "{}", path.display());
+    }
+    let after = snapshot(&s.join("boot"));
+    assert_eq!(after.len(), before.len() - 1, "only the leftover went");
+    assert!(sysroot.verify().unwrap().is_empty());
+}
