@@ -28,6 +28,7 @@
 //! directory descriptors and take a single name component, so a caller that resolved a
 //! directory inside a root (`openat2(RESOLVE_IN_ROOT)`) never leaves it.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -119,6 +120,26 @@ pub struct TempFile<'d> {
 /// How every temporary name begins.
 const TEMP_PREFIX: &str = ".ferro-tmp-";
 
+/// The directory `path` is in: its parent, or `.` for a bare name.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The last component of `path`, which a writer by path names; `action` is what fails
+/// when there is none (`/`, `..`).
+fn file_name<'p>(path: &'p Path, action: &'static str) -> Result<&'p OsStr, IoError> {
+    path.file_name().ok_or_else(|| {
+        IoError::new(
+            action,
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        )
+    })
+}
+
 /// A fresh temporary name: process id and a counter, unique within the process.
 fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -180,10 +201,7 @@ impl<'d> TempFile<'d> {
 
     /// A new file in the directory of `path`, for writers that go by path.
     pub fn for_path(path: &Path, mode: u32) -> Result<TempFile<'static>, IoError> {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let parent = parent_dir(path);
         TempFile::new_in(DirFd::Owned(open_dir(parent)?), parent, mode)
     }
 
@@ -376,17 +394,8 @@ pub fn replace_symlink(
     link: &Path,
     durability: Durability,
 ) -> Result<(), IoError> {
-    let parent = match link.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = link.file_name().ok_or_else(|| {
-        IoError::new(
-            "replace",
-            link,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-        )
-    })?;
+    let parent = parent_dir(link);
+    let name = file_name(link, "replace")?;
     let dir = open_dir(parent)?;
     let tmp = loop {
         let tmp = temp_name();
@@ -446,13 +455,7 @@ pub fn write_file_with(
     // The umask applied at creation; the caller asked for exactly these bits.
     rustix::fs::fchmod(temp.file.as_fd(), Mode::from_raw_mode(options.mode))
         .map_err(|e| IoError::new("set the mode of", path, e.into()))?;
-    let name = path.file_name().ok_or_else(|| {
-        IoError::new(
-            "write",
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-        )
-    })?;
+    let name = file_name(path, "write")?;
     let dir = temp
         .dir
         .as_fd()
