@@ -18,17 +18,11 @@ pub fn run(command: ComposeCommand) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The per-user cache directory, as the XDG base directory spec places it.
+/// Where downloads and the work tree go without `--cache`: the user's cache directory
+/// (`~/.cache/ferro/compose`), else `/var/cache/ferro/compose` (root without a home).
 fn default_cache() -> PathBuf {
-    let env = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|home| home.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"))
-        .join("ferro/compose")
+    ferro_sys::dirs::cache_dir("ferro/compose")
+        .unwrap_or_else(|| PathBuf::from("/var/cache/ferro/compose"))
 }
 
 fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {

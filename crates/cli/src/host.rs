@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use ferro_ostree::browse::format_timestamp;
+use ferro_sys::CommandRunExt;
 use ferro_sysroot::{Apply, DeployReport, DeploymentStatus, KargEdit, UpgradeCheck};
 use serde_json::json;
 
@@ -187,11 +188,9 @@ fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<Exit
 
 /// `systemctl reboot`: only on request, after the new entries are in place.
 fn reboot() -> anyhow::Result<()> {
-    let status = std::process::Command::new("systemctl")
+    std::process::Command::new("systemctl")
         .arg("reboot")
-        .status()
-        .map_err(|e| anyhow::anyhow!("could not run systemctl reboot: {e}"))?;
-    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
+        .run()?;
     Ok(())
 }
 

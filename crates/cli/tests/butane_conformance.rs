@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
+use ferro_sys::CommandRunExt;
 use serde_json::Value;
 
 /// Cases whose expected output we deliberately do not reproduce (see docs/compatibility.md).
@@ -67,7 +68,7 @@ fn ferro(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .output()
+        .run_capture()
         .expect("run ferro");
     Run {
         code: output.status.code().unwrap_or(-1),

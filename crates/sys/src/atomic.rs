@@ -28,6 +28,7 @@
 //! directory descriptors and take a single name component, so a caller that resolved a
 //! directory inside a root (`openat2(RESOLVE_IN_ROOT)`) never leaves it.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -116,11 +117,41 @@ pub struct TempFile<'d> {
     shown: PathBuf,
 }
 
+/// How every temporary name begins.
+const TEMP_PREFIX: &str = ".ferro-tmp-";
+
+/// The directory `path` is in: its parent, or `.` for a bare name.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The last component of `path`, which a writer by path names; `action` is what fails
+/// when there is none (`/`, `..`).
+fn file_name<'p>(path: &'p Path, action: &'static str) -> Result<&'p OsStr, IoError> {
+    path.file_name().ok_or_else(|| {
+        IoError::new(
+            action,
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        )
+    })
+}
+
 /// A fresh temporary name: process id and a counter, unique within the process.
 fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".ferro-tmp-{}-{n}", std::process::id())
+    format!("{TEMP_PREFIX}{}-{n}", std::process::id())
+}
+
+/// Whether `name` is one of this module's temporary names: what a writer that was
+/// killed between creating and naming (the named fallback, [`replace_symlink`]) leaves
+/// behind, for a cleanup to remove.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
 }
 
 impl<'d> TempFile<'d> {
@@ -170,10 +201,7 @@ impl<'d> TempFile<'d> {
 
     /// A new file in the directory of `path`, for writers that go by path.
     pub fn for_path(path: &Path, mode: u32) -> Result<TempFile<'static>, IoError> {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let parent = parent_dir(path);
         TempFile::new_in(DirFd::Owned(open_dir(parent)?), parent, mode)
     }
 
@@ -277,8 +305,7 @@ impl<'d> TempFile<'d> {
         match result {
             Ok(published) => {
                 if durability == Durability::Sync
-                    && let Err(e) = rustix::fs::fsync(target)
-                    && e != Errno::BADF
+                    && let Err(e) = sync_dir(target)
                 {
                     return Err((self, IoError::new("sync the directory of", shown, e.into())));
                 }
@@ -343,6 +370,51 @@ impl Drop for TempFile<'_> {
     }
 }
 
+/// fsyncs the directory `dir`, so the names just made in it survive a crash. A handle
+/// opened with `O_PATH` (as [`open_dir`] opens them) cannot be synced itself (`EBADF`),
+/// so the directory is then opened again for reading.
+fn sync_dir(dir: BorrowedFd<'_>) -> Result<(), Errno> {
+    match rustix::fs::fsync(dir) {
+        Err(Errno::BADF) => {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            rustix::fs::fsync(rustix::fs::openat(dir, ".", flags, Mode::empty())?)
+        }
+        other => other,
+    }
+}
+
+/// Points the symlink `link` at `target` in one step, as a boot-version switch needs:
+/// a new symlink is made under a fresh temporary name beside `link` (the same
+/// `.ferro-tmp-PID-N` names as [`TempFile`]'s, created exclusively, so two writers never
+/// share one) and renamed over it. Readers see the old target or the new one, never a
+/// missing link. Whatever `link` was (a symlink, a file, nothing) is replaced; with
+/// [`Durability::Sync`] the directory is synced after the rename.
+pub fn replace_symlink(
+    target: impl AsRef<Path>,
+    link: &Path,
+    durability: Durability,
+) -> Result<(), IoError> {
+    let parent = parent_dir(link);
+    let name = file_name(link, "replace")?;
+    let dir = open_dir(parent)?;
+    let tmp = loop {
+        let tmp = temp_name();
+        match rustix::fs::symlinkat(target.as_ref(), &dir, tmp.as_str()) {
+            Ok(()) => break tmp,
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(IoError::new("create a symlink in", parent, e.into())),
+        }
+    };
+    if let Err(e) = rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
+        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        return Err(IoError::new("replace", link, e.into()));
+    }
+    if durability == Durability::Sync {
+        sync_dir(dir.as_fd()).map_err(|e| IoError::new("sync", parent, e.into()))?;
+    }
+    Ok(())
+}
+
 /// How [`write_file`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -383,13 +455,7 @@ pub fn write_file_with(
     // The umask applied at creation; the caller asked for exactly these bits.
     rustix::fs::fchmod(temp.file.as_fd(), Mode::from_raw_mode(options.mode))
         .map_err(|e| IoError::new("set the mode of", path, e.into()))?;
-    let name = path.file_name().ok_or_else(|| {
-        IoError::new(
-            "write",
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-        )
-    })?;
+    let name = file_name(path, "write")?;
     let dir = temp
         .dir
         .as_fd()
@@ -557,6 +623,46 @@ mod tests {
         );
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(entries(dir.path()), ["config"]);
+    }
+
+    #[test]
+    fn replace_symlink_swaps_links_and_files_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("loader");
+        replace_symlink("loader.0", &link, Durability::Sync).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("loader.0"));
+        replace_symlink("loader.1", &link, Durability::Deferred).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("loader.1"));
+        let file = dir.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        replace_symlink("loader.1", &file, Durability::Sync).unwrap();
+        assert_eq!(fs::read_link(&file).unwrap(), Path::new("loader.1"));
+        assert_eq!(entries(dir.path()), ["file", "loader"]);
+        assert!(is_temp_name(&temp_name()));
+        assert!(!is_temp_name("loader.tmp"));
+    }
+
+    #[test]
+    fn replace_symlink_names_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let occupied = dir.path().join("occupied");
+        fs::create_dir_all(occupied.join("child")).unwrap();
+        let error = replace_symlink("x", &occupied, Durability::Sync).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("could not replace '{}'", occupied.display())
+        );
+        assert_eq!(
+            entries(dir.path()),
+            ["occupied"],
+            "the temporary link is gone"
+        );
+        let error =
+            replace_symlink("x", Path::new("/nonexistent-dir/l"), Durability::Sync).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "could not open directory '/nonexistent-dir'"
+        );
     }
 
     #[test]

@@ -7,17 +7,20 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ferro_sys::CommandRunExt;
 use ferro_vm::accel::{self, Accel};
 use ferro_vm::overlay::{self, ImageFormat};
 use ferro_vm::programs::{QEMU_IMG, QEMU_SYSTEM};
 use ferro_vm::vm::{self, RunOptions, Stopped};
 
 fn have(program: &str) -> bool {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("skipped: {program} is not installed (apt-get install qemu-system-x86)");
+    match Command::new(program).arg("--version").run_capture() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            false
+        }
     }
-    found
 }
 
 /// What the test disk prints before it halts.
@@ -98,9 +101,9 @@ fn overlay_is_backed_by_the_image_in_its_format() {
     let info = Command::new(QEMU_IMG)
         .args(["info", "--output=json"])
         .arg(&top)
-        .output()
+        .run_get_string()
         .unwrap();
-    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["format"], "qcow2");
     assert_eq!(info["backing-filename"], raw.to_str().unwrap());
     assert_eq!(info["backing-filename-format"], "raw");
@@ -118,13 +121,12 @@ fn overlay_is_backed_by_the_image_in_its_format() {
     // The export formats `compose image` converts to are recognised too.
     for format in [ImageFormat::Vmdk, ImageFormat::Vhd] {
         let converted = dir.path().join(format!("disk.{}", format.name()));
-        let status = Command::new(QEMU_IMG)
+        Command::new(QEMU_IMG)
             .args(["convert", "-f", "raw", "-O", format.name()])
             .arg(&raw)
             .arg(&converted)
-            .status()
+            .run()
             .unwrap();
-        assert!(status.success());
         assert_eq!(ImageFormat::detect(&converted).unwrap(), format);
         let top = dir.path().join(format!("over-{}.qcow2", format.name()));
         assert_eq!(overlay::create(&converted, &top).unwrap(), format);
