@@ -8,7 +8,6 @@
 #![deny(missing_docs)]
 
 mod checks;
-mod data_url;
 mod files_dir;
 mod filters;
 mod openshift;
