@@ -16,7 +16,6 @@ mod reverse;
 pub mod schema;
 mod translate;
 mod validate;
-pub mod yaml;
 mod yaml_out;
 
 pub use reverse::{ReverseError, from_ignition, to_butane};

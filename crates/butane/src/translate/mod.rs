@@ -19,6 +19,7 @@ mod trees;
 
 use std::path::PathBuf;
 
+use ferro_document::yaml::{self, YamlError};
 use ferro_document::{Node, Path, Report, Value as NodeValue, normalize};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
@@ -28,7 +29,6 @@ use crate::files_dir::FilesDir;
 use crate::profile::{Profile, ProfileError, Variant};
 use crate::schema::{self, BootDevice, Grub, Metadata, Openshift, Quadlet, Tree};
 use crate::validate::{self, Sugar};
-use crate::yaml::{self, YamlError};
 use crate::{checks, filters, openshift};
 use context::{Context, at_mut, items, take};
 use locate::Locator;
