@@ -10,12 +10,10 @@
 mod checks;
 mod files_dir;
 mod filters;
-mod openshift;
 pub mod profile;
 mod reverse;
 pub mod schema;
 mod translate;
-mod validate;
 mod yaml_out;
 
 pub use reverse::{ReverseError, from_ignition, to_butane};
