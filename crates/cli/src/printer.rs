@@ -6,16 +6,29 @@
 //! call writes whole lines, so a pipe never sees a half-written record.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where a command's output goes, passed to every command.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Printer {}
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Whether standard error is a terminal: progress is drawn only there.
+    progress: bool,
+}
 
 impl Printer {
     /// The printer for this process.
     pub fn new() -> Self {
-        Printer {}
+        Printer {
+            progress: io::stderr().is_terminal(),
+        }
+    }
+
+    /// Standard output, locked, for a command that writes a table line by line.
+    pub fn stdout(&self) -> io::StdoutLock<'static> {
+        io::stdout().lock()
     }
 
     /// Writes `text` to standard output as it is.
@@ -50,5 +63,20 @@ impl Printer {
     /// Writes `text` and a newline to standard error.
     pub fn errln(&self, text: impl fmt::Display) {
         let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+
+    /// A spinner showing `message` and the time elapsed, on a terminal; hidden (and
+    /// free) in a pipe, so logs stay clean.
+    pub fn spinner(&self, message: impl Into<String>) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_message(message.into());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
     }
 }
