@@ -182,6 +182,27 @@ fn retries_server_errors_but_not_404() {
 }
 
 #[test]
+fn client_errors_are_answers_as_in_ignition() {
+    // Ignition retries 5xx only: 408 and 429 fail at the first answer.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = TestServer::start({
+        let calls = calls.clone();
+        move |request| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match request.path.as_str() {
+                "/busy" => Reply::status(429),
+                _ => Reply::status(408),
+            }
+        }
+    });
+    for path in ["/busy", "/slow"] {
+        let error = fetcher().fetch_url(&server.url(path)).unwrap_err();
+        assert!(error.to_string().contains("status 4"), "{error}");
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
 fn gives_up_after_http_total() {
     let server = TestServer::start(|_| Reply::status(500));
     let mut ignition = Ignition::default();
