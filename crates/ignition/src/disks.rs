@@ -40,6 +40,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ferro_spec::{Config, Disk, Filesystem, Partition};
+use ferro_sys::{CommandError, CommandRunExt};
 
 use crate::apply::{Change, Changes};
 
@@ -74,14 +75,18 @@ pub(crate) fn run_command(program: &str, args: &[&str]) -> Result<String, String
     Err(failure(program, args, &output))
 }
 
+/// Runs `program args…` to completion whatever its exit status: the callers read the
+/// status themselves (`blkid` exits 2 for "nothing found"), and a failure message
+/// falls back to standard output, where `sgdisk` explains itself.
 fn spawn(program: &str, args: &[&str]) -> Result<Output, String> {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => format!("{program} is not installed"),
-            _ => format!("could not run {program}: {error}"),
+        .run_capture()
+        .map_err(|error| match error {
+            error if error.is_missing() => format!("{program} is not installed"),
+            CommandError::Missing { source, .. } => format!("could not run {program}: {source}"),
+            other => other.to_string(),
         })
 }
 

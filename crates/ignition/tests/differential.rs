@@ -46,6 +46,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use ferro_ignition::engine::{self, Stage};
 use ferro_ignition::sources::{Platform, Sources};
+use ferro_sys::CommandRunExt;
 use server::{Reply, Request, TestServer};
 use sha2::Digest;
 
@@ -685,8 +686,9 @@ fn run_oracle(dir: &Path, path_var: &str) -> Result<(), String> {
             .env_remove("no_proxy")
             .env_remove("NO_PROXY")
             .current_dir(dir)
-            .output()
-            .map_err(|e| format!("{ORACLE}: {e}"))?;
+            // Any status: a failing stage is an outcome to compare, told by its log.
+            .run_capture()
+            .map_err(|e| e.to_string())?;
         if !output.status.success() {
             let log = String::from_utf8_lossy(&output.stdout);
             let last: Vec<&str> = log
