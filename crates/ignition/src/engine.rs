@@ -554,6 +554,10 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/workdir.rs"]
+mod workdir;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::sources::Platform;
@@ -575,17 +579,8 @@ mod tests {
         }
 
         fn options(&self, stage: Stage) -> Options {
-            let sources = Sources::from_lookup(Platform::File, |name| {
-                let sub = match name {
-                    "IGNITION_KERNEL_CMDLINE_PATH" => "cmdline",
-                    "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR" => "sys/run",
-                    "IGNITION_SYSTEM_LOCAL_CONFIG_DIR" => "sys/etc",
-                    "IGNITION_SYSTEM_CONFIG_DIR" => "sys/usr",
-                    "IGNITION_CONFIG_FILE" => "config.ign",
-                    _ => return None,
-                };
-                Some(self.path(sub).display().to_string())
-            });
+            let env = workdir::ignition_env(self.dir.path());
+            let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
             Options {
                 config_cache: self.path("run/ignition.json"),
                 state_file: self.path("run/state"),

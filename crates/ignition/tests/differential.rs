@@ -35,8 +35,10 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/workdir.rs"]
+mod workdir;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -703,16 +705,8 @@ fn run_oracle(dir: &Path, path_var: &str) -> Result<(), String> {
 
 /// ferrocore's engine, the same two stages.
 fn run_ferro(dir: &Path) -> Result<(), String> {
-    let env: HashMap<&str, PathBuf> = HashMap::from([
-        ("IGNITION_CONFIG_FILE", dir.join("config.ign")),
-        ("IGNITION_KERNEL_CMDLINE_PATH", dir.join("cmdline")),
-        ("IGNITION_SYSTEM_CONFIG_DIR", dir.join("sys/usr")),
-        ("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", dir.join("sys/etc")),
-        ("IGNITION_SYSTEM_RUNTIME_CONFIG_DIR", dir.join("sys/run")),
-    ]);
-    let sources = Sources::from_lookup(Platform::File, |name| {
-        env.get(name).map(|p| p.display().to_string())
-    });
+    let env = workdir::ignition_env(dir);
+    let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
     for stage in [Stage::Fetch, Stage::Files] {
         let options = engine::Options {
             config_cache: dir.join("run/ignition.json"),

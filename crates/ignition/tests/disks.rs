@@ -6,6 +6,9 @@
 //! unmounts what is mounted under its temp dir and detaches its loop device in a drop
 //! guard, also when it fails.
 
+#[path = "support/workdir.rs"]
+mod workdir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -113,17 +116,8 @@ impl Bench {
     }
 
     fn options(&self, stage: Stage) -> engine::Options {
-        let sources = Sources::from_lookup(Platform::File, |name| {
-            let sub = match name {
-                "IGNITION_KERNEL_CMDLINE_PATH" => "cmdline",
-                "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR" => "sys/run",
-                "IGNITION_SYSTEM_LOCAL_CONFIG_DIR" => "sys/etc",
-                "IGNITION_SYSTEM_CONFIG_DIR" => "sys/usr",
-                "IGNITION_CONFIG_FILE" => "config.ign",
-                _ => return None,
-            };
-            Some(self.path(sub).display().to_string())
-        });
+        let env = workdir::ignition_env(self.dir.path());
+        let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
         engine::Options {
             config_cache: self.path("run/ignition.json"),
             state_file: self.path("run/state"),
