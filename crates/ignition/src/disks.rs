@@ -40,7 +40,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ferro_spec::{Config, Disk, Filesystem, Partition};
-use ferro_sys::{CommandError, CommandRunExt};
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 
 use crate::apply::{Change, Changes};
 
@@ -240,12 +240,15 @@ impl Devices {
         if is_it(&private) {
             return Ok(private);
         }
-        let shown = private.display();
+        // The stage's messages are single lines: the IO error with its cause.
         std::fs::create_dir_all(&self.dev_dir)
-            .map_err(|error| format!("could not create {}: {error}", self.dev_dir.display()))?;
+            .at("create directory", &self.dev_dir)
+            .map_err(|error| error.one_line())?;
         match std::fs::remove_file(&private) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("could not remove the stale node {shown}: {error}"));
+                return Err(
+                    IoError::new("remove the stale device node", &private, error).one_line(),
+                );
             }
             _ => {}
         }
@@ -256,7 +259,8 @@ impl Devices {
             rustix::fs::Mode::from_raw_mode(0o600),
             rdev,
         )
-        .map_err(|error| format!("could not make the device node {shown}: {error}"))?;
+        .at("make the device node", &private)
+        .map_err(|error| error.one_line())?;
         Ok(private)
     }
 }

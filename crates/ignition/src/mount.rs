@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use ferro_spec::{Config, Filesystem};
-use ferro_sys::IoError;
+use ferro_sys::{IoError, IoResultExt};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
@@ -93,12 +93,8 @@ pub fn mount_all(
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| {
-        Error::new(
-            "$.storage.filesystems",
-            format!("{}: {e}", root_dir.display()),
-        )
-    })?;
+    .at("open root directory", root_dir)
+    .map_err(root_error)?;
     for (index, fs) in list {
         let entry = format!("$.storage.filesystems.{index}");
         match mount_one(&entry, fs, &root, &root_fd, devices) {
