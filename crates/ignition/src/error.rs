@@ -4,20 +4,28 @@
 //! module so that none of them depends on another for it.
 
 use crate::fetch::FetchError;
-use crate::root::RootError;
+use ferro_sys::IoError;
 
 /// Why a config entry could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ErrorKind {
-    /// A filesystem operation in the root failed.
-    #[error(transparent)]
-    Root(#[from] RootError),
+    /// A filesystem operation in the root failed. Printed on one line with its cause,
+    /// like every message of the stage, and not made the `source()`, so a printer that
+    /// walks causes does not repeat it.
+    #[error("{}", .0.one_line())]
+    Io(IoError),
     /// A resource could not be fetched or verified.
     #[error(transparent)]
     Fetch(#[from] FetchError),
     /// The config conflicts with the root or is unusable (the message names the path).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<IoError> for ErrorKind {
+    fn from(error: IoError) -> Self {
+        ErrorKind::Io(error)
+    }
 }
 
 /// A failure of the files stage, naming the config entry and the path.
@@ -41,6 +49,12 @@ impl Error {
             path: path.to_string(),
             kind: kind.into(),
         }
+    }
+
+    /// The failure of `entry` on the path the IO error names.
+    pub(crate) fn io(entry: &str, error: IoError) -> Error {
+        let path = error.path.display().to_string();
+        Error::new(entry, &path, error)
     }
 
     pub(crate) fn invalid(entry: &str, path: &str, message: String) -> Error {

@@ -24,6 +24,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferro_spec::{DataUrl, HttpHeader, Ignition, Resource};
+use ferro_sys::http::{self, Backoff};
 use sha2::Digest;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
@@ -110,9 +111,11 @@ pub const LATEST_STABLE_SPEC: &str = "3.6.0";
 /// How long to wait for response headers when the config does not say (Ignition's 10 s).
 pub const DEFAULT_RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first wait between tries. Ignition starts from 100 ms but doubles before it
+/// waits, so its first wait is 200 ms.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Ignition's longest wait between tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 10;
 /// Bodies are held in memory; this bounds what a hostile server can make us allocate.
 const BODY_LIMIT: u64 = 4 << 30;
@@ -242,13 +245,15 @@ impl Fetcher {
     /// One HTTP fetch with Ignition's retry loop around it.
     fn fetch_http(&self, url: &str, headers: &[HttpHeader]) -> Result<Vec<u8>, FetchError> {
         let deadline = self.total.map(|total| Instant::now() + total);
-        let mut delay = FIRST_BACKOFF;
+        // Unbounded: only `timeouts.httpTotal` ends the retries, as in Ignition.
+        let mut delays = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let reason = match self.attempt(url, headers, deadline) {
                 Ok(body) => return Ok(body),
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry(reason)) => reason,
             };
+            let delay = delays.next().unwrap_or(MAX_BACKOFF);
             if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
                 return Err(FetchError::failed(
                     url,
@@ -256,7 +261,6 @@ impl Fetcher {
                 ));
             }
             std::thread::sleep(delay);
-            delay = (delay * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -316,6 +320,9 @@ impl Fetcher {
                         url: url.to_owned(),
                     }));
                 }
+                // Ignition retries server errors only; 408 and 429, which
+                // `ferro_sys::http::is_transient_status` would retry too, fail the fetch
+                // there, and so they do here.
                 500..=599 => return Err(Attempt::Retry(format!("server answered {status}"))),
                 _ => {
                     return Err(Attempt::Fatal(FetchError::failed(
@@ -348,12 +355,10 @@ impl Fetcher {
             all.extend(self.extra_roots.iter().cloned());
             RootCerts::new_with_certs(&all)
         };
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
+        // Redirects are followed by hand (see `attempt`); statuses are read there.
+        let config = http::agent_config(&user_agent())
             .max_redirects(0)
             .proxy(proxy)
-            .user_agent(user_agent())
-            .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_recv_response(Some(self.response_headers))
             .timeout_global(remaining)
             .tls_config(TlsConfig::builder().root_certs(roots).build())
@@ -413,16 +418,13 @@ enum Attempt {
     Fatal(FetchError),
 }
 
+/// A transport failure is retried when it may go away by itself, by the rule every
+/// HTTP client of ferrocore shares ([`http::is_transient`]).
 fn classify(url: &str, error: ureq::Error) -> Attempt {
-    match error {
-        ureq::Error::Io(_)
-        | ureq::Error::Timeout(_)
-        | ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::Protocol(_)
-        | ureq::Error::ConnectProxyFailed(_)
-        | ureq::Error::BodyStalled => Attempt::Retry(error.to_string()),
-        other => Attempt::Fatal(FetchError::failed(url, other.to_string())),
+    if http::is_transient(&error) {
+        Attempt::Retry(error.to_string())
+    } else {
+        Attempt::Fatal(FetchError::failed(url, error.to_string()))
     }
 }
 

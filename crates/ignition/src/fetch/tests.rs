@@ -153,26 +153,46 @@ fn drops_config_headers_on_redirect() {
     assert_eq!(fetcher().fetch(&r).unwrap().unwrap(), b"none");
 }
 
-#[test]
-fn retries_server_errors_but_not_404() {
+/// A server answering `/flaky` with 503 twice and then 200, recording when each try
+/// of it came.
+fn recording_server() -> (TestServer, std::sync::Arc<std::sync::Mutex<Vec<Instant>>>) {
+    let tries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let server = TestServer::start({
-        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let tries = tries.clone();
         move |request| match request.path.as_str() {
-            "/flaky" if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 => {
-                Reply::status(503)
+            "/flaky" => {
+                let mut tries = tries.lock().unwrap();
+                tries.push(Instant::now());
+                if tries.len() <= 2 {
+                    Reply::status(503)
+                } else {
+                    Reply::ok("finally")
+                }
             }
-            "/flaky" => Reply::ok("finally"),
+            "/down" => {
+                tries.lock().unwrap().push(Instant::now());
+                Reply::status(500)
+            }
             "/denied" => Reply::status(403),
             _ => Reply::status(404),
         }
     });
-    let started = Instant::now();
+    (server, tries)
+}
+
+#[test]
+fn retries_server_errors_but_not_404() {
+    let (server, tries) = recording_server();
     assert_eq!(
         fetcher().fetch_url(&server.url("/flaky")).unwrap().unwrap(),
         b"finally"
     );
-    // 200 ms then 400 ms of backoff.
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    // Three tries, 200 ms then 400 ms of backoff apart at least (a sleep never ends
+    // early, so these bounds hold on any machine).
+    let tries = tries.lock().unwrap().clone();
+    assert_eq!(tries.len(), 3);
+    assert!(tries[1] - tries[0] >= Duration::from_millis(200));
+    assert!(tries[2] - tries[1] >= Duration::from_millis(400));
     assert!(matches!(
         fetcher().fetch_url(&server.url("/missing")),
         Err(FetchError::NotFound { .. })
@@ -182,15 +202,39 @@ fn retries_server_errors_but_not_404() {
 }
 
 #[test]
+fn client_errors_are_answers_as_in_ignition() {
+    // Ignition retries 5xx only: 408 and 429 fail at the first answer.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = TestServer::start({
+        let calls = calls.clone();
+        move |request| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match request.path.as_str() {
+                "/busy" => Reply::status(429),
+                _ => Reply::status(408),
+            }
+        }
+    });
+    for path in ["/busy", "/slow"] {
+        let error = fetcher().fetch_url(&server.url(path)).unwrap_err();
+        assert!(error.to_string().contains("status 4"), "{error}");
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
 fn gives_up_after_http_total() {
-    let server = TestServer::start(|_| Reply::status(500));
+    let (server, tries) = recording_server();
     let mut ignition = Ignition::default();
     ignition.timeouts.http_total = Some(1);
     let f = Fetcher::new().with_settings(&ignition).unwrap();
-    let started = Instant::now();
-    let error = f.fetch_url(&server.url("/x")).unwrap_err();
+    let error = f.fetch_url(&server.url("/down")).unwrap_err();
     assert!(error.to_string().contains("httpTotal"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // Tries start at 0 s and, at the earliest, 0.2 s and 0.6 s; the next would start
+    // after 1.4 s, past the 1 s budget, so the fetcher gives up instead of waiting —
+    // counted, not timed, so a slow machine cannot fail it.
+    let tries = tries.lock().unwrap().len();
+    assert!((1..=3).contains(&tries), "{tries} tries");
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub fn apply(
     options: &Options,
 ) -> Result<Changes, Error> {
     let mut stage = Context::new(root, fetcher, options);
-    let mut db = Db::load(root).map_err(|e| Error::new("$.passwd", &e.path.clone(), e))?;
+    let mut db = Db::load(root).map_err(|e| Error::io("$.passwd", e))?;
     passwd::apply(&mut stage, &mut db, &config.passwd)?;
     storage(&mut stage, &db, config)?;
     units::apply(&mut stage, &config.systemd.units)?;

@@ -23,10 +23,11 @@
 use std::collections::BTreeSet;
 
 use ferro_spec::{Passwd, PasswdGroup, PasswdUser};
+use ferro_sys::IoError;
 
 use crate::apply::{Context, id};
 use crate::error::Error;
-use crate::root::{self, Kind, Perms, Root, RootError};
+use crate::root::{self, Kind, Perms, Root};
 
 mod defs;
 mod subid;
@@ -89,7 +90,7 @@ pub struct Db {
 
 impl Db {
     /// Reads the account files and defaults from the root; missing files are empty.
-    pub fn load(root: &Root) -> Result<Db, RootError> {
+    pub fn load(root: &Root) -> Result<Db, IoError> {
         // shadow-utils honours SOURCE_DATE_EPOCH for reproducible images; so do we.
         let now = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -860,7 +861,7 @@ fn home(stage: &mut Context<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
 }
 
 /// Copies the skeleton tree `src` into `dst`, everything owned by `uid:gid`, modes kept.
-fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<(), RootError> {
+fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<(), IoError> {
     for (name, kind) in root.read_dir(src)? {
         let (from, to) = (format!("{src}/{name}"), format!("{dst}/{name}"));
         let mode = root.lstat(&from)?.map_or(0o644, |m| m.mode);

@@ -16,8 +16,7 @@ trait ApplyAccounts {
 impl ApplyAccounts for TestRoot {
     fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error> {
         self.run(json, dry_run, |context, config| {
-            let mut db = super::Db::load(context.root)
-                .map_err(|e| Error::new("$.passwd", &e.path.clone(), e))?;
+            let mut db = super::Db::load(context.root).map_err(|e| Error::io("$.passwd", e))?;
             super::apply(context, &mut db, &config.passwd)
         })
     }
