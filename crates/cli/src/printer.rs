@@ -6,7 +6,10 @@
 //! call writes whole lines, so a pipe never sees a half-written record.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Read, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where a command's output goes, passed to every command.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,6 +38,15 @@ impl Printer {
         out.flush()
     }
 
+    /// Copies everything `reader` yields to standard output (a file's contents, which
+    /// may be larger than memory) and flushes; the number of bytes copied.
+    pub fn copy_out(&self, reader: &mut dyn Read) -> io::Result<u64> {
+        let mut out = io::stdout().lock();
+        let copied = io::copy(reader, &mut out)?;
+        out.flush()?;
+        Ok(copied)
+    }
+
     /// Writes `value` as pretty JSON and a newline to standard output: `--json`.
     pub fn json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(value)?;
@@ -50,5 +62,22 @@ impl Printer {
     /// Writes `text` and a newline to standard error.
     pub fn errln(&self, text: impl fmt::Display) {
         let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+
+    /// A spinner showing `message` and the time elapsed on standard error, for work
+    /// whose length is unknown (a pull). Hidden unless standard error is a terminal, so
+    /// logs and pipes never see progress; the caller updates its message and clears it
+    /// (`finish_and_clear`) before printing results.
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        if !io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar.set_message(message.to_owned());
+        bar
     }
 }
