@@ -10,7 +10,7 @@ use ferro_ostree::tree_source::TreeSource;
 #[derive(Debug, Args)]
 pub struct OstreeArgs {
     /// The repository.
-    #[arg(long, global = true, value_name = "PATH", env = "OSTREE_REPO")]
+    #[arg(long, global = true, value_name = "PATH", env = crate::env::OSTREE_REPO)]
     pub repo: Option<PathBuf>,
     /// The verb.
     #[command(subcommand)]

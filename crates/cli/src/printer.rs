@@ -12,13 +12,23 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where a command's output goes, passed to every command.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Printer {}
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Whether standard error is a terminal: progress is drawn only there.
+    progress: bool,
+}
 
 impl Printer {
     /// The printer for this process.
     pub fn new() -> Self {
-        Printer {}
+        Printer {
+            progress: io::stderr().is_terminal(),
+        }
+    }
+
+    /// Standard output, locked, for a command that writes a table line by line.
+    pub fn stdout(&self) -> io::StdoutLock<'static> {
+        io::stdout().lock()
     }
 
     /// Writes `text` to standard output as it is.
@@ -64,20 +74,18 @@ impl Printer {
         let _ = writeln!(io::stderr().lock(), "{text}");
     }
 
-    /// A spinner showing `message` and the time elapsed on standard error, for work
-    /// whose length is unknown (a pull). Hidden unless standard error is a terminal, so
-    /// logs and pipes never see progress; the caller updates its message and clears it
-    /// (`finish_and_clear`) before printing results.
-    pub fn spinner(&self, message: &str) -> ProgressBar {
-        if !io::stderr().is_terminal() {
+    /// A spinner showing `message` and the time elapsed, on a terminal; hidden (and
+    /// free) in a pipe, so logs stay clean.
+    pub fn spinner(&self, message: impl Into<String>) -> ProgressBar {
+        if !self.progress {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"),
-        );
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_message(message.into());
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message(message.to_owned());
         bar
     }
 }

@@ -200,8 +200,10 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
          finishing, in {:?}",
         started.elapsed()
     );
+    // Failpoints stop an operation at a chosen step whatever the machine's speed, so
+    // they are what is counted; how many SIGKILLs landed before the end is reported only.
     assert!(
-        stopped + killed >= 200,
-        "too few runs were really interrupted"
+        stopped >= RUNS / 4,
+        "too few failpoint runs really stopped an operation"
     );
 }

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use ferro_spec::{Config, Disk, Filesystem, Partition};
 
-use crate::files::{Change, Changes};
+use crate::apply::{Change, Changes};
 
 /// A failure of the disks or mount stage, naming the config entry.
 ///

@@ -24,8 +24,8 @@ use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::apply::{Change, Changes};
 use crate::disks::{Devices, Error};
-use crate::files::{Change, Changes};
 use crate::root::{self, Kind, Root};
 
 /// A filesystem the mount stage mounted, as recorded in the state file.

@@ -47,7 +47,7 @@ fn halting_disk(path: &Path) {
 }
 
 #[test]
-fn probe_boots_to_long_mode_under_tcg_quickly() {
+fn probe_boots_to_long_mode_under_tcg() {
     if !have(QEMU_SYSTEM) {
         return;
     }
@@ -58,15 +58,12 @@ fn probe_boots_to_long_mode_under_tcg_quickly() {
         "the probe prints one letter per CPU mode"
     );
     assert!(result.passed());
-    assert!(
-        result.elapsed < Duration::from_secs(2),
-        "{:?}",
-        result.elapsed
-    );
+    // How long it took is the benchmark's business, not a test's.
+    eprintln!("TCG probe: {:?}", result.elapsed);
 }
 
 #[test]
-fn detection_is_fast_cached_and_rejects_nested_pvm() {
+fn detection_is_cached_and_rejects_nested_pvm() {
     if !have(QEMU_SYSTEM) {
         return;
     }
@@ -75,17 +72,23 @@ fn detection_is_fast_cached_and_rejects_nested_pvm() {
     let verdict = accel::detect(dir.path()).unwrap();
     let first = start.elapsed();
     eprintln!("accelerator: {verdict:?}, probed in {first:?}");
-    assert!(first < Duration::from_secs(2), "probe took {first:?}");
     if Path::new("/sys/module/kvm_pvm").exists() {
         // Nested PVM: KVM "works" but stock guests hang; the probe must see that.
         assert_eq!(verdict, Accel::Tcg);
     }
-    let start = Instant::now();
     assert_eq!(accel::detect(dir.path()).unwrap(), verdict);
-    assert!(
-        start.elapsed() < Duration::from_millis(100),
-        "cached verdict"
-    );
+    // The verdict is read back, not probed again: a verdict planted in the cache for
+    // this boot is what detection answers.
+    let cache = dir.path().join("accel");
+    let planted = if verdict == Accel::Kvm {
+        Accel::Tcg
+    } else {
+        Accel::Kvm
+    };
+    let text = fs::read_to_string(&cache).unwrap();
+    let boot = text.split_once(' ').unwrap().0;
+    fs::write(&cache, format!("{boot} {}\n", planted.name())).unwrap();
+    assert_eq!(accel::detect(dir.path()).unwrap(), planted);
 }
 
 #[test]

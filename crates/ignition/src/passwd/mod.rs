@@ -24,7 +24,8 @@ use std::collections::BTreeSet;
 
 use ferro_spec::{Passwd, PasswdGroup, PasswdUser};
 
-use crate::files::{Error, Stage, id};
+use crate::apply::{Context, id};
+use crate::error::Error;
 use crate::root::{self, Kind, Perms, Root, RootError};
 
 mod defs;
@@ -282,7 +283,7 @@ fn check_name(entry: &str, name: &str) -> Result<(), Error> {
 }
 
 /// Groups, users, then SSH keys of `passwd`, as Ignition's files stage does them.
-pub(crate) fn apply(stage: &mut Stage<'_>, db: &mut Db, passwd: &Passwd) -> Result<(), Error> {
+pub(crate) fn apply(stage: &mut Context<'_>, db: &mut Db, passwd: &Passwd) -> Result<(), Error> {
     let mut homes = Vec::new();
     for (i, g) in passwd.groups.iter().enumerate() {
         group(stage, db, &format!("$.passwd.groups.{i}"), g)?;
@@ -311,7 +312,7 @@ pub(crate) fn apply(stage: &mut Stage<'_>, db: &mut Db, passwd: &Passwd) -> Resu
 
 /// Writes the edited account files (with `-` backups) and, like the tools, makes sure
 /// the lock file `/etc/.pwd.lock` (0600) exists.
-fn save(stage: &mut Stage<'_>, db: &Db) -> Result<(), Error> {
+fn save(stage: &mut Context<'_>, db: &Db) -> Result<(), Error> {
     const ENTRY: &str = "$.passwd";
     const LOCK: &str = "/etc/.pwd.lock";
     if !stage.dry_run {
@@ -358,7 +359,7 @@ fn save(stage: &mut Stage<'_>, db: &Db) -> Result<(), Error> {
 }
 
 /// `groupdel`, `groupmod` or `groupadd`.
-fn group(stage: &mut Stage<'_>, db: &mut Db, entry: &str, g: &PasswdGroup) -> Result<(), Error> {
+fn group(stage: &mut Context<'_>, db: &mut Db, entry: &str, g: &PasswdGroup) -> Result<(), Error> {
     let name = g.name.as_str();
     check_name(entry, name)?;
     if let Some(h) = &g.password_hash {
@@ -486,7 +487,7 @@ fn shadow_password(hash: &str) -> &str {
 
 /// `userdel --remove`, `usermod` or `useradd`.
 fn user(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -524,7 +525,7 @@ fn user(
 }
 
 fn useradd(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -632,7 +633,7 @@ fn useradd(
 }
 
 fn usermod(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -723,7 +724,7 @@ fn usermod(
 }
 
 fn userdel(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     name: &str,
@@ -795,7 +796,7 @@ fn userdel(
 }
 
 /// Creates, moves or removes a home directory after the account files were written.
-fn home(stage: &mut Stage<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
+fn home(stage: &mut Context<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
     let root = stage.root;
     match op {
         HomeOp::Create {
@@ -892,7 +893,7 @@ fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<()
 
 /// Writes `<home>/.ssh/authorized_keys.d/ignition` as Ignition does as the user:
 /// missing directories 0700 and the file 0600, owned by the user's uid and primary gid.
-fn ssh_keys(stage: &mut Stage<'_>, db: &Db, entry: &str, u: &PasswdUser) -> Result<(), Error> {
+fn ssh_keys(stage: &mut Context<'_>, db: &Db, entry: &str, u: &PasswdUser) -> Result<(), Error> {
     let name = u.name.as_str();
     let user = db
         .user(name)

@@ -1,5 +1,5 @@
 use super::*;
-use crate::files::test_support::as_root;
+use crate::test_support::as_root;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
