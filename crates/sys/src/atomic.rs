@@ -295,45 +295,18 @@ impl<'d> TempFile<'d> {
                 Err(Errno::EXIST) => self.replace_via_temp_link(target, name),
                 Err(e) => Err(e),
             },
-            (Some(tmp), Collision::Keep) => {
-                // A hard link fails on an existing name on every filesystem, where
-                // renameat2(RENAME_NOREPLACE) is not supported by all.
-                match rustix::fs::linkat(&self.dir, tmp.as_str(), target, name, AtFlags::empty()) {
-                    Ok(()) => Ok(Published::Created),
-                    Err(Errno::EXIST) => Ok(Published::Existed),
-                    Err(e) => Err(e),
-                }
-            }
-            (Some(tmp), Collision::Replace) => {
-                let existed = rustix::fs::statat(target, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
-                rustix::fs::renameat(&self.dir, tmp.as_str(), target, name).map(|()| {
+            (Some(tmp), collision) => {
+                let published = publish_named(self.dir.as_fd(), &tmp, target, name, collision);
+                if collision == Collision::Replace && published.is_ok() {
                     // Renamed away: nothing left to remove.
                     self.named = None;
-                    if existed {
-                        Published::Replaced
-                    } else {
-                        Published::Created
-                    }
-                })
+                }
+                published
             }
         };
-        match result {
-            Ok(published) => {
-                if durability == Durability::Sync
-                    && let Err(e) = sync_dir(target)
-                {
-                    return Err((self, IoError::new("sync the directory of", shown, e.into())));
-                }
-                Ok(published)
-            }
-            Err(e) => {
-                let action = if matches!(collision, Collision::Keep) {
-                    "link into place"
-                } else {
-                    "replace"
-                };
-                Err((self, IoError::new(action, shown, e.into())))
-            }
+        match finish_publish(result, target, shown, collision, durability) {
+            Ok(published) => Ok(published),
+            Err(e) => Err((self, e)),
         }
     }
 
@@ -453,42 +426,69 @@ impl<'d> TempSymlink<'d> {
         durability: Durability,
     ) -> Result<Published, (Self, IoError)> {
         let tmp = self.name.clone().unwrap_or_default();
-        let result = match collision {
-            Collision::Keep => {
-                match rustix::fs::linkat(&self.dir, tmp.as_str(), target, name, AtFlags::empty()) {
-                    Ok(()) => Ok(Published::Created),
-                    Err(Errno::EXIST) => Ok(Published::Existed),
-                    Err(e) => Err(e),
-                }
+        let result = publish_named(self.dir.as_fd(), &tmp, target, name, collision);
+        if collision == Collision::Replace && result.is_ok() {
+            self.name = None;
+        }
+        match finish_publish(result, target, shown, collision, durability) {
+            Ok(published) => Ok(published),
+            Err(e) => Err((self, e)),
+        }
+    }
+}
+
+/// Gives the entry `tmp` of `dir` (a named temporary file or symlink) the name `name` in
+/// `target`. [`Collision::Keep`] links it, since a hard link fails on an existing name on
+/// every filesystem, where `renameat2(RENAME_NOREPLACE)` is not supported by all (the
+/// temporary name stays, for the caller's drop to remove); [`Collision::Replace`]
+/// renames it over the target.
+fn publish_named(
+    dir: BorrowedFd<'_>,
+    tmp: &str,
+    target: BorrowedFd<'_>,
+    name: &Path,
+    collision: Collision,
+) -> Result<Published, Errno> {
+    match collision {
+        Collision::Keep => match rustix::fs::linkat(dir, tmp, target, name, AtFlags::empty()) {
+            Ok(()) => Ok(Published::Created),
+            Err(Errno::EXIST) => Ok(Published::Existed),
+            Err(e) => Err(e),
+        },
+        Collision::Replace => {
+            let existed = rustix::fs::statat(target, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+            rustix::fs::renameat(dir, tmp, target, name).map(|()| match existed {
+                true => Published::Replaced,
+                false => Published::Created,
+            })
+        }
+    }
+}
+
+/// The end of every publish: with [`Durability::Sync`], the directory `target` is synced
+/// so the new name survives a crash; a failure names `shown` and what was attempted.
+fn finish_publish(
+    result: Result<Published, Errno>,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    collision: Collision,
+    durability: Durability,
+) -> Result<Published, IoError> {
+    match result {
+        Ok(published) => {
+            if durability == Durability::Sync
+                && let Err(e) = sync_dir(target)
+            {
+                return Err(IoError::new("sync the directory of", shown, e.into()));
             }
-            Collision::Replace => {
-                let existed = rustix::fs::statat(target, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
-                rustix::fs::renameat(&self.dir, tmp.as_str(), target, name).map(|()| {
-                    self.name = None;
-                    if existed {
-                        Published::Replaced
-                    } else {
-                        Published::Created
-                    }
-                })
-            }
-        };
-        match result {
-            Ok(published) => {
-                if durability == Durability::Sync
-                    && let Err(e) = sync_dir(target)
-                {
-                    return Err((self, IoError::new("sync the directory of", shown, e.into())));
-                }
-                Ok(published)
-            }
-            Err(e) => {
-                let action = match collision {
-                    Collision::Keep => "link into place",
-                    Collision::Replace => "replace",
-                };
-                Err((self, IoError::new(action, shown, e.into())))
-            }
+            Ok(published)
+        }
+        Err(e) => {
+            let action = match collision {
+                Collision::Keep => "link into place",
+                Collision::Replace => "replace",
+            };
+            Err(IoError::new(action, shown, e.into()))
         }
     }
 }
