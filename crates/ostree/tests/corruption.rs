@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::{ProblemKind, delete_corrupt, fsck};
 use ferro_ostree::{Checksum, FileHeader, ObjectType, Repo, RepoMode};
@@ -27,7 +29,7 @@ fn ostree_fsck_fails(repo: &Path) -> bool {
     let arg = format!("--repo={}", repo.display());
     !Command::new("ostree")
         .args(["fsck", &arg])
-        .output()
+        .run_capture()
         .unwrap()
         .status
         .success()
@@ -194,7 +196,7 @@ fn commitmeta_damage_and_tombstones() {
     let arg = format!("--repo={}", repo.path().display());
     let src = tmp.path().join("src");
     let run = |args: &[&str]| {
-        let out = Command::new("ostree").args(args).output().unwrap();
+        let out = Command::new("ostree").args(args).run_capture().unwrap();
         assert!(out.status.success(), "ostree {args:?}: {out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
