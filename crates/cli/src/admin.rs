@@ -1,8 +1,6 @@
 //! `ferro ostree admin …`: parses nothing itself, calls ferro-sysroot and prints what
 //! `ostree admin` prints.
 
-use std::io::Write;
-
 use ferro_sysroot::{DeployOptions, DeployReport, Sysroot, init_fs};
 
 use crate::ExitStatus;
@@ -44,19 +42,6 @@ pub fn cleanup_text(report: &ferro_sysroot::CleanupReport) -> String {
     } else {
         String::new()
     }
-}
-
-/// [`deploy_text`] written to `out`, for the host commands that print to a writer.
-pub fn print_deploy(out: &mut impl Write, report: &DeployReport) -> std::io::Result<()> {
-    out.write_all(deploy_text(report).as_bytes())
-}
-
-/// [`cleanup_text`] written to `out`, for the host commands that print to a writer.
-pub fn print_cleanup(
-    out: &mut impl Write,
-    report: &ferro_sysroot::CleanupReport,
-) -> std::io::Result<()> {
-    out.write_all(cleanup_text(report).as_bytes())
 }
 
 /// Runs one `admin` verb.

@@ -292,11 +292,14 @@ fn decompression_bomb_is_cut_short() {
     let mut bytes = header.archive_prefix(1);
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut encoder, &vec![0u8; 64 << 20]).unwrap();
-    bytes.extend(encoder.finish().unwrap());
+    // Only the first half of the stream is sound; garbage follows. A reader that stops
+    // one byte past the promised size never reaches the garbage, so it reports the
+    // extra bytes; one that inflated the whole stream would report the corruption.
+    let stream = encoder.finish().unwrap();
+    bytes.extend(&stream[..stream.len() / 2]);
+    bytes.extend(std::iter::repeat_n(0xff, 4096));
     rewrite(&repo.object_path(ObjectType::File, &id), |b| *b = bytes);
-    let started = std::time::Instant::now();
     let report = fsck(&repo).unwrap();
-    assert!(started.elapsed().as_secs() < 5, "inflated the whole stream");
     let problem = report
         .problems
         .iter()
