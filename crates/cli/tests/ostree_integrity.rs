@@ -2,12 +2,16 @@
 //! object, and `diff` output byte-identical to `ostree diff` (skipped, with a message,
 //! when `ostree` is not installed).
 
+#[path = "support/tools.rs"]
+mod tools;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use ferro_sys::CommandRunExt;
+use tools::have_ostree;
 
 fn run(tool: &str, args: &[&str]) -> Output {
     Command::new(tool)
@@ -17,9 +21,7 @@ fn run(tool: &str, args: &[&str]) -> Output {
 }
 
 fn ferro(args: &[&str]) -> Output {
-    let mut all = vec!["ostree"];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_ferro"), &all)
+    tools::ferro_ostree(args)
 }
 
 fn stdout(out: &Output) -> String {
@@ -28,14 +30,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn have_ostree() -> bool {
-    let found = run("sh", &["-c", "command -v ostree"]).status.success();
-    if !found {
-        eprintln!("skipping: `ostree` is not installed (apt-get install ostree)");
-    }
-    found
 }
 
 fn commit(repo_arg: &str, src: &Path, tool: &str) -> String {
@@ -118,7 +112,7 @@ fn fsck_names_the_corrupt_object_and_delete_removes_it() {
 /// and without `--stats`.
 #[test]
 fn diff_output_matches_ostree() {
-    if !have_ostree() {
+    if !have_ostree("skipping") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -214,7 +208,7 @@ fn sign_and_verify() {
     let dummy = ferro(&[&r, "sign", "-s", "dummy", "main", "x"]);
     assert_eq!(dummy.status.code(), Some(1));
 
-    if have_ostree() {
+    if have_ostree("skipping the `ostree` side") {
         let shown = run(
             "ostree",
             &[

@@ -10,39 +10,22 @@
 //! FIFO, the test writes a random prefix of the stream and kills the commit while it
 //! waits for the rest. The second kind needs no timing to land inside the commit.
 
+#[path = "support/tools.rs"]
+mod tools;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use ferro_sys::CommandRunExt;
+use tools::{FERRO, Rng, ferro_ostree, fsck_passes, have_ostree};
 
-const FERRO: &str = env!("CARGO_BIN_EXE_ferro");
 /// Kills per repository mode: 30 in all, fewer in archive mode, whose commits take
 /// longer (debug builds compress slowly).
 const RUNS: [(&str, usize); 2] = [("bare-user", 16), ("archive", 14)];
-
-fn ferro(args: &[String]) -> Output {
-    Command::new(FERRO)
-        .arg("ostree")
-        .args(args)
-        .run_capture()
-        .expect("run ferro")
-}
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .run_status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("`ostree` is not installed: checking with `ferro ostree fsck` only");
-    }
-    found
-}
 
 /// A tree of 2,000 small files in 20 directories, plus symlinks.
 fn make_tree(root: &Path) {
@@ -56,18 +39,6 @@ fn make_tree(root: &Path) {
     }
 }
 
-/// xorshift64*: enough randomness for kill delays, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
-    }
-}
-
 struct Case {
     repo: PathBuf,
     tree: PathBuf,
@@ -76,7 +47,7 @@ struct Case {
 impl Case {
     fn init(&self, mode: &str) {
         let _ = fs::remove_dir_all(&self.repo);
-        let out = ferro(&[self.repo_arg(), "init".into(), format!("--mode={mode}")]);
+        let out = ferro_ostree(&[self.repo_arg(), "init".into(), format!("--mode={mode}")]);
         assert!(out.status.success(), "{out:?}");
     }
 
@@ -107,7 +78,7 @@ impl Case {
     fn commit_from(&self, tree_arg: &str) -> String {
         let mut args = self.commit_args();
         *args.last_mut().unwrap() = tree_arg.to_owned();
-        let out = ferro(&args);
+        let out = ferro_ostree(&args);
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
@@ -144,33 +115,14 @@ fn objects(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-fn fsck_passes(case: &Case, ostree: bool, when: &str) {
-    // `ferro fsck` reads every object the commit names, bare-user xattrs included.
-    let out = ferro(&[case.repo_arg(), "fsck".into()]);
-    assert!(out.status.success(), "ferro fsck {when}: {out:?}");
-    if ostree {
-        let out = Command::new("ostree")
-            .args(["fsck", &case.repo_arg()])
-            .run_capture()
-            .unwrap();
-        assert!(out.status.success(), "ostree fsck {when}: {out:?}");
-    }
-}
-
 #[test]
 fn killed_commits_leave_sound_repositories_and_rerun_identically() {
     let started = Instant::now();
-    let ostree = have_ostree();
+    let ostree = have_ostree("checking with `ferro ostree fsck` only");
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     make_tree(&tree);
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill-delay seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock("kill-delay");
     for (mode, runs) in RUNS {
         let baseline = Case {
             repo: dir.path().join(format!("{mode}-baseline")),
@@ -213,7 +165,7 @@ fn killed_commits_leave_sound_repositories_and_rerun_identically() {
             }
             child.wait().unwrap();
             let when = format!("after {mode} run {run} killed at {delay} µs");
-            fsck_passes(&case, ostree, &when);
+            fsck_passes(&case.repo_arg(), ostree, &when);
             if let Some(id) = case.main_ref() {
                 assert_eq!(id, expected, "the ref names the complete commit {when}");
             }
@@ -226,7 +178,7 @@ fn killed_commits_leave_sound_repositories_and_rerun_identically() {
                 );
             }
             assert_eq!(case.commit(), expected, "re-run {when}");
-            fsck_passes(&case, false, &format!("re-run {when}"));
+            fsck_passes(&case.repo_arg(), false, &format!("re-run {when}"));
             assert_eq!(objects(&case.repo), complete, "re-run {when}");
         }
         // How many random kills landed inside a commit depends on the machine's speed,
@@ -238,7 +190,7 @@ fn killed_commits_leave_sound_repositories_and_rerun_identically() {
 
 #[test]
 fn commits_killed_mid_stream_leave_no_ref_and_only_whole_objects() {
-    let ostree = have_ostree();
+    let ostree = have_ostree("checking with `ferro ostree fsck` only");
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     make_tree(&tree);
@@ -253,13 +205,7 @@ fn commits_killed_mid_stream_leave_no_ref_and_only_whole_objects() {
         .unwrap();
     let stream = fs::read(&tar).unwrap();
     let tar_arg = format!("--tree=tar={}", tar.display());
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("prefix seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock("prefix");
     for mode in ["bare-user", "archive"] {
         let baseline = Case {
             repo: dir.path().join(format!("{mode}-baseline")),
@@ -299,7 +245,7 @@ fn commits_killed_mid_stream_leave_no_ref_and_only_whole_objects() {
                 "after {mode} run {run} killed at byte {cut} of {}",
                 stream.len()
             );
-            fsck_passes(&case, ostree, &when);
+            fsck_passes(&case.repo_arg(), ostree, &when);
             assert_eq!(case.main_ref(), None, "no ref moved {when}");
             for (path, bytes) in objects(&case.repo) {
                 assert!(

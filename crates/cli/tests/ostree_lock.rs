@@ -2,55 +2,32 @@
 //! `ferro ostree prune` leave a sound repository with every ref in place, and `ferro`
 //! and `ostree` honour each other's repository lock (`.lock`, OFD record locks).
 
+#[path = "support/tools.rs"]
+mod tools;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use ferro_sys::CommandRunExt;
 
 use ferro_ostree::Repo;
 use ferro_ostree::lock::LockKind;
-
-const FERRO: &str = env!("CARGO_BIN_EXE_ferro");
+use tools::{fsck_passes, have_ostree};
 
 fn ferro(repo: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(FERRO);
-    command
-        .arg("ostree")
-        .arg(format!("--repo={}", repo.display()))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    tools::command("ferro", repo, args)
 }
 
 fn ostree(repo: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("ostree");
-    command
-        .arg(format!("--repo={}", repo.display()))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    tools::command("ostree", repo, args)
 }
 
 fn succeeds(out: Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn have_ostree() -> bool {
-    let found = Command::new("ostree")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .run_status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipping the `ostree` side: it is not installed");
-    }
-    found
 }
 
 /// Files whose contents change with `round`, so every round stores new objects and
@@ -96,18 +73,17 @@ fn commits_beside_prunes_keep_the_repository_sound() {
     }
     let refs = succeeds(ferro(&repo, &["refs"]).run_capture().unwrap(), "refs");
     assert_eq!(refs, "a\nb\n");
-    succeeds(ferro(&repo, &["fsck"]).run_capture().unwrap(), "ferro fsck");
-    if have_ostree() {
-        succeeds(
-            ostree(&repo, &["fsck"]).run_capture().unwrap(),
-            "ostree fsck",
-        );
-    }
+    let with_ostree = have_ostree("skipping the `ostree` side");
+    fsck_passes(
+        &format!("--repo={}", repo.display()),
+        with_ostree,
+        "at the end",
+    );
 }
 
 #[test]
 fn ferro_and_ostree_honour_each_other_s_lock() {
-    if !have_ostree() {
+    if !have_ostree("skipping") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,8 @@
 
 #[path = "../../ostree/tests/support/nginx.rs"]
 mod nginx;
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -16,10 +18,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ferro_sys::CommandRunExt;
 use nginx::Nginx;
+use tools::{FERRO, Rng, fsck_passes, have_ostree};
 
 /// An HTTP server for a repository directory that answers the first `answered` GETs
 /// and then holds every further request unanswered, reporting the first one held:
@@ -127,11 +130,7 @@ fn l_for_count(tmp: &tempfile::TempDir) -> String {
 
 /// `ferro ostree ARGS…`.
 fn ferro(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferro"))
-        .arg("ostree")
-        .args(args)
-        .run_capture()
-        .expect("run ferro")
+    tools::ferro_ostree(args)
 }
 
 fn ok(args: &[&str]) -> String {
@@ -166,35 +165,34 @@ fn make_tree(root: &Path) {
     }
 }
 
-/// A small xorshift generator seeded from the clock: different kill points per run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
+/// Starts `ferro ostree pull origin` into `repo` (`--repo=PATH`), silent, to be killed.
+fn start_pull(repo: &str) -> std::process::Child {
+    Command::new(FERRO)
+        .args(["ostree", repo, "pull", "origin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .start()
+        .unwrap()
 }
 
-fn fsck_ok(repo: &str) {
-    ok(&[repo, "fsck", "-q"]);
-    let have_ostree = Command::new("ostree")
-        .arg("--version")
-        .run_capture()
-        .is_ok_and(|o| o.status.success());
-    if have_ostree {
-        let out = Command::new("ostree")
-            .args(["fsck", repo])
-            .run_capture()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+/// Makes `repo` (`--repo=PATH`) a new bare-user repository with the remote `origin`
+/// at `url`, limited to `main`.
+fn fresh_local(repo: &str, url: &str) {
+    ok(&[repo, "init", "--mode=bare-user"]);
+    add_origin(repo, url);
+}
+
+/// Adds the unsigned remote `origin` at `url`, limited to `main`, to `repo`.
+fn add_origin(repo: &str, url: &str) {
+    ok(&[
+        repo,
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "origin",
+        url,
+        "main",
+    ]);
 }
 
 #[test]
@@ -213,16 +211,7 @@ fn pull_killed_at_random_points_then_completed() {
     };
     let local = tmp.path().join("local");
     let l = format!("--repo={}", local.display());
-    ok(&[&l, "init", "--mode=bare-user"]);
-    ok(&[
-        &l,
-        "remote",
-        "add",
-        "--no-gpg-verify",
-        "origin",
-        &server.url(),
-        "main",
-    ]);
+    fresh_local(&l, &server.url());
     assert_eq!(
         ok(&[&l, "remote", "list", "-u"]),
         format!("origin  {}\n", server.url())
@@ -244,26 +233,18 @@ fn pull_killed_at_random_points_then_completed() {
     ok(&[&sc, "pull", "origin", "main"]);
     let full = start.elapsed().as_micros().max(1000) as u64;
 
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::from_clock("kill-point");
+    let with_ostree = have_ostree("checking with `ferro ostree fsck` only");
     let mut killed = 0;
     for _ in 0..20 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferro"))
-            .args(["ostree", l.as_str(), "pull", "origin"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .start()
-            .unwrap();
+        let mut child = start_pull(&l);
         std::thread::sleep(Duration::from_micros(rng.below(full)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             killed += 1;
         }
         let status = child.wait().unwrap();
-        fsck_ok(&l);
+        fsck_passes(&l, with_ostree, "after a killed pull");
         // The ref is written last: a finished pull has it, and a ref that is there names
         // a complete commit (fsck above). A kill can still land after the ref is
         // written and before the process exits.
@@ -272,16 +253,7 @@ fn pull_killed_at_random_points_then_completed() {
         if has_ref {
             // Completed before the kill: start over to keep interrupting.
             fs::remove_dir_all(&local).unwrap();
-            ok(&[&l, "init", "--mode=bare-user"]);
-            ok(&[
-                &l,
-                "remote",
-                "add",
-                "--no-gpg-verify",
-                "origin",
-                &server.url(),
-                "main",
-            ]);
+            fresh_local(&l, &server.url());
         }
     }
     // How many random kills landed inside a pull depends on the machine's speed, so it
@@ -292,48 +264,26 @@ fn pull_killed_at_random_points_then_completed() {
         let answered = rng.below(total as u64) as usize;
         let holding = HoldingServer::start(&srv, answered);
         fs::remove_dir_all(&local).unwrap();
-        ok(&[&l, "init", "--mode=bare-user"]);
-        ok(&[
-            &l,
-            "remote",
-            "add",
-            "--no-gpg-verify",
-            "origin",
-            &holding.url,
-            "main",
-        ]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferro"))
-            .args(["ostree", l.as_str(), "pull", "origin"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .start()
-            .unwrap();
+        fresh_local(&l, &holding.url);
+        let mut child = start_pull(&l);
         holding.wait_until_held();
         assert!(child.try_wait().unwrap().is_none(), "a held pull ended");
         child.kill().unwrap();
         child.wait().unwrap();
-        fsck_ok(&l);
+        fsck_passes(&l, with_ostree, "after a held pull was killed");
         assert!(
             !local.join("refs/remotes/origin/main").exists(),
             "a pull held after {answered} of {total} requests wrote its ref"
         );
         // Finish it from the real server.
         ok(&[&l, "remote", "delete", "origin"]);
-        ok(&[
-            &l,
-            "remote",
-            "add",
-            "--no-gpg-verify",
-            "origin",
-            &server.url(),
-            "main",
-        ]);
+        add_origin(&l, &server.url());
         ok(&[&l, "pull", "origin"]);
-        fsck_ok(&l);
+        fsck_passes(&l, with_ostree, "after a held pull was completed");
         assert_eq!(ok(&[&l, "rev-parse", "origin:main"]), id);
     }
     ok(&[&l, "pull", "origin"]);
-    fsck_ok(&l);
+    fsck_passes(&l, with_ostree, "after the last pull");
     assert_eq!(ok(&[&l, "rev-parse", "origin:main"]), id);
     // Nothing left to fetch.
     assert!(ok(&[&l, "pull", "origin:main"]).starts_with("0 metadata, 0 content"));

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ferro_ostree::Repo;
+use ferro_ostree::{Checksum, Repo};
 use ferro_sys::CommandRunExt;
 use support::{Scratch, commit, make_tree};
 
@@ -41,22 +41,33 @@ fn setup(scratch: &Scratch) -> (String, std::path::PathBuf) {
     let s = scratch.sysroot();
     let sysroot = s.to_str().unwrap().to_owned();
     ok(scratch, &["ostree", "admin", "init-fs", &sysroot]);
-    let out = ok(
-        scratch,
-        &[
-            "ostree",
-            "admin",
-            "--sysroot",
-            &sysroot,
-            "os-init",
-            "testos",
-        ],
-    );
+    let out = admin(scratch, &sysroot, &["os-init", "testos"]);
     assert_eq!(out, "ostree/deploy/testos initialized as OSTree root\n");
     let tree = scratch.path().join("tree");
     make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
     commit(&repo(&s), &tree, "testos/v", "1");
     (sysroot, tree)
+}
+
+/// `ferro ostree admin --sysroot SYSROOT ARGS`, which must succeed; its output.
+fn admin(scratch: &Scratch, sysroot: &str, args: &[&str]) -> String {
+    let mut all = vec!["ostree", "admin", "--sysroot", sysroot];
+    all.extend(args);
+    ok(scratch, &all)
+}
+
+/// A sysroot with version 1 deployed by `ferro ostree admin deploy` (kargs `rw`) and a
+/// version 2, which adds `/etc/b.conf`, committed but not deployed.
+fn deployed_with_update(scratch: &Scratch) -> (String, Checksum) {
+    let (s, tree) = setup(scratch);
+    admin(
+        scratch,
+        &s,
+        &["deploy", "--os", "testos", "--karg", "rw", "testos/v"],
+    );
+    fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();
+    let v2 = commit(&repo(Path::new(&s)), &tree, "testos/v", "2");
+    (s, v2)
 }
 
 fn repo(sysroot: &Path) -> Repo {
@@ -66,15 +77,8 @@ fn repo(sysroot: &Path) -> Repo {
 #[test]
 fn admin_deploy_status_and_host_commands() {
     let scratch = Scratch::new();
-    let (s, tree) = setup(&scratch);
-    let admin = |args: &[&str]| {
-        let mut all = vec!["ostree", "admin", "--sysroot", &s];
-        all.extend(args);
-        ok(&scratch, &all)
-    };
-    admin(&["deploy", "--os", "testos", "--karg", "rw", "testos/v"]);
-    fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();
-    let v2 = commit(&repo(Path::new(&s)), &tree, "testos/v", "2");
+    let (s, v2) = deployed_with_update(&scratch);
+    let admin = |args: &[&str]| admin(&scratch, &s, args);
     let out = admin(&["deploy", "--os", "testos", "testos/v"]);
     assert!(
         out.contains("Copying /etc changes: 0 modified, 0 removed, 0 added"),
@@ -141,15 +145,8 @@ fn admin_deploy_status_and_host_commands() {
 #[test]
 fn staged_deploy_is_listed_then_finalized() {
     let scratch = Scratch::new();
-    let (s, tree) = setup(&scratch);
-    let admin = |args: &[&str]| {
-        let mut all = vec!["ostree", "admin", "--sysroot", &s];
-        all.extend(args);
-        ok(&scratch, &all)
-    };
-    admin(&["deploy", "--os", "testos", "--karg", "rw", "testos/v"]);
-    fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();
-    let v2 = commit(&repo(Path::new(&s)), &tree, "testos/v", "2");
+    let (s, v2) = deployed_with_update(&scratch);
+    let admin = |args: &[&str]| admin(&scratch, &s, args);
     let doc = json(
         &scratch,
         &[

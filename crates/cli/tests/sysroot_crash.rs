@@ -9,32 +9,23 @@
 
 #[path = "../../sysroot/tests/support/mod.rs"]
 mod support;
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ferro_sys::CommandRunExt;
 use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
 use support::{Scratch, commit, make_tree};
+use tools::{FERRO, Rng, fsck_passes, have_ostree};
 
 /// Enough runs that at least 200 really interrupt a command.
 const RUNS: usize = 300;
-
-/// A small xorshift generator seeded from the clock: different kill points per run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 struct Fixture {
     scratch: Scratch,
@@ -43,7 +34,7 @@ struct Fixture {
 
 impl Fixture {
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferro"));
+        let mut cmd = Command::new(FERRO);
         cmd.args(args)
             .arg("--run-dir")
             .arg(self.scratch.path().join("run"))
@@ -81,17 +72,7 @@ impl Fixture {
         let problems = self.open().verify().unwrap();
         assert!(problems.is_empty(), "{what}: {problems:?}");
         let repo = format!("--repo={}/ostree/repo", self.sysroot);
-        // A failed fsck's error carries its command line and what it printed.
-        Command::new(env!("CARGO_BIN_EXE_ferro"))
-            .args(["ostree", &repo, "fsck", "-q"])
-            .run_get_output()
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        if fsck_with_ostree {
-            Command::new("ostree")
-                .args(["fsck", "-q", &repo])
-                .run_get_output()
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
-        }
+        fsck_passes(&repo, fsck_with_ostree, what);
     }
 }
 
@@ -117,16 +98,8 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         sysroot: sysroot.path().display().to_string(),
         scratch,
     };
-    let have_ostree = Command::new("ostree")
-        .arg("--version")
-        .run_get_output()
-        .is_ok();
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("seed {seed}");
-    let mut rng = Rng(seed | 1);
+    let with_ostree = have_ostree("checking with `ferro ostree fsck` only");
+    let mut rng = Rng::from_clock("kill-point");
     // Runs that really stopped the command (not ones that finished first).
     let (mut stopped, mut killed) = (0, 0);
     // Steps each operation has (deploy, undeploy, set-default, kargs, cleanup,
@@ -175,7 +148,7 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
             }
         }
         let what = format!("run {run}: {args:?}");
-        f.check(&what, have_ostree && run % 10 == 0);
+        f.check(&what, with_ostree && run % 10 == 0);
 
         // Finish the interrupted work: the same command if the switch was not
         // committed, else the cleanup that follows every committed switch.

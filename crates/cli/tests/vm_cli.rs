@@ -17,6 +17,23 @@ fn ferro(state: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `ferro vm run` of the test's image and config as the VM `t` under TCG, plus `extra`.
+fn run_t(state: &Path, image: &Path, config: &Path, extra: &[&str]) -> Output {
+    let (image, config) = (image.to_str().unwrap(), config.to_str().unwrap());
+    let mut args = vec![
+        "run",
+        image,
+        "--ignition",
+        config,
+        "--name",
+        "t",
+        "--accel",
+        "tcg",
+    ];
+    args.extend_from_slice(extra);
+    ferro(state, &args)
+}
+
 #[test]
 fn run_list_stop() {
     if let Err(e) = Command::new("qemu-system-x86_64")
@@ -43,17 +60,11 @@ fn run_list_stop() {
     let config = dir.path().join("config.ign");
     fs::write(&config, r#"{"ignition":{"version":"3.4.0"}}"#).unwrap();
 
-    let run = ferro(
+    let run = run_t(
         &state,
+        &image,
+        &config,
         &[
-            "run",
-            image.to_str().unwrap(),
-            "--ignition",
-            config.to_str().unwrap(),
-            "--name",
-            "t",
-            "--accel",
-            "tcg",
             "--memory",
             "128",
             "--cpus",
@@ -87,19 +98,7 @@ fn run_list_stop() {
     assert_eq!(vms[0]["publish"][0]["host"], 18082);
 
     // A running VM of the same name is not replaced.
-    let again = ferro(
-        &state,
-        &[
-            "run",
-            image.to_str().unwrap(),
-            "--ignition",
-            config.to_str().unwrap(),
-            "--name",
-            "t",
-            "--accel",
-            "tcg",
-        ],
-    );
+    let again = run_t(&state, &image, &config, &[]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
 
@@ -116,23 +115,11 @@ fn run_list_stop() {
 
     // A stopped VM is replaced; SSH never answers on a halted guest, so --wait-ssh
     // gives up after its timeout with an error.
-    let wait = ferro(
+    let wait = run_t(
         &state,
-        &[
-            "run",
-            image.to_str().unwrap(),
-            "--ignition",
-            config.to_str().unwrap(),
-            "--name",
-            "t",
-            "--accel",
-            "tcg",
-            "--memory",
-            "128",
-            "--wait-ssh",
-            "--wait-timeout",
-            "2",
-        ],
+        &image,
+        &config,
+        &["--memory", "128", "--wait-ssh", "--wait-timeout", "2"],
     );
     assert!(!wait.status.success());
     assert!(String::from_utf8_lossy(&wait.stderr).contains("did not answer within 2 s"));

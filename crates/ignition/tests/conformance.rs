@@ -5,6 +5,8 @@
 //! loopback. Positive cases must succeed and leave the expected nodes; negative cases
 //! must fail in some stage.
 
+#[path = "../../spec/tests/support/ignition_corpus.rs"]
+mod ignition_corpus;
 #[path = "support/server.rs"]
 mod server;
 #[path = "support/workdir.rs"]
@@ -13,7 +15,7 @@ mod workdir;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ferro_ignition::engine::{self, Outcome, Stage};
@@ -28,33 +30,14 @@ const HEADER_AUTH: &str = "r8ewap98gfh4d8";
 /// still run and reported; one that starts passing fails the test so the list shrinks.
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/ignition")
-}
-
 #[test]
 fn ignition_conformance() {
-    let dir = corpus();
-    if !dir.is_dir() {
-        eprintln!(
-            "skipping Ignition conformance: no corpus at {}",
-            dir.display()
-        );
+    let Some((dir, names)) = ignition_corpus::case_files(Path::new(env!("CARGO_MANIFEST_DIR")))
+    else {
         return;
-    }
+    };
     let fixtures: Value = read_json(&dir.join("_server_fixtures.json"));
     let server = fixture_server(&fixtures);
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('_'))
-        })
-        .collect();
-    names.sort();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut failures = Vec::new();
     for path in names {

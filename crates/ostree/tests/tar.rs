@@ -65,8 +65,11 @@ fn options() -> CommitOptions {
     }
 }
 
+/// `ostree commit` of `tree` (a `--tree=` argument) into a new archive repository at
+/// `repo`, with the subject and timestamp of `options()`; returns the commit id.
 fn ostree_commit(repo: &Path, tree: &str, extra: &[&str]) -> String {
     let r = format!("--repo={}", repo.display());
+    run("ostree", &["init", &r, "--mode=archive"]);
     let mut args = vec![
         "commit",
         &r,
@@ -128,8 +131,6 @@ fn tar_commit_matches_dir_and_ostree() {
     assert_eq!((from_tar, from_gz), (from_dir, from_dir));
 
     let theirs = tmp.path().join("ostree");
-    let r = format!("--repo={}", theirs.display());
-    run("ostree", &["init", &r, "--mode=archive"]);
     let tree = format!("--tree=tar={}", gz.display());
     assert_eq!(ostree_commit(&theirs, &tree, &[]), from_dir.to_hex());
     run(
@@ -181,14 +182,6 @@ fn tar_autocreate_parents_like_ostree() {
     )
     .unwrap();
     let theirs = tmp.path().join("ostree");
-    run(
-        "ostree",
-        &[
-            "init",
-            &format!("--repo={}", theirs.display()),
-            "--mode=archive",
-        ],
-    );
     let tree = format!("--tree=tar={}", tar.display());
     assert_eq!(
         ostree_commit(&theirs, &tree, &["--tar-autocreate-parents"]),
@@ -247,14 +240,6 @@ fn tar_xattrs_match_dir_and_ostree() {
     let stripped = ferro_tar(&tmp.path().join("nox"), &tar, &no_xattrs).unwrap();
     assert_ne!(stripped, from_dir);
     let theirs = tmp.path().join("ostree");
-    run(
-        "ostree",
-        &[
-            "init",
-            &format!("--repo={}", theirs.display()),
-            "--mode=archive",
-        ],
-    );
     let tree = format!("--tree=tar={}", tar.display());
     assert_eq!(ostree_commit(&theirs, &tree, &[]), from_dir.to_hex());
 }

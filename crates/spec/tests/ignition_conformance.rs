@@ -2,7 +2,10 @@
 //! (`shared/conformance/ignition/*.json`), and, where Debian's `ignition-validate` 2.14 is
 //! installed, a differential check of our verdicts against its exit codes.
 
-use std::path::{Path, PathBuf};
+#[path = "support/ignition_corpus.rs"]
+mod ignition_corpus;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ferro_spec::parse::{ParseError, parse_report};
@@ -83,14 +86,6 @@ const RUNTIME_FAILURES: &[(&str, &str)] = &[
 /// Cases where `ignition-validate` 2.14 and current Ignition rules legitimately differ.
 const KNOWN_ORACLE_DIFFERENCES: &[(&str, &str)] = &[];
 
-fn corpus() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared/conformance/ignition"))
-        .find(|dir| dir.is_dir())
-}
-
 struct Case {
     name: String,
     expect_fail: bool,
@@ -100,19 +95,10 @@ struct Case {
     extra: Vec<String>,
 }
 
-fn load(dir: &Path) -> Vec<Case> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("corpus readable")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('_'))
-        })
-        .collect();
-    files.sort();
-    files
+/// The corpus's cases, or `None` when the corpus is absent.
+fn load() -> Option<Vec<Case>> {
+    let (_, files) = ignition_corpus::case_files(Path::new(env!("CARGO_MANIFEST_DIR")))?;
+    let cases = files
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).expect("case readable");
@@ -151,7 +137,8 @@ fn load(dir: &Path) -> Vec<Case> {
                 extra,
             }
         })
-        .collect()
+        .collect::<Vec<_>>();
+    Some(cases)
 }
 
 fn verdict(text: &str) -> Result<(), String> {
@@ -163,11 +150,9 @@ fn verdict(text: &str) -> Result<(), String> {
 
 #[test]
 fn upstream_blackbox_configs() {
-    let Some(dir) = corpus() else {
-        eprintln!("SKIP: shared/conformance/ignition not found above CARGO_MANIFEST_DIR");
+    let Some(cases) = load() else {
         return;
     };
-    let cases = load(&dir);
     let mut failures = Vec::new();
     let (mut positive, mut negative_config, mut negative_runtime) = (0, 0, 0);
     for case in &cases {
@@ -228,8 +213,7 @@ fn spec_version(text: &str) -> Option<String> {
 
 #[test]
 fn agrees_with_ignition_validate() {
-    let Some(dir) = corpus() else {
-        eprintln!("SKIP: shared/conformance/ignition not found above CARGO_MANIFEST_DIR");
+    let Some(cases) = load() else {
         return;
     };
     let probe = Command::new("ignition-validate")
@@ -242,7 +226,7 @@ fn agrees_with_ignition_validate() {
     }
     let mut compared = 0;
     let mut differences = Vec::new();
-    for case in load(&dir) {
+    for case in &cases {
         let texts = case
             .configs
             .iter()

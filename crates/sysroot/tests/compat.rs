@@ -62,6 +62,31 @@ fn admin(sysroot: &Path, args: &[&str]) -> String {
     ostree(&all.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// `ostree commit` of a tree to `testos/v`, with a subject, a `version` and any extra
+/// arguments: the reference tool writes what the ferro side then reads.
+fn ostree_commit(repo: &str, tree_arg: &str, subject: &str, version: &str, extra: &[&str]) {
+    let version = format!("--add-metadata-string=version={version}");
+    let mut args = vec![
+        "commit", repo, "-b", "testos/v", tree_arg, "-s", subject, &version,
+    ];
+    args.extend_from_slice(extra);
+    ostree(&args);
+}
+
+/// `ostree admin deploy` of `testos/v` with the kernel arguments every test boots with.
+fn ostree_deploy_testos(sysroot: &Path) {
+    admin(
+        sysroot,
+        &[
+            "deploy",
+            "--os=testos",
+            "--karg=root=LABEL=root",
+            "--karg=rw",
+            "testos/v",
+        ],
+    );
+}
+
 #[test]
 fn ostree_lists_and_fscks_a_ferro_sysroot() {
     if !have_ostree("ostree_lists_and_fscks_a_ferro_sysroot") {
@@ -120,42 +145,15 @@ fn ferro_deploys_on_and_rolls_back_an_ostree_sysroot() {
     let tree = scratch.path().join("tree");
     make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
     let tree_arg = format!("--tree=dir={}", tree.display());
-    ostree(&[
-        "commit",
-        &repo,
-        "-b",
-        "testos/v",
-        &tree_arg,
-        "-s",
-        "one",
-        "--add-metadata-string=version=1",
-    ]);
-    admin(
-        &s,
-        &[
-            "deploy",
-            "--os=testos",
-            "--karg=root=LABEL=root",
-            "--karg=rw",
-            "testos/v",
-        ],
-    );
+    ostree_commit(&repo, &tree_arg, "one", "1", &[]);
+    ostree_deploy_testos(&s);
     let sysroot = Sysroot::open(&s).unwrap();
     assert_eq!(ferro_status(&sysroot), ostree_status(&s));
     let first = sysroot.load().unwrap().deployments[0].clone();
     fs::write(sysroot.dir_of(&first).join("etc/a.conf"), "local").unwrap();
 
     fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();
-    ostree(&[
-        "commit",
-        &repo,
-        "-b",
-        "testos/v",
-        &tree_arg,
-        "-s",
-        "two",
-        "--add-metadata-string=version=2",
-    ]);
+    ostree_commit(&repo, &tree_arg, "two", "2", &[]);
     let report = sysroot
         .deploy("testos/v", &DeployOptions::default())
         .unwrap();
@@ -201,16 +199,7 @@ fn boot_entries_and_links_match_ostree() {
     let tree = scratch.path().join("tree");
     make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
     let tree_arg = format!("--tree=dir={}", tree.display());
-    ostree(&[
-        "commit",
-        &repo,
-        "-b",
-        "testos/v",
-        &tree_arg,
-        "-s",
-        "one",
-        "--add-metadata-string=version=1.0",
-    ]);
+    ostree_commit(&repo, &tree_arg, "one", "1.0", &[]);
     // A second stateroot-free kernel: no initramfs, so OSTree adds `init=`.
     let ours = init_fs(&scratch.sysroot()).unwrap();
     ours.os_init("testos").unwrap();
@@ -223,16 +212,7 @@ fn boot_entries_and_links_match_ostree() {
         ])
     };
     pull(());
-    admin(
-        &theirs,
-        &[
-            "deploy",
-            "--os=testos",
-            "--karg=root=LABEL=root",
-            "--karg=rw",
-            "testos/v",
-        ],
-    );
+    ostree_deploy_testos(&theirs);
     ours.deploy(
         "testos/v",
         &DeployOptions {
@@ -277,17 +257,7 @@ fn boot_entries_and_links_match_ostree() {
     // Second deploy: new kernel without initramfs, kargs inherited, bootversion 0.
     fs::remove_file(tree.join("usr/lib/modules/6.1.0/initramfs.img")).unwrap();
     fs::write(tree.join("usr/lib/modules/6.1.0/vmlinuz"), "kernel 2").unwrap();
-    ostree(&[
-        "commit",
-        &repo,
-        "-b",
-        "testos/v",
-        &tree_arg,
-        "-s",
-        "two",
-        "--add-metadata-string=version=2.0",
-        "--timestamp=2024-01-01",
-    ]);
+    ostree_commit(&repo, &tree_arg, "two", "2.0", &["--timestamp=2024-01-01"]);
     pull(());
     admin(
         &theirs,

@@ -386,42 +386,59 @@ fn link_target<'a>(entry: &str, path: &str, l: &'a Link) -> Result<&'a str, Erro
         .ok_or_else(|| Error::invalid(entry, path, format!("{path}: link has no target")))
 }
 
+/// Clears the way for a link at `path`. An existing entry is removed only when `overwrite`
+/// is true; otherwise `already_wanted` judges it: the message to record when it already is
+/// the link asked for (nothing is to be done: `None`), or the refusal. Returns
+/// `Some(replaced)` when the link is still to be created, its parents made.
+fn clear_link_path(
+    stage: &mut Context<'_>,
+    entry: &str,
+    path: &str,
+    overwrite: Option<bool>,
+    already_wanted: impl FnOnce(&Context<'_>, root::Meta) -> Result<String, Error>,
+) -> Result<Option<bool>, Error> {
+    let existing = stage
+        .root
+        .lstat(path)
+        .map_err(|e| Error::new(entry, path, e))?;
+    let replaced = match existing {
+        Some(m) if overwrite != Some(true) => {
+            let kept = already_wanted(stage, m)?;
+            stage.record(entry, kept);
+            return Ok(None);
+        }
+        Some(_) => remove_for_overwrite(stage, entry, path, true)?,
+        None => false,
+    };
+    parents(stage, entry, path)?;
+    Ok(Some(replaced))
+}
+
 fn symlink(stage: &mut Context<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), Error> {
     let path = root::clean(&l.path);
     let target = link_target(entry, &path, l)?;
     let mut ids = owner(entry, &path, db, &l.user, &l.group)?;
-    let existing = stage
-        .root
-        .lstat(&path)
-        .map_err(|e| Error::new(entry, &path, e))?;
-    let replaced = match existing {
-        Some(m) if l.overwrite != Some(true) => {
-            if m.kind != Kind::Symlink {
-                let msg = format!(
-                    "{path}: a non-symlink already exists at that path and overwrite is false"
-                );
-                return Err(Error::invalid(entry, &path, msg));
-            }
-            let current = stage
-                .root
-                .read_link(&path)
-                .map_err(|e| Error::new(entry, &path, e))?;
-            if clean_link(&current) != clean_link(target) {
-                let msg = format!(
-                    "{path}: a symlink already exists and points to {current:?}, not {target:?}"
-                );
-                return Err(Error::invalid(entry, &path, msg));
-            }
-            stage.record(
-                entry,
-                format!("kept symlink {path} -> {current} (already exists)"),
-            );
-            return Ok(());
+    let Some(replaced) = clear_link_path(stage, entry, &path, l.overwrite, |stage, m| {
+        if m.kind != Kind::Symlink {
+            let msg =
+                format!("{path}: a non-symlink already exists at that path and overwrite is false");
+            return Err(Error::invalid(entry, &path, msg));
         }
-        Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
-        None => false,
+        let current = stage
+            .root
+            .read_link(&path)
+            .map_err(|e| Error::new(entry, &path, e))?;
+        if clean_link(&current) != clean_link(target) {
+            let msg = format!(
+                "{path}: a symlink already exists and points to {current:?}, not {target:?}"
+            );
+            return Err(Error::invalid(entry, &path, msg));
+        }
+        Ok(format!("kept symlink {path} -> {current} (already exists)"))
+    })?
+    else {
+        return Ok(());
     };
-    parents(stage, entry, &path)?;
     if !stage.dry_run {
         stage
             .root
@@ -464,25 +481,20 @@ fn hard_link(stage: &mut Context<'_>, entry: &str, l: &Link) -> Result<(), Error
         let msg = format!("{path}: hard link target {target} does not exist");
         return Err(Error::invalid(entry, &path, msg));
     };
-    let existing = lstat(&path)?;
-    let replaced = match existing {
-        Some(m) if l.overwrite != Some(true) => {
-            if (m.dev, m.ino) != (to.dev, to.ino) {
-                let msg = format!(
-                    "{path}: a different file already exists at that path and overwrite is false"
-                );
-                return Err(Error::invalid(entry, &path, msg));
-            }
-            stage.record(
-                entry,
-                format!("kept hard link {path} -> {target} (already exists)"),
+    let Some(replaced) = clear_link_path(stage, entry, &path, l.overwrite, |_, m| {
+        if (m.dev, m.ino) != (to.dev, to.ino) {
+            let msg = format!(
+                "{path}: a different file already exists at that path and overwrite is false"
             );
-            return Ok(());
+            return Err(Error::invalid(entry, &path, msg));
         }
-        Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
-        None => false,
+        Ok(format!(
+            "kept hard link {path} -> {target} (already exists)"
+        ))
+    })?
+    else {
+        return Ok(());
     };
-    parents(stage, entry, &path)?;
     if !stage.dry_run {
         stage
             .root

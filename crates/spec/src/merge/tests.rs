@@ -28,11 +28,18 @@ fn source(url: &str) -> Resource {
     }
 }
 
-fn origin(merged: &Merged, path: &str) -> Option<(Side, String)> {
-    merged
-        .transcript
-        .origin(&Path::parse(path))
-        .map(|(side, from)| (side, from.to_string()))
+/// Checks, for each `(side, "path")` or `(side, "path <- source path")`, that the merge
+/// transcript says the value at the result's path came from that side, at the same path or
+/// at the source path given.
+fn assert_origins(merged: &Merged, expected: &[(Side, &str)]) {
+    for &(side, row) in expected {
+        let (path, from) = row.split_once(" <- ").unwrap_or((row, row));
+        let got = merged
+            .transcript
+            .origin(&Path::parse(path))
+            .map(|(side, from)| (side, from.to_string()));
+        assert_eq!(got, Some((side, format!("$.{from}"))), "origin of {path}");
+    }
 }
 
 #[test]
@@ -51,13 +58,12 @@ fn scalars_and_options_come_from_the_child_when_set() {
     assert_eq!(result.mode, Some(0o600));
     assert_eq!(result.overwrite, Some(true));
     assert_eq!(merged.config.ignition.version, "3.5.0");
-    assert_eq!(
-        origin(&merged, "storage.files.0.mode"),
-        Some((Side::Child, "$.storage.files.0.mode".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files.0.overwrite"),
-        Some((Side::Parent, "$.storage.files.0.overwrite".into()))
+    assert_origins(
+        &merged,
+        &[
+            (Side::Child, "storage.files.0.mode"),
+            (Side::Parent, "storage.files.0.overwrite"),
+        ],
     );
 }
 
@@ -83,10 +89,7 @@ fn structs_merge_field_by_field() {
         &with_files(vec![parent.clone()]),
     );
     assert_eq!(merged.config.storage.files[0].contents, parent.contents);
-    assert_eq!(
-        origin(&merged, "storage.files.0.contents.source"),
-        Some((Side::Child, "$.storage.files.0.contents.source".into()))
-    );
+    assert_origins(&merged, &[(Side::Child, "storage.files.0.contents.source")]);
     // Identical merge of a config with itself changes nothing.
     let config = with_files(vec![parent]);
     assert_eq!(merge(&config, &config).config, config);
@@ -105,9 +108,12 @@ fn ignore_duplicates_lists_are_concatenated() {
         .map(|r| r.source.clone().unwrap_or_default())
         .collect();
     assert_eq!(sources, ["http://x", "http://x", "http://y"]);
-    assert_eq!(
-        origin(&merged, "storage.files.0.append.2.source"),
-        Some((Side::Child, "$.storage.files.0.append.1.source".into()))
+    assert_origins(
+        &merged,
+        &[(
+            Side::Child,
+            "storage.files.0.append.2.source <- storage.files.0.append.1.source",
+        )],
     );
 
     let fs = |options: &[&str]| Config {
@@ -143,21 +149,17 @@ fn keyed_lists_merge_in_place_and_append_new_items_with_shifted_origins() {
         .map(|f| f.path.as_str())
         .collect();
     assert_eq!(paths, ["/a", "/b", "/c"]);
-    assert_eq!(
-        origin(&merged, "storage.files.2"),
-        Some((Side::Child, "$.storage.files.0".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files.2.contents.source"),
-        Some((Side::Child, "$.storage.files.0.contents.source".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files.1.path"),
-        Some((Side::Parent, "$.storage.files.1.path".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files"),
-        Some((Side::Child, "$.storage.files".into()))
+    assert_origins(
+        &merged,
+        &[
+            (Side::Child, "storage.files.2 <- storage.files.0"),
+            (
+                Side::Child,
+                "storage.files.2.contents.source <- storage.files.0.contents.source",
+            ),
+            (Side::Parent, "storage.files.1.path"),
+            (Side::Child, "storage.files"),
+        ],
     );
     // A matching child item stays at the parent's position.
     let mut b = file("/b");
@@ -172,17 +174,13 @@ fn keyed_lists_merge_in_place_and_append_new_items_with_shifted_origins() {
         .collect();
     assert_eq!(paths, ["/a", "/b", "/z"]);
     assert_eq!(merged.config.storage.files[1].mode, Some(0o600));
-    assert_eq!(
-        origin(&merged, "storage.files.1"),
-        Some((Side::Child, "$.storage.files.1".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files.1.mode"),
-        Some((Side::Child, "$.storage.files.1.mode".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.files.2"),
-        Some((Side::Child, "$.storage.files.0".into()))
+    assert_origins(
+        &merged,
+        &[
+            (Side::Child, "storage.files.1"),
+            (Side::Child, "storage.files.1.mode"),
+            (Side::Child, "storage.files.2 <- storage.files.0"),
+        ],
     );
 }
 
@@ -214,13 +212,12 @@ fn node_lists_share_one_namespace() {
     assert_eq!(storage.files, [file("/b")]);
     assert_eq!(storage.directories.len(), 1);
     assert_eq!(storage.links.len(), 1);
-    assert_eq!(
-        origin(&merged, "storage.files.0"),
-        Some((Side::Parent, "$.storage.files.1".into()))
-    );
-    assert_eq!(
-        origin(&merged, "storage.directories.0.path"),
-        Some((Side::Child, "$.storage.directories.0.path".into()))
+    assert_origins(
+        &merged,
+        &[
+            (Side::Parent, "storage.files.0 <- storage.files.1"),
+            (Side::Child, "storage.directories.0.path"),
+        ],
     );
 }
 
@@ -264,12 +261,12 @@ fn http_headers_merge_by_name_and_a_valueless_child_header_deletes() {
         resources[0].http_headers,
         [header("B", Some("3")), header("C", None)]
     );
-    assert_eq!(
-        origin(&merged, "ignition.config.merge.0.httpHeaders.0.value"),
-        Some((
+    assert_origins(
+        &merged,
+        &[(
             Side::Child,
-            "$.ignition.config.merge.0.httpHeaders.1.value".into()
-        ))
+            "ignition.config.merge.0.httpHeaders.0.value <- ignition.config.merge.0.httpHeaders.1.value",
+        )],
     );
 }
 
@@ -347,13 +344,12 @@ fn named_and_valued_lists_merge_by_key() {
         merged.config.systemd.units,
         [unit("a.service", Some(true), Some("[Unit]"))]
     );
-    assert_eq!(
-        origin(&merged, "systemd.units.0.contents"),
-        Some((Side::Parent, "$.systemd.units.0.contents".into()))
-    );
-    assert_eq!(
-        origin(&merged, "systemd.units.0"),
-        Some((Side::Child, "$.systemd.units.0".into()))
+    assert_origins(
+        &merged,
+        &[
+            (Side::Parent, "systemd.units.0.contents"),
+            (Side::Child, "systemd.units.0"),
+        ],
     );
 }
 

@@ -295,69 +295,49 @@ mod tests {
 
     #[test]
     fn judges_urls() {
-        assert_eq!(url_error("https://example.com/x"), None);
-        assert_eq!(url_error("HTTP://example.com/x"), None);
-        assert_eq!(url_error("tftp://h/x"), None);
-        assert_eq!(url_error("gs://b/o"), None);
-        assert_eq!(
-            url_error("ftp://h/x").as_deref(),
-            Some("invalid url scheme")
-        );
-        assert_eq!(
-            url_error("/just/a/path").as_deref(),
-            Some("invalid url scheme")
-        );
-        assert_eq!(
-            url_error("http://h:port/").as_deref(),
-            Some("unable to parse url")
-        );
-        assert_eq!(
-            url_error("http://h/%zz").as_deref(),
-            Some("unable to parse url")
-        );
-        assert_eq!(url_error(":x").as_deref(), Some("unable to parse url"));
-        assert_eq!(
-            url_error("s3://b/k?versionId=").as_deref(),
-            Some("invalid S3 object VersionId")
-        );
-        assert_eq!(url_error("s3://b/k?versionId=1"), None);
-        assert_eq!(url_error("arn:aws:s3:::bucket/key"), None);
-        assert_eq!(
-            url_error("arn:aws:s3:::bucket").as_deref(),
-            Some("invalid S3 ARN format")
-        );
-        assert_eq!(
-            url_error("arn:aws:ec2:::bucket/k").as_deref(),
-            Some("invalid S3 ARN format")
-        );
+        let cases: &[(&str, Option<&str>)] = &[
+            ("https://example.com/x", None),
+            ("HTTP://example.com/x", None),
+            ("tftp://h/x", None),
+            ("gs://b/o", None),
+            ("ftp://h/x", Some("invalid url scheme")),
+            ("/just/a/path", Some("invalid url scheme")),
+            ("http://h:port/", Some("unable to parse url")),
+            ("http://h/%zz", Some("unable to parse url")),
+            (":x", Some("unable to parse url")),
+            ("s3://b/k?versionId=", Some("invalid S3 object VersionId")),
+            ("s3://b/k?versionId=1", None),
+            ("arn:aws:s3:::bucket/key", None),
+            ("arn:aws:s3:::bucket", Some("invalid S3 ARN format")),
+            ("arn:aws:ec2:::bucket/k", Some("invalid S3 ARN format")),
+        ];
+        for &(url, expected) in cases {
+            assert_eq!(url_error(url).as_deref(), expected, "{url:?}");
+        }
     }
 
     #[test]
     fn judges_data_urls_with_the_decoders_messages() {
-        assert_eq!(url_error("data:,hello%20world"), None);
-        assert_eq!(
-            url_error("data:text/plain;charset=utf-8;base64,aGVsbG8="),
-            None
-        );
-        assert_eq!(
-            url_error("data:;base64,aGVsbG8").as_deref(),
-            Some("illegal base64 data at input byte 4")
-        );
-        assert_eq!(
-            url_error("data:text/plain").as_deref(),
-            Some("incomplete media type")
-        );
-        assert_eq!(
-            url_error("data:,bad%zz").as_deref(),
-            Some("rfc2396: invalid char 0x25 in unescape sequence")
-        );
-        // The scheme is matched in any case, the decoder's prefix is not.
-        assert_eq!(url_error("DATA:,x").as_deref(), Some("missing data prefix"));
-        // Go's URL parser refuses control characters before the decoder sees them.
-        assert_eq!(
-            url_error("data:,a\nb").as_deref(),
-            Some("unable to parse url")
-        );
+        let cases: &[(&str, Option<&str>)] = &[
+            ("data:,hello%20world", None),
+            ("data:text/plain;charset=utf-8;base64,aGVsbG8=", None),
+            (
+                "data:;base64,aGVsbG8",
+                Some("illegal base64 data at input byte 4"),
+            ),
+            ("data:text/plain", Some("incomplete media type")),
+            (
+                "data:,bad%zz",
+                Some("rfc2396: invalid char 0x25 in unescape sequence"),
+            ),
+            // The scheme is matched in any case, the decoder's prefix is not.
+            ("DATA:,x", Some("missing data prefix")),
+            // Go's URL parser refuses control characters before the decoder sees them.
+            ("data:,a\nb", Some("unable to parse url")),
+        ];
+        for &(url, expected) in cases {
+            assert_eq!(url_error(url).as_deref(), expected, "{url:?}");
+        }
     }
 
     #[test]
