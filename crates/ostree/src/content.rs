@@ -470,13 +470,7 @@ mod tests {
         ] {
             let dir = tempfile::tempdir().unwrap();
             let repo = Repo::init(dir.path(), mode).unwrap();
-            let header = FileHeader {
-                uid: 0,
-                gid: 0,
-                mode: 0o100644,
-                symlink_target: String::new(),
-                xattrs: vec![],
-            };
+            let header = FileHeader::regular(0, 0, 0o644);
             let id = repo
                 .write_content(&header, 6, &mut &b"hello\n"[..])
                 .unwrap();

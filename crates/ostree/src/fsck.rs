@@ -370,12 +370,7 @@ mod tests {
         use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH};
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
-        let meta = DirMeta {
-            uid: 0,
-            gid: 0,
-            mode: 0o40755,
-            xattrs: vec![],
-        };
+        let meta = DirMeta::directory(0, 0, 0o755);
         let meta_id = repo
             .write_metadata(ObjectType::DirMeta, &meta.to_bytes())
             .unwrap();

@@ -125,6 +125,17 @@ pub struct DirMeta {
 }
 
 impl DirMeta {
+    /// A directory owned by `uid:gid` with permission bits `perms` and no xattrs: what a
+    /// tree committed without xattrs holds, and what tests build by hand.
+    pub fn directory(uid: u32, gid: u32, perms: u32) -> Self {
+        DirMeta {
+            uid,
+            gid,
+            mode: S_IFDIR | perms,
+            xattrs: vec![],
+        }
+    }
+
     /// The serialised object.
     pub fn to_bytes(&self) -> Vec<u8> {
         gv::structure(vec![
@@ -498,6 +509,17 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
+    /// A regular file owned by `uid:gid` with permission bits `perms` and no xattrs.
+    pub fn regular(uid: u32, gid: u32, perms: u32) -> Self {
+        FileHeader {
+            uid,
+            gid,
+            mode: S_IFREG | perms,
+            symlink_target: String::new(),
+            xattrs: vec![],
+        }
+    }
+
     /// Whether this is a symlink.
     pub fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
@@ -628,12 +650,7 @@ mod tests {
 
     #[test]
     fn dirmeta_matches_ostree() {
-        let meta = DirMeta {
-            uid: 0,
-            gid: 0,
-            mode: 0o40755,
-            xattrs: vec![],
-        };
+        let meta = DirMeta::directory(0, 0, 0o755);
         assert_eq!(meta.to_bytes(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x41, 0xed]);
         // Observed with `ostree commit` on a root-owned 0755 directory.
         assert_eq!(
@@ -657,13 +674,7 @@ mod tests {
     #[test]
     fn content_ids_match_ostree() {
         // `hello\n` 0644 root and `link -> hello.txt`, ids observed with `ostree ls -C`.
-        let file = FileHeader {
-            uid: 0,
-            gid: 0,
-            mode: 0o100644,
-            symlink_target: String::new(),
-            xattrs: vec![],
-        };
+        let file = FileHeader::regular(0, 0, 0o644);
         assert_eq!(file.to_bytes().len(), 18);
         assert_eq!(
             file.checksum(b"hello\n"),

@@ -398,12 +398,7 @@ mod tests {
     fn setup() -> (tempfile::TempDir, Repo, Checksum) {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
-        let meta = DirMeta {
-            uid: 0,
-            gid: 0,
-            mode: 0o40755,
-            xattrs: vec![],
-        };
+        let meta = DirMeta::directory(0, 0, 0o755);
         let commit = Commit {
             metadata: vec![],
             parent: None,

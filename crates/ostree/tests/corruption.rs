@@ -278,13 +278,7 @@ fn decompression_bomb_is_cut_short() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, _) = setup(tmp.path(), RepoMode::Archive);
     let id = victim(&repo, ObjectType::File);
-    let header = FileHeader {
-        uid: 0,
-        gid: 0,
-        mode: 0o100644,
-        symlink_target: String::new(),
-        xattrs: vec![],
-    };
+    let header = FileHeader::regular(0, 0, 0o644);
     let mut bytes = header.archive_prefix(1);
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut encoder, &vec![0u8; 64 << 20]).unwrap();

@@ -38,11 +38,11 @@ const INIT_DIRS: [(&str, u32); 9] = [
     ("ostree/deploy", 0o755),
 ];
 
-/// Creates the sysroot skeleton and a `bare` repository in `ostree/repo`, like
-/// `ostree admin init-fs`. Existing directories are kept.
-pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
-    for (dir, mode) in INIT_DIRS {
-        let dir = path.join(dir);
+/// Creates each `(relative path, mode)` below `root` with its parents, and gives it that
+/// mode even when it already existed (the umask does not decide).
+fn make_dirs(root: &Path, dirs: &[(&str, u32)]) -> Result<(), Error> {
+    for &(dir, mode) in dirs {
+        let dir = root.join(dir);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
@@ -50,6 +50,13 @@ pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
             .at("create directory", &dir)?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).at("set mode of", &dir)?;
     }
+    Ok(())
+}
+
+/// Creates the sysroot skeleton and a `bare` repository in `ostree/repo`, like
+/// `ostree admin init-fs`. Existing directories are kept.
+pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
+    make_dirs(path, &INIT_DIRS)?;
     Repo::init(&path.join("ostree/repo"), RepoMode::Bare)?;
     Sysroot::open(path)
 }
@@ -126,21 +133,16 @@ impl Sysroot {
     pub fn os_init(&self, osname: &str) -> Result<(), Error> {
         validate_osname(osname)?;
         let root = self.stateroot(osname);
-        for (dir, mode) in [
-            ("deploy", 0o755),
-            ("var", 0o755),
-            ("var/lib", 0o755),
-            ("var/log", 0o755),
-            ("var/tmp", 0o1777),
-        ] {
-            let dir = root.join(dir);
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(&dir)
-                .at("create directory", &dir)?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).at("set mode of", &dir)?;
-        }
+        make_dirs(
+            &root,
+            &[
+                ("deploy", 0o755),
+                ("var", 0o755),
+                ("var/lib", 0o755),
+                ("var/log", 0o755),
+                ("var/tmp", 0o1777),
+            ],
+        )?;
         for (link, target) in [("var/lock", "../run/lock"), ("var/run", "../run")] {
             let link = root.join(link);
             if fs::symlink_metadata(&link).is_err() {

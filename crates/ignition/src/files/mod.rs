@@ -281,12 +281,7 @@ fn file(stage: &mut Context<'_>, db: &Db, entry: &str, f: &File) -> Result<(), E
             done.push(format!("appended {} fragment(s)", f.append.len()));
         }
         done.extend(set_permissions(stage, entry, &path, ids, mode)?);
-        let what = if done.is_empty() {
-            "unchanged".to_string()
-        } else {
-            done.join(", ")
-        };
-        stage.record(entry, format!("kept file {path} ({what})"));
+        stage.record(entry, kept("file", &path, &done));
         return Ok(());
     }
 
@@ -327,12 +322,7 @@ fn directory(stage: &mut Context<'_>, db: &Db, entry: &str, d: &Directory) -> Re
                 return Err(Error::invalid(entry, &path, msg));
             }
             let done = set_permissions(stage, entry, &path, ids, mode)?;
-            let what = if done.is_empty() {
-                "unchanged".to_string()
-            } else {
-                done.join(", ")
-            };
-            stage.record(entry, format!("kept directory {path} ({what})"));
+            stage.record(entry, kept("directory", &path, &done));
             return Ok(());
         }
         Some(_) => remove_for_overwrite(stage, entry, &path, true)?,
@@ -377,6 +367,16 @@ fn clean_link(text: &str) -> String {
     } else {
         out.join("/")
     }
+}
+
+/// The change line of a node that was kept: what was done to it, or "unchanged".
+fn kept(kind: &str, path: &str, done: &[String]) -> String {
+    let what = if done.is_empty() {
+        "unchanged".to_string()
+    } else {
+        done.join(", ")
+    };
+    format!("kept {kind} {path} ({what})")
 }
 
 fn link_target<'a>(entry: &str, path: &str, l: &'a Link) -> Result<&'a str, Error> {

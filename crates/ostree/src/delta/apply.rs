@@ -322,12 +322,7 @@ mod tests {
     }
 
     fn root_meta() -> (Vec<u8>, Checksum) {
-        let meta = DirMeta {
-            uid: 0,
-            gid: 0,
-            mode: 0o40755,
-            xattrs: Vec::new(),
-        };
+        let meta = DirMeta::directory(0, 0, 0o755);
         (meta.to_bytes(), meta.checksum())
     }
 
@@ -336,13 +331,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let repo = Repo::init(tmp.path(), RepoMode::BareUserOnly).unwrap();
         let (meta, meta_id) = root_meta();
-        let header = FileHeader {
-            uid: 0,
-            gid: 0,
-            mode: 0o100644,
-            symlink_target: String::new(),
-            xattrs: Vec::new(),
-        };
+        let header = FileHeader::regular(0, 0, 0o644);
         let file_id = header.checksum(b"hello\n");
         let mut blob = meta.clone();
         blob.extend_from_slice(b"hello\n");

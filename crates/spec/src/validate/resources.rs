@@ -434,14 +434,7 @@ mod tests {
             .tls
             .certificate_authorities
             .push(Resource::default());
-        let mut report = Report::new();
-        check_ignition(
-            &ignition,
-            Version::V3_4,
-            &Path::parse("ignition"),
-            &mut report,
-        );
-        let got: Vec<_> = report.entries.iter().map(|e| e.to_string()).collect();
+        let got = ignition_report(&ignition, Version::V3_4);
         assert_eq!(
             got,
             vec![
@@ -449,6 +442,13 @@ mod tests {
                 "error at $.ignition.security.tls.certificateAuthorities.0: source is required"
             ]
         );
+    }
+
+    /// The report entries of `check_ignition` on `ignition` under `version`, as text.
+    fn ignition_report(ignition: &Ignition, version: Version) -> Vec<String> {
+        let mut report = Report::new();
+        check_ignition(ignition, version, &Path::parse("ignition"), &mut report);
+        report.entries.iter().map(|e| e.to_string()).collect()
     }
 
     #[test]
@@ -459,14 +459,7 @@ mod tests {
         };
         ignition.proxy.http_proxy = Some("socks5://p".into());
         ignition.proxy.https_proxy = Some("http://p".into());
-        let mut report = Report::new();
-        check_ignition(
-            &ignition,
-            Version::V3_2,
-            &Path::parse("ignition"),
-            &mut report,
-        );
-        let got: Vec<_> = report.entries.iter().map(|e| e.to_string()).collect();
+        let got = ignition_report(&ignition, Version::V3_2);
         assert_eq!(
             got,
             vec![
