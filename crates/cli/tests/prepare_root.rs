@@ -11,7 +11,7 @@ use std::process::Command;
 
 use ferro_sys::CommandRunExt;
 use ferro_sysroot::{DeployOptions, init_fs};
-use support::{Scratch, commit, make_tree};
+use support::{Scratch, commit};
 
 fn namespaces_permitted() -> bool {
     let ok = Command::new("unshare")
@@ -30,10 +30,7 @@ fn deployment_becomes_the_root_with_read_only_usr() {
         return;
     }
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
+    let (sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
     for dir in ["var", "sysroot", "boot"] {
         fs::create_dir_all(tree.join(dir)).unwrap();
     }

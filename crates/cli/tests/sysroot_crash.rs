@@ -20,8 +20,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use ferro_sys::CommandRunExt;
-use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
-use support::{Scratch, commit, make_tree};
+use ferro_sysroot::{DeployOptions, Sysroot};
+use support::{Scratch, commit};
 use tools::{FERRO, Rng, fsck_passes, have_ostree};
 
 /// Enough runs that at least 200 really interrupt a command.
@@ -80,10 +80,7 @@ impl Fixture {
 fn interrupted_commands_leave_a_bootable_sysroot() {
     let started = Instant::now();
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel a", &[("a.conf", Some("a"))]);
+    let (sysroot, tree) = scratch.testos("kernel a", &[("a.conf", Some("a"))]);
     commit(sysroot.repo(), &tree, "testos/a", "1");
     fs::write(tree.join("usr/lib/modules/6.1.0/vmlinuz"), "kernel b").unwrap();
     fs::write(tree.join("usr/etc/b.conf"), "b").unwrap();

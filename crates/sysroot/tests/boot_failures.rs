@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ferro_sys::CommandRunExt;
-use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
-use support::{Scratch, commit, make_tree, snapshot};
+use ferro_sysroot::{DeployOptions, Sysroot};
+use support::{Scratch, commit, snapshot};
 
 /// A mount made by a test, lazily unmounted when dropped.
 struct Mounted(PathBuf);
@@ -40,10 +40,7 @@ fn mount(test: &str, args: &[&str], target: &Path) -> Option<Mounted> {
 }
 
 fn setup(scratch: &Scratch) -> (Sysroot, PathBuf) {
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "small kernel", &[("a.conf", Some("a"))]);
+    let (sysroot, tree) = scratch.testos("small kernel", &[("a.conf", Some("a"))]);
     commit(sysroot.repo(), &tree, "testos/v", "1");
     (sysroot, tree)
 }

@@ -93,10 +93,7 @@ fn ostree_lists_and_fscks_a_ferro_sysroot() {
         return;
     }
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
+    let (sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
     commit(sysroot.repo(), &tree, "testos/v", "1.0");
     sysroot
         .deploy(

@@ -24,9 +24,7 @@ fn options(kargs: &[&str]) -> DeployOptions {
 #[test]
 fn first_deploy_writes_ostree_layout() {
     let scratch = Scratch::new();
-    let sysroot = setup(&scratch);
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
+    let (sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
     let id = commit(sysroot.repo(), &tree, "testos/v", "1.0");
     let report = sysroot
         .deploy("testos/v", &options(&["root=LABEL=root", "rw"]))
@@ -77,9 +75,7 @@ fn first_deploy_writes_ostree_layout() {
 #[test]
 fn deploy_keeps_previous_then_drops_older_and_reuses_serials() {
     let scratch = Scratch::new();
-    let sysroot = setup(&scratch);
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[]);
+    let (sysroot, tree) = scratch.testos("kernel", &[]);
     let a = commit(sysroot.repo(), &tree, "testos/v", "1");
     sysroot.deploy("testos/v", &options(&["rw"])).unwrap();
     // Same commit again: serial 1, both kept, same boot checksum → boot serials 0, 1.
@@ -133,9 +129,7 @@ fn deploy_keeps_previous_then_drops_older_and_reuses_serials() {
 #[test]
 fn rollback_undeploy_pin_and_kargs() {
     let scratch = Scratch::new();
-    let sysroot = setup(&scratch);
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[]);
+    let (sysroot, tree) = scratch.testos("kernel", &[]);
     let a = commit(sysroot.repo(), &tree, "testos/v", "1");
     sysroot.deploy("testos/v", &options(&["rw"])).unwrap();
     fs::write(tree.join("usr/lib/os-release"), "ID=other\n").unwrap();

@@ -4,17 +4,13 @@ mod support;
 
 use std::fs;
 
-use ferro_sysroot::{DeployOptions, Error, init_fs};
-use support::{Scratch, commit, make_tree};
+use ferro_sysroot::{DeployOptions, Error};
+use support::{Scratch, commit};
 
 #[test]
 fn local_changes_win_removals_stick_new_defaults_appear() {
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(
-        &tree,
+    let (sysroot, tree) = scratch.testos(
         "k",
         &[
             ("a.conf", Some("a")),
@@ -80,10 +76,7 @@ fn local_changes_win_removals_stick_new_defaults_appear() {
 #[test]
 fn file_to_directory_conflict_is_a_clear_error() {
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "k", &[("f.conf", Some("f"))]);
+    let (sysroot, tree) = scratch.testos("k", &[("f.conf", Some("f"))]);
     commit(sysroot.repo(), &tree, "testos/v", "1");
     let first = sysroot
         .deploy("testos/v", &DeployOptions::default())

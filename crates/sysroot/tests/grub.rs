@@ -5,7 +5,7 @@ mod support;
 
 use std::fs;
 
-use ferro_sysroot::{DeployOptions, KargEdit, init_fs};
+use ferro_sysroot::{DeployOptions, KargEdit};
 use support::{Scratch, commit, make_tree};
 
 fn menu(scratch: &Scratch) -> String {
@@ -22,10 +22,7 @@ fn titles(cfg: &str) -> Vec<&str> {
 #[test]
 fn menu_follows_deploy_rollback_and_kargs() {
     let scratch = Scratch::new();
-    let sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel 1", &[]);
+    let (sysroot, tree) = scratch.testos("kernel 1", &[]);
     commit(sysroot.repo(), &tree, "testos/v", "1");
     let options = DeployOptions {
         osname: Some("testos".into()),

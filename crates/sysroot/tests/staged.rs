@@ -5,17 +5,14 @@ mod support;
 
 use std::fs;
 
-use ferro_sysroot::{Apply, DeployOptions, Sysroot, init_fs};
-use support::{Scratch, commit, make_tree, snapshot};
+use ferro_sysroot::{Apply, DeployOptions, Sysroot};
+use support::{Scratch, commit, snapshot};
 
 /// A sysroot with one deployment of `testos/v` (version 1) booted through `cmdline`,
 /// and a run dir inside the scratch directory.
 fn booted(scratch: &Scratch) -> Sysroot {
-    let mut sysroot = init_fs(&scratch.sysroot()).unwrap();
-    sysroot.os_init("testos").unwrap();
+    let (mut sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
     sysroot.set_run_dir(&scratch.path().join("run"));
-    let tree = scratch.path().join("tree");
-    make_tree(&tree, "kernel", &[("a.conf", Some("a"))]);
     commit(sysroot.repo(), &tree, "testos/v", "1");
     let options = DeployOptions {
         osname: Some("testos".into()),

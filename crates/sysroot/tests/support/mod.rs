@@ -11,6 +11,7 @@ use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::object::Variant;
 use ferro_ostree::{Checksum, Repo};
 use ferro_sys::CommandRunExt;
+use ferro_sysroot::{Sysroot, init_fs};
 
 /// A scratch directory that also clears the immutable attribute of deployments
 /// (`chattr +i`, set by ferro and by `ostree admin deploy`) before it is deleted.
@@ -22,6 +23,15 @@ impl Scratch {
     }
     pub fn path(&self) -> &Path {
         self.0.path()
+    }
+    /// A new sysroot in the scratch dir (`init-fs`, then the stateroot `testos`) and, at
+    /// `tree`, an OS tree from [`make_tree`] with that kernel and `/etc`, not yet committed.
+    pub fn testos(&self, kernel: &str, etc: &[(&str, Option<&str>)]) -> (Sysroot, PathBuf) {
+        let sysroot = init_fs(&self.sysroot()).unwrap();
+        sysroot.os_init("testos").unwrap();
+        let tree = self.path().join("tree");
+        make_tree(&tree, kernel, etc);
+        (sysroot, tree)
     }
     /// A sysroot path inside the scratch dir (created empty).
     pub fn sysroot(&self) -> PathBuf {
