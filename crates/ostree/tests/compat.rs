@@ -17,19 +17,14 @@ use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 
 #[path = "support/oracle.rs"]
 mod oracle;
-use oracle::{have_ostree, ostree, repo_arg};
+use oracle::{have_ostree, ostree, repo_arg, write_file};
 
 const TIMESTAMP: u64 = 1_577_836_800;
 
 /// A tree with files of several modes, an empty file, a larger file, nested and empty
 /// directories, and relative, absolute and dangling symlinks.
 fn make_tree(root: &Path) {
-    let write = |rel: &str, data: &[u8], mode: u32| {
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, data).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-    };
+    let write = |rel: &str, data: &[u8], mode: u32| write_file(root, rel, data, mode);
     fs::create_dir_all(root).unwrap();
     write("hello.txt", b"hello\n", 0o644);
     write("empty", b"", 0o600);
@@ -45,6 +40,19 @@ fn make_tree(root: &Path) {
     std::os::unix::fs::symlink("hello.txt", root.join("link")).unwrap();
     std::os::unix::fs::symlink("/usr/lib/big.bin", root.join("bin/abs")).unwrap();
     std::os::unix::fs::symlink("../nowhere", root.join("bin/dangling")).unwrap();
+}
+
+/// A temporary directory holding `src`, a tree from `make_tree`, and its snapshot; `None`
+/// (said on stderr) when `ostree` is not installed.
+fn source_tree() -> Option<(tempfile::TempDir, PathBuf, BTreeMap<PathBuf, Node>)> {
+    if !have_ostree() {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src);
+    let expected = snapshot(&src);
+    Some((tmp, src, expected))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +135,9 @@ fn modes() -> Vec<RepoMode> {
 /// `ostree checkout -U`; the commit id does not depend on the mode.
 #[test]
 fn ferro_repos_pass_ostree_fsck_and_checkout() {
-    if !have_ostree() {
+    let Some((tmp, src, expected)) = source_tree() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    make_tree(&src);
-    let expected = snapshot(&src);
+    };
     let mut ids = Vec::new();
     for mode in modes() {
         let repo_path = tmp.path().join(mode.name());
@@ -231,13 +235,9 @@ fn same_commit_id_as_ostree_commit() {
 /// (c) Repositories written by `ostree` are read, checked out and fsck'ed by ferro.
 #[test]
 fn ostree_repos_are_read_by_ferro() {
-    if !have_ostree() {
+    let Some((tmp, src, expected)) = source_tree() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    make_tree(&src);
-    let expected = snapshot(&src);
+    };
     for mode in modes() {
         let path = tmp.path().join(mode.name());
         let r = repo_arg(&path);

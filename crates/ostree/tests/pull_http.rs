@@ -55,6 +55,17 @@ fn make_tree(root: &Path, tag: &str) {
 }
 
 /// An archive repository written by `ostree`, one signed commit on `main`, summary.
+/// `ostree_archive` in a new temporary directory, or `None` (said on stderr) when
+/// `ostree` is not installed.
+fn ostree_archive_in_tmp() -> Option<(tempfile::TempDir, std::path::PathBuf, Checksum)> {
+    if !have_ostree() {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, id) = ostree_archive(tmp.path());
+    Some((tmp, srv, id))
+}
+
 fn ostree_archive(dir: &Path) -> (std::path::PathBuf, Checksum) {
     let srv = dir.join("srv");
     let tree = dir.join("tree");
@@ -105,11 +116,9 @@ fn tmp_is_empty(path: &Path) -> bool {
 
 #[test]
 fn ferro_pulls_ostree_archive_into_every_mode() {
-    if !have_ostree() {
+    let Some((tmp, srv, id)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv, id) = ostree_archive(tmp.path());
+    };
     let Some(server) = Nginx::serve(&srv) else {
         return;
     };
@@ -228,11 +237,9 @@ fn tamper(path: &Path, bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn tampered_objects_fail_naming_them_and_leave_nothing() {
-    if !have_ostree() {
+    let Some((tmp, srv_path, id)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv_path, id) = ostree_archive(tmp.path());
+    };
     let Some(server) = Nginx::serve(&srv_path) else {
         return;
     };
@@ -298,11 +305,9 @@ fn tampered_objects_fail_naming_them_and_leave_nothing() {
 
 #[test]
 fn resumed_pull_fetches_only_what_is_missing() {
-    if !have_ostree() {
+    let Some((tmp, srv, id)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv, id) = ostree_archive(tmp.path());
+    };
     // No summary: refs come from refs/heads/REF; no commitmeta either.
     fs::remove_file(srv.join("summary")).unwrap();
     let srv_repo = Repo::open(&srv).unwrap();
@@ -341,11 +346,9 @@ fn resumed_pull_fetches_only_what_is_missing() {
 
 #[test]
 fn depth_mirror_metadata_only_and_refusals() {
-    if !have_ostree() {
+    let Some((tmp, srv, first)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv, first) = ostree_archive(tmp.path());
+    };
     let tree = tmp.path().join("tree");
     fs::write(tree.join("hello.txt"), "second\n").unwrap();
     let r = repo_arg(&srv);
@@ -561,11 +564,9 @@ fn sign_verify_accepts_trusted_signatures_and_refuses_the_rest() {
 
 #[test]
 fn sign_verify_refuses_ostree_dummy_signatures_and_bad_settings() {
-    if !have_ostree() {
+    let Some((tmp, srv, id)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv, id) = ostree_archive(tmp.path());
+    };
     let Some(server) = Nginx::serve(&srv) else {
         return;
     };
@@ -716,11 +717,9 @@ fn sign_verify_summary_accepts_signed_summaries_and_refuses_the_rest() {
 /// and ferro's pull verifies its own signature in the same file.
 #[test]
 fn ostree_verifies_summary_sig_that_ferro_signed() {
-    if !have_ostree() {
+    let Some((tmp, srv_path, id)) = ostree_archive_in_tmp() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (srv_path, id) = ostree_archive(tmp.path());
+    };
     let srv = repo_arg(&srv_path);
     ostree(&["summary", &srv, "-u", "--sign-type=dummy", "--sign=abcd"]);
     let key = SecretKey::from_seed(&[33; 32]);

@@ -2,6 +2,9 @@
 //! tree committed as a directory and as a plain or gzip archive gets one commit id, the
 //! one `ostree commit --tree=tar=` makes. Skipped when `ostree` or `tar` is absent.
 
+#[path = "support/oracle.rs"]
+mod oracle;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -12,6 +15,7 @@ use ferro_sys::CommandRunExt;
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::commit_tar::commit_tar;
 use ferro_ostree::{Checksum, Repo, RepoMode};
+use oracle::{have_ostree, ostree, repo_arg, write_file};
 
 fn have(tool: &str) -> bool {
     let found = Command::new(tool)
@@ -40,12 +44,7 @@ fn run(tool: &str, args: &[&str]) -> String {
 /// Files of several modes, an empty file, a symlink, a hardlink, a 0750 directory and
 /// an empty one.
 fn make_tree(root: &Path) {
-    let write = |rel: &str, data: &[u8], mode: u32| {
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, data).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-    };
+    let write = |rel: &str, data: &[u8], mode: u32| write_file(root, rel, data, mode);
     write("hello.txt", b"hello\n", 0o644);
     write("empty", b"", 0o600);
     write("bin/run.sh", b"#!/bin/sh\necho hi\n", 0o755);
@@ -68,8 +67,8 @@ fn options() -> CommitOptions {
 /// `ostree commit` of `tree` (a `--tree=` argument) into a new archive repository at
 /// `repo`, with the subject and timestamp of `options()`; returns the commit id.
 fn ostree_commit(repo: &Path, tree: &str, extra: &[&str]) -> String {
-    let r = format!("--repo={}", repo.display());
-    run("ostree", &["init", &r, "--mode=archive"]);
+    let r = repo_arg(repo);
+    ostree(&["init", &r, "--mode=archive"]);
     let mut args = vec![
         "commit",
         &r,
@@ -81,7 +80,7 @@ fn ostree_commit(repo: &Path, tree: &str, extra: &[&str]) -> String {
         "s",
     ];
     args.extend_from_slice(extra);
-    run("ostree", &args).trim().to_owned()
+    ostree(&args).trim().to_owned()
 }
 
 fn ferro_tar(repo: &Path, tar: &Path, options: &CommitOptions) -> Result<Checksum, String> {
@@ -95,7 +94,7 @@ fn ferro_tar(repo: &Path, tar: &Path, options: &CommitOptions) -> Result<Checksu
 /// --tree=tar=` gives the same; `ostree fsck` accepts the ferro repository.
 #[test]
 fn tar_commit_matches_dir_and_ostree() {
-    if !have("ostree") || !have("tar") {
+    if !have_ostree() || !have("tar") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -133,13 +132,7 @@ fn tar_commit_matches_dir_and_ostree() {
     let theirs = tmp.path().join("ostree");
     let tree = format!("--tree=tar={}", gz.display());
     assert_eq!(ostree_commit(&theirs, &tree, &[]), from_dir.to_hex());
-    run(
-        "ostree",
-        &[
-            "fsck",
-            &format!("--repo={}", tmp.path().join("gz").display()),
-        ],
-    );
+    ostree(&["fsck", &repo_arg(&tmp.path().join("gz"))]);
 }
 
 /// An archive that lists files but not their directories is refused, as by `ostree`;
@@ -147,7 +140,7 @@ fn tar_commit_matches_dir_and_ostree() {
 /// entry that needs them, giving `ostree --tar-autocreate-parents`' commit id.
 #[test]
 fn tar_autocreate_parents_like_ostree() {
-    if !have("ostree") || !have("tar") {
+    if !have_ostree() || !have("tar") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -193,7 +186,7 @@ fn tar_autocreate_parents_like_ostree() {
 /// objects' xattrs, so the commit equals the directory's, as with `ostree`.
 #[test]
 fn tar_xattrs_match_dir_and_ostree() {
-    if !have("ostree") || !have("tar") {
+    if !have_ostree() || !have("tar") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

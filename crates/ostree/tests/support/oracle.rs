@@ -42,6 +42,15 @@ pub fn ostree(args: &[&str]) -> String {
     try_ostree(args).unwrap_or_else(|stderr| panic!("ostree {args:?} failed: {stderr}"))
 }
 
+/// Writes `data` to `root/rel` with permission bits `mode`, creating parent directories:
+/// how the tests build the trees they commit.
+pub fn write_file(root: &Path, rel: &str, data: &[u8], mode: u32) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, data).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// The `--repo=PATH` argument.
 pub fn repo_arg(path: &Path) -> String {
     format!("--repo={}", path.display())
