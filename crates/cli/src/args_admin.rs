@@ -10,7 +10,13 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Args)]
 pub struct SysrootArgs {
     /// The physical root holding `ostree/` and `boot/`.
-    #[arg(long, global = true, value_name = "PATH", default_value = "/")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/",
+        env = crate::env::OSTREE_SYSROOT
+    )]
     pub sysroot: PathBuf,
     /// The kernel command line whose `ostree=` names the booted deployment.
     #[arg(

@@ -9,12 +9,31 @@ use ferro_ostree::tree_source::TreeSource;
 /// `ferro ostree`: work with OSTree repositories.
 #[derive(Debug, Args)]
 pub struct OstreeArgs {
-    /// The repository.
-    #[arg(long, global = true, value_name = "PATH", env = crate::env::OSTREE_REPO)]
+    /// The repository (given twice, the last wins; default: `OSTREE_REPO`, else the
+    /// repository of `OSTREE_SYSROOT`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = crate::env::OSTREE_REPO,
+        overrides_with = "repo"
+    )]
     pub repo: Option<PathBuf>,
+    /// The sysroot whose `ostree/repo` is used when no repository is named; never `/`
+    /// implicitly.
+    #[arg(
+        long = "ostree-sysroot-env",
+        hide = true,
+        env = crate::env::OSTREE_SYSROOT,
+        value_name = "PATH"
+    )]
+    pub env_sysroot: Option<PathBuf>,
+    /// Print the version and the features this implementation has, as `ostree --version`.
+    #[arg(long)]
+    pub version: bool,
     /// The verb.
     #[command(subcommand)]
-    pub verb: OstreeVerb,
+    pub verb: Option<OstreeVerb>,
 }
 
 /// The verbs of `ferro ostree`.
@@ -256,7 +275,11 @@ pub struct OstreeCommitArgs {
     /// Tar archives: create directories the archive does not list (0755).
     #[arg(long)]
     pub tar_autocreate_parents: bool,
-    /// The directory to commit (like `--tree=dir=PATH`).
+    /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under
+    /// `usr/lib/modules`), as a bootable OS tree.
+    #[arg(long)]
+    pub bootable: bool,
+    /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }
 

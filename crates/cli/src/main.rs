@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Command::Butane(args) => butane::run(args, &printer),
         Command::Ignition(command) => ignition::run(command, &printer),
         Command::Ostree(args_ostree::OstreeArgs {
-            verb: args_ostree::OstreeVerb::Admin(admin),
+            verb: Some(args_ostree::OstreeVerb::Admin(admin)),
             ..
         }) => admin::run(admin, &printer),
         Command::Ostree(args) => ostree::run(args, &printer),

@@ -21,14 +21,25 @@ use crate::printer::Printer;
 /// Runs one `ferro ostree` verb (all but `admin`), printing through `printer` what
 /// `ostree` prints.
 pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let Some(path) = args.repo else {
-        printer.errln("error: --repo=PATH is required (or set OSTREE_REPO)");
+    if args.version {
+        printer.out(version_text())?;
+        return Ok(ExitStatus::Success);
+    }
+    let Some(verb) = args.verb else {
+        return Err(usage("no command given; see `ferro ostree --help`"));
+    };
+    let cwd = std::env::current_dir().context("could not read the current directory")?;
+    let Some(path) = Repo::locate(args.repo.as_deref(), &cwd, args.env_sysroot.as_deref()) else {
+        printer.errln(
+            "error: Command requires a --repo argument (or set OSTREE_REPO, or OSTREE_SYSROOT \
+             for the sysroot's repository)",
+        );
         return Ok(ExitStatus::Usage);
     };
     if let OstreeVerb::Init {
         mode,
         collection_id,
-    } = &args.verb
+    } = &verb
     {
         let repo = Repo::init(&path, *mode)?;
         if let Some(id) = collection_id {
@@ -37,7 +48,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let repo = Repo::open(&path)?;
-    match args.verb {
+    match verb {
         OstreeVerb::Init { .. } => unreachable!("handled above"),
         OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
         OstreeVerb::Commit(commit) => return run_commit(&repo, commit, printer),
@@ -274,12 +285,16 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 }
 
 fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let trees: Vec<TreeSource> = a
+    let mut trees: Vec<TreeSource> = a
         .path
         .map(TreeSource::Dir)
         .into_iter()
         .chain(a.tree)
         .collect();
+    if trees.is_empty() {
+        // As `ostree commit` without a tree: the current directory.
+        trees.push(TreeSource::Dir(".".into()));
+    }
     let [source] = &trees[..] else {
         printer.errln("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
         return Ok(ExitStatus::Usage);
@@ -319,6 +334,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         skip_if_unchanged: a.skip_if_unchanged,
         no_xattrs: a.no_xattrs,
         tar_autocreate_parents: a.tar_autocreate_parents,
+        bootable: a.bootable,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");
@@ -327,6 +343,19 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
     let outcome = commit_tree(repo, source, &options)?;
     printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
+}
+
+/// The version block `ostree --version` prints (YAML, which scripts parse), with the
+/// features ferro has.
+fn version_text() -> String {
+    let mut text = format!(
+        "libostree:\n Version: '{}'\n Features:\n",
+        ferro_ostree::OSTREE_COMPAT_VERSION
+    );
+    for feature in ferro_ostree::FEATURES {
+        text += &format!("  - {feature}\n");
+    }
+    text + &format!("ferro:\n Version: '{}'\n", env!("CARGO_PKG_VERSION"))
 }
 
 /// One commit as `ostree log` prints it.

@@ -53,6 +53,9 @@ pub struct CommitOptions {
     /// Tar archives: create directories the archive does not list, mode 0755 and owned
     /// like the entry that needs them (`--tar-autocreate-parents`).
     pub tar_autocreate_parents: bool,
+    /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
+    /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
+    pub bootable: bool,
 }
 
 /// How source metadata becomes recorded metadata; shared by directory and tar commits
@@ -372,6 +375,14 @@ pub(crate) fn finish_commit(
             ));
         }
     }
+    if options.bootable {
+        let kernel = bootable_kernel(repo, &root_tree)?;
+        metadata.push(("ostree.bootable".into(), Variant::boolean(true)));
+        metadata.push(("ostree.linux".into(), Variant::string(&kernel)));
+        // `ostree commit --bootable` adds these through a GVariantDict, which rewrites
+        // every key in its hash table's order; the commit id depends on it.
+        metadata = crate::dict_order::glib_dict_order(metadata);
+    }
     let commit = Commit {
         metadata,
         parent,
@@ -390,6 +401,44 @@ pub(crate) fn finish_commit(
         written: true,
         files,
     })
+}
+
+/// The version of the one kernel a bootable tree holds: the directory of
+/// `usr/lib/modules` that has a `vmlinuz`, as `ostree commit --bootable` finds it.
+fn bootable_kernel(repo: &Repo, root_tree: &Checksum) -> Result<String, Error> {
+    let not_bootable = |detail: &str| Error::Unsupported {
+        verb: "commit --bootable",
+        path: "/usr/lib/modules".into(),
+        detail: detail.into(),
+    };
+    let mut tree = repo.load_dirtree(root_tree)?;
+    for name in ["usr", "lib", "modules"] {
+        let Some((_, id, _)) = tree.dirs.iter().find(|(n, _, _)| n == name) else {
+            return Err(not_bootable(
+                "no such directory; a bootable tree has its kernel at usr/lib/modules/VERSION/vmlinuz",
+            ));
+        };
+        tree = repo.load_dirtree(id)?;
+    }
+    let mut kernels = Vec::new();
+    for (version, id, _) in &tree.dirs {
+        if repo
+            .load_dirtree(id)?
+            .files
+            .iter()
+            .any(|(n, _)| n == "vmlinuz")
+        {
+            kernels.push(version.clone());
+        }
+    }
+    match &kernels[..] {
+        [one] => Ok(one.clone()),
+        [] => Err(not_bootable("no kernel found (VERSION/vmlinuz)")),
+        _ => Err(not_bootable(&format!(
+            "multiple kernels found: {}",
+            kernels.join(", ")
+        ))),
+    }
 }
 
 fn default_timestamp() -> u64 {

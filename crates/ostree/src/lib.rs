@@ -45,6 +45,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The `ostree` release whose command line, output and formats this crate follows;
+/// `ostree --version` reports it as libostree's version.
+pub const OSTREE_COMPAT_VERSION: &str = "2022.7";
+
+/// The `ostree --version` feature names this implementation really has (scripts
+/// probe them): tar commits (`libarchive`, plain and gzip archives) and Ed25519
+/// signatures (`sign-ed25519`). No GPG (`gpgme`), SELinux, fs-verity or P2P.
+pub const FEATURES: &[&str] = &["libarchive", "sign-ed25519"];
+
 pub mod browse;
 pub mod checkout;
 pub mod checksum;
@@ -54,6 +63,7 @@ pub mod commitmeta;
 pub mod content;
 mod deflate;
 pub mod delta;
+mod dict_order;
 pub mod diff;
 pub mod error;
 pub mod fetch;

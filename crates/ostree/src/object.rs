@@ -304,6 +304,14 @@ impl Variant {
         }
     }
 
+    /// A `b`.
+    pub fn boolean(value: bool) -> Self {
+        Variant {
+            type_str: "b".into(),
+            data: vec![u8::from(value)],
+        }
+    }
+
     /// An `as`.
     pub fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         Variant {

@@ -216,6 +216,20 @@ impl Repo {
         Ok(repo)
     }
 
+    /// The repository `ostree` works on when a command names none: `explicit` (`--repo`
+    /// or `OSTREE_REPO`), else `cwd` when it is a repository (has `objects/` and
+    /// `config`), else `SYSROOT/ostree/repo` for `OSTREE_SYSROOT`. Unlike `ostree`,
+    /// never the host's `/ostree/repo` implicitly: `None` asks the caller for a path.
+    pub fn locate(explicit: Option<&Path>, cwd: &Path, sysroot: Option<&Path>) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_owned());
+        }
+        if cwd.join("objects").is_dir() && cwd.join("config").is_file() {
+            return Some(cwd.to_owned());
+        }
+        sysroot.map(|root| root.join("ostree/repo"))
+    }
+
     /// Opens a repository by reading its `config`.
     pub fn open(path: &Path) -> Result<Self, Error> {
         let config = path.join("config");
