@@ -79,6 +79,13 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             };
             printer.out(deploy_text(&report))?;
         }
+        AdminVerb::Upgrade { osname, stage } => {
+            let apply = ferro_sysroot::Apply::staged_if(stage);
+            match sysroot.upgrade_os(osname.as_deref(), apply)? {
+                (_, Some(report)) => printer.out(deploy_text(&report))?,
+                (_, None) => printer.outln("No update available.")?,
+            }
+        }
         AdminVerb::FinalizeStaged => match sysroot.finalize_staged()? {
             Some(report) => {
                 printer.out(deploy_text(&report))?;
@@ -127,10 +134,12 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             sysroot.set_default(index)?;
             printer.outln(format_args!("Deployment {index} is now the default"))?;
         }
-        AdminVerb::Pin { unpin, index } => {
-            sysroot.set_pinned(index, !unpin)?;
+        AdminVerb::Pin { unpin, indices } => {
             let state = if unpin { "unpinned" } else { "pinned" };
-            printer.outln(format_args!("Deployment {index} is now {state}"))?;
+            for index in indices {
+                sysroot.set_pinned(index, !unpin)?;
+                printer.outln(format_args!("Deployment {index} is now {state}"))?;
+            }
         }
         AdminVerb::Cleanup => {
             let report = sysroot.cleanup()?;

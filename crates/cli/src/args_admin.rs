@@ -77,7 +77,8 @@ pub enum AdminVerb {
         /// The stateroot.
         #[arg(long = "os", value_name = "OSNAME")]
         osname: Option<String>,
-        /// Kernel arguments, replacing the merge deployment's (repeatable).
+        /// Kernel arguments set over the merge deployment's: each replaces the argument
+        /// with its key or is appended (repeatable).
         #[arg(long = "karg", value_name = "ARG")]
         kargs: Vec<String>,
         /// Kernel arguments appended to the inherited ones (repeatable).
@@ -88,6 +89,15 @@ pub enum AdminVerb {
         stage: bool,
         /// The ref or commit.
         rev: String,
+    },
+    /// Pull the stateroot's origin refspec and deploy its newest commit.
+    Upgrade {
+        /// The stateroot (default: the booted or default deployment's).
+        #[arg(long = "os", value_name = "OSNAME")]
+        osname: Option<String>,
+        /// Prepare it now; make it the default at shutdown (`finalize-staged`).
+        #[arg(long)]
+        stage: bool,
     },
     /// Make the staged deployment the default (run at shutdown by
     /// ferro-finalize-staged.service).
@@ -109,8 +119,9 @@ pub enum AdminVerb {
         /// Remove the pin instead.
         #[arg(short, long)]
         unpin: bool,
-        /// Its index in `status`.
-        index: usize,
+        /// Their indices in `status`.
+        #[arg(required = true)]
+        indices: Vec<usize>,
     },
     /// Delete unreferenced deployments, boot files and repository objects.
     Cleanup,

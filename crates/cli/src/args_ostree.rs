@@ -141,6 +141,9 @@ pub enum OstreeVerb {
         /// Verify every object (always done; accepted for compatibility).
         #[arg(long)]
         untrusted: bool,
+        /// Write the refs as this remote's (`REMOTE:REF`) instead of local branches.
+        #[arg(long, value_name = "REMOTE")]
+        remote: Option<String>,
         /// The source repository.
         src: PathBuf,
         /// Refs or commits to pull (default: every local ref of the source).

@@ -148,11 +148,7 @@ pub fn cleanup(args: SysrootArgs, printer: &Printer) -> anyhow::Result<ExitStatu
 }
 
 fn apply_mode(args: &ApplyArgs) -> Apply {
-    if args.stage {
-        Apply::Staged
-    } else {
-        Apply::Now
-    }
+    Apply::staged_if(args.stage)
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.

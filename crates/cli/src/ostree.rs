@@ -211,6 +211,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         OstreeVerb::PullLocal {
             depth,
             untrusted: _,
+            remote,
             src,
             refs,
         } => {
@@ -218,6 +219,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             let options = PullLocalOptions {
                 refs,
                 depth: u64::try_from(depth).ok(),
+                remote,
             };
             let total = pull_local(&repo, &src, &options)?.stats;
             printer.outln(format_args!(

@@ -154,6 +154,12 @@ pub enum PullError {
         /// The ref.
         name: String,
     },
+    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
+    #[error(
+        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
+         ferro checks only when pulling over http(s): serve it over http(s)"
+    )]
+    SignedLocal(String),
     /// No refs were named and the remote has no `branches`.
     #[error("no refs to pull: name some, or configure branches for remote '{0}'")]
     NoRefs(String),
@@ -195,6 +201,50 @@ pub enum PullError {
         #[source]
         source: crate::gvariant::Error,
     },
+}
+
+/// A pull from a `file://` remote: the remote repository is local, so its commits are
+/// copied (and verified) as `pull-local` copies them, and the refs written as the
+/// remote's (`REMOTE:REF`, or local branches with `mirror`).
+fn pull_file(
+    repo: &Repo,
+    (remote_name, remote, policy): (&str, &crate::remote::Remote, &RemotePolicy),
+    path: &str,
+    refs: &[String],
+    options: &PullOptions,
+    progress: &dyn PullProgress,
+) -> Result<PullReport, PullError> {
+    if policy.commits.is_some() || policy.summary.is_some() {
+        return Err(PullError::SignedLocal(remote_name.to_owned()));
+    }
+    let names = if refs.is_empty() {
+        remote.branches.clone()
+    } else {
+        refs.to_vec()
+    };
+    if names.is_empty() && !options.mirror {
+        return Err(PullError::NoRefs(remote_name.to_owned()));
+    }
+    let local = crate::pull_local::PullLocalOptions {
+        refs: names,
+        depth: options.depth,
+        remote: (!options.mirror).then(|| remote_name.to_owned()),
+    };
+    let src = Repo::open(std::path::Path::new(path))?;
+    let outcome = crate::pull_local::pull_local(repo, &src, &local)?;
+    let status = PullStatus {
+        metadata_fetched: outcome.stats.metadata,
+        content_fetched: outcome.stats.content,
+        content_total: outcome.stats.content,
+        bytes_fetched: outcome.stats.bytes,
+        delta_parts_fetched: 0,
+    };
+    progress.update(&status);
+    Ok(PullReport {
+        refs: outcome.refs,
+        status,
+        ..PullReport::default()
+    })
 }
 
 /// The summary file of remote `remote_name` (`None` when it serves none), checked
@@ -241,6 +291,16 @@ pub fn pull(
 ) -> Result<PullReport, PullError> {
     let remote = repo.remote(remote_name)?;
     let policy = RemotePolicy::for_remote(&remote)?;
+    if let Some(path) = remote.url.strip_prefix("file://") {
+        return pull_file(
+            repo,
+            (remote_name, &remote, &policy),
+            path,
+            refs,
+            options,
+            progress,
+        );
+    }
     let fetcher = Fetcher::new(&remote.url)?;
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),

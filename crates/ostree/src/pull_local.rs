@@ -32,6 +32,9 @@ pub struct PullLocalOptions {
     pub refs: Vec<String>,
     /// Ancestors to copy besides each commit (`None`: all that the source has).
     pub depth: Option<u64>,
+    /// Write the refs as this remote's (`refs/remotes/REMOTE/REF`, `--remote`) instead
+    /// of as local branches.
+    pub remote: Option<String>,
 }
 
 /// What `pull-local` did.
@@ -70,7 +73,11 @@ pub fn pull_local(
         outcome.stats.content += stats.content;
         outcome.stats.bytes += stats.bytes;
         if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
-            outcome.refs.push((rev.clone(), id));
+            let name = match &options.remote {
+                Some(remote) => format!("{remote}:{rev}"),
+                None => rev.clone(),
+            };
+            outcome.refs.push((name, id));
         }
     }
     transaction.commit(&outcome.refs)?;

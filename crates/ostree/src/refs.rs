@@ -156,9 +156,12 @@ impl Repo {
         let base = rev.trim_end_matches('^');
         let mut id = match base.parse::<Checksum>() {
             Ok(id) => id,
-            Err(_) => self
-                .read_ref(base)?
-                .ok_or_else(|| Error::NotFound(base.to_owned()))?,
+            Err(_) => match self.read_ref(base)? {
+                Some(id) => id,
+                None => self
+                    .find_in_remotes(base)?
+                    .ok_or_else(|| Error::NotFound(base.to_owned()))?,
+            },
         };
         for _ in 0..rev.len() - base.len() {
             id = self
@@ -167,6 +170,28 @@ impl Repo {
                 .ok_or_else(|| Error::NotFound(rev.to_owned()))?;
         }
         Ok(id)
+    }
+}
+
+impl Repo {
+    /// A ref not found locally, looked up as `ostree rev-parse` does among the remotes'
+    /// refs: `refs/remotes/NAME` (`REMOTE/REF`), then `REF` under each remote in name
+    /// order.
+    fn find_in_remotes(&self, name: &str) -> Result<Option<Checksum>, Error> {
+        if name.contains(':') {
+            return Ok(None);
+        }
+        if let Some((remote, rest)) = name.split_once('/') {
+            if let Some(id) = self.read_ref(&format!("{remote}:{rest}"))? {
+                return Ok(Some(id));
+            }
+        }
+        for (remote, _) in subdirectories(&self.path.join("refs/remotes"))? {
+            if let Some(id) = self.read_ref(&format!("{remote}:{name}"))? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 }
 

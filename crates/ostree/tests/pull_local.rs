@@ -106,6 +106,7 @@ fn pull_local_moves_named_refs_only() {
     let options = PullLocalOptions {
         refs: vec![first.to_string(), "main^".into()],
         depth: Some(0),
+        remote: None,
     };
     let outcome = pull_local(&dest, &src, &options).unwrap();
     assert!(outcome.refs.is_empty());

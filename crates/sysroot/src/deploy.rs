@@ -15,7 +15,7 @@ use crate::deployment::{BootState, Deployment, parse_deploy_name};
 use crate::error::Error;
 use crate::etc_merge::{EtcChanges, prepare_etc};
 use crate::fsutil;
-use crate::kargs::{KargEdit, Kargs};
+use crate::kargs::KargEdit;
 use crate::kernel::KernelLayout;
 use crate::layout::{Sysroot, validate_osname};
 use ferro_ostree::keyfile::KeyFile;
@@ -26,7 +26,8 @@ pub struct DeployOptions {
     /// The stateroot (`--os`); default: the booted or default deployment's, or the
     /// only stateroot.
     pub osname: Option<String>,
-    /// Replace the kernel arguments (`--karg`); default: the merge deployment's.
+    /// Kernel arguments set over the merge deployment's (`--karg`), as `ostree admin
+    /// deploy --karg` does: each replaces the argument with its key, or is appended.
     pub kargs: Option<Vec<String>>,
     /// Append these after that (`--karg-append`).
     pub karg_append: Vec<String>,
@@ -170,10 +171,10 @@ impl Sysroot {
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))?;
         fsutil::remove_tree(&staging)?;
 
-        let mut kargs = match &options.kargs {
-            Some(list) => Kargs::parse(&list.join(" ")),
-            None => merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default(),
-        };
+        let mut kargs = merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default();
+        for arg in options.kargs.iter().flatten() {
+            kargs.replace_or_append(arg);
+        }
         for arg in &options.karg_append {
             kargs.apply(&KargEdit::Append(arg.clone()))?;
         }

@@ -41,11 +41,31 @@ pub enum Apply {
     Staged,
 }
 
+impl Apply {
+    /// [`Apply::Staged`] when `stage` (a `--stage` flag), else [`Apply::Now`].
+    pub fn staged_if(stage: bool) -> Self {
+        if stage { Apply::Staged } else { Apply::Now }
+    }
+}
+
 impl Sysroot {
-    /// The deployment whose origin updates follow: the booted one, else the default.
-    fn origin_deployment(&self) -> Result<Deployment, Error> {
+    /// The deployment whose origin updates follow: the booted one, else the default;
+    /// with `osname`, the booted one if it is of that stateroot, else the stateroot's
+    /// first (`ostree admin upgrade --os`).
+    fn origin_deployment(&self, osname: Option<&str>) -> Result<Deployment, Error> {
         let state = self.load()?;
-        let index = self.booted_index(&state)?.unwrap_or(0);
+        let booted = self.booted_index(&state)?;
+        let index = match osname {
+            None => booted.unwrap_or(0),
+            Some(os) => booted
+                .filter(|&i| state.deployments[i].osname == os)
+                .or_else(|| state.deployments.iter().position(|d| d.osname == os))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "no deployments of stateroot '{os}': deploy one first"
+                    ))
+                })?,
+        };
         state
             .deployments
             .into_iter()
@@ -67,8 +87,8 @@ impl Sysroot {
         Ok(self.repo().resolve_rev(refspec)?)
     }
 
-    fn check(&self, metadata_only: bool) -> Result<UpgradeCheck, Error> {
-        let origin = self.origin_deployment()?;
+    fn check(&self, osname: Option<&str>, metadata_only: bool) -> Result<UpgradeCheck, Error> {
+        let origin = self.origin_deployment(osname)?;
         let refspec = origin
             .refspec()
             .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?;
@@ -91,14 +111,24 @@ impl Sysroot {
     /// Whether the origin's refspec has a commit that is not deployed yet; pulls only
     /// commit metadata from a remote.
     pub fn check_upgrade(&self) -> Result<UpgradeCheck, Error> {
-        self.check(true)
+        self.check(None, true)
     }
 
     /// Pulls the origin's refspec and deploys its newest commit unless it is deployed
     /// already (`None`). An `override-commit` of the origin is dropped: the deployment
     /// follows the refspec again.
     pub fn upgrade(&self, apply: Apply) -> Result<(UpgradeCheck, Option<DeployReport>), Error> {
-        let check = self.check(false)?;
+        self.upgrade_os(None, apply)
+    }
+
+    /// [`Sysroot::upgrade`] of the stateroot `osname` (default: the booted or default
+    /// deployment's), as `ostree admin upgrade --os=OSNAME`.
+    pub fn upgrade_os(
+        &self,
+        osname: Option<&str>,
+        apply: Apply,
+    ) -> Result<(UpgradeCheck, Option<DeployReport>), Error> {
+        let check = self.check(osname, false)?;
         if !check.available() {
             return Ok((check, None));
         }
@@ -114,7 +144,7 @@ impl Sysroot {
     /// Switches the origin to `refspec` (pulled first when it is `REMOTE:REF`) and
     /// deploys its commit; `/etc` and `/var` carry over as in every deploy.
     pub fn rebase(&self, refspec: &str, apply: Apply) -> Result<DeployReport, Error> {
-        let osname = self.origin_deployment().ok().map(|d| d.osname);
+        let osname = self.origin_deployment(None).ok().map(|d| d.osname);
         let commit = self.fetch_refspec(refspec, false)?;
         let options = DeployOptions {
             osname,
@@ -129,7 +159,7 @@ impl Sysroot {
     /// a later upgrade knows the deployment was chosen, not followed.
     pub fn deploy_revision(&self, rev: &str, apply: Apply) -> Result<DeployReport, Error> {
         let commit = self.repo().resolve_rev(rev)?;
-        let origin = self.origin_deployment().ok();
+        let origin = self.origin_deployment(None).ok();
         let refspec = origin
             .as_ref()
             .and_then(|d| d.refspec())
