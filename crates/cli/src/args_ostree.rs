@@ -201,6 +201,20 @@ pub enum OstreeVerb {
         #[command(subcommand)]
         verb: OstreeStaticDeltaVerb,
     },
+    /// Read or change one key of the repository `config`.
+    Config {
+        /// The group the key is in (then KEY is the bare key, not GROUP.KEY).
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// What to do with the key.
+        #[arg(value_enum)]
+        action: ConfigAction,
+        /// The key, `GROUP.KEY` (e.g. `core.mode`) unless --group.
+        key: String,
+        /// The value (`set` only).
+        #[arg(allow_hyphen_values = true)]
+        values: Vec<String>,
+    },
     /// List the paths that differ between two commits (`M`, `D`, `A`).
     Diff {
         /// Print object counts and the size of what both commits share.
@@ -213,6 +227,17 @@ pub enum OstreeVerb {
         #[arg(required = true, num_args = 1..=2, value_name = "REV")]
         revs: Vec<String>,
     },
+}
+
+/// What `ferro ostree config` does with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigAction {
+    /// Print its value.
+    Get,
+    /// Set it to VALUE.
+    Set,
+    /// Remove it.
+    Unset,
 }
 
 /// The signature types `ostree sign` and `ostree summary --sign` know. OSTree's

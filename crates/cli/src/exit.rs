@@ -38,9 +38,23 @@ impl From<ExitStatus> for ExitCode {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// The exit code of a command's `result`, printing its error (once, with its causes)
-/// when there is one. A closed standard output (`ferro … | head`) is not an error.
-pub fn finish(result: anyhow::Result<ExitStatus>, printer: &Printer) -> ExitCode {
+/// How an error is introduced on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// `Error: …`, as Butane, Ignition and rpm-ostree print it.
+    Capitalised,
+    /// `error: …`, as `ostree` prints it (its test scripts match on it).
+    Ostree,
+}
+
+/// The exit code of a command's `result`, printing its error (once, with its causes,
+/// introduced as `style` says) when there is one. A closed standard output (`ferro … |
+/// head`) is not an error.
+pub fn finish_styled(
+    result: anyhow::Result<ExitStatus>,
+    printer: &Printer,
+    style: ErrorStyle,
+) -> ExitCode {
     let error = match result {
         Ok(status) => return status.into(),
         Err(error) => error,
@@ -53,7 +67,11 @@ pub fn finish(result: anyhow::Result<ExitStatus>, printer: &Printer) -> ExitCode
     if broken_pipe {
         return ExitCode::SUCCESS;
     }
-    printer.errln(format_args!("Error: {error:#}"));
+    let prefix = match style {
+        ErrorStyle::Capitalised => "Error",
+        ErrorStyle::Ostree => "error",
+    };
+    printer.errln(format_args!("{prefix}: {error:#}"));
     if error.downcast_ref::<UsageError>().is_some() {
         ExitStatus::Usage.into()
     } else {
@@ -73,10 +91,18 @@ mod tests {
             format!("{:?}", ExitCode::from(77))
         );
         let printer = Printer::new();
-        let usage = finish(Err(UsageError("bad".into()).into()), &printer);
+        let usage = finish_styled(
+            Err(UsageError("bad".into()).into()),
+            &printer,
+            ErrorStyle::Ostree,
+        );
         assert_eq!(format!("{usage:?}"), format!("{:?}", ExitCode::from(2)));
         let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-        let closed = finish(Err(anyhow::Error::from(pipe)), &printer);
+        let closed = finish_styled(
+            Err(anyhow::Error::from(pipe)),
+            &printer,
+            ErrorStyle::Capitalised,
+        );
         assert_eq!(format!("{closed:?}"), format!("{:?}", ExitCode::SUCCESS));
     }
 }

@@ -33,6 +33,10 @@ use printer::Printer;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::new();
+    let style = match cli.command {
+        Command::Ostree(_) => exit::ErrorStyle::Ostree,
+        _ => exit::ErrorStyle::Capitalised,
+    };
     let result = match cli.command {
         Command::Butane(args) => butane::run(args, &printer),
         Command::Ignition(command) => ignition::run(command, &printer),
@@ -52,5 +56,5 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
     };
-    exit::finish(result, &printer)
+    exit::finish_styled(result, &printer, style)
 }

@@ -14,7 +14,7 @@ use ferro_ostree::{Checksum, Commit, Repo, fsck, refs};
 use ferro_sys::size::format_size;
 
 use crate::ExitStatus;
-use crate::args_ostree::{OstreeArgs, OstreeCommitArgs, OstreeVerb};
+use crate::args_ostree::{ConfigAction, OstreeArgs, OstreeCommitArgs, OstreeVerb};
 use crate::exit::UsageError;
 use crate::printer::Printer;
 
@@ -258,6 +258,22 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             fs_diff,
             revs,
         } => return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &revs, printer),
+        OstreeVerb::Config {
+            group,
+            action,
+            key,
+            values,
+        } => {
+            use ferro_ostree::config::{self, ConfigKey};
+            let key = ConfigKey::parse(group.as_deref(), &key)?;
+            match (action, &values[..]) {
+                (ConfigAction::Get, []) => printer.outln(config::get(&repo, &key)?)?,
+                (ConfigAction::Set, [value]) => config::set(&repo, &key, value)?,
+                (ConfigAction::Set, []) => return Err(usage("set needs a VALUE")),
+                (ConfigAction::Unset, []) => config::unset(&repo, &key)?,
+                _ => return Err(usage("Too many arguments given")),
+            }
+        }
         OstreeVerb::Fsck { quiet, delete } => {
             let report = fsck::fsck(&repo)?;
             for problem in &report.problems {

@@ -60,6 +60,7 @@ pub mod checksum;
 pub mod commit;
 pub mod commit_tar;
 pub mod commitmeta;
+pub mod config;
 pub mod content;
 mod deflate;
 pub mod delta;

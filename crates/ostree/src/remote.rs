@@ -75,11 +75,6 @@ fn validate_name(name: &str) -> Result<(), Error> {
 }
 
 impl Repo {
-    fn write_config(&self, config: &KeyFile) -> Result<(), Error> {
-        let path = self.path.join("config");
-        Ok(self.write_atomic(&path, config.to_text().as_bytes())?)
-    }
-
     /// `ostree remote add [--no-gpg-verify] [--set=K=V]… NAME URL [BRANCH…]`.
     pub fn remote_add(
         &self,
@@ -105,7 +100,7 @@ impl Repo {
         if no_gpg_verify {
             config.set(&group, "gpg-verify", "false");
         }
-        self.write_config(&config)
+        Ok(self.write_config(&config)?)
     }
 
     /// `ostree remote delete NAME`.
@@ -114,7 +109,7 @@ impl Repo {
         if !config.remove_group(&group_name(name)) {
             return Err(Error::NotFound(name.to_owned()));
         }
-        self.write_config(&config)
+        Ok(self.write_config(&config)?)
     }
 
     /// Every remote, sorted by name (as `ostree remote list` prints them).

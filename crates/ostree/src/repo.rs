@@ -265,6 +265,12 @@ impl Repo {
         Ok(KeyFile::parse(&text))
     }
 
+    /// Replaces the repository's `config` atomically.
+    pub(crate) fn write_config(&self, config: &KeyFile) -> Result<(), Error> {
+        let path = self.path.join("config");
+        self.write_atomic(&path, config.to_text().as_bytes())
+    }
+
     /// Sets `core.collection-id`, which names this repository's refs the same in every
     /// repository that carries them (`ostree init --collection-id`). OSTree requires a
     /// reverse-DNS name: two or more dot-separated elements of letters, digits and `_`,
