@@ -1,10 +1,10 @@
 //! `ferro ostree admin …`: parses nothing itself, calls ferro-sysroot and prints what
 //! `ostree admin` prints.
 
-use ferro_sysroot::{DeployOptions, DeployReport, Sysroot, init_fs};
+use ferro_sysroot::{DeployOptions, DeployReport, InitFsLayout, SetKargs, Sysroot, init_fs_layout};
 
 use crate::ExitStatus;
-use crate::args_admin::{AdminArgs, AdminVerb, SysrootArgs};
+use crate::args_admin::{AdminArgs, AdminKargsVerb, AdminVerb, InstutilVerb, SysrootArgs};
 use crate::printer::Printer;
 
 /// Opens the sysroot the flags name. Debug builds honour `--failpoint` (or
@@ -46,13 +46,51 @@ pub fn cleanup_text(report: &ferro_sysroot::CleanupReport) -> String {
 
 /// Runs one `admin` verb.
 pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    if let AdminVerb::InitFs { path } = &args.verb {
-        init_fs(path)?;
+    if let Some(AdminVerb::InitFs { modern, path }) = &args.verb {
+        let layout = if *modern {
+            InitFsLayout::Modern
+        } else {
+            InitFsLayout::Full
+        };
+        init_fs_layout(path, layout)?;
         return Ok(ExitStatus::Success);
     }
     let sysroot = open(&args.sysroot)?;
-    match args.verb {
+    let Some(verb) = args.verb else {
+        if args.print_current_dir {
+            printer.outln(format_args!("{}", sysroot.current_dir()?.display()))?;
+            return Ok(ExitStatus::Success);
+        }
+        return Err(crate::exit::UsageError(
+            "no command given; see `ferro ostree admin --help`".into(),
+        )
+        .into());
+    };
+    match verb {
         AdminVerb::InitFs { .. } => unreachable!("handled above"),
+        AdminVerb::Instutil {
+            verb:
+                InstutilVerb::SetKargs {
+                    merge,
+                    import_proc_cmdline,
+                    replace,
+                    append,
+                    args,
+                },
+        } => {
+            let how = SetKargs {
+                merge,
+                import_proc_cmdline,
+                replace,
+                append: append.into_iter().chain(args).collect(),
+            };
+            sysroot.set_kargs(&how)?;
+        }
+        AdminVerb::Kargs {
+            verb: AdminKargsVerb::EditInPlace {
+                append_if_missing, ..
+            },
+        } => sysroot.append_kargs_if_missing(&append_if_missing)?,
         AdminVerb::OsInit { osname } => {
             sysroot.os_init(&osname)?;
             printer.outln(format_args!(

@@ -54,9 +54,12 @@ pub struct AdminArgs {
     /// The sysroot.
     #[command(flatten)]
     pub sysroot: SysrootArgs,
+    /// Print the first deployment's directory (the booted one on a running system).
+    #[arg(long, conflicts_with = "verb")]
+    pub print_current_dir: bool,
     /// The verb.
     #[command(subcommand)]
-    pub verb: AdminVerb,
+    pub verb: Option<AdminVerb>,
 }
 
 /// The verbs of `ferro ostree admin`.
@@ -64,8 +67,23 @@ pub struct AdminArgs {
 pub enum AdminVerb {
     /// Create the sysroot skeleton and its `bare` repository in an existing directory.
     InitFs {
+        /// Create only `boot` and `ostree/`.
+        #[arg(long)]
+        modern: bool,
         /// The directory.
         path: PathBuf,
+    },
+    /// Installer helpers.
+    Instutil {
+        /// The helper.
+        #[command(subcommand)]
+        verb: InstutilVerb,
+    },
+    /// Edit the deployments' kernel arguments.
+    Kargs {
+        /// How.
+        #[command(subcommand)]
+        verb: AdminKargsVerb,
     },
     /// Create a stateroot (`ostree/deploy/OS` with a shared `/var`).
     OsInit {
@@ -125,6 +143,42 @@ pub enum AdminVerb {
     },
     /// Delete unreferenced deployments, boot files and repository objects.
     Cleanup,
+}
+
+/// `ferro ostree admin instutil` verbs.
+#[derive(Debug, Subcommand)]
+pub enum InstutilVerb {
+    /// Set the first deployment's kernel arguments.
+    SetKargs {
+        /// Start from its current arguments.
+        #[arg(long)]
+        merge: bool,
+        /// Start from the running kernel's command line (`/proc/cmdline`).
+        #[arg(long)]
+        import_proc_cmdline: bool,
+        /// Set `KEY=VALUE` in place of the arguments with that key (repeatable).
+        #[arg(long, value_name = "KEY=VALUE")]
+        replace: Vec<String>,
+        /// Append an argument (repeatable).
+        #[arg(long, value_name = "KEY[=VALUE]")]
+        append: Vec<String>,
+        /// Arguments appended after those.
+        args: Vec<String>,
+    },
+}
+
+/// `ferro ostree admin kargs` verbs.
+#[derive(Debug, Subcommand)]
+pub enum AdminKargsVerb {
+    /// Change every deployment's kernel arguments.
+    EditInPlace {
+        /// Append this argument where it is missing (repeatable).
+        #[arg(long, value_name = "KEY[=VALUE]")]
+        append_if_missing: Vec<String>,
+        /// Accepted for compatibility (`ostree` takes a refspec here and ignores it).
+        #[arg(hide = true)]
+        refspec: Option<String>,
+    },
 }
 
 /// `ferro status`.

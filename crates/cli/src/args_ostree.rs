@@ -71,6 +71,9 @@ pub enum OstreeVerb {
         /// Create ref NEW pointing at the commit named by the argument.
         #[arg(long, value_name = "NEW")]
         create: Option<String>,
+        /// With --create: move the ref if it exists.
+        #[arg(long, requires = "create")]
+        force: bool,
         /// List refs by collection as `(COLLECTION, REF)`: local refs under the
         /// repository's collection id, remote refs under their remote's, and mirrored
         /// refs (`refs/mirrors`).

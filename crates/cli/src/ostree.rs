@@ -85,6 +85,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             delete,
             list,
             create,
+            force,
             collections,
             refs,
         } => {
@@ -96,7 +97,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 let [target] = &refs[..] else {
                     return Err(usage("--create needs exactly one existing ref or commit"));
                 };
-                refs::create(&repo, &new, target)?;
+                refs::create(&repo, &new, target, force)?;
             } else if delete {
                 refs::delete(&repo, &refs)?;
             } else if refs.is_empty() {

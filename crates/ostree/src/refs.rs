@@ -290,10 +290,10 @@ fn collect_refs(
 }
 
 /// Creates ref `name` pointing at the commit `target` names (a ref, checksum or `REV^`),
-/// as `ostree refs --create=NAME TARGET` does: an existing ref is never moved, so a
-/// typo cannot silently repoint a branch. Returns the commit.
-pub fn create(repo: &Repo, name: &str, target: &str) -> Result<Checksum, Error> {
-    if repo.read_ref(name)?.is_some() {
+/// as `ostree refs --create=NAME TARGET` does: an existing ref is moved only with
+/// `force` (`--force`), so a typo cannot silently repoint a branch. Returns the commit.
+pub fn create(repo: &Repo, name: &str, target: &str, force: bool) -> Result<Checksum, Error> {
+    if !force && repo.read_ref(name)?.is_some() {
         return Err(Error::RefExists(name.to_owned()));
     }
     let id = repo.resolve_rev(target)?;
@@ -328,12 +328,12 @@ mod tests {
         let (a, b) = (Checksum([1; 32]), Checksum([2; 32]));
         repo.set_ref("os/x", Some(&a)).unwrap();
         repo.set_ref("os/y", Some(&b)).unwrap();
-        assert_eq!(create(&repo, "copy", "os/x").unwrap(), a);
-        let exists = create(&repo, "copy", "os/y").unwrap_err();
+        assert_eq!(create(&repo, "copy", "os/x", false).unwrap(), a);
+        let exists = create(&repo, "copy", "os/y", false).unwrap_err();
         assert_eq!(exists.to_string(), "ref 'copy' already exists");
         assert_eq!(repo.read_ref("copy").unwrap(), Some(a));
         assert!(matches!(
-            create(&repo, "new", "missing"),
+            create(&repo, "new", "missing", false),
             Err(Error::NotFound(_))
         ));
         let prefixes = ["os".to_owned(), "nothing".to_owned()];

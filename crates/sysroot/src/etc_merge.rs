@@ -89,7 +89,11 @@ fn diff_dir(a: &Path, b: &Path, rel: &str, out: &mut EtcChanges) -> Result<(), E
             format!("{rel}/{name}")
         };
         let (pa, pb) = (a.join(&name), b.join(&name));
-        match (lstat(&pa)?, lstat(&pb)?) {
+        // As OSTree's /etc merge: what is neither a directory, a regular file nor a
+        // symlink (a FIFO, a socket, a device) is ignored; opening a FIFO would block.
+        let mergeable =
+            |m: Option<fs::Metadata>| m.filter(|m| m.is_dir() || m.is_file() || m.is_symlink());
+        match (mergeable(lstat(&pa)?), mergeable(lstat(&pb)?)) {
             (Some(_), None) => out.removed.push(path),
             (None, Some(_)) => out.added.push(path),
             (Some(ma), Some(mb)) => {

@@ -135,6 +135,10 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
             .at("change owner of", dst)?;
         return Ok(());
     }
+    if !ft.is_dir() && !ft.is_file() {
+        // FIFOs, sockets and devices are not carried over, as in OSTree's /etc merge.
+        return Ok(());
+    }
     if ft.is_dir() {
         fs::create_dir(dst).at("create directory", dst)?;
         for entry in fs::read_dir(src).at("list", src)? {

@@ -56,7 +56,27 @@ fn make_dirs(root: &Path, dirs: &[(&str, u32)]) -> Result<(), Error> {
 /// Creates the sysroot skeleton and a `bare` repository in `ostree/repo`, like
 /// `ostree admin init-fs`. Existing directories are kept.
 pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
-    make_dirs(path, &INIT_DIRS)?;
+    init_fs_layout(path, InitFsLayout::Full)
+}
+
+/// Which top-level directories `init-fs` creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitFsLayout {
+    /// `boot`, `dev`, `home`, `proc`, `root`, `run`, `sys`, `tmp` and `ostree/`.
+    #[default]
+    Full,
+    /// Only `boot` and `ostree/` (`init-fs --modern`): the rest come from the
+    /// deployment at boot.
+    Modern,
+}
+
+/// [`init_fs`] with the directories `layout` names.
+pub fn init_fs_layout(path: &Path, layout: InitFsLayout) -> Result<Sysroot, Error> {
+    let dirs: &[(&str, u32)] = match layout {
+        InitFsLayout::Full => &INIT_DIRS,
+        InitFsLayout::Modern => &[("boot", 0o755), ("ostree/deploy", 0o755)],
+    };
+    make_dirs(path, dirs)?;
     Repo::init(&path.join("ostree/repo"), RepoMode::Bare)?;
     Sysroot::open(path)
 }

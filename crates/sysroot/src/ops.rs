@@ -7,8 +7,24 @@ use ferro_sys::atomic::{WriteOptions, write_file};
 use crate::cleanup::CleanupReport;
 use crate::deployment::{BootState, Deployment};
 use crate::error::Error;
-use crate::kargs::KargEdit;
+use crate::kargs::{KargEdit, Kargs};
 use crate::layout::Sysroot;
+
+/// How `ostree admin instutil set-kargs` builds the first deployment's new kernel
+/// arguments: a start (empty, the current ones, or the running kernel's), then the
+/// replacements, then the appended and the given arguments in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetKargs {
+    /// Start from the deployment's current arguments (`--merge`).
+    pub merge: bool,
+    /// Start from the running kernel's command line (`--import-proc-cmdline`), less
+    /// what the bootloader and OSTree add (`ostree=`, `initrd=`, `BOOT_IMAGE=`).
+    pub import_proc_cmdline: bool,
+    /// `KEY=VALUE` set in place of the arguments with that key (`--replace`).
+    pub replace: Vec<String>,
+    /// Arguments appended (`--append`), then the positional ones.
+    pub append: Vec<String>,
+}
 
 impl Sysroot {
     fn checked(&self, state: &BootState, index: usize) -> Result<(), Error> {
@@ -78,6 +94,67 @@ impl Sysroot {
         let new_state = self.write_deployments(&state, list)?;
         self.cleanup()?;
         Ok(new_state.deployments[index].clone())
+    }
+
+    /// Sets the first deployment's kernel arguments as [`SetKargs`] says and writes a new
+    /// boot version, as `ostree admin instutil set-kargs`.
+    pub fn set_kargs(&self, how: &SetKargs) -> Result<Deployment, Error> {
+        let state = self.load()?;
+        self.checked(&state, 0)?;
+        let mut list = state.deployments.clone();
+        let mut kargs = if how.import_proc_cmdline {
+            let path = self.cmdline_path();
+            let line = std::fs::read_to_string(path)
+                .map_err(|e| Error::Invalid(format!("could not read '{}': {e}", path.display())))?;
+            let added_at_boot = ["ostree", "initrd", "BOOT_IMAGE"];
+            let kept: Vec<&str> = line
+                .split_whitespace()
+                .filter(|a| !added_at_boot.contains(&a.split_once('=').map_or(*a, |(k, _)| k)))
+                .collect();
+            Kargs::parse(&kept.join(" "))
+        } else if how.merge {
+            list[0].kargs.clone()
+        } else {
+            Kargs::default()
+        };
+        for arg in &how.replace {
+            kargs.replace_or_append(arg);
+        }
+        for arg in &how.append {
+            kargs.apply(&KargEdit::Append(arg.clone()))?;
+        }
+        list[0].kargs = kargs;
+        let new_state = self.write_deployments(&state, list)?;
+        self.cleanup()?;
+        Ok(new_state.deployments[0].clone())
+    }
+
+    /// Appends each of `args` that is missing to every deployment's kernel arguments,
+    /// as `ostree admin kargs edit-in-place --append-if-missing`.
+    pub fn append_kargs_if_missing(&self, args: &[String]) -> Result<(), Error> {
+        let state = self.load()?;
+        let mut list = state.deployments.clone();
+        for deployment in &mut list {
+            for arg in args {
+                if !deployment.kargs.args().contains(arg) {
+                    deployment.kargs.apply(&KargEdit::Append(arg.clone()))?;
+                }
+            }
+        }
+        self.rewrite(&state, list)?;
+        Ok(())
+    }
+
+    /// The directory of the first deployment (the booted one on a running system), as
+    /// `ostree admin --print-current-dir` prints it: absolute.
+    pub fn current_dir(&self) -> Result<std::path::PathBuf, Error> {
+        let state = self.load()?;
+        let first = state
+            .deployments
+            .first()
+            .ok_or_else(|| Error::Invalid("Not currently booted into an OSTree system".into()))?;
+        let dir = self.dir_of(first);
+        Ok(std::path::absolute(&dir).unwrap_or(dir))
     }
 
     /// Pins (`[libostree-transient] pinned=true` in the origin) or unpins deployment
