@@ -212,3 +212,27 @@ pub struct IgnitionRunArgs {
 fn not_false(value: &str) -> Result<bool, std::convert::Infallible> {
     Ok(value != "false")
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap's own consistency checks of every command and argument (they run only in
+    /// debug builds, when a command is first parsed).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Issue 15: `ostree` scripts repeat `--repo`; the last one wins, as in `ostree`.
+    #[test]
+    fn repo_given_twice_takes_the_last() {
+        let cli = Cli::try_parse_from(["ferro", "ostree", "--repo=a", "refs", "--repo=b"]).unwrap();
+        let Command::Ostree(args) = cli.command else {
+            panic!("not ostree")
+        };
+        assert_eq!(args.repo, Some(PathBuf::from("b")));
+    }
+}

@@ -55,7 +55,7 @@ pub struct AdminArgs {
     #[command(flatten)]
     pub sysroot: SysrootArgs,
     /// Print the first deployment's directory (the booted one on a running system).
-    #[arg(long, conflicts_with = "verb")]
+    #[arg(long)]
     pub print_current_dir: bool,
     /// The verb.
     #[command(subcommand)]
