@@ -101,6 +101,8 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             osname,
             kargs,
             karg_append,
+            karg_proc_cmdline,
+            no_merge,
             stage,
             rev,
         } => {
@@ -108,6 +110,8 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 osname,
                 kargs: (!kargs.is_empty()).then_some(kargs),
                 karg_append,
+                karg_proc_cmdline,
+                no_merge,
                 ..DeployOptions::default()
             };
             let report = if stage {
@@ -115,6 +119,15 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             } else {
                 sysroot.deploy(&rev, &options)?
             };
+            printer.out(deploy_text(&report))?;
+        }
+        AdminVerb::Switch {
+            osname,
+            stage,
+            refspec,
+        } => {
+            let apply = ferro_sysroot::Apply::staged_if(stage);
+            let report = sysroot.switch_os(osname.as_deref(), &refspec, apply)?;
             printer.out(deploy_text(&report))?;
         }
         AdminVerb::Upgrade { osname, stage } => {

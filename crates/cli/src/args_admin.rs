@@ -102,11 +102,28 @@ pub enum AdminVerb {
         /// Kernel arguments appended to the inherited ones (repeatable).
         #[arg(long = "karg-append", value_name = "ARG")]
         karg_append: Vec<String>,
+        /// Start from the running kernel's arguments (`/proc/cmdline`).
+        #[arg(long)]
+        karg_proc_cmdline: bool,
+        /// Carry nothing over: `/etc` as shipped, no inherited kernel arguments.
+        #[arg(long)]
+        no_merge: bool,
         /// Prepare it now; make it the default at shutdown (`finalize-staged`).
         #[arg(long)]
         stage: bool,
         /// The ref or commit.
         rev: String,
+    },
+    /// Follow another ref (the remote stays unless REF names one) and deploy it.
+    Switch {
+        /// The stateroot (default: the booted or default deployment's).
+        #[arg(long = "os", value_name = "OSNAME")]
+        osname: Option<String>,
+        /// Prepare it now; make it the default at shutdown (`finalize-staged`).
+        #[arg(long)]
+        stage: bool,
+        /// The new ref, or `REMOTE:REF`.
+        refspec: String,
     },
     /// Pull the stateroot's origin refspec and deploy its newest commit.
     Upgrade {

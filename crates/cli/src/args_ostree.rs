@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use ferro_ostree::RepoMode;
+use ferro_ostree::remote::SignVerify;
 use ferro_ostree::tree_source::TreeSource;
 
 /// `ferro ostree`: work with OSTree repositories.
@@ -28,6 +29,10 @@ pub struct OstreeArgs {
         value_name = "PATH"
     )]
     pub env_sysroot: Option<PathBuf>,
+    /// `show`: print the value of this commit metadata key, in the GVariant text form.
+    /// Accepted before the verb too, as `ostree` scripts write it.
+    #[arg(long, global = true, value_name = "KEY")]
+    pub print_metadata_key: Option<String>,
     /// Print the version and the features this implementation has, as `ostree --version`.
     #[arg(long)]
     pub version: bool,
@@ -92,11 +97,8 @@ pub enum OstreeVerb {
     Show {
         /// The ref or checksum.
         rev: String,
-        /// Print the value of this commit metadata key, in the GVariant text form.
-        #[arg(long, value_name = "KEY", conflicts_with = "raw")]
-        print_metadata_key: Option<String>,
         /// Print the value of this detached metadata key (`.commitmeta`).
-        #[arg(long, value_name = "KEY", conflicts_with_all = ["raw", "print_metadata_key"])]
+        #[arg(long, value_name = "KEY", conflicts_with = "raw")]
         print_detached_metadata_key: Option<String>,
         /// Print the whole commit object in the GVariant text form.
         #[arg(long)]
@@ -426,6 +428,19 @@ pub enum OstreeRemoteVerb {
         /// Do not require signed commits (`gpg-verify=false`).
         #[arg(long)]
         no_gpg_verify: bool,
+        /// Require signed commits: bare, or `TYPE=inline:KEY` / `TYPE=file:PATH`
+        /// (`sign-verify` and `verification-TYPE-key|file`).
+        #[arg(long, value_name = "TYPE=inline:KEY", num_args = 0..=1, default_missing_value = "")]
+        sign_verify: Option<SignVerify>,
+        /// Do not require signed commits (`sign-verify=false`).
+        #[arg(long, conflicts_with = "sign_verify")]
+        no_sign_verify: bool,
+        /// The collection ID of the remote's refs.
+        #[arg(long, value_name = "ID")]
+        collection_id: Option<String>,
+        /// Replace a remote of that name.
+        #[arg(long, conflicts_with = "if_not_exists")]
+        force: bool,
         /// Set an option of the remote.
         #[arg(long, value_name = "KEY=VALUE")]
         set: Vec<String>,

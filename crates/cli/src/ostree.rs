@@ -119,11 +119,16 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         OstreeVerb::Show {
             rev,
-            print_metadata_key,
             print_detached_metadata_key,
             raw,
             no_byteswap,
         } => {
+            let print_metadata_key = args.print_metadata_key;
+            if print_metadata_key.is_some() && (raw || print_detached_metadata_key.is_some()) {
+                return Err(usage(
+                    "--print-metadata-key excludes --raw and --print-detached-metadata-key",
+                ));
+            }
             let id = repo.resolve_rev(&rev)?;
             let byteswap = !no_byteswap && cfg!(target_endian = "little");
             let lookup = match (print_metadata_key, print_detached_metadata_key) {

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use ferro_ostree::Repo;
 use ferro_ostree::pull::{PullOptions, PullProgress, PullStatus, pull};
-use ferro_ostree::remote::Error as RemoteError;
+use ferro_ostree::remote::{Error as RemoteError, RemoteAdd, SignVerify};
 use ferro_ostree::summary::SummaryView;
 use ferro_sys::size::format_size;
 use indicatif::ProgressBar;
@@ -22,6 +22,10 @@ pub fn run_remote(
     match verb {
         OstreeRemoteVerb::Add {
             no_gpg_verify,
+            sign_verify,
+            no_sign_verify,
+            collection_id,
+            force,
             set,
             if_not_exists,
             name,
@@ -36,7 +40,15 @@ pub fn run_remote(
                 };
                 options.push((key.to_owned(), value.to_owned()));
             }
-            match repo.remote_add(&name, &url, &branches, &options, no_gpg_verify) {
+            let how = RemoteAdd {
+                branches,
+                options,
+                no_gpg_verify,
+                sign_verify: sign_verify.or(no_sign_verify.then_some(SignVerify::Off)),
+                collection_id,
+                replace: force,
+            };
+            match repo.remote_add_with(&name, &url, &how) {
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
             }

@@ -26,6 +26,67 @@ pub enum Error {
     Repo(#[from] repo::Error),
 }
 
+/// How `remote add` configures a remote beyond its name and URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteAdd {
+    /// `branches`: the refs `pull REMOTE` fetches when none are named.
+    pub branches: Vec<String>,
+    /// `--set KEY=VALUE` options, in order.
+    pub options: Vec<(String, String)>,
+    /// `gpg-verify=false` (`--no-gpg-verify`).
+    pub no_gpg_verify: bool,
+    /// `--sign-verify[=…]` or `--no-sign-verify`.
+    pub sign_verify: Option<SignVerify>,
+    /// `collection-id` (`--collection-id`).
+    pub collection_id: Option<String>,
+    /// Replace a remote of that name (`--force`).
+    pub replace: bool,
+}
+
+/// A remote's signature requirement, as `remote add` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignVerify {
+    /// `--no-sign-verify`: `sign-verify=false`.
+    Off,
+    /// `--sign-verify`: `sign-verify=true`, keys configured separately.
+    On,
+    /// `--sign-verify=TYPE=inline:KEY` or `TYPE=file:PATH`: on, with that key.
+    Key {
+        /// The signature type (`ed25519`).
+        kind: String,
+        /// Whether `key` is a file of keys rather than a key.
+        file: bool,
+        /// The key, or the file's path.
+        key: String,
+    },
+}
+
+impl std::str::FromStr for SignVerify {
+    type Err = String;
+
+    /// Reads a `--sign-verify` value: empty (on), or `TYPE=inline:KEY|file:PATH`.
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        if spec.is_empty() {
+            return Ok(SignVerify::On);
+        }
+        let parsed = spec.split_once('=').and_then(|(kind, keyref)| {
+            let (file, key) = match keyref.split_once(':')? {
+                ("inline", key) => (false, key),
+                ("file", path) => (true, path),
+                _ => return None,
+            };
+            (!kind.is_empty() && !key.is_empty()).then(|| SignVerify::Key {
+                kind: kind.to_owned(),
+                file,
+                key: key.to_owned(),
+            })
+        });
+        parsed.ok_or_else(|| {
+            format!("invalid --sign-verify '{spec}': expected TYPE=inline:KEY or TYPE=file:PATH")
+        })
+    }
+}
+
 /// One configured remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
@@ -84,21 +145,48 @@ impl Repo {
         options: &[(String, String)],
         no_gpg_verify: bool,
     ) -> Result<(), Error> {
+        let how = RemoteAdd {
+            branches: branches.to_vec(),
+            options: options.to_vec(),
+            no_gpg_verify,
+            ..RemoteAdd::default()
+        };
+        self.remote_add_with(name, url, &how)
+    }
+
+    /// `ostree remote add` with every option [`RemoteAdd`] has.
+    pub fn remote_add_with(&self, name: &str, url: &str, how: &RemoteAdd) -> Result<(), Error> {
         validate_name(name)?;
         let mut config = self.read_config()?;
         let group = group_name(name);
         if config.has_group(&group) {
-            return Err(Error::Exists(name.to_owned()));
+            if !how.replace {
+                return Err(Error::Exists(name.to_owned()));
+            }
+            config.remove_group(&group);
         }
         config.set(&group, "url", url);
-        if !branches.is_empty() {
-            config.set_list(&group, "branches", branches);
+        if !how.branches.is_empty() {
+            config.set_list(&group, "branches", &how.branches);
         }
-        for (key, value) in options {
+        for (key, value) in &how.options {
             config.set(&group, key, value);
         }
-        if no_gpg_verify {
+        if let Some(id) = &how.collection_id {
+            config.set(&group, "collection-id", id);
+        }
+        if how.no_gpg_verify {
             config.set(&group, "gpg-verify", "false");
+        }
+        match &how.sign_verify {
+            None => {}
+            Some(SignVerify::Off) => config.set(&group, "sign-verify", "false"),
+            Some(SignVerify::On) => config.set(&group, "sign-verify", "true"),
+            Some(SignVerify::Key { kind, file, key }) => {
+                config.set(&group, "sign-verify", "true");
+                let which = if *file { "file" } else { "key" };
+                config.set(&group, &format!("verification-{kind}-{which}"), key);
+            }
         }
         Ok(self.write_config(&config)?)
     }

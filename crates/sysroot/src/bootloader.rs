@@ -154,6 +154,12 @@ impl Sysroot {
             &root.join("boot/loader"),
             Durability::Sync,
         )?;
+        // As OSTree: a new mtime on `ostree/deploy` tells watchers (rpm-ostreed, GNOME
+        // Software) that the deployments changed.
+        let deploy = root.join("ostree/deploy");
+        fs::File::open(&deploy)
+            .and_then(|dir| dir.set_modified(std::time::SystemTime::now()))
+            .at("update the modification time of", &deploy)?;
         Ok(BootState {
             bootversion,
             subbootversion,

@@ -31,6 +31,12 @@ pub struct DeployOptions {
     pub kargs: Option<Vec<String>>,
     /// Append these after that (`--karg-append`).
     pub karg_append: Vec<String>,
+    /// Start the kernel arguments from the running kernel's command line instead of
+    /// the merge deployment's (`--karg-proc-cmdline`).
+    pub karg_proc_cmdline: bool,
+    /// Use no merge deployment (`--no-merge`): `/etc` is the new default one and the
+    /// kernel arguments start empty.
+    pub no_merge: bool,
     /// The origin refspec; default: the revision as given.
     pub refspec: Option<String>,
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
@@ -132,7 +138,11 @@ impl Sysroot {
             )));
         }
         let checksum = self.repo().resolve_rev(rev)?;
-        let merge = self.merge_deployment(&state, booted, &osname).cloned();
+        let merge = if options.no_merge {
+            None
+        } else {
+            self.merge_deployment(&state, booted, &osname).cloned()
+        };
         let serial = self.next_serial(&osname, &checksum)?;
 
         self.step("check out")?;
@@ -171,7 +181,11 @@ impl Sysroot {
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))?;
         fsutil::remove_tree(&staging)?;
 
-        let mut kargs = merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default();
+        let mut kargs = if options.karg_proc_cmdline {
+            self.proc_cmdline_kargs()?
+        } else {
+            merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default()
+        };
         for arg in options.kargs.iter().flatten() {
             kargs.replace_or_append(arg);
         }

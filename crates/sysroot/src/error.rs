@@ -27,7 +27,8 @@ pub enum Error {
     /// A local `/etc` change cannot be carried over because the new default has a
     /// different kind of file at that path.
     #[error(
-        "/etc merge conflict at '{path}': local {local} would replace the new default {default}"
+        "/etc merge conflict at '{path}': local {local} would replace the new default {default}{}",
+        ostree_etc_wording(local, default)
     )]
     EtcConflict {
         /// Path relative to `/etc`.
@@ -59,4 +60,14 @@ pub enum Error {
     /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
     #[error("injected failure before step '{0}'")]
     Injected(&'static str),
+}
+
+/// OSTree's message for a locally modified file whose default became a directory,
+/// which scripts match on.
+fn ostree_etc_wording(local: &str, default: &str) -> &'static str {
+    if (local, default) == ("file", "directory") {
+        " (Modified config file newly defaults to directory)"
+    } else {
+        ""
+    }
 }

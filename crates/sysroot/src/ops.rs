@@ -103,15 +103,7 @@ impl Sysroot {
         self.checked(&state, 0)?;
         let mut list = state.deployments.clone();
         let mut kargs = if how.import_proc_cmdline {
-            let path = self.cmdline_path();
-            let line = std::fs::read_to_string(path)
-                .map_err(|e| Error::Invalid(format!("could not read '{}': {e}", path.display())))?;
-            let added_at_boot = ["ostree", "initrd", "BOOT_IMAGE"];
-            let kept: Vec<&str> = line
-                .split_whitespace()
-                .filter(|a| !added_at_boot.contains(&a.split_once('=').map_or(*a, |(k, _)| k)))
-                .collect();
-            Kargs::parse(&kept.join(" "))
+            self.proc_cmdline_kargs()?
         } else if how.merge {
             list[0].kargs.clone()
         } else {
@@ -127,6 +119,21 @@ impl Sysroot {
         let new_state = self.write_deployments(&state, list)?;
         self.cleanup()?;
         Ok(new_state.deployments[0].clone())
+    }
+
+    /// The running kernel's arguments (the sysroot's command line file, `/proc/cmdline`)
+    /// less those the bootloader and OSTree add (`ostree=`, `initrd=`, `BOOT_IMAGE=`),
+    /// as `--karg-proc-cmdline` and `--import-proc-cmdline` take them.
+    pub(crate) fn proc_cmdline_kargs(&self) -> Result<Kargs, Error> {
+        let path = self.cmdline_path();
+        let line = std::fs::read_to_string(path)
+            .map_err(|e| Error::Invalid(format!("could not read '{}': {e}", path.display())))?;
+        let added_at_boot = ["ostree", "initrd", "BOOT_IMAGE"];
+        let kept: Vec<&str> = line
+            .split_whitespace()
+            .filter(|a| !added_at_boot.contains(&a.split_once('=').map_or(*a, |(k, _)| k)))
+            .collect();
+        Ok(Kargs::parse(&kept.join(" ")))
     }
 
     /// Appends each of `args` that is missing to every deployment's kernel arguments,

@@ -154,6 +154,32 @@ impl Sysroot {
         self.deploy_with(&commit.to_string(), &options, apply)
     }
 
+    /// Switches stateroot `osname`'s origin (default: the booted or default
+    /// deployment's) to `target` and deploys it, as `ostree admin switch`: a `target`
+    /// without a remote keeps the current refspec's remote.
+    pub fn switch_os(
+        &self,
+        osname: Option<&str>,
+        target: &str,
+        apply: Apply,
+    ) -> Result<DeployReport, Error> {
+        let origin = self.origin_deployment(osname)?;
+        let remote = origin
+            .refspec()
+            .and_then(|r| r.split_once(':').map(|(remote, _)| remote.to_owned()));
+        let refspec = match remote {
+            Some(remote) if !target.contains(':') => format!("{remote}:{target}"),
+            _ => target.to_owned(),
+        };
+        let commit = self.fetch_refspec(&refspec, false)?;
+        let options = DeployOptions {
+            osname: Some(origin.osname),
+            refspec: Some(refspec),
+            ..DeployOptions::default()
+        };
+        self.deploy_with(&commit.to_string(), &options, apply)
+    }
+
     /// Deploys a revision of the local repository while keeping the origin's refspec:
     /// a commit other than the refspec's head is recorded as `override-commit`, so
     /// a later upgrade knows the deployment was chosen, not followed.
