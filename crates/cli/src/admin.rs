@@ -101,7 +101,10 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             osname,
             kargs,
             karg_append,
+            karg_delete,
             karg_proc_cmdline,
+            retain,
+            not_as_default,
             no_merge,
             stage,
             rev,
@@ -110,8 +113,12 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 osname,
                 kargs: (!kargs.is_empty()).then_some(kargs),
                 karg_append,
+                karg_delete,
                 karg_proc_cmdline,
                 no_merge,
+                retain,
+                not_as_default,
+                stage_requires_booted: true,
                 ..DeployOptions::default()
             };
             let report = if stage {

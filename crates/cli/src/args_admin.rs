@@ -102,13 +102,24 @@ pub enum AdminVerb {
         /// Kernel arguments appended to the inherited ones (repeatable).
         #[arg(long = "karg-append", value_name = "ARG")]
         karg_append: Vec<String>,
+        /// Kernel arguments removed from the inherited ones (repeatable).
+        #[arg(long = "karg-delete", value_name = "ARG")]
+        karg_delete: Vec<String>,
         /// Start from the running kernel's arguments (`/proc/cmdline`).
         #[arg(long)]
         karg_proc_cmdline: bool,
+        /// Keep every existing deployment.
+        #[arg(long)]
+        retain: bool,
+        /// Add it after the booted deployment (last when none is) instead of as the
+        /// default.
+        #[arg(long)]
+        not_as_default: bool,
         /// Carry nothing over: `/etc` as shipped, no inherited kernel arguments.
         #[arg(long)]
         no_merge: bool,
-        /// Prepare it now; make it the default at shutdown (`finalize-staged`).
+        /// Prepare it now; make it the default at shutdown (`finalize-staged`); only on
+        /// a system booted from this sysroot.
         #[arg(long)]
         stage: bool,
         /// The ref or commit.

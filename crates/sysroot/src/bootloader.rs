@@ -60,8 +60,24 @@ impl Sysroot {
         mut list: Vec<Deployment>,
     ) -> Result<BootState, Error> {
         let root = self.path();
-        let bootversion = 1 - current.bootversion;
-        let subbootversion = 1 - self.read_subbootversion(bootversion)?.min(1);
+        // As OSTree: when every position keeps its stateroot, kernel and arguments, the
+        // boot entries stay valid, so only the boot links change (a new subbootversion
+        // under the same bootversion) and `/boot` is not rewritten.
+        let same_boot = current.deployments.len() == list.len()
+            && current.deployments.iter().zip(&list).all(|(old, new)| {
+                old.osname == new.osname
+                    && old.bootcsum == new.bootcsum
+                    && boot_kargs(&old.kargs) == boot_kargs(&new.kargs)
+            });
+        let (bootversion, subbootversion) = if same_boot {
+            (current.bootversion, 1 - current.subbootversion.min(1))
+        } else {
+            let bootversion = 1 - current.bootversion;
+            (
+                bootversion,
+                1 - self.read_subbootversion(bootversion)?.min(1),
+            )
+        };
         let mut serials: HashMap<(String, String), u32> = HashMap::new();
         for d in &mut list {
             let next = serials
@@ -69,6 +85,22 @@ impl Sysroot {
                 .or_default();
             d.bootserial = *next;
             *next += 1;
+        }
+
+        if same_boot {
+            for (new, old) in list.iter_mut().zip(&current.deployments) {
+                new.kargs = old.kargs.clone();
+            }
+            self.step("boot links")?;
+            self.write_boot_links(&list, bootversion, subbootversion)?;
+            self.step("deployment refs")?;
+            self.write_deployment_refs(&list, bootversion, subbootversion)?;
+            self.bump_deploy_mtime()?;
+            return Ok(BootState {
+                bootversion,
+                subbootversion,
+                deployments: list,
+            });
         }
 
         self.step("install kernels")?;
@@ -80,21 +112,7 @@ impl Sysroot {
         }
 
         self.step("boot links")?;
-        let bootdir_name = format!("boot.{bootversion}.{subbootversion}");
-        let bootdir = root.join("ostree").join(&bootdir_name);
-        fsutil::remove_tree(&bootdir)?;
-        for d in &list {
-            let dir = bootdir.join(&d.osname).join(&d.bootcsum);
-            fs::create_dir_all(&dir).at("create directory", &dir)?;
-            let link = dir.join(d.bootserial.to_string());
-            let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
-            std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
-        }
-        replace_symlink(
-            &bootdir_name,
-            &root.join(format!("ostree/boot.{bootversion}")),
-            Durability::Sync,
-        )?;
+        self.write_boot_links(&list, bootversion, subbootversion)?;
 
         self.step("boot entries")?;
         let loader = root.join(format!("boot/loader.{bootversion}"));
@@ -139,10 +157,7 @@ impl Sysroot {
         fsutil::sync_dir(&loader)?;
 
         self.step("deployment refs")?;
-        for (i, d) in list.iter().enumerate() {
-            let name = format!("ostree/{bootversion}/{subbootversion}/{i}");
-            self.repo().set_ref(&name, Some(&d.checksum))?;
-        }
+        self.write_deployment_refs(&list, bootversion, subbootversion)?;
         let boot_boot = root.join("boot/boot");
         if fsutil::read_link(&boot_boot)?.is_none() {
             std::os::unix::fs::symlink(".", &boot_boot).at("create symlink", &boot_boot)?;
@@ -154,16 +169,72 @@ impl Sysroot {
             &root.join("boot/loader"),
             Durability::Sync,
         )?;
-        // As OSTree: a new mtime on `ostree/deploy` tells watchers (rpm-ostreed, GNOME
-        // Software) that the deployments changed.
-        let deploy = root.join("ostree/deploy");
-        fs::File::open(&deploy)
-            .and_then(|dir| dir.set_modified(std::time::SystemTime::now()))
-            .at("update the modification time of", &deploy)?;
+        self.bump_deploy_mtime()?;
         Ok(BootState {
             bootversion,
             subbootversion,
             deployments: list,
         })
     }
+
+    /// `ostree/boot.B.S/OS/BOOTCSUM/SERIAL` links to each deployment, then
+    /// `ostree/boot.B` switched to them.
+    fn write_boot_links(
+        &self,
+        list: &[Deployment],
+        bootversion: u8,
+        subbootversion: u8,
+    ) -> Result<(), Error> {
+        let root = self.path();
+        let bootdir_name = format!("boot.{bootversion}.{subbootversion}");
+        let bootdir = root.join("ostree").join(&bootdir_name);
+        fsutil::remove_tree(&bootdir)?;
+        for d in list {
+            let dir = bootdir.join(&d.osname).join(&d.bootcsum);
+            fs::create_dir_all(&dir).at("create directory", &dir)?;
+            let link = dir.join(d.bootserial.to_string());
+            let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
+            std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
+        }
+        replace_symlink(
+            &bootdir_name,
+            &root.join(format!("ostree/boot.{bootversion}")),
+            Durability::Sync,
+        )?;
+        Ok(())
+    }
+
+    /// The refs `ostree/B/S/INDEX` that keep each deployment's commit from pruning.
+    fn write_deployment_refs(
+        &self,
+        list: &[Deployment],
+        bootversion: u8,
+        subbootversion: u8,
+    ) -> Result<(), Error> {
+        for (i, d) in list.iter().enumerate() {
+            let name = format!("ostree/{bootversion}/{subbootversion}/{i}");
+            self.repo().set_ref(&name, Some(&d.checksum))?;
+        }
+        Ok(())
+    }
+
+    /// As OSTree: a new mtime on `ostree/deploy` tells watchers (rpm-ostreed, GNOME
+    /// Software) that the deployments changed.
+    fn bump_deploy_mtime(&self) -> Result<(), Error> {
+        let deploy = self.path().join("ostree/deploy");
+        fs::File::open(&deploy)
+            .and_then(|dir| dir.set_modified(std::time::SystemTime::now()))
+            .at("update the modification time of", &deploy)?;
+        Ok(())
+    }
+}
+
+/// The kernel arguments that decide whether a boot entry must change: all but those the
+/// boot links determine (`ostree=`, `init=`).
+fn boot_kargs(kargs: &crate::kargs::Kargs) -> Vec<&String> {
+    kargs
+        .args()
+        .iter()
+        .filter(|a| !a.starts_with("ostree=") && !a.starts_with("init="))
+        .collect()
 }

@@ -37,6 +37,16 @@ pub struct DeployOptions {
     /// Use no merge deployment (`--no-merge`): `/etc` is the new default one and the
     /// kernel arguments start empty.
     pub no_merge: bool,
+    /// Kernel arguments removed after that (`--karg-delete`).
+    pub karg_delete: Vec<String>,
+    /// Keep every existing deployment (`--retain`).
+    pub retain: bool,
+    /// Add the new deployment after the booted one (at the end when none is booted)
+    /// instead of as the default (`--not-as-default`).
+    pub not_as_default: bool,
+    /// Staging: refuse unless this system was booted from the sysroot, as `ostree
+    /// admin deploy --stage` does (and write nothing, `/run` included).
+    pub stage_requires_booted: bool,
     /// The origin refspec; default: the revision as given.
     pub refspec: Option<String>,
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
@@ -192,6 +202,9 @@ impl Sysroot {
         for arg in &options.karg_append {
             kargs.apply(&KargEdit::Append(arg.clone()))?;
         }
+        for arg in &options.karg_delete {
+            kargs.apply(&KargEdit::Delete(arg.clone()))?;
+        }
         let deployment = Deployment {
             osname,
             checksum,
@@ -257,12 +270,21 @@ impl Sysroot {
         let prepared = self.prepare(rev, options)?;
         fsutil::set_immutable(&self.dir_of(&prepared.deployment), true)?;
         self.discard_staged()?;
-        let list = self.retained(
-            prepared.deployment,
-            &prepared.state,
-            prepared.booted,
-            prepared.merge.as_ref(),
-        );
+        let list = if options.retain || options.not_as_default {
+            placed(
+                prepared.deployment,
+                &prepared.state,
+                prepared.booted,
+                options,
+            )
+        } else {
+            self.retained(
+                prepared.deployment,
+                &prepared.state,
+                prepared.booted,
+                prepared.merge.as_ref(),
+            )
+        };
         let new_state = self.commit_new(&prepared.state, list)?;
         let cleanup = self.cleanup()?;
         Ok(DeployReport {
@@ -271,4 +293,36 @@ impl Sysroot {
             cleanup,
         })
     }
+}
+
+/// The new list when `options` keep every deployment (`--retain`) or add the new one
+/// after the booted one, or last (`--not-as-default`); pinned and other stateroots'
+/// deployments always stay, as in [`Sysroot::retained`].
+fn placed(
+    new: Deployment,
+    state: &BootState,
+    booted: Option<usize>,
+    options: &DeployOptions,
+) -> Vec<Deployment> {
+    let mut list: Vec<Deployment> = state
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|&(i, d)| {
+            options.retain || d.pinned() || d.osname != new.osname || Some(i) == booted
+        })
+        .map(|(_, d)| d.clone())
+        .collect();
+    let at = match (options.not_as_default, booted) {
+        (false, _) => 0,
+        (true, Some(b)) => {
+            let booted = &state.deployments[b];
+            list.iter()
+                .position(|d| d.same(booted))
+                .map_or(list.len(), |i| i + 1)
+        }
+        (true, None) => list.len(),
+    };
+    list.insert(at, new);
+    list
 }

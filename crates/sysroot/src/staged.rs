@@ -87,6 +87,11 @@ impl Sysroot {
     /// [`Sysroot::finalize_staged`]; the boot entries are not touched. A deployment
     /// staged earlier is replaced.
     pub fn stage(&self, rev: &str, options: &DeployOptions) -> Result<DeployReport, Error> {
+        if options.stage_requires_booted && self.booted_index(&self.load()?)?.is_none() {
+            return Err(Error::Invalid(
+                "Cannot stage deployment: Not currently booted into an OSTree system".into(),
+            ));
+        }
         let prepared = self.prepare(rev, options)?;
         let previous = self.staged()?;
         let d = &prepared.deployment;

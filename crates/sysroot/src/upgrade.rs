@@ -164,13 +164,25 @@ impl Sysroot {
         apply: Apply,
     ) -> Result<DeployReport, Error> {
         let origin = self.origin_deployment(osname)?;
-        let remote = origin
-            .refspec()
-            .and_then(|r| r.split_once(':').map(|(remote, _)| remote.to_owned()));
-        let refspec = match remote {
-            Some(remote) if !target.contains(':') => format!("{remote}:{target}"),
-            _ => target.to_owned(),
+        let current = origin.refspec().unwrap_or_default();
+        let (remote, name) = match current.split_once(':') {
+            Some((remote, name)) => (Some(remote), name),
+            None => (None, current.as_str()),
         };
+        // `REMOTE:REF`, `REMOTE:` (same ref from another remote) or `REF` (same remote).
+        let refspec = match target.split_once(':') {
+            Some((new_remote, "")) => format!("{new_remote}:{name}"),
+            Some(_) => target.to_owned(),
+            None => match remote {
+                Some(remote) => format!("{remote}:{target}"),
+                None => target.to_owned(),
+            },
+        };
+        if current == refspec {
+            return Err(Error::Invalid(format!(
+                "Old and new refs are equal: {refspec}"
+            )));
+        }
         let commit = self.fetch_refspec(&refspec, false)?;
         let options = DeployOptions {
             osname: Some(origin.osname),
