@@ -104,6 +104,8 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             karg_delete,
             karg_proc_cmdline,
             retain,
+            retain_rollback,
+            retain_pending,
             not_as_default,
             no_merge,
             stage,
@@ -117,6 +119,8 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 karg_proc_cmdline,
                 no_merge,
                 retain,
+                retain_rollback,
+                retain_pending,
                 not_as_default,
                 stage_requires_booted: true,
                 ..DeployOptions::default()
@@ -128,17 +132,36 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             };
             printer.out(deploy_text(&report))?;
         }
+        AdminVerb::SetOrigin {
+            index,
+            set,
+            remote,
+            url,
+            branch: _,
+        } => {
+            let options = set
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| {
+                            crate::exit::UsageError(format!("--set '{kv}' is not KEY=VALUE"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sysroot.set_origin(index, &remote, &url, &options)?;
+        }
         AdminVerb::Switch {
             osname,
             stage,
             refspec,
         } => {
-            let apply = ferro_sysroot::Apply::staged_if(stage);
+            let apply = ferro_sysroot::Apply::ostree_staged_if(stage);
             let report = sysroot.switch_os(osname.as_deref(), &refspec, apply)?;
             printer.out(deploy_text(&report))?;
         }
         AdminVerb::Upgrade { osname, stage } => {
-            let apply = ferro_sysroot::Apply::staged_if(stage);
+            let apply = ferro_sysroot::Apply::ostree_staged_if(stage);
             match sysroot.upgrade_os(osname.as_deref(), apply)? {
                 (_, Some(report)) => printer.out(deploy_text(&report))?,
                 (_, None) => printer.outln("No update available.")?,

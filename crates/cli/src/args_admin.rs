@@ -111,6 +111,12 @@ pub enum AdminVerb {
         /// Keep every existing deployment.
         #[arg(long)]
         retain: bool,
+        /// Keep the rollback deployments (after the booted one; all when not booted).
+        #[arg(long)]
+        retain_rollback: bool,
+        /// Keep the pending deployments (before the booted one).
+        #[arg(long)]
+        retain_pending: bool,
         /// Add it after the booted deployment (last when none is) instead of as the
         /// default.
         #[arg(long)]
@@ -136,13 +142,30 @@ pub enum AdminVerb {
         /// The new ref, or `REMOTE:REF`.
         refspec: String,
     },
+    /// Make a deployment follow its ref from another remote (added unless it exists).
+    SetOrigin {
+        /// The deployment's index in `status`.
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        /// Set an option of the new remote.
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The remote's name.
+        remote: String,
+        /// Its URL.
+        url: String,
+        /// Accepted for compatibility (`ostree` takes a branch here).
+        #[arg(hide = true)]
+        branch: Option<String>,
+    },
     /// Pull the stateroot's origin refspec and deploy its newest commit.
     Upgrade {
         /// The stateroot (default: the booted or default deployment's).
         #[arg(long = "os", value_name = "OSNAME")]
         osname: Option<String>,
-        /// Prepare it now; make it the default at shutdown (`finalize-staged`).
-        #[arg(long)]
+        /// Prepare it now; make it the default at shutdown (`finalize-staged`); only on
+        /// a system booted from this sysroot.
+        #[arg(long, env = crate::env::OSTREE_EX_STAGE_DEPLOYMENTS)]
         stage: bool,
     },
     /// Make the staged deployment the default (run at shutdown by

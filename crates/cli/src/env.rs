@@ -6,6 +6,8 @@ pub const OSTREE_REPO: &str = "OSTREE_REPO";
 /// The sysroot `ferro ostree admin` (and host commands) work on when `--sysroot` is
 /// not given, and whose `ostree/repo` other `ferro ostree` verbs use without `--repo`.
 pub const OSTREE_SYSROOT: &str = "OSTREE_SYSROOT";
+/// OSTree's switch making `ostree admin upgrade` stage the new deployment (`1`).
+pub const OSTREE_EX_STAGE_DEPLOYMENTS: &str = "OSTREE_EX_STAGE_DEPLOYMENTS";
 /// Where `ferro vm` keeps its VMs' files when `--state-dir` is not given.
 pub const FERRO_VM_STATE_DIR: &str = "FERRO_VM_STATE_DIR";
 /// Ignition's switch for writing SSH keys into `authorized_keys.d` fragments

@@ -41,6 +41,11 @@ pub struct DeployOptions {
     pub karg_delete: Vec<String>,
     /// Keep every existing deployment (`--retain`).
     pub retain: bool,
+    /// Keep the deployments after the booted one (all of them when none is booted):
+    /// the rollback targets (`--retain-rollback`).
+    pub retain_rollback: bool,
+    /// Keep the deployments before the booted one (`--retain-pending`).
+    pub retain_pending: bool,
     /// Add the new deployment after the booted one (at the end when none is booted)
     /// instead of as the default (`--not-as-default`).
     pub not_as_default: bool,
@@ -270,7 +275,11 @@ impl Sysroot {
         let prepared = self.prepare(rev, options)?;
         fsutil::set_immutable(&self.dir_of(&prepared.deployment), true)?;
         self.discard_staged()?;
-        let list = if options.retain || options.not_as_default {
+        let list = if options.retain
+            || options.retain_rollback
+            || options.retain_pending
+            || options.not_as_default
+        {
             placed(
                 prepared.deployment,
                 &prepared.state,
@@ -295,7 +304,8 @@ impl Sysroot {
     }
 }
 
-/// The new list when `options` keep every deployment (`--retain`) or add the new one
+/// The new list when `options` keep every deployment (`--retain`), the rollback or
+/// pending ones (`--retain-rollback`, `--retain-pending`), or add the new one
 /// after the booted one, or last (`--not-as-default`); pinned and other stateroots'
 /// deployments always stay, as in [`Sysroot::retained`].
 fn placed(
@@ -309,7 +319,14 @@ fn placed(
         .iter()
         .enumerate()
         .filter(|&(i, d)| {
-            options.retain || d.pinned() || d.osname != new.osname || Some(i) == booted
+            let rollback = booted.is_none_or(|b| i > b);
+            let pending = booted.is_some_and(|b| i < b);
+            options.retain
+                || (options.retain_rollback && rollback)
+                || (options.retain_pending && pending)
+                || d.pinned()
+                || d.osname != new.osname
+                || Some(i) == booted
         })
         .map(|(_, d)| d.clone())
         .collect();

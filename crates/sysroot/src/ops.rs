@@ -167,15 +167,51 @@ impl Sysroot {
     /// Pins (`[libostree-transient] pinned=true` in the origin) or unpins deployment
     /// `index`; pinned deployments survive deploys and cleanups.
     pub fn set_pinned(&self, index: usize, pinned: bool) -> Result<(), Error> {
+        self.edit_origin(index, |origin, _| {
+            if pinned {
+                origin.set("libostree-transient", "pinned", "true");
+            } else {
+                origin.remove("libostree-transient", "pinned");
+            }
+        })
+    }
+
+    /// Makes deployment `index` follow its ref from remote `remote` (`REMOTE:REF`),
+    /// adding the remote with `url` and `options` unless it exists, as `ostree admin
+    /// set-origin`.
+    pub fn set_origin(
+        &self,
+        index: usize,
+        remote: &str,
+        url: &str,
+        options: &[(String, String)],
+    ) -> Result<(), Error> {
+        let how = ferro_ostree::remote::RemoteAdd {
+            options: options.to_vec(),
+            ..Default::default()
+        };
+        match self.repo().remote_add_with(remote, url, &how) {
+            Err(ferro_ostree::remote::Error::Exists(_)) => {}
+            other => other.map_err(|e| Error::Invalid(e.to_string()))?,
+        }
+        self.edit_origin(index, |origin, refspec| {
+            let name = refspec.split_once(':').map_or(refspec, |(_, name)| name);
+            origin.set("origin", "refspec", &format!("{remote}:{name}"));
+        })
+    }
+
+    /// Rewrites deployment `index`'s origin file with `edit` (given the origin and
+    /// its current refspec).
+    fn edit_origin(
+        &self,
+        index: usize,
+        edit: impl FnOnce(&mut ferro_ostree::keyfile::KeyFile, &str),
+    ) -> Result<(), Error> {
         let state = self.load()?;
         self.checked(&state, index)?;
         let d = &state.deployments[index];
         let mut origin = d.origin.clone();
-        if pinned {
-            origin.set("libostree-transient", "pinned", "true");
-        } else {
-            origin.remove("libostree-transient", "pinned");
-        }
+        edit(&mut origin, &d.refspec().unwrap_or_default());
         let path = self.origin_path(&d.osname, &d.checksum, d.serial);
         write_file(
             &path,

@@ -39,9 +39,22 @@ pub enum Apply {
     Now,
     /// Stage it for [`Sysroot::finalize_staged`].
     Staged,
+    /// Stage it, but only on a system booted from this sysroot, as `ostree admin`
+    /// stages (nothing is written otherwise).
+    StagedIfBooted,
 }
 
 impl Apply {
+    /// [`Apply::StagedIfBooted`] when `stage` (`ostree admin … --stage`), else
+    /// [`Apply::Now`].
+    pub fn ostree_staged_if(stage: bool) -> Self {
+        if stage {
+            Apply::StagedIfBooted
+        } else {
+            Apply::Now
+        }
+    }
+
     /// [`Apply::Staged`] when `stage` (a `--stage` flag), else [`Apply::Now`].
     pub fn staged_if(stage: bool) -> Self {
         if stage { Apply::Staged } else { Apply::Now }
@@ -221,6 +234,13 @@ impl Sysroot {
         match apply {
             Apply::Now => self.deploy(rev, options),
             Apply::Staged => self.stage(rev, options),
+            Apply::StagedIfBooted => {
+                let options = DeployOptions {
+                    stage_requires_booted: true,
+                    ..options.clone()
+                };
+                self.stage(rev, &options)
+            }
         }
     }
 }
