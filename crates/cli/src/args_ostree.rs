@@ -82,7 +82,7 @@ pub enum OstreeVerb {
         /// List refs by collection as `(COLLECTION, REF)`: local refs under the
         /// repository's collection id, remote refs under their remote's, and mirrored
         /// refs (`refs/mirrors`).
-        #[arg(long, conflicts_with_all = ["delete", "create"])]
+        #[arg(long)]
         collections: bool,
         /// Refs or prefixes to list or delete (`REMOTE:` for a remote's), or the existing
         /// ref or commit (with --create).
@@ -453,6 +453,11 @@ pub enum OstreeRemoteVerb {
         url: String,
         /// Refs `pull NAME` fetches by default.
         branches: Vec<String>,
+    },
+    /// Print a remote's URL.
+    ShowUrl {
+        /// The remote's name.
+        name: String,
     },
     /// List remotes.
     List {

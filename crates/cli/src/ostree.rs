@@ -89,7 +89,14 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             collections,
             refs,
         } => {
-            if collections {
+            if let (true, Some(new)) = (collections, &create) {
+                let [target] = &refs[..] else {
+                    return Err(usage("--create needs exactly one existing ref or commit"));
+                };
+                refs::create_in_collection(&repo, new, target, force)?;
+            } else if collections && delete {
+                refs::delete_collections(&repo, &refs)?;
+            } else if collections {
                 for r in repo.collection_refs()? {
                     printer.outln(format_args!("({}, {})", r.collection, r.name))?;
                 }
@@ -206,12 +213,14 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             if report.deleted == 0 {
                 printer.outln("No unreachable objects")?;
             } else {
-                let verb = if no_prune { "Would delete" } else { "Deleted" };
-                printer.outln(format_args!(
-                    "{verb} {} objects, {} freed",
-                    report.deleted,
-                    format_size(report.freed)
-                ))?;
+                let (deleted, freed) = (report.deleted, format_size(report.freed));
+                if no_prune {
+                    printer.outln(format_args!(
+                        "Would delete: {deleted} objects, freeing {freed}"
+                    ))?;
+                } else {
+                    printer.outln(format_args!("Deleted {deleted} objects, {freed} freed"))?;
+                }
             }
         }
         OstreeVerb::PullLocal {
@@ -281,6 +290,10 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             }
         }
         OstreeVerb::Fsck { quiet, delete } => {
+            if !quiet {
+                printer.outln("Validating refs...")?;
+                printer.outln("Validating refs in collections...")?;
+            }
             let report = fsck::fsck(&repo)?;
             for problem in &report.problems {
                 printer.errln(format_args!("error: {problem}"));

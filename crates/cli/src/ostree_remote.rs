@@ -53,6 +53,9 @@ pub fn run_remote(
                 other => other?,
             }
         }
+        OstreeRemoteVerb::ShowUrl { name } => {
+            printer.outln(repo.remote(&name)?.url)?;
+        }
         OstreeRemoteVerb::List { show_urls } => {
             let remotes = repo.remote_list()?;
             let width = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);

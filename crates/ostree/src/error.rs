@@ -31,7 +31,7 @@ pub enum Error {
         detail: String,
     },
     /// An object's bytes do not hash to its name (a pull verifies before storing).
-    #[error("corrupt object {object}: content hashes to {actual}")]
+    #[error("corrupt object {object}: {}", corruption(object, actual))]
     Corrupt {
         /// `CHECKSUM.TYPE` of the object that was claimed.
         object: String,
@@ -72,5 +72,15 @@ pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
             "directories are nested deeper than {}",
             crate::object::MAX_DEPTH
         ),
+    }
+}
+
+/// OSTree's wording for an object named `CHECKSUM.TYPE` that hashes to `actual`.
+fn corruption(object: &str, actual: &Checksum) -> String {
+    let (id, kind) = object.split_once('.').unwrap_or((object, ""));
+    let kind = crate::object::ObjectType::from_extension(kind);
+    match (id.parse::<Checksum>(), kind) {
+        (Ok(id), Some(kind)) => kind.corruption(&id, actual),
+        _ => format!("content hashes to {actual}"),
     }
 }

@@ -180,12 +180,7 @@ impl Checker<'_> {
         };
         let actual = Checksum::of(&bytes);
         if actual != *id {
-            self.problem(
-                ProblemKind::Corrupt,
-                kind,
-                id,
-                format!("content hashes to {actual}"),
-            );
+            self.problem(ProblemKind::Corrupt, kind, id, kind.corruption(id, &actual));
             return None;
         }
         match parse(&bytes) {
@@ -303,7 +298,7 @@ fn check_content(repo: &Repo, id: &Checksum) -> Result<(), (ProblemKind, String)
         }
         Ok(_) => match hasher.finish() {
             actual if actual == *id => Ok(()),
-            actual => corrupt(format!("content hashes to {actual}")),
+            actual => corrupt(ObjectType::File.corruption(id, &actual)),
         },
         Err(e) => corrupt(format!("could not read: {e}")),
     }

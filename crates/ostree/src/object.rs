@@ -39,6 +39,15 @@ impl ObjectType {
         }
     }
 
+    /// OSTree's report of an object whose bytes do not hash to its name, which scripts
+    /// match on: `Corrupted commit object; checksum expected='ID' actual='ACTUAL'`.
+    pub fn corruption(self, expected: &Checksum, actual: &Checksum) -> String {
+        format!(
+            "Corrupted {} object; checksum expected='{expected}' actual='{actual}'",
+            self.extension(false)
+        )
+    }
+
     /// Parses a suffix (`file`, `filez`, `dirtree`, `dirmeta`, `commit`).
     pub fn from_extension(ext: &str) -> Option<Self> {
         Some(match ext {

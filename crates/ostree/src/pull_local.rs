@@ -231,6 +231,6 @@ fn corrupt(src: &Repo, kind: ObjectType, id: &Checksum, actual: Checksum) -> Err
     Error::Unsupported {
         verb: "pull",
         path: src.object_path(kind, id),
-        detail: format!("corrupt object: content hashes to {actual}"),
+        detail: kind.corruption(id, &actual),
     }
 }

@@ -142,7 +142,12 @@ impl Repo {
                 {
                     name.clone()
                 } else if let Some(rest) = name.strip_prefix(&dir) {
-                    if full { name.clone() } else { rest.to_owned() }
+                    match prefix.split_once(':') {
+                        _ if full => name.clone(),
+                        // As `ostree refs REMOTE:PREFIX`: relative, but still the remote's.
+                        Some((remote, _)) => format!("{remote}:{rest}"),
+                        None => rest.to_owned(),
+                    }
                 } else {
                     return None;
                 };
@@ -299,6 +304,54 @@ pub fn create(repo: &Repo, name: &str, target: &str, force: bool) -> Result<Chec
     let id = repo.resolve_rev(target)?;
     repo.set_ref(name, Some(&id))?;
     Ok(id)
+}
+
+/// Creates `COLLECTION:NAME` pointing at the commit `target` names, as `ostree refs
+/// --collections --create`: a local ref when COLLECTION is the repository's
+/// `core.collection-id`, else a mirrored ref (`refs/mirrors/COLLECTION/NAME`).
+pub fn create_in_collection(
+    repo: &Repo,
+    collection_ref: &str,
+    target: &str,
+    force: bool,
+) -> Result<Checksum, Error> {
+    let Some((collection, name)) = collection_ref.split_once(':') else {
+        return Err(Error::InvalidRef(format!(
+            "{collection_ref} (expected COLLECTION:REF)"
+        )));
+    };
+    if repo.read_config()?.get("core", "collection-id").as_deref() == Some(collection) {
+        return create(repo, name, target, force);
+    }
+    let valid = |parts: &str| parts.split('/').all(valid_component);
+    if !valid(collection) || !valid(name) {
+        return Err(Error::InvalidRef(collection_ref.to_owned()));
+    }
+    let path = repo.path().join("refs/mirrors").join(collection).join(name);
+    if !force && read_ref_file(&path)?.is_some() {
+        return Err(Error::RefExists(collection_ref.to_owned()));
+    }
+    let id = repo.resolve_rev(target)?;
+    repo.write_durable(&path, format!("{id}\n").as_bytes())?;
+    Ok(id)
+}
+
+/// Deletes every ref of each of `collections` (local, remote and mirrored), as
+/// `ostree refs --collections --delete`; a collection without refs is not an error.
+pub fn delete_collections(
+    repo: &Repo,
+    collections: &[String],
+) -> Result<Vec<CollectionRef>, Error> {
+    let doomed: Vec<CollectionRef> = repo
+        .collection_refs()?
+        .into_iter()
+        .filter(|r| collections.contains(&r.collection))
+        .collect();
+    for r in &doomed {
+        fs::remove_file(&r.path).map_err(io_err("delete", &r.path))?;
+        repo.sync_parent(&r.path)?;
+    }
+    Ok(doomed)
 }
 
 /// Deletes every ref each of `prefixes` selects (see [`Repo::refs_under`]: the ref of

@@ -46,7 +46,7 @@ pub struct RemoteAdd {
 /// A remote's signature requirement, as `remote add` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignVerify {
-    /// `--no-sign-verify`: `sign-verify=false`.
+    /// `--no-sign-verify`: `sign-verify=false` and `gpg-verify=false`.
     Off,
     /// `--sign-verify`: `sign-verify=true`, keys configured separately.
     On,
@@ -175,7 +175,8 @@ impl Repo {
         if let Some(id) = &how.collection_id {
             config.set(&group, "collection-id", id);
         }
-        if how.no_gpg_verify {
+        // `--no-sign-verify` turns off every kind of verification, GPG included.
+        if how.no_gpg_verify || how.sign_verify == Some(SignVerify::Off) {
             config.set(&group, "gpg-verify", "false");
         }
         match &how.sign_verify {

@@ -38,8 +38,9 @@ fn os_name(dir: &std::path::Path) -> Option<String> {
 
 impl Sysroot {
     /// The BLS title OSTree writes: os-release name, the commit's `version` unless the
-    /// name already contains it, and `(ostree:INDEX)`.
-    fn entry_title(&self, d: &Deployment, index: usize) -> Result<String, Error> {
+    /// name already contains it, and `(ostree:INDEX)`, or `(ostree:OSNAME:INDEX)` when
+    /// the entries are of several stateroots (`several_os`).
+    fn entry_title(&self, d: &Deployment, index: usize, several_os: bool) -> Result<String, Error> {
         let mut title = os_name(&self.dir_of(d)).unwrap_or_else(|| d.osname.clone());
         let commit = self.repo().load_commit(&d.checksum)?;
         let version = commit.metadata_string("version");
@@ -47,7 +48,11 @@ impl Sysroot {
             title.push(' ');
             title.push_str(&version);
         }
-        title.push_str(&format!(" (ostree:{index})"));
+        if several_os {
+            title.push_str(&format!(" (ostree:{}:{index})", d.osname));
+        } else {
+            title.push_str(&format!(" (ostree:{index})"));
+        }
         Ok(title)
     }
 
@@ -60,15 +65,25 @@ impl Sysroot {
         mut list: Vec<Deployment>,
     ) -> Result<BootState, Error> {
         let root = self.path();
-        // As OSTree: when every position keeps its stateroot, kernel and arguments, the
+        // As OSTree: when every position keeps its stateroot, kernel, arguments and
+        // version (the title), the
         // boot entries stay valid, so only the boot links change (a new subbootversion
         // under the same bootversion) and `/boot` is not rewritten.
-        let same_boot = current.deployments.len() == list.len()
-            && current.deployments.iter().zip(&list).all(|(old, new)| {
-                old.osname == new.osname
-                    && old.bootcsum == new.bootcsum
-                    && boot_kargs(&old.kargs) == boot_kargs(&new.kargs)
-            });
+        let version = |d: &Deployment| {
+            Ok::<_, Error>(
+                self.repo()
+                    .load_commit(&d.checksum)?
+                    .metadata_string("version"),
+            )
+        };
+        let mut same_boot = current.deployments.len() == list.len();
+        for (old, new) in current.deployments.iter().zip(&list) {
+            same_boot = same_boot
+                && old.osname == new.osname
+                && old.bootcsum == new.bootcsum
+                && boot_kargs(&old.kargs) == boot_kargs(&new.kargs)
+                && version(old)? == version(new)?;
+        }
         let (bootversion, subbootversion) = if same_boot {
             (current.bootversion, 1 - current.subbootversion.min(1))
         } else {
@@ -120,6 +135,7 @@ impl Sysroot {
         let entries = loader.join("entries");
         fs::create_dir_all(&entries).at("create directory", &entries)?;
         let n = list.len();
+        let several_os = list.iter().any(|d| d.osname != list[0].osname);
         let mut written = Vec::with_capacity(n);
         for (i, (d, layout)) in list.iter_mut().zip(&layouts).enumerate() {
             let prefix = format!(
@@ -135,7 +151,7 @@ impl Sysroot {
             let boot = format!("/ostree/{}-{}", d.osname, d.bootcsum);
             let (kernel, initramfs) = layout.boot_names();
             let mut entry = BlsEntry::default();
-            entry.push("title", &self.entry_title(d, i)?);
+            entry.push("title", &self.entry_title(d, i, several_os)?);
             entry.push("version", &(n - i).to_string());
             entry.push("options", &d.kargs.to_string());
             entry.push("linux", &format!("{boot}/{kernel}"));
