@@ -132,6 +132,9 @@ pub enum OstreeVerb {
         /// Only report what would be deleted.
         #[arg(long)]
         no_prune: bool,
+        /// Accepted for compatibility (ferro prints the same either way).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Copy commits and their objects from another local repository, verifying each.
     PullLocal {
@@ -146,6 +149,9 @@ pub enum OstreeVerb {
         /// Verify every object (always done; accepted for compatibility).
         #[arg(long)]
         untrusted: bool,
+        /// Copy only the commits (and detached metadata), marked partial.
+        #[arg(long)]
+        commit_metadata_only: bool,
         /// Write the refs as this remote's (`REMOTE:REF`) instead of local branches.
         #[arg(long, value_name = "REMOTE")]
         remote: Option<String>,
@@ -308,6 +314,16 @@ pub struct OstreeCommitArgs {
     /// Tar archives: create directories the archive does not list (0755).
     #[arg(long)]
     pub tar_autocreate_parents: bool,
+    /// Also bind the commit to this ref (repeatable).
+    #[arg(long, value_name = "REF")]
+    pub bind_ref: Vec<String>,
+    /// Delete the directory once it is committed.
+    #[arg(long)]
+    pub consume: bool,
+    /// Accepted for compatibility: ferro hashes every file anyway (OSTree reuses the
+    /// checksums of files hardlinked from a checkout).
+    #[arg(long)]
+    pub link_checkout_speedup: bool,
     /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]

@@ -194,6 +194,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             depth,
             keep_younger_than,
             no_prune,
+            verbose: _,
         } => {
             let keep_younger_than = match &keep_younger_than {
                 Some(text) => Some(
@@ -226,6 +227,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         OstreeVerb::PullLocal {
             depth,
             untrusted: _,
+            commit_metadata_only,
             remote,
             src,
             refs,
@@ -235,6 +237,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 refs,
                 depth: u64::try_from(depth).ok(),
                 remote,
+                commit_metadata_only,
             };
             let total = pull_local(&repo, &src, &options)?.stats;
             printer.outln(format_args!(
@@ -372,6 +375,8 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         no_xattrs: a.no_xattrs,
         tar_autocreate_parents: a.tar_autocreate_parents,
         bootable: a.bootable,
+        bind_refs: a.bind_ref,
+        consume: a.consume,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

@@ -140,10 +140,11 @@ pub fn run_pull(
         printer.out(format_args!("{} delta parts, ", s.delta_parts_fetched))?;
     }
     printer.outln(format_args!(
-        "{} metadata, {} content objects fetched; {} transferred",
+        "{} metadata, {} content objects fetched; {} transferred; {} objects written",
         s.metadata_fetched,
         s.content_fetched,
-        format_size(s.bytes_fetched)
+        format_size(s.bytes_fetched),
+        s.metadata_fetched + s.content_fetched
     ))?;
     Ok(ExitStatus::Success)
 }

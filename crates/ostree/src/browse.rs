@@ -226,7 +226,11 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     if let Ok(secs) = text.trim_start_matches('@').parse() {
         return Some(secs);
     }
-    let text = text.trim_end_matches('Z').trim_end_matches("+00:00");
+    let text = text
+        .trim_end_matches('Z')
+        .trim_end_matches("+00:00")
+        .trim_end_matches("+0000")
+        .trim_end();
     let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
     let d: Vec<i64> = date
         .split('-')

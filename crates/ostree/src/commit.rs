@@ -53,6 +53,11 @@ pub struct CommitOptions {
     /// Tar archives: create directories the archive does not list, mode 0755 and owned
     /// like the entry that needs them (`--tar-autocreate-parents`).
     pub tar_autocreate_parents: bool,
+    /// More refs the commit is bound to besides the branch (`--bind-ref`); the
+    /// `ostree.ref-binding` list is sorted, as OSTree writes it.
+    pub bind_refs: Vec<String>,
+    /// Delete the source directory once it is committed (`--consume`).
+    pub consume: bool,
     /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
     /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
     pub bootable: bool,
@@ -364,10 +369,17 @@ pub(crate) fn finish_commit(
     // commit is bound to no ref), which are part of the commit id.
     let mut metadata: Metadata = options.metadata.clone();
     if !options.no_bindings {
-        metadata.push((
-            "ostree.ref-binding".into(),
-            Variant::strings(options.branch.iter().map(String::as_str)),
-        ));
+        let mut bound: Vec<&str> = options
+            .branch
+            .iter()
+            .chain(&options.bind_refs)
+            .map(String::as_str)
+            .collect();
+        if !options.bind_refs.is_empty() {
+            bound.sort_unstable();
+            bound.dedup();
+        }
+        metadata.push(("ostree.ref-binding".into(), Variant::strings(bound)));
         if let Some(collection) = repo.read_config()?.get("core", "collection-id") {
             metadata.push((
                 "ostree.collection-binding".into(),

@@ -229,6 +229,7 @@ fn pull_file(
         refs: names,
         depth: options.depth,
         remote: (!options.mirror).then(|| remote_name.to_owned()),
+        commit_metadata_only: options.commit_metadata_only,
     };
     let src = Repo::open(std::path::Path::new(path))?;
     let outcome = crate::pull_local::pull_local(repo, &src, &local)?;

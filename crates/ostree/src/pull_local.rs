@@ -35,6 +35,9 @@ pub struct PullLocalOptions {
     /// Write the refs as this remote's (`refs/remotes/REMOTE/REF`, `--remote`) instead
     /// of as local branches.
     pub remote: Option<String>,
+    /// Copy only the commits and their detached metadata, each marked partial
+    /// (`state/CSUM.commitpartial`) as OSTree marks them (`--commit-metadata-only`).
+    pub commit_metadata_only: bool,
 }
 
 /// What `pull-local` did.
@@ -68,7 +71,7 @@ pub fn pull_local(
     let mut outcome = PullLocalOutcome::default();
     for rev in &refs {
         let id = src.resolve_rev(rev)?;
-        let stats = copy_commit(src, dest, &id, options.depth)?;
+        let stats = copy_commits(src, dest, &id, options.depth, options.commit_metadata_only)?;
         outcome.stats.metadata += stats.metadata;
         outcome.stats.content += stats.content;
         outcome.stats.bytes += stats.bytes;
@@ -93,6 +96,18 @@ pub fn copy_commit(
     dest: &Repo,
     commit: &Checksum,
     depth: Option<u64>,
+) -> Result<PullStats, Error> {
+    copy_commits(src, dest, commit, depth, false)
+}
+
+/// [`copy_commit`], copying only the commit objects (marked partial) when
+/// `metadata_only`; a partial commit copied whole loses its mark.
+fn copy_commits(
+    src: &Repo,
+    dest: &Repo,
+    commit: &Checksum,
+    depth: Option<u64>,
+    metadata_only: bool,
 ) -> Result<PullStats, Error> {
     let mut puller = Puller {
         src,
@@ -120,10 +135,20 @@ pub fn copy_commit(
         if let Some(detached) = src.read_commitmeta(&id)? {
             dest.write_commitmeta(&id, &detached)?;
         }
-        if !dest.has_object(ObjectType::Commit, &id) {
+        let partial = dest.path().join(format!("state/{id}.commitpartial"));
+        let stored = dest.has_object(ObjectType::Commit, &id);
+        if metadata_only {
+            if !stored {
+                dest.write_atomic(&partial, b"")?;
+                puller.store(ObjectType::Commit, &bytes)?;
+            }
+        } else if !stored || partial.exists() {
             puller.dirmeta(&parsed.root_meta)?;
             puller.dirtree(&parsed.root_tree, 0)?;
             puller.store(ObjectType::Commit, &bytes)?;
+            if partial.exists() {
+                std::fs::remove_file(&partial).map_err(crate::error::io_err("delete", &partial))?;
+            }
         }
         match remaining {
             Some(0) => break,

@@ -54,7 +54,7 @@ impl fmt::Display for TreeSource {
 }
 
 /// Commits `source` into `repo`, like `ostree commit --tree=…`: a directory through
-/// [`commit_dir`], an archive (a file, or standard input for `-`) through
+/// [`commit_dir`] (then deleted with `consume`), an archive (a file, or standard input for `-`) through
 /// [`commit_tar`].
 pub fn commit_tree(
     repo: &Repo,
@@ -62,7 +62,13 @@ pub fn commit_tree(
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
     match source {
-        TreeSource::Dir(dir) => commit_dir(repo, dir, options),
+        TreeSource::Dir(dir) => {
+            let outcome = commit_dir(repo, dir, options)?;
+            if options.consume {
+                std::fs::remove_dir_all(dir).map_err(io_err("delete", dir))?;
+            }
+            Ok(outcome)
+        }
         TreeSource::Tar(file) if file == Path::new("-") => {
             commit_tar(repo, std::io::stdin().lock(), file, options)
         }
