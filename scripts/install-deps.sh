@@ -4,7 +4,8 @@
 # scripts/walkthrough.sh.
 #
 # - ignition (Debian's Ignition 2.14, with ignition-validate) and ostree (2022.7) are
-#   the differential oracles of the tests; nginx serves archive repositories over HTTP;
+#   the differential oracles of the tests, and ostree-tests is OSTree's own upstream
+#   test suite, run with ferro in ostree's place (scripts/ostree-upstream.sh); nginx serves archive repositories over HTTP;
 # - sgdisk and mkfs.{ext4,xfs,vfat} are what the Ignition disks stage and
 #   `ferro compose image` run; grub-pc-bin is the BIOS GRUB images boot with;
 # - debootstrap is what `ferro compose tree` installs Debian with;
@@ -20,12 +21,12 @@ command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || {
 have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 if have ignition-validate && have sgdisk && have mkfs.ext4 && have mkfs.xfs && have mkfs.vfat \
     && have ostree && have nginx && have qemu-system-x86_64 && have debootstrap && have ssh && have curl \
-    && [ -e /usr/lib/grub/i386-pc/boot.img ]; then
+    && [ -e /usr/lib/grub/i386-pc/boot.img ] && [ -d /usr/libexec/installed-tests/libostree ]; then
     exit 0
 fi
 apt-get update -qq
-apt-get install -y -qq ignition gdisk e2fsprogs xfsprogs dosfstools ostree nginx grub-pc-bin openssh-client curl >/dev/null \
-    || echo "ignition, disk tools, GRUB, ostree, nginx, ssh or curl not installed; tests needing them will be skipped" >&2
+apt-get install -y -qq ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
+    || echo "ignition, disk tools, GRUB, ostree(-tests), nginx, ssh or curl not installed; tests needing them will be skipped" >&2
 QV=$(apt-cache policy qemu-system-x86 2>/dev/null | awk '/Candidate:/{print $2}' || true)
 apt-get install -y -qq --no-install-recommends --allow-downgrades qemu-system-x86 "qemu-utils=$QV" debootstrap >/dev/null \
     || echo "qemu-system-x86 or debootstrap not installed; VM tests will be skipped" >&2

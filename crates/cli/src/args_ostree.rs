@@ -226,6 +226,9 @@ pub enum OstreeVerb {
         #[arg(allow_hyphen_values = true)]
         values: Vec<String>,
     },
+    /// Any other verb runs `ostree-VERB` from `PATH` (a CLI extension), as `ostree` does.
+    #[command(external_subcommand)]
+    External(Vec<String>),
     /// List the paths that differ between two commits (`M`, `D`, `A`).
     Diff {
         /// Print object counts and the size of what both commits share.
@@ -280,6 +283,9 @@ pub struct OstreeCommitArgs {
     /// Commit time: `@SECONDS` or `YYYY-MM-DDTHH:MM:SSZ` (default: `SOURCE_DATE_EPOCH` or now).
     #[arg(long, value_name = "TIME")]
     pub timestamp: Option<String>,
+    /// `SOURCE_DATE_EPOCH`: the commit time when --timestamp is not given.
+    #[arg(long = "source-date-epoch", hide = true, env = crate::env::SOURCE_DATE_EPOCH, value_name = "SECONDS")]
+    pub source_date_epoch: Option<String>,
     /// The parent commit (default: the branch's current commit).
     #[arg(long, value_name = "COMMIT")]
     pub parent: Option<String>,

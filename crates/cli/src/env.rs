@@ -8,6 +8,9 @@ pub const OSTREE_REPO: &str = "OSTREE_REPO";
 pub const OSTREE_SYSROOT: &str = "OSTREE_SYSROOT";
 /// OSTree's switch making `ostree admin upgrade` stage the new deployment (`1`).
 pub const OSTREE_EX_STAGE_DEPLOYMENTS: &str = "OSTREE_EX_STAGE_DEPLOYMENTS";
+/// The reproducible-builds commit time (seconds since the epoch) of `ferro ostree
+/// commit` when `--timestamp` is not given.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// Where `ferro vm` keeps its VMs' files when `--state-dir` is not given.
 pub const FERRO_VM_STATE_DIR: &str = "FERRO_VM_STATE_DIR";
 /// Ignition's switch for writing SSH keys into `authorized_keys.d` fragments

@@ -36,6 +36,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::Usage);
     };
+    if let OstreeVerb::External(words) = &verb {
+        return run_extension(words, printer);
+    }
     if let OstreeVerb::Init {
         mode,
         collection_id,
@@ -49,7 +52,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
     let repo = Repo::open(&path)?;
     match verb {
-        OstreeVerb::Init { .. } => unreachable!("handled above"),
+        OstreeVerb::Init { .. } | OstreeVerb::External(_) => unreachable!("handled above"),
         OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
         OstreeVerb::Commit(commit) => return run_commit(&repo, commit, printer),
         OstreeVerb::Checkout(a) => {
@@ -339,12 +342,13 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         printer.errln("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
         return Ok(ExitStatus::Usage);
     };
-    let timestamp = match &a.timestamp {
-        Some(text) => Some(
+    let timestamp = match (&a.timestamp, &a.source_date_epoch) {
+        (Some(text), _) => Some(
             browse::parse_timestamp(text)
                 .ok_or_else(|| usage(format!("could not parse timestamp '{text}'")))?,
         ),
-        None => None,
+        (None, Some(epoch)) => Some(browse::parse_source_date_epoch(epoch)?),
+        (None, None) => None,
     };
     let parent = a
         .parent
@@ -385,6 +389,27 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
     let outcome = commit_tree(repo, source, &options)?;
     printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
+}
+
+/// Runs the CLI extension `ostree-NAME` from `PATH` with the remaining words, as
+/// `ostree NAME …` does; its exit status becomes ferro's (0 or 1).
+fn run_extension(words: &[String], printer: &Printer) -> anyhow::Result<ExitStatus> {
+    use ferro_sys::CommandRunExt;
+    let Some((name, rest)) = words.split_first() else {
+        return Err(usage("no command given; see `ferro ostree --help`"));
+    };
+    let program = format!("ostree-{name}");
+    match std::process::Command::new(&program).args(rest).run_status() {
+        Ok(status) if status.success() => Ok(ExitStatus::Success),
+        Ok(_) => Ok(ExitStatus::Failure),
+        Err(e) if e.is_missing() => {
+            printer.errln(format_args!(
+                "error: Unknown command '{name}' (no built-in verb, and no {program} on PATH)"
+            ));
+            Ok(ExitStatus::Failure)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The version block `ostree --version` prints (YAML, which scripts parse), with the

@@ -251,6 +251,26 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     Some(days * 86400 + hh * 3600 + mm * 60 + ss)
 }
 
+/// Why a `SOURCE_DATE_EPOCH` value is refused, in `ostree commit`'s words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceDateEpochError {
+    /// Not a number of seconds.
+    #[error("Failed to convert SOURCE_DATE_EPOCH '{0}' to a number of seconds")]
+    NotANumber(String),
+    /// More seconds than a commit timestamp holds.
+    #[error("Parsing SOURCE_DATE_EPOCH: Numerical result out of range")]
+    OutOfRange,
+}
+
+/// The commit time `SOURCE_DATE_EPOCH` (seconds since the epoch) asks for, refused as
+/// `ostree commit` refuses it when it is not a number or does not fit.
+pub fn parse_source_date_epoch(text: &str) -> Result<u64, SourceDateEpochError> {
+    text.parse::<u64>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => SourceDateEpochError::OutOfRange,
+        _ => SourceDateEpochError::NotANumber(text.to_owned()),
+    })
+}
+
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

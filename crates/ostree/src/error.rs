@@ -42,7 +42,7 @@ pub enum Error {
     #[error("could not resolve '{0}': not found")]
     NotFound(String),
     /// A ref name is not valid.
-    #[error("invalid ref name '{0}'")]
+    #[error("Invalid ref name '{0}'")]
     InvalidRef(String),
     /// A ref that is to be created exists already (`refs --create` never moves one).
     #[error("ref '{0}' already exists")]

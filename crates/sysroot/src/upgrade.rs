@@ -102,6 +102,11 @@ impl Sysroot {
 
     fn check(&self, osname: Option<&str>, metadata_only: bool) -> Result<UpgradeCheck, Error> {
         let origin = self.origin_deployment(osname)?;
+        // An origin marked unconfigured (e.g. no subscription) names why it cannot
+        // update, as `ostree admin upgrade` reports it.
+        if let Some(why) = origin.origin.get("origin", "unconfigured-state") {
+            return Err(Error::Invalid(why));
+        }
         let refspec = origin
             .refspec()
             .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?;
