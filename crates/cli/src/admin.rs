@@ -160,9 +160,24 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             let report = sysroot.switch_os(osname.as_deref(), &refspec, apply)?;
             printer.out(deploy_text(&report))?;
         }
-        AdminVerb::Upgrade { osname, stage } => {
-            let apply = ferro_sysroot::Apply::ostree_staged_if(stage);
-            match sysroot.upgrade_os(osname.as_deref(), apply)? {
+        AdminVerb::Upgrade {
+            osname,
+            stage,
+            override_commit,
+            allow_downgrade,
+            pull_only,
+            deploy_only,
+        } => {
+            let how = ferro_sysroot::UpgradeOptions {
+                osname,
+                apply: ferro_sysroot::Apply::ostree_staged_if(stage),
+                override_commit,
+                allow_downgrade,
+                pull_only,
+                deploy_only,
+            };
+            match sysroot.upgrade_with(&how)? {
+                (_, None) if pull_only => {}
                 (_, Some(report)) => printer.out(deploy_text(&report))?,
                 (_, None) => printer.outln("No update available.")?,
             }

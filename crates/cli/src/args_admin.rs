@@ -167,6 +167,18 @@ pub enum AdminVerb {
         /// a system booted from this sysroot.
         #[arg(long, env = crate::env::OSTREE_EX_STAGE_DEPLOYMENTS)]
         stage: bool,
+        /// Deploy this commit instead of the newest.
+        #[arg(long, value_name = "CHECKSUM")]
+        override_commit: Option<String>,
+        /// Allow deploying a commit older than the current one.
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// Only pull; deploy nothing.
+        #[arg(long, conflicts_with = "deploy_only")]
+        pull_only: bool,
+        /// Deploy what the repository has; pull nothing.
+        #[arg(long)]
+        deploy_only: bool,
     },
     /// Make the staged deployment the default (run at shutdown by
     /// ferro-finalize-staged.service).

@@ -60,4 +60,4 @@ pub use layout::{DEFAULT_RUN_DIR, InitFsLayout, Sysroot, init_fs, init_fs_layout
 pub use ops::SetKargs;
 pub use prepare_root::{PreparedRoot, prepare_root};
 pub use status::DeploymentStatus;
-pub use upgrade::{Apply, UpgradeCheck};
+pub use upgrade::{Apply, UpgradeCheck, UpgradeOptions};

@@ -31,6 +31,24 @@ impl UpgradeCheck {
     }
 }
 
+/// How `ostree admin upgrade` upgrades.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradeOptions {
+    /// The stateroot (`--os`); default: the booted or default deployment's.
+    pub osname: Option<String>,
+    /// Now, or staged.
+    pub apply: Apply,
+    /// Deploy this commit instead of the refspec's newest (`--override-commit`),
+    /// recorded as the origin's `override-commit`.
+    pub override_commit: Option<String>,
+    /// Deploy a commit older than the current one (`--allow-downgrade`).
+    pub allow_downgrade: bool,
+    /// Only pull (`--pull-only`).
+    pub pull_only: bool,
+    /// Only deploy what the repository already has (`--deploy-only`).
+    pub deploy_only: bool,
+}
+
 /// Whether a new deployment becomes the default now or at shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Apply {
@@ -146,17 +164,68 @@ impl Sysroot {
         osname: Option<&str>,
         apply: Apply,
     ) -> Result<(UpgradeCheck, Option<DeployReport>), Error> {
-        let check = self.check(osname, false)?;
+        let how = UpgradeOptions {
+            osname: osname.map(str::to_owned),
+            apply,
+            ..UpgradeOptions::default()
+        };
+        self.upgrade_with(&how)
+    }
+
+    /// `ostree admin upgrade` with every option [`UpgradeOptions`] has. With
+    /// `pull_only` nothing is deployed (`None`).
+    pub fn upgrade_with(
+        &self,
+        how: &UpgradeOptions,
+    ) -> Result<(UpgradeCheck, Option<DeployReport>), Error> {
+        let mut check = if how.deploy_only {
+            self.check_local(how.osname.as_deref())?
+        } else {
+            self.check(how.osname.as_deref(), false)?
+        };
+        if how.pull_only {
+            return Ok((check, None));
+        }
+        if let Some(rev) = &how.override_commit {
+            check.latest = self.repo().resolve_rev(rev)?;
+        }
         if !check.available() {
             return Ok((check, None));
+        }
+        if !how.allow_downgrade {
+            let time = |id: &Checksum| Ok::<_, Error>(self.repo().load_commit(id)?.timestamp);
+            let (new, old) = (time(&check.latest)?, time(&check.current)?);
+            if new < old {
+                return Err(Error::Invalid(format!(
+                    "Upgrade target revision '{}' with timestamp {new} is chronologically older \
+                     than current revision '{}' with timestamp {old}; use --allow-downgrade to permit",
+                    check.latest, check.current
+                )));
+            }
         }
         let options = DeployOptions {
             osname: Some(check.osname.clone()),
             refspec: Some(check.refspec.clone()),
+            override_commit: how.override_commit.is_some(),
             ..DeployOptions::default()
         };
-        let report = self.deploy_with(&check.latest.to_string(), &options, apply)?;
+        let report = self.deploy_with(&check.latest.to_string(), &options, how.apply)?;
         Ok((check, Some(report)))
+    }
+
+    /// [`Sysroot::check`] without pulling: the refspec as the repository has it.
+    fn check_local(&self, osname: Option<&str>) -> Result<UpgradeCheck, Error> {
+        let origin = self.origin_deployment(osname)?;
+        let refspec = origin
+            .refspec()
+            .ok_or_else(|| Error::Invalid("the deployment has no origin refspec".into()))?;
+        let latest = self.repo().resolve_rev(&refspec)?;
+        Ok(UpgradeCheck {
+            osname: origin.osname,
+            refspec,
+            current: origin.checksum,
+            latest,
+        })
     }
 
     /// Switches the origin to `refspec` (pulled first when it is `REMOTE:REF`) and
