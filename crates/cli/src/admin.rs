@@ -219,6 +219,9 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     }
                     None => printer.outln("    origin: none")?,
                 }
+                if let Some(title) = &row.source_title {
+                    printer.outln(format_args!("    `- {title}"))?;
+                }
             }
         }
         AdminVerb::Undeploy { index } => {

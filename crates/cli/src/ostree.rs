@@ -28,6 +28,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let Some(verb) = args.verb else {
         return Err(usage("no command given; see `ferro ostree --help`"));
     };
+    if let OstreeVerb::External(words) = &verb {
+        return run_extension(words, printer);
+    }
     let cwd = std::env::current_dir().context("could not read the current directory")?;
     let Some(path) = Repo::locate(args.repo.as_deref(), &cwd, args.env_sysroot.as_deref()) else {
         printer.errln(
@@ -36,9 +39,6 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::Usage);
     };
-    if let OstreeVerb::External(words) = &verb {
-        return run_extension(words, printer);
-    }
     if let OstreeVerb::Init {
         mode,
         collection_id,

@@ -265,10 +265,12 @@ pub enum SourceDateEpochError {
 /// The commit time `SOURCE_DATE_EPOCH` (seconds since the epoch) asks for, refused as
 /// `ostree commit` refuses it when it is not a number or does not fit.
 pub fn parse_source_date_epoch(text: &str) -> Result<u64, SourceDateEpochError> {
-    text.parse::<u64>().map_err(|e| match e.kind() {
+    // Signed, as GLib's date functions take it.
+    let secs = text.parse::<i64>().map_err(|e| match e.kind() {
         std::num::IntErrorKind::PosOverflow => SourceDateEpochError::OutOfRange,
         _ => SourceDateEpochError::NotANumber(text.to_owned()),
-    })
+    })?;
+    u64::try_from(secs).map_err(|_| SourceDateEpochError::NotANumber(text.to_owned()))
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

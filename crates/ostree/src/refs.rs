@@ -218,10 +218,10 @@ fn read_ref_file(path: &Path) -> Result<Option<Checksum>, Error> {
 }
 
 /// Whether `part` may be one component of a ref name (or a remote's name), as OSTree
-/// allows: not empty, not hidden, letters, digits, `-`, `.` and `_`.
+/// allows: not empty, not starting with `.` or `-`, letters, digits, `-`, `.` and `_`.
 fn valid_component(part: &str) -> bool {
     !part.is_empty()
-        && !part.starts_with('.')
+        && !part.starts_with(['.', '-'])
         && part
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))

@@ -28,6 +28,8 @@ pub struct DeploymentStatus {
     pub version: Option<String>,
     /// The commit timestamp (seconds since the epoch).
     pub timestamp: u64,
+    /// What the commit was built from (`ostree.source-title` metadata).
+    pub source_title: Option<String>,
 }
 
 fn dev_ino(path: &Path) -> Option<(u64, u64)> {
@@ -78,6 +80,9 @@ impl Sysroot {
                 booted: !staged && booted == Some(index),
                 staged,
                 version: commit.as_ref().and_then(|c| c.metadata_string("version")),
+                source_title: commit
+                    .as_ref()
+                    .and_then(|c| c.metadata_string("ostree.source-title")),
                 timestamp: commit.map_or(0, |c| c.timestamp),
                 deployment,
             });

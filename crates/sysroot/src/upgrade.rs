@@ -129,6 +129,13 @@ impl Sysroot {
             .refspec()
             .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?;
         let latest = self.fetch_refspec(&refspec, metadata_only)?;
+        let (refspec, latest) = match self.end_of_life_rebase(&refspec, &latest)? {
+            Some(next) => {
+                let latest = self.fetch_refspec(&next, metadata_only)?;
+                (next, latest)
+            }
+            None => (refspec, latest),
+        };
         let state = self.load()?;
         let current = match self.staged()? {
             Some(staged) => staged.checksum,
@@ -213,6 +220,22 @@ impl Sysroot {
         Ok((check, Some(report)))
     }
 
+    /// The refspec an end-of-life commit redirects to (`ostree.endoflife-rebase`:
+    /// another ref of the same remote), which upgrades follow as `ostree` does.
+    fn end_of_life_rebase(
+        &self,
+        refspec: &str,
+        commit: &Checksum,
+    ) -> Result<Option<String>, Error> {
+        let meta = self.repo().load_commit(commit)?;
+        Ok(meta.metadata_string("ostree.endoflife-rebase").map(|next| {
+            match refspec.split_once(':') {
+                Some((remote, _)) => format!("{remote}:{next}"),
+                None => next,
+            }
+        }))
+    }
+
     /// [`Sysroot::check`] without pulling: the refspec as the repository has it.
     fn check_local(&self, osname: Option<&str>) -> Result<UpgradeCheck, Error> {
         let origin = self.origin_deployment(osname)?;
@@ -220,6 +243,13 @@ impl Sysroot {
             .refspec()
             .ok_or_else(|| Error::Invalid("the deployment has no origin refspec".into()))?;
         let latest = self.repo().resolve_rev(&refspec)?;
+        let (refspec, latest) = match self.end_of_life_rebase(&refspec, &latest)? {
+            Some(next) => {
+                let latest = self.repo().resolve_rev(&next)?;
+                (next, latest)
+            }
+            None => (refspec, latest),
+        };
         Ok(UpgradeCheck {
             osname: origin.osname,
             refspec,
