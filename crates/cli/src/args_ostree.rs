@@ -20,14 +20,10 @@ pub struct OstreeArgs {
         overrides_with = "repo"
     )]
     pub repo: Option<PathBuf>,
-    /// The sysroot whose `ostree/repo` is used when no repository is named; never `/`
+    /// The sysroot whose `ostree/repo` is used when no repository is named (`--repo`,
+    /// `OSTREE_REPO` and a repository as the current directory come first); never `/`
     /// implicitly.
-    #[arg(
-        long = "ostree-sysroot-env",
-        hide = true,
-        env = crate::env::OSTREE_SYSROOT,
-        value_name = "PATH"
-    )]
+    #[arg(long = "sysroot", env = crate::env::OSTREE_SYSROOT, value_name = "PATH")]
     pub env_sysroot: Option<PathBuf>,
     /// `show`: print the value of this commit metadata key, in the GVariant text form.
     /// Accepted before the verb too, as `ostree` scripts write it.

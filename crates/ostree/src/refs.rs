@@ -97,7 +97,19 @@ impl Repo {
         match target {
             Some(id) => self.write_durable(&path, format!("{id}\n").as_bytes()),
             None => match fs::remove_file(&path) {
-                Ok(()) => self.sync_parent(&path),
+                Ok(()) => {
+                    // Directories the ref was the last one in go too (as in OSTree), so
+                    // that their names can become refs again.
+                    let top = self.path.join("refs");
+                    let mut removed = path.clone();
+                    while let Some(d) = removed.parent().filter(|d| d.parent() != Some(&top)) {
+                        if fs::remove_dir(d).is_err() {
+                            break;
+                        }
+                        removed = d.to_owned();
+                    }
+                    self.sync_parent(&removed)
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     Err(Error::NotFound(name.to_owned()))
                 }
