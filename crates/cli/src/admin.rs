@@ -14,6 +14,8 @@ pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     let mut sysroot = Sysroot::open(&args.sysroot)?;
     sysroot.set_cmdline_path(&args.cmdline);
     sysroot.set_run_dir(&args.run_dir);
+    let debug = args.debug.as_deref().unwrap_or_default();
+    sysroot.set_mutable_deployments(debug.split(',').any(|f| f == "mutable-deployments"));
     if cfg!(debug_assertions) {
         sysroot.set_failpoint(args.failpoint);
     }

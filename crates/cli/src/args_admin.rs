@@ -36,6 +36,16 @@ pub struct SysrootArgs {
         hide = true
     )]
     pub run_dir: PathBuf,
+    /// OSTree's debug switches, comma-separated; `mutable-deployments` leaves
+    /// deployment directories without the immutable attribute.
+    #[arg(
+        long = "ostree-sysroot-debug",
+        global = true,
+        hide = true,
+        env = crate::env::OSTREE_SYSROOT_DEBUG,
+        value_name = "FLAGS"
+    )]
+    pub debug: Option<String>,
     /// Debug builds only: stop the operation before its N-th step, as a crash would
     /// (the crash-safety tests set `FERRO_FAILPOINT`); release builds ignore it.
     #[arg(

@@ -11,6 +11,8 @@ pub const OSTREE_EX_STAGE_DEPLOYMENTS: &str = "OSTREE_EX_STAGE_DEPLOYMENTS";
 /// The reproducible-builds commit time (seconds since the epoch) of `ferro ostree
 /// commit` when `--timestamp` is not given.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// OSTree's sysroot debug switches (`mutable-deployments`), which its test suite sets.
+pub const OSTREE_SYSROOT_DEBUG: &str = "OSTREE_SYSROOT_DEBUG";
 /// Where `ferro vm` keeps its VMs' files when `--state-dir` is not given.
 pub const FERRO_VM_STATE_DIR: &str = "FERRO_VM_STATE_DIR";
 /// Ignition's switch for writing SSH keys into `authorized_keys.d` fragments

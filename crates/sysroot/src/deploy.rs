@@ -273,7 +273,7 @@ impl Sysroot {
     /// staged deployment is discarded: this one replaces it.
     pub fn deploy(&self, rev: &str, options: &DeployOptions) -> Result<DeployReport, Error> {
         let prepared = self.prepare(rev, options)?;
-        fsutil::set_immutable(&self.dir_of(&prepared.deployment), true)?;
+        self.set_deployment_immutable(&self.dir_of(&prepared.deployment), true)?;
         self.discard_staged()?;
         let list = if options.retain
             || options.retain_rollback

@@ -19,6 +19,7 @@ pub struct Sysroot {
     cmdline: PathBuf,
     run_dir: PathBuf,
     failpoint: Cell<Option<usize>>,
+    mutable_deployments: bool,
 }
 
 /// Where runtime state lives on a live system. Not OSTree's `/run/ostree`: the staged
@@ -91,6 +92,7 @@ impl Sysroot {
             cmdline: PathBuf::from("/proc/cmdline"),
             run_dir: PathBuf::from(DEFAULT_RUN_DIR),
             failpoint: Cell::new(None),
+            mutable_deployments: false,
         })
     }
 
@@ -104,6 +106,21 @@ impl Sysroot {
     /// [`DEFAULT_RUN_DIR`]: tests, or finalizing from a rescue system.
     pub fn set_run_dir(&mut self, dir: &Path) {
         self.run_dir = dir.to_owned();
+    }
+
+    /// Leaves deployment directories mutable (no immutable attribute), as OSTree does
+    /// with `OSTREE_SYSROOT_DEBUG=mutable-deployments` (its test suite sets it).
+    pub fn set_mutable_deployments(&mut self, mutable: bool) {
+        self.mutable_deployments = mutable;
+    }
+
+    /// Sets or clears the immutable attribute of a deployment directory, unless
+    /// deployments are kept mutable.
+    pub(crate) fn set_deployment_immutable(&self, dir: &Path, on: bool) -> Result<(), Error> {
+        if self.mutable_deployments {
+            return Ok(());
+        }
+        crate::fsutil::set_immutable(dir, on)
     }
 
     /// Makes the next operations fail with [`Error::Injected`] just before their `n`-th

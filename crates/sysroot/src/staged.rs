@@ -166,7 +166,7 @@ impl Sysroot {
             fsutil::set_immutable(&dir, false)?;
             fsutil::remove_tree(&dir.join("etc"))?;
             let etc = prepare_etc(&dir, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
-            fsutil::set_immutable(&dir, true)?;
+            self.set_deployment_immutable(&dir, true)?;
             let list = self.retained(staged, &state, booted, merge.as_ref());
             let new_state = self.commit_new(&state, list)?;
             self.step("remove staged record")?;
