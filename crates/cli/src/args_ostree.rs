@@ -84,6 +84,14 @@ pub enum OstreeVerb {
         /// ref or commit (with --create).
         refs: Vec<String>,
     },
+    /// Point an existing ref at another commit (usually an ancestor, `REF^`).
+    Reset {
+        /// The ref.
+        #[arg(value_name = "REF")]
+        name: String,
+        /// The commit it is to name.
+        rev: String,
+    },
     /// Show a commit and its ancestors.
     Log {
         /// The ref or checksum.
@@ -524,6 +532,10 @@ pub struct OstreePullArgs {
     /// Fetch only the commit objects (and detached metadata).
     #[arg(long)]
     pub commit_metadata_only: bool,
+    /// Accepted for compatibility: ferro makes every object durable at the commit point
+    /// (one `syncfs` before refs move), which gives what fsyncing each one gives.
+    #[arg(long)]
+    pub per_object_fsync: bool,
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,

@@ -122,6 +122,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 }
             }
         }
+        OstreeVerb::Reset { name, rev } => {
+            refs::reset(&repo, &name, &rev)?;
+        }
         OstreeVerb::Log { rev } => {
             for (id, commit) in browse::history(&repo, &repo.resolve_rev(&rev)?)? {
                 printer.out(commit_text(&id, &commit))?;

@@ -116,15 +116,15 @@ pub fn checkout(
         return Err(Error::Unsupported {
             verb: "hardlink from",
             path: repo.path().to_owned(),
-            detail: format!(
-                "a {} repository needs {} for hardlink checkouts",
-                repo.mode().name(),
-                if repo.mode() == RepoMode::Bare {
-                    "no -U"
-                } else {
-                    "-U"
+            detail: match repo.mode() {
+                RepoMode::Bare => "a bare repository needs no -U for hardlink checkouts".into(),
+                // ostree's wording, which scripts match on.
+                RepoMode::BareUser | RepoMode::BareUserOnly => {
+                    "User repository mode requires user checkout mode (-U) for hardlink checkouts"
+                        .into()
                 }
-            ),
+                mode => format!("a {} repository cannot be hardlinked from", mode.name()),
+            },
         });
     }
     let writer = Writer {

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
-use crate::error::{Error, too_deep};
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
 use crate::repo::Repo;
 
@@ -239,6 +239,11 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
+        if self.src.mode() == self.dest.mode() {
+            if let Some(size) = self.link_content(id)? {
+                return Ok(Some(size));
+            }
+        }
         let mut content = self.src.read_content(id)?;
         let actual = self
             .dest
@@ -249,6 +254,27 @@ impl Puller<'_> {
             return Err(corrupt(self.src, ObjectType::File, id, actual));
         }
         Ok(Some(content.size))
+    }
+}
+
+impl Puller<'_> {
+    /// Between repositories of the same mode, a verified content object is hardlinked
+    /// rather than copied, as `ostree pull-local` does (the stored bytes are the same).
+    /// `None` when the file cannot be linked (another filesystem): the caller copies.
+    fn link_content(&self, id: &Checksum) -> Result<Option<u64>, Error> {
+        let mut content = self.src.read_content(id)?;
+        let mut hasher = content.header.hasher();
+        let from = self.src.object_path(ObjectType::File, id);
+        std::io::copy(&mut content.reader, &mut hasher).map_err(io_err("read", &from))?;
+        let actual = hasher.finish();
+        if actual != *id {
+            return Err(corrupt(self.src, ObjectType::File, id, actual));
+        }
+        let to = self.dest.object_path(ObjectType::File, id);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        }
+        Ok(std::fs::hard_link(&from, &to).ok().map(|()| content.size))
     }
 }
 

@@ -315,6 +315,19 @@ pub fn create(repo: &Repo, name: &str, target: &str, force: bool) -> Result<Chec
     }
     let id = repo.resolve_rev(target)?;
     repo.set_ref(name, Some(&id))?;
+    crate::summary::refs_changed(repo)?;
+    Ok(id)
+}
+
+/// Points the existing ref `name` at the commit `rev` names, as `ostree reset REF REV`
+/// (to an ancestor, typically `REF^`). Returns the commit.
+pub fn reset(repo: &Repo, name: &str, rev: &str) -> Result<Checksum, Error> {
+    if repo.read_ref(name)?.is_none() {
+        return Err(Error::NotFound(name.to_owned()));
+    }
+    let id = repo.resolve_rev(rev)?;
+    repo.set_ref(name, Some(&id))?;
+    crate::summary::refs_changed(repo)?;
     Ok(id)
 }
 
@@ -377,6 +390,9 @@ pub fn delete(repo: &Repo, prefixes: &[String]) -> Result<Vec<String>, Error> {
             repo.set_ref(&name, None)?;
             deleted.push(name);
         }
+    }
+    if !deleted.is_empty() {
+        crate::summary::refs_changed(repo)?;
     }
     Ok(deleted)
 }

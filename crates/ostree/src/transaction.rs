@@ -109,6 +109,9 @@ impl Transaction<'_> {
         for (name, id) in refs {
             self.repo.set_ref(name, Some(id))?;
         }
+        if !refs.is_empty() {
+            crate::summary::refs_changed(self.repo)?;
+        }
         Ok(())
     }
 }

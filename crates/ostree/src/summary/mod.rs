@@ -156,6 +156,16 @@ pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
         .collect()
 }
 
+/// After refs moved: regenerates `summary` when the repository asks for it (`[core]
+/// auto-update-summary=true`), as OSTree does after every ref change.
+pub(crate) fn refs_changed(repo: &Repo) -> Result<(), Error> {
+    let auto = repo.read_config()?.get("core", "auto-update-summary");
+    if auto.as_deref() == Some("true") {
+        update_summary(repo)?;
+    }
+    Ok(())
+}
+
 /// Regenerates `summary` (`ostree summary -u`); returns its size.
 pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
     regenerate_summary(repo, &Metadata::new())
