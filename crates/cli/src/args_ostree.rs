@@ -366,8 +366,19 @@ pub struct OstreeDeltaGenerateArgs {
     #[arg(long)]
     pub empty: bool,
     /// The commit the delta produces.
-    #[arg(long, value_name = "REV")]
-    pub to: String,
+    #[arg(
+        long,
+        value_name = "REV",
+        required_unless_present = "rev",
+        conflicts_with = "rev"
+    )]
+    pub to: Option<String>,
+    /// The commit the delta produces, as a positional argument (like --to).
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
+    /// Do nothing (but say so) when the delta exists already.
+    #[arg(long)]
+    pub if_not_exists: bool,
     /// Store the parts inside the superblock.
     #[arg(long)]
     pub inline: bool,

@@ -60,12 +60,26 @@ fn run_generate(
     args: OstreeDeltaGenerateArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let to = repo.resolve_rev(&args.to)?;
+    let to = args.to.or(args.rev).expect("clap requires --to or REV");
+    let to = repo.resolve_rev(&to)?;
     let from = match (&args.from, args.empty) {
         (_, true) => None,
         (Some(from), false) => Some(repo.resolve_rev(from)?),
         (None, false) => Some(repo.resolve_rev(&format!("{to}^"))?),
     };
+    if args.if_not_exists {
+        let name = match from {
+            Some(from) => format!("{from}-{to}"),
+            None => to.to_string(),
+        };
+        if index::stored(repo)?
+            .iter()
+            .any(|(stored, _)| *stored == name)
+        {
+            printer.outln(format_args!("{name} already exists"))?;
+            return Ok(ExitStatus::Success);
+        }
+    }
     let options = GenerateOptions {
         from,
         to,

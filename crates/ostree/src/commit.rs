@@ -408,6 +408,15 @@ pub(crate) fn finish_commit(
     let id = repo.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
     let refs: Vec<(String, Checksum)> = options.branch.iter().map(|b| (b.clone(), id)).collect();
     transaction.commit(&refs)?;
+    // `[core] commit-update-summary`: every commit regenerates the summary.
+    if repo
+        .read_config()?
+        .get("core", "commit-update-summary")
+        .as_deref()
+        == Some("true")
+    {
+        crate::summary::update_summary(repo)?;
+    }
     Ok(CommitOutcome {
         commit: id,
         written: true,
