@@ -58,8 +58,12 @@ pub enum OstreeVerb {
     Checkout(OstreeCheckoutArgs),
     /// Print the commit a ref or checksum names (`REF^` for its parent).
     RevParse {
+        /// Print the repository's only commit (fails unless there is exactly one).
+        #[arg(short = 'S', long, conflicts_with = "rev")]
+        single: bool,
         /// The ref or checksum.
-        rev: String,
+        #[arg(required_unless_present = "single")]
+        rev: Option<String>,
     },
     /// List refs, or create and delete them.
     Refs {
@@ -547,6 +551,9 @@ pub struct OstreePullArgs {
     /// (one `syncfs` before refs move), which gives what fsyncing each one gives.
     #[arg(long)]
     pub per_object_fsync: bool,
+    /// Refuse to pull into an archive repository, where deltas are never applied.
+    #[arg(long, conflicts_with = "disable_static_deltas")]
+    pub require_static_deltas: bool,
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,

@@ -81,8 +81,12 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             };
             checkout(&repo, &id, &dest, &options)?;
         }
-        OstreeVerb::RevParse { rev } => {
-            printer.outln(format_args!("{}", repo.resolve_rev(&rev)?))?
+        OstreeVerb::RevParse { single, rev } => {
+            let id = match rev {
+                Some(rev) if !single => repo.resolve_rev(&rev)?,
+                _ => refs::single_commit(&repo)?,
+            };
+            printer.outln(format_args!("{id}"))?
         }
         OstreeVerb::Refs {
             delete,

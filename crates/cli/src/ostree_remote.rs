@@ -123,6 +123,7 @@ pub fn run_pull(
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         disable_static_deltas: args.disable_static_deltas,
+        require_static_deltas: args.require_static_deltas,
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));

@@ -72,6 +72,10 @@ pub struct PullOptions {
     pub workers: usize,
     /// Never use static deltas (`--disable-static-deltas`).
     pub disable_static_deltas: bool,
+    /// Refuse to pull into an archive repository, where static deltas are never
+    /// applied (`--require-static-deltas`). Not yet: refusing a commit the remote
+    /// offers no delta for.
+    pub require_static_deltas: bool,
 }
 
 impl Default for PullOptions {
@@ -82,6 +86,7 @@ impl Default for PullOptions {
             commit_metadata_only: false,
             workers: 8,
             disable_static_deltas: false,
+            require_static_deltas: false,
         }
     }
 }
@@ -154,6 +159,9 @@ pub enum PullError {
         /// The ref.
         name: String,
     },
+    /// `--require-static-deltas` into an archive repository (ostree's wording).
+    #[error("Can't use static deltas in an archive repo")]
+    DeltasInArchive,
     /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
     #[error(
         "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
@@ -290,6 +298,9 @@ pub fn pull(
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
+    if options.require_static_deltas && repo.mode() == RepoMode::Archive {
+        return Err(PullError::DeltasInArchive);
+    }
     let remote = repo.remote(remote_name)?;
     let policy = RemotePolicy::for_remote(&remote)?;
     if let Some(path) = remote.url.strip_prefix("file://") {

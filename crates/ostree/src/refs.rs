@@ -175,9 +175,10 @@ impl Repo {
             Ok(id) => id,
             Err(_) => match self.read_ref(base)? {
                 Some(id) => id,
-                None => self
-                    .find_in_remotes(base)?
-                    .ok_or_else(|| Error::NotFound(base.to_owned()))?,
+                None => match self.find_in_remotes(base)? {
+                    Some(id) => id,
+                    None => self.find_partial_commit(base)?,
+                },
             },
         };
         for _ in 0..rev.len() - base.len() {
@@ -191,6 +192,32 @@ impl Repo {
 }
 
 impl Repo {
+    /// A commit named by a unique prefix of its checksum, as `ostree rev-parse` takes
+    /// it when no ref has that name.
+    fn find_partial_commit(&self, prefix: &str) -> Result<Checksum, Error> {
+        let hex = !prefix.is_empty()
+            && prefix.len() < 64
+            && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Err(Error::NotFound(prefix.to_owned()));
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        let matching: Vec<Checksum> = self
+            .list_objects(crate::object::ObjectType::Commit)?
+            .into_iter()
+            .filter(|id| id.to_string().starts_with(&prefix))
+            .collect();
+        match matching[..] {
+            [one] => Ok(one),
+            [] => Err(Error::NotFound(prefix)),
+            _ => Err(Error::Unsupported {
+                verb: "resolve",
+                path: self.path.clone(),
+                detail: format!("Refspec '{prefix}' not unique"),
+            }),
+        }
+    }
+
     /// A ref not found locally, looked up as `ostree rev-parse` does among the remotes'
     /// refs: `refs/remotes/NAME` (`REMOTE/REF`), then `REF` under each remote in name
     /// order.
@@ -317,6 +344,24 @@ pub fn create(repo: &Repo, name: &str, target: &str, force: bool) -> Result<Chec
     repo.set_ref(name, Some(&id))?;
     crate::summary::refs_changed(repo)?;
     Ok(id)
+}
+
+/// The repository's only commit, as `ostree rev-parse --single` finds it; refused when
+/// there is none or more than one.
+pub fn single_commit(repo: &Repo) -> Result<Checksum, Error> {
+    let commits = repo.list_objects(crate::object::ObjectType::Commit)?;
+    match commits[..] {
+        [one] => Ok(one),
+        _ => Err(Error::Unsupported {
+            verb: "rev-parse --single in",
+            path: repo.path().to_owned(),
+            detail: if commits.is_empty() {
+                "No commit objects found".into()
+            } else {
+                "Multiple commit objects found".into()
+            },
+        }),
+    }
 }
 
 /// Points the existing ref `name` at the commit `rev` names, as `ostree reset REF REV`
