@@ -357,9 +357,12 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         (None, Some(epoch)) => Some(browse::parse_source_date_epoch(epoch)?),
         (None, None) => None,
     };
+    // `--parent=none`, as in ostree: no parent, like --orphan.
+    let no_parent = a.parent.as_deref() == Some("none");
     let parent = a
         .parent
         .as_deref()
+        .filter(|_| !no_parent)
         .map(|p| repo.resolve_rev(p))
         .transpose()?;
     let mut metadata = Vec::new();
@@ -376,7 +379,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         body: a.body,
         timestamp,
         parent,
-        orphan: a.orphan,
+        orphan: a.orphan || no_parent,
         owner_uid: a.owner_uid,
         owner_gid: a.owner_gid,
         canonical_permissions: a.canonical_permissions,

@@ -48,7 +48,7 @@ pub enum FetchError {
     #[error("could not create a file for a fetched body")]
     Spill(#[source] IoError),
     /// The URL is not `http://` or `https://`.
-    #[error("unsupported URL '{0}': only http:// and https:// remotes can be pulled")]
+    #[error("Invalid URI scheme in {0}: only http://, https:// and file:// remotes can be pulled")]
     Scheme(String),
 }
 

@@ -302,8 +302,14 @@ pub fn pull(
         return Err(PullError::DeltasInArchive);
     }
     let remote = repo.remote(remote_name)?;
+    let fetcher = match remote.url.strip_prefix("file://") {
+        Some(_) => None,
+        // A URL that cannot be fetched is the first thing to report.
+        None => Some(Fetcher::new(&remote.url)?),
+    };
     let policy = RemotePolicy::for_remote(&remote)?;
-    if let Some(path) = remote.url.strip_prefix("file://") {
+    let Some(fetcher) = fetcher else {
+        let path = remote.url.trim_start_matches("file://");
         return pull_file(
             repo,
             (remote_name, &remote, &policy),
@@ -312,8 +318,7 @@ pub fn pull(
             options,
             progress,
         );
-    }
-    let fetcher = Fetcher::new(&remote.url)?;
+    };
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
         mode,

@@ -240,6 +240,9 @@ impl Repo {
         };
         let mode = mode_from_config(&text).map_err(bad)?;
         let policy = Policy::from_config(&text).map_err(bad)?;
+        // As OSTree: a repository whose `tmp/` was removed gets it back on open. Best
+        // effort: a read-only repository can still be read.
+        let _ = fs::create_dir(path.join("tmp"));
         Ok(Repo {
             path: path.to_owned(),
             mode,
