@@ -286,8 +286,11 @@ pub struct OstreeCommitArgs {
     #[arg(short, long, default_value = "")]
     pub subject: String,
     /// Body text.
-    #[arg(short = 'm', long, default_value = "")]
+    #[arg(short = 'm', long, default_value = "", conflicts_with = "body_file")]
     pub body: String,
+    /// Read the body text from FILE.
+    #[arg(short = 'F', long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
     /// Commit time: `@SECONDS` or `YYYY-MM-DDTHH:MM:SSZ` (default: `SOURCE_DATE_EPOCH` or now).
     #[arg(long, value_name = "TIME")]
     pub timestamp: Option<String>,

@@ -376,7 +376,11 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
     let options = CommitOptions {
         branch: a.branch,
         subject: a.subject,
-        body: a.body,
+        body: match &a.body_file {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("could not read --body-file '{}'", file.display()))?,
+            None => a.body,
+        },
         timestamp,
         parent,
         orphan: a.orphan || no_parent,

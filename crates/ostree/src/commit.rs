@@ -436,7 +436,7 @@ fn bootable_kernel(repo: &Repo, root_tree: &Checksum) -> Result<String, Error> {
     for name in ["usr", "lib", "modules"] {
         let Some((_, id, _)) = tree.dirs.iter().find(|(n, _, _)| n == name) else {
             return Err(not_bootable(
-                "no such directory; a bootable tree has its kernel at usr/lib/modules/VERSION/vmlinuz",
+                "No such file or directory; a bootable tree has its kernel at usr/lib/modules/VERSION/vmlinuz",
             ));
         };
         tree = repo.load_dirtree(id)?;

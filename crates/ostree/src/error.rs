@@ -39,7 +39,7 @@ pub enum Error {
         actual: Checksum,
     },
     /// A ref, commit or path does not exist.
-    #[error("could not resolve '{0}': not found")]
+    #[error("{}", not_found(.0))]
     NotFound(String),
     /// A ref name is not valid.
     #[error("Invalid ref name '{0}'")]
@@ -82,5 +82,19 @@ fn corruption(object: &str, actual: &Checksum) -> String {
     match (id.parse::<Checksum>(), kind) {
         (Ok(id), Some(kind)) => kind.corruption(&id, actual),
         _ => format!("content hashes to {actual}"),
+    }
+}
+
+/// What a missing name reads as: ostree's "No such metadata object ID.TYPE" for a
+/// metadata object (scripts match on it), else that it could not be resolved.
+fn not_found(name: &str) -> String {
+    let metadata = [".commit", ".dirtree", ".dirmeta"];
+    let object = name
+        .split_once('.')
+        .is_some_and(|(id, _)| id.parse::<Checksum>().is_ok());
+    if object && metadata.iter().any(|ext| name.ends_with(ext)) {
+        format!("No such metadata object {name}")
+    } else {
+        format!("could not resolve '{name}': not found")
     }
 }
