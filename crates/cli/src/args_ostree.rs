@@ -88,6 +88,14 @@ pub enum OstreeVerb {
         /// ref or commit (with --create).
         refs: Vec<String>,
     },
+    /// Print the content checksum of a file or symlink (as it would be stored).
+    Checksum {
+        /// Leave extended attributes out.
+        #[arg(long)]
+        ignore_xattrs: bool,
+        /// The file.
+        path: PathBuf,
+    },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
         /// The ref.

@@ -31,6 +31,15 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let OstreeVerb::External(words) = &verb {
         return run_extension(words, printer);
     }
+    if let OstreeVerb::Checksum {
+        ignore_xattrs,
+        path,
+    } = &verb
+    {
+        let id = ferro_ostree::commit::file_checksum(path, *ignore_xattrs)?;
+        printer.outln(format_args!("{id}"))?;
+        return Ok(ExitStatus::Success);
+    }
     let cwd = std::env::current_dir().context("could not read the current directory")?;
     let Some(path) = Repo::locate(args.repo.as_deref(), &cwd, args.env_sysroot.as_deref()) else {
         printer.errln(
@@ -52,7 +61,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
     let repo = Repo::open(&path)?;
     match verb {
-        OstreeVerb::Init { .. } | OstreeVerb::External(_) => unreachable!("handled above"),
+        OstreeVerb::Init { .. } | OstreeVerb::External(_) | OstreeVerb::Checksum { .. } => {
+            unreachable!("handled above")
+        }
         OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
         OstreeVerb::Commit(commit) => return run_commit(&repo, commit, printer),
         OstreeVerb::Checkout(a) => {

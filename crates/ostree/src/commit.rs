@@ -297,6 +297,44 @@ impl Walker<'_> {
     }
 }
 
+/// The content checksum a regular file or symlink would be stored under (its owner,
+/// mode, extended attributes unless `ignore_xattrs`, and bytes or target), as `ostree
+/// checksum` prints it; nothing is stored.
+pub fn file_checksum(path: &Path, ignore_xattrs: bool) -> Result<Checksum, Error> {
+    let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    let xattrs = if ignore_xattrs {
+        vec![]
+    } else {
+        crate::xattrs::Node::Path(path)
+            .read()
+            .map_err(io_err("read extended attributes of", path))?
+    };
+    let mut header = FileHeader {
+        uid: st.uid(),
+        gid: st.gid(),
+        mode: st.mode(),
+        symlink_target: String::new(),
+        xattrs,
+    };
+    if st.file_type().is_symlink() {
+        let target = fs::read_link(path).map_err(io_err("read symlink", path))?;
+        header.mode = S_IFLNK | 0o777;
+        header.symlink_target = target.to_string_lossy().into_owned();
+        return Ok(header.hasher().finish());
+    }
+    if !st.is_file() {
+        return Err(Error::Unsupported {
+            verb: "checksum",
+            path: path.to_owned(),
+            detail: "only regular files and symlinks have content checksums".into(),
+        });
+    }
+    let mut hasher = header.hasher();
+    let mut file = File::open(path).map_err(io_err("open", path))?;
+    std::io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
+    Ok(hasher.finish())
+}
+
 /// Writes the dirtrees bottom-up and returns the root's (dirtree, dirmeta) ids.
 pub(crate) fn write_trees(
     repo: &Repo,
