@@ -78,6 +78,7 @@ mod object_dirs;
 pub mod prune;
 pub mod pull;
 pub mod pull_local;
+mod pull_types;
 pub mod pull_verify;
 pub mod refs;
 pub mod remote;

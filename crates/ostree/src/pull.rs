@@ -44,8 +44,7 @@ use crate::delta::index::DeltaIndex;
 use crate::error::{io_err, too_deep};
 use crate::fetch::{Body, FetchError, Fetcher};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
-use crate::pull_verify::{PolicyError, RemotePolicy, SignPolicy};
-use crate::remote;
+use crate::pull_verify::{RemotePolicy, SignPolicy};
 use crate::repo::{self, Repo, RepoMode};
 use crate::sign::SignError;
 use crate::workers::parallel;
@@ -58,158 +57,7 @@ const MAX_IN_MEMORY: u64 = 1 << 20;
 /// Largest `config` or `refs/heads/REF` file fetched.
 const MAX_SMALL: u64 = 1 << 20;
 
-/// How to pull.
-#[derive(Debug, Clone)]
-pub struct PullOptions {
-    /// Parents to fetch besides each commit (`None`: the whole history the remote has).
-    pub depth: Option<u64>,
-    /// Write refs as local `refs/heads/REF` instead of `refs/remotes/REMOTE/REF`.
-    pub mirror: bool,
-    /// Fetch only commits and their detached metadata; the commits are marked
-    /// partial (`state/CSUM.commitpartial`) as OSTree does.
-    pub commit_metadata_only: bool,
-    /// Concurrent requests.
-    pub workers: usize,
-    /// Never use static deltas (`--disable-static-deltas`).
-    pub disable_static_deltas: bool,
-    /// Refuse to pull into an archive repository, where static deltas are never
-    /// applied (`--require-static-deltas`). Not yet: refusing a commit the remote
-    /// offers no delta for.
-    pub require_static_deltas: bool,
-}
-
-impl Default for PullOptions {
-    fn default() -> Self {
-        PullOptions {
-            depth: Some(0),
-            mirror: false,
-            commit_metadata_only: false,
-            workers: 8,
-            disable_static_deltas: false,
-            require_static_deltas: false,
-        }
-    }
-}
-
-/// Counters of a running pull, passed to [`PullProgress::update`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullStatus {
-    /// Metadata objects (commits, dirtrees, dirmetas) fetched.
-    pub metadata_fetched: u64,
-    /// Content objects fetched so far.
-    pub content_fetched: u64,
-    /// Content objects to fetch, once the trees are scanned (0 before).
-    pub content_total: u64,
-    /// Bytes received.
-    pub bytes_fetched: u64,
-    /// Static-delta parts fetched (or read inline from a superblock) and applied.
-    pub delta_parts_fetched: u64,
-}
-
-/// Receives progress; the library never draws anything itself.
-pub trait PullProgress: Sync {
-    /// Called after every fetched object (from the fetch threads).
-    fn update(&self, status: &PullStatus);
-}
-
-/// Progress nobody looks at.
-impl PullProgress for () {
-    fn update(&self, _: &PullStatus) {}
-}
-
-/// What a pull did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullReport {
-    /// Refs written, with their local names (`REMOTE:REF`, or `REF` when mirroring),
-    /// and commits pulled by checksum (name = the checksum).
-    pub refs: Vec<(String, Checksum)>,
-    /// Final counters.
-    pub status: PullStatus,
-    /// Names of the static deltas applied.
-    pub deltas: Vec<String>,
-    /// Why offered static deltas were not used (the objects were fetched one by one).
-    pub delta_notes: Vec<String>,
-}
-
-/// Why a pull failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PullError {
-    /// The remote is not configured, or its configuration is unusable.
-    #[error(transparent)]
-    Remote(#[from] remote::Error),
-    /// A request failed.
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
-    #[error(transparent)]
-    Repo(#[from] repo::Error),
-    /// The remote repository cannot be pulled over HTTP.
-    #[error("remote '{url}' is a {mode} repository; only archive repositories can be pulled")]
-    NotArchive {
-        /// The remote's URL.
-        url: String,
-        /// Its mode, or why it is unreadable.
-        mode: String,
-    },
-    /// A ref is neither in the summary nor under `refs/heads/`.
-    #[error("remote '{remote}' has no ref '{name}'")]
-    RefNotFound {
-        /// The remote.
-        remote: String,
-        /// The ref.
-        name: String,
-    },
-    /// `--require-static-deltas` into an archive repository (ostree's wording).
-    #[error("Can't use static deltas in an archive repo")]
-    DeltasInArchive,
-    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
-    #[error(
-        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
-         ferro checks only when pulling over http(s): serve it over http(s)"
-    )]
-    SignedLocal(String),
-    /// No refs were named and the remote has no `branches`.
-    #[error("no refs to pull: name some, or configure branches for remote '{0}'")]
-    NoRefs(String),
-    /// The remote's signature settings cannot be honoured (checked before any fetch).
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    /// The remote requires signed commits and this one is unsigned, or no signature
-    /// verifies with its trusted keys; nothing of the commit was stored.
-    #[error("refusing commit {commit} from remote '{remote}'")]
-    Signature {
-        /// The remote.
-        remote: String,
-        /// The refused commit.
-        commit: Checksum,
-        /// Why it does not verify (boxed: it is large, and this is the rare path).
-        #[source]
-        source: Box<SignError>,
-    },
-    /// The remote requires a signed summary (`sign-verify-summary`) and it has no
-    /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
-    /// beyond them.
-    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
-    SummarySignature {
-        /// The remote.
-        remote: String,
-        /// Why it does not verify.
-        #[source]
-        source: Box<SignError>,
-    },
-    /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
-    #[error(transparent)]
-    Delta(#[from] DeltaError),
-    /// A fetched object has the right checksum but is not a valid object.
-    #[error("invalid object {object} from the remote: {source}")]
-    Invalid {
-        /// `CHECKSUM.TYPE`.
-        object: String,
-        /// The parse error.
-        #[source]
-        source: crate::gvariant::Error,
-    },
-}
+pub use crate::pull_types::{PullError, PullOptions, PullProgress, PullReport, PullStatus};
 
 /// A pull from a `file://` remote: the remote repository is local, so its commits are
 /// copied (and verified) as `pull-local` copies them, and the refs written as the
@@ -289,6 +137,23 @@ fn fetch_summary(
     Ok(summary_bytes)
 }
 
+/// A mirror keeps the remote's `summary` and `summary.sig`, as `ostree pull --mirror`
+/// does, so that it can be served in turn.
+fn mirror_summary(repo: &Repo, fetcher: &Fetcher, summary: &[u8]) -> Result<(), PullError> {
+    let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
+    repo.write_durable(&repo.path().join("summary"), summary)?;
+    let sig = repo.path().join("summary.sig");
+    match signatures {
+        Some(bytes) => repo.write_durable(&sig, &bytes)?,
+        None => match fs::remove_file(&sig) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(repo::Error::from(io_err("delete", &sig)(e)).into()),
+        },
+    }
+    Ok(())
+}
+
 /// Pulls `refs` (names, or commit checksums) from `remote_name` into `repo`; with no
 /// refs, the remote's `branches` (or, with `mirror`, every ref in its summary).
 pub fn pull(
@@ -335,10 +200,10 @@ pub fn pull(
         source,
     };
     let summary_bytes = fetch_summary(&fetcher, remote_name, &policy)?;
-    let (summary, offer) = match summary_bytes {
+    let (summary, offer) = match &summary_bytes {
         Some(bytes) => (
-            Some(crate::summary::parse_refs(&bytes).map_err(invalid_summary)?),
-            Offer::Summary(DeltaIndex::from_summary(&bytes).map_err(invalid_summary)?),
+            Some(crate::summary::parse_refs(bytes).map_err(invalid_summary)?),
+            Offer::Summary(DeltaIndex::from_summary(bytes).map_err(invalid_summary)?),
         ),
         None => (None, Offer::Probe),
     };
@@ -352,6 +217,19 @@ pub fn pull(
     for name in names {
         if let Ok(id) = name.parse::<Checksum>() {
             targets.push((None, name, id));
+            continue;
+        }
+        // `REF@CHECKSUM`: that commit, written to the ref.
+        if let Some((name, id)) = name
+            .split_once('@')
+            .and_then(|(n, c)| Some((n, c.parse().ok()?)))
+        {
+            let local = if options.mirror {
+                name.to_owned()
+            } else {
+                format!("{remote_name}:{name}")
+            };
+            targets.push((Some(local), name.to_owned(), id));
             continue;
         }
         let not_found = || PullError::RefNotFound {
@@ -410,6 +288,9 @@ pub fn pull(
         }
     }
     transaction.commit(&moved)?;
+    if let (true, Some(bytes)) = (options.mirror, &summary_bytes) {
+        mirror_summary(repo, &puller.fetcher, bytes)?;
+    }
     report.status = puller.counters.snapshot();
     (report.deltas, report.delta_notes) = puller.deltas.into_inner().expect("not poisoned");
     Ok(report)

@@ -1,0 +1,163 @@
+//! The types of a pull ([`crate::pull`]): its options, progress, report and error,
+//! kept apart so that the pull itself and its `file://` path share them.
+
+use crate::checksum::Checksum;
+use crate::delta::DeltaError;
+use crate::fetch::FetchError;
+use crate::pull_verify::PolicyError;
+use crate::remote;
+use crate::repo;
+use crate::sign::SignError;
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Parents to fetch besides each commit (`None`: the whole history the remote has).
+    pub depth: Option<u64>,
+    /// Write refs as local `refs/heads/REF` instead of `refs/remotes/REMOTE/REF`.
+    pub mirror: bool,
+    /// Fetch only commits and their detached metadata; the commits are marked
+    /// partial (`state/CSUM.commitpartial`) as OSTree does.
+    pub commit_metadata_only: bool,
+    /// Concurrent requests.
+    pub workers: usize,
+    /// Never use static deltas (`--disable-static-deltas`).
+    pub disable_static_deltas: bool,
+    /// Refuse to pull into an archive repository, where static deltas are never
+    /// applied (`--require-static-deltas`). Not yet: refusing a commit the remote
+    /// offers no delta for.
+    pub require_static_deltas: bool,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            depth: Some(0),
+            mirror: false,
+            commit_metadata_only: false,
+            workers: 8,
+            disable_static_deltas: false,
+            require_static_deltas: false,
+        }
+    }
+}
+
+/// Counters of a running pull, passed to [`PullProgress::update`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullStatus {
+    /// Metadata objects (commits, dirtrees, dirmetas) fetched.
+    pub metadata_fetched: u64,
+    /// Content objects fetched so far.
+    pub content_fetched: u64,
+    /// Content objects to fetch, once the trees are scanned (0 before).
+    pub content_total: u64,
+    /// Bytes received.
+    pub bytes_fetched: u64,
+    /// Static-delta parts fetched (or read inline from a superblock) and applied.
+    pub delta_parts_fetched: u64,
+}
+
+/// Receives progress; the library never draws anything itself.
+pub trait PullProgress: Sync {
+    /// Called after every fetched object (from the fetch threads).
+    fn update(&self, status: &PullStatus);
+}
+
+/// Progress nobody looks at.
+impl PullProgress for () {
+    fn update(&self, _: &PullStatus) {}
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullReport {
+    /// Refs written, with their local names (`REMOTE:REF`, or `REF` when mirroring),
+    /// and commits pulled by checksum (name = the checksum).
+    pub refs: Vec<(String, Checksum)>,
+    /// Final counters.
+    pub status: PullStatus,
+    /// Names of the static deltas applied.
+    pub deltas: Vec<String>,
+    /// Why offered static deltas were not used (the objects were fetched one by one).
+    pub delta_notes: Vec<String>,
+}
+
+/// Why a pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The remote is not configured, or its configuration is unusable.
+    #[error(transparent)]
+    Remote(#[from] remote::Error),
+    /// A request failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    /// The remote repository cannot be pulled over HTTP.
+    #[error("remote '{url}' is a {mode} repository; only archive repositories can be pulled")]
+    NotArchive {
+        /// The remote's URL.
+        url: String,
+        /// Its mode, or why it is unreadable.
+        mode: String,
+    },
+    /// A ref is neither in the summary nor under `refs/heads/`.
+    #[error("remote '{remote}' has no ref '{name}'")]
+    RefNotFound {
+        /// The remote.
+        remote: String,
+        /// The ref.
+        name: String,
+    },
+    /// `--require-static-deltas` into an archive repository (ostree's wording).
+    #[error("Can't use static deltas in an archive repo")]
+    DeltasInArchive,
+    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
+    #[error(
+        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
+         ferro checks only when pulling over http(s): serve it over http(s)"
+    )]
+    SignedLocal(String),
+    /// No refs were named and the remote has no `branches`.
+    #[error("no refs to pull: name some, or configure branches for remote '{0}'")]
+    NoRefs(String),
+    /// The remote's signature settings cannot be honoured (checked before any fetch).
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The remote requires signed commits and this one is unsigned, or no signature
+    /// verifies with its trusted keys; nothing of the commit was stored.
+    #[error("refusing commit {commit} from remote '{remote}'")]
+    Signature {
+        /// The remote.
+        remote: String,
+        /// The refused commit.
+        commit: Checksum,
+        /// Why it does not verify (boxed: it is large, and this is the rare path).
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The remote requires a signed summary (`sign-verify-summary`) and it has no
+    /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
+    /// beyond them.
+    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
+    SummarySignature {
+        /// The remote.
+        remote: String,
+        /// Why it does not verify.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
+    #[error(transparent)]
+    Delta(#[from] DeltaError),
+    /// A fetched object has the right checksum but is not a valid object.
+    #[error("invalid object {object} from the remote: {source}")]
+    Invalid {
+        /// `CHECKSUM.TYPE`.
+        object: String,
+        /// The parse error.
+        #[source]
+        source: crate::gvariant::Error,
+    },
+}
