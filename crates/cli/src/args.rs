@@ -6,7 +6,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// ferrocore: immutable, atomically updated OS tooling compatible with Fedora CoreOS.
 #[derive(Debug, Parser)]
-#[command(name = "ferro", version, about, propagate_version = false)]
+#[command(
+    name = "ferro",
+    version,
+    about,
+    propagate_version = false,
+    args_override_self = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
