@@ -115,7 +115,10 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             } else if collections && delete {
                 refs::delete_collections(&repo, &refs)?;
             } else if collections {
-                for r in repo.collection_refs()? {
+                // Arguments name the collections to list (all when none).
+                let wanted =
+                    |r: &refs::CollectionRef| refs.is_empty() || refs.contains(&r.collection);
+                for r in repo.collection_refs()?.into_iter().filter(wanted) {
                     printer.outln(format_args!("({}, {})", r.collection, r.name))?;
                 }
             } else if let Some(new) = create {
