@@ -239,10 +239,10 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
-        if self.src.mode() == self.dest.mode() {
-            if let Some(size) = self.link_content(id)? {
-                return Ok(Some(size));
-            }
+        if self.src.mode() == self.dest.mode()
+            && let Some(size) = self.link_content(id)?
+        {
+            return Ok(Some(size));
         }
         let mut content = self.src.read_content(id)?;
         let actual = self

@@ -225,10 +225,10 @@ impl Repo {
         if name.contains(':') {
             return Ok(None);
         }
-        if let Some((remote, rest)) = name.split_once('/') {
-            if let Some(id) = self.read_ref(&format!("{remote}:{rest}"))? {
-                return Ok(Some(id));
-            }
+        if let Some((remote, rest)) = name.split_once('/')
+            && let Some(id) = self.read_ref(&format!("{remote}:{rest}"))?
+        {
+            return Ok(Some(id));
         }
         for (remote, _) in subdirectories(&self.path.join("refs/remotes"))? {
             if let Some(id) = self.read_ref(&format!("{remote}:{name}"))? {
