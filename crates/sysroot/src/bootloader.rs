@@ -106,10 +106,14 @@ impl Sysroot {
             for (new, old) in list.iter_mut().zip(&current.deployments) {
                 new.kargs = old.kargs.clone();
             }
+            // The refs come first: once `ostree/boot.N` is switched (the commit
+            // point here), the new list must already be kept from pruning.
             self.step("boot links")?;
             self.write_boot_links(&list, bootversion, subbootversion)?;
             self.step("deployment refs")?;
             self.write_deployment_refs(&list, bootversion, subbootversion)?;
+            self.step("swap boot links")?;
+            self.swap_boot_links(bootversion, subbootversion)?;
             self.bump_deploy_mtime()?;
             return Ok(BootState {
                 bootversion,
@@ -128,6 +132,7 @@ impl Sysroot {
 
         self.step("boot links")?;
         self.write_boot_links(&list, bootversion, subbootversion)?;
+        self.swap_boot_links(bootversion, subbootversion)?;
 
         self.step("boot entries")?;
         let loader = root.join(format!("boot/loader.{bootversion}"));
@@ -193,8 +198,7 @@ impl Sysroot {
         })
     }
 
-    /// `ostree/boot.B.S/OS/BOOTCSUM/SERIAL` links to each deployment, then
-    /// `ostree/boot.B` switched to them.
+    /// `ostree/boot.B.S/OS/BOOTCSUM/SERIAL` links to each deployment.
     fn write_boot_links(
         &self,
         list: &[Deployment],
@@ -212,9 +216,14 @@ impl Sysroot {
             let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
             std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
         }
+        Ok(())
+    }
+
+    /// Switches `ostree/boot.B` to `boot.B.S`, durably.
+    fn swap_boot_links(&self, bootversion: u8, subbootversion: u8) -> Result<(), Error> {
         replace_symlink(
-            &bootdir_name,
-            &root.join(format!("ostree/boot.{bootversion}")),
+            format!("boot.{bootversion}.{subbootversion}"),
+            &self.path().join(format!("ostree/boot.{bootversion}")),
             Durability::Sync,
         )?;
         Ok(())

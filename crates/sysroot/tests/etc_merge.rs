@@ -100,7 +100,8 @@ fn file_to_directory_conflict_is_a_clear_error() {
     );
     assert_eq!(
         err.to_string(),
-        "/etc merge conflict at 'f.conf': local file would replace the new default directory"
+        "/etc merge conflict at 'f.conf': local file would replace the new default directory \
+         (Modified config file newly defaults to directory)"
     );
     assert_eq!(sysroot.load().unwrap(), before);
     assert!(sysroot.verify().unwrap().is_empty());
