@@ -123,7 +123,10 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
             ],
             4 => f.admin(&["cleanup"]),
             _ => {
-                f.run_ok(&f.admin(&["deploy", "--stage", "testos/a"]));
+                // `ostree admin deploy --stage` needs a booted system (as in OSTree);
+                // the host command stages on any sysroot.
+                let stage = ["deploy", "--sysroot", &f.sysroot, "--stage", "testos/a"];
+                f.run_ok(&stage.map(String::from));
                 f.admin(&["finalize-staged"])
             }
         };
