@@ -1,0 +1,54 @@
+//! The fleet side of ferrocore: the server that many nodes ask before they reboot, and
+//! (later) where they learn which release to update to and which config their pool
+//! wants.
+//!
+//! A fleet of Fedora CoreOS machines updates itself: each node's agent (Zincati) finds a
+//! new release, stages it, and then needs permission to reboot into it, so that a
+//! fleet of hundreds does not reboot all at once. That permission is a slot of a
+//! **counting semaphore** per *group* of nodes, taken and given back over the two-call
+//! **FleetLock** protocol: `POST /v1/pre-reboot` before rebooting (take a slot, or hold
+//! the one already taken: the lock is *recursive* and *owned* by the node's id) and
+//! `POST /v1/steady-state` once the node is healthy again (give it back; giving back a
+//! slot one does not hold succeeds too). Fedora CoreOS's server for this is Airlock, on
+//! etcd; `ferro fleet serve` speaks the same protocol to the same, unchanged agents.
+//!
+//! The modules, from the wire inwards:
+//! - [`protocol`]: the FleetLock request (parsed from the raw body whatever the
+//!   `Content-Type`, since Zincati sends none), its validation, and the bounded set of
+//!   error kinds with their HTTP statuses.
+//! - [`semaphore`]: the semaphore of one group as a value: holders with the time they
+//!   took their slot and the time they were last heard of.
+//! - [`config`]: the server's TOML config; a bad config is reported with the key, line
+//!   and column, as ferrocore reports every config.
+//! - [`api`]: the JSON documents of the admin API (`GET /v1/locks`, releases, the
+//!   audit log), shared by the server and [`client`].
+//! - [`client`]: the admin client behind `ferro fleet locks` and `ferro fleet release`.
+//! - `store` and `server` (feature `server`): the embedded store, one crash-safe redb
+//!   file in which every acknowledged lock change is committed before the answer, with
+//!   an audit log of every change; and the HTTP server with its metrics.
+//!
+//! **Where it runs.** The node image and its initramfs carry the same `ferro` binary
+//! but never serve a fleet. The server's dependencies (the tokio runtime, axum/hyper,
+//! redb, the metrics registry) are behind the cargo feature `server` (on by default);
+//! the `ferro` package passes it on as its feature `fleet-server`, so the image builds
+//! `ferro` with `--no-default-features` (plus the features it wants) and keeps the admin
+//! client only. `docs/fleet.md` has the commands.
+//!
+//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the update graph, the pool
+//! config server, TLS on the listener, leases, the dashboard.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod protocol;
+pub mod semaphore;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod store;
+pub mod time;
+
+pub use config::{Config, ConfigError};

@@ -1,0 +1,673 @@
+//! `ferro fleet serve`: the HTTP server (tokio + axum) over the embedded [`Store`].
+//!
+//! Routes:
+//! - `POST …/v1/pre-reboot`, `POST …/v1/steady-state` — FleetLock, for any path
+//!   prefix (Zincati joins `v1/…` onto its configured base URL, which may have a
+//!   path). Other methods get 405 with a JSON error.
+//! - `GET /v1/locks`, `POST /v1/admin/release`, `GET /v1/audit?after=N&limit=M` — the
+//!   admin API, behind `Authorization: Bearer <one of admin_tokens>`.
+//! - `GET /metrics` (Prometheus text format), `GET /healthz`.
+//!
+//! Routing is one `match` on the path rather than a router table so that every
+//! answer, 404 and 405 included, is the protocol's `{"kind","value"}` JSON.
+//!
+//! A request's store change runs on tokio's blocking pool and is committed before
+//! the answer is written; on SIGTERM or SIGINT the server stops accepting, lets the
+//! requests in progress finish, and returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri, header};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::api::{Audit, GroupStatus, Locks, ReleaseRequest, ReleaseResult};
+use crate::config::Config;
+use crate::protocol::{self, ErrorKind, MAX_BODY_BYTES, Operation, PROTOCOL_HEADER, ProtocolError};
+use crate::semaphore::{LockOutcome, UnlockOutcome};
+use crate::store::{Actor, Store, StoreError};
+use crate::time::now_ms;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The config asks for something this server cannot do yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
+    /// Tokens would be sent in clear text over the network.
+    #[error(
+        "admin_tokens/tokens are set but {0} is not a loopback address and no tls_cert is configured: tokens would travel in clear text"
+    )]
+    TokensInClear(SocketAddr),
+    /// The store could not be opened or set up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listening socket could not be bound.
+    #[error("could not listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime or the accept loop failed.
+    #[error("the server failed")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Starts logging (to standard error, `RUST_LOG`-style level from `FERRO_LOG`,
+/// default `info`) for a server process; a second call does nothing.
+pub fn init_logging() {
+    let level = std::env::var("FERRO_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a server for `config` until SIGTERM or SIGINT. `ready` is called with the
+/// bound address once connections are accepted (the socket is listening), which is
+/// what callers synchronise on.
+pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        ready(server.local_addr());
+        server.run(shutdown_signal()).await
+    })
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the server runs until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// A server bound to its address, with its store open and the config's slot counts
+/// applied, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+#[derive(Debug)]
+struct AppState {
+    config: Config,
+    store: Arc<Store>,
+    metrics: Metrics,
+}
+
+impl Server {
+    /// Opens the store, applies the config's slot counts (logging each change) and
+    /// binds the listener.
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        if !config.etcd.is_empty() {
+            return Err(ServeError::Unsupported("the etcd backend"));
+        }
+        if config.tls.is_some() {
+            return Err(ServeError::Unsupported("TLS on the listener"));
+        }
+        if config.tokens_would_travel_in_clear() {
+            return Err(ServeError::TokensInClear(config.listen));
+        }
+        let data = config.data.clone();
+        let groups = config.lock.groups.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&data)?;
+            let changes = store.apply_slots(&groups, now_ms())?;
+            Ok::<_, StoreError>((store, changes))
+        })
+        .await
+        .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))?;
+        let (store, changes) = store?;
+        for change in &changes {
+            match change.before {
+                Some(before) => tracing::info!(
+                    group = %change.group, before, after = change.after,
+                    "slot count changed to follow the config"
+                ),
+                None => tracing::info!(group = %change.group, slots = change.after, "new group"),
+            }
+        }
+        let metrics = Metrics::new();
+        for (name, sem) in store.groups()? {
+            if let Some(&slots) = config.lock.groups.get(&name) {
+                metrics.set_group(&name, slots, sem.holders.len());
+            } else if !sem.holders.is_empty() {
+                tracing::warn!(group = %name, holders = sem.holders.len(),
+                    "group no longer configured still has holders; it is not served");
+            }
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        tracing::info!(store = %store.path().display(), groups = %config.lock, "store open");
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState {
+                config,
+                store: Arc::new(store),
+                metrics,
+            }),
+        })
+    }
+
+    /// The address the server listens on (with the port chosen for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in progress.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        tracing::info!(address = %self.local_addr(), "listening");
+        let app = Router::new().fallback(dispatch).with_state(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServeError::Runtime)
+    }
+}
+
+/// The endpoints, as metric labels (a bounded set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    PreReboot,
+    SteadyState,
+    Locks,
+    Release,
+    Audit,
+    Metrics,
+    Healthz,
+    Other,
+}
+
+impl Endpoint {
+    fn of(path: &str) -> Endpoint {
+        match path {
+            p if p.ends_with(Operation::PreReboot.path()) => Endpoint::PreReboot,
+            p if p.ends_with(Operation::SteadyState.path()) => Endpoint::SteadyState,
+            "/v1/locks" => Endpoint::Locks,
+            "/v1/admin/release" => Endpoint::Release,
+            "/v1/audit" => Endpoint::Audit,
+            "/metrics" => Endpoint::Metrics,
+            "/healthz" => Endpoint::Healthz,
+            _ => Endpoint::Other,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::PreReboot => "pre-reboot",
+            Endpoint::SteadyState => "steady-state",
+            Endpoint::Locks => "locks",
+            Endpoint::Release => "release",
+            Endpoint::Audit => "audit",
+            Endpoint::Metrics => "metrics",
+            Endpoint::Healthz => "healthz",
+            Endpoint::Other => "other",
+        }
+    }
+
+    fn methods(self) -> &'static [Method] {
+        match self {
+            Endpoint::PreReboot | Endpoint::SteadyState | Endpoint::Release => &[Method::POST],
+            _ => &[Method::GET, Method::HEAD],
+        }
+    }
+}
+
+type Labels = Vec<(String, String)>;
+
+/// The server's Prometheus metrics.
+#[derive(Debug)]
+struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    errors: Family<Labels, Counter>,
+    holders: Family<Labels, Gauge>,
+    slots: Family<Labels, Gauge>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ferro_fleet");
+        let requests = Family::<Labels, Counter>::default();
+        let errors = Family::<Labels, Counter>::default();
+        let holders = Family::<Labels, Gauge>::default();
+        let slots = Family::<Labels, Gauge>::default();
+        registry.register(
+            "requests",
+            "HTTP requests by endpoint and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "errors",
+            "Refused or failed requests by endpoint and error kind",
+            errors.clone(),
+        );
+        registry.register(
+            "lock_holders",
+            "Holders of a FleetLock group's slots",
+            holders.clone(),
+        );
+        registry.register("lock_slots", "Slots of a FleetLock group", slots.clone());
+        Metrics {
+            registry,
+            requests,
+            errors,
+            holders,
+            slots,
+        }
+    }
+
+    fn group(group: &str) -> Labels {
+        vec![("group".to_owned(), group.to_owned())]
+    }
+
+    fn set_group(&self, group: &str, slots: u32, holders: usize) {
+        self.slots
+            .get_or_create(&Self::group(group))
+            .set(i64::from(slots));
+        self.set_holders(group, holders);
+    }
+
+    fn set_holders(&self, group: &str, holders: usize) {
+        self.holders
+            .get_or_create(&Self::group(group))
+            .set(i64::try_from(holders).unwrap_or(i64::MAX));
+    }
+
+    fn count(&self, endpoint: Endpoint, status: StatusCode, kind: Option<ErrorKind>) {
+        let e = ("endpoint".to_owned(), endpoint.as_str().to_owned());
+        self.requests
+            .get_or_create(&vec![
+                e.clone(),
+                ("code".to_owned(), status.as_str().to_owned()),
+            ])
+            .inc();
+        if let Some(kind) = kind {
+            self.errors
+                .get_or_create(&vec![e, ("kind".to_owned(), kind.as_str().to_owned())])
+                .inc();
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// An answer before it is counted and sent.
+enum Answer {
+    /// 200 with a body of this content type.
+    Ok(&'static str, String),
+    /// A protocol error.
+    Err(ProtocolError),
+}
+
+impl From<ProtocolError> for Answer {
+    fn from(e: ProtocolError) -> Self {
+        Answer::Err(e)
+    }
+}
+
+async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
+    let endpoint = Endpoint::of(uri.path());
+    let answer = if endpoint == Endpoint::Other {
+        Answer::Err(ProtocolError::new(
+            ErrorKind::NotFound,
+            format!("no such endpoint: {}", uri.path()),
+        ))
+    } else if !endpoint.methods().contains(&method) {
+        Answer::Err(ProtocolError::new(
+            ErrorKind::MethodNotAllowed,
+            format!("{method} is not allowed on {}", uri.path()),
+        ))
+    } else {
+        match handle(&state, endpoint, &uri, &headers, body).await {
+            Ok(answer) => answer,
+            Err(error) => Answer::Err(error),
+        }
+    };
+    let (status, kind, content_type, text) = match answer {
+        Answer::Ok(content_type, text) => (StatusCode::OK, None, content_type, text),
+        Answer::Err(error) => (
+            StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(error.kind),
+            "application/json",
+            error.to_json(),
+        ),
+    };
+    state.metrics.count(endpoint, status, kind);
+    let mut response = Response::new(if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(text)
+    });
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = if endpoint.methods().contains(&Method::POST) {
+            "POST"
+        } else {
+            "GET, HEAD"
+        };
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    endpoint: Endpoint,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, ProtocolError> {
+    match endpoint {
+        Endpoint::PreReboot => fleetlock(state, Operation::PreReboot, headers, body).await,
+        Endpoint::SteadyState => fleetlock(state, Operation::SteadyState, headers, body).await,
+        Endpoint::Healthz => Ok(Answer::Ok("text/plain; charset=utf-8", "ok\n".to_owned())),
+        Endpoint::Metrics => Ok(Answer::Ok(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.render(),
+        )),
+        Endpoint::Locks => {
+            authorize(state, headers)?;
+            locks(state).await
+        }
+        Endpoint::Release => {
+            authorize(state, headers)?;
+            release(state, body).await
+        }
+        Endpoint::Audit => {
+            authorize(state, headers)?;
+            audit(state, uri).await
+        }
+        Endpoint::Other => unreachable!("answered by dispatch"),
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ProtocolError> {
+    let too_large = || {
+        ProtocolError::new(
+            ErrorKind::RequestTooLarge,
+            format!("request body over {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    // The only way reading a length-capped body fails short of a broken
+    // connection is the cap; either way there is no request to answer.
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    Ok(bytes.to_vec())
+}
+
+fn store_error(error: StoreError) -> ProtocolError {
+    tracing::error!(error = %error_chain(&error), "store operation failed");
+    ProtocolError::new(
+        ErrorKind::StoreUnavailable,
+        format!(
+            "the store failed; nothing was changed: {}",
+            error_chain(&error)
+        ),
+    )
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs a store operation on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    op: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || op(&store)).await {
+        Ok(result) => result.map_err(store_error),
+        Err(join) => Err(ProtocolError::new(
+            ErrorKind::InternalError,
+            format!("store task failed: {join}"),
+        )),
+    }
+}
+
+fn unknown_group(group: &str) -> ProtocolError {
+    ProtocolError::new(
+        ErrorKind::UnknownGroup,
+        format!("unknown group \"{group}\""),
+    )
+}
+
+async fn fleetlock(
+    state: &Arc<AppState>,
+    op: Operation,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, ProtocolError> {
+    protocol::check_header(headers.get(PROTOCOL_HEADER).map(HeaderValue::as_bytes))?;
+    let params = protocol::parse_body(&read_body(headers, body).await?)?;
+    let Some(&slots) = state.config.lock.groups.get(&params.group) else {
+        return Err(unknown_group(&params.group));
+    };
+    let (group, id) = (params.group, params.id);
+    let now = now_ms();
+    match op {
+        Operation::PreReboot => {
+            let (g, i) = (group.clone(), id.clone());
+            let (outcome, holders) = blocking(state, move |s| s.lock(&g, &i, now)).await?;
+            state.metrics.set_holders(&group, holders);
+            match outcome {
+                LockOutcome::Acquired => {
+                    tracing::info!(%group, %id, holders, slots, "slot taken");
+                }
+                LockOutcome::AlreadyHeld => {
+                    tracing::debug!(%group, %id, "slot already held");
+                }
+                LockOutcome::Full => {
+                    tracing::debug!(%group, %id, holders, slots, "group full");
+                    return Err(ProtocolError::new(
+                        ErrorKind::FailedLockSemaphoreFull,
+                        format!("all {slots} semaphore slots of group \"{group}\" are locked"),
+                    ));
+                }
+            }
+        }
+        Operation::SteadyState => {
+            let (g, i) = (group.clone(), id.clone());
+            let (outcome, holders) =
+                blocking(state, move |s| s.unlock(&g, &i, now, Actor::Client)).await?;
+            state.metrics.set_holders(&group, holders);
+            if outcome == UnlockOutcome::Released {
+                tracing::info!(%group, %id, holders, "slot given back");
+            }
+        }
+    }
+    Ok(Answer::Ok("text/plain; charset=utf-8", String::new()))
+}
+
+/// Checks `Authorization: Bearer <admin token>`.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ProtocolError> {
+    if state.config.admin_tokens.is_empty() {
+        return Err(ProtocolError::new(
+            ErrorKind::AdminDisabled,
+            "the admin API is disabled: the server's config has no admin_tokens",
+        ));
+    }
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let valid = offered.is_some_and(|offered| {
+        // Compare every token in full, so the time taken says nothing about how
+        // much of a token matched.
+        state
+            .config
+            .admin_tokens
+            .iter()
+            .fold(false, |found, token| {
+                found | same_bytes(token.as_bytes(), offered.as_bytes())
+            })
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ProtocolError::new(
+            ErrorKind::Unauthorized,
+            "an admin token is required (Authorization: Bearer …)",
+        ))
+    }
+}
+
+/// Equality whose time depends on the lengths only.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json(value: &impl serde::Serialize) -> Answer {
+    Answer::Ok(
+        "application/json",
+        serde_json::to_string(value).expect("API documents serialise"),
+    )
+}
+
+async fn locks(state: &Arc<AppState>) -> Result<Answer, ProtocolError> {
+    let stored = blocking(state, |s| s.groups()).await?;
+    let groups = state
+        .config
+        .lock
+        .groups
+        .iter()
+        .map(|(name, &slots)| GroupStatus {
+            name: name.clone(),
+            slots,
+            holders: stored
+                .get(name)
+                .map(|s| s.holders.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(json(&Locks::new(groups)))
+}
+
+async fn release(state: &Arc<AppState>, body: Body) -> Result<Answer, ProtocolError> {
+    let bytes = read_body(&HeaderMap::new(), body).await?;
+    let request: ReleaseRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        ProtocolError::new(
+            ErrorKind::FailedDecodingRequest,
+            format!("expected {{\"group\",\"id\"}}: {e}"),
+        )
+    })?;
+    protocol::validate_id(&request.id)?;
+    protocol::validate_group(&request.group)?;
+    if !state.config.lock.groups.contains_key(&request.group) {
+        return Err(unknown_group(&request.group));
+    }
+    let ReleaseRequest { group, id } = request;
+    let (g, i) = (group.clone(), id.clone());
+    let now = now_ms();
+    let (outcome, holders) = blocking(state, move |s| s.unlock(&g, &i, now, Actor::Admin)).await?;
+    state.metrics.set_holders(&group, holders);
+    if outcome == UnlockOutcome::NotHeld {
+        return Err(ProtocolError::new(
+            ErrorKind::NotFound,
+            format!("\"{id}\" holds no slot of group \"{group}\""),
+        ));
+    }
+    tracing::warn!(%group, %id, holders, "slot released by an admin");
+    Ok(json(&ReleaseResult {
+        released: true,
+        holders,
+    }))
+}
+
+async fn audit(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError> {
+    let mut after = 0u64;
+    let mut limit = 1000usize;
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = || {
+            ProtocolError::new(
+                ErrorKind::FailedDecodingRequest,
+                format!("bad query parameter '{pair}'"),
+            )
+        };
+        match key {
+            "after" => after = value.parse().map_err(|_| bad())?,
+            "limit" => limit = value.parse::<usize>().map_err(|_| bad())?.min(10_000),
+            _ => return Err(bad()),
+        }
+    }
+    let records = blocking(state, move |s| s.audit(after, limit)).await?;
+    Ok(json(&Audit::new(records)))
+}
