@@ -4,11 +4,13 @@
 mod admin;
 mod args;
 mod args_admin;
+mod args_fleet;
 mod args_ostree;
 mod args_vm;
 mod butane;
 mod compose;
 mod exit;
+mod fleet;
 mod host;
 mod ignition;
 mod ostree;
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::PrepareRoot(args) => host::prepare_root(args),
         Command::Vm(args) => vm::run(args),
         Command::Compose(command) => compose::run(command),
+        Command::Fleet(args) => fleet::run(args, &printer),
     };
     exit::finish(result, &printer)
 }

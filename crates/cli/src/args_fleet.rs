@@ -1,0 +1,88 @@
+//! `ferro fleet …` arguments, as clap types only.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `ferro fleet`: the fleet control plane (FleetLock reboot coordination).
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: FleetVerb,
+}
+
+/// The fleet commands.
+#[derive(Debug, Subcommand)]
+pub enum FleetVerb {
+    /// Run the fleet server: FleetLock (`/v1/pre-reboot`, `/v1/steady-state`) for
+    /// Zincati, the admin API and metrics, until SIGTERM.
+    Serve(FleetServeArgs),
+    /// List each FleetLock group's slots and holders (admin token).
+    Locks(FleetLocksArgs),
+    /// Free the slot a node holds, e.g. a node that died before it could give it back
+    /// (admin token; recorded in the audit log).
+    Release(FleetReleaseArgs),
+}
+
+/// `ferro fleet serve`.
+#[derive(Debug, Args)]
+pub struct FleetServeArgs {
+    /// The server's TOML config.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen on ADDR:PORT instead of the config's `listen` (port 0: any free port;
+    /// the address is printed as `listening on ADDR` on standard output).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Use the etcd v3 cluster at these endpoints instead of the embedded store.
+    #[arg(long, value_name = "URL,URL", value_delimiter = ',')]
+    pub etcd: Vec<String>,
+}
+
+/// How to reach a server's admin API.
+#[derive(Debug, Args)]
+pub struct FleetServerArgs {
+    /// The server's base URL (plain http only to a loopback address).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FERRO_FLEET_SERVER",
+        default_value = "http://127.0.0.1:8410"
+    )]
+    pub server: String,
+    /// One of the server's `admin_tokens`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FERRO_FLEET_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+}
+
+/// `ferro fleet locks`.
+#[derive(Debug, Args)]
+pub struct FleetLocksArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: FleetServerArgs,
+    /// Print the server's JSON document (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferro fleet release`.
+#[derive(Debug, Args)]
+pub struct FleetReleaseArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: FleetServerArgs,
+    /// The group.
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// The holder's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
