@@ -43,6 +43,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod graph;
 pub mod protocol;
 pub mod semaphore;
 #[cfg(feature = "server")]

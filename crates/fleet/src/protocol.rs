@@ -88,6 +88,12 @@ pub enum ErrorKind {
     AdminDisabled,
     /// 404: no such route, or no such holder to release.
     NotFound,
+    /// 400: a graph request without `basearch` or `stream`, or with a bad value.
+    InvalidGraphRequest,
+    /// 400: a graph request for a stream this server does not serve.
+    UnknownStream,
+    /// 503: the stream's repository or release metadata cannot be read.
+    GraphUnavailable,
     /// 503: the store could not be read or written; nothing was changed.
     StoreUnavailable,
     /// 500: anything else.
@@ -108,6 +114,9 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::AdminDisabled => "admin_disabled",
             ErrorKind::NotFound => "not_found",
+            ErrorKind::InvalidGraphRequest => "invalid_graph_request",
+            ErrorKind::UnknownStream => "unknown_stream",
+            ErrorKind::GraphUnavailable => "graph_unavailable",
             ErrorKind::StoreUnavailable => "store_unavailable",
             ErrorKind::InternalError => "internal_error",
         }
@@ -119,7 +128,9 @@ impl ErrorKind {
             ErrorKind::MissingHeader
             | ErrorKind::FailedDecodingRequest
             | ErrorKind::InvalidClientIdentity
-            | ErrorKind::UnknownGroup => 400,
+            | ErrorKind::UnknownGroup
+            | ErrorKind::InvalidGraphRequest
+            | ErrorKind::UnknownStream => 400,
             ErrorKind::Unauthorized => 401,
             ErrorKind::AdminDisabled => 403,
             ErrorKind::NotFound => 404,
@@ -127,7 +138,7 @@ impl ErrorKind {
             ErrorKind::RequestTooLarge => 413,
             ErrorKind::FailedLockSemaphoreFull => 423,
             ErrorKind::InternalError => 500,
-            ErrorKind::StoreUnavailable => 503,
+            ErrorKind::StoreUnavailable | ErrorKind::GraphUnavailable => 503,
         }
     }
 }

@@ -6,6 +6,9 @@
 //!   path). Other methods get 405 with a JSON error.
 //! - `GET /v1/locks`, `POST /v1/admin/release`, `GET /v1/audit?after=N&limit=M` — the
 //!   admin API, behind `Authorization: Bearer <one of admin_tokens>`.
+//! - `GET /v1/graph?basearch=…&stream=…[&node_uuid=…&rollout_wariness=…]` — the update
+//!   graph of [`crate::graph`], built from the repository on each request (so a new
+//!   commit or an edited release metadata file is served at once).
 //! - `GET /metrics` (Prometheus text format), `GET /healthz`.
 //!
 //! Routing is one `match` on the path rather than a router table so that every
@@ -213,6 +216,7 @@ enum Endpoint {
     Locks,
     Release,
     Audit,
+    Graph,
     Metrics,
     Healthz,
     Other,
@@ -226,6 +230,7 @@ impl Endpoint {
             "/v1/locks" => Endpoint::Locks,
             "/v1/admin/release" => Endpoint::Release,
             "/v1/audit" => Endpoint::Audit,
+            "/v1/graph" => Endpoint::Graph,
             "/metrics" => Endpoint::Metrics,
             "/healthz" => Endpoint::Healthz,
             _ => Endpoint::Other,
@@ -239,6 +244,7 @@ impl Endpoint {
             Endpoint::Locks => "locks",
             Endpoint::Release => "release",
             Endpoint::Audit => "audit",
+            Endpoint::Graph => "graph",
             Endpoint::Metrics => "metrics",
             Endpoint::Healthz => "healthz",
             Endpoint::Other => "other",
@@ -263,6 +269,7 @@ struct Metrics {
     errors: Family<Labels, Counter>,
     holders: Family<Labels, Gauge>,
     slots: Family<Labels, Gauge>,
+    graph_nodes: Family<Labels, Gauge>,
 }
 
 impl Metrics {
@@ -288,12 +295,19 @@ impl Metrics {
             holders.clone(),
         );
         registry.register("lock_slots", "Slots of a FleetLock group", slots.clone());
+        let graph_nodes = Family::<Labels, Gauge>::default();
+        registry.register(
+            "graph_nodes",
+            "Nodes of a stream's update graph when last served",
+            graph_nodes.clone(),
+        );
         Metrics {
             registry,
             requests,
             errors,
             holders,
             slots,
+            graph_nodes,
         }
     }
 
@@ -433,6 +447,7 @@ async fn handle(
             authorize(state, headers)?;
             audit(state, uri).await
         }
+        Endpoint::Graph => graph(state, uri).await,
         Endpoint::Other => unreachable!("answered by dispatch"),
     }
 }
@@ -671,4 +686,90 @@ async fn audit(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError
     }
     let records = blocking(state, move |s| s.audit(after, limit)).await?;
     Ok(json(&Audit::new(records)))
+}
+
+/// The query of a graph request, as Zincati sends it.
+#[derive(Debug, Default)]
+struct GraphQuery {
+    basearch: Option<String>,
+    stream: Option<String>,
+    node_uuid: Option<String>,
+    rollout_wariness: Option<String>,
+}
+
+fn parse_graph_query(query: &str) -> GraphQuery {
+    let mut parsed = GraphQuery::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(&value.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        let value = Some(value).filter(|v| !v.is_empty());
+        match key {
+            "basearch" => parsed.basearch = value,
+            "stream" => parsed.stream = value,
+            "node_uuid" => parsed.node_uuid = value,
+            "rollout_wariness" => parsed.rollout_wariness = value,
+            // os_version, os_checksum, group, platform, oci: accepted, not used yet.
+            _ => {}
+        }
+    }
+    parsed
+}
+
+async fn graph(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError> {
+    let Some(config) = &state.config.graph else {
+        return Err(ProtocolError::new(
+            ErrorKind::NotFound,
+            "this server serves no update graph (no [graph] in its config)",
+        ));
+    };
+    let query = parse_graph_query(uri.query().unwrap_or(""));
+    let invalid = |what: &str| ProtocolError::new(ErrorKind::InvalidGraphRequest, what);
+    let basearch = query
+        .basearch
+        .ok_or_else(|| invalid("missing parameter 'basearch'"))?;
+    let stream_name = query
+        .stream
+        .ok_or_else(|| invalid("missing parameter 'stream'"))?;
+    if !basearch
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(invalid("'basearch' must match ^[a-z0-9_]+$"));
+    }
+    let Some(stream) = config.streams.iter().find(|s| s.name == stream_name) else {
+        return Err(ProtocolError::new(
+            ErrorKind::UnknownStream,
+            format!("unknown stream \"{stream_name}\""),
+        ));
+    };
+    let repo = config.repo.clone();
+    let ref_name = stream.ref_name.replace("${basearch}", &basearch);
+    let updates = stream.updates.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let releases = crate::graph::releases(&repo, &ref_name)?;
+        let updates = match &updates {
+            Some(path) => crate::graph::read_updates(path)?,
+            None => crate::graph::Updates::default(),
+        };
+        Ok::<_, crate::graph::GraphError>(crate::graph::build(&releases, &updates))
+    })
+    .await
+    .map_err(|e| ProtocolError::new(ErrorKind::InternalError, format!("graph task failed: {e}")))?
+    .map_err(|e| {
+        tracing::error!(stream = %stream_name, error = %error_chain(&e), "graph unavailable");
+        ProtocolError::new(ErrorKind::GraphUnavailable, error_chain(&e))
+    })?;
+    state
+        .metrics
+        .graph_nodes
+        .get_or_create(&vec![("stream".to_owned(), stream_name.clone())])
+        .set(i64::try_from(built.nodes.len()).unwrap_or(i64::MAX));
+    let wariness = crate::graph::wariness(
+        query.rollout_wariness.as_deref(),
+        query.node_uuid.as_deref(),
+    );
+    let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
+    Ok(json(&crate::graph::throttle(built, wariness, now)))
 }

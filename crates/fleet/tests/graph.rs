@@ -1,0 +1,243 @@
+//! The update graph of a real OSTree archive repository: five commits on a stream, a
+//! barrier, a dead-end and two rollouts; the expected graph is stated by hand from the
+//! rules of Fedora CoreOS's graph builder and policy engine. See: issue 16.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{TestServer, send};
+use ferro_fleet::graph::{self, Graph, keys};
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::object::Variant;
+use ferro_ostree::{Repo, RepoMode};
+
+const REF: &str = "ferrocore/x86_64/stable";
+const VERSIONS: [&str; 5] = ["41.1", "41.2", "41.3", "41.4", "41.5"];
+
+/// `updates/stable.json`: 41.2 is a dead-end, 41.3 a barrier, 41.4 rolled out fully
+/// (started long ago, one hour), 41.5 rolling out from 25 % in the year 2100.
+const UPDATES: &str = r#"{
+  "stream": "stable",
+  "metadata": {"last-modified": "2026-12-07T00:00:00Z"},
+  "releases": [
+    {"version": "41.2", "metadata": {"deadend": {"reason": "https://tracker.example/215"}}},
+    {"version": "41.3", "metadata": {"barrier": {"reason": ""}}},
+    {"version": "41.4", "metadata": {"rollout": {"start_epoch": 1000, "duration_minutes": 60}}},
+    {"version": "41.5", "metadata": {"rollout": {"start_epoch": 4102444800, "start_percentage": 0.25, "duration_minutes": 1440}}},
+    {"version": "40.9", "metadata": {"barrier": {"reason": "not in the repository"}}}
+  ]
+}"#;
+
+/// Five commits on [`REF`], plus an unversioned commit in the middle (not a release).
+fn make_repo(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
+    let repo_path = dir.join("repo");
+    let repo = Repo::init(&repo_path, RepoMode::Archive).unwrap();
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("usr/lib")).unwrap();
+    let mut checksums = Vec::new();
+    for (i, version) in VERSIONS.iter().enumerate() {
+        std::fs::write(
+            tree.join("usr/lib/os-release"),
+            format!("VERSION={version}\n"),
+        )
+        .unwrap();
+        let commit = |metadata, timestamp| {
+            commit_dir(
+                &repo,
+                &tree,
+                &CommitOptions {
+                    branch: Some(REF.to_owned()),
+                    subject: format!("ferrocore {version}"),
+                    timestamp: Some(timestamp),
+                    metadata,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .commit
+            .to_string()
+        };
+        if i == 2 {
+            commit(vec![], 1_700_000_000 + i as u64 * 100 - 50);
+        }
+        checksums.push(commit(
+            vec![("version".to_owned(), Variant::string(version))],
+            1_700_000_000 + i as u64 * 100,
+        ));
+    }
+    (repo_path, checksums)
+}
+
+fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn graph_of_five_commits_with_barrier_deadend_and_rollouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, checksums) = make_repo(dir.path());
+    let releases = graph::releases(&repo, REF).unwrap();
+    let versions: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+    assert_eq!(
+        versions, VERSIONS,
+        "oldest first, the unversioned commit skipped"
+    );
+    let payloads: Vec<&str> = releases.iter().map(|r| r.checksum.as_str()).collect();
+    assert_eq!(payloads, checksums);
+
+    let updates: graph::Updates = serde_json::from_str(UPDATES).unwrap();
+    let built = graph::build(&releases, &updates);
+    let base = |i: usize| {
+        vec![
+            (keys::AGE_INDEX, ["0", "1", "2", "3", "4"][i]),
+            (keys::SCHEME, "checksum"),
+        ]
+    };
+    let with = |i: usize, extra: &[(&'static str, &'static str)]| {
+        let mut pairs = base(i);
+        pairs.extend_from_slice(extra);
+        meta(&pairs)
+    };
+    let expected_metadata = [
+        with(0, &[]),
+        with(
+            1,
+            &[
+                (keys::DEADEND, "true"),
+                (keys::DEADEND_REASON, "https://tracker.example/215"),
+            ],
+        ),
+        with(
+            2,
+            &[(keys::BARRIER, "true"), (keys::BARRIER_REASON, "generic")],
+        ),
+        with(
+            3,
+            &[
+                (keys::ROLLOUT, "true"),
+                (keys::START_EPOCH, "1000"),
+                (keys::DURATION, "60"),
+            ],
+        ),
+        with(
+            4,
+            &[
+                (keys::ROLLOUT, "true"),
+                (keys::START_EPOCH, "4102444800"),
+                (keys::START_VALUE, "0.25"),
+                (keys::DURATION, "1440"),
+            ],
+        ),
+    ];
+    for (node, expected) in built.nodes.iter().zip(&expected_metadata) {
+        assert_eq!(&node.metadata, expected, "{}", node.version);
+    }
+    // By hand: rollouts 3 and 4 get edges from the last barrier before them (2) on;
+    // barrier 2 gets edges from 0 and 1; dead-end 1 loses its edge (1,2).
+    assert_eq!(built.edges, [(0, 2), (2, 3), (2, 4), (3, 4)]);
+
+    // Per client, in 2026: 41.4 is fully rolled out, 41.5 has not started.
+    let now = 1_796_601_600; // 2026-12-07
+    let eager = graph::throttle(built.clone(), 0.0, now);
+    assert_eq!(
+        eager.edges,
+        [(0, 2), (2, 3), (2, 4), (3, 4)],
+        "wariness 0 sees all"
+    );
+    let wary = graph::throttle(built.clone(), 0.5, now);
+    assert_eq!(wary.edges, [(0, 2), (2, 3)]);
+    // In 2100, twelve hours in: 25 % + 75 % · 0.5 = 62.5 %.
+    let later = 4_102_444_800 + 12 * 3600;
+    assert_eq!(graph::throttle(built.clone(), 0.6, later).edges.len(), 4);
+    assert_eq!(graph::throttle(built, 0.7, later).edges, [(0, 2), (2, 3)]);
+}
+
+#[test]
+fn missing_ref_and_bad_release_metadata_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, _) = make_repo(dir.path());
+    assert!(matches!(
+        graph::releases(&repo, "ferrocore/aarch64/stable"),
+        Err(graph::GraphError::MissingRef { .. })
+    ));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"releases":[{"version":1}]}"#).unwrap();
+    assert!(matches!(
+        graph::read_updates(&bad),
+        Err(graph::GraphError::Updates { .. })
+    ));
+}
+
+/// `GET /v1/graph` as Zincati sends it: the booted node is in the graph with its
+/// payload, and the edges are the client's (wariness from the request).
+#[test]
+fn graph_endpoint_as_zincati_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, checksums) = make_repo(dir.path());
+    let updates = dir.path().join("stable.json");
+    std::fs::write(&updates, UPDATES).unwrap();
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata = \"{}\"\n[graph]\nrepo = \"{}\"\n[[graph.streams]]\nname = \"stable\"\nref = \"ferrocore/${{basearch}}/stable\"\nupdates = \"{}\"\n",
+        dir.path().join("data").display(),
+        repo.display(),
+        updates.display()
+    );
+    let config = ferro_fleet::Config::parse(&text, "t.toml", Path::new("/")).unwrap();
+    let server = TestServer::start(config);
+    let get = |query: &str| {
+        send(
+            server.addr,
+            &format!("GET /v1/graph?{query} HTTP/1.1\r\naccept: application/json\r\n"),
+            b"",
+        )
+    };
+    let answer = get(&format!(
+        "basearch=x86_64&stream=stable&os_version=41.1&os_checksum={}&group=default&node_uuid=c988d2509fdf4cdcbed39037c56406fb&platform=metal&rollout_wariness=0.500000",
+        checksums[0]
+    ));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let served: Graph = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(served.nodes.len(), 5);
+    assert_eq!(
+        served.nodes[0].payload, checksums[0],
+        "the booted node is there"
+    );
+    assert_eq!(
+        served.edges,
+        [(0, 2), (2, 3)],
+        "41.5 is not rolled out to 0.5 yet"
+    );
+    let value: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert!(value["edges"][0].is_array(), "edges are [from, to] pairs");
+    assert!(
+        value["nodes"][0]["metadata"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v.is_string()),
+        "string-only metadata"
+    );
+
+    let missing = get("stream=stable");
+    assert_eq!(
+        (missing.status, missing.kind().as_str()),
+        (400, "invalid_graph_request")
+    );
+    let unknown = get("basearch=x86_64&stream=next");
+    assert_eq!(
+        (unknown.status, unknown.kind().as_str()),
+        (400, "unknown_stream")
+    );
+    let no_ref = get("basearch=aarch64&stream=stable");
+    assert_eq!(
+        (no_ref.status, no_ref.kind().as_str()),
+        (503, "graph_unavailable")
+    );
+    let post = send(server.addr, "POST /v1/graph HTTP/1.1\r\n", b"");
+    assert_eq!(post.status, 405);
+}
