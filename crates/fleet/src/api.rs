@@ -44,6 +44,10 @@ pub struct GroupStatus {
     pub slots: u32,
     /// Who holds a slot, by id, with when it was taken and last asked for.
     pub holders: Vec<Holder>,
+    /// The lease, if the server has one: a holder silent this long loses its slot to
+    /// the next request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u64>,
 }
 
 /// `POST /v1/admin/release`: give back a slot on behalf of a node that cannot (it
@@ -77,6 +81,8 @@ pub enum AuditAction {
     Release,
     /// The slot count changed (from the config, at start).
     Slots,
+    /// A holder's lease ran out (no `pre-reboot` for `lease_seconds`).
+    Expire,
 }
 
 /// One change of a semaphore, in the order the store committed them.
@@ -92,7 +98,7 @@ pub struct AuditRecord {
     pub group: String,
     /// Whose slot (empty for [`AuditAction::Slots`]).
     pub id: String,
-    /// Who asked: `client`, `admin` or `config`.
+    /// Who asked: `client`, `admin`, `config` or `lease`.
     pub actor: String,
     /// The group's holders after the change.
     pub holders: u32,

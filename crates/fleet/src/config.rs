@@ -82,6 +82,10 @@ pub struct LockConfig {
     pub default_group: String,
     /// Every group with its slot count.
     pub groups: BTreeMap<String, u32>,
+    /// The optional lease, in seconds from a holder's last `pre-reboot`, after which
+    /// its slot is freed for the next request (`None`: held until given back or
+    /// released by an admin, as in the protocol).
+    pub lease_seconds: Option<u64>,
 }
 
 /// Where the update graph comes from.
@@ -186,6 +190,7 @@ struct RawConfig {
 struct RawLock {
     default_group: Option<Spanned<String>>,
     default_slots: Option<Spanned<i64>>,
+    lease_seconds: Option<Spanned<i64>>,
     #[serde(default)]
     groups: Vec<RawGroup>,
 }
@@ -223,6 +228,9 @@ struct RawPool {
     #[serde(default)]
     require_token: bool,
 }
+
+/// The longest lease: 30 days.
+pub const MAX_LEASE_SECONDS: i64 = 30 * 86_400;
 
 /// The most slots a group may have: far more than any fleet reboots at once, small
 /// enough that a typo of many digits is caught.
@@ -404,7 +412,19 @@ impl Checker<'_> {
         let raw = raw.unwrap_or(RawLock {
             default_group: None,
             default_slots: None,
+            lease_seconds: None,
             groups: Vec::new(),
+        });
+        let lease_seconds = raw.lease_seconds.as_ref().and_then(|lease| {
+            let n = *lease.get_ref();
+            if !(0..=MAX_LEASE_SECONDS).contains(&n) {
+                self.error(
+                    "lock.lease_seconds",
+                    lease.span(),
+                    format!("lease_seconds must be between 0 (no lease) and {MAX_LEASE_SECONDS}, not {n}"),
+                );
+            }
+            u64::try_from(n).ok().filter(|&n| n > 0)
         });
         let default_slots = raw
             .default_slots
@@ -457,6 +477,7 @@ impl Checker<'_> {
         LockConfig {
             default_group,
             groups,
+            lease_seconds,
         }
     }
 
@@ -649,6 +670,13 @@ fragments = ["/etc/ferro-fleet/worker.d"]   # Ignition or Butane files merged in
             parse("data = \"state\"\n[lock]\ndefault_slots = 3\n[[lock.groups]]\nname = \"w\"\n")
                 .unwrap();
         assert_eq!(config.lock.to_string(), "default=3,w=3");
+        assert_eq!(config.lock.lease_seconds, None);
+        let lease = parse("[lock]\nlease_seconds = 7200\n").unwrap();
+        assert_eq!(lease.lock.lease_seconds, Some(7200));
+        assert!(
+            errors("[lock]\nlease_seconds = -1\n")
+                .starts_with("error at $.lock.lease_seconds, line 2 col 17")
+        );
         assert_eq!(config.data, Path::new("/etc/ferro-fleet/state"));
     }
 

@@ -9,7 +9,8 @@
 //! **FleetLock** protocol: `POST /v1/pre-reboot` before rebooting (take a slot, or hold
 //! the one already taken: the lock is *recursive* and *owned* by the node's id) and
 //! `POST /v1/steady-state` once the node is healthy again (give it back; giving back a
-//! slot one does not hold succeeds too). Fedora CoreOS's server for this is Airlock, on
+//! slot one does not hold succeeds too). Beyond the protocol, an optional lease frees
+//! the slot of a holder silent for too long. Fedora CoreOS's server for this is Airlock, on
 //! etcd; `ferro fleet serve` speaks the same protocol to the same, unchanged agents.
 //!
 //! The modules, from the wire inwards:
@@ -20,6 +21,9 @@
 //!   took their slot and the time they were last heard of.
 //! - [`config`]: the server's TOML config; a bad config is reported with the key, line
 //!   and column, as ferrocore reports every config.
+//! - [`graph`]: the update graph (Cincinnati) built from the commits of an OSTree
+//!   ref and release metadata in Fedora CoreOS's `updates/<stream>.json` format, with
+//!   its barriers, dead-ends and rollouts.
 //! - [`api`]: the JSON documents of the admin API (`GET /v1/locks`, releases, the
 //!   audit log), shared by the server and [`client`].
 //! - [`client`]: the admin client behind `ferro fleet locks` and `ferro fleet release`.
@@ -34,8 +38,8 @@
 //! `ferro` with `--no-default-features` (plus the features it wants) and keeps the admin
 //! client only. `docs/fleet.md` has the commands.
 //!
-//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the update graph, the pool
-//! config server, TLS on the listener, leases, the dashboard.
+//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the pool config server, TLS
+//! on the listener, the node inventory and the dashboard.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -94,6 +94,18 @@ impl Semaphore {
         }
     }
 
+    /// Removes and returns the holders whose last request is `lease_ms` or more before
+    /// `now`: the optional lease, counted from the last `pre-reboot` (Zincati repeats
+    /// it while it waits, then is silent while rebooting, so a lease must outlast a
+    /// slow reboot).
+    pub fn expire(&mut self, now: u64, lease_ms: u64) -> Vec<Holder> {
+        let (expired, kept) = std::mem::take(&mut self.holders)
+            .into_iter()
+            .partition(|h| now.saturating_sub(h.last_seen) >= lease_ms);
+        self.holders = kept;
+        expired
+    }
+
     /// Gives back the slot of `id`, if it holds one.
     pub fn unlock(&mut self, id: &str) -> UnlockOutcome {
         match self.find(id) {
@@ -129,6 +141,20 @@ mod tests {
         assert_eq!(s.unlock("b"), UnlockOutcome::Released);
         assert_eq!(s.unlock("b"), UnlockOutcome::NotHeld);
         assert_eq!(s.lock("c", 6), LockOutcome::Acquired);
+    }
+
+    #[test]
+    fn leases_count_from_the_last_request() {
+        let mut s = Semaphore::new(2);
+        s.lock("a", 0);
+        s.lock("b", 10);
+        s.lock("a", 60);
+        let expired = s.expire(100, 90);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].id, "b");
+        assert!(s.holds("a"));
+        assert!(s.expire(149, 90).is_empty());
+        assert_eq!(s.expire(150, 90).len(), 1);
     }
 
     #[test]

@@ -535,7 +535,12 @@ async fn fleetlock(
     match op {
         Operation::PreReboot => {
             let (g, i) = (group.clone(), id.clone());
-            let (outcome, holders) = blocking(state, move |s| s.lock(&g, &i, now)).await?;
+            let lease = state
+                .config
+                .lock
+                .lease_seconds
+                .map(|s| s.saturating_mul(1000));
+            let (outcome, holders) = blocking(state, move |s| s.lock(&g, &i, now, lease)).await?;
             state.metrics.set_holders(&group, holders);
             match outcome {
                 LockOutcome::Acquired => {
@@ -626,6 +631,7 @@ async fn locks(state: &Arc<AppState>) -> Result<Answer, ProtocolError> {
                 .get(name)
                 .map(|s| s.holders.clone())
                 .unwrap_or_default(),
+            lease_seconds: state.config.lock.lease_seconds,
         })
         .collect();
     Ok(json(&Locks::new(groups)))

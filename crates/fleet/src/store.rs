@@ -171,44 +171,65 @@ impl Store {
     }
 
     /// Takes (or refreshes) a slot of `group` for `id`; durable before it returns.
-    /// Also returns the group's holder count afterwards.
+    /// Also returns the group's holder count afterwards. With a lease, holders whose
+    /// last request is `lease_ms` old are expired first (each audited), in the same
+    /// transaction.
     pub fn lock(
         &self,
         group: &str,
         id: &str,
         now: u64,
+        lease_ms: Option<u64>,
     ) -> Result<(LockOutcome, usize), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         let outcome;
         let holders;
+        let changed;
         {
             let mut table = txn.open_table(GROUPS).map_err(db_err)?;
+            let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
             let mut sem = read_group(&table, group)?
                 .ok_or_else(|| StoreError::UnknownGroup(group.to_owned()))?;
+            let expired = lease_ms.map_or_else(Vec::new, |lease| sem.expire(now, lease));
+            // Each expiry is audited before the lock it may make room for, with the
+            // holder count it left, so that the log replays in order.
+            let mut left = sem.holders.len() + expired.len();
+            for holder in &expired {
+                left -= 1;
+                let record = AuditRecord {
+                    seq: last_seq(&audit)? + 1,
+                    at: now,
+                    action: AuditAction::Expire,
+                    group: group.to_owned(),
+                    id: holder.id.clone(),
+                    actor: "lease".to_owned(),
+                    holders: u32::try_from(left).unwrap_or(u32::MAX),
+                    slots: sem.slots,
+                };
+                write_audit(&mut audit, &record)?;
+            }
             outcome = sem.lock(id, now);
             holders = sem.holders.len();
-            match outcome {
-                LockOutcome::Full => {}
-                LockOutcome::AlreadyHeld => write_group(&mut table, group, &sem)?,
-                LockOutcome::Acquired => {
-                    write_group(&mut table, group, &sem)?;
-                    let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
-                    append_audit(
-                        &mut audit,
-                        now,
-                        AuditAction::Lock,
-                        group,
-                        id,
-                        Actor::Client,
-                        &sem,
-                    )?;
-                }
+            if outcome == LockOutcome::Acquired {
+                append_audit(
+                    &mut audit,
+                    now,
+                    AuditAction::Lock,
+                    group,
+                    id,
+                    Actor::Client,
+                    &sem,
+                )?;
+            }
+            changed = outcome != LockOutcome::Full || !expired.is_empty();
+            if changed {
+                write_group(&mut table, group, &sem)?;
             }
         }
-        if outcome == LockOutcome::Full {
-            txn.abort().map_err(db_err)?;
-        } else {
+        if changed {
             txn.commit().map_err(db_err)?;
+        } else {
+            txn.abort().map_err(db_err)?;
         }
         Ok((outcome, holders))
     }
@@ -361,18 +382,21 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             assert_eq!(store.apply_slots(&groups, 1).unwrap().len(), 2);
             assert_eq!(
-                store.lock("workers", "a", 2).unwrap().0,
+                store.lock("workers", "a", 2, None).unwrap().0,
                 LockOutcome::Acquired
             );
             assert_eq!(
-                store.lock("workers", "a", 3).unwrap().0,
+                store.lock("workers", "a", 3, None).unwrap().0,
                 LockOutcome::AlreadyHeld
             );
             assert_eq!(
-                store.lock("workers", "b", 4).unwrap().0,
+                store.lock("workers", "b", 4, None).unwrap().0,
                 LockOutcome::Acquired
             );
-            assert_eq!(store.lock("workers", "c", 5).unwrap().0, LockOutcome::Full);
+            assert_eq!(
+                store.lock("workers", "c", 5, None).unwrap().0,
+                LockOutcome::Full
+            );
             assert_eq!(
                 store.unlock("workers", "b", 6, Actor::Client).unwrap().0,
                 UnlockOutcome::Released
@@ -382,7 +406,7 @@ mod tests {
                 UnlockOutcome::NotHeld
             );
             assert!(matches!(
-                store.lock("nope", "a", 8),
+                store.lock("nope", "a", 8, None),
                 Err(StoreError::UnknownGroup(_))
             ));
         }
@@ -425,5 +449,50 @@ mod tests {
             ]
         );
         assert_eq!(store.audit(4, 1).unwrap()[0].seq, 5);
+    }
+
+    #[test]
+    fn an_expired_lease_makes_room_and_is_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .apply_slots(&BTreeMap::from([("g".to_owned(), 1)]), 0)
+            .unwrap();
+        let lease = Some(100);
+        assert_eq!(
+            store.lock("g", "a", 0, lease).unwrap().0,
+            LockOutcome::Acquired
+        );
+        assert_eq!(
+            store.lock("g", "b", 50, lease).unwrap().0,
+            LockOutcome::Full
+        );
+        assert_eq!(
+            store.lock("g", "a", 60, lease).unwrap().0,
+            LockOutcome::AlreadyHeld
+        );
+        assert_eq!(
+            store.lock("g", "b", 159, lease).unwrap().0,
+            LockOutcome::Full
+        );
+        assert_eq!(
+            store.lock("g", "b", 160, lease).unwrap(),
+            (LockOutcome::Acquired, 1)
+        );
+        let tail: Vec<String> = store
+            .audit(1, 10)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{:?}:{}:{}:{}", r.action, r.id, r.actor, r.holders))
+            .collect();
+        assert_eq!(
+            tail,
+            ["Lock:a:client:1", "Expire:a:lease:0", "Lock:b:client:1"]
+        );
+        // Without a lease nobody expires.
+        assert_eq!(
+            store.lock("g", "c", 1 << 40, None).unwrap().0,
+            LockOutcome::Full
+        );
     }
 }
