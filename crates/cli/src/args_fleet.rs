@@ -24,6 +24,34 @@ pub enum FleetVerb {
     /// Free the slot a node holds, e.g. a node that died before it could give it back
     /// (admin token; recorded in the audit log).
     Release(FleetReleaseArgs),
+    /// List the nodes that asked for the update graph, with their booted version and
+    /// when they were last seen (admin token).
+    Nodes(FleetListArgs),
+    /// Show what each stream serves: releases, barriers, dead-ends and each rollout's
+    /// progress (admin token).
+    Releases(FleetReleasesArgs),
+}
+
+/// A listing command of `ferro fleet`.
+#[derive(Debug, Args)]
+pub struct FleetListArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: FleetServerArgs,
+    /// Print the server's JSON document (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferro fleet releases`.
+#[derive(Debug, Args)]
+pub struct FleetReleasesArgs {
+    /// The server and output format.
+    #[command(flatten)]
+    pub list: FleetListArgs,
+    /// The architecture whose refs are shown (a stream's `${basearch}`).
+    #[arg(long, default_value = "x86_64")]
+    pub basearch: String,
 }
 
 /// `ferro fleet serve`.

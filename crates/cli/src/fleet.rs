@@ -4,7 +4,10 @@ use ferro_fleet::client::AdminClient;
 use ferro_fleet::time::rfc3339;
 
 use crate::ExitStatus;
-use crate::args_fleet::{FleetArgs, FleetLocksArgs, FleetReleaseArgs, FleetServeArgs, FleetVerb};
+use crate::args_fleet::{
+    FleetArgs, FleetListArgs, FleetLocksArgs, FleetReleaseArgs, FleetReleasesArgs, FleetServeArgs,
+    FleetVerb,
+};
 use crate::printer::Printer;
 
 /// Runs one `ferro fleet` command.
@@ -13,6 +16,8 @@ pub fn run(args: FleetArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         FleetVerb::Serve(serve) => serve_fleet(serve, printer),
         FleetVerb::Locks(locks) => list_locks(locks, printer),
         FleetVerb::Release(release) => release_slot(release, printer),
+        FleetVerb::Nodes(nodes) => list_nodes(nodes, printer),
+        FleetVerb::Releases(releases) => list_releases(releases, printer),
     }
 }
 
@@ -75,5 +80,71 @@ fn release_slot(args: FleetReleaseArgs, printer: &Printer) -> anyhow::Result<Exi
         "released the slot of '{}' in group '{}' ({} holder(s) left)",
         args.id, args.group, result.holders
     ));
+    Ok(ExitStatus::Success)
+}
+
+fn list_nodes(args: FleetListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let client = AdminClient::new(&args.server.server, &args.server.token)?;
+    let nodes = client.nodes()?;
+    if args.json {
+        printer.json(&nodes)?;
+        return Ok(ExitStatus::Success);
+    }
+    printer.outln(format_args!(
+        "{:<34} {:<10} {:<20} {:<12} {:<10} LAST SEEN",
+        "NODE", "STREAM", "VERSION", "GROUP", "PLATFORM"
+    ))?;
+    for node in &nodes.nodes {
+        let or_dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        printer.outln(format_args!(
+            "{:<34} {:<10} {:<20} {:<12} {:<10} {}",
+            node.node_uuid,
+            or_dash(&node.stream),
+            or_dash(&node.os_version),
+            or_dash(&node.group),
+            or_dash(&node.platform),
+            rfc3339(node.last_seen)
+        ))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn list_releases(args: FleetReleasesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let client = AdminClient::new(&args.list.server.server, &args.list.server.token)?;
+    let releases = client.releases(&args.basearch)?;
+    if args.list.json {
+        printer.json(&releases)?;
+        return Ok(ExitStatus::Success);
+    }
+    for stream in &releases.streams {
+        printer.outln(format_args!("{} ({})", stream.name, stream.ref_name))?;
+        if let Some(error) = &stream.error {
+            printer.outln(format_args!("  not served: {error}"))?;
+        }
+        for release in &stream.releases {
+            let mut notes = Vec::new();
+            if let Some(reason) = &release.barrier {
+                notes.push(format!("barrier ({reason})"));
+            }
+            if let Some(reason) = &release.deadend {
+                notes.push(format!("dead-end ({reason})"));
+            }
+            if let Some(progress) = release.rollout {
+                notes.push(format!("rollout {:.1} %", progress * 100.0));
+            }
+            printer.outln(format_args!(
+                "  {:<20} {}  {}",
+                release.version,
+                release.payload.get(..12).unwrap_or(&release.payload),
+                notes.join(", ")
+            ))?;
+        }
+    }
     Ok(ExitStatus::Success)
 }

@@ -325,6 +325,16 @@ fn locks_and_release_commands() {
     assert!(out.status.success(), "{out:?}");
     let out = fleet(&["release", "workers", id], TOKEN);
     assert_eq!(out.status.code(), Some(1), "nothing left to release");
+    let out = fleet(&["nodes"], TOKEN);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("NODE "));
+    let out = fleet(&["releases", "--json"], TOKEN);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["streams"],
+        serde_json::json!([]),
+        "no [graph] configured"
+    );
     served.child.kill().unwrap();
     served.child.wait().unwrap();
 }

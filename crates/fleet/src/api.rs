@@ -128,3 +128,113 @@ impl Audit {
         }
     }
 }
+
+/// A node as its last update-graph request described it: the fleet inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// The node's `node_uuid` (Zincati: an app-specific machine id).
+    pub node_uuid: String,
+    /// `os_version`: the booted release.
+    #[serde(default)]
+    pub os_version: String,
+    /// `os_checksum`: the booted commit.
+    #[serde(default)]
+    pub os_checksum: String,
+    /// `group`: its FleetLock group.
+    #[serde(default)]
+    pub group: String,
+    /// `platform` (`metal`, `qemu`, `aws`, …).
+    #[serde(default)]
+    pub platform: String,
+    /// `basearch`.
+    #[serde(default)]
+    pub basearch: String,
+    /// `stream`.
+    #[serde(default)]
+    pub stream: String,
+    /// When it first asked (ms since the Unix epoch).
+    pub first_seen: u64,
+    /// When it last asked (ms since the Unix epoch).
+    pub last_seen: u64,
+}
+
+/// `GET /v1/nodes`: every node that asked for the update graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nodes {
+    /// [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `Nodes`.
+    pub kind: String,
+    /// The nodes, by `node_uuid`.
+    pub nodes: Vec<NodeRecord>,
+}
+
+impl Nodes {
+    /// The document for `nodes`.
+    pub fn new(nodes: Vec<NodeRecord>) -> Self {
+        Nodes {
+            api_version: API_VERSION.to_owned(),
+            kind: "Nodes".to_owned(),
+            nodes,
+        }
+    }
+}
+
+/// `GET /v1/releases?basearch=…`: what each stream serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Releases {
+    /// [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `Releases`.
+    pub kind: String,
+    /// The streams, in config order.
+    pub streams: Vec<StreamReleases>,
+}
+
+impl Releases {
+    /// The document for `streams`.
+    pub fn new(streams: Vec<StreamReleases>) -> Self {
+        Releases {
+            api_version: API_VERSION.to_owned(),
+            kind: "Releases".to_owned(),
+            streams,
+        }
+    }
+}
+
+/// One stream's releases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamReleases {
+    /// The stream.
+    pub name: String,
+    /// The ref read (with `${basearch}` substituted).
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// The releases, oldest first.
+    pub releases: Vec<ReleaseStatus>,
+    /// Why the stream cannot be served now (its graph requests answer 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One release as the graph serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseStatus {
+    /// The version.
+    pub version: String,
+    /// The commit.
+    pub payload: String,
+    /// Its barrier reason, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barrier: Option<String>,
+    /// Its dead-end reason, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadend: Option<String>,
+    /// Its rollout progress now, 0 to 1, if it is being rolled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<f64>,
+    /// How many edges lead to it before per-client throttling.
+    pub incoming: usize,
+}

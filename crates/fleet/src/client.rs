@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferro_sys::http::{Backoff, agent_config, is_transient, is_transient_status};
 
-use crate::api::{Audit, Locks, ReleaseRequest, ReleaseResult};
+use crate::api::{Audit, Locks, Nodes, ReleaseRequest, ReleaseResult, Releases};
 
 /// An admin request that failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,16 @@ impl AdminClient {
         })
         .expect("a request serialises");
         self.call("/v1/admin/release", Some(body))
+    }
+
+    /// `GET /v1/nodes`: the inventory of nodes that asked for the update graph.
+    pub fn nodes(&self) -> Result<Nodes, ClientError> {
+        self.call("/v1/nodes", None)
+    }
+
+    /// `GET /v1/releases?basearch=…`: what each stream serves for `basearch`.
+    pub fn releases(&self, basearch: &str) -> Result<Releases, ClientError> {
+        self.call(&format!("/v1/releases?basearch={basearch}"), None)
     }
 
     /// `GET /v1/audit?after=N`: audit records after position `after`.

@@ -26,7 +26,8 @@
 //!   its barriers, dead-ends and rollouts.
 //! - [`api`]: the JSON documents of the admin API (`GET /v1/locks`, releases, the
 //!   audit log), shared by the server and [`client`].
-//! - [`client`]: the admin client behind `ferro fleet locks` and `ferro fleet release`.
+//! - [`client`]: the admin client behind `ferro fleet locks`, `release`, `nodes` and
+//!   `releases`.
 //! - `store` and `server` (feature `server`): the embedded store, one crash-safe redb
 //!   file in which every acknowledged lock change is committed before the answer, with
 //!   an audit log of every change; and the HTTP server with its metrics.
@@ -39,7 +40,7 @@
 //! client only. `docs/fleet.md` has the commands.
 //!
 //! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the pool config server, TLS
-//! on the listener, the node inventory and the dashboard.
+//! on the listener and the dashboard.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

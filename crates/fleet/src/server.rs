@@ -4,8 +4,9 @@
 //! - `POST …/v1/pre-reboot`, `POST …/v1/steady-state` — FleetLock, for any path
 //!   prefix (Zincati joins `v1/…` onto its configured base URL, which may have a
 //!   path). Other methods get 405 with a JSON error.
-//! - `GET /v1/locks`, `POST /v1/admin/release`, `GET /v1/audit?after=N&limit=M` — the
-//!   admin API, behind `Authorization: Bearer <one of admin_tokens>`.
+//! - `GET /v1/locks`, `POST /v1/admin/release`, `GET /v1/audit?after=N&limit=M`,
+//!   `GET /v1/nodes`, `GET /v1/releases?basearch=…` — the admin API, behind
+//!   `Authorization: Bearer <one of admin_tokens>`.
 //! - `GET /v1/graph?basearch=…&stream=…[&node_uuid=…&rollout_wariness=…]` — the update
 //!   graph of [`crate::graph`], built from the repository on each request (so a new
 //!   commit or an edited release metadata file is served at once).
@@ -217,6 +218,8 @@ enum Endpoint {
     Release,
     Audit,
     Graph,
+    Nodes,
+    Releases,
     Metrics,
     Healthz,
     Other,
@@ -231,6 +234,8 @@ impl Endpoint {
             "/v1/admin/release" => Endpoint::Release,
             "/v1/audit" => Endpoint::Audit,
             "/v1/graph" => Endpoint::Graph,
+            "/v1/nodes" => Endpoint::Nodes,
+            "/v1/releases" => Endpoint::Releases,
             "/metrics" => Endpoint::Metrics,
             "/healthz" => Endpoint::Healthz,
             _ => Endpoint::Other,
@@ -245,6 +250,8 @@ impl Endpoint {
             Endpoint::Release => "release",
             Endpoint::Audit => "audit",
             Endpoint::Graph => "graph",
+            Endpoint::Nodes => "nodes",
+            Endpoint::Releases => "releases",
             Endpoint::Metrics => "metrics",
             Endpoint::Healthz => "healthz",
             Endpoint::Other => "other",
@@ -448,6 +455,15 @@ async fn handle(
             audit(state, uri).await
         }
         Endpoint::Graph => graph(state, uri).await,
+        Endpoint::Nodes => {
+            authorize(state, headers)?;
+            let nodes = blocking(state, |s| s.nodes()).await?;
+            Ok(json(&crate::api::Nodes::new(nodes)))
+        }
+        Endpoint::Releases => {
+            authorize(state, headers)?;
+            releases(state, uri).await
+        }
         Endpoint::Other => unreachable!("answered by dispatch"),
     }
 }
@@ -701,6 +717,10 @@ struct GraphQuery {
     stream: Option<String>,
     node_uuid: Option<String>,
     rollout_wariness: Option<String>,
+    os_version: Option<String>,
+    os_checksum: Option<String>,
+    group: Option<String>,
+    platform: Option<String>,
 }
 
 fn parse_graph_query(query: &str) -> GraphQuery {
@@ -716,7 +736,11 @@ fn parse_graph_query(query: &str) -> GraphQuery {
             "stream" => parsed.stream = value,
             "node_uuid" => parsed.node_uuid = value,
             "rollout_wariness" => parsed.rollout_wariness = value,
-            // os_version, os_checksum, group, platform, oci: accepted, not used yet.
+            "os_version" => parsed.os_version = value,
+            "os_checksum" => parsed.os_checksum = value,
+            "group" => parsed.group = value,
+            "platform" => parsed.platform = value,
+            // oci: accepted; every payload is a commit checksum.
             _ => {}
         }
     }
@@ -750,23 +774,34 @@ async fn graph(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError
             format!("unknown stream \"{stream_name}\""),
         ));
     };
-    let repo = config.repo.clone();
-    let ref_name = stream.ref_name.replace("${basearch}", &basearch);
-    let updates = stream.updates.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        let releases = crate::graph::releases(&repo, &ref_name)?;
-        let updates = match &updates {
-            Some(path) => crate::graph::read_updates(path)?,
-            None => crate::graph::Updates::default(),
+    let built = stream_graph(config, stream, &basearch)
+        .await?
+        .map_err(|e| {
+            tracing::error!(stream = %stream_name, error = %error_chain(&e), "graph unavailable");
+            ProtocolError::new(ErrorKind::GraphUnavailable, error_chain(&e))
+        })?;
+    if let Some(node_uuid) = query
+        .node_uuid
+        .clone()
+        .filter(|u| protocol::validate_id(u).is_ok())
+    {
+        let now = now_ms();
+        let record = crate::api::NodeRecord {
+            node_uuid,
+            os_version: query.os_version.clone().unwrap_or_default(),
+            os_checksum: query.os_checksum.clone().unwrap_or_default(),
+            group: query.group.clone().unwrap_or_default(),
+            platform: query.platform.clone().unwrap_or_default(),
+            basearch: basearch.clone(),
+            stream: stream_name.clone(),
+            first_seen: now,
+            last_seen: now,
         };
-        Ok::<_, crate::graph::GraphError>(crate::graph::build(&releases, &updates))
-    })
-    .await
-    .map_err(|e| ProtocolError::new(ErrorKind::InternalError, format!("graph task failed: {e}")))?
-    .map_err(|e| {
-        tracing::error!(stream = %stream_name, error = %error_chain(&e), "graph unavailable");
-        ProtocolError::new(ErrorKind::GraphUnavailable, error_chain(&e))
-    })?;
+        // The inventory is for operators; the node gets its graph even if it fails.
+        if let Err(e) = blocking(state, move |s| s.record_node(record)).await {
+            tracing::warn!(error = %e, "could not record the node in the inventory");
+        }
+    }
     state
         .metrics
         .graph_nodes
@@ -778,4 +813,68 @@ async fn graph(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError
     );
     let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
     Ok(json(&crate::graph::throttle(built, wariness, now)))
+}
+
+/// Builds the (unthrottled) graph of `stream` for `basearch` on the blocking pool.
+async fn stream_graph(
+    config: &crate::config::GraphConfig,
+    stream: &crate::config::StreamConfig,
+    basearch: &str,
+) -> Result<Result<crate::graph::Graph, crate::graph::GraphError>, ProtocolError> {
+    let repo = config.repo.clone();
+    let ref_name = stream.ref_name.replace("${basearch}", basearch);
+    let updates = stream.updates.clone();
+    tokio::task::spawn_blocking(move || {
+        let releases = crate::graph::releases(&repo, &ref_name)?;
+        let updates = match &updates {
+            Some(path) => crate::graph::read_updates(path)?,
+            None => crate::graph::Updates::default(),
+        };
+        Ok(crate::graph::build(&releases, &updates))
+    })
+    .await
+    .map_err(|e| ProtocolError::new(ErrorKind::InternalError, format!("graph task failed: {e}")))
+}
+
+async fn releases(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError> {
+    use crate::api::{ReleaseStatus, Releases, StreamReleases};
+    use crate::graph::keys;
+    let query = parse_graph_query(uri.query().unwrap_or(""));
+    let basearch = query.basearch.unwrap_or_else(|| "x86_64".to_owned());
+    let mut streams = Vec::new();
+    let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
+    for stream in state.config.graph.iter().flat_map(|g| g.streams.iter()) {
+        let config = state
+            .config
+            .graph
+            .as_ref()
+            .expect("streams come from a graph");
+        let ref_name = stream.ref_name.replace("${basearch}", &basearch);
+        let (releases, error) = match stream_graph(config, stream, &basearch).await? {
+            Ok(graph) => {
+                let releases = graph
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, node)| ReleaseStatus {
+                        version: node.version.clone(),
+                        payload: node.payload.clone(),
+                        barrier: node.metadata.get(keys::BARRIER_REASON).cloned(),
+                        deadend: node.metadata.get(keys::DEADEND_REASON).cloned(),
+                        rollout: crate::graph::rollout_progress(node, now),
+                        incoming: graph.edges.iter().filter(|(_, to)| *to == i as u64).count(),
+                    })
+                    .collect();
+                (releases, None)
+            }
+            Err(e) => (Vec::new(), Some(error_chain(&e))),
+        };
+        streams.push(StreamReleases {
+            name: stream.name.clone(),
+            ref_name,
+            releases,
+            error,
+        });
+    }
+    Ok(json(&Releases::new(streams)))
 }

@@ -10,8 +10,12 @@
 //! which is also what serialises concurrent requests for a group; the file is locked
 //! against a second process.
 //!
-//! Tables: `groups` (group name → the [`Semaphore`] as JSON) and `audit` (sequence
-//! number → [`AuditRecord`] as JSON), the audit log of every change, in commit order.
+//! Tables: `groups` (group name → the [`Semaphore`] as JSON), `audit` (sequence
+//! number → [`AuditRecord`] as JSON), the audit log of every change, in commit order,
+//! and `nodes` (node uuid → [`NodeRecord`] as JSON), the inventory. Inventory updates
+//! are committed without a flush of their own ([`redb::Durability::None`]): they are
+//! made durable by the next lock change, and losing the last few to a crash costs
+//! only a slightly older last-seen time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use std::path::{Path, PathBuf};
 use ferro_sys::IoError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::api::{AuditAction, AuditRecord};
+use crate::api::{AuditAction, AuditRecord, NodeRecord};
 use crate::semaphore::{LockOutcome, Semaphore, UnlockOutcome};
 
 /// The store's file name inside the data directory.
@@ -27,6 +31,7 @@ pub const STORE_FILE: &str = "fleet.redb";
 
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 
 /// A store operation that failed; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,7 @@ impl Store {
         let txn = store.db.begin_write().map_err(db_err)?;
         txn.open_table(GROUPS).map_err(db_err)?;
         txn.open_table(AUDIT).map_err(db_err)?;
+        txn.open_table(NODES).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(store)
     }
@@ -268,6 +274,39 @@ impl Store {
             txn.abort().map_err(db_err)?;
         }
         Ok((outcome, holders))
+    }
+
+    /// Records a node's graph request in the inventory (not flushed by itself; see
+    /// the module documentation).
+    pub fn record_node(&self, mut node: NodeRecord) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        {
+            let mut table = txn.open_table(NODES).map_err(db_err)?;
+            let key = node.node_uuid.clone();
+            if let Some(old) = table.get(key.as_str()).map_err(db_err)? {
+                let old: NodeRecord = decode(&key, old.value())?;
+                node.first_seen = old.first_seen;
+            }
+            let bytes = serde_json::to_vec(&node).expect("a node record serialises");
+            table
+                .insert(key.as_str(), bytes.as_slice())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The inventory, by node uuid.
+    pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(NODES).map_err(db_err)?;
+        let mut nodes = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (key, value) = row.map_err(db_err)?;
+            nodes.push(decode(key.value(), value.value())?);
+        }
+        Ok(nodes)
     }
 
     /// Every group in the store with its semaphore.
@@ -449,6 +488,35 @@ mod tests {
             ]
         );
         assert_eq!(store.audit(4, 1).unwrap()[0].seq, 5);
+    }
+
+    #[test]
+    fn inventory_keeps_first_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let node = |version: &str, at| NodeRecord {
+            node_uuid: "n1".into(),
+            os_version: version.into(),
+            os_checksum: String::new(),
+            group: "default".into(),
+            platform: "metal".into(),
+            basearch: "x86_64".into(),
+            stream: "stable".into(),
+            first_seen: at,
+            last_seen: at,
+        };
+        store.record_node(node("41.1", 5)).unwrap();
+        store.record_node(node("41.2", 9)).unwrap();
+        let nodes = store.nodes().unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(
+            (
+                nodes[0].os_version.as_str(),
+                nodes[0].first_seen,
+                nodes[0].last_seen
+            ),
+            ("41.2", 5, 9)
+        );
     }
 
     #[test]

@@ -182,8 +182,9 @@ fn graph_endpoint_as_zincati_asks() {
     let updates = dir.path().join("stable.json");
     std::fs::write(&updates, UPDATES).unwrap();
     let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata = \"{}\"\n[graph]\nrepo = \"{}\"\n[[graph.streams]]\nname = \"stable\"\nref = \"ferrocore/${{basearch}}/stable\"\nupdates = \"{}\"\n",
+        "listen = \"127.0.0.1:0\"\ndata = \"{}\"\nadmin_tokens = [\"{}\"]\n[graph]\nrepo = \"{}\"\n[[graph.streams]]\nname = \"stable\"\nref = \"ferrocore/${{basearch}}/stable\"\nupdates = \"{}\"\n",
         dir.path().join("data").display(),
+        common::ADMIN_TOKEN,
         repo.display(),
         updates.display()
     );
@@ -240,4 +241,53 @@ fn graph_endpoint_as_zincati_asks() {
     );
     let post = send(server.addr, "POST /v1/graph HTTP/1.1\r\n", b"");
     assert_eq!(post.status, 405);
+
+    // The inventory recorded the node; the admin API shows what each stream serves.
+    let admin = ferro_fleet::client::AdminClient::new(&server.url(), common::ADMIN_TOKEN).unwrap();
+    let nodes = admin.nodes().unwrap().nodes;
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].node_uuid, "c988d2509fdf4cdcbed39037c56406fb");
+    assert_eq!(
+        (
+            nodes[0].os_version.as_str(),
+            nodes[0].platform.as_str(),
+            nodes[0].os_checksum.as_str()
+        ),
+        ("41.1", "metal", checksums[0].as_str())
+    );
+    let releases = admin.releases("x86_64").unwrap();
+    let stable = &releases.streams[0];
+    assert_eq!(
+        (stable.name.as_str(), stable.ref_name.as_str()),
+        ("stable", REF)
+    );
+    assert_eq!(stable.error, None);
+    let summary: Vec<String> = stable
+        .releases
+        .iter()
+        .map(|r| {
+            format!(
+                "{} b={:?} d={:?} r={:?} in={}",
+                r.version, r.barrier, r.deadend, r.rollout, r.incoming
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "41.1 b=None d=None r=None in=0",
+            "41.2 b=None d=Some(\"https://tracker.example/215\") r=None in=0",
+            "41.3 b=Some(\"generic\") d=None r=None in=1",
+            "41.4 b=None d=None r=Some(1.0) in=1",
+            "41.5 b=None d=None r=Some(0.0) in=2",
+        ]
+    );
+    let arm = admin.releases("aarch64").unwrap();
+    assert!(
+        arm.streams[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("has no ref 'ferrocore/aarch64/stable'")
+    );
 }
