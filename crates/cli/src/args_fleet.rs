@@ -88,6 +88,10 @@ pub struct FleetServerArgs {
         hide_env_values = true
     )]
     pub token: String,
+    /// Trust only the CA certificates in this PEM file for an https:// server (a
+    /// fleet's private CA), instead of the public roots.
+    #[arg(long, value_name = "FILE", env = "FERRO_FLEET_CA")]
+    pub ca: Option<PathBuf>,
 }
 
 /// `ferro fleet locks`.

@@ -6,9 +6,21 @@ use ferro_fleet::time::rfc3339;
 use crate::ExitStatus;
 use crate::args_fleet::{
     FleetArgs, FleetListArgs, FleetLocksArgs, FleetReleaseArgs, FleetReleasesArgs, FleetServeArgs,
-    FleetVerb,
+    FleetServerArgs, FleetVerb,
 };
 use crate::printer::Printer;
+
+/// The admin client for `args`, trusting `--ca` if given.
+fn admin_client(args: &FleetServerArgs) -> anyhow::Result<AdminClient> {
+    let client = AdminClient::new(&args.server, &args.token)?;
+    match &args.ca {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| ferro_sys::IoError::new("read", path, e))?;
+            Ok(client.trusting(&pem)?)
+        }
+        None => Ok(client),
+    }
+}
 
 /// Runs one `ferro fleet` command.
 pub fn run(args: FleetArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -45,7 +57,7 @@ fn serve_fleet(_: FleetServeArgs, _: &Printer) -> anyhow::Result<ExitStatus> {
 }
 
 fn list_locks(args: FleetLocksArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let client = AdminClient::new(&args.server.server, &args.server.token)?;
+    let client = admin_client(&args.server)?;
     let locks = client.locks()?;
     if args.json {
         printer.json(&locks)?;
@@ -74,7 +86,7 @@ fn list_locks(args: FleetLocksArgs, printer: &Printer) -> anyhow::Result<ExitSta
 }
 
 fn release_slot(args: FleetReleaseArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let client = AdminClient::new(&args.server.server, &args.server.token)?;
+    let client = admin_client(&args.server)?;
     let result = client.release(&args.group, &args.id)?;
     printer.errln(format_args!(
         "released the slot of '{}' in group '{}' ({} holder(s) left)",
@@ -84,7 +96,7 @@ fn release_slot(args: FleetReleaseArgs, printer: &Printer) -> anyhow::Result<Exi
 }
 
 fn list_nodes(args: FleetListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let client = AdminClient::new(&args.server.server, &args.server.token)?;
+    let client = admin_client(&args.server)?;
     let nodes = client.nodes()?;
     if args.json {
         printer.json(&nodes)?;
@@ -116,7 +128,7 @@ fn list_nodes(args: FleetListArgs, printer: &Printer) -> anyhow::Result<ExitStat
 }
 
 fn list_releases(args: FleetReleasesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let client = AdminClient::new(&args.list.server.server, &args.list.server.token)?;
+    let client = admin_client(&args.list.server)?;
     let releases = client.releases(&args.basearch)?;
     if args.list.json {
         printer.json(&releases)?;

@@ -46,6 +46,9 @@ pub enum ClientError {
         /// The server's explanation.
         value: String,
     },
+    /// The CA certificate file could not be used.
+    #[error("no PEM certificate usable as a CA in the given file")]
+    Ca(#[source] ureq::Error),
     /// The answer was not the expected document.
     #[error("{url} answered something that is not the expected JSON")]
     Decode {
@@ -97,6 +100,32 @@ impl AdminClient {
             token: token.to_owned(),
             agent,
         })
+    }
+
+    /// Trusts only the CA certificates in `ca_pem` (PEM) for `https://` servers, e.g. a
+    /// fleet's private CA, instead of the public roots.
+    pub fn trusting(mut self, ca_pem: &[u8]) -> Result<AdminClient, ClientError> {
+        use ureq::tls::{PemItem, RootCerts, TlsConfig};
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(ca_pem) {
+            if let PemItem::Certificate(cert) = item.map_err(ClientError::Ca)? {
+                certs.push(cert);
+            }
+        }
+        if certs.is_empty() {
+            return Err(ClientError::Ca(ureq::Error::Tls(
+                "no certificate in the file",
+            )));
+        }
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&certs))
+            .build();
+        self.agent = agent_config(concat!("ferro-fleet/", env!("CARGO_PKG_VERSION")))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .tls_config(tls)
+            .build()
+            .new_agent();
+        Ok(self)
     }
 
     /// `GET /v1/locks`: every group with its slots and holders.

@@ -31,16 +31,17 @@
 //! - `store` and `server` (feature `server`): the embedded store, one crash-safe redb
 //!   file in which every acknowledged lock change is committed before the answer, with
 //!   an audit log of every change; and the HTTP server with its metrics.
+//! - `tls` (feature `server`): HTTPS on the listener.
 //!
 //! **Where it runs.** The node image and its initramfs carry the same `ferro` binary
 //! but never serve a fleet. The server's dependencies (the tokio runtime, axum/hyper,
-//! redb, the metrics registry) are behind the cargo feature `server` (on by default);
+//! redb, rustls, the metrics registry) are behind the cargo feature `server` (on by default);
 //! the `ferro` package passes it on as its feature `fleet-server`, so the image builds
 //! `ferro` with `--no-default-features` (plus the features it wants) and keeps the admin
 //! client only. `docs/fleet.md` has the commands.
 //!
-//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the pool config server, TLS
-//! on the listener and the dashboard.
+//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the pool config server and
+//! the dashboard.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -56,5 +57,7 @@ pub mod server;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod time;
+#[cfg(feature = "server")]
+pub mod tls;
 
 pub use config::{Config, ConfigError};

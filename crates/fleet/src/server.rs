@@ -55,6 +55,9 @@ pub enum ServeError {
     /// The store could not be opened or set up.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The listening socket could not be bound.
     #[error("could not listen on {addr}")]
     Bind {
@@ -119,6 +122,7 @@ async fn shutdown_signal() {
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     state: Arc<AppState>,
 }
 
@@ -136,9 +140,10 @@ impl Server {
         if !config.etcd.is_empty() {
             return Err(ServeError::Unsupported("the etcd backend"));
         }
-        if config.tls.is_some() {
-            return Err(ServeError::Unsupported("TLS on the listener"));
-        }
+        let tls = match &config.tls {
+            Some(tls) => Some(crate::tls::server_config(&tls.cert, &tls.key)?),
+            None => None,
+        };
         if config.tokens_would_travel_in_clear() {
             return Err(ServeError::TokensInClear(config.listen));
         }
@@ -180,6 +185,7 @@ impl Server {
         tracing::info!(store = %store.path().display(), groups = %config.lock, "store open");
         Ok(Server {
             listener,
+            tls,
             state: Arc::new(AppState {
                 config,
                 store: Arc::new(store),
@@ -200,12 +206,24 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        tracing::info!(address = %self.local_addr(), "listening");
+        let https = self.tls.is_some();
+        tracing::info!(address = %self.local_addr(), https, "listening");
         let app = Router::new().fallback(dispatch).with_state(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Runtime)
+        match self.tls {
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(self.listener, tls)
+                    .map_err(ServeError::Runtime)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(self.listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+        .map_err(ServeError::Runtime)
     }
 }
 
