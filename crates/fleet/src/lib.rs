@@ -50,6 +50,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod graph;
+pub mod pools;
 pub mod protocol;
 pub mod semaphore;
 #[cfg(feature = "server")]
