@@ -238,3 +238,88 @@ pub struct ReleaseStatus {
     /// How many edges lead to it before per-client throttling.
     pub incoming: usize,
 }
+
+/// What a node's agent reports about its config: `POST /v1/nodes/<node_uuid>/report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// The node (from the URL; ignored in the body).
+    #[serde(default)]
+    pub node_uuid: String,
+    /// The pool it belongs to.
+    pub pool: String,
+    /// The hash of the rendered config it has applied.
+    pub config_hash: String,
+    /// The OS version it booted.
+    #[serde(default)]
+    pub booted_version: String,
+    /// `Done`, `Working`, `Degraded` or `Unreconcilable`.
+    pub state: NodeState,
+    /// Why, for `Degraded` and `Unreconcilable`.
+    #[serde(default)]
+    pub reason: String,
+    /// When the server received it (ms since the Unix epoch; set by the server).
+    #[serde(default)]
+    pub at: u64,
+}
+
+/// A node's config state, as the Machine Config Daemon names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// The config is applied.
+    Done,
+    /// The config is being applied.
+    Working,
+    /// Applying failed; the node may recover.
+    Degraded,
+    /// The config cannot be applied to this node.
+    Unreconcilable,
+}
+
+/// The answer to a report: which config the pool wants now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    /// The hash of the pool's desired config (`GET /config/<pool>?hash=…` fetches it).
+    pub desired: String,
+}
+
+/// `GET /v1/pools`: every pool with its rendered configs and its nodes' reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pools {
+    /// [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `Pools`.
+    pub kind: String,
+    /// The pools, in config order.
+    pub pools: Vec<PoolStatus>,
+}
+
+impl Pools {
+    /// The document for `pools`.
+    pub fn new(pools: Vec<PoolStatus>) -> Self {
+        Pools {
+            api_version: API_VERSION.to_owned(),
+            kind: "Pools".to_owned(),
+            pools,
+        }
+    }
+}
+
+/// One pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolStatus {
+    /// The pool.
+    pub name: String,
+    /// The hash of the config served to booting nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// The hash of the newest rendered config (served once a node has applied it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<String>,
+    /// Why the fragments could not be rendered last time (the previous config is
+    /// still served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The nodes' last reports.
+    pub nodes: Vec<NodeReport>,
+}

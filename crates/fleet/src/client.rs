@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferro_sys::http::{Backoff, agent_config, is_transient, is_transient_status};
 
-use crate::api::{Audit, Locks, Nodes, ReleaseRequest, ReleaseResult, Releases};
+use crate::api::{Audit, Locks, Nodes, Pools, ReleaseRequest, ReleaseResult, Releases};
 
 /// An admin request that failed.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +151,11 @@ impl AdminClient {
     /// `GET /v1/releases?basearch=…`: what each stream serves for `basearch`.
     pub fn releases(&self, basearch: &str) -> Result<Releases, ClientError> {
         self.call(&format!("/v1/releases?basearch={basearch}"), None)
+    }
+
+    /// `GET /v1/pools`: every pool with its rendered configs and its nodes' reports.
+    pub fn pools(&self) -> Result<Pools, ClientError> {
+        self.call("/v1/pools", None)
     }
 
     /// `GET /v1/audit?after=N`: audit records after position `after`.

@@ -94,6 +94,8 @@ pub enum ErrorKind {
     UnknownStream,
     /// 503: the stream's repository or release metadata cannot be read.
     GraphUnavailable,
+    /// 406: the pool's config uses a field the requested Ignition spec lacks.
+    UnsupportedIgnitionVersion,
     /// 503: the store could not be read or written; nothing was changed.
     StoreUnavailable,
     /// 500: anything else.
@@ -117,6 +119,7 @@ impl ErrorKind {
             ErrorKind::InvalidGraphRequest => "invalid_graph_request",
             ErrorKind::UnknownStream => "unknown_stream",
             ErrorKind::GraphUnavailable => "graph_unavailable",
+            ErrorKind::UnsupportedIgnitionVersion => "unsupported_ignition_version",
             ErrorKind::StoreUnavailable => "store_unavailable",
             ErrorKind::InternalError => "internal_error",
         }
@@ -135,6 +138,7 @@ impl ErrorKind {
             ErrorKind::AdminDisabled => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::UnsupportedIgnitionVersion => 406,
             ErrorKind::RequestTooLarge => 413,
             ErrorKind::FailedLockSemaphoreFull => 423,
             ErrorKind::InternalError => 500,

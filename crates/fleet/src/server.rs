@@ -19,6 +19,7 @@
 //! the answer is written; on SIGTERM or SIGINT the server stops accepting, lets the
 //! requests in progress finish, and returns.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +132,15 @@ struct AppState {
     config: Config,
     store: Arc<Store>,
     metrics: Metrics,
+    /// Per pool: the fragments' fingerprint when last rendered, and the last
+    /// rendering error (the previous config stays served).
+    pool_cache: std::sync::Mutex<BTreeMap<String, PoolCache>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PoolCache {
+    fingerprint: Option<Vec<(std::path::PathBuf, u64, i128)>>,
+    error: Option<String>,
 }
 
 impl Server {
@@ -190,6 +200,7 @@ impl Server {
                 config,
                 store: Arc::new(store),
                 metrics,
+                pool_cache: std::sync::Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -238,6 +249,9 @@ enum Endpoint {
     Graph,
     Nodes,
     Releases,
+    Config,
+    Report,
+    Pools,
     Metrics,
     Healthz,
     Other,
@@ -254,6 +268,9 @@ impl Endpoint {
             "/v1/graph" => Endpoint::Graph,
             "/v1/nodes" => Endpoint::Nodes,
             "/v1/releases" => Endpoint::Releases,
+            "/v1/pools" => Endpoint::Pools,
+            p if p.starts_with("/config/") => Endpoint::Config,
+            p if p.starts_with("/v1/nodes/") && p.ends_with("/report") => Endpoint::Report,
             "/metrics" => Endpoint::Metrics,
             "/healthz" => Endpoint::Healthz,
             _ => Endpoint::Other,
@@ -270,6 +287,9 @@ impl Endpoint {
             Endpoint::Graph => "graph",
             Endpoint::Nodes => "nodes",
             Endpoint::Releases => "releases",
+            Endpoint::Config => "config",
+            Endpoint::Report => "report",
+            Endpoint::Pools => "pools",
             Endpoint::Metrics => "metrics",
             Endpoint::Healthz => "healthz",
             Endpoint::Other => "other",
@@ -278,7 +298,9 @@ impl Endpoint {
 
     fn methods(self) -> &'static [Method] {
         match self {
-            Endpoint::PreReboot | Endpoint::SteadyState | Endpoint::Release => &[Method::POST],
+            Endpoint::PreReboot | Endpoint::SteadyState | Endpoint::Release | Endpoint::Report => {
+                &[Method::POST]
+            }
             _ => &[Method::GET, Method::HEAD],
         }
     }
@@ -381,6 +403,10 @@ enum Answer {
     Ok(&'static str, String),
     /// A protocol error.
     Err(ProtocolError),
+    /// A status with an empty body, as the Machine Config Server answers errors.
+    Empty(StatusCode),
+    /// A rendered pool config and its hash (sent as the ETag).
+    Config { json: String, hash: String },
 }
 
 impl From<ProtocolError> for Answer {
@@ -402,6 +428,8 @@ async fn dispatch(
             ErrorKind::NotFound,
             format!("no such endpoint: {}", uri.path()),
         ))
+    } else if !endpoint.methods().contains(&method) && endpoint == Endpoint::Config {
+        Answer::Empty(StatusCode::METHOD_NOT_ALLOWED)
     } else if !endpoint.methods().contains(&method) {
         Answer::Err(ProtocolError::new(
             ErrorKind::MethodNotAllowed,
@@ -413,8 +441,14 @@ async fn dispatch(
             Err(error) => Answer::Err(error),
         }
     };
+    let mut etag = None;
     let (status, kind, content_type, text) = match answer {
         Answer::Ok(content_type, text) => (StatusCode::OK, None, content_type, text),
+        Answer::Empty(status) => (status, None, "text/plain; charset=utf-8", String::new()),
+        Answer::Config { json, hash } => {
+            etag = HeaderValue::from_str(&format!("\"{hash}\"")).ok();
+            (StatusCode::OK, None, "application/json", json)
+        }
         Answer::Err(error) => (
             StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Some(error.kind),
@@ -432,6 +466,9 @@ async fn dispatch(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
     if status == StatusCode::METHOD_NOT_ALLOWED {
         let allow = if endpoint.methods().contains(&Method::POST) {
             "POST"
@@ -481,6 +518,12 @@ async fn handle(
         Endpoint::Releases => {
             authorize(state, headers)?;
             releases(state, uri).await
+        }
+        Endpoint::Config => Ok(pool_config(state, uri, headers).await),
+        Endpoint::Report => report(state, uri, headers, body).await,
+        Endpoint::Pools => {
+            authorize(state, headers)?;
+            pools(state).await
         }
         Endpoint::Other => unreachable!("answered by dispatch"),
     }
@@ -895,4 +938,217 @@ async fn releases(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolEr
         });
     }
     Ok(json(&Releases::new(streams)))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <one of tokens>`.
+fn has_token(tokens: &[String], headers: &HeaderMap) -> bool {
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    offered.is_some_and(|offered| {
+        tokens.iter().fold(false, |found, t| {
+            found | same_bytes(t.as_bytes(), offered.as_bytes())
+        })
+    })
+}
+
+/// Renders `pool` again if its fragments changed since the last rendering; a new
+/// hash becomes the pool's desired config. A failure is logged and remembered; the
+/// configs already stored keep being served.
+async fn refresh_pool(state: &Arc<AppState>, pool: &crate::config::PoolConfig) {
+    let cached = state
+        .pool_cache
+        .lock()
+        .expect("the pool cache is never poisoned")
+        .get(&pool.name)
+        .cloned()
+        .unwrap_or_default();
+    let store = Arc::clone(&state.store);
+    let pool_config = pool.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let fingerprint = crate::pools::fingerprint(&pool_config).map_err(|e| error_chain(&e))?;
+        if cached.fingerprint.as_ref() == Some(&fingerprint) {
+            return Ok((fingerprint, false));
+        }
+        let rendered = crate::pools::render(&pool_config).map_err(|e| error_chain(&e))?;
+        let stored = crate::store::StoredConfig {
+            hash: rendered.hash,
+            json: rendered.json,
+            rendered_at: now_ms(),
+        };
+        store
+            .set_desired(&pool_config.name, stored)
+            .map_err(|e| error_chain(&e))?;
+        Ok::<_, String>((fingerprint, true))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("render task failed: {e}")));
+    let mut cache = state
+        .pool_cache
+        .lock()
+        .expect("the pool cache is never poisoned");
+    let entry = cache.entry(pool.name.clone()).or_default();
+    match outcome {
+        Ok((fingerprint, rendered)) => {
+            if rendered {
+                tracing::info!(pool = %pool.name, "pool config rendered");
+            }
+            entry.fingerprint = Some(fingerprint);
+            entry.error = None;
+        }
+        Err(error) => {
+            if entry.error.as_ref() != Some(&error) {
+                tracing::error!(pool = %pool.name, %error, "pool config not rendered; the previous one stays served");
+            }
+            entry.error = Some(error);
+        }
+    }
+}
+
+/// `GET|HEAD /config/<pool>`: the pool's current config (or, with `?hash=`, the stored
+/// config of that hash), in the spec version the client's `Accept` asks for. Errors
+/// are empty bodies, as the Machine Config Server sends them, except a refused
+/// down-translation, which names the field.
+async fn pool_config(state: &Arc<AppState>, uri: &Uri, headers: &HeaderMap) -> Answer {
+    let name = uri.path().rsplit('/').next().unwrap_or("");
+    let Some(pool) = state.config.pools.iter().find(|p| p.name == name) else {
+        return Answer::Empty(StatusCode::NOT_FOUND);
+    };
+    if pool.require_token && !has_token(&state.config.tokens, headers) {
+        return Answer::Empty(StatusCode::UNAUTHORIZED);
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let version = match crate::pools::negotiate(accept) {
+        Ok(version) => version,
+        Err(e) => {
+            tracing::info!(pool = %name, accept = ?accept, error = %e, "refused Accept");
+            return Answer::Empty(StatusCode::BAD_REQUEST);
+        }
+    };
+    refresh_pool(state, pool).await;
+    let pool_name = pool.name.clone();
+    let record = match blocking(state, move |s| s.pool(&pool_name)).await {
+        Ok(record) => record,
+        Err(_) => return Answer::Empty(StatusCode::SERVICE_UNAVAILABLE),
+    };
+    let wanted = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("hash="));
+    let stored = match wanted {
+        Some(hash) => [&record.current, &record.desired]
+            .into_iter()
+            .flatten()
+            .find(|c| c.hash == hash),
+        None => record.current.as_ref(),
+    };
+    let Some(stored) = stored else {
+        return Answer::Empty(if wanted.is_some() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        });
+    };
+    let json = match version {
+        None => stored.json.clone(),
+        Some(version) => {
+            let Ok(parsed) = ferro_spec::parse::parse(stored.json.as_bytes()) else {
+                return Answer::Empty(StatusCode::INTERNAL_SERVER_ERROR);
+            };
+            let rendered = crate::pools::Rendered {
+                hash: stored.hash.clone(),
+                config: parsed.config,
+                version: parsed.version,
+                json: stored.json.clone(),
+                fragments: Vec::new(),
+            };
+            match crate::pools::emit_at(&rendered, version) {
+                Ok(json) => json,
+                Err(e) => {
+                    return Answer::Err(ProtocolError::new(
+                        ErrorKind::UnsupportedIgnitionVersion,
+                        e.to_string(),
+                    ));
+                }
+            }
+        }
+    };
+    Answer::Config {
+        json,
+        hash: stored.hash.clone(),
+    }
+}
+
+/// `POST /v1/nodes/<node_uuid>/report`.
+async fn report(
+    state: &Arc<AppState>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, ProtocolError> {
+    let node_uuid = uri
+        .path()
+        .strip_prefix("/v1/nodes/")
+        .and_then(|p| p.strip_suffix("/report"))
+        .unwrap_or("")
+        .to_owned();
+    protocol::validate_id(&node_uuid)?;
+    let bytes = read_body(headers, body).await?;
+    let mut report: crate::api::NodeReport = serde_json::from_slice(&bytes).map_err(|e| {
+        ProtocolError::new(
+            ErrorKind::FailedDecodingRequest,
+            format!(
+                "expected {{\"pool\",\"config_hash\",\"booted_version\",\"state\",\"reason\"}}: {e}"
+            ),
+        )
+    })?;
+    let Some(pool) = state.config.pools.iter().find(|p| p.name == report.pool) else {
+        return Err(ProtocolError::new(
+            ErrorKind::NotFound,
+            format!("unknown pool \"{}\"", report.pool),
+        ));
+    };
+    if pool.require_token && !has_token(&state.config.tokens, headers) {
+        return Err(ProtocolError::new(
+            ErrorKind::Unauthorized,
+            "this pool requires an enrollment token (Authorization: Bearer …)",
+        ));
+    }
+    report.node_uuid = node_uuid;
+    report.at = now_ms();
+    let record = blocking(state, move |s| s.report(&report)).await?;
+    let desired = record.desired.map(|d| d.hash).unwrap_or_default();
+    Ok(json(&crate::api::ReportAnswer { desired }))
+}
+
+/// `GET /v1/pools`.
+async fn pools(state: &Arc<AppState>) -> Result<Answer, ProtocolError> {
+    let mut pools = Vec::new();
+    let reports = blocking(state, |s| s.reports()).await?;
+    for pool in &state.config.pools {
+        refresh_pool(state, pool).await;
+        let name = pool.name.clone();
+        let record = blocking(state, move |s| s.pool(&name)).await?;
+        let error = state
+            .pool_cache
+            .lock()
+            .expect("the pool cache is never poisoned")
+            .get(&pool.name)
+            .and_then(|c| c.error.clone());
+        pools.push(crate::api::PoolStatus {
+            name: pool.name.clone(),
+            current: record.current.map(|c| c.hash),
+            desired: record.desired.map(|c| c.hash),
+            error,
+            nodes: reports
+                .iter()
+                .filter(|r| r.pool == pool.name)
+                .cloned()
+                .collect(),
+        });
+    }
+    Ok(json(&crate::api::Pools::new(pools)))
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use ferro_sys::IoError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::api::{AuditAction, AuditRecord, NodeRecord};
+use crate::api::{AuditAction, AuditRecord, NodeRecord, NodeReport, NodeState};
 use crate::semaphore::{LockOutcome, Semaphore, UnlockOutcome};
 
 /// The store's file name inside the data directory.
@@ -32,6 +32,8 @@ pub const STORE_FILE: &str = "fleet.redb";
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
+const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 
 /// A store operation that failed; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,29 @@ impl Actor {
     }
 }
 
+/// A rendered pool config as stored: what `GET /config/<pool>` serves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredConfig {
+    /// SHA-256 of `json`.
+    pub hash: String,
+    /// The Ignition config, in its own spec version.
+    pub json: String,
+    /// When it was rendered (ms since the Unix epoch).
+    pub rendered_at: u64,
+}
+
+/// A pool's configs: `current` is served to booting nodes; `desired` is the newest
+/// rendering, which becomes current once a node of the pool reports it applied (the
+/// Machine Config Server's rule: a new config reaches new nodes only after it has
+/// worked on one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PoolRecord {
+    /// Served to booting nodes.
+    pub current: Option<StoredConfig>,
+    /// The newest rendering.
+    pub desired: Option<StoredConfig>,
+}
+
 /// A change of a group's slot count applied from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotChange {
@@ -120,6 +145,8 @@ impl Store {
         txn.open_table(GROUPS).map_err(db_err)?;
         txn.open_table(AUDIT).map_err(db_err)?;
         txn.open_table(NODES).map_err(db_err)?;
+        txn.open_table(POOLS).map_err(db_err)?;
+        txn.open_table(REPORTS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(store)
     }
@@ -295,6 +322,88 @@ impl Store {
         }
         txn.commit().map_err(db_err)?;
         Ok(())
+    }
+
+    /// Records a new rendering of `pool` as its desired config (and as its current one
+    /// if it has none yet); unchanged hashes change nothing. Durable.
+    pub fn set_desired(&self, pool: &str, config: StoredConfig) -> Result<PoolRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let record;
+        {
+            let mut table = txn.open_table(POOLS).map_err(db_err)?;
+            let mut current: PoolRecord = match table.get(pool).map_err(db_err)? {
+                Some(v) => decode(pool, v.value())?,
+                None => PoolRecord::default(),
+            };
+            if current.desired.as_ref().map(|d| &d.hash) != Some(&config.hash) {
+                if current.current.is_none() {
+                    current.current = Some(config.clone());
+                }
+                current.desired = Some(config);
+                let bytes = serde_json::to_vec(&current).expect("a pool record serialises");
+                table.insert(pool, bytes.as_slice()).map_err(db_err)?;
+            }
+            record = current;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(record)
+    }
+
+    /// The configs of `pool`.
+    pub fn pool(&self, pool: &str) -> Result<PoolRecord, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(POOLS).map_err(db_err)?;
+        match table.get(pool).map_err(db_err)? {
+            Some(v) => decode(pool, v.value()),
+            None => Ok(PoolRecord::default()),
+        }
+    }
+
+    /// Records a node's report; a `Done` report of the pool's desired config makes it
+    /// the pool's current one. Durable. Returns the pool's record afterwards.
+    pub fn report(&self, report: &NodeReport) -> Result<PoolRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let record;
+        {
+            let mut reports = txn.open_table(REPORTS).map_err(db_err)?;
+            let bytes = serde_json::to_vec(report).expect("a report serialises");
+            reports
+                .insert(report.node_uuid.as_str(), bytes.as_slice())
+                .map_err(db_err)?;
+            let mut pools = txn.open_table(POOLS).map_err(db_err)?;
+            let mut pool: PoolRecord = match pools.get(report.pool.as_str()).map_err(db_err)? {
+                Some(v) => decode(&report.pool, v.value())?,
+                None => PoolRecord::default(),
+            };
+            let applied = report.state == NodeState::Done
+                && pool
+                    .desired
+                    .as_ref()
+                    .is_some_and(|d| d.hash == report.config_hash)
+                && pool.current != pool.desired;
+            if applied {
+                pool.current = pool.desired.clone();
+                let bytes = serde_json::to_vec(&pool).expect("a pool record serialises");
+                pools
+                    .insert(report.pool.as_str(), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            record = pool;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(record)
+    }
+
+    /// Every node's last report.
+    pub fn reports(&self) -> Result<Vec<NodeReport>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(REPORTS).map_err(db_err)?;
+        let mut reports = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (key, value) = row.map_err(db_err)?;
+            reports.push(decode(key.value(), value.value())?);
+        }
+        Ok(reports)
     }
 
     /// The inventory, by node uuid.
