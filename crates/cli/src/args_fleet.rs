@@ -30,6 +30,9 @@ pub enum FleetVerb {
     /// Show what each stream serves: releases, barriers, dead-ends and each rollout's
     /// progress (admin token).
     Releases(FleetReleasesArgs),
+    /// List the config pools: the config served to booting nodes, the newest
+    /// rendering, rendering errors and the nodes' reports (admin token).
+    Pools(FleetListArgs),
 }
 
 /// A listing command of `ferro fleet`.

@@ -30,6 +30,7 @@ pub fn run(args: FleetArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         FleetVerb::Release(release) => release_slot(release, printer),
         FleetVerb::Nodes(nodes) => list_nodes(nodes, printer),
         FleetVerb::Releases(releases) => list_releases(releases, printer),
+        FleetVerb::Pools(pools) => list_pools(pools, printer),
     }
 }
 
@@ -155,6 +156,51 @@ fn list_releases(args: FleetReleasesArgs, printer: &Printer) -> anyhow::Result<E
                 release.version,
                 release.payload.get(..12).unwrap_or(&release.payload),
                 notes.join(", ")
+            ))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn list_pools(args: FleetListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let pools = admin_client(&args.server)?.pools()?;
+    if args.json {
+        printer.json(&pools)?;
+        return Ok(ExitStatus::Success);
+    }
+    let short = |hash: &Option<String>| {
+        hash.as_deref()
+            .map_or("-".to_owned(), |h| h.get(..12).unwrap_or(h).to_owned())
+    };
+    for pool in &pools.pools {
+        let pending = if pool.desired != pool.current {
+            format!(
+                ", desired {} (not applied by any node yet)",
+                short(&pool.desired)
+            )
+        } else {
+            String::new()
+        };
+        printer.outln(format_args!(
+            "{}: serving {}{pending}",
+            pool.name,
+            short(&pool.current)
+        ))?;
+        if let Some(error) = &pool.error {
+            printer.outln(format_args!("  rendering failed: {error}"))?;
+        }
+        for node in &pool.nodes {
+            let reason = if node.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", node.reason)
+            };
+            printer.outln(format_args!(
+                "  {:<34} {:<14} {} {}{reason}",
+                node.node_uuid,
+                format!("{:?}", node.state),
+                node.config_hash.get(..12).unwrap_or(&node.config_hash),
+                rfc3339(node.at)
             ))?;
         }
     }
