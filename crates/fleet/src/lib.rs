@@ -24,6 +24,9 @@
 //! - [`graph`]: the update graph (Cincinnati) built from the commits of an OSTree
 //!   ref and release metadata in Fedora CoreOS's `updates/<stream>.json` format, with
 //!   its barriers, dead-ends and rollouts.
+//! - [`pools`]: pool configs as the Machine Config Server serves them: Ignition and
+//!   Butane fragments merged and rendered with a content hash, `Accept` negotiation,
+//!   translation between spec versions.
 //! - [`api`]: the JSON documents of the admin API (`GET /v1/locks`, releases, the
 //!   audit log), shared by the server and [`client`].
 //! - [`client`]: the admin client behind `ferro fleet locks`, `release`, `nodes` and
@@ -40,8 +43,7 @@
 //! `ferro` with `--no-default-features` (plus the features it wants) and keeps the admin
 //! client only. `docs/fleet.md` has the commands.
 //!
-//! Not done yet (see `docs/fleet.md`): the etcd v3 backend, the pool config server and
-//! the dashboard.
+//! Not done yet (see `docs/fleet.md`): the etcd v3 backend and the dashboard.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
