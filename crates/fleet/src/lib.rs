@@ -1,6 +1,6 @@
-//! The fleet side of ferrocore: the server that many nodes ask before they reboot, and
-//! (later) where they learn which release to update to and which config their pool
-//! wants.
+//! The fleet side of ferrocore: the server that many nodes ask before they reboot,
+//! where they learn which release to update to, and where a booting node fetches the
+//! config of its pool.
 //!
 //! A fleet of Fedora CoreOS machines updates itself: each node's agent (Zincati) finds a
 //! new release, stages it, and then needs permission to reboot into it, so that a
