@@ -51,6 +51,8 @@
 pub mod api;
 pub mod client;
 pub mod config;
+#[cfg(feature = "server")]
+pub mod etcd;
 pub mod graph;
 pub mod pools;
 pub mod protocol;

@@ -39,15 +39,12 @@ use crate::api::{Audit, GroupStatus, Locks, ReleaseRequest, ReleaseResult};
 use crate::config::Config;
 use crate::protocol::{self, ErrorKind, MAX_BODY_BYTES, Operation, PROTOCOL_HEADER, ProtocolError};
 use crate::semaphore::{LockOutcome, UnlockOutcome};
-use crate::store::{Actor, Store, StoreError};
+use crate::store::{Actor, LockStore, Store, StoreError};
 use crate::time::now_ms;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The config asks for something this server cannot do yet.
-    #[error("{0} is not supported yet")]
-    Unsupported(&'static str),
     /// Tokens would be sent in clear text over the network.
     #[error(
         "admin_tokens/tokens are set but {0} is not a loopback address and no tls_cert is configured: tokens would travel in clear text"
@@ -130,7 +127,13 @@ pub struct Server {
 #[derive(Debug)]
 struct AppState {
     config: Config,
+    /// The embedded store: inventory and pools, and the locks unless etcd has them.
     store: Arc<Store>,
+    /// Where the semaphores live.
+    locks: Arc<dyn LockStore>,
+    /// Whether the config's slot counts are in the lock store (etcd may have been
+    /// unreachable at start).
+    slots_applied: std::sync::atomic::AtomicBool,
     metrics: Metrics,
     /// Per pool: the fragments' fingerprint when last rendered, and the last
     /// rendering error (the previous config stays served).
@@ -147,9 +150,6 @@ impl Server {
     /// Opens the store, applies the config's slot counts (logging each change) and
     /// binds the listener.
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
-        if !config.etcd.is_empty() {
-            return Err(ServeError::Unsupported("the etcd backend"));
-        }
         let tls = match &config.tls {
             Some(tls) => Some(crate::tls::server_config(&tls.cert, &tls.key)?),
             None => None,
@@ -159,25 +159,43 @@ impl Server {
         }
         let data = config.data.clone();
         let groups = config.lock.groups.clone();
-        let store = tokio::task::spawn_blocking(move || {
-            let store = Store::open(&data)?;
-            let changes = store.apply_slots(&groups, now_ms())?;
-            Ok::<_, StoreError>((store, changes))
+        let etcd = config.etcd.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let store = Arc::new(Store::open(&data)?);
+            let locks: Arc<dyn LockStore> = if etcd.is_empty() {
+                Arc::clone(&store) as Arc<dyn LockStore>
+            } else {
+                Arc::new(crate::etcd::Etcd::new(etcd.clone()))
+            };
+            // An etcd that cannot be reached now is not a reason not to start: the
+            // slot counts are applied at the first request that reaches it, and until
+            // then lock requests answer 503.
+            let applied = match locks.apply_slots(&groups, now_ms()) {
+                Ok(changes) => Some((changes, locks.groups()?)),
+                Err(e) if !etcd.is_empty() => {
+                    tracing::error!(error = %error_chain(&e), "etcd not reachable at start; lock requests answer 503 until it is");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            Ok::<_, StoreError>((store, locks, applied))
         })
         .await
         .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))?;
-        let (store, changes) = store?;
+        let (store, locks, applied) = opened?;
+        let slots_applied = applied.is_some();
+        let (changes, stored) = applied.unwrap_or_default();
         for change in &changes {
             match change.before {
                 Some(before) => tracing::info!(
                     group = %change.group, before, after = change.after,
-                    "slot count changed to follow the config"
+                    "slot count changed to follow the config (with etcd: the last server started wins)"
                 ),
                 None => tracing::info!(group = %change.group, slots = change.after, "new group"),
             }
         }
         let metrics = Metrics::new();
-        for (name, sem) in store.groups()? {
+        for (name, sem) in stored {
             if let Some(&slots) = config.lock.groups.get(&name) {
                 metrics.set_group(&name, slots, sem.holders.len());
             } else if !sem.holders.is_empty() {
@@ -192,13 +210,15 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        tracing::info!(store = %store.path().display(), groups = %config.lock, "store open");
+        tracing::info!(store = %store.path().display(), locks = %locks.describe(), groups = %config.lock, "store open");
         Ok(Server {
             listener,
             tls,
             state: Arc::new(AppState {
                 config,
-                store: Arc::new(store),
+                store,
+                locks,
+                slots_applied: std::sync::atomic::AtomicBool::new(slots_applied),
                 metrics,
                 pool_cache: std::sync::Mutex::new(BTreeMap::new()),
             }),
@@ -574,6 +594,40 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Runs a lock-store operation on the blocking pool, first applying the config's slot
+/// counts if that could not be done at start.
+async fn blocking_locks<T: Send + 'static>(
+    state: &Arc<AppState>,
+    op: impl FnOnce(&dyn LockStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    use std::sync::atomic::Ordering;
+    let locks = Arc::clone(&state.locks);
+    let pending =
+        (!state.slots_applied.load(Ordering::Acquire)).then(|| state.config.lock.groups.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        if let Some(groups) = &pending {
+            for change in locks.apply_slots(groups, now_ms())? {
+                tracing::info!(group = %change.group, before = ?change.before, after = change.after, "slot count applied");
+            }
+        }
+        op(locks.as_ref()).map(|value| (value, pending.is_some()))
+    })
+    .await;
+    match result {
+        Ok(Ok((value, applied_now))) => {
+            if applied_now {
+                state.slots_applied.store(true, Ordering::Release);
+            }
+            Ok(value)
+        }
+        Ok(Err(e)) => Err(store_error(e)),
+        Err(join) => Err(ProtocolError::new(
+            ErrorKind::InternalError,
+            format!("store task failed: {join}"),
+        )),
+    }
+}
+
 /// Runs a store operation on the blocking pool.
 async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
@@ -617,7 +671,8 @@ async fn fleetlock(
                 .lock
                 .lease_seconds
                 .map(|s| s.saturating_mul(1000));
-            let (outcome, holders) = blocking(state, move |s| s.lock(&g, &i, now, lease)).await?;
+            let (outcome, holders) =
+                blocking_locks(state, move |s| s.lock(&g, &i, now, lease)).await?;
             state.metrics.set_holders(&group, holders);
             match outcome {
                 LockOutcome::Acquired => {
@@ -638,7 +693,7 @@ async fn fleetlock(
         Operation::SteadyState => {
             let (g, i) = (group.clone(), id.clone());
             let (outcome, holders) =
-                blocking(state, move |s| s.unlock(&g, &i, now, Actor::Client)).await?;
+                blocking_locks(state, move |s| s.unlock(&g, &i, now, Actor::Client)).await?;
             state.metrics.set_holders(&group, holders);
             if outcome == UnlockOutcome::Released {
                 tracing::info!(%group, %id, holders, "slot given back");
@@ -695,7 +750,7 @@ fn json(value: &impl serde::Serialize) -> Answer {
 }
 
 async fn locks(state: &Arc<AppState>) -> Result<Answer, ProtocolError> {
-    let stored = blocking(state, |s| s.groups()).await?;
+    let stored = blocking_locks(state, |s| s.groups()).await?;
     let groups = state
         .config
         .lock
@@ -730,7 +785,8 @@ async fn release(state: &Arc<AppState>, body: Body) -> Result<Answer, ProtocolEr
     let ReleaseRequest { group, id } = request;
     let (g, i) = (group.clone(), id.clone());
     let now = now_ms();
-    let (outcome, holders) = blocking(state, move |s| s.unlock(&g, &i, now, Actor::Admin)).await?;
+    let (outcome, holders) =
+        blocking_locks(state, move |s| s.unlock(&g, &i, now, Actor::Admin)).await?;
     state.metrics.set_holders(&group, holders);
     if outcome == UnlockOutcome::NotHeld {
         return Err(ProtocolError::new(
@@ -767,7 +823,7 @@ async fn audit(state: &Arc<AppState>, uri: &Uri) -> Result<Answer, ProtocolError
             _ => return Err(bad()),
         }
     }
-    let records = blocking(state, move |s| s.audit(after, limit)).await?;
+    let records = blocking_locks(state, move |s| s.audit(after, limit)).await?;
     Ok(json(&Audit::new(records)))
 }
 

@@ -65,6 +65,79 @@ pub enum StoreError {
     /// A group the store has no record of (the config was not applied).
     #[error("group '{0}' is not in the store")]
     UnknownGroup(String),
+    /// The etcd backend failed.
+    #[error("the etcd store failed")]
+    Etcd(#[source] Box<crate::etcd::EtcdError>),
+}
+
+/// Where the FleetLock semaphores live: the embedded [`Store`] or etcd
+/// ([`crate::etcd::Etcd`]). Every method is one durable, atomic change (or read).
+pub trait LockStore: Send + Sync + std::fmt::Debug {
+    /// What the store is, for logs.
+    fn describe(&self) -> String;
+    /// Sets every group's slot count to the config's, creating missing groups.
+    fn apply_slots(
+        &self,
+        groups: &BTreeMap<String, u32>,
+        now: u64,
+    ) -> Result<Vec<SlotChange>, StoreError>;
+    /// Takes (or refreshes) a slot; returns the outcome and the holders afterwards.
+    fn lock(
+        &self,
+        group: &str,
+        id: &str,
+        now: u64,
+        lease_ms: Option<u64>,
+    ) -> Result<(LockOutcome, usize), StoreError>;
+    /// Gives back a slot if held; returns the outcome and the holders afterwards.
+    fn unlock(
+        &self,
+        group: &str,
+        id: &str,
+        now: u64,
+        actor: Actor,
+    ) -> Result<(UnlockOutcome, usize), StoreError>;
+    /// Every group with its semaphore.
+    fn groups(&self) -> Result<BTreeMap<String, Semaphore>, StoreError>;
+    /// Up to `limit` audit records after position `after`, in commit order.
+    fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+impl LockStore for Store {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn apply_slots(
+        &self,
+        groups: &BTreeMap<String, u32>,
+        now: u64,
+    ) -> Result<Vec<SlotChange>, StoreError> {
+        Store::apply_slots(self, groups, now)
+    }
+    fn lock(
+        &self,
+        group: &str,
+        id: &str,
+        now: u64,
+        lease_ms: Option<u64>,
+    ) -> Result<(LockOutcome, usize), StoreError> {
+        Store::lock(self, group, id, now, lease_ms)
+    }
+    fn unlock(
+        &self,
+        group: &str,
+        id: &str,
+        now: u64,
+        actor: Actor,
+    ) -> Result<(UnlockOutcome, usize), StoreError> {
+        Store::unlock(self, group, id, now, actor)
+    }
+    fn groups(&self) -> Result<BTreeMap<String, Semaphore>, StoreError> {
+        Store::groups(self)
+    }
+    fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        Store::audit(self, after, limit)
+    }
 }
 
 fn db_err(error: impl Into<redb::Error>) -> StoreError {
