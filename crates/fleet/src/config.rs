@@ -86,6 +86,11 @@ pub struct LockConfig {
     /// its slot is freed for the next request (`None`: held until given back or
     /// released by an admin, as in the protocol).
     pub lease_seconds: Option<u64>,
+    /// With etcd: refuse a request whose compare-and-swap met a concurrent change
+    /// (Airlock's behaviour, `conflicts = "refuse"`) instead of retrying it (the
+    /// default, `"retry"`). Only for comparisons: refusing turns contention into
+    /// failed requests.
+    pub refuse_conflicts: bool,
 }
 
 /// Where the update graph comes from.
@@ -191,6 +196,7 @@ struct RawLock {
     default_group: Option<Spanned<String>>,
     default_slots: Option<Spanned<i64>>,
     lease_seconds: Option<Spanned<i64>>,
+    conflicts: Option<Spanned<String>>,
     #[serde(default)]
     groups: Vec<RawGroup>,
 }
@@ -413,8 +419,24 @@ impl Checker<'_> {
             default_group: None,
             default_slots: None,
             lease_seconds: None,
+            conflicts: None,
             groups: Vec::new(),
         });
+        let refuse_conflicts = match &raw.conflicts {
+            None => false,
+            Some(c) => match c.get_ref().as_str() {
+                "retry" => false,
+                "refuse" => true,
+                other => {
+                    self.error(
+                        "lock.conflicts",
+                        c.span(),
+                        format!("conflicts is \"retry\" or \"refuse\", not \"{other}\""),
+                    );
+                    false
+                }
+            },
+        };
         let lease_seconds = raw.lease_seconds.as_ref().and_then(|lease| {
             let n = *lease.get_ref();
             if !(0..=MAX_LEASE_SECONDS).contains(&n) {
@@ -478,6 +500,7 @@ impl Checker<'_> {
             default_group,
             groups,
             lease_seconds,
+            refuse_conflicts,
         }
     }
 

@@ -160,12 +160,18 @@ impl Server {
         let data = config.data.clone();
         let groups = config.lock.groups.clone();
         let etcd = config.etcd.clone();
+        let refuse_conflicts = config.lock.refuse_conflicts;
         let opened = tokio::task::spawn_blocking(move || {
             let store = Arc::new(Store::open(&data)?);
             let locks: Arc<dyn LockStore> = if etcd.is_empty() {
                 Arc::clone(&store) as Arc<dyn LockStore>
             } else {
-                Arc::new(crate::etcd::Etcd::new(etcd.clone()))
+                let client = crate::etcd::Etcd::new(etcd.clone());
+                Arc::new(if refuse_conflicts {
+                    client.refusing_conflicts()
+                } else {
+                    client
+                })
             };
             // An etcd that cannot be reached now is not a reason not to start: the
             // slot counts are applied at the first request that reaches it, and until
