@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = ferro_butane::yaml::parse(text);
+        let _ = ferro_document::yaml::parse(text);
     }
 });

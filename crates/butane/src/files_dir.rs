@@ -63,7 +63,9 @@ impl FilesDir {
 }
 
 /// An OS error in the words Go uses (`open files-dir/x: no such file or directory`),
-/// which users of Butane know.
+/// which users of Butane know. Not a `ferro_sys::IoError` ("could not ACTION 'PATH'"):
+/// Butane's reports for local files are compared byte for byte with Butane's, whose text
+/// is Go's `*os.PathError` (the syscall's name, the path, Go's lower-case cause).
 pub fn io_error(op: &str, path: &Path, error: &std::io::Error) -> LocalError {
     LocalError::Io(format!("{op} {}: {}", path.display(), go_error_text(error)))
 }

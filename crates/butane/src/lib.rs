@@ -8,16 +8,12 @@
 #![deny(missing_docs)]
 
 mod checks;
-mod data_url;
 mod files_dir;
 mod filters;
-mod openshift;
 pub mod profile;
 mod reverse;
 pub mod schema;
 mod translate;
-mod validate;
-pub mod yaml;
 mod yaml_out;
 
 pub use reverse::{ReverseError, from_ignition, to_butane};

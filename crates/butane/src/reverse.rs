@@ -8,10 +8,9 @@
 use std::io::Read;
 
 use ferro_document::Shape;
-use ferro_spec::{Config, HasShape};
+use ferro_spec::{Config, DataUrl, HasShape};
 use serde_json::{Map, Value};
 
-use crate::data_url;
 use crate::profile::{PROFILES, Profile, ProfileError};
 use crate::yaml_out::to_yaml;
 
@@ -124,9 +123,10 @@ fn inline_contents(resource: &mut Map<String, Value>) {
     let Some(source) = resource.get("source").and_then(Value::as_str) else {
         return;
     };
-    let Some(mut bytes) = data_url::decode(source) else {
+    let Ok(url) = DataUrl::parse(source) else {
         return;
     };
+    let mut bytes = url.into_data();
     let compression = resource
         .get("compression")
         .and_then(Value::as_str)

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use base64::Engine;
+use ferro_spec::DataUrl;
 use serde_json::Value;
 
 /// Replaces every resource's `source`/`compression` by its decoded payload, so that
@@ -17,17 +17,8 @@ fn decode_resources(value: &mut Value) {
             let payload = map
                 .get("source")
                 .and_then(Value::as_str)
-                .and_then(|source| source.strip_prefix("data:"))
-                .and_then(|rest| rest.split_once(','))
-                .map(|(meta, data)| {
-                    if meta.ends_with(";base64") {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(data)
-                            .unwrap_or_default()
-                    } else {
-                        percent_encoding::percent_decode_str(data).collect()
-                    }
-                });
+                .and_then(|source| DataUrl::parse(source).ok())
+                .map(DataUrl::into_data);
             if let Some(mut bytes) = payload {
                 if map.get("compression").and_then(Value::as_str) == Some("gzip") {
                     let mut plain = Vec::new();

@@ -82,6 +82,9 @@ pub struct ButaneArgs {
     /// Colour the report: auto, always or never.
     #[arg(long, alias = "colour", value_enum, default_value_t = Color::Auto, num_args = 0..=1, default_missing_value = "always", hide = true)]
     pub color: Color,
+    /// `NO_COLOR` from the environment: set and not empty turns `auto` colour off.
+    #[arg(long = "no-color-env", hide = true, env = crate::env::NO_COLOR, value_name = "ANY")]
+    pub no_color: Option<String>,
     /// Print the version (`Butane`-compatible form).
     #[arg(short = 'V', long = "version")]
     pub version: bool,
@@ -195,4 +198,19 @@ pub struct IgnitionRunArgs {
     /// Log to standard output instead of standard error.
     #[arg(long)]
     pub log_to_stdout: bool,
+    /// Write SSH keys into `~/.ssh/authorized_keys.d/ignition` (true, Fedora CoreOS's
+    /// way) or into `~/.ssh/authorized_keys` (false).
+    #[arg(
+        long,
+        hide = true,
+        env = crate::env::IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT,
+        default_value = "true",
+        value_parser = not_false
+    )]
+    pub write_authorized_keys_fragment: bool,
+}
+
+/// Ignition's reading of a switch in the environment: anything but `false` is on.
+fn not_false(value: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(value != "false")
 }

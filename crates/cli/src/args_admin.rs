@@ -30,6 +30,16 @@ pub struct SysrootArgs {
         hide = true
     )]
     pub run_dir: PathBuf,
+    /// Debug builds only: stop the operation before its N-th step, as a crash would
+    /// (the crash-safety tests set `FERRO_FAILPOINT`); release builds ignore it.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = crate::env::FERRO_FAILPOINT,
+        hide = true
+    )]
+    pub failpoint: Option<usize>,
 }
 
 /// `ferro ostree admin`: manage deployments, like `ostree admin`.

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use ferro_ostree::RepoMode;
+use ferro_ostree::tree_source::TreeSource;
 
 /// `ferro ostree`: work with OSTree repositories.
 #[derive(Debug, Args)]
 pub struct OstreeArgs {
-    /// The repository (default: `$OSTREE_REPO`).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The repository.
+    #[arg(long, global = true, value_name = "PATH", env = crate::env::OSTREE_REPO)]
     pub repo: Option<PathBuf>,
     /// The verb.
     #[command(subcommand)]
@@ -22,9 +24,9 @@ pub enum OstreeVerb {
     Admin(crate::args_admin::AdminArgs),
     /// Create a repository.
     Init {
-        /// bare, bare-user, bare-user-only or archive (archive-z2).
-        #[arg(long, default_value = "bare")]
-        mode: String,
+        /// How objects are stored (`archive-z2` is accepted for archive).
+        #[arg(long, value_enum, default_value_t = RepoMode::Bare)]
+        mode: RepoMode,
         /// The collection ID (reverse DNS, e.g. org.example.Os) naming this repository's
         /// refs wherever they are mirrored.
         #[arg(long, value_name = "ID")]
@@ -135,8 +137,8 @@ pub enum OstreeVerb {
         #[arg(long, value_name = "KEY-ID")]
         sign: Vec<String>,
         /// The signature type; only `ed25519` is implemented.
-        #[arg(long, value_name = "NAME", default_value = "ed25519")]
-        sign_type: String,
+        #[arg(long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
+        sign_type: SignType,
         /// Show the summary's refs and metadata, as `ostree summary --view` does.
         #[arg(short = 'v', long)]
         view: bool,
@@ -191,6 +193,17 @@ pub enum OstreeVerb {
     },
 }
 
+/// The signature types `ostree sign` and `ostree summary --sign` know. OSTree's
+/// `dummy` is accepted so that asking for it fails as `ostree` fails without it
+/// ("not implemented", exit 1) rather than as a usage error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignType {
+    /// Ed25519 signatures, as OSTree makes them.
+    Ed25519,
+    /// OSTree's test signer; not implemented here.
+    Dummy,
+}
+
 /// `ferro ostree commit`.
 #[derive(Debug, Args)]
 pub struct OstreeCommitArgs {
@@ -199,7 +212,7 @@ pub struct OstreeCommitArgs {
     pub branch: Option<String>,
     /// What to commit: `dir=PATH`, or `tar=FILE` (plain or gzip; `-` reads stdin).
     #[arg(long, value_name = "dir=PATH|tar=FILE")]
-    pub tree: Vec<String>,
+    pub tree: Vec<TreeSource>,
     /// One-line subject.
     #[arg(short, long, default_value = "")]
     pub subject: String,
@@ -297,8 +310,8 @@ pub struct OstreeSignArgs {
     #[arg(long)]
     pub verify: bool,
     /// The signature type; only `ed25519` is implemented.
-    #[arg(short = 's', long, value_name = "NAME", default_value = "ed25519")]
-    pub sign_type: String,
+    #[arg(short = 's', long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
+    pub sign_type: SignType,
     /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<PathBuf>,

@@ -11,7 +11,7 @@ use ferro_vm::qemu::PortForward;
 pub struct VmArgs {
     /// Where VMs keep their files (default: `$FERRO_VM_STATE_DIR`, else
     /// `$XDG_RUNTIME_DIR/ferro/vms`, else `~/.local/state/ferro/vms`).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", env = crate::env::FERRO_VM_STATE_DIR)]
     pub state_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]

@@ -32,7 +32,7 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         output::write(printer, args.output.as_deref(), text.as_bytes())?;
         return Ok(ExitStatus::Success);
     }
-    let style = Style::new(args.raw_errors, args.color);
+    let style = Style::new(args.raw_errors, args.color, args.no_color.as_deref());
     if let Some(path) = &args.from_ignition {
         let bytes = output::read_input(Some(path))?;
         let yaml =

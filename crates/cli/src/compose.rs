@@ -9,35 +9,30 @@ use ferro_compose::tree::{TreeOptions, compose_tree};
 
 use crate::ExitStatus;
 use crate::args_vm::{ComposeCommand, ComposeImageArgs, ComposeTreeArgs, ImageFormatArg};
+use crate::printer::Printer;
 
 /// Runs one `ferro compose` command.
-pub fn run(command: ComposeCommand) -> anyhow::Result<ExitStatus> {
+pub fn run(command: ComposeCommand, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match command {
-        ComposeCommand::Tree(args) => tree(args),
-        ComposeCommand::Image(args) => image(args),
+        ComposeCommand::Tree(args) => tree(args, printer),
+        ComposeCommand::Image(args) => image(args, printer),
     }
 }
 
-/// The per-user cache directory, as the XDG base directory spec places it.
+/// Where downloads and the work tree go without `--cache`: the user's cache directory
+/// (`~/.cache/ferro/compose`), else `/var/cache/ferro/compose` (root without a home).
 fn default_cache() -> PathBuf {
-    let env = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|home| home.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"))
-        .join("ferro/compose")
+    ferro_sys::dirs::cache_dir("ferro/compose")
+        .unwrap_or_else(|| PathBuf::from("/var/cache/ferro/compose"))
 }
 
-fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
+fn tree(args: ComposeTreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let text = std::fs::read_to_string(&args.manifest)
         .with_context(|| format!("could not read '{}'", args.manifest.display()))?;
     let manifest = match Manifest::parse(&text) {
         Ok(manifest) => manifest,
         Err(error) => {
-            eprintln!("error: {}: {error}", args.manifest.display());
+            printer.errln(format_args!("error: {}: {error}", args.manifest.display()));
             return Ok(ExitStatus::Failure);
         }
     };
@@ -48,29 +43,35 @@ fn tree(args: ComposeTreeArgs) -> anyhow::Result<ExitStatus> {
         ferro: std::env::current_exe().context("could not find the running ferro binary")?,
         force_nocache: args.force_nocache,
     };
-    let outcome = compose_tree(&manifest, &options, &mut |step| eprintln!("{step}…"))?;
+    let outcome = compose_tree(&manifest, &options, &mut |step| {
+        printer.errln(format_args!("{step}…"))
+    })?;
     for step in &outcome.steps {
-        eprintln!("  {:<12} {:>7.1} s", step.name, step.elapsed.as_secs_f64());
+        printer.errln(format_args!(
+            "  {:<12} {:>7.1} s",
+            step.name,
+            step.elapsed.as_secs_f64()
+        ));
     }
     match &outcome.built {
-        Some(built) => eprintln!(
+        Some(built) => printer.errln(format_args!(
             "{} version {} (kernel {}, {} MB): {}",
             manifest.ref_name,
             manifest.version,
             built.kver,
             built.tree_bytes / 1_000_000,
             outcome.commit
-        ),
-        None => eprintln!(
+        )),
+        None => printer.errln(format_args!(
             "No apparent changes since previous commit {}; use --force-nocache to override",
             outcome.commit
-        ),
+        )),
     }
-    println!("{}", outcome.commit);
+    printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
 }
 
-fn image(args: ComposeImageArgs) -> anyhow::Result<ExitStatus> {
+fn image(args: ComposeImageArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let options = ImageOptions {
         repo: args.repo,
         rev: args.rev,
@@ -85,17 +86,21 @@ fn image(args: ComposeImageArgs) -> anyhow::Result<ExitStatus> {
         kargs: args.kargs,
         remote: args.remote.map(|(name, url)| Remote { name, url }),
     };
-    let outcome = compose_image(&options, &mut |step| eprintln!("{step}…"))?;
+    let outcome = compose_image(&options, &mut |step| printer.errln(format_args!("{step}…")))?;
     for step in &outcome.steps {
-        eprintln!("  {:<12} {:>7.1} s", step.name, step.elapsed.as_secs_f64());
+        printer.errln(format_args!(
+            "  {:<12} {:>7.1} s",
+            step.name,
+            step.elapsed.as_secs_f64()
+        ));
     }
-    eprintln!(
+    printer.errln(format_args!(
         "{} ({}, {} MB allocated): {}",
         options.output.display(),
         options.format.name(),
         outcome.allocated / 1_000_000,
         outcome.kargs
-    );
-    println!("{}", outcome.commit);
+    ));
+    printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
 }

@@ -5,15 +5,17 @@
 use std::io::Write;
 
 use ferro_ostree::browse::format_timestamp;
+use ferro_sys::CommandRunExt;
 use ferro_sysroot::{Apply, DeployReport, DeploymentStatus, KargEdit, UpgradeCheck};
 use serde_json::json;
 
 use crate::ExitStatus;
-use crate::admin::{open, print_cleanup, print_deploy};
+use crate::admin::{cleanup_text, deploy_text, open};
 use crate::args_admin::{
     ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, RollbackArgs, StatusArgs,
     SysrootArgs, UpgradeArgs,
 };
+use crate::printer::Printer;
 
 fn json_row(row: &DeploymentStatus) -> serde_json::Value {
     let d = &row.deployment;
@@ -32,16 +34,17 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
 }
 
 /// `ferro status`.
-pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
+pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
     let rows = sysroot.status()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = printer.stdout();
     if args.json {
         let doc = json!({
             "deployments": rows.iter().map(json_row).collect::<Vec<_>>(),
             "transaction": null,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        drop(out);
+        printer.json(&doc)?;
         return Ok(ExitStatus::Success);
     }
     writeln!(out, "Deployments:")?;
@@ -97,10 +100,12 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// `ferro rollback`.
-pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitStatus> {
+pub fn rollback(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
     let previous = sysroot.rollback()?;
-    println!("Moving deployment {previous} to be booted next; run `ferro status` to see it");
+    printer.outln(format_args!(
+        "Moving deployment {previous} to be booted next; run `ferro status` to see it"
+    ))?;
     if args.reboot {
         reboot()?;
     }
@@ -108,7 +113,7 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// `ferro kargs`: prints the arguments, or edits them into a new boot version.
-pub fn kargs(args: KargsArgs) -> anyhow::Result<ExitStatus> {
+pub fn kargs(args: KargsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
     let edits: Vec<KargEdit> = args
         .append
@@ -122,23 +127,23 @@ pub fn kargs(args: KargsArgs) -> anyhow::Result<ExitStatus> {
         let Some(d) = state.deployments.get(args.deploy_index) else {
             anyhow::bail!("no deployment {}", args.deploy_index);
         };
-        println!("{}", d.kargs);
+        printer.outln(format_args!("{}", d.kargs))?;
         return Ok(ExitStatus::Success);
     }
     let d = sysroot.edit_kargs(args.deploy_index, &edits)?;
-    println!("Kernel arguments updated: {}", d.kargs);
+    printer.outln(format_args!("Kernel arguments updated: {}", d.kargs))?;
     Ok(ExitStatus::Success)
 }
 
 /// `ferro cleanup`.
-pub fn cleanup(args: SysrootArgs) -> anyhow::Result<ExitStatus> {
+pub fn cleanup(args: SysrootArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args)?;
     let report = sysroot.cleanup()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = printer.stdout();
     for d in &report.deployments {
         writeln!(out, "Deleted deployment {d}")?;
     }
-    print_cleanup(&mut out, &report)?;
+    out.write_all(cleanup_text(&report).as_bytes())?;
     Ok(ExitStatus::Success)
 }
 
@@ -151,9 +156,13 @@ fn apply_mode(args: &ApplyArgs) -> Apply {
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.
-fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<ExitStatus> {
+fn finish_deploy(
+    args: &ApplyArgs,
+    report: &DeployReport,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let d = &report.deployment;
-    let mut out = std::io::stdout().lock();
+    let mut out = printer.stdout();
     if args.json {
         let etc = report.etc.as_ref().map(
             |etc| json!({"modified": etc.modified, "removed": etc.removed, "added": etc.added}),
@@ -168,9 +177,9 @@ fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<Exit
             "etc": etc,
             "deleted": report.cleanup.deployments,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        printer.json(&doc)?;
     } else {
-        print_deploy(&mut out, report)?;
+        out.write_all(deploy_text(report).as_bytes())?;
         let when = if args.stage {
             "staged; it becomes the default at shutdown"
         } else {
@@ -187,26 +196,24 @@ fn finish_deploy(args: &ApplyArgs, report: &DeployReport) -> anyhow::Result<Exit
 
 /// `systemctl reboot`: only on request, after the new entries are in place.
 fn reboot() -> anyhow::Result<()> {
-    let status = std::process::Command::new("systemctl")
+    std::process::Command::new("systemctl")
         .arg("reboot")
-        .status()
-        .map_err(|e| anyhow::anyhow!("could not run systemctl reboot: {e}"))?;
-    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
+        .run()?;
     Ok(())
 }
 
 /// `ferro deploy REV`.
-pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitStatus> {
+pub fn deploy(args: DeployArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.apply.sysroot)?;
     let report = sysroot.deploy_revision(&args.rev, apply_mode(&args.apply))?;
-    finish_deploy(&args.apply, &report)
+    finish_deploy(&args.apply, &report, printer)
 }
 
 /// `ferro rebase REFSPEC`.
-pub fn rebase(args: RebaseArgs) -> anyhow::Result<ExitStatus> {
+pub fn rebase(args: RebaseArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.apply.sysroot)?;
     let report = sysroot.rebase(&args.refspec, apply_mode(&args.apply))?;
-    finish_deploy(&args.apply, &report)
+    finish_deploy(&args.apply, &report, printer)
 }
 
 fn check_json(check: &UpgradeCheck) -> serde_json::Value {
@@ -221,16 +228,19 @@ fn check_json(check: &UpgradeCheck) -> serde_json::Value {
 
 /// `ferro upgrade [--check]`: exit 77 from `--check` when nothing is new, as
 /// `rpm-ostree upgrade --check` does.
-pub fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitStatus> {
+pub fn upgrade(args: UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.apply.sysroot)?;
     if args.check {
         let check = sysroot.check_upgrade()?;
         if args.apply.json {
-            println!("{}", serde_json::to_string_pretty(&check_json(&check))?);
+            printer.json(&check_json(&check))?;
         } else if check.available() {
-            println!("Update available for {}: {}", check.refspec, check.latest);
+            printer.outln(format_args!(
+                "Update available for {}: {}",
+                check.refspec, check.latest
+            ))?;
         } else {
-            println!("No updates available for {}", check.refspec);
+            printer.outln(format_args!("No updates available for {}", check.refspec))?;
         }
         return Ok(if check.available() {
             ExitStatus::Success
@@ -239,15 +249,15 @@ pub fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitStatus> {
         });
     }
     match sysroot.upgrade(apply_mode(&args.apply))? {
-        (_, Some(report)) => finish_deploy(&args.apply, &report),
+        (_, Some(report)) => finish_deploy(&args.apply, &report, printer),
         (check, None) => {
             if args.apply.json {
-                println!("{}", serde_json::to_string_pretty(&check_json(&check))?);
+                printer.json(&check_json(&check))?;
             } else {
-                println!(
+                printer.outln(format_args!(
                     "No upgrade available: {} is at {}",
                     check.refspec, check.latest
-                );
+                ))?;
             }
             Ok(ExitStatus::Success)
         }
@@ -255,12 +265,12 @@ pub fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// `ferro prepare-root`.
-pub fn prepare_root(args: PrepareRootArgs) -> anyhow::Result<ExitStatus> {
+pub fn prepare_root(args: PrepareRootArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let prepared = ferro_sysroot::prepare_root(&args.root, &args.cmdline)?;
-    println!(
+    printer.outln(format_args!(
         "Mounted deployment {} at {}",
         prepared.deployment.display(),
         args.root.display()
-    );
+    ))?;
     Ok(ExitStatus::Success)
 }

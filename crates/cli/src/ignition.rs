@@ -76,8 +76,7 @@ fn run_stage(args: &IgnitionRunArgs, printer: &Printer) -> ExitStatus {
         state_file: args.state_file.clone(),
         neednet: args.neednet.clone(),
         fetch_timeout: Some(Duration::from_secs(args.fetch_timeout)).filter(|t| !t.is_zero()),
-        authorized_keys_fragment: std::env::var("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT")
-            .map_or(true, |v| v != "false"),
+        authorized_keys_fragment: args.write_authorized_keys_fragment,
         ..engine::Options::new(stage, Sources::from_env(platform), args.root.clone())
     };
     match engine::run(&options) {

@@ -9,6 +9,7 @@ mod args_ostree;
 mod args_vm;
 mod butane;
 mod compose;
+mod env;
 mod exit;
 mod fleet;
 mod host;
@@ -40,18 +41,18 @@ fn main() -> ExitCode {
         Command::Ostree(args_ostree::OstreeArgs {
             verb: args_ostree::OstreeVerb::Admin(admin),
             ..
-        }) => admin::run(admin),
-        Command::Ostree(args) => ostree::run(args),
-        Command::Status(args) => host::status(args),
-        Command::Rollback(args) => host::rollback(args),
-        Command::Kargs(args) => host::kargs(args),
-        Command::Cleanup(args) => host::cleanup(args),
-        Command::Deploy(args) => host::deploy(args),
-        Command::Upgrade(args) => host::upgrade(args),
-        Command::Rebase(args) => host::rebase(args),
-        Command::PrepareRoot(args) => host::prepare_root(args),
-        Command::Vm(args) => vm::run(args),
-        Command::Compose(command) => compose::run(command),
+        }) => admin::run(admin, &printer),
+        Command::Ostree(args) => ostree::run(args, &printer),
+        Command::Status(args) => host::status(args, &printer),
+        Command::Rollback(args) => host::rollback(args, &printer),
+        Command::Kargs(args) => host::kargs(args, &printer),
+        Command::Cleanup(args) => host::cleanup(args, &printer),
+        Command::Deploy(args) => host::deploy(args, &printer),
+        Command::Upgrade(args) => host::upgrade(args, &printer),
+        Command::Rebase(args) => host::rebase(args, &printer),
+        Command::PrepareRoot(args) => host::prepare_root(args, &printer),
+        Command::Vm(args) => vm::run(args, &printer),
+        Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),
     };
     exit::finish(result, &printer)

@@ -17,14 +17,12 @@ pub struct Style {
 }
 
 impl Style {
-    /// The style for `--raw-errors` and `--color`.
-    pub fn new(raw: bool, color: Color) -> Self {
+    /// The style for `--raw-errors` and `--color`; `no_color` is `NO_COLOR`'s value.
+    pub fn new(raw: bool, color: Color, no_color: Option<&str>) -> Self {
         let color = match color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => {
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+            Color::Auto => std::io::stderr().is_terminal() && no_color.is_none_or(str::is_empty),
         };
         Self { raw, color }
     }

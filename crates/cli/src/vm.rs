@@ -1,8 +1,7 @@
 //! `ferro vm …`: renders the VM operations of `ferro_vm::vm`.
 
-use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,33 +9,23 @@ use ferro_vm::accel::Accel;
 use ferro_vm::qemu::Console;
 use ferro_vm::vm::{self, RunOptions, Stopped};
 use ferro_vm::{ssh, state};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ExitStatus;
 use crate::args_vm::{AccelArg, VmArgs, VmListArgs, VmRunArgs, VmSshArgs, VmStopArgs, VmVerb};
-
-/// Overrides the default state root, for tests and for several independent sets of VMs.
-const STATE_DIR_ENV: &str = "FERRO_VM_STATE_DIR";
+use crate::printer::Printer;
 
 /// Runs one `ferro vm` command.
-pub fn run(args: VmArgs) -> anyhow::Result<ExitStatus> {
-    let root = args
-        .state_dir
-        .or_else(|| {
-            std::env::var_os(STATE_DIR_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(state::default_root);
+pub fn run(args: VmArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let root = args.state_dir.unwrap_or_else(state::default_root);
     match args.verb {
-        VmVerb::Run(run) => run_vm(&root, run),
+        VmVerb::Run(run) => run_vm(&root, run, printer),
         VmVerb::Ssh(ssh) => ssh_vm(&root, ssh),
-        VmVerb::Stop(stop) => stop_vm(&root, stop),
-        VmVerb::List(list) => list_vms(&root, list),
+        VmVerb::Stop(stop) => stop_vm(&root, stop, printer),
+        VmVerb::List(list) => list_vms(&root, list, printer),
     }
 }
 
-fn run_vm(root: &Path, args: VmRunArgs) -> anyhow::Result<ExitStatus> {
+fn run_vm(root: &Path, args: VmRunArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let options = RunOptions {
         name: args.name,
         image: args.image,
@@ -66,48 +55,42 @@ fn run_vm(root: &Path, args: VmRunArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     };
     let ports: Vec<String> = record.publish.iter().map(ToString::to_string).collect();
-    eprintln!(
+    printer.errln(format_args!(
         "VM '{}' running (pid {pid}, {}): ssh port {}{}{}",
         record.name,
         record.accel.name(),
         record.ssh_port,
         if ports.is_empty() { "" } else { ", published " },
         ports.join(" "),
-    );
+    ));
     if let Some(console) = &record.console {
-        eprintln!("console: {}", console.display());
+        printer.errln(format_args!("console: {}", console.display()));
     }
     if args.wait_ssh {
-        let elapsed = wait_ssh(&started, Duration::from_secs(args.wait_timeout))?;
-        eprintln!(
+        let elapsed = wait_ssh(&started, Duration::from_secs(args.wait_timeout), printer)?;
+        printer.errln(format_args!(
             "SSH answered after {:.1} s: ferro vm ssh {}",
             elapsed.as_secs_f64(),
             record.name
-        );
+        ));
     }
     Ok(ExitStatus::Success)
 }
 
 /// Waits for SSH; on a terminal a spinner shows the console's last line.
-fn wait_ssh(started: &vm::Started, timeout: Duration) -> anyhow::Result<Duration> {
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} waiting for SSH {elapsed} {wide_msg}")
-                .expect("a valid template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    });
+fn wait_ssh(
+    started: &vm::Started,
+    timeout: Duration,
+    printer: &Printer,
+) -> anyhow::Result<Duration> {
+    let bar = printer.spinner("waiting for SSH");
     let mut progress = |line: Option<&str>| {
-        if let (Some(bar), Some(line)) = (&bar, line) {
-            bar.set_message(format!("| {line}"));
+        if let Some(line) = line {
+            bar.set_message(format!("waiting for SSH | {line}"));
         }
     };
     let result = vm::wait_ssh(&started.vm, &started.record, timeout, &mut progress);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    bar.finish_and_clear();
     Ok(result?)
 }
 
@@ -123,30 +106,30 @@ fn ssh_vm(root: &Path, args: VmSshArgs) -> anyhow::Result<ExitStatus> {
     Err(error).context("could not run ssh (install openssh-client)")
 }
 
-fn stop_vm(root: &Path, args: VmStopArgs) -> anyhow::Result<ExitStatus> {
+fn stop_vm(root: &Path, args: VmStopArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let how = match vm::stop(root, &args.name, Duration::from_secs(args.timeout))? {
         Stopped::NotRunning => "was not running",
         Stopped::PoweredOff => "powered off",
         Stopped::Quit => "stopped (QEMU quit)",
         Stopped::Killed => "killed",
     };
-    eprintln!("VM '{}' {how}", args.name);
+    printer.errln(format_args!("VM '{}' {how}", args.name));
     Ok(ExitStatus::Success)
 }
 
-fn list_vms(root: &Path, args: VmListArgs) -> anyhow::Result<ExitStatus> {
+fn list_vms(root: &Path, args: VmListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let vms = vm::status(root)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&vms)?);
+        printer.json(&vms)?;
         return Ok(ExitStatus::Success);
     }
-    println!(
+    printer.outln(format_args!(
         "{:<16} {:<8} {:>8} {:>6}  {:<20} IMAGE",
         "NAME", "STATE", "PID", "SSH", "PORTS"
-    );
+    ))?;
     for vm in vms {
         let ports: Vec<String> = vm.record.publish.iter().map(ToString::to_string).collect();
-        println!(
+        printer.outln(format_args!(
             "{:<16} {:<8} {:>8} {:>6}  {:<20} {}",
             vm.record.name,
             if vm.running { "running" } else { "stopped" },
@@ -158,7 +141,7 @@ fn list_vms(root: &Path, args: VmListArgs) -> anyhow::Result<ExitStatus> {
                 ports.join(",")
             },
             vm.record.image.display(),
-        );
+        ))?;
     }
     Ok(ExitStatus::Success)
 }

@@ -12,7 +12,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine;
+use ferro_spec::DataUrl;
+use ferro_sys::CommandRunExt;
 use serde_json::Value;
 
 /// Cases whose expected output we deliberately do not reproduce (see docs/compatibility.md).
@@ -67,7 +68,7 @@ fn ferro(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .output()
+        .run_capture()
         .expect("run ferro");
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -76,20 +77,18 @@ fn ferro(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-/// `value` with every gzip data URL replaced by its decoded payload.
+/// `value` with every gzip data URL replaced by its decoded payload, decoded by the
+/// codec the engine uses.
 fn decode_gzip(value: &mut Value) {
     match value {
         Value::Object(map) => {
             let gzipped = map.get("compression").and_then(Value::as_str) == Some("gzip");
             if gzipped
                 && let Some(Value::String(source)) = map.get_mut("source")
-                && let Some(payload) = source.strip_prefix("data:;base64,")
+                && let Ok(url) = DataUrl::parse(source)
             {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(payload)
-                    .unwrap_or_default();
                 let mut text = Vec::new();
-                let _ = flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut text);
+                let _ = flate2::read::GzDecoder::new(url.data()).read_to_end(&mut text);
                 *source = format!("gunzipped:{}", String::from_utf8_lossy(&text));
             }
             map.values_mut().for_each(decode_gzip);

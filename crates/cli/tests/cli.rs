@@ -6,12 +6,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use ferro_sys::CommandRunExt;
+
 fn ferro(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferro"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .output()
+        .run_capture()
         .expect("run ferro")
 }
 

@@ -3,11 +3,13 @@
 
 use std::process::{Command, Output};
 
+use ferro_sys::CommandRunExt;
+
 fn ferro(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferro"))
         .args(["compose", "image"])
         .args(args)
-        .output()
+        .run_capture()
         .unwrap()
 }
 

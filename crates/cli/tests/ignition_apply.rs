@@ -6,6 +6,8 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use ferro_sys::CommandRunExt;
+
 fn apply(root: &Path, config: &str, extra: &[&str]) -> Output {
     let dir = root.parent().expect("root has a parent");
     fs::write(dir.join("config.ign"), config).unwrap();
@@ -14,7 +16,7 @@ fn apply(root: &Path, config: &str, extra: &[&str]) -> Output {
         .arg(root)
         .args(extra)
         .arg(dir.join("config.ign"))
-        .output()
+        .run_capture()
         .expect("run ferro")
 }
 

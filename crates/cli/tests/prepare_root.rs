@@ -9,13 +9,14 @@ mod support;
 use std::fs;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
 use ferro_sysroot::{DeployOptions, init_fs};
 use support::{Scratch, commit, make_tree};
 
 fn namespaces_permitted() -> bool {
     let ok = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "true"])
-        .status()
+        .run_status()
         .is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipping prepare-root test: mount namespaces are not permitted here");
@@ -64,7 +65,7 @@ grep -q ' {root}/usr .*ro[,\ ]' /proc/self/mountinfo && echo usr:ro-mount
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .arg(env!("CARGO_BIN_EXE_ferro"))
-        .output()
+        .run_capture()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -111,7 +112,7 @@ fn missing_ostree_argument_is_a_clear_error() {
         .args(["prepare-root", "--cmdline"])
         .arg(&cmdline)
         .arg(scratch.sysroot())
-        .output()
+        .run_capture()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use ferro_ostree::Repo;
+use ferro_sys::CommandRunExt;
 use support::{Scratch, commit, make_tree};
 
 /// `ferro ARGS… --run-dir SCRATCH/run`: never the host's run directory.
@@ -17,7 +18,7 @@ fn ferro(scratch: &Scratch, args: &[&str]) -> Output {
         .args(args)
         .arg("--run-dir")
         .arg(scratch.path().join("run"))
-        .output()
+        .run_capture()
         .expect("run ferro")
 }
 

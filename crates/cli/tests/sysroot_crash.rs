@@ -17,6 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferro_sys::CommandRunExt;
 use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
 use support::{Scratch, commit, make_tree};
 
@@ -60,7 +61,7 @@ impl Fixture {
 
     fn run_ok(&self, args: &[String]) -> Output {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.command(&args).output().unwrap();
+        let out = self.command(&args).run_capture().unwrap();
         assert!(
             out.status.success(),
             "ferro {args:?}: {}",
@@ -80,25 +81,16 @@ impl Fixture {
         let problems = self.open().verify().unwrap();
         assert!(problems.is_empty(), "{what}: {problems:?}");
         let repo = format!("--repo={}/ostree/repo", self.sysroot);
-        let out = Command::new(env!("CARGO_BIN_EXE_ferro"))
+        // A failed fsck's error carries its command line and what it printed.
+        Command::new(env!("CARGO_BIN_EXE_ferro"))
             .args(["ostree", &repo, "fsck", "-q"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{what}: ferro ostree fsck: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .run_get_output()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         if fsck_with_ostree {
-            let out = Command::new("ostree")
+            Command::new("ostree")
                 .args(["fsck", "-q", &repo])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{what}: ostree fsck: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+                .run_get_output()
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
         }
     }
 }
@@ -127,8 +119,8 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
     };
     let have_ostree = Command::new("ostree")
         .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+        .run_get_output()
+        .is_ok();
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -171,11 +163,11 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         if run % 2 == 0 {
             cmd.env("FERRO_FAILPOINT", rng.below(steps[op]).to_string());
-            if !cmd.status().unwrap().success() {
+            if !cmd.run_status().unwrap().success() {
                 stopped += 1;
             }
         } else {
-            let mut child = cmd.spawn().unwrap();
+            let mut child = cmd.start().unwrap();
             sleep(Duration::from_micros(rng.below(micros[op])));
             let _ = child.kill();
             if child.wait().unwrap().signal() == Some(9) {
@@ -208,8 +200,10 @@ fn interrupted_commands_leave_a_bootable_sysroot() {
          finishing, in {:?}",
         started.elapsed()
     );
+    // Failpoints stop an operation at a chosen step whatever the machine's speed, so
+    // they are what is counted; how many SIGKILLs landed before the end is reported only.
     assert!(
-        stopped + killed >= 200,
-        "too few runs were really interrupted"
+        stopped >= RUNS / 4,
+        "too few failpoint runs really stopped an operation"
     );
 }

@@ -6,23 +6,24 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use ferro_sys::CommandRunExt;
+
 fn ferro(state: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferro"))
         .arg("vm")
         .args(args)
         .env("FERRO_VM_STATE_DIR", state)
-        .output()
+        .run_capture()
         .unwrap()
 }
 
 #[test]
 fn run_list_stop() {
-    if Command::new("qemu-system-x86_64")
+    if let Err(e) = Command::new("qemu-system-x86_64")
         .arg("--version")
-        .output()
-        .is_err()
+        .run_capture()
     {
-        eprintln!("skipped: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+        eprintln!("skipped: {e}");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

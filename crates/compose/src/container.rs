@@ -16,8 +16,10 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+
+use ferro_sys::atomic::{WriteOptions, write_file_with};
+use ferro_sys::{IoError, IoResultExt};
 
 use serde_json::json;
 
@@ -117,42 +119,21 @@ pub enum Error {
     },
     /// Reading busybox or writing the archive.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
-}
-
-/// Writes an OCI image archive to `output` (replacing it atomically: the archive is
-/// assembled in a temporary file beside it and renamed into place when complete)
+/// Writes an OCI image archive to `output` (replacing it atomically through
+/// `ferro_sys::atomic`: the archive is named only when complete and synced)
 /// holding an image named `name` (e.g. [`DEFAULT_NAME`]; without a tag, `:latest` is
 /// added) that serves a static page with the static busybox binary at `busybox`.
 pub fn write_httpd_image(busybox: &Path, name: &str, output: &Path) -> Result<HttpdImage, Error> {
     let (name, tag) = parse_name(name)?;
-    let busybox = fs::read(busybox).map_err(io("read the busybox binary", busybox))?;
-    let blobs = Blobs::new(&busybox, &name, &tag).map_err(io("build the image for", output))?;
+    let busybox = fs::read(busybox).at("read the busybox binary", busybox)?;
+    let blobs = Blobs::new(&busybox, &name, &tag).at("build the image for", output)?;
 
-    let dir = match output.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let partial = tempfile::Builder::new()
-        .prefix(".ferro-oci-")
-        .suffix(".tar")
-        .tempfile_in(dir)
-        .map_err(io("create a temporary file in", dir))?;
-    blobs
-        .write_archive(BufWriter::new(partial.as_file()))
-        .and_then(|()| partial.as_file().sync_all())
-        .map_err(io("write", partial.path()))?;
-    // Temporary files are private (0600); an image archive is not.
-    fs::set_permissions(partial.path(), fs::Permissions::from_mode(0o644))
-        .map_err(io("set mode of", partial.path()))?;
-    partial
-        .persist(output)
-        .map_err(|e| io("rename into", output)(e.error))?;
+    write_file_with(output, WriteOptions::replace(0o644), |file| {
+        blobs.write_archive(BufWriter::new(file))
+    })?;
     Ok(HttpdImage {
         name,
         manifest: blobs.manifest.0,
@@ -400,6 +381,8 @@ fn write_tar<W: Write>(out: W, mut entries: Vec<Entry<'_>>) -> io::Result<W> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
     use std::collections::BTreeMap;
     use std::io::Read;

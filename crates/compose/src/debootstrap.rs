@@ -12,6 +12,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
+
 /// The debootstrap binary.
 pub const DEBOOTSTRAP: &str = "debootstrap";
 
@@ -21,14 +23,13 @@ const UNSAFE_IO: &str = "etc/dpkg/dpkg.cfg.d/ferro-compose-unsafe-io";
 /// Why the packages could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// debootstrap is not installed.
-    #[error(
-        "could not start {DEBOOTSTRAP}: {0} (install the debootstrap package; it runs as root)"
-    )]
-    Missing(#[source] std::io::Error),
+    /// debootstrap (or `chroot`, for the second stage) could not be started; the error
+    /// names the package that has it.
+    #[error(transparent)]
+    Start(#[from] CommandError),
     /// A directory or the log could not be made.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
     /// debootstrap failed.
     #[error("debootstrap failed ({status}); its log '{log}' ends with:\n{tail}")]
     Failed {
@@ -98,24 +99,24 @@ impl Debootstrap {
 
     /// Installs into `target` (which must not exist yet or be empty), logging to `log`.
     pub fn run(&self, target: &Path, log: &Path) -> Result<(), Error> {
-        fs::create_dir_all(&self.cache_dir).map_err(io("create", &self.cache_dir))?;
-        let out = File::create(log).map_err(io("create", log))?;
+        fs::create_dir_all(&self.cache_dir).at("create", &self.cache_dir)?;
+        let out = File::create(log).at("create", log)?;
         let logged = |command: &mut Command| -> Result<std::process::ExitStatus, Error> {
-            let stdout = out.try_clone().map_err(io("write", log))?;
-            let stderr = out.try_clone().map_err(io("write", log))?;
+            let stdout = out.try_clone().at("write", log)?;
+            let stderr = out.try_clone().at("write", log)?;
             command
                 .stdin(Stdio::null())
                 .stdout(stdout)
                 .stderr(stderr)
-                .status()
-                .map_err(Error::Missing)
+                .run_status()
+                .map_err(Error::Start)
         };
         let mut status = logged(Command::new(DEBOOTSTRAP).args(self.args(target)))?;
         if status.success() {
             let unsafe_io = target.join(UNSAFE_IO);
             let dir = unsafe_io.parent().expect("has a parent");
-            fs::create_dir_all(dir).map_err(io("create", dir))?;
-            fs::write(&unsafe_io, "force-unsafe-io\n").map_err(io("write", &unsafe_io))?;
+            fs::create_dir_all(dir).at("create", dir)?;
+            fs::write(&unsafe_io, "force-unsafe-io\n").at("write", &unsafe_io)?;
             status = logged(
                 Command::new("chroot")
                     .arg(target)
@@ -124,7 +125,7 @@ impl Debootstrap {
             )?;
             match fs::remove_file(&unsafe_io) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(io("remove", &unsafe_io)(e));
+                    return Err(IoError::new("remove", unsafe_io, e).into());
                 }
                 _ => {}
             }
@@ -140,12 +141,6 @@ impl Debootstrap {
             tail: lines[lines.len().saturating_sub(10)..].join("\n"),
         })
     }
-}
-
-/// An `io::Error` mapper naming the action and the path.
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
 }
 
 #[cfg(test)]

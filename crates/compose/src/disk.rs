@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::command;
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 
 /// Bytes per sector in the partition table.
 pub const SECTOR: u64 = 512;
@@ -64,14 +64,8 @@ pub const MIN_SIZE: u64 = (2 + 384 + 300) << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The image file could not be created.
-    #[error("could not create the disk image '{path}'")]
-    Create {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The requested size is below [`MIN_SIZE`].
     #[error("a disk of {size} bytes is too small: the layout needs at least {MIN_SIZE}")]
     TooSmall {
@@ -80,7 +74,7 @@ pub enum Error {
     },
     /// Partitioning or formatting failed.
     #[error(transparent)]
-    Tool(#[from] command::Error),
+    Tool(#[from] CommandError),
 }
 
 /// Parses a size as `qemu-img` and `truncate` take it: bytes, or a number with a
@@ -115,10 +109,7 @@ pub fn create(path: &Path, size: u64) -> Result<(), Error> {
     }
     File::create(path)
         .and_then(|f| f.set_len(size))
-        .map_err(|source| Error::Create {
-            path: path.to_owned(),
-            source,
-        })?;
+        .at("create the disk image", path)?;
     let mut sgdisk = Command::new("sgdisk");
     for p in LAYOUT {
         let end = match p.size_mib {
@@ -130,25 +121,21 @@ pub fn create(path: &Path, size: u64) -> Result<(), Error> {
             .arg(format!("--typecode={}:{}", p.number, p.type_code))
             .arg(format!("--change-name={}:{}", p.number, p.label));
     }
-    command::run(sgdisk.arg(path), "gdisk")?;
+    sgdisk.arg(path).run_get_output()?;
     Ok(())
 }
 
 /// Makes the filesystems: ext4 on `boot`, xfs on `root`, each labelled as its
 /// partition. `device(p)` is the block device of partition `p`.
 pub fn format(device: impl Fn(&Partition) -> PathBuf) -> Result<(), Error> {
-    command::run(
-        Command::new("mkfs.ext4")
-            .args(["-q", "-F", "-L", BOOT.label])
-            .arg(device(&BOOT)),
-        "e2fsprogs",
-    )?;
-    command::run(
-        Command::new("mkfs.xfs")
-            .args(["-q", "-f", "-L", ROOT.label])
-            .arg(device(&ROOT)),
-        "xfsprogs",
-    )?;
+    Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", BOOT.label])
+        .arg(device(&BOOT))
+        .run_get_output()?;
+    Command::new("mkfs.xfs")
+        .args(["-q", "-f", "-L", ROOT.label])
+        .arg(device(&ROOT))
+        .run_get_output()?;
     Ok(())
 }
 

@@ -16,7 +16,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
 
-use crate::command;
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
+
 use crate::disk::{BIOS_BOOT, BOOT, SECTOR};
 
 /// Where Debian's `grub-pc-bin` keeps the i386-pc images and modules.
@@ -52,18 +53,13 @@ const BLOCKLIST_END: usize = 0x1e8;
 pub enum Error {
     /// `grub-mkimage` failed or is missing.
     #[error(transparent)]
-    Tool(#[from] command::Error),
+    Tool(#[from] CommandError),
     /// GRUB's files or the disk could not be read or written.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
     /// The core image does not fit the BIOS boot partition.
     #[error("GRUB's core image ({0} bytes) does not fit the BIOS boot partition")]
     TooLarge(usize),
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
 }
 
 /// Installs GRUB for BIOS boot: modules into `boot/grub/i386-pc`, the core image
@@ -72,12 +68,12 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error
 pub fn install(disk: &Path, boot: &Path) -> Result<(), Error> {
     let source = Path::new(GRUB_PC_DIR);
     let modules = boot.join("grub/i386-pc");
-    fs::create_dir_all(&modules).map_err(io("create directory", &modules))?;
-    for entry in fs::read_dir(source).map_err(io("list", source))? {
-        let path = entry.map_err(io("list", source))?.path();
+    fs::create_dir_all(&modules).at("create directory", &modules)?;
+    for entry in fs::read_dir(source).at("list", source)? {
+        let path = entry.at("list", source)?.path();
         if path.extension().is_some_and(|e| e == "mod" || e == "lst") {
             let dst = modules.join(path.file_name().unwrap_or_default());
-            fs::copy(&path, &dst).map_err(io("copy to", &dst))?;
+            fs::copy(&path, &dst).at("copy to", &dst)?;
         }
     }
 
@@ -86,38 +82,37 @@ pub fn install(disk: &Path, boot: &Path) -> Result<(), Error> {
         "search --no-floppy --label {} --set root\nset prefix=($root)/grub\n",
         BOOT.label
     );
-    fs::write(&early, config).map_err(io("write", &early))?;
+    fs::write(&early, config).at("write", &early)?;
     let core_path = modules.join("core.img");
-    command::run(
-        Command::new("grub-mkimage")
-            .args(["-O", "i386-pc", "-d", GRUB_PC_DIR, "-p", "/grub", "-c"])
-            .arg(&early)
-            .arg("-o")
-            .arg(&core_path)
-            .args(CORE_MODULES),
-        "grub-pc-bin",
-    )?;
+    Command::new("grub-mkimage")
+        .args(["-O", "i386-pc", "-d", GRUB_PC_DIR, "-p", "/grub", "-c"])
+        .arg(&early)
+        .arg("-o")
+        .arg(&core_path)
+        .args(CORE_MODULES)
+        .run_get_output()?;
 
     let boot_path = source.join("boot.img");
     let mut boot_img = vec![0; SECTOR as usize];
     File::open(&boot_path)
         .and_then(|mut f| f.read_exact(&mut boot_img))
-        .map_err(io("read", &boot_path))?;
-    let core = fs::read(&core_path).map_err(io("read", &core_path))?;
+        .at("read", &boot_path)?;
+    let core = fs::read(&core_path).at("read", &core_path)?;
     let mut file = File::options()
         .read(true)
         .write(true)
         .open(disk)
-        .map_err(io("open", disk))?;
+        .at("open", disk)?;
     let mut mbr = vec![0; SECTOR as usize];
-    file.read_exact(&mut mbr).map_err(io("read", disk))?;
+    file.read_exact(&mut mbr).at("read", disk)?;
     let (boot_sector, core) = embed(&boot_img, &mbr, &core, BIOS_BOOT.start)?;
     file.seek(SeekFrom::Start(BIOS_BOOT.start * SECTOR))
         .and_then(|_| file.write_all(&core))
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(&boot_sector))
         .and_then(|_| file.sync_all())
-        .map_err(io("write", disk))
+        .at("write", disk)?;
+    Ok(())
 }
 
 /// The boot sector and core image as `grub-bios-setup` embeds them, the core image at

@@ -15,44 +15,20 @@ use std::time::Instant;
 
 use ferro_ostree::Checksum;
 use ferro_ostree::Repo;
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 use ferro_sysroot::DeployOptions;
+use ferro_vm::programs::QEMU_IMG;
 
-use crate::command;
 use crate::disk::{self, BOOT, LAYOUT, ROOT};
 use crate::grub_bios;
 use crate::loopdev::{self, LoopDevice};
 use crate::mounts::{self, Mount};
 use crate::tree::Step;
 
-/// The QEMU disk image tool, which converts the raw image into the other formats.
-pub const QEMU_IMG: &str = "qemu-img";
-
 /// The format of the image file written. The image is always assembled raw; the others
-/// are `qemu-img convert` outputs, for the hypervisors that want them. (`ferro vm run`
-/// boots each of them: `ferro_vm::overlay` recognises the same four.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageFormat {
-    /// A plain disk image, written to a disk or booted as is.
-    Raw,
-    /// QEMU's copy-on-write format.
-    Qcow2,
-    /// VMware's sparse disk (`qemu-img` `vmdk`).
-    Vmdk,
-    /// Microsoft's dynamic virtual hard disk (`qemu-img` `vpc`), for Hyper-V and Azure.
-    Vhd,
-}
-
-impl ImageFormat {
-    /// The name `qemu-img` uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            ImageFormat::Raw => "raw",
-            ImageFormat::Qcow2 => "qcow2",
-            ImageFormat::Vmdk => "vmdk",
-            ImageFormat::Vhd => "vpc",
-        }
-    }
-}
+/// are `qemu-img convert` outputs, for the hypervisors that want them. The type is
+/// `ferro_vm`'s, which boots (and recognises) the same four, so the two cannot drift.
+pub use ferro_vm::overlay::ImageFormat;
 
 /// The stateroot the commit is deployed in.
 pub const OSNAME: &str = "ferrocore";
@@ -123,15 +99,10 @@ pub enum Error {
     Grub(#[from] grub_bios::Error),
     /// Converting the format.
     #[error(transparent)]
-    Tool(#[from] command::Error),
+    Tool(#[from] CommandError),
     /// A file or directory of the build.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
+    Io(#[from] IoError),
 }
 
 /// What was built.
@@ -178,24 +149,23 @@ pub fn compose_image(
         ImageFormat::Raw => partial,
         format => {
             let converted = temp_image(dir, ".converted")?;
-            command::run(
-                Command::new(QEMU_IMG)
-                    .args(["convert", "-f", "raw", "-O", format.name()])
-                    .arg(partial.path())
-                    .arg(converted.path()),
-                "qemu-utils",
-            )?;
+            Command::new(QEMU_IMG)
+                .args(["convert", "-f", "raw", "-O", format.name()])
+                .arg(partial.path())
+                .arg(converted.path())
+                .run_get_output()?;
             converted
         }
     };
     // Temporary files are private (0600); an image is not.
     fs::set_permissions(file.path(), fs::Permissions::from_mode(0o644))
-        .map_err(io("set mode of", file.path()))?;
+        .at("set mode of", file.path())?;
     file.persist(&options.output)
-        .map_err(|e| io("rename into", &options.output)(e.error))?;
+        .map_err(|e| e.error)
+        .at("rename into", &options.output)?;
     let allocated = fs::metadata(&options.output)
         .map(|m| m.blocks() * 512)
-        .map_err(io("stat", &options.output))?;
+        .at("stat", &options.output)?;
     timer.end();
     Ok(Outcome {
         commit,
@@ -206,13 +176,15 @@ pub fn compose_image(
 }
 
 /// A work file in the output's directory (so the finished image is renamed into
-/// place), removed unless persisted.
+/// place), removed unless persisted. `losetup` and `qemu-img` open it by name, so it is
+/// a named temporary file rather than `ferro_sys::atomic`'s unnamed one.
 fn temp_image(dir: &Path, suffix: &str) -> Result<tempfile::NamedTempFile, Error> {
-    tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(".ferro-image-")
         .suffix(suffix)
         .tempfile_in(dir)
-        .map_err(io("create a temporary image in", dir))
+        .at("create a temporary image in", dir)?;
+    Ok(file)
 }
 
 /// Formats the partitioned disk `raw`, deploys `commit` into it and installs GRUB.
@@ -233,7 +205,7 @@ fn fill(
     let mnt = tempfile::Builder::new()
         .prefix("ferro-image-")
         .tempdir()
-        .map_err(io("create a temporary directory in", &std::env::temp_dir()))?;
+        .at("create a temporary directory in", &std::env::temp_dir())?;
     let root = Mount::new(&device.partition(ROOT.number), mnt.path(), "xfs")?;
     let mut sysroot = ferro_sysroot::init_fs(mnt.path())?;
     // The image is not the booted system: no command line names a deployment in it and
@@ -244,7 +216,7 @@ fn fill(
     let boot_dir = mnt.path().join("boot");
     let boot = Mount::new(&device.partition(BOOT.number), &boot_dir, "ext4")?;
     sysroot.os_init(OSNAME)?;
-    ferro_ostree::pull_local::pull_local(source, sysroot.repo(), commit, Some(0))?;
+    ferro_ostree::pull_local::copy_commit(source, sysroot.repo(), commit, Some(0))?;
     let refspec = match &options.remote {
         Some(remote) => {
             sysroot
@@ -270,7 +242,7 @@ fn fill(
         },
     )?;
     let stamp = boot_dir.join(FIRSTBOOT_STAMP);
-    fs::write(&stamp, "").map_err(io("write", &stamp))?;
+    fs::write(&stamp, "").at("write", &stamp)?;
 
     timer.begin("bootloader");
     sysroot.install_grub_config()?;

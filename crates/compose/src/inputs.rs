@@ -12,6 +12,8 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use ferro_sys::http::{Backoff, agent_config, is_transient, is_transient_status};
+use ferro_sys::{IoError, IoResultExt};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::Manifest;
@@ -24,7 +26,7 @@ pub const METADATA_KEY: &str = "rpmostree.inputhash";
 pub enum Error {
     /// The binary could not be read.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
     /// The archive's index could not be fetched.
     #[error(
         "could not fetch '{url}': {source} (is the Debian archive reachable? \
@@ -44,21 +46,46 @@ pub fn release_url(mirror: &str, suite: &str) -> String {
     format!("{}/dists/{suite}/InRelease", mirror.trim_end_matches('/'))
 }
 
-/// Fetches the archive's signed index (a few hundred kilobytes).
+/// How often the index is asked for before a compose gives up: a mirror that resets a
+/// connection or answers 503 for a moment should not cost a build.
+const ATTEMPTS: u32 = 4;
+
+/// Fetches the archive's signed index (a few hundred kilobytes), trying again after
+/// transient failures (see `ferro_sys::http`).
 pub fn fetch_release(mirror: &str, suite: &str) -> Result<Vec<u8>, Error> {
     let url = release_url(mirror, suite);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent: ureq::Agent = agent_config(concat!("ferro-compose/", env!("CARGO_PKG_VERSION")))
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let fetched = agent
-        .get(&url)
-        .call()
-        .and_then(|mut response| response.body_mut().read_to_vec());
-    fetched.map_err(|source| Error::Fetch {
-        url,
-        source: Box::new(source),
-    })
+    let mut delays =
+        Backoff::new(Duration::from_millis(500), Duration::from_secs(5)).attempts(ATTEMPTS);
+    loop {
+        let error = match agent.get(&url).call() {
+            Ok(mut response) if response.status() == 200 => {
+                match response.body_mut().read_to_vec() {
+                    Ok(body) => return Ok(body),
+                    Err(e) => e,
+                }
+            }
+            // Statuses are answers (`agent_config`); any but 200 fails this fetch.
+            Ok(response) => ureq::Error::StatusCode(response.status().as_u16()),
+            Err(e) => e,
+        };
+        let transient = match &error {
+            ureq::Error::StatusCode(status) => is_transient_status(*status),
+            other => is_transient(other),
+        };
+        match delays.next() {
+            Some(delay) if transient => std::thread::sleep(delay),
+            _ => {
+                return Err(Error::Fetch {
+                    url,
+                    source: Box::new(error),
+                });
+            }
+        }
+    }
 }
 
 /// The input hash (lower-case hex SHA-256) of composing `manifest` from the archive
@@ -81,9 +108,9 @@ pub fn input_hash(
     field(mirror.as_bytes());
     field(manifest.packages.join("\n").as_bytes());
     field(release);
-    let mut binary = File::open(ferro).map_err(crate::io_err("read", ferro))?;
+    let mut binary = File::open(ferro).at("read", ferro)?;
     let mut binary_hash = Sha256::new();
-    io::copy(&mut binary, &mut binary_hash).map_err(crate::io_err("read", ferro))?;
+    io::copy(&mut binary, &mut binary_hash).at("read", ferro)?;
     field(&binary_hash.finalize());
     Ok(format!("{:x}", hasher.finalize()))
 }
@@ -132,6 +159,54 @@ mod tests {
         }
         std::fs::write(&ferro, "binary 2").unwrap();
         assert_ne!(hash(&base, "http://m/debian", b"Date: 1"), first);
+    }
+
+    /// A server on 127.0.0.1 giving one canned response per connection, in order, then
+    /// closing; returns the mirror URL and a handle telling how many it served.
+    fn serve(responses: Vec<&'static str>) -> (String, std::thread::JoinHandle<usize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            for response in &responses {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                (&stream).write_all(response.as_bytes()).unwrap();
+            }
+            responses.len()
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_and_a_missing_suite_is_not() {
+        let (mirror, server) = serve(vec![
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nDate: 1",
+        ]);
+        assert_eq!(fetch_release(&mirror, "bookworm").unwrap(), b"Date: 1");
+        assert_eq!(server.join().unwrap(), 2);
+
+        let (mirror, server) = serve(vec![
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ]);
+        let error = fetch_release(&mirror, "nosuch").unwrap_err();
+        assert_eq!(server.join().unwrap(), 1);
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "could not fetch '{mirror}/dists/nosuch/InRelease'"
+            )),
+            "{message}"
+        );
+        assert!(
+            matches!(error, Error::Fetch { ref source, .. } if matches!(**source, ureq::Error::StatusCode(404))),
+            "{message}"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::command;
+use ferro_sys::atomic::{Collision, Durability, WriteOptions, write_file};
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 
 /// A file ferrocore adds to the tree: where, its mode, its contents.
 struct Asset {
@@ -192,18 +193,13 @@ pub const FERRO_IN_TREE: &str = "usr/bin/ferro";
 pub enum Error {
     /// A file could not be written.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
     /// The container image could not be built.
     #[error(transparent)]
     Container(#[from] crate::container::Error),
     /// A command in the tree (systemctl, update-initramfs) failed.
     #[error(transparent)]
-    Tool(#[from] command::Error),
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
+    Tool(#[from] CommandError),
 }
 
 /// Removes the file or symlink at `path`, if there is one. What ferrocore puts in the
@@ -211,7 +207,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error
 /// `/etc/resolv.conf` can be one) is never written through.
 fn remove_entry(path: &Path) -> Result<(), Error> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if !meta.is_dir() => fs::remove_file(path).map_err(io("remove", path)),
+        Ok(meta) if !meta.is_dir() => Ok(fs::remove_file(path).at("remove", path)?),
         _ => Ok(()),
     }
 }
@@ -221,16 +217,24 @@ fn remove_entry(path: &Path) -> Result<(), Error> {
 fn place(root: &Path, path: &str) -> Result<PathBuf, Error> {
     let path = root.join(path);
     let parent = path.parent().expect("paths in the tree have parents");
-    fs::create_dir_all(parent).map_err(io("create", parent))?;
+    fs::create_dir_all(parent).at("create", parent)?;
     remove_entry(&path)?;
     Ok(path)
 }
 
-/// Writes `contents` to `root/path` with `mode`, creating parent directories.
+/// Writes `contents` to `root/path` with exactly `mode`, creating parent directories
+/// and replacing what is there (a symlink included, which is never written through).
+/// Not synced: a tree is thrown away if the compose fails, and committing it makes its
+/// objects durable.
 fn write(root: &Path, path: &str, mode: u32, contents: &[u8]) -> Result<(), Error> {
     let path = place(root, path)?;
-    fs::write(&path, contents).map_err(io("write", &path))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io("set mode of", &path))
+    let options = WriteOptions {
+        mode,
+        collision: Collision::Replace,
+        durability: Durability::Deferred,
+    };
+    write_file(&path, contents, options)?;
+    Ok(())
 }
 
 /// Installs ferrocore into the Debian tree at `root`, with `ferro` (the binary doing
@@ -245,7 +249,7 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
     }
     for (path, target) in SYMLINKS {
         let path = place(root, path)?;
-        symlink(target, &path).map_err(io("link", &path))?;
+        symlink(target, &path).at("link", &path)?;
     }
     for path in REMOVE {
         remove_entry(&root.join(path))?;
@@ -263,26 +267,16 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
         }
     }
     remove_files_in(&root.join("etc/ssh"), is_host_key)?;
-    in_tree(root, "apt-get", &["clean"], "apt")?;
+    in_tree(root, "apt-get", &["clean"])?;
     remove_files_in(&root.join(APT_LISTS), |name| name != "lock")?;
     let dbus_id = root.join("var/lib/dbus/machine-id");
     if fs::symlink_metadata(&dbus_id).is_ok() {
         remove_entry(&dbus_id)?;
-        symlink("/etc/machine-id", &dbus_id).map_err(io("link", &dbus_id))?;
+        symlink("/etc/machine-id", &dbus_id).at("link", &dbus_id)?;
     }
-    in_tree(
-        root,
-        "systemctl",
-        &[&["enable"], ENABLE].concat(),
-        "systemd",
-    )?;
-    in_tree(root, "systemctl", &[&["mask"], MASK].concat(), "systemd")?;
-    in_tree(
-        root,
-        "update-initramfs",
-        &["-u", "-k", "all"],
-        "initramfs-tools",
-    )?;
+    in_tree(root, "systemctl", &[&["enable"], ENABLE].concat())?;
+    in_tree(root, "systemctl", &[&["mask"], MASK].concat())?;
+    in_tree(root, "update-initramfs", &["-u", "-k", "all"])?;
     Ok(())
 }
 
@@ -295,13 +289,13 @@ fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
         .arg("-o")
         .arg(&target)
         .arg(ferro)
-        .status()
-        .is_ok_and(|s| s.success());
+        .run_get_output()
+        .is_ok();
     if !stripped {
-        fs::copy(ferro, &target).map_err(io("copy ferro to", &target))?;
+        fs::copy(ferro, &target).at("copy ferro to", &target)?;
     }
-    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
-        .map_err(io("set mode of", &target))
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).at("set mode of", &target)?;
+    Ok(())
 }
 
 /// Removes the regular files directly in `dir` whose names `doomed` accepts.
@@ -310,10 +304,10 @@ fn remove_files_in(dir: &Path, doomed: impl Fn(&str) -> bool) -> Result<(), Erro
         return Ok(());
     };
     for entry in entries {
-        let entry = entry.map_err(io("list", dir))?;
+        let entry = entry.at("list", dir)?;
         let name = entry.file_name();
         if doomed(&name.to_string_lossy()) && entry.file_type().is_ok_and(|t| t.is_file()) {
-            fs::remove_file(entry.path()).map_err(io("remove", &entry.path()))?;
+            fs::remove_file(entry.path()).at("remove", &entry.path())?;
         }
     }
     Ok(())
@@ -327,15 +321,14 @@ fn is_host_key(name: &str) -> bool {
 }
 
 /// Runs `program args` inside the tree (chroot), as its own tools must be used on it.
-fn in_tree(root: &Path, program: &str, args: &[&str], package: &'static str) -> Result<(), Error> {
-    command::run(
-        Command::new("chroot")
-            .arg(root)
-            .arg(program)
-            .args(args)
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        package,
-    )?;
+/// A program the tree lacks fails with chroot's "failed to run command" in the error.
+fn in_tree(root: &Path, program: &str, args: &[&str]) -> Result<(), Error> {
+    Command::new("chroot")
+        .arg(root)
+        .arg(program)
+        .args(args)
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .run_get_output()?;
     Ok(())
 }
 

@@ -15,13 +15,18 @@
 //!   the tree as an OCI archive, for VMs that reach no registry (`podman load -i`).
 //! - **Images** put a commit on a bootable disk: [`disk`] partitions and formats it,
 //!   [`loopdev`] and [`mounts`] are guards that attach and mount it for the build and
-//!   always release it, [`grub_bios`] installs GRUB, [`command`] runs the host tools,
-//!   and [`image`] orchestrates (converting to qcow2, vmdk or vhd with `qemu-img`).
+//!   always release it, [`grub_bios`] installs GRUB, and [`image`] orchestrates
+//!   (converting to qcow2, vmdk or vhd with `qemu-img`).
+//!
+//! The shared mechanisms come from `ferro-sys`: host tools run through its
+//! `CommandRunExt` (a missing tool names its Debian package, a failed one its command
+//! line and message), file errors are its `IoError`, outputs other programs read are
+//! written with its atomic writer, and the archive is fetched with its HTTP settings and
+//! retries. The disk formats are `ferro-vm`'s, which boots them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod command;
 pub mod commit;
 pub mod container;
 pub mod debootstrap;
@@ -35,29 +40,3 @@ pub mod manifest;
 pub mod mounts;
 pub mod postprocess;
 pub mod tree;
-
-use std::path::{Path, PathBuf};
-
-/// A filesystem operation on a named path failed: what was attempted, where, and why.
-/// One type for every step; each module's error wraps it.
-#[derive(Debug, thiserror::Error)]
-#[error("could not {action} '{path}'")]
-pub struct IoError {
-    /// What was attempted.
-    pub action: &'static str,
-    /// The path.
-    pub path: PathBuf,
-    /// The cause.
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// An `io::Error` mapper naming the action and the path.
-pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> IoError {
-    let path = path.to_owned();
-    move |source| IoError {
-        action,
-        path,
-        source,
-    }
-}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::command;
+use ferro_sys::{CommandError, CommandRunExt};
 
 /// How long to wait for the kernel to create the partition nodes.
 const NODE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -15,7 +15,7 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Error {
     /// `losetup` or `partx` failed.
     #[error(transparent)]
-    Tool(#[from] command::Error),
+    Tool(#[from] CommandError),
     /// The partition device did not appear.
     #[error("partition device '{0}' did not appear")]
     NoPartition(PathBuf),
@@ -34,21 +34,19 @@ impl LoopDevice {
     /// `partitions` partitions exist. Kernels that do not scan partitions of loop
     /// devices themselves (this one has no GPT parser) get them added with `partx`.
     pub fn attach(image: &Path, partitions: u32) -> Result<Self, Error> {
-        let out = command::run(
-            Command::new("losetup")
-                .args(["--find", "--show", "--partscan"])
-                .arg(image),
-            "mount",
-        )?;
+        let out = Command::new("losetup")
+            .args(["--find", "--show", "--partscan"])
+            .arg(image)
+            .run_get_string()?;
         let guard = LoopDevice {
             device: PathBuf::from(out.trim()),
             attached: true,
         };
         if !guard.has_partition(1) {
-            command::run(
-                Command::new("partx").arg("--add").arg(&guard.device),
-                "util-linux",
-            )?;
+            Command::new("partx")
+                .arg("--add")
+                .arg(&guard.device)
+                .run_get_output()?;
         }
         let deadline = Instant::now() + NODE_TIMEOUT;
         for n in 1..=partitions {
@@ -92,24 +90,26 @@ impl LoopDevice {
     /// Detaches the device (its partitions go with it), reporting a failure.
     pub fn detach(mut self) -> Result<(), Error> {
         self.attached = false;
-        command::run(
-            Command::new("losetup").arg("--detach").arg(&self.device),
-            "mount",
-        )?;
+        detach(&self.device)?;
         Ok(())
     }
 }
 
+/// `losetup --detach DEVICE`.
+fn detach(device: &Path) -> Result<(), CommandError> {
+    Command::new("losetup")
+        .arg("--detach")
+        .arg(device)
+        .run_get_output()
+        .map(drop)
+}
+
 impl Drop for LoopDevice {
     fn drop(&mut self) {
-        if self.attached {
-            let result = command::run(
-                Command::new("losetup").arg("--detach").arg(&self.device),
-                "mount",
-            );
-            if let Err(e) = result {
-                eprintln!("warning: {e}");
-            }
+        if self.attached
+            && let Err(e) = detach(&self.device)
+        {
+            eprintln!("warning: {e}");
         }
     }
 }

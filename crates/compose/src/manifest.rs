@@ -89,7 +89,7 @@ fn valid_package(name: &str) -> bool {
 impl Manifest {
     /// Parses a manifest.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let root = ferro_butane::yaml::parse(text).map_err(|e| Error {
+        let root = ferro_document::yaml::parse(text).map_err(|e| Error {
             line: 1,
             column: 1,
             message: e.to_string(),

@@ -4,19 +4,26 @@
 
 use std::path::{Path, PathBuf};
 
+use ferro_sys::{IoError, IoResultExt};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 /// Why a filesystem could not be mounted or unmounted.
 #[derive(Debug, thiserror::Error)]
-#[error("could not {action} '{target}'")]
-pub struct Error {
-    /// `mount DEVICE on` or `unmount`.
-    action: String,
-    /// The mount point.
-    target: PathBuf,
-    /// The cause.
-    #[source]
-    source: std::io::Error,
+pub enum Error {
+    /// Mounting: the device and the mount point are both named.
+    #[error("could not mount '{}' on '{}'", device.display(), target.display())]
+    Mount {
+        /// The device.
+        device: PathBuf,
+        /// The mount point.
+        target: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Unmounting.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 /// A mounted filesystem; unmounted when dropped.
@@ -30,8 +37,8 @@ impl Mount {
     /// Mounts the `fstype` filesystem on `device` at `target`.
     pub fn new(device: &Path, target: &Path, fstype: &str) -> Result<Self, Error> {
         rustix::mount::mount(device, target, fstype, MountFlags::empty(), None).map_err(|e| {
-            Error {
-                action: format!("mount {} on", device.display()),
+            Error::Mount {
+                device: device.to_owned(),
                 target: target.to_owned(),
                 source: e.into(),
             }
@@ -45,11 +52,8 @@ impl Mount {
     /// Unmounts, reporting a failure (a busy filesystem stays mounted).
     pub fn unmount(mut self) -> Result<(), Error> {
         self.mounted = false;
-        rustix::mount::unmount(&self.target, UnmountFlags::empty()).map_err(|e| Error {
-            action: "unmount".to_owned(),
-            target: self.target.clone(),
-            source: e.into(),
-        })
+        rustix::mount::unmount(&self.target, UnmountFlags::empty()).at("unmount", &self.target)?;
+        Ok(())
     }
 }
 

@@ -24,6 +24,8 @@ use std::io::ErrorKind;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+use ferro_sys::{IoError, IoResultExt};
+
 /// Where the tmpfiles.d lines are written, inside the tree.
 pub const TMPFILES: &str = "usr/lib/tmpfiles.d/ferro-var.conf";
 
@@ -52,12 +54,7 @@ pub enum Error {
     Exists(PathBuf),
     /// A file operation failed.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
+    Io(#[from] IoError),
 }
 
 /// What post-processing did.
@@ -85,7 +82,7 @@ pub fn postprocess(root: &Path) -> Result<Report, Error> {
         let _ = writeln!(text, "{line}");
     }
     create_parent(&path)?;
-    fs::write(&path, text).map_err(io_err("write", &path))?;
+    fs::write(&path, text).at("write", &path)?;
     Ok(Report { kver, tmpfiles })
 }
 
@@ -101,17 +98,17 @@ fn empty_mount_points(root: &Path) -> Result<(), Error> {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err("list", &dir)(e)),
+            Err(e) => return Err(IoError::new("list", &dir, e).into()),
         };
         for entry in entries {
-            let path = entry.map_err(io_err("list", &dir))?.path();
-            let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+            let path = entry.at("list", &dir)?.path();
+            let meta = fs::symlink_metadata(&path).at("inspect", &path)?;
             let removed = if meta.is_dir() {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
             };
-            removed.map_err(io_err("remove", &path))?;
+            removed.at("remove", &path)?;
         }
     }
     Ok(())
@@ -119,7 +116,8 @@ fn empty_mount_points(root: &Path) -> Result<(), Error> {
 
 fn create_parent(path: &Path) -> Result<(), Error> {
     let parent = path.parent().expect("paths inside the tree have parents");
-    fs::create_dir_all(parent).map_err(io_err("create", parent))
+    fs::create_dir_all(parent).at("create", parent)?;
+    Ok(())
 }
 
 /// Renames `from` to `to`, refusing to replace anything.
@@ -128,7 +126,8 @@ fn move_new(from: &Path, to: &Path) -> Result<(), Error> {
         return Err(Error::Exists(to.to_owned()));
     }
     create_parent(to)?;
-    fs::rename(from, to).map_err(io_err("move", from))
+    fs::rename(from, to).at("move", from)?;
+    Ok(())
 }
 
 /// Moves `boot/{vmlinuz,initrd.img,config,System.map}-KVER` of the newest kernel (by
@@ -142,7 +141,7 @@ fn move_kernel(root: &Path) -> Result<String, Error> {
             .filter_map(|name| name.strip_prefix("vmlinuz-").map(str::to_owned))
             .collect(),
         Err(e) if e.kind() == ErrorKind::NotFound => vec![],
-        Err(e) => return Err(io_err("list", &boot)(e)),
+        Err(e) => return Err(IoError::new("list", &boot, e).into()),
     };
     kvers.sort();
     let kver = kvers
@@ -163,7 +162,7 @@ fn move_kernel(root: &Path) -> Result<String, Error> {
     for link in ["vmlinuz", "vmlinuz.old", "initrd.img", "initrd.img.old"] {
         let path = root.join(link);
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
-            fs::remove_file(&path).map_err(io_err("remove", &path))?;
+            fs::remove_file(&path).at("remove", &path)?;
         }
     }
     Ok(kver)
@@ -185,33 +184,37 @@ fn move_mutable_dirs(root: &Path) -> Result<(), Error> {
                 let _ = fs::remove_dir(&new);
                 move_new(&old, &new)?
             }
-            Ok(_) => fs::remove_file(&old).map_err(io_err("remove", &old))?,
+            Ok(_) => fs::remove_file(&old).at("remove", &old)?,
             Err(_) => {
                 create_parent(&new)?;
-                fs::create_dir(&new).map_err(io_err("create", &new))?;
+                fs::create_dir(&new).at("create", &new)?;
             }
         }
-        symlink(target, &old).map_err(io_err("link", &old))?;
+        symlink(target, &old).at("link", &old)?;
     }
     let media = root.join("media");
     match fs::remove_dir(&media) {
-        Err(e) if e.kind() != ErrorKind::NotFound => return Err(io_err("remove", &media)(e)),
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(IoError::new("remove", &media, e).into());
+        }
         _ => {}
     }
-    symlink("run/media", &media).map_err(io_err("link", &media))
+    symlink("run/media", &media).at("link", &media)?;
+    Ok(())
 }
 
 /// Creates the `/sysroot` mount point and the `/ostree` → `sysroot/ostree` link.
 fn add_sysroot(root: &Path) -> Result<(), Error> {
     let sysroot = root.join("sysroot");
     if !sysroot.is_dir() {
-        fs::create_dir(&sysroot).map_err(io_err("create", &sysroot))?;
+        fs::create_dir(&sysroot).at("create", &sysroot)?;
     }
     let ostree = root.join("ostree");
     if fs::symlink_metadata(&ostree).is_ok() {
         return Err(Error::Exists(ostree));
     }
-    symlink("sysroot/ostree", &ostree).map_err(io_err("link", &ostree))
+    symlink("sysroot/ostree", &ostree).at("link", &ostree)?;
+    Ok(())
 }
 
 /// Moves every entry of `var` to the factory directory (symlinks are recreated by
@@ -220,20 +223,20 @@ fn empty_var(root: &Path) -> Result<Vec<String>, Error> {
     let var = root.join("var");
     let factory = root.join(FACTORY_VAR);
     let mut names: Vec<_> = fs::read_dir(&var)
-        .map_err(io_err("list", &var))?
+        .at("list", &var)?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<Result<_, _>>()
-        .map_err(io_err("list", &var))?;
+        .at("list", &var)?;
     names.sort();
     let mut lines = Vec::new();
     for name in names {
         let path = var.join(&name);
         let shown = name.to_string_lossy();
-        let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        let meta = fs::symlink_metadata(&path).at("inspect", &path)?;
         if meta.is_symlink() {
-            let target = fs::read_link(&path).map_err(io_err("read", &path))?;
+            let target = fs::read_link(&path).at("read", &path)?;
             lines.push(format!("L /var/{shown} - - - - {}", target.display()));
-            fs::remove_file(&path).map_err(io_err("remove", &path))?;
+            fs::remove_file(&path).at("remove", &path)?;
         } else {
             lines.push(format!("C /var/{shown} - - - - -"));
             move_new(&path, &factory.join(&name))?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferro_ostree::Checksum;
+use ferro_sys::{IoError, IoResultExt};
 
 use crate::debootstrap::{self, Debootstrap};
 use crate::manifest::Manifest;
@@ -38,7 +39,7 @@ pub enum Error {
     Mounted(PathBuf),
     /// The work directory could not be cleared.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
 }
 
 /// How long one step took.
@@ -101,7 +102,7 @@ fn ensure_unmounted(dir: &Path) -> Result<(), Error> {
 fn clear(dir: &Path) -> Result<(), Error> {
     ensure_unmounted(dir)?;
     match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(io("remove", dir)(e)),
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(IoError::new("remove", dir, e).into()),
         _ => Ok(()),
     }
 }
@@ -141,7 +142,7 @@ pub fn compose_tree(
     options: &TreeOptions,
     on_step: &mut dyn FnMut(&str),
 ) -> Result<Outcome, Error> {
-    let cache = std::path::absolute(&options.cache).map_err(io("resolve", &options.cache))?;
+    let cache = std::path::absolute(&options.cache).at("resolve", &options.cache)?;
     let rootfs = cache.join("rootfs");
     let mut steps = Vec::new();
     let mut begin = |name: &'static str| {
@@ -214,10 +215,4 @@ pub fn compose_tree(
         }),
         steps,
     })
-}
-
-/// An `io::Error` mapper naming the action and the path.
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
 }

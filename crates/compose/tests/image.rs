@@ -15,6 +15,7 @@ use ferro_compose::grub_bios::GRUB_PC_DIR;
 use ferro_compose::image::{self, ImageFormat, ImageOptions, compose_image};
 use ferro_compose::loopdev::LoopDevice;
 use ferro_compose::mounts::Mount;
+use ferro_sys::CommandRunExt;
 
 /// Builds run one at a time, so "nothing is left mounted" is about this build only.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -30,16 +31,17 @@ fn can_build() -> bool {
             "{GRUB_PC_DIR} missing (apt-get install grub-pc-bin)"
         ))
     } else {
+        // The error names the Debian package of a missing tool.
         [
-            ("sgdisk", "--version", "gdisk"),
-            ("mkfs.xfs", "-V", "xfsprogs"),
-            ("mkfs.ext4", "-V", "e2fsprogs"),
-            ("grub-mkimage", "--version", "grub-pc-bin"),
-            ("qemu-img", "--version", "qemu-utils"),
+            ("sgdisk", "--version"),
+            ("mkfs.xfs", "-V"),
+            ("mkfs.ext4", "-V"),
+            ("grub-mkimage", "--version"),
+            ("qemu-img", "--version"),
         ]
         .iter()
-        .find(|(tool, arg, _)| Command::new(tool).arg(arg).output().is_err())
-        .map(|(tool, _, package)| format!("{tool} missing (apt-get install {package})"))
+        .find_map(|(tool, arg)| Command::new(tool).arg(arg).run_capture().err())
+        .map(|e| e.to_string())
     };
     if let Some(why) = &missing {
         eprintln!("skipped: cannot build disk images here: {why}");
@@ -84,10 +86,9 @@ fn options(dir: &Path, repo: PathBuf, format: ImageFormat) -> ImageOptions {
 fn loops_under(dir: &Path) -> Vec<String> {
     let out = Command::new("losetup")
         .args(["--list", "--noheadings", "--output", "BACK-FILE"])
-        .output()
+        .run_get_string()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    out.lines()
         .map(str::trim)
         .filter(|file| Path::new(file).starts_with(dir))
         .map(str::to_owned)
@@ -146,8 +147,11 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
     );
     assert_eq!(fs::metadata(disk).unwrap().len(), 1 << 30);
 
-    let table = Command::new("sgdisk").arg("-p").arg(disk).output().unwrap();
-    let table = String::from_utf8_lossy(&table.stdout);
+    let table = Command::new("sgdisk")
+        .arg("-p")
+        .arg(disk)
+        .run_get_string()
+        .unwrap();
     for (line, p) in table
         .lines()
         .rev()

@@ -9,7 +9,8 @@
 //! every value and every key. A [`Shape`] describes what a config type accepts; the
 //! [`normalize`] walk checks a tree against a shape and turns it into plain JSON with
 //! canonical key names, collecting [`Report`] entries (unknown keys, wrong types) and a
-//! [`SourceMap`] from canonical paths back to the places the user wrote.
+//! [`SourceMap`] from canonical paths back to the places the user wrote. The [`yaml`]
+//! parser builds such trees from YAML text with Go's `yaml.v3` semantics.
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ mod path;
 pub mod report;
 mod shape;
 mod source_map;
+pub mod yaml;
 
 pub use node::{Entry, Mark, Node, Value};
 pub use normalize::{KeyMatching, Normalized, Normalizer, normalize};

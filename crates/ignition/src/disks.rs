@@ -40,8 +40,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ferro_spec::{Config, Disk, Filesystem, Partition};
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 
-use crate::files::{Change, Changes};
+use crate::apply::{Change, Changes};
 
 /// A failure of the disks or mount stage, naming the config entry.
 ///
@@ -74,14 +75,18 @@ pub(crate) fn run_command(program: &str, args: &[&str]) -> Result<String, String
     Err(failure(program, args, &output))
 }
 
+/// Runs `program args…` to completion whatever its exit status: the callers read the
+/// status themselves (`blkid` exits 2 for "nothing found"), and a failure message
+/// falls back to standard output, where `sgdisk` explains itself.
 fn spawn(program: &str, args: &[&str]) -> Result<Output, String> {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => format!("{program} is not installed"),
-            _ => format!("could not run {program}: {error}"),
+        .run_capture()
+        .map_err(|error| match error {
+            error if error.is_missing() => format!("{program} is not installed"),
+            CommandError::Missing { source, .. } => format!("could not run {program}: {source}"),
+            other => other.to_string(),
         })
 }
 
@@ -235,12 +240,15 @@ impl Devices {
         if is_it(&private) {
             return Ok(private);
         }
-        let shown = private.display();
+        // The stage's messages are single lines: the IO error with its cause.
         std::fs::create_dir_all(&self.dev_dir)
-            .map_err(|error| format!("could not create {}: {error}", self.dev_dir.display()))?;
+            .at("create directory", &self.dev_dir)
+            .map_err(|error| error.one_line())?;
         match std::fs::remove_file(&private) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("could not remove the stale node {shown}: {error}"));
+                return Err(
+                    IoError::new("remove the stale device node", &private, error).one_line(),
+                );
             }
             _ => {}
         }
@@ -251,7 +259,8 @@ impl Devices {
             rustix::fs::Mode::from_raw_mode(0o600),
             rdev,
         )
-        .map_err(|error| format!("could not make the device node {shown}: {error}"))?;
+        .at("make the device node", &private)
+        .map_err(|error| error.one_line())?;
         Ok(private)
     }
 }

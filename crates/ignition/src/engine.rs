@@ -15,20 +15,20 @@
 //! for them.
 
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferro_spec::{Config, Resource, Version};
+use ferro_sys::atomic::{self, WriteOptions};
+use ferro_sys::{IoError, IoResultExt};
 
 use crate::disks::{self, Devices};
 use crate::fetch::{FetchError, Fetcher};
 use crate::files::{self, Changes};
 use crate::mount::{self, Mounted};
 use crate::render::{self, RenderError};
-use crate::root::{Perms, Root, RootError};
+use crate::root::{Perms, Root};
 use crate::sources::{Origin, SourceError, Sources};
 
 /// One of Ignition's stages.
@@ -170,14 +170,12 @@ pub enum EngineError {
     /// The config could not be rendered or is invalid.
     #[error(transparent)]
     Render(#[from] RenderError),
-    /// A file of the stage contract could not be read or written.
-    #[error("{path}: {error}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        error: std::io::Error,
-    },
+    /// A file could not be read or written: one of the stage contract (config cache,
+    /// state file, neednet flag) or the target root. Printed on one line with its cause
+    /// (the CLI prints the error after "Ignition failed: " and no chain), and not made
+    /// the `source()`, so a printer that walks causes does not repeat it.
+    #[error("{}", .0.one_line())]
+    Io(IoError),
     /// The config cache is not a config.
     #[error("failed to read the config cache {path}: {error}")]
     Cache {
@@ -194,15 +192,18 @@ pub enum EngineError {
         /// The config section that needs it.
         section: &'static str,
     },
-    /// The target root could not be used.
-    #[error(transparent)]
-    Root(#[from] RootError),
     /// The files stage failed.
     #[error(transparent)]
     Files(#[from] files::Error),
     /// The disks, mount or umount stage failed.
     #[error(transparent)]
     Storage(#[from] disks::Error),
+}
+
+impl From<IoError> for EngineError {
+    fn from(error: IoError) -> Self {
+        EngineError::Io(error)
+    }
 }
 
 /// Where the files stage records a successful provisioning, inside the root.
@@ -383,10 +384,7 @@ pub fn empty_config() -> Config {
 }
 
 fn read_cache(path: &Path) -> Result<Config, EngineError> {
-    let bytes = std::fs::read(path).map_err(|error| EngineError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
+    let bytes = std::fs::read(path).at("read", path)?;
     serde_json::from_slice(&bytes).map_err(|error| EngineError::Cache {
         path: path.to_owned(),
         error,
@@ -522,41 +520,14 @@ pub fn apply(
     )?)
 }
 
-/// Replaces `path` atomically (temp file in the same dir, fsync, rename) with `mode`,
-/// creating missing parent dirs: a crash never leaves a half-written cache.
+/// Replaces `path` atomically with `mode` through ferrocore's one atomic writer (synced
+/// before it is named), creating missing parent directories: a crash never leaves a
+/// half-written cache, state file or flag.
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EngineError> {
-    let io = |error| EngineError::Io {
-        path: path.to_owned(),
-        error,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(
-        ".{}.tmp{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temp)
-        .and_then(|mut file| {
-            // The umask may have cleared bits of `mode`.
-            std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io(error));
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).at("create directory", dir)?;
     }
+    atomic::write_file(path, bytes, WriteOptions::replace(mode))?;
     Ok(())
 }
 
@@ -583,6 +554,10 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/workdir.rs"]
+mod workdir;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::sources::Platform;
@@ -604,17 +579,8 @@ mod tests {
         }
 
         fn options(&self, stage: Stage) -> Options {
-            let sources = Sources::from_lookup(Platform::File, |name| {
-                let sub = match name {
-                    "IGNITION_KERNEL_CMDLINE_PATH" => "cmdline",
-                    "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR" => "sys/run",
-                    "IGNITION_SYSTEM_LOCAL_CONFIG_DIR" => "sys/etc",
-                    "IGNITION_SYSTEM_CONFIG_DIR" => "sys/usr",
-                    "IGNITION_CONFIG_FILE" => "config.ign",
-                    _ => return None,
-                };
-                Some(self.path(sub).display().to_string())
-            });
+            let env = workdir::ignition_env(self.dir.path());
+            let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
             Options {
                 config_cache: self.path("run/ignition.json"),
                 state_file: self.path("run/state"),
@@ -716,7 +682,7 @@ mod tests {
         assert!(run(&bench.options(Stage::Fetch)).is_err());
         assert!(matches!(
             run(&bench.options(Stage::Files)),
-            Err(EngineError::Io { .. })
+            Err(EngineError::Io(_))
         ));
     }
 

@@ -15,8 +15,10 @@
 
 #![deny(missing_docs)]
 
+mod apply;
 pub mod disks;
 pub mod engine;
+mod error;
 pub mod fetch;
 pub mod files;
 pub mod mount;
@@ -25,3 +27,6 @@ pub mod render;
 pub mod root;
 pub mod sources;
 pub mod units;
+
+#[cfg(test)]
+mod test_support;

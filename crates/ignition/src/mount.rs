@@ -19,13 +19,14 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use ferro_spec::{Config, Filesystem};
+use ferro_sys::{IoError, IoResultExt};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::apply::{Change, Changes};
 use crate::disks::{Devices, Error};
-use crate::files::{Change, Changes};
 use crate::root::{self, Kind, Root};
 
 /// A filesystem the mount stage mounted, as recorded in the state file.
@@ -85,19 +86,15 @@ pub fn mount_all(
     if list.is_empty() {
         return Ok(report);
     }
-    let root_error = |e: root::RootError| Error::new("$.storage.filesystems", e.to_string());
+    let root_error = |e: IoError| Error::new("$.storage.filesystems", e.one_line());
     let root = Root::open(root_dir).map_err(root_error)?;
     let root_fd = rustix::fs::open(
         root_dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| {
-        Error::new(
-            "$.storage.filesystems",
-            format!("{}: {e}", root_dir.display()),
-        )
-    })?;
+    .at("open root directory", root_dir)
+    .map_err(root_error)?;
     for (index, fs) in list {
         let entry = format!("$.storage.filesystems.{index}");
         match mount_one(&entry, fs, &root, &root_fd, devices) {
@@ -139,7 +136,7 @@ fn mount_one(
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     for n in 1..=comps.len() {
         let prefix = format!("/{}", comps[..n].join("/"));
-        match root.lstat(&prefix).map_err(|e| fail(e.to_string()))? {
+        match root.lstat(&prefix).map_err(|e| fail(e.one_line()))? {
             None => break,
             Some(meta) if meta.kind == Kind::Dir => {}
             Some(_) => {
@@ -152,7 +149,7 @@ fn mount_one(
     }
     let created = root
         .create_dir_all(&path, 0o755, None)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.one_line()))?;
     let rel = comps.join("/");
     let dir = rustix::fs::openat2(
         root_fd,

@@ -7,6 +7,7 @@
 //! and the result merged over the base config are validated with the newest rules.
 
 use ferro_document::Report;
+use ferro_spec::data_url::{self, Encoding};
 use ferro_spec::{Config, Resource, Version};
 
 use crate::fetch::{Fetch, FetchError, Fetcher};
@@ -147,12 +148,10 @@ pub fn inline_certificate_authorities(
     config: &mut Config,
     fetcher: &Fetcher,
 ) -> Result<(), RenderError> {
-    use base64::Engine;
     for authority in &mut config.ignition.security.tls.certificate_authorities {
         if let Some(bytes) = fetcher.fetch(authority)? {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
             *authority = Resource {
-                source: Some(format!("data:;base64,{encoded}")),
+                source: Some(data_url::encode(&bytes, Encoding::Base64)),
                 verification: authority.verification.clone(),
                 ..Resource::default()
             };
@@ -170,10 +169,7 @@ mod tests {
     }
 
     fn data_url(text: &str) -> String {
-        format!(
-            "data:,{}",
-            percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
-        )
+        data_url::encode(text.as_bytes(), Encoding::Percent)
     }
 
     fn paths(config: &Config) -> Vec<&str> {

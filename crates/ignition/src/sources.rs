@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ferro_spec::Config;
+use ferro_sys::{IoError, IoResultExt};
 
 use crate::fetch::{FetchError, Fetcher};
 
@@ -102,14 +103,10 @@ impl fmt::Display for Platform {
 /// Why no config could be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// A config file or directory exists but cannot be read.
-    #[error("failed to read {path}: {error}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        error: std::io::Error,
-    },
+    /// A config file or directory exists but cannot be read. Printed on one line with
+    /// its cause, as the engine's errors are (see `EngineError::Io`).
+    #[error("{}", .0.one_line())]
+    Read(IoError),
     /// The kernel command line asks for something that cannot be done.
     #[error("{0}")]
     Cmdline(String),
@@ -300,12 +297,12 @@ impl Sources {
         let mut file = match std::fs::File::open(&raw) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(SourceError::Read { path: raw, error }),
+            Err(error) => return Err(SourceError::Read(IoError::new("read", raw, error))),
         };
         // One spare byte so that a size that grew is noticed by the same read.
         let mut bytes = Vec::with_capacity(size.max(64 * 1024) + 1);
         file.read_to_end(&mut bytes)
-            .map_err(|error| SourceError::Read { path: raw, error })?;
+            .map_err(|error| SourceError::Read(IoError::new("read", raw, error)))?;
         Ok(Some(bytes).filter(|b| !b.is_empty()))
     }
 
@@ -317,10 +314,9 @@ impl Sources {
         let platform_dir = format!("base.platform.d/{}", self.platform);
         for subdir in ["base.d", platform_dir.as_str()] {
             for path in self.base_files(subdir)? {
-                let bytes = std::fs::read(&path).map_err(|error| SourceError::Read {
-                    path: path.clone(),
-                    error,
-                })?;
+                let bytes = std::fs::read(&path)
+                    .at("read", &path)
+                    .map_err(SourceError::Read)?;
                 let parsed = ferro_spec::parse::parse(&bytes).map_err(|error| {
                     let findings = error.report().map(ToString::to_string).unwrap_or_default();
                     SourceError::BaseConfig {
@@ -341,13 +337,10 @@ impl Sources {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(SourceError::Read { path: dir, error }),
+                Err(error) => return Err(SourceError::Read(IoError::new("list", dir, error))),
             };
             for entry in entries {
-                let entry = entry.map_err(|error| SourceError::Read {
-                    path: dir.clone(),
-                    error,
-                })?;
+                let entry = entry.at("list", &dir).map_err(SourceError::Read)?;
                 let path = entry.path();
                 if path.is_file() {
                     chosen.entry(entry.file_name()).or_insert(path);
@@ -363,10 +356,7 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, SourceError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(SourceError::Read {
-            path: path.to_owned(),
-            error,
-        }),
+        Err(error) => Err(SourceError::Read(IoError::new("read", path, error))),
     }
 }
 

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 
 use ferro_spec::Unit;
 
-use crate::files::{Error, Stage};
+use crate::apply::Context;
+use crate::error::Error;
 use crate::root::{Kind, Perms};
 
 /// Where Ignition writes units.
@@ -50,7 +51,7 @@ fn instance(name: &str) -> Option<(String, String)> {
 
 /// Units in config order, then the preset lines sorted as Ignition ≥ 2.15 sorts them
 /// (by `"<unit>-enabled"` / `"<unit>-disabled"`), instances collapsed per template.
-pub(crate) fn apply(stage: &mut Stage<'_>, units: &[Unit]) -> Result<(), Error> {
+pub(crate) fn apply(stage: &mut Context<'_>, units: &[Unit]) -> Result<(), Error> {
     let mut presets: BTreeMap<String, Preset> = BTreeMap::new();
     for (i, u) in units.iter().enumerate() {
         let entry = format!("$.systemd.units.{i}");
@@ -108,7 +109,7 @@ pub(crate) fn apply(stage: &mut Stage<'_>, units: &[Unit]) -> Result<(), Error> 
 }
 
 /// Writes a file under [`UNIT_DIR`], creating missing directories 0755.
-fn write(stage: &mut Stage<'_>, entry: &str, path: &str, contents: &str) -> Result<(), Error> {
+fn write(stage: &mut Context<'_>, entry: &str, path: &str, contents: &str) -> Result<(), Error> {
     if !stage.dry_run {
         let e = |err| Error::new(entry, path, err);
         stage
@@ -123,7 +124,7 @@ fn write(stage: &mut Stage<'_>, entry: &str, path: &str, contents: &str) -> Resu
     Ok(())
 }
 
-fn unit(stage: &mut Stage<'_>, entry: &str, u: &Unit) -> Result<(), Error> {
+fn unit(stage: &mut Context<'_>, entry: &str, u: &Unit) -> Result<(), Error> {
     let name = u.name.as_str();
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         return Err(Error::invalid(
@@ -188,7 +189,7 @@ fn unit(stage: &mut Stage<'_>, entry: &str, u: &Unit) -> Result<(), Error> {
 /// `systemctl disable` approximated (see the module docs): removes the unit's symlinks
 /// in `*.wants`/`*.requires` under [`UNIT_DIR`]; returns whether there were any, i.e.
 /// whether the unit was enabled and a `disable` preset line is due.
-fn disable(stage: &mut Stage<'_>, entry: &str, name: &str) -> Result<bool, Error> {
+fn disable(stage: &mut Context<'_>, entry: &str, name: &str) -> Result<bool, Error> {
     let root = stage.root;
     let e = |err| Error::new(entry, UNIT_DIR, err);
     let mut links = Vec::new();
@@ -223,7 +224,22 @@ mod tests {
     use serde_json::json;
 
     use super::{PRESET_FILE, instance};
-    use crate::files::test_support::TestRoot;
+    use crate::apply::Changes;
+    use crate::error::Error;
+    use crate::test_support::TestRoot;
+
+    /// The units part of the files stage alone.
+    trait ApplyUnits {
+        fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error>;
+    }
+
+    impl ApplyUnits for TestRoot {
+        fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error> {
+            self.run(json, dry_run, |context, config| {
+                super::apply(context, &config.systemd.units)
+            })
+        }
+    }
 
     #[test]
     fn writes_units_dropins_masks_and_sorted_presets() {

@@ -7,8 +7,10 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/workdir.rs"]
+mod workdir;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -215,16 +217,7 @@ fn run_case(case: &Value, port: u16) -> Result<(), String> {
         &w.join("config.ign"),
         rewrite(case["config"].as_str().unwrap_or("")).as_bytes(),
     )?;
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("IGNITION_KERNEL_CMDLINE_PATH".into(), w.join("cmdline")),
-        ("IGNITION_CONFIG_FILE".into(), w.join("config.ign")),
-        ("IGNITION_SYSTEM_CONFIG_DIR".into(), sys.join("usr")),
-        ("IGNITION_SYSTEM_LOCAL_CONFIG_DIR".into(), sys.join("etc")),
-        ("IGNITION_SYSTEM_RUNTIME_CONFIG_DIR".into(), sys.join("run")),
-    ])
-    .into_iter()
-    .map(|(k, v)| (k, v.display().to_string()))
-    .collect();
+    let mut env = workdir::ignition_env(w);
     for entry in case["env"].as_array().into_iter().flatten() {
         let entry = entry.as_str().unwrap_or("");
         let entry = entry.replace("$SYSTEM_CONFIG_DIR", &sys.join("usr").display().to_string());

@@ -35,8 +35,10 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/workdir.rs"]
+mod workdir;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -46,6 +48,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use ferro_ignition::engine::{self, Stage};
 use ferro_ignition::sources::{Platform, Sources};
+use ferro_sys::CommandRunExt;
 use server::{Reply, Request, TestServer};
 use sha2::Digest;
 
@@ -685,8 +688,9 @@ fn run_oracle(dir: &Path, path_var: &str) -> Result<(), String> {
             .env_remove("no_proxy")
             .env_remove("NO_PROXY")
             .current_dir(dir)
-            .output()
-            .map_err(|e| format!("{ORACLE}: {e}"))?;
+            // Any status: a failing stage is an outcome to compare, told by its log.
+            .run_capture()
+            .map_err(|e| e.to_string())?;
         if !output.status.success() {
             let log = String::from_utf8_lossy(&output.stdout);
             let last: Vec<&str> = log
@@ -701,16 +705,8 @@ fn run_oracle(dir: &Path, path_var: &str) -> Result<(), String> {
 
 /// ferrocore's engine, the same two stages.
 fn run_ferro(dir: &Path) -> Result<(), String> {
-    let env: HashMap<&str, PathBuf> = HashMap::from([
-        ("IGNITION_CONFIG_FILE", dir.join("config.ign")),
-        ("IGNITION_KERNEL_CMDLINE_PATH", dir.join("cmdline")),
-        ("IGNITION_SYSTEM_CONFIG_DIR", dir.join("sys/usr")),
-        ("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", dir.join("sys/etc")),
-        ("IGNITION_SYSTEM_RUNTIME_CONFIG_DIR", dir.join("sys/run")),
-    ]);
-    let sources = Sources::from_lookup(Platform::File, |name| {
-        env.get(name).map(|p| p.display().to_string())
-    });
+    let env = workdir::ignition_env(dir);
+    let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
     for stage in [Stage::Fetch, Stage::Files] {
         let options = engine::Options {
             config_cache: dir.join("run/ignition.json"),

@@ -6,6 +6,9 @@
 //! unmounts what is mounted under its temp dir and detaches its loop device in a drop
 //! guard, also when it fails.
 
+#[path = "support/workdir.rs"]
+mod workdir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use ferro_ignition::disks::Devices;
 use ferro_ignition::engine::{self, EngineError, Outcome, Stage};
 use ferro_ignition::sources::{Platform, Sources};
+use ferro_sys::CommandRunExt;
 
 /// Loop devices and by-* lookups are machine-wide: one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -54,9 +58,7 @@ impl Drop for Bench {
         for target in targets {
             let _ = rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH);
         }
-        let _ = Command::new("losetup")
-            .args(["-d", &self.loop_dev])
-            .status();
+        let _ = Command::new("losetup").args(["-d", &self.loop_dev]).run();
     }
 }
 
@@ -81,19 +83,17 @@ fn bench(test: &str, mib: u64) -> Option<Bench> {
     std::fs::File::create(&image)
         .and_then(|f| f.set_len(mib << 20))
         .unwrap();
-    let output = Command::new("losetup")
+    let attached = Command::new("losetup")
         .args(["-f", "--show", "-P"])
         .arg(&image)
-        .output()
-        .unwrap();
-    if !output.status.success() {
-        eprintln!(
-            "skipping {test}: no loop device: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-        return None;
-    }
-    let loop_dev = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        .run_get_string();
+    let loop_dev = match attached {
+        Ok(stdout) => stdout.trim().to_owned(),
+        Err(error) => {
+            eprintln!("skipping {test}: no loop device: {error}");
+            return None;
+        }
+    };
     std::fs::create_dir_all(dir.path().join("root")).unwrap();
     std::fs::write(dir.path().join("boot_id"), "abc\n").unwrap();
     Some(Bench { dir, loop_dev })
@@ -116,17 +116,8 @@ impl Bench {
     }
 
     fn options(&self, stage: Stage) -> engine::Options {
-        let sources = Sources::from_lookup(Platform::File, |name| {
-            let sub = match name {
-                "IGNITION_KERNEL_CMDLINE_PATH" => "cmdline",
-                "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR" => "sys/run",
-                "IGNITION_SYSTEM_LOCAL_CONFIG_DIR" => "sys/etc",
-                "IGNITION_SYSTEM_CONFIG_DIR" => "sys/usr",
-                "IGNITION_CONFIG_FILE" => "config.ign",
-                _ => return None,
-            };
-            Some(self.path(sub).display().to_string())
-        });
+        let env = workdir::ignition_env(self.dir.path());
+        let sources = Sources::from_lookup(Platform::File, |name| env.get(name).cloned());
         engine::Options {
             config_cache: self.path("run/ignition.json"),
             state_file: self.path("run/state"),
@@ -160,22 +151,21 @@ impl Bench {
     /// `blkid -p -s KEY -o value` of partition `n`.
     fn blkid(&self, n: u32, key: &str) -> String {
         let node = self.devices().resolve(&self.part(n)).unwrap();
+        // Any status: blkid exits 2 when the key is not there, which reads as "".
         let output = Command::new("blkid")
             .args(["-p", "-s", key, "-o", "value"])
             .arg(node)
-            .output()
-            .unwrap();
+            .run_capture()
+            .unwrap_or_else(|error| panic!("{error}"));
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     fn sgdisk(&self, args: &[&str]) -> String {
-        let output = Command::new("sgdisk")
+        Command::new("sgdisk")
             .args(args)
             .arg(&self.loop_dev)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "sgdisk {args:?}: {output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+            .run_get_string()
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// Mounts partition `n` at a scratch dir, runs `check` on it, unmounts.
@@ -183,8 +173,11 @@ impl Bench {
         let node = self.devices().resolve(&self.part(n)).unwrap();
         let at = self.path(&format!("inspect{n}"));
         std::fs::create_dir_all(&at).unwrap();
-        let status = Command::new("mount").arg(&node).arg(&at).status().unwrap();
-        assert!(status.success(), "mount {}", node.display());
+        Command::new("mount")
+            .arg(&node)
+            .arg(&at)
+            .run()
+            .unwrap_or_else(|error| panic!("{error}"));
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&at)));
         let _ = rustix::mount::unmount(&at, rustix::mount::UnmountFlags::empty());
         if let Err(panic) = result {

@@ -1,8 +1,10 @@
 //! Reading a commit's tree by path: `ls`, `cat`, and the commit history for `log`.
 
 use crate::checksum::Checksum;
+use crate::content::Content;
+use crate::error::{Error, too_deep};
 use crate::object::{Commit, S_IFMT};
-use crate::repo::{Content, Error, Repo};
+use crate::repo::Repo;
 
 /// One entry of a listing, as `ostree ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +139,7 @@ fn list_dir(
     out: &mut Vec<Entry>,
 ) -> Result<(), Error> {
     if depth > crate::object::MAX_DEPTH {
-        return Err(crate::repo::too_deep("list", std::path::Path::new(path)));
+        return Err(too_deep("list", std::path::Path::new(path)));
     }
     let tree = repo.load_dirtree(tree)?;
     let join = |name: &str| {

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{
     Commit, DirMeta, DirTree, FileHeader, Metadata, ObjectType, S_IFLNK, S_IFMT, Variant, Xattrs,
     validate_name,
 };
-use crate::repo::{Error, Repo, RepoMode, io_err};
+use crate::repo::{Repo, RepoMode};
 use crate::transaction::Transaction;
 
 /// What to commit and how to describe it, as `ostree commit`'s flags.
@@ -158,13 +159,14 @@ impl Walker<'_> {
         if !self.policy.records_xattrs() {
             return Ok(vec![]);
         }
-        node.read()
-            .map_err(io_err("read extended attributes of", path))
+        Ok(node
+            .read()
+            .map_err(io_err("read extended attributes of", path))?)
     }
 
     fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
         if depth > crate::object::MAX_DEPTH {
-            return Err(crate::repo::too_deep("commit", path));
+            return Err(too_deep("commit", path));
         }
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
@@ -225,7 +227,7 @@ impl Walker<'_> {
             .try_for_each(|(id, &(dir, position, kind))| {
                 let name = &dirs[dir as usize].files[position as usize].0;
                 *id = self.store_file(&self.dirs[dir as usize].join(name), kind)?;
-                Ok(())
+                Ok::<_, Error>(())
             })?;
         Ok(ids)
     }

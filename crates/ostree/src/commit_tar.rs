@@ -17,10 +17,11 @@ use std::path::Path;
 
 use crate::checksum::Checksum;
 use crate::commit::{CommitOptions, CommitOutcome, Policy, ScannedDir, finish_commit, write_trees};
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{
     DirMeta, FileHeader, ObjectType, S_IFDIR, S_IFLNK, S_IFREG, Xattrs, validate_name,
 };
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 /// The pax record prefix GNU tar (`--xattrs`) uses for extended attributes.
 const XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
@@ -245,7 +246,7 @@ impl Importer<'_> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if parts.len() > crate::object::MAX_DEPTH {
-            return Err(crate::repo::too_deep("commit", self.source));
+            return Err(too_deep("commit", self.source));
         }
         Ok(parts)
     }

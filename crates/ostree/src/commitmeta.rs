@@ -11,8 +11,9 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err};
 use crate::object::{Metadata, metadata_bytes, parse_metadata};
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 /// Largest detached metadata accepted (`.commitmeta`, `summary.sig`), OSTree's own bound
 /// for metadata objects.
@@ -45,7 +46,7 @@ impl Repo {
 pub(crate) fn read_detached(path: PathBuf) -> Result<Option<Metadata>, Error> {
     match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("stat", &path)(e)),
+        Err(e) => return Err(io_err("stat", &path)(e).into()),
         Ok(st) if st.len() > MAX_COMMITMETA => {
             return Err(Error::Unsupported {
                 verb: "read",

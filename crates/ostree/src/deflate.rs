@@ -68,9 +68,9 @@ thread_local! {
 pub(crate) fn with_deflater<W: Write, T>(
     level: u32,
     out: W,
-    body: impl FnOnce(&mut dyn Write) -> Result<T, crate::repo::Error>,
-    on_io: impl FnOnce(io::Error) -> crate::repo::Error,
-) -> Result<T, crate::repo::Error> {
+    body: impl FnOnce(&mut dyn Write) -> Result<T, crate::error::Error>,
+    on_io: impl FnOnce(io::Error) -> crate::error::Error,
+) -> Result<T, crate::error::Error> {
     let state = STATE
         .with(|cell| cell.borrow_mut().take())
         .filter(|state| state.level == level)

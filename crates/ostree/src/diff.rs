@@ -13,9 +13,10 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, too_deep};
 use crate::object::{DirTree, MAX_DEPTH, ObjectType};
 use crate::prune::reachable;
-use crate::repo::{Error, Repo, too_deep};
+use crate::repo::Repo;
 
 /// The paths (absolute inside the commit, e.g. `/usr/bin/sh`) that differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

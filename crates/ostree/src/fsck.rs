@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, io_err};
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
-use crate::repo::{Error, Repo};
+use crate::repo::Repo;
 
 /// What is wrong with one object or ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +126,7 @@ pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, 
         match std::fs::remove_file(&problem.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(crate::repo::io_err("delete", &problem.path)(e)),
+            Err(e) => return Err(io_err("delete", &problem.path)(e).into()),
         }
         if let Some(commit) = problem.commit {
             let marker = repo

@@ -17,11 +17,13 @@
 //! - [`object`]: [`Commit`], [`DirTree`], [`DirMeta`], [`FileHeader`] and their ids.
 //! - [`checksum`]: [`Checksum`] and the SHA-256 backend (chosen by measurement).
 //! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
-//!   `archive` modes, object storage (`O_TMPFILE` + `linkat`, or a temp file + rename); [`refs`]: refs and
-//!   revision syntax.
+//!   `archive` modes, `config` and paths; [`content`]: how each mode encodes a file
+//!   object, stored through ferro-sys's one atomic writer (complete before it is
+//!   named); [`error`]: the [`Error`] they share; [`refs`]: refs and revision syntax.
 //! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
 //!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`;
-//!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream. Extended
+//!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream;
+//!   [`tree_source`]: a `--tree=dir=|tar=` value parsed and committed by either. Extended
 //!   attributes are recorded on commit, stored per mode (real xattrs in `bare`, inside
 //!   `user.ostreemeta` in `bare-user`, the `.filez` header in `archive`, dropped in
 //!   `bare-user-only`) and applied on checkout outside user mode, as OSTree does.
@@ -49,9 +51,11 @@ pub mod checksum;
 pub mod commit;
 pub mod commit_tar;
 pub mod commitmeta;
+pub mod content;
 mod deflate;
 pub mod delta;
 pub mod diff;
+pub mod error;
 pub mod fetch;
 pub mod fsck;
 pub mod gvariant;
@@ -59,6 +63,7 @@ pub mod keyfile;
 pub mod lock;
 mod new_object;
 pub mod object;
+mod object_dirs;
 pub mod prune;
 pub mod pull;
 pub mod pull_local;
@@ -69,10 +74,13 @@ pub mod repo;
 pub mod sign;
 pub mod summary;
 pub mod transaction;
+pub mod tree_source;
+mod workers;
 mod writeback;
 mod xattrs;
 
 pub use checksum::Checksum;
+pub use error::Error;
 pub use object::{Commit, DirMeta, DirTree, FileHeader, ObjectType};
 pub use refs::CollectionRef;
 pub use repo::{Repo, RepoMode};

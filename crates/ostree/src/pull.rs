@@ -32,20 +32,23 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::DeflateDecoder;
 
 use crate::checksum::Checksum;
+use crate::content::read_archive_content;
 use crate::delta::DeltaError;
 use crate::delta::fetch::{Offer, pull_delta};
 use crate::delta::index::DeltaIndex;
+use crate::error::{io_err, too_deep};
 use crate::fetch::{Body, FetchError, Fetcher};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
 use crate::pull_verify::{PolicyError, RemotePolicy, SignPolicy};
 use crate::remote;
-use crate::repo::{self, Repo, RepoMode, io_err, read_archive_content};
+use crate::repo::{self, Repo, RepoMode};
 use crate::sign::SignError;
+use crate::workers::parallel;
 
 /// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
 const MAX_METADATA: u64 = 128 << 20;
@@ -479,7 +482,8 @@ impl Puller<'_> {
         }
         self.repo.write_metadata(ObjectType::Commit, &bytes)?;
         if was_partial && !self.options.commit_metadata_only {
-            fs::remove_file(&partial).map_err(io_err("delete", &partial))?;
+            fs::remove_file(&partial)
+                .map_err(|e| repo::Error::from(io_err("delete", &partial)(e)))?;
         }
         Ok(Some(commit))
     }
@@ -558,11 +562,9 @@ impl Puller<'_> {
         let mut depth = 0;
         while !level.is_empty() {
             if depth > MAX_DEPTH {
-                return Err(repo::too_deep(
-                    "pull",
-                    &repo.object_path(ObjectType::DirTree, &level[0]),
-                )
-                .into());
+                return Err(
+                    too_deep("pull", &repo.object_path(ObjectType::DirTree, &level[0])).into(),
+                );
             }
             depth += 1;
             let (stored, missing): (Vec<Checksum>, Vec<Checksum>) = std::mem::take(&mut level)
@@ -655,17 +657,21 @@ impl Puller<'_> {
     /// otherwise.
     fn content(&self, id: &Checksum) -> Result<(), PullError> {
         let repo = self.repo;
-        let spill = repo.tmp_path();
-        let _cleanup = RemoveOnDrop(spill.clone());
+        // A large body is fetched into a new object file, verified, and (archive)
+        // published as it is; dropped unpublished, it leaves nothing behind.
+        let mut spill = None;
         let path = object_url_path(id, "filez");
         let body = self
             .fetcher
-            .get_body(&path, MAX_IN_MEMORY, &spill)?
+            .get_body(&path, MAX_IN_MEMORY, || {
+                let object = spill.insert(repo.new_readable_object()?);
+                let shown = object.shown().to_owned();
+                object.file().try_clone().map_err(io_err("open", &shown))
+            })?
             .ok_or_else(|| FetchError::Status {
                 url: self.fetcher.url(&path),
                 status: 404,
             })?;
-        let dest = repo.object_path(ObjectType::File, id);
         let size = match body {
             Body::Memory(bytes) => {
                 let (size, header, start) =
@@ -686,20 +692,14 @@ impl Puller<'_> {
                 bytes.len() as u64
             }
             Body::File(file, size) => {
-                let mut content = read_archive_content(&spill, file)?;
+                let object = spill.take().expect("a spilled body has its object file");
+                let mut content = read_archive_content(object.shown(), file)?;
                 self.store_filez(
                     id,
                     &content.header,
                     content.size,
                     &mut content.reader,
-                    || {
-                        if repo.syncs_each_object() {
-                            fs::File::open(&spill)
-                                .and_then(|spilled| spilled.sync_all())
-                                .map_err(io_err("sync", &spill))?;
-                        }
-                        repo.install(&spill, &dest)
-                    },
+                    || object.publish(repo, ObjectType::File, id),
                 )?;
                 size
             }
@@ -741,15 +741,6 @@ impl Puller<'_> {
     }
 }
 
-/// Removes a temporary file when dropped (a no-op once it was renamed into place).
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
-}
-
 fn parse<T>(
     kind: ObjectType,
     id: &Checksum,
@@ -760,39 +751,4 @@ fn parse<T>(
         object: object_name(kind, id),
         source,
     })
-}
-
-/// Runs `f` over `items` on up to `workers` threads; the first error stops the others
-/// from starting new items and is returned. Results come in completion order.
-pub(crate) fn parallel<T: Sync, R: Send, E: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> Result<R, E> + Sync,
-) -> Result<Vec<R>, E> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let error = Mutex::new(None);
-    let results = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            scope.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    match f(item) {
-                        Ok(r) => results.lock().expect("not poisoned").push(r),
-                        Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            error.lock().expect("not poisoned").get_or_insert(e);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    match error.into_inner().expect("not poisoned") {
-        Some(e) => Err(e),
-        None => Ok(results.into_inner().expect("not poisoned")),
-    }
 }

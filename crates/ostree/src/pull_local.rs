@@ -9,8 +9,9 @@
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
+use crate::error::{Error, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
-use crate::repo::{Error, Repo, too_deep};
+use crate::repo::Repo;
 
 /// What a pull copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,9 +24,64 @@ pub struct PullStats {
     pub bytes: u64,
 }
 
-/// Copies `commit` (and `depth` of its ancestors; `None` = all that `src` has) from
-/// `src` into `dest`. Objects already in `dest` are trusted and skipped.
+/// What `pull-local` is to copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullLocalOptions {
+    /// Refs or commits of the source (`REV^` allowed); empty: every local ref of the
+    /// source (`refs/heads`, not its remotes' refs), as `ostree pull-local` does.
+    pub refs: Vec<String>,
+    /// Ancestors to copy besides each commit (`None`: all that the source has).
+    pub depth: Option<u64>,
+}
+
+/// What `pull-local` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullLocalOutcome {
+    /// Objects and bytes copied, over all the refs.
+    pub stats: PullStats,
+    /// The refs moved in the destination, with their commits: every requested name
+    /// that is a ref (not a checksum, not `REV^`), in the order requested.
+    pub refs: Vec<(String, Checksum)>,
+}
+
+/// `ferro ostree pull-local`: copies what `options` names from `src` into `dest` in one
+/// transaction (shared lock, one commit point), then moves the refs it copied to the
+/// same commits as in `src`. Nothing moves unless every commit was copied whole.
 pub fn pull_local(
+    dest: &Repo,
+    src: &Repo,
+    options: &PullLocalOptions,
+) -> Result<PullLocalOutcome, Error> {
+    let refs = if options.refs.is_empty() {
+        src.list_refs()?
+            .into_iter()
+            .filter(|(name, _)| !name.contains(':'))
+            .map(|(name, _)| name)
+            .collect()
+    } else {
+        options.refs.clone()
+    };
+    let transaction = dest.begin_transaction()?;
+    let mut outcome = PullLocalOutcome::default();
+    for rev in &refs {
+        let id = src.resolve_rev(rev)?;
+        let stats = copy_commit(src, dest, &id, options.depth)?;
+        outcome.stats.metadata += stats.metadata;
+        outcome.stats.content += stats.content;
+        outcome.stats.bytes += stats.bytes;
+        if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
+            outcome.refs.push((rev.clone(), id));
+        }
+    }
+    transaction.commit(&outcome.refs)?;
+    Ok(outcome)
+}
+
+/// Copies `commit` (and `depth` of its ancestors; `None` = all that `src` has) from
+/// `src` into `dest`, moving no ref: the building block of [`pull_local`] for callers
+/// that run their own transaction or name the commit themselves. Objects already in
+/// `dest` are trusted and skipped.
+pub fn copy_commit(
     src: &Repo,
     dest: &Repo,
     commit: &Checksum,

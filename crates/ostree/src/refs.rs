@@ -8,7 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::checksum::Checksum;
-use crate::repo::{Error, Repo, io_err};
+use crate::error::{Error, io_err};
+use crate::repo::Repo;
 
 /// A ref named by collection, as `ostree refs --collections` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +101,7 @@ impl Repo {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     Err(Error::NotFound(name.to_owned()))
                 }
-                Err(e) => Err(io_err("delete", &path)(e)),
+                Err(e) => Err(io_err("delete", &path)(e).into()),
             },
         }
     }
@@ -182,7 +183,7 @@ fn read_ref_file(path: &Path) -> Result<Option<Checksum>, Error> {
                 detail: "content is not a checksum".into(),
             }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read", path)(e)),
+        Err(e) => Err(io_err("read", path)(e).into()),
     }
 }
 
@@ -202,7 +203,7 @@ fn ref_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(io_err("list", dir)(e)),
+        Err(e) => return Err(io_err("list", dir)(e).into()),
     };
     let mut out = Vec::new();
     for entry in entries {
@@ -261,4 +262,57 @@ fn collect_refs(
         }
     }
     Ok(())
+}
+
+/// Creates ref `name` pointing at the commit `target` names (a ref, checksum or `REV^`),
+/// as `ostree refs --create=NAME TARGET` does: an existing ref is never moved, so a
+/// typo cannot silently repoint a branch. Returns the commit.
+pub fn create(repo: &Repo, name: &str, target: &str) -> Result<Checksum, Error> {
+    if repo.read_ref(name)?.is_some() {
+        return Err(Error::RefExists(name.to_owned()));
+    }
+    let id = repo.resolve_rev(target)?;
+    repo.set_ref(name, Some(&id))?;
+    Ok(id)
+}
+
+/// Deletes every ref each of `prefixes` selects (see [`Repo::refs_under`]: the ref of
+/// that name, a remote's refs for `REMOTE:`, the refs under a directory), as `ostree
+/// refs --delete` does; a prefix that selects nothing is not an error. Returns the
+/// deleted names, in order.
+pub fn delete(repo: &Repo, prefixes: &[String]) -> Result<Vec<String>, Error> {
+    let mut deleted = Vec::new();
+    for prefix in prefixes {
+        for (name, _, _) in repo.refs_under(prefix, true)? {
+            repo.set_ref(&name, None)?;
+            deleted.push(name);
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::RepoMode;
+
+    #[test]
+    fn create_never_moves_a_ref_and_delete_takes_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        let (a, b) = (Checksum([1; 32]), Checksum([2; 32]));
+        repo.set_ref("os/x", Some(&a)).unwrap();
+        repo.set_ref("os/y", Some(&b)).unwrap();
+        assert_eq!(create(&repo, "copy", "os/x").unwrap(), a);
+        let exists = create(&repo, "copy", "os/y").unwrap_err();
+        assert_eq!(exists.to_string(), "ref 'copy' already exists");
+        assert_eq!(repo.read_ref("copy").unwrap(), Some(a));
+        assert!(matches!(
+            create(&repo, "new", "missing"),
+            Err(Error::NotFound(_))
+        ));
+        let prefixes = ["os".to_owned(), "nothing".to_owned()];
+        assert_eq!(delete(&repo, &prefixes).unwrap(), ["os/x", "os/y"]);
+        assert_eq!(repo.list_refs().unwrap(), vec![("copy".to_owned(), a)]);
+    }
 }

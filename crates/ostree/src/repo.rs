@@ -1,31 +1,32 @@
-//! A repository on disk: `config`, `objects/XX/REST.TYPE`, `tmp/` (refs: [`crate::refs`]).
+//! The repository handle: `init`/`open`, the `config` file and what it sets, and the
+//! layout on disk — `objects/XX/REST.TYPE`, `tmp/`, `refs/` ([`crate::refs`]).
 //!
-//! Every object is written to a fresh file in the repository's `tmp/` — anonymous
-//! (`O_TMPFILE`) where the filesystem allows, see [`crate::new_object`] — and only then
-//! given its final name, so a reader never sees a half-written object; an object that
-//! already exists is left alone. When that becomes durable and how writers share the
-//! repository is [`crate::transaction`]'s and [`crate::lock`]'s job.
+//! How a file object is encoded in each [`RepoMode`] lives in [`crate::content`], how a
+//! new object file is made in `new_object`: every object is written to a fresh
+//! file in `tmp/` and only then given its final name, so a reader never sees a
+//! half-written object. When that becomes durable and how writers share the repository
+//! is [`crate::transaction`]'s and [`crate::lock`]'s job. This module depends on none of
+//! them; they all build on it.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::bufread::DeflateDecoder;
+use ferro_sys::atomic::{self, Collision, Durability, WriteOptions};
 
 use crate::checksum::Checksum;
+pub use crate::error::Error;
+use crate::error::io_err;
 use crate::gvariant;
-use crate::object::{Commit, DirMeta, DirTree, FileHeader, ObjectType, S_IFLNK, S_IFMT, S_IFREG};
-use crate::transaction::Policy;
+use crate::keyfile::KeyFile;
+use crate::object::{Commit, DirMeta, DirTree, ObjectType};
+use crate::object_dirs::ObjectDirs;
 
-/// The xattr holding a bare-user object's real uid, gid, mode and xattrs.
-const OSTREEMETA: &str = "user.ostreemeta";
-/// Largest `.filez` header or bare-user metadata xattr accepted (hostile-input bound).
-const MAX_HEADER: usize = 16 << 20;
-
-/// How content objects are stored.
+/// How content objects are stored. With the `clap` feature it is a `clap::ValueEnum`
+/// (`bare`, `bare-user`, `bare-user-only`, `archive` or its old name `archive-z2`), so
+/// `init --mode` is checked by the parser and listed in `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RepoMode {
     /// Files with their real owner, mode and xattrs (needs root to write).
     Bare,
@@ -34,6 +35,7 @@ pub enum RepoMode {
     /// Files owned by the writer, canonical permissions, no xattrs.
     BareUserOnly,
     /// Compressed `.filez` objects, for serving over HTTP.
+    #[cfg_attr(feature = "clap", value(alias = "archive-z2"))]
     Archive,
 }
 
@@ -68,79 +70,10 @@ impl RepoMode {
     }
 }
 
-/// Failures of repository operations.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A filesystem call failed.
-    #[error("could not {verb} '{path}'")]
-    Io {
-        /// What was being done.
-        verb: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// An object's bytes are not a valid object of its type.
-    #[error("could not parse object '{path}'")]
-    Object {
-        /// The object file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: gvariant::Error,
-    },
-    /// The `config` file is missing something or names an unknown mode.
-    #[error("could not read repository config '{path}': {detail}")]
-    Config {
-        /// The config file.
-        path: PathBuf,
-        /// What is wrong.
-        detail: String,
-    },
-    /// An object's bytes do not hash to its name (a pull verifies before storing).
-    #[error("corrupt object {object}: content hashes to {actual}")]
-    Corrupt {
-        /// `CHECKSUM.TYPE` of the object that was claimed.
-        object: String,
-        /// What the bytes hash to.
-        actual: Checksum,
-    },
-    /// A ref, commit or path does not exist.
-    #[error("could not resolve '{0}': not found")]
-    NotFound(String),
-    /// A ref name is not valid.
-    #[error("invalid ref name '{0}'")]
-    InvalidRef(String),
-    /// The operation is not possible in this repository or on this input.
-    #[error("could not {verb} '{path}': {detail}")]
-    Unsupported {
-        /// What was being done.
-        verb: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why not.
-        detail: String,
-    },
-}
-
-/// Shorthand for an [`Error::Io`] mapper.
-pub(crate) fn io_err<'a>(
-    verb: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        verb,
-        path: path.to_owned(),
-        source,
-    }
-}
-
 /// The mode a repository `config` declares (`[core] repo_version=1`, `mode`, default
 /// `bare`); shared by [`Repo::open`] and pulls, which check a remote's `config`.
 pub(crate) fn mode_from_config(text: &str) -> Result<RepoMode, String> {
-    let config = crate::keyfile::KeyFile::parse(text);
+    let config = KeyFile::parse(text);
     if config.get("core", "repo_version").as_deref() != Some("1") {
         return Err("[core] repo_version is not 1".into());
     }
@@ -150,15 +83,86 @@ pub(crate) fn mode_from_config(text: &str) -> Result<RepoMode, String> {
     }
 }
 
-/// The error for a tree nested deeper than [`crate::object::MAX_DEPTH`].
-pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
-    Error::Unsupported {
-        verb,
-        path: path.to_owned(),
-        detail: format!(
-            "directories are nested deeper than {}",
-            crate::object::MAX_DEPTH
-        ),
+/// The `[core]` settings that govern transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// `fsync` (default true): sync at the commit point and on ref writes.
+    pub(crate) fsync: bool,
+    /// `per-object-fsync` (default false): also sync each object before it is linked
+    /// into place, for filesystems where one `syncfs` is slow or unreliable.
+    pub(crate) per_object_fsync: bool,
+    /// `locking` (default true, as in OSTree 2022.7): take `.lock`.
+    pub(crate) locking: bool,
+    /// `tmp-expiry-secs` (default 86400): age after which `tmp/` leftovers go.
+    pub(crate) tmp_expiry_secs: u64,
+    /// `lock-timeout-secs` (default 30, as in OSTree): how long to wait for the lock;
+    /// `None` (-1) waits as long as it takes.
+    pub(crate) lock_timeout: Option<std::time::Duration>,
+    /// `[archive] zlib-level` (default 6; OSTree clamps it to 1–9 and so do we): how
+    /// hard archive `.filez` objects are compressed, see [`crate::deflate`].
+    pub(crate) zlib_level: u32,
+}
+
+impl Policy {
+    /// Reads the settings from the text of a repository `config`.
+    pub(crate) fn from_config(text: &str) -> Result<Self, String> {
+        let config = KeyFile::parse(text);
+        let flag = |key: &str, default: bool| match config.get("core", key).as_deref() {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(format!("[core] {key}={other} is not a boolean")),
+        };
+        let tmp_expiry_secs = match config.get("core", "tmp-expiry-secs") {
+            None => 86400,
+            Some(text) => text
+                .parse()
+                .map_err(|_| format!("[core] tmp-expiry-secs={text} is not a number"))?,
+        };
+        let lock_timeout = match config.get("core", "lock-timeout-secs") {
+            None => Some(30),
+            Some(text) => match text.parse::<i64>() {
+                Ok(secs) if secs < 0 => None,
+                Ok(secs) => Some(secs.unsigned_abs()),
+                Err(_) => return Err(format!("[core] lock-timeout-secs={text} is not a number")),
+            },
+        };
+        let zlib_level = match config.get("archive", "zlib-level") {
+            None => crate::deflate::DEFAULT_LEVEL,
+            Some(text) => text
+                .parse::<u64>()
+                .map_err(|_| format!("[archive] zlib-level={text} is not a number from 1 to 9"))?
+                .clamp(1, 9) as u32,
+        };
+        Ok(Policy {
+            fsync: flag("fsync", true)?,
+            per_object_fsync: flag("per-object-fsync", false)?,
+            zlib_level,
+            locking: flag("locking", true)?,
+            tmp_expiry_secs,
+            lock_timeout: lock_timeout.map(std::time::Duration::from_secs),
+        })
+    }
+}
+
+/// Writes `data` over `path` with the one atomic writer (mode 0644, as OSTree's), making
+/// the parent directory when it is missing.
+fn replace_file(path: &Path, data: &[u8], durability: Durability) -> Result<(), Error> {
+    let options = WriteOptions {
+        mode: 0o644,
+        collision: Collision::Replace,
+        durability,
+    };
+    match atomic::write_file(path, data, options) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+                fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+                atomic::write_file(path, data, options)?;
+                return Ok(());
+            }
+            Err(e.into())
+        }
+        other => other.map(drop).map_err(Error::from),
     }
 }
 
@@ -169,52 +173,8 @@ pub struct Repo {
     mode: RepoMode,
     policy: Policy,
     /// Directory handles shared by every clone, see [`crate::new_object`].
-    dirs: std::sync::Arc<crate::new_object::ObjectDirs>,
+    dirs: std::sync::Arc<ObjectDirs>,
 }
-
-/// A content object being read: its metadata, size and a stream of its bytes.
-pub struct Content {
-    /// uid, gid, mode, symlink target, xattrs.
-    pub header: FileHeader,
-    /// The file size (0 for symlinks).
-    pub size: u64,
-    /// The file bytes (empty for symlinks).
-    pub reader: ContentReader,
-}
-
-/// The bytes of a content object. An enum rather than a `Box<dyn Read>` so that an
-/// uncompressed object can be copied file to file by the kernel (`copy_file_range`,
-/// which shares extents on filesystems that can reflink).
-pub enum ContentReader {
-    /// A symlink: no bytes.
-    Empty,
-    /// The object file itself (`bare*` modes).
-    Plain(File),
-    /// The deflated payload of an archive `.filez` object.
-    Compressed(DeflateDecoder<BufReader<File>>),
-}
-
-impl ContentReader {
-    /// Copies the remaining bytes into `out`, in the kernel when both ends are files.
-    pub fn copy_to_file(&mut self, out: &mut File) -> io::Result<u64> {
-        match self {
-            ContentReader::Plain(file) => io::copy(file, out),
-            other => io::copy(other, out),
-        }
-    }
-}
-
-impl Read for ContentReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ContentReader::Empty => Ok(0),
-            ContentReader::Plain(file) => file.read(buf),
-            ContentReader::Compressed(decoder) => decoder.read(buf),
-        }
-    }
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Repo {
     /// Creates a repository (or opens one that already has this mode), like `ostree init`.
@@ -285,10 +245,10 @@ impl Repo {
     }
 
     /// The repository's `config` file, parsed.
-    pub(crate) fn read_config(&self) -> Result<crate::keyfile::KeyFile, Error> {
+    pub(crate) fn read_config(&self) -> Result<KeyFile, Error> {
         let path = self.path.join("config");
         let text = fs::read_to_string(&path).map_err(io_err("read", &path))?;
-        Ok(crate::keyfile::KeyFile::parse(&text))
+        Ok(KeyFile::parse(&text))
     }
 
     /// Sets `core.collection-id`, which names this repository's refs the same in every
@@ -320,7 +280,7 @@ impl Repo {
     }
 
     /// The open directory handles objects are written through.
-    pub(crate) fn object_dirs(&self) -> &crate::new_object::ObjectDirs {
+    pub(crate) fn object_dirs(&self) -> &ObjectDirs {
         &self.dirs
     }
 
@@ -339,72 +299,33 @@ impl Repo {
         fs::symlink_metadata(self.object_path(kind, id)).is_ok()
     }
 
-    /// A fresh path in `tmp/` that nothing else uses.
-    pub(crate) fn tmp_path(&self) -> PathBuf {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        self.path
-            .join("tmp")
-            .join(format!("ferro-{}-{n}-{nanos:x}", std::process::id()))
-    }
-
-    pub(crate) fn create_tmp(&self) -> Result<(File, PathBuf), Error> {
-        let tmp_dir = self.path.join("tmp");
-        loop {
-            let path = self.tmp_path();
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-            {
-                Ok(file) => return Ok((file, path)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_err("create a temporary file in", &tmp_dir)(e)),
-            }
-        }
-    }
-
-    /// Writes `data` to `dest` through a temporary file and a rename.
+    /// Writes `data` to `dest` (replacing it) so that a reader sees the old contents or
+    /// all of `data`, never a part; nothing is synced (the commit point's `syncfs`
+    /// covers it). A missing parent directory is created.
     pub(crate) fn write_atomic(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
-        let (mut file, tmp) = self.create_tmp()?;
-        file.write_all(data).map_err(io_err("write", &tmp))?;
-        drop(file);
-        self.install(&tmp, dest)
+        replace_file(dest, data, Durability::Deferred)
     }
 
-    /// Renames a finished temporary file onto its final path, creating the fan-out dir
-    /// only when the rename finds it missing (one syscall per object in the common case).
-    pub(crate) fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
-        let renamed = match fs::rename(tmp, dest) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
-                Some(parent) => fs::create_dir_all(parent)
-                    .map_err(io_err("create directory", parent))
-                    .and_then(|()| {
-                        fs::rename(tmp, dest).map_err(io_err("rename into place", dest))
-                    }),
-                None => Err(io_err("rename into place", dest)(e)),
-            },
-            other => other.map_err(io_err("rename into place", dest)),
+    /// Writes `data` to `dest` so that after a crash `dest` holds either its old
+    /// contents or all of `data`: with `[core] fsync` the file is synced before it
+    /// replaces `dest` and the directory after (refs, `config`, the summary).
+    pub(crate) fn write_durable(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
+        let durability = match self.policy().fsync {
+            true => Durability::Sync,
+            false => Durability::Deferred,
         };
-        renamed.inspect_err(|_| {
-            let _ = fs::remove_file(tmp);
-        })
+        replace_file(dest, data, durability)
     }
 
-    /// Stores a metadata object (dirtree, dirmeta, commit) and returns its id.
-    pub fn write_metadata(&self, kind: ObjectType, bytes: &[u8]) -> Result<Checksum, Error> {
-        let id = Checksum::of(bytes);
-        let dest = self.object_path(kind, &id);
-        if !dest.exists() {
-            let mut object = self.new_object()?;
-            object.write_all(bytes)?;
-            object.publish(self, kind, &id)?;
+    /// Syncs the directory holding `path` (with `[core] fsync`), making a rename or
+    /// unlink in it durable.
+    pub(crate) fn sync_parent(&self, path: &Path) -> Result<(), Error> {
+        match path.parent() {
+            Some(dir) if self.policy().fsync => fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err("sync", dir)(e).into()),
+            _ => Ok(()),
         }
-        Ok(id)
     }
 
     /// Reads a metadata object's bytes.
@@ -412,7 +333,7 @@ impl Repo {
         let path = self.object_path(kind, id);
         fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NotFound(format!("{id}.{}", kind.extension(false))),
-            _ => io_err("read", &path)(e),
+            _ => io_err("read", &path)(e).into(),
         })
     }
 
@@ -444,297 +365,6 @@ impl Repo {
         self.parse_at(ObjectType::DirMeta, id, DirMeta::parse_dir)
     }
 
-    /// Stores a content object whose bytes come from `data` (exactly `size` bytes;
-    /// ignored for symlinks) and returns its id. The bytes are hashed while they are
-    /// written to the temporary file, so the source is read once.
-    pub fn write_content(
-        &self,
-        header: &FileHeader,
-        size: u64,
-        data: &mut dyn Read,
-    ) -> Result<Checksum, Error> {
-        self.store_content(header, size, data, None)
-    }
-
-    /// Like [`Repo::write_content`] for bytes that claim to be object `expected` (a
-    /// pull): if they hash to anything else, nothing is stored and the error names
-    /// the object.
-    pub fn write_content_verified(
-        &self,
-        header: &FileHeader,
-        size: u64,
-        data: &mut dyn Read,
-        expected: &Checksum,
-    ) -> Result<(), Error> {
-        self.store_content(header, size, data, Some(expected))
-            .map(drop)
-    }
-
-    fn store_content(
-        &self,
-        header: &FileHeader,
-        size: u64,
-        data: &mut dyn Read,
-        expected: Option<&Checksum>,
-    ) -> Result<Checksum, Error> {
-        let check = |id: Checksum| match expected {
-            Some(want) if *want != id => Err(Error::Corrupt {
-                object: format!("{want}.{}", ObjectType::File.extension(false)),
-                actual: id,
-            }),
-            _ => Ok(id),
-        };
-        header.validate().map_err(|source| Error::Object {
-            path: self.path.join("tmp"),
-            source,
-        })?;
-        let mut hasher = header.hasher();
-        let symlink = header.is_symlink();
-        if symlink && self.mode != RepoMode::Archive && self.mode != RepoMode::BareUser {
-            let id = check(hasher.finish())?;
-            let dest = self.object_path(ObjectType::File, &id);
-            if fs::symlink_metadata(&dest).is_err() {
-                let tmp = self.tmp_path();
-                std::os::unix::fs::symlink(&header.symlink_target, &tmp)
-                    .map_err(io_err("create symlink", &tmp))?;
-                if self.mode == RepoMode::Bare {
-                    std::os::unix::fs::lchown(&tmp, Some(header.uid), Some(header.gid))
-                        .map_err(io_err("change owner of", &tmp))?;
-                    crate::xattrs::Node::Path(&tmp)
-                        .write(&header.xattrs)
-                        .map_err(io_err("set extended attributes of", &tmp))?;
-                }
-                set_symlink_mtime_zero(&tmp);
-                self.install(&tmp, &dest)?;
-            }
-            return Ok(id);
-        }
-        let mut object = self.new_object()?;
-        let tmp = object.shown().to_owned();
-        self.fill_content(object.file(), &tmp, header, size, data, &mut hasher)?;
-        let id = check(hasher.finish())?;
-        object.publish(self, ObjectType::File, &id)?;
-        Ok(id)
-    }
-
-    fn fill_content(
-        &self,
-        file: &mut File,
-        tmp: &Path,
-        header: &FileHeader,
-        size: u64,
-        data: &mut dyn Read,
-        hasher: &mut crate::checksum::Hasher,
-    ) -> Result<(), Error> {
-        let symlink = header.is_symlink();
-        let mut copy =
-            |out: &mut dyn Write, hasher: &mut crate::checksum::Hasher| -> Result<(), Error> {
-                let copied =
-                    copy_hashed(&mut *data, size, out, hasher).map_err(io_err("write", tmp))?;
-                if copied != size {
-                    return Err(Error::Unsupported {
-                        verb: "store",
-                        path: tmp.to_owned(),
-                        detail: format!(
-                            "source changed size while being read ({copied} of {size} bytes)"
-                        ),
-                    });
-                }
-                Ok(())
-            };
-        match self.mode {
-            RepoMode::Archive => {
-                let size = if symlink { 0 } else { size };
-                file.write_all(&header.archive_prefix(size))
-                    .map_err(io_err("write", tmp))?;
-                if !symlink {
-                    let out = io::BufWriter::new(&mut *file);
-                    crate::deflate::with_deflater(
-                        self.policy.zlib_level,
-                        out,
-                        |w| copy(w, hasher),
-                        io_err("write", tmp),
-                    )?;
-                }
-            }
-            RepoMode::BareUser => {
-                if symlink {
-                    let mut target = header.symlink_target.as_bytes().to_vec();
-                    target.push(0);
-                    file.write_all(&target).map_err(io_err("write", tmp))?;
-                } else {
-                    copy(&mut io::BufWriter::new(&mut *file), hasher)?;
-                }
-                let meta = DirMeta {
-                    uid: header.uid,
-                    gid: header.gid,
-                    mode: header.mode,
-                    xattrs: header.xattrs.clone(),
-                };
-                rustix::fs::fsetxattr(
-                    &file,
-                    OSTREEMETA,
-                    &meta.to_bytes(),
-                    rustix::fs::XattrFlags::empty(),
-                )
-                .map_err(|e| io_err("set user.ostreemeta on", tmp)(e.into()))?;
-                let perms = if symlink {
-                    0o644
-                } else {
-                    (header.mode & 0o775) | 0o400
-                };
-                file.set_permissions(fs::Permissions::from_mode(perms))
-                    .map_err(io_err("set mode of", tmp))?;
-            }
-            RepoMode::BareUserOnly | RepoMode::Bare => {
-                copy(&mut io::BufWriter::new(&mut *file), hasher)?;
-                if self.mode == RepoMode::Bare {
-                    // After the chown, which drops `security.capability`.
-                    std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
-                        .map_err(io_err("change owner of", tmp))?;
-                    crate::xattrs::Node::File(file)
-                        .write(&header.xattrs)
-                        .map_err(io_err("set extended attributes of", tmp))?;
-                } else if header.mode & !(S_IFMT | 0o775) != 0 {
-                    return Err(Error::Unsupported {
-                        verb: "store",
-                        path: tmp.to_owned(),
-                        detail: format!(
-                            "mode {:o} is not allowed in a bare-user-only repository",
-                            header.mode
-                        ),
-                    });
-                }
-                file.set_permissions(fs::Permissions::from_mode(header.mode & 0o7777))
-                    .map_err(io_err("set mode of", tmp))?;
-            }
-        }
-        if self.mode != RepoMode::Archive {
-            file.set_modified(std::time::UNIX_EPOCH)
-                .map_err(io_err("set mtime of", tmp))?;
-        }
-        if self.policy.fsync {
-            crate::writeback::start(file, size);
-        }
-        Ok(())
-    }
-
-    /// Opens a content object for reading.
-    pub fn read_content(&self, id: &Checksum) -> Result<Content, Error> {
-        let path = self.object_path(ObjectType::File, id);
-        let not_found = |e: io::Error| match e.kind() {
-            io::ErrorKind::NotFound => Error::NotFound(format!("{id}.file")),
-            _ => io_err("read", &path)(e),
-        };
-        let bad = |detail: &str| Error::Object {
-            path: path.clone(),
-            source: gvariant::err("content object", detail),
-        };
-        match self.mode {
-            RepoMode::Archive => read_archive_content(&path, File::open(&path).map_err(not_found)?),
-            RepoMode::BareUser => {
-                let file = File::open(&path).map_err(not_found)?;
-                let mut buf = vec![0u8; 4096];
-                let n = match rustix::fs::fgetxattr(&file, OSTREEMETA, &mut buf[..]) {
-                    Ok(n) => n,
-                    Err(rustix::io::Errno::RANGE) => {
-                        buf = vec![0u8; MAX_HEADER];
-                        rustix::fs::fgetxattr(&file, OSTREEMETA, &mut buf[..])
-                            .map_err(|e| io_err("read user.ostreemeta of", &path)(e.into()))?
-                    }
-                    Err(e) => return Err(io_err("read user.ostreemeta of", &path)(e.into())),
-                };
-                let meta = DirMeta::parse(&buf[..n]).map_err(|source| Error::Object {
-                    path: path.clone(),
-                    source,
-                })?;
-                let size = file.metadata().map_err(io_err("stat", &path))?.len();
-                let mut header = FileHeader {
-                    uid: meta.uid,
-                    gid: meta.gid,
-                    mode: meta.mode,
-                    symlink_target: String::new(),
-                    xattrs: meta.xattrs,
-                };
-                if header.mode & S_IFMT == S_IFLNK {
-                    if size > MAX_HEADER as u64 {
-                        return Err(bad("symlink object is too large"));
-                    }
-                    let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-                    header.symlink_target = match bytes.split_last() {
-                        Some((0, target)) => String::from_utf8(target.to_vec())
-                            .map_err(|_| bad("symlink target is not UTF-8"))?,
-                        _ => return Err(bad("symlink object does not end in NUL")),
-                    };
-                    return Ok(Content {
-                        header,
-                        size: 0,
-                        reader: ContentReader::Empty,
-                    });
-                }
-                header.validate().map_err(|source| Error::Object {
-                    path: path.clone(),
-                    source,
-                })?;
-                Ok(Content {
-                    header,
-                    size,
-                    reader: ContentReader::Plain(file),
-                })
-            }
-            RepoMode::Bare | RepoMode::BareUserOnly => {
-                use std::os::unix::fs::MetadataExt;
-                let st = fs::symlink_metadata(&path).map_err(not_found)?;
-                let bare = self.mode == RepoMode::Bare;
-                let (uid, gid) = if bare { (st.uid(), st.gid()) } else { (0, 0) };
-                // Only `bare` objects carry the recorded xattrs as real ones.
-                let xattrs = |node: crate::xattrs::Node| {
-                    if bare {
-                        node.read()
-                            .map_err(io_err("read extended attributes of", &path))
-                    } else {
-                        Ok(vec![])
-                    }
-                };
-                if st.file_type().is_symlink() {
-                    let target = fs::read_link(&path).map_err(io_err("read symlink", &path))?;
-                    let target = target
-                        .into_os_string()
-                        .into_string()
-                        .map_err(|_| bad("symlink target is not UTF-8"))?;
-                    let header = FileHeader {
-                        uid,
-                        gid,
-                        mode: S_IFLNK | 0o777,
-                        symlink_target: target,
-                        xattrs: xattrs(crate::xattrs::Node::Path(&path))?,
-                    };
-                    return Ok(Content {
-                        header,
-                        size: 0,
-                        reader: ContentReader::Empty,
-                    });
-                }
-                if !st.file_type().is_file() {
-                    return Err(bad("object is neither a regular file nor a symlink"));
-                }
-                let file = File::open(&path).map_err(io_err("open", &path))?;
-                let header = FileHeader {
-                    uid,
-                    gid,
-                    mode: S_IFREG | (st.mode() & 0o7777),
-                    symlink_target: String::new(),
-                    xattrs: xattrs(crate::xattrs::Node::File(&file))?,
-                };
-                Ok(Content {
-                    header,
-                    size: st.len(),
-                    reader: ContentReader::Plain(file),
-                })
-            }
-        }
-    }
-
     /// Every object of `kind` stored in `objects/`.
     pub fn list_objects(&self, kind: ObjectType) -> Result<Vec<Checksum>, Error> {
         let ext = kind.extension(self.mode == RepoMode::Archive);
@@ -761,91 +391,53 @@ impl Repo {
     }
 }
 
-/// Opens an archive `.filez` file (a stored object, or one fetched by a pull into
-/// `tmp/` that is verified before it is renamed into place).
-pub(crate) fn read_archive_content(path: &Path, file: File) -> Result<Content, Error> {
-    let bad = |detail: &str| Error::Object {
-        path: path.to_owned(),
-        source: gvariant::err("content object", detail),
-    };
-    let mut file = BufReader::new(file);
-    let mut prefix = [0u8; 8];
-    file.read_exact(&mut prefix)
-        .map_err(|_| bad("shorter than its header"))?;
-    let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-    if len > MAX_HEADER {
-        return Err(bad("header is too large"));
-    }
-    let mut head = prefix.to_vec();
-    head.resize(8 + len, 0);
-    file.read_exact(&mut head[8..])
-        .map_err(|_| bad("header is truncated"))?;
-    let (size, header, _) = FileHeader::parse_archive(&head).map_err(|source| Error::Object {
-        path: path.to_owned(),
-        source,
-    })?;
-    let reader = if header.is_symlink() {
-        ContentReader::Empty
-    } else {
-        ContentReader::Compressed(DeflateDecoder::new(file))
-    };
-    Ok(Content {
-        header,
-        size,
-        reader,
-    })
-}
-
-/// The largest chunk [`copy_hashed`] moves at once.
-const COPY_CHUNK: u64 = 64 * 1024;
-
-/// Copies at most `size` bytes from `data` to `out`, hashing them on the way, and
-/// returns how many there were. Chunks of 64 KiB rather than `io::copy`'s 8 KiB: most
-/// files are then stored with one read and one write.
-fn copy_hashed(
-    data: &mut dyn Read,
-    size: u64,
-    out: &mut dyn Write,
-    hasher: &mut crate::checksum::Hasher,
-) -> io::Result<u64> {
-    let mut buf = vec![0u8; size.clamp(1, COPY_CHUNK) as usize];
-    let mut copied = 0;
-    while copied < size {
-        let want = (size - copied).min(buf.len() as u64) as usize;
-        let n = match data.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        out.write_all(&buf[..n])?;
-        hasher.update(&buf[..n]);
-        copied += n as u64;
-    }
-    Ok(copied)
-}
-
-/// Sets a symlink's mtime to 0 as OSTree does; failures are harmless.
-pub(crate) fn set_symlink_mtime_zero(path: &Path) {
-    let zero = rustix::fs::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    let times = rustix::fs::Timestamps {
-        last_access: zero,
-        last_modification: zero,
-    };
-    let _ = rustix::fs::utimensat(
-        rustix::fs::CWD,
-        path,
-        &times,
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn policy_defaults_and_overrides() {
+        let defaults = Policy::from_config("[core]\nmode=bare\n").unwrap();
+        assert_eq!(
+            defaults,
+            Policy {
+                fsync: true,
+                per_object_fsync: false,
+                locking: true,
+                tmp_expiry_secs: 86400,
+                lock_timeout: Some(Duration::from_secs(30)),
+                zlib_level: 6,
+            }
+        );
+        let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\nlock-timeout-secs=2\n";
+        assert!(
+            Policy::from_config("[core]\nper-object-fsync=true\n")
+                .unwrap()
+                .per_object_fsync
+        );
+        let set = Policy::from_config(text).unwrap();
+        assert_eq!(
+            (
+                set.fsync,
+                set.locking,
+                set.tmp_expiry_secs,
+                set.lock_timeout
+            ),
+            (false, false, 5, Some(Duration::from_secs(2)))
+        );
+        let level = |text: &str| Policy::from_config(&format!("[archive]\nzlib-level={text}\n"));
+        // OSTree clamps the level to 1-9.
+        assert_eq!(level("3").unwrap().zlib_level, 3);
+        assert_eq!(level("0").unwrap().zlib_level, 1);
+        assert_eq!(level("12").unwrap().zlib_level, 9);
+        assert!(level("-1").is_err());
+        let forever = Policy::from_config("[core]\nlock-timeout-secs=-1\n").unwrap();
+        assert_eq!(forever.lock_timeout, None);
+        assert!(Policy::from_config("[core]\nfsync=maybe\n").is_err());
+        assert!(Policy::from_config("[core]\nlock-timeout-secs=soon\n").is_err());
+    }
 
     #[test]
     fn collection_id_must_be_reverse_dns() {
@@ -890,48 +482,5 @@ mod tests {
                 .next()
                 .is_none()
         );
-    }
-
-    #[test]
-    fn content_round_trip_in_every_mode() {
-        for mode in [
-            RepoMode::Archive,
-            RepoMode::BareUser,
-            RepoMode::BareUserOnly,
-        ] {
-            let dir = tempfile::tempdir().unwrap();
-            let repo = Repo::init(dir.path(), mode).unwrap();
-            let header = FileHeader {
-                uid: 0,
-                gid: 0,
-                mode: 0o100644,
-                symlink_target: String::new(),
-                xattrs: vec![],
-            };
-            let id = repo
-                .write_content(&header, 6, &mut &b"hello\n"[..])
-                .unwrap();
-            assert_eq!(
-                id.to_hex(),
-                "44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b"
-            );
-            let mut content = repo.read_content(&id).unwrap();
-            let mut data = Vec::new();
-            content.reader.read_to_end(&mut data).unwrap();
-            assert_eq!(
-                (content.header, content.size, data),
-                (header, 6, b"hello\n".to_vec()),
-                "{mode:?}"
-            );
-            let link = FileHeader {
-                uid: 0,
-                gid: 0,
-                mode: 0o120777,
-                symlink_target: "hello.txt".into(),
-                xattrs: vec![],
-            };
-            let id = repo.write_content(&link, 0, &mut io::empty()).unwrap();
-            assert_eq!(repo.read_content(&id).unwrap().header, link, "{mode:?}");
-        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A commit or pull holds the repository lock shared ([`crate::lock`]) and stores its
 //! objects without any per-file fsync: each object appears under `objects/` only
-//! complete ([`crate::new_object`]), so a crash leaves at worst unreferenced objects.
+//! complete (`new_object`), so a crash leaves at worst unreferenced objects.
 //! At the commit point, before the first ref moves, the repository's filesystem is
 //! synced once (`syncfs`, what OSTree does at the end of a transaction), so every
 //! object a ref can name is on disk before the ref is; each ref (and the `summary`)
@@ -15,76 +15,13 @@
 //! live transaction still holds.
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
 use std::time::SystemTime;
 
 use crate::checksum::Checksum;
-use crate::keyfile::KeyFile;
+use crate::error::{Error, io_err};
 use crate::lock::{Lock, LockKind, try_lock_file};
-use crate::repo::{Error, Repo, io_err};
-
-/// The `[core]` settings that govern transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Policy {
-    /// `fsync` (default true): sync at the commit point and on ref writes.
-    pub(crate) fsync: bool,
-    /// `per-object-fsync` (default false): also sync each object before it is linked
-    /// into place, for filesystems where one `syncfs` is slow or unreliable.
-    pub(crate) per_object_fsync: bool,
-    /// `locking` (default true, as in OSTree 2022.7): take `.lock`.
-    pub(crate) locking: bool,
-    /// `tmp-expiry-secs` (default 86400): age after which `tmp/` leftovers go.
-    pub(crate) tmp_expiry_secs: u64,
-    /// `lock-timeout-secs` (default 30, as in OSTree): how long to wait for the lock;
-    /// `None` (-1) waits as long as it takes.
-    pub(crate) lock_timeout: Option<std::time::Duration>,
-    /// `[archive] zlib-level` (default 6; OSTree clamps it to 1–9 and so do we): how
-    /// hard archive `.filez` objects are compressed, see [`crate::deflate`].
-    pub(crate) zlib_level: u32,
-}
-
-impl Policy {
-    /// Reads the settings from the text of a repository `config`.
-    pub(crate) fn from_config(text: &str) -> Result<Self, String> {
-        let config = KeyFile::parse(text);
-        let flag = |key: &str, default: bool| match config.get("core", key).as_deref() {
-            None => Ok(default),
-            Some("true" | "1") => Ok(true),
-            Some("false" | "0") => Ok(false),
-            Some(other) => Err(format!("[core] {key}={other} is not a boolean")),
-        };
-        let tmp_expiry_secs = match config.get("core", "tmp-expiry-secs") {
-            None => 86400,
-            Some(text) => text
-                .parse()
-                .map_err(|_| format!("[core] tmp-expiry-secs={text} is not a number"))?,
-        };
-        let lock_timeout = match config.get("core", "lock-timeout-secs") {
-            None => Some(30),
-            Some(text) => match text.parse::<i64>() {
-                Ok(secs) if secs < 0 => None,
-                Ok(secs) => Some(secs.unsigned_abs()),
-                Err(_) => return Err(format!("[core] lock-timeout-secs={text} is not a number")),
-            },
-        };
-        let zlib_level = match config.get("archive", "zlib-level") {
-            None => crate::deflate::DEFAULT_LEVEL,
-            Some(text) => text
-                .parse::<u64>()
-                .map_err(|_| format!("[archive] zlib-level={text} is not a number from 1 to 9"))?
-                .clamp(1, 9) as u32,
-        };
-        Ok(Policy {
-            fsync: flag("fsync", true)?,
-            per_object_fsync: flag("per-object-fsync", false)?,
-            zlib_level,
-            locking: flag("locking", true)?,
-            tmp_expiry_secs,
-            lock_timeout: lock_timeout.map(std::time::Duration::from_secs),
-        })
-    }
-}
+use crate::repo::Repo;
 
 /// A running write: holds the repository lock shared until [`Transaction::commit`]
 /// or drop. Dropping it without committing moves no ref; the objects already stored
@@ -107,44 +44,13 @@ impl Repo {
         })
     }
 
-    /// Writes `data` to `dest` so that after a crash `dest` holds either its old
-    /// contents or all of `data`: temporary file, sync, rename, sync of the directory
-    /// (the syncs only with `[core] fsync`).
-    pub(crate) fn write_durable(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
-        let (mut file, tmp) = self.create_tmp()?;
-        let written = file
-            .write_all(data)
-            .and_then(|()| match self.policy().fsync {
-                true => file.sync_data(),
-                false => Ok(()),
-            });
-        drop(file);
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err("write", &tmp)(e));
-        }
-        self.install(&tmp, dest)?;
-        self.sync_parent(dest)
-    }
-
-    /// Syncs the directory holding `path` (with `[core] fsync`), making a rename or
-    /// unlink in it durable.
-    pub(crate) fn sync_parent(&self, path: &Path) -> Result<(), Error> {
-        match path.parent() {
-            Some(dir) if self.policy().fsync => fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("sync", dir)),
-            _ => Ok(()),
-        }
-    }
-
     /// Removes top-level `tmp/` entries older than `tmp-expiry-secs`.
     fn clean_tmp(&self) -> Result<(), Error> {
         let tmp = self.path().join("tmp");
         let entries = match fs::read_dir(&tmp) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("list", &tmp)(e)),
+            Err(e) => return Err(io_err("list", &tmp)(e).into()),
         };
         let now = SystemTime::now();
         for entry in entries {
@@ -180,7 +86,7 @@ impl Repo {
             };
             match removed {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(io_err("delete", &path)(e));
+                    return Err(io_err("delete", &path)(e).into());
                 }
                 _ => {}
             }
@@ -209,52 +115,11 @@ impl Transaction<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
     use crate::repo::RepoMode;
-
-    #[test]
-    fn policy_defaults_and_overrides() {
-        let defaults = Policy::from_config("[core]\nmode=bare\n").unwrap();
-        assert_eq!(
-            defaults,
-            Policy {
-                fsync: true,
-                per_object_fsync: false,
-                locking: true,
-                tmp_expiry_secs: 86400,
-                lock_timeout: Some(Duration::from_secs(30)),
-                zlib_level: 6,
-            }
-        );
-        let text = "[core]\nfsync=false\nlocking=false\ntmp-expiry-secs=5\nlock-timeout-secs=2\n";
-        assert!(
-            Policy::from_config("[core]\nper-object-fsync=true\n")
-                .unwrap()
-                .per_object_fsync
-        );
-        let set = Policy::from_config(text).unwrap();
-        assert_eq!(
-            (
-                set.fsync,
-                set.locking,
-                set.tmp_expiry_secs,
-                set.lock_timeout
-            ),
-            (false, false, 5, Some(Duration::from_secs(2)))
-        );
-        let level = |text: &str| Policy::from_config(&format!("[archive]\nzlib-level={text}\n"));
-        // OSTree clamps the level to 1-9.
-        assert_eq!(level("3").unwrap().zlib_level, 3);
-        assert_eq!(level("0").unwrap().zlib_level, 1);
-        assert_eq!(level("12").unwrap().zlib_level, 9);
-        assert!(level("-1").is_err());
-        let forever = Policy::from_config("[core]\nlock-timeout-secs=-1\n").unwrap();
-        assert_eq!(forever.lock_timeout, None);
-        assert!(Policy::from_config("[core]\nfsync=maybe\n").is_err());
-        assert!(Policy::from_config("[core]\nlock-timeout-secs=soon\n").is_err());
-    }
 
     #[test]
     fn transactions_remove_only_expired_unlocked_leftovers() {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
-use ferro_ostree::pull_local::pull_local;
+use ferro_ostree::pull_local::{PullLocalOptions, copy_commit, pull_local};
 use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 
 #[path = "support/oracle.rs"]
@@ -69,12 +69,12 @@ fn pulls_between_all_modes() {
         ] {
             let dest_path = tmp.path().join(format!("{}-{}", from.name(), to.name()));
             let dest = Repo::init(&dest_path, to).unwrap();
-            let stats = pull_local(&src, &dest, &id, None).unwrap();
+            let stats = copy_commit(&src, &dest, &id, None).unwrap();
             assert_eq!(stats.content, 4, "{from:?} -> {to:?}");
             assert!(fsck(&dest).unwrap().problems.is_empty());
             assert_eq!(object_ids(&dest), object_ids(&src));
             // A second pull copies nothing.
-            assert_eq!(pull_local(&src, &dest, &id, None).unwrap().metadata, 0);
+            assert_eq!(copy_commit(&src, &dest, &id, None).unwrap().metadata, 0);
         }
     }
 }
@@ -86,11 +86,36 @@ fn depth_zero_pulls_only_the_commit() {
     let first = commit(&src, &tmp.path().join("t1"), "one", 1000);
     let second = commit(&src, &tmp.path().join("t2"), "two", 2000);
     let dest = Repo::init(&tmp.path().join("dest"), RepoMode::BareUser).unwrap();
-    pull_local(&src, &dest, &second, Some(0)).unwrap();
+    copy_commit(&src, &dest, &second, Some(0)).unwrap();
     assert!(dest.has_object(ObjectType::Commit, &second));
     assert!(!dest.has_object(ObjectType::Commit, &first));
-    pull_local(&src, &dest, &second, None).unwrap();
+    copy_commit(&src, &dest, &second, None).unwrap();
     assert!(dest.has_object(ObjectType::Commit, &first));
+}
+
+/// The verb moves the refs it was given by name (not commits given by checksum or
+/// `REV^`), and with no refs pulls every local ref of the source but no remote one.
+#[test]
+fn pull_local_moves_named_refs_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Repo::init(&tmp.path().join("src"), RepoMode::Archive).unwrap();
+    let first = commit(&src, &tmp.path().join("t1"), "one", 1000);
+    let second = commit(&src, &tmp.path().join("t2"), "two", 2000);
+    src.set_ref("origin:remote", Some(&first)).unwrap();
+    let dest = Repo::init(&tmp.path().join("dest"), RepoMode::BareUser).unwrap();
+    let options = PullLocalOptions {
+        refs: vec![first.to_string(), "main^".into()],
+        depth: Some(0),
+    };
+    let outcome = pull_local(&dest, &src, &options).unwrap();
+    assert!(outcome.refs.is_empty());
+    assert_eq!(outcome.stats.content, 4, "the first commit's files, once");
+    assert!(dest.list_refs().unwrap().is_empty());
+    let outcome = pull_local(&dest, &src, &PullLocalOptions::default()).unwrap();
+    assert_eq!(outcome.refs, vec![("main".to_owned(), second)]);
+    assert_eq!(outcome.stats.content, 1, "only the file that changed");
+    assert_eq!(dest.list_refs().unwrap(), vec![("main".to_owned(), second)]);
+    assert!(dest.has_object(ObjectType::Commit, &second));
 }
 
 #[test]
@@ -107,7 +132,7 @@ fn tampered_objects_are_rejected() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&path, bytes).unwrap();
     let dest = Repo::init(&tmp.path().join("dest"), RepoMode::Archive).unwrap();
-    let err = pull_local(&src, &dest, &id, None).unwrap_err();
+    let err = copy_commit(&src, &dest, &id, None).unwrap_err();
     assert!(format!("{err}").contains(&big.to_hex()[..2]), "{err}");
     assert!(!dest.has_object(ObjectType::Commit, &id));
     assert!(!dest.has_object(ObjectType::File, big));
@@ -121,7 +146,7 @@ fn tampered_objects_are_rejected() {
     bytes[3] ^= 0x20;
     fs::write(&path, bytes).unwrap();
     let dest2 = Repo::init(&tmp.path().join("dest2"), RepoMode::Archive).unwrap();
-    assert!(pull_local(&src2, &dest2, &id2, None).is_err());
+    assert!(copy_commit(&src2, &dest2, &id2, None).is_err());
     assert!(!dest2.has_object(ObjectType::Commit, &id2));
     assert!(!dest2.has_object(ObjectType::DirTree, &root));
 }
@@ -148,7 +173,7 @@ fn compatible_with_ostree_both_ways() {
     for mode in [RepoMode::BareUser, RepoMode::Archive] {
         let ours = tmp.path().join(format!("ours-{}", mode.name()));
         let dest = Repo::init(&ours, mode).unwrap();
-        pull_local(&src, &dest, &id, None).unwrap();
+        copy_commit(&src, &dest, &id, None).unwrap();
         dest.set_ref("main", Some(&id)).unwrap();
         let o = format!("--repo={}", ours.display());
         ostree(&["fsck", &o]);

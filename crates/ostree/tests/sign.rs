@@ -12,9 +12,11 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::object::Variant;
 use ferro_ostree::prune::{PruneOptions, prune};
-use ferro_ostree::pull_local::pull_local;
+use ferro_ostree::pull_local::copy_commit;
 use ferro_ostree::sign::{
     ED25519_KEY, PublicKey, SecretKey, SignError, sign_commit, verify_commit,
 };
@@ -23,7 +25,7 @@ use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 fn have(tool: &str, version_arg: &str) -> bool {
     let found = Command::new(tool)
         .arg(version_arg)
-        .output()
+        .run_capture()
         .is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("skipping: `{tool}` is not installed");
@@ -35,7 +37,7 @@ fn run(tool: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
     Command::new(tool)
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .run_capture()
         .unwrap_or_else(|e| panic!("run {tool}: {e}"))
 }
 
@@ -63,24 +65,35 @@ fn ostree_repo(tmp: &Path) -> (Repo, Checksum, String) {
     (Repo::open(&repo).unwrap(), id, arg)
 }
 
-/// `[[byte 0x49, 0x53, …]]` as `ostree show --print-detached-metadata-key` prints an `aay`.
+/// An `aay` as `ostree show --print-detached-metadata-key` prints it: `[[byte 0x49, …]]`,
+/// or `[b'…']` for a signature that happens to end in its only NUL byte (GLib shows
+/// such arrays as byte strings), read by the GVariant text parser.
 fn parse_aay(text: &str) -> Vec<Vec<u8>> {
-    let inner = text
-        .trim()
-        .strip_prefix('[')
-        .unwrap()
-        .strip_suffix(']')
-        .unwrap();
-    inner
-        .split(']')
-        .filter(|s| s.contains("0x"))
-        .map(|sig| {
-            sig.split("0x")
-                .skip(1)
-                .map(|b| u8::from_str_radix(&b[..2], 16).unwrap())
-                .collect()
+    use ferro_ostree::gvariant::parse::parse;
+    use ferro_ostree::gvariant::typed::{Type, Value};
+    let aay = Type::parse("aay").unwrap();
+    let Value::Array(_, signatures) = parse(text.trim(), Some(&aay)).unwrap() else {
+        panic!("not an array: {text}")
+    };
+    signatures
+        .into_iter()
+        .map(|signature| match signature {
+            Value::Array(_, bytes) => bytes
+                .into_iter()
+                .map(|b| match b {
+                    Value::Byte(b) => b,
+                    other => panic!("not a byte: {other:?}"),
+                })
+                .collect(),
+            other => panic!("not a byte array: {other:?}"),
         })
         .collect()
+}
+
+#[test]
+fn parse_aay_reads_both_forms_glib_prints() {
+    assert_eq!(parse_aay("[[byte 0x01, 0xff]]\n"), [vec![1, 0xff]]);
+    assert_eq!(parse_aay("[b'a\\377']\n"), [vec![b'a', 0xff, 0]]);
 }
 
 const SEED: [u8; 32] = [
@@ -281,7 +294,7 @@ fn pull_local_copies_and_prune_keeps_commitmeta() {
         ids.push(id);
     }
     let dest = Repo::init(&tmp.path().join("b"), RepoMode::BareUser).unwrap();
-    pull_local(&src_repo, &dest, &ids[0], None).unwrap();
+    copy_commit(&src_repo, &dest, &ids[0], None).unwrap();
     let public = SecretKey::from_seed(&SEED).public_key();
     verify_commit(&dest, &ids[0], &[public]).unwrap();
 

@@ -21,10 +21,12 @@ pub use shape_macro::{HasShape, Omit};
 pub use types::*;
 pub use version::{Version, VersionError, is_semver};
 
+pub mod data_url;
 pub mod merge;
 pub mod parse;
 pub mod validate;
 
+pub use data_url::DataUrl;
 /// The document layer the types are described in, for users of [`ignition_type!`].
 pub use ferro_document as document;
 pub use merge::{Merged, Side, Transcript};

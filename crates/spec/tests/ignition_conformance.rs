@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ferro_spec::parse::{ParseError, parse_report};
+use ferro_sys::CommandRunExt;
 use serde_json::Value;
 
 /// Negative cases that upstream rejects because the config itself is invalid, with the
@@ -231,15 +232,12 @@ fn agrees_with_ignition_validate() {
         eprintln!("SKIP: shared/conformance/ignition not found above CARGO_MANIFEST_DIR");
         return;
     };
-    let available = Command::new("ignition-validate")
+    let probe = Command::new("ignition-validate")
         .arg("-")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !available {
-        eprintln!("SKIP: ignition-validate is not on PATH");
+        .run_capture();
+    if let Err(error) = probe {
+        eprintln!("SKIP: {error}");
         return;
     }
     let mut compared = 0;
@@ -260,10 +258,11 @@ fn agrees_with_ignition_validate() {
             let mut file = std::env::temp_dir();
             file.push(format!("ferro-conformance-{}.ign", std::process::id()));
             std::fs::write(&file, &text).expect("temp file writable");
+            // Any status: the verdict is the exit status.
             let output = Command::new("ignition-validate")
                 .arg(&file)
-                .output()
-                .expect("oracle runs");
+                .run_capture()
+                .unwrap_or_else(|error| panic!("{error}"));
             let _ = std::fs::remove_file(&file);
             let theirs = output.status.success();
             let ours = !matches!(

@@ -82,13 +82,16 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
     let name = program.rsplit('/').next().unwrap_or(program);
     Some(match name {
         "sgdisk" => "gdisk",
-        "sfdisk" | "losetup" | "wipefs" | "blkid" | "mount" | "umount" | "findmnt" | "lsblk" => {
-            "util-linux"
-        }
-        "mkfs.ext4" | "e2fsck" | "resize2fs" | "tune2fs" => "e2fsprogs",
+        "sfdisk" | "partx" | "wipefs" | "blkid" | "findmnt" | "lsblk" | "unshare" => "util-linux",
+        // Debian ships these apart from util-linux.
+        "mount" | "umount" | "losetup" => "mount",
+        "mkfs.ext4" | "e2fsck" | "resize2fs" | "tune2fs" | "chattr" => "e2fsprogs",
         "mkfs.xfs" | "xfs_growfs" | "xfs_admin" => "xfsprogs",
         "mkfs.vfat" | "mkfs.fat" => "dosfstools",
-        "grub-mkimage" | "grub-bios-setup" | "grub-install" => "grub2-common",
+        // grub-mkimage itself is in grub-common, which grub-pc-bin pulls in with the
+        // i386-pc images and modules a BIOS core image is made of.
+        "grub-mkimage" | "grub-bios-setup" => "grub-pc-bin",
+        "grub-install" => "grub2-common",
         "qemu-img" | "qemu-nbd" => "qemu-utils",
         "qemu-system-x86_64" => "qemu-system-x86",
         "debootstrap" => "debootstrap",
@@ -100,6 +103,9 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
         "mksquashfs" | "unsquashfs" => "squashfs-tools",
         "cpio" => "cpio",
         "dpkg-deb" => "dpkg",
+        "chroot" => "coreutils",
+        "strip" => "binutils",
+        "systemctl" => "systemd",
         "etcd" => "etcd-server",
         "chromium" => "chromium",
         _ => return None,

@@ -35,6 +35,14 @@ impl IoError {
     pub fn kind(&self) -> io::ErrorKind {
         self.source.kind()
     }
+
+    /// The message with its cause on one line ("could not read '/etc/x': No such file
+    /// or directory (os error 2)"), for error types that are printed as a single line
+    /// and never walk a chain of causes (Ignition's log lines). Such a type holds the
+    /// `IoError` without making it its `source()`, so the cause is printed once.
+    pub fn one_line(&self) -> String {
+        format!("{self}: {}", self.source)
+    }
 }
 
 /// A mapper from `io::Error` to [`IoError`], for `map_err(io_err("read", path))`.
@@ -73,5 +81,12 @@ mod tests {
         assert_eq!(error.to_string(), "could not read '/etc/x'");
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
         assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(
+            error.one_line(),
+            format!(
+                "could not read '/etc/x': {}",
+                io::Error::from(io::ErrorKind::NotFound)
+            )
+        );
     }
 }

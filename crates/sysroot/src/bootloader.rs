@@ -10,9 +10,12 @@ mod grub;
 use std::collections::HashMap;
 use std::fs;
 
+use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{Durability, WriteOptions, replace_symlink, write_file};
+
 use crate::bls::BlsEntry;
 use crate::deployment::{BootState, Deployment};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::kernel::KernelLayout;
 use crate::layout::Sysroot;
@@ -82,21 +85,22 @@ impl Sysroot {
         fsutil::remove_tree(&bootdir)?;
         for d in &list {
             let dir = bootdir.join(&d.osname).join(&d.bootcsum);
-            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            fs::create_dir_all(&dir).at("create directory", &dir)?;
             let link = dir.join(d.bootserial.to_string());
             let target = format!("../../../deploy/{}/deploy/{}", d.osname, d.name());
-            std::os::unix::fs::symlink(target, &link).map_err(io_err("create symlink", &link))?;
+            std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
         }
-        fsutil::swap_symlink(
+        replace_symlink(
             &bootdir_name,
             &root.join(format!("ostree/boot.{bootversion}")),
+            Durability::Sync,
         )?;
 
         self.step("boot entries")?;
         let loader = root.join(format!("boot/loader.{bootversion}"));
         fsutil::remove_tree(&loader)?;
         let entries = loader.join("entries");
-        fs::create_dir_all(&entries).map_err(io_err("create directory", &entries))?;
+        fs::create_dir_all(&entries).at("create directory", &entries)?;
         let n = list.len();
         let mut written = Vec::with_capacity(n);
         for (i, (d, layout)) in list.iter_mut().zip(&layouts).enumerate() {
@@ -121,7 +125,11 @@ impl Sysroot {
                 entry.push("initrd", &format!("{boot}/{initramfs}"));
             }
             let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
-            fsutil::write_atomic(&path, entry.to_text().as_bytes(), 0o644)?;
+            write_file(
+                &path,
+                entry.to_text().as_bytes(),
+                WriteOptions::replace(0o644),
+            )?;
             written.push(entry);
         }
         if grub::enabled(root) {
@@ -137,12 +145,15 @@ impl Sysroot {
         }
         let boot_boot = root.join("boot/boot");
         if fsutil::read_link(&boot_boot)?.is_none() {
-            std::os::unix::fs::symlink(".", &boot_boot)
-                .map_err(io_err("create symlink", &boot_boot))?;
+            std::os::unix::fs::symlink(".", &boot_boot).at("create symlink", &boot_boot)?;
         }
 
         self.step("swap /boot/loader")?;
-        fsutil::swap_symlink(&format!("loader.{bootversion}"), &root.join("boot/loader"))?;
+        replace_symlink(
+            format!("loader.{bootversion}"),
+            &root.join("boot/loader"),
+            Durability::Sync,
+        )?;
         Ok(BootState {
             bootversion,
             subbootversion,

@@ -1,6 +1,7 @@
 //! Garbage collection after a boot version swap, and `cleanup`: everything the current
 //! boot entries do not reference goes (the other boot version, unreferenced deployment
-//! directories and origins (except the staged deployment's), staging leftovers, unused `/boot/ostree/OS-BOOTCSUM`,
+//! directories and origins (except the staged deployment's), staging leftovers and
+//! interrupted writes' temporaries, unused `/boot/ostree/OS-BOOTCSUM`,
 //! stale `ostree/B/S/I` refs), then the repository is pruned to what refs name.
 //! Every step is idempotent, so an interrupted cleanup is finished by the next one.
 
@@ -10,9 +11,10 @@ use std::io;
 use std::path::Path;
 
 use ferro_ostree::prune::{PruneOptions, PruneReport, prune};
+use ferro_sys::atomic::is_temp_name;
 
 use crate::deployment::{BootState, parse_deploy_name};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
 
@@ -33,7 +35,7 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(io_err("list", dir)(e)),
+        Err(e) => Err(ferro_sys::io_err("list", dir)(e).into()),
     }
 }
 
@@ -84,12 +86,20 @@ impl Sysroot {
             report.boot_dirs += 1;
         }
         fsutil::remove_tree(&other_loader)?;
+        // `loader.tmp` and `boot.N.tmp` are OSTree's own temporary links; ferrocore's
+        // writers leave `ferro_sys::atomic` temporaries when killed mid-write.
         fsutil::remove_file_if_exists(&root.join("boot/loader.tmp"))?;
+        for name in list(&root.join("boot"))? {
+            if is_temp_name(&name) {
+                fsutil::remove_file_if_exists(&root.join("boot").join(name))?;
+            }
+        }
         let keep_bootdir = format!("boot.{b}.{s}");
         for name in list(&root.join("ostree"))? {
             let path = root.join("ostree").join(&name);
             if name == format!("boot.{}", 1 - b)
                 || (name.ends_with(".tmp") && name.starts_with("boot."))
+                || is_temp_name(&name)
             {
                 fsutil::remove_file_if_exists(&path)?;
             } else if name.starts_with("boot.")
@@ -114,6 +124,10 @@ impl Sysroot {
             fsutil::remove_tree(&self.staging_dir(&osname))?;
             let deploy = self.stateroot(&osname).join("deploy");
             for name in list(&deploy)? {
+                if is_temp_name(&name) {
+                    fsutil::remove_file_if_exists(&deploy.join(&name))?;
+                    continue;
+                }
                 let base = [".origin", ".origin.tmp"]
                     .iter()
                     .find_map(|suffix| name.strip_suffix(suffix))

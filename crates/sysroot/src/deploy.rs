@@ -7,10 +7,12 @@
 use std::fs;
 
 use ferro_ostree::checkout::{CheckoutOptions, checkout};
+use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
 
 use crate::cleanup::CleanupReport;
 use crate::deployment::{BootState, Deployment, parse_deploy_name};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::etc_merge::{EtcChanges, prepare_etc};
 use crate::fsutil;
 use crate::kargs::{KargEdit, Kargs};
@@ -73,7 +75,7 @@ impl Sysroot {
         }
         let dir = self.path().join("ostree/deploy");
         let names: Vec<String> = fs::read_dir(&dir)
-            .map_err(io_err("list", &dir))?
+            .at("list", &dir)?
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect();
         match &names[..] {
@@ -88,8 +90,8 @@ impl Sysroot {
     fn next_serial(&self, osname: &str, checksum: &ferro_ostree::Checksum) -> Result<u32, Error> {
         let dir = self.stateroot(osname).join("deploy");
         let mut next = 0;
-        for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
-            let name = entry.map_err(io_err("list", &dir))?.file_name();
+        for entry in fs::read_dir(&dir).at("list", &dir)? {
+            let name = entry.at("list", &dir)?.file_name();
             match name.to_str().and_then(parse_deploy_name) {
                 Some((c, s)) if c == *checksum => next = next.max(s + 1),
                 _ => {}
@@ -135,7 +137,7 @@ impl Sysroot {
         self.step("check out")?;
         let staging = self.staging_dir(&osname);
         fsutil::remove_tree(&staging)?;
-        fs::create_dir_all(&staging).map_err(io_err("create directory", &staging))?;
+        fs::create_dir_all(&staging).at("create directory", &staging)?;
         let tmp = staging.join(format!("{checksum}.{serial}"));
         checkout(self.repo(), &checksum, &tmp, &CheckoutOptions::default())?;
 
@@ -156,11 +158,15 @@ impl Sysroot {
             origin.set("origin", "override-commit", &checksum.to_string());
         }
         let origin_path = self.origin_path(&osname, &checksum, serial);
-        fsutil::write_atomic(&origin_path, origin.to_text().as_bytes(), 0o644)?;
+        write_file(
+            &origin_path,
+            origin.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
 
         self.step("rename deployment")?;
         let dir = self.deployment_dir(&osname, &checksum, serial);
-        fs::rename(&tmp, &dir).map_err(io_err("rename into", &dir))?;
+        fs::rename(&tmp, &dir).at("rename into", &dir)?;
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))?;
         fsutil::remove_tree(&staging)?;
 

@@ -8,9 +8,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ferro_ostree::Checksum;
+use ferro_sys::IoResultExt;
 
 use crate::bls::{BlsEntry, sort_entries};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::kargs::Kargs;
 use crate::layout::Sysroot;
@@ -90,17 +91,17 @@ pub(crate) fn read_entries(dir: &Path) -> Result<Vec<(String, BlsEntry)>, Error>
     match fs::read_dir(dir) {
         Ok(list) => {
             for item in list {
-                let item = item.map_err(io_err("list", dir))?;
+                let item = item.at("list", dir)?;
                 let name = item.file_name().to_string_lossy().into_owned();
                 if !name.ends_with(".conf") {
                     continue;
                 }
-                let text = fs::read_to_string(item.path()).map_err(io_err("read", &item.path()))?;
+                let text = fs::read_to_string(item.path()).at("read", &item.path())?;
                 entries.push((name, BlsEntry::parse(&text)));
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err("list", dir)(e)),
+        Err(e) => return Err(ferro_sys::io_err("list", dir)(e).into()),
     }
     sort_entries(&mut entries);
     Ok(entries)
@@ -178,7 +179,7 @@ impl Sysroot {
         let origin = match fs::read_to_string(&origin_path) {
             Ok(text) => KeyFile::parse(&text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => KeyFile::default(),
-            Err(e) => return Err(io_err("read", &origin_path)(e)),
+            Err(e) => return Err(ferro_sys::io_err("read", &origin_path)(e).into()),
         };
         Ok(Deployment {
             osname: osname.to_owned(),

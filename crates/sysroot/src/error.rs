@@ -7,17 +7,9 @@ use std::path::PathBuf;
 /// Failures of sysroot operations.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A filesystem call failed.
-    #[error("could not {verb} '{path}'")]
-    Io {
-        /// What was being done.
-        verb: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    /// A filesystem call failed: "could not VERB 'PATH'", as in every crate.
+    #[error(transparent)]
+    Io(#[from] ferro_sys::IoError),
     /// The repository failed (resolving, checking out, pruning).
     #[error(transparent)]
     Repo(#[from] ferro_ostree::repo::Error),
@@ -67,13 +59,4 @@ pub enum Error {
     /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
     #[error("injected failure before step '{0}'")]
     Injected(&'static str),
-}
-
-/// Shorthand for an [`Error::Io`] mapper.
-pub(crate) fn io_err(
-    verb: &'static str,
-    path: &std::path::Path,
-) -> impl FnOnce(io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Io { verb, path, source }
 }

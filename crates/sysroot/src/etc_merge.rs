@@ -9,7 +9,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::error::{Error, io_err};
+use ferro_sys::IoResultExt;
+
+use crate::error::Error;
 use crate::fsutil;
 
 /// What differs between a deployment's `/usr/etc` defaults and its `/etc`, as paths
@@ -38,29 +40,26 @@ fn lstat(path: &Path) -> Result<Option<fs::Metadata>, Error> {
     match fs::symlink_metadata(path) {
         Ok(meta) => Ok(Some(meta)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("stat", path)(e)),
+        Err(e) => Err(ferro_sys::io_err("stat", path)(e).into()),
     }
 }
 
 fn names(dir: &Path) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
-        let entry = entry.map_err(io_err("list", dir))?;
+    for entry in fs::read_dir(dir).at("list", dir)? {
+        let entry = entry.at("list", dir)?;
         out.push(entry.file_name().to_string_lossy().into_owned());
     }
     Ok(out)
 }
 
 fn same_bytes(a: &Path, b: &Path) -> Result<bool, Error> {
-    let mut fa = fs::File::open(a).map_err(io_err("open", a))?;
-    let mut fb = fs::File::open(b).map_err(io_err("open", b))?;
+    let mut fa = fs::File::open(a).at("open", a)?;
+    let mut fb = fs::File::open(b).at("open", b)?;
     let (mut ba, mut bb) = (vec![0u8; 65536], vec![0u8; 65536]);
     loop {
-        let na = fa.read(&mut ba).map_err(io_err("read", a))?;
-        let nb = fb
-            .read_exact(&mut bb[..na])
-            .map(|_| na)
-            .map_err(io_err("read", b))?;
+        let na = fa.read(&mut ba).at("read", a)?;
+        let nb = fb.read_exact(&mut bb[..na]).map(|_| na).at("read", b)?;
         if ba[..na] != bb[..nb] {
             return Ok(false);
         }
@@ -103,8 +102,8 @@ fn diff_dir(a: &Path, b: &Path, rel: &str, out: &mut EtcChanges) -> Result<(), E
                     diff_dir(&pa, &pb, &path, out)?;
                 } else if meta_differs
                     || (ma.is_symlink()
-                        && fs::read_link(&pa).map_err(io_err("read link", &pa))?
-                            != fs::read_link(&pb).map_err(io_err("read link", &pb))?)
+                        && fs::read_link(&pa).at("read link", &pa)?
+                            != fs::read_link(&pb).at("read link", &pb)?)
                     || (ma.is_file() && (ma.len() != mb.len() || !same_bytes(&pa, &pb)?))
                 {
                     out.modified.push(path);
@@ -119,10 +118,11 @@ fn diff_dir(a: &Path, b: &Path, rel: &str, out: &mut EtcChanges) -> Result<(), E
 /// Copies `src` over `dst`; a directory over a directory merges recursively (source
 /// wins). A directory and a non-directory never replace each other: that is a conflict.
 fn overlay(src: &Path, dst: &Path, rel: &str) -> Result<(), Error> {
-    let ms = lstat(src)?.ok_or_else(|| io_err("stat", src)(io::ErrorKind::NotFound.into()))?;
+    let ms = lstat(src)?
+        .ok_or_else(|| ferro_sys::io_err("stat", src)(io::ErrorKind::NotFound.into()))?;
     let Some(md) = lstat(dst)? else {
         if let Some(parent) = dst.parent() {
-            fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+            fs::create_dir_all(parent).at("create directory", parent)?;
         }
         return fsutil::copy_tree(src, dst);
     };
@@ -135,7 +135,7 @@ fn overlay(src: &Path, dst: &Path, rel: &str) -> Result<(), Error> {
             Ok(())
         }
         (false, false) => {
-            fs::remove_file(dst).map_err(io_err("delete", dst))?;
+            fs::remove_file(dst).at("delete", dst)?;
             fsutil::copy_tree(src, dst)
         }
         _ => Err(Error::EtcConflict {
@@ -147,10 +147,10 @@ fn overlay(src: &Path, dst: &Path, rel: &str) -> Result<(), Error> {
 }
 
 fn copy_dir_meta(meta: &fs::Metadata, dst: &Path) -> Result<(), Error> {
-    std::os::unix::fs::chown(dst, Some(meta.uid()), Some(meta.gid()))
-        .map_err(io_err("change owner of", dst))?;
+    std::os::unix::fs::chown(dst, Some(meta.uid()), Some(meta.gid())).at("change owner of", dst)?;
     fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
-        .map_err(io_err("set mode of", dst))
+        .at("set mode of", dst)?;
+    Ok(())
 }
 
 /// Makes `deployment/etc` from `deployment/usr/etc` and, with a merge deployment,
@@ -166,7 +166,7 @@ pub(crate) fn prepare_etc(
                 "Tree contains both /etc and /usr/etc".to_owned(),
             ));
         }
-        (false, true) => fs::rename(&etc, &usr_etc).map_err(io_err("rename into", &usr_etc))?,
+        (false, true) => fs::rename(&etc, &usr_etc).at("rename into", &usr_etc)?,
         (false, false) => return Ok(None),
         (true, false) => {}
     }

@@ -1,8 +1,9 @@
-//! Small filesystem primitives every operation builds on: replace-by-rename writes,
-//! symlink swaps, fsync, and removal of trees that may carry the immutable attribute.
+//! Small filesystem primitives every operation builds on: fsync of directories, and
+//! removal of trees that may carry the immutable attribute. (Files and symlinks are
+//! replaced through `ferro_sys::atomic`, the one atomic writer.)
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -11,42 +12,13 @@ use std::os::fd::OwnedFd;
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, IFlags, Mode, OFlags};
 
-use crate::error::{Error, io_err};
+use ferro_sys::IoResultExt;
 
-/// `path` with `suffix` appended to its file name (`loader` → `loader.tmp`).
-fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-/// Writes `bytes` to a temporary sibling, fsyncs it and renames it over `path`, so
-/// readers see the old or the new content, never a mix.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
-    let tmp = sibling(path, ".tmp");
-    let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    file.write_all(bytes).map_err(io_err("write", &tmp))?;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io_err("set mode of", &tmp))?;
-    file.sync_all().map_err(io_err("sync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("rename into", path))
-}
-
-/// Points the symlink `link` at `target` by creating a temporary symlink and renaming
-/// it over `link`: the single atomic step that switches boot configurations.
-pub(crate) fn swap_symlink(target: &str, link: &Path) -> Result<(), Error> {
-    let tmp = sibling(link, ".tmp");
-    remove_file_if_exists(&tmp)?;
-    std::os::unix::fs::symlink(target, &tmp).map_err(io_err("create symlink", &tmp))?;
-    fs::rename(&tmp, link).map_err(io_err("rename into", link))?;
-    sync_dir(link.parent().unwrap_or(Path::new("/")))
-}
+use crate::error::Error;
 
 /// fsyncs a directory so renames and new entries in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync", dir))
+    Ok(File::open(dir).and_then(|d| d.sync_all()).at("sync", dir)?)
 }
 
 /// Removes a file or symlink; a missing one is fine (checked first: on a read-only
@@ -56,7 +28,9 @@ pub(crate) fn remove_file_if_exists(path: &Path) -> Result<(), Error> {
         return Ok(());
     }
     match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", path)(e)),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(ferro_sys::io_err("delete", path)(e).into())
+        }
         _ => Ok(()),
     }
 }
@@ -66,7 +40,7 @@ pub(crate) fn read_link(path: &Path) -> Result<Option<String>, Error> {
     match fs::read_link(path) {
         Ok(target) => Ok(Some(target.to_string_lossy().into_owned())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read link", path)(e)),
+        Err(e) => Err(ferro_sys::io_err("read link", path)(e).into()),
     }
 }
 
@@ -74,11 +48,11 @@ pub(crate) fn read_link(path: &Path) -> Result<Option<String>, Error> {
 /// does so that nothing edits a deployment in place. Filesystems without attribute
 /// support (tmpfs) are accepted silently.
 pub(crate) fn set_immutable(dir: &Path, on: bool) -> Result<(), Error> {
-    let file = File::open(dir).map_err(io_err("open", dir))?;
+    let file = File::open(dir).at("open", dir)?;
     let flags = match rustix::fs::ioctl_getflags(&file) {
         Ok(flags) => flags,
         Err(rustix::io::Errno::NOTTY | rustix::io::Errno::OPNOTSUPP) => return Ok(()),
-        Err(e) => return Err(io_err("read attributes of", dir)(e.into())),
+        Err(e) => return Err(ferro_sys::io_err("read attributes of", dir)(e.into()).into()),
     };
     let wanted = if on {
         flags | IFlags::IMMUTABLE
@@ -88,8 +62,7 @@ pub(crate) fn set_immutable(dir: &Path, on: bool) -> Result<(), Error> {
     if wanted == flags {
         return Ok(());
     }
-    rustix::fs::ioctl_setflags(&file, wanted)
-        .map_err(|e| io_err("set attributes of", dir)(e.into()))
+    Ok(rustix::fs::ioctl_setflags(&file, wanted).at("set attributes of", dir)?)
 }
 
 /// Removes a directory tree (or a file), clearing the immutable attribute of the top
@@ -98,7 +71,7 @@ pub(crate) fn remove_tree(path: &Path) -> Result<(), Error> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("stat", path)(e)),
+        Err(e) => return Err(ferro_sys::io_err("stat", path)(e).into()),
     };
     if !meta.is_dir() {
         return remove_file_if_exists(path);
@@ -108,7 +81,8 @@ pub(crate) fn remove_tree(path: &Path) -> Result<(), Error> {
     open(path)
         .and_then(remove_contents)
         .and_then(|()| rustix::fs::unlinkat(rustix::fs::CWD, path, AtFlags::REMOVEDIR))
-        .map_err(|e| io_err("delete", path)(e.into()))
+        .at("delete", path)?;
+    Ok(())
 }
 
 /// How directories are opened for removal: never through a symlink.
@@ -152,32 +126,33 @@ fn remove_contents(dir: OwnedFd) -> rustix::io::Result<()> {
 /// hardlinks): how `/etc` is made from `/usr/etc`, so that local edits never write
 /// through to repository objects.
 pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
-    let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
+    let meta = fs::symlink_metadata(src).at("stat", src)?;
     let ft = meta.file_type();
     if ft.is_symlink() {
-        let target = fs::read_link(src).map_err(io_err("read link", src))?;
-        std::os::unix::fs::symlink(target, dst).map_err(io_err("create symlink", dst))?;
-        return std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))
-            .map_err(io_err("change owner of", dst));
+        let target = fs::read_link(src).at("read link", src)?;
+        std::os::unix::fs::symlink(target, dst).at("create symlink", dst)?;
+        std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))
+            .at("change owner of", dst)?;
+        return Ok(());
     }
     if ft.is_dir() {
-        fs::create_dir(dst).map_err(io_err("create directory", dst))?;
-        for entry in fs::read_dir(src).map_err(io_err("list", src))? {
-            let entry = entry.map_err(io_err("list", src))?;
+        fs::create_dir(dst).at("create directory", dst)?;
+        for entry in fs::read_dir(src).at("list", src)? {
+            let entry = entry.at("list", src)?;
             copy_tree(&entry.path(), &dst.join(entry.file_name()))?;
         }
     } else {
-        fs::copy(src, dst).map_err(io_err("copy to", dst))?;
+        fs::copy(src, dst).at("copy to", dst)?;
         File::options()
             .write(true)
             .open(dst)
             .and_then(|f| f.set_modified(meta.modified()?))
-            .map_err(io_err("set mtime of", dst))?;
+            .at("set mtime of", dst)?;
     }
-    std::os::unix::fs::chown(dst, Some(meta.uid()), Some(meta.gid()))
-        .map_err(io_err("change owner of", dst))?;
+    std::os::unix::fs::chown(dst, Some(meta.uid()), Some(meta.gid())).at("change owner of", dst)?;
     fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
-        .map_err(io_err("set mode of", dst))
+        .at("set mode of", dst)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ferro_sys::IoResultExt;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
 
@@ -32,7 +33,7 @@ impl KernelLayout {
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
                 .collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => vec![],
-            Err(e) => return Err(io_err("list", &modules)(e)),
+            Err(e) => return Err(ferro_sys::io_err("list", &modules)(e).into()),
         };
         names.sort();
         for kver in names {
@@ -59,8 +60,8 @@ impl KernelLayout {
     pub fn bootcsum(&self) -> Result<String, Error> {
         let mut hasher = Sha256::new();
         for path in std::iter::once(&self.vmlinuz).chain(&self.initramfs) {
-            let mut file = File::open(path).map_err(io_err("open", path))?;
-            io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
+            let mut file = File::open(path).at("open", path)?;
+            io::copy(&mut file, &mut hasher).at("read", path)?;
         }
         Ok(hasher
             .finalize()
@@ -96,21 +97,21 @@ impl Sysroot {
         }
         let tmp = dir.with_file_name(format!("{osname}-{bootcsum}.tmp"));
         fsutil::remove_tree(&tmp)?;
-        fs::create_dir_all(&tmp).map_err(io_err("create directory", &tmp))?;
+        fs::create_dir_all(&tmp).at("create directory", &tmp)?;
         let (kernel, initramfs) = layout.boot_names();
         let pairs = std::iter::once((&layout.vmlinuz, kernel))
             .chain(layout.initramfs.iter().zip(initramfs));
         for (src, name) in pairs {
             let dst = tmp.join(name);
             if fs::hard_link(src, &dst).is_err() {
-                fs::copy(src, &dst).map_err(io_err("copy to", &dst))?;
+                fs::copy(src, &dst).at("copy to", &dst)?;
                 File::open(&dst)
                     .and_then(|f| f.sync_all())
-                    .map_err(io_err("sync", &dst))?;
+                    .at("sync", &dst)?;
             }
         }
         fsutil::sync_dir(&tmp)?;
-        fs::rename(&tmp, &dir).map_err(io_err("rename into", &dir))?;
+        fs::rename(&tmp, &dir).at("rename into", &dir)?;
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))
     }
 }

@@ -7,8 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ferro_ostree::{Checksum, Repo, RepoMode};
+use ferro_sys::IoResultExt;
 
-use crate::error::{Error, io_err};
+use crate::error::Error;
 
 /// A physical root holding `ostree/repo`, `ostree/deploy/OS/…` and `boot/`.
 #[derive(Debug)]
@@ -46,9 +47,8 @@ pub fn init_fs(path: &Path) -> Result<Sysroot, Error> {
             .recursive(true)
             .mode(0o755)
             .create(&dir)
-            .map_err(io_err("create directory", &dir))?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-            .map_err(io_err("set mode of", &dir))?;
+            .at("create directory", &dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).at("set mode of", &dir)?;
     }
     Repo::init(&path.join("ostree/repo"), RepoMode::Bare)?;
     Sysroot::open(path)
@@ -138,15 +138,13 @@ impl Sysroot {
                 .recursive(true)
                 .mode(0o755)
                 .create(&dir)
-                .map_err(io_err("create directory", &dir))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-                .map_err(io_err("set mode of", &dir))?;
+                .at("create directory", &dir)?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).at("set mode of", &dir)?;
         }
         for (link, target) in [("var/lock", "../run/lock"), ("var/run", "../run")] {
             let link = root.join(link);
             if fs::symlink_metadata(&link).is_err() {
-                std::os::unix::fs::symlink(target, &link)
-                    .map_err(io_err("create symlink", &link))?;
+                std::os::unix::fs::symlink(target, &link).at("create symlink", &link)?;
             }
         }
         Ok(())

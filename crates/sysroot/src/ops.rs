@@ -2,10 +2,11 @@
 //! arguments (each writes a new boot version and swaps it in), and pinning (an origin
 //! edit only).
 
+use ferro_sys::atomic::{WriteOptions, write_file};
+
 use crate::cleanup::CleanupReport;
 use crate::deployment::{BootState, Deployment};
 use crate::error::Error;
-use crate::fsutil;
 use crate::kargs::KargEdit;
 use crate::layout::Sysroot;
 
@@ -92,6 +93,11 @@ impl Sysroot {
             origin.remove("libostree-transient", "pinned");
         }
         let path = self.origin_path(&d.osname, &d.checksum, d.serial);
-        fsutil::write_atomic(&path, origin.to_text().as_bytes(), 0o644)
+        write_file(
+            &path,
+            origin.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
+        Ok(())
     }
 }

@@ -14,12 +14,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ferro_sys::IoResultExt;
 use rustix::fs::{AtFlags, CWD, StatxAttributes, StatxFlags, statx};
 use rustix::mount::{
     MountFlags, MountPropagationFlags, mount_bind, mount_change, mount_move, mount_remount,
 };
 
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::kargs::Kargs;
 use crate::layout::Sysroot;
 
@@ -57,8 +58,7 @@ fn move_mount(src: &Path, dst: &Path) -> Result<(), Error> {
 
 /// Whether `path` is the root of a mount (only mounts can be moved).
 fn is_mount_root(path: &Path) -> Result<bool, Error> {
-    let st = statx(CWD, path, AtFlags::empty(), StatxFlags::BASIC_STATS)
-        .map_err(|e| io_err("stat", path)(e.into()))?;
+    let st = statx(CWD, path, AtFlags::empty(), StatxFlags::BASIC_STATS).at("stat", path)?;
     Ok(st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
         && st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT))
 }
@@ -66,15 +66,15 @@ fn is_mount_root(path: &Path) -> Result<bool, Error> {
 /// Mounts the deployment the `ostree=` argument of the command line in `cmdline`
 /// names as the new root at `root`, which holds the physical root.
 pub fn prepare_root(root: &Path, cmdline: &Path) -> Result<PreparedRoot, Error> {
-    let root = fs::canonicalize(root).map_err(io_err("resolve", root))?;
-    let text = fs::read_to_string(cmdline).map_err(io_err("read", cmdline))?;
+    let root = fs::canonicalize(root).at("resolve", root)?;
+    let text = fs::read_to_string(cmdline).at("read", cmdline)?;
     let kargs = Kargs::parse(&text);
     let arg = kargs
         .get("ostree")
         .ok_or_else(|| Error::Invalid(format!("no ostree= argument in '{}'", cmdline.display())))?;
     let sysroot = Sysroot::open(&root)?;
     let deployment = sysroot.resolve_bootlink(arg)?;
-    let deployment = fs::canonicalize(&deployment).map_err(io_err("resolve", &deployment))?;
+    let deployment = fs::canonicalize(&deployment).at("resolve", &deployment)?;
     for dir in ["usr", "var", "sysroot"] {
         if !deployment.join(dir).is_dir() {
             return Err(Error::Invalid(format!(
@@ -114,13 +114,13 @@ pub fn prepare_root(root: &Path, cmdline: &Path) -> Result<PreparedRoot, Error> 
     let tmp = root.with_file_name(tmp_name);
     match fs::create_dir(&tmp) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-            return Err(io_err("create directory", &tmp)(e));
+            return Err(ferro_sys::io_err("create directory", &tmp)(e).into());
         }
         _ => {}
     }
     move_mount(&deployment, &tmp)?;
     move_mount(&root, &tmp.join("sysroot"))?;
     move_mount(&tmp, &root)?;
-    fs::remove_dir(&tmp).map_err(io_err("delete", &tmp))?;
+    fs::remove_dir(&tmp).at("delete", &tmp)?;
     Ok(PreparedRoot { deployment, boot })
 }

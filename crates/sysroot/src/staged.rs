@@ -13,9 +13,12 @@
 use std::fs;
 use std::io;
 
+use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
+
 use crate::deploy::{DeployOptions, DeployReport};
 use crate::deployment::{BootState, Deployment};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::etc_merge::prepare_etc;
 use crate::fsutil;
 use crate::kargs::Kargs;
@@ -51,7 +54,7 @@ impl Sysroot {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+            Err(e) => return Err(ferro_sys::io_err("read", &path)(e).into()),
         };
         let record = KeyFile::parse(&text);
         let field = |key: &str| {
@@ -68,7 +71,7 @@ impl Sysroot {
         let checksum = field("checksum")?.parse().map_err(|_| bad("checksum"))?;
         let serial = field("serial")?.parse().map_err(|_| bad("serial"))?;
         let origin_path = self.origin_path(&osname, &checksum, serial);
-        let origin = fs::read_to_string(&origin_path).map_err(io_err("read", &origin_path))?;
+        let origin = fs::read_to_string(&origin_path).at("read", &origin_path)?;
         Ok(Some(Deployment {
             osname,
             checksum,
@@ -100,9 +103,13 @@ impl Sysroot {
         self.step("record staged deployment")?;
         let path = self.staged_record_path();
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+            fs::create_dir_all(dir).at("create directory", dir)?;
         }
-        fsutil::write_atomic(&path, record.to_text().as_bytes(), 0o644)?;
+        write_file(
+            &path,
+            record.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
         if let Some(old) = previous.filter(|old| !old.same(d)) {
             self.remove_deployment_files(&old)?;
         }

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::deployment::{BootState, Deployment};
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::etc_merge::{EtcChanges, diff};
 use crate::kargs::Kargs;
 use crate::layout::Sysroot;
@@ -42,7 +42,7 @@ impl Sysroot {
         let cmdline = match fs::read_to_string(self.cmdline_path()) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", self.cmdline_path())(e)),
+            Err(e) => return Err(ferro_sys::io_err("read", self.cmdline_path())(e).into()),
         };
         let Some(arg) = Kargs::parse(&cmdline).get("ostree").map(str::to_owned) else {
             return Ok(None);

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
 use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
 use support::{Scratch, commit, make_tree, snapshot};
 
@@ -16,13 +17,17 @@ struct Mounted(PathBuf);
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = Command::new("umount").arg("-l").arg(&self.0).run_status();
     }
 }
 
 /// Runs `mount ARGS… TARGET`; `None` (and a message) when mounting is not permitted.
 fn mount(test: &str, args: &[&str], target: &Path) -> Option<Mounted> {
-    let out = Command::new("mount").args(args).arg(target).output().ok()?;
+    let out = Command::new("mount")
+        .args(args)
+        .arg(target)
+        .run_capture()
+        .ok()?;
     if out.status.success() {
         Some(Mounted(target.to_owned()))
     } else {

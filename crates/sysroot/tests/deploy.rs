@@ -237,14 +237,21 @@ fn missing_kernel_is_a_clear_error_and_changes_nothing() {
 
 /// Stops each operation before every one of its steps in turn: the committed boot
 /// entries are always complete, and re-running the operation finishes it.
-#[test]
-fn failpoints_leave_the_old_entries_valid() {
-    let scratch = Scratch::new();
-    let sysroot = setup(&scratch);
+/// A sysroot with `testos/v` version 1 (its tree in `scratch/tree`) deployed once.
+fn deployed(scratch: &Scratch) -> Sysroot {
+    let sysroot = setup(scratch);
     let tree = scratch.path().join("tree");
     make_tree(&tree, "kernel", &[("a", Some("1"))]);
     commit(sysroot.repo(), &tree, "testos/v", "1");
     sysroot.deploy("testos/v", &options(&["rw"])).unwrap();
+    sysroot
+}
+
+#[test]
+fn failpoints_leave_the_old_entries_valid() {
+    let scratch = Scratch::new();
+    let sysroot = deployed(&scratch);
+    let tree = scratch.path().join("tree");
     fs::write(tree.join("usr/lib/modules/6.1.0/vmlinuz"), "kernel 2").unwrap();
     commit(sysroot.repo(), &tree, "testos/v", "2");
     type Op = fn(&Sysroot) -> Result<(), ferro_sysroot::Error>;
@@ -314,4 +321,28 @@ fn failpoints_leave_the_old_entries_valid() {
             "{name}: dirs + origins only"
         );
     }
+}
+
+#[test]
+fn cleanup_removes_what_killed_writers_left() {
+    let scratch = Scratch::new();
+    let sysroot = deployed(&scratch);
+    let s = sysroot.path();
+    // A symlink swap killed before its rename, and a named-fallback write of an origin.
+    let leftovers = [
+        s.join("boot/.ferro-tmp-1-0"),
+        s.join("ostree/.ferro-tmp-1-1"),
+        s.join("ostree/deploy/testos/deploy/.ferro-tmp-1-2"),
+    ];
+    std::os::unix::fs::symlink("loader.0", &leftovers[0]).unwrap();
+    std::os::unix::fs::symlink("boot.0.0", &leftovers[1]).unwrap();
+    fs::write(&leftovers[2], "[origin]\n").unwrap();
+    let before = snapshot(&s.join("boot"));
+    sysroot.cleanup().unwrap();
+    for path in &leftovers {
+        assert!(fs::symlink_metadata(path).is_err(), "{}", path.display());
+    }
+    let after = snapshot(&s.join("boot"));
+    assert_eq!(after.len(), before.len() - 1, "only the leftover went");
+    assert!(sysroot.verify().unwrap().is_empty());
 }

@@ -18,6 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ferro_sys::atomic::{Collision, Durability, WriteOptions, write_file};
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 use serde::{Deserialize, Serialize};
 
 use crate::programs::QEMU_SYSTEM;
@@ -61,12 +63,12 @@ impl Accel {
 /// Why the accelerator could not be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// QEMU is not installed (or not executable).
-    #[error("could not start {QEMU_SYSTEM}: {0} (install the qemu-system-x86 package)")]
-    QemuMissing(#[source] std::io::Error),
+    /// QEMU is not installed (or not executable); the error names its package.
+    #[error(transparent)]
+    Qemu(#[from] CommandError),
     /// Reading or writing the probe image or the cached verdict failed.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] IoError),
 }
 
 /// How long a guest that has printed `R` may take to print `PL`: its next instructions
@@ -153,7 +155,7 @@ impl ProbeResult {
 
 /// Boots the probe image (written to `image`) with `accel` and reports what it printed.
 pub fn probe(accel: Accel, image: &Path) -> Result<ProbeResult, Error> {
-    fs::write(image, probe_image()).map_err(io("write the probe image", image))?;
+    write_file(image, &probe_image(), TRANSIENT)?;
     let start = Instant::now();
     let mut child = Command::new(QEMU_SYSTEM)
         .args(["-no-user-config", "-nodefaults", "-display", "none"])
@@ -165,8 +167,7 @@ pub fn probe(accel: Accel, image: &Path) -> Result<ProbeResult, Error> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
-        .map_err(Error::QemuMissing)?;
+        .start()?;
     let serial = read_marker(&mut child);
     // The guest ends QEMU itself when it passes; a hung one is killed. Either way the
     // process is reaped here so no probe outlives its verdict.
@@ -210,6 +211,15 @@ fn read_marker(child: &mut Child) -> Vec<u8> {
     serial
 }
 
+/// How the probe image and the verdict are written: whole under their names (another
+/// `ferro` may read them at any time) but not synced, since a verdict is only valid until
+/// the next boot and the image is written again whenever it is needed.
+const TRANSIENT: WriteOptions = WriteOptions {
+    mode: 0o644,
+    collision: Collision::Replace,
+    durability: Durability::Deferred,
+};
+
 /// The cached verdict's file in `state_root`, valid for one host boot.
 fn cache_path(state_root: &Path) -> PathBuf {
     state_root.join("accel")
@@ -239,24 +249,17 @@ pub fn detect(state_root: &Path) -> Result<Accel, Error> {
             }
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(io("read", &cache)(source));
-        }
+        Err(source) => return Err(IoError::new("read", cache, source).into()),
     }
-    fs::create_dir_all(state_root).map_err(io("create", state_root))?;
+    fs::create_dir_all(state_root).at("create", state_root)?;
     let verdict = if probe(Accel::Kvm, &state_root.join("accel-probe.bin"))?.passed() {
         Accel::Kvm
     } else {
         Accel::Tcg
     };
-    fs::write(&cache, format!("{boot} {}\n", verdict.name())).map_err(io("write", &cache))?;
+    let line = format!("{boot} {}\n", verdict.name());
+    write_file(&cache, line.as_bytes(), TRANSIENT)?;
     Ok(verdict)
-}
-
-/// An `io::Error` mapper naming the action and the path.
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
 }
 
 #[cfg(test)]

@@ -24,7 +24,12 @@
 //! - [`vm`] ties them into run, wait for SSH, status and stop.
 //!
 //! Building the images booted here is `ferro-compose`'s job; this crate needs nothing of
-//! it, only the disk formats `qemu-img` knows.
+//! it, only the disk formats `qemu-img` knows (which `ferro-compose` takes from here).
+//!
+//! Files, subprocesses and state directories go through `ferro-sys`: every file error is
+//! its `IoError` ("could not ACTION 'PATH'"), QEMU and `qemu-img` run through its
+//! `CommandRunExt`, and the records other `ferro` processes read are written with its
+//! atomic writer.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -37,30 +42,3 @@ pub mod qmp;
 pub mod ssh;
 pub mod state;
 pub mod vm;
-
-use std::path::{Path, PathBuf};
-
-/// A filesystem operation on a named path failed: what was attempted, where, and why.
-/// One type for the crate's file handling (the probe image, the cached verdict, a VM's
-/// state); each module's error wraps it, so every message names the file.
-#[derive(Debug, thiserror::Error)]
-#[error("could not {action} '{path}'")]
-pub struct IoError {
-    /// What was attempted.
-    pub action: &'static str,
-    /// The path.
-    pub path: PathBuf,
-    /// The cause.
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// An `io::Error` mapper naming the action and the path.
-pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> IoError {
-    let path = path.to_owned();
-    move |source| IoError {
-        action,
-        path,
-        source,
-    }
-}

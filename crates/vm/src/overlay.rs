@@ -3,14 +3,16 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 
 use crate::programs::QEMU_IMG;
 
-/// A disk image format QEMU can back an overlay with: the four `ferro compose image`
-/// writes (`ferro_compose::image::ImageFormat`; this crate does not depend on that one),
-/// so every image it builds boots here.
+/// A disk image format QEMU can back an overlay with. The one definition of the formats:
+/// `ferro compose image` writes these four (`ferro_compose::image` uses this type), so
+/// every image it builds boots here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
     /// A plain disk image.
@@ -40,14 +42,8 @@ impl ImageFormat {
     /// from probing it, which it refuses to do for raw images.
     pub fn detect(image: &Path) -> Result<Self, Error> {
         let mut magic = [0u8; 8];
-        let mut file = File::open(image).map_err(|source| Error::Io {
-            path: image.to_owned(),
-            source,
-        })?;
-        let n = file.read(&mut magic).map_err(|source| Error::Io {
-            path: image.to_owned(),
-            source,
-        })?;
+        let mut file = File::open(image).at("read the image", image)?;
+        let n = file.read(&mut magic).at("read the image", image)?;
         let magic = &magic[..n];
         Ok(if magic.starts_with(b"QFI\xfb") {
             ImageFormat::Qcow2
@@ -65,41 +61,40 @@ impl ImageFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The image could not be read.
-    #[error("could not read the image '{path}'")]
-    Io {
-        /// The image.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `qemu-img` could not be started.
-    #[error("could not start {QEMU_IMG}: {0} (install the qemu-utils package)")]
-    QemuImgMissing(#[source] std::io::Error),
-    /// `qemu-img` failed.
-    #[error("qemu-img create failed: {0}")]
-    QemuImg(String),
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// `qemu-img` could not be started (the error names its package) or failed (the
+    /// error carries its command line and message).
+    #[error(transparent)]
+    QemuImg(#[from] CommandError),
 }
 
 /// Creates `overlay` as a qcow2 file backed by `image` (made absolute, so the overlay
 /// works from any directory) and returns the image's format.
 pub fn create(image: &Path, overlay: &Path) -> Result<ImageFormat, Error> {
-    let image = std::path::absolute(image).map_err(|source| Error::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let image = std::path::absolute(image).at("read the image", image)?;
     let format = ImageFormat::detect(&image)?;
-    let output = Command::new(QEMU_IMG)
+    Command::new(QEMU_IMG)
         .args(["create", "-q", "-f", "qcow2", "-b"])
         .arg(&image)
         .args(["-F", format.name()])
         .arg(overlay)
-        .output()
-        .map_err(Error::QemuImgMissing)?;
-    if !output.status.success() {
-        return Err(Error::QemuImg(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ));
-    }
+        .run_get_output()?;
     Ok(format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_image_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = create(Path::new("/nonexistent/x.raw"), &dir.path().join("o")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "could not read the image '/nonexistent/x.raw'"
+        );
+        assert!(!dir.path().join("o").exists());
+    }
 }

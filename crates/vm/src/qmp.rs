@@ -10,20 +10,15 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ferro_sys::{IoError, IoResultExt};
 use serde_json::{Value, json};
 
 /// Why a QMP exchange failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The socket could not be reached or broke.
-    #[error("QMP socket '{path}'")]
-    Io {
-        /// The socket.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// QEMU answered with an error or something that is not QMP.
     #[error("QMP command '{command}' failed: {message}")]
     Command {
@@ -45,15 +40,11 @@ pub struct Qmp {
 impl Qmp {
     /// Connects, reads the greeting and enters command mode.
     pub fn connect(path: &Path) -> Result<Self, Error> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let stream = UnixStream::connect(path).map_err(io)?;
+        let stream = UnixStream::connect(path).at("connect to the QMP socket", path)?;
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(io)?;
-        let writer = stream.try_clone().map_err(io)?;
+            .at("configure the QMP socket", path)?;
+        let writer = stream.try_clone().at("configure the QMP socket", path)?;
         let mut qmp = Qmp {
             path: path.to_owned(),
             reader: BufReader::new(stream),
@@ -70,18 +61,15 @@ impl Qmp {
         Ok(qmp)
     }
 
-    fn io(&self) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
     fn read_message(&mut self) -> Result<Value, Error> {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).map_err(self.io())?;
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .at("read from the QMP socket", &self.path)?;
         if n == 0 {
-            return Err(self.io()(std::io::ErrorKind::UnexpectedEof.into()));
+            let eof = std::io::ErrorKind::UnexpectedEof.into();
+            return Err(IoError::new("read from the QMP socket", &self.path, eof).into());
         }
         serde_json::from_str(&line).map_err(|e| Error::Command {
             command: "(read)".into(),
@@ -94,7 +82,7 @@ impl Qmp {
         let request = json!({ "execute": command }).to_string() + "\n";
         self.writer
             .write_all(request.as_bytes())
-            .map_err(self.io())?;
+            .at("write to the QMP socket", &self.path)?;
         loop {
             let message = self.read_message()?;
             if let Some(value) = message.get("return") {

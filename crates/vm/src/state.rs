@@ -6,6 +6,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use ferro_sys::atomic::{WriteOptions, write_file};
+use ferro_sys::{IoError, IoResultExt};
 use serde::{Deserialize, Serialize};
 
 use crate::accel::Accel;
@@ -28,7 +30,7 @@ pub enum Error {
     PathTooLong(PathBuf),
     /// A file of the VM's state could not be read or written.
     #[error(transparent)]
-    Io(#[from] crate::IoError),
+    Io(#[from] ferro_sys::IoError),
     /// `vm.json` is not a VM record.
     #[error("could not parse '{path}': {source}")]
     Record {
@@ -40,27 +42,13 @@ pub enum Error {
     },
 }
 
-/// An `io::Error` mapper naming the action and path.
-pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let io = crate::io_err(action, path);
-    move |source| Error::Io(io(source))
-}
-
-/// The default state root: `$XDG_RUNTIME_DIR/ferro/vms` (gone at logout, like the VMs'
-/// sockets), else `~/.local/state/ferro/vms`, else `/tmp/ferro-vms`.
+/// The default state root: the runtime directory's `ferro/vms` (gone at logout, like
+/// the VMs' sockets), else the state directory's (`~/.local/state/ferro/vms`), else
+/// `/tmp/ferro-vms`.
 pub fn default_root() -> PathBuf {
-    let env = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(runtime) = env("XDG_RUNTIME_DIR") {
-        return runtime.join("ferro/vms");
-    }
-    if let Some(home) = env("HOME") {
-        return home.join(".local/state/ferro/vms");
-    }
-    PathBuf::from("/tmp/ferro-vms")
+    ferro_sys::dirs::runtime_dir("ferro/vms")
+        .or_else(|| ferro_sys::dirs::state_dir("ferro/vms"))
+        .unwrap_or_else(|| PathBuf::from("/tmp/ferro-vms"))
 }
 
 /// What `ferro vm run` recorded about a VM.
@@ -155,11 +143,17 @@ impl VmDir {
         self.dir.join("vm.json")
     }
 
-    /// Writes `vm.json`.
+    /// Writes `vm.json` atomically: `ferro vm list` in another process reads it at any
+    /// time and must never see half a record.
     pub fn write_record(&self, record: &VmRecord) -> Result<(), Error> {
         let path = self.record_path();
         let text = serde_json::to_string_pretty(record).expect("a VM record serialises");
-        fs::write(&path, text + "\n").map_err(io_err("write", &path))
+        write_file(
+            &path,
+            (text + "\n").as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
+        Ok(())
     }
 
     /// Reads `vm.json`; a VM without one does not exist.
@@ -170,7 +164,7 @@ impl VmDir {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 return Err(Error::NotFound(self.name.clone()));
             }
-            Err(e) => return Err(io_err("read", &path)(e)),
+            Err(e) => return Err(IoError::new("read", path, e).into()),
         };
         serde_json::from_str(&text).map_err(|source| Error::Record { path, source })
     }
@@ -203,11 +197,11 @@ pub fn list(root: &Path) -> Result<Vec<VmDir>, Error> {
     let entries = match fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(io_err("list", root)(e)),
+        Err(e) => return Err(IoError::new("list", root, e).into()),
     };
     let mut vms = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(io_err("list", root))?;
+        let entry = entry.at("list", root)?;
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };

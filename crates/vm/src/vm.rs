@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 use serde::Serialize;
 
 use crate::accel::{self, Accel};
 use crate::programs::QEMU_SYSTEM;
 use crate::qemu::{Console, MachineSpec, PortForward};
-use crate::state::{self, VmDir, VmRecord, io_err};
+use crate::state::{self, VmDir, VmRecord};
 use crate::{overlay, qmp, ssh};
 
 /// Why a VM operation failed.
@@ -41,9 +42,12 @@ pub enum Error {
     /// No free loopback port could be found for SSH.
     #[error("could not find a free port on 127.0.0.1")]
     NoFreePort(#[source] std::io::Error),
-    /// QEMU could not be started.
-    #[error("could not start {QEMU_SYSTEM}: {0} (install the qemu-system-x86 package)")]
-    QemuMissing(#[source] std::io::Error),
+    /// A file of the VM (its directory, the image's path, the config copy, the log).
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// QEMU could not be started (the error names the package that has it).
+    #[error(transparent)]
+    Qemu(#[from] CommandError),
     /// QEMU exited with an error while starting.
     #[error("{QEMU_SYSTEM} failed ({status}): {message}")]
     QemuFailed {
@@ -135,17 +139,17 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
     }
     match fs::remove_dir_all(vm.path()) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(io_err("remove", vm.path())(e).into());
+            return Err(IoError::new("remove", vm.path(), e).into());
         }
         _ => {}
     }
-    fs::create_dir_all(vm.path()).map_err(io_err("create", vm.path()))?;
+    fs::create_dir_all(vm.path()).at("create", vm.path())?;
 
-    let image = std::path::absolute(&options.image).map_err(io_err("resolve", &options.image))?;
+    let image = std::path::absolute(&options.image).at("resolve", &options.image)?;
     overlay::create(&image, &vm.disk())?;
     let ignition = match &options.ignition {
         Some(config) => {
-            fs::copy(config, vm.ignition()).map_err(io_err("copy the Ignition config", config))?;
+            fs::copy(config, vm.ignition()).at("copy the Ignition config", config)?;
             Some(vm.ignition())
         }
         None => None,
@@ -167,9 +171,7 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
         cpus: options.cpus,
         console: match &options.console {
             None => Some(vm.console_log()),
-            Some(Console::File(path)) => {
-                Some(std::path::absolute(path).map_err(io_err("resolve", path))?)
-            }
+            Some(Console::File(path)) => Some(std::path::absolute(path).at("resolve", path)?),
             Some(Console::Stdio) => None,
         },
     };
@@ -195,7 +197,7 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
     let mut command = Command::new(QEMU_SYSTEM);
     command.args(spec.args());
     if foreground {
-        let status = command.status().map_err(Error::QemuMissing)?;
+        let status = command.run_status()?;
         if !status.success() {
             return Err(Error::QemuFailed {
                 status,
@@ -211,13 +213,12 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
     // QEMU's parent process exits once the daemon is set up, with any startup error
     // on stderr; the log keeps it (and later warnings) next to the console.
     let log_path = vm.path().join("qemu.log");
-    let log = File::create(&log_path).map_err(io_err("create", &log_path))?;
+    let log = File::create(&log_path).at("create", &log_path)?;
     let status = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
-        .status()
-        .map_err(Error::QemuMissing)?;
+        .run_status()?;
     if !status.success() {
         let message = fs::read_to_string(&log_path).unwrap_or_default();
         return Err(Error::QemuFailed {

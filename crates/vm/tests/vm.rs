@@ -7,17 +7,20 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ferro_sys::CommandRunExt;
 use ferro_vm::accel::{self, Accel};
 use ferro_vm::overlay::{self, ImageFormat};
 use ferro_vm::programs::{QEMU_IMG, QEMU_SYSTEM};
 use ferro_vm::vm::{self, RunOptions, Stopped};
 
 fn have(program: &str) -> bool {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("skipped: {program} is not installed (apt-get install qemu-system-x86)");
+    match Command::new(program).arg("--version").run_capture() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            false
+        }
     }
-    found
 }
 
 /// What the test disk prints before it halts.
@@ -44,7 +47,7 @@ fn halting_disk(path: &Path) {
 }
 
 #[test]
-fn probe_boots_to_long_mode_under_tcg_quickly() {
+fn probe_boots_to_long_mode_under_tcg() {
     if !have(QEMU_SYSTEM) {
         return;
     }
@@ -55,15 +58,12 @@ fn probe_boots_to_long_mode_under_tcg_quickly() {
         "the probe prints one letter per CPU mode"
     );
     assert!(result.passed());
-    assert!(
-        result.elapsed < Duration::from_secs(2),
-        "{:?}",
-        result.elapsed
-    );
+    // How long it took is the benchmark's business, not a test's.
+    eprintln!("TCG probe: {:?}", result.elapsed);
 }
 
 #[test]
-fn detection_is_fast_cached_and_rejects_nested_pvm() {
+fn detection_is_cached_and_rejects_nested_pvm() {
     if !have(QEMU_SYSTEM) {
         return;
     }
@@ -72,17 +72,23 @@ fn detection_is_fast_cached_and_rejects_nested_pvm() {
     let verdict = accel::detect(dir.path()).unwrap();
     let first = start.elapsed();
     eprintln!("accelerator: {verdict:?}, probed in {first:?}");
-    assert!(first < Duration::from_secs(2), "probe took {first:?}");
     if Path::new("/sys/module/kvm_pvm").exists() {
         // Nested PVM: KVM "works" but stock guests hang; the probe must see that.
         assert_eq!(verdict, Accel::Tcg);
     }
-    let start = Instant::now();
     assert_eq!(accel::detect(dir.path()).unwrap(), verdict);
-    assert!(
-        start.elapsed() < Duration::from_millis(100),
-        "cached verdict"
-    );
+    // The verdict is read back, not probed again: a verdict planted in the cache for
+    // this boot is what detection answers.
+    let cache = dir.path().join("accel");
+    let planted = if verdict == Accel::Kvm {
+        Accel::Tcg
+    } else {
+        Accel::Kvm
+    };
+    let text = fs::read_to_string(&cache).unwrap();
+    let boot = text.split_once(' ').unwrap().0;
+    fs::write(&cache, format!("{boot} {}\n", planted.name())).unwrap();
+    assert_eq!(accel::detect(dir.path()).unwrap(), planted);
 }
 
 #[test]
@@ -98,9 +104,9 @@ fn overlay_is_backed_by_the_image_in_its_format() {
     let info = Command::new(QEMU_IMG)
         .args(["info", "--output=json"])
         .arg(&top)
-        .output()
+        .run_get_string()
         .unwrap();
-    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["format"], "qcow2");
     assert_eq!(info["backing-filename"], raw.to_str().unwrap());
     assert_eq!(info["backing-filename-format"], "raw");
@@ -118,13 +124,12 @@ fn overlay_is_backed_by_the_image_in_its_format() {
     // The export formats `compose image` converts to are recognised too.
     for format in [ImageFormat::Vmdk, ImageFormat::Vhd] {
         let converted = dir.path().join(format!("disk.{}", format.name()));
-        let status = Command::new(QEMU_IMG)
+        Command::new(QEMU_IMG)
             .args(["convert", "-f", "raw", "-O", format.name()])
             .arg(&raw)
             .arg(&converted)
-            .status()
+            .run()
             .unwrap();
-        assert!(status.success());
         assert_eq!(ImageFormat::detect(&converted).unwrap(), format);
         let top = dir.path().join(format!("over-{}.qcow2", format.name()));
         assert_eq!(overlay::create(&converted, &top).unwrap(), format);

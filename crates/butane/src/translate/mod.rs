@@ -13,12 +13,15 @@ mod local_sugar;
 pub(crate) mod locate;
 mod many;
 mod mount_units;
+mod openshift;
 pub(crate) mod quadlets;
 pub(crate) mod resources;
 mod trees;
+mod validate;
 
 use std::path::PathBuf;
 
+use ferro_document::yaml::{self, YamlError};
 use ferro_document::{Node, Path, Report, Value as NodeValue, normalize};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
@@ -27,12 +30,11 @@ use serde_json::Value;
 use crate::files_dir::FilesDir;
 use crate::profile::{Profile, ProfileError, Variant};
 use crate::schema::{self, BootDevice, Grub, Metadata, Openshift, Quadlet, Tree};
-use crate::validate::{self, Sugar};
-use crate::yaml::{self, YamlError};
-use crate::{checks, filters, openshift};
+use crate::{checks, filters};
 use context::{Context, at_mut, items, take};
 use locate::Locator;
 use mount_units::MountRequest;
+use validate::Sugar;
 
 pub use many::{Merged, MultiFailure, translate_many};
 

@@ -1,10 +1,10 @@
 //! `inline` and `local` on resources: contents embedded as `data:` URLs.
 
 use ferro_document::Path;
+use ferro_spec::data_url::{self, Encoding as UrlEncoding};
 use serde_json::{Map, Value};
 
 use super::context::{Context, at_mut, items};
-use crate::data_url;
 
 /// The canonical paths of every resource in a (normalized) config.
 pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
@@ -150,14 +150,17 @@ impl Encoding {
     /// Sets `source` (and `compression`) of `resource` to carry `contents`.
     fn apply(self, resource: &mut Map<String, Value>, contents: &[u8]) {
         if self.escaped_only {
-            resource.insert("source".into(), data_url::encode_escaped(contents).into());
+            resource.insert(
+                "source".into(),
+                data_url::encode(contents, UrlEncoding::Percent).into(),
+            );
             return;
         }
         let user_compression = resource
             .get("compression")
             .and_then(Value::as_str)
             .is_some_and(|c| !c.is_empty());
-        let encoded = data_url::encode(contents, self.allow_gzip && !user_compression);
+        let encoded = data_url::embed(contents, self.allow_gzip && !user_compression);
         resource.insert("source".into(), encoded.url.into());
         if !user_compression {
             let compression = if encoded.gzipped { "gzip" } else { "" };

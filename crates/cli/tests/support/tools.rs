@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use ferro_sys::CommandRunExt;
+
 /// Runs `ferro ostree` (`tool` "ferro") or `tool` itself with `--repo=REPO ARGS…`, in
 /// the UTC time zone, in which both show times alike.
 pub fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
@@ -20,7 +22,7 @@ pub fn run(tool: &str, repo: &Path, args: &[&str]) -> Output {
         .arg(format!("--repo={}", repo.display()))
         .args(args)
         .env("TZ", "UTC")
-        .output()
+        .run_capture()
         .unwrap()
 }
 

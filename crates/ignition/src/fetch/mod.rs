@@ -3,8 +3,9 @@
 //! [`Fetcher`] is the real implementation of [`Fetch`]. It follows Ignition's resource
 //! rules (reference §2.3):
 //!
-//! * `data:` URLs (RFC 2397, percent-encoded or `;base64`) are decoded in memory and are
-//!   the only sources allowed offline;
+//! * `data:` URLs (RFC 2397, percent-encoded or `;base64`) are decoded in memory by
+//!   [`ferro_spec::DataUrl`], the grammar validation uses too, and are the only sources
+//!   allowed offline;
 //! * `http(s)://` is fetched with Ignition's default headers (`User-Agent`, `Accept`,
 //!   `Accept-Encoding: identity`), the resource's `httpHeaders` replacing defaults of the
 //!   same name and dropped when the server redirects; transport errors and 5xx answers are
@@ -22,8 +23,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use ferro_spec::{HttpHeader, Ignition, Resource};
+use ferro_spec::{DataUrl, HttpHeader, Ignition, Resource};
+use ferro_sys::http::{self, Backoff};
 use sha2::Digest;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
@@ -60,6 +61,14 @@ pub enum FetchError {
     NeedNetwork {
         /// The source URL.
         url: String,
+    },
+    /// A `data:` URL that Ignition's decoder refuses.
+    #[error("invalid data URL {url}: {source}")]
+    InvalidDataUrl {
+        /// The source URL.
+        url: String,
+        /// What is wrong with it.
+        source: ferro_spec::data_url::DataUrlError,
     },
     /// A scheme Ignition supports but ferrocore does not fetch yet (tftp, s3, gs, arn).
     #[error("{scheme} sources are not supported by ferrocore yet: {url}")]
@@ -102,9 +111,11 @@ pub const LATEST_STABLE_SPEC: &str = "3.6.0";
 /// How long to wait for response headers when the config does not say (Ignition's 10 s).
 pub const DEFAULT_RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first wait between tries. Ignition starts from 100 ms but doubles before it
+/// waits, so its first wait is 200 ms.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Ignition's longest wait between tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 10;
 /// Bodies are held in memory; this bounds what a hostile server can make us allocate.
 const BODY_LIMIT: u64 = 4 << 30;
@@ -234,13 +245,15 @@ impl Fetcher {
     /// One HTTP fetch with Ignition's retry loop around it.
     fn fetch_http(&self, url: &str, headers: &[HttpHeader]) -> Result<Vec<u8>, FetchError> {
         let deadline = self.total.map(|total| Instant::now() + total);
-        let mut delay = FIRST_BACKOFF;
+        // Unbounded: only `timeouts.httpTotal` ends the retries, as in Ignition.
+        let mut delays = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let reason = match self.attempt(url, headers, deadline) {
                 Ok(body) => return Ok(body),
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry(reason)) => reason,
             };
+            let delay = delays.next().unwrap_or(MAX_BACKOFF);
             if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
                 return Err(FetchError::failed(
                     url,
@@ -248,7 +261,6 @@ impl Fetcher {
                 ));
             }
             std::thread::sleep(delay);
-            delay = (delay * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -308,6 +320,9 @@ impl Fetcher {
                         url: url.to_owned(),
                     }));
                 }
+                // Ignition retries server errors only; 408 and 429, which
+                // `ferro_sys::http::is_transient_status` would retry too, fail the fetch
+                // there, and so they do here.
                 500..=599 => return Err(Attempt::Retry(format!("server answered {status}"))),
                 _ => {
                     return Err(Attempt::Fatal(FetchError::failed(
@@ -340,12 +355,10 @@ impl Fetcher {
             all.extend(self.extra_roots.iter().cloned());
             RootCerts::new_with_certs(&all)
         };
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
+        // Redirects are followed by hand (see `attempt`); statuses are read there.
+        let config = http::agent_config(&user_agent())
             .max_redirects(0)
             .proxy(proxy)
-            .user_agent(user_agent())
-            .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_recv_response(Some(self.response_headers))
             .timeout_global(remaining)
             .tls_config(TlsConfig::builder().root_certs(roots).build())
@@ -405,16 +418,13 @@ enum Attempt {
     Fatal(FetchError),
 }
 
+/// A transport failure is retried when it may go away by itself, by the rule every
+/// HTTP client of ferrocore shares ([`http::is_transient`]).
 fn classify(url: &str, error: ureq::Error) -> Attempt {
-    match error {
-        ureq::Error::Io(_)
-        | ureq::Error::Timeout(_)
-        | ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::Protocol(_)
-        | ureq::Error::ConnectProxyFailed(_)
-        | ureq::Error::BodyStalled => Attempt::Retry(error.to_string()),
-        other => Attempt::Fatal(FetchError::failed(url, other.to_string())),
+    if http::is_transient(&error) {
+        Attempt::Retry(error.to_string())
+    } else {
+        Attempt::Fatal(FetchError::failed(url, error.to_string()))
     }
 }
 
@@ -598,67 +608,21 @@ fn system_roots() -> &'static Vec<Certificate<'static>> {
     })
 }
 
-/// Decodes an RFC 2397 `data:` URL: `data:[<media type>][;base64],<data>`.
-pub fn decode_data_url(url: &str) -> Result<Vec<u8>, FetchError> {
-    let rest = url
-        .get(5..)
-        .filter(|_| url[..5].eq_ignore_ascii_case("data:"))
-        .ok_or_else(|| FetchError::failed(url, "not a data URL"))?;
-    let (header, data) = rest
-        .split_once(',')
-        .ok_or_else(|| FetchError::failed(url, "invalid data URL: missing ','"))?;
-    let bytes = percent_decode(data.as_bytes());
-    let base64 = header
-        .split(';')
-        .skip(1)
-        .any(|part| part.trim().eq_ignore_ascii_case("base64"));
-    if !base64 {
-        return Ok(bytes);
-    }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let compact = if bytes.iter().any(u8::is_ascii_whitespace) {
-        bytes
-            .into_iter()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect()
-    } else {
-        bytes
+/// The payload of a `data:` URL, by the one grammar validation also uses. Ignition
+/// decodes the URL it parsed and wrote back, and Go's URL parser lower-cases the scheme,
+/// so `DATA:,x` is read here as `data:,x` (validation, which sees the text as written,
+/// refuses it).
+fn decode_data_url(url: &str) -> Result<Vec<u8>, FetchError> {
+    let parsed = match url.strip_prefix("data:") {
+        Some(_) => DataUrl::parse(url),
+        None => DataUrl::parse(&format!("data:{}", url.get(5..).unwrap_or_default())),
     };
-    engine
-        .decode(compact)
-        .map_err(|error| FetchError::failed(url, format!("invalid base64 in data URL: {error}")))
-}
-
-/// Decodes `%XX` escapes, leaving a `%` without two hex digits as it is (like the
-/// `percent-encoding` crate). Copies the runs between escapes in bulk: a byte-at-a-time
-/// iterator made decoding inline file contents the files stage's largest cost.
-fn percent_decode(data: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = Vec::with_capacity(data.len());
-    let mut rest = data;
-    while let Some(at) = memchr::memchr(b'%', rest) {
-        out.extend_from_slice(&rest[..at]);
-        let escaped = match rest.get(at + 1..at + 3) {
-            Some(&[high, low]) => hex(high).zip(hex(low)).map(|(h, l)| (h * 16 + l) as u8),
-            _ => None,
-        };
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                rest = &rest[at + 3..];
-            }
-            None => {
-                out.push(b'%');
-                rest = &rest[at + 1..];
-            }
-        }
-    }
-    out.extend_from_slice(rest);
-    out
+    parsed
+        .map(DataUrl::into_data)
+        .map_err(|source| FetchError::InvalidDataUrl {
+            url: url.to_owned(),
+            source,
+        })
 }
 
 /// Checks `sha512-<hex>` / `sha256-<hex>` against the data.

@@ -7,197 +7,16 @@
 //! hard links last; `overwrite` removes what is there first; contents are fetched and
 //! verified before anything is written, so a failed fetch leaves the target untouched.
 
-use std::fmt;
+use ferro_spec::{Config, Directory, File, Link, NodeGroup, NodeUser};
 
-use ferro_spec::{Config, Directory, File, Link, NodeGroup, NodeUser, Resource};
-
-use crate::fetch::{Fetch, FetchError};
+use crate::apply::{Context, id};
+use crate::fetch::Fetch;
 use crate::passwd::{self, Db};
-use crate::root::{self, Kind, Perms, Root, RootError};
+use crate::root::{self, Kind, Perms, Root};
 use crate::units;
 
-/// How the stage runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Compute and report the plan without writing anything (and without fetching: a dry
-    /// run has no network side effects, so hash mismatches are not found by it). Checks
-    /// run against the root as it is, so conflicts that only earlier entries of the same
-    /// config would create are not reported.
-    pub dry_run: bool,
-    /// Whether setuid/setgid/sticky bits of file modes are applied. Ignition applies them
-    /// from spec 3.6.0 on; for older configs they have no effect (its chown cleared them).
-    pub special_mode_bits: bool,
-    /// Write SSH keys to `~/.ssh/authorized_keys.d/ignition` (the default) rather than
-    /// to `~/.ssh/authorized_keys` (Ignition's `IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT=false`).
-    pub authorized_keys_fragment: bool,
-}
-
-impl Options {
-    /// The options for applying `config` as Ignition does: special mode bits as its
-    /// spec version says, SSH keys in the fragment file.
-    pub fn for_config(config: &Config, dry_run: bool) -> Self {
-        let version = config.ignition.version.parse::<ferro_spec::Version>();
-        Options {
-            dry_run,
-            special_mode_bits: version.is_ok_and(|v| v >= ferro_spec::Version::V3_6),
-            authorized_keys_fragment: true,
-        }
-    }
-}
-
-/// One action the stage took (or would take in a dry run).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// The config entry responsible (`$.storage.files.3`).
-    pub entry: String,
-    /// What was done: `created file /etc/hello (0644, 0:0)`.
-    pub summary: String,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.summary)
-    }
-}
-
-/// Everything the stage did, in order, for the CLI to print.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// Whether this was a dry run (nothing written).
-    pub dry_run: bool,
-    /// The actions, one per entry.
-    pub changes: Vec<Change>,
-}
-
-impl fmt::Display for Changes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.dry_run {
-            writeln!(f, "dry run, nothing written; planned:")?;
-        }
-        for c in &self.changes {
-            writeln!(f, "{c}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Why a config entry could not be applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ErrorKind {
-    /// A filesystem operation in the root failed.
-    #[error(transparent)]
-    Root(#[from] RootError),
-    /// A resource could not be fetched or verified.
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// The config conflicts with the root or is unusable (the message names the path).
-    #[error("{0}")]
-    Invalid(String),
-}
-
-/// A failure of the files stage, naming the config entry and the path.
-///
-/// Displays as `$.storage.files.3: /etc/x: A file exists there already and overwrite is false`.
-#[derive(Debug, thiserror::Error)]
-#[error("{entry}: {kind}")]
-pub struct Error {
-    /// The failing config entry (`$.storage.files.3`).
-    pub entry: String,
-    /// The path (inside the root) or account name concerned.
-    pub path: String,
-    /// What went wrong.
-    pub kind: ErrorKind,
-}
-
-impl Error {
-    pub(crate) fn new(entry: &str, path: &str, kind: impl Into<ErrorKind>) -> Error {
-        Error {
-            entry: entry.to_string(),
-            path: path.to_string(),
-            kind: kind.into(),
-        }
-    }
-
-    pub(crate) fn invalid(entry: &str, path: &str, message: String) -> Error {
-        Error::new(entry, path, ErrorKind::Invalid(message))
-    }
-}
-
-/// State shared by the parts of the stage: where to write, and what was done.
-pub(crate) struct Stage<'a> {
-    pub(crate) root: &'a Root,
-    pub(crate) fetcher: &'a dyn Fetch,
-    pub(crate) dry_run: bool,
-    pub(crate) special_mode_bits: bool,
-    pub(crate) authorized_keys_fragment: bool,
-    pub(crate) changes: Vec<Change>,
-    /// New file contents checked, fetched and planned, written in parallel by
-    /// [`Stage::flush`]: creating many files is what provisioning spends its time on.
-    pending: Vec<PendingWrite>,
-}
-
-/// A file write that [`Stage::flush`] will do.
-struct PendingWrite {
-    entry: String,
-    path: String,
-    data: Vec<u8>,
-    perms: Perms,
-}
-
-impl Stage<'_> {
-    /// Writes every pending file, on all cores; the first failure in config order wins.
-    /// Called before anything that could depend on those files exists.
-    fn flush(&mut self) -> Result<(), Error> {
-        let pending = std::mem::take(&mut self.pending);
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let root = self.root;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = pending.len().div_ceil(threads);
-        let failures: Vec<Error> = std::thread::scope(|scope| {
-            let workers: Vec<_> = pending
-                .chunks(chunk)
-                .map(|writes| {
-                    scope.spawn(move || {
-                        writes.iter().find_map(|w| {
-                            root.write_file(&w.path, &w.data, w.perms)
-                                .err()
-                                .map(|e| Error::new(&w.entry, &w.path, e))
-                        })
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .filter_map(|worker| worker.join().expect("file writes do not panic"))
-                .collect()
-        });
-        match failures.into_iter().next() {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
-    }
-
-    pub(crate) fn record(&mut self, entry: &str, summary: String) {
-        self.changes.push(Change {
-            entry: entry.to_string(),
-            summary,
-        });
-    }
-
-    /// Fetches a resource; `None` when it has no source.
-    fn fetch(
-        &self,
-        entry: &str,
-        path: &str,
-        resource: &Resource,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        self.fetcher
-            .fetch(resource)
-            .map_err(|e| Error::new(entry, path, e))
-    }
-}
+pub use crate::apply::{Change, Changes, Options};
+pub use crate::error::{Error, ErrorKind};
 
 /// Runs the files stage: groups, users, SSH keys, files/directories/links, units and
 /// presets, in Ignition's order, every write confined to `root`.
@@ -210,16 +29,8 @@ pub fn apply(
     fetcher: &dyn Fetch,
     options: &Options,
 ) -> Result<Changes, Error> {
-    let mut stage = Stage {
-        root,
-        fetcher,
-        dry_run: options.dry_run,
-        special_mode_bits: options.special_mode_bits,
-        authorized_keys_fragment: options.authorized_keys_fragment,
-        changes: Vec::new(),
-        pending: Vec::new(),
-    };
-    let mut db = Db::load(root).map_err(|e| Error::new("$.passwd", &e.path.clone(), e))?;
+    let mut stage = Context::new(root, fetcher, options);
+    let mut db = Db::load(root).map_err(|e| Error::io("$.passwd", e))?;
     passwd::apply(&mut stage, &mut db, &config.passwd)?;
     storage(&mut stage, &db, config)?;
     units::apply(&mut stage, &config.systemd.units)?;
@@ -260,7 +71,7 @@ fn depth(path: &str) -> usize {
 /// Directories, files and symlinks sorted by path depth (stable, so equal depths keep
 /// the config's order: directories, then files, then links), then hard links, which may
 /// point at anything created before them.
-fn storage(stage: &mut Stage<'_>, db: &Db, config: &Config) -> Result<(), Error> {
+fn storage(stage: &mut Context<'_>, db: &Db, config: &Config) -> Result<(), Error> {
     let s = &config.storage;
     let mut nodes: Vec<Node<'_>> = Vec::new();
     nodes.extend(
@@ -301,14 +112,6 @@ fn storage(stage: &mut Stage<'_>, db: &Db, config: &Config) -> Result<(), Error>
         hard_link(stage, &format!("$.storage.links.{i}"), l)?;
     }
     Ok(())
-}
-
-/// A config id (uid, gid) as a kernel id; `u32::MAX` is `-1`, "no change", so refused.
-pub(crate) fn id(entry: &str, what: &str, value: i64) -> Result<u32, Error> {
-    u32::try_from(value)
-        .ok()
-        .filter(|v| *v != u32::MAX)
-        .ok_or_else(|| Error::invalid(entry, what, format!("{what} {value} is out of range")))
 }
 
 /// A config mode as permission bits (setuid/setgid/sticky included).
@@ -360,7 +163,7 @@ fn ids_text(uid: Option<u32>, gid: Option<u32>) -> String {
 }
 
 /// Creates the missing parents of `path` (0755, owned by the stage's user).
-fn parents(stage: &Stage<'_>, entry: &str, path: &str) -> Result<(), Error> {
+fn parents(stage: &Context<'_>, entry: &str, path: &str) -> Result<(), Error> {
     if !stage.dry_run {
         stage
             .root
@@ -373,7 +176,7 @@ fn parents(stage: &Stage<'_>, entry: &str, path: &str) -> Result<(), Error> {
 /// Ownership then mode (the order of Ignition ≥ 2.22: chown clears setuid/setgid, so
 /// chmod comes last). Returns a description of what changed, for the change list.
 fn set_permissions(
-    stage: &Stage<'_>,
+    stage: &Context<'_>,
     entry: &str,
     path: &str,
     (uid, gid): (Option<u32>, Option<u32>),
@@ -403,7 +206,7 @@ fn set_permissions(
 
 /// Removes what is at `path` for `overwrite: true`; returns whether something was there.
 fn remove_for_overwrite(
-    stage: &Stage<'_>,
+    stage: &Context<'_>,
     entry: &str,
     path: &str,
     exists: bool,
@@ -417,7 +220,7 @@ fn remove_for_overwrite(
     Ok(exists)
 }
 
-fn file(stage: &mut Stage<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Error> {
+fn file(stage: &mut Context<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Error> {
     let path = root::clean(&f.path);
     let ids = owner(entry, &path, db, &f.user, &f.group)?;
     let mode = mode(entry, &path, f.mode)?.map(|m| {
@@ -496,12 +299,7 @@ fn file(stage: &mut Stage<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Err
             gid: ids.1,
             mode,
         };
-        stage.pending.push(PendingWrite {
-            entry: entry.to_string(),
-            path: path.clone(),
-            data,
-            perms,
-        });
+        stage.queue_write(entry, &path, data, perms);
     }
     let verb = if replaced { "replaced" } else { "created" };
     stage.record(
@@ -514,7 +312,7 @@ fn file(stage: &mut Stage<'_>, db: &Db, entry: &str, f: &File) -> Result<(), Err
     Ok(())
 }
 
-fn directory(stage: &mut Stage<'_>, db: &Db, entry: &str, d: &Directory) -> Result<(), Error> {
+fn directory(stage: &mut Context<'_>, db: &Db, entry: &str, d: &Directory) -> Result<(), Error> {
     let path = root::clean(&d.path);
     let ids = owner(entry, &path, db, &d.user, &d.group)?;
     let mode = mode(entry, &path, d.mode)?;
@@ -588,7 +386,7 @@ fn link_target<'a>(entry: &str, path: &str, l: &'a Link) -> Result<&'a str, Erro
         .ok_or_else(|| Error::invalid(entry, path, format!("{path}: link has no target")))
 }
 
-fn symlink(stage: &mut Stage<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), Error> {
+fn symlink(stage: &mut Context<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), Error> {
     let path = root::clean(&l.path);
     let target = link_target(entry, &path, l)?;
     let mut ids = owner(entry, &path, db, &l.user, &l.group)?;
@@ -650,7 +448,7 @@ fn symlink(stage: &mut Stage<'_>, db: &Db, entry: &str, l: &Link) -> Result<(), 
     Ok(())
 }
 
-fn hard_link(stage: &mut Stage<'_>, entry: &str, l: &Link) -> Result<(), Error> {
+fn hard_link(stage: &mut Context<'_>, entry: &str, l: &Link) -> Result<(), Error> {
     let path = root::clean(&l.path);
     let target = root::clean(link_target(entry, &path, l)?);
     let lstat = |p: &str| stage.root.lstat(p).map_err(|e| Error::new(entry, p, e));
@@ -694,93 +492,6 @@ fn hard_link(stage: &mut Stage<'_>, entry: &str, l: &Link) -> Result<(), Error> 
     let verb = if replaced { "replaced" } else { "created" };
     stage.record(entry, format!("{verb} hard link {path} -> {target}"));
     Ok(())
-}
-
-/// Helpers shared by the files stage's unit tests.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::path::{Path, PathBuf};
-
-    use crate::fetch::{Fetch, FetchError};
-    use crate::root::Root;
-
-    /// `data:,TEXT` yields TEXT; any other source fails to fetch.
-    pub(crate) struct TestFetch;
-
-    impl Fetch for TestFetch {
-        fn fetch(&self, resource: &ferro_spec::Resource) -> Result<Option<Vec<u8>>, FetchError> {
-            match resource.source.as_deref() {
-                None => Ok(None),
-                Some(s) => match s.strip_prefix("data:,") {
-                    Some(d) => Ok(Some(d.as_bytes().to_vec())),
-                    None => Err(FetchError::Failed {
-                        url: s.to_string(),
-                        reason: "test fetch failure".into(),
-                    }),
-                },
-            }
-        }
-    }
-
-    /// Whether ownership can be set and checked; says so when it cannot.
-    pub(crate) fn as_root() -> bool {
-        let root = rustix::process::geteuid().is_root();
-        if !root {
-            eprintln!("not root: skipping ownership assertions");
-        }
-        root
-    }
-
-    /// A temp dir with the root at `root/`.
-    pub(crate) struct TestRoot {
-        pub(crate) _tmp: tempfile::TempDir,
-        pub(crate) dir: PathBuf,
-        pub(crate) root: Root,
-    }
-
-    impl TestRoot {
-        pub(crate) fn new() -> TestRoot {
-            let tmp = tempfile::tempdir().expect("tempdir");
-            let dir = tmp.path().join("root");
-            std::fs::create_dir(&dir).expect("mkdir root");
-            let root = Root::open(&dir).expect("open root");
-            TestRoot {
-                _tmp: tmp,
-                dir,
-                root,
-            }
-        }
-
-        /// The host path of `rel` (relative to the root).
-        pub(crate) fn host(&self, rel: &str) -> PathBuf {
-            self.dir.join(rel.trim_start_matches('/'))
-        }
-
-        pub(crate) fn write(&self, rel: &str, text: &str) {
-            let p = self.host(rel);
-            std::fs::create_dir_all(p.parent().unwrap_or(Path::new("/"))).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
-
-        pub(crate) fn read(&self, rel: &str) -> String {
-            std::fs::read_to_string(self.host(rel)).expect("read")
-        }
-
-        /// Runs the whole files stage on a config given as JSON.
-        pub(crate) fn apply(
-            &self,
-            json: serde_json::Value,
-            dry_run: bool,
-        ) -> Result<super::Changes, super::Error> {
-            let config: ferro_spec::Config = serde_json::from_value(json).expect("config");
-            super::apply(
-                &config,
-                &self.root,
-                &TestFetch,
-                &super::Options::for_config(&config, dry_run),
-            )
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,27 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
 use serde_json::json;
 
-use super::test_support::{TestRoot, as_root};
+use ferro_spec::Config;
+
+use super::{Changes, Error, Options};
+use crate::test_support::{TestFetch, TestRoot, as_root};
+
+/// The whole files stage, as the engine runs it.
+trait ApplyStage {
+    fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error>;
+}
+
+impl ApplyStage for TestRoot {
+    fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error> {
+        let config: Config = serde_json::from_value(json).expect("config");
+        super::apply(
+            &config,
+            &self.root,
+            &TestFetch,
+            &Options::for_config(&config, dry_run),
+        )
+    }
+}
 
 fn mode(t: &TestRoot, rel: &str) -> u32 {
     fs::symlink_metadata(t.host(rel)).expect("lstat").mode() & 0o7777

@@ -1,6 +1,8 @@
 //! The useradd settings of the root: `/etc/login.defs` and `/etc/default/useradd`.
 
-use crate::root::{Root, RootError};
+use ferro_sys::IoError;
+
+use crate::root::Root;
 
 /// The settings of `/etc/login.defs` and `/etc/default/useradd` that matter here.
 #[derive(Debug, Clone)]
@@ -54,8 +56,8 @@ pub(super) fn number(v: &str) -> Option<i64> {
 }
 
 impl Defs {
-    pub(super) fn load(root: &Root) -> Result<Defs, RootError> {
-        let read = |p: &str| -> Result<String, RootError> {
+    pub(super) fn load(root: &Root) -> Result<Defs, IoError> {
+        let read = |p: &str| -> Result<String, IoError> {
             Ok(root
                 .read(p)?
                 .map(|b| String::from_utf8_lossy(&b).into_owned())

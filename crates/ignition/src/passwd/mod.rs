@@ -23,9 +23,11 @@
 use std::collections::BTreeSet;
 
 use ferro_spec::{Passwd, PasswdGroup, PasswdUser};
+use ferro_sys::IoError;
 
-use crate::files::{Error, Stage, id};
-use crate::root::{self, Kind, Perms, Root, RootError};
+use crate::apply::{Context, id};
+use crate::error::Error;
+use crate::root::{self, Kind, Perms, Root};
 
 mod defs;
 mod subid;
@@ -88,7 +90,7 @@ pub struct Db {
 
 impl Db {
     /// Reads the account files and defaults from the root; missing files are empty.
-    pub fn load(root: &Root) -> Result<Db, RootError> {
+    pub fn load(root: &Root) -> Result<Db, IoError> {
         // shadow-utils honours SOURCE_DATE_EPOCH for reproducible images; so do we.
         let now = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -282,7 +284,7 @@ fn check_name(entry: &str, name: &str) -> Result<(), Error> {
 }
 
 /// Groups, users, then SSH keys of `passwd`, as Ignition's files stage does them.
-pub(crate) fn apply(stage: &mut Stage<'_>, db: &mut Db, passwd: &Passwd) -> Result<(), Error> {
+pub(crate) fn apply(stage: &mut Context<'_>, db: &mut Db, passwd: &Passwd) -> Result<(), Error> {
     let mut homes = Vec::new();
     for (i, g) in passwd.groups.iter().enumerate() {
         group(stage, db, &format!("$.passwd.groups.{i}"), g)?;
@@ -311,7 +313,7 @@ pub(crate) fn apply(stage: &mut Stage<'_>, db: &mut Db, passwd: &Passwd) -> Resu
 
 /// Writes the edited account files (with `-` backups) and, like the tools, makes sure
 /// the lock file `/etc/.pwd.lock` (0600) exists.
-fn save(stage: &mut Stage<'_>, db: &Db) -> Result<(), Error> {
+fn save(stage: &mut Context<'_>, db: &Db) -> Result<(), Error> {
     const ENTRY: &str = "$.passwd";
     const LOCK: &str = "/etc/.pwd.lock";
     if !stage.dry_run {
@@ -358,7 +360,7 @@ fn save(stage: &mut Stage<'_>, db: &Db) -> Result<(), Error> {
 }
 
 /// `groupdel`, `groupmod` or `groupadd`.
-fn group(stage: &mut Stage<'_>, db: &mut Db, entry: &str, g: &PasswdGroup) -> Result<(), Error> {
+fn group(stage: &mut Context<'_>, db: &mut Db, entry: &str, g: &PasswdGroup) -> Result<(), Error> {
     let name = g.name.as_str();
     check_name(entry, name)?;
     if let Some(h) = &g.password_hash {
@@ -486,7 +488,7 @@ fn shadow_password(hash: &str) -> &str {
 
 /// `userdel --remove`, `usermod` or `useradd`.
 fn user(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -524,7 +526,7 @@ fn user(
 }
 
 fn useradd(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -632,7 +634,7 @@ fn useradd(
 }
 
 fn usermod(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     u: &PasswdUser,
@@ -723,7 +725,7 @@ fn usermod(
 }
 
 fn userdel(
-    stage: &mut Stage<'_>,
+    stage: &mut Context<'_>,
     db: &mut Db,
     entry: &str,
     name: &str,
@@ -795,7 +797,7 @@ fn userdel(
 }
 
 /// Creates, moves or removes a home directory after the account files were written.
-fn home(stage: &mut Stage<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
+fn home(stage: &mut Context<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
     let root = stage.root;
     match op {
         HomeOp::Create {
@@ -859,7 +861,7 @@ fn home(stage: &mut Stage<'_>, mode: u32, op: HomeOp) -> Result<(), Error> {
 }
 
 /// Copies the skeleton tree `src` into `dst`, everything owned by `uid:gid`, modes kept.
-fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<(), RootError> {
+fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<(), IoError> {
     for (name, kind) in root.read_dir(src)? {
         let (from, to) = (format!("{src}/{name}"), format!("{dst}/{name}"));
         let mode = root.lstat(&from)?.map_or(0o644, |m| m.mode);
@@ -892,7 +894,7 @@ fn copy_skel(root: &Root, src: &str, dst: &str, uid: u32, gid: u32) -> Result<()
 
 /// Writes `<home>/.ssh/authorized_keys.d/ignition` as Ignition does as the user:
 /// missing directories 0700 and the file 0600, owned by the user's uid and primary gid.
-fn ssh_keys(stage: &mut Stage<'_>, db: &Db, entry: &str, u: &PasswdUser) -> Result<(), Error> {
+fn ssh_keys(stage: &mut Context<'_>, db: &Db, entry: &str, u: &PasswdUser) -> Result<(), Error> {
     let name = u.name.as_str();
     let user = db
         .user(name)

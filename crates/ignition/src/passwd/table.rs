@@ -1,6 +1,8 @@
 //! The account files' line format: colon-separated entries, other lines kept verbatim.
 
-use crate::root::{Perms, Root, RootError};
+use ferro_sys::IoError;
+
+use crate::root::{Perms, Root};
 
 /// One line of an account file: colon-separated fields, or anything else kept verbatim.
 #[derive(Debug, Clone)]
@@ -24,7 +26,7 @@ pub(super) struct Table {
 }
 
 impl Table {
-    pub(super) fn load(root: &Root, path: &'static str, new_mode: u32) -> Result<Table, RootError> {
+    pub(super) fn load(root: &Root, path: &'static str, new_mode: u32) -> Result<Table, IoError> {
         let original = root.read(path)?;
         let perms = match &original {
             Some(_) => root.stat(path)?.map(|m| Perms {
@@ -107,7 +109,7 @@ impl Table {
 
     /// Writes the backup (`path-`, the previous contents with the same owner and mode)
     /// and then the file itself, atomically.
-    pub(super) fn save(&self, root: &Root) -> Result<(), RootError> {
+    pub(super) fn save(&self, root: &Root) -> Result<(), IoError> {
         if let (Some(original), Some(perms)) = (&self.original, self.perms) {
             root.write_file(&format!("{}-", self.path), original, perms)?;
         }

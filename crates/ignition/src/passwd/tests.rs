@@ -4,7 +4,23 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use serde_json::json;
 
 use super::allocate;
-use crate::files::test_support::{TestRoot, as_root};
+use crate::apply::Changes;
+use crate::error::Error;
+use crate::test_support::{TestRoot, as_root};
+
+/// The accounts part of the files stage alone.
+trait ApplyAccounts {
+    fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error>;
+}
+
+impl ApplyAccounts for TestRoot {
+    fn apply(&self, json: serde_json::Value, dry_run: bool) -> Result<Changes, Error> {
+        self.run(json, dry_run, |context, config| {
+            let mut db = super::Db::load(context.root).map_err(|e| Error::io("$.passwd", e))?;
+            super::apply(context, &mut db, &config.passwd)
+        })
+    }
+}
 
 fn seeded() -> TestRoot {
     let t = TestRoot::new();

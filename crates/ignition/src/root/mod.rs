@@ -12,51 +12,30 @@
 //!
 //! Paths given to [`Root`] are the config's absolute paths (`/etc/hello`); they are
 //! cleaned lexically first, so `.` and `..` components never reach the final `*at` call.
+//!
+//! Files are written by ferrocore's one atomic writer ([`ferro_sys::atomic`]) in the
+//! directory this resolution found, and every failure is a [`ferro_sys::IoError`] naming
+//! the path as the config does (inside the root), so messages point at the config entry.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use ferro_sys::IoError;
+use ferro_sys::atomic::{Collision, DirFd, Durability, TempFile};
 use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Uid};
 use rustix::io::Errno;
 
-/// A filesystem operation on a path in the root failed.
-///
-/// Displays as `could not create directory /etc/x: …`, with the path as the config
-/// names it (inside the root), so the message points at the config entry's path.
-#[derive(Debug, thiserror::Error)]
-#[error("could not {verb} {path}: {error}")]
-pub struct RootError {
-    /// What was being done (`create directory`, `write file`, …).
-    pub verb: &'static str,
-    /// The path inside the root.
-    pub path: String,
-    /// The underlying error.
-    pub error: io::Error,
-}
-
-impl RootError {
-    fn new(verb: &'static str, path: &str, errno: Errno) -> Self {
-        let error = if errno == Errno::LOOP {
-            io::Error::other("symlink loop or too many levels of symbolic links (ELOOP)")
-        } else {
-            io::Error::from(errno)
-        };
-        RootError {
-            verb,
-            path: path.to_string(),
-            error,
-        }
-    }
-
-    fn io(verb: &'static str, path: &str, error: io::Error) -> Self {
-        RootError {
-            verb,
-            path: path.to_string(),
-            error,
-        }
-    }
+/// The error of `action` on `path` (inside the root) failing with `errno`. `ELOOP` is
+/// spelled out: `openat2` also answers it for a symlink that would leave the root, where
+/// the bare OS text ("Too many levels of symbolic links") misleads.
+fn errno_error(action: &'static str, path: &str, errno: Errno) -> IoError {
+    let error = if errno == Errno::LOOP {
+        io::Error::other("symlink loop or too many levels of symbolic links (ELOOP)")
+    } else {
+        io::Error::from(errno)
+    };
+    IoError::new(action, path, error)
 }
 
 /// What kind of node a path is, as far as the files stage cares.
@@ -126,9 +105,6 @@ pub struct Root {
     host: PathBuf,
 }
 
-/// Counter making temp file names unique within the process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// How often `openat2` is retried on `EAGAIN` (a concurrent rename in the root).
 const EAGAIN_RETRIES: usize = 16;
 
@@ -170,14 +146,14 @@ struct Located {
 
 impl Root {
     /// Opens the root directory `path` (which must exist and be a directory).
-    pub fn open(path: &Path) -> Result<Root, RootError> {
+    pub fn open(path: &Path) -> Result<Root, IoError> {
         let shown = path.display().to_string();
         let fd = rfs::open(
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| RootError::new("open root directory", &shown, e))?;
+        .map_err(|e| errno_error("open root directory", &shown, e))?;
         Ok(Root {
             fd,
             host: path.to_path_buf(),
@@ -222,29 +198,29 @@ impl Root {
     }
 
     /// Like [`Root::locate`], but the root itself is an error (`EINVAL`) for `verb`.
-    fn locate_named(&self, path: &str, verb: &'static str) -> Result<Located, RootError> {
+    fn locate_named(&self, path: &str, verb: &'static str) -> Result<Located, IoError> {
         match self.locate(path) {
             Ok(Some(l)) => Ok(l),
-            Ok(None) => Err(RootError::io(
+            Ok(None) => Err(IoError::new(
                 verb,
                 path,
                 io::Error::new(io::ErrorKind::InvalidInput, "the root directory itself"),
             )),
-            Err(e) => Err(RootError::new(verb, path, e)),
+            Err(e) => Err(errno_error(verb, path, e)),
         }
     }
 
     /// The node at `path` without following a final symlink; `None` if it does not exist.
-    pub fn lstat(&self, path: &str) -> Result<Option<Meta>, RootError> {
+    pub fn lstat(&self, path: &str) -> Result<Option<Meta>, IoError> {
         const VERB: &str = "stat";
         let located = match self.locate(path) {
             Ok(Some(l)) => l,
             Ok(None) => {
-                let st = rfs::fstat(&self.fd).map_err(|e| RootError::new(VERB, path, e))?;
+                let st = rfs::fstat(&self.fd).map_err(|e| errno_error(VERB, path, e))?;
                 return Ok(Some(Meta::from_stat(&st)));
             }
             Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(RootError::new(VERB, path, e)),
+            Err(e) => return Err(errno_error(VERB, path, e)),
         };
         match rfs::statat(
             &located.dir,
@@ -253,20 +229,20 @@ impl Root {
         ) {
             Ok(st) => Ok(Some(Meta::from_stat(&st))),
             Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(RootError::new(VERB, path, e)),
+            Err(e) => Err(errno_error(VERB, path, e)),
         }
     }
 
     /// The node at `path`, following symlinks inside the root; `None` if it does not
     /// exist (a dangling symlink included).
-    pub fn stat(&self, path: &str) -> Result<Option<Meta>, RootError> {
+    pub fn stat(&self, path: &str) -> Result<Option<Meta>, IoError> {
         match self.open_in_root(&components(path).join("/"), OFlags::PATH) {
             Ok(fd) => {
-                let st = rfs::fstat(&fd).map_err(|e| RootError::new("stat", path, e))?;
+                let st = rfs::fstat(&fd).map_err(|e| errno_error("stat", path, e))?;
                 Ok(Some(Meta::from_stat(&st)))
             }
             Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(RootError::new("stat", path, e)),
+            Err(e) => Err(errno_error("stat", path, e)),
         }
     }
 
@@ -279,7 +255,7 @@ impl Root {
         path: &str,
         mode: u32,
         owner: Option<(u32, u32)>,
-    ) -> Result<Vec<String>, RootError> {
+    ) -> Result<Vec<String>, IoError> {
         self.create_dir_all_through_links(path, mode, owner, 0)
     }
 
@@ -292,7 +268,7 @@ impl Root {
         mode: u32,
         owner: Option<(u32, u32)>,
         hops: usize,
-    ) -> Result<Vec<String>, RootError> {
+    ) -> Result<Vec<String>, IoError> {
         const VERB: &str = "create directory";
         const MAX_HOPS: usize = 40;
         let comps = components(path);
@@ -303,7 +279,7 @@ impl Root {
                 Ok(_) => break,
                 Err(Errno::NOENT) if existing > 0 => existing -= 1,
                 Err(e) => {
-                    return Err(RootError::new(
+                    return Err(errno_error(
                         VERB,
                         &format!("/{}", comps[..existing].join("/")),
                         e,
@@ -316,14 +292,14 @@ impl Root {
             let shown = format!("/{}", comps[..=depth].join("/"));
             let parent = self
                 .open_dir(&comps[..depth].join("/"))
-                .map_err(|e| RootError::new(VERB, &shown, e))?;
+                .map_err(|e| errno_error(VERB, &shown, e))?;
             match rfs::mkdirat(&parent, comps[depth], Mode::from_raw_mode(mode & 0o777)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
                     // Raced, or a dangling symlink whose target must be created first.
                     if let Ok(target) = rfs::readlinkat(&parent, comps[depth], Vec::new()) {
                         if hops >= MAX_HOPS {
-                            return Err(RootError::new(VERB, &shown, Errno::LOOP));
+                            return Err(errno_error(VERB, &shown, Errno::LOOP));
                         }
                         let target = target.to_string_lossy().into_owned();
                         let resolved = if target.starts_with('/') {
@@ -339,118 +315,73 @@ impl Root {
                         )?);
                     }
                 }
-                Err(e) => return Err(RootError::new(VERB, &shown, e)),
+                Err(e) => return Err(errno_error(VERB, &shown, e)),
             }
             let dir = self
                 .open_dir(&comps[..=depth].join("/"))
-                .map_err(|e| RootError::new(VERB, &shown, e))?;
+                .map_err(|e| errno_error(VERB, &shown, e))?;
             if let Some((uid, gid)) = owner {
                 rfs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                    .map_err(|e| RootError::new("change owner of", &shown, e))?;
+                    .map_err(|e| errno_error("change owner of", &shown, e))?;
             }
             rfs::fchmod(&dir, Mode::from_raw_mode(mode))
-                .map_err(|e| RootError::new("change mode of", &shown, e))?;
+                .map_err(|e| errno_error("change mode of", &shown, e))?;
             created.push(shown);
         }
         Ok(created)
     }
 
-    /// Writes `data` to `path` atomically: an unnamed file (`O_TMPFILE`) in the same
-    /// directory gets the data, owner and mode (chown before chmod so setuid/setgid
-    /// survive) and is then linked at `path` — a file appears complete or not at all,
-    /// and a new file costs one directory insertion instead of a create plus a rename.
-    /// When `path` exists the unnamed file is linked under a temporary name and renamed
-    /// over it; whatever was there (a symlink included) is replaced, never written
-    /// through. Filesystems without `O_TMPFILE` get a named temp file and a rename. The
-    /// parent directory must exist. On failure `path` is untouched and no temp file
-    /// stays. Durability is [`Root::sync`]'s job, once for a whole stage: an fsync per
-    /// file made provisioning many files several times slower.
-    pub fn write_file(&self, path: &str, data: &[u8], perms: Perms) -> Result<(), RootError> {
+    /// Writes `data` to `path` atomically with ferrocore's one atomic writer
+    /// ([`ferro_sys::atomic`]): a new file in the directory the root-confined resolution
+    /// found gets the data, owner and mode (chown before chmod so setuid/setgid survive)
+    /// and is then named `path` — a file appears complete or not at all. Whatever was at
+    /// `path` (a symlink included) is replaced, never written through. The parent
+    /// directory must exist. On failure `path` is untouched and no temp file stays.
+    /// Durability is [`Root::sync`]'s job, once for a whole stage: an fsync per file made
+    /// provisioning many files several times slower.
+    pub fn write_file(&self, path: &str, data: &[u8], perms: Perms) -> Result<(), IoError> {
         const VERB: &str = "write file";
+        // Every step fails as "could not write file PATH", whatever step it was.
+        let fail = |e: IoError| IoError::new(VERB, path, e.source);
         let at = self.locate_named(path, VERB)?;
-        let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-        let unnamed = match rfs::openat(&at.dir, ".", flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => fd,
-            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
-                return self.write_file_via_temp(&at, path, data, perms);
-            }
-            Err(e) => return Err(RootError::new(VERB, path, e)),
-        };
-        let file = fill(unnamed, path, data, perms)?;
-        match rfs::linkat(&file, "", &at.dir, at.name.as_str(), AtFlags::EMPTY_PATH) {
-            Ok(()) => Ok(()),
-            Err(Errno::EXIST) => {
-                let tmp = self.link_temp(&at, &file, path)?;
-                rfs::renameat(&at.dir, tmp.as_str(), &at.dir, at.name.as_str()).map_err(|e| {
-                    let _ = rfs::unlinkat(&at.dir, tmp.as_str(), AtFlags::empty());
-                    RootError::new(VERB, path, e)
-                })
-            }
-            // Linking an unnamed file needs CAP_DAC_READ_SEARCH; without it, a named one.
-            Err(Errno::NOENT | Errno::PERM) => self.write_file_via_temp(&at, path, data, perms),
-            Err(e) => Err(RootError::new(VERB, path, e)),
+        let shown = Path::new(path);
+        let mut temp =
+            TempFile::new_in(DirFd::Borrowed(at.dir.as_fd()), shown, 0o600).map_err(fail)?;
+        let file = temp.file();
+        file.write_all(data)
+            .map_err(|e| IoError::new(VERB, path, e))?;
+        if perms.uid.is_some() || perms.gid.is_some() {
+            rfs::fchown(
+                &*file,
+                perms.uid.map(Uid::from_raw),
+                perms.gid.map(Gid::from_raw),
+            )
+            .map_err(|e| errno_error("change owner of", path, e))?;
         }
-    }
-
-    /// [`Root::write_file`] with a named temp file and a rename.
-    fn write_file_via_temp(
-        &self,
-        at: &Located,
-        path: &str,
-        data: &[u8],
-        perms: Perms,
-    ) -> Result<(), RootError> {
-        let (tmp, fd) = self.create_temp(at, path)?;
-        let result = fill(fd, path, data, perms).and_then(|_| {
-            rfs::renameat(&at.dir, tmp.as_str(), &at.dir, at.name.as_str())
-                .map_err(|e| RootError::new("write file", path, e))
-        });
-        if result.is_err() {
-            // Best effort: the error being reported matters more than a cleanup failure.
-            let _ = rfs::unlinkat(&at.dir, tmp.as_str(), AtFlags::empty());
-        }
-        result
-    }
-
-    /// Links the finished unnamed file `file` under a fresh temporary name beside `at`.
-    fn link_temp(
-        &self,
-        at: &Located,
-        file: &std::fs::File,
-        path: &str,
-    ) -> Result<String, RootError> {
-        loop {
-            let tmp = temp_name(at);
-            match rfs::linkat(file, "", &at.dir, tmp.as_str(), AtFlags::EMPTY_PATH) {
-                Ok(()) => return Ok(tmp),
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(RootError::new("create temp file for", path, e)),
-            }
-        }
+        rfs::fchmod(&*file, Mode::from_raw_mode(perms.mode))
+            .map_err(|e| errno_error("change mode of", path, e))?;
+        // A single name component in the resolved directory: the final component is
+        // never followed, and the resolution stays confined to the root.
+        temp.publish_in(
+            at.dir.as_fd(),
+            Path::new(&at.name),
+            shown,
+            Collision::Replace,
+            Durability::Deferred,
+        )
+        .map(drop)
+        .map_err(|(_, e)| fail(e))
     }
 
     /// Flushes everything written to the root's filesystem to disk (`syncfs`): the
     /// durability point of a stage, before it reports success.
-    pub fn sync(&self) -> Result<(), RootError> {
-        rfs::syncfs(&self.fd).map_err(|e| RootError::new("sync", "/", e))
-    }
-
-    fn create_temp(&self, at: &Located, path: &str) -> Result<(String, OwnedFd), RootError> {
-        loop {
-            let tmp = temp_name(at);
-            let flags =
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            match rfs::openat(&at.dir, tmp.as_str(), flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => return Ok((tmp, fd)),
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(RootError::new("create temp file for", path, e)),
-            }
-        }
+    pub fn sync(&self) -> Result<(), IoError> {
+        rfs::syncfs(&self.fd).map_err(|e| errno_error("sync", "/", e))
     }
 
     /// Appends `data` to the regular file at `path`, creating it with `create_mode` if
     /// missing. A symlink at `path` is an error, not followed.
-    pub fn append(&self, path: &str, data: &[u8], create_mode: u32) -> Result<(), RootError> {
+    pub fn append(&self, path: &str, data: &[u8], create_mode: u32) -> Result<(), IoError> {
         const VERB: &str = "append to file";
         let at = self.locate_named(path, VERB)?;
         let flags = OFlags::WRONLY
@@ -466,10 +397,10 @@ impl Root {
             flags,
             Mode::from_raw_mode(create_mode),
         )
-        .map_err(|e| RootError::new(VERB, path, e))?;
-        let st = rfs::fstat(&fd).map_err(|e| RootError::new(VERB, path, e))?;
+        .map_err(|e| errno_error(VERB, path, e))?;
+        let st = rfs::fstat(&fd).map_err(|e| errno_error(VERB, path, e))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(RootError::io(
+            return Err(IoError::new(
                 VERB,
                 path,
                 io::Error::other("not a regular file"),
@@ -477,20 +408,20 @@ impl Root {
         }
         let mut file = std::fs::File::from(fd);
         file.write_all(data)
-            .map_err(|e| RootError::io(VERB, path, e))
+            .map_err(|e| IoError::new(VERB, path, e))
     }
 
     /// Creates a symlink at `path` whose text is `target`, verbatim (not re-rooted: it is
     /// resolved by the booted system, where the root is `/`).
-    pub fn symlink(&self, path: &str, target: &str) -> Result<(), RootError> {
+    pub fn symlink(&self, path: &str, target: &str) -> Result<(), IoError> {
         const VERB: &str = "create symlink";
         let at = self.locate_named(path, VERB)?;
-        rfs::symlinkat(target, &at.dir, at.name.as_str()).map_err(|e| RootError::new(VERB, path, e))
+        rfs::symlinkat(target, &at.dir, at.name.as_str()).map_err(|e| errno_error(VERB, path, e))
     }
 
     /// Creates a hard link at `path` to `target`, both resolved inside the root; a
     /// symlink at `target` is linked itself, not followed.
-    pub fn hard_link(&self, path: &str, target: &str) -> Result<(), RootError> {
+    pub fn hard_link(&self, path: &str, target: &str) -> Result<(), IoError> {
         const VERB: &str = "create hard link";
         let to = self.locate_named(target, VERB)?;
         let at = self.locate_named(path, VERB)?;
@@ -501,21 +432,21 @@ impl Root {
             at.name.as_str(),
             AtFlags::empty(),
         )
-        .map_err(|e| RootError::new(VERB, path, e))
+        .map_err(|e| errno_error(VERB, path, e))
     }
 
     /// Renames `from` to `to` (both inside the root; neither final component followed).
-    pub fn rename(&self, from: &str, to: &str) -> Result<(), RootError> {
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), IoError> {
         const VERB: &str = "rename";
         let src = self.locate_named(from, VERB)?;
         let dst = self.locate_named(to, VERB)?;
         rfs::renameat(&src.dir, src.name.as_str(), &dst.dir, dst.name.as_str())
-            .map_err(|e| RootError::new(VERB, from, e))
+            .map_err(|e| errno_error(VERB, from, e))
     }
 
     /// Changes the owner of `path` without following a final symlink (`lchown`); `None`
     /// keeps the current id.
-    pub fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<(), RootError> {
+    pub fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<(), IoError> {
         const VERB: &str = "change owner of";
         let (uid, gid) = (uid.map(Uid::from_raw), gid.map(Gid::from_raw));
         match self.locate(path) {
@@ -529,13 +460,13 @@ impl Root {
             Ok(None) => rfs::fchown(&self.fd, uid, gid),
             Err(e) => Err(e),
         }
-        .map_err(|e| RootError::new(VERB, path, e))
+        .map_err(|e| errno_error(VERB, path, e))
     }
 
     /// Sets the permission bits of the file or directory at `path`, setuid/setgid/sticky
     /// included. A symlink at `path` is an error (symlinks have no mode of their own); the
     /// node is opened without following it, so the change cannot land elsewhere.
-    pub fn chmod(&self, path: &str, mode: u32) -> Result<(), RootError> {
+    pub fn chmod(&self, path: &str, mode: u32) -> Result<(), IoError> {
         const VERB: &str = "change mode of";
         let fd = match self.locate(path) {
             Ok(Some(at)) => rfs::openat(
@@ -551,61 +482,61 @@ impl Root {
             Ok(None) => self.open_dir(""),
             Err(e) => Err(e),
         }
-        .map_err(|e| RootError::new(VERB, path, e))?;
-        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| RootError::new(VERB, path, e))
+        .map_err(|e| errno_error(VERB, path, e))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| errno_error(VERB, path, e))
     }
 
     /// Removes `path` and, for a directory, everything below it (`os.RemoveAll`). A
     /// symlink is removed itself; nothing is followed. Returns whether anything existed.
-    pub fn remove_all(&self, path: &str) -> Result<bool, RootError> {
+    pub fn remove_all(&self, path: &str) -> Result<bool, IoError> {
         const VERB: &str = "remove";
         let at = self.locate_named(path, VERB);
         let at = match at {
             Ok(at) => at,
-            Err(e) if e.error.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
+            Err(e) if e.source.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
                 return Ok(false);
             }
             Err(e) => return Err(e),
         };
-        remove_entry(&at.dir, &at.name).map_err(|e| RootError::new(VERB, path, e))
+        remove_entry(&at.dir, &at.name).map_err(|e| errno_error(VERB, path, e))
     }
 
     /// Reads the file at `path` (symlinks followed inside the root); `None` if missing.
-    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RootError> {
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, IoError> {
         const VERB: &str = "read";
         let fd =
             match self.open_in_root(&components(path).join("/"), OFlags::RDONLY | OFlags::NOCTTY) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => return Ok(None),
-                Err(e) => return Err(RootError::new(VERB, path, e)),
+                Err(e) => return Err(errno_error(VERB, path, e)),
             };
         let mut data = Vec::new();
         std::fs::File::from(fd)
             .read_to_end(&mut data)
-            .map_err(|e| RootError::io(VERB, path, e))?;
+            .map_err(|e| IoError::new(VERB, path, e))?;
         Ok(Some(data))
     }
 
     /// The text of the symlink at `path`.
-    pub fn read_link(&self, path: &str) -> Result<String, RootError> {
+    pub fn read_link(&self, path: &str) -> Result<String, IoError> {
         const VERB: &str = "read symlink";
         let at = self.locate_named(path, VERB)?;
         let text = rfs::readlinkat(&at.dir, at.name.as_str(), Vec::new())
-            .map_err(|e| RootError::new(VERB, path, e))?;
+            .map_err(|e| errno_error(VERB, path, e))?;
         Ok(text.to_string_lossy().into_owned())
     }
 
     /// The entries of the directory at `path` (symlinks followed inside the root), sorted
     /// by name; empty if it does not exist.
-    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, Kind)>, RootError> {
+    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, Kind)>, IoError> {
         const VERB: &str = "read directory";
         let fd = match self.open_dir(&components(path).join("/")) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(Vec::new()),
-            Err(e) => return Err(RootError::new(VERB, path, e)),
+            Err(e) => return Err(errno_error(VERB, path, e)),
         };
         let mut out = Vec::new();
-        for (name, st) in list(&fd).map_err(|e| RootError::new(VERB, path, e))? {
+        for (name, st) in list(&fd).map_err(|e| errno_error(VERB, path, e))? {
             out.push((name, Meta::from_stat(&st).kind));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -652,28 +583,14 @@ fn remove_entry(dir: &impl AsFd, name: &str) -> Result<bool, Errno> {
     Ok(true)
 }
 
-/// A temp file name beside `at` that no other writer in this process picks.
-fn temp_name(at: &Located) -> String {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".{}.ferro-tmp.{}.{n}", at.name, std::process::id())
-}
-
-/// Writes `data` into the new file `fd` and gives it its owner and mode.
-fn fill(fd: OwnedFd, path: &str, data: &[u8], perms: Perms) -> Result<std::fs::File, RootError> {
-    let mut file = std::fs::File::from(fd);
-    file.write_all(data)
-        .map_err(|e| RootError::io("write file", path, e))?;
-    if perms.uid.is_some() || perms.gid.is_some() {
-        rfs::fchown(
-            &file,
-            perms.uid.map(Uid::from_raw),
-            perms.gid.map(Gid::from_raw),
-        )
-        .map_err(|e| RootError::new("change owner of", path, e))?;
+#[cfg(test)]
+/// Tests only: whether ownership can be set and checked; says so when it cannot.
+pub(crate) fn as_root() -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("not root: skipping ownership assertions");
     }
-    rfs::fchmod(&file, Mode::from_raw_mode(perms.mode))
-        .map_err(|e| RootError::new("change mode of", path, e))?;
-    Ok(file)
+    root
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
 use super::*;
-use crate::files::test_support::as_root;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
@@ -114,7 +113,7 @@ fn absolute_symlink_in_parent_is_rerooted() {
         .root
         .write_file("/abs/file", b"x", PERMS)
         .expect_err("must not escape");
-    assert_eq!(err.error.raw_os_error(), Some(Errno::NOENT.raw_os_error()));
+    assert_eq!(err.source.raw_os_error(), Some(Errno::NOENT.raw_os_error()));
     // Creating directories through the dangling link creates its target, re-rooted.
     f.root
         .create_dir_all("/abs/sub", 0o755, None)
@@ -153,15 +152,15 @@ fn symlink_loops_fail_clearly() {
     f.link("l2", "l1");
     let err = f.root.write_file("/l1/x", b"x", PERMS).expect_err("loop");
     assert!(
-        err.to_string()
-            .contains("could not write file /l1/x: symlink loop"),
+        err.one_line()
+            .starts_with("could not write file '/l1/x': symlink loop"),
         "{err}"
     );
     let err = f
         .root
         .create_dir_all("/l1/x", 0o755, None)
         .expect_err("loop");
-    assert!(err.to_string().contains("symlink loop"), "{err}");
+    assert!(err.one_line().contains("symlink loop"), "{err}");
     f.assert_outside_untouched();
 }
 

@@ -7,8 +7,8 @@
 
 use crate::checksum::Checksum;
 use crate::fetch::{FetchError, Fetcher};
-use crate::pull::parallel;
 use crate::repo::Repo;
+use crate::workers::parallel;
 
 use super::apply::apply_part;
 use super::index::DeltaIndex;

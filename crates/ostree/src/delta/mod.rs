@@ -22,6 +22,7 @@ pub mod part;
 pub mod superblock;
 
 use crate::checksum::Checksum;
+use crate::error::io_err;
 use crate::fetch::FetchError;
 use crate::gvariant;
 use crate::repo::{self, Repo};
@@ -102,7 +103,7 @@ pub fn read_superblock(repo: &Repo, name: &str) -> Result<Superblock, DeltaError
     let path = repo.path().join(dir(from.as_ref(), &to)).join("superblock");
     let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => not_found(),
-        _ => repo::io_err("read", &path)(e),
+        _ => io_err("read", &path)(e).into(),
     })?;
     Ok(Superblock::parse(&bytes)?)
 }

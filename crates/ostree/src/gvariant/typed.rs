@@ -3,7 +3,7 @@
 //! `a{sv}` values written by other tools, `ostree summary -m`, and so on.
 //!
 //! Decoding is defensive like the rest of the reader: type strings and values are
-//! nested at most [`MAX_DEPTH`] deep, every slice is bounds-checked, and bytes that
+//! nested at most `MAX_DEPTH` deep, every slice is bounds-checked, and bytes that
 //! do not fit their type give an [`Error`].
 
 use super::{Error, Shape, err, read_array, read_string, read_struct, read_variant};

@@ -15,9 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::checksum::Checksum;
 use crate::delta::index as delta_index;
+use crate::error::{Error, io_err};
 use crate::gvariant::{self as gv, Member, Shape};
 use crate::object::{Metadata, ObjectType, Variant, metadata_bytes};
-use crate::repo::{Error, Repo, io_err};
+use crate::repo::Repo;
 
 fn u64_be_variant(value: u64) -> Variant {
     Variant {
@@ -109,6 +110,31 @@ fn build(
     ]))
 }
 
+/// How `summary` and `remote summary` show a summary file: one choice a front end
+/// passes through, rather than a flag each caller maps to [`view`] or [`raw`] itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryView {
+    /// `--view`: refs and metadata under OSTree's labels.
+    Labelled,
+    /// `--raw`: the GVariant text form.
+    Raw,
+}
+
+impl SummaryView {
+    /// The view `--raw` asks for, or the labelled one.
+    pub fn new(raw: bool) -> Self {
+        if raw { Self::Raw } else { Self::Labelled }
+    }
+
+    /// The text of the summary `bytes`.
+    pub fn render(self, bytes: &[u8]) -> Result<String, gv::Error> {
+        match self {
+            Self::Labelled => view(bytes),
+            Self::Raw => raw(bytes),
+        }
+    }
+}
+
 /// The refs a summary lists, in its order: `(name, commit)`. Pulls resolve refs
 /// through it rather than one `refs/heads/NAME` request each.
 pub fn parse_refs(bytes: &[u8]) -> Result<Vec<(String, Checksum)>, gv::Error> {
@@ -153,7 +179,9 @@ pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, E
     delta_index::write_indexes(repo, &deltas)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(io_err("delete", &sig)(e).into());
+        }
         _ => {}
     }
     repo.write_durable(&repo.path().join("summary"), &bytes)?;

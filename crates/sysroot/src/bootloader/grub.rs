@@ -9,9 +9,12 @@
 
 use std::path::Path;
 
+use ferro_sys::IoResultExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
+
 use crate::bls::BlsEntry;
 use crate::deployment::read_entries;
-use crate::error::{Error, io_err};
+use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
 
@@ -35,11 +38,13 @@ pub(crate) fn enabled(sysroot: &Path) -> bool {
 
 /// Writes `loader_dir/grub.cfg` for `entries` (boot order, default first).
 pub(crate) fn write_menu(loader_dir: &Path, entries: &[BlsEntry]) -> Result<(), Error> {
-    fsutil::write_atomic(
-        &loader_dir.join("grub.cfg"),
+    let path = loader_dir.join("grub.cfg");
+    write_file(
+        &path,
         menu(entries).as_bytes(),
-        0o644,
-    )
+        WriteOptions::replace(0o644),
+    )?;
+    Ok(())
 }
 
 /// A word as GRUB's shell reads it back unchanged: plain words stay bare, anything
@@ -103,7 +108,7 @@ impl Sysroot {
     pub fn install_grub_config(&self) -> Result<(), Error> {
         let stub = stub_path(self.path());
         let dir = stub.parent().unwrap_or(self.path());
-        std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        std::fs::create_dir_all(dir).at("create directory", dir)?;
         let loader = self
             .path()
             .join(format!("boot/loader.{}", self.read_bootversion()?));
@@ -111,9 +116,9 @@ impl Sysroot {
             .into_iter()
             .map(|(_, entry)| entry)
             .collect();
-        std::fs::create_dir_all(&loader).map_err(io_err("create directory", &loader))?;
+        std::fs::create_dir_all(&loader).at("create directory", &loader)?;
         write_menu(&loader, &entries)?;
-        fsutil::write_atomic(&stub, STUB.as_bytes(), 0o644)?;
+        write_file(&stub, STUB.as_bytes(), WriteOptions::replace(0o644))?;
         fsutil::sync_dir(dir)
     }
 }

@@ -10,6 +10,7 @@ use std::process::Command;
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::object::Variant;
 use ferro_ostree::{Checksum, Repo};
+use ferro_sys::CommandRunExt;
 
 /// A scratch directory that also clears the immutable attribute of deployments
 /// (`chattr +i`, set by ferro and by `ostree admin deploy`) before it is deleted.
@@ -35,7 +36,7 @@ impl Drop for Scratch {
         let _ = Command::new("chattr")
             .args(["-R", "-f", "-i"])
             .arg(self.0.path())
-            .status();
+            .run_status();
     }
 }
 
@@ -43,8 +44,8 @@ impl Drop for Scratch {
 pub fn have_ostree(test: &str) -> bool {
     let ok = Command::new("ostree")
         .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+        .run_get_output()
+        .is_ok();
     if !ok {
         eprintln!("skipping {test}: the `ostree` CLI is not installed");
     }
@@ -53,13 +54,10 @@ pub fn have_ostree(test: &str) -> bool {
 
 /// Runs `ostree ARGS`, asserting success, returning stdout.
 pub fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ostree {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    Command::new("ostree")
+        .args(args)
+        .run_get_string()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Writes a minimal bootable tree: kernel `6.1.0` (with initramfs), os-release, and

@@ -13,13 +13,16 @@
 //! * syntax errors read `yaml: line N: <message>` with libyaml's wording where it differs
 //!   from the underlying parser's.
 //!
+//! It lives beside the tree it builds rather than in the Butane front end because other
+//! hand-written YAML (compose manifests) needs the same positions and the same rules.
+//!
 //! The tree is built without recursion, nesting is capped and alias expansion is budgeted,
 //! so no input can exhaust the stack or memory.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use ferro_document::{Entry, Mark, Node, Value};
+use crate::{Entry, Mark, Node, Value};
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, Tag};
 
 /// The deepest nesting of lists and maps accepted. Real configs stay below ten levels;

@@ -281,8 +281,11 @@ fn keys_are_quoted_like_go() {
 /// expected text once the CLI's prefixes are taken off.
 #[test]
 fn conformance_corpus() {
-    let dir = std::path::Path::new("/work/shared/conformance/butane");
-    let Ok(listing) = std::fs::read_dir(dir) else {
+    // The corpus sits beside the repository (`../shared`), in CI as here.
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/butane");
+    let Ok(listing) = std::fs::read_dir(&dir) else {
+        eprintln!("skipping: {} is absent", dir.display());
         return;
     };
     let mut inputs: Vec<_> = listing

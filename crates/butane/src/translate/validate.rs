@@ -6,12 +6,12 @@
 use ferro_document::{Kind, Path};
 use serde_json::Value;
 
+use super::boot_device::wants_luks;
+use super::context::{Context, items};
+use super::quadlets::{EXTENSIONS, template_of};
+use super::resources::{pointer, resource_paths};
 use crate::profile::{Profile, Variant};
 use crate::schema::{BootDevice, Grub, Metadata, Openshift, Quadlet, Tree};
-use crate::translate::boot_device::wants_luks;
-use crate::translate::context::{Context, items};
-use crate::translate::quadlets::{EXTENSIONS, template_of};
-use crate::translate::resources::{pointer, resource_paths};
 
 /// The sugar sections of the top level, read once.
 pub(crate) struct Sugar<'a> {

@@ -4,9 +4,9 @@ use ferro_document::{Kind, Path};
 use ferro_spec::Config;
 use serde_json::{Map, Value, json};
 
+use super::context::Context;
 use crate::profile::Profile;
 use crate::schema::{BootDevice, Metadata, Openshift};
-use crate::translate::context::Context;
 use crate::yaml_out::to_yaml;
 
 const FIPS_CIPHER: [&str; 2] = ["--cipher", "aes-cbc-essiv:sha256"];

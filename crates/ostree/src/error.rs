@@ -1,0 +1,76 @@
+//! The error every repository operation returns, in a module of its own so that the
+//! repository handle ([`crate::repo`]) and the layers it is built from (object files,
+//! locks, compression) all name one type without depending on each other.
+
+use std::path::{Path, PathBuf};
+
+use crate::checksum::Checksum;
+use crate::gvariant;
+
+/// Failures of repository operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem call failed: "could not VERB 'PATH'", the one IO error of ferrocore.
+    #[error(transparent)]
+    Io(#[from] ferro_sys::IoError),
+    /// An object's bytes are not a valid object of its type.
+    #[error("could not parse object '{path}'")]
+    Object {
+        /// The object file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: gvariant::Error,
+    },
+    /// The `config` file is missing something or names an unknown mode.
+    #[error("could not read repository config '{path}': {detail}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An object's bytes do not hash to its name (a pull verifies before storing).
+    #[error("corrupt object {object}: content hashes to {actual}")]
+    Corrupt {
+        /// `CHECKSUM.TYPE` of the object that was claimed.
+        object: String,
+        /// What the bytes hash to.
+        actual: Checksum,
+    },
+    /// A ref, commit or path does not exist.
+    #[error("could not resolve '{0}': not found")]
+    NotFound(String),
+    /// A ref name is not valid.
+    #[error("invalid ref name '{0}'")]
+    InvalidRef(String),
+    /// A ref that is to be created exists already (`refs --create` never moves one).
+    #[error("ref '{0}' already exists")]
+    RefExists(String),
+    /// The operation is not possible in this repository or on this input.
+    #[error("could not {verb} '{path}': {detail}")]
+    Unsupported {
+        /// What was being done.
+        verb: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        detail: String,
+    },
+}
+
+/// The mapper from `io::Error` to [`Error::Io`]: ferro-sys's, so every crate words its
+/// IO errors the same.
+pub(crate) use ferro_sys::io_err;
+
+/// The error for a tree nested deeper than [`crate::object::MAX_DEPTH`].
+pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {
+    Error::Unsupported {
+        verb,
+        path: path.to_owned(),
+        detail: format!(
+            "directories are nested deeper than {}",
+            crate::object::MAX_DEPTH
+        ),
+    }
+}
