@@ -70,6 +70,9 @@ pub struct FleetServeArgs {
     /// Use the etcd v3 cluster at these endpoints instead of the embedded store.
     #[arg(long, value_name = "URL,URL", value_delimiter = ',')]
     pub etcd: Vec<String>,
+    /// The log level on standard error: error, warn, info (default), debug, trace.
+    #[arg(long, value_name = "LEVEL", env = crate::env::FERRO_LOG)]
+    pub log: Option<String>,
 }
 
 /// How to reach a server's admin API.
@@ -79,7 +82,7 @@ pub struct FleetServerArgs {
     #[arg(
         long,
         value_name = "URL",
-        env = "FERRO_FLEET_SERVER",
+        env = crate::env::FERRO_FLEET_SERVER,
         default_value = "http://127.0.0.1:8410"
     )]
     pub server: String,
@@ -87,13 +90,13 @@ pub struct FleetServerArgs {
     #[arg(
         long,
         value_name = "TOKEN",
-        env = "FERRO_FLEET_TOKEN",
+        env = crate::env::FERRO_FLEET_TOKEN,
         hide_env_values = true
     )]
     pub token: String,
     /// Trust only the CA certificates in this PEM file for an https:// server (a
     /// fleet's private CA), instead of the public roots.
-    #[arg(long, value_name = "FILE", env = "FERRO_FLEET_CA")]
+    #[arg(long, value_name = "FILE", env = crate::env::FERRO_FLEET_CA)]
     pub ca: Option<PathBuf>,
 }
 

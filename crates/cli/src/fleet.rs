@@ -43,7 +43,7 @@ fn serve_fleet(args: FleetServeArgs, printer: &Printer) -> anyhow::Result<ExitSt
     if !args.etcd.is_empty() {
         config.etcd = args.etcd;
     }
-    ferro_fleet::server::init_logging();
+    ferro_fleet::server::init_logging(args.log.as_deref());
     let mut announced = Ok(());
     ferro_fleet::server::serve(config, |addr| {
         announced = printer.out_bytes(format!("listening on {addr}\n").as_bytes());

@@ -36,10 +36,7 @@ fn main() {
         eprintln!("usage: fleet_bench ADDR[,ADDR…] GROUP CLIENTS ROUNDS");
         std::process::exit(2);
     };
-    let addrs: Vec<SocketAddr> = addrs
-        .split(',')
-        .map(|a| a.parse().expect("ADDR"))
-        .collect();
+    let addrs: Vec<SocketAddr> = addrs.split(',').map(|a| a.parse().expect("ADDR")).collect();
     let clients: usize = clients.parse().expect("CLIENTS");
     let rounds: usize = rounds.parse().expect("ROUNDS");
     let start = Instant::now();

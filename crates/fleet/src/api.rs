@@ -156,6 +156,44 @@ pub struct NodeRecord {
     pub first_seen: u64,
     /// When it last asked (ms since the Unix epoch).
     pub last_seen: u64,
+    /// The versions it reported, each with when it was first reported, oldest first
+    /// (at most [`crate::inventory::MAX_HISTORY`]): what the nodes-per-version chart
+    /// is computed from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<VersionSeen>,
+}
+
+/// A version a node reported, from when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSeen {
+    /// The first report of this version (ms since the Unix epoch).
+    pub since: u64,
+    /// The version (`os_version`).
+    pub version: String,
+}
+
+/// `GET /v1/versions`: how many nodes ran each version, at instants from the first
+/// node seen to now — the dashboard's chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionHistory {
+    /// [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `VersionHistory`.
+    pub kind: String,
+    /// Every version that appears, in the order nodes first reported them.
+    pub versions: Vec<String>,
+    /// The instants, oldest first; the last one is now.
+    pub points: Vec<VersionPoint>,
+}
+
+/// The nodes per version at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionPoint {
+    /// The instant (ms since the Unix epoch).
+    pub at: u64,
+    /// Nodes per version (versions without nodes are left out).
+    pub nodes: std::collections::BTreeMap<String, u32>,
 }
 
 /// `GET /v1/nodes`: every node that asked for the update graph.

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use ferro_sys::http::{Backoff, agent_config, is_transient, is_transient_status};
 
-use crate::api::{Audit, Locks, Nodes, Pools, ReleaseRequest, ReleaseResult, Releases};
+use crate::api::{
+    Audit, Locks, Nodes, Pools, ReleaseRequest, ReleaseResult, Releases, VersionHistory,
+};
 
 /// An admin request that failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,40 @@ fn is_loopback_url(server: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The TLS settings of an HTTPS client (the admin client, the etcd backend) from PEM
+/// texts: trust only the CA certificates of `ca_pem` (`None`: the public roots), and
+/// present the certificate chain and key of `client` when the server asks for one.
+pub(crate) fn tls_config(
+    ca_pem: Option<&[u8]>,
+    client: Option<(&[u8], &[u8])>,
+) -> Result<ureq::tls::TlsConfig, ureq::Error> {
+    use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
+    let certificates = |pem: &[u8]| -> Result<Vec<_>, ureq::Error> {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            if let PemItem::Certificate(cert) = item? {
+                certs.push(cert);
+            }
+        }
+        if certs.is_empty() {
+            return Err(ureq::Error::Tls("no certificate in the PEM file"));
+        }
+        Ok(certs)
+    };
+    let mut builder = TlsConfig::builder();
+    if let Some(ca_pem) = ca_pem {
+        builder = builder.root_certs(RootCerts::new_with_certs(&certificates(ca_pem)?));
+    }
+    if let Some((chain_pem, key_pem)) = client {
+        let key = ureq::tls::PrivateKey::from_pem(key_pem)?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(
+            &certificates(chain_pem)?,
+            key,
+        )));
+    }
+    Ok(builder.build())
+}
+
 impl AdminClient {
     /// A client for the server at `server` (its base URL) using admin `token`.
     pub fn new(server: &str, token: &str) -> Result<AdminClient, ClientError> {
@@ -105,27 +141,18 @@ impl AdminClient {
     /// Trusts only the CA certificates in `ca_pem` (PEM) for `https://` servers, e.g. a
     /// fleet's private CA, instead of the public roots.
     pub fn trusting(mut self, ca_pem: &[u8]) -> Result<AdminClient, ClientError> {
-        use ureq::tls::{PemItem, RootCerts, TlsConfig};
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(ca_pem) {
-            if let PemItem::Certificate(cert) = item.map_err(ClientError::Ca)? {
-                certs.push(cert);
-            }
-        }
-        if certs.is_empty() {
-            return Err(ClientError::Ca(ureq::Error::Tls(
-                "no certificate in the file",
-            )));
-        }
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::new_with_certs(&certs))
-            .build();
+        let tls = tls_config(Some(ca_pem), None).map_err(ClientError::Ca)?;
         self.agent = agent_config(concat!("ferro-fleet/", env!("CARGO_PKG_VERSION")))
             .timeout_global(Some(Duration::from_secs(60)))
             .tls_config(tls)
             .build()
             .new_agent();
         Ok(self)
+    }
+
+    /// `GET /v1/versions?points=N`: nodes per version over time.
+    pub fn versions(&self, points: usize) -> Result<VersionHistory, ClientError> {
+        self.call(&format!("/v1/versions?points={points}"), None)
     }
 
     /// `GET /v1/locks`: every group with its slots and holders.

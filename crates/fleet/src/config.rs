@@ -3,7 +3,10 @@
 //! ```toml
 //! listen = "127.0.0.1:8410"          # also --listen ADDR on the command line
 //! data = "/var/lib/ferro-fleet"      # embedded store (default backend)
-//! # etcd = ["http://127.0.0.1:2379"] # the etcd v3 backend instead (not built yet)
+//! # etcd = ["http://127.0.0.1:2379"] # the etcd v3 backend instead (or --etcd URL,URL)
+//! # etcd_ca = "ca.pem"               # with https:// endpoints: the CA etcd's certificate is from
+//! # etcd_cert = "client.pem"         # and a client certificate, for etcd's --client-cert-auth
+//! # etcd_key = "client.key"
 //! admin_tokens = ["…"]               # for `ferro fleet locks`, `release`, …
 //! [lock]
 //! default_group = "default"
@@ -61,6 +64,8 @@ pub struct Config {
     pub data: PathBuf,
     /// etcd v3 endpoints; non-empty selects the etcd backend.
     pub etcd: Vec<String>,
+    /// The CA and client certificate for `https://` etcd endpoints.
+    pub etcd_tls: Option<EtcdTls>,
     /// The FleetLock groups.
     pub lock: LockConfig,
     /// The update graph's source, if served.
@@ -133,6 +138,18 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
+/// How the server reaches etcd over TLS (Airlock's `client_cert_pub_path` and
+/// `client_cert_key_path`, plus the CA): PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// The CA certificates etcd's server certificate must chain to (`None`: the
+    /// system's public roots).
+    pub ca: Option<PathBuf>,
+    /// The client certificate chain and its key, for an etcd that requires client
+    /// certificates (`--client-cert-auth`).
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
 /// A config that could not be read or was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -188,6 +205,9 @@ struct RawConfig {
     admin_tokens: Vec<Spanned<String>>,
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
+    etcd_ca: Option<PathBuf>,
+    etcd_cert: Option<Spanned<PathBuf>>,
+    etcd_key: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -388,10 +408,30 @@ impl Checker<'_> {
                 None
             }
         };
+        let etcd_client = match (raw.etcd_cert, raw.etcd_key) {
+            (Some(cert), Some(key)) => {
+                Some((resolve(cert.into_inner()), resolve(key.into_inner())))
+            }
+            (None, None) => None,
+            (Some(cert), None) => {
+                self.error("etcd_cert", cert.span(), "etcd_cert needs etcd_key too");
+                None
+            }
+            (None, Some(key)) => {
+                self.error("etcd_key", key.span(), "etcd_key needs etcd_cert too");
+                None
+            }
+        };
+        let etcd_ca = raw.etcd_ca.map(resolve);
+        let etcd_tls = (etcd_ca.is_some() || etcd_client.is_some()).then_some(EtcdTls {
+            ca: etcd_ca,
+            client: etcd_client,
+        });
         Config {
             listen,
             data: resolve(raw.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA))),
             etcd,
+            etcd_tls,
             lock,
             graph,
             pools,

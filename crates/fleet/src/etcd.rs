@@ -32,6 +32,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
 use crate::api::{AuditAction, AuditRecord};
+use crate::config::EtcdTls;
 use crate::semaphore::{LockOutcome, Semaphore, UnlockOutcome};
 use crate::store::{Actor, LockStore, SlotChange, StoreError};
 
@@ -73,12 +74,18 @@ pub enum EtcdError {
     /// etcd's answer did not decode.
     #[error("etcd's answer does not decode: {0}")]
     Decode(String),
+    /// A certificate or key for etcd could not be read or used.
+    #[error("could not use '{}' for TLS to etcd", path.display())]
+    Tls {
+        /// The file (the client certificate, or the CA).
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: ureq::Error,
+    },
     /// Other servers kept changing the group until the deadline.
     #[error("the group kept changing under concurrent updates for {0:?}")]
     Contended(Duration),
-    /// A conflict, refused (Airlock mode).
-    #[error("conflict on semaphore detected, aborting")]
-    Conflict,
 }
 
 fn key_b64(key: &str) -> String {
@@ -124,22 +131,49 @@ fn decode_kvs(answer: &Value) -> Result<Vec<Kv>, EtcdError> {
 
 impl Etcd {
     /// A client of the cluster at `endpoints` (client URLs such as
-    /// `http://127.0.0.1:2379`).
-    pub fn new(endpoints: Vec<String>) -> Etcd {
-        let agent =
+    /// `http://127.0.0.1:2379`), with `tls`'s CA and client certificate for `https://`
+    /// endpoints (read now, so a bad file stops the server at start).
+    pub fn new(endpoints: Vec<String>, tls: Option<&EtcdTls>) -> Result<Etcd, EtcdError> {
+        let mut config =
             ferro_sys::http::agent_config(concat!("ferro-fleet/", env!("CARGO_PKG_VERSION")))
                 .timeout_global(Some(Duration::from_secs(5)))
-                .timeout_connect(Some(Duration::from_secs(2)))
-                .build()
-                .new_agent();
-        Etcd {
+                .timeout_connect(Some(Duration::from_secs(2)));
+        if let Some(tls) = tls {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| EtcdError::Tls {
+                    path: path.to_owned(),
+                    source: ureq::Error::Io(e),
+                })
+            };
+            let ca = tls.ca.as_deref().map(read).transpose()?;
+            let client = match &tls.client {
+                Some((cert, key)) => Some((read(cert)?, read(key)?)),
+                None => None,
+            };
+            let tls_config = crate::client::tls_config(
+                ca.as_deref(),
+                client.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())),
+            )
+            .map_err(|source| EtcdError::Tls {
+                path: tls
+                    .client
+                    .as_ref()
+                    .map(|(cert, _)| cert.clone())
+                    .or_else(|| tls.ca.clone())
+                    .unwrap_or_default(),
+                source,
+            })?;
+            config = config.tls_config(tls_config);
+        }
+        let agent = config.build().new_agent();
+        Ok(Etcd {
             endpoints: endpoints
                 .into_iter()
                 .map(|e| e.trim_end_matches('/').to_owned())
                 .collect(),
             agent,
             refuse_conflicts: false,
-        }
+        })
     }
 
     /// Refuses conflicts instead of retrying them, as Airlock does (for comparisons).
@@ -272,7 +306,7 @@ impl Etcd {
                 return Ok((outcome, sem));
             }
             if self.refuse_conflicts {
-                return Err(etcd_err(EtcdError::Conflict));
+                return Err(StoreError::Conflict);
             }
             if start.elapsed() > CAS_DEADLINE {
                 return Err(etcd_err(EtcdError::Contended(CAS_DEADLINE)));

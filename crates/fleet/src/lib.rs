@@ -54,6 +54,7 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod etcd;
 pub mod graph;
+pub mod inventory;
 pub mod pools;
 pub mod protocol;
 pub mod semaphore;

@@ -96,6 +96,13 @@ pub enum ErrorKind {
     GraphUnavailable,
     /// 406: the pool's config uses a field the requested Ignition spec lacks.
     UnsupportedIgnitionVersion,
+    /// 403: a token sent over plain HTTP from another machine (tokens travel only
+    /// over HTTPS or on loopback).
+    InsecureTransport,
+    /// 409: the lock's compare-and-swap met a concurrent change and the server was
+    /// configured to refuse rather than retry (`[lock] conflicts = "refuse"`,
+    /// Airlock's behaviour, for comparisons).
+    FailedLockConflict,
     /// 503: the store could not be read or written; nothing was changed.
     StoreUnavailable,
     /// 500: anything else.
@@ -120,6 +127,8 @@ impl ErrorKind {
             ErrorKind::UnknownStream => "unknown_stream",
             ErrorKind::GraphUnavailable => "graph_unavailable",
             ErrorKind::UnsupportedIgnitionVersion => "unsupported_ignition_version",
+            ErrorKind::InsecureTransport => "insecure_transport",
+            ErrorKind::FailedLockConflict => "failed_lock_conflict",
             ErrorKind::StoreUnavailable => "store_unavailable",
             ErrorKind::InternalError => "internal_error",
         }
@@ -135,9 +144,10 @@ impl ErrorKind {
             | ErrorKind::InvalidGraphRequest
             | ErrorKind::UnknownStream => 400,
             ErrorKind::Unauthorized => 401,
-            ErrorKind::AdminDisabled => 403,
+            ErrorKind::AdminDisabled | ErrorKind::InsecureTransport => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::FailedLockConflict => 409,
             ErrorKind::UnsupportedIgnitionVersion => 406,
             ErrorKind::RequestTooLarge => 413,
             ErrorKind::FailedLockSemaphoreFull => 423,

@@ -65,9 +65,14 @@ pub enum StoreError {
     /// A group the store has no record of (the config was not applied).
     #[error("group '{0}' is not in the store")]
     UnknownGroup(String),
-    /// The etcd backend failed.
+    /// The etcd backend failed (boxed as a plain error, so that this module does not
+    /// import the backend that imports it).
     #[error("the etcd store failed")]
-    Etcd(#[source] Box<crate::etcd::EtcdError>),
+    Etcd(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A compare-and-swap met a concurrent change and the store was told to refuse
+    /// rather than retry (Airlock's behaviour, kept for comparisons).
+    #[error("conflict on semaphore detected, aborting")]
+    Conflict,
 }
 
 /// Where the FleetLock semaphores live: the embedded [`Store`] or etcd
@@ -387,7 +392,9 @@ impl Store {
             if let Some(old) = table.get(key.as_str()).map_err(db_err)? {
                 let old: NodeRecord = decode(&key, old.value())?;
                 node.first_seen = old.first_seen;
+                node.history = old.history;
             }
+            crate::inventory::note_version(&mut node.history, &node.os_version, node.last_seen);
             let bytes = serde_json::to_vec(&node).expect("a node record serialises");
             table
                 .insert(key.as_str(), bytes.as_slice())
@@ -686,6 +693,7 @@ mod tests {
             stream: "stable".into(),
             first_seen: at,
             last_seen: at,
+            history: Vec::new(),
         };
         store.record_node(node("41.1", 5)).unwrap();
         store.record_node(node("41.2", 9)).unwrap();
@@ -698,6 +706,16 @@ mod tests {
                 nodes[0].last_seen
             ),
             ("41.2", 5, 9)
+        );
+        let versions: Vec<(u64, &str)> = nodes[0]
+            .history
+            .iter()
+            .map(|s| (s.since, s.version.as_str()))
+            .collect();
+        assert_eq!(
+            versions,
+            [(5, "41.1"), (9, "41.2")],
+            "each version from its first report"
         );
     }
 

@@ -2,43 +2,27 @@
 //! on loopback ports: FleetLock semantics on one member; 200 clients racing for 3
 //! slots through three servers sharing a 3-member cluster, checked from the audit
 //! records etcd holds, also with a member and a server killed mid-run; an unreachable
-//! etcd answered with 503. Skipped (with a message) where `etcd` is not installed.
+//! etcd answered with 503; an etcd that requires client certificates. Skipped (with a
+//! message) where `etcd` is not installed.
 //! See: issue 16.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::Duration;
 
-use common::{ADMIN_TOKEN, TestServer, lock, node_id, unlock};
+use common::{ADMIN_TOKEN, TestServer, free_port, lock, node_id, unlock};
 use ferro_fleet::api::{AuditAction, AuditRecord};
 use ferro_fleet::client::AdminClient;
 use ferro_sys::CommandRunExt;
 
 fn have_etcd() -> bool {
-    let found = Command::new("etcd")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .run_status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("etcd is not installed (Debian: etcd-server): skipping");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::have("etcd", "etcd-server")
 }
 
 /// One etcd member; killed when dropped.
@@ -58,11 +42,13 @@ impl Drop for Member {
 /// that it serves clients (which needs a quorum).
 fn cluster(dir: &Path, n: usize) -> Vec<Member> {
     let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-    cluster_on(dir, &ports)
+    cluster_on(dir, &ports, None)
 }
 
-/// [`cluster`] with given (client, peer) ports.
-fn cluster_on(dir: &Path, ports: &[(u16, u16)]) -> Vec<Member> {
+/// [`cluster`] with given (client, peer) ports; with `tls`, a directory holding
+/// `ca.pem`, `server.pem` and `server.key`, the members serve clients over HTTPS and
+/// require a client certificate from that CA.
+fn cluster_on(dir: &Path, ports: &[(u16, u16)], tls: Option<&Path>) -> Vec<Member> {
     let n = ports.len();
     let initial: Vec<String> = ports
         .iter()
@@ -74,8 +60,20 @@ fn cluster_on(dir: &Path, ports: &[(u16, u16)]) -> Vec<Member> {
         .iter()
         .enumerate()
         .map(|(i, (client, peer))| {
-            let client_url = format!("http://127.0.0.1:{client}");
-            let mut child = Command::new("etcd")
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let client_url = format!("{scheme}://127.0.0.1:{client}");
+            let mut command = Command::new("etcd");
+            if let Some(tls) = tls {
+                command
+                    .arg("--cert-file")
+                    .arg(tls.join("server.pem"))
+                    .arg("--key-file")
+                    .arg(tls.join("server.key"))
+                    .arg("--trusted-ca-file")
+                    .arg(tls.join("ca.pem"))
+                    .arg("--client-cert-auth");
+            }
+            let mut child = command
                 .args(["--name", &format!("m{i}")])
                 .arg("--data-dir")
                 .arg(dir.join(format!("m{i}")))
@@ -115,9 +113,19 @@ fn cluster_on(dir: &Path, ports: &[(u16, u16)]) -> Vec<Member> {
 }
 
 fn etcd_config(dir: &Path, endpoints: &[String], groups: &[(&str, u32)]) -> ferro_fleet::Config {
+    etcd_config_with(dir, endpoints, groups, "")
+}
+
+/// [`etcd_config`] with `extra` top-level keys.
+fn etcd_config_with(
+    dir: &Path,
+    endpoints: &[String],
+    groups: &[(&str, u32)],
+    extra: &str,
+) -> ferro_fleet::Config {
     let quoted: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     let mut text = format!(
-        "listen = \"127.0.0.1:0\"\ndata = \"{}\"\netcd = [{}]\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\n",
+        "listen = \"127.0.0.1:0\"\ndata = \"{}\"\netcd = [{}]\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\n{extra}",
         dir.display(),
         quoted.join(", ")
     );
@@ -354,7 +362,7 @@ fn unreachable_etcd_is_503() {
         common::send(server.addr, "GET /healthz HTTP/1.1\r\n", b"").status,
         200
     );
-    let _etcd = cluster_on(dir.path(), &[(port, free_port())]);
+    let _etcd = cluster_on(dir.path(), &[(port, free_port())], None);
     let answer = lock(server.addr, &node_id(1), "workers");
     assert_eq!(answer.status, 200, "recovered: {answer:?}");
     let locks = AdminClient::new(&server.url(), ADMIN_TOKEN)
@@ -370,5 +378,88 @@ fn unreachable_etcd_is_503() {
             .holders
             .len(),
         1
+    );
+}
+
+/// Writes a private CA, a certificate for etcd on 127.0.0.1 (for serving, and as a
+/// client for etcd's own gateway) and a client certificate for the fleet server,
+/// into `dir`.
+fn write_certificates(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    write("ca.pem", ca_params.self_signed(&ca_key).unwrap().pem());
+    let ca = Issuer::new(ca_params, ca_key);
+    for (name, purposes) in [
+        (
+            "server",
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        ),
+        ("client", vec![ExtendedKeyUsagePurpose::ClientAuth]),
+    ] {
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        params.extended_key_usages = purposes;
+        let key = KeyPair::generate().unwrap();
+        write(
+            &format!("{name}.pem"),
+            params.signed_by(&key, &ca).unwrap().pem(),
+        );
+        write(&format!("{name}.key"), key.serialize_pem());
+    }
+}
+
+/// An etcd that requires client certificates (Airlock's `client_cert_pub_path`):
+/// the server presents the one its config names; without it etcd refuses the
+/// handshake and lock requests answer 503.
+#[test]
+fn etcd_with_client_certificates() {
+    if !have_etcd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    write_certificates(&certs);
+    let members = cluster_on(dir.path(), &[(free_port(), free_port())], Some(&certs));
+    let endpoints = vec![members[0].client_url.clone()];
+    assert!(endpoints[0].starts_with("https://"));
+    let keys = format!(
+        "etcd_ca = \"{0}/ca.pem\"\netcd_cert = \"{0}/client.pem\"\netcd_key = \"{0}/client.key\"\n",
+        certs.display()
+    );
+    let server = TestServer::start(etcd_config_with(
+        &dir.path().join("s1"),
+        &endpoints,
+        &[("workers", 1)],
+        &keys,
+    ));
+    assert_eq!(lock(server.addr, &node_id(1), "workers").status, 200);
+    let locks = AdminClient::new(&server.url(), ADMIN_TOKEN)
+        .unwrap()
+        .locks()
+        .unwrap();
+    let workers = locks.groups.iter().find(|g| g.name == "workers").unwrap();
+    assert_eq!(workers.holders.len(), 1, "the slot is held in etcd");
+    server.stop();
+
+    // The CA only, no client certificate: etcd refuses the connection.
+    let server = TestServer::start(etcd_config_with(
+        &dir.path().join("s2"),
+        &endpoints,
+        &[("workers", 1)],
+        &format!("etcd_ca = \"{}/ca.pem\"\n", certs.display()),
+    ));
+    let refused = lock(server.addr, &node_id(2), "workers");
+    assert_eq!(
+        (refused.status, refused.kind().as_str()),
+        (503, "store_unavailable"),
+        "{refused:?}"
     );
 }

@@ -366,6 +366,41 @@ fn admin_api_is_off_without_admin_tokens() {
     assert_eq!(lock(server.addr, "a", "default").status, 200);
 }
 
+/// Tokens are refused over plain HTTP except from loopback: the same valid admin
+/// token is accepted from 127.0.0.1 and refused (403 `insecure_transport`) from the
+/// machine's own non-loopback address; FleetLock, which carries no token, works from
+/// both.
+#[test]
+fn tokens_are_refused_in_clear_except_on_loopback() {
+    let Some(lan) = common::non_loopback_address() else {
+        eprintln!("this machine has no non-loopback address: skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "listen = \"0.0.0.0:0\"\ndata = \"{}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\n",
+        dir.path().join("data").display()
+    );
+    let config = ferro_fleet::Config::parse(&text, "t.toml", std::path::Path::new("/")).unwrap();
+    let server = TestServer::start(config);
+    let at = |ip: std::net::IpAddr| std::net::SocketAddr::new(ip, server.addr.port());
+    let locks = |ip| {
+        send(
+            at(ip),
+            &format!("GET /v1/locks HTTP/1.1\r\nauthorization: Bearer {ADMIN_TOKEN}\r\n"),
+            b"",
+        )
+    };
+    assert_eq!(locks(std::net::Ipv4Addr::LOCALHOST.into()).status, 200);
+    let remote = locks(lan);
+    assert_eq!(
+        (remote.status, remote.kind().as_str()),
+        (403, "insecure_transport"),
+        "{remote:?}"
+    );
+    assert_eq!(lock(at(lan), &node_id(1), "default").status, 200);
+}
+
 /// Slot counts follow the config on every start (airlock#81); holders survive a
 /// restart and a shrink.
 #[test]

@@ -7,68 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{TestServer, send};
+use common::{REF, TestServer, UPDATES, VERSIONS, make_repo, send};
 use ferro_fleet::graph::{self, Graph, keys};
-use ferro_ostree::commit::{CommitOptions, commit_dir};
-use ferro_ostree::object::Variant;
-use ferro_ostree::{Repo, RepoMode};
-
-const REF: &str = "ferrocore/x86_64/stable";
-const VERSIONS: [&str; 5] = ["41.1", "41.2", "41.3", "41.4", "41.5"];
-
-/// `updates/stable.json`: 41.2 is a dead-end, 41.3 a barrier, 41.4 rolled out fully
-/// (started long ago, one hour), 41.5 rolling out from 25 % in the year 2100.
-const UPDATES: &str = r#"{
-  "stream": "stable",
-  "metadata": {"last-modified": "2026-12-07T00:00:00Z"},
-  "releases": [
-    {"version": "41.2", "metadata": {"deadend": {"reason": "https://tracker.example/215"}}},
-    {"version": "41.3", "metadata": {"barrier": {"reason": ""}}},
-    {"version": "41.4", "metadata": {"rollout": {"start_epoch": 1000, "duration_minutes": 60}}},
-    {"version": "41.5", "metadata": {"rollout": {"start_epoch": 4102444800, "start_percentage": 0.25, "duration_minutes": 1440}}},
-    {"version": "40.9", "metadata": {"barrier": {"reason": "not in the repository"}}}
-  ]
-}"#;
-
-/// Five commits on [`REF`], plus an unversioned commit in the middle (not a release).
-fn make_repo(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
-    let repo_path = dir.join("repo");
-    let repo = Repo::init(&repo_path, RepoMode::Archive).unwrap();
-    let tree = dir.join("tree");
-    std::fs::create_dir_all(tree.join("usr/lib")).unwrap();
-    let mut checksums = Vec::new();
-    for (i, version) in VERSIONS.iter().enumerate() {
-        std::fs::write(
-            tree.join("usr/lib/os-release"),
-            format!("VERSION={version}\n"),
-        )
-        .unwrap();
-        let commit = |metadata, timestamp| {
-            commit_dir(
-                &repo,
-                &tree,
-                &CommitOptions {
-                    branch: Some(REF.to_owned()),
-                    subject: format!("ferrocore {version}"),
-                    timestamp: Some(timestamp),
-                    metadata,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .commit
-            .to_string()
-        };
-        if i == 2 {
-            commit(vec![], 1_700_000_000 + i as u64 * 100 - 50);
-        }
-        checksums.push(commit(
-            vec![("version".to_owned(), Variant::string(version))],
-            1_700_000_000 + i as u64 * 100,
-        ));
-    }
-    (repo_path, checksums)
-}
 
 fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -241,6 +181,15 @@ fn graph_endpoint_as_zincati_asks() {
     );
     let post = send(server.addr, "POST /v1/graph HTTP/1.1\r\n", b"");
     assert_eq!(post.status, 405);
+    let metrics = send(server.addr, "GET /metrics HTTP/1.1\r\n", b"");
+    assert!(
+        metrics
+            .body
+            .lines()
+            .any(|l| l == r#"ferro_fleet_graph_nodes{stream="stable"} 5"#),
+        "graph nodes per stream in\n{}",
+        metrics.body
+    );
 
     // The inventory recorded the node; the admin API shows what each stream serves.
     let admin = ferro_fleet::client::AdminClient::new(&server.url(), common::ADMIN_TOKEN).unwrap();

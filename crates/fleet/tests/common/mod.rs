@@ -16,6 +16,10 @@ use std::thread::JoinHandle;
 
 use ferro_fleet::Config;
 use ferro_fleet::server::Server;
+use ferro_ostree::commit::{CommitOptions, commit_dir};
+use ferro_ostree::object::Variant;
+use ferro_ostree::{Repo, RepoMode};
+use ferro_sys::CommandRunExt;
 
 /// The admin token of test configs.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -217,4 +221,96 @@ pub fn unlock(addr: SocketAddr, id: &str, group: &str) -> Answer {
 /// A 32-hex id like Zincati's (an app-specific machine id), from `n`.
 pub fn node_id(n: u64) -> String {
     format!("{:016x}{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15), n)
+}
+
+/// A loopback port free now (for a child process that must be told its port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// This machine's address on its default route, if it has one that is not loopback
+/// (a UDP "connection" sends nothing; it only picks the source address).
+pub fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Whether `tool` runs (`tool --version`); says which Debian `package` to install
+/// when it does not, for the tests that then skip.
+pub fn have(tool: &str, package: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .run_status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("{tool} is not installed (Debian: {package}): skipping");
+    }
+    found
+}
+
+// The update graph's fixture: an OSTree archive repository and its release metadata.
+
+pub const REF: &str = "ferrocore/x86_64/stable";
+pub const VERSIONS: [&str; 5] = ["41.1", "41.2", "41.3", "41.4", "41.5"];
+
+/// `updates/stable.json`: 41.2 is a dead-end, 41.3 a barrier, 41.4 rolled out fully
+/// (started long ago, one hour), 41.5 rolling out from 25 % in the year 2100.
+pub const UPDATES: &str = r#"{
+  "stream": "stable",
+  "metadata": {"last-modified": "2026-12-07T00:00:00Z"},
+  "releases": [
+    {"version": "41.2", "metadata": {"deadend": {"reason": "https://tracker.example/215"}}},
+    {"version": "41.3", "metadata": {"barrier": {"reason": ""}}},
+    {"version": "41.4", "metadata": {"rollout": {"start_epoch": 1000, "duration_minutes": 60}}},
+    {"version": "41.5", "metadata": {"rollout": {"start_epoch": 4102444800, "start_percentage": 0.25, "duration_minutes": 1440}}},
+    {"version": "40.9", "metadata": {"barrier": {"reason": "not in the repository"}}}
+  ]
+}"#;
+
+/// Five commits on [`REF`], plus an unversioned commit in the middle (not a release).
+pub fn make_repo(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
+    let repo_path = dir.join("repo");
+    let repo = Repo::init(&repo_path, RepoMode::Archive).unwrap();
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("usr/lib")).unwrap();
+    let mut checksums = Vec::new();
+    for (i, version) in VERSIONS.iter().enumerate() {
+        std::fs::write(
+            tree.join("usr/lib/os-release"),
+            format!("VERSION={version}\n"),
+        )
+        .unwrap();
+        let commit = |metadata, timestamp| {
+            commit_dir(
+                &repo,
+                &tree,
+                &CommitOptions {
+                    branch: Some(REF.to_owned()),
+                    subject: format!("ferrocore {version}"),
+                    timestamp: Some(timestamp),
+                    metadata,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .commit
+            .to_string()
+        };
+        if i == 2 {
+            commit(vec![], 1_700_000_000 + i as u64 * 100 - 50);
+        }
+        checksums.push(commit(
+            vec![("version".to_owned(), Variant::string(version))],
+            1_700_000_000 + i as u64 * 100,
+        ));
+    }
+    (repo_path, checksums)
 }
