@@ -67,13 +67,13 @@ for mode in "${modes[@]}"; do
         ;;
     etcd | etcd-airlock)
         command -v etcd >/dev/null || { echo "$mode: etcd not installed (Debian etcd-server), skipped"; continue; }
-        port=$((20000 + RANDOM % 20000))
+        port=$((20000 + RANDOM % 12000))  # below the ephemeral range the load fills
         etcd --name b --data-dir "$work/etcd-$mode" \
             --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
             --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
             --initial-cluster "b=http://127.0.0.1:$((port + 1))" 2>"$work/etcd-$mode.log" &
         pids+=($!)
-        until grep -q "ready to serve client requests" "$work/etcd-$mode.log"; do
+        until grep -qs "ready to serve client requests" "$work/etcd-$mode.log"; do
             kill -0 "${pids[-1]}" 2>/dev/null || { echo "etcd did not start: $(tail -3 "$work/etcd-$mode.log")" >&2; exit 1; }
             sleep 0.1
         done

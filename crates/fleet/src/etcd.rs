@@ -18,13 +18,16 @@
 //! **Every change is a compare-and-swap** on the group key's version: read, change,
 //! `Txn(If Version(key) == v, Then Put(key) + Put(audit…))`. A conflict (another server
 //! changed the group in between) is retried here, with a fresh read, until
-//! [`CAS_DEADLINE`] — never turned into a refusal as Airlock does. Endpoints are tried
+//! [`CAS_DEADLINE`] — never turned into a refusal as Airlock does. A server sends one
+//! swap per group at a time (its other requests for the group wait their turn), so
+//! conflicts come only from other servers and retries stay few. Endpoints are tried
 //! in order when one cannot be reached, so a dead member is skipped.
 //!
 //! Slot counts: each server writes its config's counts on start; the last one wins
 //! (logged by the server).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -49,6 +52,127 @@ pub struct Etcd {
     /// Whether a conflict is refused instead of retried (Airlock's behaviour), for the
     /// benchmark's comparison only.
     refuse_conflicts: bool,
+    /// One queue per group: this server sends one compare-and-swap per group at a
+    /// time, carrying every change that queued meanwhile, so its own requests never
+    /// conflict with each other in etcd; only other servers' changes can make a swap
+    /// fail.
+    queues: Mutex<BTreeMap<String, Arc<Queue>>>,
+}
+
+/// The most changes one transaction carries (etcd allows 128 operations per
+/// transaction by default; a change writes at most a few audit records).
+pub const MAX_BATCH: usize = 32;
+
+/// A change a request asks of a group's semaphore.
+#[derive(Debug)]
+enum Change {
+    /// `pre-reboot`: take or refresh a slot, after expiring leases.
+    Lock { id: String, lease_ms: Option<u64> },
+    /// `steady-state` or an admin release.
+    Unlock { id: String, actor: Actor },
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Copy)]
+enum Done {
+    Lock(LockOutcome),
+    Unlock(UnlockOutcome),
+}
+
+/// A queued change and, once its transaction committed (or failed), its result: the
+/// outcome and the group's holders right after it.
+#[derive(Debug)]
+struct Job {
+    change: Change,
+    now: u64,
+    result: Mutex<Option<Result<(Done, usize), Arc<StoreError>>>>,
+}
+
+/// The changes waiting for one group, the turn to send them, and the semaphore and
+/// key version the last transaction left (so that the next one needs no read: if
+/// another server changed the group meanwhile, the failed swap returns its value).
+#[derive(Debug, Default)]
+struct Queue {
+    jobs: Mutex<Vec<Arc<Job>>>,
+    turn: Mutex<()>,
+    known: Mutex<Option<(Semaphore, i64)>>,
+}
+
+/// A failure shared by every change of one transaction.
+#[derive(Debug, thiserror::Error)]
+#[error("the transaction carrying this change failed")]
+struct Shared(#[source] Arc<StoreError>);
+
+/// Locks `mutex`, whose data stays consistent even if a holder panicked.
+fn guard<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Applies `change` to `sem` at `now`; what it did, whether `sem` changed, and the
+/// audit records.
+fn apply(
+    sem: &mut Semaphore,
+    group: &str,
+    change: &Change,
+    now: u64,
+) -> (Done, bool, Vec<AuditRecord>) {
+    let mut records = Vec::new();
+    match change {
+        Change::Lock { id, lease_ms } => {
+            let expired = lease_ms.map_or_else(Vec::new, |lease| sem.expire(now, lease));
+            let mut left = sem.holders.len() + expired.len();
+            for holder in &expired {
+                left -= 1;
+                records.push(record(
+                    now,
+                    AuditAction::Expire,
+                    group,
+                    &holder.id,
+                    "lease",
+                    left,
+                    sem.slots,
+                ));
+            }
+            let outcome = sem.lock(id, now);
+            if outcome == LockOutcome::Acquired {
+                records.push(record(
+                    now,
+                    AuditAction::Lock,
+                    group,
+                    id,
+                    "client",
+                    sem.holders.len(),
+                    sem.slots,
+                ));
+            }
+            // A holder's repeated lock changes its last-seen time: written too.
+            let changed = outcome != LockOutcome::Full || !records.is_empty();
+            (Done::Lock(outcome), changed, records)
+        }
+        Change::Unlock { id, actor } => {
+            let outcome = sem.unlock(id);
+            if outcome == UnlockOutcome::Released {
+                let (action, who) = match actor {
+                    Actor::Client => (AuditAction::Unlock, "client"),
+                    Actor::Admin => (AuditAction::Release, "admin"),
+                };
+                records.push(record(
+                    now,
+                    action,
+                    group,
+                    id,
+                    who,
+                    sem.holders.len(),
+                    sem.slots,
+                ));
+            }
+            (
+                Done::Unlock(outcome),
+                outcome == UnlockOutcome::Released,
+                records,
+            )
+        }
+    }
 }
 
 /// What etcd said, or why it could not be asked.
@@ -173,6 +297,7 @@ impl Etcd {
                 .collect(),
             agent,
             refuse_conflicts: false,
+            queues: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -252,26 +377,30 @@ impl Etcd {
         }
     }
 
-    /// Writes `sem` and `records` if the group key is still at `version`; `false` on a
-    /// conflict.
+    /// If the group key is still at `version`, writes `write`'s semaphore and audit
+    /// records (or, with `None`, only confirms the version); otherwise answers the
+    /// key's current value and version, read in the same transaction — one round
+    /// trip either way.
     fn swap(
         &self,
         group: &str,
         version: i64,
-        sem: &Semaphore,
-        records: &[AuditRecord],
-    ) -> Result<bool, StoreError> {
+        write: Option<(&Semaphore, &[AuditRecord])>,
+    ) -> Result<Swapped, StoreError> {
         let key = group_key(group);
-        let mut puts = vec![json!({ "request_put": {
-            "key": key_b64(&key),
-            "value": B64.encode(serde_json::to_vec(sem).expect("a semaphore serialises")),
-        }})];
-        for (n, record) in records.iter().enumerate() {
-            let audit_key = format!("{PREFIX}audit/{group}/{:020}-{n}", version + 1);
+        let mut puts = Vec::new();
+        if let Some((sem, records)) = write {
             puts.push(json!({ "request_put": {
-                "key": key_b64(&audit_key),
-                "value": B64.encode(serde_json::to_vec(record).expect("a record serialises")),
+                "key": key_b64(&key),
+                "value": B64.encode(serde_json::to_vec(sem).expect("a semaphore serialises")),
             }}));
+            for (n, record) in records.iter().enumerate() {
+                let audit_key = format!("{PREFIX}audit/{group}/{:020}-{n}", version + 1);
+                puts.push(json!({ "request_put": {
+                    "key": key_b64(&audit_key),
+                    "value": B64.encode(serde_json::to_vec(record).expect("a record serialises")),
+                }}));
+            }
         }
         let body = json!({
             "compare": [{
@@ -281,31 +410,129 @@ impl Etcd {
                 "version": version.to_string(),
             }],
             "success": puts,
+            "failure": [{ "request_range": { "key": key_b64(&key) } }],
         });
         let answer = self.call("/v3/kv/txn", &body).map_err(etcd_err)?;
-        Ok(answer["succeeded"].as_bool().unwrap_or(false))
+        if answer["succeeded"].as_bool().unwrap_or(false) {
+            return Ok(Swapped::Done(if write.is_some() {
+                version + 1
+            } else {
+                version
+            }));
+        }
+        let kvs = decode_kvs(&answer["responses"][0]["response_range"]).map_err(etcd_err)?;
+        match kvs.first() {
+            None => Ok(Swapped::Conflict(None, 0)),
+            Some(kv) => {
+                let sem =
+                    serde_json::from_slice(&kv.value).map_err(|source| StoreError::Corrupt {
+                        key: kv.key.clone(),
+                        source,
+                    })?;
+                Ok(Swapped::Conflict(Some(sem), kv.version))
+            }
+        }
     }
 
-    /// Runs `change` on the group's semaphore until its compare-and-swap succeeds.
-    /// `change` returns the records to audit, or `None` when nothing changes.
+    /// Applies `change` to `group`'s semaphore in a transaction, with the other
+    /// changes this server queued for the group meanwhile (in arrival order; each
+    /// sees the ones before it). Airlock's way (`refuse_conflicts`, for comparisons)
+    /// queues nothing: every request makes its own swap and loses on a conflict.
+    fn submit(&self, group: &str, change: Change, now: u64) -> Result<(Done, usize), StoreError> {
+        if self.refuse_conflicts {
+            // As Airlock does: read, then swap.
+            let (done, sem, _) = self.update(group, None, |sem| {
+                let (done, changed, records) = apply(sem, group, &change, now);
+                (done, changed.then_some(records))
+            })?;
+            return Ok((done, sem.holders.len()));
+        }
+        let queue = Arc::clone(guard(&self.queues).entry(group.to_owned()).or_default());
+        let job = Arc::new(Job {
+            change,
+            now,
+            result: Mutex::new(None),
+        });
+        guard(&queue.jobs).push(Arc::clone(&job));
+        let _turn = guard(&queue.turn);
+        // Whoever has the turn sends what is queued, until its own change is done;
+        // a change someone else sent is answered here.
+        loop {
+            if let Some(result) = guard(&job.result).take() {
+                return result.map_err(|e| StoreError::Etcd(Box::new(Shared(e))));
+            }
+            let batch: Vec<Arc<Job>> = {
+                let mut jobs = guard(&queue.jobs);
+                let n = jobs.len().min(MAX_BATCH);
+                jobs.drain(..n).collect()
+            };
+            let known = guard(&queue.known).take();
+            let sent = self.update(group, known, |sem| {
+                let mut done = Vec::with_capacity(batch.len());
+                let (mut changed, mut records) = (false, Vec::new());
+                for job in &batch {
+                    let (outcome, job_changed, job_records) =
+                        apply(sem, group, &job.change, job.now);
+                    done.push((outcome, sem.holders.len()));
+                    changed |= job_changed;
+                    records.extend(job_records);
+                }
+                (done, changed.then_some(records))
+            });
+            match sent {
+                Ok((done, sem, version)) => {
+                    *guard(&queue.known) = Some((sem, version));
+                    for (job, result) in batch.iter().zip(done) {
+                        *guard(&job.result) = Some(Ok(result));
+                    }
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for job in &batch {
+                        *guard(&job.result) = Some(Err(Arc::clone(&error)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `change` on the group's semaphore until its compare-and-swap succeeds,
+    /// starting from `known` (the semaphore and key version this server last saw) or
+    /// a fresh read. `change` returns the records to audit, or `None` when nothing
+    /// changes — which is still checked against etcd's version, so that no answer
+    /// rests on a stale copy. Returns the outcome, the semaphore and its version.
     fn update<T>(
         &self,
         group: &str,
+        known: Option<(Semaphore, i64)>,
         mut change: impl FnMut(&mut Semaphore) -> (T, Option<Vec<AuditRecord>>),
-    ) -> Result<(T, Semaphore), StoreError> {
+    ) -> Result<(T, Semaphore, i64), StoreError> {
         let start = Instant::now();
         let mut attempt = 0u32;
-        loop {
-            let (sem, version) = self.read_group(group)?;
-            let mut sem = sem.ok_or_else(|| StoreError::UnknownGroup(group.to_owned()))?;
-            let (outcome, records) = change(&mut sem);
-            let Some(records) = records else {
-                return Ok((outcome, sem));
-            };
-            if self.swap(group, version, &sem, &records)? {
-                return Ok((outcome, sem));
+        let (mut current, mut version) = match known {
+            Some(known) => known,
+            None => {
+                let (sem, version) = self.read_group(group)?;
+                (
+                    sem.ok_or_else(|| StoreError::UnknownGroup(group.to_owned()))?,
+                    version,
+                )
             }
-            if self.refuse_conflicts {
+        };
+        loop {
+            let mut sem = current.clone();
+            let (outcome, records) = change(&mut sem);
+            let write = records.as_deref().map(|records| (&sem, records));
+            let (fresh, fresh_version) = match self.swap(group, version, write)? {
+                Swapped::Done(version) => {
+                    let sem = if records.is_some() { sem } else { current };
+                    return Ok((outcome, sem, version));
+                }
+                Swapped::Conflict(fresh, version) => (fresh, version),
+            };
+            current = fresh.ok_or_else(|| StoreError::UnknownGroup(group.to_owned()))?;
+            version = fresh_version;
+            if self.refuse_conflicts && records.is_some() {
                 return Err(StoreError::Conflict);
             }
             if start.elapsed() > CAS_DEADLINE {
@@ -321,6 +548,16 @@ impl Etcd {
             }
         }
     }
+}
+
+/// What a compare-and-swap found.
+#[derive(Debug)]
+enum Swapped {
+    /// The key was at the expected version (and is now at this one).
+    Done(i64),
+    /// Another change came first: the key's current semaphore (`None`: no key) and
+    /// version.
+    Conflict(Option<Semaphore>, i64),
 }
 
 fn etcd_err(error: EtcdError) -> StoreError {
@@ -378,7 +615,7 @@ impl LockStore for Etcd {
                     sem.holders.len(),
                     slots,
                 );
-                if self.swap(name, version, &sem, &[audit])? {
+                if let Swapped::Done(_) = self.swap(name, version, Some((&sem, &[audit])))? {
                     changes.push(SlotChange {
                         group: name.clone(),
                         before,
@@ -401,38 +638,14 @@ impl LockStore for Etcd {
         now: u64,
         lease_ms: Option<u64>,
     ) -> Result<(LockOutcome, usize), StoreError> {
-        let (outcome, sem) = self.update(group, |sem| {
-            let expired = lease_ms.map_or_else(Vec::new, |lease| sem.expire(now, lease));
-            let mut records = Vec::new();
-            let mut left = sem.holders.len() + expired.len();
-            for holder in &expired {
-                left -= 1;
-                records.push(record(
-                    now,
-                    AuditAction::Expire,
-                    group,
-                    &holder.id,
-                    "lease",
-                    left,
-                    sem.slots,
-                ));
-            }
-            let outcome = sem.lock(id, now);
-            if outcome == LockOutcome::Acquired {
-                records.push(record(
-                    now,
-                    AuditAction::Lock,
-                    group,
-                    id,
-                    "client",
-                    sem.holders.len(),
-                    sem.slots,
-                ));
-            }
-            let changed = outcome != LockOutcome::Full || !records.is_empty();
-            (outcome, changed.then_some(records))
-        })?;
-        Ok((outcome, sem.holders.len()))
+        let change = Change::Lock {
+            id: id.to_owned(),
+            lease_ms,
+        };
+        match self.submit(group, change, now)? {
+            (Done::Lock(outcome), holders) => Ok((outcome, holders)),
+            (Done::Unlock(_), _) => unreachable!("a lock change answers a lock outcome"),
+        }
     }
 
     fn unlock(
@@ -442,26 +655,14 @@ impl LockStore for Etcd {
         now: u64,
         actor: Actor,
     ) -> Result<(UnlockOutcome, usize), StoreError> {
-        let (outcome, sem) = self.update(group, |sem| {
-            let outcome = sem.unlock(id);
-            let records = (outcome == UnlockOutcome::Released).then(|| {
-                let (action, who) = match actor {
-                    Actor::Client => (AuditAction::Unlock, "client"),
-                    Actor::Admin => (AuditAction::Release, "admin"),
-                };
-                vec![record(
-                    now,
-                    action,
-                    group,
-                    id,
-                    who,
-                    sem.holders.len(),
-                    sem.slots,
-                )]
-            });
-            (outcome, records)
-        })?;
-        Ok((outcome, sem.holders.len()))
+        let change = Change::Unlock {
+            id: id.to_owned(),
+            actor,
+        };
+        match self.submit(group, change, now)? {
+            (Done::Unlock(outcome), holders) => Ok((outcome, holders)),
+            (Done::Lock(_), _) => unreachable!("an unlock change answers an unlock outcome"),
+        }
     }
 
     fn groups(&self) -> Result<BTreeMap<String, Semaphore>, StoreError> {

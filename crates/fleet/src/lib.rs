@@ -31,9 +31,13 @@
 //!   audit log), shared by the server and [`client`].
 //! - [`client`]: the admin client behind `ferro fleet locks`, `release`, `nodes` and
 //!   `releases`.
-//! - `store` and `server` (feature `server`): the embedded store, one crash-safe redb
-//!   file in which every acknowledged lock change is committed before the answer, with
-//!   an audit log of every change; and the HTTP server with its metrics.
+//! - [`inventory`]: the nodes that asked for the graph, and how many ran each version
+//!   over time (the dashboard's chart).
+//! - `store`, `etcd` and `server` (feature `server`): the embedded store, one
+//!   crash-safe redb file in which every acknowledged lock change is committed before
+//!   the answer, with an audit log of every change; the etcd v3 backend, where every
+//!   change is a compare-and-swap retried on the server, for several servers; and the
+//!   HTTP server with its metrics and its dashboard.
 //! - `tls` (feature `server`): HTTPS on the listener.
 //!
 //! **Where it runs.** The node image and its initramfs carry the same `ferro` binary
@@ -42,8 +46,6 @@
 //! the `ferro` package passes it on as its feature `fleet-server`, so the image builds
 //! `ferro` with `--no-default-features` (plus the features it wants) and keeps the admin
 //! client only. `docs/fleet.md` has the commands.
-//!
-//! Not done yet (see `docs/fleet.md`): the etcd v3 backend and the dashboard.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
