@@ -85,8 +85,12 @@ enum Done {
 struct Job {
     change: Change,
     now: u64,
-    result: Mutex<Option<Result<(Done, usize), Arc<StoreError>>>>,
+    result: Mutex<Option<JobResult>>,
 }
+
+/// A queued change's result: what it did and the holders after it, or the failure
+/// of its transaction.
+type JobResult = Result<(Done, usize), Arc<StoreError>>;
 
 /// The changes waiting for one group, the turn to send them, and the semaphore and
 /// key version the last transaction left (so that the next one needs no read: if

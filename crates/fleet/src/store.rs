@@ -476,26 +476,27 @@ impl Store {
 
     /// Every node's last report.
     pub fn reports(&self) -> Result<Vec<NodeReport>, StoreError> {
+        self.all(REPORTS)
+    }
+
+    /// Every record of `table`, decoded, in key order.
+    fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<T>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(REPORTS).map_err(db_err)?;
-        let mut reports = Vec::new();
+        let table = txn.open_table(table).map_err(db_err)?;
+        let mut records = Vec::new();
         for row in table.iter().map_err(db_err)? {
             let (key, value) = row.map_err(db_err)?;
-            reports.push(decode(key.value(), value.value())?);
+            records.push(decode(key.value(), value.value())?);
         }
-        Ok(reports)
+        Ok(records)
     }
 
     /// The inventory, by node uuid.
     pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(NODES).map_err(db_err)?;
-        let mut nodes = Vec::new();
-        for row in table.iter().map_err(db_err)? {
-            let (key, value) = row.map_err(db_err)?;
-            nodes.push(decode(key.value(), value.value())?);
-        }
-        Ok(nodes)
+        self.all(NODES)
     }
 
     /// Every group in the store with its semaphore.

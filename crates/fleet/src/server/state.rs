@@ -124,17 +124,7 @@ pub(super) fn store_error(error: StoreError) -> ProtocolError {
     )
 }
 
-/// `error` and its sources, joined by `: `.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(super) use ferro_sys::error_chain;
 
 /// Runs a lock-store operation on the blocking pool, first applying the config's slot
 /// counts if that could not be done at start.
