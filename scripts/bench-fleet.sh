@@ -96,8 +96,8 @@ done
 # The ratios: what the embedded store and server-side retries buy.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 if [ -n "${rate[embedded]:-}" ] && [ -n "${rate[etcd]:-}" ]; then
-    echo "embedded/etcd: round trips/s x$(ratio "${rate[embedded]}" "${rate[etcd]}"), p99 x$(ratio "${p99[embedded]}" "${p99[etcd]}")"
+    echo "embedded vs etcd: round trips/s x$(ratio "${rate[embedded]}" "${rate[etcd]}"), p99 ${p99[embedded]} vs ${p99[etcd]} ms (x$(ratio "${p99[embedded]}" "${p99[etcd]}"))"
 fi
 if [ -n "${rate[etcd]:-}" ] && [ -n "${rate[etcd-airlock]:-}" ]; then
-    echo "etcd (retry)/etcd-airlock (refuse): round trips/s x$(ratio "${rate[etcd]}" "${rate[etcd-airlock]}"), p99 x$(ratio "${p99[etcd]}" "${p99[etcd-airlock]}")"
+    echo "etcd retrying vs refusing (Airlock-like): round trips/s x$(ratio "${rate[etcd]}" "${rate[etcd-airlock]}"), p99 ${p99[etcd]} vs ${p99[etcd-airlock]} ms (x$(ratio "${p99[etcd-airlock]}" "${p99[etcd]}") lower)"
 fi
