@@ -174,8 +174,12 @@ fn compare(ferro: &Run, oracle: &Run) -> Option<(String, String)> {
             ),
         ));
     }
-    let fe: Vec<&str> = ferro.stderr.lines().collect();
-    let oe: Vec<&str> = oracle.stderr.lines().collect();
+    let (ferro_err, oracle_err) = (
+        unused_keys_sorted(&ferro.stderr),
+        unused_keys_sorted(&oracle.stderr),
+    );
+    let fe: Vec<&str> = ferro_err.lines().collect();
+    let oe: Vec<&str> = oracle_err.lines().collect();
     if fe != oe {
         let mut fs = fe.clone();
         let mut os = oe.clone();
@@ -213,15 +217,18 @@ fn compare(ferro: &Run, oracle: &Run) -> Option<(String, String)> {
                 .zip(b.bytes())
                 .position(|(x, y)| x != y)
                 .unwrap_or(a.len().min(b.len()));
-            let start = i.saturating_sub(60);
-            let sa: String = a.get(start..).unwrap_or("").chars().take(140).collect();
-            let sb: String = b.get(start..).unwrap_or("").chars().take(140).collect();
+            let mut start = i.saturating_sub(60);
+            while !a.is_char_boundary(start) || !b.is_char_boundary(start) {
+                start -= 1;
+            }
+            let sa: String = a[start..].chars().take(140).collect();
+            let sb: String = b[start..].chars().take(140).collect();
             let cause = if a.contains("\"gzip\"") != b.contains("\"gzip\"")
                 || a.matches("gunzipped:").count() != b.matches("gunzipped:").count()
             {
                 "stdout: gzip choice".to_owned()
             } else {
-                format!("stdout: {}", fold(&sa[..sa.len().min(80)]))
+                format!("stdout: {}", fold(&sa.chars().take(80).collect::<String>()))
             };
             return Some((
                 cause,
@@ -230,6 +237,30 @@ fn compare(ferro: &Run, oracle: &Run) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// `stderr` with each run of consecutive `unused key` entries sorted. Butane finds
+/// unused keys by iterating a Go map, so their order changes from run to run of the
+/// same binary on the same input; only the set can be compared.
+fn unused_keys_sorted(stderr: &str) -> String {
+    let mut entries: Vec<String> = Vec::new();
+    for line in stderr.split_inclusive('\n') {
+        let starts_entry = ["error", "warning", "info"]
+            .iter()
+            .any(|kind| line.starts_with(kind));
+        match entries.last_mut() {
+            Some(last) if !starts_entry => last.push_str(line),
+            _ => entries.push(line.to_owned()),
+        }
+    }
+    let unused = |e: &String| e.contains(": unused key ") || e.contains(" unused key ");
+    let mut i = 0;
+    while i < entries.len() {
+        let run = entries[i..].iter().take_while(|e| unused(e)).count();
+        entries[i..i + run].sort();
+        i += run.max(1);
+    }
+    entries.concat()
 }
 
 struct Divergence {
