@@ -1,12 +1,11 @@
 //! `ferro ostree admin …`: parses nothing itself, calls ferro-sysroot and prints what
 //! `ostree admin` prints.
 
-use std::io::Write;
-
 use ferro_sysroot::{DeployOptions, DeployReport, Sysroot, init_fs};
 
 use crate::ExitStatus;
 use crate::args_admin::{AdminArgs, AdminVerb, SysrootArgs};
+use crate::printer::Printer;
 
 /// Opens the sysroot the flags name. Debug builds honour `--failpoint` (or
 /// `FERRO_FAILPOINT=N`), which stops the operation before its `N`-th step as a crash
@@ -21,34 +20,32 @@ pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     Ok(sysroot)
 }
 
-/// Prints what a deploy carried over and cleaned up, as `ostree admin deploy` does.
-pub fn print_deploy(out: &mut impl Write, report: &DeployReport) -> std::io::Result<()> {
+/// What a deploy carried over and cleaned up, as `ostree admin deploy` prints it.
+pub fn deploy_text(report: &DeployReport) -> String {
+    let mut text = String::new();
     if let Some(etc) = &report.etc {
-        writeln!(
-            out,
-            "Copying /etc changes: {} modified, {} removed, {} added",
+        text += &format!(
+            "Copying /etc changes: {} modified, {} removed, {} added\n",
             etc.modified.len(),
             etc.removed.len(),
             etc.added.len()
-        )?;
+        );
     }
-    print_cleanup(out, &report.cleanup)
+    text + &cleanup_text(&report.cleanup)
 }
 
-/// Prints `Freed objects: N bytes` like OSTree after a cleanup that freed something.
-pub fn print_cleanup(
-    out: &mut impl Write,
-    report: &ferro_sysroot::CleanupReport,
-) -> std::io::Result<()> {
+/// `Freed objects: N bytes` as OSTree prints it after a cleanup that freed something;
+/// empty otherwise.
+pub fn cleanup_text(report: &ferro_sysroot::CleanupReport) -> String {
     if report.pruned.freed > 0 {
-        writeln!(out, "Freed objects: {} bytes", report.pruned.freed)?;
+        format!("Freed objects: {} bytes\n", report.pruned.freed)
+    } else {
+        String::new()
     }
-    Ok(())
 }
 
 /// Runs one `admin` verb.
-pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
-    let mut out = std::io::stdout().lock();
+pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let AdminVerb::InitFs { path } = &args.verb {
         init_fs(path)?;
         return Ok(ExitStatus::Success);
@@ -58,7 +55,9 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
         AdminVerb::InitFs { .. } => unreachable!("handled above"),
         AdminVerb::OsInit { osname } => {
             sysroot.os_init(&osname)?;
-            writeln!(out, "ostree/deploy/{osname} initialized as OSTree root")?;
+            printer.outln(format_args!(
+                "ostree/deploy/{osname} initialized as OSTree root"
+            ))?;
         }
         AdminVerb::Deploy {
             osname,
@@ -78,15 +77,19 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
             } else {
                 sysroot.deploy(&rev, &options)?
             };
-            print_deploy(&mut out, &report)?;
+            printer.out(deploy_text(&report))?;
         }
         AdminVerb::FinalizeStaged => match sysroot.finalize_staged()? {
             Some(report) => {
-                print_deploy(&mut out, &report)?;
+                printer.out(deploy_text(&report))?;
                 let d = &report.deployment;
-                writeln!(out, "Finalized staged deployment {} {}", d.osname, d.name())?;
+                printer.outln(format_args!(
+                    "Finalized staged deployment {} {}",
+                    d.osname,
+                    d.name()
+                ))?;
             }
-            None => writeln!(out, "No deployment staged for finalization")?,
+            None => printer.outln("No deployment staged for finalization")?,
         },
         AdminVerb::Status => {
             let rows = sysroot.status()?;
@@ -100,36 +103,38 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitStatus> {
                     Some(b) if row.index > b => " (rollback)",
                     _ => "",
                 };
-                writeln!(out, "{mark} {} {}{suffix}", d.osname, d.name())?;
+                printer.outln(format_args!("{mark} {} {}{suffix}", d.osname, d.name()))?;
                 if let Some(version) = &row.version {
-                    writeln!(out, "    Version: {version}")?;
+                    printer.outln(format_args!("    Version: {version}"))?;
                 }
                 if d.pinned() {
-                    writeln!(out, "    Pinned: yes")?;
+                    printer.outln("    Pinned: yes")?;
                 }
                 match d.refspec() {
-                    Some(refspec) => writeln!(out, "    origin refspec: {refspec}")?,
-                    None => writeln!(out, "    origin: none")?,
+                    Some(refspec) => {
+                        printer.outln(format_args!("    origin refspec: {refspec}"))?
+                    }
+                    None => printer.outln("    origin: none")?,
                 }
             }
         }
         AdminVerb::Undeploy { index } => {
             let report = sysroot.undeploy(index)?;
-            writeln!(out, "Deleted deployment {index}")?;
-            print_cleanup(&mut out, &report)?;
+            printer.outln(format_args!("Deleted deployment {index}"))?;
+            printer.out(cleanup_text(&report))?;
         }
         AdminVerb::SetDefault { index } => {
             sysroot.set_default(index)?;
-            writeln!(out, "Deployment {index} is now the default")?;
+            printer.outln(format_args!("Deployment {index} is now the default"))?;
         }
         AdminVerb::Pin { unpin, index } => {
             sysroot.set_pinned(index, !unpin)?;
             let state = if unpin { "unpinned" } else { "pinned" };
-            writeln!(out, "Deployment {index} is now {state}")?;
+            printer.outln(format_args!("Deployment {index} is now {state}"))?;
         }
         AdminVerb::Cleanup => {
             let report = sysroot.cleanup()?;
-            print_cleanup(&mut out, &report)?;
+            printer.out(cleanup_text(&report))?;
         }
     }
     Ok(ExitStatus::Success)

@@ -36,7 +36,7 @@ pub struct SysrootArgs {
         long,
         global = true,
         value_name = "N",
-        env = "FERRO_FAILPOINT",
+        env = crate::env::FERRO_FAILPOINT,
         hide = true
     )]
     pub failpoint: Option<usize>,

@@ -10,3 +10,6 @@ pub const FERRO_VM_STATE_DIR: &str = "FERRO_VM_STATE_DIR";
 pub const IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT: &str = "IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT";
 /// The no-colour convention (<https://no-color.org>): set and not empty, no ANSI colours.
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Debug builds only: stop a sysroot operation before its N-th step, as a crash would
+/// (the crash-safety tests).
+pub const FERRO_FAILPOINT: &str = "FERRO_FAILPOINT";

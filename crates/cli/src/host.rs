@@ -10,7 +10,7 @@ use ferro_sysroot::{Apply, DeployReport, DeploymentStatus, KargEdit, UpgradeChec
 use serde_json::json;
 
 use crate::ExitStatus;
-use crate::admin::{open, print_cleanup, print_deploy};
+use crate::admin::{cleanup_text, deploy_text, open};
 use crate::args_admin::{
     ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, RollbackArgs, StatusArgs,
     SysrootArgs, UpgradeArgs,
@@ -143,7 +143,7 @@ pub fn cleanup(args: SysrootArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     for d in &report.deployments {
         writeln!(out, "Deleted deployment {d}")?;
     }
-    print_cleanup(&mut out, &report)?;
+    out.write_all(cleanup_text(&report).as_bytes())?;
     Ok(ExitStatus::Success)
 }
 
@@ -179,7 +179,7 @@ fn finish_deploy(
         });
         printer.json(&doc)?;
     } else {
-        print_deploy(&mut out, report)?;
+        out.write_all(deploy_text(report).as_bytes())?;
         let when = if args.stage {
             "staged; it becomes the default at shutdown"
         } else {

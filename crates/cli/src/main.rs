@@ -39,8 +39,8 @@ fn main() -> ExitCode {
         Command::Ostree(args_ostree::OstreeArgs {
             verb: args_ostree::OstreeVerb::Admin(admin),
             ..
-        }) => admin::run(admin),
-        Command::Ostree(args) => ostree::run(args),
+        }) => admin::run(admin, &printer),
+        Command::Ostree(args) => ostree::run(args, &printer),
         Command::Status(args) => host::status(args, &printer),
         Command::Rollback(args) => host::rollback(args, &printer),
         Command::Kargs(args) => host::kargs(args, &printer),

@@ -1,10 +1,9 @@
 //! `ferro ostree`: OSTree repository verbs over `ferro-ostree`.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use ferro_ostree::browse::{self, format_size, format_timestamp};
+use anyhow::Context;
+use ferro_ostree::browse::{self, format_timestamp};
 use ferro_ostree::checkout::{CheckoutOptions, LinkMode, Overwrite, checkout};
 use ferro_ostree::commit::CommitOptions;
 use ferro_ostree::object::Variant;
@@ -12,13 +11,18 @@ use ferro_ostree::prune::{PruneOptions, prune};
 use ferro_ostree::pull_local::{PullLocalOptions, pull_local};
 use ferro_ostree::tree_source::{TreeSource, commit_tree};
 use ferro_ostree::{Checksum, Commit, Repo, fsck, refs};
+use ferro_sys::size::format_size;
 
 use crate::ExitStatus;
 use crate::args_ostree::{OstreeArgs, OstreeCommitArgs, OstreeVerb};
+use crate::exit::UsageError;
+use crate::printer::Printer;
 
-pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
+/// Runs one `ferro ostree` verb (all but `admin`), printing through `printer` what
+/// `ostree` prints.
+pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let Some(path) = args.repo else {
-        eprintln!("error: --repo=PATH is required (or set OSTREE_REPO)");
+        printer.errln("error: --repo=PATH is required (or set OSTREE_REPO)");
         return Ok(ExitStatus::Usage);
     };
     if let OstreeVerb::Init {
@@ -33,16 +37,19 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let repo = Repo::open(&path)?;
-    let mut out = io::stdout().lock();
     match args.verb {
         OstreeVerb::Init { .. } => unreachable!("handled above"),
         OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
-        OstreeVerb::Commit(commit) => return run_commit(&repo, commit),
+        OstreeVerb::Commit(commit) => return run_commit(&repo, commit, printer),
         OstreeVerb::Checkout(a) => {
             let id = repo.resolve_rev(&a.rev)?;
             let dest = a.destination.unwrap_or_else(|| PathBuf::from(&a.rev));
             let link = match (a.require_hardlinks, a.force_copy) {
-                (true, true) => bail!("--require-hardlinks and --force-copy exclude each other"),
+                (true, true) => {
+                    return Err(usage(
+                        "--require-hardlinks and --force-copy exclude each other",
+                    ));
+                }
                 (true, false) => LinkMode::Require,
                 (false, true) => LinkMode::Copy,
                 (false, false) => LinkMode::Auto,
@@ -60,7 +67,9 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             };
             checkout(&repo, &id, &dest, &options)?;
         }
-        OstreeVerb::RevParse { rev } => writeln!(out, "{}", repo.resolve_rev(&rev)?)?,
+        OstreeVerb::RevParse { rev } => {
+            printer.outln(format_args!("{}", repo.resolve_rev(&rev)?))?
+        }
         OstreeVerb::Refs {
             delete,
             list,
@@ -70,30 +79,30 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
         } => {
             if collections {
                 for r in repo.collection_refs()? {
-                    writeln!(out, "({}, {})", r.collection, r.name)?;
+                    printer.outln(format_args!("({}, {})", r.collection, r.name))?;
                 }
             } else if let Some(new) = create {
                 let [target] = &refs[..] else {
-                    bail!("--create needs exactly one existing ref or commit")
+                    return Err(usage("--create needs exactly one existing ref or commit"));
                 };
                 refs::create(&repo, &new, target)?;
             } else if delete {
                 refs::delete(&repo, &refs)?;
             } else if refs.is_empty() {
                 for (name, _) in repo.list_refs()? {
-                    writeln!(out, "{name}")?;
+                    printer.outln(format_args!("{name}"))?;
                 }
             } else {
                 for prefix in &refs {
                     for (_, shown, _) in repo.refs_under(prefix, list)? {
-                        writeln!(out, "{shown}")?;
+                        printer.outln(format_args!("{shown}"))?;
                     }
                 }
             }
         }
         OstreeVerb::Log { rev } => {
             for (id, commit) in browse::history(&repo, &repo.resolve_rev(&rev)?)? {
-                write_commit(&mut out, &id, &commit)?;
+                printer.out(commit_text(&id, &commit))?;
             }
         }
         OstreeVerb::Show {
@@ -110,7 +119,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 (None, Some(key)) => match repo.read_commitmeta(&id)? {
                     Some(metadata) => Some((key, metadata)),
                     None => {
-                        eprintln!("error: No detached metadata for commit {id}");
+                        printer.errln(format_args!("error: No detached metadata for commit {id}"));
                         return Ok(ExitStatus::Failure);
                     }
                 },
@@ -118,10 +127,10 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             };
             if let Some((key, metadata)) = lookup {
                 let Some((_, value)) = metadata.iter().find(|(k, _)| *k == key) else {
-                    eprintln!("error: No such metadata key '{key}'");
+                    printer.errln(format_args!("error: No such metadata key '{key}'"));
                     return Ok(ExitStatus::Failure);
                 };
-                writeln!(out, "{}", value.to_text(byteswap)?)?;
+                printer.outln(format_args!("{}", value.to_text(byteswap)?))?;
             } else if raw {
                 let bytes = repo.read_metadata(ferro_ostree::ObjectType::Commit, &id)?;
                 let text = ferro_ostree::gvariant::text::print_serialized(
@@ -129,9 +138,9 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                     &bytes,
                     byteswap,
                 )?;
-                writeln!(out, "commit {id}\n{text}")?;
+                printer.outln(format_args!("commit {id}\n{text}"))?;
             } else {
-                write_commit(&mut out, &id, &repo.load_commit(&id)?)?;
+                printer.out(commit_text(&id, &repo.load_commit(&id)?))?;
             }
         }
         OstreeVerb::Ls(a) => {
@@ -143,7 +152,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             };
             for path in paths {
                 for entry in browse::ls(&repo, &id, &path, a.recursive)? {
-                    writeln!(out, "{}", entry.to_line(a.checksum))?;
+                    printer.outln(format_args!("{}", entry.to_line(a.checksum)))?;
                 }
             }
         }
@@ -151,7 +160,8 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             let id = repo.resolve_rev(&rev)?;
             for path in paths {
                 let mut content = browse::cat(&repo, &id, &path)?;
-                io::copy(&mut content.reader, &mut out)
+                printer
+                    .copy_out(&mut content.reader)
                     .with_context(|| format!("could not read '{path}'"))?;
             }
         }
@@ -164,7 +174,7 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
             let keep_younger_than = match &keep_younger_than {
                 Some(text) => Some(
                     browse::parse_timestamp(text)
-                        .with_context(|| format!("could not parse date '{text}'"))?,
+                        .ok_or_else(|| usage(format!("could not parse date '{text}'")))?,
                 ),
                 None => None,
             };
@@ -175,17 +185,16 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 no_prune,
             };
             let report = prune(&repo, &options)?;
-            writeln!(out, "Total objects: {}", report.total)?;
+            printer.outln(format_args!("Total objects: {}", report.total))?;
             if report.deleted == 0 {
-                writeln!(out, "No unreachable objects")?;
+                printer.outln("No unreachable objects")?;
             } else {
                 let verb = if no_prune { "Would delete" } else { "Deleted" };
-                writeln!(
-                    out,
+                printer.outln(format_args!(
                     "{verb} {} objects, {} freed",
                     report.deleted,
                     format_size(report.freed)
-                )?;
+                ))?;
             }
         }
         OstreeVerb::PullLocal {
@@ -200,13 +209,12 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 depth: u64::try_from(depth).ok(),
             };
             let total = pull_local(&repo, &src, &options)?.stats;
-            writeln!(
-                out,
+            printer.outln(format_args!(
                 "{} metadata, {} content objects imported; {} content written",
                 total.metadata,
                 total.content,
                 format_size(total.bytes)
-            )?;
+            ))?;
         }
         OstreeVerb::Summary {
             update,
@@ -222,51 +230,50 @@ pub fn run(args: OstreeArgs) -> anyhow::Result<ExitStatus> {
                 .map(|kv| typed_metadata("-m", kv))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let update = update.then_some(additional);
-            return crate::ostree_sign::run_summary(
-                &repo, update, &sign, sign_type, show, &mut out,
-            );
+            return crate::ostree_sign::run_summary(&repo, update, &sign, sign_type, show, printer);
         }
         OstreeVerb::Remote { verb } => {
-            return crate::ostree_remote::run_remote(&repo, verb, &mut out);
+            return crate::ostree_remote::run_remote(&repo, verb, printer);
         }
-        OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, &mut out),
-        OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, &mut out),
+        OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, printer),
+        OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, printer),
         OstreeVerb::StaticDelta { verb } => {
-            return crate::ostree_delta::run_static_delta(&repo, verb, &mut out);
+            return crate::ostree_delta::run_static_delta(&repo, verb, printer);
         }
         OstreeVerb::Diff {
             stats,
             fs_diff,
             revs,
-        } => return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &revs, &mut out),
+        } => return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &revs, printer),
         OstreeVerb::Fsck { quiet, delete } => {
             let report = fsck::fsck(&repo)?;
             for problem in &report.problems {
-                eprintln!("error: {problem}");
+                printer.errln(format_args!("error: {problem}"));
             }
             if delete {
                 for problem in fsck::delete_corrupt(&repo, &report)? {
-                    eprintln!("deleted corrupted object {}", problem.object);
+                    printer.errln(format_args!("deleted corrupted object {}", problem.object));
                 }
             }
             if !quiet {
-                writeln!(
-                    out,
+                printer.outln(format_args!(
                     "Checked {} commits, {} objects",
                     report.commits, report.objects
-                )?;
+                ))?;
             }
             if !report.problems.is_empty() {
-                eprintln!("error: {} problems found", report.problems.len());
+                printer.errln(format_args!(
+                    "error: {} problems found",
+                    report.problems.len()
+                ));
                 return Ok(ExitStatus::Failure);
             }
         }
     }
-    out.flush()?;
     Ok(ExitStatus::Success)
 }
 
-fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
+fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let trees: Vec<TreeSource> = a
         .path
         .map(TreeSource::Dir)
@@ -274,13 +281,13 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
         .chain(a.tree)
         .collect();
     let [source] = &trees[..] else {
-        eprintln!("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
+        printer.errln("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
         return Ok(ExitStatus::Usage);
     };
     let timestamp = match &a.timestamp {
         Some(text) => Some(
             browse::parse_timestamp(text)
-                .with_context(|| format!("could not parse timestamp '{text}'"))?,
+                .ok_or_else(|| usage(format!("could not parse timestamp '{text}'")))?,
         ),
         None => None,
     };
@@ -314,49 +321,56 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs) -> anyhow::Result<ExitStatus> {
         tar_autocreate_parents: a.tar_autocreate_parents,
     };
     if options.branch.is_none() && !options.orphan {
-        eprintln!("error: a branch is required (-b REF), or --orphan");
+        printer.errln("error: a branch is required (-b REF), or --orphan");
         return Ok(ExitStatus::Usage);
     }
     let outcome = commit_tree(repo, source, &options)?;
-    println!("{}", outcome.commit);
+    printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
 }
 
 /// One commit as `ostree log` prints it.
-fn write_commit(out: &mut impl Write, id: &Checksum, commit: &Commit) -> io::Result<()> {
-    writeln!(out, "commit {id}")?;
+fn commit_text(id: &Checksum, commit: &Commit) -> String {
+    let mut text = format!("commit {id}\n");
     if let Some(parent) = commit.parent {
-        writeln!(out, "Parent:  {parent}")?;
+        text += &format!("Parent:  {parent}\n");
     }
-    writeln!(out, "ContentChecksum:  {}", commit.content_checksum())?;
-    writeln!(out, "Date:  {}", format_timestamp(commit.timestamp))?;
+    text += &format!("ContentChecksum:  {}\n", commit.content_checksum());
+    text += &format!("Date:  {}\n", format_timestamp(commit.timestamp));
     if let Some(version) = commit.metadata_string("version") {
-        writeln!(out, "Version: {version}")?;
+        text += &format!("Version: {version}\n");
     }
-    writeln!(out)?;
-    writeln!(out, "    {}", commit.subject)?;
-    writeln!(out)?;
+    text += &format!("\n    {}\n\n", commit.subject);
     if !commit.body.is_empty() {
         for line in commit.body.lines() {
-            writeln!(out, "    {line}")?;
+            text += &format!("    {line}\n");
         }
-        writeln!(out)?;
+        text += "\n";
     }
-    Ok(())
+    text
+}
+
+/// An option value refused after parsing, where clap would have refused it too: exit 2.
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
 }
 
 /// The two sides of a `KEY=VALUE` option.
 fn key_value<'a>(option: &str, kv: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
     kv.split_once('=')
-        .with_context(|| format!("{option} '{kv}' is not KEY=VALUE"))
+        .ok_or_else(|| usage(format!("{option} '{kv}' is not KEY=VALUE")))
 }
 
 /// A `KEY=VALUE` option whose VALUE is in the GVariant text form, as `ostree` reads
 /// `commit --add-metadata` and `summary -m`.
 fn typed_metadata(option: &str, kv: &str) -> anyhow::Result<(String, Variant)> {
     let (key, value) = key_value(option, kv)?;
-    let value = Variant::from_text(value).with_context(|| {
-        format!("{option} '{kv}': the value is not in the GVariant text form (e.g. \"'text'\", \"uint64 5\")")
+    let value = Variant::from_text(value).map_err(|e| {
+        // The whole chain in the one message, as it read before it was a usage error.
+        let error = anyhow::Error::new(e).context(format!(
+            "{option} '{kv}': the value is not in the GVariant text form (e.g. \"'text'\", \"uint64 5\")"
+        ));
+        usage(format!("{error:#}"))
     })?;
     Ok((key.to_owned(), value))
 }
@@ -373,7 +387,7 @@ mod tests {
         let Command::Ostree(args) = cli.command else {
             panic!("not an ostree command")
         };
-        run(args).unwrap()
+        run(args, &Printer::new()).unwrap()
     }
 
     /// Corruption: a flipped byte in an object makes `ferro ostree fsck` exit 1.

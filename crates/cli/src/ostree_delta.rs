@@ -1,55 +1,56 @@
 //! `ferro ostree static-delta list|show|generate` over `ferro_ostree::delta`.
 
-use std::io::Write;
-
 use ferro_ostree::Repo;
-use ferro_ostree::browse::format_size;
 use ferro_ostree::delta::generate::{Compression, GenerateOptions, generate};
 use ferro_ostree::delta::{index, read_superblock};
+use ferro_sys::size::format_size;
 
 use crate::ExitStatus;
 use crate::args_ostree::{OstreeDeltaGenerateArgs, OstreeStaticDeltaVerb};
+use crate::printer::Printer;
 
 /// Runs one static-delta verb; output follows `ostree static-delta`.
 pub fn run_static_delta(
     repo: &Repo,
     verb: OstreeStaticDeltaVerb,
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     match verb {
         OstreeStaticDeltaVerb::List => {
             for (name, _) in index::stored(repo)? {
-                writeln!(out, "{name}")?;
+                printer.outln(format_args!("{name}"))?;
             }
         }
         OstreeStaticDeltaVerb::Show { delta } => {
             let sb = read_superblock(repo, &delta)?;
-            writeln!(out, "Delta: {delta}")?;
+            printer.outln(format_args!("Delta: {delta}"))?;
             match sb.from {
-                Some(from) => writeln!(out, "From: {from}")?,
-                None => writeln!(out, "From: empty")?,
+                Some(from) => printer.outln(format_args!("From: {from}"))?,
+                None => printer.outln("From: empty")?,
             }
-            writeln!(out, "To: {}", sb.to)?;
+            printer.outln(format_args!("To: {}", sb.to))?;
             let endian = if sb.big_endian { "big" } else { "little" };
-            writeln!(out, "Endianness: {endian}")?;
-            writeln!(out, "Timestamp: {}", sb.timestamp)?;
-            writeln!(out, "Number of fallback entries: {}", sb.fallbacks.len())?;
-            writeln!(out, "Number of parts: {}", sb.parts.len())?;
+            printer.outln(format_args!("Endianness: {endian}"))?;
+            printer.outln(format_args!("Timestamp: {}", sb.timestamp))?;
+            printer.outln(format_args!(
+                "Number of fallback entries: {}",
+                sb.fallbacks.len()
+            ))?;
+            printer.outln(format_args!("Number of parts: {}", sb.parts.len()))?;
             for (i, part) in sb.parts.iter().enumerate() {
-                writeln!(
-                    out,
+                printer.outln(format_args!(
                     "PartMeta{i}: nobjects={} size={} usize={}",
                     part.objects.len(),
                     part.size,
                     part.uncompressed_size
-                )?;
+                ))?;
             }
             let size: u64 = sb.parts.iter().map(|p| p.size).sum();
             let usize: u64 = sb.parts.iter().map(|p| p.uncompressed_size).sum();
-            writeln!(out, "Total Part Size: {size}")?;
-            writeln!(out, "Total Part Uncompressed Size: {usize}")?;
+            printer.outln(format_args!("Total Part Size: {size}"))?;
+            printer.outln(format_args!("Total Part Uncompressed Size: {usize}"))?;
         }
-        OstreeStaticDeltaVerb::Generate(args) => return run_generate(repo, args, out),
+        OstreeStaticDeltaVerb::Generate(args) => return run_generate(repo, args, printer),
     }
     Ok(ExitStatus::Success)
 }
@@ -57,7 +58,7 @@ pub fn run_static_delta(
 fn run_generate(
     repo: &Repo,
     args: OstreeDeltaGenerateArgs,
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let to = repo.resolve_rev(&args.to)?;
     let from = match (&args.from, args.empty) {
@@ -77,21 +78,20 @@ fn run_generate(
         },
         max_bsdiff_size: (!args.disable_bsdiff).then_some(args.max_bsdiff_size << 20),
     };
-    writeln!(out, "Generating static delta:")?;
+    printer.outln("Generating static delta:")?;
     match from {
-        Some(from) => writeln!(out, "  From: {from}")?,
-        None => writeln!(out, "  From: empty")?,
+        Some(from) => printer.outln(format_args!("  From: {from}"))?,
+        None => printer.outln("  From: empty")?,
     }
-    writeln!(out, "  To:   {to}")?;
+    printer.outln(format_args!("  To:   {to}"))?;
     let generated = generate(repo, &options)?;
-    writeln!(
-        out,
+    printer.outln(format_args!(
         "{}: {} objects ({} by bsdiff) in {} parts, {}",
         generated.name,
         generated.objects,
         generated.bsdiff,
         generated.parts,
         format_size(generated.size)
-    )?;
+    ))?;
     Ok(ExitStatus::Success)
 }

@@ -1,25 +1,23 @@
 //! `ferro ostree remote …` and `ferro ostree pull`: remote configuration and HTTP pulls
 //! over `ferro_ostree::{remote, pull}`, with a progress bar on a terminal.
 
-use std::io::{IsTerminal, Write};
-use std::time::Duration;
-
 use anyhow::Context;
 use ferro_ostree::Repo;
-use ferro_ostree::browse::format_size;
 use ferro_ostree::pull::{PullOptions, PullProgress, PullStatus, pull};
 use ferro_ostree::remote::Error as RemoteError;
 use ferro_ostree::summary::SummaryView;
-use indicatif::{ProgressBar, ProgressStyle};
+use ferro_sys::size::format_size;
+use indicatif::ProgressBar;
 
 use crate::ExitStatus;
 use crate::args_ostree::{OstreePullArgs, OstreeRemoteVerb};
+use crate::printer::Printer;
 
 /// Runs a `remote` verb, printing like `ostree remote`.
 pub fn run_remote(
     repo: &Repo,
     verb: OstreeRemoteVerb,
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     match verb {
         OstreeRemoteVerb::Add {
@@ -33,7 +31,7 @@ pub fn run_remote(
             let mut options = Vec::new();
             for kv in &set {
                 let Some((key, value)) = kv.split_once('=') else {
-                    eprintln!("error: --set '{kv}' is not KEY=VALUE");
+                    printer.errln(format_args!("error: --set '{kv}' is not KEY=VALUE"));
                     return Ok(ExitStatus::Usage);
                 };
                 options.push((key.to_owned(), value.to_owned()));
@@ -48,9 +46,9 @@ pub fn run_remote(
             let width = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
             for remote in remotes {
                 if show_urls {
-                    writeln!(out, "{:<width$}  {}", remote.name, remote.url)?;
+                    printer.outln(format_args!("{:<width$}  {}", remote.name, remote.url))?;
                 } else {
-                    writeln!(out, "{}", remote.name)?;
+                    printer.outln(format_args!("{}", remote.name))?;
                 }
             }
         }
@@ -59,37 +57,37 @@ pub fn run_remote(
             other => other?,
         },
         OstreeRemoteVerb::Refs { name } => {
-            let Some(bytes) = fetch_summary(repo, &name)? else {
+            let Some(bytes) = fetch_summary(repo, &name, printer)? else {
                 return Ok(ExitStatus::Failure);
             };
             let refs = ferro_ostree::summary::parse_refs(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             for (r, _) in refs {
-                writeln!(out, "{name}:{r}")?;
+                printer.outln(format_args!("{name}:{r}"))?;
             }
         }
         OstreeRemoteVerb::Summary { raw, name } => {
-            let Some(bytes) = fetch_summary(repo, &name)? else {
+            let Some(bytes) = fetch_summary(repo, &name, printer)? else {
                 return Ok(ExitStatus::Failure);
             };
             let text = SummaryView::new(raw)
                 .render(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
-            out.write_all(text.as_bytes())?;
+            printer.out(text)?;
         }
     }
     Ok(ExitStatus::Success)
 }
 
 /// The remote's summary; `None` after saying so when it serves none.
-fn fetch_summary(repo: &Repo, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+fn fetch_summary(repo: &Repo, name: &str, printer: &Printer) -> anyhow::Result<Option<Vec<u8>>> {
     let summary = ferro_ostree::pull::remote_summary(repo, name)
         .with_context(|| format!("could not fetch the summary of remote '{name}'"))?;
     if summary.is_none() {
-        eprintln!(
+        printer.errln(format_args!(
             "error: remote '{name}' serves no summary file; run `ostree summary -u` (or \
              `ferro ostree summary -u`) in the repository it serves"
-        );
+        ));
     }
     Ok(summary)
 }
@@ -98,7 +96,7 @@ fn fetch_summary(repo: &Repo, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
 pub fn run_pull(
     repo: &Repo,
     args: OstreePullArgs,
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let (remote, mut refs) = match args.remote.split_once(':') {
         Some((remote, r)) => (remote.to_owned(), vec![r.to_owned()]),
@@ -112,47 +110,31 @@ pub fn run_pull(
         disable_static_deltas: args.disable_static_deltas,
         ..PullOptions::default()
     };
-    let bar = Bar::new();
+    let bar = Bar(printer.spinner("Receiving metadata"));
     let result = pull(repo, &remote, &refs, &options, &bar);
     bar.0.finish_and_clear();
     let report = result.with_context(|| format!("could not pull from '{remote}'"))?;
     for note in &report.delta_notes {
-        eprintln!("note: static delta not used: {note}");
+        printer.errln(format_args!("note: static delta not used: {note}"));
     }
     for name in &report.deltas {
-        writeln!(out, "Static delta {name}")?;
+        printer.outln(format_args!("Static delta {name}"))?;
     }
     let s = &report.status;
     if s.delta_parts_fetched > 0 {
-        write!(out, "{} delta parts, ", s.delta_parts_fetched)?;
+        printer.out(format_args!("{} delta parts, ", s.delta_parts_fetched))?;
     }
-    writeln!(
-        out,
+    printer.outln(format_args!(
         "{} metadata, {} content objects fetched; {} transferred",
         s.metadata_fetched,
         s.content_fetched,
         format_size(s.bytes_fetched)
-    )?;
+    ))?;
     Ok(ExitStatus::Success)
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise.
+/// The printer's spinner, told how a pull is going.
 struct Bar(ProgressBar);
-
-impl Bar {
-    fn new() -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Bar(ProgressBar::hidden());
-        }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message("Receiving metadata");
-        Bar(bar)
-    }
-}
 
 impl PullProgress for Bar {
     fn update(&self, s: &PullStatus) {

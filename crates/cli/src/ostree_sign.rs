@@ -1,28 +1,23 @@
 //! `ferro ostree sign`, `ferro ostree summary` and `ferro ostree diff`: rendering over
 //! `ferro_ostree::{sign, summary, diff}`.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use ferro_ostree::Repo;
-use ferro_ostree::browse::format_size;
 use ferro_ostree::diff::{diff_commits, diff_stats};
 use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
 use ferro_ostree::summary::SummaryView;
+use ferro_sys::size::format_size;
 
 use crate::ExitStatus;
 use crate::args_ostree::{OstreeSignArgs, SignType};
+use crate::printer::Printer;
 
 /// Signs a commit with every key given, or verifies it with any of them; the messages
 /// are `ostree sign`'s.
-pub fn run_sign(
-    repo: &Repo,
-    a: OstreeSignArgs,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitStatus> {
-    if !sign_type_implemented(a.sign_type) {
+pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if !sign_type_implemented(a.sign_type, printer) {
         return Ok(ExitStatus::Failure);
     }
     let mut keys = a.keys;
@@ -36,15 +31,14 @@ pub fn run_sign(
             .map(|k| PublicKey::from_base64(k))
             .collect::<Result<Vec<_>, _>>()?;
         let by = sign::verify_commit(repo, &commit, &keys)?;
-        writeln!(
-            out,
+        printer.outln(format_args!(
             "ed25519: Signature verified successfully with key '{}'",
             by.key
-        )?;
+        ))?;
         return Ok(ExitStatus::Success);
     }
     if keys.is_empty() {
-        eprintln!("error: Need at least one KEY-ID to sign with");
+        printer.errln("error: Need at least one KEY-ID to sign with");
         return Ok(ExitStatus::Usage);
     }
     for key in secret_keys(&keys)? {
@@ -62,16 +56,16 @@ pub fn run_summary(
     keys: &[String],
     sign_type: SignType,
     show: Option<SummaryView>,
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     if update.is_none() && keys.is_empty() && show.is_none() {
-        eprintln!(
+        printer.errln(format_args!(
             "error: nothing to do: give -u to regenerate the summary, --sign KEY-ID to sign \
              it, or -v/--raw to show it"
-        );
+        ));
         return Ok(ExitStatus::Usage);
     }
-    if !sign_type_implemented(sign_type) {
+    if !sign_type_implemented(sign_type, printer) {
         return Ok(ExitStatus::Failure);
     }
     // Keys are checked before the summary changes, so a bad key leaves it as it was.
@@ -86,10 +80,10 @@ pub fn run_summary(
         let path = repo.path().join("summary");
         let bytes = match std::fs::read(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!(
+                printer.errln(format_args!(
                     "error: {} has no summary file; run `ferro ostree summary -u` first",
                     repo.path().display()
-                );
+                ));
                 return Ok(ExitStatus::Failure);
             }
             read => read.with_context(|| format!("could not read {}", path.display()))?,
@@ -97,16 +91,16 @@ pub fn run_summary(
         let text = show
             .render(&bytes)
             .with_context(|| format!("{} is not a summary file", path.display()))?;
-        out.write_all(text.as_bytes())?;
+        printer.out(text)?;
     }
     Ok(ExitStatus::Success)
 }
 
 /// Whether `--sign-type` names ed25519; otherwise says so as `ostree` does.
-fn sign_type_implemented(sign_type: SignType) -> bool {
+fn sign_type_implemented(sign_type: SignType, printer: &Printer) -> bool {
     let implemented = sign_type == SignType::Ed25519;
     if !implemented {
-        eprintln!("error: Requested signature type is not implemented");
+        printer.errln("error: Requested signature type is not implemented");
     }
     implemented
 }
@@ -128,7 +122,7 @@ pub fn run_diff(
     stats: bool,
     fs_diff: bool,
     revs: &[String],
-    out: &mut impl Write,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let (from, to) = match revs {
         [rev] => (
@@ -142,16 +136,19 @@ pub fn run_diff(
         let diff = diff_commits(repo, &from, &to)?;
         for (mark, paths) in [('M', diff.modified), ('D', diff.removed), ('A', diff.added)] {
             for path in paths {
-                writeln!(out, "{mark}    {path}")?;
+                printer.outln(format_args!("{mark}    {path}"))?;
             }
         }
     }
     if stats {
         let s = diff_stats(repo, &from, &to)?;
-        writeln!(out, "[A] Object Count: {}", s.a_objects)?;
-        writeln!(out, "[B] Object Count: {}", s.b_objects)?;
-        writeln!(out, "Common Object Count: {}", s.common_objects)?;
-        writeln!(out, "Common Object Size: {}", format_size(s.common_size))?;
+        printer.outln(format_args!("[A] Object Count: {}", s.a_objects))?;
+        printer.outln(format_args!("[B] Object Count: {}", s.b_objects))?;
+        printer.outln(format_args!("Common Object Count: {}", s.common_objects))?;
+        printer.outln(format_args!(
+            "Common Object Size: {}",
+            format_size(s.common_size)
+        ))?;
     }
     Ok(ExitStatus::Success)
 }

@@ -6,7 +6,7 @@
 //! call writes whole lines, so a pipe never sees a half-written record.
 
 use std::fmt;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,6 +46,15 @@ impl Printer {
         let mut out = io::stdout().lock();
         out.write_all(bytes)?;
         out.flush()
+    }
+
+    /// Copies everything `reader` yields to standard output (a file's contents, which
+    /// may be larger than memory) and flushes; the number of bytes copied.
+    pub fn copy_out(&self, reader: &mut dyn Read) -> io::Result<u64> {
+        let mut out = io::stdout().lock();
+        let copied = io::copy(reader, &mut out)?;
+        out.flush()?;
+        Ok(copied)
     }
 
     /// Writes `value` as pretty JSON and a newline to standard output: `--json`.

@@ -8,13 +8,15 @@ mod nginx;
 use std::fs;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use nginx::Nginx;
 
 fn ferro(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_ferro"))
         .arg("ostree")
         .args(args)
-        .output()
+        .run_capture()
         .expect("run ferro");
     assert!(
         out.status.success(),
@@ -57,7 +59,7 @@ fn generate_list_show_and_pull() {
     assert!(show.contains("PartMeta0: nobjects="), "{show}");
     if let Ok(out) = Command::new("ostree")
         .args(["static-delta", "show", &r, one])
-        .output()
+        .run_capture()
     {
         assert!(
             out.status.success(),

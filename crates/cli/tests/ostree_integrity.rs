@@ -7,10 +7,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use ferro_sys::CommandRunExt;
+
 fn run(tool: &str, args: &[&str]) -> Output {
     Command::new(tool)
         .args(args)
-        .output()
+        .run_capture()
         .unwrap_or_else(|e| panic!("run {tool}: {e}"))
 }
 

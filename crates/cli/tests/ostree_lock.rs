@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::Repo;
 use ferro_ostree::lock::LockKind;
 
@@ -43,7 +45,7 @@ fn have_ostree() -> bool {
     let found = Command::new("ostree")
         .arg("--version")
         .stdout(Stdio::null())
-        .status()
+        .run_status()
         .is_ok_and(|s| s.success());
     if !found {
         eprintln!("skipping the `ostree` side: it is not installed");
@@ -66,7 +68,7 @@ fn fill(tree: &Path, round: usize) {
 fn commit(repo: &Path, branch: &str, tree: &Path) -> Child {
     let tree = format!("--tree=dir={}", tree.display());
     ferro(repo, &["commit", "-b", branch, "-s", "s", &tree])
-        .spawn()
+        .start()
         .unwrap()
 }
 
@@ -76,7 +78,7 @@ fn commits_beside_prunes_keep_the_repository_sound() {
     let repo = dir.path().join("repo");
     succeeds(
         ferro(&repo, &["init", "--mode=bare-user"])
-            .output()
+            .run_capture()
             .unwrap(),
         "init",
     );
@@ -86,17 +88,20 @@ fn commits_beside_prunes_keep_the_repository_sound() {
         fill(&b, round + 1000);
         let writers = [commit(&repo, "a", &a), commit(&repo, "b", &b)];
         let prune = ferro(&repo, &["prune", "--refs-only", "--depth=0"])
-            .spawn()
+            .start()
             .unwrap();
         for child in writers.into_iter().chain([prune]) {
             succeeds(child.wait_with_output().unwrap(), &format!("round {round}"));
         }
     }
-    let refs = succeeds(ferro(&repo, &["refs"]).output().unwrap(), "refs");
+    let refs = succeeds(ferro(&repo, &["refs"]).run_capture().unwrap(), "refs");
     assert_eq!(refs, "a\nb\n");
-    succeeds(ferro(&repo, &["fsck"]).output().unwrap(), "ferro fsck");
+    succeeds(ferro(&repo, &["fsck"]).run_capture().unwrap(), "ferro fsck");
     if have_ostree() {
-        succeeds(ostree(&repo, &["fsck"]).output().unwrap(), "ostree fsck");
+        succeeds(
+            ostree(&repo, &["fsck"]).run_capture().unwrap(),
+            "ostree fsck",
+        );
     }
 }
 
@@ -111,7 +116,7 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     fill(&src, 0);
     succeeds(
         ostree(&repo, &["init", "--mode=bare-user"])
-            .output()
+            .run_capture()
             .unwrap(),
         "init",
     );
@@ -130,7 +135,7 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
         .lock(LockKind::Exclusive)
         .unwrap();
     let refused = ostree(&repo, &["commit", "-b", "main", &tree])
-        .output()
+        .run_capture()
         .unwrap();
     assert!(
         !refused.status.success(),
@@ -139,7 +144,7 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     drop(held);
     succeeds(
         ostree(&repo, &["commit", "-b", "main", &tree])
-            .output()
+            .run_capture()
             .unwrap(),
         "ostree commit after the lock is released",
     );
@@ -155,16 +160,16 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
     .unwrap();
     let fifo = dir.path().join("tree.tar");
     succeeds(
-        Command::new("mkfifo").arg(&fifo).output().unwrap(),
+        Command::new("mkfifo").arg(&fifo).run_capture().unwrap(),
         "mkfifo",
     );
     let tar_tree = format!("--tree=tar={}", fifo.display());
     let writer = ostree(&repo, &["commit", "-b", "tar", &tar_tree])
-        .spawn()
+        .start()
         .unwrap();
     // Opening the FIFO returns once `ostree commit` opened it, inside its transaction.
     let mut fifo_in = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    let mut prune = ferro(&repo, &["prune", "--refs-only"]).spawn().unwrap();
+    let mut prune = ferro(&repo, &["prune", "--refs-only"]).start().unwrap();
     let lock = repo.join(".lock");
     let deadline = Instant::now() + Duration::from_secs(300);
     while ferro_sys::locks::waiters(&lock).unwrap() == 0 {
@@ -183,7 +188,7 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
         .arg("-C")
         .arg(&src)
         .args(["-cf", "-", "."])
-        .output()
+        .run_capture()
         .unwrap();
     fifo_in.write_all(&tar.stdout).unwrap();
     drop(fifo_in);
@@ -192,5 +197,8 @@ fn ferro_and_ostree_honour_each_other_s_lock() {
         "ostree commit from the FIFO",
     );
     succeeds(prune.wait_with_output().unwrap(), "ferro prune");
-    succeeds(ostree(&repo, &["fsck"]).output().unwrap(), "ostree fsck");
+    succeeds(
+        ostree(&repo, &["fsck"]).run_capture().unwrap(),
+        "ostree fsck",
+    );
 }

@@ -130,7 +130,7 @@ fn ferro(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferro"))
         .arg("ostree")
         .args(args)
-        .output()
+        .run_capture()
         .expect("run ferro")
 }
 
@@ -182,12 +182,12 @@ fn fsck_ok(repo: &str) {
     ok(&[repo, "fsck", "-q"]);
     let have_ostree = Command::new("ostree")
         .arg("--version")
-        .output()
+        .run_capture()
         .is_ok_and(|o| o.status.success());
     if have_ostree {
         let out = Command::new("ostree")
             .args(["fsck", repo])
-            .output()
+            .run_capture()
             .unwrap();
         assert!(
             out.status.success(),
@@ -255,7 +255,7 @@ fn pull_killed_at_random_points_then_completed() {
             .args(["ostree", l.as_str(), "pull", "origin"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .start()
             .unwrap();
         std::thread::sleep(Duration::from_micros(rng.below(full)));
         if child.try_wait().unwrap().is_none() {

@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 /// Runs `ferro ostree ARGS` under `umask`.
 fn ferro_under_umask(umask: &str, args: &[&str]) {
     let out = Command::new("sh")
@@ -14,7 +16,7 @@ fn ferro_under_umask(umask: &str, args: &[&str]) {
         .arg(format!("umask {umask} && exec \"$0\" ostree \"$@\""))
         .arg(env!("CARGO_BIN_EXE_ferro"))
         .args(args)
-        .output()
+        .run_capture()
         .unwrap();
     assert!(out.status.success(), "umask {umask} {args:?}: {out:?}");
 }

@@ -28,14 +28,7 @@ impl Fetch for TestFetch {
     }
 }
 
-/// Whether ownership can be set and checked; says so when it cannot.
-pub(crate) fn as_root() -> bool {
-    let root = rustix::process::geteuid().is_root();
-    if !root {
-        eprintln!("not root: skipping ownership assertions");
-    }
-    root
-}
+pub(crate) use crate::root::as_root;
 
 /// A temp dir with the root at `root/`.
 pub(crate) struct TestRoot {

@@ -219,23 +219,6 @@ pub fn format_iso_timestamp(secs: u64) -> Option<String> {
     )
 }
 
-/// Bytes as GLib's `g_format_size` prints them (SI units, one decimal), as `ostree`
-/// reports sizes after `prune`, `pull` and `diff --stats`; here so that every front end
-/// prints them alike.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// Parses `@SECONDS`, `SECONDS` or `YYYY-MM-DD[T ]HH:MM:SS[Z]` (UTC), as accepted by
 /// `--timestamp`.
 pub fn parse_timestamp(text: &str) -> Option<u64> {
@@ -288,14 +271,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_as_glib_prints_them() {
-        assert_eq!(format_size(999), "999 bytes");
-        assert_eq!(format_size(1000), "1.0 kB");
-        assert_eq!(format_size(1_234_567), "1.2 MB");
-        assert_eq!(format_size(u64::MAX), "18.4 EB");
-    }
 
     #[test]
     fn timestamps() {

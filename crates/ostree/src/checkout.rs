@@ -215,7 +215,7 @@ impl Writer<'_> {
             {
                 false
             }
-            Err(e) => return Err(io_err("create directory", dest)(e)),
+            Err(e) => return Err(io_err("create directory", dest)(e).into()),
         };
         let files = dirtree
             .files
@@ -244,7 +244,8 @@ impl Writer<'_> {
             apply_xattrs(Node::Path(dest), &dirmeta.xattrs, dest)?;
         }
         fs::set_permissions(dest, fs::Permissions::from_mode(dirmeta.mode & 0o7777))
-            .map_err(io_err("set mode of", dest))
+            .map_err(io_err("set mode of", dest))?;
+        Ok(())
     }
 
     /// Hardlinks the object file at `dest`; `None` when linking is impossible here
@@ -348,10 +349,10 @@ impl Writer<'_> {
         let exists = match make(dest) {
             Ok(made) => return Ok(Some((made, Placed { beside: None }))),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => e,
-            Err(e) => return Err(io_err(verb, dest)(e)),
+            Err(e) => return Err(io_err(verb, dest)(e).into()),
         };
         match self.options.overwrite {
-            Overwrite::Never => Err(io_err(verb, dest)(exists)),
+            Overwrite::Never => Err(io_err(verb, dest)(exists).into()),
             Overwrite::AddFiles => Ok(None),
             Overwrite::UnionFiles => {
                 if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
@@ -377,7 +378,8 @@ impl Writer<'_> {
 /// Sets recorded xattrs; called after the chown, which would drop `security.capability`.
 fn apply_xattrs(node: Node, xattrs: &Xattrs, dest: &Path) -> Result<(), Error> {
     node.write(xattrs)
-        .map_err(io_err("set extended attributes of", dest))
+        .map_err(io_err("set extended attributes of", dest))?;
+    Ok(())
 }
 
 #[cfg(test)]

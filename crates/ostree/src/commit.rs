@@ -159,8 +159,9 @@ impl Walker<'_> {
         if !self.policy.records_xattrs() {
             return Ok(vec![]);
         }
-        node.read()
-            .map_err(io_err("read extended attributes of", path))
+        Ok(node
+            .read()
+            .map_err(io_err("read extended attributes of", path))?)
     }
 
     fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
@@ -226,7 +227,7 @@ impl Walker<'_> {
             .try_for_each(|(id, &(dir, position, kind))| {
                 let name = &dirs[dir as usize].files[position as usize].0;
                 *id = self.store_file(&self.dirs[dir as usize].join(name), kind)?;
-                Ok(())
+                Ok::<_, Error>(())
             })?;
         Ok(ids)
     }

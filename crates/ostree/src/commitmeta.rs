@@ -46,7 +46,7 @@ impl Repo {
 pub(crate) fn read_detached(path: PathBuf) -> Result<Option<Metadata>, Error> {
     match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("stat", &path)(e)),
+        Err(e) => return Err(io_err("stat", &path)(e).into()),
         Ok(st) if st.len() > MAX_COMMITMETA => {
             return Err(Error::Unsupported {
                 verb: "read",

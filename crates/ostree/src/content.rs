@@ -133,18 +133,18 @@ impl Repo {
             let id = check(hasher.finish())?;
             let dest = self.object_path(ObjectType::File, &id);
             if fs::symlink_metadata(&dest).is_err() {
-                let tmp = self.tmp_path();
-                std::os::unix::fs::symlink(&header.symlink_target, &tmp)
-                    .map_err(io_err("create symlink", &tmp))?;
-                if self.mode() == RepoMode::Bare {
-                    std::os::unix::fs::lchown(&tmp, Some(header.uid), Some(header.gid))
-                        .map_err(io_err("change owner of", &tmp))?;
-                    crate::xattrs::Node::Path(&tmp)
-                        .write(&header.xattrs)
-                        .map_err(io_err("set extended attributes of", &tmp))?;
-                }
-                set_symlink_mtime_zero(&tmp);
-                self.install(&tmp, &dest)?;
+                let target = Path::new(&header.symlink_target);
+                self.publish_symlink(&id, target, |tmp| {
+                    if self.mode() == RepoMode::Bare {
+                        std::os::unix::fs::lchown(tmp, Some(header.uid), Some(header.gid))
+                            .map_err(io_err("change owner of", tmp))?;
+                        crate::xattrs::Node::Path(tmp)
+                            .write(&header.xattrs)
+                            .map_err(io_err("set extended attributes of", tmp))?;
+                    }
+                    set_symlink_mtime_zero(tmp);
+                    Ok(())
+                })?;
             }
             return Ok(id);
         }
@@ -192,7 +192,7 @@ impl Repo {
                         self.policy().zlib_level,
                         out,
                         |w| copy(w, hasher),
-                        io_err("write", tmp),
+                        |e| Error::from(io_err("write", tmp)(e)),
                     )?;
                 }
             }
@@ -263,7 +263,7 @@ impl Repo {
         let path = self.object_path(ObjectType::File, id);
         let not_found = |e: io::Error| match e.kind() {
             io::ErrorKind::NotFound => Error::NotFound(format!("{id}.file")),
-            _ => io_err("read", &path)(e),
+            _ => io_err("read", &path)(e).into(),
         };
         let bad = |detail: &str| Error::Object {
             path: path.clone(),
@@ -281,7 +281,7 @@ impl Repo {
                         rustix::fs::fgetxattr(&file, OSTREEMETA, &mut buf[..])
                             .map_err(|e| io_err("read user.ostreemeta of", &path)(e.into()))?
                     }
-                    Err(e) => return Err(io_err("read user.ostreemeta of", &path)(e.into())),
+                    Err(e) => return Err(io_err("read user.ostreemeta of", &path)(e.into()).into()),
                 };
                 let meta = DirMeta::parse(&buf[..n]).map_err(|source| Error::Object {
                     path: path.clone(),

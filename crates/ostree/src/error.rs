@@ -2,7 +2,6 @@
 //! repository handle ([`crate::repo`]) and the layers it is built from (object files,
 //! locks, compression) all name one type without depending on each other.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::checksum::Checksum;
@@ -11,17 +10,9 @@ use crate::gvariant;
 /// Failures of repository operations.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A filesystem call failed.
-    #[error("could not {verb} '{path}'")]
-    Io {
-        /// What was being done.
-        verb: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    /// A filesystem call failed: "could not VERB 'PATH'", the one IO error of ferrocore.
+    #[error(transparent)]
+    Io(#[from] ferro_sys::IoError),
     /// An object's bytes are not a valid object of its type.
     #[error("could not parse object '{path}'")]
     Object {
@@ -68,17 +59,9 @@ pub enum Error {
     },
 }
 
-/// Shorthand for an [`Error::Io`] mapper.
-pub(crate) fn io_err<'a>(
-    verb: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        verb,
-        path: path.to_owned(),
-        source,
-    }
-}
+/// The mapper from `io::Error` to [`Error::Io`]: ferro-sys's, so every crate words its
+/// IO errors the same.
+pub(crate) use ferro_sys::io_err;
 
 /// The error for a tree nested deeper than [`crate::object::MAX_DEPTH`].
 pub(crate) fn too_deep(verb: &'static str, path: &Path) -> Error {

@@ -3,16 +3,19 @@
 //! errors, timeouts, 5xx, 408, 429), and 404 reported as "absent" so optional files
 //! (`summary`, `.commitmeta`) need no special casing by the caller.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Seek};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use ferro_sys::IoError;
+use ferro_sys::http::{Backoff, agent_config, is_transient, is_transient_status};
 
 /// Attempts per request before a transient failure becomes an error.
 const ATTEMPTS: u32 = 5;
 /// Delay before the first retry; doubled for each further one.
 const BACKOFF: Duration = Duration::from_millis(200);
+/// The longest delay between two tries (never reached with [`ATTEMPTS`] tries).
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +45,8 @@ pub enum FetchError {
         limit: u64,
     },
     /// The file a large body goes to could not be created.
-    #[error("could not create '{path}' for a fetched file")]
-    Spill {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    #[error("could not create a file for a fetched body")]
+    Spill(#[source] IoError),
     /// The URL is not `http://` or `https://`.
     #[error("unsupported URL '{0}': only http:// and https:// remotes can be pulled")]
     Scheme(String),
@@ -90,10 +87,7 @@ impl Fetcher {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(FetchError::Scheme(base.to_owned()));
         }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(concat!("ferro-ostree/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
+        let agent = agent_config(concat!("ferro-ostree/", env!("CARGO_PKG_VERSION")))
             .timeout_recv_response(Some(Duration::from_secs(60)))
             .timeout_per_read(Some(Duration::from_secs(60)))
             .max_idle_connections_per_host(16)
@@ -132,14 +126,15 @@ impl Fetcher {
 
     /// GETs a file: into memory when the server announces at most `memory_limit` bytes
     /// (most objects of a tree, spared a temporary file and a second read), otherwise
-    /// into a new file at `spill` (rewound and truncated before every try; the caller
-    /// removes it). `None` on 404.
+    /// into the file `spill` makes, called at most once (the file is rewound and
+    /// truncated before every try; the caller owns and removes it). `None` on 404.
     pub(crate) fn get_body(
         &self,
         path: &str,
         memory_limit: u64,
-        spill: &Path,
+        spill: impl FnOnce() -> Result<File, IoError>,
     ) -> Result<Option<Body>, FetchError> {
+        let mut spill = Some(spill);
         let url = self.url(path);
         let mut file: Option<File> = None;
         let fetched = self.with_retries(&url, |response| {
@@ -150,23 +145,13 @@ impl Fetcher {
                     Err(e) => Try::Retry(e.to_string()),
                 };
             }
-            let out = match &mut file {
-                Some(out) => out,
-                None => match OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o644)
-                    .open(spill)
-                {
+            let out = match (&mut file, spill.take()) {
+                (Some(out), _) => out,
+                (None, Some(create)) => match create() {
                     Ok(created) => file.insert(created),
-                    Err(source) => {
-                        return Try::Fail(FetchError::Spill {
-                            path: spill.to_owned(),
-                            source,
-                        });
-                    }
+                    Err(error) => return Try::Fail(FetchError::Spill(error)),
                 },
+                (None, None) => unreachable!("the spill file is made once and kept"),
             };
             let mut reader = body.with_config().limit(u64::MAX).reader();
             let copied = out
@@ -190,14 +175,16 @@ impl Fetcher {
         url: &str,
         mut read: impl FnMut(ureq::http::Response<ureq::Body>) -> Try<T>,
     ) -> Result<Option<T>, FetchError> {
-        let mut delay = BACKOFF;
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
+        let mut delays = Backoff::new(BACKOFF, MAX_BACKOFF).attempts(ATTEMPTS);
+        let last = loop {
+            // A transient status that outlasts the tries is reported as that status.
+            let mut last_status = None;
             let outcome = match self.agent.get(url).call() {
                 Ok(response) => match response.status().as_u16() {
                     200 => read(response),
                     404 => Try::Absent,
-                    status @ (408 | 429 | 500..=599) if attempt < ATTEMPTS => {
+                    status if is_transient_status(status) => {
+                        last_status = Some(status);
                         Try::Retry(format!("HTTP {status}"))
                     }
                     status => Try::Fail(FetchError::Status {
@@ -205,29 +192,29 @@ impl Fetcher {
                         status,
                     }),
                 },
-                Err(
-                    e @ (ureq::Error::Io(_)
-                    | ureq::Error::Timeout(_)
-                    | ureq::Error::ConnectionFailed
-                    | ureq::Error::Protocol(_)
-                    | ureq::Error::BodyStalled),
-                ) => Try::Retry(e.to_string()),
+                Err(e) if is_transient(&e) => Try::Retry(e.to_string()),
                 Err(e) => Try::Fail(FetchError::Transport {
                     url: url.to_owned(),
                     detail: e.to_string(),
                 }),
             };
-            match outcome {
+            let detail = match outcome {
                 Try::Done(value) => return Ok(Some(value)),
                 Try::Absent => return Ok(None),
                 Try::Fail(error) => return Err(error),
-                Try::Retry(detail) => last = detail,
+                Try::Retry(detail) => detail,
+            };
+            match (delays.next(), last_status) {
+                (Some(delay), _) => std::thread::sleep(delay),
+                (None, Some(status)) => {
+                    return Err(FetchError::Status {
+                        url: url.to_owned(),
+                        status,
+                    });
+                }
+                (None, None) => break detail,
             }
-            if attempt < ATTEMPTS {
-                std::thread::sleep(delay);
-                delay *= 2;
-            }
-        }
+        };
         Err(FetchError::Transport {
             url: url.to_owned(),
             detail: format!("{last} (after {ATTEMPTS} attempts)"),

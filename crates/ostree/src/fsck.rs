@@ -126,7 +126,7 @@ pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, 
         match std::fs::remove_file(&problem.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("delete", &problem.path)(e)),
+            Err(e) => return Err(io_err("delete", &problem.path)(e).into()),
         }
         if let Some(commit) = problem.commit {
             let marker = repo

@@ -18,8 +18,8 @@
 //! - [`checksum`]: [`Checksum`] and the SHA-256 backend (chosen by measurement).
 //! - [`repo`]: [`Repo`]: `init`/`open` in the `bare`, `bare-user`, `bare-user-only` and
 //!   `archive` modes, `config` and paths; [`content`]: how each mode encodes a file
-//!   object, stored through `O_TMPFILE` + `linkat` (or a temp file + rename); [`error`]:
-//!   the [`Error`] they share; [`refs`]: refs and revision syntax.
+//!   object, stored through ferro-sys's one atomic writer (complete before it is
+//!   named); [`error`]: the [`Error`] they share; [`refs`]: refs and revision syntax.
 //! - [`commit`], [`checkout`], [`fsck`], [`browse`], [`prune`], [`summary`], [`pull_local`]: the
 //!   operations behind `ferro ostree commit|checkout|fsck|ls|cat|log|prune|summary|pull-local`;
 //!   [`commit_tar`]: `commit --tree=tar=` straight from the archive stream;

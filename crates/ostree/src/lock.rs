@@ -66,7 +66,7 @@ fn lock_file_within(path: &Path, kind: LockKind, timeout: Duration) -> Result<Lo
                     timeout.as_secs()
                 ),
             );
-            return Err(io_err("lock", path)(waited));
+            return Err(io_err("lock", path)(waited).into());
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(500));
@@ -88,7 +88,7 @@ fn open(path: &Path) -> Result<File, Error> {
         .truncate(false)
         .mode(0o660)
         .open(path)
-        .map_err(io_err("open lock file", path))
+        .map_err(|e| io_err("open lock file", path)(e).into())
 }
 
 /// Takes an OFD lock on the whole file; `false` when not waiting and it is taken.
@@ -114,7 +114,7 @@ fn acquire(file: &File, path: &Path, kind: LockKind, wait: bool) -> Result<bool,
             Ok(_) => return Ok(true),
             Err(Errno::EINTR) => continue,
             Err(Errno::EAGAIN | Errno::EACCES) if !wait => return Ok(false),
-            Err(e) => return Err(io_err("lock", path)(io::Error::from(e))),
+            Err(e) => return Err(io_err("lock", path)(io::Error::from(e)).into()),
         }
     }
 }
@@ -138,7 +138,7 @@ impl Repo {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::repo::RepoMode;
@@ -146,7 +146,13 @@ mod tests {
     #[test]
     fn exclusive_excludes_shared_and_shared_ones_coexist() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        Repo::init(dir.path(), RepoMode::Archive).unwrap();
+        // No timeout: a waiter blocks in the kernel (F_OFD_SETLKW), where the lock
+        // table shows it, instead of polling.
+        let config = dir.path().join("config");
+        let text = std::fs::read_to_string(&config).unwrap() + "lock-timeout-secs=-1\n";
+        std::fs::write(&config, text).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
         let lock = dir.path().join(".lock");
         let first = repo.lock(LockKind::Shared).unwrap();
         let second = repo.lock(LockKind::Shared).unwrap();
@@ -160,7 +166,11 @@ mod tests {
                 let _shared = repo.lock(LockKind::Shared).unwrap();
                 acquired.store(true, Ordering::SeqCst);
             });
-            std::thread::sleep(Duration::from_millis(200));
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while ferro_sys::locks::waiters(&lock).unwrap() == 0 {
+                assert!(Instant::now() < deadline, "the shared lock never waited");
+                std::thread::sleep(Duration::from_millis(5));
+            }
             assert!(!acquired.load(Ordering::SeqCst), "a shared lock waits");
             drop(exclusive);
         });

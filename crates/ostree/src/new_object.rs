@@ -1,25 +1,24 @@
-//! Writing a new object file the way OSTree does: an anonymous `O_TMPFILE` file in
-//! the repository's `tmp/`, linked into `objects/` with `linkat` once complete.
+//! Writing a new object file the way OSTree does: an unnamed file in the repository's
+//! `tmp/`, linked into `objects/` once complete, through ferro-sys's one atomic writer
+//! ([`ferro_sys::atomic::TempFile`], with its fallbacks where the filesystem cannot make
+//! unnamed files).
 //!
-//! Objects are named by their contents, so when `linkat` finds the name taken
-//! (`EEXIST`) the object is already stored and the unnamed inode simply vanishes when
-//! closed: no rename, and nothing to clean up after a crash. Where the filesystem
-//! refuses `O_TMPFILE` (or `/proc` is not mounted, which the link needs) a named file in
-//! `tmp/` is written and renamed into place instead.
+//! Objects are named by their contents, so they are published create-only
+//! ([`Collision::Keep`]): when the name is taken the object is already stored and the
+//! new file simply vanishes. Each object is synced before it is named only with
+//! `[core] per-object-fsync`; otherwise the commit point's `syncfs` covers them all.
 //!
 //! `tmp/` and the fan-out directories are opened once per [`Repo`] and then named by
 //! descriptor, so creating and linking an object resolves one name instead of walking
 //! the repository's whole path twice for every file.
 
 use std::fs::{self, File};
-use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags};
-use rustix::io::Errno;
+use ferro_sys::IoError;
+use ferro_sys::atomic::{self, Collision, DirFd, Durability, Published, TempFile, TempSymlink};
 
 use crate::checksum::Checksum;
 use crate::error::{Error, io_err};
@@ -28,51 +27,33 @@ use crate::object_dirs::open_dir;
 use crate::repo::Repo;
 
 /// An object file being written.
-pub(crate) struct NewObject {
-    file: File,
-    /// The named temporary file, in the fallback; removed on drop unless published.
-    named: Option<PathBuf>,
-    /// What error messages name: the named file, or `tmp/`.
-    shown: PathBuf,
-}
-
-/// `/proc/self/fd`, through which an anonymous file is linked (as libglnx does; the
-/// `AT_EMPTY_PATH` form needs `CAP_DAC_READ_SEARCH`).
-fn proc_fd_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
+pub(crate) struct NewObject<'r> {
+    temp: TempFile<'r>,
 }
 
 impl Repo {
     /// A new, empty object file (mode 0644) to fill and then [`NewObject::publish`].
-    pub(crate) fn new_object(&self) -> Result<NewObject, Error> {
+    pub(crate) fn new_object(&self) -> Result<NewObject<'_>, Error> {
+        Ok(self.new_temp(TempFile::new_in)?)
+    }
+
+    /// [`Repo::new_object`] for a file that is read back before it is published (a
+    /// fetched object, verified first).
+    pub(crate) fn new_readable_object(&self) -> Result<NewObject<'_>, IoError> {
+        self.new_temp(TempFile::new_readable_in)
+    }
+
+    fn new_temp<'r>(
+        &'r self,
+        create: fn(DirFd<'r>, &Path, u32) -> Result<TempFile<'r>, IoError>,
+    ) -> Result<NewObject<'r>, IoError> {
         let tmp_dir = self.path().join("tmp");
-        if proc_fd_available() {
-            let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-            let mode = Mode::from_raw_mode(0o644);
-            let created = match open_dir(&self.object_dirs().tmp, &tmp_dir) {
-                Some(dir) => rustix::fs::openat(dir, ".", flags, mode),
-                None => rustix::fs::openat(CWD, &tmp_dir, flags, mode),
-            };
-            match created {
-                Ok(fd) => {
-                    return Ok(NewObject {
-                        file: File::from(fd),
-                        named: None,
-                        shown: tmp_dir,
-                    });
-                }
-                // Not supported by this filesystem or kernel (old kernels see
-                // O_DIRECTORY and answer EISDIR): fall back to a named file.
-                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {}
-                Err(e) => return Err(io_err("create a temporary file in", &tmp_dir)(e.into())),
-            }
-        }
-        let (file, path) = self.create_tmp()?;
+        let dir = match open_dir(&self.object_dirs().tmp, &tmp_dir) {
+            Some(dir) => DirFd::Borrowed(dir),
+            None => DirFd::Owned(atomic::open_dir(&tmp_dir)?),
+        };
         Ok(NewObject {
-            file,
-            named: Some(path.clone()),
-            shown: path,
+            temp: create(dir, &tmp_dir, 0o644)?,
         })
     }
 
@@ -82,102 +63,95 @@ impl Repo {
         let policy = self.policy();
         policy.fsync && policy.per_object_fsync
     }
+
+    /// How an object is published: synced first only with `per-object-fsync`.
+    fn object_durability(&self) -> Durability {
+        match self.syncs_each_object() {
+            true => Durability::Sync,
+            false => Durability::Deferred,
+        }
+    }
+
+    /// Stores a symlink object of a `bare` or `bare-user-only` repository: a symlink to
+    /// `target` made in `tmp/`, given its owner and extended attributes by `finish`
+    /// (called with its path), then published as object `id` like a file.
+    pub(crate) fn publish_symlink(
+        &self,
+        id: &Checksum,
+        target: &Path,
+        finish: impl FnOnce(&Path) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let tmp_dir = self.path().join("tmp");
+        let dir = match open_dir(&self.object_dirs().tmp, &tmp_dir) {
+            Some(dir) => DirFd::Borrowed(dir),
+            None => DirFd::Owned(atomic::open_dir(&tmp_dir)?),
+        };
+        let temp = TempSymlink::new_in(dir, &tmp_dir, target)?;
+        finish(temp.shown())?;
+        self.publish_object(ObjectType::File, id, temp, TempSymlink::publish_in)
+    }
+    /// Publishes `temp` (a file or a symlink) as object `id` of type `kind`,
+    /// create-only, through the cached fan-out directory; when that directory is missing
+    /// (never made, or removed since it was opened) it is created and the publish
+    /// retried through a fresh handle.
+    fn publish_object<T>(
+        &self,
+        kind: ObjectType,
+        id: &Checksum,
+        temp: T,
+        publish: impl Fn(
+            T,
+            BorrowedFd<'_>,
+            &Path,
+            &Path,
+            Collision,
+            Durability,
+        ) -> Result<Published, (T, IoError)>,
+    ) -> Result<(), Error> {
+        let dest = self.object_path(kind, id);
+        let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+            unreachable!("an object path is objects/XX/NAME")
+        };
+        let name = Path::new(name);
+        let durability = self.object_durability();
+        let fanout = &self.object_dirs().fanout[usize::from(id.0[0])];
+        let temp = match open_dir(fanout, parent) {
+            Some(dir) => match publish(temp, dir, name, &dest, Collision::Keep, durability) {
+                Ok(_) => return Ok(()),
+                Err((temp, e)) if e.kind() == io::ErrorKind::NotFound => temp,
+                Err((_, e)) => return Err(e.into()),
+            },
+            None => temp,
+        };
+        fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+        let dir = atomic::open_dir(parent)?;
+        publish(temp, dir.as_fd(), name, &dest, Collision::Keep, durability)
+            .map(drop)
+            .map_err(|(_, e)| e.into())
+    }
 }
 
-impl NewObject {
-    /// The open file to write.
+impl NewObject<'_> {
+    /// The open file, to write (and read back, when made readable).
     pub(crate) fn file(&mut self) -> &mut File {
-        &mut self.file
+        self.temp.file()
     }
 
     /// The path error messages name.
     pub(crate) fn shown(&self) -> &Path {
-        &self.shown
+        self.temp.shown()
     }
 
     /// Writes `bytes` (a metadata object's whole contents).
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.file
-            .write_all(bytes)
-            .map_err(io_err("write", &self.shown))
+        Ok(self.temp.write_all(bytes)?)
     }
 
     /// Gives the finished file its name as object `id` of type `kind`, creating the
     /// fan-out directory when missing; if the object is already there, keeps it and
     /// discards this one.
-    pub(crate) fn publish(
-        mut self,
-        repo: &Repo,
-        kind: ObjectType,
-        id: &Checksum,
-    ) -> Result<(), Error> {
-        if repo.syncs_each_object() {
-            self.file.sync_all().map_err(io_err("sync", &self.shown))?;
-        }
-        let dest = repo.object_path(kind, id);
-        if let Some(tmp) = self.named.take() {
-            if fs::symlink_metadata(&dest).is_ok() {
-                let _ = fs::remove_file(&tmp);
-                return Ok(());
-            }
-            return repo.install(&tmp, &dest);
-        }
-        let fanout = &repo.object_dirs().fanout[usize::from(id.0[0])];
-        let linked = match (
-            open_dir(fanout, dest.parent().unwrap_or(&dest)),
-            dest.file_name(),
-        ) {
-            (Some(dir), Some(name)) => link_anonymous(&self.file, dir, Path::new(name)),
-            _ => Err(Errno::NOENT),
-        };
-        // Missing fan-out directory (or one removed since it was opened): go by path,
-        // creating the directory.
-        let linked = match linked {
-            Err(Errno::NOENT) => {
-                let link = || link_anonymous(&self.file, CWD, &dest);
-                match (link(), dest.parent()) {
-                    (Err(Errno::NOENT), Some(parent)) => {
-                        fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
-                        link()
-                    }
-                    (other, _) => other,
-                }
-            }
-            other => other,
-        };
-        match linked {
-            Ok(()) | Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(io_err("link into place", &dest)(e.into())),
-        }
-    }
-}
-
-/// Whether linking by descriptor (`AT_EMPTY_PATH`) works here; it needs
-/// `CAP_DAC_READ_SEARCH`.
-static LINK_BY_DESCRIPTOR: AtomicBool = AtomicBool::new(true);
-
-/// Links the anonymous `file` at `name` in `dir`. By descriptor when allowed, which
-/// saves a walk through `/proc` for every object; otherwise through `/proc/self/fd`, as
-/// libglnx does.
-fn link_anonymous(file: &File, dir: BorrowedFd<'_>, name: &Path) -> Result<(), Errno> {
-    if LINK_BY_DESCRIPTOR.load(Ordering::Relaxed) {
-        match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
-            // Not allowed, or the directory is gone: `/proc` tells which.
-            Err(Errno::NOENT | Errno::PERM) => {}
-            other => return other,
-        }
-    }
-    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
-    rustix::fs::linkat(CWD, &source, dir, name, AtFlags::SYMLINK_FOLLOW)?;
-    LINK_BY_DESCRIPTOR.store(false, Ordering::Relaxed);
-    Ok(())
-}
-
-impl Drop for NewObject {
-    fn drop(&mut self) {
-        if let Some(tmp) = &self.named {
-            let _ = fs::remove_file(tmp);
-        }
+    pub(crate) fn publish(self, repo: &Repo, kind: ObjectType, id: &Checksum) -> Result<(), Error> {
+        repo.publish_object(kind, id, self.temp, TempFile::publish_in)
     }
 }
 

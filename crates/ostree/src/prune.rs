@@ -189,7 +189,7 @@ fn delete_file(repo: &Repo, kind: ObjectType, id: &Checksum, dry: bool) -> Resul
     let size = match fs::symlink_metadata(&path) {
         Ok(st) => st.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(io_err("stat", &path)(e)),
+        Err(e) => return Err(io_err("stat", &path)(e).into()),
     };
     if !dry {
         remove(&path)?;
@@ -199,7 +199,7 @@ fn delete_file(repo: &Repo, kind: ObjectType, id: &Checksum, dry: bool) -> Resul
 
 fn remove(path: &std::path::Path) -> Result<(), Error> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", path)(e)),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", path)(e).into()),
         _ => Ok(()),
     }
 }

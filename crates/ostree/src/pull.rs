@@ -482,7 +482,8 @@ impl Puller<'_> {
         }
         self.repo.write_metadata(ObjectType::Commit, &bytes)?;
         if was_partial && !self.options.commit_metadata_only {
-            fs::remove_file(&partial).map_err(io_err("delete", &partial))?;
+            fs::remove_file(&partial)
+                .map_err(|e| repo::Error::from(io_err("delete", &partial)(e)))?;
         }
         Ok(Some(commit))
     }
@@ -656,17 +657,21 @@ impl Puller<'_> {
     /// otherwise.
     fn content(&self, id: &Checksum) -> Result<(), PullError> {
         let repo = self.repo;
-        let spill = repo.tmp_path();
-        let _cleanup = RemoveOnDrop(spill.clone());
+        // A large body is fetched into a new object file, verified, and (archive)
+        // published as it is; dropped unpublished, it leaves nothing behind.
+        let mut spill = None;
         let path = object_url_path(id, "filez");
         let body = self
             .fetcher
-            .get_body(&path, MAX_IN_MEMORY, &spill)?
+            .get_body(&path, MAX_IN_MEMORY, || {
+                let object = spill.insert(repo.new_readable_object()?);
+                let shown = object.shown().to_owned();
+                object.file().try_clone().map_err(io_err("open", &shown))
+            })?
             .ok_or_else(|| FetchError::Status {
                 url: self.fetcher.url(&path),
                 status: 404,
             })?;
-        let dest = repo.object_path(ObjectType::File, id);
         let size = match body {
             Body::Memory(bytes) => {
                 let (size, header, start) =
@@ -687,20 +692,14 @@ impl Puller<'_> {
                 bytes.len() as u64
             }
             Body::File(file, size) => {
-                let mut content = read_archive_content(&spill, file)?;
+                let object = spill.take().expect("a spilled body has its object file");
+                let mut content = read_archive_content(object.shown(), file)?;
                 self.store_filez(
                     id,
                     &content.header,
                     content.size,
                     &mut content.reader,
-                    || {
-                        if repo.syncs_each_object() {
-                            fs::File::open(&spill)
-                                .and_then(|spilled| spilled.sync_all())
-                                .map_err(io_err("sync", &spill))?;
-                        }
-                        repo.install(&spill, &dest)
-                    },
+                    || object.publish(repo, ObjectType::File, id),
                 )?;
                 size
             }
@@ -739,15 +738,6 @@ impl Puller<'_> {
             .into());
         }
         Ok(keep()?)
-    }
-}
-
-/// Removes a temporary file when dropped (a no-op once it was renamed into place).
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
     }
 }
 

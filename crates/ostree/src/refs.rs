@@ -101,7 +101,7 @@ impl Repo {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     Err(Error::NotFound(name.to_owned()))
                 }
-                Err(e) => Err(io_err("delete", &path)(e)),
+                Err(e) => Err(io_err("delete", &path)(e).into()),
             },
         }
     }
@@ -183,7 +183,7 @@ fn read_ref_file(path: &Path) -> Result<Option<Checksum>, Error> {
                 detail: "content is not a checksum".into(),
             }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read", path)(e)),
+        Err(e) => Err(io_err("read", path)(e).into()),
     }
 }
 
@@ -203,7 +203,7 @@ fn ref_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(io_err("list", dir)(e)),
+        Err(e) => return Err(io_err("list", dir)(e).into()),
     };
     let mut out = Vec::new();
     for entry in entries {

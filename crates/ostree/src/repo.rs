@@ -8,11 +8,11 @@
 //! is [`crate::transaction`]'s and [`crate::lock`]'s job. This module depends on none of
 //! them; they all build on it.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferro_sys::atomic::{self, Collision, Durability, WriteOptions};
 
 use crate::checksum::Checksum;
 pub use crate::error::Error;
@@ -145,6 +145,27 @@ impl Policy {
     }
 }
 
+/// Writes `data` over `path` with the one atomic writer (mode 0644, as OSTree's), making
+/// the parent directory when it is missing.
+fn replace_file(path: &Path, data: &[u8], durability: Durability) -> Result<(), Error> {
+    let options = WriteOptions {
+        mode: 0o644,
+        collision: Collision::Replace,
+        durability,
+    };
+    match atomic::write_file(path, data, options) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+                fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+                atomic::write_file(path, data, options)?;
+                return Ok(());
+            }
+            Err(e.into())
+        }
+        other => other.map(drop).map_err(Error::from),
+    }
+}
+
 /// An opened repository.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -154,8 +175,6 @@ pub struct Repo {
     /// Directory handles shared by every clone, see [`crate::new_object`].
     dirs: std::sync::Arc<ObjectDirs>,
 }
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Repo {
     /// Creates a repository (or opens one that already has this mode), like `ostree init`.
@@ -280,80 +299,22 @@ impl Repo {
         fs::symlink_metadata(self.object_path(kind, id)).is_ok()
     }
 
-    /// A fresh path in `tmp/` that nothing else uses.
-    pub(crate) fn tmp_path(&self) -> PathBuf {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        self.path
-            .join("tmp")
-            .join(format!("ferro-{}-{n}-{nanos:x}", std::process::id()))
-    }
-
-    pub(crate) fn create_tmp(&self) -> Result<(File, PathBuf), Error> {
-        let tmp_dir = self.path.join("tmp");
-        loop {
-            let path = self.tmp_path();
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-            {
-                Ok(file) => return Ok((file, path)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_err("create a temporary file in", &tmp_dir)(e)),
-            }
-        }
-    }
-
-    /// Writes `data` to `dest` through a temporary file and a rename.
+    /// Writes `data` to `dest` (replacing it) so that a reader sees the old contents or
+    /// all of `data`, never a part; nothing is synced (the commit point's `syncfs`
+    /// covers it). A missing parent directory is created.
     pub(crate) fn write_atomic(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
-        let (mut file, tmp) = self.create_tmp()?;
-        file.write_all(data).map_err(io_err("write", &tmp))?;
-        drop(file);
-        self.install(&tmp, dest)
-    }
-
-    /// Renames a finished temporary file onto its final path, creating the fan-out dir
-    /// only when the rename finds it missing (one syscall per object in the common case).
-    pub(crate) fn install(&self, tmp: &Path, dest: &Path) -> Result<(), Error> {
-        let renamed = match fs::rename(tmp, dest) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
-                Some(parent) => fs::create_dir_all(parent)
-                    .map_err(io_err("create directory", parent))
-                    .and_then(|()| {
-                        fs::rename(tmp, dest).map_err(io_err("rename into place", dest))
-                    }),
-                None => Err(io_err("rename into place", dest)(e)),
-            },
-            other => other.map_err(io_err("rename into place", dest)),
-        };
-        renamed.inspect_err(|_| {
-            let _ = fs::remove_file(tmp);
-        })
+        replace_file(dest, data, Durability::Deferred)
     }
 
     /// Writes `data` to `dest` so that after a crash `dest` holds either its old
-    /// contents or all of `data`: temporary file, sync, rename, sync of the directory
-    /// (the syncs only with `[core] fsync`).
+    /// contents or all of `data`: with `[core] fsync` the file is synced before it
+    /// replaces `dest` and the directory after (refs, `config`, the summary).
     pub(crate) fn write_durable(&self, dest: &Path, data: &[u8]) -> Result<(), Error> {
-        let (mut file, tmp) = self.create_tmp()?;
-        let written = file
-            .write_all(data)
-            .and_then(|()| match self.policy().fsync {
-                true => file.sync_data(),
-                false => Ok(()),
-            });
-        drop(file);
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err("write", &tmp)(e));
-        }
-        self.install(&tmp, dest)?;
-        self.sync_parent(dest)
+        let durability = match self.policy().fsync {
+            true => Durability::Sync,
+            false => Durability::Deferred,
+        };
+        replace_file(dest, data, durability)
     }
 
     /// Syncs the directory holding `path` (with `[core] fsync`), making a rename or
@@ -362,7 +323,7 @@ impl Repo {
         match path.parent() {
             Some(dir) if self.policy().fsync => fs::File::open(dir)
                 .and_then(|d| d.sync_all())
-                .map_err(io_err("sync", dir)),
+                .map_err(|e| io_err("sync", dir)(e).into()),
             _ => Ok(()),
         }
     }
@@ -372,7 +333,7 @@ impl Repo {
         let path = self.object_path(kind, id);
         fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NotFound(format!("{id}.{}", kind.extension(false))),
-            _ => io_err("read", &path)(e),
+            _ => io_err("read", &path)(e).into(),
         })
     }
 

@@ -263,7 +263,7 @@ pub fn sign_summary(repo: &Repo, keys: &[SecretKey]) -> Result<(), SignError> {
     let summary = match std::fs::read(&summary_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SignError::NoSummary),
-        Err(e) => return Err(io_err("read", &summary_path)(e).into()),
+        Err(e) => return Err(repo::Error::from(io_err("read", &summary_path)(e)).into()),
     };
     let sig_path = repo.path().join("summary.sig");
     let mut metadata = crate::commitmeta::read_detached(sig_path.clone())?.unwrap_or_default();

@@ -50,7 +50,7 @@ impl Repo {
         let entries = match fs::read_dir(&tmp) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("list", &tmp)(e)),
+            Err(e) => return Err(io_err("list", &tmp)(e).into()),
         };
         let now = SystemTime::now();
         for entry in entries {
@@ -86,7 +86,7 @@ impl Repo {
             };
             match removed {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(io_err("delete", &path)(e));
+                    return Err(io_err("delete", &path)(e).into());
                 }
                 _ => {}
             }

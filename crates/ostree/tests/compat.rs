@@ -8,6 +8,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::checkout::{CheckoutOptions, checkout};
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::{ProblemKind, fsck};
@@ -347,7 +349,7 @@ fn fsck_names_corrupt_objects() {
             if have_ostree() {
                 let status = Command::new("ostree")
                     .args(["fsck", &repo_arg(&path)])
-                    .output()
+                    .run_capture()
                     .unwrap()
                     .status;
                 assert!(!status.success(), "ostree fsck accepted a corrupt {kind:?}");

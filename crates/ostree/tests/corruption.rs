@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::{ProblemKind, delete_corrupt, fsck};
 use ferro_ostree::{Checksum, FileHeader, ObjectType, Repo, RepoMode};
@@ -27,7 +29,7 @@ fn ostree_fsck_fails(repo: &Path) -> bool {
     let arg = format!("--repo={}", repo.display());
     !Command::new("ostree")
         .args(["fsck", &arg])
-        .output()
+        .run_capture()
         .unwrap()
         .status
         .success()
@@ -194,7 +196,7 @@ fn commitmeta_damage_and_tombstones() {
     let arg = format!("--repo={}", repo.path().display());
     let src = tmp.path().join("src");
     let run = |args: &[&str]| {
-        let out = Command::new("ostree").args(args).output().unwrap();
+        let out = Command::new("ostree").args(args).run_capture().unwrap();
         assert!(out.status.success(), "ostree {args:?}: {out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -290,11 +292,14 @@ fn decompression_bomb_is_cut_short() {
     let mut bytes = header.archive_prefix(1);
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut encoder, &vec![0u8; 64 << 20]).unwrap();
-    bytes.extend(encoder.finish().unwrap());
+    // Only the first half of the stream is sound; garbage follows. A reader that stops
+    // one byte past the promised size never reaches the garbage, so it reports the
+    // extra bytes; one that inflated the whole stream would report the corruption.
+    let stream = encoder.finish().unwrap();
+    bytes.extend(&stream[..stream.len() / 2]);
+    bytes.extend(std::iter::repeat_n(0xff, 4096));
     rewrite(&repo.object_path(ObjectType::File, &id), |b| *b = bytes);
-    let started = std::time::Instant::now();
     let report = fsck(&repo).unwrap();
-    assert!(started.elapsed().as_secs() < 5, "inflated the whole stream");
     let problem = report
         .problems
         .iter()

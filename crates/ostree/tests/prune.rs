@@ -6,6 +6,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::fsck::fsck;
 use ferro_ostree::prune::{PruneOptions, prune};
@@ -173,7 +175,7 @@ fn same_objects_deleted_as_ostree_prune() {
             repo.set_ref("other", None).unwrap();
             let status = Command::new("cp")
                 .args(["-a", ours.to_str().unwrap(), theirs.to_str().unwrap()])
-                .status()
+                .run_status()
                 .unwrap();
             assert!(status.success());
             let options = PruneOptions {

@@ -12,6 +12,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::object::Variant;
 use ferro_ostree::prune::{PruneOptions, prune};
 use ferro_ostree::pull_local::copy_commit;
@@ -23,7 +25,7 @@ use ferro_ostree::{Checksum, ObjectType, Repo, RepoMode};
 fn have(tool: &str, version_arg: &str) -> bool {
     let found = Command::new(tool)
         .arg(version_arg)
-        .output()
+        .run_capture()
         .is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("skipping: `{tool}` is not installed");
@@ -35,7 +37,7 @@ fn run(tool: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
     Command::new(tool)
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .run_capture()
         .unwrap_or_else(|e| panic!("run {tool}: {e}"))
 }
 

@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::commit::{CommitOptions, commit_dir};
 use ferro_ostree::commit_tar::commit_tar;
 use ferro_ostree::{Checksum, Repo, RepoMode};
@@ -14,7 +16,7 @@ use ferro_ostree::{Checksum, Repo, RepoMode};
 fn have(tool: &str) -> bool {
     let found = Command::new(tool)
         .arg("--version")
-        .output()
+        .run_capture()
         .is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("skipping: `{tool}` is not installed");
@@ -23,7 +25,10 @@ fn have(tool: &str) -> bool {
 }
 
 fn run(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool).args(args).output().expect("run tool");
+    let out = Command::new(tool)
+        .args(args)
+        .run_capture()
+        .expect("run tool");
     assert!(
         out.status.success(),
         "{tool} {args:?} failed: {}",

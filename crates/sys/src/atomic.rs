@@ -158,8 +158,19 @@ impl<'d> TempFile<'d> {
     /// A new, empty file with permission bits `mode` in the directory `dir` (shown as
     /// `shown` in errors), to fill through [`TempFile::file`] and then publish.
     pub fn new_in(dir: DirFd<'d>, shown: &Path, mode: u32) -> Result<Self, IoError> {
+        TempFile::create(dir, shown, mode, OFlags::WRONLY)
+    }
+
+    /// [`TempFile::new_in`] for a file that is also read back before it is published:
+    /// a download that must be verified (hashed, unpacked) before it gets its name.
+    pub fn new_readable_in(dir: DirFd<'d>, shown: &Path, mode: u32) -> Result<Self, IoError> {
+        TempFile::create(dir, shown, mode, OFlags::RDWR)
+    }
+
+    /// An unnamed file opened with `access`, or the named fallback.
+    fn create(dir: DirFd<'d>, shown: &Path, mode: u32, access: OFlags) -> Result<Self, IoError> {
         if proc_fd_available() {
-            let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
+            let flags = access | OFlags::TMPFILE | OFlags::CLOEXEC;
             match rustix::fs::openat(&dir, ".", flags, Mode::from_raw_mode(mode)) {
                 Ok(fd) => {
                     return Ok(TempFile {
@@ -175,13 +186,17 @@ impl<'d> TempFile<'d> {
                 Err(e) => return Err(IoError::new("create a temporary file in", shown, e.into())),
             }
         }
-        TempFile::new_named_in(dir, shown, mode)
+        TempFile::new_named_in(dir, shown, mode, access)
     }
 
     /// The fallback of [`TempFile::new_in`]: a named file, created exclusively.
-    fn new_named_in(dir: DirFd<'d>, shown: &Path, mode: u32) -> Result<Self, IoError> {
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    fn new_named_in(
+        dir: DirFd<'d>,
+        shown: &Path,
+        mode: u32,
+        access: OFlags,
+    ) -> Result<Self, IoError> {
+        let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         loop {
             let name = temp_name();
             match rustix::fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(mode)) {
@@ -280,45 +295,18 @@ impl<'d> TempFile<'d> {
                 Err(Errno::EXIST) => self.replace_via_temp_link(target, name),
                 Err(e) => Err(e),
             },
-            (Some(tmp), Collision::Keep) => {
-                // A hard link fails on an existing name on every filesystem, where
-                // renameat2(RENAME_NOREPLACE) is not supported by all.
-                match rustix::fs::linkat(&self.dir, tmp.as_str(), target, name, AtFlags::empty()) {
-                    Ok(()) => Ok(Published::Created),
-                    Err(Errno::EXIST) => Ok(Published::Existed),
-                    Err(e) => Err(e),
-                }
-            }
-            (Some(tmp), Collision::Replace) => {
-                let existed = rustix::fs::statat(target, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
-                rustix::fs::renameat(&self.dir, tmp.as_str(), target, name).map(|()| {
+            (Some(tmp), collision) => {
+                let published = publish_named(self.dir.as_fd(), &tmp, target, name, collision);
+                if collision == Collision::Replace && published.is_ok() {
                     // Renamed away: nothing left to remove.
                     self.named = None;
-                    if existed {
-                        Published::Replaced
-                    } else {
-                        Published::Created
-                    }
-                })
+                }
+                published
             }
         };
-        match result {
-            Ok(published) => {
-                if durability == Durability::Sync
-                    && let Err(e) = sync_dir(target)
-                {
-                    return Err((self, IoError::new("sync the directory of", shown, e.into())));
-                }
-                Ok(published)
-            }
-            Err(e) => {
-                let action = if matches!(collision, Collision::Keep) {
-                    "link into place"
-                } else {
-                    "replace"
-                };
-                Err((self, IoError::new(action, shown, e.into())))
-            }
+        match finish_publish(result, target, shown, collision, durability) {
+            Ok(published) => Ok(published),
+            Err(e) => Err((self, e)),
         }
     }
 
@@ -383,12 +371,140 @@ fn sync_dir(dir: BorrowedFd<'_>) -> Result<(), Errno> {
     }
 }
 
+/// A symlink made under a temporary name, given its own name only once it is complete:
+/// an OSTree `bare` repository sets a symlink object's owner and extended attributes
+/// first, and a boot-version switch ([`replace_symlink`]) needs the swap to be one
+/// rename. The temporary name is one of [`TempFile`]'s (`.ferro-tmp-PID-N`, created
+/// exclusively); it is removed on drop unless published.
+#[derive(Debug)]
+pub struct TempSymlink<'d> {
+    dir: DirFd<'d>,
+    /// The temporary name in `dir`; `None` once renamed away.
+    name: Option<String>,
+    /// The directory as shown in errors, joined with the temporary name.
+    shown: PathBuf,
+}
+
+impl<'d> TempSymlink<'d> {
+    /// A new symlink to `target` under a fresh temporary name in `dir` (shown as `shown`
+    /// in errors).
+    pub fn new_in(dir: DirFd<'d>, shown: &Path, target: &Path) -> Result<Self, IoError> {
+        loop {
+            let name = temp_name();
+            match rustix::fs::symlinkat(target, &dir, name.as_str()) {
+                Ok(()) => {
+                    return Ok(TempSymlink {
+                        shown: shown.join(&name),
+                        dir,
+                        name: Some(name),
+                    });
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(IoError::new("create a symlink in", shown, e.into())),
+            }
+        }
+    }
+
+    /// The symlink's temporary path: `shown` of [`TempSymlink::new_in`] joined with its
+    /// temporary name, so a caller that passed the real directory can `lchown` it or
+    /// set its extended attributes by path.
+    pub fn shown(&self) -> &Path {
+        &self.shown
+    }
+
+    /// Gives the symlink the name `name` in the directory `target` (same filesystem),
+    /// as [`TempFile::publish_in`] does for files: [`Collision::Keep`] leaves an
+    /// existing name alone (a hard link of the symlink itself, which fails on a taken
+    /// name), [`Collision::Replace`] renames over it. On failure the symlink comes back
+    /// with the error, so the caller can mend the cause and try again.
+    pub fn publish_in(
+        mut self,
+        target: BorrowedFd<'_>,
+        name: &Path,
+        shown: &Path,
+        collision: Collision,
+        durability: Durability,
+    ) -> Result<Published, (Self, IoError)> {
+        let tmp = self.name.clone().unwrap_or_default();
+        let result = publish_named(self.dir.as_fd(), &tmp, target, name, collision);
+        if collision == Collision::Replace && result.is_ok() {
+            self.name = None;
+        }
+        match finish_publish(result, target, shown, collision, durability) {
+            Ok(published) => Ok(published),
+            Err(e) => Err((self, e)),
+        }
+    }
+}
+
+/// Gives the entry `tmp` of `dir` (a named temporary file or symlink) the name `name` in
+/// `target`. [`Collision::Keep`] links it, since a hard link fails on an existing name on
+/// every filesystem, where `renameat2(RENAME_NOREPLACE)` is not supported by all (the
+/// temporary name stays, for the caller's drop to remove); [`Collision::Replace`]
+/// renames it over the target.
+fn publish_named(
+    dir: BorrowedFd<'_>,
+    tmp: &str,
+    target: BorrowedFd<'_>,
+    name: &Path,
+    collision: Collision,
+) -> Result<Published, Errno> {
+    match collision {
+        Collision::Keep => match rustix::fs::linkat(dir, tmp, target, name, AtFlags::empty()) {
+            Ok(()) => Ok(Published::Created),
+            Err(Errno::EXIST) => Ok(Published::Existed),
+            Err(e) => Err(e),
+        },
+        Collision::Replace => {
+            let existed = rustix::fs::statat(target, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+            rustix::fs::renameat(dir, tmp, target, name).map(|()| match existed {
+                true => Published::Replaced,
+                false => Published::Created,
+            })
+        }
+    }
+}
+
+/// The end of every publish: with [`Durability::Sync`], the directory `target` is synced
+/// so the new name survives a crash; a failure names `shown` and what was attempted.
+fn finish_publish(
+    result: Result<Published, Errno>,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    collision: Collision,
+    durability: Durability,
+) -> Result<Published, IoError> {
+    match result {
+        Ok(published) => {
+            if durability == Durability::Sync
+                && let Err(e) = sync_dir(target)
+            {
+                return Err(IoError::new("sync the directory of", shown, e.into()));
+            }
+            Ok(published)
+        }
+        Err(e) => {
+            let action = match collision {
+                Collision::Keep => "link into place",
+                Collision::Replace => "replace",
+            };
+            Err(IoError::new(action, shown, e.into()))
+        }
+    }
+}
+
+impl Drop for TempSymlink<'_> {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.name {
+            let _ = rustix::fs::unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
+        }
+    }
+}
+
 /// Points the symlink `link` at `target` in one step, as a boot-version switch needs:
-/// a new symlink is made under a fresh temporary name beside `link` (the same
-/// `.ferro-tmp-PID-N` names as [`TempFile`]'s, created exclusively, so two writers never
-/// share one) and renamed over it. Readers see the old target or the new one, never a
-/// missing link. Whatever `link` was (a symlink, a file, nothing) is replaced; with
-/// [`Durability::Sync`] the directory is synced after the rename.
+/// a [`TempSymlink`] beside `link`, renamed over it. Readers see the old target or the
+/// new one, never a missing link. Whatever `link` was (a symlink, a file, nothing) is
+/// replaced; with [`Durability::Sync`] the directory is synced after the rename.
 pub fn replace_symlink(
     target: impl AsRef<Path>,
     link: &Path,
@@ -397,18 +513,15 @@ pub fn replace_symlink(
     let parent = parent_dir(link);
     let name = file_name(link, "replace")?;
     let dir = open_dir(parent)?;
-    let tmp = loop {
-        let tmp = temp_name();
-        match rustix::fs::symlinkat(target.as_ref(), &dir, tmp.as_str()) {
-            Ok(()) => break tmp,
-            Err(Errno::EXIST) => continue,
-            Err(e) => return Err(IoError::new("create a symlink in", parent, e.into())),
-        }
-    };
-    if let Err(e) = rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
-        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
-        return Err(IoError::new("replace", link, e.into()));
-    }
+    let temp = TempSymlink::new_in(DirFd::Borrowed(dir.as_fd()), parent, target.as_ref())?;
+    temp.publish_in(
+        dir.as_fd(),
+        Path::new(name),
+        link,
+        Collision::Replace,
+        Durability::Deferred,
+    )
+    .map_err(|(_, e)| e)?;
     if durability == Durability::Sync {
         sync_dir(dir.as_fd()).map_err(|e| IoError::new("sync", parent, e.into()))?;
     }
@@ -579,8 +692,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fd = open_dir(dir.path()).unwrap();
         let named = |data: &[u8]| {
-            let mut temp =
-                TempFile::new_named_in(DirFd::Borrowed(fd.as_fd()), dir.path(), 0o644).unwrap();
+            let mut temp = TempFile::new_named_in(
+                DirFd::Borrowed(fd.as_fd()),
+                dir.path(),
+                0o644,
+                OFlags::WRONLY,
+            )
+            .unwrap();
             temp.write_all(data).unwrap();
             temp
         };
@@ -605,6 +723,55 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"3");
         drop(named(b"dropped"));
         assert_eq!(entries(dir.path()), ["f"]);
+    }
+
+    #[test]
+    fn a_readable_file_is_read_back_before_it_is_named() {
+        use std::io::{Read, Seek};
+        let dir = tempfile::tempdir().unwrap();
+        let fd = open_dir(dir.path()).unwrap();
+        let mut temp =
+            TempFile::new_readable_in(DirFd::Borrowed(fd.as_fd()), dir.path(), 0o644).unwrap();
+        temp.write_all(b"download").unwrap();
+        let mut back = String::new();
+        temp.file().rewind().unwrap();
+        temp.file().read_to_string(&mut back).unwrap();
+        assert_eq!(back, "download");
+        temp.publish("got", Collision::Keep, Durability::Deferred)
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join("got")).unwrap(), b"download");
+        assert_eq!(entries(dir.path()), ["got"]);
+    }
+
+    #[test]
+    fn a_temporary_symlink_is_kept_or_replaced_and_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let fd = open_dir(dir.path()).unwrap();
+        let publish = |target: &str, collision| {
+            let temp =
+                TempSymlink::new_in(DirFd::Borrowed(fd.as_fd()), dir.path(), Path::new(target))
+                    .unwrap();
+            assert!(fs::symlink_metadata(temp.shown()).unwrap().is_symlink());
+            temp.publish_in(
+                fd.as_fd(),
+                Path::new("link"),
+                &dir.path().join("link"),
+                collision,
+                Durability::Sync,
+            )
+            .map_err(|(_, e)| e)
+            .unwrap()
+        };
+        let link = dir.path().join("link");
+        assert_eq!(publish("one", Collision::Keep), Published::Created);
+        assert_eq!(publish("two", Collision::Keep), Published::Existed);
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("one"));
+        assert_eq!(publish("three", Collision::Replace), Published::Replaced);
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("three"));
+        let dropped =
+            TempSymlink::new_in(DirFd::Borrowed(fd.as_fd()), dir.path(), Path::new("x")).unwrap();
+        drop(dropped);
+        assert_eq!(entries(dir.path()), ["link"]);
     }
 
     #[test]

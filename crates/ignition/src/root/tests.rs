@@ -1,5 +1,4 @@
 use super::*;
-use crate::test_support::as_root;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 

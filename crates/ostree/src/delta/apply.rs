@@ -300,10 +300,9 @@ fn read_local(repo: &Repo, id: &Checksum) -> Result<Vec<u8>, DeltaError> {
         )));
     }
     let mut data = Vec::with_capacity(content.size as usize);
-    content
-        .reader
-        .read_to_end(&mut data)
-        .map_err(|e| io_err("read", &repo.object_path(ObjectType::File, id))(e))?;
+    content.reader.read_to_end(&mut data).map_err(|e| {
+        repo::Error::from(io_err("read", &repo.object_path(ObjectType::File, id))(e))
+    })?;
     Ok(data)
 }
 

@@ -23,7 +23,7 @@ use crate::gvariant::{self as gv, Member};
 use crate::lock::LockKind;
 use crate::object::{FileHeader, Metadata, ObjectType, Variant, metadata_bytes, xattrs_bytes};
 use crate::prune::reachable;
-use crate::repo::Repo;
+use crate::repo::{self, Repo};
 
 use super::superblock::PART_VERSION;
 use super::{DeltaError, dir, name};
@@ -212,10 +212,9 @@ fn content_bytes(repo: &Repo, id: &Checksum, content: &mut Content) -> Result<Ve
         return Ok(content.header.symlink_target.clone().into_bytes());
     }
     let mut data = Vec::new();
-    content
-        .reader
-        .read_to_end(&mut data)
-        .map_err(|e| io_err("read", &repo.object_path(ObjectType::File, id))(e))?;
+    content.reader.read_to_end(&mut data).map_err(|e| {
+        repo::Error::from(io_err("read", &repo.object_path(ObjectType::File, id))(e))
+    })?;
     Ok(data)
 }
 
@@ -288,8 +287,9 @@ impl PartBuilder {
         let new_data = content_bytes(repo, id, &mut new)?;
         let old_data = content_bytes(repo, old, &mut old_content)?;
         let mut patch = Vec::new();
-        bsdiff::diff(&old_data, &new_data, &mut patch)
-            .map_err(|e| io_err("diff", &repo.object_path(ObjectType::File, id))(e))?;
+        bsdiff::diff(&old_data, &new_data, &mut patch).map_err(|e| {
+            repo::Error::from(io_err("diff", &repo.object_path(ObjectType::File, id))(e))
+        })?;
         if !patch_pays(&patch, new_data.len(), compression) {
             return Ok(false);
         }

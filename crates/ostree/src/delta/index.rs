@@ -80,7 +80,7 @@ pub fn stored(repo: &Repo) -> Result<Vec<(String, Checksum)>, repo::Error> {
             let bytes = match fs::read(&superblock) {
                 Ok(bytes) => bytes,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err("read", &superblock)(e)),
+                Err(e) => return Err(io_err("read", &superblock)(e).into()),
             };
             out.push((super::name(from.as_ref(), &to), Checksum::of(&bytes)));
         }
@@ -132,9 +132,9 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, repo::Error> {
         Ok(entries) => entries
             .map(|e| e.map(|e| e.path()))
             .collect::<io::Result<_>>()
-            .map_err(io_err("list", dir)),
+            .map_err(|e| io_err("list", dir)(e).into()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io_err("list", dir)(e)),
+        Err(e) => Err(io_err("list", dir)(e).into()),
     }
 }
 

@@ -103,7 +103,7 @@ pub fn read_superblock(repo: &Repo, name: &str) -> Result<Superblock, DeltaError
     let path = repo.path().join(dir(from.as_ref(), &to)).join("superblock");
     let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => not_found(),
-        _ => io_err("read", &path)(e),
+        _ => io_err("read", &path)(e).into(),
     })?;
     Ok(Superblock::parse(&bytes)?)
 }

@@ -179,7 +179,9 @@ pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, E
     delta_index::write_indexes(repo, &deltas)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("delete", &sig)(e)),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(io_err("delete", &sig)(e).into());
+        }
         _ => {}
     }
     repo.write_durable(&repo.path().join("summary"), &bytes)?;

@@ -5,6 +5,8 @@
 //! big-endian); any other key is shown in the GVariant text form. Times are shown in
 //! UTC, where `ostree` uses the local time zone: the same text when `TZ` is UTC.
 
+use ferro_sys::size::format_size;
+
 use crate::browse::format_iso_timestamp;
 use crate::checksum::Checksum;
 use crate::gvariant::typed::{Type, Value};
@@ -126,40 +128,9 @@ fn checksum_hex(bytes: &[Value]) -> Result<String, gv::Error> {
         .ok_or_else(|| gv::err("summary ref entry", "checksum is not 32 bytes"))
 }
 
-/// A size as GLib's `g_format_size` writes it: bytes below 1000, then decimal units
-/// with one digit after the point.
-fn format_size(size: u64) -> String {
-    match size {
-        1 => "1 byte".into(),
-        0..1000 => format!("{size} bytes"),
-        _ => {
-            let mut value = size as f64 / 1000.0;
-            let mut units = ["kB", "MB", "GB", "TB", "PB", "EB"].into_iter();
-            let mut unit = units.next().unwrap_or("kB");
-            for next in units {
-                if value < 1000.0 {
-                    break;
-                }
-                value /= 1000.0;
-                unit = next;
-            }
-            format!("{value:.1} {unit}")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_as_glib_writes_them() {
-        assert_eq!(format_size(1), "1 byte");
-        assert_eq!(format_size(134), "134 bytes");
-        assert_eq!(format_size(19_600), "19.6 kB");
-        assert_eq!(format_size(37_512), "37.5 kB");
-        assert_eq!(format_size(1_500_000_000), "1.5 GB");
-    }
 
     #[test]
     fn bytes_that_are_not_a_summary_are_errors() {

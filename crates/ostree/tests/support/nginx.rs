@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferro_sys::CommandRunExt;
+
 /// A running nginx.
 pub struct Nginx {
     child: Child,
@@ -60,7 +62,7 @@ impl Nginx {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .spawn()
+                .start()
                 .expect("start nginx");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {

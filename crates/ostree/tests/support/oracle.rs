@@ -8,6 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use ferro_sys::CommandRunExt;
+
 use ferro_ostree::Checksum;
 
 /// Whether `ostree` is installed; says why the test is skipped when it is not.
@@ -27,7 +29,7 @@ pub fn try_ostree(args: &[&str]) -> Result<String, String> {
         .args(args)
         .env("OSTREE_DUMMY_SIGN_ENABLED", "1")
         .env("TZ", "UTC")
-        .output();
+        .run_capture();
     match run {
         Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Ok(out) => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
