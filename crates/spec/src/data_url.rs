@@ -41,15 +41,15 @@
 //! base64, and gzip+base64 only when it is shorter by more than the four bytes the word
 //! `gzip` costs in the resource's `compression` field. Escaping keeps RFC 2396's
 //! unreserved characters (letters, digits, `-_.!~*'()`) and writes every other byte as
-//! `%XX` with upper-case hex.
+//! `%XX` with upper-case hex. The gzip bytes are Go's too (`gzip`: a faithful
+//! re-implementation of Go's level-9 compressor), so the choice and the output match
+//! Butane's exactly.
 
-use std::io::Write;
+mod gzip;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 
 /// Why text is not a `data:` URL; the messages are those of Go's `dataurl` package.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -276,7 +276,7 @@ const GZIP_NAME_COST: usize = 4;
 pub fn embed(contents: &[u8], allow_gzip: bool) -> Embedded {
     let url = encode(contents, shorter_encoding(contents));
     if allow_gzip {
-        let compressed = encode(&gzip(contents), Encoding::Base64);
+        let compressed = encode(&gzip::gzip(contents), Encoding::Base64);
         if compressed.len() + GZIP_NAME_COST < url.len() {
             return Embedded {
                 url: compressed,
@@ -290,13 +290,6 @@ pub fn embed(contents: &[u8], allow_gzip: bool) -> Embedded {
     }
 }
 
-fn gzip(contents: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder
-        .write_all(contents)
-        .and_then(|()| encoder.finish())
-        .expect("compressing into memory cannot fail")
-}
 
 /// Base64 when `;base64,` plus the encoding is shorter than `,` plus the escaped text.
 fn shorter_encoding(contents: &[u8]) -> Encoding {
