@@ -3,6 +3,7 @@
 //! compressor treats differently: text, small and large alphabets, long runs, repeats
 //! with mutations, incompressible stretches that become stored blocks, inputs that
 //! slide the window many times, and sizes on both sides of the gzip/plain boundary.
+//! `FERRO_GZIP_OUT=dir` keeps the inputs and both URLs of every difference there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,8 +13,7 @@ use ferro_sys::CommandRunExt;
 use serde_json::Value;
 
 fn oracle() -> Option<PathBuf> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/oracles/butane-v0.29.0");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/oracles/butane-v0.29.0");
     path.is_file().then_some(path)
 }
 
@@ -133,20 +133,54 @@ fn gzip_data_urls_are_byte_identical_to_butanes() {
         .expect("the reference Butane translates the config");
     let ignition: Value = serde_json::from_str(&output).expect("Ignition JSON");
     let mut gzipped = 0;
+    let mut differ = Vec::new();
     for (i, data) in inputs.iter().enumerate() {
         let contents = &ignition["storage"]["files"][i]["contents"];
         let ours = data_url::embed(data, true);
-        assert_eq!(
-            (contents["source"].as_str(), contents["compression"].as_str()),
-            (
-                Some(ours.url.as_str()),
-                Some(if ours.gzipped { "gzip" } else { "" })
-            ),
-            "input {i} ({} bytes) differs",
-            data.len()
+        let theirs = (
+            contents["source"].as_str().unwrap_or_default(),
+            contents["compression"].as_str().unwrap_or_default(),
         );
+        if (ours.url.as_str(), if ours.gzipped { "gzip" } else { "" }) != theirs {
+            differ.push(describe(i, data, &ours.url, theirs.0));
+            if let Some(out) = std::env::var_os("FERRO_GZIP_OUT") {
+                let out = PathBuf::from(out);
+                let _ = std::fs::write(out.join(format!("in{i}")), data);
+                let _ = std::fs::write(out.join(format!("ours{i}")), &ours.url);
+                let _ = std::fs::write(out.join(format!("butane{i}")), theirs.0);
+            }
+        }
         gzipped += usize::from(ours.gzipped);
     }
+    assert!(
+        differ.is_empty(),
+        "{} of {} inputs differ:\n{}",
+        differ.len(),
+        inputs.len(),
+        differ.join("\n")
+    );
     // The inputs must exercise the compressor, not only the plain encodings.
     assert!(gzipped > 120, "only {gzipped} inputs were gzipped");
+}
+
+/// Where two data URLs of the same input part, compactly: the payload sizes and the
+/// first differing byte of the decoded payloads.
+fn describe(i: usize, data: &[u8], ours: &str, theirs: &str) -> String {
+    let decode = |url: &str| {
+        ferro_spec::DataUrl::parse(url)
+            .map(|u| u.data().to_vec())
+            .unwrap_or_default()
+    };
+    let (a, b) = (decode(ours), decode(theirs));
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    format!(
+        "input {i} ({} bytes): ours {} bytes, Butane's {} bytes, first difference at byte {at}",
+        data.len(),
+        a.len(),
+        b.len()
+    )
 }

@@ -290,7 +290,6 @@ pub fn embed(contents: &[u8], allow_gzip: bool) -> Embedded {
     }
 }
 
-
 /// Base64 when `;base64,` plus the encoding is shorter than `,` plus the escaped text.
 fn shorter_encoding(contents: &[u8]) -> Encoding {
     let escaped = 1 + escaped_len(contents);

@@ -87,7 +87,11 @@ fn match_len(a: &[u8], b: &[u8]) -> usize {
         }
         n += 8;
     }
-    n + a[n..].iter().zip(&b[n..]).take_while(|(x, y)| x == y).count()
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Go's level-9 deflate state; positions are indices into `window`.
@@ -239,7 +243,8 @@ impl Compressor {
                 }
                 if lookahead == 0 {
                     if self.byte_available {
-                        self.tokens.push(Token::literal(self.window[self.index - 1]));
+                        self.tokens
+                            .push(Token::literal(self.window[self.index - 1]));
                         self.byte_available = false;
                     }
                     if !self.tokens.is_empty() {
@@ -354,7 +359,7 @@ mod tests {
                     state ^= state << 13;
                     state ^= state >> 7;
                     state ^= state << 17;
-                    (state % u64::from(alphabet)) as u8 + b' '
+                    ((state % u64::from(alphabet)) as u8).wrapping_add(b' ')
                 })
                 .collect()
         };
@@ -367,6 +372,8 @@ mod tests {
             random(70_000, 90),
             random(300_000, 20),
             vec![0; 1 << 20],
+            // Incompressible stretches between compressible ones: stored blocks.
+            [random(40_000, 255), vec![7; 40_000], random(70_000, 255)].concat(),
         ]
     }
 

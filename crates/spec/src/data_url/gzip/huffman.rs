@@ -398,7 +398,8 @@ impl BlockWriter {
                     * usize::from(LENGTH_EXTRA_BITS[code - LENGTH_CODES_START]);
             }
             for code in 4..num_offsets {
-                extra_bits += self.offset_freq[code] as usize * usize::from(OFFSET_EXTRA_BITS[code]);
+                extra_bits +=
+                    self.offset_freq[code] as usize * usize::from(OFFSET_EXTRA_BITS[code]);
             }
         }
         let fixed_size = 3
@@ -412,6 +413,8 @@ impl BlockWriter {
         let size = fixed_size.min(dynamic_size);
         if let Some(input) = input.filter(|_| stored_size.is_some_and(|stored| stored < size)) {
             self.write_stored_header(input.len(), false);
+            // The header ends on a byte boundary: out with its bytes, then the data.
+            self.flush();
             self.out.extend_from_slice(input);
             return;
         }
@@ -438,8 +441,20 @@ impl BlockWriter {
             }
         }
         self.literal_freq[END_BLOCK] += 1;
-        let num_literals = LITERAL_COUNT - self.literal_freq.iter().rev().take_while(|&&f| f == 0).count();
-        let mut num_offsets = OFFSET_COUNT - self.offset_freq.iter().rev().take_while(|&&f| f == 0).count();
+        let num_literals = LITERAL_COUNT
+            - self
+                .literal_freq
+                .iter()
+                .rev()
+                .take_while(|&&f| f == 0)
+                .count();
+        let mut num_offsets = OFFSET_COUNT
+            - self
+                .offset_freq
+                .iter()
+                .rev()
+                .take_while(|&&f| f == 0)
+                .count();
         if num_offsets == 0 {
             // A distance code must exist for the header to be encodable.
             self.offset_freq[0] = 1;
@@ -519,7 +534,12 @@ impl BlockWriter {
         (size, num_codegens)
     }
 
-    fn write_dynamic_header(&mut self, num_literals: usize, num_offsets: usize, num_codegens: usize) {
+    fn write_dynamic_header(
+        &mut self,
+        num_literals: usize,
+        num_offsets: usize,
+        num_codegens: usize,
+    ) {
         self.write_bits(4, 3);
         self.write_bits((num_literals - 257) as u32, 5);
         self.write_bits((num_offsets - 1) as u32, 5);
