@@ -23,24 +23,27 @@ pub(crate) struct Sugar<'a> {
     pub quadlets: &'a [Quadlet],
 }
 
-/// Runs every check on the normalized config `config`.
+/// Runs every check on the normalized config `config`, in Butane's order: the
+/// variant's whole-config checks, then a walk of the fields in schema order (the base
+/// config's sections, then `boot_device`, `grub`, and openshift's `metadata` and
+/// `openshift`, which follow the embedded config).
 pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     let profile = *ctx.profile;
-    if profile.variant == Variant::Openshift {
-        openshift(sugar, ctx);
-    }
     let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
+    if profile.fcos_at_least(6) && !shadowed {
+        partitions_reused_by_label(config, sugar.boot_device, ctx);
+        mount_points(config, ctx);
+    }
+    base(config, sugar, ctx);
     if profile.fcos_at_least(3) && !shadowed {
         boot_device(sugar.boot_device, &profile, ctx);
     }
     if profile.fcos_at_least(5) {
         grub(sugar.grub, ctx);
     }
-    if profile.fcos_at_least(6) && !shadowed {
-        partitions_reused_by_label(config, sugar.boot_device, ctx);
-        mount_points(config, ctx);
+    if profile.variant == Variant::Openshift {
+        openshift(sugar, ctx);
     }
-    base(config, sugar, ctx);
 }
 
 fn openshift(sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
