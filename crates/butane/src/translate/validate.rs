@@ -362,10 +362,9 @@ fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
             "only one of the following can be set: inline, local, source",
         );
     }
-    if resource.starts_with(&Path::parse("ignition.config")) {
-        if let Some(inline) = value.get("inline").and_then(Value::as_str) {
-            check_embedded_config(inline, resource, ctx);
-        }
+    let inline = value.get("inline").and_then(Value::as_str);
+    if let Some(inline) = inline.filter(|_| resource.starts_with(&Path::parse("ignition.config"))) {
+        check_embedded_config(inline, resource, ctx);
     }
 }
 

@@ -262,11 +262,12 @@ impl Compressor {
             self.offset = 0;
             let min_index = self.index.saturating_sub(WINDOW_SIZE) as isize;
             let head = self.chain_head - self.hash_offset as isize;
-            if head >= min_index && lookahead > prev_length && prev_length < LAZY {
-                if let Some((length, offset)) = self.find_match(self.index, head, lookahead) {
-                    self.length = length;
-                    self.offset = offset;
-                }
+            let found = (head >= min_index && lookahead > prev_length && prev_length < LAZY)
+                .then(|| self.find_match(self.index, head, lookahead))
+                .flatten();
+            if let Some((length, offset)) = found {
+                self.length = length;
+                self.offset = offset;
             }
             if prev_length >= MIN_MATCH && self.length <= prev_length {
                 // The match found at the previous position is at least as good: emit it

@@ -397,10 +397,11 @@ impl BlockWriter {
                 extra_bits += self.literal_freq[code] as usize
                     * usize::from(LENGTH_EXTRA_BITS[code - LENGTH_CODES_START]);
             }
-            for code in 4..num_offsets {
-                extra_bits +=
-                    self.offset_freq[code] as usize * usize::from(OFFSET_EXTRA_BITS[code]);
-            }
+            extra_bits += self.offset_freq[4..num_offsets.max(4)]
+                .iter()
+                .zip(&OFFSET_EXTRA_BITS[4..])
+                .map(|(&f, &bits)| f as usize * usize::from(bits))
+                .sum::<usize>();
         }
         let fixed_size = 3
             + self.fixed_literals.bit_length(&self.literal_freq)
