@@ -217,6 +217,28 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    fn file(path: &str, data: &[u8], mode: u32) -> Self {
+        Entry::File {
+            path: path.into(),
+            data: data.to_vec(),
+            mode,
+        }
+    }
+    fn dir(path: &str, mode: u32) -> Self {
+        Entry::Dir {
+            path: path.into(),
+            mode,
+        }
+    }
+    fn symlink(path: &str, target: &str) -> Self {
+        Entry::Symlink {
+            path: path.into(),
+            target: target.into(),
+        }
+    }
+}
+
 /// One generated case: the config text, its files directory and the command-line flags.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -1394,26 +1416,22 @@ impl Gen<'_> {
             data: bin,
             mode: 0o600,
         });
-        entries.push(Entry::File {
-            path: "run.sh".into(),
-            data: b"#!/bin/sh\necho hi\n".to_vec(),
-            mode: 0o755,
-        });
-        entries.push(Entry::File {
-            path: "keys".into(),
-            data: b"ssh-ed25519 AAAA one\r\n\nssh-rsa BBBB two # c\n".to_vec(),
-            mode: 0o644,
-        });
-        entries.push(Entry::File {
-            path: "unit.service".into(),
-            data: b"[Service]\nExecStart=/bin/true\n".to_vec(),
-            mode: 0o644,
-        });
-        entries.push(Entry::File {
-            path: "config.ign".into(),
-            data: br#"{"ignition":{"version":"3.3.0"}}"#.to_vec(),
-            mode: 0o644,
-        });
+        entries.push(Entry::file("run.sh", b"#!/bin/sh\necho hi\n", 0o755));
+        entries.push(Entry::file(
+            "keys",
+            b"ssh-ed25519 AAAA one\r\n\nssh-rsa BBBB two # c\n",
+            0o644,
+        ));
+        entries.push(Entry::file(
+            "unit.service",
+            b"[Service]\nExecStart=/bin/true\n",
+            0o644,
+        ));
+        entries.push(Entry::file(
+            "config.ign",
+            br#"{"ignition":{"version":"3.3.0"}}"#,
+            0o644,
+        ));
         entries.push(Entry::File {
             path: "empty".into(),
             data: Vec::new(),
@@ -1433,71 +1451,27 @@ impl Gen<'_> {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        entries.push(Entry::Dir {
-            path: "sub".into(),
-            mode: 0o755,
-        });
-        entries.push(Entry::File {
-            path: "sub/nested.txt".into(),
-            data: b"nested\n".to_vec(),
-            mode: 0o640,
-        });
+        entries.push(Entry::dir("sub", 0o755));
+        entries.push(Entry::file("sub/nested.txt", b"nested\n", 0o640));
         // Trees: a plain one, one with a symlink, one with a FIFO, one with an
         // unreadable file or directory.
-        entries.push(Entry::Dir {
-            path: "tree".into(),
-            mode: 0o755,
-        });
-        entries.push(Entry::File {
-            path: "tree/file".into(),
-            data: b"in tree\n".to_vec(),
-            mode: 0o644,
-        });
-        entries.push(Entry::File {
-            path: "tree/exec".into(),
-            data: b"#!/bin/sh\n".to_vec(),
-            mode: 0o750,
-        });
-        entries.push(Entry::Dir {
-            path: "tree/dir".into(),
-            mode: 0o755,
-        });
-        entries.push(Entry::File {
-            path: "tree/dir/deep".into(),
-            data: b"deep".to_vec(),
-            mode: 0o644,
-        });
+        entries.push(Entry::dir("tree", 0o755));
+        entries.push(Entry::file("tree/file", b"in tree\n", 0o644));
+        entries.push(Entry::file("tree/exec", b"#!/bin/sh\n", 0o750));
+        entries.push(Entry::dir("tree/dir", 0o755));
+        entries.push(Entry::file("tree/dir/deep", b"deep", 0o644));
         self.local_dirs = vec!["tree".into(), "sub".into(), ".".into()];
         if self.c(50) {
-            entries.push(Entry::Dir {
-                path: "ltree".into(),
-                mode: 0o755,
-            });
-            entries.push(Entry::File {
-                path: "ltree/f".into(),
-                data: b"x".to_vec(),
-                mode: 0o644,
-            });
-            entries.push(Entry::Symlink {
-                path: "ltree/link".into(),
-                target: "f".into(),
-            });
-            entries.push(Entry::Symlink {
-                path: "ltree/abs".into(),
-                target: "/etc/motd".into(),
-            });
-            entries.push(Entry::Symlink {
-                path: "lnk.txt".into(),
-                target: "a.txt".into(),
-            });
+            entries.push(Entry::dir("ltree", 0o755));
+            entries.push(Entry::file("ltree/f", b"x", 0o644));
+            entries.push(Entry::symlink("ltree/link", "f"));
+            entries.push(Entry::symlink("ltree/abs", "/etc/motd"));
+            entries.push(Entry::symlink("lnk.txt", "a.txt"));
             self.local_dirs.push("ltree".into());
             self.local_files.push("lnk.txt".into());
         }
         if self.c(25) {
-            entries.push(Entry::Dir {
-                path: "ftree".into(),
-                mode: 0o755,
-            });
+            entries.push(Entry::dir("ftree", 0o755));
             entries.push(Entry::Fifo {
                 path: "ftree/pipe".into(),
             });
@@ -1507,33 +1481,12 @@ impl Gen<'_> {
             self.local_dirs.push("ftree".into());
         }
         if unprivileged {
-            entries.push(Entry::File {
-                path: "unreadable.txt".into(),
-                data: b"secret".to_vec(),
-                mode: 0o000,
-            });
-            entries.push(Entry::Dir {
-                path: "utree".into(),
-                mode: 0o755,
-            });
-            entries.push(Entry::File {
-                path: "utree/ok".into(),
-                data: b"ok".to_vec(),
-                mode: 0o644,
-            });
-            entries.push(Entry::File {
-                path: "utree/secret".into(),
-                data: b"s".to_vec(),
-                mode: 0o000,
-            });
-            entries.push(Entry::Dir {
-                path: "utree/closed".into(),
-                mode: 0o000,
-            });
-            entries.push(Entry::Dir {
-                path: "xtree".into(),
-                mode: 0o000,
-            });
+            entries.push(Entry::file("unreadable.txt", b"secret", 0o000));
+            entries.push(Entry::dir("utree", 0o755));
+            entries.push(Entry::file("utree/ok", b"ok", 0o644));
+            entries.push(Entry::file("utree/secret", b"s", 0o000));
+            entries.push(Entry::dir("utree/closed", 0o000));
+            entries.push(Entry::dir("xtree", 0o000));
             self.local_files.push("unreadable.txt".into());
             self.local_dirs.push("utree".into());
             self.local_dirs.push("xtree".into());
