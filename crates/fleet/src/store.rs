@@ -603,6 +603,15 @@ fn append_audit(
 mod tests {
     use super::*;
 
+    /// Makes each `(group, id, now, lease, outcome)` lock request in turn and checks the
+    /// outcome of each.
+    fn expect_locks(store: &Store, requests: &[(&str, &str, u64, Option<u64>, LockOutcome)]) {
+        for (group, id, now, lease, outcome) in requests {
+            let got = store.lock(group, id, *now, *lease).unwrap().0;
+            assert_eq!(&got, outcome, "lock {group} {id} at {now}");
+        }
+    }
+
     #[test]
     fn changes_survive_reopening_and_are_audited() {
         let dir = tempfile::tempdir().unwrap();
@@ -610,21 +619,14 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             assert_eq!(store.apply_slots(&groups, 1).unwrap().len(), 2);
-            assert_eq!(
-                store.lock("workers", "a", 2, None).unwrap().0,
-                LockOutcome::Acquired
-            );
-            assert_eq!(
-                store.lock("workers", "a", 3, None).unwrap().0,
-                LockOutcome::AlreadyHeld
-            );
-            assert_eq!(
-                store.lock("workers", "b", 4, None).unwrap().0,
-                LockOutcome::Acquired
-            );
-            assert_eq!(
-                store.lock("workers", "c", 5, None).unwrap().0,
-                LockOutcome::Full
+            expect_locks(
+                &store,
+                &[
+                    ("workers", "a", 2, None, LockOutcome::Acquired),
+                    ("workers", "a", 3, None, LockOutcome::AlreadyHeld),
+                    ("workers", "b", 4, None, LockOutcome::Acquired),
+                    ("workers", "c", 5, None, LockOutcome::Full),
+                ],
             );
             assert_eq!(
                 store.unlock("workers", "b", 6, Actor::Client).unwrap().0,
@@ -728,21 +730,14 @@ mod tests {
             .apply_slots(&BTreeMap::from([("g".to_owned(), 1)]), 0)
             .unwrap();
         let lease = Some(100);
-        assert_eq!(
-            store.lock("g", "a", 0, lease).unwrap().0,
-            LockOutcome::Acquired
-        );
-        assert_eq!(
-            store.lock("g", "b", 50, lease).unwrap().0,
-            LockOutcome::Full
-        );
-        assert_eq!(
-            store.lock("g", "a", 60, lease).unwrap().0,
-            LockOutcome::AlreadyHeld
-        );
-        assert_eq!(
-            store.lock("g", "b", 159, lease).unwrap().0,
-            LockOutcome::Full
+        expect_locks(
+            &store,
+            &[
+                ("g", "a", 0, lease, LockOutcome::Acquired),
+                ("g", "b", 50, lease, LockOutcome::Full),
+                ("g", "a", 60, lease, LockOutcome::AlreadyHeld),
+                ("g", "b", 159, lease, LockOutcome::Full),
+            ],
         );
         assert_eq!(
             store.lock("g", "b", 160, lease).unwrap(),

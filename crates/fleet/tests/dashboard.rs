@@ -249,6 +249,16 @@ fn fleet(dir: &Path) -> TestServer {
 
 /// The dashboard's files are served without a token, with a policy that lets only
 /// them run; the page holds no data.
+/// Fails the test with the page's console errors, if it logged any.
+fn assert_no_console_errors(browser: &Browser) {
+    let severe: Vec<Value> = browser
+        .console()
+        .into_iter()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+}
+
 #[test]
 fn dashboard_files_are_served_with_a_strict_policy() {
     let dir = tempfile::tempdir().unwrap();
@@ -370,12 +380,7 @@ fn dashboard_in_headless_chromium_shows_what_the_api_returns() {
     assert_eq!(page["nodes"], json!(nodes));
 
     // Nothing went wrong in the page.
-    let severe: Vec<Value> = browser
-        .console()
-        .into_iter()
-        .filter(|entry| entry["level"] == "SEVERE")
-        .collect();
-    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_no_console_errors(&browser);
 
     // The release button frees the slot (through the admin API, with the token).
     let holder = node_id(1);
@@ -390,12 +395,7 @@ fn dashboard_in_headless_chromium_shows_what_the_api_returns() {
     assert_eq!(ids, [node_id(2).as_str()]);
     let audit = admin.audit(0).unwrap().records;
     assert!(audit.iter().any(|r| r.id == holder && r.actor == "admin"));
-    let severe: Vec<Value> = browser
-        .console()
-        .into_iter()
-        .filter(|entry| entry["level"] == "SEVERE")
-        .collect();
-    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_no_console_errors(&browser);
 
     // A wrong token: the page says so instead of showing figures.
     // Another path than the current one, so that the page loads anew.
