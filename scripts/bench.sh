@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Transpiles a large generated Butane config (10,000 files with 50 MB of inline content,
-# 1,000 units) and prints wall time and peak memory. When the reference `butane` is on
-# PATH it runs on the same input in the same run and the ratio is printed too.
+# 1,000 units) and prints wall time and peak memory. When the reference Butane is present
+# (../shared/oracles/butane-v0.29.0, or `butane` on PATH) it runs on the same input in the
+# same run; the time and memory ratios are printed and the outputs compared byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -46,9 +47,15 @@ if command -v ignition-validate >/dev/null; then
     measure oracle ignition-validate "$work/large.ign"
     python3 -c "print(f'ferro/ignition-validate wall-time ratio: {float(open(\"$work/validate.wall\").read())/float(open(\"$work/oracle.wall\").read()):.2f}')"
 fi
-if command -v butane >/dev/null; then
-    measure butane butane "$work/large.bu"
+# The reference Butane: the oracle binary of ../shared/oracles when present, else `butane`
+# on PATH.
+reference=../shared/oracles/butane-v0.29.0
+[ -x "$reference" ] || reference=$(command -v butane || true)
+if [ -n "$reference" ]; then
+    measure butane "$reference" "$work/large.bu"
     python3 -c "print(f'ferro/butane wall-time ratio: {float(open(\"$work/ferro.wall\").read())/float(open(\"$work/butane.wall\").read()):.2f}')"
+    python3 -c "print(f'ferro/butane peak-memory ratio: {int(open(\"$work/ferro.rss\").read())/int(open(\"$work/butane.rss\").read()):.2f}')" 2>/dev/null || true
+    cmp -s "$work/ferro.out" "$work/butane.out" && echo "outputs identical" || echo "outputs DIFFER"
 else
-    echo "reference butane not on PATH: no ratio"
+    echo "reference butane absent (../shared/oracles/butane-v0.29.0, PATH): no ratio"
 fi

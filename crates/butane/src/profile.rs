@@ -160,7 +160,9 @@ impl Profile {
         let version = version
             .filter(|v| ferro_spec::is_semver(v))
             .ok_or(ProfileError::BadVersion)?;
-        if variant == "rhcos" {
+        // Only `rhcos` 0.1.0 is registered (to say it was removed); other versions are
+        // just unknown, as in Butane's registry.
+        if variant == "rhcos" && version == "0.1.0" {
             return Err(ProfileError::Rhcos);
         }
         PROFILES

@@ -161,3 +161,34 @@ fn unknown_versions_and_variants_are_named() {
         "Error translating config: yaml: unmarshal errors:\n  line 6: mapping key \"path\" already defined at line 5\n"
     );
 }
+
+// Minimised from the differential test (docs/butane-differential.md): embedded configs
+// are checked against the profile's own spec version while validating, with Butane's
+// positions for their errors.
+#[test]
+fn inline_merge_configs_are_checked_against_the_profiles_version() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  config:\n    merge:\n      - inline: \"{}\"\n      - inline: \"{\\\"ignition\\\":{\\\"version\\\":\\\"3.1.0\\\"}}\"\n    replace:\n      inline: \"\"\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.ignition.version, line 4 col 3: invalid config version (couldn't parse)\n\
+         warning at $.ignition.config.merge.1.version, line 7 col 9: skipping validation for the merge/replace ignition config due to an unkown version\n\
+         error at line 1 col 1: unexpected end of JSON input\n\
+         error at $.ignition.config.replace.inline, line 9 col 15: config is not valid\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Minimised from the differential test: Butane validates the base sections before
+// `boot_device`.
+#[test]
+fn base_sections_are_validated_before_boot_device() {
+    let yaml = "variant: fcos\nversion: 1.6.0\nboot_device:\n  mirror:\n    devices: [/dev/sda]\nsystemd:\n  units:\n    - name: a.service\n      contents: x\n      contents_local: y\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.systemd.units.0.contents_local, line 10 col 23: only one of the following can be set: contents, contents_local\n\
+         warning at $.boot_device.mirror, line 5 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n\
+         error at $.boot_device.mirror.devices, line 5 col 14: mirroring requires at least two devices\n\
+         error at $.boot_device.mirror.devices, line 5 col 14: mirroring requires at least two devices\n\
+         Error translating config: source config is invalid\n"
+    );
+}

@@ -50,6 +50,8 @@ pub enum Command {
     /// Build OS trees (and later images) from Debian packages.
     #[command(subcommand)]
     Compose(crate::args_vm::ComposeCommand),
+    /// Coordinate a fleet's reboots (FleetLock server for Zincati) and inspect it.
+    Fleet(crate::args_fleet::FleetArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

@@ -23,3 +23,11 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Debug builds only: stop a sysroot operation before its N-th step, as a crash would
 /// (the crash-safety tests).
 pub const FERRO_FAILPOINT: &str = "FERRO_FAILPOINT";
+/// The log level of `ferro fleet serve` (`error`, `warn`, `info`, `debug`, `trace`).
+pub const FERRO_LOG: &str = "FERRO_LOG";
+/// The fleet server the admin commands (`ferro fleet locks`, …) talk to.
+pub const FERRO_FLEET_SERVER: &str = "FERRO_FLEET_SERVER";
+/// The admin token of the fleet admin commands.
+pub const FERRO_FLEET_TOKEN: &str = "FERRO_FLEET_TOKEN";
+/// The CA certificates (PEM) the fleet admin commands trust for an https:// server.
+pub const FERRO_FLEET_CA: &str = "FERRO_FLEET_CA";

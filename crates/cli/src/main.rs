@@ -4,12 +4,14 @@
 mod admin;
 mod args;
 mod args_admin;
+mod args_fleet;
 mod args_ostree;
 mod args_vm;
 mod butane;
 mod compose;
 mod env;
 mod exit;
+mod fleet;
 mod host;
 mod ignition;
 mod ostree;
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::PrepareRoot(args) => host::prepare_root(args, &printer),
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
+        Command::Fleet(args) => fleet::run(args, &printer),
     };
     exit::finish_styled(result, &printer, style)
 }

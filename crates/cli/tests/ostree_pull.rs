@@ -64,15 +64,7 @@ impl HoldingServer {
     /// How many requests a whole pull of `main` into `repo` makes.
     fn count_requests(&self, repo: &str) -> usize {
         ok(&[repo, "init", "--mode=bare-user"]);
-        ok(&[
-            repo,
-            "remote",
-            "add",
-            "--no-gpg-verify",
-            "origin",
-            &self.url,
-            "main",
-        ]);
+        add_origin(repo, &self.url);
         ok(&[repo, "pull", "origin"]);
         *self.requests.lock().unwrap()
     }

@@ -13,6 +13,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+use ferro_sys::error_chain;
 use rayon::prelude::*;
 
 use crate::checksum::Checksum;
@@ -302,17 +303,6 @@ fn check_content(repo: &Repo, id: &Checksum) -> Result<(), (ProblemKind, String)
         },
         Err(e) => corrupt(format!("could not read: {e}")),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

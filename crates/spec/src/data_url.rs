@@ -41,15 +41,15 @@
 //! base64, and gzip+base64 only when it is shorter by more than the four bytes the word
 //! `gzip` costs in the resource's `compression` field. Escaping keeps RFC 2396's
 //! unreserved characters (letters, digits, `-_.!~*'()`) and writes every other byte as
-//! `%XX` with upper-case hex.
+//! `%XX` with upper-case hex. The gzip bytes are Go's too (`gzip`: a faithful
+//! re-implementation of Go's level-9 compressor), so the choice and the output match
+//! Butane's exactly.
 
-use std::io::Write;
+mod gzip;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 
 /// Why text is not a `data:` URL; the messages are those of Go's `dataurl` package.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -236,7 +236,7 @@ impl DataUrl {
 
     /// The shorter of the two encodings (percent-escaped on a tie), as Butane chooses.
     pub fn encode_shortest(&self) -> String {
-        self.encode(shorter_encoding(&self.data))
+        self.encode(shorter_encoding(&self.data).0)
     }
 }
 
@@ -274,38 +274,38 @@ const GZIP_NAME_COST: usize = 4;
 /// `allow_gzip` and it is shorter still by more than [`GZIP_NAME_COST`] bytes. Users
 /// compare our output with Butane's, so the rule and its tie-breaks are reproduced.
 pub fn embed(contents: &[u8], allow_gzip: bool) -> Embedded {
-    let url = encode(contents, shorter_encoding(contents));
+    // Sizes decide; only the chosen URL is built (escaping megabytes of text that then
+    // lose to gzip was a tenth of a large transpile).
+    let (plain, plain_len) = shorter_encoding(contents);
     if allow_gzip {
-        let compressed = encode(&gzip(contents), Encoding::Base64);
-        if compressed.len() + GZIP_NAME_COST < url.len() {
+        let compressed = gzip::gzip(contents);
+        if base64_url_len(compressed.len()) + GZIP_NAME_COST < plain_len {
             return Embedded {
-                url: compressed,
+                url: encode(&compressed, Encoding::Base64),
                 gzipped: true,
             };
         }
     }
     Embedded {
-        url,
+        url: encode(contents, plain),
         gzipped: false,
     }
 }
 
-fn gzip(contents: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder
-        .write_all(contents)
-        .and_then(|()| encoder.finish())
-        .expect("compressing into memory cannot fail")
+/// Length of `data:;base64,` and the base64 of `n` bytes.
+fn base64_url_len(n: usize) -> usize {
+    "data:;base64,".len() + n.div_ceil(3) * 4
 }
 
-/// Base64 when `;base64,` plus the encoding is shorter than `,` plus the escaped text.
-fn shorter_encoding(contents: &[u8]) -> Encoding {
-    let escaped = 1 + escaped_len(contents);
-    let base64 = ";base64,".len() + contents.len().div_ceil(3) * 4;
+/// Base64 when `;base64,` plus the encoding is shorter than `,` plus the escaped text;
+/// also the length of the URL it makes.
+fn shorter_encoding(contents: &[u8]) -> (Encoding, usize) {
+    let escaped = "data:,".len() + escaped_len(contents);
+    let base64 = base64_url_len(contents.len());
     if base64 < escaped {
-        Encoding::Base64
+        (Encoding::Base64, base64)
     } else {
-        Encoding::Percent
+        (Encoding::Percent, escaped)
     }
 }
 

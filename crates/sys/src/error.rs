@@ -69,6 +69,19 @@ impl<T> IoResultExt<T> for Result<T, rustix::io::Errno> {
     }
 }
 
+/// `error` followed by each of its sources, joined by `: ` — one line for a log or a
+/// JSON error value, where `{:#}` (anyhow) is not available.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +101,13 @@ mod tests {
                 io::Error::from(io::ErrorKind::NotFound)
             )
         );
+    }
+
+    #[test]
+    fn error_chain_joins_the_sources() {
+        let inner = std::io::Error::other("disk on fire");
+        let outer = IoError::new("read", std::path::Path::new("/x"), inner);
+        let text = error_chain(&outer);
+        assert!(text.ends_with(": disk on fire"), "{text}");
     }
 }

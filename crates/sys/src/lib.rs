@@ -33,4 +33,4 @@ pub mod locks;
 pub mod size;
 
 pub use command::{CommandError, CommandRunExt};
-pub use error::{IoError, IoResultExt, io_err};
+pub use error::{IoError, IoResultExt, error_chain, io_err};

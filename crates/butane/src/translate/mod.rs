@@ -143,8 +143,11 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     // The normalized tree and the source map carry everything needed from here on.
     drop(document);
     if !normalized.type_errors.is_empty() {
-        let lines: String = normalized
-            .type_errors
+        // yaml.v3 decodes mappings in the order written, so its errors come in document
+        // order; the walk above visits fields in schema order.
+        let mut type_errors: Vec<_> = normalized.type_errors.iter().collect();
+        type_errors.sort_by_key(|e| (e.mark.line, e.mark.column));
+        let lines: String = type_errors
             .iter()
             .map(|e| {
                 format!(

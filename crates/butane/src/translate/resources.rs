@@ -64,9 +64,6 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
                 }
             }
             (Some(Value::String(inline)), _) => {
-                if is_config_reference(&path) {
-                    check_embedded_config(&inline, &path, ctx);
-                }
                 let from = path.key("inline");
                 jobs.push((path, inline.into_bytes(), from));
             }
@@ -181,35 +178,4 @@ pub(crate) fn data_url_resource(contents: &[u8], ctx: &Context<'_>) -> ferro_spe
     set_data_url(&mut resource, contents, ctx);
     serde_json::from_value(Value::Object(resource))
         .expect("a data URL resource is a valid Resource")
-}
-
-/// Whether a resource is a config to merge or replace with.
-fn is_config_reference(path: &Path) -> bool {
-    path.starts_with(&Path::parse("ignition.config"))
-}
-
-/// Validates an inline merge/replace config as the Ignition config it must be, as
-/// Butane does. Configs of versions this spec does not know are only warned about:
-/// a newer Ignition may well read them.
-fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
-    let version = serde_json::from_str::<Value>(inline)
-        .ok()
-        .and_then(|v| v.pointer("/ignition/version")?.as_str().map(str::to_owned));
-    if version.is_some_and(|v| v.parse::<ferro_spec::Version>().is_err()) {
-        ctx.report_input(
-            ferro_document::Kind::Warning,
-            resource.key("version"),
-            "skipping validation for the merge/replace ignition config due to an unkown version",
-        );
-        return;
-    }
-    if let Err(error) = ferro_spec::parse::parse(inline.as_bytes()) {
-        let mut entries = error.report().cloned().unwrap_or_default();
-        for entry in &mut entries.entries {
-            // Positions are inside the embedded JSON; keep them, drop the inner path.
-            entry.path = None;
-        }
-        ctx.report.extend(entries);
-        ctx.input_error(resource.key("inline"), "config is not valid");
-    }
 }

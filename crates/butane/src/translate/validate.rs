@@ -23,24 +23,27 @@ pub(crate) struct Sugar<'a> {
     pub quadlets: &'a [Quadlet],
 }
 
-/// Runs every check on the normalized config `config`.
+/// Runs every check on the normalized config `config`, in Butane's order: the
+/// variant's whole-config checks, then a walk of the fields in schema order (the base
+/// config's sections, then `boot_device`, `grub`, and openshift's `metadata` and
+/// `openshift`, which follow the embedded config).
 pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     let profile = *ctx.profile;
-    if profile.variant == Variant::Openshift {
-        openshift(sugar, ctx);
-    }
     let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
+    if profile.fcos_at_least(6) && !shadowed {
+        partitions_reused_by_label(config, sugar.boot_device, ctx);
+        mount_points(config, ctx);
+    }
+    base(config, sugar, ctx);
     if profile.fcos_at_least(3) && !shadowed {
         boot_device(sugar.boot_device, &profile, ctx);
     }
     if profile.fcos_at_least(5) {
         grub(sugar.grub, ctx);
     }
-    if profile.fcos_at_least(6) && !shadowed {
-        partitions_reused_by_label(config, sugar.boot_device, ctx);
-        mount_points(config, ctx);
+    if profile.variant == Variant::Openshift {
+        openshift(sugar, ctx);
     }
-    base(config, sugar, ctx);
 }
 
 fn openshift(sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
@@ -359,6 +362,65 @@ fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
             "only one of the following can be set: inline, local, source",
         );
     }
+    let inline = value.get("inline").and_then(Value::as_str);
+    if let Some(inline) = inline.filter(|_| resource.starts_with(&Path::parse("ignition.config"))) {
+        check_embedded_config(inline, resource, ctx);
+    }
+}
+
+/// Validates an inline merge/replace config as Butane does, while validating the
+/// source config: as an Ignition config of the profile's own spec version. A config
+/// of another version is only warned about (a newer Ignition may read it); a version
+/// that is no version at all is an error at the embedded path `$.ignition.version`.
+fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
+    let parsed = serde_json::from_str::<Value>(inline).ok();
+    // The version as Go decodes it: absent or null is "", anything else but a string is
+    // a type error (reported by the parser below).
+    let version = parsed.as_ref().and_then(|config| {
+        let ignition = config.as_object()?.get("ignition");
+        match ignition.map(|i| i.as_object().map(|i| i.get("version"))) {
+            None | Some(Some(None | Some(Value::Null))) => Some(""),
+            Some(Some(Some(Value::String(v)))) => Some(v.as_str()),
+            _ => None,
+        }
+    });
+    match version {
+        Some(version) if !ferro_spec::is_semver(version) => {
+            ctx.input_error(
+                Path::parse("ignition.version"),
+                "invalid config version (couldn't parse)",
+            );
+            return;
+        }
+        Some(version) if version != ctx.profile.target.as_str() => {
+            ctx.report_input(
+                ferro_document::Kind::Warning,
+                resource.key("version"),
+                "skipping validation for the merge/replace ignition config due to an unkown version",
+            );
+            return;
+        }
+        _ => {}
+    }
+    let entries = match ferro_spec::parse::parse(inline.as_bytes()) {
+        Ok(_) => return,
+        // Go's decoder reads zero bytes as truncated JSON.
+        Err(ferro_spec::parse::ParseError::Empty) => vec![ferro_document::report::Entry {
+            kind: ferro_document::Kind::Error,
+            message: "unexpected end of JSON input".to_owned(),
+            path: None,
+            mark: None,
+        }],
+        Err(error) => error.report().cloned().unwrap_or_default().entries,
+    };
+    for mut entry in entries {
+        // Butane places these entries by their position in the embedded JSON, which it
+        // never has: they all read line 1 column 1.
+        entry.path = None;
+        entry.mark = Some(ferro_document::Mark { line: 1, column: 1 });
+        ctx.report.entries.push(entry);
+    }
+    ctx.input_error(resource.key("inline"), "config is not valid");
 }
 
 fn check_mode(config: &Value, node: &Path, directory: bool, ctx: &mut Context<'_>) {

@@ -60,9 +60,17 @@ pub enum YamlError {
 }
 
 impl YamlError {
-    /// Whether this is a key error of the top-level mapping (see [`YamlError::Unmarshal`]).
+    /// Whether Butane finds this error while reading `variant` and `version`, the first
+    /// pass over the document, and so prefixes `Error unmarshaling yaml: `: key errors of
+    /// the top-level mapping (see [`YamlError::Unmarshal`]), and everything the parser
+    /// itself rejects (syntax errors and unknown anchors), since that first pass parses
+    /// the whole document.
     pub fn in_top_level(&self) -> bool {
-        matches!(self, YamlError::Unmarshal { root: true, .. })
+        match self {
+            YamlError::Unmarshal { root, .. } => *root,
+            YamlError::Syntax { .. } => true,
+            YamlError::Decode(message) => message.starts_with("unknown anchor "),
+        }
     }
 }
 

@@ -191,10 +191,10 @@ fn gzip_is_chosen_only_when_allowed_and_clearly_shorter() {
 fn percent_and_base64_tie_goes_to_percent() {
     // Three non-unreserved bytes: `,` + 9 escaped = 10; `;base64,` + 4 = 12. Six bytes
     // of `%`: 1 + 18 = 19 against 8 + 8 = 16.
-    assert_eq!(shorter_encoding(b"   "), Encoding::Percent);
-    assert_eq!(shorter_encoding(b"%%%%%%"), Encoding::Base64);
+    assert_eq!(shorter_encoding(b"   ").0, Encoding::Percent);
+    assert_eq!(shorter_encoding(b"%%%%%%").0, Encoding::Base64);
     // Equal lengths: `,` + 11 = 12 = `;base64,` + 4.
-    assert_eq!(shorter_encoding(b"a\x01\x02\x03"), Encoding::Percent);
+    assert_eq!(shorter_encoding(b"a\x01\x02\x03").0, Encoding::Percent);
 }
 
 #[test]
