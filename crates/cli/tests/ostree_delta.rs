@@ -4,6 +4,8 @@
 
 #[path = "../../ostree/tests/support/nginx.rs"]
 mod nginx;
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::fs;
 use std::process::Command;
@@ -13,17 +15,7 @@ use ferro_sys::CommandRunExt;
 use nginx::Nginx;
 
 fn ferro(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferro"))
-        .arg("ostree")
-        .args(args)
-        .run_capture()
-        .expect("run ferro");
-    assert!(
-        out.status.success(),
-        "ferro {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    tools::success_stdout(tools::ferro_ostree(args), args)
 }
 
 #[test]

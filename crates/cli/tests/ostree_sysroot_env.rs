@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 
 use ferro_sys::CommandRunExt;
 
+#[path = "support/tools.rs"]
+mod tools;
+
 /// `ferro ARGS…` with `OSTREE_SYSROOT=sysroot` (relative, as OSTree's scripts set it)
 /// and no `--sysroot` or `--repo`, in `dir`; in a read-only `/` when run as root.
 fn ferro_in(dir: &Path, args: &[&str]) -> Output {
@@ -42,13 +45,7 @@ fn ferro_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = ferro_in(dir, args);
-    assert!(
-        out.status.success(),
-        "ferro {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    tools::success_stdout(ferro_in(dir, args), args)
 }
 
 #[test]

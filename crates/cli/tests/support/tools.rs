@@ -48,6 +48,17 @@ pub fn ferro_ostree<S: AsRef<OsStr>>(args: &[S]) -> Output {
         .expect("run ferro")
 }
 
+/// The standard output of a `ferro` run that must have succeeded (`args` name it in
+/// the failure message, with its standard error).
+pub fn success_stdout(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "ferro {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A one-file tree (`hello`) under `dir`, to commit.
 pub fn hello_tree(dir: &Path) -> std::path::PathBuf {
     let tree = dir.join("tree");
