@@ -22,7 +22,7 @@ mod validate;
 use std::path::PathBuf;
 
 use ferro_document::yaml::{self, YamlError};
-use ferro_document::{Node, Path, Report, Value as NodeValue, normalize};
+use ferro_document::{Mark, Node, Path, Report, Value as NodeValue, normalize};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -228,9 +228,27 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         let warnings = ctx.place_output(checks::boot_disk_partitions(&config));
         ctx.report.extend(warnings);
     }
-    let filtered = ctx.place_output(filters::check(&config, &profile));
-    ctx.report.extend(filtered);
-    stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    let openshift_raw = profile.variant == Variant::Openshift && options.raw;
+    if profile.variant == Variant::Openshift {
+        let support = filters::machine_config_support(&config, &profile);
+        let support = if openshift_raw {
+            unplaced_in_machine_config(support)
+        } else {
+            ctx.place_output(support)
+        };
+        ctx.report.extend(support);
+        if openshift_raw {
+            openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
+        }
+        stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    }
+    // The reference keys openshift's filters by MachineConfig paths, which a plain
+    // Ignition config (`--raw`) never has.
+    if !openshift_raw {
+        let filtered = ctx.place_output(filters::check(&config, &profile));
+        ctx.report.extend(filtered);
+        stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    }
 
     let ignition = ctx.place_output(ferro_spec::validate::validate(&config, profile.target));
     ctx.report.extend(ignition);
@@ -239,9 +257,6 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     let output = if profile.variant == Variant::Openshift && !options.raw {
         openshift::machine_config(&config, &metadata, &openshift_fields)
     } else {
-        if profile.variant == Variant::Openshift {
-            openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
-        }
         let mut json = ferro_spec::to_go_json(&config, options.pretty);
         json.push('\n');
         json
@@ -252,6 +267,18 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         config,
         locator: ctx.locator,
     })
+}
+
+/// `report` as the reference words it with `--raw`: its MachineConfig checks report
+/// at `$.spec.config.…`, a path its plain-Ignition translation set cannot place, so the
+/// entries keep that path and point at the start of the file.
+fn unplaced_in_machine_config(mut report: Report) -> Report {
+    let prefix = Path::parse("spec.config");
+    for entry in &mut report.entries {
+        entry.path = entry.path.as_ref().map(|p| prefix.join(p));
+        entry.mark = Some(Mark::new(1, 1));
+    }
+    report
 }
 
 /// The text of a top-level scalar such as `variant`.

@@ -202,10 +202,15 @@ impl Walker<'_, '_> {
     }
 
     fn mark_added(&mut self, list: &str, index: usize) {
-        self.ctx
-            .locator
-            .added
-            .insert(Path::parse(list).index(index), self.from.clone());
+        let list = Path::parse(list);
+        let added = &mut self.ctx.locator.added;
+        // A list the tree starts is the tree's too (the first such tree's).
+        if index == 0 {
+            added
+                .entry(list.clone())
+                .or_insert_with(|| self.from.clone());
+        }
+        added.insert(list.index(index), self.from.clone());
     }
 }
 

@@ -77,6 +77,8 @@ impl YamlError {
 impl fmt::Display for YamlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // yaml.v3 names no line for a parser error on the first line.
+            YamlError::Syntax { mark, message } if mark.line == 0 => write!(f, "yaml: {message}"),
             YamlError::Syntax { mark, message } => write!(f, "yaml: line {}: {message}", mark.line),
             YamlError::Unmarshal { lines, .. } => {
                 f.write_str("yaml: unmarshal errors:")?;
@@ -98,7 +100,35 @@ impl std::error::Error for YamlError {}
 /// 1-based; a block map is marked at its first key, a list at its first `-` (or its
 /// bracket), a scalar at its first character, an empty value just after its `:`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    Builder::new(text).run()
+    let mut text = Cow::Borrowed(text);
+    // libyaml reads a quoted scalar to its closing quote whatever the indentation of
+    // its lines, which the parser underneath checks; as leading spaces of a quoted
+    // scalar's lines are folded away, indenting them further changes no value.
+    for _ in 0..MAX_REINDENTS {
+        let mut builder = Builder::new(&text);
+        let result = builder.run();
+        match builder.reindent.take() {
+            Some(lines) if result.is_err() => text = Cow::Owned(indent_lines(&text, lines)),
+            _ => return result,
+        }
+    }
+    Builder::new(&text).run()
+}
+
+/// How many under-indented quoted scalars [`parse`] forgives.
+const MAX_REINDENTS: usize = 64;
+
+/// `text` with the lines `first..=last` (from 1) indented by `by` more spaces.
+fn indent_lines(text: &str, (first, last, by): (usize, usize, usize)) -> String {
+    let pad = " ".repeat(by);
+    let mut out = String::with_capacity(text.len() + pad.len() * (last + 1 - first));
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if (first..=last).contains(&(index + 1)) {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// A node that is complete, with what its parent needs to know about it.
@@ -134,6 +164,14 @@ enum Frame {
     },
 }
 
+impl Frame {
+    fn mark(&self) -> Mark {
+        match self {
+            Frame::Seq { mark, .. } | Frame::Map { mark, .. } => *mark,
+        }
+    }
+}
+
 /// Unmarshal errors of one map: its serial number, and the texts.
 struct MapErrors {
     serial: usize,
@@ -151,6 +189,9 @@ struct Builder<'a> {
     root_map: Option<usize>,
     copied: usize,
     errors: Vec<MapErrors>,
+    /// Lines of a closed quoted scalar the parser found under-indented, and by how
+    /// much to indent them so that it reads them as libyaml does.
+    reindent: Option<(usize, usize, usize)>,
 }
 
 impl<'a> Builder<'a> {
@@ -164,10 +205,11 @@ impl<'a> Builder<'a> {
             root_map: None,
             copied: 0,
             errors: Vec::new(),
+            reindent: None,
         }
     }
 
-    fn run(mut self) -> Result<Node, YamlError> {
+    fn run(&mut self) -> Result<Node, YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         let mut root = None;
         while let Some(event) = parser.next_event() {
@@ -314,7 +356,7 @@ impl<'a> Builder<'a> {
     }
 
     /// A parser error as yaml.v3 words it; an unknown alias is a decoding error there.
-    fn syntax_error(&self, error: &ScanError) -> YamlError {
+    fn syntax_error(&mut self, error: &ScanError) -> YamlError {
         if error.info() == "while parsing node, found unknown anchor" {
             let start = error.marker().index().saturating_add(1);
             let name: String = self
@@ -326,7 +368,171 @@ impl<'a> Builder<'a> {
                 .collect();
             return YamlError::Decode(format!("unknown anchor '{name}' referenced"));
         }
-        syntax_error(error)
+        let YamlError::Syntax { mark, message } = syntax_error(error) else {
+            return syntax_error(error);
+        };
+        self.as_libyaml_reports(mark, message)
+    }
+
+    /// The line yaml.v3 names for an error, and libyaml's message where the two parsers
+    /// tell the same problem apart differently.
+    ///
+    /// yaml.v3 names the line of the error's *context* (the collection, key or scalar
+    /// being read) when that is not the first line, else the line of the problem; both
+    /// count from 0 for parser errors (what a collection did not find) and from 1 for
+    /// scanner errors (what a token cannot be). A parser error on the first line has no
+    /// line at all ([`Mark::line`] 0).
+    fn as_libyaml_reports(&mut self, problem: Mark, message: String) -> YamlError {
+        let quoted = message.starts_with("invalid trailing content after");
+        let (message, parser_error, context) = match message.as_str() {
+            "did not find expected key" | "did not find expected '-' indicator" => {
+                (message.clone(), true, self.open_block(problem.column))
+            }
+            _ if quoted => match self.stack.last() {
+                Some(Frame::Seq { mark, .. }) => (
+                    "did not find expected '-' indicator".to_owned(),
+                    true,
+                    Some(*mark),
+                ),
+                Some(Frame::Map { mark, .. }) => {
+                    ("did not find expected key".to_owned(), true, Some(*mark))
+                }
+                None => {
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+            },
+            "did not find expected ',' or '}'" | "did not find expected ',' or ']'" => {
+                (message.clone(), true, self.stack.last().map(Frame::mark))
+            }
+            "\"-\" is only valid inside a block" => {
+                ("did not find expected node content".to_owned(), true, None)
+            }
+            "tabs disallowed within this context (block indentation)" => (
+                "found character that cannot start any token".to_owned(),
+                false,
+                None,
+            ),
+            // The context is the key, which a simple key allows on one line only: the
+            // line before the one where its `:` was missed.
+            "could not find expected ':'" => (
+                message.clone(),
+                false,
+                Some(Mark::new(problem.line.saturating_sub(1).max(1), 1)),
+            ),
+            "invalid indentation in quoted scalar" => match self.quoted_scalar(problem) {
+                Some((start, None)) => (
+                    "found unexpected end of stream".to_owned(),
+                    false,
+                    Some(start),
+                ),
+                Some((start, Some(end))) => {
+                    self.reindent = Some((start.line + 1, end, start.column));
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+                None => {
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+            },
+            "found unexpected end of stream" => (
+                message.clone(),
+                false,
+                self.quoted_scalar(Mark::new(usize::MAX, 1))
+                    .map(|(start, _)| start),
+            ),
+            _ => {
+                return YamlError::Syntax {
+                    mark: problem,
+                    message,
+                };
+            }
+        };
+        let end_problem = if message == "found unexpected end of stream" {
+            let lines = self.text.lines().count().max(1);
+            let trailing_newline = self.text.ends_with('\n');
+            Mark::new(lines + usize::from(trailing_newline), 1)
+        } else {
+            problem
+        };
+        let at = match context {
+            Some(context) if context.line > 1 => context,
+            _ => end_problem,
+        };
+        let line = if parser_error { at.line - 1 } else { at.line };
+        YamlError::Syntax {
+            mark: Mark::new(line, at.column),
+            message,
+        }
+    }
+
+    /// The innermost open block collection a token in `column` could continue.
+    fn open_block(&self, column: usize) -> Option<Mark> {
+        self.stack
+            .iter()
+            .rev()
+            .map(Frame::mark)
+            .find(|mark| mark.column < column)
+            .or_else(|| self.stack.first().map(Frame::mark))
+    }
+
+    /// Where the quoted scalar around `problem` starts, and the line where it ends,
+    /// if a quote closes it.
+    fn quoted_scalar(&self, problem: Mark) -> Option<(Mark, Option<usize>)> {
+        let (mut line, mut column) = (1, 1);
+        let mut open: Option<(char, Mark)> = None;
+        let mut previous = '\n';
+        let mut chars = self.chars.iter().copied().peekable();
+        while let Some(c) = chars.next() {
+            if line > problem.line && open.is_none() {
+                return None;
+            }
+            match open {
+                Some((quote, _)) if c == '\\' && quote == '"' => {
+                    if chars.next() == Some('\n') {
+                        (line, column) = (line + 1, 0);
+                    }
+                    column += 1;
+                }
+                Some((quote, at)) if c == quote => {
+                    if quote == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                        column += 1;
+                    } else if line >= problem.line && at.line <= problem.line {
+                        return Some((at, Some(line)));
+                    } else {
+                        open = None;
+                    }
+                }
+                Some(_) => {}
+                None if c == '#' && previous.is_whitespace() => {
+                    while chars.peek().is_some_and(|&n| n != '\n') {
+                        chars.next();
+                    }
+                }
+                None if matches!(c, '"' | '\'')
+                    && (previous.is_whitespace() || matches!(previous, '[' | '{' | ',')) =>
+                {
+                    open = Some((c, Mark::new(line, column)));
+                }
+                None => {}
+            }
+            previous = c;
+            if c == '\n' {
+                (line, column) = (line + 1, 1);
+            } else {
+                column += 1;
+            }
+        }
+        open.map(|(_, at)| (at, None))
+            .filter(|(at, _)| at.line <= problem.line)
     }
 
     fn alias_name(&self, span: Span) -> String {

@@ -201,10 +201,58 @@ fn syntax_errors_use_libyaml_wording() {
             1,
             "mapping values are not allowed in this context",
         ),
-        ("a:\n  b: 1\n c: 2\n", 3, "did not find expected key"),
-        ("a: [1, 2\n", 2, "did not find expected ',' or ']'"),
-        ("a: \"abc\n", 1, "found unexpected end of stream"),
+        // Lines as yaml.v3 names them (observed on Butane v0.29.0): a parser error
+        // names its context's line, or else the problem's, counted from 0.
+        ("a:\n  b: 1\n c: 2\n", 2, "did not find expected key"),
+        ("a: [1, 2\n", 1, "did not find expected ',' or ']'"),
+        ("a: \"abc\n", 2, "found unexpected end of stream"),
+        (
+            "a: 1\nb:\n  c: 1\n  d: \"x\" y\n",
+            2,
+            "did not find expected key",
+        ),
+        (
+            "a: 1\nb:\n  - \"x\" y\n",
+            2,
+            "did not find expected '-' indicator",
+        ),
+        (
+            "x: 1\ny: {a: 1,\n\n b: c d: e}\n",
+            1,
+            "did not find expected ',' or '}'",
+        ),
+        ("a: 1\nb:\n  - 1\n -2\n", 3, "did not find expected key"),
+        (
+            "a: 1\nb:\n\t- 1\n",
+            3,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: b\nc:\n  d: e\n  f\ng: 1\n",
+            4,
+            "could not find expected ':'",
+        ),
+        (
+            "a: 1\nb:\n  c: \"x\n y\n",
+            3,
+            "found unexpected end of stream",
+        ),
+        // A quoted scalar is read to its closing quote whatever its indentation.
+        (
+            "a: 1\nb:\n  c: \"x\n y\"\n d: 1\n",
+            4,
+            "did not find expected key",
+        ),
     ];
+    assert_eq!(
+        error("a: 1\n- b\n").to_string(),
+        "yaml: line 1: did not find expected key"
+    );
+    // On the first line, a parser error names no line.
+    assert_eq!(
+        error("a: \"x\" y\n").to_string(),
+        "yaml: did not find expected key"
+    );
     for (text, line, message) in cases {
         assert_eq!(
             error(text).to_string(),

@@ -1,0 +1,102 @@
+//! Cases minimised from divergences the differential test found against the reference
+//! Butane (`crates/cli/tests/butane_differential.rs`, docs/butane-differential.md): each
+//! asserts the reference's `--raw-errors` report and outcome.
+
+use ferro_butane::{Options, translate};
+
+fn raw_report(yaml: &str, options: &Options) -> String {
+    match translate(yaml, options) {
+        Ok(t) => t.report.to_string(),
+        Err(f) => format!("{}Error translating config: {}\n", f.report, f.error),
+    }
+}
+
+fn raw_mode() -> Options {
+    Options {
+        raw: true,
+        ..Options::default()
+    }
+}
+
+const OPENSHIFT_4_18: &str = "variant: openshift\nversion: 4.18.0\nmetadata:\n  name: a\n  labels:\n    machineconfiguration.openshift.io/role: worker\n";
+
+// The reference keys its openshift field filters by MachineConfig paths: with `--raw`
+// they never match, and its MachineConfig checks keep a path it cannot place.
+#[test]
+fn openshift_field_filters_do_not_apply_in_raw_mode() {
+    let yaml = format!(
+        "{OPENSHIFT_4_18}kernel_arguments:\n  should_exist: [quiet]\nstorage:\n  links:\n    - path: /a\n      target: /b\n  directories:\n    - path: /d\npasswd:\n  groups:\n    - name: g\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.kernel_arguments, line 8 col 3: this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead\n\
+         error at $.passwd.groups, line 17 col 5: groups are not supported in this spec version\n\
+         error at $.storage.directories, line 14 col 5: directories are not supported in this spec version\n\
+         error at $.storage.links, line 11 col 5: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(raw_report(&yaml, &raw_mode()), "");
+}
+
+#[test]
+fn openshift_machine_config_checks_are_unplaced_in_raw_mode() {
+    let yaml =
+        format!("{OPENSHIFT_4_18}passwd:\n  users:\n    - name: x\nopenshift:\n  fips: true\n");
+    assert_eq!(
+        raw_report(&yaml, &raw_mode()),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         warning at $.openshift.fips, line 11 col 9: field ignored in raw mode\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Before the field filters: a MachineConfig check that fails hides them.
+#[test]
+fn openshift_machine_config_checks_come_before_field_filters() {
+    let yaml = "variant: openshift\nversion: 4.8.0\nmetadata:\n  name: a\n  labels:\n    machineconfiguration.openshift.io/role: worker\nstorage:\n  files:\n    - path: /a\n      contents:\n        compression: gzip\n        inline: x\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0.contents.compression, line 11 col 22: file compression is not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    let with_btrfs = format!("{yaml}  filesystems:\n    - device: /dev/vdb\n      format: btrfs\n");
+    assert_eq!(
+        raw_report(&with_btrfs, &Options::default()),
+        "error at $.storage.filesystems.0.format, line 15 col 15: btrfs is not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// A list that a tree starts maps back to the first tree that added to it.
+#[test]
+fn a_list_started_by_a_tree_is_placed_at_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    for (tree, link) in [("t1", "l1"), ("t2", "l2")] {
+        std::fs::create_dir(dir.path().join(tree)).unwrap();
+        std::os::unix::fs::symlink("x", dir.path().join(tree).join(link)).unwrap();
+    }
+    let options = Options {
+        files_dir: Some(dir.path().to_owned()),
+        ..Options::default()
+    };
+    let trees = "  trees:\n    - local: t1\n    - local: t2\n      path: /z\n";
+    assert_eq!(
+        raw_report(&format!("{OPENSHIFT_4_18}storage:\n{trees}"), &options),
+        "error at $.storage.trees.0, line 9 col 7: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    let user_link = "  links:\n    - path: /q\n      target: /b\n";
+    assert_eq!(
+        raw_report(
+            &format!("{OPENSHIFT_4_18}storage:\n{user_link}{trees}"),
+            &options
+        ),
+        "error at $.storage.links, line 9 col 5: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
