@@ -100,3 +100,14 @@ fn a_list_started_by_a_tree_is_placed_at_the_tree() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// yaml.v3 stores a float in an integer field truncated toward zero.
+#[test]
+fn floats_in_integer_fields_are_truncated() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  timeouts:\n    http_total: -2.7\n    http_response_headers: 1e3\n";
+    let translation = translate(yaml, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output,
+        "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n"
+    );
+}

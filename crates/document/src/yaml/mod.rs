@@ -100,6 +100,17 @@ impl std::error::Error for YamlError {}
 /// 1-based; a block map is marked at its first key, a list at its first `-` (or its
 /// bracket), a scalar at its first character, an empty value just after its `:`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    // libyaml (YAML 1.1) also breaks lines at NEL, LINE SEPARATOR and PARAGRAPH
+    // SEPARATOR, which can end a block scalar early and shifts the lines it names; the
+    // document is checked that way first.
+    const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
+    if text.contains(BREAKS) {
+        parse_text(&text.replace(BREAKS, "\n"))?;
+    }
+    parse_text(text)
+}
+
+fn parse_text(text: &str) -> Result<Node, YamlError> {
     let mut text = Cow::Borrowed(text);
     // libyaml reads a quoted scalar to its closing quote whatever the indentation of
     // its lines, which the parser underneath checks; as leading spaces of a quoted

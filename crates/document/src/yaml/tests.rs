@@ -403,3 +403,13 @@ fn mutations_never_panic() {
         }
     }
 }
+
+// Minimised from the differential test: libyaml breaks lines at U+2028, so the block
+// scalar ends there and the rest is read as a key (observed on Butane v0.29.0).
+#[test]
+fn line_separators_break_lines_as_in_libyaml() {
+    assert_eq!(
+        error("a:\n  b: |\n    \u{2028}x\n  c: 1\n").to_string(),
+        "yaml: line 4: could not find expected ':'"
+    );
+}
