@@ -106,8 +106,73 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
     if text.contains(BREAKS) {
         parse_text(&text.replace(BREAKS, "\n"))?;
+        let mut node = parse_text(text)?;
+        LibyamlLines::new(text, &BREAKS).remap(&mut node);
+        return Ok(node);
     }
     parse_text(text)
+}
+
+/// Marks as libyaml counts lines in a text with more line breaks than `\n`.
+struct LibyamlLines {
+    /// For every line (split at `\n`): the 0-based columns of the other breaks in it.
+    breaks: Vec<Vec<usize>>,
+    /// For every line: how many other breaks come before it.
+    before: Vec<usize>,
+}
+
+impl LibyamlLines {
+    fn new(text: &str, others: &[char]) -> Self {
+        let breaks: Vec<Vec<usize>> = text
+            .split('\n')
+            .map(|line| {
+                line.chars()
+                    .enumerate()
+                    .filter(|(_, c)| others.contains(c))
+                    .map(|(column, _)| column)
+                    .collect()
+            })
+            .collect();
+        let before = breaks
+            .iter()
+            .scan(0, |seen, line| {
+                let here = *seen;
+                *seen += line.len();
+                Some(here)
+            })
+            .collect();
+        Self { breaks, before }
+    }
+
+    fn mark(&self, mark: Mark) -> Mark {
+        let Some(breaks) = mark.line.checked_sub(1).and_then(|l| self.breaks.get(l)) else {
+            return mark;
+        };
+        let column = mark.column.saturating_sub(1);
+        let earlier: Vec<usize> = breaks.iter().copied().filter(|&b| b < column).collect();
+        let line = mark.line + self.before[mark.line - 1] + earlier.len();
+        match earlier.last() {
+            Some(&last) => Mark::new(line, column - last),
+            None => Mark::new(line, mark.column),
+        }
+    }
+
+    fn remap(&self, root: &mut Node) {
+        let mut pending = vec![root];
+        while let Some(node) = pending.pop() {
+            node.mark = self.mark(node.mark);
+            match &mut node.value {
+                Value::Seq(items) => pending.extend(items.iter_mut()),
+                Value::Map(entries) => {
+                    for entry in entries {
+                        entry.key_mark = self.mark(entry.key_mark);
+                        pending.push(&mut entry.value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn parse_text(text: &str) -> Result<Node, YamlError> {
@@ -334,6 +399,9 @@ impl<'a> Builder<'a> {
             _ => Value::Str(text.to_string()),
         };
         let mut mark = to_mark(span.start);
+        if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+            mark = self.block_indicator(span.start).unwrap_or(mark);
+        }
         // An empty value is reported just after the `:` that introduced it, like yaml.v3.
         if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(&':') {
             mark.column += 1;
@@ -343,6 +411,30 @@ impl<'a> Builder<'a> {
             size: 1,
             scalar: Some((text.into_owned(), plain && tag.is_none())),
         }
+    }
+
+    /// Where the `|` or `>` of a block scalar whose content starts at `content` is:
+    /// yaml.v3 places the scalar there (or at its anchor or tag, where the parser
+    /// already starts it).
+    fn block_indicator(&self, content: Marker) -> Option<Mark> {
+        let start = content.index();
+        if matches!(self.chars.get(start), Some('|' | '>' | '&' | '!')) {
+            return None;
+        }
+        let at = self
+            .chars
+            .get(..start)?
+            .iter()
+            .rposition(|c| matches!(c, '|' | '>'))?;
+        let lines_between = self.chars[at..start].iter().filter(|&&c| c == '\n').count();
+        let line_start = self.chars[..at]
+            .iter()
+            .rposition(|&c| c == '\n')
+            .map_or(0, |newline| newline + 1);
+        Some(Mark::new(
+            content.line().checked_sub(lines_between)?,
+            at - line_start + 1,
+        ))
     }
 
     fn alias(&mut self, id: usize, span: Span) -> Result<Built, YamlError> {

@@ -413,3 +413,20 @@ fn line_separators_break_lines_as_in_libyaml() {
         "yaml: line 4: could not find expected ':'"
     );
 }
+
+// libyaml counts U+2028 as a line break in the marks too (observed on Butane v0.29.0).
+#[test]
+fn marks_count_line_separators_as_libyaml_does() {
+    let node = parse("a: \"x\u{2028}y\"\nb: 1\n").unwrap();
+    assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
+    assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
+}
+
+// yaml.v3 places a block scalar at its `|` or `>` indicator.
+#[test]
+fn block_scalars_are_marked_at_their_indicator() {
+    let node = parse("a: |\n  x\nb: >-\n\n  y\nc: &k |\n  z\n").unwrap();
+    assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
+    assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
+    assert_eq!(node.get("c").unwrap().mark, Mark::new(6, 4));
+}
