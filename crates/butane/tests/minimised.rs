@@ -111,3 +111,26 @@ fn floats_in_integer_fields_are_truncated() {
         "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n"
     );
 }
+
+// Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
+// requires no source: a CA's missing one is an empty URL.
+#[test]
+fn spec_version_dependent_requirements() {
+    let link = "variant: fcos\nversion: 1.2.0\nstorage:\n  links:\n    - path: /a\n";
+    let translation = translate(link, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output,
+        "{\"ignition\":{\"version\":\"3.2.0\"},\"storage\":{\"links\":[{\"path\":\"/a\",\"target\":\"\"}]}}\n"
+    );
+    assert_eq!(
+        raw_report(&link.replace("1.2.0", "1.4.0"), &Options::default()),
+        "error at $.storage.links.0.target, line 5 col 7: link target is required\n\
+         Error translating config: config generated was invalid\n"
+    );
+    let ca = "variant: fcos\nversion: 1.0.0\nignition:\n  security:\n    tls:\n      certificate_authorities:\n        - {}\n";
+    assert_eq!(
+        raw_report(ca, &Options::default()),
+        "error at $.ignition.security.tls.certificate_authorities.0.source, line 7 col 11: invalid url scheme\n\
+         Error translating config: config generated was invalid\n"
+    );
+}

@@ -218,6 +218,12 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     };
     trees::add(&trees, &mut config, &mut ctx);
     quadlets::add(&quadlets, &mut config, &mut ctx);
+    if profile.target < ferro_spec::Version::V3_3 {
+        // Before 3.3.0 a link's target is a plain string, always written.
+        for link in &mut config.storage.links {
+            link.target.get_or_insert_with(String::new);
+        }
+    }
     if profile.variant == Variant::Openshift {
         openshift::translate(&mut config, &openshift_fields, &profile);
         openshift::check(&openshift_fields, &boot_device, &profile, &mut ctx);

@@ -23,8 +23,9 @@ pub use resources::url_error;
 /// Every validation rule of Ignition spec `version` applied to `config`.
 ///
 /// Rules are those of current Ignition, which backports them to every spec version; the
-/// only version-dependent ones are the special-mode-bits warning (before 3.6.0) and the
-/// `virtiofs` filesystem format (3.7.0-experimental).
+/// only version-dependent ones are the special-mode-bits warning (before 3.6.0), the
+/// required link target (3.3.0+) and the `virtiofs` filesystem format
+/// (3.7.0-experimental).
 pub fn validate(config: &Config, version: Version) -> Report {
     let mut report = Report::new();
     dups::check(config, &mut report);
@@ -60,7 +61,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         storage::check_filesystem(filesystem, version, &at, &mut report);
     }
     for (index, link) in storage.links.iter().enumerate() {
-        nodes::check_link(link, &at.key("links").index(index), &mut report);
+        nodes::check_link(link, version, &at.key("links").index(index), &mut report);
     }
     for (index, luks) in storage.luks.iter().enumerate() {
         storage::check_luks(luks, &at.key("luks").index(index), &mut report);

@@ -145,10 +145,11 @@ pub fn check_file(file: &File, version: Version, at: &Path, report: &mut Report)
     check_resource(&file.contents, &at.key("contents"), report);
 }
 
-/// A link entry: path, target, ownership of hard links.
-pub fn check_link(link: &Link, at: &Path, report: &mut Report) {
+/// A link entry: path, target (required from 3.3.0, where it became optional in the
+/// schema), ownership of hard links.
+pub fn check_link(link: &Link, version: Version, at: &Path, report: &mut Report) {
     check_path(&link.path, &at.key("path"), report);
-    if link.target.as_deref().is_none_or(str::is_empty) {
+    if version >= Version::V3_3 && link.target.as_deref().is_none_or(str::is_empty) {
         report.error(at.key("target"), "link target is required");
     }
     let owned = link.user != NodeUser::default() || link.group != NodeGroup::default();
@@ -229,7 +230,7 @@ mod tests {
             ..Link::default()
         };
         l.user.id = Some(1);
-        check_link(&l, &Path::parse("l"), &mut report);
+        check_link(&l, Version::V3_3, &Path::parse("l"), &mut report);
         assert_eq!(
             lines(&report),
             vec![

@@ -233,8 +233,13 @@ pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: 
         report.error(at.key("version"), message);
     }
     let config = at.key("config");
+    // 3.0.0 has no required sources: a referenced config may lack one, and a CA's
+    // missing source is an empty URL.
+    let sources_required = version >= Version::V3_1;
     for (index, merge) in ignition.config.merge.iter().enumerate() {
-        check_required_source(merge, &config.key("merge").index(index), report);
+        if sources_required {
+            check_required_source(merge, &config.key("merge").index(index), report);
+        }
     }
     for (index, merge) in ignition.config.merge.iter().enumerate() {
         check_resource(merge, &config.key("merge").index(index), report);
@@ -244,7 +249,14 @@ pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: 
     let tls = at.key("security").key("tls");
     let cas = &ignition.security.tls.certificate_authorities;
     for (index, ca) in cas.iter().enumerate() {
-        check_required_source(ca, &tls.key("certificateAuthorities").index(index), report);
+        let at = tls.key("certificateAuthorities").index(index);
+        if sources_required {
+            check_required_source(ca, &at, report);
+        } else if ca.source.is_none() {
+            if let Some(message) = url_error("") {
+                report.error(at.key("source"), message);
+            }
+        }
     }
     for (index, ca) in cas.iter().enumerate() {
         check_resource(ca, &tls.key("certificateAuthorities").index(index), report);
