@@ -134,3 +134,19 @@ fn spec_version_dependent_requirements() {
          Error translating config: config generated was invalid\n"
     );
 }
+
+// Ignition's storage-level rules in Butane's order: paths under links, link targets and
+// hard-link owners (one warning per owner field), then filesystems on partitioned
+// disks, which only warns.
+#[test]
+fn storage_level_rules_in_ignitions_order() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nstorage:\n  disks:\n    - device: /dev/vda\n      partitions:\n        - label: a\n  filesystems:\n    - device: /dev/vda\n      format: ext4\n  files:\n    - path: /l/f\n  links:\n    - path: /l\n    - path: /m\n      target: /x\n      hard: true\n      user: {id: 1}\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0, line 12 col 7: file path includes link in config\n\
+         error at $.storage.links.0.target, line 14 col 7: link target is required\n\
+         warning at $.storage.links.1.user.id, line 18 col 18: user/group ignored for hard link\n\
+         warning at $.storage.filesystems.0.device, line 9 col 15: filesystem overwrites partitioned device\n\
+         Error translating config: config generated was invalid\n"
+    );
+}

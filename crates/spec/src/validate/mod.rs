@@ -41,6 +41,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
     let storage = &config.storage;
     let at = root.key("storage");
     nodes::check_links_in_paths(storage, &at, &mut report);
+    nodes::check_link_targets(storage, version, &at, &mut report);
     storage::check_filesystems_on_disks(storage, &at, &mut report);
     for (index, directory) in storage.directories.iter().enumerate() {
         nodes::check_directory(
@@ -61,7 +62,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         storage::check_filesystem(filesystem, version, &at, &mut report);
     }
     for (index, link) in storage.links.iter().enumerate() {
-        nodes::check_link(link, version, &at.key("links").index(index), &mut report);
+        nodes::check_link(link, &at.key("links").index(index), &mut report);
     }
     for (index, luks) in storage.luks.iter().enumerate() {
         storage::check_luks(luks, &at.key("luks").index(index), &mut report);

@@ -18,7 +18,7 @@ pub fn check_filesystems_on_disks(storage: &Storage, at: &Path, report: &mut Rep
         };
         let at = at.key("filesystems").index(index).key("device");
         if !disk.partitions.is_empty() {
-            report.error(at, "filesystem overwrites partitioned device");
+            report.warning(at, "filesystem overwrites partitioned device");
         } else if disk.wipe_table == Some(true) && filesystem.wipe_filesystem != Some(true) {
             report.warning(
                 at,
@@ -530,7 +530,7 @@ mod tests {
         assert_eq!(
             lines(&report),
             vec![
-                "error at $.storage.filesystems.0.device: filesystem overwrites partitioned device",
+                "warning at $.storage.filesystems.0.device: filesystem overwrites partitioned device",
                 "warning at $.storage.filesystems.1.device: device matches disk with wipeTable enabled; filesystem will be wiped"
             ]
         );
