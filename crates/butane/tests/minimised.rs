@@ -2,7 +2,10 @@
 //! Butane (`crates/cli/tests/butane_differential.rs`, docs/butane-differential.md): each
 //! asserts the reference's `--raw-errors` report and outcome.
 
+use std::process::Command;
+
 use ferro_butane::{Options, translate};
+use ferro_sys::CommandRunExt;
 
 fn raw_report(yaml: &str, options: &Options) -> String {
     match translate(yaml, options) {
@@ -148,5 +151,49 @@ fn storage_level_rules_in_ignitions_order() {
          warning at $.storage.links.1.user.id, line 18 col 18: user/group ignored for hard link\n\
          warning at $.storage.filesystems.0.device, line 9 col 15: filesystem overwrites partitioned device\n\
          Error translating config: config generated was invalid\n"
+    );
+}
+
+// Without a files directory only the first tree is reported; a mount unit needs a
+// format first, and then a non-empty path.
+#[test]
+fn first_missing_requirement_only() {
+    let trees =
+        "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: a\n    - local: b\n";
+    assert_eq!(
+        raw_report(trees, &Options::default()),
+        "error at $.storage.trees.0, line 5 col 7: local file paths are relative to a files directory that must be specified with -d/--files-dir\n\
+         Error translating config: source config is invalid\n"
+    );
+    let mount = "variant: fcos\nversion: 1.5.0\nstorage:\n  filesystems:\n    - device: /dev/vdb\n      with_mount_unit: true\n    - device: /dev/vdc\n      path: \"\"\n      format: xfs\n      with_mount_unit: true\n";
+    assert_eq!(
+        raw_report(mount, &Options::default()),
+        "error at $.storage.filesystems.0.format, line 5 col 7: format is required if with_mount_unit is true\n\
+         error at $.storage.filesystems.1.path, line 8 col 13: path is required if with_mount_unit is true and format is not swap\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// A tree entry that cannot be added is reported, and the walk goes on.
+#[test]
+fn tree_walks_go_on_after_an_entry_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for fifo in [tree.join("p1"), tree.join("sub/p2")] {
+        Command::new("mkfifo").arg(fifo).run().unwrap();
+    }
+    let options = Options {
+        files_dir: Some(dir.path().to_owned()),
+        ..Options::default()
+    };
+    assert_eq!(
+        raw_report(
+            "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: t\n",
+            &options
+        ),
+        "error at $.storage.trees.0, line 5 col 7: trees may only contain files, directories, and symlinks\n\
+         error at $.storage.trees.0, line 5 col 7: trees may only contain files, directories, and symlinks\n\
+         Error translating config: source config is invalid\n"
     );
 }

@@ -273,8 +273,12 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
                 fs.key("format"),
                 "format is required if with_mount_unit is true",
             );
-        }
-        if format != "swap" && value.get("path").and_then(Value::as_str).is_none() {
+        } else if format != "swap"
+            && value
+                .get("path")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
             ctx.input_error(
                 fs.key("path"),
                 "path is required if with_mount_unit is true and format is not swap",
