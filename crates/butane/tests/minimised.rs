@@ -197,3 +197,38 @@ fn tree_walks_go_on_after_an_entry_error() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// Partition warnings hold for every disk: reserved labels on all fcos versions, the
+// root partition's size from 1.3.0, its growth reported at its label.
+#[test]
+fn partition_warnings_on_any_disk() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  disks:\n    - device: /dev/vda\n      partitions:\n        - label: var\n        - label: BIOS-BOOT\n          start_mib: 1\n        - label: root\n          number: 3\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.storage.disks.0.partitions.1.label, line 8 col 18: incorrect partition number; a new partition will be created using reserved label\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: incorrect partition number; a new partition will be created using reserved label\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("1.3.0", "1.2.0"), &Options::default()),
+        "warning at $.storage.disks.0.partitions.1.label, line 8 col 18: incorrect partition number; a new partition will be created using reserved label\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: incorrect partition number; a new partition will be created using reserved label\n"
+    );
+}
+
+// From openshift 4.14 (fcos 1.5) an empty string has no place in the reference's
+// translation set.
+#[test]
+fn openshift_empty_user_names_are_unplaced() {
+    let yaml = format!("{OPENSHIFT_4_18}passwd:\n  users:\n    - name: \"\"\n");
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("4.18.0", "4.13.0"), &Options::default()),
+        "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}

@@ -230,18 +230,27 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     }
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 
-    if profile.fcos_at_least(3) {
-        let warnings = ctx.place_output(checks::boot_disk_partitions(&config));
+    if profile.fcos_minor.is_some() {
+        let partitions = checks::disk_partitions(&config, profile.fcos_at_least(3));
+        let warnings = ctx.place_output(partitions);
         ctx.report.extend(warnings);
     }
     let openshift_raw = profile.variant == Variant::Openshift && options.raw;
     if profile.variant == Variant::Openshift {
-        let support = filters::machine_config_support(&config, &profile);
-        let support = if openshift_raw {
-            unplaced_in_machine_config(support)
+        let mut support = filters::machine_config_support(&config, &profile);
+        let written = if support.is_empty() {
+            Value::Null
         } else {
-            ctx.place_output(support)
+            serde_json::to_value(&config).unwrap_or(Value::Null)
         };
+        // With `--raw` no MachineConfig path can be placed; otherwise an empty string
+        // can't either from fcos 1.5 on, whose translation set does not record one.
+        let empty_unplaced = profile.fcos_at_least(5);
+        unplace_in_machine_config(&mut support, |path| {
+            openshift_raw
+                || (empty_unplaced && locate::value_at(&written, path).is_some_and(|v| v == ""))
+        });
+        let support = ctx.place_output(support);
         ctx.report.extend(support);
         if openshift_raw {
             openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
@@ -275,16 +284,18 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     })
 }
 
-/// `report` as the reference words it with `--raw`: its MachineConfig checks report
-/// at `$.spec.config.…`, a path its plain-Ignition translation set cannot place, so the
-/// entries keep that path and point at the start of the file.
-fn unplaced_in_machine_config(mut report: Report) -> Report {
+/// The entries of `report` that the reference cannot place, as it words them: its
+/// MachineConfig checks report at `$.spec.config.…`, so those entries keep that path
+/// and point at the start of the file.
+fn unplace_in_machine_config(report: &mut Report, mut unplaced: impl FnMut(&Path) -> bool) {
     let prefix = Path::parse("spec.config");
     for entry in &mut report.entries {
-        entry.path = entry.path.as_ref().map(|p| prefix.join(p));
+        let Some(path) = entry.path.as_ref().filter(|p| unplaced(p)) else {
+            continue;
+        };
+        entry.path = Some(prefix.join(path));
         entry.mark = Some(Mark::new(1, 1));
     }
-    report
 }
 
 /// The text of a top-level scalar such as `variant`.
