@@ -232,3 +232,38 @@ fn openshift_empty_user_names_are_unplaced() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// An unknown layout does not end the boot device checks; openshift 4.19+ still checks
+// `boot_device` itself, after its CEX kernel argument rule; s390x device names are
+// reported at the layout.
+#[test]
+fn boot_device_checks_in_butanes_order() {
+    let openshift_4_13 = OPENSHIFT_4_18.replace("4.18.0", "4.13.0");
+    let unknown = format!(
+        "{openshift_4_13}boot_device:\n  layout: s390x-virt\n  mirror:\n    devices: [/dev/vda]\n"
+    );
+    assert_eq!(
+        raw_report(&unknown, &Options::default()),
+        "error at $.boot_device.layout, line 8 col 11: layout must be one of: aarch64, ppc64le, x86_64\n\
+         error at $.boot_device.mirror.devices, line 10 col 14: mirroring requires at least two devices\n\
+         error at $.boot_device.mirror.devices, line 10 col 14: mirroring requires at least two devices\n\
+         Error translating config: source config is invalid\n"
+    );
+    let openshift_4_20 = OPENSHIFT_4_18.replace("4.18.0", "4.20.0");
+    let cex = format!(
+        "{openshift_4_20}boot_device:\n  luks:\n    tpm2: true\n    cex:\n      enabled: true\n"
+    );
+    assert_eq!(
+        raw_report(&cex, &Options::default()),
+        "error at $.openshift.kernel_arguments, line 1 col 1: 'rd.luks.key=/etc/luks/cex.key' must be set as kernel argument when CEX is enabled for the boot device\n\
+         error at $.boot_device.luks.cex, line 11 col 7: when using cex the targeted architecture must match s390x\n\
+         error at $.boot_device.luks, line 9 col 5: cannot use cex with clevis\n\
+         Error translating config: source config is invalid\n"
+    );
+    let eckd = "variant: fcos\nversion: 1.6.0\nboot_device:\n  layout: s390x-eckd\n  luks:\n    device: /dev/sda\n    tpm2: true\n";
+    assert_eq!(
+        raw_report(eckd, &Options::default()),
+        "error at $.boot_device.layout, line 4 col 11: device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout\n\
+         Error translating config: source config is invalid\n"
+    );
+}

@@ -226,7 +226,6 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     }
     if profile.variant == Variant::Openshift {
         openshift::translate(&mut config, &openshift_fields, &profile);
-        openshift::check(&openshift_fields, &boot_device, &profile, &mut ctx);
     }
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 

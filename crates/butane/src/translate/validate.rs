@@ -29,13 +29,18 @@ pub(crate) struct Sugar<'a> {
 /// `openshift`, which follow the embedded config).
 pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     let profile = *ctx.profile;
+    // openshift 4.19+ has whole-config checks of its own, which shadow fcos's; the
+    // checks of `boot_device` itself still run in the walk.
     let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
+    if shadowed {
+        super::openshift::check(sugar.openshift, sugar.boot_device, &profile, ctx);
+    }
     if profile.fcos_at_least(6) && !shadowed {
         partitions_reused_by_label(config, sugar.boot_device, ctx);
         mount_points(config, ctx);
     }
     base(config, sugar, ctx);
-    if profile.fcos_at_least(3) && !shadowed {
+    if profile.fcos_at_least(3) {
         boot_device(sugar.boot_device, &profile, ctx);
     }
     if profile.fcos_at_least(5) {
@@ -89,11 +94,12 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
         if !known {
             let list = if s390x_known { LAYOUTS } else { LAYOUTS_LEGACY };
             ctx.input_error(at.key("layout"), format!("layout must be one of: {list}"));
-            return;
         }
     }
     let mirror = !boot.mirror.devices.is_empty();
-    let s390x = layout.is_some_and(|l| l.starts_with("s390x"));
+    // Before fcos 1.6 the s390x layouts are unknown, and have no rules of their own.
+    let s390x_layout = layout.filter(|l| s390x_known && l.starts_with("s390x"));
+    let s390x = s390x_layout.is_some();
     if mirror && layout.is_none() {
         let kind = if profile.fcos_at_least(7) {
             Kind::Error
@@ -121,7 +127,7 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
             );
         }
     }
-    if matches!(layout, Some("s390x-eckd" | "s390x-zfcp")) {
+    if matches!(s390x_layout, Some("s390x-eckd" | "s390x-zfcp")) {
         match boot.luks.device.as_deref() {
             None | Some("") => ctx.input_error(
                 at.key("layout"),
@@ -137,7 +143,7 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
                 if !rest.is_some_and(|r| r.len() == 1 && r.bytes().all(|b| b.is_ascii_lowercase()))
                 {
                     ctx.input_error(
-                        at.key("luks").key("device"),
+                        at.key("layout"),
                         "device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout",
                     );
                 }
@@ -308,8 +314,9 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
             ctx.input_error(
                 at.key("name"),
                 format!(
-                    "unsupported file extension for quadlet: must be one of {}",
-                    EXTENSIONS.join(", ")
+                    "unsupported file extension for quadlet: must be one of {}, or {}",
+                    EXTENSIONS[..EXTENSIONS.len() - 1].join(", "),
+                    EXTENSIONS[EXTENSIONS.len() - 1]
                 ),
             );
         }
