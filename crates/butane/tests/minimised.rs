@@ -267,3 +267,27 @@ fn boot_device_checks_in_butanes_order() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// An inline config's own findings keep their paths, placed at the deepest part of each
+// that the Butane file has; only an unreadable one is also "not valid".
+#[test]
+fn inline_config_findings_keep_their_paths() {
+    let yaml = "variant: fcos\nversion: \"1.4.0\"\nignition:\n  config:\n    merge:\n      - inline: \"{\\\"ignition\\\":{\\\"version\\\":\\\"3.3.0\\\"},\\\"storage\\\":{\\\"files\\\":[{\\\"path\\\":\\\"/a\\\"},{\\\"path\\\":\\\"rel\\\"}]},\\\"bogus\\\":1,\\\"systemd\\\":{\\\"units\\\":[{\\\"name\\\":\\\"a.service\\\",\\\"bogus2\\\":1}]}}\"\nstorage:\n  files:\n    - path: /x\nsystemd:\n  units:\n    - name: b.service\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.1.path, line 9 col 5: path not absolute\n\
+         warning at $.bogus, line 1 col 1: unused key bogus\n\
+         warning at $.systemd.units.0.bogus2, line 12 col 7: unused key bogus2\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Butane's list of modes that look like octal written in decimal.
+#[test]
+fn modes_written_in_decimal_by_butanes_list() {
+    let yaml = "variant: fcos\nversion: 1.7.0\nstorage:\n  files:\n    - path: /a\n      mode: 400\n    - path: /b\n      mode: 544\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.storage.files.0.mode, line 6 col 13: unreasonable mode would be reasonable if specified in octal; remember to add a leading zero\n"
+    );
+}

@@ -413,8 +413,8 @@ fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
         }
         _ => {}
     }
-    let entries = match ferro_spec::parse::parse(inline.as_bytes()) {
-        Ok(_) => return,
+    let (report, outcome) = ferro_spec::parse::parse_report(inline.as_bytes());
+    let entries = match outcome {
         // Go's decoder reads zero bytes as truncated JSON.
         Err(ferro_spec::parse::ParseError::Empty) => vec![ferro_document::report::Entry {
             kind: ferro_document::Kind::Error,
@@ -422,16 +422,28 @@ fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
             path: None,
             mark: None,
         }],
-        Err(error) => error.report().cloned().unwrap_or_default().entries,
+        _ => report.entries,
     };
+    // A config that is not even JSON of the right shape is reported as such; the
+    // decoder's findings (syntax and type errors) have no path there.
+    let mut unreadable = false;
     for mut entry in entries {
-        // Butane places these entries by their position in the embedded JSON, which it
-        // never has: they all read line 1 column 1.
-        entry.path = None;
-        entry.mark = Some(ferro_document::Mark { line: 1, column: 1 });
+        if entry.path.is_none() || entry.message.starts_with("json: ") {
+            entry.path = None;
+            unreadable |= entry.kind == ferro_document::Kind::Error;
+        }
+        // Butane keeps the embedded config's paths and places them in the Butane file,
+        // at the deepest part of each path that the file has (else line 1 column 1).
+        let mark = entry
+            .path
+            .as_ref()
+            .and_then(|path| ctx.locator.source_map.locate(path, false).1);
+        entry.mark = Some(mark.unwrap_or(ferro_document::Mark { line: 1, column: 1 }));
         ctx.report.entries.push(entry);
     }
-    ctx.input_error(resource.key("inline"), "config is not valid");
+    if unreadable {
+        ctx.input_error(resource.key("inline"), "config is not valid");
+    }
 }
 
 fn check_mode(config: &Value, node: &Path, directory: bool, ctx: &mut Context<'_>) {
@@ -465,29 +477,32 @@ pub(crate) fn looks_decimal(mode: i64, directory: bool) -> bool {
     !is_typical(mode, directory) && is_typical(as_octal, directory)
 }
 
-/// Whether a mode is one people actually use.
+/// Whether a mode is one people actually use: the reference's list (observed on
+/// v0.29.0), plus setuid/setgid (files) or setgid/sticky (directories) on the ones
+/// that can be run or entered by their owner's group.
 fn is_typical(mode: i64, directory: bool) -> bool {
-    if !(0..=0o7777).contains(&mode) {
-        return false;
-    }
-    let (user, group, other) = ((mode >> 6) & 7, (mode >> 3) & 7, mode & 7);
-    let (setuid, setgid, sticky) = (mode & 0o4000 != 0, mode & 0o2000 != 0, mode & 0o1000 != 0);
-    let readable = (user | group | other) & 4 != 0;
-    let nested = group & !user == 0 && other & !group == 0;
-    let execute_needs_read = [user, group, other]
-        .iter()
-        .all(|c| c & 1 == 0 || c & 4 != 0);
-    if !(readable && nested && execute_needs_read) {
-        return false;
-    }
+    const FILES: &[i64] = &[
+        0o400, 0o440, 0o444, 0o500, 0o550, 0o555, 0o600, 0o640, 0o644, 0o660, 0o664, 0o666, 0o700,
+        0o750, 0o755, 0o770, 0o775, 0o777,
+    ];
+    const SPECIAL_FILES: &[i64] = &[0o500, 0o550, 0o555, 0o700, 0o750, 0o755, 0o770, 0o775];
+    const DIRECTORIES: &[i64] = &[
+        0o500, 0o550, 0o555, 0o700, 0o750, 0o755, 0o770, 0o775, 0o777,
+    ];
+    const SPECIAL_DIRECTORIES: &[i64] = &[0o700, 0o750, 0o755, 0o770, 0o775, 0o777];
+    let (special, base) = (mode & !0o777, mode & 0o777);
     if directory {
-        let searchable = [user, group, other]
-            .iter()
-            .all(|c| c & 4 == 0 || c & 1 != 0);
-        searchable && !setuid && (!(setgid || sticky) || user & 2 != 0)
+        match special {
+            0 => DIRECTORIES.contains(&base),
+            0o1000 | 0o2000 | 0o3000 => SPECIAL_DIRECTORIES.contains(&base),
+            _ => false,
+        }
     } else {
-        let special_ok = !(setuid || setgid) || (user & 1 != 0 && other & 2 == 0);
-        special_ok && !sticky
+        match special {
+            0 => FILES.contains(&base),
+            0o2000 | 0o4000 | 0o6000 => SPECIAL_FILES.contains(&base),
+            _ => false,
+        }
     }
 }
 
@@ -504,5 +519,10 @@ mod tests {
         assert!(!looks_decimal(493, true));
         assert!(!looks_decimal(0o644, false));
         assert!(!looks_decimal(8888, false));
+        // Minimised from the differential test: Butane's list, not a rule.
+        assert!(looks_decimal(400, false));
+        assert!(!looks_decimal(544, false));
+        assert!(looks_decimal(1777, true));
+        assert!(!looks_decimal(1777, false));
     }
 }
