@@ -291,3 +291,21 @@ fn modes_written_in_decimal_by_butanes_list() {
         "warning at $.storage.files.0.mode, line 6 col 13: unreasonable mode would be reasonable if specified in octal; remember to add a leading zero\n"
     );
 }
+
+// Ignition knows `gs://` from spec 3.2.0, S3 ARNs from 3.4.0 and format `none` from
+// 3.3.0; before, they are invalid.
+#[test]
+fn schemes_and_formats_by_spec_version() {
+    let yaml = "variant: fcos\nversion: 1.1.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: \"gs://b/o\"\n    - path: /b\n      contents:\n        source: \"arn:aws:s3:::bucket/key\"\n  filesystems:\n    - device: /dev/vda\n      format: none\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0.contents.source, line 7 col 17: invalid url scheme\n\
+         error at $.storage.files.1.contents.source, line 10 col 17: invalid url scheme\n\
+         error at $.storage.filesystems.0.format, line 13 col 15: invalid filesystem format\n\
+         Error translating config: config generated was invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("1.1.0", "1.5.0"), &Options::default()),
+        ""
+    );
+}

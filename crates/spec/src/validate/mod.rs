@@ -65,7 +65,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         nodes::check_link(link, &at.key("links").index(index), &mut report);
     }
     for (index, luks) in storage.luks.iter().enumerate() {
-        storage::check_luks(luks, &at.key("luks").index(index), &mut report);
+        storage::check_luks(luks, version, &at.key("luks").index(index), &mut report);
     }
     for (index, raid) in storage.raid.iter().enumerate() {
         storage::check_raid(raid, &at.key("raid").index(index), &mut report);

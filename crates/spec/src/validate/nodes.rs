@@ -140,9 +140,9 @@ pub fn check_file(file: &File, version: Version, at: &Path, report: &mut Report)
     }
     check_owner(&file.user, &file.group, at, report);
     for (index, fragment) in file.append.iter().enumerate() {
-        check_resource(fragment, &at.key("append").index(index), report);
+        check_resource(fragment, version, &at.key("append").index(index), report);
     }
-    check_resource(&file.contents, &at.key("contents"), report);
+    check_resource(&file.contents, version, &at.key("contents"), report);
 }
 
 /// Storage-level link rules, after the paths under links: a target (required from
