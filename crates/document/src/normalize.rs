@@ -425,7 +425,7 @@ fn yaml_float(text: &str) -> Option<f64> {
 /// up as the smallest integer, as Go's conversion does there.
 fn float_to_go_int(value: f64) -> Option<i64> {
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-    if !(value <= TWO_POW_63) {
+    if value.is_nan() || value > TWO_POW_63 {
         return None;
     }
     if value >= TWO_POW_63 {

@@ -273,10 +273,10 @@ pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: 
         let at = tls.key("certificateAuthorities").index(index);
         if sources_required {
             check_required_source(ca, version, &at, report);
-        } else if ca.source.is_none() {
-            if let Some(message) = url_error("") {
-                report.error(at.key("source"), message);
-            }
+        } else if ca.source.is_none()
+            && let Some(message) = url_error("")
+        {
+            report.error(at.key("source"), message);
         }
     }
     for (index, ca) in cas.iter().enumerate() {
