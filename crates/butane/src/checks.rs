@@ -1,9 +1,9 @@
-//! Warnings about the translated config's boot disk partitions (fcos 1.3+).
+//! Warnings about the translated config's disk partitions (fcos and openshift): the
+//! labels a CoreOS boot disk reserves, and (fcos 1.3+) the root partition's size.
 
 use ferro_document::{Path, Report};
 use ferro_spec::Config;
 
-const BOOT_DISK: &str = "/dev/disk/by-id/coreos-boot-disk";
 const ROOT_MIN_MIB: i64 = 8192;
 
 /// Partition labels that the boot disk reserves, with the number each must have.
@@ -15,30 +15,29 @@ const RESERVED: &[(&str, i64)] = &[
     ("root", 4),
 ];
 
-/// Warns about a root partition that is too small or cannot grow, and about reserved
-/// labels at the wrong partition number; paths are in the translated config.
-pub(crate) fn boot_disk_partitions(config: &Config) -> Report {
+/// Warns, on every disk, about reserved labels at the wrong partition number and, when
+/// `root_sizes` (fcos 1.3+), about a root partition that is too small or cannot grow;
+/// paths are in the translated config.
+pub(crate) fn disk_partitions(config: &Config, root_sizes: bool) -> Report {
     let mut report = Report::new();
     for (d, disk) in config.storage.disks.iter().enumerate() {
-        if disk.device != BOOT_DISK {
-            continue;
-        }
         let disk_path = Path::parse("storage.disks").index(d).key("partitions");
         let partitions = &disk.partitions;
         for (p, partition) in partitions.iter().enumerate() {
             let at = disk_path.index(p);
             let label = partition.label.as_deref().unwrap_or_default();
-            if label == "root" {
+            if root_sizes && label == "root" {
                 let size = partition.size_mib.unwrap_or(0);
                 if size != 0 && size < ROOT_MIN_MIB {
                     report.warning(at.key("sizeMiB"), "root should have 8GiB of space assigned");
                 }
-                let followed_by_auto = partitions[p + 1..]
+                let others_auto = partitions
                     .iter()
-                    .any(|next| next.start_mib.unwrap_or(0) == 0);
-                if size == 0 && followed_by_auto {
+                    .enumerate()
+                    .any(|(q, other)| q != p && other.start_mib.unwrap_or(0) == 0);
+                if size == 0 && others_auto {
                     report.warning(
-                        at.key("sizeMiB"),
+                        at.key("label"),
                         "root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition",
                     );
                 }

@@ -71,10 +71,13 @@ fn flatcar(config: &Config, profile: &Profile, report: &mut Report) {
     }
 }
 
-/// What the Machine Config Operator cannot apply, in the order the reference checks it:
-/// filesystems, files, then users.
-fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
+/// What the Machine Config Operator cannot apply and the reference rejects while it
+/// builds the MachineConfig, before its field filters, in its order: filesystems,
+/// files, then users. Paths are in the Ignition config; with `--raw` the reference
+/// cannot place them (see [`crate::translate`]).
+pub(crate) fn machine_config_support(config: &Config, profile: &Profile) -> Report {
     let minor = profile.openshift_minor().unwrap_or(0);
+    let mut report = Report::new();
     let storage = &config.storage;
     for (index, fs) in storage.filesystems.iter().enumerate() {
         let at = Path::parse("storage.filesystems")
@@ -90,18 +93,6 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
     }
     for (index, file) in storage.files.iter().enumerate() {
         let at = Path::parse("storage.files").index(index);
-        if !file.append.is_empty() {
-            report.error(
-                at.key("append"),
-                "appending to files is not supported in this spec version",
-            );
-        }
-        if !file.contents.http_headers.is_empty() {
-            report.error(
-                at.key("contents").key("httpHeaders"),
-                "file HTTP headers are not supported in this spec version",
-            );
-        }
         let source = file.contents.source.as_deref();
         if source.is_some_and(|s| s.contains(':') && !s.starts_with("data:")) {
             report.error(
@@ -117,14 +108,34 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
         }
     }
     for (index, user) in config.passwd.users.iter().enumerate() {
-        let at = Path::parse("passwd.users").index(index);
         if user.name != "core" {
             report.error(
-                at.key("name"),
+                Path::parse("passwd.users").index(index).key("name"),
                 "users other than \"core\" are not supported in this spec version",
             );
-            continue;
         }
+    }
+    report
+}
+
+/// The openshift field filters, checked on the MachineConfig (so not with `--raw`),
+/// in the order of a walk of the Ignition config's fields.
+fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
+    let minor = profile.openshift_minor().unwrap_or(0);
+    if minor >= 14 && config.kernel_arguments != Default::default() {
+        report.error(
+            Path::parse("kernelArguments"),
+            "this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead",
+        );
+    }
+    let passwd = &config.passwd;
+    if !passwd.groups.is_empty() {
+        report.error(
+            Path::parse("passwd.groups"),
+            "groups are not supported in this spec version",
+        );
+    }
+    for (index, user) in passwd.users.iter().enumerate() {
         let allowed = ferro_spec::PasswdUser {
             name: user.name.clone(),
             ssh_authorized_keys: user.ssh_authorized_keys.clone(),
@@ -137,15 +148,49 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
         };
         if *user != allowed {
             report.error(
-                at,
+                Path::parse("passwd.users").index(index),
                 "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version",
             );
         }
     }
-    if minor >= 14 && config.kernel_arguments != Default::default() {
+    let storage = &config.storage;
+    if !storage.directories.is_empty() {
         report.error(
-            Path::parse("kernelArguments"),
-            "this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead",
+            Path::parse("storage.directories"),
+            "directories are not supported in this spec version",
+        );
+    }
+    for (index, file) in storage.files.iter().enumerate() {
+        let at = Path::parse("storage.files").index(index);
+        if !file.append.is_empty() {
+            report.error(
+                at.key("append"),
+                "appending to files is not supported in this spec version",
+            );
+        }
+        if minor <= 9
+            && file
+                .contents
+                .compression
+                .as_deref()
+                .is_some_and(|c| !c.is_empty())
+        {
+            report.error(
+                at.key("contents").key("compression"),
+                "file compression is not supported in this spec version",
+            );
+        }
+        if !file.contents.http_headers.is_empty() {
+            report.error(
+                at.key("contents").key("httpHeaders"),
+                "file HTTP headers are not supported in this spec version",
+            );
+        }
+    }
+    if !storage.links.is_empty() {
+        report.error(
+            Path::parse("storage.links"),
+            "links are not supported in this spec version",
         );
     }
 }

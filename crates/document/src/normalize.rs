@@ -233,7 +233,9 @@ impl Walk<'_> {
             (Shape::Bool, Value::Bool(b)) => Some(Json::Bool(*b)),
             (Shape::Bool, Value::Plain(text)) if yaml => yaml_bool(text).map(Json::Bool),
             (Shape::Int, Value::Number(text)) => text.parse::<i64>().ok().map(Json::from),
-            (Shape::Int, Value::Plain(text)) if yaml => yaml_int(text).map(Json::from),
+            (Shape::Int, Value::Plain(text)) if yaml => yaml_int(text)
+                .or_else(|| yaml_float(text).and_then(float_to_go_int))
+                .map(Json::from),
             (Shape::Str, Value::Str(text)) => Some(Json::String(text.clone())),
             (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(text.clone())),
             (Shape::List(item), Value::Seq(items)) => {
@@ -390,6 +392,49 @@ fn yaml_int(text: &str) -> Option<i64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
+/// yaml.v3's reading of a plain scalar as a float: YAML 1.2 decimal notation (with `_`
+/// allowed), or one of the spellings of infinity and not-a-number.
+fn yaml_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let cleaned = text.replace('_', "");
+    let body = cleaned.strip_prefix(['-', '+']).unwrap_or(&cleaned);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", fraction)) => digits(fraction),
+        Some((whole, fraction)) => digits(whole) && (fraction.is_empty() || digits(fraction)),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    if !(mantissa_ok && exponent_ok) {
+        return None;
+    }
+    cleaned.parse().ok()
+}
+
+/// How yaml.v3 stores a float in an integer field on 64-bit Linux: truncated toward
+/// zero, refused above the largest integer (and for NaN), and anything too small ends
+/// up as the smallest integer, as Go's conversion does there.
+fn float_to_go_int(value: f64) -> Option<i64> {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if value.is_nan() || value > TWO_POW_63 {
+        return None;
+    }
+    if value >= TWO_POW_63 {
+        return Some(i64::MIN);
+    }
+    // `as` truncates toward zero and saturates at `i64::MIN` below the range.
+    Some(value as i64)
+}
+
 fn describe(node: &Node, yaml: bool) -> String {
     if !yaml {
         return node.kind_name().to_owned();
@@ -402,7 +447,7 @@ fn describe(node: &Node, yaml: bool) -> String {
         Value::Plain(s) => {
             let tag = if yaml_int(s).is_some() {
                 "!!int"
-            } else if s.parse::<f64>().is_ok() {
+            } else if yaml_float(s).is_some() {
                 "!!float"
             } else if matches!(
                 s.as_str(),
@@ -454,6 +499,21 @@ mod tests {
         assert_eq!(yaml_int("0x1f"), Some(31));
         assert_eq!(yaml_int("0999"), None);
         assert_eq!(yaml_int("abc"), None);
+    }
+
+    // Minimised from the differential test: Butane takes `1.5` for an integer field.
+    #[test]
+    fn floats_fill_integer_fields_like_yaml_v3() {
+        let int = |s: &str| yaml_float(s).and_then(float_to_go_int);
+        assert_eq!(int("1.5"), Some(1));
+        assert_eq!(int("-2.7"), Some(-2));
+        assert_eq!(int("1e3"), Some(1000));
+        assert_eq!(int("0999"), Some(999));
+        assert_eq!(int(".inf"), None);
+        assert_eq!(int("1e30"), None);
+        assert_eq!(int(".nan"), None);
+        assert_eq!(int("1.2.3"), None);
+        assert_eq!(int("e5"), None);
     }
 
     #[test]

@@ -76,3 +76,16 @@ fn deepest(map: &BTreeMap<Path, Path>, path: &Path) -> Option<Path> {
         map.get(&prefix).cloned()
     })
 }
+
+/// The value at `path` of a JSON document, if there is one.
+pub(crate) fn value_at<'v>(
+    root: &'v serde_json::Value,
+    path: &Path,
+) -> Option<&'v serde_json::Value> {
+    path.segments()
+        .iter()
+        .try_fold(root, |value, segment| match segment {
+            ferro_document::Segment::Key(key) => value.get(key.as_str()),
+            ferro_document::Segment::Index(index) => value.get(*index),
+        })
+}

@@ -22,7 +22,7 @@ mod validate;
 use std::path::PathBuf;
 
 use ferro_document::yaml::{self, YamlError};
-use ferro_document::{Node, Path, Report, Value as NodeValue, normalize};
+use ferro_document::{Mark, Node, Path, Report, Value as NodeValue, normalize};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -218,19 +218,51 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     };
     trees::add(&trees, &mut config, &mut ctx);
     quadlets::add(&quadlets, &mut config, &mut ctx);
+    if profile.target < ferro_spec::Version::V3_3 {
+        // Before 3.3.0 a link's target is a plain string, always written.
+        for link in &mut config.storage.links {
+            link.target.get_or_insert_with(String::new);
+        }
+    }
     if profile.variant == Variant::Openshift {
         openshift::translate(&mut config, &openshift_fields, &profile);
-        openshift::check(&openshift_fields, &boot_device, &profile, &mut ctx);
     }
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 
-    if profile.fcos_at_least(3) {
-        let warnings = ctx.place_output(checks::boot_disk_partitions(&config));
+    if profile.fcos_minor.is_some() {
+        let partitions = checks::disk_partitions(&config, profile.fcos_at_least(3));
+        let warnings = ctx.place_output(partitions);
         ctx.report.extend(warnings);
     }
-    let filtered = ctx.place_output(filters::check(&config, &profile));
-    ctx.report.extend(filtered);
-    stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    let openshift_raw = profile.variant == Variant::Openshift && options.raw;
+    if profile.variant == Variant::Openshift {
+        let mut support = filters::machine_config_support(&config, &profile);
+        let written = if support.is_empty() {
+            Value::Null
+        } else {
+            serde_json::to_value(&config).unwrap_or(Value::Null)
+        };
+        // With `--raw` no MachineConfig path can be placed; otherwise an empty string
+        // can't either from fcos 1.5 on, whose translation set does not record one.
+        let empty_unplaced = profile.fcos_at_least(5);
+        unplace_in_machine_config(&mut support, |path| {
+            openshift_raw
+                || (empty_unplaced && locate::value_at(&written, path).is_some_and(|v| v == ""))
+        });
+        let support = ctx.place_output(support);
+        ctx.report.extend(support);
+        if openshift_raw {
+            openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
+        }
+        stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    }
+    // The reference keys openshift's filters by MachineConfig paths, which a plain
+    // Ignition config (`--raw`) never has.
+    if !openshift_raw {
+        let filtered = ctx.place_output(filters::check(&config, &profile));
+        ctx.report.extend(filtered);
+        stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
+    }
 
     let ignition = ctx.place_output(ferro_spec::validate::validate(&config, profile.target));
     ctx.report.extend(ignition);
@@ -239,9 +271,6 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     let output = if profile.variant == Variant::Openshift && !options.raw {
         openshift::machine_config(&config, &metadata, &openshift_fields)
     } else {
-        if profile.variant == Variant::Openshift {
-            openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
-        }
         let mut json = ferro_spec::to_go_json(&config, options.pretty);
         json.push('\n');
         json
@@ -252,6 +281,20 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         config,
         locator: ctx.locator,
     })
+}
+
+/// The entries of `report` that the reference cannot place, as it words them: its
+/// MachineConfig checks report at `$.spec.config.…`, so those entries keep that path
+/// and point at the start of the file.
+fn unplace_in_machine_config(report: &mut Report, mut unplaced: impl FnMut(&Path) -> bool) {
+    let prefix = Path::parse("spec.config");
+    for entry in &mut report.entries {
+        let Some(path) = entry.path.as_ref().filter(|p| unplaced(p)) else {
+            continue;
+        };
+        entry.path = Some(prefix.join(path));
+        entry.mark = Some(Mark::new(1, 1));
+    }
 }
 
 /// The text of a top-level scalar such as `variant`.

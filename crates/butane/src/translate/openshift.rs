@@ -31,7 +31,7 @@ pub(crate) fn translate(config: &mut Config, fields: &Openshift, profile: &Profi
 }
 
 /// Errors of the `openshift` section that need the boot device settings (4.19+: CEX
-/// keys are found through a kernel argument).
+/// keys are found through a kernel argument); the reference checks them first of all.
 pub(crate) fn check(
     fields: &Openshift,
     boot: &BootDevice,

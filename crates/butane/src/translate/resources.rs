@@ -77,7 +77,11 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
         }
         if let Some(origin) = ctx.locator.source_map.get(from).cloned() {
             for key in ["source", "compression"] {
-                ctx.locator.source_map.insert(path.key(key), origin.clone());
+                let field = path.key(key);
+                // A compression the user wrote stays where they wrote it.
+                if key == "source" || ctx.locator.source_map.get(&field).is_none() {
+                    ctx.locator.source_map.insert(field, origin.clone());
+                }
             }
         }
     }

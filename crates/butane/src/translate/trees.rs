@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::context::Context;
 use super::resources::set_data_url;
-use crate::files_dir::io_error;
+use crate::files_dir::{LocalError, io_error};
 use crate::schema::Tree;
 
 const NODE_EXISTS: &str = "matching filesystem node has existing contents or different type";
@@ -25,6 +25,11 @@ pub(crate) fn add(trees: &[Tree], config: &mut Config, ctx: &mut Context<'_>) {
         };
         let root = match ctx.files.resolve(local) {
             Ok(root) => root,
+            // The reference says so once, for the first tree, and reads no tree.
+            Err(error @ LocalError::NoFilesDir) => {
+                ctx.input_error(from, error.to_string());
+                return;
+            }
             Err(error) => {
                 ctx.input_error(from, error.to_string());
                 continue;
@@ -69,7 +74,8 @@ impl Walker<'_, '_> {
             fs::symlink_metadata(host).map_err(|e| io_error("lstat", host, &e).to_string())?;
         let kind = meta.file_type();
         if kind.is_dir() {
-            self.directory(dest)?;
+            let made = self.directory(dest);
+            self.entry_done(made);
             let mut names: Vec<_> = fs::read_dir(host)
                 .map_err(|e| io_error("open", host, &e).to_string())?
                 .map(|entry| entry.map(|e| e.file_name()))
@@ -80,17 +86,28 @@ impl Walker<'_, '_> {
                 let child_dest = join(dest, &name.to_string_lossy());
                 self.walk(&host.join(&name), &child_dest)?;
             }
-            Ok(())
-        } else if kind.is_file() {
-            let contents = fs::read(host).map_err(|e| io_error("open", host, &e).to_string())?;
+            return Ok(());
+        }
+        // An entry that cannot be added is reported, and the walk goes on.
+        let added = if kind.is_file() {
             let executable = meta.permissions().mode() & 0o111 != 0;
-            self.file(dest, &contents, executable)
+            fs::read(host)
+                .map_err(|e| io_error("open", host, &e).to_string())
+                .and_then(|contents| self.file(dest, &contents, executable))
         } else if kind.is_symlink() {
-            let target =
-                fs::read_link(host).map_err(|e| io_error("readlink", host, &e).to_string())?;
-            self.link(dest, &target.to_string_lossy())
+            fs::read_link(host)
+                .map_err(|e| io_error("readlink", host, &e).to_string())
+                .and_then(|target| self.link(dest, &target.to_string_lossy()))
         } else {
             Err("trees may only contain files, directories, and symlinks".to_owned())
+        };
+        self.entry_done(added);
+        Ok(())
+    }
+
+    fn entry_done(&mut self, added: Result<(), String>) {
+        if let Err(message) = added {
+            self.ctx.input_error(self.from.clone(), message);
         }
     }
 
@@ -202,10 +219,15 @@ impl Walker<'_, '_> {
     }
 
     fn mark_added(&mut self, list: &str, index: usize) {
-        self.ctx
-            .locator
-            .added
-            .insert(Path::parse(list).index(index), self.from.clone());
+        let list = Path::parse(list);
+        let added = &mut self.ctx.locator.added;
+        // A list the tree starts is the tree's too (the first such tree's).
+        if index == 0 {
+            added
+                .entry(list.clone())
+                .or_insert_with(|| self.from.clone());
+        }
+        added.insert(list.index(index), self.from.clone());
     }
 }
 

@@ -29,13 +29,18 @@ pub(crate) struct Sugar<'a> {
 /// `openshift`, which follow the embedded config).
 pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     let profile = *ctx.profile;
+    // openshift 4.19+ has whole-config checks of its own, which shadow fcos's; the
+    // checks of `boot_device` itself still run in the walk.
     let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
+    if shadowed {
+        super::openshift::check(sugar.openshift, sugar.boot_device, &profile, ctx);
+    }
     if profile.fcos_at_least(6) && !shadowed {
         partitions_reused_by_label(config, sugar.boot_device, ctx);
         mount_points(config, ctx);
     }
     base(config, sugar, ctx);
-    if profile.fcos_at_least(3) && !shadowed {
+    if profile.fcos_at_least(3) {
         boot_device(sugar.boot_device, &profile, ctx);
     }
     if profile.fcos_at_least(5) {
@@ -89,11 +94,12 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
         if !known {
             let list = if s390x_known { LAYOUTS } else { LAYOUTS_LEGACY };
             ctx.input_error(at.key("layout"), format!("layout must be one of: {list}"));
-            return;
         }
     }
     let mirror = !boot.mirror.devices.is_empty();
-    let s390x = layout.is_some_and(|l| l.starts_with("s390x"));
+    // Before fcos 1.6 the s390x layouts are unknown, and have no rules of their own.
+    let s390x_layout = layout.filter(|l| s390x_known && l.starts_with("s390x"));
+    let s390x = s390x_layout.is_some();
     if mirror && layout.is_none() {
         let kind = if profile.fcos_at_least(7) {
             Kind::Error
@@ -121,7 +127,7 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
             );
         }
     }
-    if matches!(layout, Some("s390x-eckd" | "s390x-zfcp")) {
+    if matches!(s390x_layout, Some("s390x-eckd" | "s390x-zfcp")) {
         match boot.luks.device.as_deref() {
             None | Some("") => ctx.input_error(
                 at.key("layout"),
@@ -137,7 +143,7 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
                 if !rest.is_some_and(|r| r.len() == 1 && r.bytes().all(|b| b.is_ascii_lowercase()))
                 {
                     ctx.input_error(
-                        at.key("luks").key("device"),
+                        at.key("layout"),
                         "device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout",
                     );
                 }
@@ -273,8 +279,12 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
                 fs.key("format"),
                 "format is required if with_mount_unit is true",
             );
-        }
-        if format != "swap" && value.get("path").and_then(Value::as_str).is_none() {
+        } else if format != "swap"
+            && value
+                .get("path")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
             ctx.input_error(
                 fs.key("path"),
                 "path is required if with_mount_unit is true and format is not swap",
@@ -304,8 +314,9 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
             ctx.input_error(
                 at.key("name"),
                 format!(
-                    "unsupported file extension for quadlet: must be one of {}",
-                    EXTENSIONS.join(", ")
+                    "unsupported file extension for quadlet: must be one of {}, or {}",
+                    EXTENSIONS[..EXTENSIONS.len() - 1].join(", "),
+                    EXTENSIONS[EXTENSIONS.len() - 1]
                 ),
             );
         }
@@ -402,8 +413,8 @@ fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
         }
         _ => {}
     }
-    let entries = match ferro_spec::parse::parse(inline.as_bytes()) {
-        Ok(_) => return,
+    let (report, outcome) = ferro_spec::parse::parse_report(inline.as_bytes());
+    let entries = match outcome {
         // Go's decoder reads zero bytes as truncated JSON.
         Err(ferro_spec::parse::ParseError::Empty) => vec![ferro_document::report::Entry {
             kind: ferro_document::Kind::Error,
@@ -411,16 +422,28 @@ fn check_embedded_config(inline: &str, resource: &Path, ctx: &mut Context<'_>) {
             path: None,
             mark: None,
         }],
-        Err(error) => error.report().cloned().unwrap_or_default().entries,
+        _ => report.entries,
     };
+    // A config that is not even JSON of the right shape is reported as such; the
+    // decoder's findings (syntax and type errors) have no path there.
+    let mut unreadable = false;
     for mut entry in entries {
-        // Butane places these entries by their position in the embedded JSON, which it
-        // never has: they all read line 1 column 1.
-        entry.path = None;
-        entry.mark = Some(ferro_document::Mark { line: 1, column: 1 });
+        if entry.path.is_none() || entry.message.starts_with("json: ") {
+            entry.path = None;
+            unreadable |= entry.kind == ferro_document::Kind::Error;
+        }
+        // Butane keeps the embedded config's paths and places them in the Butane file,
+        // at the deepest part of each path that the file has (else line 1 column 1).
+        let mark = entry
+            .path
+            .as_ref()
+            .and_then(|path| ctx.locator.source_map.locate(path, false).1);
+        entry.mark = Some(mark.unwrap_or(ferro_document::Mark { line: 1, column: 1 }));
         ctx.report.entries.push(entry);
     }
-    ctx.input_error(resource.key("inline"), "config is not valid");
+    if unreadable {
+        ctx.input_error(resource.key("inline"), "config is not valid");
+    }
 }
 
 fn check_mode(config: &Value, node: &Path, directory: bool, ctx: &mut Context<'_>) {
@@ -454,29 +477,32 @@ pub(crate) fn looks_decimal(mode: i64, directory: bool) -> bool {
     !is_typical(mode, directory) && is_typical(as_octal, directory)
 }
 
-/// Whether a mode is one people actually use.
+/// Whether a mode is one people actually use: the reference's list (observed on
+/// v0.29.0), plus setuid/setgid (files) or setgid/sticky (directories) on the ones
+/// that can be run or entered by their owner's group.
 fn is_typical(mode: i64, directory: bool) -> bool {
-    if !(0..=0o7777).contains(&mode) {
-        return false;
-    }
-    let (user, group, other) = ((mode >> 6) & 7, (mode >> 3) & 7, mode & 7);
-    let (setuid, setgid, sticky) = (mode & 0o4000 != 0, mode & 0o2000 != 0, mode & 0o1000 != 0);
-    let readable = (user | group | other) & 4 != 0;
-    let nested = group & !user == 0 && other & !group == 0;
-    let execute_needs_read = [user, group, other]
-        .iter()
-        .all(|c| c & 1 == 0 || c & 4 != 0);
-    if !(readable && nested && execute_needs_read) {
-        return false;
-    }
+    const FILES: &[i64] = &[
+        0o400, 0o440, 0o444, 0o500, 0o550, 0o555, 0o600, 0o640, 0o644, 0o660, 0o664, 0o666, 0o700,
+        0o750, 0o755, 0o770, 0o775, 0o777,
+    ];
+    const SPECIAL_FILES: &[i64] = &[0o500, 0o550, 0o555, 0o700, 0o750, 0o755, 0o770, 0o775];
+    const DIRECTORIES: &[i64] = &[
+        0o500, 0o550, 0o555, 0o700, 0o750, 0o755, 0o770, 0o775, 0o777,
+    ];
+    const SPECIAL_DIRECTORIES: &[i64] = &[0o700, 0o750, 0o755, 0o770, 0o775, 0o777];
+    let (special, base) = (mode & !0o777, mode & 0o777);
     if directory {
-        let searchable = [user, group, other]
-            .iter()
-            .all(|c| c & 4 == 0 || c & 1 != 0);
-        searchable && !setuid && (!(setgid || sticky) || user & 2 != 0)
+        match special {
+            0 => DIRECTORIES.contains(&base),
+            0o1000 | 0o2000 | 0o3000 => SPECIAL_DIRECTORIES.contains(&base),
+            _ => false,
+        }
     } else {
-        let special_ok = !(setuid || setgid) || (user & 1 != 0 && other & 2 == 0);
-        special_ok && !sticky
+        match special {
+            0 => FILES.contains(&base),
+            0o2000 | 0o4000 | 0o6000 => SPECIAL_FILES.contains(&base),
+            _ => false,
+        }
     }
 }
 
@@ -493,5 +519,10 @@ mod tests {
         assert!(!looks_decimal(493, true));
         assert!(!looks_decimal(0o644, false));
         assert!(!looks_decimal(8888, false));
+        // Minimised from the differential test: Butane's list, not a rule.
+        assert!(looks_decimal(400, false));
+        assert!(!looks_decimal(544, false));
+        assert!(looks_decimal(1777, true));
+        assert!(!looks_decimal(1777, false));
     }
 }

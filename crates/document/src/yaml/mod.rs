@@ -77,6 +77,8 @@ impl YamlError {
 impl fmt::Display for YamlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // yaml.v3 names no line for a parser error on the first line.
+            YamlError::Syntax { mark, message } if mark.line == 0 => write!(f, "yaml: {message}"),
             YamlError::Syntax { mark, message } => write!(f, "yaml: line {}: {message}", mark.line),
             YamlError::Unmarshal { lines, .. } => {
                 f.write_str("yaml: unmarshal errors:")?;
@@ -98,7 +100,111 @@ impl std::error::Error for YamlError {}
 /// 1-based; a block map is marked at its first key, a list at its first `-` (or its
 /// bracket), a scalar at its first character, an empty value just after its `:`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    Builder::new(text).run()
+    // libyaml (YAML 1.1) also breaks lines at NEL, LINE SEPARATOR and PARAGRAPH
+    // SEPARATOR, which can end a block scalar early and shifts the lines it names; the
+    // document is checked that way first.
+    const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
+    if text.contains(BREAKS) {
+        parse_text(&text.replace(BREAKS, "\n"))?;
+        let mut node = parse_text(text)?;
+        LibyamlLines::new(text, &BREAKS).remap(&mut node);
+        return Ok(node);
+    }
+    parse_text(text)
+}
+
+/// Marks as libyaml counts lines in a text with more line breaks than `\n`.
+struct LibyamlLines {
+    /// For every line (split at `\n`): the 0-based columns of the other breaks in it.
+    breaks: Vec<Vec<usize>>,
+    /// For every line: how many other breaks come before it.
+    before: Vec<usize>,
+}
+
+impl LibyamlLines {
+    fn new(text: &str, others: &[char]) -> Self {
+        let breaks: Vec<Vec<usize>> = text
+            .split('\n')
+            .map(|line| {
+                line.chars()
+                    .enumerate()
+                    .filter(|(_, c)| others.contains(c))
+                    .map(|(column, _)| column)
+                    .collect()
+            })
+            .collect();
+        let before = breaks
+            .iter()
+            .scan(0, |seen, line| {
+                let here = *seen;
+                *seen += line.len();
+                Some(here)
+            })
+            .collect();
+        Self { breaks, before }
+    }
+
+    fn mark(&self, mark: Mark) -> Mark {
+        let Some(breaks) = mark.line.checked_sub(1).and_then(|l| self.breaks.get(l)) else {
+            return mark;
+        };
+        let column = mark.column.saturating_sub(1);
+        let earlier: Vec<usize> = breaks.iter().copied().filter(|&b| b < column).collect();
+        let line = mark.line + self.before[mark.line - 1] + earlier.len();
+        match earlier.last() {
+            Some(&last) => Mark::new(line, column - last),
+            None => Mark::new(line, mark.column),
+        }
+    }
+
+    fn remap(&self, root: &mut Node) {
+        let mut pending = vec![root];
+        while let Some(node) = pending.pop() {
+            node.mark = self.mark(node.mark);
+            match &mut node.value {
+                Value::Seq(items) => pending.extend(items.iter_mut()),
+                Value::Map(entries) => {
+                    for entry in entries {
+                        entry.key_mark = self.mark(entry.key_mark);
+                        pending.push(&mut entry.value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn parse_text(text: &str) -> Result<Node, YamlError> {
+    let mut text = Cow::Borrowed(text);
+    // libyaml reads a quoted scalar to its closing quote whatever the indentation of
+    // its lines, which the parser underneath checks; as leading spaces of a quoted
+    // scalar's lines are folded away, indenting them further changes no value.
+    for _ in 0..MAX_REINDENTS {
+        let mut builder = Builder::new(&text);
+        let result = builder.run();
+        match builder.reindent.take() {
+            Some(lines) if result.is_err() => text = Cow::Owned(indent_lines(&text, lines)),
+            _ => return result,
+        }
+    }
+    Builder::new(&text).run()
+}
+
+/// How many under-indented quoted scalars [`parse`] forgives.
+const MAX_REINDENTS: usize = 64;
+
+/// `text` with the lines `first..=last` (from 1) indented by `by` more spaces.
+fn indent_lines(text: &str, (first, last, by): (usize, usize, usize)) -> String {
+    let pad = " ".repeat(by);
+    let mut out = String::with_capacity(text.len() + pad.len() * (last + 1 - first));
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if (first..=last).contains(&(index + 1)) {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// A node that is complete, with what its parent needs to know about it.
@@ -134,6 +240,14 @@ enum Frame {
     },
 }
 
+impl Frame {
+    fn mark(&self) -> Mark {
+        match self {
+            Frame::Seq { mark, .. } | Frame::Map { mark, .. } => *mark,
+        }
+    }
+}
+
 /// Unmarshal errors of one map: its serial number, and the texts.
 struct MapErrors {
     serial: usize,
@@ -151,6 +265,9 @@ struct Builder<'a> {
     root_map: Option<usize>,
     copied: usize,
     errors: Vec<MapErrors>,
+    /// Lines of a closed quoted scalar the parser found under-indented, and by how
+    /// much to indent them so that it reads them as libyaml does.
+    reindent: Option<(usize, usize, usize)>,
 }
 
 impl<'a> Builder<'a> {
@@ -164,10 +281,11 @@ impl<'a> Builder<'a> {
             root_map: None,
             copied: 0,
             errors: Vec::new(),
+            reindent: None,
         }
     }
 
-    fn run(mut self) -> Result<Node, YamlError> {
+    fn run(&mut self) -> Result<Node, YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         let mut root = None;
         while let Some(event) = parser.next_event() {
@@ -281,6 +399,9 @@ impl<'a> Builder<'a> {
             _ => Value::Str(text.to_string()),
         };
         let mut mark = to_mark(span.start);
+        if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+            mark = self.block_indicator(span.start).unwrap_or(mark);
+        }
         // An empty value is reported just after the `:` that introduced it, like yaml.v3.
         if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(&':') {
             mark.column += 1;
@@ -290,6 +411,30 @@ impl<'a> Builder<'a> {
             size: 1,
             scalar: Some((text.into_owned(), plain && tag.is_none())),
         }
+    }
+
+    /// Where the `|` or `>` of a block scalar whose content starts at `content` is:
+    /// yaml.v3 places the scalar there (or at its anchor or tag, where the parser
+    /// already starts it).
+    fn block_indicator(&self, content: Marker) -> Option<Mark> {
+        let start = content.index();
+        if matches!(self.chars.get(start), Some('|' | '>' | '&' | '!')) {
+            return None;
+        }
+        let at = self
+            .chars
+            .get(..start)?
+            .iter()
+            .rposition(|c| matches!(c, '|' | '>'))?;
+        let lines_between = self.chars[at..start].iter().filter(|&&c| c == '\n').count();
+        let line_start = self.chars[..at]
+            .iter()
+            .rposition(|&c| c == '\n')
+            .map_or(0, |newline| newline + 1);
+        Some(Mark::new(
+            content.line().checked_sub(lines_between)?,
+            at - line_start + 1,
+        ))
     }
 
     fn alias(&mut self, id: usize, span: Span) -> Result<Built, YamlError> {
@@ -314,7 +459,7 @@ impl<'a> Builder<'a> {
     }
 
     /// A parser error as yaml.v3 words it; an unknown alias is a decoding error there.
-    fn syntax_error(&self, error: &ScanError) -> YamlError {
+    fn syntax_error(&mut self, error: &ScanError) -> YamlError {
         if error.info() == "while parsing node, found unknown anchor" {
             let start = error.marker().index().saturating_add(1);
             let name: String = self
@@ -326,7 +471,171 @@ impl<'a> Builder<'a> {
                 .collect();
             return YamlError::Decode(format!("unknown anchor '{name}' referenced"));
         }
-        syntax_error(error)
+        let YamlError::Syntax { mark, message } = syntax_error(error) else {
+            return syntax_error(error);
+        };
+        self.as_libyaml_reports(mark, message)
+    }
+
+    /// The line yaml.v3 names for an error, and libyaml's message where the two parsers
+    /// tell the same problem apart differently.
+    ///
+    /// yaml.v3 names the line of the error's *context* (the collection, key or scalar
+    /// being read) when that is not the first line, else the line of the problem; both
+    /// count from 0 for parser errors (what a collection did not find) and from 1 for
+    /// scanner errors (what a token cannot be). A parser error on the first line has no
+    /// line at all ([`Mark::line`] 0).
+    fn as_libyaml_reports(&mut self, problem: Mark, message: String) -> YamlError {
+        let quoted = message.starts_with("invalid trailing content after");
+        let (message, parser_error, context) = match message.as_str() {
+            "did not find expected key" | "did not find expected '-' indicator" => {
+                (message.clone(), true, self.open_block(problem.column))
+            }
+            _ if quoted => match self.stack.last() {
+                Some(Frame::Seq { mark, .. }) => (
+                    "did not find expected '-' indicator".to_owned(),
+                    true,
+                    Some(*mark),
+                ),
+                Some(Frame::Map { mark, .. }) => {
+                    ("did not find expected key".to_owned(), true, Some(*mark))
+                }
+                None => {
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+            },
+            "did not find expected ',' or '}'" | "did not find expected ',' or ']'" => {
+                (message.clone(), true, self.stack.last().map(Frame::mark))
+            }
+            "\"-\" is only valid inside a block" => {
+                ("did not find expected node content".to_owned(), true, None)
+            }
+            "tabs disallowed within this context (block indentation)" => (
+                "found character that cannot start any token".to_owned(),
+                false,
+                None,
+            ),
+            // The context is the key, which a simple key allows on one line only: the
+            // line before the one where its `:` was missed.
+            "could not find expected ':'" => (
+                message.clone(),
+                false,
+                Some(Mark::new(problem.line.saturating_sub(1).max(1), 1)),
+            ),
+            "invalid indentation in quoted scalar" => match self.quoted_scalar(problem) {
+                Some((start, None)) => (
+                    "found unexpected end of stream".to_owned(),
+                    false,
+                    Some(start),
+                ),
+                Some((start, Some(end))) => {
+                    self.reindent = Some((start.line + 1, end, start.column));
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+                None => {
+                    return YamlError::Syntax {
+                        mark: problem,
+                        message,
+                    };
+                }
+            },
+            "found unexpected end of stream" => (
+                message.clone(),
+                false,
+                self.quoted_scalar(Mark::new(usize::MAX, 1))
+                    .map(|(start, _)| start),
+            ),
+            _ => {
+                return YamlError::Syntax {
+                    mark: problem,
+                    message,
+                };
+            }
+        };
+        let end_problem = if message == "found unexpected end of stream" {
+            let lines = self.text.lines().count().max(1);
+            let trailing_newline = self.text.ends_with('\n');
+            Mark::new(lines + usize::from(trailing_newline), 1)
+        } else {
+            problem
+        };
+        let at = match context {
+            Some(context) if context.line > 1 => context,
+            _ => end_problem,
+        };
+        let line = if parser_error { at.line - 1 } else { at.line };
+        YamlError::Syntax {
+            mark: Mark::new(line, at.column),
+            message,
+        }
+    }
+
+    /// The innermost open block collection a token in `column` could continue.
+    fn open_block(&self, column: usize) -> Option<Mark> {
+        self.stack
+            .iter()
+            .rev()
+            .map(Frame::mark)
+            .find(|mark| mark.column < column)
+            .or_else(|| self.stack.first().map(Frame::mark))
+    }
+
+    /// Where the quoted scalar around `problem` starts, and the line where it ends,
+    /// if a quote closes it.
+    fn quoted_scalar(&self, problem: Mark) -> Option<(Mark, Option<usize>)> {
+        let (mut line, mut column) = (1, 1);
+        let mut open: Option<(char, Mark)> = None;
+        let mut previous = '\n';
+        let mut chars = self.chars.iter().copied().peekable();
+        while let Some(c) = chars.next() {
+            if line > problem.line && open.is_none() {
+                return None;
+            }
+            match open {
+                Some((quote, _)) if c == '\\' && quote == '"' => {
+                    if chars.next() == Some('\n') {
+                        (line, column) = (line + 1, 0);
+                    }
+                    column += 1;
+                }
+                Some((quote, at)) if c == quote => {
+                    if quote == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                        column += 1;
+                    } else if line >= problem.line && at.line <= problem.line {
+                        return Some((at, Some(line)));
+                    } else {
+                        open = None;
+                    }
+                }
+                Some(_) => {}
+                None if c == '#' && previous.is_whitespace() => {
+                    while chars.peek().is_some_and(|&n| n != '\n') {
+                        chars.next();
+                    }
+                }
+                None if matches!(c, '"' | '\'')
+                    && (previous.is_whitespace() || matches!(previous, '[' | '{' | ',')) =>
+                {
+                    open = Some((c, Mark::new(line, column)));
+                }
+                None => {}
+            }
+            previous = c;
+            if c == '\n' {
+                (line, column) = (line + 1, 1);
+            } else {
+                column += 1;
+            }
+        }
+        open.map(|(_, at)| (at, None))
+            .filter(|(at, _)| at.line <= problem.line)
     }
 
     fn alias_name(&self, span: Span) -> String {

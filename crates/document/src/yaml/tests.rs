@@ -201,10 +201,58 @@ fn syntax_errors_use_libyaml_wording() {
             1,
             "mapping values are not allowed in this context",
         ),
-        ("a:\n  b: 1\n c: 2\n", 3, "did not find expected key"),
-        ("a: [1, 2\n", 2, "did not find expected ',' or ']'"),
-        ("a: \"abc\n", 1, "found unexpected end of stream"),
+        // Lines as yaml.v3 names them (observed on Butane v0.29.0): a parser error
+        // names its context's line, or else the problem's, counted from 0.
+        ("a:\n  b: 1\n c: 2\n", 2, "did not find expected key"),
+        ("a: [1, 2\n", 1, "did not find expected ',' or ']'"),
+        ("a: \"abc\n", 2, "found unexpected end of stream"),
+        (
+            "a: 1\nb:\n  c: 1\n  d: \"x\" y\n",
+            2,
+            "did not find expected key",
+        ),
+        (
+            "a: 1\nb:\n  - \"x\" y\n",
+            2,
+            "did not find expected '-' indicator",
+        ),
+        (
+            "x: 1\ny: {a: 1,\n\n b: c d: e}\n",
+            1,
+            "did not find expected ',' or '}'",
+        ),
+        ("a: 1\nb:\n  - 1\n -2\n", 3, "did not find expected key"),
+        (
+            "a: 1\nb:\n\t- 1\n",
+            3,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: b\nc:\n  d: e\n  f\ng: 1\n",
+            4,
+            "could not find expected ':'",
+        ),
+        (
+            "a: 1\nb:\n  c: \"x\n y\n",
+            3,
+            "found unexpected end of stream",
+        ),
+        // A quoted scalar is read to its closing quote whatever its indentation.
+        (
+            "a: 1\nb:\n  c: \"x\n y\"\n d: 1\n",
+            4,
+            "did not find expected key",
+        ),
     ];
+    assert_eq!(
+        error("a: 1\n- b\n").to_string(),
+        "yaml: line 1: did not find expected key"
+    );
+    // On the first line, a parser error names no line.
+    assert_eq!(
+        error("a: \"x\" y\n").to_string(),
+        "yaml: did not find expected key"
+    );
     for (text, line, message) in cases {
         assert_eq!(
             error(text).to_string(),
@@ -354,4 +402,31 @@ fn mutations_never_panic() {
             let _ = parse(&text);
         }
     }
+}
+
+// Minimised from the differential test: libyaml breaks lines at U+2028, so the block
+// scalar ends there and the rest is read as a key (observed on Butane v0.29.0).
+#[test]
+fn line_separators_break_lines_as_in_libyaml() {
+    assert_eq!(
+        error("a:\n  b: |\n    \u{2028}x\n  c: 1\n").to_string(),
+        "yaml: line 4: could not find expected ':'"
+    );
+}
+
+// libyaml counts U+2028 as a line break in the marks too (observed on Butane v0.29.0).
+#[test]
+fn marks_count_line_separators_as_libyaml_does() {
+    let node = parse("a: \"x\u{2028}y\"\nb: 1\n").unwrap();
+    assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
+    assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
+}
+
+// yaml.v3 places a block scalar at its `|` or `>` indicator.
+#[test]
+fn block_scalars_are_marked_at_their_indicator() {
+    let node = parse("a: |\n  x\nb: >-\n\n  y\nc: &k |\n  z\n").unwrap();
+    assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
+    assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
+    assert_eq!(node.get("c").unwrap().mark, Mark::new(6, 4));
 }

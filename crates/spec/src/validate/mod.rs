@@ -23,8 +23,9 @@ pub use resources::url_error;
 /// Every validation rule of Ignition spec `version` applied to `config`.
 ///
 /// Rules are those of current Ignition, which backports them to every spec version; the
-/// only version-dependent ones are the special-mode-bits warning (before 3.6.0) and the
-/// `virtiofs` filesystem format (3.7.0-experimental).
+/// only version-dependent ones are the special-mode-bits warning (before 3.6.0), the
+/// required link target (3.3.0+) and the `virtiofs` filesystem format
+/// (3.7.0-experimental).
 pub fn validate(config: &Config, version: Version) -> Report {
     let mut report = Report::new();
     dups::check(config, &mut report);
@@ -40,6 +41,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
     let storage = &config.storage;
     let at = root.key("storage");
     nodes::check_links_in_paths(storage, &at, &mut report);
+    nodes::check_link_targets(storage, version, &at, &mut report);
     storage::check_filesystems_on_disks(storage, &at, &mut report);
     for (index, directory) in storage.directories.iter().enumerate() {
         nodes::check_directory(
@@ -63,7 +65,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         nodes::check_link(link, &at.key("links").index(index), &mut report);
     }
     for (index, luks) in storage.luks.iter().enumerate() {
-        storage::check_luks(luks, &at.key("luks").index(index), &mut report);
+        storage::check_luks(luks, version, &at.key("luks").index(index), &mut report);
     }
     for (index, raid) in storage.raid.iter().enumerate() {
         storage::check_raid(raid, &at.key("raid").index(index), &mut report);

@@ -140,21 +140,48 @@ pub fn check_file(file: &File, version: Version, at: &Path, report: &mut Report)
     }
     check_owner(&file.user, &file.group, at, report);
     for (index, fragment) in file.append.iter().enumerate() {
-        check_resource(fragment, &at.key("append").index(index), report);
+        check_resource(fragment, version, &at.key("append").index(index), report);
     }
-    check_resource(&file.contents, &at.key("contents"), report);
+    check_resource(&file.contents, version, &at.key("contents"), report);
 }
 
-/// A link entry: path, target, ownership of hard links.
+/// Storage-level link rules, after the paths under links: a target (required from
+/// 3.3.0, where it became optional in the schema), and no owner for a hard link (one
+/// warning per owner field set).
+pub fn check_link_targets(storage: &Storage, version: Version, at: &Path, report: &mut Report) {
+    for (index, link) in storage.links.iter().enumerate() {
+        let at = at.key("links").index(index);
+        if version >= Version::V3_3 && link.target.as_deref().is_none_or(str::is_empty) {
+            report.error(at.key("target"), "link target is required");
+        }
+        if link.hard != Some(true) {
+            continue;
+        }
+        let owner = [
+            ("user", "id", link.user.id.is_some()),
+            (
+                "user",
+                "name",
+                link.user.name.as_deref().is_some_and(|n| !n.is_empty()),
+            ),
+            ("group", "id", link.group.id.is_some()),
+            (
+                "group",
+                "name",
+                link.group.name.as_deref().is_some_and(|n| !n.is_empty()),
+            ),
+        ];
+        for (owner, field, set) in owner {
+            if set {
+                report.warning(at.key(owner).key(field), "user/group ignored for hard link");
+            }
+        }
+    }
+}
+
+/// A link entry: path and ownership.
 pub fn check_link(link: &Link, at: &Path, report: &mut Report) {
     check_path(&link.path, &at.key("path"), report);
-    if link.target.as_deref().is_none_or(str::is_empty) {
-        report.error(at.key("target"), "link target is required");
-    }
-    let owned = link.user != NodeUser::default() || link.group != NodeGroup::default();
-    if link.hard == Some(true) && owned {
-        report.warning(at.key("hard"), "user/group ignored for hard link");
-    }
     check_owner(&link.user, &link.group, at, report);
 }
 
@@ -229,14 +256,24 @@ mod tests {
             ..Link::default()
         };
         l.user.id = Some(1);
-        check_link(&l, &Path::parse("l"), &mut report);
+        l.group.name = Some("g".into());
+        let storage = Storage {
+            links: vec![l],
+            ..Storage::default()
+        };
+        check_link_targets(&storage, Version::V3_3, &Path::parse("s"), &mut report);
+        // As Butane v0.29.0 (current Ignition) reports them: one warning per owner field.
         assert_eq!(
             lines(&report),
             vec![
-                "error at $.l.target: link target is required",
-                "warning at $.l.hard: user/group ignored for hard link"
+                "error at $.s.links.0.target: link target is required",
+                "warning at $.s.links.0.user.id: user/group ignored for hard link",
+                "warning at $.s.links.0.group.name: user/group ignored for hard link"
             ]
         );
+        let mut report = Report::new();
+        check_link_targets(&storage, Version::V3_2, &Path::parse("s"), &mut report);
+        assert_eq!(lines(&report).len(), 2);
     }
 
     #[test]

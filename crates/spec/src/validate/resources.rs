@@ -136,6 +136,22 @@ pub fn url_error(text: &str) -> Option<String> {
     }
 }
 
+/// [`url_error`] for spec `version`, which knows `gs://` from 3.2.0 and S3 ARNs from
+/// 3.4.0 on.
+pub fn url_error_in(text: &str, version: Version) -> Option<String> {
+    let scheme = text.split_once(':').map(|(scheme, _)| scheme);
+    let known = match scheme {
+        Some("gs") => version >= Version::V3_2,
+        Some("arn") => version >= Version::V3_4,
+        _ => true,
+    };
+    if known {
+        url_error(text)
+    } else {
+        Some("invalid url scheme".to_owned())
+    }
+}
+
 fn s3_version_error(query: &str) -> Option<String> {
     let mut values = query.split(['&', ';']).filter_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -148,7 +164,7 @@ fn s3_version_error(query: &str) -> Option<String> {
 }
 
 /// The checks of a resource's own fields; its headers and verification come after.
-pub fn check_resource(resource: &Resource, at: &Path, report: &mut Report) {
+pub fn check_resource(resource: &Resource, version: Version, at: &Path, report: &mut Report) {
     if let Some(compression) = &resource.compression
         && !matches!(compression.as_str(), "" | "gzip")
     {
@@ -161,7 +177,7 @@ pub fn check_resource(resource: &Resource, at: &Path, report: &mut Report) {
         );
     }
     if let Some(source) = resource.source.as_deref().filter(|s| !s.is_empty())
-        && let Some(message) = url_error(source)
+        && let Some(message) = url_error_in(source, version)
     {
         report.error(at.key("source"), message);
     }
@@ -212,11 +228,11 @@ fn hash_error(hash: &str) -> Option<&'static str> {
 }
 
 /// A resource that must name a source: referenced configs and CA bundles.
-fn check_required_source(resource: &Resource, at: &Path, report: &mut Report) {
+fn check_required_source(resource: &Resource, version: Version, at: &Path, report: &mut Report) {
     match resource.source.as_deref().filter(|s| !s.is_empty()) {
         None => report.error(at.clone(), "source is required"),
         Some(source) => {
-            if let Some(message) = url_error(source) {
+            if let Some(message) = url_error_in(source, version) {
                 report.error(at.clone(), message);
             }
         }
@@ -233,21 +249,43 @@ pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: 
         report.error(at.key("version"), message);
     }
     let config = at.key("config");
+    // 3.0.0 has no required sources: a referenced config may lack one, and a CA's
+    // missing source is an empty URL.
+    let sources_required = version >= Version::V3_1;
     for (index, merge) in ignition.config.merge.iter().enumerate() {
-        check_required_source(merge, &config.key("merge").index(index), report);
+        if sources_required {
+            check_required_source(merge, version, &config.key("merge").index(index), report);
+        }
     }
     for (index, merge) in ignition.config.merge.iter().enumerate() {
-        check_resource(merge, &config.key("merge").index(index), report);
+        check_resource(merge, version, &config.key("merge").index(index), report);
     }
-    check_resource(&ignition.config.replace, &config.key("replace"), report);
+    check_resource(
+        &ignition.config.replace,
+        version,
+        &config.key("replace"),
+        report,
+    );
     check_proxy(&ignition.proxy, &at.key("proxy"), report);
     let tls = at.key("security").key("tls");
     let cas = &ignition.security.tls.certificate_authorities;
     for (index, ca) in cas.iter().enumerate() {
-        check_required_source(ca, &tls.key("certificateAuthorities").index(index), report);
+        let at = tls.key("certificateAuthorities").index(index);
+        if sources_required {
+            check_required_source(ca, version, &at, report);
+        } else if ca.source.is_none()
+            && let Some(message) = url_error("")
+        {
+            report.error(at.key("source"), message);
+        }
     }
     for (index, ca) in cas.iter().enumerate() {
-        check_resource(ca, &tls.key("certificateAuthorities").index(index), report);
+        check_resource(
+            ca,
+            version,
+            &tls.key("certificateAuthorities").index(index),
+            report,
+        );
     }
 }
 
@@ -278,7 +316,7 @@ mod tests {
 
     fn messages(resource: &Resource) -> Vec<(String, String)> {
         let mut report = Report::new();
-        check_resource(resource, &Path::parse("r"), &mut report);
+        check_resource(resource, Version::V3_6, &Path::parse("r"), &mut report);
         report
             .entries
             .into_iter()

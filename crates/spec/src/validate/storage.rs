@@ -18,7 +18,7 @@ pub fn check_filesystems_on_disks(storage: &Storage, at: &Path, report: &mut Rep
         };
         let at = at.key("filesystems").index(index).key("device");
         if !disk.partitions.is_empty() {
-            report.error(at, "filesystem overwrites partitioned device");
+            report.warning(at, "filesystem overwrites partitioned device");
         } else if disk.wipe_table == Some(true) && filesystem.wipe_filesystem != Some(true) {
             report.warning(
                 at,
@@ -177,7 +177,9 @@ pub fn check_filesystem(filesystem: &Filesystem, version: Version, at: &Path, re
                 );
             }
         }
-        Some("ext4" | "btrfs" | "xfs" | "swap" | "vfat" | "none") => {}
+        Some("ext4" | "btrfs" | "xfs" | "swap" | "vfat") => {}
+        // Format `none` came with spec 3.3.0.
+        Some("none") if version >= Version::V3_3 => {}
         Some(_) if virtiofs => {}
         Some(_) => report.error(at.key("format"), "invalid filesystem format"),
     }
@@ -210,7 +212,7 @@ pub fn check_filesystem(filesystem: &Filesystem, version: Version, at: &Path, re
 }
 
 /// A LUKS volume with its Clevis, Tang and CEX bindings and key file.
-pub fn check_luks(luks: &Luks, at: &Path, report: &mut Report) {
+pub fn check_luks(luks: &Luks, version: Version, at: &Path, report: &mut Report) {
     if luks.name.contains('/') {
         report.error(at.key("name"), "device names cannot contain slashes");
     }
@@ -273,7 +275,7 @@ pub fn check_luks(luks: &Luks, at: &Path, report: &mut Report) {
     for (index, tang) in clevis.tang.iter().enumerate() {
         check_tang(tang, &clevis_at.key("tang").index(index), report);
     }
-    check_resource(&luks.key_file, &at.key("keyFile"), report);
+    check_resource(&luks.key_file, version, &at.key("keyFile"), report);
 }
 
 fn check_tang(tang: &Tang, at: &Path, report: &mut Report) {
@@ -530,7 +532,7 @@ mod tests {
         assert_eq!(
             lines(&report),
             vec![
-                "error at $.storage.filesystems.0.device: filesystem overwrites partitioned device",
+                "warning at $.storage.filesystems.0.device: filesystem overwrites partitioned device",
                 "warning at $.storage.filesystems.1.device: device matches disk with wipeTable enabled; filesystem will be wiped"
             ]
         );
@@ -538,7 +540,7 @@ mod tests {
 
     fn luks_lines(luks: &Luks) -> Vec<String> {
         let mut report = Report::new();
-        check_luks(luks, &Path::parse("l"), &mut report);
+        check_luks(luks, Version::V3_6, &Path::parse("l"), &mut report);
         lines(&report)
     }
 

@@ -1,0 +1,311 @@
+//! Cases minimised from divergences the differential test found against the reference
+//! Butane (`crates/cli/tests/butane_differential.rs`, docs/butane-differential.md): each
+//! asserts the reference's `--raw-errors` report and outcome.
+
+use std::process::Command;
+
+use ferro_butane::{Options, translate};
+use ferro_sys::CommandRunExt;
+
+fn raw_report(yaml: &str, options: &Options) -> String {
+    match translate(yaml, options) {
+        Ok(t) => t.report.to_string(),
+        Err(f) => format!("{}Error translating config: {}\n", f.report, f.error),
+    }
+}
+
+fn raw_mode() -> Options {
+    Options {
+        raw: true,
+        ..Options::default()
+    }
+}
+
+const OPENSHIFT_4_18: &str = "variant: openshift\nversion: 4.18.0\nmetadata:\n  name: a\n  labels:\n    machineconfiguration.openshift.io/role: worker\n";
+
+// The reference keys its openshift field filters by MachineConfig paths: with `--raw`
+// they never match, and its MachineConfig checks keep a path it cannot place.
+#[test]
+fn openshift_field_filters_do_not_apply_in_raw_mode() {
+    let yaml = format!(
+        "{OPENSHIFT_4_18}kernel_arguments:\n  should_exist: [quiet]\nstorage:\n  links:\n    - path: /a\n      target: /b\n  directories:\n    - path: /d\npasswd:\n  groups:\n    - name: g\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.kernel_arguments, line 8 col 3: this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead\n\
+         error at $.passwd.groups, line 17 col 5: groups are not supported in this spec version\n\
+         error at $.storage.directories, line 14 col 5: directories are not supported in this spec version\n\
+         error at $.storage.links, line 11 col 5: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(raw_report(&yaml, &raw_mode()), "");
+}
+
+#[test]
+fn openshift_machine_config_checks_are_unplaced_in_raw_mode() {
+    let yaml =
+        format!("{OPENSHIFT_4_18}passwd:\n  users:\n    - name: x\nopenshift:\n  fips: true\n");
+    assert_eq!(
+        raw_report(&yaml, &raw_mode()),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         warning at $.openshift.fips, line 11 col 9: field ignored in raw mode\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Before the field filters: a MachineConfig check that fails hides them.
+#[test]
+fn openshift_machine_config_checks_come_before_field_filters() {
+    let yaml = "variant: openshift\nversion: 4.8.0\nmetadata:\n  name: a\n  labels:\n    machineconfiguration.openshift.io/role: worker\nstorage:\n  files:\n    - path: /a\n      contents:\n        compression: gzip\n        inline: x\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0.contents.compression, line 11 col 22: file compression is not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    let with_btrfs = format!("{yaml}  filesystems:\n    - device: /dev/vdb\n      format: btrfs\n");
+    assert_eq!(
+        raw_report(&with_btrfs, &Options::default()),
+        "error at $.storage.filesystems.0.format, line 15 col 15: btrfs is not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// A list that a tree starts maps back to the first tree that added to it.
+#[test]
+fn a_list_started_by_a_tree_is_placed_at_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    for (tree, link) in [("t1", "l1"), ("t2", "l2")] {
+        std::fs::create_dir(dir.path().join(tree)).unwrap();
+        std::os::unix::fs::symlink("x", dir.path().join(tree).join(link)).unwrap();
+    }
+    let options = Options {
+        files_dir: Some(dir.path().to_owned()),
+        ..Options::default()
+    };
+    let trees = "  trees:\n    - local: t1\n    - local: t2\n      path: /z\n";
+    assert_eq!(
+        raw_report(&format!("{OPENSHIFT_4_18}storage:\n{trees}"), &options),
+        "error at $.storage.trees.0, line 9 col 7: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    let user_link = "  links:\n    - path: /q\n      target: /b\n";
+    assert_eq!(
+        raw_report(
+            &format!("{OPENSHIFT_4_18}storage:\n{user_link}{trees}"),
+            &options
+        ),
+        "error at $.storage.links, line 9 col 5: links are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// yaml.v3 stores a float in an integer field truncated toward zero.
+#[test]
+fn floats_in_integer_fields_are_truncated() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  timeouts:\n    http_total: -2.7\n    http_response_headers: 1e3\n";
+    let translation = translate(yaml, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output,
+        "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n"
+    );
+}
+
+// Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
+// requires no source: a CA's missing one is an empty URL.
+#[test]
+fn spec_version_dependent_requirements() {
+    let link = "variant: fcos\nversion: 1.2.0\nstorage:\n  links:\n    - path: /a\n";
+    let translation = translate(link, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output,
+        "{\"ignition\":{\"version\":\"3.2.0\"},\"storage\":{\"links\":[{\"path\":\"/a\",\"target\":\"\"}]}}\n"
+    );
+    assert_eq!(
+        raw_report(&link.replace("1.2.0", "1.4.0"), &Options::default()),
+        "error at $.storage.links.0.target, line 5 col 7: link target is required\n\
+         Error translating config: config generated was invalid\n"
+    );
+    let ca = "variant: fcos\nversion: 1.0.0\nignition:\n  security:\n    tls:\n      certificate_authorities:\n        - {}\n";
+    assert_eq!(
+        raw_report(ca, &Options::default()),
+        "error at $.ignition.security.tls.certificate_authorities.0.source, line 7 col 11: invalid url scheme\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// Ignition's storage-level rules in Butane's order: paths under links, link targets and
+// hard-link owners (one warning per owner field), then filesystems on partitioned
+// disks, which only warns.
+#[test]
+fn storage_level_rules_in_ignitions_order() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nstorage:\n  disks:\n    - device: /dev/vda\n      partitions:\n        - label: a\n  filesystems:\n    - device: /dev/vda\n      format: ext4\n  files:\n    - path: /l/f\n  links:\n    - path: /l\n    - path: /m\n      target: /x\n      hard: true\n      user: {id: 1}\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0, line 12 col 7: file path includes link in config\n\
+         error at $.storage.links.0.target, line 14 col 7: link target is required\n\
+         warning at $.storage.links.1.user.id, line 18 col 18: user/group ignored for hard link\n\
+         warning at $.storage.filesystems.0.device, line 9 col 15: filesystem overwrites partitioned device\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// Without a files directory only the first tree is reported; a mount unit needs a
+// format first, and then a non-empty path.
+#[test]
+fn first_missing_requirement_only() {
+    let trees =
+        "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: a\n    - local: b\n";
+    assert_eq!(
+        raw_report(trees, &Options::default()),
+        "error at $.storage.trees.0, line 5 col 7: local file paths are relative to a files directory that must be specified with -d/--files-dir\n\
+         Error translating config: source config is invalid\n"
+    );
+    let mount = "variant: fcos\nversion: 1.5.0\nstorage:\n  filesystems:\n    - device: /dev/vdb\n      with_mount_unit: true\n    - device: /dev/vdc\n      path: \"\"\n      format: xfs\n      with_mount_unit: true\n";
+    assert_eq!(
+        raw_report(mount, &Options::default()),
+        "error at $.storage.filesystems.0.format, line 5 col 7: format is required if with_mount_unit is true\n\
+         error at $.storage.filesystems.1.path, line 8 col 13: path is required if with_mount_unit is true and format is not swap\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// A tree entry that cannot be added is reported, and the walk goes on.
+#[test]
+fn tree_walks_go_on_after_an_entry_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for fifo in [tree.join("p1"), tree.join("sub/p2")] {
+        Command::new("mkfifo").arg(fifo).run().unwrap();
+    }
+    let options = Options {
+        files_dir: Some(dir.path().to_owned()),
+        ..Options::default()
+    };
+    assert_eq!(
+        raw_report(
+            "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: t\n",
+            &options
+        ),
+        "error at $.storage.trees.0, line 5 col 7: trees may only contain files, directories, and symlinks\n\
+         error at $.storage.trees.0, line 5 col 7: trees may only contain files, directories, and symlinks\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Partition warnings hold for every disk: reserved labels on all fcos versions, the
+// root partition's size from 1.3.0, its growth reported at its label.
+#[test]
+fn partition_warnings_on_any_disk() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  disks:\n    - device: /dev/vda\n      partitions:\n        - label: var\n        - label: BIOS-BOOT\n          start_mib: 1\n        - label: root\n          number: 3\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.storage.disks.0.partitions.1.label, line 8 col 18: incorrect partition number; a new partition will be created using reserved label\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: incorrect partition number; a new partition will be created using reserved label\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("1.3.0", "1.2.0"), &Options::default()),
+        "warning at $.storage.disks.0.partitions.1.label, line 8 col 18: incorrect partition number; a new partition will be created using reserved label\n\
+         warning at $.storage.disks.0.partitions.2.label, line 10 col 18: incorrect partition number; a new partition will be created using reserved label\n"
+    );
+}
+
+// From openshift 4.14 (fcos 1.5) an empty string has no place in the reference's
+// translation set.
+#[test]
+fn openshift_empty_user_names_are_unplaced() {
+    let yaml = format!("{OPENSHIFT_4_18}passwd:\n  users:\n    - name: \"\"\n");
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("4.18.0", "4.13.0"), &Options::default()),
+        "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// An unknown layout does not end the boot device checks; openshift 4.19+ still checks
+// `boot_device` itself, after its CEX kernel argument rule; s390x device names are
+// reported at the layout.
+#[test]
+fn boot_device_checks_in_butanes_order() {
+    let openshift_4_13 = OPENSHIFT_4_18.replace("4.18.0", "4.13.0");
+    let unknown = format!(
+        "{openshift_4_13}boot_device:\n  layout: s390x-virt\n  mirror:\n    devices: [/dev/vda]\n"
+    );
+    assert_eq!(
+        raw_report(&unknown, &Options::default()),
+        "error at $.boot_device.layout, line 8 col 11: layout must be one of: aarch64, ppc64le, x86_64\n\
+         error at $.boot_device.mirror.devices, line 10 col 14: mirroring requires at least two devices\n\
+         error at $.boot_device.mirror.devices, line 10 col 14: mirroring requires at least two devices\n\
+         Error translating config: source config is invalid\n"
+    );
+    let openshift_4_20 = OPENSHIFT_4_18.replace("4.18.0", "4.20.0");
+    let cex = format!(
+        "{openshift_4_20}boot_device:\n  luks:\n    tpm2: true\n    cex:\n      enabled: true\n"
+    );
+    assert_eq!(
+        raw_report(&cex, &Options::default()),
+        "error at $.openshift.kernel_arguments, line 1 col 1: 'rd.luks.key=/etc/luks/cex.key' must be set as kernel argument when CEX is enabled for the boot device\n\
+         error at $.boot_device.luks.cex, line 11 col 7: when using cex the targeted architecture must match s390x\n\
+         error at $.boot_device.luks, line 9 col 5: cannot use cex with clevis\n\
+         Error translating config: source config is invalid\n"
+    );
+    let eckd = "variant: fcos\nversion: 1.6.0\nboot_device:\n  layout: s390x-eckd\n  luks:\n    device: /dev/sda\n    tpm2: true\n";
+    assert_eq!(
+        raw_report(eckd, &Options::default()),
+        "error at $.boot_device.layout, line 4 col 11: device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// An inline config's own findings keep their paths, placed at the deepest part of each
+// that the Butane file has; only an unreadable one is also "not valid".
+#[test]
+fn inline_config_findings_keep_their_paths() {
+    let yaml = "variant: fcos\nversion: \"1.4.0\"\nignition:\n  config:\n    merge:\n      - inline: \"{\\\"ignition\\\":{\\\"version\\\":\\\"3.3.0\\\"},\\\"storage\\\":{\\\"files\\\":[{\\\"path\\\":\\\"/a\\\"},{\\\"path\\\":\\\"rel\\\"}]},\\\"bogus\\\":1,\\\"systemd\\\":{\\\"units\\\":[{\\\"name\\\":\\\"a.service\\\",\\\"bogus2\\\":1}]}}\"\nstorage:\n  files:\n    - path: /x\nsystemd:\n  units:\n    - name: b.service\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.1.path, line 9 col 5: path not absolute\n\
+         warning at $.bogus, line 1 col 1: unused key bogus\n\
+         warning at $.systemd.units.0.bogus2, line 12 col 7: unused key bogus2\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Butane's list of modes that look like octal written in decimal.
+#[test]
+fn modes_written_in_decimal_by_butanes_list() {
+    let yaml = "variant: fcos\nversion: 1.7.0\nstorage:\n  files:\n    - path: /a\n      mode: 400\n    - path: /b\n      mode: 544\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.storage.files.0.mode, line 6 col 13: unreasonable mode would be reasonable if specified in octal; remember to add a leading zero\n"
+    );
+}
+
+// Ignition knows `gs://` from spec 3.2.0, S3 ARNs from 3.4.0 and format `none` from
+// 3.3.0; before, they are invalid.
+#[test]
+fn schemes_and_formats_by_spec_version() {
+    let yaml = "variant: fcos\nversion: 1.1.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: \"gs://b/o\"\n    - path: /b\n      contents:\n        source: \"arn:aws:s3:::bucket/key\"\n  filesystems:\n    - device: /dev/vda\n      format: none\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.files.0.contents.source, line 7 col 17: invalid url scheme\n\
+         error at $.storage.files.1.contents.source, line 10 col 17: invalid url scheme\n\
+         error at $.storage.filesystems.0.format, line 13 col 15: invalid filesystem format\n\
+         Error translating config: config generated was invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("1.1.0", "1.5.0"), &Options::default()),
+        ""
+    );
+}
