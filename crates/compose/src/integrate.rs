@@ -123,6 +123,11 @@ const ASSETS: &[Asset] = &[
         "systemd/ferro-finalize-staged.service"
     ),
     asset!(
+        "usr/lib/systemd/system/podman-restart.service.d/ferrocore.conf",
+        0o644,
+        "systemd/podman-restart.service.d/ferrocore.conf"
+    ),
+    asset!(
         "usr/lib/systemd/system/ferro-finalize-staged.path",
         0o644,
         "systemd/ferro-finalize-staged.path"
@@ -131,8 +136,10 @@ const ASSETS: &[Asset] = &[
 
 /// Plain configuration files written as-is: (path, contents).
 const SETTINGS: &[(&str, &str)] = &[
-    // The boot partition; the root is mounted by the initramfs.
-    ("etc/fstab", "LABEL=boot /boot ext4 defaults 0 2\n"),
+    // The boot partition; the root is mounted by the initramfs. Not checked at boot
+    // (pass 0): ext4's journal keeps it consistent, and the check is a process on
+    // the way to `local-fs.target`, so on every boot's way to the login.
+    ("etc/fstab", "LABEL=boot /boot ext4 defaults 0 0\n"),
     (
         "etc/hosts",
         "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
@@ -158,9 +165,23 @@ const ENABLE: &[&str] = &[
     "ferro-finalize-staged.path",
 ];
 
-/// Units masked: interactive first-boot prompts, and periodic jobs that cost minutes
-/// of CPU in an emulated VM and update nothing on an image-based system.
+/// Units the packages enable that the tree does not start at boot: podman's API
+/// service, which `podman.socket` starts when a client connects.
+const DISABLE: &[&str] = &["podman.service"];
+
+/// Units masked: interactive first-boot prompts, periodic jobs that cost minutes of
+/// CPU in an emulated VM and update nothing on an image-based system, and the
+/// `modprobe@` jobs that load, one process each and before `sysinit.target`, modules
+/// nothing here needs at boot (`drm` for logind's seats, `loop` and `dm_mod` for
+/// systemd-repart, `efi_pstore`, `configfs`, `fuse`): the kernel loads them on
+/// demand (a device node opened, a filesystem mounted, a GPU driver's dependency).
 const MASK: &[&str] = &[
+    "modprobe@drm.service",
+    "modprobe@loop.service",
+    "modprobe@dm_mod.service",
+    "modprobe@efi_pstore.service",
+    "modprobe@configfs.service",
+    "modprobe@fuse.service",
     "systemd-firstboot.service",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
@@ -275,17 +296,20 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
         symlink("/etc/machine-id", &dbus_id).at("link", &dbus_id)?;
     }
     in_tree(root, "systemctl", &[&["enable"], ENABLE].concat())?;
+    in_tree(root, "systemctl", &[&["disable"], DISABLE].concat())?;
     in_tree(root, "systemctl", &[&["mask"], MASK].concat())?;
     in_tree(root, "update-initramfs", &["-u", "-k", "all"])?;
     Ok(())
 }
 
-/// Copies `ferro` into the tree without its debug information (a quarter of the size,
-/// and it is copied again into every initramfs); a plain copy if `strip` is missing.
+/// Copies `ferro` into the tree stripped of its debug information and symbols, as
+/// Debian's packages are (a fifth of the size, and it is copied again into every
+/// initramfs, which the boot loader reads and the kernel unpacks on every boot); a
+/// plain copy if `strip` is missing.
 fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
     let target = place(root, FERRO_IN_TREE)?;
     let stripped = Command::new("strip")
-        .arg("--strip-debug")
+        .arg("--strip-all")
         .arg("-o")
         .arg(&target)
         .arg(ferro)
