@@ -136,10 +136,16 @@ const ASSETS: &[Asset] = &[
 
 /// Plain configuration files written as-is: (path, contents).
 const SETTINGS: &[(&str, &str)] = &[
-    // The boot partition; the root is mounted by the initramfs. Not checked at boot
-    // (pass 0): ext4's journal keeps it consistent, and the check is a process on
-    // the way to `local-fs.target`, so on every boot's way to the login.
-    ("etc/fstab", "LABEL=boot /boot ext4 defaults 0 0\n"),
+    // The boot partition; the root is mounted by the initramfs. Mounted when first
+    // used (an automount point), not on the way to `local-fs.target` and so to the
+    // login: nothing at boot needs it, the device appears only once udev has gone
+    // through every device, and mounting loads ext4. `ferro` and the finalize unit
+    // (`RequiresMountsFor=/boot`) reach it through the automount point. Not checked
+    // at boot (pass 0): ext4's journal keeps it consistent.
+    (
+        "etc/fstab",
+        "LABEL=boot /boot ext4 defaults,x-systemd.automount 0 0\n",
+    ),
     (
         "etc/hosts",
         "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
@@ -148,6 +154,14 @@ const SETTINGS: &[(&str, &str)] = &[
     ("etc/resolv.conf", "nameserver 10.0.2.3\n"),
     // Empty: systemd makes each machine its own id on its first boot.
     ("etc/machine-id", ""),
+    // The console's login banner: the system's name from os-release, then the
+    // ferrocore banner in /etc/issue.d (host keys, addresses).
+    ("etc/issue", "\\S \\n \\l\n\n"),
+    (
+        "etc/motd",
+        "ferrocore: /usr is read-only and updated as a whole (`ferro status`, \
+         `ferro upgrade`, `ferro rollback`).\n",
+    ),
 ];
 
 /// Symlinks: (path, target). agetty reads `/etc/issue.d` (not `/run/issue.d`) when
@@ -258,10 +272,59 @@ fn write(root: &Path, path: &str, mode: u32, contents: &[u8]) -> Result<(), Erro
     Ok(())
 }
 
-/// Installs ferrocore into the Debian tree at `root`, with `ferro` (the binary doing
-/// the compose, normally) as its `ferro`, then rebuilds the initramfs. The container
-/// image is built only when the tree has a static busybox (package `busybox-static`).
-pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
+/// Where the operating system identifies itself (`/etc/os-release` links there).
+const OS_RELEASE: &str = "usr/lib/os-release";
+
+/// `/usr/lib/os-release` for ferrocore `version`, built on the Debian release whose
+/// os-release is `debian` (its `VERSION_ID` and `VERSION_CODENAME` are kept, and named
+/// in `VERSION`): ferrocore's `ID`, `ID_LIKE=debian` so that tools treating Debian
+/// derivatives alike still do, and `VARIANT_ID=coreos` as Fedora CoreOS has. The
+/// console banner (`\S` in `/etc/issue`) and the boot menu's titles show
+/// `PRETTY_NAME`.
+fn os_release(version: &str, debian: &str) -> String {
+    let field = |key: &str| {
+        debian.lines().find_map(|line| {
+            let value = line.strip_prefix(key)?.strip_prefix('=')?;
+            Some(value.trim_matches('"').to_owned())
+        })
+    };
+    let base = match (field("VERSION_ID"), field("VERSION_CODENAME")) {
+        (Some(id), Some(codename)) => format!("Debian {id} {codename}"),
+        (Some(id), None) => format!("Debian {id}"),
+        (None, Some(codename)) => format!("Debian {codename}"),
+        (None, None) => "Debian".to_owned(),
+    };
+    let quote = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut text = format!(
+        "NAME=\"ferrocore\"\n\
+         PRETTY_NAME=\"ferrocore {v} ({base})\"\n\
+         ID=ferrocore\n\
+         ID_LIKE=debian\n\
+         VERSION=\"{v} ({base})\"\n\
+         VERSION_ID=\"{v}\"\n\
+         VARIANT=\"CoreOS\"\n\
+         VARIANT_ID=coreos\n",
+        v = quote(version),
+        base = quote(&base),
+    );
+    if let Some(codename) = field("VERSION_CODENAME") {
+        text.push_str(&format!("VERSION_CODENAME={codename}\n"));
+    }
+    text
+}
+
+/// Installs ferrocore `version` into the Debian tree at `root`, with `ferro` (the
+/// binary doing the compose, normally) as its `ferro`, then rebuilds the initramfs.
+/// The container image is built only when the tree has a static busybox (package
+/// `busybox-static`).
+pub fn integrate(root: &Path, ferro: &Path, version: &str) -> Result<(), Error> {
+    let debian = fs::read_to_string(root.join(OS_RELEASE)).unwrap_or_default();
+    write(
+        root,
+        OS_RELEASE,
+        0o644,
+        os_release(version, &debian).as_bytes(),
+    )?;
     for asset in ASSETS {
         write(root, asset.path, asset.mode, asset.contents.as_bytes())?;
     }
@@ -398,6 +461,29 @@ mod tests {
                 "core is in {group}"
             );
         }
+    }
+
+    #[test]
+    fn os_release_names_ferrocore_on_its_debian_base() {
+        let debian = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+                      VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+        let text = os_release("39.1", debian);
+        let lines: Vec<&str> = text.lines().collect();
+        for expected in [
+            "ID=ferrocore",
+            "ID_LIKE=debian",
+            "VERSION=\"39.1 (Debian 12 bookworm)\"",
+            "VERSION_ID=\"39.1\"",
+            "VARIANT_ID=coreos",
+            "PRETTY_NAME=\"ferrocore 39.1 (Debian 12 bookworm)\"",
+            "VERSION_CODENAME=bookworm",
+        ] {
+            assert!(lines.contains(&expected), "{expected} in:\n{text}");
+        }
+        assert!(!text.contains("ID=debian\n"));
+        // A quote in the manifest's version cannot end the value early.
+        assert!(os_release("1\"x", "").contains("VERSION_ID=\"1\\\"x\"\n"));
+        assert!(os_release("1", "").contains("VERSION=\"1 (Debian)\"\n"));
     }
 
     #[test]
