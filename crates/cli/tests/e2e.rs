@@ -310,6 +310,8 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     let name = "e2e";
     let console = work.join("e2e-console.log");
     let publish = format!("{port}:8080");
+    let ssh_port = free_port();
+    let ssh_port_arg = ssh_port.to_string();
     let _running = RunningVm { work: &work, name };
     let started = step("first boot to SSH", || {
         vm_run(
@@ -318,7 +320,7 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
             &config,
             name,
             &console,
-            &["--publish", &publish],
+            &["--publish", &publish, "--ssh-port", &ssh_port_arg],
         )
     });
     assert!(
@@ -397,9 +399,15 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     assert_eq!(field(&with_extra, "user"), "core");
 
     // Reboot: the stamp is gone, so the initramfs only mounts the deployment.
-    let boots = step("reboot to SSH", || {
-        reboot(&work, name, &key, &console, "sudo systemctl reboot")
-    });
+    let boots = reboot(
+        &work,
+        name,
+        &key,
+        &console,
+        ssh_port,
+        "sudo systemctl reboot",
+    );
+    print_boot_figures(&work, name, &key, "reboot");
     let text = fs::read_to_string(&console).unwrap();
     let second_boot = &text[text
         .match_indices("Linux version")
@@ -431,18 +439,32 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
         &key,
         "echo 'edited locally' | sudo tee /etc/ferro-e2e.conf >/dev/null",
     );
-    step("upgrade --reboot to SSH", || {
-        reboot(&work, name, &key, &console, "sudo ferro upgrade --reboot")
-    });
+    let upgrade = "sudo ferro upgrade --reboot";
+    reboot(&work, name, &key, &console, ssh_port, upgrade);
+    print_boot_figures(&work, name, &key, "upgrade boot");
     let upgraded = guest(&work, name, &key, CHECK_VERSION);
     assert_eq!(booted_version(&upgraded), "2", "{upgraded}");
     assert_eq!(field(&upgraded, "edit"), "edited locally", "/etc edit kept");
 
-    step("rollback --reboot to SSH", || {
-        reboot(&work, name, &key, &console, "sudo ferro rollback --reboot")
-    });
+    let rollback = "sudo ferro rollback --reboot";
+    reboot(&work, name, &key, &console, ssh_port, rollback);
+    print_boot_figures(&work, name, &key, "rollback boot");
     let rolled_back = guest(&work, name, &key, CHECK_VERSION);
     assert_eq!(booted_version(&rolled_back), "1", "{rolled_back}");
+}
+
+/// Prints where the last boot's time went, as systemd saw it (the kernel's share
+/// includes the initramfs), and its slowest units.
+fn print_boot_figures(work: &Path, name: &str, key: &Path, boot: &str) {
+    let figures = guest(
+        work,
+        name,
+        key,
+        "echo \"boot: $(systemd-analyze 2>&1 | head -n 1)\"
+         echo \"slowest: $(systemd-analyze blame 2>&1 | head -n 5 | tr -s ' ' | tr '\\n' ',')\"",
+    );
+    eprintln!("{boot}: {}", field(&figures, "boot"));
+    eprintln!("{boot}, slowest units: {}", field(&figures, "slowest"));
 }
 
 /// Prints the status as JSON and the local `/etc` edit.
@@ -463,7 +485,18 @@ fn booted_version(output: &str) -> String {
 
 /// Runs `command` in the guest, which reboots it, and waits until the console shows a
 /// new kernel and SSH answers again; returns how many boots the console has seen.
-fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) -> usize {
+/// Prints the time from the command to the SSH server's banner on `ssh_port` (as
+/// `ferro vm run --wait-ssh` measures the first boot: polled every half second, so
+/// a connection made while the guest was down does not hold the figure back), and to
+/// a completed login.
+fn reboot(
+    work: &Path,
+    name: &str,
+    key: &Path,
+    console: &Path,
+    ssh_port: u16,
+    command: &str,
+) -> usize {
     let boots = || {
         fs::read_to_string(console)
             .unwrap_or_default()
@@ -472,13 +505,31 @@ fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) ->
     };
     let before = boots();
     let key = key.to_str().unwrap();
+    let start = Instant::now();
     // The connection drops as the guest goes down, so the status says little; the
     // output explains a command that failed instead.
     let output = ferro_status(work, &["vm", "ssh", name, "-i", key, "--", command]);
     let deadline = Instant::now() + Duration::from_secs(400);
+    let mut answered = None;
     loop {
+        if answered.is_none()
+            && boots() > before
+            && ferro_vm::ssh::banner_ready(ssh_port, Duration::from_secs(1))
+        {
+            answered = Some(start.elapsed());
+        }
         let args = ["vm", "ssh", name, "-i", key, "--", "true"];
-        if boots() > before && ferro_status(work, &args).status.success() {
+        if let Some(answered) = answered
+            && ferro_status(work, &args).status.success()
+        {
+            let label = command
+                .trim_start_matches("sudo ")
+                .replace("systemctl ", "");
+            eprintln!(
+                "{label} to SSH: {:.1} s (logged in after {:.1} s)",
+                answered.as_secs_f64(),
+                start.elapsed().as_secs_f64()
+            );
             return boots();
         }
         assert!(
@@ -487,7 +538,7 @@ fn reboot(work: &Path, name: &str, key: &Path, console: &Path, command: &str) ->
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

@@ -123,6 +123,11 @@ const ASSETS: &[Asset] = &[
         "systemd/ferro-finalize-staged.service"
     ),
     asset!(
+        "usr/lib/systemd/system/podman-restart.service.d/ferrocore.conf",
+        0o644,
+        "systemd/podman-restart.service.d/ferrocore.conf"
+    ),
+    asset!(
         "usr/lib/systemd/system/ferro-finalize-staged.path",
         0o644,
         "systemd/ferro-finalize-staged.path"
@@ -131,8 +136,16 @@ const ASSETS: &[Asset] = &[
 
 /// Plain configuration files written as-is: (path, contents).
 const SETTINGS: &[(&str, &str)] = &[
-    // The boot partition; the root is mounted by the initramfs.
-    ("etc/fstab", "LABEL=boot /boot ext4 defaults 0 2\n"),
+    // The boot partition; the root is mounted by the initramfs. Mounted when first
+    // used (an automount point), not on the way to `local-fs.target` and so to the
+    // login: nothing at boot needs it, the device appears only once udev has gone
+    // through every device, and mounting loads ext4. `ferro` and the finalize unit
+    // (`RequiresMountsFor=/boot`) reach it through the automount point. Not checked
+    // at boot (pass 0): ext4's journal keeps it consistent.
+    (
+        "etc/fstab",
+        "LABEL=boot /boot ext4 defaults,x-systemd.automount 0 0\n",
+    ),
     (
         "etc/hosts",
         "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
@@ -141,6 +154,14 @@ const SETTINGS: &[(&str, &str)] = &[
     ("etc/resolv.conf", "nameserver 10.0.2.3\n"),
     // Empty: systemd makes each machine its own id on its first boot.
     ("etc/machine-id", ""),
+    // The console's login banner: the system's name from os-release, then the
+    // ferrocore banner in /etc/issue.d (host keys, addresses).
+    ("etc/issue", "\\S \\n \\l\n\n"),
+    (
+        "etc/motd",
+        "ferrocore: /usr is read-only and updated as a whole (`ferro status`, \
+         `ferro upgrade`, `ferro rollback`).\n",
+    ),
 ];
 
 /// Symlinks: (path, target). agetty reads `/etc/issue.d` (not `/run/issue.d`) when
@@ -158,9 +179,23 @@ const ENABLE: &[&str] = &[
     "ferro-finalize-staged.path",
 ];
 
-/// Units masked: interactive first-boot prompts, and periodic jobs that cost minutes
-/// of CPU in an emulated VM and update nothing on an image-based system.
+/// Units the packages enable that the tree does not start at boot: podman's API
+/// service, which `podman.socket` starts when a client connects.
+const DISABLE: &[&str] = &["podman.service"];
+
+/// Units masked: interactive first-boot prompts, periodic jobs that cost minutes of
+/// CPU in an emulated VM and update nothing on an image-based system, and the
+/// `modprobe@` jobs that load, one process each and before `sysinit.target`, modules
+/// nothing here needs at boot (`drm` for logind's seats, `loop` and `dm_mod` for
+/// systemd-repart, `efi_pstore`, `configfs`, `fuse`): the kernel loads them on
+/// demand (a device node opened, a filesystem mounted, a GPU driver's dependency).
 const MASK: &[&str] = &[
+    "modprobe@drm.service",
+    "modprobe@loop.service",
+    "modprobe@dm_mod.service",
+    "modprobe@efi_pstore.service",
+    "modprobe@configfs.service",
+    "modprobe@fuse.service",
     "systemd-firstboot.service",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
@@ -237,10 +272,59 @@ fn write(root: &Path, path: &str, mode: u32, contents: &[u8]) -> Result<(), Erro
     Ok(())
 }
 
-/// Installs ferrocore into the Debian tree at `root`, with `ferro` (the binary doing
-/// the compose, normally) as its `ferro`, then rebuilds the initramfs. The container
-/// image is built only when the tree has a static busybox (package `busybox-static`).
-pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
+/// Where the operating system identifies itself (`/etc/os-release` links there).
+const OS_RELEASE: &str = "usr/lib/os-release";
+
+/// `/usr/lib/os-release` for ferrocore `version`, built on the Debian release whose
+/// os-release is `debian` (its `VERSION_ID` and `VERSION_CODENAME` are kept, and named
+/// in `VERSION`): ferrocore's `ID`, `ID_LIKE=debian` so that tools treating Debian
+/// derivatives alike still do, and `VARIANT_ID=coreos` as Fedora CoreOS has. The
+/// console banner (`\S` in `/etc/issue`) and the boot menu's titles show
+/// `PRETTY_NAME`.
+fn os_release(version: &str, debian: &str) -> String {
+    let field = |key: &str| {
+        debian.lines().find_map(|line| {
+            let value = line.strip_prefix(key)?.strip_prefix('=')?;
+            Some(value.trim_matches('"').to_owned())
+        })
+    };
+    let base = match (field("VERSION_ID"), field("VERSION_CODENAME")) {
+        (Some(id), Some(codename)) => format!("Debian {id} {codename}"),
+        (Some(id), None) => format!("Debian {id}"),
+        (None, Some(codename)) => format!("Debian {codename}"),
+        (None, None) => "Debian".to_owned(),
+    };
+    let quote = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut text = format!(
+        "NAME=\"ferrocore\"\n\
+         PRETTY_NAME=\"ferrocore {v} ({base})\"\n\
+         ID=ferrocore\n\
+         ID_LIKE=debian\n\
+         VERSION=\"{v} ({base})\"\n\
+         VERSION_ID=\"{v}\"\n\
+         VARIANT=\"CoreOS\"\n\
+         VARIANT_ID=coreos\n",
+        v = quote(version),
+        base = quote(&base),
+    );
+    if let Some(codename) = field("VERSION_CODENAME") {
+        text.push_str(&format!("VERSION_CODENAME={codename}\n"));
+    }
+    text
+}
+
+/// Installs ferrocore `version` into the Debian tree at `root`, with `ferro` (the
+/// binary doing the compose, normally) as its `ferro`, then rebuilds the initramfs.
+/// The container image is built only when the tree has a static busybox (package
+/// `busybox-static`).
+pub fn integrate(root: &Path, ferro: &Path, version: &str) -> Result<(), Error> {
+    let debian = fs::read_to_string(root.join(OS_RELEASE)).unwrap_or_default();
+    write(
+        root,
+        OS_RELEASE,
+        0o644,
+        os_release(version, &debian).as_bytes(),
+    )?;
     for asset in ASSETS {
         write(root, asset.path, asset.mode, asset.contents.as_bytes())?;
     }
@@ -275,17 +359,20 @@ pub fn integrate(root: &Path, ferro: &Path) -> Result<(), Error> {
         symlink("/etc/machine-id", &dbus_id).at("link", &dbus_id)?;
     }
     in_tree(root, "systemctl", &[&["enable"], ENABLE].concat())?;
+    in_tree(root, "systemctl", &[&["disable"], DISABLE].concat())?;
     in_tree(root, "systemctl", &[&["mask"], MASK].concat())?;
     in_tree(root, "update-initramfs", &["-u", "-k", "all"])?;
     Ok(())
 }
 
-/// Copies `ferro` into the tree without its debug information (a quarter of the size,
-/// and it is copied again into every initramfs); a plain copy if `strip` is missing.
+/// Copies `ferro` into the tree stripped of its debug information and symbols, as
+/// Debian's packages are (a fifth of the size, and it is copied again into every
+/// initramfs, which the boot loader reads and the kernel unpacks on every boot); a
+/// plain copy if `strip` is missing.
 fn install_ferro(root: &Path, ferro: &Path) -> Result<(), Error> {
     let target = place(root, FERRO_IN_TREE)?;
     let stripped = Command::new("strip")
-        .arg("--strip-debug")
+        .arg("--strip-all")
         .arg("-o")
         .arg(&target)
         .arg(ferro)
@@ -374,6 +461,29 @@ mod tests {
                 "core is in {group}"
             );
         }
+    }
+
+    #[test]
+    fn os_release_names_ferrocore_on_its_debian_base() {
+        let debian = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+                      VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+        let text = os_release("39.1", debian);
+        let lines: Vec<&str> = text.lines().collect();
+        for expected in [
+            "ID=ferrocore",
+            "ID_LIKE=debian",
+            "VERSION=\"39.1 (Debian 12 bookworm)\"",
+            "VERSION_ID=\"39.1\"",
+            "VARIANT_ID=coreos",
+            "PRETTY_NAME=\"ferrocore 39.1 (Debian 12 bookworm)\"",
+            "VERSION_CODENAME=bookworm",
+        ] {
+            assert!(lines.contains(&expected), "{expected} in:\n{text}");
+        }
+        assert!(!text.contains("ID=debian\n"));
+        // A quote in the manifest's version cannot end the value early.
+        assert!(os_release("1\"x", "").contains("VERSION_ID=\"1\\\"x\"\n"));
+        assert!(os_release("1", "").contains("VERSION=\"1 (Debian)\"\n"));
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub fn compose_tree(
 
     let step = begin("integrate");
     ensure_unmounted(&rootfs)?;
-    crate::integrate::integrate(&rootfs, &options.ferro)?;
+    crate::integrate::integrate(&rootfs, &options.ferro, &manifest.version)?;
     end(&mut steps, step);
 
     let step = begin("postprocess");

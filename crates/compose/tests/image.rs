@@ -218,7 +218,7 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
     let options_line = entry.lines().find(|l| l.starts_with("options ")).unwrap();
     assert!(
         options_line.starts_with(
-            "options root=LABEL=root rw quiet console=ttyS0,115200n8 ignition.platform.id=qemu ostree=/ostree/boot.1/ferrocore/"
+            "options root=LABEL=root rw quiet console=ttyS0,115200n8 ignition.platform.id=qemu loglevel=6 systemd.show_status=auto ostree=/ostree/boot.1/ferrocore/"
         ),
         "{entry}"
     );
