@@ -51,6 +51,10 @@ pub enum OstreeVerb {
         /// refs wherever they are mirrored.
         #[arg(long, value_name = "ID")]
         collection_id: Option<String>,
+        /// Ignored: `ostree init` takes no arguments but does not reject them, and
+        /// scripts pass some (`ostree init init --mode=archive`).
+        #[arg(hide = true)]
+        ignored: Vec<String>,
     },
     /// Commit a directory tree to a branch.
     Commit(OstreeCommitArgs),
@@ -162,9 +166,13 @@ pub enum OstreeVerb {
             allow_negative_numbers = true
         )]
         depth: i64,
-        /// Verify every object (always done; accepted for compatibility).
+        /// Verify every content object (without it, the source is trusted and objects
+        /// between repositories of the same mode are hardlinked unread, as `ostree` does).
         #[arg(long)]
         untrusted: bool,
+        /// Refuse regular files with mode bits outside 0775 (setuid, world-writable).
+        #[arg(long)]
+        bareuseronly_files: bool,
         /// Copy only the commits (and detached metadata), marked partial.
         #[arg(long)]
         commit_metadata_only: bool,
@@ -253,7 +261,17 @@ pub enum OstreeVerb {
         /// Print the changed paths (the default without --stats).
         #[arg(long)]
         fs_diff: bool,
-        /// REV (compared with its parent) or FROM TO.
+        /// Leave extended attributes out of the comparison with a directory.
+        #[arg(long)]
+        no_xattrs: bool,
+        /// Take the files of the directory compared to be owned by this uid.
+        #[arg(long, value_name = "UID")]
+        owner_uid: Option<u32>,
+        /// Take the files of the directory compared to be owned by this gid.
+        #[arg(long, value_name = "GID")]
+        owner_gid: Option<u32>,
+        /// REV (compared with its parent) or FROM TO; an argument starting with `/` or
+        /// `./` is a directory on disk.
         #[arg(required = true, num_args = 1..=2, value_name = "REV")]
         revs: Vec<String>,
     },
@@ -565,6 +583,9 @@ pub struct OstreePullArgs {
     /// Refuse to pull into an archive repository, where deltas are never applied.
     #[arg(long, conflicts_with = "disable_static_deltas")]
     pub require_static_deltas: bool,
+    /// Refuse regular files with mode bits outside 0775 (setuid, world-writable).
+    #[arg(long)]
+    pub bareuseronly_files: bool,
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,

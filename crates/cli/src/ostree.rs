@@ -51,6 +51,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let OstreeVerb::Init {
         mode,
         collection_id,
+        ignored: _,
     } = &verb
     {
         let repo = Repo::init(&path, *mode)?;
@@ -250,7 +251,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         OstreeVerb::PullLocal {
             depth,
-            untrusted: _,
+            untrusted,
+            bareuseronly_files,
             commit_metadata_only,
             remote,
             src,
@@ -262,6 +264,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 depth: u64::try_from(depth).ok(),
                 remote,
                 commit_metadata_only,
+                trusted: !untrusted,
+                bareuseronly_files,
             };
             let total = pull_local(&repo, &src, &options)?.stats;
             printer.outln(format_args!(
@@ -298,8 +302,18 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         OstreeVerb::Diff {
             stats,
             fs_diff,
+            no_xattrs,
+            owner_uid,
+            owner_gid,
             revs,
-        } => return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &revs, printer),
+        } => {
+            let fs = ferro_ostree::commit::FsChecksumOptions {
+                ignore_xattrs: no_xattrs,
+                owner_uid,
+                owner_gid,
+            };
+            return crate::ostree_sign::run_diff(&repo, stats, fs_diff, &fs, &revs, printer);
+        }
         OstreeVerb::Config {
             group,
             action,
@@ -475,7 +489,7 @@ fn commit_text(id: &Checksum, commit: &Commit) -> String {
 }
 
 /// An option value refused after parsing, where clap would have refused it too: exit 2.
-fn usage(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 

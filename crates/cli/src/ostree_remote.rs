@@ -124,6 +124,7 @@ pub fn run_pull(
         commit_metadata_only: args.commit_metadata_only,
         disable_static_deltas: args.disable_static_deltas,
         require_static_deltas: args.require_static_deltas,
+        bareuseronly_files: args.bareuseronly_files,
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));

@@ -4,7 +4,8 @@
 use anyhow::Context;
 
 use ferro_ostree::Repo;
-use ferro_ostree::diff::{diff_commits, diff_stats};
+use ferro_ostree::commit::FsChecksumOptions;
+use ferro_ostree::diff::{DiffSide, diff, diff_stats};
 use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
 use ferro_ostree::summary::SummaryView;
@@ -121,19 +122,20 @@ pub fn run_diff(
     repo: &Repo,
     stats: bool,
     fs_diff: bool,
+    fs: &FsChecksumOptions,
     revs: &[String],
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let (from, to) = match revs {
         [rev] => (
-            repo.resolve_rev(&format!("{rev}^"))?,
-            repo.resolve_rev(rev)?,
+            DiffSide::Commit(repo.resolve_rev(&format!("{rev}^"))?),
+            DiffSide::Commit(repo.resolve_rev(rev)?),
         ),
-        [from, to] => (repo.resolve_rev(from)?, repo.resolve_rev(to)?),
+        [from, to] => (DiffSide::parse(repo, from)?, DiffSide::parse(repo, to)?),
         _ => unreachable!("clap allows one or two revisions"),
     };
     if fs_diff || !stats {
-        let diff = diff_commits(repo, &from, &to)?;
+        let diff = diff(repo, &from, &to, fs)?;
         for (mark, paths) in [('M', diff.modified), ('D', diff.removed), ('A', diff.added)] {
             for path in paths {
                 printer.outln(format_args!("{mark}    {path}"))?;
@@ -141,7 +143,12 @@ pub fn run_diff(
         }
     }
     if stats {
-        let s = diff_stats(repo, &from, &to)?;
+        let (DiffSide::Commit(from), DiffSide::Commit(to)) = (&from, &to) else {
+            return Err(crate::ostree::usage(
+                "--stats compares two commits, not a directory",
+            ));
+        };
+        let s = diff_stats(repo, from, to)?;
         printer.outln(format_args!("[A] Object Count: {}", s.a_objects))?;
         printer.outln(format_args!("[B] Object Count: {}", s.b_objects))?;
         printer.outln(format_args!("Common Object Count: {}", s.common_objects))?;

@@ -297,21 +297,67 @@ impl Walker<'_> {
     }
 }
 
+/// How a file on disk is seen when its checksum is computed without storing it (`ostree
+/// checksum`, `ostree diff` against a directory): which owner it is taken to have and
+/// whether its extended attributes count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FsChecksumOptions {
+    /// Leave extended attributes out (`--ignore-xattrs`, `--no-xattrs`).
+    pub ignore_xattrs: bool,
+    /// Take the file to be owned by this uid (`--owner-uid`).
+    pub owner_uid: Option<u32>,
+    /// Take the file to be owned by this gid (`--owner-gid`).
+    pub owner_gid: Option<u32>,
+}
+
+impl FsChecksumOptions {
+    fn owner(&self, st: &fs::Metadata) -> (u32, u32) {
+        (
+            self.owner_uid.unwrap_or(st.uid()),
+            self.owner_gid.unwrap_or(st.gid()),
+        )
+    }
+
+    fn xattrs(&self, path: &Path) -> Result<Xattrs, Error> {
+        if self.ignore_xattrs {
+            return Ok(vec![]);
+        }
+        Ok(crate::xattrs::Node::Path(path)
+            .read()
+            .map_err(io_err("read extended attributes of", path))?)
+    }
+}
+
 /// The content checksum a regular file or symlink would be stored under (its owner,
 /// mode, extended attributes unless `ignore_xattrs`, and bytes or target), as `ostree
 /// checksum` prints it; nothing is stored.
 pub fn file_checksum(path: &Path, ignore_xattrs: bool) -> Result<Checksum, Error> {
-    let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
-    let xattrs = if ignore_xattrs {
-        vec![]
-    } else {
-        crate::xattrs::Node::Path(path)
-            .read()
-            .map_err(io_err("read extended attributes of", path))?
+    let options = FsChecksumOptions {
+        ignore_xattrs,
+        ..FsChecksumOptions::default()
     };
+    path_checksum(path, &options)
+}
+
+/// The id a path on disk would be stored under, seen through `options`: a directory's
+/// dirmeta id, the content id of anything else (a device or FIFO hashes its header only,
+/// as OSTree's `ostree_checksum_file_from_input` does).
+pub fn path_checksum(path: &Path, options: &FsChecksumOptions) -> Result<Checksum, Error> {
+    let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    let (uid, gid) = options.owner(&st);
+    let xattrs = options.xattrs(path)?;
+    if st.is_dir() {
+        let meta = DirMeta {
+            uid,
+            gid,
+            mode: st.mode(),
+            xattrs,
+        };
+        return Ok(meta.checksum());
+    }
     let mut header = FileHeader {
-        uid: st.uid(),
-        gid: st.gid(),
+        uid,
+        gid,
         mode: st.mode(),
         symlink_target: String::new(),
         xattrs,
@@ -322,16 +368,11 @@ pub fn file_checksum(path: &Path, ignore_xattrs: bool) -> Result<Checksum, Error
         header.symlink_target = target.to_string_lossy().into_owned();
         return Ok(header.hasher().finish());
     }
-    if !st.is_file() {
-        return Err(Error::Unsupported {
-            verb: "checksum",
-            path: path.to_owned(),
-            detail: "only regular files and symlinks have content checksums".into(),
-        });
-    }
     let mut hasher = header.hasher();
-    let mut file = File::open(path).map_err(io_err("open", path))?;
-    std::io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
+    if st.is_file() {
+        let mut file = File::open(path).map_err(io_err("open", path))?;
+        std::io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
+    }
     Ok(hasher.finish())
 }
 

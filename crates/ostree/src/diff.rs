@@ -8,15 +8,22 @@
 //! type changes, a file's content id changes, or a directory's dirmeta (owner, mode,
 //! xattrs) changes; a removed directory is one entry, an added directory is listed
 //! with everything below it; all modified paths come first, then removed, then added.
+//!
+//! Either side may also be a directory on disk ([`DiffSide::Dir`], what `ostree diff`
+//! does with an argument starting with `/` or `./`): its files and directories are
+//! hashed as they would be committed, seen through [`FsChecksumOptions`] (an owner to
+//! assume, xattrs ignored), and its paths are printed relative to that directory.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use crate::checksum::Checksum;
-use crate::error::{Error, too_deep};
+use crate::commit::{FsChecksumOptions, path_checksum};
+use crate::error::{Error, io_err, too_deep};
 use crate::object::{DirTree, MAX_DEPTH, ObjectType};
 use crate::prune::reachable;
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoMode};
 
 /// The paths (absolute inside the commit, e.g. `/usr/bin/sh`) that differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +74,60 @@ fn walk<'a>(repo: &'a Repo, from: &Checksum, to: &Checksum) -> Result<Walker<'a>
     };
     walker.dirs(&a.root_tree, &b.root_tree, "", 0)?;
     Ok(walker)
+}
+
+/// One side of a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffSide {
+    /// The tree of a commit in the repository.
+    Commit(Checksum),
+    /// A directory on disk.
+    Dir(PathBuf),
+}
+
+impl DiffSide {
+    /// Reads an `ostree diff` argument as OSTree does: a path when it starts with `/`
+    /// or `./`, else a revision resolved in `repo`.
+    pub fn parse(repo: &Repo, arg: &str) -> Result<Self, Error> {
+        if arg.starts_with('/') || arg.starts_with("./") {
+            Ok(DiffSide::Dir(PathBuf::from(arg)))
+        } else {
+            Ok(DiffSide::Commit(repo.resolve_rev(arg)?))
+        }
+    }
+}
+
+/// Compares two sides, each a commit or a directory. `options` applies to the files of
+/// the second side when it is a directory (OSTree applies `--owner-uid`/`--owner-gid`
+/// there); xattrs are ignored throughout when `options` says so or the repository
+/// cannot record them (`bare-user-only`).
+pub fn diff(
+    repo: &Repo,
+    a: &DiffSide,
+    b: &DiffSide,
+    options: &FsChecksumOptions,
+) -> Result<TreeDiff, Error> {
+    if let (DiffSide::Commit(a), DiffSide::Commit(b)) = (a, b) {
+        return diff_commits(repo, a, b);
+    }
+    let mut options = *options;
+    options.ignore_xattrs |= repo.mode() == RepoMode::BareUserOnly;
+    let side_a = Node::root(
+        repo,
+        a,
+        FsChecksumOptions {
+            ignore_xattrs: options.ignore_xattrs,
+            ..FsChecksumOptions::default()
+        },
+    )?;
+    let side_b = Node::root(repo, b, options)?;
+    let mut diff = TreeDiff::default();
+    MixedWalker {
+        repo,
+        diff: &mut diff,
+    }
+    .dirs(&side_a, &side_b, 0)?;
+    Ok(diff)
 }
 
 /// Counts the objects each commit reaches (not its parents) and what they share.
@@ -191,6 +252,189 @@ impl Walker<'_> {
             let child = format!("{path}/{name}");
             self.diff.added.push(child.clone());
             self.added(sub, &child, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A directory being compared: a stored tree or a directory on disk, with the name
+/// its entries are printed under.
+struct Node {
+    kind: NodeKind,
+    /// The printed path of this directory: absolute (`/usr`) in a commit, relative to
+    /// the compared directory (`usr`) on disk, as `ostree diff` prints them.
+    shown: String,
+    options: FsChecksumOptions,
+}
+
+enum NodeKind {
+    Tree(Checksum),
+    Dir(PathBuf),
+}
+
+/// An entry of a [`Node`]: whether it is a directory, and how to get its id.
+struct Child {
+    name: String,
+    is_dir: bool,
+    /// Content id (files) or dirmeta id (directories) when stored; `None` on disk.
+    stored: Option<Checksum>,
+    /// The dirtree of a stored directory.
+    tree: Option<Checksum>,
+}
+
+impl Node {
+    fn root(repo: &Repo, side: &DiffSide, options: FsChecksumOptions) -> Result<Self, Error> {
+        let kind = match side {
+            DiffSide::Commit(id) => NodeKind::Tree(repo.load_commit(id)?.root_tree),
+            DiffSide::Dir(path) => {
+                let st = fs::metadata(path).map_err(io_err("stat", path))?;
+                if !st.is_dir() {
+                    return Err(Error::Unsupported {
+                        verb: "diff",
+                        path: path.clone(),
+                        detail: "not a directory".into(),
+                    });
+                }
+                NodeKind::Dir(path.clone())
+            }
+        };
+        Ok(Node {
+            kind,
+            shown: String::new(),
+            options,
+        })
+    }
+
+    fn shown_child(&self, name: &str) -> String {
+        match self.kind {
+            NodeKind::Tree(_) => format!("{}/{name}", self.shown),
+            NodeKind::Dir(_) if self.shown.is_empty() => name.to_owned(),
+            NodeKind::Dir(_) => format!("{}/{name}", self.shown),
+        }
+    }
+
+    /// The entries, files before directories for a stored tree (its stored order),
+    /// by name for a directory on disk.
+    fn children(&self, repo: &Repo) -> Result<Vec<Child>, Error> {
+        match &self.kind {
+            NodeKind::Tree(id) => {
+                let tree = repo.load_dirtree(id)?;
+                let files = tree.files.into_iter().map(|(name, id)| Child {
+                    name,
+                    is_dir: false,
+                    stored: Some(id),
+                    tree: None,
+                });
+                let dirs = tree.dirs.into_iter().map(|(name, tree, meta)| Child {
+                    name,
+                    is_dir: true,
+                    stored: Some(meta),
+                    tree: Some(tree),
+                });
+                Ok(files.chain(dirs).collect())
+            }
+            NodeKind::Dir(path) => {
+                let mut children = Vec::new();
+                for entry in fs::read_dir(path).map_err(io_err("read directory", path))? {
+                    let entry = entry.map_err(io_err("read directory", path))?;
+                    let file_type = entry.file_type().map_err(io_err("stat", &entry.path()))?;
+                    children.push(Child {
+                        name: entry.file_name().to_string_lossy().into_owned(),
+                        is_dir: file_type.is_dir(),
+                        stored: None,
+                        tree: None,
+                    });
+                }
+                children.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(children)
+            }
+        }
+    }
+
+    /// The child named `child` as a directory to walk.
+    fn descend(&self, child: &Child) -> Node {
+        let kind = match &self.kind {
+            NodeKind::Tree(_) => {
+                NodeKind::Tree(child.tree.expect("stored directories have a tree"))
+            }
+            NodeKind::Dir(path) => NodeKind::Dir(path.join(&child.name)),
+        };
+        Node {
+            kind,
+            shown: self.shown_child(&child.name),
+            options: self.options,
+        }
+    }
+
+    /// The id of `child` as it is stored, or as it would be stored.
+    fn id(&self, child: &Child) -> Result<Checksum, Error> {
+        match (&child.stored, &self.kind) {
+            (Some(id), _) => Ok(*id),
+            (None, NodeKind::Dir(path)) => path_checksum(&path.join(&child.name), &self.options),
+            (None, NodeKind::Tree(_)) => unreachable!("stored entries carry their ids"),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match &self.kind {
+            NodeKind::Dir(path) => Some(path),
+            NodeKind::Tree(_) => None,
+        }
+    }
+}
+
+/// Walks two sides of which at least one is on disk, as OSTree's `ostree_diff_dirs`.
+struct MixedWalker<'a> {
+    repo: &'a Repo,
+    diff: &'a mut TreeDiff,
+}
+
+impl MixedWalker<'_> {
+    fn dirs(&mut self, a: &Node, b: &Node, depth: usize) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            let path = b.path().or(a.path()).unwrap_or(Path::new("/"));
+            return Err(too_deep("diff", path));
+        }
+        let (in_a, in_b) = (a.children(self.repo)?, b.children(self.repo)?);
+        let by_name: HashMap<&str, &Child> = in_b.iter().map(|c| (c.name.as_str(), c)).collect();
+        let names_a: HashSet<&str> = in_a.iter().map(|c| c.name.as_str()).collect();
+        for child in &in_a {
+            let Some(other) = by_name.get(child.name.as_str()) else {
+                self.diff.removed.push(a.shown_child(&child.name));
+                continue;
+            };
+            if child.is_dir != other.is_dir {
+                self.diff.modified.push(a.shown_child(&child.name));
+                continue;
+            }
+            if a.id(child)? != b.id(other)? {
+                self.diff.modified.push(a.shown_child(&child.name));
+            }
+            if child.is_dir {
+                self.dirs(&a.descend(child), &b.descend(other), depth + 1)?;
+            }
+        }
+        for child in &in_b {
+            if !names_a.contains(child.name.as_str()) {
+                self.diff.added.push(b.shown_child(&child.name));
+                if child.is_dir {
+                    self.added(&b.descend(child), depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lists everything below an added directory.
+    fn added(&mut self, node: &Node, depth: usize) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep("diff", node.path().unwrap_or(Path::new("/"))));
+        }
+        for child in node.children(self.repo)? {
+            self.diff.added.push(node.shown_child(&child.name));
+            if child.is_dir {
+                self.added(&node.descend(&child), depth + 1)?;
+            }
         }
         Ok(())
     }

@@ -120,6 +120,24 @@ pub const S_IFREG: u32 = 0o100000;
 /// A symbolic link.
 pub const S_IFLNK: u32 = 0o120000;
 
+/// OSTree's rule for `--bareuseronly-files` (pulls): a regular file may only have mode
+/// bits within 0775 — no setuid, no world-writable — since a `bare-user-only` checkout
+/// could not represent more. Worded as OSTree words it.
+pub(crate) fn check_bareuseronly_mode(id: &Checksum, mode: u32) -> Result<(), crate::Error> {
+    let invalid = mode & 0o7777 & !0o775;
+    if mode & S_IFMT != S_IFREG || invalid == 0 {
+        return Ok(());
+    }
+    Err(crate::Error::Unsupported {
+        verb: "pull",
+        path: std::path::PathBuf::from(format!("{id}.file")),
+        detail: format!(
+            "Content object {id}: invalid mode 0{:04o} with bits 0{invalid:04o}",
+            mode & 0o7777
+        ),
+    })
+}
+
 /// `(uuua(ayay))`: a directory's uid, gid, mode (with `S_IFDIR`) and xattrs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirMeta {

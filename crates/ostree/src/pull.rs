@@ -86,6 +86,8 @@ fn pull_file(
         depth: options.depth,
         remote: (!options.mirror).then(|| remote_name.to_owned()),
         commit_metadata_only: options.commit_metadata_only,
+        bareuseronly_files: options.bareuseronly_files,
+        ..Default::default()
     };
     let src = Repo::open(std::path::Path::new(path))?;
     let outcome = crate::pull_local::pull_local(repo, &src, &local)?;
@@ -288,7 +290,9 @@ pub fn pull(
         }
     }
     transaction.commit(&moved)?;
-    if let (true, Some(bytes)) = (options.mirror, &summary_bytes) {
+    // Only a mirror of every ref takes the remote's summary: one of a subset of refs
+    // would publish refs it does not have (ostree#846).
+    if let (true, true, Some(bytes)) = (options.mirror, refs.is_empty(), &summary_bytes) {
         mirror_summary(repo, &puller.fetcher, bytes)?;
     }
     report.status = puller.counters.snapshot();
@@ -677,6 +681,9 @@ impl Puller<'_> {
         payload: &mut dyn io::Read,
         keep: impl FnOnce() -> Result<(), repo::Error>,
     ) -> Result<(), PullError> {
+        if self.options.bareuseronly_files {
+            crate::object::check_bareuseronly_mode(id, header.mode)?;
+        }
         if self.repo.mode() != RepoMode::Archive {
             self.repo
                 .write_content_verified(header, size, payload, id)?;

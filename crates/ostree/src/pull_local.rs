@@ -1,6 +1,9 @@
 //! `pull-local`: copies a commit and everything reachable from it from another local
 //! repository (any mode into any mode), verifying every object's checksum before it is
-//! stored. Children are stored before the objects that name them and the commit last,
+//! stored — unless the source is trusted ([`PullLocalOptions::trusted`], what `ostree
+//! pull-local` assumes without `--untrusted`): then content objects between repositories
+//! of the same mode are hardlinked without being read, as OSTree does, and `fsck`
+//! is what finds a corrupt one. Children are stored before the objects that name them and the commit last,
 //! so an interrupted pull never leaves a commit whose tree is incomplete; a tampered
 //! object stops the pull before anything names it (and is never stored under the
 //! name it claimed). A commit's detached metadata (`.commitmeta`, e.g. signatures)
@@ -38,6 +41,13 @@ pub struct PullLocalOptions {
     /// Copy only the commits and their detached metadata, each marked partial
     /// (`state/CSUM.commitpartial`) as OSTree marks them (`--commit-metadata-only`).
     pub commit_metadata_only: bool,
+    /// Hardlink content objects between repositories of the same mode without hashing
+    /// them (`ostree pull-local` without `--untrusted`): the source is the caller's
+    /// own. Metadata is verified either way; copies between modes are always verified.
+    pub trusted: bool,
+    /// Refuse regular files whose mode has bits outside 0775 (setuid, world-writable),
+    /// which a `bare-user-only` checkout could not represent (`--bareuseronly-files`).
+    pub bareuseronly_files: bool,
 }
 
 /// What `pull-local` did.
@@ -71,7 +81,7 @@ pub fn pull_local(
     let mut outcome = PullLocalOutcome::default();
     for rev in &refs {
         let id = src.resolve_rev(rev)?;
-        let stats = copy_commits(src, dest, &id, options.depth, options.commit_metadata_only)?;
+        let stats = copy_commits(src, dest, &id, options)?;
         outcome.stats.metadata += stats.metadata;
         outcome.stats.content += stats.content;
         outcome.stats.bytes += stats.bytes;
@@ -97,7 +107,11 @@ pub fn copy_commit(
     commit: &Checksum,
     depth: Option<u64>,
 ) -> Result<PullStats, Error> {
-    copy_commits(src, dest, commit, depth, false)
+    let options = PullLocalOptions {
+        depth,
+        ..PullLocalOptions::default()
+    };
+    copy_commits(src, dest, commit, &options)
 }
 
 /// [`copy_commit`], copying only the commit objects (marked partial) when
@@ -106,16 +120,18 @@ fn copy_commits(
     src: &Repo,
     dest: &Repo,
     commit: &Checksum,
-    depth: Option<u64>,
-    metadata_only: bool,
+    options: &PullLocalOptions,
 ) -> Result<PullStats, Error> {
+    let metadata_only = options.commit_metadata_only;
     let mut puller = Puller {
         src,
         dest,
         stats: PullStats::default(),
+        trusted: options.trusted,
+        bareuseronly_files: options.bareuseronly_files,
     };
     let mut next = Some(*commit);
-    let mut remaining = depth;
+    let mut remaining = options.depth;
     let mut first = true;
     while let Some(id) = next.take() {
         let bytes = match src.read_metadata(ObjectType::Commit, &id) {
@@ -164,6 +180,8 @@ struct Puller<'a> {
     src: &'a Repo,
     dest: &'a Repo,
     stats: PullStats,
+    trusted: bool,
+    bareuseronly_files: bool,
 }
 
 impl Puller<'_> {
@@ -175,8 +193,15 @@ impl Puller<'_> {
         Err(corrupt(self.src, kind, id, actual))
     }
 
+    /// Stores a verified metadata object: hardlinked to the source's file when both
+    /// repositories share a filesystem (metadata objects are the same bytes in every
+    /// repository mode, so `ostree pull-local` links them even between modes), else
+    /// written anew.
     fn store(&mut self, kind: ObjectType, bytes: &[u8]) -> Result<(), Error> {
-        self.dest.write_metadata(kind, bytes)?;
+        let id = Checksum::of(bytes);
+        if !self.link_object(kind, &id)? {
+            self.dest.write_metadata(kind, bytes)?;
+        }
         self.stats.metadata += 1;
         Ok(())
     }
@@ -239,10 +264,21 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
-        if self.src.mode() == self.dest.mode()
-            && let Some(size) = self.link_content(id)?
-        {
-            return Ok(Some(size));
+        if self.bareuseronly_files {
+            let header = self.src.read_content(id)?.header;
+            crate::object::check_bareuseronly_mode(id, header.mode)?;
+        }
+        if self.src.mode() == self.dest.mode() {
+            let linked = if self.trusted {
+                self.link_object(ObjectType::File, id)?
+                    .then(|| self.content_size(id))
+                    .transpose()?
+            } else {
+                self.link_content(id)?
+            };
+            if let Some(size) = linked {
+                return Ok(Some(size));
+            }
         }
         let mut content = self.src.read_content(id)?;
         let actual = self
@@ -270,11 +306,29 @@ impl Puller<'_> {
         if actual != *id {
             return Err(corrupt(self.src, ObjectType::File, id, actual));
         }
-        let to = self.dest.object_path(ObjectType::File, id);
+        Ok(self
+            .link_object(ObjectType::File, id)?
+            .then_some(content.size))
+    }
+
+    /// Hardlinks object `id` of the source into the destination; false when it cannot
+    /// be linked (another filesystem, or already there).
+    fn link_object(&self, kind: ObjectType, id: &Checksum) -> Result<bool, Error> {
+        let (from, to) = (
+            self.src.object_path(kind, id),
+            self.dest.object_path(kind, id),
+        );
         if let Some(dir) = to.parent() {
             std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
-        Ok(std::fs::hard_link(&from, &to).ok().map(|()| content.size))
+        Ok(std::fs::hard_link(&from, &to).is_ok())
+    }
+}
+
+impl Puller<'_> {
+    /// The size of a content object of the source, from its header alone.
+    fn content_size(&self, id: &Checksum) -> Result<u64, Error> {
+        Ok(self.src.read_content(id)?.size)
     }
 }
 

@@ -27,6 +27,8 @@ pub struct PullOptions {
     /// applied (`--require-static-deltas`). Not yet: refusing a commit the remote
     /// offers no delta for.
     pub require_static_deltas: bool,
+    /// Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`).
+    pub bareuseronly_files: bool,
 }
 
 impl Default for PullOptions {
@@ -38,6 +40,7 @@ impl Default for PullOptions {
             workers: 8,
             disable_static_deltas: false,
             require_static_deltas: false,
+            bareuseronly_files: false,
         }
     }
 }

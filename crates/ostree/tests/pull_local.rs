@@ -107,7 +107,7 @@ fn pull_local_moves_named_refs_only() {
         refs: vec![first.to_string(), "main^".into()],
         depth: Some(0),
         remote: None,
-        commit_metadata_only: false,
+        ..PullLocalOptions::default()
     };
     let outcome = pull_local(&dest, &src, &options).unwrap();
     assert!(outcome.refs.is_empty());
