@@ -305,9 +305,20 @@ pub struct OstreeCommitArgs {
     /// The branch to update.
     #[arg(short = 'b', long, value_name = "REF")]
     pub branch: Option<String>,
-    /// What to commit: `dir=PATH`, or `tar=FILE` (plain or gzip; `-` reads stdin).
-    #[arg(long, value_name = "dir=PATH|tar=FILE")]
+    /// What to commit: `dir=PATH`, `tar=FILE` (plain or gzip; `-` reads stdin) or
+    /// `ref=REV`; repeated, each is laid over the ones before.
+    #[arg(long, value_name = "dir=PATH|tar=FILE|ref=REV")]
     pub tree: Vec<TreeSource>,
+    /// A file of mode changes, one `[+|=]DECIMAL-MODE /path` a line (`+`/none adds
+    /// the bits, `=` sets the permissions).
+    #[arg(long, value_name = "FILE")]
+    pub statoverride: Option<PathBuf>,
+    /// A file of paths (absolute in the commit) to leave out, one a line.
+    #[arg(long, value_name = "FILE")]
+    pub skip_list: Option<PathBuf>,
+    /// Clear the write bits of regular files that have an execute bit.
+    #[arg(long)]
+    pub mode_ro_executables: bool,
     /// One-line subject.
     #[arg(short, long, default_value = "")]
     pub subject: String,

@@ -9,7 +9,7 @@ use ferro_ostree::commit::CommitOptions;
 use ferro_ostree::object::Variant;
 use ferro_ostree::prune::{PruneOptions, prune};
 use ferro_ostree::pull_local::{PullLocalOptions, pull_local};
-use ferro_ostree::tree_source::{TreeSource, commit_tree};
+use ferro_ostree::tree_source::{TreeSource, commit_trees};
 use ferro_ostree::{Checksum, Commit, Repo, fsck, refs};
 use ferro_sys::size::format_size;
 
@@ -373,10 +373,6 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         // As `ostree commit` without a tree: the current directory.
         trees.push(TreeSource::Dir(".".into()));
     }
-    let [source] = &trees[..] else {
-        printer.errln("error: give exactly one tree (--tree=dir=PATH, --tree=tar=FILE or PATH)");
-        return Ok(ExitStatus::Usage);
-    };
     let timestamp = match (&a.timestamp, &a.source_date_epoch) {
         (Some(text), _) => Some(
             browse::parse_timestamp(text)
@@ -423,14 +419,41 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         bootable: a.bootable,
         bind_refs: a.bind_ref,
         consume: a.consume,
+        modifiers: commit_modifiers(&a.statoverride, &a.skip_list, a.mode_ro_executables)?,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");
         return Ok(ExitStatus::Usage);
     }
-    let outcome = commit_tree(repo, source, &options)?;
+    let outcome = commit_trees(repo, &trees, &options)?;
     printer.outln(format_args!("{}", outcome.commit))?;
     Ok(ExitStatus::Success)
+}
+
+/// The per-path commit rules from `--statoverride`, `--skip-list` and
+/// `--mode-ro-executables`.
+fn commit_modifiers(
+    statoverride: &Option<PathBuf>,
+    skip_list: &Option<PathBuf>,
+    ro_executables: bool,
+) -> anyhow::Result<ferro_ostree::commit_modifier::CommitModifiers> {
+    let read = |what: &str, file: &PathBuf| {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("could not read {what} '{}'", file.display()))
+    };
+    let mut modifiers = ferro_ostree::commit_modifier::CommitModifiers {
+        ro_executables,
+        ..Default::default()
+    };
+    if let Some(file) = statoverride {
+        modifiers
+            .add_statoverride(&read("--statoverride", file)?)
+            .with_context(|| format!("in --statoverride '{}'", file.display()))?;
+    }
+    if let Some(file) = skip_list {
+        modifiers.add_skip_list(&read("--skip-list", file)?);
+    }
+    Ok(modifiers)
 }
 
 /// Runs the CLI extension `ostree-NAME` from `PATH` with the remaining words, as

@@ -58,6 +58,8 @@ pub struct CommitOptions {
     pub bind_refs: Vec<String>,
     /// Delete the source directory once it is committed (`--consume`).
     pub consume: bool,
+    /// Per-path changes: statoverride, skip list, read-only executables.
+    pub modifiers: crate::commit_modifier::CommitModifiers,
     /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
     /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
     pub bootable: bool,
@@ -93,11 +95,38 @@ impl<'a> Policy<'a> {
 
     /// The mode recorded for a source mode.
     pub(crate) fn mode(self, mode: u32) -> u32 {
-        if self.canonical {
+        let mode = if self.canonical {
             mode & (S_IFMT | 0o755)
         } else {
             mode
-        }
+        };
+        self.options.modifiers.finish_mode(mode)
+    }
+
+    /// The mode recorded for the source at `path` (absolute in the commit): its
+    /// statoverride first, then [`Policy::mode`], in OSTree's order.
+    pub(crate) fn mode_at(self, path: &str, mode: u32) -> u32 {
+        self.mode(self.options.modifiers.override_mode(path, mode))
+    }
+
+    /// Whether the source at `path` is left out (`--skip-list`).
+    pub(crate) fn skips(self, path: &str) -> bool {
+        self.options.modifiers.skips(path)
+    }
+
+    /// Whether modes depend on paths, so that files must know theirs.
+    pub(crate) fn by_path(self) -> bool {
+        !self.options.modifiers.mode_adds.is_empty() || !self.options.modifiers.mode_sets.is_empty()
+    }
+
+    /// Whether a stored tree must be rewritten to be committed under this policy (an
+    /// owner, mode or xattr rule), rather than reused as it is.
+    pub(crate) fn rewrites(self) -> bool {
+        self.canonical
+            || self.options.no_xattrs
+            || self.options.owner_uid.is_some()
+            || self.options.owner_gid.is_some()
+            || !self.options.modifiers.is_empty()
     }
 
     /// Whether extended attributes are recorded at all.
@@ -155,6 +184,8 @@ struct Walker<'a> {
     policy: Policy<'a>,
     /// Every directory's path, in the order the scan entered them.
     dirs: Vec<PathBuf>,
+    /// Every directory's path in the commit (`/a/b`, the root ``), same order.
+    rels: Vec<String>,
     /// Every non-directory: its directory's index in `dirs`, its position among that
     /// directory's files, and its type as the listing gave it. The name is read from
     /// the scanned tree rather than kept again here with a full path: a few bytes per
@@ -172,16 +203,17 @@ impl Walker<'_> {
             .map_err(io_err("read extended attributes of", path))?)
     }
 
-    fn scan(&mut self, path: &Path, depth: usize) -> Result<ScannedDir, Error> {
+    fn scan(&mut self, path: &Path, rel: &str, depth: usize) -> Result<ScannedDir, Error> {
         if depth > crate::object::MAX_DEPTH {
             return Err(too_deep("commit", path));
         }
         let st = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
+        let shown = if rel.is_empty() { "/" } else { rel };
         let meta = DirMeta {
             uid,
             gid,
-            mode: self.policy.mode(st.mode()),
+            mode: self.policy.mode_at(shown, st.mode()),
             xattrs: self.xattrs(crate::xattrs::Node::Path(path), path)?,
         };
         let meta_id = self
@@ -194,6 +226,7 @@ impl Walker<'_> {
         };
         let dir_index = index_u32(self.dirs.len(), path)?;
         self.dirs.push(path.to_owned());
+        self.rels.push(rel.to_owned());
         for entry in fs::read_dir(path).map_err(io_err("list", path))? {
             let entry = entry.map_err(io_err("list", path))?;
             let child = entry.path();
@@ -205,11 +238,17 @@ impl Walker<'_> {
                 .ok_or_else(|| Error::Unsupported {
                     verb: "commit",
                     path: child.clone(),
-                    detail: "file names must be valid UTF-8".into(),
+                    detail: "Invalid UTF-8 in filename (file names must be valid UTF-8)".into(),
                 })?;
             let kind = entry.file_type().map_err(io_err("stat", &child))?;
+            let child_rel = format!("{rel}/{name}");
+            if self.policy.skips(&child_rel) {
+                continue;
+            }
             if kind.is_dir() {
-                scanned.dirs.push((name, self.scan(&child, depth + 1)?));
+                scanned
+                    .dirs
+                    .push((name, self.scan(&child, &child_rel, depth + 1)?));
             } else {
                 let position = index_u32(scanned.files.len(), path)?;
                 scanned.files.push((name, self.files.len()));
@@ -234,13 +273,23 @@ impl Walker<'_> {
             .with_max_len(1)
             .try_for_each(|(id, &(dir, position, kind))| {
                 let name = &dirs[dir as usize].files[position as usize].0;
-                *id = self.store_file(&self.dirs[dir as usize].join(name), kind)?;
+                let rel = self
+                    .policy
+                    .by_path()
+                    .then(|| format!("{}/{name}", self.rels[dir as usize]));
+                *id = self.store_file(&self.dirs[dir as usize].join(name), rel.as_deref(), kind)?;
                 Ok::<_, Error>(())
             })?;
         Ok(ids)
     }
 
-    fn store_file(&self, path: &Path, kind: fs::FileType) -> Result<Checksum, Error> {
+    /// Stores one file; `rel` is its path in the commit when modes depend on paths.
+    fn store_file(
+        &self,
+        path: &Path,
+        rel: Option<&str>,
+        kind: fs::FileType,
+    ) -> Result<Checksum, Error> {
         if kind.is_symlink() {
             return self.store_symlink(path);
         }
@@ -264,10 +313,14 @@ impl Walker<'_> {
             return Err(unsupported());
         }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
+        let mode = match rel {
+            Some(rel) => self.policy.mode_at(rel, st.mode()),
+            None => self.policy.mode(st.mode()),
+        };
         let header = FileHeader {
             uid,
             gid,
-            mode: self.policy.mode(st.mode()),
+            mode,
             symlink_target: String::new(),
             xattrs: self.xattrs(crate::xattrs::Node::File(&file), path)?,
         };
@@ -406,16 +459,28 @@ pub fn commit_dir(
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
     let transaction = repo.begin_transaction()?;
+    let (root, files) = write_dir(repo, tree, options)?;
+    finish_commit(transaction, repo, options, root, files)
+}
+
+/// Stores the directory `tree` (its files, dirtrees and dirmetas) inside a running
+/// transaction: its root `(dirtree, dirmeta)` and the number of files visited.
+pub(crate) fn write_dir(
+    repo: &Repo,
+    tree: &Path,
+    options: &CommitOptions,
+) -> Result<((Checksum, Checksum), u64), Error> {
     let mut walker = Walker {
         repo,
         policy: Policy::new(repo, options),
         dirs: vec![],
+        rels: vec![],
         files: vec![],
     };
-    let scanned = walker.scan(tree, 0)?;
+    let scanned = walker.scan(tree, "", 0)?;
     let file_ids = walker.store_files(&scanned)?;
     let root = write_trees(repo, scanned, &file_ids)?;
-    finish_commit(transaction, repo, options, root, file_ids.len() as u64)
+    Ok((root, file_ids.len() as u64))
 }
 
 /// Writes the commit object for a stored root `(dirtree, dirmeta)` and moves the

@@ -34,6 +34,18 @@ pub fn commit_tar(
     options: &CommitOptions,
 ) -> Result<CommitOutcome, Error> {
     let transaction = repo.begin_transaction()?;
+    let (root, files) = write_tar(repo, input, source, options)?;
+    finish_commit(transaction, repo, options, root, files)
+}
+
+/// Stores the archive's tree inside a running transaction: its root `(dirtree,
+/// dirmeta)` and the number of files.
+pub(crate) fn write_tar(
+    repo: &Repo,
+    input: impl Read,
+    source: &Path,
+    options: &CommitOptions,
+) -> Result<((Checksum, Checksum), u64), Error> {
     let mut input = BufReader::new(input);
     let gzip = input
         .fill_buf()
@@ -59,8 +71,7 @@ pub fn commit_tar(
     let files = importer.files;
     let mut file_ids = Vec::new();
     let scanned = importer.root.store(repo, source, &mut file_ids)?;
-    let root = write_trees(repo, scanned, &file_ids)?;
-    finish_commit(transaction, repo, options, root, files)
+    Ok((write_trees(repo, scanned, &file_ids)?, files))
 }
 
 /// A directory being assembled from entries in archive order.
@@ -130,6 +141,10 @@ impl Importer<'_> {
         let path = entry.path_bytes().into_owned();
         let raw = String::from_utf8_lossy(&path).into_owned();
         let parts = self.components(&raw, &path)?;
+        let rel = format!("/{}", parts.join("/"));
+        if self.policy.skips(&rel) {
+            return Ok(());
+        }
         let header = entry.header();
         let kind = header.entry_type();
         let number = |value: io::Result<u64>| {
@@ -147,7 +162,7 @@ impl Importer<'_> {
             let meta = Some(DirMeta {
                 uid,
                 gid,
-                mode: self.policy.mode(S_IFDIR | perms),
+                mode: self.policy.mode_at(&rel, S_IFDIR | perms),
                 xattrs,
             });
             match parts.split_last() {
@@ -168,7 +183,7 @@ impl Importer<'_> {
             let header = FileHeader {
                 uid,
                 gid,
-                mode: self.policy.mode(S_IFREG | perms),
+                mode: self.policy.mode_at(&rel, S_IFREG | perms),
                 symlink_target: String::new(),
                 xattrs,
             };

@@ -70,6 +70,17 @@ impl Read for ContentReader {
     }
 }
 
+/// What the caller says a content object's id is.
+#[derive(Clone, Copy)]
+enum Claim<'a> {
+    /// Nothing: stored under what it hashes to.
+    None,
+    /// This id, which the bytes must hash to.
+    Verify(&'a Checksum),
+    /// This id, taken on trust.
+    Trust(&'a Checksum),
+}
+
 impl Repo {
     /// Stores a metadata object (dirtree, dirmeta, commit) and returns its id.
     pub fn write_metadata(&self, kind: ObjectType, bytes: &[u8]) -> Result<Checksum, Error> {
@@ -92,7 +103,7 @@ impl Repo {
         size: u64,
         data: &mut dyn Read,
     ) -> Result<Checksum, Error> {
-        self.store_content(header, size, data, None)
+        self.store_content(header, size, data, Claim::None)
     }
 
     /// Like [`Repo::write_content`] for bytes that claim to be object `expected` (a
@@ -105,7 +116,21 @@ impl Repo {
         data: &mut dyn Read,
         expected: &Checksum,
     ) -> Result<(), Error> {
-        self.store_content(header, size, data, Some(expected))
+        self.store_content(header, size, data, Claim::Verify(expected))
+            .map(drop)
+    }
+
+    /// Like [`Repo::write_content_verified`] for a source the caller trusts (`ostree
+    /// pull-local` without `--untrusted`): stored under `claimed` whatever the bytes hash
+    /// to, as OSTree does; `fsck` is what finds a corrupt one.
+    pub fn write_content_trusted(
+        &self,
+        header: &FileHeader,
+        size: u64,
+        data: &mut dyn Read,
+        claimed: &Checksum,
+    ) -> Result<(), Error> {
+        self.store_content(header, size, data, Claim::Trust(claimed))
             .map(drop)
     }
 
@@ -114,13 +139,14 @@ impl Repo {
         header: &FileHeader,
         size: u64,
         data: &mut dyn Read,
-        expected: Option<&Checksum>,
+        claim: Claim<'_>,
     ) -> Result<Checksum, Error> {
-        let check = |id: Checksum| match expected {
-            Some(want) if *want != id => Err(Error::Corrupt {
+        let check = |id: Checksum| match claim {
+            Claim::Verify(want) if *want != id => Err(Error::Corrupt {
                 object: format!("{want}.{}", ObjectType::File.extension(false)),
                 actual: id,
             }),
+            Claim::Trust(claimed) => Ok(*claimed),
             _ => Ok(id),
         };
         header.validate().map_err(|source| Error::Object {

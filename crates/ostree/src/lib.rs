@@ -58,6 +58,7 @@ pub mod browse;
 pub mod checkout;
 pub mod checksum;
 pub mod commit;
+pub mod commit_modifier;
 pub mod commit_tar;
 pub mod commitmeta;
 pub mod config;

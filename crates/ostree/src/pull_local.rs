@@ -41,9 +41,10 @@ pub struct PullLocalOptions {
     /// Copy only the commits and their detached metadata, each marked partial
     /// (`state/CSUM.commitpartial`) as OSTree marks them (`--commit-metadata-only`).
     pub commit_metadata_only: bool,
-    /// Hardlink content objects between repositories of the same mode without hashing
-    /// them (`ostree pull-local` without `--untrusted`): the source is the caller's
-    /// own. Metadata is verified either way; copies between modes are always verified.
+    /// Take content objects on trust (`ostree pull-local` without `--untrusted`): the
+    /// source is the caller's own. Between repositories of the same mode they are
+    /// hardlinked unread; between modes, converted and stored under their names without
+    /// being hashed against them. Metadata is verified either way.
     pub trusted: bool,
     /// Refuse regular files whose mode has bits outside 0775 (setuid, world-writable),
     /// which a `bare-user-only` checkout could not represent (`--bareuseronly-files`).
@@ -281,6 +282,15 @@ impl Puller<'_> {
             }
         }
         let mut content = self.src.read_content(id)?;
+        if self.trusted {
+            self.dest.write_content_trusted(
+                &content.header,
+                content.size,
+                &mut content.reader,
+                id,
+            )?;
+            return Ok(Some(content.size));
+        }
         let actual = self
             .dest
             .write_content(&content.header, content.size, &mut content.reader)?;
