@@ -597,6 +597,10 @@ pub struct OstreePullArgs {
     /// Refuse regular files with mode bits outside 0775 (setuid, world-writable).
     #[arg(long)]
     pub bareuseronly_files: bool,
+    /// Store what is fetched into an archive repository without verifying it (the
+    /// server is trusted; other modes verify anyway).
+    #[arg(long)]
+    pub http_trusted: bool,
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,

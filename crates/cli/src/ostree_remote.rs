@@ -125,6 +125,7 @@ pub fn run_pull(
         disable_static_deltas: args.disable_static_deltas,
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
+        http_trusted: args.http_trusted,
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));

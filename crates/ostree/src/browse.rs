@@ -162,17 +162,56 @@ fn list_dir(
     Ok(())
 }
 
-/// Opens the file at `path` in `commit` (`ostree cat`).
+/// Opens the file at `path` in `commit` (`ostree cat`), following symlinks inside the
+/// commit (at most 40, as the kernel allows).
 pub fn cat(repo: &Repo, commit: &Checksum, path: &str) -> Result<Content, Error> {
     let commit_obj = repo.load_commit(commit)?;
-    match lookup(repo, &commit_obj, path)? {
-        Node::File(id) => repo.read_content(&id),
-        Node::Dir(..) => Err(Error::Unsupported {
-            verb: "cat",
-            path: path.into(),
-            detail: "is a directory".into(),
-        }),
+    let mut current = normalize(path);
+    for _ in 0..=40 {
+        match lookup(repo, &commit_obj, &current)? {
+            Node::File(id) => {
+                let content = repo.read_content(&id)?;
+                if !content.header.is_symlink() {
+                    return Ok(content);
+                }
+                let target = &content.header.symlink_target;
+                current = if target.starts_with('/') {
+                    normalize(target)
+                } else {
+                    let parent = current.rsplit_once('/').map_or("", |(dir, _)| dir);
+                    normalize(&format!("{parent}/{target}"))
+                };
+            }
+            Node::Dir(..) => {
+                return Err(Error::Unsupported {
+                    verb: "cat",
+                    path: path.into(),
+                    detail: "Can't open directory".into(),
+                });
+            }
+        }
     }
+    Err(Error::Unsupported {
+        verb: "cat",
+        path: path.into(),
+        detail: "Too many levels of symbolic links".into(),
+    })
+}
+
+/// `path` as an absolute path without `.`, `..` or empty components (`..` at the
+/// root stays at the root, as in a chroot).
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The commit and its ancestors, newest first, stopping at the first one not stored.

@@ -104,7 +104,19 @@ fn require_normal(what: &'static str, input: &[u8], reserialised: &[u8]) -> Resu
 
 /// A valid tree entry name: non-empty, no `/`, not `.` or `..`.
 pub fn validate_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\0')
+    name_problem(name).is_none()
+}
+
+/// What is wrong with a tree entry name, worded as OSTree words it.
+pub fn name_problem(name: &str) -> Option<String> {
+    match name {
+        "" => Some("Invalid empty filename".into()),
+        "." => Some("Invalid self-referential filename '.'".into()),
+        ".." => Some("Invalid path uplink filename '..'".into()),
+        _ if name.contains('/') => Some(format!("Invalid / in filename {name}")),
+        _ if name.contains('\0') => Some(format!("Invalid NUL in filename {name:?}")),
+        _ => None,
+    }
 }
 
 /// The deepest directory nesting accepted (OSTree's own recursion limit), so a hostile
@@ -276,15 +288,17 @@ impl DirTree {
                 read_checksum("dirmeta", e[2])?,
             ));
         }
-        let names_ok = |names: Vec<&str>| {
-            names.iter().all(|n| validate_name(n))
-                && names.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes())
+        let check = |names: Vec<&str>| {
+            if let Some(problem) = names.iter().find_map(|n| name_problem(n)) {
+                return Err(err("dirtree", problem));
+            }
+            if !names.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()) {
+                return Err(err("dirtree", "names are not sorted"));
+            }
+            Ok(())
         };
-        if !names_ok(tree.files.iter().map(|f| f.0.as_str()).collect())
-            || !names_ok(tree.dirs.iter().map(|d| d.0.as_str()).collect())
-        {
-            return Err(err("dirtree", "names are invalid or not sorted"));
-        }
+        check(tree.files.iter().map(|f| f.0.as_str()).collect())?;
+        check(tree.dirs.iter().map(|d| d.0.as_str()).collect())?;
         require_normal("dirtree", data, &tree.to_bytes())?;
         Ok(tree)
     }

@@ -29,6 +29,9 @@ pub struct PullOptions {
     pub require_static_deltas: bool,
     /// Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`).
     pub bareuseronly_files: bool,
+    /// Store fetched content objects into an archive repository without hashing them
+    /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
+    pub http_trusted: bool,
 }
 
 impl Default for PullOptions {
@@ -41,6 +44,7 @@ impl Default for PullOptions {
             disable_static_deltas: false,
             require_static_deltas: false,
             bareuseronly_files: false,
+            http_trusted: false,
         }
     }
 }
@@ -155,12 +159,13 @@ pub enum PullError {
     #[error(transparent)]
     Delta(#[from] DeltaError),
     /// A fetched object has the right checksum but is not a valid object.
-    #[error("invalid object {object} from the remote: {source}")]
+    /// Worded `CHECKSUM.TYPE: what is wrong`, as OSTree reports it; the parse error's
+    /// detail is part of the message (not a separate source, which would print twice).
+    #[error("invalid object from the remote: {object}: {}", problem.detail)]
     Invalid {
         /// `CHECKSUM.TYPE`.
         object: String,
         /// The parse error.
-        #[source]
-        source: crate::gvariant::Error,
+        problem: crate::gvariant::Error,
     },
 }

@@ -127,6 +127,18 @@ impl Repo {
 
     /// [`Repo::list_refs`] with the file holding each ref, sorted by name.
     fn ref_files(&self) -> Result<Vec<(String, PathBuf, Checksum)>, Error> {
+        // Both directories are made by `init`; one missing means a damaged repository,
+        // which OSTree reports rather than listing fewer refs.
+        for name in ["heads", "remotes"] {
+            let dir = self.path.join("refs").join(name);
+            if let Err(e) = fs::metadata(&dir) {
+                return Err(Error::Unsupported {
+                    verb: "list refs",
+                    path: dir,
+                    detail: format!("Listing refs: opendir({name}): {e}"),
+                });
+            }
+        }
         let mut out = Vec::new();
         collect_refs(&self.path.join("refs/heads"), "", &mut out)?;
         for (remote, dir) in subdirectories(&self.path.join("refs/remotes"))? {
