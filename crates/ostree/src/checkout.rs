@@ -96,9 +96,19 @@ pub fn checkout(
 ) -> Result<CheckoutStats, Error> {
     let commit = repo.load_commit(commit)?;
     let (mut tree, mut meta) = (commit.root_tree, commit.root_meta);
+    // A subpath naming a file: that file, under its own name, in `dest` (made if
+    // missing), as `ostree checkout --subpath FILE` does.
+    let mut file = None;
     if let Some(subpath) = &options.subpath {
-        for part in subpath.split('/').filter(|p| !p.is_empty()) {
+        let mut parts = subpath.split('/').filter(|p| !p.is_empty()).peekable();
+        while let Some(part) = parts.next() {
             let dirtree = repo.load_dirtree(&tree)?;
+            if parts.peek().is_none()
+                && let Some((name, id)) = dirtree.files.iter().find(|f| f.0 == part)
+            {
+                file = Some((name.clone(), *id));
+                break;
+            }
             let (_, t, m) = dirtree
                 .dirs
                 .iter()
@@ -132,6 +142,10 @@ pub fn checkout(
         options,
         link: can_link && options.link != LinkMode::Copy,
     };
+    if let Some((name, id)) = file {
+        fs::create_dir_all(dest).map_err(io_err("create directory", dest))?;
+        return Ok(writer.file(&id, &dest.join(name))?.stats());
+    }
     writer.dir(&tree, &meta, dest, 0)
 }
 

@@ -42,7 +42,7 @@ pub enum Error {
     #[error("{}", not_found(.0))]
     NotFound(String),
     /// A ref name is not valid.
-    #[error("Invalid ref name '{0}'")]
+    #[error("Invalid ref name {0}")]
     InvalidRef(String),
     /// A ref that is to be created exists already (`refs --create` never moves one).
     #[error("ref '{0}' already exists")]

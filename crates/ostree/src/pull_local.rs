@@ -70,11 +70,14 @@ pub fn pull_local(
     options: &PullLocalOptions,
 ) -> Result<PullLocalOutcome, Error> {
     let refs = if options.refs.is_empty() {
-        src.list_refs()?
-            .into_iter()
-            .filter(|(name, _)| !name.contains(':'))
-            .map(|(name, _)| name)
-            .collect()
+        let all: Vec<String> = src.list_refs()?.into_iter().map(|(name, _)| name).collect();
+        // As `ostree pull-local` without refs: the source's remote refs (`REMOTE:REF`)
+        // cannot be written as local branches, so the whole pull is refused, naming one,
+        // before anything is copied.
+        if let Some(remote_ref) = all.iter().find(|name| name.contains(':')) {
+            return Err(Error::InvalidRef(remote_ref.clone()));
+        }
+        all
     } else {
         options.refs.clone()
     };
