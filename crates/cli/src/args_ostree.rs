@@ -474,6 +474,9 @@ pub struct OstreeCheckoutArgs {
     /// Check out only this directory of the commit.
     #[arg(long, value_name = "PATH")]
     pub subpath: Option<String>,
+    /// A file of paths to leave out (absolute from the checked-out root), one a line.
+    #[arg(long, value_name = "FILE")]
+    pub skip_list: Option<PathBuf>,
     /// Merge into existing directories; replace existing files.
     #[arg(long, conflicts_with = "union_add")]
     pub union: bool,

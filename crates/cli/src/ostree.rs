@@ -85,11 +85,21 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 (false, true) => Overwrite::AddFiles,
                 (false, false) => Overwrite::Never,
             };
+            let skip = match &a.skip_list {
+                Some(file) => std::fs::read_to_string(file)
+                    .with_context(|| format!("could not read --skip-list '{}'", file.display()))?
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                None => Default::default(),
+            };
             let options = CheckoutOptions {
                 user_mode: a.user_mode,
                 link,
                 subpath: a.subpath,
                 overwrite,
+                skip,
             };
             checkout(&repo, &id, &dest, &options)?;
         }

@@ -56,6 +56,9 @@ pub struct CheckoutOptions {
     /// What to do with existing paths; a file where the commit has a directory is an
     /// error in every mode, as is a directory where it has a file under `--union`.
     pub overwrite: Overwrite,
+    /// Paths left out, each with everything below it (`--skip-list`); absolute from
+    /// the root of what is checked out (the subpath, if any), e.g. `/usr/share/doc`.
+    pub skip: std::collections::BTreeSet<String>,
 }
 
 /// Counts of what a checkout made.
@@ -146,7 +149,7 @@ pub fn checkout(
         fs::create_dir_all(dest).map_err(io_err("create directory", dest))?;
         return Ok(writer.file(&id, &dest.join(name))?.stats());
     }
-    writer.dir(&tree, &meta, dest, 0)
+    writer.dir(&tree, &meta, dest, "", 0)
 }
 
 /// What checking out one content object made.
@@ -212,6 +215,7 @@ impl Writer<'_> {
         tree: &Checksum,
         meta: &Checksum,
         dest: &Path,
+        rel: &str,
         depth: usize,
     ) -> Result<CheckoutStats, Error> {
         if depth > crate::object::MAX_DEPTH {
@@ -231,15 +235,23 @@ impl Writer<'_> {
             }
             Err(e) => return Err(io_err("create directory", dest)(e).into()),
         };
+        let skipped = |name: &str| {
+            !self.options.skip.is_empty() && self.options.skip.contains(&format!("{rel}/{name}"))
+        };
         let files = dirtree
             .files
             .par_iter()
+            .filter(|(name, _)| !skipped(name))
             .map(|(name, id)| self.file(id, &dest.join(name)).map(Made::stats))
             .try_reduce(CheckoutStats::default, |a, b| Ok(a.plus(b)))?;
         let dirs = dirtree
             .dirs
             .par_iter()
-            .map(|(name, t, m)| self.dir(t, m, &dest.join(name), depth + 1))
+            .filter(|(name, _, _)| !skipped(name))
+            .map(|(name, t, m)| {
+                let rel = format!("{rel}/{name}");
+                self.dir(t, m, &dest.join(name), &rel, depth + 1)
+            })
             .try_reduce(CheckoutStats::default, |a, b| Ok(a.plus(b)))?;
         if created {
             self.finish_dir(dest, &dirmeta)?;

@@ -94,7 +94,10 @@ fn not_found(name: &str) -> String {
         .is_some_and(|(id, _)| id.parse::<Checksum>().is_ok());
     if object && metadata.iter().any(|ext| name.ends_with(ext)) {
         format!("No such metadata object {name}")
+    } else if name.starts_with('/') {
+        format!("No such file or directory: {name}")
     } else {
-        format!("could not resolve '{name}': not found")
+        // OSTree's wording for a ref or revision that resolves to nothing.
+        format!("Refspec '{name}' not found")
     }
 }
