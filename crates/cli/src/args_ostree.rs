@@ -483,6 +483,18 @@ pub struct OstreeCheckoutArgs {
     /// Merge into existing directories; keep existing files.
     #[arg(long)]
     pub union_add: bool,
+    /// Merge into existing directories; an existing file must be identical.
+    #[arg(long, conflicts_with_all = ["union", "union_add"])]
+    pub union_identical: bool,
+    /// Give directories no mode bits outside 0775 (no setuid, not world-writable).
+    #[arg(short = 'M', long)]
+    pub bareuseronly_dirs: bool,
+    /// Check out nothing, successfully, when --subpath does not exist.
+    #[arg(long)]
+    pub allow_noent: bool,
+    /// Accepted and ignored, as by `ostree` (empty files are always copied).
+    #[arg(short = 'z', long, hide = true)]
+    pub force_copy_zerosized: bool,
     /// The ref or checksum.
     pub rev: String,
     /// The new directory (default: the rev's name).

@@ -80,10 +80,11 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 (false, true) => LinkMode::Copy,
                 (false, false) => LinkMode::Auto,
             };
-            let overwrite = match (a.union, a.union_add) {
-                (true, _) => Overwrite::UnionFiles,
-                (false, true) => Overwrite::AddFiles,
-                (false, false) => Overwrite::Never,
+            let overwrite = match (a.union, a.union_add, a.union_identical) {
+                (true, _, _) => Overwrite::UnionFiles,
+                (_, true, _) => Overwrite::AddFiles,
+                (_, _, true) => Overwrite::UnionIdentical,
+                _ => Overwrite::Never,
             };
             let skip = match &a.skip_list {
                 Some(file) => std::fs::read_to_string(file)
@@ -100,6 +101,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 subpath: a.subpath,
                 overwrite,
                 skip,
+                bareuseronly_dirs: a.bareuseronly_dirs,
+                allow_noent: a.allow_noent,
             };
             checkout(&repo, &id, &dest, &options)?;
         }

@@ -42,6 +42,10 @@ pub enum Overwrite {
     UnionFiles,
     /// Merge into existing directories and keep whatever exists (`--union-add`).
     AddFiles,
+    /// Merge into existing directories; an existing file must be identical to the
+    /// commit's (same content, or the same symlink target), else it is an error
+    /// (`--union-identical`).
+    UnionIdentical,
 }
 
 /// How to check out, as `ostree checkout`'s flags.
@@ -59,6 +63,11 @@ pub struct CheckoutOptions {
     /// Paths left out, each with everything below it (`--skip-list`); absolute from
     /// the root of what is checked out (the subpath, if any), e.g. `/usr/share/doc`.
     pub skip: std::collections::BTreeSet<String>,
+    /// Directories get no mode bits outside 0775 (no setuid, not world-writable:
+    /// `-M`, `--bareuseronly-dirs`).
+    pub bareuseronly_dirs: bool,
+    /// A missing `subpath` checks out nothing instead of failing (`--allow-noent`).
+    pub allow_noent: bool,
 }
 
 /// Counts of what a checkout made.
@@ -97,6 +106,15 @@ pub fn checkout(
     dest: &Path,
     options: &CheckoutOptions,
 ) -> Result<CheckoutStats, Error> {
+    if options.overwrite == Overwrite::UnionIdentical && options.link != LinkMode::Require {
+        // Comparing copies would cost a read of every existing file; OSTree only
+        // offers the mode where identity is mostly a matter of inodes.
+        return Err(Error::Unsupported {
+            verb: "check out into",
+            path: dest.to_owned(),
+            detail: "--union-identical requires --require-hardlinks".into(),
+        });
+    }
     let commit = repo.load_commit(commit)?;
     let (mut tree, mut meta) = (commit.root_tree, commit.root_meta);
     // A subpath naming a file: that file, under its own name, in `dest` (made if
@@ -112,11 +130,12 @@ pub fn checkout(
                 file = Some((name.clone(), *id));
                 break;
             }
-            let (_, t, m) = dirtree
-                .dirs
-                .iter()
-                .find(|d| d.0 == part)
-                .ok_or_else(|| Error::NotFound(subpath.clone()))?;
+            let Some((_, t, m)) = dirtree.dirs.iter().find(|d| d.0 == part) else {
+                if options.allow_noent {
+                    return Ok(CheckoutStats::default());
+                }
+                return Err(Error::NotFound(subpath.clone()));
+            };
             (tree, meta) = (*t, *m);
         }
     }
@@ -269,7 +288,12 @@ impl Writer<'_> {
                 .map_err(io_err("change owner of", dest))?;
             apply_xattrs(Node::Path(dest), &dirmeta.xattrs, dest)?;
         }
-        fs::set_permissions(dest, fs::Permissions::from_mode(dirmeta.mode & 0o7777))
+        let mask = if self.options.bareuseronly_dirs {
+            0o775
+        } else {
+            0o7777
+        };
+        fs::set_permissions(dest, fs::Permissions::from_mode(dirmeta.mode & mask))
             .map_err(io_err("set mode of", dest))?;
         Ok(())
     }
@@ -278,7 +302,12 @@ impl Writer<'_> {
     /// (EMLINK, EXDEV and the like) and the caller should copy instead.
     fn link_object(&self, id: &Checksum, dest: &Path) -> Result<Option<Made>, Error> {
         let object = self.repo.object_path(ObjectType::File, id);
-        match self.create(dest, "hardlink", |at| fs::hard_link(&object, at)) {
+        // An empty file is copied, as OSTree does: hardlinking every empty file of a
+        // tree to one inode would tie unrelated files together.
+        if fs::symlink_metadata(&object).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Ok(None);
+        }
+        match self.create(id, dest, "hardlink", |at| fs::hard_link(&object, at)) {
             Ok(Some(((), placed))) => {
                 placed.finish(dest)?;
                 Ok(Some(Made::Linked))
@@ -301,7 +330,7 @@ impl Writer<'_> {
         let mut content = self.repo.read_content(id)?;
         let header = &content.header;
         if header.is_symlink() {
-            let made = self.create(dest, "create symlink", |at| {
+            let made = self.create(id, dest, "create symlink", |at| {
                 std::os::unix::fs::symlink(&header.symlink_target, at)
             })?;
             let Some(((), placed)) = made else {
@@ -326,7 +355,7 @@ impl Writer<'_> {
         if self.options.user_mode {
             mode &= !0o6000;
         }
-        let made = self.create(dest, "create", |at| {
+        let made = self.create(id, dest, "create", |at| {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -368,6 +397,7 @@ impl Writer<'_> {
     /// one beside it to replace it.
     fn create<T>(
         &self,
+        id: &Checksum,
         dest: &Path,
         verb: &'static str,
         make: impl Fn(&Path) -> io::Result<T>,
@@ -380,6 +410,8 @@ impl Writer<'_> {
         match self.options.overwrite {
             Overwrite::Never => Err(io_err(verb, dest)(exists).into()),
             Overwrite::AddFiles => Ok(None),
+            Overwrite::UnionIdentical if self.identical(id, dest)? => Ok(None),
+            Overwrite::UnionIdentical => Err(io_err(verb, dest)(exists).into()),
             Overwrite::UnionFiles => {
                 if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
                     return Err(Error::Unsupported {
@@ -396,6 +428,45 @@ impl Writer<'_> {
                 let _ = fs::remove_file(&tmp);
                 let made = make(&tmp).map_err(io_err(verb, &tmp))?;
                 Ok(Some((made, Placed { beside: Some(tmp) })))
+            }
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// Whether the file at `dest` is what object `id` would check out as: the object's
+    /// own inode, a regular file with the same bytes, or a symlink to the same target.
+    fn identical(&self, id: &Checksum, dest: &Path) -> Result<bool, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(existing) = fs::symlink_metadata(dest) else {
+            return Ok(false);
+        };
+        let object = self.repo.object_path(ObjectType::File, id);
+        if let Ok(stored) = fs::symlink_metadata(&object)
+            && stored.dev() == existing.dev()
+            && stored.ino() == existing.ino()
+        {
+            return Ok(true);
+        }
+        let mut content = self.repo.read_content(id)?;
+        if content.header.is_symlink() {
+            return Ok(existing.file_type().is_symlink()
+                && fs::read_link(dest)
+                    .is_ok_and(|t| t.as_os_str() == content.header.symlink_target.as_str()));
+        }
+        if !existing.is_file() || existing.len() != content.size {
+            return Ok(false);
+        }
+        let mut theirs = io::BufReader::new(fs::File::open(dest).map_err(io_err("open", dest))?);
+        let (mut a, mut b) = ([0u8; 8192], [0u8; 8192]);
+        loop {
+            let n = io::Read::read(&mut content.reader, &mut a).map_err(io_err("read", &object))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            io::Read::read_exact(&mut theirs, &mut b[..n]).map_err(io_err("read", dest))?;
+            if a[..n] != b[..n] {
+                return Ok(false);
             }
         }
     }

@@ -287,6 +287,11 @@ impl Repo {
     /// Opens a content object for reading.
     pub fn read_content(&self, id: &Checksum) -> Result<Content, Error> {
         let path = self.object_path(ObjectType::File, id);
+        if let Some(parent) = self.parent()
+            && fs::symlink_metadata(&path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
+            return parent.read_content(id);
+        }
         let not_found = |e: io::Error| match e.kind() {
             io::ErrorKind::NotFound => Error::NotFound(format!("{id}.file")),
             _ => io_err("read", &path)(e).into(),

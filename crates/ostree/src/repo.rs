@@ -174,6 +174,9 @@ pub struct Repo {
     policy: Policy,
     /// Directory handles shared by every clone, see [`crate::new_object`].
     dirs: std::sync::Arc<ObjectDirs>,
+    /// The repository named by `[core] parent`: objects missing here are read from
+    /// it (a "shadow" repository over a system one), never written to it.
+    parent: Option<std::sync::Arc<Repo>>,
 }
 
 impl Repo {
@@ -207,6 +210,7 @@ impl Repo {
             path: path.to_owned(),
             mode,
             dirs: Default::default(),
+            parent: None,
             policy: Policy::from_config(&text).map_err(|detail| Error::Config {
                 path: config.clone(),
                 detail,
@@ -243,12 +247,24 @@ impl Repo {
         // As OSTree: a repository whose `tmp/` was removed gets it back on open. Best
         // effort: a read-only repository can still be read.
         let _ = fs::create_dir(path.join("tmp"));
+        let parent = match KeyFile::parse(&text).get("core", "parent") {
+            Some(parent) if !parent.is_empty() => {
+                Some(std::sync::Arc::new(Self::open(Path::new(&parent))?))
+            }
+            _ => None,
+        };
         Ok(Repo {
             path: path.to_owned(),
             mode,
             policy,
             dirs: Default::default(),
+            parent,
         })
+    }
+
+    /// The repository objects missing here are read from (`[core] parent`).
+    pub fn parent(&self) -> Option<&Repo> {
+        self.parent.as_deref()
     }
 
     /// The repository directory.
@@ -320,6 +336,7 @@ impl Repo {
     /// Whether an object is stored (a symlink object counts as stored).
     pub fn has_object(&self, kind: ObjectType, id: &Checksum) -> bool {
         fs::symlink_metadata(self.object_path(kind, id)).is_ok()
+            || self.parent().is_some_and(|p| p.has_object(kind, id))
     }
 
     /// Writes `data` to `dest` (replacing it) so that a reader sees the old contents or
@@ -354,10 +371,14 @@ impl Repo {
     /// Reads a metadata object's bytes.
     pub fn read_metadata(&self, kind: ObjectType, id: &Checksum) -> Result<Vec<u8>, Error> {
         let path = self.object_path(kind, id);
-        fs::read(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::NotFound(format!("{id}.{}", kind.extension(false))),
-            _ => io_err("read", &path)(e).into(),
-        })
+        match fs::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.parent() {
+                Some(parent) => parent.read_metadata(kind, id),
+                None => Err(Error::NotFound(format!("{id}.{}", kind.extension(false)))),
+            },
+            Err(e) => Err(io_err("read", &path)(e).into()),
+        }
     }
 
     fn parse_at<T>(
