@@ -319,6 +319,9 @@ pub struct OstreeCommitArgs {
     /// Clear the write bits of regular files that have an execute bit.
     #[arg(long)]
     pub mode_ro_executables: bool,
+    /// Print what was stored, a `Name: value` line each, after the commit id line.
+    #[arg(long)]
+    pub table_output: bool,
     /// One-line subject.
     #[arg(short, long, default_value = "")]
     pub subject: String,

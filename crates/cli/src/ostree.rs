@@ -439,7 +439,20 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         return Ok(ExitStatus::Usage);
     }
     let outcome = commit_trees(repo, &trees, &options)?;
-    printer.outln(format_args!("{}", outcome.commit))?;
+    if a.table_output {
+        let s = outcome.stats;
+        printer.outln(format_args!("Commit: {}", outcome.commit))?;
+        printer.outln(format_args!("Metadata Total: {}", s.metadata_total))?;
+        printer.outln(format_args!("Metadata Written: {}", s.metadata_written))?;
+        printer.outln(format_args!("Content Total: {}", outcome.files))?;
+        printer.outln(format_args!("Content Written: {}", s.content_written))?;
+        printer.outln(format_args!(
+            "Content Bytes Written: {}",
+            s.content_bytes_written
+        ))?;
+    } else {
+        printer.outln(format_args!("{}", outcome.commit))?;
+    }
     Ok(ExitStatus::Success)
 }
 

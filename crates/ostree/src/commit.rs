@@ -144,6 +144,45 @@ pub struct CommitOutcome {
     pub written: bool,
     /// Content objects visited (regular files and symlinks).
     pub files: u64,
+    /// What was stored, as `ostree commit --table-output` prints it.
+    pub stats: WriteStats,
+}
+
+/// Objects a write stored, new ones (`*_written`) and all it asked for (`*_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Metadata objects asked for (new or already stored).
+    pub metadata_total: u64,
+    /// Metadata objects that were new.
+    pub metadata_written: u64,
+    /// Content objects that were new.
+    pub content_written: u64,
+    /// Bytes of the new content objects as stored.
+    pub content_bytes_written: u64,
+}
+
+impl WriteStats {
+    /// The repository's counters now, to subtract a later reading from.
+    pub(crate) fn read(repo: &Repo) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &repo.object_dirs().counters;
+        WriteStats {
+            metadata_total: c.metadata_total.load(Relaxed),
+            metadata_written: c.metadata_written.load(Relaxed),
+            content_written: c.content_written.load(Relaxed),
+            content_bytes_written: c.content_bytes_written.load(Relaxed),
+        }
+    }
+
+    /// What was stored between `self` (earlier) and `later`.
+    pub(crate) fn since(self, later: Self) -> Self {
+        WriteStats {
+            metadata_total: later.metadata_total - self.metadata_total,
+            metadata_written: later.metadata_written - self.metadata_written,
+            content_written: later.content_written - self.content_written,
+            content_bytes_written: later.content_bytes_written - self.content_bytes_written,
+        }
+    }
 }
 
 /// A scanned directory: its dirmeta id and its entries, files still unhashed.
@@ -506,6 +545,7 @@ pub(crate) fn finish_commit(
                 commit: parent,
                 written: false,
                 files,
+                stats: WriteStats::default(),
             });
         }
     }
@@ -565,6 +605,7 @@ pub(crate) fn finish_commit(
         commit: id,
         written: true,
         files,
+        stats: WriteStats::default(),
     })
 }
 

@@ -85,6 +85,10 @@ impl Repo {
     /// Stores a metadata object (dirtree, dirmeta, commit) and returns its id.
     pub fn write_metadata(&self, kind: ObjectType, bytes: &[u8]) -> Result<Checksum, Error> {
         let id = Checksum::of(bytes);
+        self.object_dirs()
+            .counters
+            .metadata_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dest = self.object_path(kind, &id);
         if !dest.exists() {
             let mut object = self.new_object()?;

@@ -88,7 +88,7 @@ impl Repo {
         };
         let temp = TempSymlink::new_in(dir, &tmp_dir, target)?;
         finish(temp.shown())?;
-        self.publish_object(ObjectType::File, id, temp, TempSymlink::publish_in)
+        self.publish_object(ObjectType::File, id, temp, 0, TempSymlink::publish_in)
     }
     /// Publishes `temp` (a file or a symlink) as object `id` of type `kind`,
     /// create-only, through the cached fan-out directory; when that directory is missing
@@ -99,6 +99,7 @@ impl Repo {
         kind: ObjectType,
         id: &Checksum,
         temp: T,
+        bytes: u64,
         publish: impl Fn(
             T,
             BorrowedFd<'_>,
@@ -117,7 +118,7 @@ impl Repo {
         let fanout = &self.object_dirs().fanout[usize::from(id.0[0])];
         let temp = match open_dir(fanout, parent) {
             Some(dir) => match publish(temp, dir, name, &dest, Collision::Keep, durability) {
-                Ok(_) => return Ok(()),
+                Ok(published) => return Ok(self.count(kind, published, bytes)),
                 Err((temp, e)) if e.kind() == io::ErrorKind::NotFound => temp,
                 Err((_, e)) => return Err(e.into()),
             },
@@ -125,9 +126,25 @@ impl Repo {
         };
         fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
         let dir = atomic::open_dir(parent)?;
-        publish(temp, dir.as_fd(), name, &dest, Collision::Keep, durability)
-            .map(drop)
-            .map_err(|(_, e)| e.into())
+        let published = publish(temp, dir.as_fd(), name, &dest, Collision::Keep, durability)
+            .map_err(|(_, e)| Error::from(e))?;
+        self.count(kind, published, bytes);
+        Ok(())
+    }
+
+    /// Counts a stored object in [`crate::object_dirs::WriteCounters`].
+    fn count(&self, kind: ObjectType, published: Published, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if matches!(published, Published::Existed) {
+            return;
+        }
+        let counters = &self.object_dirs().counters;
+        if kind == ObjectType::File {
+            counters.content_written.fetch_add(1, Relaxed);
+            counters.content_bytes_written.fetch_add(bytes, Relaxed);
+        } else {
+            counters.metadata_written.fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -150,8 +167,14 @@ impl NewObject<'_> {
     /// Gives the finished file its name as object `id` of type `kind`, creating the
     /// fan-out directory when missing; if the object is already there, keeps it and
     /// discards this one.
-    pub(crate) fn publish(self, repo: &Repo, kind: ObjectType, id: &Checksum) -> Result<(), Error> {
-        repo.publish_object(kind, id, self.temp, TempFile::publish_in)
+    pub(crate) fn publish(
+        mut self,
+        repo: &Repo,
+        kind: ObjectType,
+        id: &Checksum,
+    ) -> Result<(), Error> {
+        let bytes = self.temp.file().metadata().map_or(0, |m| m.len());
+        repo.publish_object(kind, id, self.temp, bytes, TempFile::publish_in)
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct ObjectDirs {
     pub(crate) tmp: OnceLock<OwnedFd>,
     /// `objects/00` to `objects/ff`, indexed by an id's first byte.
     pub(crate) fanout: [OnceLock<OwnedFd>; 256],
+    /// What was stored through these handles, for `commit --table-output`.
+    pub(crate) counters: WriteCounters,
 }
 
 impl Default for ObjectDirs {
@@ -25,8 +27,19 @@ impl Default for ObjectDirs {
         ObjectDirs {
             tmp: OnceLock::new(),
             fanout: std::array::from_fn(|_| OnceLock::new()),
+            counters: WriteCounters::default(),
         }
     }
+}
+
+/// Objects stored since the repository was opened: new ones (`*_written`) and all that
+/// were asked to be stored, new or not (`*_total`).
+#[derive(Debug, Default)]
+pub(crate) struct WriteCounters {
+    pub(crate) metadata_total: std::sync::atomic::AtomicU64,
+    pub(crate) metadata_written: std::sync::atomic::AtomicU64,
+    pub(crate) content_written: std::sync::atomic::AtomicU64,
+    pub(crate) content_bytes_written: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ObjectDirs {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::checksum::Checksum;
-use crate::commit::{CommitOptions, CommitOutcome, Policy, finish_commit, write_dir};
+use crate::commit::{CommitOptions, CommitOutcome, Policy, WriteStats, finish_commit, write_dir};
 use crate::commit_tar::write_tar;
 use crate::error::{Error, io_err, too_deep};
 use crate::object::{DirMeta, DirTree, MAX_DEPTH, ObjectType};
@@ -93,6 +93,7 @@ pub fn commit_trees(
         });
     };
     let transaction = repo.begin_transaction()?;
+    let before = WriteStats::read(repo);
     let (mut root, mut files) = write_source(repo, first, options)?;
     for source in rest {
         let (top, count) = write_source(repo, source, options)?;
@@ -109,7 +110,8 @@ pub fn commit_trees(
             detail: format!("Unmatched statoverride paths: {}", unmatched.join(", ")),
         });
     }
-    let outcome = finish_commit(transaction, repo, options, root, files)?;
+    let mut outcome = finish_commit(transaction, repo, options, root, files)?;
+    outcome.stats = before.since(WriteStats::read(repo));
     if options.consume {
         for source in sources {
             if let TreeSource::Dir(dir) = source {
