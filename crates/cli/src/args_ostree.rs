@@ -355,6 +355,12 @@ pub struct OstreeCommitArgs {
     /// Add `KEY=VALUE` string metadata.
     #[arg(long, value_name = "KEY=VALUE")]
     pub add_metadata_string: Vec<String>,
+    /// Copy metadata KEY (and its value) from the parent commit (repeatable).
+    #[arg(long = "keep-metadata", value_name = "KEY")]
+    pub keep_metadata: Vec<String>,
+    /// Add `KEY=VALUE` string detached metadata (`.commitmeta`, not part of the id).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub add_detached_metadata_string: Vec<String>,
     /// Add `KEY=VALUE` metadata, VALUE in the GVariant text form (`"uint64 5"`,
     /// `"['a', 'b']"`, `"'text'"`).
     #[arg(long, value_name = "KEY=VALUE")]

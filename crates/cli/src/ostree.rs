@@ -410,6 +410,11 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
     for kv in &a.add_metadata {
         metadata.push(typed_metadata("--add-metadata", kv)?);
     }
+    let mut detached_metadata = Vec::new();
+    for kv in &a.add_detached_metadata_string {
+        let (key, value) = key_value("--add-detached-metadata-string", kv)?;
+        detached_metadata.push((key.to_owned(), Variant::string(value)));
+    }
     let options = CommitOptions {
         branch: a.branch,
         subject: a.subject,
@@ -433,6 +438,8 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         bind_refs: a.bind_ref,
         consume: a.consume,
         modifiers: commit_modifiers(&a.statoverride, &a.skip_list, a.mode_ro_executables)?,
+        detached_metadata,
+        keep_metadata: a.keep_metadata,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

@@ -62,7 +62,11 @@ fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
     let mut node = Node::Dir(commit.root_tree, commit.root_meta);
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let Node::Dir(tree, _) = node else {
-            return Err(Error::NotFound(path.to_owned()));
+            return Err(Error::Unsupported {
+                verb: "look up",
+                path: path.into(),
+                detail: "Not a directory".into(),
+            });
         };
         let tree = repo.load_dirtree(&tree)?;
         node = if let Some((_, id)) = tree.files.iter().find(|f| f.0 == part) {
@@ -74,11 +78,6 @@ fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
         };
     }
     Ok(node)
-}
-
-fn normalise(path: &str) -> String {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    format!("/{}", parts.join("/"))
 }
 
 fn entry(repo: &Repo, node: &Node, path: String) -> Result<Entry, Error> {
@@ -121,7 +120,7 @@ pub fn ls(
     recursive: bool,
 ) -> Result<Vec<Entry>, Error> {
     let commit = repo.load_commit(commit)?;
-    let path = normalise(path);
+    let path = normalize(path);
     let node = lookup(repo, &commit, &path)?;
     let mut out = vec![entry(repo, &node, path.clone())?];
     if let Node::Dir(tree, _) = node {

@@ -60,6 +60,12 @@ pub struct CommitOptions {
     pub consume: bool,
     /// Per-path changes: statoverride, skip list, read-only executables.
     pub modifiers: crate::commit_modifier::CommitModifiers,
+    /// Metadata keys copied from the parent commit (`--keep-metadata`); each must be
+    /// there.
+    pub keep_metadata: Vec<String>,
+    /// Detached metadata (`.commitmeta`) written with the commit
+    /// (`--add-detached-metadata-string`); none when empty.
+    pub detached_metadata: Metadata,
     /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
     /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
     pub bootable: bool,
@@ -552,6 +558,31 @@ pub(crate) fn finish_commit(
     // As `ostree commit` orders it: the given metadata, then the bindings (an orphan
     // commit is bound to no ref), which are part of the commit id.
     let mut metadata: Metadata = options.metadata.clone();
+    if !options.keep_metadata.is_empty() {
+        let parent = parent.ok_or_else(|| Error::Unsupported {
+            verb: "commit",
+            path: repo.path().to_owned(),
+            detail: "Either --branch or --parent must be specified when using --keep-metadata"
+                .into(),
+        })?;
+        let old = repo.load_commit(&parent)?;
+        for key in &options.keep_metadata {
+            let value = old
+                .metadata
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| Error::Unsupported {
+                    verb: "commit",
+                    path: repo.path().to_owned(),
+                    detail: format!("Missing metadata key '{key}' from commit '{parent}'"),
+                })?;
+            metadata.retain(|(k, _)| k != key);
+            metadata.push((key.clone(), value));
+        }
+        // OSTree merges them through a `GVariantDict`, whose order is the commit's.
+        metadata = crate::dict_order::glib_dict_order(metadata);
+    }
     if !options.no_bindings {
         let mut bound: Vec<&str> = options
             .branch
@@ -590,6 +621,9 @@ pub(crate) fn finish_commit(
         root_meta,
     };
     let id = repo.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
+    if !options.detached_metadata.is_empty() {
+        repo.write_commitmeta(&id, &options.detached_metadata)?;
+    }
     let refs: Vec<(String, Checksum)> = options.branch.iter().map(|b| (b.clone(), id)).collect();
     transaction.commit(&refs)?;
     // `[core] commit-update-summary`: every commit regenerates the summary.
