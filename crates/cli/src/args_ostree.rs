@@ -213,6 +213,10 @@ pub enum OstreeVerb {
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {
+        /// Set an option of the remote (`add`), before or after the verb as `ostree`
+        /// allows.
+        #[arg(long, global = true, value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// The remote verb.
         #[command(subcommand)]
         verb: OstreeRemoteVerb,
@@ -546,9 +550,6 @@ pub enum OstreeRemoteVerb {
         /// Replace a remote of that name.
         #[arg(long, conflicts_with = "if_not_exists")]
         force: bool,
-        /// Set an option of the remote.
-        #[arg(long, value_name = "KEY=VALUE")]
-        set: Vec<String>,
         /// Succeed without changes when the remote exists.
         #[arg(long)]
         if_not_exists: bool,

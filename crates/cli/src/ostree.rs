@@ -304,8 +304,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             let update = update.then_some(additional);
             return crate::ostree_sign::run_summary(&repo, update, &sign, sign_type, show, printer);
         }
-        OstreeVerb::Remote { verb } => {
-            return crate::ostree_remote::run_remote(&repo, verb, printer);
+        OstreeVerb::Remote { set, verb } => {
+            return crate::ostree_remote::run_remote(&repo, &set, verb, printer);
         }
         OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, printer),
         OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, printer),

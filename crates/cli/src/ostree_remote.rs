@@ -16,6 +16,7 @@ use crate::printer::Printer;
 /// Runs a `remote` verb, printing like `ostree remote`.
 pub fn run_remote(
     repo: &Repo,
+    set: &[String],
     verb: OstreeRemoteVerb,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -26,14 +27,13 @@ pub fn run_remote(
             no_sign_verify,
             collection_id,
             force,
-            set,
             if_not_exists,
             name,
             url,
             branches,
         } => {
             let mut options = Vec::new();
-            for kv in &set {
+            for kv in set {
                 let Some((key, value)) = kv.split_once('=') else {
                     printer.errln(format_args!("error: --set '{kv}' is not KEY=VALUE"));
                     return Ok(ExitStatus::Usage);
