@@ -505,6 +505,10 @@ pub struct OstreeCheckoutArgs {
     /// Check out nothing, successfully, when --subpath does not exist.
     #[arg(long)]
     pub allow_noent: bool,
+    /// From an archive repository in user mode, do not keep uncompressed copies in
+    /// `uncompressed-objects-cache/` to hardlink from.
+    #[arg(long)]
+    pub disable_cache: bool,
     /// Accepted and ignored, as by `ostree` (empty files are always copied).
     #[arg(short = 'z', long, hide = true)]
     pub force_copy_zerosized: bool,

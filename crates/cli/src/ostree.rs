@@ -103,6 +103,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 skip,
                 bareuseronly_dirs: a.bareuseronly_dirs,
                 allow_noent: a.allow_noent,
+                disable_cache: a.disable_cache,
             };
             checkout(&repo, &id, &dest, &options)?;
         }

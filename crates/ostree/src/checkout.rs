@@ -68,6 +68,10 @@ pub struct CheckoutOptions {
     pub bareuseronly_dirs: bool,
     /// A missing `subpath` checks out nothing instead of failing (`--allow-noent`).
     pub allow_noent: bool,
+    /// From an archive repository in user mode, copy every file rather than keep an
+    /// uncompressed copy in `uncompressed-objects-cache/` to hardlink from
+    /// (`--disable-cache`).
+    pub disable_cache: bool,
 }
 
 /// Counts of what a checkout made.
@@ -163,6 +167,10 @@ pub fn checkout(
         repo,
         options,
         link: can_link && options.link != LinkMode::Copy,
+        cache: repo.mode() == RepoMode::Archive
+            && options.user_mode
+            && !options.disable_cache
+            && options.link != LinkMode::Copy,
     };
     if let Some((name, id)) = file {
         fs::create_dir_all(dest).map_err(io_err("create directory", dest))?;
@@ -222,6 +230,10 @@ struct Writer<'a> {
     repo: &'a Repo,
     options: &'a CheckoutOptions,
     link: bool,
+    /// Hardlink files from `uncompressed-objects-cache/`, filling it as needed: what
+    /// OSTree does for user-mode checkouts of an archive repository, so that the next
+    /// checkout of the same files costs a link each, not a decompression.
+    cache: bool,
 }
 
 impl Writer<'_> {
@@ -355,6 +367,12 @@ impl Writer<'_> {
         if self.options.user_mode {
             mode &= !0o6000;
         }
+        if self.cache
+            && content.size > 0
+            && let Some(made) = self.link_cached(id, &mut content, mode, dest)?
+        {
+            return Ok(made);
+        }
         let made = self.create(id, dest, "create", |at| {
             OpenOptions::new()
                 .write(true)
@@ -380,6 +398,7 @@ impl Writer<'_> {
             });
         }
         if !self.options.user_mode {
+            let header = &content.header;
             std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
                 .map_err(io_err("change owner of", dest))?;
             apply_xattrs(Node::File(&file), &header.xattrs, dest)?;
@@ -390,6 +409,68 @@ impl Writer<'_> {
             .map_err(io_err("set mtime of", dest))?;
         placed.finish(dest)?;
         Ok(Made::Copied)
+    }
+
+    /// Hardlinks the uncompressed copy of object `id` at `dest`, first writing it into
+    /// `uncompressed-objects-cache/XX/REST.file` (mode `mode`, mtime 0) when missing;
+    /// `None` when the link is impossible (another filesystem): the caller copies, from
+    /// `content` if it was not consumed, else from a fresh read.
+    fn link_cached(
+        &self,
+        id: &Checksum,
+        content: &mut crate::content::Content,
+        mode: u32,
+        dest: &Path,
+    ) -> Result<Option<Made>, Error> {
+        let hex = id.to_hex();
+        let dir = self
+            .repo
+            .path()
+            .join("uncompressed-objects-cache")
+            .join(&hex[..2]);
+        let cached = dir.join(format!("{}.file", &hex[2..]));
+        if fs::symlink_metadata(&cached).is_err() {
+            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            let mut temp = ferro_sys::atomic::TempFile::new_in(
+                ferro_sys::atomic::DirFd::Owned(ferro_sys::atomic::open_dir(&dir)?),
+                &dir,
+                0o600,
+            )?;
+            let copied = content
+                .reader
+                .copy_to_file(temp.file())
+                .map_err(io_err("write", &cached))?;
+            if copied != content.size {
+                return Err(Error::Unsupported {
+                    verb: "check out",
+                    path: dest.to_owned(),
+                    detail: format!(
+                        "object {id} has {copied} bytes, its header says {}",
+                        content.size
+                    ),
+                });
+            }
+            let file = temp.file();
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(io_err("set mode of", &cached))?;
+            file.set_modified(std::time::UNIX_EPOCH)
+                .map_err(io_err("set mtime of", &cached))?;
+            temp.publish(
+                &format!("{}.file", &hex[2..]),
+                ferro_sys::atomic::Collision::Keep,
+                ferro_sys::atomic::Durability::Deferred,
+            )?;
+            // The reader is spent: a fallback copy reads the object again.
+            *content = self.repo.read_content(id)?;
+        }
+        match self.create(id, dest, "hardlink", |at| fs::hard_link(&cached, at)) {
+            Ok(Some(((), placed))) => {
+                placed.finish(dest)?;
+                Ok(Some(Made::Linked))
+            }
+            Ok(None) => Ok(Some(Made::Kept)),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Makes a file, symlink or hardlink at `dest` with `make`; when something is
