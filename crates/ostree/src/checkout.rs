@@ -592,7 +592,17 @@ mod tests {
             };
             let stats = checkout(&repo, &id, &out, &options).unwrap();
             assert_eq!((stats.symlinks, stats.dirs), (1, 2));
-            assert_eq!(stats.linked, u64::from(mode == RepoMode::BareUser));
+            // Archive: hardlinked from the uncompressed-objects cache, filled on the way.
+            assert_eq!(stats.linked, 1);
+            let cache = repo.path().join("uncompressed-objects-cache");
+            assert_eq!(cache.exists(), mode == RepoMode::Archive);
+            let uncached = CheckoutOptions {
+                disable_cache: true,
+                ..options.clone()
+            };
+            let out2 = dir.path().join("out2");
+            let stats = checkout(&repo, &id, &out2, &uncached).unwrap();
+            assert_eq!(stats.copied, u64::from(mode == RepoMode::Archive));
             assert_eq!(fs::read(out.join("d/x")).unwrap(), b"xx");
             assert_eq!(fs::read_link(out.join("l")).unwrap(), Path::new("d/x"));
             if mode == RepoMode::Archive {

@@ -121,7 +121,8 @@ mod tests {
         let mut m = CommitModifiers::default();
         m.add_statoverride("+1048 /a/2\n2048 /a/3\n\n=384 /a/ro\n")
             .unwrap();
-        assert_eq!(m.override_mode("/a/2", S_IFREG | 0o644), S_IFREG | 0o2664);
+        // Decimal, as OSTree reads it: 1048 is 0o2030.
+        assert_eq!(m.override_mode("/a/2", S_IFREG | 0o644), S_IFREG | 0o2674);
         assert_eq!(m.override_mode("/a/3", S_IFREG | 0o644), S_IFREG | 0o4644);
         assert_eq!(m.override_mode("/a/ro", S_IFREG | 0o664), S_IFREG | 0o600);
         assert_eq!(m.override_mode("/other", 0o644), 0o644);

@@ -94,7 +94,8 @@ fn depth_zero_pulls_only_the_commit() {
 }
 
 /// The verb moves the refs it was given by name (not commits given by checksum or
-/// `REV^`), and with no refs pulls every local ref of the source but no remote one.
+/// `REV^`); with no refs it pulls every ref of the source, and refuses, as `ostree`
+/// does, when one is a remote's (which cannot become a local branch).
 #[test]
 fn pull_local_moves_named_refs_only() {
     let tmp = tempfile::tempdir().unwrap();
@@ -113,6 +114,10 @@ fn pull_local_moves_named_refs_only() {
     assert!(outcome.refs.is_empty());
     assert_eq!(outcome.stats.content, 4, "the first commit's files, once");
     assert!(dest.list_refs().unwrap().is_empty());
+    let err = pull_local(&dest, &src, &PullLocalOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "Invalid ref name origin:remote");
+    assert!(dest.list_refs().unwrap().is_empty());
+    src.set_ref("origin:remote", None).unwrap();
     let outcome = pull_local(&dest, &src, &PullLocalOptions::default()).unwrap();
     assert_eq!(outcome.refs, vec![("main".to_owned(), second)]);
     assert_eq!(outcome.stats.content, 1, "only the file that changed");
