@@ -29,6 +29,11 @@ pub struct OstreeArgs {
     /// Accepted before the verb too, as `ostree` scripts write it.
     #[arg(long, global = true, value_name = "KEY")]
     pub print_metadata_key: Option<String>,
+    /// `commit`: the commit time, `@SECONDS`, `YYYY-MM-DD[THH:MM:SS]Z` or `Month DD YYYY`
+    /// (default: `SOURCE_DATE_EPOCH` or now). Accepted before the verb too, as `ostree`
+    /// scripts write it.
+    #[arg(long, global = true, value_name = "TIME")]
+    pub timestamp: Option<String>,
     /// Print the version and the features this implementation has, as `ostree --version`.
     #[arg(long)]
     pub version: bool,
@@ -335,9 +340,6 @@ pub struct OstreeCommitArgs {
     /// Read the body text from FILE.
     #[arg(short = 'F', long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
-    /// Commit time: `@SECONDS` or `YYYY-MM-DDTHH:MM:SSZ` (default: `SOURCE_DATE_EPOCH` or now).
-    #[arg(long, value_name = "TIME")]
-    pub timestamp: Option<String>,
     /// `SOURCE_DATE_EPOCH`: the commit time when --timestamp is not given.
     #[arg(long = "source-date-epoch", hide = true, env = crate::env::SOURCE_DATE_EPOCH, value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
@@ -630,6 +632,12 @@ pub struct OstreePullArgs {
     /// server is trusted; other modes verify anyway).
     #[arg(long)]
     pub http_trusted: bool,
+    /// Refuse a commit older than the one its ref holds now.
+    #[arg(short = 'T', long)]
+    pub timestamp_check: bool,
+    /// Refuse a commit older than this one.
+    #[arg(long, value_name = "REV")]
+    pub timestamp_check_from_rev: Option<String>,
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,

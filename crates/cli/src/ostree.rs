@@ -66,7 +66,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             unreachable!("handled above")
         }
         OstreeVerb::Admin(_) => unreachable!("dispatched in main"),
-        OstreeVerb::Commit(commit) => return run_commit(&repo, commit, printer),
+        OstreeVerb::Commit(commit) => {
+            return run_commit(&repo, commit, args.timestamp.as_deref(), printer);
+        }
         OstreeVerb::Checkout(a) => {
             let id = repo.resolve_rev(&a.rev)?;
             let dest = a.destination.unwrap_or_else(|| PathBuf::from(&a.rev));
@@ -376,7 +378,12 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+fn run_commit(
+    repo: &Repo,
+    a: OstreeCommitArgs,
+    timestamp: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let mut trees: Vec<TreeSource> = a
         .path
         .map(TreeSource::Dir)
@@ -387,7 +394,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         // As `ostree commit` without a tree: the current directory.
         trees.push(TreeSource::Dir(".".into()));
     }
-    let timestamp = match (&a.timestamp, &a.source_date_epoch) {
+    let timestamp = match (timestamp, &a.source_date_epoch) {
         (Some(text), _) => Some(
             browse::parse_timestamp(text)
                 .ok_or_else(|| usage(format!("could not parse timestamp '{text}'")))?,

@@ -126,6 +126,12 @@ pub fn run_pull(
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
         http_trusted: args.http_trusted,
+        timestamp_check: args.timestamp_check,
+        timestamp_check_from: args
+            .timestamp_check_from_rev
+            .as_deref()
+            .map(|rev| repo.resolve_rev(rev))
+            .transpose()?,
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));

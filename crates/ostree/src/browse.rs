@@ -264,6 +264,9 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     if let Ok(secs) = text.trim_start_matches('@').parse() {
         return Some(secs);
     }
+    if let Some(secs) = parse_month_day_year(text) {
+        return Some(secs);
+    }
     let text = text
         .trim_end_matches('Z')
         .trim_end_matches("+00:00")
@@ -287,6 +290,38 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     }
     let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
     Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// `October 25 1985` (or `Oct 25 1985`): midnight UTC of that day, one of the forms
+/// `ostree commit --timestamp` reads (through GNU `parse_datetime`).
+fn parse_month_day_year(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let [month, day, year] =
+        <[&str; 3]>::try_from(text.split_whitespace().collect::<Vec<_>>()).ok()?;
+    let month = month.to_ascii_lowercase();
+    let m = MONTHS
+        .iter()
+        .position(|name| month.len() >= 3 && name.starts_with(&month))?;
+    let day: i64 = day.trim_end_matches(',').parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    if !(1..=31).contains(&day) {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(year, m as i64 + 1, day)).ok()?;
+    Some(days * 86400)
 }
 
 /// Why a `SOURCE_DATE_EPOCH` value is refused, in `ostree commit`'s words.
@@ -363,4 +398,36 @@ mod tests {
         };
         assert_eq!(e.to_line(false), "l00777 0 0      0 /link -> hello.txt");
     }
+}
+
+/// Refuses `target` when its commit is older than `current`'s: what `pull -T` and
+/// upgrades check, so that a replayed old commit cannot roll a machine back.
+pub fn check_not_older(repo: &Repo, current: &Checksum, target: &Checksum) -> Result<(), Error> {
+    check_not_older_from(repo, current, repo, target)
+}
+
+/// [`check_not_older`] for a `target` read from another repository (a local remote
+/// about to be pulled from).
+pub fn check_not_older_from(
+    repo: &Repo,
+    current: &Checksum,
+    source: &Repo,
+    target: &Checksum,
+) -> Result<(), Error> {
+    if current == target {
+        return Ok(());
+    }
+    let (current_time, target_time) = (
+        repo.load_commit(current)?.timestamp,
+        source.load_commit(target)?.timestamp,
+    );
+    if target_time < current_time {
+        return Err(Error::Downgrade {
+            target: *target,
+            target_time,
+            current: *current,
+            current_time,
+        });
+    }
+    Ok(())
 }

@@ -47,6 +47,23 @@ pub enum Error {
     /// A ref that is to be created exists already (`refs --create` never moves one).
     #[error("ref '{0}' already exists")]
     RefExists(String),
+    /// A commit older than the one it would replace, where that is refused (`pull
+    /// -T`, `admin upgrade` without `--allow-downgrade`); worded as OSTree words it.
+    #[error(
+        "Upgrade target revision '{target}' with timestamp {target_time} is chronologically \
+         older than current revision '{current}' with timestamp {current_time}; use \
+         --allow-downgrade to permit"
+    )]
+    Downgrade {
+        /// The commit that would come in.
+        target: Checksum,
+        /// Its timestamp (seconds since the epoch).
+        target_time: u64,
+        /// The commit it would replace.
+        current: Checksum,
+        /// Its timestamp.
+        current_time: u64,
+    },
     /// The operation is not possible in this repository or on this input.
     #[error("could not {verb} '{path}': {detail}")]
     Unsupported {

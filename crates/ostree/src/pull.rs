@@ -90,6 +90,22 @@ fn pull_file(
         ..Default::default()
     };
     let src = Repo::open(std::path::Path::new(path))?;
+    for name in &local.refs {
+        let (name, target) = match name
+            .split_once('@')
+            .and_then(|(n, c)| Some((n, c.parse::<Checksum>().ok()?)))
+        {
+            Some(named) => named,
+            None => (name.as_str(), src.resolve_rev(name)?),
+        };
+        let ref_name = match &local.remote {
+            Some(remote) => format!("{remote}:{name}"),
+            None => name.to_owned(),
+        };
+        if let Some(base) = timestamp_base(repo, options, Some(&ref_name))? {
+            crate::browse::check_not_older_from(repo, &base, &src, &target)?;
+        }
+    }
     let outcome = crate::pull_local::pull_local(repo, &src, &local)?;
     let status = PullStatus {
         metadata_fetched: outcome.stats.metadata,
@@ -137,6 +153,22 @@ fn fetch_summary(
             .map_err(refused)?;
     }
     Ok(summary_bytes)
+}
+
+/// The commit a pulled commit must not be older than: `--timestamp-check-from-rev`,
+/// or with `-T` what the ref `local` holds now (nothing for a new ref).
+fn timestamp_base(
+    repo: &Repo,
+    options: &PullOptions,
+    local: Option<&str>,
+) -> Result<Option<Checksum>, repo::Error> {
+    if let Some(from) = options.timestamp_check_from {
+        return Ok(Some(from));
+    }
+    match (options.timestamp_check, local) {
+        (true, Some(local)) => repo.read_ref(local),
+        _ => Ok(None),
+    }
 }
 
 /// A mirror keeps the remote's `summary` and `summary.sig`, as `ostree pull --mirror`
@@ -201,7 +233,20 @@ pub fn pull(
         object: fetcher.url("summary"),
         problem: source,
     };
-    let summary_bytes = fetch_summary(&fetcher, remote_name, &policy)?;
+    // Commits named by checksum (`CHECKSUM`, `REF@CHECKSUM`) need no ref resolved: the
+    // summary is then not fetched at all, as by `ostree pull`, so a pull of a pinned
+    // commit works even while the remote's summary is being replaced.
+    let pinned = |name: &String| {
+        name.parse::<Checksum>().is_ok()
+            || name
+                .split_once('@')
+                .is_some_and(|(_, id)| id.parse::<Checksum>().is_ok())
+    };
+    let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
+        None
+    } else {
+        fetch_summary(&fetcher, remote_name, &policy)?
+    };
     let (summary, offer) = match &summary_bytes {
         Some(bytes) => (
             Some(crate::summary::parse_refs(bytes).map_err(invalid_summary)?),
@@ -277,6 +322,9 @@ pub fn pull(
                 && !puller.commitpartial(from).exists()
         });
         puller.commit_chain(id, from)?;
+        if let Some(base) = timestamp_base(repo, options, local.as_deref())? {
+            crate::browse::check_not_older(repo, &base, id)?;
+        }
     }
     let mut report = PullReport::default();
     let mut moved = Vec::new();

@@ -84,7 +84,14 @@ pub fn pull_local(
     let transaction = dest.begin_transaction()?;
     let mut outcome = PullLocalOutcome::default();
     for rev in &refs {
-        let id = src.resolve_rev(rev)?;
+        // `REF@CHECKSUM`: that commit (which the source must have), written to REF.
+        let (rev, id): (&str, Checksum) = match rev
+            .split_once('@')
+            .and_then(|(name, id)| Some((name, id.parse().ok()?)))
+        {
+            Some(named) => named,
+            None => (rev, src.resolve_rev(rev)?),
+        };
         let stats = copy_commits(src, dest, &id, options)?;
         outcome.stats.metadata += stats.metadata;
         outcome.stats.content += stats.content;
@@ -92,7 +99,7 @@ pub fn pull_local(
         if !rev.contains('^') && rev.parse::<Checksum>().is_err() {
             let name = match &options.remote {
                 Some(remote) => format!("{remote}:{rev}"),
-                None => rev.clone(),
+                None => rev.to_owned(),
             };
             outcome.refs.push((name, id));
         }

@@ -29,6 +29,11 @@ pub struct PullOptions {
     pub require_static_deltas: bool,
     /// Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`).
     pub bareuseronly_files: bool,
+    /// Refuse a commit older than the one its ref holds now (`-T`,
+    /// `--timestamp-check`).
+    pub timestamp_check: bool,
+    /// Refuse a commit older than this one (`--timestamp-check-from-rev`).
+    pub timestamp_check_from: Option<Checksum>,
     /// Store fetched content objects into an archive repository without hashing them
     /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
     pub http_trusted: bool,
@@ -45,6 +50,8 @@ impl Default for PullOptions {
             require_static_deltas: false,
             bareuseronly_files: false,
             http_trusted: false,
+            timestamp_check: false,
+            timestamp_check_from: None,
         }
     }
 }

@@ -75,7 +75,12 @@ fn layered_trees_and_modifiers_make_ostrees_commit_id() {
     args.extend(common.iter().cloned());
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let their_base: Checksum = ostree(&refs).trim().parse().unwrap();
-    let mut args = vec!["commit".to_owned(), r.clone(), "-b".into(), "layered".into()];
+    let mut args = vec![
+        "commit".to_owned(),
+        r.clone(),
+        "-b".into(),
+        "layered".into(),
+    ];
     args.push("--tree=ref=base".into());
     args.push(format!("--tree=dir={}", top.display()));
     args.push(format!("--statoverride={}", statoverride.display()));
@@ -168,7 +173,16 @@ fn diff_against_a_directory_lists_what_ostree_lists() {
         ..FsChecksumOptions::default()
     };
     let side = DiffSide::Dir(src.clone());
-    let all = diff(&repo, &DiffSide::parse(&repo, "main").unwrap(), &side, &other).unwrap();
-    assert!(all.modified.contains(&"/usr/bin/tool".to_owned()), "{all:?}");
+    let all = diff(
+        &repo,
+        &DiffSide::parse(&repo, "main").unwrap(),
+        &side,
+        &other,
+    )
+    .unwrap();
+    assert!(
+        all.modified.contains(&"/usr/bin/tool".to_owned()),
+        "{all:?}"
+    );
     assert!(all.modified.contains(&"/usr".to_owned()), "{all:?}");
 }

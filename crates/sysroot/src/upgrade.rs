@@ -200,15 +200,7 @@ impl Sysroot {
             return Ok((check, None));
         }
         if !how.allow_downgrade {
-            let time = |id: &Checksum| Ok::<_, Error>(self.repo().load_commit(id)?.timestamp);
-            let (new, old) = (time(&check.latest)?, time(&check.current)?);
-            if new < old {
-                return Err(Error::Invalid(format!(
-                    "Upgrade target revision '{}' with timestamp {new} is chronologically older \
-                     than current revision '{}' with timestamp {old}; use --allow-downgrade to permit",
-                    check.latest, check.current
-                )));
-            }
+            ferro_ostree::browse::check_not_older(self.repo(), &check.current, &check.latest)?;
         }
         let options = DeployOptions {
             osname: Some(check.osname.clone()),
