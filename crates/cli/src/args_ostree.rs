@@ -361,6 +361,9 @@ pub struct OstreeCommitArgs {
     /// Add `KEY=VALUE` string metadata.
     #[arg(long, value_name = "KEY=VALUE")]
     pub add_metadata_string: Vec<String>,
+    /// Start from this commit's tree (as it is) and lay the given tree over it.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
     /// Copy metadata KEY (and its value) from the parent commit (repeatable).
     #[arg(long = "keep-metadata", value_name = "KEY")]
     pub keep_metadata: Vec<String>,

@@ -448,6 +448,7 @@ fn run_commit(
         modifiers: commit_modifiers(&a.statoverride, &a.skip_list, a.mode_ro_executables)?,
         detached_metadata,
         keep_metadata: a.keep_metadata,
+        base: a.base.as_deref().map(|rev| repo.resolve_rev(rev)).transpose()?,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

@@ -60,6 +60,9 @@ pub struct CommitOptions {
     pub consume: bool,
     /// Per-path changes: statoverride, skip list, read-only executables.
     pub modifiers: crate::commit_modifier::CommitModifiers,
+    /// Start from this commit's tree, as it is (no owner, mode or path rule applies to
+    /// it), and lay the sources over it (`--base`).
+    pub base: Option<Checksum>,
     /// Metadata keys copied from the parent commit (`--keep-metadata`); each must be
     /// there.
     pub keep_metadata: Vec<String>,

@@ -95,6 +95,10 @@ pub fn commit_trees(
     let transaction = repo.begin_transaction()?;
     let before = WriteStats::read(repo);
     let (mut root, mut files) = write_source(repo, first, options)?;
+    if let Some(base) = &options.base {
+        let base = repo.load_commit(base)?;
+        root = merge(repo, (base.root_tree, base.root_meta), root, "", 0)?;
+    }
     for source in rest {
         let (top, count) = write_source(repo, source, options)?;
         root = merge(repo, root, top, "", 0)?;
