@@ -352,13 +352,29 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 printer.outln("Validating refs in collections...")?;
             }
             let report = fsck::fsck(&repo)?;
+            // With --delete each problem is reported and mended, as `ostree` reports it
+            // (no "error:"); the summary line below is the error.
+            let prefix = if delete { "" } else { "error: " };
             for problem in &report.problems {
-                printer.errln(format_args!("error: {problem}"));
+                printer.errln(format_args!("{prefix}{problem}"));
             }
+            let missing: Vec<_> = report
+                .problems
+                .iter()
+                .filter(|p| p.kind == fsck::ProblemKind::Missing)
+                .cloned()
+                .collect();
+            let mut partial = fsck::mark_partial(&repo, &missing)?;
             if delete {
                 for problem in fsck::delete_corrupt(&repo, &report)? {
                     printer.errln(format_args!("deleted corrupted object {}", problem.object));
+                    partial.extend(problem.commit);
                 }
+            }
+            partial.sort();
+            partial.dedup();
+            for commit in partial {
+                printer.errln(format_args!("Marking commit as partial: {commit}"));
             }
             if !quiet {
                 printer.outln(format_args!(
@@ -448,7 +464,11 @@ fn run_commit(
         modifiers: commit_modifiers(&a.statoverride, &a.skip_list, a.mode_ro_executables)?,
         detached_metadata,
         keep_metadata: a.keep_metadata,
-        base: a.base.as_deref().map(|rev| repo.resolve_rev(rev)).transpose()?,
+        base: a
+            .base
+            .as_deref()
+            .map(|rev| repo.resolve_rev(rev))
+            .transpose()?,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

@@ -104,7 +104,7 @@ fn fsck_names_the_corrupt_object_and_delete_removes_it() {
     assert!(!dirtree.exists());
     let after = ferro(&[&r, "fsck"]);
     assert_eq!(after.status.code(), Some(1));
-    assert!(stderr(&after).contains(&format!("missing object {named}")));
+    assert!(stderr(&after).contains(&format!("Object missing: {named}")));
 }
 
 /// Two commits of trees differing in every way `ostree diff` distinguishes give the

@@ -48,22 +48,34 @@ pub struct Problem {
 }
 
 impl fmt::Display for Problem {
+    /// Worded so that OSTree's phrases appear as scripts match them: `In commits C:` before
+    /// a problem found in a commit's walk, `Loading commit for ref R: No such metadata
+    /// object` for a dangling ref; ferro's own detail (the file) follows.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            ProblemKind::Missing => "missing object",
-            ProblemKind::Corrupt => "corrupted object",
-            ProblemKind::DanglingRef => "ref to a missing commit",
-        };
-        write!(
-            f,
-            "{what} {} ({}): {}",
-            self.object,
-            self.path.display(),
-            self.detail
-        )?;
-        match self.commit {
-            Some(commit) => write!(f, " (in commit {commit})"),
-            None => Ok(()),
+        if let Some(commit) = self.commit {
+            write!(f, "In commits {commit}: ")?;
+        }
+        match self.kind {
+            ProblemKind::DanglingRef => write!(
+                f,
+                "Loading commit for ref {}: No such metadata object {} ({})",
+                self.object,
+                self.detail,
+                self.path.display()
+            ),
+            ProblemKind::Missing => write!(
+                f,
+                "Object missing: {} ({})",
+                self.object,
+                self.path.display()
+            ),
+            ProblemKind::Corrupt => write!(
+                f,
+                "corrupted object {}: {} ({})",
+                self.object,
+                self.detail,
+                self.path.display()
+            ),
         }
     }
 }
@@ -96,7 +108,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
                 kind: ProblemKind::DanglingRef,
                 object: name,
                 path,
-                detail: format!("points to {id}"),
+                detail: format!("{id}.commit"),
                 commit: None,
             });
         } else {
@@ -129,16 +141,32 @@ pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, 
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("delete", &problem.path)(e).into()),
         }
-        if let Some(commit) = problem.commit {
-            let marker = repo
-                .path()
-                .join("state")
-                .join(format!("{commit}.commitpartial"));
-            repo.write_atomic(&marker, b"f")?;
-        }
         deleted.push(problem.clone());
     }
+    mark_partial(repo, &deleted)?;
     Ok(deleted)
+}
+
+/// Marks the commits of `problems` (objects missing, or corrupt ones deleted) partial
+/// (`state/CSUM.commitpartial`), as `ostree fsck` does, so that the next pull walks
+/// them whole and fetches what is missing; returns the commits marked, each once.
+pub fn mark_partial(repo: &Repo, problems: &[Problem]) -> Result<Vec<Checksum>, Error> {
+    let mut marked = Vec::new();
+    for problem in problems {
+        let Some(commit) = problem.commit else {
+            continue;
+        };
+        if problem.kind == ProblemKind::DanglingRef || marked.contains(&commit) {
+            continue;
+        }
+        let marker = repo
+            .path()
+            .join("state")
+            .join(format!("{commit}.commitpartial"));
+        repo.write_atomic(&marker, b"f")?;
+        marked.push(commit);
+    }
+    Ok(marked)
 }
 
 struct Checker<'a> {
@@ -187,7 +215,7 @@ impl Checker<'_> {
         match parse(&bytes) {
             Ok(value) => Some(value),
             Err(e) => {
-                self.problem(ProblemKind::Corrupt, kind, id, e.to_string());
+                self.problem(ProblemKind::Corrupt, kind, id, e.detail);
                 None
             }
         }

@@ -140,6 +140,7 @@ fn copy_commits(
         stats: PullStats::default(),
         trusted: options.trusted,
         bareuseronly_files: options.bareuseronly_files,
+        resume: false,
     };
     let mut next = Some(*commit);
     let mut remaining = options.depth;
@@ -170,6 +171,9 @@ fn copy_commits(
                 puller.store(ObjectType::Commit, &bytes)?;
             }
         } else if !stored || partial.exists() {
+            // A partial commit (one `fsck --delete` took objects from) is walked whole:
+            // what is missing may be below a directory that is still stored.
+            puller.resume = stored;
             puller.dirmeta(&parsed.root_meta)?;
             puller.dirtree(&parsed.root_tree, 0)?;
             puller.store(ObjectType::Commit, &bytes)?;
@@ -193,6 +197,8 @@ struct Puller<'a> {
     stats: PullStats,
     trusted: bool,
     bareuseronly_files: bool,
+    /// Walk into stored directories too (completing a partial commit).
+    resume: bool,
 }
 
 impl Puller<'_> {
@@ -242,7 +248,7 @@ impl Puller<'_> {
     }
 
     fn dirtree(&mut self, id: &Checksum, depth: usize) -> Result<(), Error> {
-        if self.dest.has_object(ObjectType::DirTree, id) {
+        if !self.resume && self.dest.has_object(ObjectType::DirTree, id) {
             return Ok(());
         }
         if depth > MAX_DEPTH {
