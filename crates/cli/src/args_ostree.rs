@@ -236,6 +236,9 @@ pub enum OstreeVerb {
         /// Remove corrupted objects and mark the commits that held them partial.
         #[arg(long)]
         delete: bool,
+        /// Go on after the first problem (always done; accepted as by `ostree`).
+        #[arg(short = 'a', long = "all")]
+        all: bool,
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),

@@ -346,7 +346,11 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 _ => return Err(usage("Too many arguments given")),
             }
         }
-        OstreeVerb::Fsck { quiet, delete } => {
+        OstreeVerb::Fsck {
+            quiet,
+            delete,
+            all: _,
+        } => {
             if !quiet {
                 printer.outln("Validating refs...")?;
                 printer.outln("Validating refs in collections...")?;
