@@ -157,6 +157,12 @@ pub enum OstreeVerb {
         /// Only report what would be deleted.
         #[arg(long)]
         no_prune: bool,
+        /// Delete this commit (refused while a ref names it); it leaves a tombstone.
+        #[arg(long, value_name = "COMMIT")]
+        delete_commit: Option<String>,
+        /// With --delete-commit: delete only the static deltas to that commit.
+        #[arg(long)]
+        static_deltas_only: bool,
         /// Accepted for compatibility (ferro prints the same either way).
         #[arg(short, long)]
         verbose: bool,
@@ -239,6 +245,9 @@ pub enum OstreeVerb {
         /// Go on after the first problem (always done; accepted as by `ostree`).
         #[arg(short = 'a', long = "all")]
         all: bool,
+        /// Turn tombstone commits on and write one for every missing parent commit.
+        #[arg(long)]
+        add_tombstones: bool,
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),

@@ -235,6 +235,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             depth,
             keep_younger_than,
             no_prune,
+            delete_commit,
+            static_deltas_only,
             verbose: _,
         } => {
             let keep_younger_than = match &keep_younger_than {
@@ -249,7 +251,13 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 depth: u64::try_from(depth).ok(),
                 keep_younger_than,
                 no_prune,
+                delete_commit: delete_commit
+                    .as_deref()
+                    .map(|rev| repo.resolve_rev(rev))
+                    .transpose()?,
+                static_deltas_only,
             };
+            options.validate()?;
             let report = prune(&repo, &options)?;
             printer.outln(format_args!("Total objects: {}", report.total))?;
             if report.deleted == 0 {
@@ -350,10 +358,14 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             quiet,
             delete,
             all: _,
+            add_tombstones,
         } => {
             if !quiet {
                 printer.outln("Validating refs...")?;
                 printer.outln("Validating refs in collections...")?;
+            }
+            if add_tombstones {
+                ferro_ostree::tombstone::add_missing_tombstones(&repo)?;
             }
             let report = fsck::fsck(&repo)?;
             // With --delete each problem is reported and mended, as `ostree` reports it

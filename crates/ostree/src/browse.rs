@@ -264,7 +264,7 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     if let Ok(secs) = text.trim_start_matches('@').parse() {
         return Some(secs);
     }
-    if let Some(secs) = parse_month_day_year(text) {
+    if let Some(secs) = parse_month_day_year(text).or_else(|| parse_ago(text)) {
         return Some(secs);
     }
     let text = text
@@ -290,6 +290,34 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     }
     let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
     Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// `N UNIT ago` (`1 week ago`, `3 days ago`): that long before now, a form `ostree prune
+/// --keep-younger-than` reads (through GNU `parse_datetime`). A month is 30 days and a
+/// year 365, as near as a cut-off needs.
+fn parse_ago(text: &str) -> Option<u64> {
+    let [count, unit, ago] = <[&str; 3]>::try_from(text.split_whitespace().collect::<Vec<_>>())
+        .ok()?;
+    if ago != "ago" {
+        return None;
+    }
+    let count: u64 = count.parse().ok()?;
+    let unit = match unit.trim_end_matches('s') {
+        "second" | "sec" => 1,
+        "minute" | "min" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        "week" => 7 * 86_400,
+        "fortnight" => 14 * 86_400,
+        "month" => 30 * 86_400,
+        "year" => 365 * 86_400,
+        _ => return None,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    now.checked_sub(count.checked_mul(unit)?)
 }
 
 /// `October 25 1985` (or `Oct 25 1985`): midnight UTC of that day, one of the forms
@@ -320,8 +348,10 @@ fn parse_month_day_year(text: &str) -> Option<u64> {
     if !(1..=31).contains(&day) {
         return None;
     }
-    let days = u64::try_from(days_from_civil(year, m as i64 + 1, day)).ok()?;
-    Some(days * 86400)
+    // Before 1970 the seconds are negative; OSTree stores the commit time as an
+    // unsigned 64-bit number, so they wrap, and so do they here (same commit id).
+    let secs = days_from_civil(year, m as i64 + 1, day).checked_mul(86_400)?;
+    Some(secs as u64)
 }
 
 /// Why a `SOURCE_DATE_EPOCH` value is refused, in `ostree commit`'s words.

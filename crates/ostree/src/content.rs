@@ -94,6 +94,9 @@ impl Repo {
             let mut object = self.new_object()?;
             object.write_all(bytes)?;
             object.publish(self, kind, &id)?;
+            if kind == ObjectType::Commit {
+                self.clear_tombstone(&id)?;
+            }
         }
         Ok(id)
     }

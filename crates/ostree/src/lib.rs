@@ -87,6 +87,7 @@ pub mod repo;
 pub mod sign;
 pub mod summary;
 pub mod transaction;
+pub mod tombstone;
 pub mod tree_source;
 mod workers;
 mod writeback;

@@ -28,6 +28,36 @@ pub struct PruneOptions {
     pub keep_younger_than: Option<u64>,
     /// Count what would be deleted, delete nothing.
     pub no_prune: bool,
+    /// Delete this commit first (`--delete-commit`); refused while a ref names it. It
+    /// leaves a tombstone, which this turns on, as OSTree does.
+    pub delete_commit: Option<Checksum>,
+    /// With `delete_commit`: delete only the static deltas to it, not the commit
+    /// (`--static-deltas-only`).
+    pub static_deltas_only: bool,
+}
+
+/// Options of [`prune`] that exclude each other or need one another.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PruneOptionsError {
+    /// `--static-deltas-only` alone.
+    #[error("--static-deltas-only requires --delete-commit")]
+    DeltasOnlyWithoutCommit,
+    /// `--delete-commit` with `--keep-younger-than`.
+    #[error("Cannot specify both --delete-commit and --keep-younger-than")]
+    DeleteCommitAndAge,
+}
+
+impl PruneOptions {
+    /// Refuses combinations `ostree prune` refuses.
+    pub fn validate(&self) -> Result<(), PruneOptionsError> {
+        if self.static_deltas_only && self.delete_commit.is_none() {
+            return Err(PruneOptionsError::DeltasOnlyWithoutCommit);
+        }
+        if self.delete_commit.is_some() && self.keep_younger_than.is_some() {
+            return Err(PruneOptionsError::DeleteCommitAndAge);
+        }
+        Ok(())
+    }
 }
 
 /// What `prune` found and deleted.
@@ -59,6 +89,24 @@ pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> 
         .into_iter()
         .map(|(name, _, id)| (name, id))
         .collect();
+    if let Some(commit) = &options.delete_commit {
+        if options.static_deltas_only {
+            delete_deltas_to(repo, commit, options.no_prune)?;
+        } else {
+            if let Some((name, _)) = refs.iter().find(|(_, id)| id == commit) {
+                return Err(Error::Unsupported {
+                    verb: "delete commit",
+                    path: repo.object_path(ObjectType::Commit, commit),
+                    detail: format!("Commit '{commit}' is referenced by '{name}'"),
+                });
+            }
+            if !options.no_prune {
+                repo.enable_tombstones()?;
+            }
+            report.deleted += 1;
+            report.freed += delete_commit(repo, commit, options.no_prune)?;
+        }
+    }
     let mut refs_only = options.refs_only;
     let mut old = HashSet::new();
     if let Some(limit) = options.keep_younger_than {
@@ -172,8 +220,26 @@ pub fn reachable(
     Ok(seen)
 }
 
+/// Deletes the static deltas whose target is `to` (`deltas/…` directories).
+fn delete_deltas_to(repo: &Repo, to: &Checksum, dry: bool) -> Result<(), Error> {
+    for (name, _) in crate::delta::index::stored(repo)? {
+        let Some((from, target)) = crate::delta::parse_name(&name) else {
+            continue;
+        };
+        if target != *to || dry {
+            continue;
+        }
+        let dir = repo.path().join(crate::delta::dir(from.as_ref(), &target));
+        fs::remove_dir_all(&dir).map_err(io_err("delete", &dir))?;
+    }
+    Ok(())
+}
+
 fn delete_commit(repo: &Repo, id: &Checksum, dry: bool) -> Result<u64, Error> {
     let mut freed = delete_file(repo, ObjectType::Commit, id, dry)?;
+    if !dry && freed > 0 && repo.tombstones_enabled()? {
+        repo.write_tombstone(id)?;
+    }
     let meta = repo.commitmeta_path(id);
     if let Ok(st) = fs::symlink_metadata(&meta) {
         freed += st.len();

@@ -218,6 +218,8 @@ impl Puller<'_> {
         let id = Checksum::of(bytes);
         if !self.link_object(kind, &id)? {
             self.dest.write_metadata(kind, bytes)?;
+        } else if kind == ObjectType::Commit {
+            self.dest.clear_tombstone(&id)?;
         }
         self.stats.metadata += 1;
         Ok(())
