@@ -163,6 +163,15 @@ pub enum OstreeVerb {
         /// With --delete-commit: delete only the static deltas to that commit.
         #[arg(long)]
         static_deltas_only: bool,
+        /// Keep DEPTH parents of BRANCH whatever else is asked (-1: all); repeatable.
+        #[arg(long, value_name = "BRANCH=DEPTH")]
+        retain_branch_depth: Vec<String>,
+        /// Prune only this branch (repeatable); the others keep their whole history.
+        #[arg(long, value_name = "BRANCH")]
+        only_branch: Vec<String>,
+        /// Delete only commit objects, never the content they named.
+        #[arg(long)]
+        commit_only: bool,
         /// Accepted for compatibility (ferro prints the same either way).
         #[arg(short, long)]
         verbose: bool,

@@ -237,6 +237,9 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             no_prune,
             delete_commit,
             static_deltas_only,
+            retain_branch_depth,
+            only_branch,
+            commit_only,
             verbose: _,
         } => {
             let keep_younger_than = match &keep_younger_than {
@@ -256,6 +259,12 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     .map(|rev| repo.resolve_rev(rev))
                     .transpose()?,
                 static_deltas_only,
+                retain_branch_depth: retain_branch_depth
+                    .iter()
+                    .map(|spec| ferro_ostree::prune::parse_branch_depth(spec))
+                    .collect::<Result<_, _>>()?,
+                only_branches: only_branch,
+                commit_only,
             };
             options.validate()?;
             let report = prune(&repo, &options)?;

@@ -296,8 +296,8 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
 /// --keep-younger-than` reads (through GNU `parse_datetime`). A month is 30 days and a
 /// year 365, as near as a cut-off needs.
 fn parse_ago(text: &str) -> Option<u64> {
-    let [count, unit, ago] = <[&str; 3]>::try_from(text.split_whitespace().collect::<Vec<_>>())
-        .ok()?;
+    let [count, unit, ago] =
+        <[&str; 3]>::try_from(text.split_whitespace().collect::<Vec<_>>()).ok()?;
     if ago != "ago" {
         return None;
     }

@@ -2,9 +2,11 @@
 //!
 //! Reachability starts from every stored commit (default), or only from the commits
 //! that refs name (`refs_only`), following parents up to `depth` steps (`None` = all).
-//! `keep_younger_than` first deletes every commit in each ref's history that is older
-//! than the given time (ref tips are always kept) and then prunes from refs only. A
-//! commit's detached metadata (`.commitmeta`) goes with it. The repository lock is held
+//! With `keep_younger_than`, `retain_branch_depth` or `only_branches`, each ref keeps
+//! its own depth of history and commits older than the date go (ref tips are always
+//! kept), see [`prune`]'s branch mode. A deleted commit leaves a tombstone when
+//! `[core] tombstone-commits` is on. A commit's detached metadata (`.commitmeta`) goes
+//! with it. The repository lock is held
 //! exclusive throughout, so running commits and pulls finish (or wait) first.
 
 use std::collections::HashSet;
@@ -34,6 +36,14 @@ pub struct PruneOptions {
     /// With `delete_commit`: delete only the static deltas to it, not the commit
     /// (`--static-deltas-only`).
     pub static_deltas_only: bool,
+    /// Per-branch depths kept whatever the other options say
+    /// (`--retain-branch-depth=BRANCH=DEPTH`; `None`: the whole history).
+    pub retain_branch_depth: Vec<(String, Option<u64>)>,
+    /// Prune only these branches; every other one keeps its whole history
+    /// (`--only-branch`).
+    pub only_branches: Vec<String>,
+    /// Delete only commit objects, never the content they named (`--commit-only`).
+    pub commit_only: bool,
 }
 
 /// Options of [`prune`] that exclude each other or need one another.
@@ -42,9 +52,23 @@ pub enum PruneOptionsError {
     /// `--static-deltas-only` alone.
     #[error("--static-deltas-only requires --delete-commit")]
     DeltasOnlyWithoutCommit,
-    /// `--delete-commit` with `--keep-younger-than`.
-    #[error("Cannot specify both --delete-commit and --keep-younger-than")]
-    DeleteCommitAndAge,
+    /// A `--retain-branch-depth` value without `=`.
+    #[error("Invalid value {0}, must specify BRANCH=DEPTH")]
+    BranchDepth(String),
+    /// A depth that is not a number.
+    #[error("Invalid depth {0}")]
+    Depth(String),
+}
+
+/// Reads a `--retain-branch-depth` value, `BRANCH=DEPTH` (DEPTH -1: the whole history).
+pub fn parse_branch_depth(spec: &str) -> Result<(String, Option<u64>), PruneOptionsError> {
+    let (branch, depth) = spec
+        .split_once('=')
+        .ok_or_else(|| PruneOptionsError::BranchDepth(spec.to_owned()))?;
+    let depth: i64 = depth
+        .parse()
+        .map_err(|_| PruneOptionsError::Depth(depth.to_owned()))?;
+    Ok((branch.to_owned(), u64::try_from(depth).ok()))
 }
 
 impl PruneOptions {
@@ -52,9 +76,6 @@ impl PruneOptions {
     pub fn validate(&self) -> Result<(), PruneOptionsError> {
         if self.static_deltas_only && self.delete_commit.is_none() {
             return Err(PruneOptionsError::DeltasOnlyWithoutCommit);
-        }
-        if self.delete_commit.is_some() && self.keep_younger_than.is_some() {
-            return Err(PruneOptionsError::DeleteCommitAndAge);
         }
         Ok(())
     }
@@ -107,30 +128,14 @@ pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> 
             report.freed += delete_commit(repo, commit, options.no_prune)?;
         }
     }
-    let mut refs_only = options.refs_only;
-    let mut old = HashSet::new();
-    if let Some(limit) = options.keep_younger_than {
-        refs_only = true;
-        let tips: HashSet<Checksum> = refs.iter().map(|(_, id)| *id).collect();
-        for (_, tip) in &refs {
-            let mut next = Some(*tip);
-            while let Some(id) = next.take() {
-                let commit = match repo.load_commit(&id) {
-                    Ok(commit) => commit,
-                    Err(Error::NotFound(_)) => break,
-                    Err(e) => return Err(e),
-                };
-                if commit.timestamp < limit && !tips.contains(&id) {
-                    old.insert(id);
-                }
-                next = commit.parent.filter(|p| !old.contains(p));
-            }
-        }
-        for id in &old {
-            report.deleted += 1;
-            report.freed += delete_commit(repo, id, options.no_prune)?;
-        }
+    if options.keep_younger_than.is_some()
+        || !options.retain_branch_depth.is_empty()
+        || !options.only_branches.is_empty()
+    {
+        return prune_by_branch(repo, options, &refs, report);
     }
+    let refs_only = options.refs_only;
+    let old = HashSet::new();
     let roots: Vec<Checksum> = if refs_only {
         refs.iter().map(|(_, id)| *id).collect()
     } else {
@@ -139,7 +144,23 @@ pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> 
         roots
     };
     let reachable = reachable(repo, &roots, options.depth, &old)?;
+    delete_unreachable(repo, options, &reachable, &old, report)
+}
+
+/// Deletes every object (every commit with `commit_only`) neither in `reachable` nor in
+/// `kept`, counting into `report`.
+fn delete_unreachable(
+    repo: &Repo,
+    options: &PruneOptions,
+    reachable: &HashSet<(Checksum, u8)>,
+    old: &HashSet<Checksum>,
+    mut report: PruneReport,
+) -> Result<PruneReport, Error> {
     for kind in KINDS {
+        if options.commit_only && kind != ObjectType::Commit {
+            report.total += repo.list_objects(kind)?.len();
+            continue;
+        }
         for id in repo.list_objects(kind)? {
             report.total += 1;
             if reachable.contains(&(id, kind as u8))
@@ -156,6 +177,66 @@ pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> 
         }
     }
     Ok(report)
+}
+
+/// The prune of `--retain-branch-depth`, `--only-branch` and `--keep-younger-than`:
+/// each ref keeps its history to its own depth (a retained depth, the whole history
+/// for a branch outside `--only-branch`, else `depth`; a ref left to the date keeps
+/// only what is young enough); with a date, every other commit older than it is
+/// deleted (ref tips excepted; tombstones on) and younger ones kept; then what none of
+/// that reaches goes.
+fn prune_by_branch(
+    repo: &Repo,
+    options: &PruneOptions,
+    refs: &[(String, Checksum)],
+    report: PruneReport,
+) -> Result<PruneReport, Error> {
+    let mut depth_of: std::collections::HashMap<&str, Option<u64>> = options
+        .retain_branch_depth
+        .iter()
+        .map(|(name, depth)| (name.as_str(), *depth))
+        .collect();
+    if !options.only_branches.is_empty() {
+        for name in &options.only_branches {
+            repo.resolve_rev(name)?;
+        }
+        for (name, _) in refs {
+            if !options.only_branches.contains(name) {
+                depth_of.entry(name.as_str()).or_insert(None);
+            }
+        }
+    }
+    let none = HashSet::new();
+    let mut kept = HashSet::new();
+    for (name, tip) in refs {
+        let depth = match depth_of.get(name.as_str()) {
+            Some(depth) => *depth,
+            None if options.keep_younger_than.is_some() => continue,
+            None => options.depth,
+        };
+        kept.extend(reachable(repo, &[*tip], depth, &none)?);
+    }
+    let mut old = HashSet::new();
+    let mut report = report;
+    if let Some(limit) = options.keep_younger_than {
+        if !options.no_prune {
+            repo.enable_tombstones()?;
+        }
+        let tips: HashSet<Checksum> = refs.iter().map(|(_, id)| *id).collect();
+        for id in repo.list_objects(ObjectType::Commit)? {
+            if kept.contains(&(id, ObjectType::Commit as u8)) {
+                continue;
+            }
+            if tips.contains(&id) || repo.load_commit(&id)?.timestamp >= limit {
+                kept.extend(reachable(repo, &[id], Some(0), &none)?);
+            } else {
+                old.insert(id);
+                report.deleted += 1;
+                report.freed += delete_commit(repo, &id, options.no_prune)?;
+            }
+        }
+    }
+    delete_unreachable(repo, options, &kept, &old, report)
 }
 
 /// Every object reachable from `roots`, as `(id, ObjectType as u8)`. Missing objects
