@@ -138,6 +138,12 @@ impl<'a> Policy<'a> {
             || !self.options.modifiers.is_empty()
     }
 
+    /// Whether the source is deleted once committed (`--consume`), so that its files
+    /// may become the objects themselves.
+    pub(crate) fn consumes(self) -> bool {
+        self.options.consume
+    }
+
     /// Whether extended attributes are recorded at all.
     pub(crate) fn records_xattrs(self) -> bool {
         !self.canonical && !self.options.no_xattrs
@@ -372,7 +378,49 @@ impl Walker<'_> {
             symlink_target: String::new(),
             xattrs: self.xattrs(crate::xattrs::Node::File(&file), path)?,
         };
+        if self.adopts(&st, &header) {
+            return self.adopt(path, &header, &mut file);
+        }
         self.repo.write_content(&header, st.len(), &mut file)
+    }
+
+    /// Whether a file that is being consumed can become its own object (`commit
+    /// --consume` into a `bare` or `bare-user-only` repository, as OSTree adopts it):
+    /// the object file of those modes is the file itself, so it must already have the
+    /// recorded mode (and, in `bare`, owner; the xattrs were read from it).
+    fn adopts(&self, st: &fs::Metadata, header: &FileHeader) -> bool {
+        let mode_ok = st.mode() == header.mode;
+        match self.repo.mode() {
+            _ if !self.policy.consumes() => false,
+            RepoMode::BareUserOnly => mode_ok,
+            RepoMode::Bare => mode_ok && st.uid() == header.uid && st.gid() == header.gid,
+            RepoMode::BareUser | RepoMode::Archive => false,
+        }
+    }
+
+    /// Hashes `file` and hardlinks it into place as its object, instead of copying;
+    /// copies after all when the link is impossible (another filesystem).
+    fn adopt(&self, path: &Path, header: &FileHeader, file: &mut File) -> Result<Checksum, Error> {
+        use std::io::{Seek, SeekFrom};
+        let mut hasher = header.hasher();
+        std::io::copy(file, &mut hasher).map_err(io_err("read", path))?;
+        let id = hasher.finish();
+        let object = self.repo.object_path(ObjectType::File, &id);
+        if fs::symlink_metadata(&object).is_ok() {
+            return Ok(id);
+        }
+        if let Some(dir) = object.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        }
+        match fs::hard_link(path, &object) {
+            Ok(()) => Ok(id),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(id),
+            Err(_) => {
+                file.seek(SeekFrom::Start(0)).map_err(io_err("read", path))?;
+                let size = file.metadata().map_err(io_err("stat", path))?.len();
+                self.repo.write_content(header, size, file)
+            }
+        }
     }
 
     fn store_symlink(&self, path: &Path) -> Result<Checksum, Error> {
