@@ -307,6 +307,20 @@ impl Writer<'_> {
         };
         fs::set_permissions(dest, fs::Permissions::from_mode(dirmeta.mode & mask))
             .map_err(io_err("set mode of", dest))?;
+        // The same mtime (0) in every checkout, as OSTree gives new directories once
+        // they are complete, so that a checkout is reproducible to the byte.
+        let times = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, dest, &times, rustix::fs::AtFlags::empty())
+            .map_err(|e| io_err("set mtime of", dest)(e.into()))?;
         Ok(())
     }
 
