@@ -659,6 +659,10 @@ pub struct OstreePullArgs {
     /// Refuse a commit older than the one its ref holds now.
     #[arg(short = 'T', long)]
     pub timestamp_check: bool,
+    /// Only find and size the static deltas the pull would use (with
+    /// --require-static-deltas); nothing is stored.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Refuse a commit older than this one.
     #[arg(long, value_name = "REV")]
     pub timestamp_check_from_rev: Option<String>,

@@ -126,6 +126,7 @@ pub fn run_pull(
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
         http_trusted: args.http_trusted,
+        dry_run: args.dry_run,
         timestamp_check: args.timestamp_check,
         timestamp_check_from: args
             .timestamp_check_from_rev
@@ -138,6 +139,15 @@ pub fn run_pull(
     let result = pull(repo, &remote, &refs, &options, &bar);
     bar.0.finish_and_clear();
     let report = result.with_context(|| format!("could not pull from '{remote}'"))?;
+    if let Some((parts, size, usize)) = report.dry_run {
+        printer.outln(format_args!(
+            "Delta update: 0/{parts} parts, {}/{}, {} total uncompressed",
+            format_size(0),
+            format_size(size),
+            format_size(usize)
+        ))?;
+        return Ok(ExitStatus::Success);
+    }
     for note in &report.delta_notes {
         printer.errln(format_args!("note: static delta not used: {note}"));
     }

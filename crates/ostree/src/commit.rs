@@ -416,7 +416,8 @@ impl Walker<'_> {
             Ok(()) => Ok(id),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(id),
             Err(_) => {
-                file.seek(SeekFrom::Start(0)).map_err(io_err("read", path))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(io_err("read", path))?;
                 let size = file.metadata().map_err(io_err("stat", path))?.len();
                 self.repo.write_content(header, size, file)
             }

@@ -65,6 +65,10 @@ pub(crate) enum Body {
 pub(crate) struct Fetcher {
     agent: ureq::Agent,
     base: String,
+    /// For `file://` remotes: the directory files are read from instead (so a local
+    /// archive repository is pulled from exactly as over HTTP, deltas included, as
+    /// OSTree does).
+    dir: Option<std::path::PathBuf>,
 }
 
 /// Where one try of [`Fetcher::get_body`] put the body.
@@ -96,7 +100,39 @@ impl Fetcher {
         Ok(Fetcher {
             agent,
             base: base.trim_end_matches('/').to_owned(),
+            dir: None,
         })
+    }
+
+    /// A fetcher reading below the directory of a `file://` URL.
+    pub(crate) fn for_dir(url: &str) -> Self {
+        let path = url.trim_start_matches("file://").trim_end_matches('/');
+        Fetcher {
+            agent: agent_config("ferro-ostree").build().into(),
+            base: format!("file://{path}"),
+            dir: Some(std::path::PathBuf::from(path)),
+        }
+    }
+
+    /// Opens `path` below a `file://` base: the file and its size, `None` if absent.
+    fn open_local(
+        &self,
+        dir: &std::path::Path,
+        path: &str,
+    ) -> Result<Option<(File, u64)>, FetchError> {
+        let file_path = dir.join(path);
+        let transport = |e: io::Error| FetchError::Transport {
+            url: self.url(path),
+            detail: e.to_string(),
+        };
+        match File::open(&file_path) {
+            Ok(file) => {
+                let size = file.metadata().map_err(transport)?.len();
+                Ok(Some((file, size)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(transport(e)),
+        }
     }
 
     /// The full URL of a path below the base.
@@ -107,6 +143,20 @@ impl Fetcher {
     /// GETs a small file into memory; `None` on 404.
     pub(crate) fn get_bytes(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
         let url = self.url(path);
+        if let Some(dir) = &self.dir {
+            let Some((mut file, size)) = self.open_local(dir, path)? else {
+                return Ok(None);
+            };
+            if size > limit {
+                return Err(FetchError::TooLarge { url, limit });
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| FetchError::Transport {
+                url,
+                detail: e.to_string(),
+            })?;
+            return Ok(Some(bytes));
+        }
         self.with_retries(&url, |response| {
             let mut body = response.into_body();
             match body.with_config().limit(limit + 1).read_to_vec() {
@@ -136,6 +186,25 @@ impl Fetcher {
     ) -> Result<Option<Body>, FetchError> {
         let mut spill = Some(spill);
         let url = self.url(path);
+        if let Some(dir) = &self.dir {
+            let Some((mut source, size)) = self.open_local(dir, path)? else {
+                return Ok(None);
+            };
+            let transport = |e: io::Error| FetchError::Transport {
+                url: url.clone(),
+                detail: e.to_string(),
+            };
+            if size <= memory_limit {
+                let mut bytes = Vec::with_capacity(size as usize);
+                io::Read::read_to_end(&mut source, &mut bytes).map_err(transport)?;
+                return Ok(Some(Body::Memory(bytes)));
+            }
+            let create = spill.take().expect("not used yet");
+            let mut out = create().map_err(FetchError::Spill)?;
+            let n = io::copy(&mut source, &mut out).map_err(transport)?;
+            out.rewind().map_err(transport)?;
+            return Ok(Some(Body::File(out, n)));
+        }
         let mut file: Option<File> = None;
         let fetched = self.with_retries(&url, |response| {
             let mut body = response.into_body();

@@ -155,6 +155,14 @@ fn fetch_summary(
     Ok(summary_bytes)
 }
 
+/// Whether `dir` holds an archive repository (its `config` says `mode=archive`).
+fn is_archive(dir: &std::path::Path) -> bool {
+    fs::read_to_string(dir.join("config"))
+        .ok()
+        .and_then(|text| repo::mode_from_config(&text).ok())
+        == Some(RepoMode::Archive)
+}
+
 /// The commit a pulled commit must not be older than: `--timestamp-check-from-rev`,
 /// or with `-T` what the ref `local` holds now (nothing for a new ref).
 fn timestamp_base(
@@ -202,6 +210,9 @@ pub fn pull(
     }
     let remote = repo.remote(remote_name)?;
     let fetcher = match remote.url.strip_prefix("file://") {
+        // A local archive repository is read as over HTTP (deltas, signatures, the
+        // summary), as OSTree does; one of another mode is imported object by object.
+        Some(path) if is_archive(std::path::Path::new(path)) => Some(Fetcher::for_dir(&remote.url)),
         Some(_) => None,
         // A URL that cannot be fetched is the first thing to report.
         None => Some(Fetcher::new(&remote.url)?),
@@ -233,14 +244,13 @@ pub fn pull(
         object: fetcher.url("summary"),
         problem: source,
     };
-    // Commits named by checksum (`CHECKSUM`, `REF@CHECKSUM`) need no ref resolved: the
-    // summary is then not fetched at all, as by `ostree pull`, so a pull of a pinned
-    // commit works even while the remote's summary is being replaced.
+    // Refs pinned to a commit (`REF@CHECKSUM`) need nothing resolved: the summary is
+    // then not fetched at all, as by `ostree pull`, so a pull of a pinned commit works
+    // even while the remote's summary is being replaced. (A bare checksum still reads
+    // it, for the static deltas it lists.)
     let pinned = |name: &String| {
-        name.parse::<Checksum>().is_ok()
-            || name
-                .split_once('@')
-                .is_some_and(|(_, id)| id.parse::<Checksum>().is_ok())
+        name.split_once('@')
+            .is_some_and(|(_, id)| id.parse::<Checksum>().is_ok())
     };
     let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
@@ -310,6 +320,7 @@ pub fn pull(
         counters: Counters::default(),
         offer: puller_offer,
         deltas: Mutex::default(),
+        dry_run: Mutex::default(),
     };
     for (local, _, id) in &targets {
         let from = match local {
@@ -322,6 +333,9 @@ pub fn pull(
                 && !puller.commitpartial(from).exists()
         });
         puller.commit_chain(id, from)?;
+        if options.dry_run {
+            continue;
+        }
         if let Some(base) = timestamp_base(repo, options, local.as_deref())? {
             crate::browse::check_not_older(repo, &base, id)?;
         }
@@ -336,6 +350,10 @@ pub fn pull(
             }
             None => report.refs.push((name, id)),
         }
+    }
+    if options.dry_run {
+        report.dry_run = Some(*puller.dry_run.lock().expect("not poisoned"));
+        return Ok(report);
     }
     transaction.commit(&moved)?;
     // Only a mirror of every ref takes the remote's summary: one of a subset of refs
@@ -382,6 +400,8 @@ struct Puller<'a> {
     offer: Option<Offer>,
     /// Deltas applied, and why offered ones were not.
     deltas: Mutex<(Vec<String>, Vec<String>)>,
+    /// What a dry run found: delta parts, bytes, bytes uncompressed.
+    dry_run: Mutex<(u64, u64, u64)>,
 }
 
 /// `objects/XX/REST.EXT` relative to the repository root.
@@ -477,6 +497,12 @@ impl Puller<'_> {
                 .verify(id, &bytes, commitmeta.as_ref())
                 .map_err(|source| self.refused(id, source))?;
         }
+        if self.options.dry_run {
+            if let Some(from) = delta_from {
+                self.size_delta(from.as_ref(), id)?;
+            }
+            return Ok(None);
+        }
         if self.options.commit_metadata_only {
             if !was_partial {
                 self.repo.write_atomic(&partial, b"")?;
@@ -504,12 +530,13 @@ impl Puller<'_> {
         let Some(offer) = &self.offer else {
             return Ok(());
         };
+        let from = crate::delta::fetch::best_start(self.repo, offer, from, to);
         let mut deltas = self.deltas.lock().expect("not poisoned");
         match pull_delta(
             self.repo,
             &self.fetcher,
             offer,
-            from,
+            from.as_ref(),
             to,
             self.options.workers,
         ) {
@@ -520,10 +547,35 @@ impl Puller<'_> {
                 self.progress.update(&c.snapshot());
                 deltas.0.push(applied.name);
             }
+            Ok(None) if self.options.require_static_deltas => {
+                return Err(PullError::DeltasRequired(to.to_string()));
+            }
             Ok(None) => {}
             Err(DeltaError::Unsupported(reason)) => deltas.1.push(reason),
             Err(e) => return Err(e.into()),
         }
+        Ok(())
+    }
+
+    /// A dry run's look at the delta to `to`: sized, not fetched.
+    fn size_delta(&self, from: Option<&Checksum>, to: &Checksum) -> Result<(), PullError> {
+        let found = match &self.offer {
+            Some(offer) => {
+                let from = crate::delta::fetch::best_start(self.repo, offer, from, to);
+                crate::delta::fetch::find_delta(&self.fetcher, offer, from.as_ref(), to)?
+            }
+            None => None,
+        };
+        let Some((superblock, _)) = found else {
+            return if self.options.require_static_deltas {
+                Err(PullError::DeltasRequired(to.to_string()))
+            } else {
+                Ok(())
+            };
+        };
+        let (parts, size, usize) = crate::delta::fetch::delta_size(&superblock);
+        let mut total = self.dry_run.lock().expect("not poisoned");
+        *total = (total.0 + parts, total.1 + size, total.2 + usize);
         Ok(())
     }
 

@@ -29,6 +29,9 @@ pub struct PullOptions {
     pub require_static_deltas: bool,
     /// Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`).
     pub bareuseronly_files: bool,
+    /// Only find and size the static deltas the pull would use (`--dry-run`, with
+    /// `require_static_deltas`): nothing is stored and no ref moves.
+    pub dry_run: bool,
     /// Refuse a commit older than the one its ref holds now (`-T`,
     /// `--timestamp-check`).
     pub timestamp_check: bool,
@@ -52,6 +55,7 @@ impl Default for PullOptions {
             http_trusted: false,
             timestamp_check: false,
             timestamp_check_from: None,
+            dry_run: false,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct PullReport {
     pub deltas: Vec<String>,
     /// Why offered static deltas were not used (the objects were fetched one by one).
     pub delta_notes: Vec<String>,
+    /// With `dry_run`: the deltas' parts, bytes to fetch and bytes uncompressed.
+    pub dry_run: Option<(u64, u64, u64)>,
 }
 
 /// Why a pull failed.
@@ -127,6 +133,9 @@ pub enum PullError {
     /// `--require-static-deltas` into an archive repository (ostree's wording).
     #[error("Can't use static deltas in an archive repo")]
     DeltasInArchive,
+    /// `--require-static-deltas` and the remote has no delta to the commit.
+    #[error("Static deltas required, but none found for {0}")]
+    DeltasRequired(String),
     /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
     #[error(
         "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \

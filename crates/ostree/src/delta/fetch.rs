@@ -55,6 +55,68 @@ pub(crate) fn pull_delta(
     to: &Checksum,
     workers: usize,
 ) -> Result<Option<Applied>, DeltaError> {
+    let Some((superblock, superblock_bytes)) = find_delta(fetcher, offer, from, to)? else {
+        return Ok(None);
+    };
+    let delta = name(from, to);
+    let base = dir(from, to);
+    let corrupt = |what: &str, expected: Checksum, actual: Checksum| DeltaError::Corrupt {
+        what: what.to_owned(),
+        delta: delta.clone(),
+        expected,
+        actual,
+    };
+    let bytes = superblock_bytes;
+    let needed: Vec<usize> = (0..superblock.parts.len())
+        .filter(|&i| {
+            let objects = &superblock.parts[i].objects;
+            !objects.iter().all(|(kind, id)| repo.has_object(*kind, id))
+        })
+        .collect();
+    // Parts are independent: fetch, decode and apply several at once, but no more
+    // than there are cores (decoding is the costly step, and each holds a part).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let done = parallel(&needed, workers.min(cores), |&i| {
+        let meta = &superblock.parts[i];
+        let path = format!("{base}/{i}");
+        let (stored, fetched) = match inline_part(&superblock, &path) {
+            Some(data) => (data.to_vec(), 0),
+            None => {
+                let data =
+                    fetcher
+                        .get_bytes(&path, meta.size)?
+                        .ok_or_else(|| FetchError::Status {
+                            url: fetcher.url(&path),
+                            status: 404,
+                        })?;
+                let n = data.len() as u64;
+                (data, n)
+            }
+        };
+        let actual = Checksum::of(&stored);
+        if actual != meta.checksum {
+            return Err(corrupt(&format!("part {i}"), meta.checksum, actual));
+        }
+        let part = Part::decode(&stored, meta.uncompressed_size)?;
+        Ok((fetched, apply_part(repo, &part, &meta.objects)?))
+    })?;
+    Ok(Some(Applied {
+        name: delta.clone(),
+        parts: done.len() as u64,
+        bytes: bytes.len() as u64 + done.iter().map(|(n, _)| n).sum::<u64>(),
+        objects: done.iter().map(|(_, n)| n).sum(),
+    }))
+}
+
+/// The delta from `from` to `to` the remote offers, its superblock fetched, checked
+/// against the summary's checksum and parsed: `None` when there is none. Shared by
+/// [`pull_delta`] and a dry run, which only sizes it.
+pub(crate) fn find_delta(
+    fetcher: &Fetcher,
+    offer: &Offer,
+    from: Option<&Checksum>,
+    to: &Checksum,
+) -> Result<Option<(Superblock, Vec<u8>)>, DeltaError> {
     let delta = name(from, to);
     let base = dir(from, to);
     let superblock_path = format!("{base}/superblock");
@@ -112,45 +174,49 @@ pub(crate) fn pull_delta(
             part.size
         )));
     }
-    let needed: Vec<usize> = (0..superblock.parts.len())
-        .filter(|&i| {
-            let objects = &superblock.parts[i].objects;
-            !objects.iter().all(|(kind, id)| repo.has_object(*kind, id))
-        })
-        .collect();
-    // Parts are independent: fetch, decode and apply several at once, but no more
-    // than there are cores (decoding is the costly step, and each holds a part).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let done = parallel(&needed, workers.min(cores), |&i| {
-        let meta = &superblock.parts[i];
-        let path = format!("{base}/{i}");
-        let (stored, fetched) = match inline_part(&superblock, &path) {
-            Some(data) => (data.to_vec(), 0),
-            None => {
-                let data =
-                    fetcher
-                        .get_bytes(&path, meta.size)?
-                        .ok_or_else(|| FetchError::Status {
-                            url: fetcher.url(&path),
-                            status: 404,
-                        })?;
-                let n = data.len() as u64;
-                (data, n)
-            }
-        };
-        let actual = Checksum::of(&stored);
-        if actual != meta.checksum {
-            return Err(corrupt(&format!("part {i}"), meta.checksum, actual));
-        }
-        let part = Part::decode(&stored, meta.uncompressed_size)?;
-        Ok((fetched, apply_part(repo, &part, &meta.objects)?))
-    })?;
-    Ok(Some(Applied {
-        name: delta.clone(),
-        parts: done.len() as u64,
-        bytes: bytes.len() as u64 + done.iter().map(|(n, _)| n).sum::<u64>(),
-        objects: done.iter().map(|(_, n)| n).sum(),
-    }))
+    Ok(Some((superblock, bytes)))
+}
+
+/// Where a delta to `to` should start: `from` (the ref's local commit) when the remote
+/// offers that delta, else — as OSTree's `get_best_static_delta_start_for` — the newest
+/// commit stored here, complete, from which the summary lists a delta to `to`, else
+/// `from` (a probe, or scratch).
+pub(crate) fn best_start(
+    repo: &Repo,
+    offer: &Offer,
+    from: Option<&Checksum>,
+    to: &Checksum,
+) -> Option<Checksum> {
+    let Offer::Summary(index) = offer else {
+        return from.copied();
+    };
+    if index.get(&name(from, to)).is_some() {
+        return from.copied();
+    }
+    let complete = |id: &Checksum| {
+        repo.has_object(crate::object::ObjectType::Commit, id)
+            && !repo
+                .path()
+                .join(format!("state/{id}.commitpartial"))
+                .exists()
+    };
+    index
+        .deltas
+        .iter()
+        .filter_map(|(n, _)| super::parse_name(n))
+        .filter_map(|(start, target)| (target == *to).then_some(start?))
+        .filter(complete)
+        .max_by_key(|id| repo.load_commit(id).map_or(0, |c| c.timestamp))
+        .or(from.copied())
+}
+
+/// The size of a delta as a dry run reports it: parts, their bytes as fetched, and
+/// their bytes uncompressed.
+pub(crate) fn delta_size(superblock: &Superblock) -> (u64, u64, u64) {
+    let parts = superblock.parts.len() as u64;
+    let size = superblock.parts.iter().map(|p| p.size).sum();
+    let usize = superblock.parts.iter().map(|p| p.uncompressed_size).sum();
+    (parts, size, usize)
 }
 
 /// A part stored in the superblock's metadata under its relative path, as `(yay)`:
