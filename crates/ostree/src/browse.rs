@@ -413,6 +413,28 @@ mod tests {
         assert_eq!(parse_timestamp("@1577836801"), Some(1577836801));
         assert_eq!(parse_timestamp("2020-13-01"), None);
         assert_eq!(parse_timestamp("junk"), None);
+        // The forms OSTree's scripts pass through GNU parse_datetime.
+        assert_eq!(parse_timestamp("October 25 1985"), Some(499_046_400));
+        assert_eq!(parse_timestamp("oct 25 1985"), Some(499_046_400));
+        assert_eq!(
+            parse_timestamp("November 05 1955"),
+            Some((-446_774_400i64) as u64)
+        );
+        assert_eq!(
+            parse_timestamp("2005-10-29 12:43:29 +0000"),
+            Some(1_130_589_809)
+        );
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        let before = now();
+        let week_ago = parse_timestamp("1 week ago").unwrap();
+        let after = now();
+        assert!((before..=after).contains(&(week_ago + 7 * 86_400)));
+        assert_eq!(parse_timestamp("1 eon ago"), None);
     }
 
     #[test]
