@@ -28,7 +28,7 @@ pub enum Command {
     #[command(subcommand)]
     Ignition(IgnitionCommand),
     /// Work with OSTree repositories, like `ostree`.
-    Ostree(crate::args_ostree::OstreeArgs),
+    Ostree(Box<crate::args_ostree::OstreeArgs>),
     /// Show the deployments of this system, like `rpm-ostree status`.
     Status(crate::args_admin::StatusArgs),
     /// Boot the previous deployment next, like `rpm-ostree rollback`.

@@ -42,11 +42,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Butane(args) => butane::run(args, &printer),
         Command::Ignition(command) => ignition::run(command, &printer),
-        Command::Ostree(args_ostree::OstreeArgs {
-            verb: Some(args_ostree::OstreeVerb::Admin(admin)),
-            ..
-        }) => admin::run(admin, &printer),
-        Command::Ostree(args) => ostree::run(args, &printer),
+        Command::Ostree(args) => match *args {
+            args_ostree::OstreeArgs {
+                verb: Some(args_ostree::OstreeVerb::Admin(admin)),
+                ..
+            } => admin::run(admin, &printer),
+            args => ostree::run(args, &printer),
+        },
         Command::Status(args) => host::status(args, &printer),
         Command::Rollback(args) => host::rollback(args, &printer),
         Command::Kargs(args) => host::kargs(args, &printer),

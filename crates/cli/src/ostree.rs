@@ -635,7 +635,7 @@ mod tests {
         let Command::Ostree(args) = cli.command else {
             panic!("not an ostree command")
         };
-        run(args, &Printer::new()).unwrap()
+        run(*args, &Printer::new()).unwrap()
     }
 
     /// Corruption: a flipped byte in an object makes `ferro ostree fsck` exit 1.

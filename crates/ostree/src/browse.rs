@@ -397,6 +397,38 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Refuses `target` when its commit is older than `current`'s: what `pull -T` and
+/// upgrades check, so that a replayed old commit cannot roll a machine back.
+pub fn check_not_older(repo: &Repo, current: &Checksum, target: &Checksum) -> Result<(), Error> {
+    check_not_older_from(repo, current, repo, target)
+}
+
+/// [`check_not_older`] for a `target` read from another repository (a local remote
+/// about to be pulled from).
+pub fn check_not_older_from(
+    repo: &Repo,
+    current: &Checksum,
+    source: &Repo,
+    target: &Checksum,
+) -> Result<(), Error> {
+    if current == target {
+        return Ok(());
+    }
+    let (current_time, target_time) = (
+        repo.load_commit(current)?.timestamp,
+        source.load_commit(target)?.timestamp,
+    );
+    if target_time < current_time {
+        return Err(Error::Downgrade {
+            target: *target,
+            target_time,
+            current: *current,
+            current_time,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,36 +482,4 @@ mod tests {
         };
         assert_eq!(e.to_line(false), "l00777 0 0      0 /link -> hello.txt");
     }
-}
-
-/// Refuses `target` when its commit is older than `current`'s: what `pull -T` and
-/// upgrades check, so that a replayed old commit cannot roll a machine back.
-pub fn check_not_older(repo: &Repo, current: &Checksum, target: &Checksum) -> Result<(), Error> {
-    check_not_older_from(repo, current, repo, target)
-}
-
-/// [`check_not_older`] for a `target` read from another repository (a local remote
-/// about to be pulled from).
-pub fn check_not_older_from(
-    repo: &Repo,
-    current: &Checksum,
-    source: &Repo,
-    target: &Checksum,
-) -> Result<(), Error> {
-    if current == target {
-        return Ok(());
-    }
-    let (current_time, target_time) = (
-        repo.load_commit(current)?.timestamp,
-        source.load_commit(target)?.timestamp,
-    );
-    if target_time < current_time {
-        return Err(Error::Downgrade {
-            target: *target,
-            target_time,
-            current: *current,
-            current_time,
-        });
-    }
-    Ok(())
 }

@@ -118,7 +118,10 @@ impl Repo {
         let fanout = &self.object_dirs().fanout[usize::from(id.0[0])];
         let temp = match open_dir(fanout, parent) {
             Some(dir) => match publish(temp, dir, name, &dest, Collision::Keep, durability) {
-                Ok(published) => return Ok(self.count(kind, published, bytes)),
+                Ok(published) => {
+                    self.count(kind, published, bytes);
+                    return Ok(());
+                }
                 Err((temp, e)) if e.kind() == io::ErrorKind::NotFound => temp,
                 Err((_, e)) => return Err(e.into()),
             },
