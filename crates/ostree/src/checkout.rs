@@ -397,20 +397,7 @@ impl Writer<'_> {
         let Some((mut file, placed)) = made else {
             return Ok(Made::Kept);
         };
-        let copied = content
-            .reader
-            .copy_to_file(&mut file)
-            .map_err(io_err("write", dest))?;
-        if copied != content.size {
-            return Err(Error::Unsupported {
-                verb: "check out",
-                path: dest.to_owned(),
-                detail: format!(
-                    "object {id} has {copied} bytes, its header says {}",
-                    content.size
-                ),
-            });
-        }
+        copy_whole(id, &mut content, &mut file, dest)?;
         if !self.options.user_mode {
             let header = &content.header;
             std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
@@ -450,20 +437,7 @@ impl Writer<'_> {
                 &dir,
                 0o600,
             )?;
-            let copied = content
-                .reader
-                .copy_to_file(temp.file())
-                .map_err(io_err("write", &cached))?;
-            if copied != content.size {
-                return Err(Error::Unsupported {
-                    verb: "check out",
-                    path: dest.to_owned(),
-                    detail: format!(
-                        "object {id} has {copied} bytes, its header says {}",
-                        content.size
-                    ),
-                });
-            }
+            copy_whole(id, content, temp.file(), &cached)?;
             let file = temp.file();
             file.set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(io_err("set mode of", &cached))?;
@@ -565,6 +539,31 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// Copies the bytes of object `id` into `out` (named `shown` in errors), refusing an
+/// object with fewer or more bytes than its header says.
+fn copy_whole(
+    id: &Checksum,
+    content: &mut crate::content::Content,
+    out: &mut fs::File,
+    shown: &Path,
+) -> Result<(), Error> {
+    let copied = content
+        .reader
+        .copy_to_file(out)
+        .map_err(io_err("write", shown))?;
+    if copied != content.size {
+        return Err(Error::Unsupported {
+            verb: "check out",
+            path: shown.to_owned(),
+            detail: format!(
+                "object {id} has {copied} bytes, its header says {}",
+                content.size
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Sets recorded xattrs; called after the chown, which would drop `security.capability`.

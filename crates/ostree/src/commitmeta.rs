@@ -22,11 +22,17 @@ const MAX_COMMITMETA: u64 = 128 << 20;
 impl Repo {
     /// `objects/XX/REST.commitmeta` for a commit.
     pub fn commitmeta_path(&self, commit: &Checksum) -> PathBuf {
+        self.commit_sidecar_path(commit, "commitmeta")
+    }
+
+    /// `objects/XX/REST.EXT`: a file kept beside commit `commit`'s object, named by its
+    /// id (detached metadata, a tombstone).
+    pub(crate) fn commit_sidecar_path(&self, commit: &Checksum, ext: &str) -> PathBuf {
         let hex = commit.to_hex();
         self.path()
             .join("objects")
             .join(&hex[..2])
-            .join(format!("{}.commitmeta", &hex[2..]))
+            .join(format!("{}.{ext}", &hex[2..]))
     }
 
     /// A commit's detached metadata; `None` when it has none.

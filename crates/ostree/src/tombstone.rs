@@ -19,11 +19,7 @@ const KEY: &str = "tombstone-commits";
 impl Repo {
     /// Where the tombstone of commit `id` is kept.
     pub fn tombstone_path(&self, id: &Checksum) -> PathBuf {
-        let hex = id.to_hex();
-        self.path()
-            .join("objects")
-            .join(&hex[..2])
-            .join(format!("{}.tombstone-commit", &hex[2..]))
+        self.commit_sidecar_path(id, "tombstone-commit")
     }
 
     /// Whether deleted commits leave tombstones (`[core] tombstone-commits`).
