@@ -477,6 +477,9 @@ pub struct OstreeDeltaGenerateArgs {
     /// Use bsdiff only for files of at most this many megabytes.
     #[arg(long, value_name = "MB", default_value_t = 128)]
     pub max_bsdiff_size: u64,
+    /// Write the superblock big-endian, as a big-endian machine would.
+    #[arg(long)]
+    pub swap_endianness: bool,
 }
 
 /// `ferro ostree sign`.

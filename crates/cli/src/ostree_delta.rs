@@ -91,6 +91,7 @@ fn run_generate(
             Compression::Xz
         },
         max_bsdiff_size: (!args.disable_bsdiff).then_some(args.max_bsdiff_size << 20),
+        swap_endianness: args.swap_endianness,
     };
     printer.outln("Generating static delta:")?;
     match from {

@@ -351,6 +351,7 @@ fn ostree_pulls_ferro_deltas() {
             max_chunk_size: 500_000,
             compression: Compression::Xz,
             max_bsdiff_size: Some(128 << 20),
+            swap_endianness: false,
         },
     )
     .unwrap();
@@ -364,6 +365,8 @@ fn ostree_pulls_ferro_deltas() {
             max_chunk_size: 32 << 20,
             compression: Compression::Xz,
             max_bsdiff_size: Some(128 << 20),
+            // Big-endian, as a big-endian machine writes it: `ostree` must read it too.
+            swap_endianness: true,
         },
     )
     .unwrap();

@@ -54,6 +54,9 @@ pub struct GenerateOptions {
     /// disables bsdiff. bsdiff needs about 17 bytes of memory per byte of the old file
     /// (OSTree's default limit: 128 MiB).
     pub max_bsdiff_size: Option<u64>,
+    /// Write the superblock's numbers big-endian (`ostree.endianness` `B`), as a
+    /// big-endian machine would (`--swap-endianness`): what tests of readers need.
+    pub swap_endianness: bool,
 }
 
 /// What was written.
@@ -97,17 +100,17 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
             _ => builder.add(repo, *kind, id)?,
         }
         if builder.blob.len() as u64 >= options.max_chunk_size {
-            parts.push(std::mem::take(&mut builder).finish(options.compression));
+            parts.push(std::mem::take(&mut builder).finish(options));
         }
     }
     if !builder.objects.is_empty() || parts.is_empty() {
-        parts.push(builder.finish(options.compression));
+        parts.push(builder.finish(options));
     }
     let mut metadata: Metadata = vec![(
         "ostree.endianness".into(),
         Variant {
             type_str: "y".into(),
-            data: vec![b'l'],
+            data: vec![if options.swap_endianness { b'B' } else { b'l' }],
         },
     )];
     let mut size = 0;
@@ -132,7 +135,12 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
         .map_or(0, |d| d.as_secs());
     let superblock = gv::structure(vec![
         Member::var(metadata_bytes(&metadata), 8),
-        Member::u64_be(now),
+        // Big-endian; in a swapped superblock every number is swapped, this one too.
+        if options.swap_endianness {
+            Member::u64_le(now)
+        } else {
+            Member::u64_be(now)
+        },
         Member::bytes(options.from.as_ref().map_or(&[][..], |f| f.as_bytes())),
         Member::bytes(options.to.as_bytes()),
         Member::var(commit, 8),
@@ -333,7 +341,8 @@ impl PartBuilder {
     }
 
     /// The stored part and its superblock entry.
-    fn finish(self, compression: Compression) -> (Vec<u8>, Vec<u8>) {
+    fn finish(self, options: &GenerateOptions) -> (Vec<u8>, Vec<u8>) {
+        let compression = options.compression;
         let modes: Vec<u8> = self
             .modes
             .iter()
@@ -356,12 +365,25 @@ impl PartBuilder {
                     .expect("writing to a Vec cannot fail")
             }
         };
+        // In the byte order `ostree.endianness` declares.
+        let (version, size, usize) = if options.swap_endianness {
+            (
+                Member::u32_be(PART_VERSION),
+                Member::u64_be(stored.len() as u64),
+                Member::u64_be(self.uncompressed),
+            )
+        } else {
+            (
+                Member::u32_be(PART_VERSION.swap_bytes()),
+                Member::u64_le(stored.len() as u64),
+                Member::u64_le(self.uncompressed),
+            )
+        };
         let entry = gv::structure(vec![
-            // Little-endian, as `ostree.endianness` declares.
-            Member::u32_be(PART_VERSION.swap_bytes()),
+            version,
             Member::bytes(Checksum::of(&stored).as_bytes()),
-            Member::u64_le(stored.len() as u64),
-            Member::u64_le(self.uncompressed),
+            size,
+            usize,
             Member::bytes(&self.objects),
         ]);
         (stored, entry)

@@ -170,7 +170,11 @@ impl Superblock {
         Ok(Superblock {
             metadata,
             big_endian: matches!(endian, Endian::Big),
-            timestamp: gv::read_u64_be("delta timestamp", top[1])?,
+            // Big-endian, and swapped with everything else in a swapped superblock.
+            timestamp: match endian {
+                Endian::Big => gv::read_u64_be("delta timestamp", top[1])?.swap_bytes(),
+                Endian::Little => gv::read_u64_be("delta timestamp", top[1])?,
+            },
             from,
             to: read_checksum("delta to", top[3])?,
             commit: top[4].to_vec(),
