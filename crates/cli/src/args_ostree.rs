@@ -586,10 +586,14 @@ pub enum OstreeRemoteVerb {
         /// Succeed without changes when the remote exists.
         #[arg(long)]
         if_not_exists: bool,
+        /// Another tool fetches from this remote (e.g. `ostree-rs-ext`); URL optional.
+        #[arg(long, value_name = "NAME")]
+        custom_backend: Option<String>,
         /// The remote's name.
         name: String,
         /// Where its archive repository is served.
-        url: String,
+        #[arg(required_unless_present = "custom_backend")]
+        url: Option<String>,
         /// Refs `pull NAME` fetches by default.
         branches: Vec<String>,
     },

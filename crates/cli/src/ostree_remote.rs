@@ -28,6 +28,7 @@ pub fn run_remote(
             collection_id,
             force,
             if_not_exists,
+            custom_backend,
             name,
             url,
             branches,
@@ -47,14 +48,15 @@ pub fn run_remote(
                 sign_verify: sign_verify.or(no_sign_verify.then_some(SignVerify::Off)),
                 collection_id,
                 replace: force,
+                custom_backend,
             };
-            match repo.remote_add_with(&name, &url, &how) {
+            match repo.remote_add_with(&name, url.as_deref().unwrap_or(""), &how) {
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
             }
         }
         OstreeRemoteVerb::ShowUrl { name } => {
-            printer.outln(repo.remote(&name)?.url)?;
+            printer.outln(repo.remote(&name)?.require_url()?)?;
         }
         OstreeRemoteVerb::List { show_urls } => {
             let remotes = repo.remote_list()?;

@@ -127,8 +127,13 @@ fn pull_file(
 /// `ostree remote summary` and `remote refs` read it.
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
+    let url = remote.require_url()?;
     let policy = RemotePolicy::for_remote(&remote)?;
-    fetch_summary(&Fetcher::new(&remote.url)?, remote_name, &policy)
+    let fetcher = match url.strip_prefix("file://") {
+        Some(_) => Fetcher::for_dir(url),
+        None => Fetcher::new(url)?,
+    };
+    fetch_summary(&fetcher, remote_name, &policy)
 }
 
 /// Fetches the remote's summary and, when its policy says so, refuses it unless
@@ -209,6 +214,19 @@ pub fn pull(
         return Err(PullError::DeltasInArchive);
     }
     let remote = repo.remote(remote_name)?;
+    if let Some(backend) = remote.get("custom-backend") {
+        return Err(PullError::CustomBackend {
+            remote: remote_name.to_owned(),
+            backend: backend.to_owned(),
+        });
+    }
+    if let Some(message) = remote.get("unconfigured-state") {
+        return Err(PullError::Unconfigured {
+            remote: remote_name.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+    remote.require_url()?;
     let fetcher = match remote.url.strip_prefix("file://") {
         // A local archive repository is read as over HTTP (deltas, signatures, the
         // summary), as OSTree does; one of another mode is imported object by object.

@@ -133,6 +133,23 @@ pub enum PullError {
     /// `--require-static-deltas` into an archive repository (ostree's wording).
     #[error("Can't use static deltas in an archive repo")]
     DeltasInArchive,
+    /// The remote is fetched from by another tool (`custom-backend`).
+    #[error("remote '{remote}' uses custom backend '{backend}'")]
+    CustomBackend {
+        /// The remote.
+        remote: String,
+        /// Its `custom-backend`.
+        backend: String,
+    },
+    /// The remote says it cannot be used yet (`unconfigured-state`, e.g. a
+    /// subscription is needed); the message is the remote's.
+    #[error("remote '{remote}' is not configured: {message}")]
+    Unconfigured {
+        /// The remote.
+        remote: String,
+        /// Its `unconfigured-state`.
+        message: String,
+    },
     /// `--require-static-deltas` and the remote has no delta to the commit.
     #[error("Static deltas required, but none found for {0}")]
     DeltasRequired(String),

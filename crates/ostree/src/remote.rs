@@ -18,8 +18,8 @@ pub enum Error {
     /// A name OSTree would reject.
     #[error("invalid remote name '{0}'")]
     InvalidName(String),
-    /// The remote has no `url`.
-    #[error("remote '{0}' has no url")]
+    /// The remote has no `url` (OSTree's wording).
+    #[error("No \"url\" option in remote \"{0}\"")]
     NoUrl(String),
     /// Reading or writing `config` failed.
     #[error(transparent)]
@@ -41,6 +41,9 @@ pub struct RemoteAdd {
     pub collection_id: Option<String>,
     /// Replace a remote of that name (`--force`).
     pub replace: bool,
+    /// `custom-backend` (`--custom-backend`): another tool fetches from this remote
+    /// (`ostree-rs-ext` for container images); the URL is then optional.
+    pub custom_backend: Option<String>,
 }
 
 /// A remote's signature requirement, as `remote add` takes it.
@@ -101,6 +104,14 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Its URL, refused (OSTree's wording) when it has none (a custom backend's).
+    pub fn require_url(&self) -> Result<&str, Error> {
+        if self.url.is_empty() {
+            return Err(Error::NoUrl(self.name.clone()));
+        }
+        Ok(&self.url)
+    }
+
     /// An option's value (the last one when a key repeats, as `GKeyFile` reads it).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.options
@@ -165,7 +176,12 @@ impl Repo {
             }
             config.remove_group(&group);
         }
-        config.set(&group, "url", url);
+        if !url.is_empty() || how.custom_backend.is_none() {
+            config.set(&group, "url", url);
+        }
+        if let Some(backend) = &how.custom_backend {
+            config.set(&group, "custom-backend", backend);
+        }
         if !how.branches.is_empty() {
             config.set_list(&group, "branches", &how.branches);
         }
@@ -211,17 +227,31 @@ impl Repo {
             .collect();
         names.sort();
         names.dedup();
-        names
+        let mut remotes: Vec<Remote> = names
             .into_iter()
             .map(|name| remote_from(&config, name))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // A repository with `[core] parent` also has its parent's remotes (its own
+        // win on a name clash), as OSTree lists them.
+        if let Some(parent) = self.parent() {
+            for remote in parent.remote_list()? {
+                if !remotes.iter().any(|r| r.name == remote.name) {
+                    remotes.push(remote);
+                }
+            }
+            remotes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(remotes)
     }
 
     /// One remote's configuration.
     pub fn remote(&self, name: &str) -> Result<Remote, Error> {
         let config = self.read_config()?;
         if !config.has_group(&group_name(name)) {
-            return Err(Error::NotFound(name.to_owned()));
+            return match self.parent() {
+                Some(parent) => parent.remote(name),
+                None => Err(Error::NotFound(name.to_owned())),
+            };
         }
         remote_from(&config, name.to_owned())
     }
@@ -229,9 +259,12 @@ impl Repo {
 
 fn remote_from(config: &KeyFile, name: String) -> Result<Remote, Error> {
     let group = group_name(&name);
-    let url = config
-        .get(&group, "url")
-        .ok_or_else(|| Error::NoUrl(name.clone()))?;
+    // A remote another tool fetches from may have no URL; users of the URL refuse it.
+    let url = match config.get(&group, "url") {
+        Some(url) => url,
+        None if config.get(&group, "custom-backend").is_some() => String::new(),
+        None => return Err(Error::NoUrl(name.clone())),
+    };
     Ok(Remote {
         url,
         branches: config.get_list(&group, "branches").unwrap_or_default(),
