@@ -19,6 +19,58 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `ferro ostree` options that belong to a verb but come before it, moved after it:
+/// `ostree` parses options wherever they are (`ostree --repo=r --depth=0 pull …`), clap
+/// only after the subcommand that defines them. Only `--name[=value]` and `-x` words
+/// move (a value in the next word stays ambiguous); the options of `ferro ostree`
+/// itself stay where they are, and `ostree`'s global `-v`/`--verbose` (its debug log)
+/// is dropped there.
+pub fn hoist_ostree_options(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    /// Options `ferro ostree` itself defines (global ones included).
+    const OWN: [&str; 6] = [
+        "--repo",
+        "--sysroot",
+        "--print-metadata-key",
+        "--timestamp",
+        "--version",
+        "--help",
+    ];
+    if args.get(1).is_none_or(|a| a != "ostree") {
+        return args;
+    }
+    let (head, rest) = args.split_at(2);
+    let mut own = Vec::new();
+    let mut moved = Vec::new();
+    let mut words = rest.iter();
+    let mut verb = None;
+    for word in words.by_ref() {
+        let text = word.to_string_lossy();
+        if !text.starts_with('-') || text == "-" {
+            verb = Some(word.clone());
+            break;
+        }
+        let name = text.split('=').next().unwrap_or_default();
+        if text == "-v" || text == "--verbose" {
+            continue;
+        }
+        if OWN.contains(&name) || text == "-h" {
+            own.push(word.clone());
+        } else {
+            moved.push(word.clone());
+        }
+    }
+    let Some(verb) = verb else {
+        return args;
+    };
+    head.iter()
+        .cloned()
+        .chain(own)
+        .chain(std::iter::once(verb))
+        .chain(moved)
+        .chain(words.cloned())
+        .collect()
+}
+
 /// The tools.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -232,6 +284,37 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// `ostree --repo=r --depth=0 pull origin main`: verb options before the verb.
+    #[test]
+    fn verb_options_before_the_verb_move_after_it() {
+        let words = |text: &str| {
+            text.split(' ')
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            hoist_ostree_options(words("ferro ostree --repo=r --depth=0 pull origin main")),
+            words("ferro ostree --repo=r pull --depth=0 origin main")
+        );
+        assert_eq!(
+            hoist_ostree_options(words("ferro ostree --timestamp=@1 --repo=r commit -b x")),
+            words("ferro ostree --timestamp=@1 --repo=r commit -b x")
+        );
+        assert_eq!(
+            hoist_ostree_options(words("ferro ostree --repo=r -v pull o")),
+            words("ferro ostree --repo=r pull o")
+        );
+        assert_eq!(
+            hoist_ostree_options(words("ferro status --json")),
+            words("ferro status --json")
+        );
+        let cli = Cli::try_parse_from(hoist_ostree_options(words(
+            "ferro ostree --repo=r --depth=0 pull origin main",
+        )))
+        .unwrap();
+        assert!(matches!(cli.command, Command::Ostree(_)));
     }
 
     /// Issue 15: `ostree` scripts repeat `--repo`; the last one wins, as in `ostree`.

@@ -33,7 +33,7 @@ pub use exit::ExitStatus;
 use printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args::hoist_ostree_options(std::env::args_os().collect()));
     let printer = Printer::new();
     let style = match cli.command {
         Command::Ostree(_) => exit::ErrorStyle::Ostree,

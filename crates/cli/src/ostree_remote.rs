@@ -140,7 +140,9 @@ pub fn run_pull(
     let bar = Bar(printer.spinner("Receiving metadata"));
     let result = pull(repo, &remote, &refs, &options, &bar);
     bar.0.finish_and_clear();
-    let report = result.with_context(|| format!("could not pull from '{remote}'"))?;
+    // Reported as `ostree` reports it, without a prefix: scripts match the start of
+    // the message, and every pull error names the remote, URL or object it is about.
+    let report = result?;
     if let Some((parts, size, usize)) = report.dry_run {
         printer.outln(format_args!(
             "Delta update: 0/{parts} parts, {}/{}, {} total uncompressed",

@@ -235,8 +235,8 @@ pub fn pull(
         // A URL that cannot be fetched is the first thing to report.
         None => Some(Fetcher::new(&remote.url)?),
     };
-    let policy = RemotePolicy::for_remote(&remote)?;
     let Some(fetcher) = fetcher else {
+        let policy = RemotePolicy::for_remote(&remote)?;
         let path = remote.url.trim_start_matches("file://");
         return pull_file(
             repo,
@@ -251,13 +251,20 @@ pub fn pull(
         url: remote.url.clone(),
         mode,
     };
+    // No `config`: no repository there (a wrong URL), said as the server said it.
     let config = fetcher
         .get_bytes("config", MAX_SMALL)?
-        .ok_or_else(|| not_archive("missing ('config' not found)".into()))?;
+        .ok_or_else(|| FetchError::Status {
+            url: fetcher.url("config"),
+            status: 404,
+        })?;
     let mode = repo::mode_from_config(&String::from_utf8_lossy(&config)).map_err(not_archive)?;
     if mode != RepoMode::Archive {
         return Err(not_archive(mode.name().into()));
     }
+    // After the repository is known to be there, as `ostree` checks: a wrong URL is
+    // reported as such before what the remote's signature settings demand.
+    let policy = RemotePolicy::for_remote(&remote)?;
     let invalid_summary = |source| PullError::Invalid {
         object: fetcher.url("summary"),
         problem: source,
@@ -313,9 +320,18 @@ pub fn pull(
         };
         let id = match &summary {
             Some(summary) => summary.iter().find(|(n, _)| *n == name).map(|(_, id)| *id),
-            None => fetcher
-                .get_bytes(&format!("refs/heads/{name}"), MAX_SMALL)?
-                .and_then(|text| String::from_utf8_lossy(&text).trim().parse().ok()),
+            None => match fetcher.get_bytes(&format!("refs/heads/{name}"), MAX_SMALL)? {
+                Some(text) => {
+                    let text = String::from_utf8_lossy(&text).trim().to_owned();
+                    // A server answering with a page instead of a checksum is named,
+                    // not taken for a missing ref.
+                    Some(text.parse().map_err(|_| PullError::InvalidRef {
+                        name: name.clone(),
+                        content: text.replace('\n', " ").chars().take(200).collect(),
+                    })?)
+                }
+                None => None,
+            },
         }
         .ok_or_else(not_found)?;
         let local = if options.mirror {

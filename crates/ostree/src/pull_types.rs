@@ -133,6 +133,14 @@ pub enum PullError {
     /// `--require-static-deltas` into an archive repository (ostree's wording).
     #[error("Can't use static deltas in an archive repo")]
     DeltasInArchive,
+    /// A ref file of the remote holds something other than a checksum.
+    #[error("Fetching checksum for ref ((empty), {name}): Invalid rev {content}")]
+    InvalidRef {
+        /// The ref.
+        name: String,
+        /// What it holds (its start).
+        content: String,
+    },
     /// The remote is fetched from by another tool (`custom-backend`).
     #[error("remote '{remote}' uses custom backend '{backend}'")]
     CustomBackend {
