@@ -389,7 +389,8 @@ fn summary_view_without_a_summary_says_how_to_make_one() {
 }
 
 /// A remote added without `--no-gpg-verify` requires GPG signatures, as in OSTree;
-/// ferro cannot check them, so the pull is refused before anything is fetched.
+/// ferro cannot check them, so the pull is refused before any object is fetched (only
+/// whether a repository is there at all is asked first, to report a wrong URL as such).
 #[test]
 fn pull_from_a_remote_that_requires_gpg_is_refused() {
     let tmp = tempfile::tempdir().unwrap();

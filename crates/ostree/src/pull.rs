@@ -235,8 +235,25 @@ pub fn pull(
         // A URL that cannot be fetched is the first thing to report.
         None => Some(Fetcher::new(&remote.url)?),
     };
+    // What the remote's signature settings demand is known before anything is fetched;
+    // when they cannot be met, a URL with no repository behind it is still reported
+    // first, as `ostree` reports it (a 404), since that is the mistake to fix.
+    let policy = match RemotePolicy::for_remote(&remote) {
+        Ok(policy) => policy,
+        Err(refused) => {
+            if let Some(fetcher) = &fetcher
+                && let Ok(None) = fetcher.get_bytes("config", MAX_SMALL)
+            {
+                return Err(FetchError::Status {
+                    url: fetcher.url("config"),
+                    status: 404,
+                }
+                .into());
+            }
+            return Err(refused.into());
+        }
+    };
     let Some(fetcher) = fetcher else {
-        let policy = RemotePolicy::for_remote(&remote)?;
         let path = remote.url.trim_start_matches("file://");
         return pull_file(
             repo,
@@ -262,9 +279,6 @@ pub fn pull(
     if mode != RepoMode::Archive {
         return Err(not_archive(mode.name().into()));
     }
-    // After the repository is known to be there, as `ostree` checks: a wrong URL is
-    // reported as such before what the remote's signature settings demand.
-    let policy = RemotePolicy::for_remote(&remote)?;
     let invalid_summary = |source| PullError::Invalid {
         object: fetcher.url("summary"),
         problem: source,
