@@ -383,22 +383,21 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             for problem in &report.problems {
                 printer.errln(format_args!("{prefix}{problem}"));
             }
-            let missing: Vec<_> = report
+            // Commits reaching a missing object, or a corrupt one now deleted, are
+            // marked partial so that the next pull completes them.
+            let mut gone: Vec<_> = report
                 .problems
                 .iter()
                 .filter(|p| p.kind == fsck::ProblemKind::Missing)
                 .cloned()
                 .collect();
-            let mut partial = fsck::mark_partial(&repo, &missing)?;
             if delete {
                 for problem in fsck::delete_corrupt(&repo, &report)? {
                     printer.errln(format_args!("deleted corrupted object {}", problem.object));
-                    partial.extend(problem.commit);
+                    gone.push(problem);
                 }
             }
-            partial.sort();
-            partial.dedup();
-            for commit in partial {
+            for commit in fsck::mark_partial(&repo, &gone)? {
                 printer.errln(format_args!("Marking commit as partial: {commit}"));
             }
             if !quiet {

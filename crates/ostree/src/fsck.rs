@@ -150,13 +150,33 @@ pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, 
 /// Marks the commits of `problems` (objects missing, or corrupt ones deleted) partial
 /// (`state/CSUM.commitpartial`), as `ostree fsck` does, so that the next pull walks
 /// them whole and fetches what is missing; returns the commits marked, each once.
+///
+/// Every commit whose tree reaches one of the objects is marked, not only the one whose
+/// walk found it (a file shared by a ref's commit and its parent makes both partial).
 pub fn mark_partial(repo: &Repo, problems: &[Problem]) -> Result<Vec<Checksum>, Error> {
+    let bad: Vec<&Problem> = problems
+        .iter()
+        .filter(|p| p.kind != ProblemKind::DanglingRef && p.commit.is_some())
+        .collect();
+    if bad.is_empty() {
+        return Ok(Vec::new());
+    }
+    let objects: HashSet<(Checksum, u8)> = bad
+        .iter()
+        .filter_map(|p| {
+            let (id, ext) = p.object.split_once('.')?;
+            Some((id.parse().ok()?, ObjectType::from_extension(ext)? as u8))
+        })
+        .collect();
+    let none = HashSet::new();
     let mut marked = Vec::new();
-    for problem in problems {
-        let Some(commit) = problem.commit else {
-            continue;
+    for commit in repo.list_objects(ObjectType::Commit)? {
+        let reaches = match crate::prune::reachable(repo, &[commit], Some(0), &none) {
+            Ok(reached) => !reached.is_disjoint(&objects),
+            // A tree too damaged to walk: the commits whose walk found it.
+            Err(_) => bad.iter().any(|p| p.commit == Some(commit)),
         };
-        if problem.kind == ProblemKind::DanglingRef || marked.contains(&commit) {
+        if !reaches {
             continue;
         }
         let marker = repo
