@@ -118,6 +118,9 @@ pub enum AdminVerb {
         /// Start from the running kernel's arguments (`/proc/cmdline`).
         #[arg(long)]
         karg_proc_cmdline: bool,
+        /// Start from no kernel arguments, not the merge deployment's.
+        #[arg(long, conflicts_with = "karg_proc_cmdline")]
+        karg_none: bool,
         /// Keep every existing deployment.
         #[arg(long)]
         retain: bool,

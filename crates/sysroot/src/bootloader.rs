@@ -163,6 +163,9 @@ impl Sysroot {
             if let Some(initramfs) = initramfs {
                 entry.push("initrd", &format!("{boot}/{initramfs}"));
             }
+            if let Some(devicetree) = layout.devicetree_name() {
+                entry.push("devicetree", &format!("{boot}/{devicetree}"));
+            }
             let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
             write_file(
                 &path,

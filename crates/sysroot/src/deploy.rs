@@ -34,6 +34,9 @@ pub struct DeployOptions {
     /// Start the kernel arguments from the running kernel's command line instead of
     /// the merge deployment's (`--karg-proc-cmdline`).
     pub karg_proc_cmdline: bool,
+    /// Start from no kernel arguments at all (`--karg-none`), not the merge
+    /// deployment's.
+    pub karg_none: bool,
     /// Use no merge deployment (`--no-merge`): `/etc` is the new default one and the
     /// kernel arguments start empty.
     pub no_merge: bool,
@@ -196,7 +199,9 @@ impl Sysroot {
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))?;
         fsutil::remove_tree(&staging)?;
 
-        let mut kargs = if options.karg_proc_cmdline {
+        let mut kargs = if options.karg_none {
+            Default::default()
+        } else if options.karg_proc_cmdline {
             self.proc_cmdline_kargs()?
         } else {
             merge.as_ref().map(|d| d.kargs.clone()).unwrap_or_default()

@@ -1,6 +1,8 @@
 //! Kernel discovery in a deployment (`usr/lib/modules/KVER/vmlinuz` + optional
-//! `initramfs.img`), the boot checksum that names `/boot/ostree/OS-BOOTCSUM`, and the
-//! copy of the kernel into `/boot`.
+//! `initramfs.img` and `devicetree`, or OSTree's legacy layout: `vmlinuz-CSUM`,
+//! `initramfs-CSUM`, `devicetree-CSUM` in `usr/lib/ostree-boot` or `boot`), the boot
+//! checksum that names `/boot/ostree/OS-BOOTCSUM`, and the copy of the kernel into
+//! `/boot`.
 
 use std::fs::{self, File};
 use std::io;
@@ -22,6 +24,8 @@ pub struct KernelLayout {
     pub vmlinuz: PathBuf,
     /// The initramfs inside the deployment, if any.
     pub initramfs: Option<PathBuf>,
+    /// The device tree blob inside the deployment, if any (boards without ACPI).
+    pub devicetree: Option<PathBuf>,
 }
 
 impl KernelLayout {
@@ -36,30 +40,62 @@ impl KernelLayout {
             Err(e) => return Err(ferro_sys::io_err("list", &modules)(e).into()),
         };
         names.sort();
+        let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
         for kver in names {
             let dir = modules.join(&kver);
             let vmlinuz = dir.join("vmlinuz");
-            if !fs::symlink_metadata(&vmlinuz).is_ok_and(|m| m.is_file()) {
+            if !is_file(&vmlinuz) {
                 continue;
             }
             let initramfs = ["initramfs.img", "initramfs"]
                 .iter()
                 .map(|n| dir.join(n))
-                .find(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
+                .find(|p| is_file(p));
+            let devicetree = Some(dir.join("devicetree")).filter(|p| is_file(p));
             return Ok(KernelLayout {
                 kver,
                 vmlinuz,
                 initramfs,
+                devicetree,
+            });
+        }
+        // OSTree's legacy layout: the files carry the boot checksum in their names.
+        for legacy in ["usr/lib/ostree-boot", "boot"] {
+            let dir = deployment.join(legacy);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut kernels: Vec<String> = entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|n| n.strip_prefix("vmlinuz-").map(str::to_owned))
+                .collect();
+            kernels.sort();
+            let Some(suffix) = kernels
+                .into_iter()
+                .find(|s| is_file(&dir.join(format!("vmlinuz-{s}"))))
+            else {
+                continue;
+            };
+            let named =
+                |prefix: &str| Some(dir.join(format!("{prefix}-{suffix}"))).filter(|p| is_file(p));
+            return Ok(KernelLayout {
+                vmlinuz: dir.join(format!("vmlinuz-{suffix}")),
+                initramfs: named("initramfs"),
+                devicetree: named("devicetree"),
+                kver: suffix,
             });
         }
         Err(Error::NoKernel(deployment.to_owned()))
     }
 
-    /// SHA-256 of the kernel followed by the initramfs, hex: OSTree's boot checksum,
-    /// shared by deployments with identical boot files.
+    /// SHA-256 of the kernel, the initramfs and the device tree, hex: OSTree's boot
+    /// checksum, shared by deployments with identical boot files.
     pub fn bootcsum(&self) -> Result<String, Error> {
         let mut hasher = Sha256::new();
-        for path in std::iter::once(&self.vmlinuz).chain(&self.initramfs) {
+        let files = std::iter::once(&self.vmlinuz)
+            .chain(&self.initramfs)
+            .chain(&self.devicetree);
+        for path in files {
             let mut file = File::open(path).at("open", path)?;
             io::copy(&mut file, &mut hasher).at("read", path)?;
         }
@@ -78,6 +114,13 @@ impl KernelLayout {
                 .as_ref()
                 .map(|_| format!("initramfs-{}.img", self.kver)),
         )
+    }
+
+    /// The device tree's file name under `/boot/ostree/OS-BOOTCSUM/`.
+    pub fn devicetree_name(&self) -> Option<String> {
+        self.devicetree
+            .as_ref()
+            .map(|_| format!("devicetree-{}", self.kver))
     }
 }
 
@@ -100,7 +143,8 @@ impl Sysroot {
         fs::create_dir_all(&tmp).at("create directory", &tmp)?;
         let (kernel, initramfs) = layout.boot_names();
         let pairs = std::iter::once((&layout.vmlinuz, kernel))
-            .chain(layout.initramfs.iter().zip(initramfs));
+            .chain(layout.initramfs.iter().zip(initramfs))
+            .chain(layout.devicetree.iter().zip(layout.devicetree_name()));
         for (src, name) in pairs {
             let dst = tmp.join(name);
             if fs::hard_link(src, &dst).is_err() {
