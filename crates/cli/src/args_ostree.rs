@@ -257,6 +257,12 @@ pub enum OstreeVerb {
         /// Turn tombstone commits on and write one for every missing parent commit.
         #[arg(long)]
         add_tombstones: bool,
+        /// Check that every ref's commit lists the ref (and collection) it is under.
+        #[arg(long)]
+        verify_bindings: bool,
+        /// Check that every ref a commit lists in its bindings exists.
+        #[arg(long)]
+        verify_back_refs: bool,
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),

@@ -368,6 +368,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             delete,
             all: _,
             add_tombstones,
+            verify_bindings,
+            verify_back_refs,
         } => {
             if !quiet {
                 printer.outln("Validating refs...")?;
@@ -376,7 +378,14 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             if add_tombstones {
                 ferro_ostree::tombstone::add_missing_tombstones(&repo)?;
             }
-            let report = fsck::fsck(&repo)?;
+            let mut report = fsck::fsck(&repo)?;
+            let checks = ferro_ostree::fsck_bindings::BindingChecks {
+                verify_bindings,
+                verify_back_refs,
+            };
+            report
+                .problems
+                .extend(ferro_ostree::fsck_bindings::check(&repo, checks)?);
             // With --delete each problem is reported and mended, as `ostree` reports it
             // (no "error:"); the summary line below is the error.
             let prefix = if delete { "" } else { "error: " };

@@ -30,6 +30,8 @@ pub enum ProblemKind {
     Corrupt,
     /// A ref points to a commit that is not stored.
     DanglingRef,
+    /// A ref and its commit's bindings disagree ([`crate::fsck_bindings`]).
+    Binding,
 }
 
 /// One finding of [`fsck`].
@@ -56,6 +58,7 @@ impl fmt::Display for Problem {
             write!(f, "In commits {commit}: ")?;
         }
         match self.kind {
+            ProblemKind::Binding => write!(f, "{}", self.detail),
             ProblemKind::DanglingRef => write!(
                 f,
                 "Loading commit for ref {}: No such metadata object {} ({})",

@@ -70,6 +70,7 @@ pub mod diff;
 pub mod error;
 pub mod fetch;
 pub mod fsck;
+pub mod fsck_bindings;
 pub mod gvariant;
 pub mod keyfile;
 pub mod lock;
