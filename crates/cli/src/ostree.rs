@@ -60,7 +60,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let repo = Repo::open(&path)?;
+    let repo = Repo::open_located(&path, args.env_sysroot.as_deref())?;
     match verb {
         OstreeVerb::Init { .. } | OstreeVerb::External(_) | OstreeVerb::Checksum { .. } => {
             unreachable!("handled above")

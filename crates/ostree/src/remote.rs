@@ -168,14 +168,30 @@ impl Repo {
     /// `ostree remote add` with every option [`RemoteAdd`] has.
     pub fn remote_add_with(&self, name: &str, url: &str, how: &RemoteAdd) -> Result<(), Error> {
         validate_name(name)?;
-        let mut config = self.read_config()?;
         let group = group_name(name);
-        if config.has_group(&group) {
+        if self.remote(name).is_ok() {
             if !how.replace {
                 return Err(Error::Exists(name.to_owned()));
             }
-            config.remove_group(&group);
+            self.remote_delete(name)?;
         }
+        // A system repository's remotes go to the deployment's remotes.d, one file each.
+        let file = match self.remotes_dir() {
+            Some(dir)
+                if self
+                    .read_config()?
+                    .get("core", "add-remotes-config-dir")
+                    .as_deref()
+                    != Some("false") =>
+            {
+                Some(dir.join(format!("{name}.conf")))
+            }
+            _ => None,
+        };
+        let mut config = match &file {
+            Some(_) => KeyFile::parse(""),
+            None => self.read_config()?,
+        };
         if !url.is_empty() || how.custom_backend.is_none() {
             config.set(&group, "url", url);
         }
@@ -205,16 +221,50 @@ impl Repo {
                 config.set(&group, &format!("verification-{kind}-{which}"), key);
             }
         }
-        Ok(self.write_config(&config)?)
+        match file {
+            Some(file) => Ok(self.write_atomic(&file, config.to_text().as_bytes())?),
+            None => Ok(self.write_config(&config)?),
+        }
+    }
+
+    /// The remotes.d files of a system repository, parsed, with their paths.
+    fn remotes_d(&self) -> Result<Vec<(std::path::PathBuf, KeyFile)>, Error> {
+        let Some(dir) = self.remotes_dir() else {
+            return Ok(Vec::new());
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(crate::error::Error::from(crate::error::io_err("list", dir)(e)).into());
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "conf") {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    crate::error::Error::from(crate::error::io_err("read", &path)(e))
+                })?;
+                files.push((path, KeyFile::parse(&text)));
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(files)
     }
 
     /// `ostree remote delete NAME`.
     pub fn remote_delete(&self, name: &str) -> Result<(), Error> {
         let mut config = self.read_config()?;
-        if !config.remove_group(&group_name(name)) {
-            return Err(Error::NotFound(name.to_owned()));
+        if config.remove_group(&group_name(name)) {
+            return Ok(self.write_config(&config)?);
         }
-        Ok(self.write_config(&config)?)
+        for (path, mut file) in self.remotes_d()? {
+            if file.remove_group(&group_name(name)) {
+                return Ok(self.write_atomic(&path, file.to_text().as_bytes())?);
+            }
+        }
+        Err(Error::NotFound(name.to_owned()))
     }
 
     /// Every remote, sorted by name (as `ostree remote list` prints them).
@@ -231,6 +281,19 @@ impl Repo {
             .into_iter()
             .map(|name| remote_from(&config, name))
             .collect::<Result<_, _>>()?;
+        for (_, file) in self.remotes_d()? {
+            let names: Vec<String> = file
+                .group_names()
+                .filter_map(|g| g.strip_prefix("remote \"")?.strip_suffix('"'))
+                .map(str::to_owned)
+                .collect();
+            for name in names {
+                if !remotes.iter().any(|r| r.name == name) {
+                    remotes.push(remote_from(&file, name)?);
+                }
+            }
+        }
+        remotes.sort_by(|a, b| a.name.cmp(&b.name));
         // A repository with `[core] parent` also has its parent's remotes (its own
         // win on a name clash), as OSTree lists them.
         if let Some(parent) = self.parent() {
@@ -247,13 +310,18 @@ impl Repo {
     /// One remote's configuration.
     pub fn remote(&self, name: &str) -> Result<Remote, Error> {
         let config = self.read_config()?;
-        if !config.has_group(&group_name(name)) {
-            return match self.parent() {
-                Some(parent) => parent.remote(name),
-                None => Err(Error::NotFound(name.to_owned())),
-            };
+        if config.has_group(&group_name(name)) {
+            return remote_from(&config, name.to_owned());
         }
-        remote_from(&config, name.to_owned())
+        for (_, file) in self.remotes_d()? {
+            if file.has_group(&group_name(name)) {
+                return remote_from(&file, name.to_owned());
+            }
+        }
+        match self.parent() {
+            Some(parent) => parent.remote(name),
+            None => Err(Error::NotFound(name.to_owned())),
+        }
     }
 }
 

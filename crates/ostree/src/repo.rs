@@ -177,6 +177,10 @@ pub struct Repo {
     /// The repository named by `[core] parent`: objects missing here are read from
     /// it (a "shadow" repository over a system one), never written to it.
     parent: Option<std::sync::Arc<Repo>>,
+    /// `etc/ostree/remotes.d` of the deployment this repository was opened through
+    /// (a non-physical sysroot), where its remotes are kept as OSTree keeps a system
+    /// repository's; see [`Repo::with_remotes_dir`].
+    remotes_dir: Option<PathBuf>,
 }
 
 impl Repo {
@@ -211,6 +215,7 @@ impl Repo {
             mode,
             dirs: Default::default(),
             parent: None,
+            remotes_dir: None,
             policy: Policy::from_config(&text).map_err(|detail| Error::Config {
                 path: config.clone(),
                 detail,
@@ -232,6 +237,23 @@ impl Repo {
             return Some(cwd.to_owned());
         }
         sysroot.map(|root| root.join("ostree/repo"))
+    }
+
+    /// Opens the repository [`Repo::locate`] found at `path`. When it is the repository
+    /// of `sysroot` and that sysroot is a deployment rather than the physical root (it
+    /// has a `sysroot/` inside, as a booted deployment does), the deployment's
+    /// `etc/ostree/remotes.d` holds its remotes ([`Repo::with_remotes_dir`]).
+    pub fn open_located(path: &Path, sysroot: Option<&Path>) -> Result<Self, Error> {
+        let repo = Self::open(path)?;
+        Ok(match sysroot {
+            Some(root)
+                if path == root.join("ostree/repo")
+                    && fs::symlink_metadata(root.join("sysroot")).is_ok() =>
+            {
+                repo.with_remotes_dir(root)
+            }
+            _ => repo,
+        })
     }
 
     /// Opens a repository by reading its `config`.
@@ -259,7 +281,22 @@ impl Repo {
             policy,
             dirs: Default::default(),
             parent,
+            remotes_dir: None,
         })
+    }
+
+    /// This repository as the system repository of the deployment at `root` (a
+    /// "non-physical" sysroot: one with `sysroot/` inside it): remotes are also read
+    /// from `root/etc/ostree/remotes.d/*.conf`, and added there unless `[core]
+    /// add-remotes-config-dir=false`, as OSTree does.
+    pub fn with_remotes_dir(mut self, root: &Path) -> Self {
+        self.remotes_dir = Some(root.join("etc/ostree/remotes.d"));
+        self
+    }
+
+    /// Where remotes of a system repository are kept, when they are.
+    pub(crate) fn remotes_dir(&self) -> Option<&Path> {
+        self.remotes_dir.as_deref()
     }
 
     /// The repository objects missing here are read from (`[core] parent`).
