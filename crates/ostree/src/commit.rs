@@ -61,6 +61,32 @@ pub struct CommitOptions {
     /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
     /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
     pub bootable: bool,
+    /// Files hardlinked to objects of this `bare` repository (a checkout being
+    /// modified, as package layering does) are recorded under the object's id without
+    /// being read again: the device/inode → object map of [`devino_cache`], OSTree's
+    /// devino cache. Only files with more than one link are looked up.
+    pub devino: Option<std::sync::Arc<DevInoCache>>,
+}
+
+/// Device and inode of a `bare` repository's content objects → their ids.
+pub type DevInoCache = std::collections::HashMap<(u64, u64), Checksum>;
+
+/// The [`DevInoCache`] of every content object of `repo`; empty unless the repository
+/// is `bare` (where an object's inode carries exactly the owner, mode and extended
+/// attributes its id covers).
+pub fn devino_cache(repo: &Repo) -> Result<DevInoCache, Error> {
+    if repo.mode() != RepoMode::Bare {
+        return Ok(DevInoCache::new());
+    }
+    let ids = repo.list_objects(ObjectType::File)?;
+    let pairs: Vec<_> = ids
+        .par_iter()
+        .filter_map(|id| {
+            let st = fs::symlink_metadata(repo.object_path(ObjectType::File, id)).ok()?;
+            Some(((st.dev(), st.ino()), *id))
+        })
+        .collect();
+    Ok(pairs.into_iter().collect())
 }
 
 /// How source metadata becomes recorded metadata; shared by directory and tar commits
@@ -262,6 +288,15 @@ impl Walker<'_> {
         let st = file.metadata().map_err(io_err("stat", path))?;
         if !st.is_file() {
             return Err(unsupported());
+        }
+        if st.nlink() > 1
+            && self.policy.records_xattrs()
+            && self.policy.options.owner_uid.is_none()
+            && self.policy.options.owner_gid.is_none()
+            && let Some(id) = (self.policy.options.devino.as_ref())
+                .and_then(|cache| cache.get(&(st.dev(), st.ino())))
+        {
+            return Ok(*id);
         }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
         let header = FileHeader {

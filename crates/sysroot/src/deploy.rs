@@ -57,6 +57,9 @@ pub struct DeployOptions {
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
     /// deploy REV` does: the deployment is of that commit, not the refspec's head.
     pub override_commit: bool,
+    /// More origin groups written beside the refspec: the package layering requests
+    /// (`[packages]`, `[overrides]`) of a layered deployment.
+    pub extra_origin: Option<KeyFile>,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made
@@ -182,6 +185,13 @@ impl Sysroot {
         );
         if options.override_commit {
             origin.set("origin", "override-commit", &checksum.to_string());
+        }
+        if let Some(extra) = &options.extra_origin {
+            for group in extra.group_names() {
+                for (key, value) in extra.entries(group) {
+                    origin.set(group, &key, &value);
+                }
+            }
         }
         let origin_path = self.origin_path(&osname, &checksum, serial);
         write_file(
