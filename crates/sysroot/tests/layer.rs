@@ -544,3 +544,70 @@ fn failures_leave_the_deployments_unchanged() {
         .change_packages(&install(&["tool"]), &now())
         .unwrap();
 }
+
+/// Layering onto a composed ferrocore base, for the time it takes: opt-in with
+/// `FERRO_LAYER_BASE_REPO=REPO` (a compose repository, e.g. the end-to-end test's
+/// `target/tmp/e2e/repo`; ref `FERRO_LAYER_BASE_REF`, default
+/// `ferrocore/x86_64/stable`) and `FERRO_LAYER_PACKAGE` (default `tmux`), resolved and
+/// downloaded from the archive the image's own apt sources name (network needed).
+/// A base composed before the dpkg database moved to /usr is moved here first.
+/// Prints the time spent building (checkout, dpkg, commit) apart from fetching.
+#[test]
+fn composed_base_layering_time() {
+    let Some(repo) = std::env::var_os("FERRO_LAYER_BASE_REPO") else {
+        eprintln!("skipping composed_base_layering_time: FERRO_LAYER_BASE_REPO is not set");
+        return;
+    };
+    if !can_layer("composed_base_layering_time") {
+        return;
+    }
+    let name = std::env::var("FERRO_LAYER_BASE_REF")
+        .unwrap_or_else(|_| "ferrocore/x86_64/stable".to_owned());
+    let package = std::env::var("FERRO_LAYER_PACKAGE").unwrap_or_else(|_| "tmux".to_owned());
+    let scratch = Scratch::new();
+    let mut sysroot = ferro_sysroot::init_fs(&scratch.sysroot()).unwrap();
+    sysroot.os_init("ferrocore").unwrap();
+    sysroot.set_run_dir(&scratch.path().join("run"));
+    let cmdline = scratch.path().join("cmdline");
+    fs::write(&cmdline, "rw\n").unwrap();
+    sysroot.set_cmdline_path(&cmdline);
+    let src = ferro_ostree::Repo::open(Path::new(&repo)).unwrap();
+    let commit = src.resolve_rev(&name).unwrap();
+    let started = std::time::Instant::now();
+    ferro_ostree::pull_local::copy_commit(&src, sysroot.repo(), &commit, Some(0)).unwrap();
+    let tree = scratch.path().join("tree");
+    ferro_ostree::checkout::checkout(
+        sysroot.repo(),
+        &commit,
+        &tree,
+        &ferro_ostree::checkout::CheckoutOptions::default(),
+    )
+    .unwrap();
+    let db = tree.join(ferro_sysroot::layer::DPKG_DB);
+    if !db.exists() {
+        fs::create_dir_all(db.parent().unwrap()).unwrap();
+        fs::rename(tree.join("usr/share/factory/var/lib/dpkg"), &db).unwrap();
+    }
+    let base = support::commit(sysroot.repo(), &tree, &name, "base");
+    let options = ferro_sysroot::DeployOptions {
+        osname: Some("ferrocore".into()),
+        refspec: Some(name.clone()),
+        ..Default::default()
+    };
+    sysroot.deploy(&base.to_string(), &options).unwrap();
+    eprintln!("base imported and deployed in {:?}", started.elapsed());
+    let outcome = sysroot
+        .change_packages(&install(&[package.as_str()]), &now())
+        .unwrap();
+    let build = outcome.build.unwrap();
+    eprintln!(
+        "layered {} ({} packages) onto the composed base: {:?} building, {:?} fetching",
+        package,
+        build.transaction.install.len(),
+        build.build_time,
+        build.fetch_time
+    );
+    let d = sysroot.load().unwrap().deployments[0].clone();
+    let list = dpkg_list(&sysroot.dir_of(&d));
+    assert!(list.iter().any(|l| l.starts_with(&format!("{package} "))), "{list:?}");
+}
