@@ -43,6 +43,15 @@ pub enum Command {
     Upgrade(crate::args_admin::UpgradeArgs),
     /// Switch the origin to another ref and deploy it, like `rpm-ostree rebase`.
     Rebase(crate::args_admin::RebaseArgs),
+    /// Layer packages onto a new deployment, like `rpm-ostree install`.
+    Install(crate::args_layer::InstallArgs),
+    /// Drop layered packages in a new deployment, like `rpm-ostree uninstall`.
+    Uninstall(crate::args_layer::UninstallArgs),
+    /// Remove base packages or undo that, like `rpm-ostree override remove|reset`.
+    Override(crate::args_layer::OverrideArgs),
+    /// Make the pending deployment's new packages available now, like `rpm-ostree
+    /// apply-live`.
+    ApplyLive(crate::args_layer::ApplyLiveArgs),
     /// Mount a deployment as the new root (initramfs), like `ostree-prepare-root`.
     PrepareRoot(crate::args_admin::PrepareRootArgs),
     /// Boot images in QEMU VMs: run, ssh, stop, list.

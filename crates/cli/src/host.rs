@@ -33,6 +33,12 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
     })
 }
 
+fn json_row_layered(sysroot: &ferro_sysroot::Sysroot, row: &DeploymentStatus) -> serde_json::Value {
+    let mut value = json_row(row);
+    crate::layer::status_json(sysroot, &row.deployment, &mut value);
+    value
+}
+
 /// `ferro status`.
 pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
@@ -40,7 +46,7 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
     let mut out = printer.stdout();
     if args.json {
         let doc = json!({
-            "deployments": rows.iter().map(json_row).collect::<Vec<_>>(),
+            "deployments": rows.iter().map(|r| json_row_layered(&sysroot, r)).collect::<Vec<_>>(),
             "transaction": null,
         });
         drop(out);
@@ -69,6 +75,7 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         if d.pinned() {
             writeln!(out, "{:>16}: yes", "Pinned")?;
         }
+        crate::layer::status_text(&sysroot, d, args.verbose, &mut out)?;
         if args.verbose {
             writeln!(out, "{:>16}: {}", "StateRoot", d.osname)?;
             writeln!(out, "{:>16}: {}", "KernelArgs", d.kargs)?;
@@ -152,7 +159,7 @@ fn apply_mode(args: &ApplyArgs) -> Apply {
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.
-fn finish_deploy(
+pub(crate) fn finish_deploy(
     args: &ApplyArgs,
     report: &DeployReport,
     printer: &Printer,

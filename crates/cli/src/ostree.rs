@@ -409,6 +409,7 @@ fn run_commit(repo: &Repo, a: OstreeCommitArgs, printer: &Printer) -> anyhow::Re
         bootable: a.bootable,
         bind_refs: a.bind_ref,
         consume: a.consume,
+        devino: None,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

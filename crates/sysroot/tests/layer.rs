@@ -609,5 +609,96 @@ fn composed_base_layering_time() {
     );
     let d = sysroot.load().unwrap().deployments[0].clone();
     let list = dpkg_list(&sysroot.dir_of(&d));
-    assert!(list.iter().any(|l| l.starts_with(&format!("{package} "))), "{list:?}");
+    assert!(
+        list.iter().any(|l| l.starts_with(&format!("{package} "))),
+        "{list:?}"
+    );
+}
+
+/// Unmounts the live overlay however the test ends.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).run_status();
+    }
+}
+
+#[test]
+fn apply_live_adds_the_pending_packages_to_the_running_root() {
+    let Some(mut f) = fixture("apply_live_adds_the_pending_packages_to_the_running_root") else {
+        return;
+    };
+    // Boot the base deployment, then layer onto it.
+    let boot = |f: &mut Fixture, index: usize| {
+        let d = f.sysroot.load().unwrap().deployments[index].clone();
+        let cmdline = f.scratch.path().join("cmdline");
+        fs::write(
+            &cmdline,
+            format!("rw ostree={}\n", d.kargs.get("ostree").unwrap()),
+        )
+        .unwrap();
+        f.sysroot.set_cmdline_path(&cmdline);
+        d
+    };
+    boot(&mut f, 0);
+    let error = f
+        .sysroot
+        .apply_live(Path::new("/nonexistent"), false)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("no pending deployment"),
+        "{error}"
+    );
+    f.sysroot
+        .change_packages(&install(&["hello"]), &now())
+        .unwrap();
+    // A new boot version renamed the booted entry's `ostree=` path.
+    let booted = boot(&mut f, 1);
+    let root = f.sysroot.dir_of(&booted);
+    assert!(!root.join("usr/share/hello").exists());
+
+    let _unmount = Unmount(root.join("usr"));
+    let report = f.sysroot.apply_live(&root, false).unwrap();
+    assert!(report.added >= 3, "{report:?}");
+    assert_eq!(report.removed, 0);
+    assert_eq!(
+        fs::read_to_string(root.join("usr/share/hello/data")).unwrap(),
+        "hello 1.0\n",
+        "the new package's files are there now"
+    );
+    assert!(
+        dpkg_list(&root).contains(&"hello 1.0".to_owned()),
+        "dpkg -l sees it"
+    );
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains("hellod:x:990:990"),
+        "sysusers ran: {passwd}"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("var/lib/hello/state")).unwrap(),
+        "configured\n",
+        "tmpfiles ran"
+    );
+    // The booted deployment itself is untouched under the overlay.
+    drop(_unmount);
+    assert!(
+        !root.join("usr/share/hello").exists(),
+        "the overlay was transient"
+    );
+
+    // A pending deployment that removes a base package is not a pure addition.
+    let remove = PackageChange {
+        override_remove: vec!["coreutils-ish".into()],
+        ..PackageChange::default()
+    };
+    f.sysroot.change_packages(&remove, &now()).unwrap();
+    boot(&mut f, 1);
+    let error = f.sysroot.apply_live(&root, false).unwrap_err().to_string();
+    assert!(
+        error.contains("packages would be removed: 1 (coreutils-ish)")
+            && error.contains("--allow-replacement"),
+        "{error}"
+    );
 }

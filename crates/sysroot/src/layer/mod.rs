@@ -11,12 +11,14 @@
 //! `/var` → tmpfiles.d, kernel modules → depmod + initramfs), committed with the
 //! devino cache so unchanged files are recorded under the base's objects without being
 //! read, then deployed like any commit. `upgrade`, `rebase` and `deploy` rebuild the
-//! layer on their new base (see [`Sysroot::relayer`]).
+//! layer on their new base (see `Sysroot::relayer`); [`Sysroot::apply_live`] makes the
+//! pending deployment's additions available without a reboot.
 //!
 //! A failure at any step removes the work tree and leaves the deployments as they were;
 //! the repository keeps at most unreferenced objects, which the next prune reclaims.
 
 pub mod apt;
+mod live;
 mod requests;
 mod tree;
 
@@ -36,6 +38,7 @@ use ferro_sys::IoResultExt;
 use sha2::{Digest, Sha256};
 
 pub use apt::{Install, Transaction};
+pub use live::LiveReport;
 pub use requests::{LayerMeta, LayerStatus, Requests};
 pub use tree::{DPKG_DB, SYSUSERS, TMPFILES};
 
