@@ -2,10 +2,10 @@
 //! processes, against a signed archive on loopback: output, `--json` keys as
 //! rpm-ostree names them, exit codes. Needs root and the archive tools; skips otherwise.
 
-#[path = "../../sysroot/tests/support/mod.rs"]
-mod support;
 #[path = "../../sysroot/tests/support/archive.rs"]
 mod archive;
+#[path = "../../sysroot/tests/support/mod.rs"]
+mod support;
 
 use std::process::{Command, Output};
 
@@ -85,7 +85,14 @@ fn install_status_override_uninstall_through_the_cli() {
     let base = commit(&repo, &tree, "testos/stable", "1");
     ok(
         &scratch,
-        &["ostree", "admin", "deploy", "--os", "testos", "testos/stable"],
+        &[
+            "ostree",
+            "admin",
+            "deploy",
+            "--os",
+            "testos",
+            "testos/stable",
+        ],
     );
 
     let out = ok(&scratch, &["install", "hello"]);

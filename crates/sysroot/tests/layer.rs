@@ -293,6 +293,8 @@ fn install_with_dependencies_and_a_system_user_survives_upgrades() {
     );
     let status = f.sysroot.layer_status(&report.deployment);
     assert_eq!(status.packages, ["hello"]);
+    // The first layer's base stays in the repository (a ref keeps it from pruning).
+    assert!(f.sysroot.commit_packages(&base).is_ok(), "base {base} kept");
     // Nothing new: no upgrade although the deployed commit is a local one.
     assert!(f.sysroot.upgrade(Apply::Now).unwrap().1.is_none());
 
@@ -510,7 +512,8 @@ fn failures_leave_the_deployments_unchanged() {
     );
 
     // The finalization lock of a staged update.
-    let lock = f.scratch.path().join("run/staged-deployment-locked");
+    let lock = f.sysroot.finalization_lock();
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
     fs::write(&lock, "").unwrap();
     fails(&f, &install(&["tool"]), &["staged update is locked"]);
     fs::remove_file(&lock).unwrap();

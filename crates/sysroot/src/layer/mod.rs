@@ -201,6 +201,28 @@ impl Sysroot {
         }
     }
 
+    /// Points `ferro/base/N` refs at the base commits of the layered deployments
+    /// among `deployments` (rpm-ostree's `rpmostree/base/N`), so that pruning, which
+    /// keeps only what refs name, keeps the bases later layering starts from.
+    pub(crate) fn write_base_refs(&self, deployments: &[Deployment]) -> Result<(), Error> {
+        let repo = self.repo();
+        for (name, _) in repo.list_refs()? {
+            if name.starts_with("ferro/base/") {
+                repo.set_ref(&name, None)?;
+            }
+        }
+        let bases: BTreeSet<Checksum> = deployments
+            .iter()
+            .map(|d| (d.checksum, self.layer_base(&d.checksum)))
+            .filter(|(commit, base)| commit != base)
+            .map(|(_, base)| base)
+            .collect();
+        for (i, base) in bases.iter().enumerate() {
+            repo.set_ref(&format!("ferro/base/{i}"), Some(base))?;
+        }
+        Ok(())
+    }
+
     /// The layering shown for `deployment` by `status`.
     pub fn layer_status(&self, deployment: &Deployment) -> LayerStatus {
         let requests = Requests::from_origin(&deployment.origin);
@@ -251,8 +273,9 @@ impl Sysroot {
     }
 
     /// The path whose existence means the agent's staged update must not be finalized
-    /// yet (OSTree's finalization lock).
-    fn finalization_lock(&self) -> PathBuf {
+    /// yet (OSTree's finalization lock, `staged-deployment-locked` beside the staged
+    /// deployment record); layering refuses while it exists.
+    pub fn finalization_lock(&self) -> PathBuf {
         self.staged_record_path()
             .with_file_name("staged-deployment-locked")
     }
