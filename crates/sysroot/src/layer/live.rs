@@ -10,7 +10,6 @@
 //! deployment removes packages or has other versions of the booted one's, the change
 //! needs `allow_replacement` (which also removes the files it lacks).
 
-use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
@@ -21,7 +20,7 @@ use ferro_ostree::Checksum;
 use ferro_sys::{CommandRunExt, IoResultExt};
 use rustix::mount::{MountFlags, mount};
 
-use super::{DPKG_DB, LayerError, SYSUSERS, TMPFILES};
+use super::{DPKG_DB, LayerError, SYSUSERS, TMPFILES, installed_versions};
 use crate::error::Error;
 use crate::fsutil;
 use crate::layout::Sysroot;
@@ -39,26 +38,6 @@ pub struct LiveReport {
     pub removed: usize,
     /// `/etc` files written.
     pub etc_written: usize,
-}
-
-/// `NAME → VERSION` of the installed packages of a dpkg `status` file.
-fn versions(status: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for stanza in status.split("\n\n") {
-        let field = |key: &str| {
-            stanza
-                .lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-                .map(str::trim)
-        };
-        if let (Some(name), Some(state), Some(version)) =
-            (field("Package"), field("Status"), field("Version"))
-            && state.ends_with(" installed")
-        {
-            out.insert(name.to_owned(), version.to_owned());
-        }
-    }
-    out
 }
 
 /// Whether `a` and `b` are the same file: the same inode (both deployments link the
@@ -195,7 +174,7 @@ impl Sysroot {
         let status = |dir: &Path| {
             let path = dir.join(DPKG_DB).join("status");
             fs::read_to_string(&path)
-                .map(|s| versions(&s))
+                .map(|s| installed_versions(&s))
                 .unwrap_or_default()
         };
         let (old, new) = (status(&from), status(&to));

@@ -164,9 +164,9 @@ fn sha256_file(path: &Path) -> Result<String, Error> {
         .collect())
 }
 
-/// The names of the packages installed according to a dpkg `status` file.
-pub fn installed_packages(status: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// `NAME → VERSION` of the packages installed according to a dpkg `status` file.
+pub fn installed_versions(status: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
     for stanza in status.split("\n\n") {
         let field = |key: &str| {
             stanza
@@ -177,10 +177,16 @@ pub fn installed_packages(status: &str) -> BTreeSet<String> {
         if let (Some(name), Some(state)) = (field("Package"), field("Status"))
             && state.ends_with(" installed")
         {
-            out.insert(name.to_owned());
+            let version = field("Version").unwrap_or_default();
+            out.insert(name.to_owned(), version.to_owned());
         }
     }
     out
+}
+
+/// The names of the packages installed according to a dpkg `status` file.
+pub fn installed_packages(status: &str) -> BTreeSet<String> {
+    installed_versions(status).into_keys().collect()
 }
 
 /// Removes the work directory however the build ends.
