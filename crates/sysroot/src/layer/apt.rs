@@ -40,6 +40,13 @@ const TAIL_LINES: usize = 12;
 /// Runs `command`; on failure the error has the interesting end of both streams.
 fn run(command: &mut Command) -> Result<String, ToolError> {
     let line = command_line(command);
+    let program = line.split_whitespace().next().unwrap_or("").to_owned();
+    run_as(command, &program)
+}
+
+/// [`run`], naming the tool `program` in errors (the sandbox runs dpkg through
+/// `unshare` and `sh`).
+fn run_as(command: &mut Command, program: &str) -> Result<String, ToolError> {
     let output = command
         .run_capture()
         .map_err(|e| ToolError(e.to_string()))?;
@@ -72,7 +79,6 @@ fn run(command: &mut Command) -> Result<String, ToolError> {
     };
     let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).filter(noise).collect();
     let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
-    let program = line.split_whitespace().next().unwrap_or("").to_owned();
     Err(ToolError(format!(
         "{program} exited with {}:\n{tail}",
         output.status
@@ -287,17 +293,24 @@ pub fn in_tree(tree: &Path, program: &str, args: &[&str]) -> Result<String, Tool
 }
 
 fn sandboxed(tree: &Path, argv: &[OsString]) -> Result<String, ToolError> {
-    run(Command::new("unshare")
-        .args(["--mount", "--pid", "--fork", "--propagation", "private"])
-        .args(["--", "sh", "-c", SANDBOX, "ferro-layer"])
-        .arg(tree)
-        .args(argv)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .env("DEBCONF_NONINTERACTIVE_SEEN", "true")
-        .env("LC_ALL", "C")
-        .env("HOME", "/root"))
+    let program = argv
+        .iter()
+        .find(|a| *a != "chroot" && !Path::new(a).starts_with(tree))
+        .map_or_else(String::new, |a| a.to_string_lossy().into_owned());
+    run_as(
+        Command::new("unshare")
+            .args(["--mount", "--pid", "--fork", "--propagation", "private"])
+            .args(["--", "sh", "-c", SANDBOX, "ferro-layer"])
+            .arg(tree)
+            .args(argv)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("DEBCONF_NONINTERACTIVE_SEEN", "true")
+            .env("LC_ALL", "C")
+            .env("HOME", "/root"),
+        &program,
+    )
 }
 
 /// `dpkg-deb --field FILE Package Version Architecture`.

@@ -563,7 +563,14 @@ impl Sysroot {
         if !active.is_empty() || !local_files.is_empty() {
             let mut args: Vec<OsString> = active.iter().map(OsString::from).collect();
             args.extend(local_files.iter().map(|p| p.as_os_str().to_owned()));
-            let needs_index = !active.is_empty();
+            // Local packages alone resolve without the archive unless their
+            // dependencies need it: the indexes are fetched for archive packages, or
+            // when none were fetched yet.
+            let needs_index = !active.is_empty()
+                || fs::read_dir(cache.join("lists")).map_or(true, |d| {
+                    !d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().ends_with("Packages"))
+                });
             if needs_index {
                 apt.update()
                     .map_err(step("fetching the archive indexes (apt-get update)"))?;
