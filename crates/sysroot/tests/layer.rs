@@ -50,6 +50,10 @@ fn packages() -> Vec<Pkg> {
             ..Pkg::new("libhello", "1.0")
         },
         Pkg::new("tool", "1.0"),
+        Pkg {
+            files: vec![("usr/lib/modules/6.1.0/extra/thing.ko", "module\n")],
+            ..Pkg::new("thing-modules", "1.0")
+        },
         Pkg::new("basepkg", "2.0"),
         Pkg {
             depends: "basepkg (>= 2.0)",
@@ -194,6 +198,10 @@ fn install_with_dependencies_and_a_system_user_survives_upgrades() {
         .map(|p| p.name.as_str())
         .collect();
     assert_eq!(names, ["libhello", "hello"], "the dependency comes along");
+    assert!(
+        build.kernels.is_empty(),
+        "no modules, the initramfs is left alone"
+    );
     eprintln!(
         "layering hello+libhello onto the test base: {:?} building (excluding {:?} fetching)",
         build.build_time, build.fetch_time
@@ -308,6 +316,39 @@ fn install_with_dependencies_and_a_system_user_survives_upgrades() {
     assert_eq!(status.requested_packages, ["hello"]);
     assert!(status.packages.is_empty());
     assert_eq!(status.inactive_requests(), ["hello"]);
+}
+
+#[test]
+fn kernel_modules_get_depmod_and_a_new_initramfs() {
+    let Some(f) = fixture("kernel_modules_get_depmod_and_a_new_initramfs") else {
+        return;
+    };
+    let base = f.sysroot.load().unwrap().deployments[0].clone();
+    let outcome = f
+        .sysroot
+        .change_packages(&install(&["thing-modules"]), &now())
+        .unwrap();
+    assert_eq!(outcome.build.unwrap().kernels, ["6.1.0"]);
+    let d = f.sysroot.load().unwrap().deployments[0].clone();
+    let modules = f.sysroot.dir_of(&d).join("usr/lib/modules/6.1.0");
+    assert!(modules.join("extra/thing.ko").is_file());
+    assert_eq!(
+        fs::read_to_string(modules.join("modules.dep")).unwrap(),
+        "depmod -a 6.1.0\n"
+    );
+    assert_eq!(
+        fs::read_to_string(modules.join("initramfs.img")).unwrap(),
+        "initramfs -c -k 6.1.0\n",
+        "the new initramfs is where deployments find it"
+    );
+    assert_ne!(d.bootcsum, base.bootcsum, "it boots with the new initramfs");
+    assert!(
+        !f.sysroot.dir_of(&d).join("boot").exists()
+            || fs::read_dir(f.sysroot.dir_of(&d).join("boot"))
+                .unwrap()
+                .count()
+                == 0
+    );
 }
 
 #[test]
@@ -488,7 +529,12 @@ fn failures_leave_the_deployments_unchanged() {
     fails(
         &f,
         &install(&["failing"]),
-        &["installing the packages", "dpkg exited", "failing", "exit status 3"],
+        &[
+            "installing the packages",
+            "dpkg exited",
+            "failing",
+            "exit status 3",
+        ],
     );
     fails(
         &f,

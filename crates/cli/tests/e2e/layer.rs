@@ -66,10 +66,7 @@ fn install_apply_live_reboot_and_rollback() {
     );
     let count: usize = field(&before, "packages").trim().parse().unwrap();
     assert!(count > 100, "dpkg -l lists the base: {count}");
-    assert!(
-        field(&before, "apt").contains("ferro install"),
-        "{before}"
-    );
+    assert!(field(&before, "apt").contains("ferro install"), "{before}");
 
     let live = step("layering: install --apply-live tree", || {
         guest(

@@ -295,21 +295,30 @@ fn modules_touched(root: &Path, installed: &[String]) -> Vec<String> {
     kvers.into_iter().filter(|k| !k.is_empty()).collect()
 }
 
-/// `depmod` for `kver` in the tree and, when the tree has initramfs-tools, a new
-/// initramfs moved to where deployments find it.
+/// `depmod` for `kver` in the tree (when it has kmod's) and, when the tree has
+/// initramfs-tools, a new initramfs moved to where deployments find it.
 fn rebuild_modules(root: &Path, kver: &str) -> Result<(), Error> {
     let step = |e: super::apt::ToolError| super::LayerError::Step {
-        step: "regenerate kernel module data",
+        step: "regenerating kernel module data and the initramfs",
         detail: e.to_string(),
     };
-    super::apt::in_tree(root, "/usr/sbin/depmod", &["-a", kver]).map_err(step)?;
+    if root.join("usr/sbin/depmod").exists() {
+        super::apt::in_tree(root, "/usr/sbin/depmod", &["-a", kver]).map_err(step)?;
+    }
     if root.join("usr/sbin/update-initramfs").exists() {
+        // The commit's /boot is an empty mount point; update-initramfs writes there.
+        let boot = root.join("boot");
+        let made_boot = !boot.is_dir();
+        fs::create_dir_all(&boot).at("create", &boot)?;
         super::apt::in_tree(root, "/usr/sbin/update-initramfs", &["-c", "-k", kver])
             .map_err(step)?;
-        let built = root.join(format!("boot/initrd.img-{kver}"));
+        let built = boot.join(format!("initrd.img-{kver}"));
         let dest = root.join(format!("usr/lib/modules/{kver}/initramfs.img"));
         if built.is_file() {
             fs::rename(&built, &dest).map_err(|e| IoError::new("move", &built, e))?;
+        }
+        if made_boot {
+            let _ = fs::remove_dir(&boot);
         }
     }
     Ok(())

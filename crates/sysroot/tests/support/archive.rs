@@ -347,4 +347,19 @@ pub fn debianize(tree: &Path, base: &[(&str, &str)], url: &str, key: &Path) {
     fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     fs::write(etc.join("group"), "root:x:0:\n").unwrap();
     fs::create_dir_all(tree.join("var")).unwrap();
+    // Stand-ins for kmod's depmod and initramfs-tools (the test base has only a
+    // shell): each leaves a trace of its arguments where the real one writes.
+    for (path, script) in [
+        (
+            "usr/sbin/depmod",
+            "#!/bin/sh\necho \"depmod $*\" > \"/usr/lib/modules/$2/modules.dep\"\n",
+        ),
+        (
+            "usr/sbin/update-initramfs",
+            "#!/bin/sh\necho \"initramfs $*\" > \"/boot/initrd.img-$3\"\n",
+        ),
+    ] {
+        fs::write(tree.join(path), script).unwrap();
+        fs::set_permissions(tree.join(path), fs::Permissions::from_mode(0o755)).unwrap();
+    }
 }
