@@ -458,6 +458,20 @@ fn local_packages_dry_run_and_repeated_requests() {
     assert_eq!(status.local_packages, ["localthing"]);
     assert!(dpkg_list(&f.sysroot.dir_of(&d)).contains(&"localthing 3.1".to_owned()));
 
+    // The kept copy is checked against its sha256 on every rebuild.
+    let sha = status.requested_local_packages[0]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let kept = f.sysroot.path().join(format!(
+        "ostree/deploy/testos/var/lib/ferro/layer/local-packages/{sha}.deb"
+    ));
+    let original = fs::read(&kept).unwrap();
+    fs::write(&kept, b"tampered").unwrap();
+    fails(&f, &install(&["tool"]), &["no longer matches its sha256"]);
+    fs::write(&kept, original).unwrap();
+
     // Repeats: an error, or a no-op with --idempotent.
     let error = f
         .sysroot

@@ -535,6 +535,17 @@ impl Sysroot {
                 )));
             }
         }
+        // A kept local package must still be the file that was requested.
+        for sha in requests.local.keys() {
+            let file = store.join(format!("{sha}.deb"));
+            if file.is_file() && sha256_file(&file)? != *sha {
+                return Err(refused(format!(
+                    "the local package '{}' no longer matches its sha256 {sha}; `ferro \
+                     uninstall` it and install the file again",
+                    file.display()
+                )));
+            }
+        }
         let started = Instant::now();
         let tmp = self.repo().path().join("tmp");
         fs::create_dir_all(&tmp).at("create", &tmp)?;
