@@ -590,6 +590,64 @@ mod tests {
     }
 
     #[test]
+    fn the_devino_cache_records_linked_files_without_reading_them_and_changes_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(&dir.path().join("repo"), RepoMode::Bare).unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("d")).unwrap();
+        fs::write(src.join("a"), b"kept").unwrap();
+        fs::write(src.join("d/b"), b"replaced").unwrap();
+        let options = CommitOptions {
+            subject: "s".into(),
+            timestamp: Some(1),
+            orphan: true,
+            ..Default::default()
+        };
+        let base = commit_dir(&repo, &src, &options).unwrap().commit;
+        let co = dir.path().join("co");
+        crate::checkout::checkout(&repo, &base, &co, &Default::default()).unwrap();
+        // A file replaced (new inode) and one added; `a` stays a link to its object.
+        fs::remove_file(co.join("d/b")).unwrap();
+        fs::write(co.join("d/b"), b"new").unwrap();
+        fs::write(co.join("c"), b"added").unwrap();
+        let cache = devino_cache(&repo).unwrap();
+        assert_eq!(cache.len(), 2);
+        let with = commit_dir(
+            &repo,
+            &co,
+            &CommitOptions {
+                devino: Some(std::sync::Arc::new(cache)),
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        let without = commit_dir(&repo, &co, &options).unwrap();
+        assert_eq!(with.commit, without.commit, "the same commit either way");
+        // The cache is used, not re-read: a linked file changed in place (which a
+        // caller must never do) keeps the object's id.
+        fs::write(co.join("a"), b"changed in place").unwrap();
+        let cache = std::sync::Arc::new(devino_cache(&repo).unwrap());
+        let trusted = commit_dir(
+            &repo,
+            &co,
+            &CommitOptions {
+                devino: Some(cache),
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(trusted.commit, with.commit);
+        assert_ne!(
+            commit_dir(&repo, &co, &options).unwrap().commit,
+            with.commit
+        );
+        // Archive repositories have no usable inodes: no cache.
+        let archive = Repo::init(&dir.path().join("archive"), RepoMode::Archive).unwrap();
+        commit_dir(&archive, &src, &options).unwrap();
+        assert!(devino_cache(&archive).unwrap().is_empty());
+    }
+
+    #[test]
     fn refuses_special_files_and_leaves_the_branch_alone() {
         let src = tempfile::tempdir().unwrap();
         fs::write(src.path().join("a"), b"data").unwrap();
