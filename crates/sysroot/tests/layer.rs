@@ -306,6 +306,26 @@ fn install_with_dependencies_and_a_system_user_survives_upgrades() {
     // Nothing new: no upgrade although the deployed commit is a local one.
     assert!(f.sysroot.upgrade(Apply::Now).unwrap().1.is_none());
 
+    // A rebase rebuilds the layer on the other branch's commit, and back.
+    let tree = f.scratch.path().join("tree-other");
+    make_tree(&tree, "kernel 1", &[("os-version", Some("other"))]);
+    debianize(&tree, BASE, &f.archive.url, &f.key.public);
+    let other = support::commit(f.sysroot.repo(), &tree, "testos/other", "other");
+    let report = f.sysroot.rebase("testos/other", Apply::Now).unwrap();
+    assert_eq!(f.sysroot.layer_base(&report.deployment.checksum), other);
+    assert_eq!(report.deployment.refspec().as_deref(), Some("testos/other"));
+    let dir = f.sysroot.dir_of(&report.deployment);
+    assert!(dpkg_list(&dir).contains(&"hello 1.0".to_owned()));
+    assert!(
+        report
+            .deployment
+            .origin
+            .to_text()
+            .contains("requested=hello;")
+    );
+    let report = f.sysroot.rebase(BRANCH, Apply::Now).unwrap();
+    assert_eq!(f.sysroot.layer_base(&report.deployment.checksum), v2);
+
     // A base that gains the package: the request becomes inactive.
     let mut with_hello = BASE.to_vec();
     with_hello.extend([("hello", "0.5"), ("libhello", "0.5")]);
