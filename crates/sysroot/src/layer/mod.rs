@@ -555,13 +555,12 @@ impl Sysroot {
         let root = work.0.join("tree");
         checkout(self.repo(), base, &root, &CheckoutOptions::default())?;
         let tree = tree::WorkTree::prepare(&root, &work.0.join("var-base"))?;
-        let mut checkout_time = started.elapsed();
-
         if !removals.is_empty() && dry_run.is_none() {
             let mut args: Vec<OsString> = vec!["--purge".into()];
             args.extend(removals.iter().map(OsString::from));
-            apt::dpkg(&root, &args).map_err(step("removing base packages"))?;
+            apt::dpkg(&root, &args).map_err(step("removing base packages (dpkg --purge)"))?;
         }
+        let mut build_time = started.elapsed();
         let fetch_started = Instant::now();
         let cache = apt_cache(self, osname);
         let apt = apt::Apt {
@@ -636,7 +635,7 @@ impl Sysroot {
                 transaction,
                 kernels: vec![],
                 fetch_time,
-                build_time: checkout_time,
+                build_time,
             }));
         }
         let build_started = Instant::now();
@@ -691,14 +690,14 @@ impl Sysroot {
             ..CommitOptions::default()
         };
         let outcome = commit_dir(self.repo(), &root, &options)?;
-        checkout_time += build_started.elapsed();
+        build_time += build_started.elapsed();
         drop(work);
         Ok(Some(LayerBuild {
             commit: outcome.commit,
             transaction,
             kernels,
             fetch_time,
-            build_time: checkout_time,
+            build_time,
         }))
     }
 }
