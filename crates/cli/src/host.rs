@@ -33,12 +33,6 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
     })
 }
 
-fn json_row_layered(sysroot: &ferro_sysroot::Sysroot, row: &DeploymentStatus) -> serde_json::Value {
-    let mut value = json_row(row);
-    crate::layer::status_json(sysroot, &row.deployment, &mut value);
-    value
-}
-
 /// `ferro status`.
 pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
@@ -46,11 +40,12 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
     let mut out = printer.stdout();
     if args.json {
         let doc = json!({
-            "deployments": rows.iter().map(|r| json_row_layered(&sysroot, r)).collect::<Vec<_>>(),
+            "deployments": rows.iter().map(json_row).collect::<Vec<_>>(),
             "transaction": null,
         });
         drop(out);
-        printer.json(&doc)?;
+        let rows: Vec<_> = rows.iter().map(|r| &r.deployment).collect();
+        printer.json(&crate::layer::with_layering(&sysroot, &rows, doc))?;
         return Ok(ExitStatus::Success);
     }
     writeln!(out, "Deployments:")?;

@@ -17,8 +17,23 @@ use crate::args_layer::{
 use crate::host::finish_deploy;
 use crate::printer::Printer;
 
+/// The `status --json` document `doc` with each of its `deployments` (those of
+/// `rows`, in order) given its layering keys.
+pub fn with_layering(
+    sysroot: &Sysroot,
+    rows: &[&Deployment],
+    mut doc: serde_json::Value,
+) -> serde_json::Value {
+    if let Some(entries) = doc["deployments"].as_array_mut() {
+        for (d, entry) in rows.iter().zip(entries) {
+            status_json(sysroot, d, entry);
+        }
+    }
+    doc
+}
+
 /// The `status --json` keys of a deployment's layering, named as rpm-ostree names them.
-pub fn status_json(sysroot: &Sysroot, d: &Deployment, row: &mut serde_json::Value) {
+fn status_json(sysroot: &Sysroot, d: &Deployment, row: &mut serde_json::Value) {
     let s = sysroot.layer_status(d);
     let Some(map) = row.as_object_mut() else {
         return;
