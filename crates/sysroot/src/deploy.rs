@@ -52,14 +52,14 @@ pub struct DeployOptions {
     /// Staging: refuse unless this system was booted from the sysroot, as `ostree
     /// admin deploy --stage` does (and write nothing, `/run` included).
     pub stage_requires_booted: bool,
+    /// More origin groups written beside the refspec: the package layering requests
+    /// (`[packages]`, `[overrides]`) of a layered deployment.
+    pub extra_origin: Option<KeyFile>,
     /// The origin refspec; default: the revision as given.
     pub refspec: Option<String>,
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
     /// deploy REV` does: the deployment is of that commit, not the refspec's head.
     pub override_commit: bool,
-    /// More origin groups written beside the refspec: the package layering requests
-    /// (`[packages]`, `[overrides]`) of a layered deployment.
-    pub extra_origin: Option<KeyFile>,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made
