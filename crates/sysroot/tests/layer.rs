@@ -508,6 +508,18 @@ fn local_packages_dry_run_and_repeated_requests() {
     assert!(!outcome.changed);
     assert_eq!(state_of(&f), before);
 
+    // Uninstalled, the kept copy goes with the next cleanup (every deploy's).
+    let uninstall = PackageChange {
+        uninstall: vec!["localthing".into()],
+        ..PackageChange::default()
+    };
+    f.sysroot.change_packages(&uninstall, &now()).unwrap();
+    assert!(kept.exists(), "the previous deployment still requests it");
+    f.sysroot
+        .change_packages(&install(&["tool"]), &now())
+        .unwrap();
+    assert!(!kept.exists(), "no deployment requests it");
+
     // A package the base has: an error unless --allow-inactive.
     let error = f
         .sysroot

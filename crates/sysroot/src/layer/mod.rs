@@ -226,6 +226,34 @@ impl Sysroot {
         for (i, base) in bases.iter().enumerate() {
             repo.set_ref(&format!("ferro/base/{i}"), Some(base))?;
         }
+        self.prune_local_packages(deployments)
+    }
+
+    /// Removes the kept local packages no deployment's origin requests any more (and
+    /// copies left by a layering that failed).
+    fn prune_local_packages(&self, deployments: &[Deployment]) -> Result<(), Error> {
+        let wanted: BTreeSet<(String, String)> = deployments
+            .iter()
+            .flat_map(|d| {
+                Requests::from_origin(&d.origin)
+                    .local
+                    .into_keys()
+                    .map(|sha| (d.osname.clone(), format!("{sha}.deb")))
+            })
+            .collect();
+        let osnames: BTreeSet<&str> = deployments.iter().map(|d| d.osname.as_str()).collect();
+        for os in osnames {
+            let store = local_store(self, os);
+            let Ok(entries) = fs::read_dir(&store) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !wanted.contains(&(os.to_owned(), name)) {
+                    fsutil::remove_file_if_exists(&entry.path())?;
+                }
+            }
+        }
         Ok(())
     }
 
