@@ -70,7 +70,7 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         if d.pinned() {
             writeln!(out, "{:>16}: yes", "Pinned")?;
         }
-        crate::layer::status_text(&sysroot, d, args.verbose, &mut out)?;
+        crate::layer::status_text(&sysroot, d, row.booted, args.verbose, &mut out)?;
         if args.verbose {
             writeln!(out, "{:>16}: {}", "StateRoot", d.osname)?;
             writeln!(out, "{:>16}: {}", "KernelArgs", d.kargs)?;

@@ -24,9 +24,15 @@ pub fn with_layering(
     rows: &[&Deployment],
     mut doc: serde_json::Value,
 ) -> serde_json::Value {
+    let live = sysroot.live_commit();
     if let Some(entries) = doc["deployments"].as_array_mut() {
         for (d, entry) in rows.iter().zip(entries) {
             status_json(sysroot, d, entry);
+            if entry["booted"] == true
+                && let (Some(live), Some(map)) = (&live, entry.as_object_mut())
+            {
+                map.insert("live-replaced".into(), json!(live));
+            }
         }
     }
     doc
@@ -62,15 +68,20 @@ fn list(out: &mut impl Write, key: &str, items: &[String]) -> std::io::Result<()
 }
 
 /// The human `status` lines of a deployment's layering: `BaseCommit`,
-/// `LayeredPackages`, `LocalPackages`, `RemovedBasePackages`, and with `verbose`
-/// `InactiveRequests` and `InactiveBaseRemovals`.
+/// `LayeredPackages`, `LocalPackages`, `RemovedBasePackages`, `LiveCommit` (the booted
+/// one, after `apply-live`), and with `verbose` `InactiveRequests` and
+/// `InactiveBaseRemovals`.
 pub fn status_text(
     sysroot: &Sysroot,
     d: &Deployment,
+    booted: bool,
     verbose: bool,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let s: LayerStatus = sysroot.layer_status(d);
+    if booted && let Some(live) = sysroot.live_commit() {
+        writeln!(out, "{:>16}: {live}", "LiveCommit")?;
+    }
     if let Some(base) = s.base_checksum {
         writeln!(out, "{:>16}: {base}", "BaseCommit")?;
     }

@@ -752,6 +752,8 @@ fn apply_live_adds_the_pending_packages_to_the_running_root() {
     let _unmount = Unmount(root.join("usr"));
     let report = f.sysroot.apply_live(&root, false).unwrap();
     assert!(report.added >= 3, "{report:?}");
+    let pending = f.sysroot.load().unwrap().deployments[0].checksum;
+    assert_eq!(f.sysroot.live_commit(), Some(pending.to_string()));
     assert_eq!(report.removed, 0);
     assert_eq!(
         fs::read_to_string(root.join("usr/share/hello/data")).unwrap(),

@@ -283,6 +283,9 @@ impl Sysroot {
             .with_file_name("live")
             .join(state.deployments[booted].name())
             .join("target");
-        fs::read_to_string(path).ok()
+        fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
     }
 }
