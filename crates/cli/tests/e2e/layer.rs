@@ -73,10 +73,13 @@ fn install_apply_live_reboot_and_rollback() {
             &work,
             name,
             &key,
-            "sudo ferro install --apply-live tree 2>&1; echo \"tree now: $(tree --version | head -n 1)\"",
+            "sudo ferro install --apply-live tree 2>&1
+             echo \"tree now: $(tree --version | head -n 1)\"
+             echo \"live: $(sudo ferro status | grep LiveCommit)\"",
         )
     });
     assert!(field(&live, "tree now").starts_with("tree v"), "{live}");
+    assert!(field(&live, "live").contains("LiveCommit: "), "{live}");
 
     reboot(
         &work,
