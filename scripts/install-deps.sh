@@ -26,12 +26,12 @@ command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || {
 have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 if have ignition-validate && have sgdisk && have mkfs.ext4 && have mkfs.xfs && have mkfs.vfat \
     && have ostree && have nginx && have qemu-system-x86_64 && have debootstrap && have ssh && have curl \
-    && have etcd && have chromium && have chromedriver && [ -e /usr/lib/grub/i386-pc/boot.img ] \
+    && have apt-ftparchive && have etcd && have chromium && have chromedriver && [ -e /usr/lib/grub/i386-pc/boot.img ] \
     && [ -d /usr/libexec/installed-tests/libostree ]; then
     exit 0
 fi
 apt-get update -qq
-apt-get install -y -qq ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
+apt-get install -y -qq apt-utils ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
     || echo "ignition, disk tools, GRUB, ostree(-tests), nginx, ssh or curl not installed; tests needing them will be skipped" >&2
 QV=$(apt-cache policy qemu-system-x86 2>/dev/null | awk '/Candidate:/{print $2}' || true)
 apt-get install -y -qq --no-install-recommends --allow-downgrades qemu-system-x86 "qemu-utils=$QV" debootstrap >/dev/null \

@@ -85,6 +85,15 @@ pub enum Command {
     Status(crate::args_admin::StatusArgs),
     /// Boot the previous deployment next, like `rpm-ostree rollback`.
     Rollback(crate::args_admin::RollbackArgs),
+    /// Layer packages onto a new deployment, like `rpm-ostree install`.
+    Install(crate::args_layer::InstallArgs),
+    /// Drop layered packages in a new deployment, like `rpm-ostree uninstall`.
+    Uninstall(crate::args_layer::UninstallArgs),
+    /// Remove base packages or undo that, like `rpm-ostree override remove|reset`.
+    Override(crate::args_layer::OverrideArgs),
+    /// Make the pending deployment's new packages available now, like `rpm-ostree
+    /// apply-live`.
+    ApplyLive(crate::args_layer::ApplyLiveArgs),
     /// Show or edit kernel arguments, like `rpm-ostree kargs`.
     Kargs(crate::args_admin::KargsArgs),
     /// Delete deployments, boot files and objects nothing references.

@@ -419,8 +419,8 @@ pub struct OstreeCommitArgs {
     /// Delete the directory once it is committed.
     #[arg(long)]
     pub consume: bool,
-    /// Accepted for compatibility: ferro hashes every file anyway (OSTree reuses the
-    /// checksums of files hardlinked from a checkout).
+    /// Take files hardlinked to this repository's objects (a hardlink checkout being
+    /// committed back) as those objects, without reading them.
     #[arg(long)]
     pub link_checkout_speedup: bool,
     /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under

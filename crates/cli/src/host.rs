@@ -44,7 +44,8 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
             "transaction": null,
         });
         drop(out);
-        printer.json(&doc)?;
+        let rows: Vec<_> = rows.iter().map(|r| &r.deployment).collect();
+        printer.json(&crate::layer::with_layering(&sysroot, &rows, doc))?;
         return Ok(ExitStatus::Success);
     }
     writeln!(out, "Deployments:")?;
@@ -69,6 +70,7 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         if d.pinned() {
             writeln!(out, "{:>16}: yes", "Pinned")?;
         }
+        crate::layer::status_text(&sysroot, d, row.booted, args.verbose, &mut out)?;
         if args.verbose {
             writeln!(out, "{:>16}: {}", "StateRoot", d.osname)?;
             writeln!(out, "{:>16}: {}", "KernelArgs", d.kargs)?;
@@ -152,7 +154,7 @@ fn apply_mode(args: &ApplyArgs) -> Apply {
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.
-fn finish_deploy(
+pub(crate) fn finish_deploy(
     args: &ApplyArgs,
     report: &DeployReport,
     printer: &Printer,

@@ -5,6 +5,7 @@ mod admin;
 mod args;
 mod args_admin;
 mod args_fleet;
+mod args_layer;
 mod args_ostree;
 mod args_vm;
 mod butane;
@@ -14,6 +15,7 @@ mod exit;
 mod fleet;
 mod host;
 mod ignition;
+mod layer;
 mod ostree;
 mod ostree_delta;
 mod ostree_remote;
@@ -57,6 +59,10 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => host::upgrade(args, &printer),
         Command::Rebase(args) => host::rebase(args, &printer),
         Command::PrepareRoot(args) => host::prepare_root(args, &printer),
+        Command::Install(args) => layer::install(args, &printer),
+        Command::Uninstall(args) => layer::uninstall(args, &printer),
+        Command::Override(args) => layer::override_(args, &printer),
+        Command::ApplyLive(args) => layer::apply_live(args, &printer),
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),

@@ -502,6 +502,13 @@ fn run_commit(
             .as_deref()
             .map(|rev| repo.resolve_rev(rev))
             .transpose()?,
+        // `--link-checkout-speedup`: files hardlinked from this repository's objects
+        // (a checkout being committed back) are known by inode, not read again.
+        devino: a
+            .link_checkout_speedup
+            .then(|| ferro_ostree::commit::devino_cache(repo))
+            .transpose()?
+            .map(std::sync::Arc::new),
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");

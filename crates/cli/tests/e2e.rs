@@ -583,3 +583,6 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
     assert!(error.contains("files"), "{error}");
     assert!(error.contains("hash"), "{error}");
 }
+
+#[path = "e2e/layer.rs"]
+mod layer;

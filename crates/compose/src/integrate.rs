@@ -127,6 +127,8 @@ const ASSETS: &[Asset] = &[
         0o644,
         "systemd/podman-restart.service.d/ferrocore.conf"
     ),
+    asset!("usr/sbin/apt-get", 0o755, "libexec/apt-wrapper"),
+    asset!("usr/sbin/apt", 0o755, "libexec/apt-wrapper"),
     asset!(
         "usr/lib/systemd/system/ferro-finalize-staged.path",
         0o644,

@@ -16,7 +16,13 @@
 //! - `/var` is emptied: its contents move to `/usr/share/factory/var` and one
 //!   tmpfiles.d line per entry (`C`, copy if missing; `L` for symlinks) recreates them
 //!   on the first boot of each deployment, because OSTree never touches `/var` after
-//!   the first deployment.
+//!   the first deployment;
+//! - the dpkg database moves from `/var/lib/dpkg` to [`DPKG_DB`] (`/usr/lib/sysimage/dpkg`,
+//!   where rpm-ostree keeps the rpmdb's equivalent `/usr/lib/sysimage/rpm`), and
+//!   `/var/lib/dpkg` becomes a link there (a tmpfiles `L+` line keeps it a link on
+//!   every deployment, also in a `/var` an older deployment populated), so each
+//!   deployment's `dpkg -l` lists exactly the packages of its own commit, after
+//!   upgrades and rollbacks as well.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -32,6 +38,13 @@ pub const TMPFILES: &str = "usr/lib/tmpfiles.d/ferro-var.conf";
 /// Where `/var`'s initial contents are kept, inside the tree (systemd's factory dir,
 /// which `C` lines without a source argument copy from).
 pub const FACTORY_VAR: &str = "usr/share/factory/var";
+
+/// Where the dpkg database lives, inside the tree: in `/usr`, so it belongs to the
+/// commit (package layering starts from it and records its result there).
+pub const DPKG_DB: &str = "usr/lib/sysimage/dpkg";
+
+/// The link `/var/lib/dpkg` → [`DPKG_DB`], relative so it resolves inside a checkout too.
+pub const DPKG_DB_LINK: &str = "../../usr/lib/sysimage/dpkg";
 
 /// Mutable top-level directories: (path in the tree, symlink target, new location).
 const MUTABLE: &[(&str, &str, &str)] = &[
@@ -73,7 +86,9 @@ pub fn postprocess(root: &Path) -> Result<Report, Error> {
     move_etc(root)?;
     move_mutable_dirs(root)?;
     add_sysroot(root)?;
-    let tmpfiles = empty_var(root)?;
+    move_dpkg_db(root)?;
+    let mut tmpfiles = empty_var(root)?;
+    tmpfiles.push(format!("L+ /var/lib/dpkg - - - - {DPKG_DB_LINK}"));
     let path = root.join(TMPFILES);
     let mut text = String::from(
         "# Written by ferro compose: recreates /var, which a deployment starts without.\n",
@@ -217,6 +232,19 @@ fn add_sysroot(root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Moves `var/lib/dpkg` to [`DPKG_DB`] and links it back (a tree without a dpkg
+/// database is left alone).
+fn move_dpkg_db(root: &Path) -> Result<(), Error> {
+    let old = root.join("var/lib/dpkg");
+    match fs::symlink_metadata(&old) {
+        Ok(meta) if meta.is_dir() => {}
+        _ => return Ok(()),
+    }
+    move_new(&old, &root.join(DPKG_DB))?;
+    symlink(DPKG_DB_LINK, &old).at("link", &old)?;
+    Ok(())
+}
+
 /// Moves every entry of `var` to the factory directory (symlinks are recreated by
 /// tmpfiles instead) and returns the tmpfiles.d lines, sorted by path.
 fn empty_var(root: &Path) -> Result<Vec<String>, Error> {
@@ -352,9 +380,16 @@ mod tests {
         );
         let factory = root.join(FACTORY_VAR);
         assert_eq!(
-            fs::read_to_string(factory.join("lib/dpkg/status")).unwrap(),
-            "Package: base-files\n"
+            fs::read_to_string(root.join(DPKG_DB).join("status")).unwrap(),
+            "Package: base-files\n",
+            "the dpkg database is part of /usr"
         );
+        assert_eq!(
+            link(root, &format!("{FACTORY_VAR}/lib/dpkg")),
+            DPKG_DB_LINK,
+            "/var/lib/dpkg links into /usr"
+        );
+
         assert_eq!(
             fs::read_to_string(factory.join("roothome/.bashrc")).unwrap(),
             "# bash\n"
@@ -381,6 +416,7 @@ mod tests {
             "C /var/srv - - - - -",
             "C /var/tmp - - - - -",
             "C /var/usrlocal - - - - -",
+            "L+ /var/lib/dpkg - - - - ../../usr/lib/sysimage/dpkg",
         ];
         assert_eq!(report.tmpfiles, expected);
         let conf = fs::read_to_string(root.join(TMPFILES)).unwrap();

@@ -72,6 +72,32 @@ pub struct CommitOptions {
     /// Record the tree as bootable (`--bootable`): `ostree.bootable` and `ostree.linux`,
     /// the version of the one kernel at `usr/lib/modules/VERSION/vmlinuz`.
     pub bootable: bool,
+    /// Files hardlinked to objects of this `bare` repository (a checkout being
+    /// modified, as package layering does) are recorded under the object's id without
+    /// being read again: the device/inode → object map of [`devino_cache`], OSTree's
+    /// devino cache. Only files with more than one link are looked up.
+    pub devino: Option<std::sync::Arc<DevInoCache>>,
+}
+
+/// Device and inode of a `bare` repository's content objects → their ids.
+pub type DevInoCache = std::collections::HashMap<(u64, u64), Checksum>;
+
+/// The [`DevInoCache`] of every content object of `repo`; empty unless the repository
+/// is `bare` (where an object's inode carries exactly the owner, mode and extended
+/// attributes its id covers).
+pub fn devino_cache(repo: &Repo) -> Result<DevInoCache, Error> {
+    if repo.mode() != RepoMode::Bare {
+        return Ok(DevInoCache::new());
+    }
+    let ids = repo.list_objects(ObjectType::File)?;
+    let pairs: Vec<_> = ids
+        .par_iter()
+        .filter_map(|id| {
+            let st = fs::symlink_metadata(repo.object_path(ObjectType::File, id)).ok()?;
+            Some(((st.dev(), st.ino()), *id))
+        })
+        .collect();
+    Ok(pairs.into_iter().collect())
 }
 
 /// How source metadata becomes recorded metadata; shared by directory and tar commits
@@ -365,6 +391,15 @@ impl Walker<'_> {
         let st = file.metadata().map_err(io_err("stat", path))?;
         if !st.is_file() {
             return Err(unsupported());
+        }
+        // Only when the commit's rules (owners, modes, xattrs, statoverride) change
+        // nothing: the cached object is the file as it was committed then.
+        if st.nlink() > 1
+            && !self.policy.rewrites()
+            && let Some(id) = (self.policy.options.devino.as_ref())
+                .and_then(|cache| cache.get(&(st.dev(), st.ino())))
+        {
+            return Ok(*id);
         }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
         let mode = match rel {
@@ -785,6 +820,64 @@ mod tests {
         .unwrap();
         assert_eq!((skipped.commit, skipped.written), (second.commit, false));
         assert_eq!(repo.resolve_rev("main^").unwrap(), first.commit);
+    }
+
+    #[test]
+    fn the_devino_cache_records_linked_files_without_reading_them_and_changes_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(&dir.path().join("repo"), RepoMode::Bare).unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("d")).unwrap();
+        fs::write(src.join("a"), b"kept").unwrap();
+        fs::write(src.join("d/b"), b"replaced").unwrap();
+        let options = CommitOptions {
+            subject: "s".into(),
+            timestamp: Some(1),
+            orphan: true,
+            ..Default::default()
+        };
+        let base = commit_dir(&repo, &src, &options).unwrap().commit;
+        let co = dir.path().join("co");
+        crate::checkout::checkout(&repo, &base, &co, &Default::default()).unwrap();
+        // A file replaced (new inode) and one added; `a` stays a link to its object.
+        fs::remove_file(co.join("d/b")).unwrap();
+        fs::write(co.join("d/b"), b"new").unwrap();
+        fs::write(co.join("c"), b"added").unwrap();
+        let cache = devino_cache(&repo).unwrap();
+        assert_eq!(cache.len(), 2);
+        let with = commit_dir(
+            &repo,
+            &co,
+            &CommitOptions {
+                devino: Some(std::sync::Arc::new(cache)),
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        let without = commit_dir(&repo, &co, &options).unwrap();
+        assert_eq!(with.commit, without.commit, "the same commit either way");
+        // The cache is used, not re-read: a linked file changed in place (which a
+        // caller must never do) keeps the object's id.
+        fs::write(co.join("a"), b"changed in place").unwrap();
+        let cache = std::sync::Arc::new(devino_cache(&repo).unwrap());
+        let trusted = commit_dir(
+            &repo,
+            &co,
+            &CommitOptions {
+                devino: Some(cache),
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(trusted.commit, with.commit);
+        assert_ne!(
+            commit_dir(&repo, &co, &options).unwrap().commit,
+            with.commit
+        );
+        // Archive repositories have no usable inodes: no cache.
+        let archive = Repo::init(&dir.path().join("archive"), RepoMode::Archive).unwrap();
+        commit_dir(&archive, &src, &options).unwrap();
+        assert!(devino_cache(&archive).unwrap().is_empty());
     }
 
     #[test]

@@ -61,6 +61,8 @@ impl Sysroot {
         for (name, d) in wanted.iter().zip(&state.deployments) {
             repo.set_ref(name, Some(&d.checksum))?;
         }
+        let staged = self.staged()?;
+        self.write_base_refs(&[state.deployments.as_slice(), staged.as_slice()].concat())?;
 
         self.step("prune")?;
         report.pruned = prune(

@@ -55,6 +55,9 @@ pub struct DeployOptions {
     /// Staging: refuse unless this system was booted from the sysroot, as `ostree
     /// admin deploy --stage` does (and write nothing, `/run` included).
     pub stage_requires_booted: bool,
+    /// More origin groups written beside the refspec: the package layering requests
+    /// (`[packages]`, `[overrides]`) of a layered deployment.
+    pub extra_origin: Option<KeyFile>,
     /// The origin refspec; default: the revision as given.
     pub refspec: Option<String>,
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
@@ -185,6 +188,13 @@ impl Sysroot {
         );
         if options.override_commit {
             origin.set("origin", "override-commit", &checksum.to_string());
+        }
+        if let Some(extra) = &options.extra_origin {
+            for group in extra.group_names() {
+                for (key, value) in extra.entries(group) {
+                    origin.set(group, &key, &value);
+                }
+            }
         }
         let origin_path = self.origin_path(&osname, &checksum, serial);
         write_file(

@@ -57,6 +57,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Package layering refused or failed.
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
     /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
     #[error("injected failure before step '{0}'")]
     Injected(&'static str),

@@ -16,7 +16,8 @@
 //! - [`layout`]: [`Sysroot`], `init-fs`, `os-init`; [`deployment`]: reading the state;
 //! - [`deploy`] and `ops`: deploy, undeploy, set-default, rollback, kargs, pin;
 //!   [`staged`]: deployments prepared now and finalized at shutdown; [`upgrade`]:
-//!   following the origin (upgrade, rebase, deploy of a revision);
+//!   following the origin (upgrade, rebase, deploy of a revision); [`layer`]: package
+//!   layering (`install`, `uninstall`, `override remove|reset`) on Debian packages;
 //! - [`prepare_root`](mod@prepare_root): the boot side, mounting a deployment as the new root;
 //! - [`etc_merge`]: `/etc` from `/usr/etc` plus local changes; [`kernel`], [`bls`],
 //!   [`kargs`]: the file formats (`.origin` files are `ferro_ostree::keyfile` key files); [`cleanup`], [`status`], `verify`.
@@ -42,6 +43,7 @@ pub mod etc_merge;
 mod fsutil;
 pub mod kargs;
 pub mod kernel;
+pub mod layer;
 pub mod layout;
 mod ops;
 pub mod prepare_root;

@@ -137,12 +137,13 @@ impl Sysroot {
             None => (refspec, latest),
         };
         let state = self.load()?;
-        let current = match self.staged()? {
+        // A layered deployment's commit is local: compare its base.
+        let current = self.layer_base(&match self.staged()? {
             Some(staged) => staged.checksum,
             None => self
                 .merge_deployment(&state, None, &origin.osname)
                 .map_or(origin.checksum, |d| d.checksum),
-        };
+        });
         Ok(UpgradeCheck {
             osname: origin.osname,
             refspec,
@@ -245,7 +246,7 @@ impl Sysroot {
         Ok(UpgradeCheck {
             osname: origin.osname,
             refspec,
-            current: origin.checksum,
+            current: self.layer_base(&origin.checksum),
             latest,
         })
     }
@@ -321,7 +322,20 @@ impl Sysroot {
         self.deploy_with(&commit.to_string(), &options, apply)
     }
 
+    /// Deploys `rev` with the layered packages of the default deployment rebuilt on it
+    /// ([`Sysroot::relayer`]).
     fn deploy_with(
+        &self,
+        rev: &str,
+        options: &DeployOptions,
+        apply: Apply,
+    ) -> Result<DeployReport, Error> {
+        let (rev, options) = self.relayer(rev, options)?;
+        self.deploy_apply(&rev, &options, apply)
+    }
+
+    /// Deploys `rev` as it is, now or staged.
+    pub(crate) fn deploy_apply(
         &self,
         rev: &str,
         options: &DeployOptions,
