@@ -531,6 +531,13 @@ pub struct OstreeCheckoutArgs {
     /// Merge into existing directories; keep existing files.
     #[arg(long)]
     pub union_add: bool,
+    /// Process AUFS whiteouts (`.wh.NAME`, `.wh..wh..opq`) against what is already
+    /// checked out.
+    #[arg(long)]
+    pub whiteouts: bool,
+    /// Check OSTree's `.ostree-wh.NAME` markers out as overlayfs whiteout devices.
+    #[arg(long)]
+    pub process_passthrough_whiteouts: bool,
     /// Merge into existing directories; an existing file must be identical.
     #[arg(long, conflicts_with_all = ["union", "union_add"])]
     pub union_identical: bool,

@@ -106,6 +106,8 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 bareuseronly_dirs: a.bareuseronly_dirs,
                 allow_noent: a.allow_noent,
                 disable_cache: a.disable_cache,
+                whiteouts: a.whiteouts,
+                passthrough_whiteouts: a.process_passthrough_whiteouts,
             };
             checkout(&repo, &id, &dest, &options)?;
         }

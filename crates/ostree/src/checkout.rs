@@ -68,6 +68,13 @@ pub struct CheckoutOptions {
     pub bareuseronly_dirs: bool,
     /// A missing `subpath` checks out nothing instead of failing (`--allow-noent`).
     pub allow_noent: bool,
+    /// AUFS-style whiteouts (`--whiteouts`): a file `.wh.NAME` removes `NAME` from
+    /// what earlier checkouts put in the destination, `.wh..wh..opq` empties its
+    /// directory, neither is written; and a file or symlink may replace a directory.
+    pub whiteouts: bool,
+    /// OSTree's overlayfs whiteout markers (`--process-passthrough-whiteouts`): a file
+    /// `.ostree-wh.NAME` is checked out as the whiteout device `NAME` (char 0:0).
+    pub passthrough_whiteouts: bool,
     /// From an archive repository in user mode, copy every file rather than keep an
     /// uncompressed copy in `uncompressed-objects-cache/` to hardlink from
     /// (`--disable-cache`).
@@ -269,11 +276,20 @@ impl Writer<'_> {
         let skipped = |name: &str| {
             !self.options.skip.is_empty() && self.options.skip.contains(&format!("{rel}/{name}"))
         };
+        if self.options.whiteouts && !created {
+            apply_whiteouts(&dirtree, dest)?;
+        }
+        let whiteout = |name: &str| self.options.whiteouts && name.starts_with(WHITEOUT);
         let files = dirtree
             .files
             .par_iter()
-            .filter(|(name, _)| !skipped(name))
-            .map(|(name, id)| self.file(id, &dest.join(name)).map(Made::stats))
+            .filter(|(name, _)| !skipped(name) && !whiteout(name))
+            .map(|(name, id)| match name.strip_prefix(PASSTHROUGH) {
+                Some(target) if self.options.passthrough_whiteouts => {
+                    make_whiteout_device(&dest.join(target)).map(|()| CheckoutStats::default())
+                }
+                _ => self.file(id, &dest.join(name)).map(Made::stats),
+            })
             .try_reduce(CheckoutStats::default, |a, b| Ok(a.plus(b)))?;
         let dirs = dirtree
             .dirs
@@ -483,6 +499,12 @@ impl Writer<'_> {
             Overwrite::UnionIdentical => Err(io_err(verb, dest)(exists).into()),
             Overwrite::UnionFiles => {
                 if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+                    // With whiteouts a layer may replace a directory wholesale.
+                    if self.options.whiteouts {
+                        fs::remove_dir_all(dest).map_err(io_err("remove", dest))?;
+                        let made = make(dest).map_err(io_err(verb, dest))?;
+                        return Ok(Some((made, Placed { beside: None })));
+                    }
                     return Err(Error::Unsupported {
                         verb: "replace",
                         path: dest.to_owned(),
@@ -539,6 +561,47 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// The prefix of an AUFS whiteout file, and the opaque-directory marker.
+const WHITEOUT: &str = ".wh.";
+const OPAQUE: &str = ".wh..wh..opq";
+/// The prefix of OSTree's stored overlayfs whiteout markers.
+const PASSTHROUGH: &str = ".ostree-wh.";
+
+/// Removes from `dest` (filled by earlier checkouts) what the whiteouts of `dirtree`
+/// name: `.wh.NAME` takes `NAME`, `.wh..wh..opq` everything.
+fn apply_whiteouts(dirtree: &crate::object::DirTree, dest: &Path) -> Result<(), Error> {
+    let remove = |path: &Path| -> Result<(), Error> {
+        let result = match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+            Ok(_) => fs::remove_file(path),
+            Err(_) => return Ok(()),
+        };
+        result.map_err(|e| io_err("remove", path)(e).into())
+    };
+    for (name, _) in &dirtree.files {
+        if name == OPAQUE {
+            for entry in fs::read_dir(dest).map_err(io_err("list", dest))? {
+                remove(&entry.map_err(io_err("list", dest))?.path())?;
+            }
+        } else if let Some(target) = name.strip_prefix(WHITEOUT) {
+            remove(&dest.join(target))?;
+        }
+    }
+    Ok(())
+}
+
+/// An overlayfs whiteout: a character device 0:0, mode 0.
+fn make_whiteout_device(path: &Path) -> Result<(), Error> {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::empty(),
+        rustix::fs::makedev(0, 0),
+    )
+    .map_err(|e| io_err("create whiteout device", path)(e.into()).into())
 }
 
 /// Copies the bytes of object `id` into `out` (named `shown` in errors), refusing an

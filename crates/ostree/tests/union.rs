@@ -188,3 +188,85 @@ fn conflicts_fail_like_ostree() {
     fs::create_dir(&existing).unwrap();
     assert!(ferro(&setup, &existing, Overwrite::Never, LinkMode::Copy).is_err());
 }
+
+/// `--union --whiteouts` of a base and then a layer with AUFS whiteouts (`.wh.NAME`,
+/// an opaque directory, a file replacing a directory) leaves the tree `ostree` leaves;
+/// `--process-passthrough-whiteouts` makes `.ostree-wh.NAME` a whiteout device.
+#[test]
+fn whiteouts_match_ostree() {
+    if !have_ostree() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    for dir in ["baz/another", "deeper", "gone", "wh"] {
+        fs::create_dir_all(base.join(dir)).unwrap();
+    }
+    for (path, data) in [
+        ("baz/cow", "cow"),
+        ("baz/another/y", "y"),
+        ("deeper/x", "x"),
+        ("gone/z", "z"),
+        ("wh/.ostree-wh.marker", ""),
+    ] {
+        fs::write(base.join(path), data).unwrap();
+    }
+    let layer = tmp.path().join("layer");
+    fs::create_dir_all(layer.join("baz/another")).unwrap();
+    fs::create_dir_all(layer.join("anewdir")).unwrap();
+    for path in [
+        "baz/.wh.cow",
+        ".wh.deeper",
+        "baz/another/.wh..wh..opq",
+        "anewfile",
+        "anewdir/blah",
+    ] {
+        fs::write(layer.join(path), "").unwrap();
+    }
+    fs::write(layer.join("gone"), "a file where a directory was").unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"), RepoMode::BareUser).unwrap();
+    for (branch, src) in [("base", &base), ("layer", &layer)] {
+        let options = CommitOptions {
+            branch: Some(branch.into()),
+            timestamp: Some(0),
+            ..Default::default()
+        };
+        commit_dir(&repo, src, &options).unwrap();
+    }
+    let r = format!("--repo={}", repo.path().display());
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    for branch in ["base", "layer"] {
+        let options = CheckoutOptions {
+            user_mode: true,
+            overwrite: Overwrite::UnionFiles,
+            whiteouts: true,
+            ..Default::default()
+        };
+        let id = repo.resolve_rev(branch).unwrap();
+        checkout(&repo, &id, &ours, &options).unwrap();
+        let dest = theirs.to_str().unwrap();
+        try_ostree(&["checkout", &r, "-U", "--union", "--whiteouts", branch, dest]).unwrap();
+    }
+    let snap = snapshot(&ours);
+    assert_eq!(snap, snapshot(&theirs));
+    assert!(!snap.contains_key(Path::new("baz/cow")) && !snap.contains_key(Path::new("deeper")));
+    assert!(snap[Path::new("gone")].starts_with("file"), "{snap:?}");
+
+    let passthrough = tmp.path().join("passthrough");
+    let options = CheckoutOptions {
+        user_mode: true,
+        passthrough_whiteouts: true,
+        ..Default::default()
+    };
+    checkout(
+        &repo,
+        &repo.resolve_rev("base").unwrap(),
+        &passthrough,
+        &options,
+    )
+    .unwrap();
+    let st = fs::symlink_metadata(passthrough.join("wh/marker")).unwrap();
+    use std::os::unix::fs::FileTypeExt;
+    assert!(st.file_type().is_char_device() && st.rdev() == 0, "{st:?}");
+    assert!(!passthrough.join("wh/.ostree-wh.marker").exists());
+}
