@@ -443,6 +443,15 @@ pub enum OstreeStaticDeltaVerb {
     },
     /// Write a delta to a commit (from its parent unless --from or --empty).
     Generate(OstreeDeltaGenerateArgs),
+    /// Write `delta-indexes/` anew from the deltas stored.
+    Reindex,
+    /// List the commits `delta-indexes/` has an index for.
+    Indexes,
+    /// Delete a delta (`FROM-TO`, or `TO` from scratch).
+    Delete {
+        /// The delta name.
+        delta: String,
+    },
 }
 
 /// `ferro ostree static-delta generate`.
@@ -486,6 +495,9 @@ pub struct OstreeDeltaGenerateArgs {
     /// Write the superblock big-endian, as a big-endian machine would.
     #[arg(long)]
     pub swap_endianness: bool,
+    /// Write the delta as this one file (parts inline), not into the repository.
+    #[arg(long, value_name = "FILE")]
+    pub filename: Option<PathBuf>,
 }
 
 /// `ferro ostree sign`.

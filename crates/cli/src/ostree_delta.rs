@@ -17,10 +17,21 @@ pub fn run_static_delta(
 ) -> anyhow::Result<ExitStatus> {
     match verb {
         OstreeStaticDeltaVerb::List => {
-            for (name, _) in index::stored(repo)? {
+            let deltas = index::stored(repo)?;
+            if deltas.is_empty() {
+                printer.outln("(No static deltas)")?;
+            }
+            for (name, _) in deltas {
                 printer.outln(format_args!("{name}"))?;
             }
         }
+        OstreeStaticDeltaVerb::Reindex => index::reindex(repo)?,
+        OstreeStaticDeltaVerb::Indexes => {
+            for id in index::indexed(repo)? {
+                printer.outln(format_args!("{id}"))?;
+            }
+        }
+        OstreeStaticDeltaVerb::Delete { delta } => ferro_ostree::delta::delete(repo, &delta)?,
         OstreeStaticDeltaVerb::Show { delta } => {
             let sb = read_superblock(repo, &delta)?;
             printer.outln(format_args!("Delta: {delta}"))?;
@@ -30,7 +41,12 @@ pub fn run_static_delta(
             }
             printer.outln(format_args!("To: {}", sb.to))?;
             let endian = if sb.big_endian { "big" } else { "little" };
-            printer.outln(format_args!("Endianness: {endian}"))?;
+            let guessed = if sb.endianness_guessed {
+                " (heuristic)"
+            } else {
+                ""
+            };
+            printer.outln(format_args!("Endianness: {endian}{guessed}"))?;
             printer.outln(format_args!("Timestamp: {}", sb.timestamp))?;
             printer.outln(format_args!(
                 "Number of fallback entries: {}",
@@ -47,8 +63,18 @@ pub fn run_static_delta(
             }
             let size: u64 = sb.parts.iter().map(|p| p.size).sum();
             let usize: u64 = sb.parts.iter().map(|p| p.uncompressed_size).sum();
+            let fallback: u64 = sb.fallbacks.iter().map(|f| f.size).sum();
+            let fallback_usize: u64 = sb.fallbacks.iter().map(|f| f.uncompressed_size).sum();
             printer.outln(format_args!("Total Part Size: {size}"))?;
             printer.outln(format_args!("Total Part Uncompressed Size: {usize}"))?;
+            // As `ostree static-delta show` sums parts and fallbacks.
+            let total = size + fallback;
+            let total_usize = usize + fallback_usize;
+            printer.outln(format_args!("Total Size: {total} ({})", format_size(total)))?;
+            printer.outln(format_args!(
+                "Total Uncompressed Size: {total_usize} ({})",
+                format_size(total_usize)
+            ))?;
         }
         OstreeStaticDeltaVerb::Generate(args) => return run_generate(repo, args, printer),
     }
@@ -92,6 +118,7 @@ fn run_generate(
         },
         max_bsdiff_size: (!args.disable_bsdiff).then_some(args.max_bsdiff_size << 20),
         swap_endianness: args.swap_endianness,
+        filename: args.filename,
     };
     printer.outln("Generating static delta:")?;
     match from {
@@ -100,6 +127,8 @@ fn run_generate(
     }
     printer.outln(format_args!("  To:   {to}"))?;
     let generated = generate(repo, &options)?;
+    // OSTree's statistics line that scripts read.
+    printer.outln(format_args!("bsdiff={} objects", generated.bsdiff))?;
     printer.outln(format_args!(
         "{}: {} objects ({} by bsdiff) in {} parts, {}",
         generated.name,

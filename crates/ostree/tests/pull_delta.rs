@@ -352,6 +352,7 @@ fn ostree_pulls_ferro_deltas() {
             compression: Compression::Xz,
             max_bsdiff_size: Some(128 << 20),
             swap_endianness: false,
+            filename: None,
         },
     )
     .unwrap();
@@ -367,6 +368,7 @@ fn ostree_pulls_ferro_deltas() {
             max_bsdiff_size: Some(128 << 20),
             // Big-endian, as a big-endian machine writes it: `ostree` must read it too.
             swap_endianness: true,
+            filename: None,
         },
     )
     .unwrap();

@@ -57,6 +57,10 @@ pub struct GenerateOptions {
     /// Write the superblock's numbers big-endian (`ostree.endianness` `B`), as a
     /// big-endian machine would (`--swap-endianness`): what tests of readers need.
     pub swap_endianness: bool,
+    /// Write the delta as this one file (its parts inline) instead of into the
+    /// repository's `deltas/` (`--filename`), e.g. for `static-delta apply-offline`
+    /// elsewhere.
+    pub filename: Option<std::path::PathBuf>,
 }
 
 /// What was written.
@@ -117,7 +121,7 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
     let part_count = parts.len();
     for (i, (stored, _)) in parts.iter().enumerate() {
         let path = format!("{base}/{i}");
-        if options.inline {
+        if options.inline || options.filename.is_some() {
             metadata.push((
                 path,
                 Variant {
@@ -148,7 +152,11 @@ pub fn generate(repo: &Repo, options: &GenerateOptions) -> Result<Generated, Del
         Member::var(gv::array(parts.into_iter().map(|(_, entry)| entry), 8), 8),
         Member::var(Vec::new(), 8),
     ]);
-    repo.write_atomic(&repo.path().join(format!("{base}/superblock")), &superblock)?;
+    let superblock_path = match &options.filename {
+        Some(file) => file.clone(),
+        None => repo.path().join(format!("{base}/superblock")),
+    };
+    repo.write_atomic(&superblock_path, &superblock)?;
     size += superblock.len() as u64;
     Ok(Generated {
         name: name(options.from.as_ref(), &options.to),

@@ -89,6 +89,42 @@ pub fn stored(repo: &Repo) -> Result<Vec<(String, Checksum)>, repo::Error> {
     Ok(out)
 }
 
+/// `static-delta reindex`: `delta-indexes/` made anew from the deltas stored now (so
+/// an index never names a delta that was deleted).
+pub fn reindex(repo: &Repo) -> Result<(), repo::Error> {
+    let dir = repo.path().join("delta-indexes");
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("delete", &dir)(e).into()),
+    }
+    write_indexes(repo, &stored(repo)?)
+}
+
+/// The commits `delta-indexes/` has an index for (`static-delta indexes`), sorted.
+pub fn indexed(repo: &Repo) -> Result<Vec<Checksum>, repo::Error> {
+    let root = repo.path().join("delta-indexes");
+    let mut out = Vec::new();
+    for prefix in read_dir(&root)? {
+        for entry in read_dir(&prefix)? {
+            let (Some(p), Some(rest)) = (
+                prefix.file_name().and_then(|n| n.to_str()),
+                entry.file_name().and_then(|n| n.to_str()),
+            ) else {
+                continue;
+            };
+            if let Some(id) = rest
+                .strip_suffix(".index")
+                .and_then(|r| decode(&format!("{p}{r}")))
+            {
+                out.push(id);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Writes `delta-indexes/…index` for every target of `deltas` (as [`stored`] lists
 /// them), each naming the deltas to that commit.
 pub fn write_indexes(repo: &Repo, deltas: &[(String, Checksum)]) -> Result<(), repo::Error> {

@@ -99,13 +99,35 @@ pub fn parse_name(name: &str) -> Option<(Option<Checksum>, Checksum)> {
 /// Reads and parses the superblock of delta `name` stored in `repo`.
 pub fn read_superblock(repo: &Repo, name: &str) -> Result<Superblock, DeltaError> {
     let not_found = || repo::Error::NotFound(format!("static delta {name}"));
-    let (from, to) = parse_name(name).ok_or_else(not_found)?;
+    let (from, to) = parse_name(name).ok_or_else(|| repo::Error::Unsupported {
+        verb: "read static delta",
+        path: repo.path().join("deltas"),
+        detail: format!("Invalid rev {name}"),
+    })?;
     let path = repo.path().join(dir(from.as_ref(), &to)).join("superblock");
     let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => not_found(),
         _ => io_err("read", &path)(e).into(),
     })?;
     Ok(Superblock::parse(&bytes)?)
+}
+
+/// Deletes the stored delta `name` (`FROM-TO` or `TO`), as `ostree static-delta delete`.
+pub fn delete(repo: &Repo, name: &str) -> Result<(), DeltaError> {
+    let invalid = || repo::Error::Unsupported {
+        verb: "delete static delta",
+        path: repo.path().join("deltas"),
+        detail: format!("Invalid rev {name}"),
+    };
+    let (from, to) = parse_name(name).ok_or_else(invalid)?;
+    let path = repo.path().join(dir(from.as_ref(), &to));
+    match std::fs::remove_dir_all(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(repo::Error::NotFound(format!("static delta {name}")).into())
+        }
+        Err(e) => Err(repo::Error::from(io_err("delete", &path)(e)).into()),
+    }
 }
 
 /// Standard base64 without padding and with `/` replaced by `_`, so an id is a file

@@ -20,6 +20,9 @@ pub struct Superblock {
     pub metadata: Metadata,
     /// Whether the sizes are big-endian (`ostree.endianness` = `B`).
     pub big_endian: bool,
+    /// Whether `big_endian` was guessed: deltas from before OSTree recorded
+    /// `ostree.endianness` are read in the byte order that gives plausible sizes.
+    pub endianness_guessed: bool,
     /// Generation time, seconds since the epoch.
     pub timestamp: u64,
     /// The commit the delta starts from; `None` from scratch.
@@ -99,6 +102,33 @@ impl Endian {
 
 const T: Shape = Shape::Fixed(8, 8);
 
+/// The byte order of a superblock that does not say (written before OSTree recorded
+/// it, in the writer's own order): little-endian unless that makes a part size of 4 GiB
+/// or more, which no delta part has — then big-endian, as OSTree's heuristic decides.
+fn guess_endianness(parts: &[u8]) -> Endian {
+    let implausible = gv::read_array("delta parts", parts, 8)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|entry| {
+            gv::read_struct(
+                "delta part entry",
+                entry,
+                &[Shape::Fixed(4, 4), Shape::Var(1), T, T, Shape::Var(1)],
+            )
+            .ok()
+        })
+        .any(|p| {
+            [p[2], p[3]].iter().any(|bytes| {
+                <[u8; 8]>::try_from(*bytes).is_ok_and(|b| u64::from_le_bytes(b) >= 1 << 32)
+            })
+        });
+    if implausible {
+        Endian::Big
+    } else {
+        Endian::Little
+    }
+}
+
 impl Superblock {
     /// Parses a superblock; hostile bytes give an error, never a panic.
     pub fn parse(data: &[u8]) -> Result<Self, Error> {
@@ -117,8 +147,10 @@ impl Superblock {
             ],
         )?;
         let metadata = read_metadata(top[0])?;
-        let endian = match metadata.iter().find(|(k, _)| k == "ostree.endianness") {
-            None => Endian::Little,
+        let declared = metadata.iter().find(|(k, _)| k == "ostree.endianness");
+        let guessed = declared.is_none();
+        let endian = match declared {
+            None => guess_endianness(top[6]),
             Some((_, v)) if v.type_str == "y" && v.data == b"l" => Endian::Little,
             Some((_, v)) if v.type_str == "y" && v.data == b"B" => Endian::Big,
             Some(_) => return Err(err("ostree.endianness", "neither 'l' nor 'B'")),
@@ -170,6 +202,7 @@ impl Superblock {
         Ok(Superblock {
             metadata,
             big_endian: matches!(endian, Endian::Big),
+            endianness_guessed: guessed,
             // Big-endian, and swapped with everything else in a swapped superblock.
             timestamp: match endian {
                 Endian::Big => gv::read_u64_be("delta timestamp", top[1])?.swap_bytes(),
