@@ -43,6 +43,9 @@ pub enum Command {
     Upgrade(crate::args_admin::UpgradeArgs),
     /// Switch the origin to another ref and deploy it, like `rpm-ostree rebase`.
     Rebase(crate::args_admin::RebaseArgs),
+    /// Unlock the staged deployment and reboot into it, like `rpm-ostree
+    /// finalize-deployment`.
+    FinalizeDeployment(crate::args_admin::FinalizeDeploymentArgs),
     /// Mount a deployment as the new root (initramfs), like `ostree-prepare-root`.
     PrepareRoot(crate::args_admin::PrepareRootArgs),
     /// Boot images in QEMU VMs: run, ssh, stop, list.

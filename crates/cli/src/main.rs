@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Cleanup(args) => host::cleanup(args, &printer),
         Command::Deploy(args) => host::deploy(args, &printer),
         Command::Upgrade(args) => host::upgrade(args, &printer),
+        Command::FinalizeDeployment(args) => host::finalize_deployment(args, &printer),
         Command::Rebase(args) => host::rebase(args, &printer),
         Command::PrepareRoot(args) => host::prepare_root(args, &printer),
         Command::Vm(args) => vm::run(args, &printer),

@@ -79,7 +79,7 @@ fn staged_deployment_is_finalized_with_etc_changes_made_after_staging() {
     );
     assert_eq!(fs::read_to_string(dir.join("etc/new.conf")).unwrap(), "2");
     assert!(sysroot.staged().unwrap().is_none());
-    assert!(!scratch.path().join("run/staged-deployment").exists());
+    assert!(!scratch.path().join("run/ostree/staged-deployment").exists());
     assert!(sysroot.verify().unwrap().is_empty());
     assert!(sysroot.finalize_staged().unwrap().is_none());
 }
