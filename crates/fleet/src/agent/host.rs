@@ -1,0 +1,196 @@
+//! The real [`Host`]: the sysroot through ferro-sysroot (the same staging and
+//! finalization `ferro upgrade --lock-finalization` and `ferro finalize-deployment`
+//! use), systemd and logind through their command-line tools.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ferro_sys::CommandRunExt;
+use ferro_sys::atomic::{WriteOptions, write_file};
+use ferro_sysroot::host::{HostActions, SystemHost};
+use ferro_sysroot::upgrade::UpgradeOptions;
+use ferro_sysroot::{Apply, Sysroot, UpdateDriver};
+
+use super::machine::{Booted, Health, Host, Persisted, Release};
+
+/// The health target whose units must all start.
+pub const HEALTH_TARGET: &str = "ferro-agent-health.target";
+
+/// The host the agent runs on.
+pub struct SysrootHost {
+    /// The sysroot (`/sysroot` on a booted ferrocore system).
+    pub sysroot: Sysroot,
+    /// The agent's record, `/var/lib/ferro/agent/state.json`.
+    pub state_path: PathBuf,
+    /// Health scripts, `/etc/ferro/agent/health.d`.
+    pub health_dir: PathBuf,
+    /// Whether to start [`HEALTH_TARGET`] (false outside systemd).
+    pub use_systemd: bool,
+}
+
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+impl SysrootHost {
+    fn run_with_timeout(
+        &self,
+        timeout: Duration,
+        program: &Path,
+        args: &[&str],
+    ) -> Result<(), String> {
+        let out = Command::new("timeout")
+            .arg(timeout.as_secs().max(1).to_string())
+            .arg(program)
+            .args(args)
+            .run_capture()
+            .map_err(text)?;
+        match out.status.code() {
+            Some(0) => Ok(()),
+            Some(124) => Err(format!(
+                "{} timed out after {}s",
+                program.display(),
+                timeout.as_secs()
+            )),
+            code => Err(format!(
+                "{} exited with {code:?}: {}",
+                program.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+}
+
+impl Host for SysrootHost {
+    fn booted(&self) -> Result<Booted, String> {
+        let state = self.sysroot.load().map_err(text)?;
+        let index = self
+            .sysroot
+            .booted_index(&state)
+            .map_err(text)?
+            .ok_or("not booted from this sysroot")?;
+        let d = &state.deployments[index];
+        let version = self
+            .sysroot
+            .repo()
+            .load_commit(&d.checksum)
+            .ok()
+            .and_then(|c| c.metadata_string("version"))
+            .unwrap_or_default();
+        Ok(Booted {
+            checksum: d.checksum.to_string(),
+            version,
+            staged: self
+                .sysroot
+                .staged()
+                .map_err(text)?
+                .map(|s| s.checksum.to_string()),
+            deployed: state
+                .deployments
+                .iter()
+                .map(|d| d.checksum.to_string())
+                .collect(),
+        })
+    }
+
+    fn register_driver(&self) -> Result<(), String> {
+        self.sysroot
+            .register_driver(&UpdateDriver {
+                name: "ferro agent".into(),
+                unit: "ferro-agent.service".into(),
+            })
+            .map_err(text)
+    }
+
+    fn stage(&self, release: &Release, allow_downgrade: bool) -> Result<(), String> {
+        let how = UpgradeOptions {
+            apply: Apply::StagedLocked,
+            override_commit: Some(release.checksum.clone()),
+            allow_downgrade,
+            ..UpgradeOptions::default()
+        };
+        self.sysroot.upgrade_with(&how).map_err(text)?;
+        Ok(())
+    }
+
+    fn finalize_and_reboot(&self, checksum: &str) -> Result<(), String> {
+        ferro_sysroot::host::finalize_deployment(&self.sysroot, &SystemHost, checksum, false)
+            .map(|_| ())
+            .map_err(text)
+    }
+
+    fn rollback_and_reboot(&self) -> Result<(), String> {
+        self.sysroot.rollback().map_err(text)?;
+        SystemHost.reboot().map_err(text)
+    }
+
+    fn health(&self, timeout: Duration) -> Health {
+        if self.use_systemd
+            && let Err(e) =
+                self.run_with_timeout(timeout, Path::new("systemctl"), &["start", HEALTH_TARGET])
+        {
+            return Health::Failed(format!("{HEALTH_TARGET}: {e}"));
+        }
+        let mut scripts: Vec<PathBuf> = match fs::read_dir(&self.health_dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(_) => vec![],
+        };
+        scripts.sort();
+        for script in scripts {
+            if let Err(e) = self.run_with_timeout(timeout, &script, &[]) {
+                return Health::Failed(e);
+            }
+        }
+        Health::Passed
+    }
+
+    fn interactive_sessions(&self) -> Result<Vec<String>, String> {
+        let out = Command::new("loginctl")
+            .args(["list-sessions", "--json=short"])
+            .run_get_string()
+            .map_err(text)?;
+        let sessions: serde_json::Value = serde_json::from_str(&out).map_err(text)?;
+        Ok(sessions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                s["tty"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+            })
+            .collect())
+    }
+
+    fn warn_sessions(&self, message: &str) {
+        for tty in self.interactive_sessions().unwrap_or_default() {
+            // Best effort, as wall(1): a terminal that cannot be written is skipped.
+            let _ = fs::write(Path::new("/dev").join(&tty), format!("\r\n{message}\r\n"));
+        }
+    }
+
+    fn block_inhibitors(&self) -> Result<Vec<String>, String> {
+        SystemHost.block_shutdown_inhibitors().map_err(text)
+    }
+
+    fn load_state(&self) -> Result<Persisted, String> {
+        match fs::read_to_string(&self.state_path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}", self.state_path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Persisted::default()),
+            Err(e) => Err(format!("{}: {e}", self.state_path.display())),
+        }
+    }
+
+    fn save_state(&self, state: &Persisted) -> Result<(), String> {
+        if let Some(dir) = self.state_path.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let json = serde_json::to_vec_pretty(state).map_err(text)?;
+        write_file(&self.state_path, &json, WriteOptions::replace(0o644)).map_err(text)?;
+        Ok(())
+    }
+}
