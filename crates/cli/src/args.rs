@@ -55,6 +55,8 @@ pub enum Command {
     Compose(crate::args_vm::ComposeCommand),
     /// Coordinate a fleet's reboots (FleetLock server for Zincati) and inspect it.
     Fleet(crate::args_fleet::FleetArgs),
+    /// The node's update agent (like Zincati): run it, or show and steer a running one.
+    Agent(crate::args_agent::AgentArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

@@ -2,8 +2,10 @@
 //! renders their results; the logic lives in the library crates.
 
 mod admin;
+mod agent;
 mod args;
 mod args_admin;
+mod args_agent;
 mod args_fleet;
 mod args_ostree;
 mod args_vm;
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),
+        Command::Agent(args) => agent::run(args, &printer),
     };
     exit::finish_styled(result, &printer, style)
 }

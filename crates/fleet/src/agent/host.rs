@@ -194,3 +194,91 @@ impl Host for SysrootHost {
         Ok(())
     }
 }
+
+/// Where a real agent finds its pieces (all under `/` on a host).
+#[derive(Debug, Clone)]
+pub struct SystemPaths {
+    /// The root the config directories are under.
+    pub config_root: PathBuf,
+    /// The sysroot.
+    pub sysroot: PathBuf,
+    /// The kernel command line (booted deployment, platform).
+    pub cmdline: PathBuf,
+    /// The run directory (staged record, driver registration).
+    pub run_dir: PathBuf,
+    /// The machine id file.
+    pub machine_id: PathBuf,
+    /// The agent's record.
+    pub state: PathBuf,
+    /// The health scripts.
+    pub health_dir: PathBuf,
+    /// Whether to start the health target through systemd.
+    pub use_systemd: bool,
+}
+
+impl Default for SystemPaths {
+    fn default() -> Self {
+        SystemPaths {
+            config_root: PathBuf::from("/"),
+            sysroot: PathBuf::from("/sysroot"),
+            cmdline: PathBuf::from("/proc/cmdline"),
+            run_dir: PathBuf::from(ferro_sysroot::DEFAULT_RUN_DIR),
+            machine_id: PathBuf::from("/etc/machine-id"),
+            state: PathBuf::from("/var/lib/ferro/agent/state.json"),
+            health_dir: PathBuf::from("/etc/ferro/agent/health.d"),
+            use_systemd: true,
+        }
+    }
+}
+
+/// The commit metadata keys naming the stream, ferrocore's then Fedora CoreOS's.
+pub const STREAM_KEYS: [&str; 2] = ["ferrocore.stream", "fedora-coreos.stream"];
+
+/// An agent for the real host and servers: config, identity (stream from the booted
+/// commit's metadata, else `stable`), sysroot.
+pub fn system_agent(
+    paths: &SystemPaths,
+) -> Result<super::Agent<SysrootHost, super::remote::HttpRemote>, String> {
+    use super::identity::{
+        Identity, ZINCATI_APP_ID, app_specific_id, platform_from_cmdline, this_basearch,
+    };
+    let config = super::Config::load(&paths.config_root).map_err(text)?;
+    let mut sysroot = Sysroot::open(&paths.sysroot).map_err(text)?;
+    sysroot.set_cmdline_path(&paths.cmdline);
+    sysroot.set_run_dir(&paths.run_dir);
+    let node_uuid = match &config.node_uuid {
+        Some(id) => id.clone(),
+        None => {
+            let machine_id = fs::read_to_string(&paths.machine_id)
+                .map_err(|e| format!("{}: {e}", paths.machine_id.display()))?;
+            app_specific_id(&machine_id, &ZINCATI_APP_ID)
+                .ok_or_else(|| format!("{}: not a machine id", paths.machine_id.display()))?
+        }
+    };
+    let cmdline = fs::read_to_string(&paths.cmdline).unwrap_or_default();
+    let host = SysrootHost {
+        sysroot,
+        state_path: paths.state.clone(),
+        health_dir: paths.health_dir.clone(),
+        use_systemd: paths.use_systemd,
+    };
+    let booted = host.booted().unwrap_or_default();
+    let stream = booted
+        .checksum
+        .parse()
+        .ok()
+        .and_then(|c| host.sysroot.repo().load_commit(&c).ok())
+        .and_then(|c| STREAM_KEYS.iter().find_map(|k| c.metadata_string(k)))
+        .unwrap_or_else(|| "stable".to_owned());
+    let identity = Identity {
+        node_uuid,
+        group: config.group.clone(),
+        basearch: this_basearch().to_owned(),
+        stream,
+        platform: platform_from_cmdline(&cmdline).unwrap_or_else(|| "metal".to_owned()),
+        os_version: booted.version,
+        os_checksum: booted.checksum,
+    };
+    let remote = super::remote::HttpRemote::new(&config, &identity);
+    Ok(super::Agent::new(config, identity, host, remote))
+}

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod machine;
 pub mod metrics;
 pub mod remote;
+pub mod service;
 pub mod window;
 
 pub use config::Config;
