@@ -26,8 +26,12 @@ pub struct SysrootHost {
     pub state_path: PathBuf,
     /// Health scripts, `/etc/ferro/agent/health.d`.
     pub health_dir: PathBuf,
-    /// Whether to start [`HEALTH_TARGET`] (false outside systemd).
+    /// Whether to start [`HEALTH_TARGET`] and ask logind for sessions (false outside
+    /// systemd).
     pub use_systemd: bool,
+    /// Rebooting and shutdown inhibitors: [`SystemHost`] on a host, a recorder in a
+    /// simulation.
+    pub actions: Box<dyn HostActions + Send>,
 }
 
 fn text<E: std::fmt::Display>(e: E) -> String {
@@ -116,14 +120,14 @@ impl Host for SysrootHost {
     }
 
     fn finalize_and_reboot(&self, checksum: &str) -> Result<(), String> {
-        ferro_sysroot::host::finalize_deployment(&self.sysroot, &SystemHost, checksum, false)
+        ferro_sysroot::host::finalize_deployment(&self.sysroot, &*self.actions, checksum, false)
             .map(|_| ())
             .map_err(text)
     }
 
     fn rollback_and_reboot(&self) -> Result<(), String> {
         self.sysroot.rollback().map_err(text)?;
-        SystemHost.reboot().map_err(text)
+        self.actions.reboot().map_err(text)
     }
 
     fn health(&self, timeout: Duration) -> Health {
@@ -147,6 +151,9 @@ impl Host for SysrootHost {
     }
 
     fn interactive_sessions(&self) -> Result<Vec<String>, String> {
+        if !self.use_systemd {
+            return Ok(vec![]);
+        }
         let out = Command::new("loginctl")
             .args(["list-sessions", "--json=short"])
             .run_get_string()
@@ -173,7 +180,7 @@ impl Host for SysrootHost {
     }
 
     fn block_inhibitors(&self) -> Result<Vec<String>, String> {
-        SystemHost.block_shutdown_inhibitors().map_err(text)
+        self.actions.block_shutdown_inhibitors().map_err(text)
     }
 
     fn load_state(&self) -> Result<Persisted, String> {
@@ -261,6 +268,7 @@ pub fn system_agent(
         state_path: paths.state.clone(),
         health_dir: paths.health_dir.clone(),
         use_systemd: paths.use_systemd,
+        actions: Box::new(SystemHost),
     };
     let booted = host.booted().unwrap_or_default();
     let stream = booted
