@@ -30,9 +30,7 @@ use ferro_fleet::agent::identity::Identity;
 use ferro_fleet::agent::remote::HttpRemote;
 use ferro_fleet::agent::{Agent, Config, State};
 use ferro_fleet::time::set_simulated_now_ms;
-use ferro_ostree::commit::{CommitOptions, commit_dir};
-use ferro_ostree::object::Variant;
-use ferro_ostree::{Checksum, Repo, RepoMode};
+use ferro_ostree::{Repo, RepoMode};
 use ferro_sysroot::host::HostActions;
 use ferro_sysroot::{DeployOptions, Sysroot, init_fs};
 
@@ -66,22 +64,6 @@ struct Node {
     version: u32,
 }
 
-fn commit(repo: &Repo, tree: &Path, branch: &str, version: &str, ts: u64) -> Checksum {
-    commit_dir(
-        repo,
-        tree,
-        &CommitOptions {
-            branch: Some(branch.into()),
-            subject: format!("v{version}"),
-            timestamp: Some(ts),
-            metadata: vec![("version".into(), Variant::string(version))],
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .commit
-}
-
 fn boot(sysroot: &Sysroot, cmdline: &Path) {
     let kargs = sysroot.load().unwrap().deployments[0].kargs.to_string();
     std::fs::write(cmdline, kargs).unwrap();
@@ -103,9 +85,9 @@ fn two_hundred_nodes_update_ten_at_a_time() {
     let source = Repo::init(&dir.join("repo"), RepoMode::Archive).unwrap();
     let tree = dir.join("tree");
     support::make_tree(&tree, "kernel 1", &[("motd", Some("1"))]);
-    let v1 = commit(&source, &tree, &refname, "1", 1_700_000_000);
+    let v1 = support::commit_at(&source, &tree, &refname, "1", 1_700_000_000);
     support::make_tree(&tree, "kernel 2", &[("motd", Some("2"))]);
-    let v2 = commit(&source, &tree, &refname, "2", 1_700_000_100);
+    let v2 = support::commit_at(&source, &tree, &refname, "2", 1_700_000_100);
     let updates = dir.join("updates.json");
     std::fs::write(
         &updates,
