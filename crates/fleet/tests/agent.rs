@@ -9,6 +9,7 @@ use std::time::Duration;
 use ferro_fleet::agent::config::{Strategy, Weekday, Window};
 use ferro_fleet::agent::identity::{Identity, ZINCATI_APP_ID, app_specific_id};
 use ferro_fleet::agent::machine::{MAX_DEPLOY_ATTEMPTS, MAX_POSTPONEMENTS, pick_target};
+use ferro_fleet::agent::pool::Plan;
 use ferro_fleet::agent::{Agent, Booted, Config, Health, Host, Persisted, Release, Remote, State};
 use ferro_fleet::api::{NodeReport, NodeState};
 use ferro_fleet::graph::{Graph, Node, keys};
@@ -62,6 +63,7 @@ struct World {
     graph: Option<Graph>,
     lock_refuses: bool,
     persisted: Persisted,
+    pool: Option<(String, serde_json::Value)>,
     log: Vec<String>,
     reports: Vec<NodeReport>,
 }
@@ -122,6 +124,19 @@ impl Host for Fake {
     fn block_inhibitors(&self) -> Result<Vec<String>, String> {
         Ok(self.0.borrow().inhibitors.clone())
     }
+    fn apply_in_place(&self, plan: &Plan) -> Result<(), String> {
+        self.0
+            .borrow_mut()
+            .log
+            .push(format!("in place {}", matches!(plan, Plan::InPlace { .. })));
+        Ok(())
+    }
+    fn stage_kargs(&self, append: &[String], _: &[String]) -> Result<String, String> {
+        let mut w = self.0.borrow_mut();
+        w.log.push(format!("stage kargs {}", append.join(" ")));
+        w.staged = Some(w.booted);
+        Ok(csum(w.booted))
+    }
     fn load_state(&self) -> Result<Persisted, String> {
         Ok(self.0.borrow().persisted.clone())
     }
@@ -147,9 +162,17 @@ impl Remote for Fake {
         }
         Ok(())
     }
-    fn report(&self, r: &NodeReport) -> Result<(), String> {
-        self.0.borrow_mut().reports.push(r.clone());
-        Ok(())
+    fn report(&self, r: &NodeReport) -> Result<Option<String>, String> {
+        let mut w = self.0.borrow_mut();
+        w.reports.push(r.clone());
+        Ok(w.pool.as_ref().map(|(hash, _)| hash.clone()))
+    }
+    fn pool_config(&self, hash: &str) -> Result<serde_json::Value, String> {
+        let w = self.0.borrow();
+        match &w.pool {
+            Some((h, config)) if h == hash => Ok(config.clone()),
+            _ => Err("no such config".into()),
+        }
     }
 }
 
@@ -160,6 +183,7 @@ fn config(strategy: Strategy) -> Config {
         name: "workers".into(),
         base_url: "http://fleet".into(),
         token: None,
+        no_reboot: vec![],
     });
     c
 }
@@ -208,6 +232,16 @@ struct Row {
 }
 
 fn nothing(_: &mut World) {}
+
+/// The node applied config `h1`; the pool now wants `h2`, `h1` changed by `edit`.
+fn pool_change(w: &mut World, edit: fn(&mut serde_json::Value)) {
+    let h1 = serde_json::json!({"ignition": {"version": "3.4.0"},
+        "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": ["k1"]}]}});
+    let mut h2 = h1.clone();
+    edit(&mut h2);
+    w.persisted.config = Some(("h1".into(), h1));
+    w.pool = Some(("h2".into(), h2));
+}
 
 #[test]
 fn states_by_events() {
@@ -677,4 +711,37 @@ fn fleet_lock_at(url: &str) -> Strategy {
     Strategy::FleetLock {
         base_url: url.into(),
     }
+}
+
+#[test]
+fn a_config_that_needs_a_reboot_is_applied_after_the_healthy_boot() {
+    let fake = Fake::default();
+    {
+        let mut w = fake.0.borrow_mut();
+        w.booted = 1;
+        w.deployed = vec![1];
+        w.graph = Some(graph(1));
+        pool_change(&mut w, |c| {
+            c["kernelArguments"] = serde_json::json!({"shouldExist": ["quiet"]})
+        });
+    }
+    let mut agent = Agent::new(config(fleet_lock()), identity(), fake.clone(), fake.clone());
+    agent.set_state(State::ReportedSteady);
+    for t in 0..3 {
+        agent.tick(t);
+    }
+    assert!(matches!(agent.state(), State::UpdateFinalized { .. }));
+    assert!(agent.lock_held());
+    let reports: Vec<NodeState> = fake.0.borrow().reports.iter().map(|r| r.state).collect();
+    assert!(reports.contains(&NodeState::Working), "{reports:?}");
+    // The reboot: the same commit boots with the new arguments; health passes.
+    let mut agent = Agent::new(config(fleet_lock()), identity(), fake.clone(), fake.clone());
+    agent.tick(100);
+    agent.tick(101);
+    assert_eq!(*agent.state(), State::ReportedSteady);
+    assert!(!agent.lock_held());
+    let w = fake.0.borrow();
+    assert_eq!(w.persisted.config.as_ref().unwrap().0, "h2");
+    assert!(w.persisted.pending_config.is_none());
+    assert_eq!(w.reports.last().unwrap().config_hash, "h2");
 }

@@ -153,6 +153,7 @@ fn two_hundred_nodes_update_ten_at_a_time() {
             health_dir: home.join("health.d"),
             use_systemd: false,
             actions: Box::new(SimActions(rebooted.clone())),
+            root: home.join("root"),
         };
         let mut node = Node {
             agent: None,

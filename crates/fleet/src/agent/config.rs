@@ -115,6 +115,8 @@ pub struct PoolSettings {
     pub base_url: String,
     /// Its enrollment token, if it asks for one.
     pub token: Option<String>,
+    /// Files (absolute paths) a config change may rewrite in place, without a reboot.
+    pub no_reboot: Vec<String>,
 }
 
 /// The effective config.
@@ -205,6 +207,7 @@ struct PoolFragment {
     name: Option<String>,
     base_url: Option<String>,
     token: Option<String>,
+    no_reboot: Option<Vec<String>>,
 }
 
 /// Every key the agent knows, dotted; tables end with `.`.
@@ -236,6 +239,7 @@ const KNOWN: &[&str] = &[
     "pool.name",
     "pool.base_url",
     "pool.token",
+    "pool.no_reboot",
 ];
 
 fn unknown_keys(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
@@ -381,6 +385,7 @@ impl Config {
         let mut fleet_lock_url = None;
         let mut windows = vec![];
         let (mut pool_name, mut pool_url, mut pool_token) = (None, None, None);
+        let mut no_reboot = vec![];
         for (path, text) in fragments {
             let value: toml::Table = toml::from_str(text)
                 .map_err(|e| bad(path, format!("not valid TOML: {}", e.message())))?;
@@ -469,6 +474,7 @@ impl Config {
                 pool_name = p.name.or(pool_name);
                 pool_url = p.base_url.or(pool_url);
                 pool_token = p.token.or(pool_token);
+                no_reboot.extend(p.no_reboot.unwrap_or_default());
             }
         }
         c.strategy = match strategy {
@@ -509,6 +515,7 @@ impl Config {
                 name,
                 base_url,
                 token: pool_token,
+                no_reboot,
             }),
             (None, None) => None,
             _ => {

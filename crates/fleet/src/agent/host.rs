@@ -14,6 +14,7 @@ use ferro_sysroot::upgrade::UpgradeOptions;
 use ferro_sysroot::{Apply, Sysroot, UpdateDriver};
 
 use super::machine::{Booted, Health, Host, Persisted, Release};
+use super::pool::Plan;
 
 /// The health target whose units must all start.
 pub const HEALTH_TARGET: &str = "ferro-agent-health.target";
@@ -32,6 +33,8 @@ pub struct SysrootHost {
     /// Rebooting and shutdown inhibitors: [`SystemHost`] on a host, a recorder in a
     /// simulation.
     pub actions: Box<dyn HostActions + Send>,
+    /// The running system's root, where pool config changes are written in place.
+    pub root: PathBuf,
 }
 
 fn text<E: std::fmt::Display>(e: E) -> String {
@@ -183,6 +186,34 @@ impl Host for SysrootHost {
         self.actions.block_shutdown_inhibitors().map_err(text)
     }
 
+    fn apply_in_place(&self, plan: &Plan) -> Result<(), String> {
+        super::pool::apply_in_place(&self.root, plan)
+    }
+
+    fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String> {
+        let state = self.sysroot.load().map_err(text)?;
+        let index = self
+            .sysroot
+            .booted_index(&state)
+            .map_err(text)?
+            .ok_or("not booted from this sysroot")?;
+        let booted = &state.deployments[index];
+        let options = ferro_sysroot::DeployOptions {
+            osname: Some(booted.osname.clone()),
+            refspec: booted.refspec(),
+            override_commit: booted.origin.get("origin", "override-commit").is_some(),
+            karg_append: append.to_vec(),
+            karg_delete: delete.to_vec(),
+            lock_finalization: true,
+            ..ferro_sysroot::DeployOptions::default()
+        };
+        let report = self
+            .sysroot
+            .stage(&booted.checksum.to_string(), &options)
+            .map_err(text)?;
+        Ok(report.deployment.checksum.to_string())
+    }
+
     fn load_state(&self) -> Result<Persisted, String> {
         match fs::read_to_string(&self.state_path) {
             Ok(text) => serde_json::from_str(&text)
@@ -269,6 +300,7 @@ pub fn system_agent(
         health_dir: paths.health_dir.clone(),
         use_systemd: paths.use_systemd,
         actions: Box::new(SystemHost),
+        root: paths.config_root.clone(),
     };
     let booted = host.booted().unwrap_or_default();
     let stream = booted

@@ -19,6 +19,7 @@ use crate::protocol::Operation;
 
 use super::config::{Config, Strategy};
 use super::identity::Identity;
+use super::pool::{Plan, plan};
 use super::window;
 
 /// A release the graph offers.
@@ -76,6 +77,11 @@ pub trait Host {
     fn warn_sessions(&self, message: &str);
     /// Holders of block-mode shutdown inhibitors.
     fn block_inhibitors(&self) -> Result<Vec<String>, String>;
+    /// Writes the in-place part of a pool config plan.
+    fn apply_in_place(&self, plan: &Plan) -> Result<(), String>;
+    /// Stages the booted commit again with kernel arguments appended and deleted,
+    /// finalization locked; returns its checksum.
+    fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String>;
     /// What survives restarts and reboots.
     fn load_state(&self) -> Result<Persisted, String>;
     /// Saves it.
@@ -88,8 +94,10 @@ pub trait Remote {
     fn graph(&self, identity: &Identity, wariness: Option<f64>) -> Result<Graph, String>;
     /// A FleetLock operation; `Err` is a refusal or a failure (its kind or message).
     fn lock(&self, identity: &Identity, op: Operation) -> Result<(), String>;
-    /// `POST /v1/nodes/<uuid>/report`.
-    fn report(&self, report: &NodeReport) -> Result<(), String>;
+    /// `POST /v1/nodes/<uuid>/report`; the hash of the config the pool wants, if any.
+    fn report(&self, report: &NodeReport) -> Result<Option<String>, String>;
+    /// `GET /config/<pool>?hash=HASH`: that rendered config (Ignition JSON).
+    fn pool_config(&self, hash: &str) -> Result<serde_json::Value, String>;
 }
 
 /// The agent's record on disk (`/var/lib/ferro/agent/state.json`).
@@ -104,6 +112,12 @@ pub struct Persisted {
     /// Set after a rollback: the slot stays held until an operator clears it.
     #[serde(default)]
     pub halted: Option<String>,
+    /// The pool config applied last: its hash and its Ignition JSON.
+    #[serde(default)]
+    pub config: Option<(String, serde_json::Value)>,
+    /// A pool config staged with a reboot, applied once that boot is healthy.
+    #[serde(default)]
+    pub pending_config: Option<(String, serde_json::Value)>,
 }
 
 /// The states, Zincati's plus `Halted` and `Disabled`.
@@ -219,6 +233,7 @@ pub struct Agent<H: Host, R: Remote> {
     deferred_until: u64,
     counters: Counters,
     rng: u64,
+    config_status: ConfigStatus,
 }
 
 /// What `ferro agent status` shows.
@@ -246,6 +261,21 @@ pub struct Status {
     pub warnings: Vec<String>,
     /// Counters.
     pub counters: Counters,
+    /// The pool config: applied hash, and why the desired one is not applied.
+    pub config: ConfigStatus,
+}
+
+/// Where the node stands with its pool's config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConfigStatus {
+    /// The hash applied.
+    pub applied: Option<String>,
+    /// The hash the pool wants.
+    pub desired: Option<String>,
+    /// `done`, `working` (staged, rebooting), `unreconcilable` or `degraded`.
+    pub state: Option<&'static str>,
+    /// Why not done.
+    pub reason: Option<String>,
 }
 
 /// Picks the update as Zincati does: the booted node found by its checksum, its edges'
@@ -311,6 +341,7 @@ impl<H: Host, R: Remote> Agent<H, R> {
             deferred_until: 0,
             counters: Counters::default(),
             rng,
+            config_status: ConfigStatus::default(),
         }
     }
 
@@ -363,6 +394,10 @@ impl<H: Host, R: Remote> Agent<H, R> {
             bad_releases: self.persisted.bad.clone(),
             warnings: self.config.warnings.clone(),
             counters: self.counters.clone(),
+            config: ConfigStatus {
+                applied: self.persisted.config.as_ref().map(|(h, _)| h.clone()),
+                ..self.config_status.clone()
+            },
         }
     }
 
@@ -417,14 +452,17 @@ impl<H: Host, R: Remote> Agent<H, R> {
         Duration::from_secs(self.jitter(secs))
     }
 
-    fn report(&mut self, state: NodeState, reason: &str) {
-        let Some(pool) = &self.config.pool else {
-            return;
-        };
+    fn report(&mut self, state: NodeState, reason: &str) -> Option<String> {
+        let pool = self.config.pool.as_ref()?;
         let report = NodeReport {
             node_uuid: self.identity.node_uuid.clone(),
             pool: pool.name.clone(),
-            config_hash: String::new(),
+            config_hash: self
+                .persisted
+                .config
+                .as_ref()
+                .map(|(h, _)| h.clone())
+                .unwrap_or_default(),
             booted_version: self.identity.os_version.clone(),
             state,
             reason: reason.to_owned(),
@@ -432,7 +470,92 @@ impl<H: Host, R: Remote> Agent<H, R> {
         };
         // A report is information for operators; a failure to send it is not an
         // update failure.
-        let _ = self.remote.report(&report);
+        self.remote.report(&report).ok().flatten()
+    }
+
+    /// Brings the node to its pool's desired config (see [`super::pool`]). `Some`
+    /// release when a reboot is staged for it.
+    fn reconcile(&mut self) -> Result<Option<Release>, String> {
+        let (state, reason) = match self.config_status.state {
+            Some("unreconcilable") => {
+                (NodeState::Unreconcilable, self.config_status.reason.clone())
+            }
+            _ => (NodeState::Done, None),
+        };
+        let Some(desired) = self.report(state, &reason.unwrap_or_default()) else {
+            return Ok(None);
+        };
+        self.config_status.desired = Some(desired.clone());
+        let applied = self.persisted.config.as_ref().map(|(h, _)| h.clone());
+        if desired.is_empty() || applied.as_deref() == Some(desired.as_str()) {
+            return Ok(None);
+        }
+        if self.config_status.state == Some("unreconcilable")
+            && self
+                .config_status
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains(&desired))
+        {
+            return Ok(None);
+        }
+        let new = self
+            .remote
+            .pool_config(&desired)
+            .map_err(|e| format!("pool config: {e}"))?;
+        let Some((_, old)) = self.persisted.config.clone() else {
+            // The node was provisioned from this pool at first boot: that is applied.
+            self.persisted.config = Some((desired, new));
+            self.host.save_state(&self.persisted)?;
+            self.config_status.state = Some("done");
+            return Ok(None);
+        };
+        let no_reboot = self
+            .config
+            .pool
+            .as_ref()
+            .map(|p| p.no_reboot.clone())
+            .unwrap_or_default();
+        match plan(&old, &new, &no_reboot) {
+            Plan::Unreconcilable(why) => {
+                let reason = format!("config {desired}: {why}");
+                self.config_status.state = Some("unreconcilable");
+                self.config_status.reason = Some(reason.clone());
+                self.report(NodeState::Unreconcilable, &reason);
+                Err(reason)
+            }
+            Plan::Reboot {
+                append,
+                delete,
+                in_place,
+            } => {
+                self.host.apply_in_place(&in_place)?;
+                let checksum = self.host.stage_kargs(&append, &delete)?;
+                self.persisted.pending_config = Some((desired.clone(), new));
+                self.host.save_state(&self.persisted)?;
+                self.config_status.state = Some("working");
+                self.report(
+                    NodeState::Working,
+                    "kernel arguments staged; rebooting through the lock",
+                );
+                Ok(Some(Release {
+                    version: format!("config {desired}"),
+                    checksum,
+                    age_index: u64::MAX,
+                }))
+            }
+            in_place => {
+                self.host.apply_in_place(&in_place)?;
+                self.persisted.config = Some((desired, new));
+                self.host.save_state(&self.persisted)?;
+                self.config_status = ConfigStatus {
+                    state: Some("done"),
+                    ..ConfigStatus::default()
+                };
+                self.report(NodeState::Done, "");
+                Ok(None)
+            }
+        }
     }
 
     fn lock(&mut self, op: Operation) -> Result<(), String> {
@@ -495,6 +618,21 @@ impl<H: Host, R: Remote> Agent<H, R> {
                 Ok(())
             }
             State::ReportedSteady | State::NoNewUpdate => {
+                match self.reconcile() {
+                    Ok(Some(release)) => {
+                        self.state = State::UpdateStaged {
+                            release,
+                            postponements_left: MAX_POSTPONEMENTS,
+                        };
+                        return Ok(());
+                    }
+                    Ok(None) => {}
+                    Err(e) if self.config_status.state == Some("unreconcilable") => {
+                        // Reported; OS updates go on.
+                        self.last_error = Some(e);
+                    }
+                    Err(e) => return Err(e),
+                }
                 let target = self.poll(now);
                 match target {
                     Ok(Some(release)) => {
@@ -582,6 +720,9 @@ impl<H: Host, R: Remote> Agent<H, R> {
         match health {
             Health::Passed => {
                 self.persisted.expecting = None;
+                if let Some(pending) = self.persisted.pending_config.take() {
+                    self.persisted.config = Some(pending);
+                }
                 self.host.save_state(&self.persisted)?;
                 self.state = State::Initialized;
                 Ok(())
@@ -593,6 +734,7 @@ impl<H: Host, R: Remote> Agent<H, R> {
                     expected.version
                 );
                 self.persisted.expecting = None;
+                self.persisted.pending_config = None;
                 if !self.persisted.bad.contains(&expected) {
                     self.persisted.bad.push(expected.clone());
                 }

@@ -19,6 +19,7 @@ pub mod host;
 pub mod identity;
 pub mod machine;
 pub mod metrics;
+pub mod pool;
 pub mod remote;
 pub mod service;
 pub mod window;

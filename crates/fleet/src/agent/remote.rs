@@ -19,6 +19,7 @@ pub struct HttpRemote {
     graph_base: String,
     lock_base: Option<String>,
     pool: Option<(String, Option<String>)>,
+    pool_name: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -63,6 +64,7 @@ impl HttpRemote {
                 .pool
                 .as_ref()
                 .map(|p| (p.base_url.clone(), p.token.clone())),
+            pool_name: config.pool.as_ref().map(|p| p.name.clone()),
             agent,
         }
     }
@@ -127,16 +129,34 @@ impl Remote for HttpRemote {
         .map(|_| ())
     }
 
-    fn report(&self, report: &NodeReport) -> Result<(), String> {
+    fn report(&self, report: &NodeReport) -> Result<Option<String>, String> {
         let Some((base, token)) = &self.pool else {
-            return Ok(());
+            return Ok(None);
         };
         let url = join(base, &format!("/v1/nodes/{}/report", report.node_uuid));
         let mut request = self.agent.post(&url).content_type("application/json");
         if let Some(token) = token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }
-        self.send(request.send(serde_json::to_string(report).expect("JSON").as_str()))
-            .map(|_| ())
+        let body =
+            self.send(request.send(serde_json::to_string(report).expect("JSON").as_str()))?;
+        let answer: crate::api::ReportAnswer =
+            serde_json::from_str(&body).map_err(|e| format!("{url}: {e}"))?;
+        Ok(Some(answer.desired))
+    }
+
+    fn pool_config(&self, hash: &str) -> Result<serde_json::Value, String> {
+        let (base, token) = self.pool.as_ref().ok_or("no pool configured")?;
+        let name = self.pool_name.as_deref().unwrap_or_default();
+        let url = join(base, &format!("/config/{name}?hash={hash}"));
+        let mut request = self.agent.get(&url).header(
+            "accept",
+            "application/vnd.coreos.ignition+json;version=3.4.0",
+        );
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let body = self.send(request.call())?;
+        serde_json::from_str(&body).map_err(|e| format!("{url}: not a config: {e}"))
     }
 }
