@@ -42,6 +42,17 @@ fn text<E: std::fmt::Display>(e: E) -> String {
 }
 
 impl SysrootHost {
+    /// The deployments and the booted one's index.
+    fn booted_state(&self) -> Result<(ferro_sysroot::BootState, usize), String> {
+        let state = self.sysroot.load().map_err(text)?;
+        let index = self
+            .sysroot
+            .booted_index(&state)
+            .map_err(text)?
+            .ok_or("not booted from this sysroot")?;
+        Ok((state, index))
+    }
+
     fn run_with_timeout(
         &self,
         timeout: Duration,
@@ -72,12 +83,7 @@ impl SysrootHost {
 
 impl Host for SysrootHost {
     fn booted(&self) -> Result<Booted, String> {
-        let state = self.sysroot.load().map_err(text)?;
-        let index = self
-            .sysroot
-            .booted_index(&state)
-            .map_err(text)?
-            .ok_or("not booted from this sysroot")?;
+        let (state, index) = self.booted_state()?;
         let d = &state.deployments[index];
         let version = self
             .sysroot
@@ -191,12 +197,7 @@ impl Host for SysrootHost {
     }
 
     fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String> {
-        let state = self.sysroot.load().map_err(text)?;
-        let index = self
-            .sysroot
-            .booted_index(&state)
-            .map_err(text)?
-            .ok_or("not booted from this sysroot")?;
+        let (state, index) = self.booted_state()?;
         let booted = &state.deployments[index];
         let options = ferro_sysroot::DeployOptions {
             osname: Some(booted.osname.clone()),
