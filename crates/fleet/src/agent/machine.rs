@@ -263,6 +263,12 @@ pub struct Status {
     pub counters: Counters,
     /// The pool config: applied hash, and why the desired one is not applied.
     pub config: ConfigStatus,
+    /// `updates.enabled`.
+    pub updates_enabled: bool,
+    /// `updates.allow_downgrade`.
+    pub allow_downgrade: bool,
+    /// `identity.rollout_wariness`, when set.
+    pub rollout_wariness: Option<f64>,
 }
 
 /// Where the node stands with its pool's config.
@@ -398,6 +404,9 @@ impl<H: Host, R: Remote> Agent<H, R> {
                 applied: self.persisted.config.as_ref().map(|(h, _)| h.clone()),
                 ..self.config_status.clone()
             },
+            updates_enabled: self.config.enabled,
+            allow_downgrade: self.config.allow_downgrade,
+            rollout_wariness: self.config.rollout_wariness,
         }
     }
 

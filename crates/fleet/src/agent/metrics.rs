@@ -107,6 +107,20 @@ pub fn render(status: &Status, start_time: u64) -> String {
         "",
         c.fleet_lock_errors,
     );
+    metric(
+        "zincati_update_agent_updates_enabled",
+        "gauge",
+        "Whether updates are enabled.",
+        "",
+        u64::from(status.updates_enabled),
+    );
+    metric(
+        "zincati_update_agent_updates_allow_downgrade",
+        "gauge",
+        "Whether downgrades are allowed.",
+        "",
+        u64::from(status.allow_downgrade),
+    );
     let strategy = format!("{{strategy=\"{}\"}}", status.strategy);
     metric(
         "zincati_updates_strategy_mode",
@@ -151,5 +165,11 @@ pub fn render(status: &Status, start_time: u64) -> String {
         &state,
         1,
     );
+    if let Some(w) = status.rollout_wariness {
+        let _ = writeln!(
+            out,
+            "# HELP zincati_identity_rollout_wariness Configured rollout wariness.\n# TYPE zincati_identity_rollout_wariness gauge\nzincati_identity_rollout_wariness {w}"
+        );
+    }
     out
 }
