@@ -186,6 +186,12 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 (_, None) => printer.outln("No update available.")?,
             }
         }
+        // A locked staged deployment stays staged, as OSTree's finalize-staged says.
+        AdminVerb::FinalizeStaged
+            if sysroot.staged()?.is_some() && sysroot.finalization_locked()? =>
+        {
+            printer.outln("Not finalizing; found /run/ostree/staged-deployment-locked")?;
+        }
         AdminVerb::FinalizeStaged => match sysroot.finalize_staged()? {
             Some(report) => {
                 printer.out(deploy_text(&report))?;

@@ -104,6 +104,9 @@ pub enum Command {
     Upgrade(crate::args_admin::UpgradeArgs),
     /// Switch the origin to another ref and deploy it, like `rpm-ostree rebase`.
     Rebase(crate::args_admin::RebaseArgs),
+    /// Unlock the staged deployment and reboot into it, like `rpm-ostree
+    /// finalize-deployment`.
+    FinalizeDeployment(crate::args_admin::FinalizeDeploymentArgs),
     /// Mount a deployment as the new root (initramfs), like `ostree-prepare-root`.
     PrepareRoot(crate::args_admin::PrepareRootArgs),
     /// Boot images in QEMU VMs: run, ssh, stop, list.
@@ -113,6 +116,8 @@ pub enum Command {
     Compose(crate::args_vm::ComposeCommand),
     /// Coordinate a fleet's reboots (FleetLock server for Zincati) and inspect it.
     Fleet(crate::args_fleet::FleetArgs),
+    /// The node's update agent (like Zincati): run it, or show and steer a running one.
+    Agent(crate::args_agent::AgentArgs),
 }
 
 /// `ferro butane`: flag-compatible with Butane.

@@ -300,6 +300,13 @@ pub struct ApplyArgs {
     /// Prepare the deployment now and make it the default at shutdown.
     #[arg(long)]
     pub stage: bool,
+    /// Stage it with finalization locked: it stays staged at shutdown until
+    /// `ferro finalize-deployment CHECKSUM` (implies --stage).
+    #[arg(long)]
+    pub lock_finalization: bool,
+    /// Update even though an update driver (the node agent) owns updates here.
+    #[arg(long)]
+    pub bypass_driver: bool,
     /// Run `systemctl reboot` once the new deployment is in place.
     #[arg(short, long)]
     pub reboot: bool,
@@ -348,6 +355,19 @@ pub struct RebaseArgs {
     pub apply: ApplyArgs,
     /// The new origin: `REMOTE:REF` (pulled first) or a local `REF`.
     pub refspec: String,
+}
+
+/// `ferro finalize-deployment CHECKSUM`.
+#[derive(Debug, Args)]
+pub struct FinalizeDeploymentArgs {
+    /// The sysroot.
+    #[command(flatten)]
+    pub sysroot: SysrootArgs,
+    /// The staged commit expected: anything else staged is refused.
+    pub checksum: String,
+    /// Reboot even while a block-mode shutdown inhibitor is held.
+    #[arg(long)]
+    pub ignore_inhibitors: bool,
 }
 
 /// `ferro prepare-root`.

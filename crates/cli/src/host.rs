@@ -5,19 +5,19 @@
 use std::io::Write;
 
 use ferro_ostree::browse::format_timestamp;
-use ferro_sys::CommandRunExt;
+use ferro_sysroot::host::{HostActions, SystemHost};
 use ferro_sysroot::{Apply, DeployReport, DeploymentStatus, KargEdit, UpgradeCheck};
 use serde_json::json;
 
 use crate::ExitStatus;
 use crate::admin::{cleanup_text, deploy_text, open};
 use crate::args_admin::{
-    ApplyArgs, DeployArgs, KargsArgs, PrepareRootArgs, RebaseArgs, RollbackArgs, StatusArgs,
-    SysrootArgs, UpgradeArgs,
+    ApplyArgs, DeployArgs, FinalizeDeploymentArgs, KargsArgs, PrepareRootArgs, RebaseArgs,
+    RollbackArgs, StatusArgs, SysrootArgs, UpgradeArgs,
 };
 use crate::printer::Printer;
 
-fn json_row(row: &DeploymentStatus) -> serde_json::Value {
+fn json_row(row: &DeploymentStatus, locked: bool) -> serde_json::Value {
     let d = &row.deployment;
     json!({
         "id": format!("{}-{}", d.osname, d.name()),
@@ -26,6 +26,7 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
         "serial": d.serial,
         "booted": row.booted,
         "staged": row.staged,
+        "finalization-locked": row.staged && locked,
         "pinned": d.pinned(),
         "origin": d.refspec(),
         "version": row.version,
@@ -37,10 +38,12 @@ fn json_row(row: &DeploymentStatus) -> serde_json::Value {
 pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&args.sysroot)?;
     let rows = sysroot.status()?;
+    let locked = sysroot.finalization_locked()?;
     let mut out = printer.stdout();
     if args.json {
         let doc = json!({
-            "deployments": rows.iter().map(json_row).collect::<Vec<_>>(),
+            "deployments": rows.iter().map(|r| json_row(r, locked)).collect::<Vec<_>>(),
+            "update-driver": sysroot.update_driver()?.map(|d| json!({"name": d.name, "unit": d.unit})),
             "transaction": null,
         });
         drop(out);
@@ -65,7 +68,8 @@ pub fn status(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         }
         writeln!(out, "{:>16}: {}", "Commit", d.checksum)?;
         if row.staged {
-            writeln!(out, "{:>16}: yes", "Staged")?;
+            let locked = if locked { " (finalization locked)" } else { "" };
+            writeln!(out, "{:>16}: yes{locked}", "Staged")?;
         }
         if d.pinned() {
             writeln!(out, "{:>16}: yes", "Pinned")?;
@@ -150,7 +154,15 @@ pub fn cleanup(args: SysrootArgs, printer: &Printer) -> anyhow::Result<ExitStatu
 }
 
 fn apply_mode(args: &ApplyArgs) -> Apply {
-    Apply::staged_if(args.stage)
+    Apply::from_flags(args.stage, args.lock_finalization)
+}
+
+/// Opens the sysroot for a manual update: refused while an update driver owns updates,
+/// unless `--bypass-driver`.
+fn open_for_update(args: &ApplyArgs) -> anyhow::Result<ferro_sysroot::Sysroot> {
+    let sysroot = open(&args.sysroot)?;
+    sysroot.check_driver(args.bypass_driver)?;
+    Ok(sysroot)
 }
 
 /// Prints a new deployment (text or `--json`), then reboots if asked.
@@ -171,14 +183,17 @@ pub(crate) fn finish_deploy(
             "checksum": d.checksum.to_string(),
             "serial": d.serial,
             "origin": d.refspec(),
-            "staged": args.stage,
+            "staged": args.stage || args.lock_finalization,
+            "finalization-locked": args.lock_finalization,
             "etc": etc,
             "deleted": report.cleanup.deployments,
         });
         printer.json(&doc)?;
     } else {
         out.write_all(deploy_text(report).as_bytes())?;
-        let when = if args.stage {
+        let when = if args.lock_finalization {
+            "staged with finalization locked; `ferro finalize-deployment` reboots into it"
+        } else if args.stage {
             "staged; it becomes the default at shutdown"
         } else {
             "the default for the next boot"
@@ -194,22 +209,40 @@ pub(crate) fn finish_deploy(
 
 /// `systemctl reboot`: only on request, after the new entries are in place.
 fn reboot() -> anyhow::Result<()> {
-    std::process::Command::new("systemctl")
-        .arg("reboot")
-        .run()?;
+    SystemHost.reboot()?;
     Ok(())
+}
+
+/// `ferro finalize-deployment CHECKSUM`.
+pub fn finalize_deployment(
+    args: FinalizeDeploymentArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let sysroot = open(&args.sysroot)?;
+    let d = ferro_sysroot::host::finalize_deployment(
+        &sysroot,
+        &SystemHost,
+        &args.checksum,
+        args.ignore_inhibitors,
+    )?;
+    printer.outln(format_args!(
+        "Finalizing deployment {} {} at shutdown; rebooting",
+        d.osname,
+        d.name()
+    ))?;
+    Ok(ExitStatus::Success)
 }
 
 /// `ferro deploy REV`.
 pub fn deploy(args: DeployArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let sysroot = open(&args.apply.sysroot)?;
+    let sysroot = open_for_update(&args.apply)?;
     let report = sysroot.deploy_revision(&args.rev, apply_mode(&args.apply))?;
     finish_deploy(&args.apply, &report, printer)
 }
 
 /// `ferro rebase REFSPEC`.
 pub fn rebase(args: RebaseArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let sysroot = open(&args.apply.sysroot)?;
+    let sysroot = open_for_update(&args.apply)?;
     let report = sysroot.rebase(&args.refspec, apply_mode(&args.apply))?;
     finish_deploy(&args.apply, &report, printer)
 }
@@ -246,6 +279,7 @@ pub fn upgrade(args: UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             ExitStatus::Unchanged
         });
     }
+    sysroot.check_driver(args.apply.bypass_driver)?;
     match sysroot.upgrade(apply_mode(&args.apply))? {
         (_, Some(report)) => finish_deploy(&args.apply, &report, printer),
         (check, None) => {

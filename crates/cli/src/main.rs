@@ -2,8 +2,10 @@
 //! renders their results; the logic lives in the library crates.
 
 mod admin;
+mod agent;
 mod args;
 mod args_admin;
+mod args_agent;
 mod args_fleet;
 mod args_layer;
 mod args_ostree;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Cleanup(args) => host::cleanup(args, &printer),
         Command::Deploy(args) => host::deploy(args, &printer),
         Command::Upgrade(args) => host::upgrade(args, &printer),
+        Command::FinalizeDeployment(args) => host::finalize_deployment(args, &printer),
         Command::Rebase(args) => host::rebase(args, &printer),
         Command::PrepareRoot(args) => host::prepare_root(args, &printer),
         Command::Install(args) => layer::install(args, &printer),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),
+        Command::Agent(args) => agent::run(args, &printer),
     };
     exit::finish_styled(result, &printer, style)
 }

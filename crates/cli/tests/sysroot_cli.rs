@@ -160,7 +160,12 @@ fn staged_deploy_is_listed_then_finalized() {
     );
     assert_eq!(doc["staged"], true);
     assert_eq!(doc["origin"], "testos/v");
-    assert!(scratch.path().join("run/staged-deployment").is_file());
+    assert!(
+        scratch
+            .path()
+            .join("run/ostree/staged-deployment")
+            .is_file()
+    );
 
     let status = json(&scratch, &["status", "--sysroot", &s, "--json"]);
     let list = status["deployments"].as_array().unwrap();
@@ -182,6 +187,86 @@ fn staged_deploy_is_listed_then_finalized() {
     assert_eq!(
         admin(&["finalize-staged"]),
         "No deployment staged for finalization\n"
+    );
+}
+
+#[test]
+fn locked_staging_waits_for_finalize_deployment_and_a_driver_needs_bypass() {
+    let scratch = Scratch::new();
+    let (s, v2) = deployed_with_update(&scratch);
+    let admin = |args: &[&str]| admin(&scratch, &s, args);
+    // An update driver owns updates: a manual deploy says so and changes nothing.
+    let driver = scratch.path().join("run/ferro/update-driver");
+    fs::create_dir_all(driver.parent().unwrap()).unwrap();
+    fs::write(
+        &driver,
+        "[driver]\nname=ferro agent\nunit=ferro-agent.service\n",
+    )
+    .unwrap();
+    let out = ferro(
+        &scratch,
+        &[
+            "deploy",
+            "--sysroot",
+            &s,
+            "--lock-finalization",
+            &v2.to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("driven by ferro agent (ferro-agent.service)"),
+        "{err}"
+    );
+    assert!(!scratch.path().join("run/ostree/staged-deployment").exists());
+
+    let doc = json(
+        &scratch,
+        &[
+            "deploy",
+            "--sysroot",
+            &s,
+            "--lock-finalization",
+            "--bypass-driver",
+            "--json",
+            &v2.to_string(),
+        ],
+    );
+    assert_eq!(doc["staged"], true);
+    assert_eq!(doc["finalization-locked"], true);
+    assert!(
+        scratch
+            .path()
+            .join("run/ostree/staged-deployment-locked")
+            .is_file()
+    );
+    let status = json(&scratch, &["status", "--sysroot", &s, "--json"]);
+    assert_eq!(status["deployments"][0]["finalization-locked"], true);
+    assert_eq!(status["update-driver"]["unit"], "ferro-agent.service");
+    let text = ok(&scratch, &["status", "--sysroot", &s]);
+    assert!(text.contains("Staged: yes (finalization locked)"), "{text}");
+
+    // Shutdown does not finalize a locked deployment.
+    assert_eq!(
+        admin(&["finalize-staged"]),
+        "Not finalizing; found /run/ostree/staged-deployment-locked\n"
+    );
+    let status = json(&scratch, &["status", "--sysroot", &s, "--json"]);
+    assert_eq!(status["deployments"][0]["staged"], true);
+    // finalize-deployment refuses another checksum (before any reboot).
+    let out = ferro(
+        &scratch,
+        &["finalize-deployment", "--sysroot", &s, &"0".repeat(64)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Expected staged base checksum"), "{err}");
+    assert!(
+        scratch
+            .path()
+            .join("run/ostree/staged-deployment-locked")
+            .is_file()
     );
 }
 

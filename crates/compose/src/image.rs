@@ -221,7 +221,7 @@ fn fill(
     // the host's staged deployment is not its business. Its own empty `/run` says so.
     let run = mnt.path().join("run");
     sysroot.set_cmdline_path(&run.join("cmdline"));
-    sysroot.set_run_dir(&run.join("ferro"));
+    sysroot.set_run_dir(&run);
     let boot_dir = mnt.path().join("boot");
     let boot = Mount::new(&device.partition(BOOT.number), &boot_dir, "ext4")?;
     sysroot.os_init(OSNAME)?;

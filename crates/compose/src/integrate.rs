@@ -134,6 +134,21 @@ const ASSETS: &[Asset] = &[
         0o644,
         "systemd/ferro-finalize-staged.path"
     ),
+    asset!(
+        "usr/lib/systemd/system/ferro-agent.service",
+        0o644,
+        "systemd/ferro-agent.service"
+    ),
+    asset!(
+        "usr/lib/systemd/system/ferro-agent-health.target",
+        0o644,
+        "systemd/ferro-agent-health.target"
+    ),
+    asset!(
+        "usr/lib/ferro/agent.d/10-ferrocore.toml",
+        0o644,
+        "agent/10-ferrocore.toml"
+    ),
 ];
 
 /// Plain configuration files written as-is: (path, contents).
@@ -179,6 +194,7 @@ const ENABLE: &[&str] = &[
     "ferro-sshd-keygen.service",
     "ferro-console-issue.service",
     "ferro-finalize-staged.path",
+    "ferro-agent.service",
 ];
 
 /// Units the packages enable that the tree does not start at boot: podman's API

@@ -197,12 +197,18 @@ pub fn compose_tree(
 
     let step = begin("commit");
     let tree_bytes = tree_bytes(&rootfs);
+    // The stream is the ref's last component (`ferrocore/x86_64/stable`); the node
+    // agent reads it from the booted commit to ask the update graph for its stream.
+    let stream = manifest.ref_name.rsplit('/').next().unwrap_or_default();
     let commit = crate::commit::commit_tree(
         &options.repo,
         &rootfs,
         &manifest.ref_name,
         &manifest.version,
-        &[(crate::inputs::METADATA_KEY, &input_hash)],
+        &[
+            (crate::inputs::METADATA_KEY, &input_hash),
+            ("ferrocore.stream", stream),
+        ],
     )?;
     clear(&rootfs)?;
     end(&mut steps, step);

@@ -29,6 +29,8 @@
 //!   translation between spec versions.
 //! - [`api`]: the JSON documents of the admin API (`GET /v1/locks`, releases, the
 //!   audit log), shared by the server and [`client`].
+//! - [`agent`]: the node side, `ferro agent`: the update loop against the graph and
+//!   FleetLock, health-gated, with the host's sysroot.
 //! - [`client`]: the admin client behind `ferro fleet locks`, `release`, `nodes` and
 //!   `releases`.
 //! - [`inventory`]: the nodes that asked for the graph, and how many ran each version
@@ -50,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod client;
 pub mod config;

@@ -2,10 +2,26 @@
 //! (what the store and the JSON API carry, so they sort and compare as integers), and
 //! their RFC 3339 form in UTC for people.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Now, in milliseconds since the Unix epoch (0 if the clock is before 1970).
+/// A simulated "now" (ms), 0 when the wall clock is used.
+static SIMULATED_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes [`now_ms`] return `ms` (`None`: the wall clock again), for the whole process.
+/// Only for simulations that run a server in-process on a simulated clock (the fleet
+/// rollout simulation): rollouts, leases and timestamps then follow simulated time.
+pub fn set_simulated_now_ms(ms: Option<u64>) {
+    SIMULATED_MS.store(ms.unwrap_or(0), Ordering::SeqCst);
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before 1970), or the
+/// simulated time set by [`set_simulated_now_ms`].
 pub fn now_ms() -> u64 {
+    let simulated = SIMULATED_MS.load(Ordering::SeqCst);
+    if simulated != 0 {
+        return simulated;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -63,6 +63,9 @@ pub struct DeployOptions {
     /// Also record the commit as the origin's `override-commit`, as `rpm-ostree
     /// deploy REV` does: the deployment is of that commit, not the refspec's head.
     pub override_commit: bool,
+    /// Staging: lock finalization (`--lock-finalization`), so the deployment is not
+    /// made the default at shutdown until [`crate::Sysroot::unlock_staged`].
+    pub lock_finalization: bool,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made

@@ -22,9 +22,10 @@ pub struct Sysroot {
     mutable_deployments: bool,
 }
 
-/// Where runtime state lives on a live system. Not OSTree's `/run/ostree`: the staged
-/// record there is a GVariant that only `ostree admin finalize-staged` reads.
-pub const DEFAULT_RUN_DIR: &str = "/run/ferro";
+/// Where runtime state lives on a live system (a tmpfs): the staged deployment record
+/// and its lock in `ostree/` exactly where OSTree keeps them, the update driver in
+/// `ferro/`.
+pub const DEFAULT_RUN_DIR: &str = "/run";
 
 /// The top-level directories `ostree admin init-fs` creates, with their modes.
 const INIT_DIRS: [(&str, u32); 9] = [
@@ -162,7 +163,17 @@ impl Sysroot {
     /// The staged deployment record: in the run directory, a tmpfs on a live system,
     /// so a staged deployment nobody finalized is forgotten at the next boot.
     pub(crate) fn staged_record_path(&self) -> PathBuf {
-        self.run_dir.join("staged-deployment")
+        self.run_dir.join("ostree/staged-deployment")
+    }
+
+    /// OSTree's finalization lock file beside the record.
+    pub(crate) fn staged_lock_path(&self) -> PathBuf {
+        self.run_dir.join("ostree/staged-deployment-locked")
+    }
+
+    /// Who drives updates (`RUN_DIR/ferro/update-driver`), see [`crate::driver`].
+    pub(crate) fn driver_path(&self) -> PathBuf {
+        self.run_dir.join("ferro/update-driver")
     }
 
     /// Creates a stateroot: `ostree/deploy/OS/{deploy,var}` with the shared `/var`

@@ -26,7 +26,10 @@
 //! boot version also gets a GRUB menu generated from its entries, for GRUB builds
 //! without `blscfg`.
 //!
-//! Not yet: finalization locks, devicetree/`.vmlinuz.hmac` boot files, bootloader
+//! [`driver`]: the registered update driver (the node agent) that manual updates
+//! must bypass; [`staged_record`]: OSTree's GVariant record of a staged deployment.
+//!
+//! Not yet: devicetree/`.vmlinuz.hmac` boot files, bootloader
 //! configs other than BLS and GRUB (syslinux/uboot), SELinux labels, the subboot-version
 //! swap OSTree uses when only boot links change (a full swap is always written).
 
@@ -38,9 +41,11 @@ mod bootloader;
 pub mod cleanup;
 pub mod deploy;
 pub mod deployment;
+pub mod driver;
 mod error;
 pub mod etc_merge;
 mod fsutil;
+pub mod host;
 pub mod kargs;
 pub mod kernel;
 pub mod layer;
@@ -48,6 +53,7 @@ pub mod layout;
 mod ops;
 pub mod prepare_root;
 pub mod staged;
+pub mod staged_record;
 pub mod status;
 pub mod upgrade;
 mod verify;
@@ -55,6 +61,7 @@ mod verify;
 pub use cleanup::CleanupReport;
 pub use deploy::{DeployOptions, DeployReport};
 pub use deployment::{BootState, Deployment};
+pub use driver::UpdateDriver;
 pub use error::Error;
 pub use etc_merge::EtcChanges;
 pub use kargs::{KargEdit, Kargs};

@@ -2,17 +2,22 @@
 //! shutdown, so `/etc` changes made after the update was downloaded are not lost.
 //!
 //! [`Sysroot::stage`] does everything a deploy does up to the boot entries (checkout,
-//! `/etc` merge, origin) and records the deployment in `RUN_DIR/staged-deployment`;
-//! the directory lives in `deploy/` beside the others and cleanups keep it while the
-//! record exists. [`Sysroot::finalize_staged`], run by
-//! `dist/systemd/ferro-finalize-staged.service` at shutdown, merges `/etc` again from
-//! the merge deployment as it is now, writes the boot entries and swaps them in. The
-//! record is on a tmpfs: a staged deployment nobody finalized is forgotten at boot
-//! and its directory removed by the next cleanup.
+//! `/etc` merge, origin) and records the deployment where OSTree records it,
+//! `RUN_DIR/ostree/staged-deployment` (a GVariant, [`crate::staged_record`]), so
+//! `ostree admin` and rpm-ostree see the same staged deployment; the directory lives
+//! in `deploy/` beside the others and cleanups keep it while the record exists.
+//! [`Sysroot::finalize_staged`], run by `dist/systemd/ferro-finalize-staged.service`
+//! at shutdown, merges `/etc` again from the merge deployment as it is now, writes the
+//! boot entries and swaps them in — unless finalization is locked
+//! (`RUN_DIR/ostree/staged-deployment-locked`, or `locked` in the record), as an update
+//! agent stages it: then only [`Sysroot::unlock_staged`] (`ferro finalize-deployment`)
+//! lets the next shutdown finalize it. The record is on a tmpfs: a staged deployment
+//! nobody finalized is forgotten at boot and its directory removed by the next cleanup.
 
 use std::fs;
 use std::io;
 
+use ferro_ostree::Checksum;
 use ferro_sys::IoResultExt;
 use ferro_sys::atomic::{WriteOptions, write_file};
 
@@ -23,9 +28,8 @@ use crate::etc_merge::prepare_etc;
 use crate::fsutil;
 use crate::kargs::Kargs;
 use crate::layout::Sysroot;
+use crate::staged_record::StagedRecord;
 use ferro_ostree::keyfile::KeyFile;
-
-const GROUP: &str = "staged";
 
 impl Sysroot {
     /// The staged deployment, if one is recorded and not finalized yet (a
@@ -50,37 +54,103 @@ impl Sysroot {
     }
 
     fn read_staged_record(&self) -> Result<Option<Deployment>, Error> {
+        Ok(self.read_raw_record()?.map(|(d, _)| d))
+    }
+
+    /// The staged deployment and whether the record itself locks finalization.
+    fn read_raw_record(&self) -> Result<Option<(Deployment, bool)>, Error> {
         let path = self.staged_record_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(ferro_sys::io_err("read", &path)(e).into()),
         };
-        let record = KeyFile::parse(&text);
-        let field = |key: &str| {
-            record.get(GROUP, key).ok_or_else(|| Error::Layout {
-                path: path.clone(),
-                detail: format!("no '{key}' in the staged deployment record"),
-            })
-        };
-        let bad = |key: &str| Error::Layout {
+        let bad = |detail: String| Error::Layout {
             path: path.clone(),
-            detail: format!("invalid '{key}' in the staged deployment record"),
+            detail: format!("staged deployment record: {detail}"),
         };
-        let osname = field("osname")?;
-        let checksum = field("checksum")?.parse().map_err(|_| bad("checksum"))?;
-        let serial = field("serial")?.parse().map_err(|_| bad("serial"))?;
-        let origin_path = self.origin_path(&osname, &checksum, serial);
+        let record = StagedRecord::decode(&bytes).map_err(bad)?;
+        let checksum: Checksum = record
+            .checksum
+            .parse()
+            .map_err(|_| bad(format!("invalid 'csum' '{}'", record.checksum)))?;
+        let serial = u32::try_from(record.serial)
+            .map_err(|_| bad(format!("invalid 'deployserial' {}", record.serial)))?;
+        let origin_path = self.origin_path(&record.osname, &checksum, serial);
         let origin = fs::read_to_string(&origin_path).at("read", &origin_path)?;
-        Ok(Some(Deployment {
-            osname,
-            checksum,
-            serial,
-            bootcsum: field("bootcsum")?,
-            bootserial: 0,
-            kargs: Kargs::parse(&field("kargs")?),
-            origin: KeyFile::parse(&origin),
-        }))
+        let kargs = match &record.kargs {
+            Some(args) => Kargs::parse(&args.join(" ")),
+            // OSTree leaves `kargs` out when staging with the merge deployment's: the
+            // deployment's own boot config, written at checkout, has them.
+            None => Kargs::default(),
+        };
+        Ok(Some((
+            Deployment {
+                osname: record.osname,
+                checksum,
+                serial,
+                bootcsum: record.bootcsum,
+                bootserial: u32::try_from(record.bootserial).unwrap_or(0),
+                kargs,
+                origin: KeyFile::parse(&origin),
+            },
+            record.locked,
+        )))
+    }
+
+    fn write_record(&self, d: &Deployment, locked: bool) -> Result<(), Error> {
+        let record = StagedRecord {
+            osname: d.osname.clone(),
+            checksum: d.checksum.to_string(),
+            serial: i32::try_from(d.serial).unwrap_or(i32::MAX),
+            bootcsum: d.bootcsum.clone(),
+            bootserial: i32::try_from(d.bootserial).unwrap_or(0),
+            // `ostree=` is the boot entry's own, written when the entries are.
+            kargs: Some(
+                d.kargs
+                    .args()
+                    .iter()
+                    .filter(|a| !a.starts_with("ostree="))
+                    .cloned()
+                    .collect(),
+            ),
+            locked,
+        };
+        let path = self.staged_record_path();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).at("create directory", dir)?;
+        }
+        write_file(&path, &record.encode(), WriteOptions::replace(0o644))?;
+        Ok(())
+    }
+
+    /// Whether the staged deployment (if any) may not be finalized at shutdown: the
+    /// lock file OSTree honours exists, or the record says `locked`.
+    pub fn finalization_locked(&self) -> Result<bool, Error> {
+        let by_record = self.read_raw_record()?.is_some_and(|(_, locked)| locked);
+        Ok(by_record || self.staged_lock_path().exists())
+    }
+
+    /// Lets the staged deployment be finalized at the next shutdown, as `rpm-ostree
+    /// finalize-deployment` does before rebooting: refused unless `expected` is the
+    /// staged commit (so an agent never reboots into something else staged behind
+    /// its back). Returns the staged deployment.
+    pub fn unlock_staged(&self, expected: &str) -> Result<Deployment, Error> {
+        let Some((staged, locked)) = self.read_raw_record()? else {
+            return Err(Error::Invalid("No staged deployment to finalize".into()));
+        };
+        if staged.checksum.to_string() != expected {
+            return Err(Error::Invalid(format!(
+                "Expected staged base checksum {expected}, but found {}",
+                staged.checksum
+            )));
+        }
+        self.step("unlock staged deployment")?;
+        if locked {
+            self.write_record(&staged, false)?;
+        }
+        fsutil::remove_file_if_exists(&self.staged_lock_path())?;
+        Ok(staged)
     }
 
     /// Prepares `rev` now (checkout, `/etc` merge, origin) and records it for
@@ -95,26 +165,19 @@ impl Sysroot {
         let prepared = self.prepare(rev, options)?;
         let previous = self.staged()?;
         let d = &prepared.deployment;
-        let mut record = KeyFile::default();
-        for (key, value) in [
-            ("osname", d.osname.clone()),
-            ("checksum", d.checksum.to_string()),
-            ("serial", d.serial.to_string()),
-            ("bootcsum", d.bootcsum.clone()),
-            ("kargs", d.kargs.to_string()),
-        ] {
-            record.set(GROUP, key, &value);
-        }
         self.step("record staged deployment")?;
-        let path = self.staged_record_path();
-        if let Some(dir) = path.parent() {
+        // A new staging replaces the lock too, as OSTree's does: locked only if asked.
+        let lock = self.staged_lock_path();
+        if let Some(dir) = lock.parent() {
             fs::create_dir_all(dir).at("create directory", dir)?;
         }
-        write_file(
-            &path,
-            record.to_text().as_bytes(),
-            WriteOptions::replace(0o644),
-        )?;
+        if options.lock_finalization {
+            let lock = self.staged_lock_path();
+            write_file(&lock, b"", WriteOptions::replace(0o644))?;
+        } else {
+            fsutil::remove_file_if_exists(&self.staged_lock_path())?;
+        }
+        self.write_record(d, false)?;
         if let Some(old) = previous.filter(|old| !old.same(d)) {
             self.remove_deployment_files(&old)?;
         }
@@ -132,6 +195,7 @@ impl Sysroot {
         };
         self.step("discard staged deployment")?;
         fsutil::remove_file_if_exists(&self.staged_record_path())?;
+        fsutil::remove_file_if_exists(&self.staged_lock_path())?;
         self.remove_deployment_files(&staged)?;
         Ok(Some(staged))
     }
@@ -144,11 +208,19 @@ impl Sysroot {
     /// Makes the staged deployment the default: `/etc` is merged again from the merge
     /// deployment as it is now, then the boot entries are written and swapped in as by
     /// a deploy, and the record is removed. `None` when nothing is staged. Safe to run
-    /// again after an interruption at any point.
+    /// again after an interruption at any point. Refused ([`Error::Invalid`], nothing
+    /// changed) while finalization is locked: the deployment stays staged until the
+    /// record is forgotten at boot.
     pub fn finalize_staged(&self) -> Result<Option<DeployReport>, Error> {
         let Some(staged) = self.read_staged_record()? else {
             return Ok(None);
         };
+        if self.finalization_locked()? {
+            return Err(Error::Invalid(format!(
+                "Not finalizing; found {}",
+                self.staged_lock_path().display()
+            )));
+        }
         let state = self.load()?;
         if !state.deployments.iter().any(|d| d.same(&staged)) {
             let booted = self.booted_index(&state)?;

@@ -57,6 +57,9 @@ pub enum Apply {
     Now,
     /// Stage it for [`Sysroot::finalize_staged`].
     Staged,
+    /// Stage it with finalization locked (`--lock-finalization`): it becomes the
+    /// default only after [`Sysroot::unlock_staged`], as an update agent stages.
+    StagedLocked,
     /// Stage it, but only on a system booted from this sysroot, as `ostree admin`
     /// stages (nothing is written otherwise).
     StagedIfBooted,
@@ -76,6 +79,15 @@ impl Apply {
     /// [`Apply::Staged`] when `stage` (a `--stage` flag), else [`Apply::Now`].
     pub fn staged_if(stage: bool) -> Self {
         if stage { Apply::Staged } else { Apply::Now }
+    }
+
+    /// `--stage` / `--lock-finalization` (which implies staging).
+    pub fn from_flags(stage: bool, lock_finalization: bool) -> Self {
+        match (stage, lock_finalization) {
+            (_, true) => Apply::StagedLocked,
+            (true, false) => Apply::Staged,
+            (false, false) => Apply::Now,
+        }
     }
 }
 
@@ -344,6 +356,13 @@ impl Sysroot {
         match apply {
             Apply::Now => self.deploy(rev, options),
             Apply::Staged => self.stage(rev, options),
+            Apply::StagedLocked => {
+                let options = DeployOptions {
+                    lock_finalization: true,
+                    ..options.clone()
+                };
+                self.stage(rev, &options)
+            }
             Apply::StagedIfBooted => {
                 let options = DeployOptions {
                     stage_requires_booted: true,

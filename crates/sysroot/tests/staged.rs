@@ -8,29 +8,12 @@ use std::fs;
 use ferro_sysroot::{Apply, DeployOptions, Sysroot};
 use support::{Scratch, commit, snapshot};
 
-/// A sysroot with one deployment of `testos/v` (version 1) booted through `cmdline`,
-/// and a run dir inside the scratch directory.
 fn booted(scratch: &Scratch) -> Sysroot {
-    let (mut sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
-    sysroot.set_run_dir(&scratch.path().join("run"));
-    commit(sysroot.repo(), &tree, "testos/v", "1");
-    let options = DeployOptions {
-        osname: Some("testos".into()),
-        kargs: Some(vec!["rw".into()]),
-        ..Default::default()
-    };
-    sysroot.deploy("testos/v", &options).unwrap();
-    let cmdline = scratch.path().join("cmdline");
-    let arg = sysroot.load().unwrap().deployments[0].kargs.to_string();
-    fs::write(&cmdline, arg).unwrap();
-    sysroot.set_cmdline_path(&cmdline);
-    sysroot
+    support::booted_testos(scratch)
 }
 
 fn new_version(scratch: &Scratch, sysroot: &Sysroot, version: &str) -> ferro_ostree::Checksum {
-    let tree = scratch.path().join("tree");
-    fs::write(tree.join("usr/etc/new.conf"), version).unwrap();
-    commit(sysroot.repo(), &tree, "testos/v", version)
+    support::new_testos_version(scratch, sysroot, version)
 }
 
 #[test]
@@ -79,7 +62,7 @@ fn staged_deployment_is_finalized_with_etc_changes_made_after_staging() {
     );
     assert_eq!(fs::read_to_string(dir.join("etc/new.conf")).unwrap(), "2");
     assert!(sysroot.staged().unwrap().is_none());
-    assert!(!scratch.path().join("run/staged-deployment").exists());
+    assert!(!scratch.path().join("run/ostree/staged-deployment").exists());
     assert!(sysroot.verify().unwrap().is_empty());
     assert!(sysroot.finalize_staged().unwrap().is_none());
 }

@@ -192,6 +192,9 @@ pub(super) async fn report(
             }
         }
     }
+    // The answer names the desired config: render the fragments as they are now, as a
+    // `GET /config/<pool>` would, so an agent learns of a change without anyone fetching.
+    refresh_pool(state, pool).await;
     report.node_uuid = node_uuid;
     report.at = now_ms();
     let record = blocking(state, move |s| s.report(&report)).await?;

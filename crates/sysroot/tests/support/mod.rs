@@ -102,19 +102,56 @@ pub fn make_tree(dir: &Path, kernel: &str, etc: &[(&str, Option<&str>)]) {
 
 /// Commits `tree` onto `branch` with a `version`, fixed timestamp.
 pub fn commit(repo: &Repo, tree: &Path, branch: &str, version: &str) -> Checksum {
+    commit_at(repo, tree, branch, version, 1_700_000_000)
+}
+
+/// [`commit`] with the given timestamp (seconds since the epoch).
+pub fn commit_at(
+    repo: &Repo,
+    tree: &Path,
+    branch: &str,
+    version: &str,
+    timestamp: u64,
+) -> Checksum {
     commit_dir(
         repo,
         tree,
         &CommitOptions {
             branch: Some(branch.into()),
             subject: format!("v{version}"),
-            timestamp: Some(1_700_000_000),
+            timestamp: Some(timestamp),
             metadata: vec![("version".into(), Variant::string(version))],
             ..Default::default()
         },
     )
     .unwrap()
     .commit
+}
+
+/// A sysroot with one deployment of `testos/v` (version 1, kernel argument `rw`)
+/// booted through the scratch dir's `cmdline` file, runtime state in its `run`.
+pub fn booted_testos(scratch: &Scratch) -> Sysroot {
+    let (mut sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
+    sysroot.set_run_dir(&scratch.path().join("run"));
+    commit(sysroot.repo(), &tree, "testos/v", "1");
+    let options = ferro_sysroot::DeployOptions {
+        osname: Some("testos".into()),
+        kargs: Some(vec!["rw".into()]),
+        ..Default::default()
+    };
+    sysroot.deploy("testos/v", &options).unwrap();
+    let cmdline = scratch.path().join("cmdline");
+    let arg = sysroot.load().unwrap().deployments[0].kargs.to_string();
+    fs::write(&cmdline, arg).unwrap();
+    sysroot.set_cmdline_path(&cmdline);
+    sysroot
+}
+
+/// Commits a new version of [`booted_testos`]'s tree (a changed `/usr/etc/new.conf`).
+pub fn new_testos_version(scratch: &Scratch, sysroot: &Sysroot, version: &str) -> Checksum {
+    let tree = scratch.path().join("tree");
+    fs::write(tree.join("usr/etc/new.conf"), version).unwrap();
+    commit(sysroot.repo(), &tree, "testos/v", version)
 }
 
 /// Every file under `dir` (relative path → content or `-> target`), sorted.
