@@ -97,7 +97,7 @@ pub fn status_text(
 
 fn options(flags: &LayerFlags, allow_inactive: bool) -> LayerOptions {
     LayerOptions {
-        apply: Apply::staged_if(flags.apply.stage),
+        apply: Apply::from_flags(flags.apply.stage, flags.apply.lock_finalization),
         dry_run: flags.dry_run,
         allow_inactive,
         idempotent: flags.idempotent,
@@ -111,6 +111,7 @@ fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let sysroot = open(&flags.apply.sysroot)?;
+    sysroot.check_driver(flags.apply.bypass_driver)?;
     let outcome = sysroot.change_packages(&change, &options(&flags, allow_inactive))?;
     report(&sysroot, &flags, outcome, printer)
 }

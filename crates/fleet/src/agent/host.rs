@@ -92,18 +92,21 @@ impl Host for SysrootHost {
             .ok()
             .and_then(|c| c.metadata_string("version"))
             .unwrap_or_default();
+        // Releases are base commits: a deployment with layered packages is known by
+        // the base it was built on.
+        let base = |c: &ferro_ostree::Checksum| self.sysroot.layer_base(c).to_string();
         Ok(Booted {
-            checksum: d.checksum.to_string(),
+            checksum: base(&d.checksum),
             version,
             staged: self
                 .sysroot
                 .staged()
                 .map_err(text)?
-                .map(|s| s.checksum.to_string()),
+                .map(|s| base(&s.checksum)),
             deployed: state
                 .deployments
                 .iter()
-                .map(|d| d.checksum.to_string())
+                .map(|d| base(&d.checksum))
                 .collect(),
         })
     }
@@ -129,7 +132,16 @@ impl Host for SysrootHost {
     }
 
     fn finalize_and_reboot(&self, checksum: &str) -> Result<(), String> {
-        ferro_sysroot::host::finalize_deployment(&self.sysroot, &*self.actions, checksum, false)
+        // The staged deployment of release `checksum` may carry layered packages: it
+        // is finalized by its own commit, once its base is checked to be the release.
+        let staged = self.sysroot.staged().map_err(text)?;
+        let commit = match staged {
+            Some(s) if self.sysroot.layer_base(&s.checksum).to_string() == checksum => {
+                s.checksum.to_string()
+            }
+            _ => checksum.to_owned(),
+        };
+        ferro_sysroot::host::finalize_deployment(&self.sysroot, &*self.actions, &commit, false)
             .map(|_| ())
             .map_err(text)
     }

@@ -310,8 +310,7 @@ impl Sysroot {
     /// yet (OSTree's finalization lock, `staged-deployment-locked` beside the staged
     /// deployment record); layering refuses while it exists.
     pub fn finalization_lock(&self) -> PathBuf {
-        self.staged_record_path()
-            .with_file_name("staged-deployment-locked")
+        self.staged_lock_path()
     }
 
     /// Applies `change` to the layering requests of the default (or staged)
@@ -322,7 +321,8 @@ impl Sysroot {
         options: &LayerOptions,
     ) -> Result<LayerOutcome, Error> {
         let lock = self.finalization_lock();
-        if lock.exists() && !options.dry_run {
+        // The lock file, or a record staged locked (OSTree's `locked` key).
+        if self.finalization_locked()? && !options.dry_run {
             return Err(refused(format!(
                 "a staged update is locked for finalization ('{}' exists, set by the update \
                  agent): layering now would replace it and drop the lock; let the agent \
