@@ -193,6 +193,10 @@ pub enum OstreeVerb {
         /// Refuse regular files with mode bits outside 0775 (setuid, world-writable).
         #[arg(long)]
         bareuseronly_files: bool,
+        /// Read the source (an archive repository) as a pull does and copy through its
+        /// static deltas, failing when there is none.
+        #[arg(long)]
+        require_static_deltas: bool,
         /// Copy only the commits (and detached metadata), marked partial.
         #[arg(long)]
         commit_metadata_only: bool,
@@ -451,6 +455,11 @@ pub enum OstreeStaticDeltaVerb {
     Delete {
         /// The delta name.
         delta: String,
+    },
+    /// Apply a delta from a directory or file (no server), storing its commit.
+    ApplyOffline {
+        /// The delta's directory, or the file `generate --filename` wrote.
+        path: PathBuf,
     },
 }
 

@@ -288,11 +288,38 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             depth,
             untrusted,
             bareuseronly_files,
+            require_static_deltas,
             commit_metadata_only,
             remote,
             src,
             refs,
         } => {
+            if require_static_deltas {
+                let options = ferro_ostree::pull::PullOptions {
+                    depth: u64::try_from(depth).ok(),
+                    require_static_deltas: true,
+                    bareuseronly_files,
+                    commit_metadata_only,
+                    ..Default::default()
+                };
+                let report = ferro_ostree::pull::pull_local_deltas(
+                    &repo,
+                    &src,
+                    &refs,
+                    remote.as_deref(),
+                    &options,
+                    &(),
+                )?;
+                let s = &report.status;
+                printer.outln(format_args!(
+                    "{} delta parts, {} metadata, {} content objects fetched; {} transferred",
+                    s.delta_parts_fetched,
+                    s.metadata_fetched,
+                    s.content_fetched,
+                    format_size(s.bytes_fetched)
+                ))?;
+                return Ok(ExitStatus::Success);
+            }
             let src = Repo::open(&src)?;
             let options = PullLocalOptions {
                 refs,

@@ -32,6 +32,10 @@ pub fn run_static_delta(
             }
         }
         OstreeStaticDeltaVerb::Delete { delta } => ferro_ostree::delta::delete(repo, &delta)?,
+        OstreeStaticDeltaVerb::ApplyOffline { path } => {
+            let commit = ferro_ostree::delta::offline::apply_offline(repo, &path)?;
+            printer.outln(format_args!("{commit}"))?;
+        }
         OstreeStaticDeltaVerb::Show { delta } => {
             let sb = read_superblock(repo, &delta)?;
             printer.outln(format_args!("Delta: {delta}"))?;

@@ -264,6 +264,66 @@ pub fn pull(
             progress,
         );
     };
+    pull_archive(
+        repo,
+        &fetcher,
+        (remote_name, &remote, &policy),
+        refs,
+        options,
+        progress,
+    )
+}
+
+/// `pull-local --require-static-deltas`: copies `refs` from the local archive
+/// repository `src` the way a pull reads it (summary, deltas), writing the refs under
+/// their own names (or as `remote`'s), so a delta can be tried out without a server.
+pub fn pull_local_deltas(
+    repo: &Repo,
+    src: &std::path::Path,
+    refs: &[String],
+    remote: Option<&str>,
+    options: &PullOptions,
+    progress: &dyn PullProgress,
+) -> Result<PullReport, PullError> {
+    if repo.mode() == RepoMode::Archive {
+        return Err(PullError::DeltasInArchive);
+    }
+    let url = format!("file://{}", src.display());
+    let source = crate::remote::Remote {
+        name: remote.unwrap_or_default().to_owned(),
+        url: url.clone(),
+        branches: Vec::new(),
+        options: Vec::new(),
+    };
+    let options = PullOptions {
+        // Local names, unless a remote is named.
+        mirror: remote.is_none(),
+        ..options.clone()
+    };
+    pull_archive(
+        repo,
+        &Fetcher::for_dir(&url),
+        (
+            remote.unwrap_or_default(),
+            &source,
+            &RemotePolicy::default(),
+        ),
+        refs,
+        &options,
+        progress,
+    )
+}
+
+/// A pull from an archive repository read through `fetcher`.
+fn pull_archive(
+    repo: &Repo,
+    fetcher: &Fetcher,
+    (remote_name, remote, policy): (&str, &crate::remote::Remote, &RemotePolicy),
+    refs: &[String],
+    options: &PullOptions,
+    progress: &dyn PullProgress,
+) -> Result<PullReport, PullError> {
+    let fetcher = fetcher.clone();
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
         mode,
@@ -361,7 +421,7 @@ pub fn pull(
     let puller = Puller {
         repo,
         remote: remote_name,
-        policy: policy.commits,
+        policy: policy.commits.clone(),
         fetcher,
         options,
         progress,
@@ -578,7 +638,7 @@ impl Puller<'_> {
         let Some(offer) = &self.offer else {
             return Ok(());
         };
-        let from = crate::delta::fetch::best_start(self.repo, offer, from, to);
+        let from = crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
         let mut deltas = self.deltas.lock().expect("not poisoned");
         match pull_delta(
             self.repo,
@@ -609,7 +669,8 @@ impl Puller<'_> {
     fn size_delta(&self, from: Option<&Checksum>, to: &Checksum) -> Result<(), PullError> {
         let found = match &self.offer {
             Some(offer) => {
-                let from = crate::delta::fetch::best_start(self.repo, offer, from, to);
+                let from =
+                    crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
                 crate::delta::fetch::find_delta(&self.fetcher, offer, from.as_ref(), to)?
             }
             None => None,

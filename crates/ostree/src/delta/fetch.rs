@@ -183,12 +183,31 @@ pub(crate) fn find_delta(
 /// `from` (a probe, or scratch).
 pub(crate) fn best_start(
     repo: &Repo,
+    fetcher: &Fetcher,
     offer: &Offer,
     from: Option<&Checksum>,
     to: &Checksum,
 ) -> Option<Checksum> {
-    let Offer::Summary(index) = offer else {
+    let Offer::Summary(summary) = offer else {
         return from.copied();
+    };
+    // The summary's list, or (`indexed-deltas`) the index file of `to`.
+    let from_index;
+    let index = if summary
+        .deltas
+        .iter()
+        .any(|(n, _)| n.ends_with(&to.to_string()))
+        || !summary.indexed
+    {
+        summary
+    } else {
+        from_index = fetcher
+            .get_bytes(&index_path(to), MAX_SUPERBLOCK)
+            .ok()
+            .flatten()
+            .and_then(|bytes| DeltaIndex::from_index_file(&bytes).ok())
+            .unwrap_or_default();
+        &from_index
     };
     if index.get(&name(from, to)).is_some() {
         return from.copied();
@@ -221,7 +240,7 @@ pub(crate) fn delta_size(superblock: &Superblock) -> (u64, u64, u64) {
 
 /// A part stored in the superblock's metadata under its relative path, as `(yay)`:
 /// the same bytes as the part file.
-fn inline_part<'a>(superblock: &'a Superblock, path: &str) -> Option<&'a [u8]> {
+pub(crate) fn inline_part<'a>(superblock: &'a Superblock, path: &str) -> Option<&'a [u8]> {
     superblock
         .metadata
         .iter()

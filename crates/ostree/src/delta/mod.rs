@@ -18,6 +18,7 @@ pub mod bspatch;
 pub(crate) mod fetch;
 pub mod generate;
 pub mod index;
+pub mod offline;
 pub mod part;
 pub mod superblock;
 

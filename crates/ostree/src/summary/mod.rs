@@ -85,10 +85,16 @@ fn build(
         ("ostree.summary.last-modified".into(), u64_be_variant(now)),
         (
             "ostree.summary.tombstone-commits".into(),
-            bool_variant(false),
+            bool_variant(repo.tombstones_enabled()?),
         ),
     ];
-    if !deltas.is_empty() {
+    // `[core] no-deltas-in-summary`: clients find deltas through `delta-indexes/`.
+    let listed = repo
+        .read_config()?
+        .get("core", "no-deltas-in-summary")
+        .as_deref()
+        != Some("true");
+    if listed && !deltas.is_empty() {
         let entries: Metadata = deltas
             .iter()
             .map(|(name, id)| (name.clone(), delta_index::checksum_variant(id)))
