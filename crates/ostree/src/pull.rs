@@ -354,7 +354,7 @@ fn pull_archive(
     let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
     } else {
-        fetch_summary(&fetcher, remote_name, &policy)?
+        fetch_summary(&fetcher, remote_name, policy)?
     };
     let (summary, offer) = match &summary_bytes {
         Some(bytes) => (
