@@ -659,6 +659,9 @@ impl Puller<'_> {
                 return Err(PullError::DeltasRequired(to.to_string()));
             }
             Ok(None) => {}
+            Err(DeltaError::Unsupported(reason)) if self.options.require_static_deltas => {
+                return Err(PullError::DeltasRequired(format!("{to} ({reason})")));
+            }
             Err(DeltaError::Unsupported(reason)) => deltas.1.push(reason),
             Err(e) => return Err(e.into()),
         }

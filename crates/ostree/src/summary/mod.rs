@@ -192,7 +192,9 @@ pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, E
         });
     let deltas = delta_index::stored(repo)?;
     let bytes = build(repo, now, &deltas, additional)?;
-    delta_index::write_indexes(repo, &deltas)?;
+    // The indexes are made anew, as OSTree regenerates them with the summary: an index
+    // naming a delta since deleted would send clients to a missing superblock.
+    delta_index::reindex(repo)?;
     let sig = repo.path().join("summary.sig");
     match fs::remove_file(&sig) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
