@@ -309,3 +309,88 @@ fn schemes_and_formats_by_spec_version() {
         ""
     );
 }
+
+// Butane checks `boot_device` itself (layout, then mirroring on s390x, CEX, too few
+// mirrors), then walks into `luks` and checks `mirror` once more (cases 1094, 9663…).
+#[test]
+fn boot_device_struct_then_its_fields() {
+    let head = "variant: fcos\nversion: 1.7.0\nboot_device:\n";
+    let cases = [
+        (
+            "  layout: s390x-zfcp\n  mirror:\n    devices: [/dev/vda, /dev/vdb]\n",
+            "error at $.boot_device.layout, line 4 col 11: device is required for layouts: s390x-eckd, s390x-zfcp\n\
+             error at $.boot_device.layout, line 4 col 11: mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt\n",
+        ),
+        (
+            "  layout: x86_64\n  luks:\n    device: /dev/sdb\n    cex:\n      enabled: true\n    tpm2: true\n  mirror:\n    devices: [/dev/vda]\n",
+            "error at $.boot_device.layout, line 4 col 11: when using cex the targeted architecture must match s390x\n\
+             error at $.boot_device.luks, line 6 col 5: cannot use cex with clevis\n\
+             error at $.boot_device.mirror.devices, line 11 col 14: mirroring requires at least two devices\n\
+             error at $.boot_device.mirror.devices, line 11 col 14: mirroring requires at least two devices\n",
+        ),
+        (
+            "  layout: x86_64\n  luks:\n    device: /dev/sdb\n  mirror:\n    devices: [/dev/vda]\n",
+            "error at $.boot_device.mirror.devices, line 8 col 14: mirroring requires at least two devices\n\
+             error at $.boot_device.luks.luks, line 6 col 5: no method specified for luks\n\
+             error at $.boot_device.mirror.devices, line 8 col 14: mirroring requires at least two devices\n",
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            raw_report(&format!("{head}{body}"), &Options::default()),
+            format!("{expected}Error translating config: source config is invalid\n"),
+            "{body}"
+        );
+    }
+}
+
+// Local files are read in Butane's translation order: ignition, passwd, storage
+// (a file's `append` before its `contents`), systemd (a unit's drop-ins before its
+// own `contents_local`); a user's key files without a files directory are reported
+// once; `append` is validated before `contents` (cases 978, 1255, 1326…).
+#[test]
+fn local_files_in_butanes_translation_order() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        local: x\n      append:\n        - local: y\npasswd:\n  users:\n    - name: u\n      ssh_authorized_keys_local: [k, l]\nsystemd:\n  units:\n    - name: a.service\n      contents_local: u\n      dropins:\n        - name: d.conf\n          contents_local: d\nignition:\n  security:\n    tls:\n      certificate_authorities:\n        - local: ca\n";
+    let no_dir = "local file paths are relative to a files directory that must be specified with -d/--files-dir";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "error at $.ignition.security.tls.certificate_authorities.0.local, line 25 col 18: {no_dir}\n\
+             error at $.passwd.users.0.ssh_authorized_keys_local, line 13 col 34: {no_dir}\n\
+             error at $.storage.files.0.append.0.local, line 9 col 18: {no_dir}\n\
+             error at $.storage.files.0.contents.local, line 7 col 16: {no_dir}\n\
+             error at $.systemd.units.0.dropins.0.contents_local, line 20 col 27: {no_dir}\n\
+             error at $.systemd.units.0.contents_local, line 17 col 23: {no_dir}\n\
+             Error translating config: source config is invalid\n"
+        )
+    );
+    let sources = "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n        source: data:,x\n      append:\n        - inline: z\n          source: data:,z\n";
+    assert_eq!(
+        raw_report(sources, &Options::default()),
+        "error at $.storage.files.0.append.0.source, line 11 col 19: only one of the following can be set: inline, local, source\n\
+         error at $.storage.files.0.contents.source, line 8 col 17: only one of the following can be set: inline, local, source\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Butane's `Quadlet.Validate` reports each contents field of a template instance, and
+// nothing more after a bad extension; the walk then checks the drop-ins (cases 599,
+// 1400, 1726, 2628…).
+#[test]
+fn quadlet_checks_and_their_drop_ins() {
+    let yaml = "variant: fcos\nversion: 1.8.0-experimental\nsystemd:\n  quadlets:\n    - name: t@i.container\n      contents: x\n      contents_local: y\n      dropins:\n        - name: a.conf\n          contents: a\n          contents_local: b\n    - name: t.bad\n      contents: x\n      contents_local: y\n      dropins:\n        - name: a.conf\n          contents: a\n          contents_local: b\n    - name: u.container\n      contents: x\n      contents_local: y\n";
+    let both = "only one of the following can be set: contents, contents_local";
+    let template = "template instances cannot have contents or contents_local";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "error at $.systemd.quadlets.0.contents, line 6 col 17: {template}\n\
+             error at $.systemd.quadlets.0.contents_local, line 7 col 23: {template}\n\
+             error at $.systemd.quadlets.0.dropins.0.contents_local, line 11 col 27: {both}\n\
+             error at $.systemd.quadlets.1.name, line 12 col 13: unsupported file extension for quadlet: must be one of .container, .volume, .network, .kube, .image, .build, .pod, or .artifact\n\
+             error at $.systemd.quadlets.1.dropins.0.contents_local, line 18 col 27: {both}\n\
+             error at $.systemd.quadlets.2.contents_local, line 21 col 23: {both}\n\
+             Error translating config: source config is invalid\n"
+        )
+    );
+}

@@ -194,8 +194,11 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 
     let mounts = mount_requests(&mut value);
-    resources::embed_contents(&mut value, &mut ctx);
+    // Local files are read in Butane's translation order: ignition, passwd, storage,
+    // systemd.
+    resources::embed_contents(&mut value, "ignition", &mut ctx);
     local_sugar::ssh_keys(&mut value, &mut ctx);
+    resources::embed_contents(&mut value, "storage", &mut ctx);
     local_sugar::unit_contents(&mut value, &mut ctx);
     let mut user: Config = serde_json::from_value(value).unwrap_or_default();
     user.ignition.version = profile.target.as_str().to_owned();

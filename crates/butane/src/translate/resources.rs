@@ -15,14 +15,15 @@ pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
         config,
         "ignition.security.tls.certificateAuthorities",
     ));
+    // Butane's `File` has `append` before `contents`.
     for file in items(config, "storage.files") {
-        paths.push(file.key("contents"));
         let append = file.key("append");
         let count = config
             .pointer(&pointer(&append))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         paths.extend((0..count).map(|i| append.index(i)));
+        paths.push(file.key("contents"));
     }
     paths.extend(
         items(config, "storage.luks")
@@ -43,13 +44,19 @@ pub(crate) fn pointer(path: &Path) -> String {
         .collect()
 }
 
-/// Replaces `inline`/`local` of every resource by a `source` data URL.
+/// Replaces `inline`/`local` of every resource under `section` by a `source` data URL.
+/// Sections go one at a time, so files are read (and errors reported) in Butane's
+/// translation order, which puts `passwd` between `ignition` and `storage`.
 ///
 /// Encoding (gzip at the best level, as Butane does) dominates the time of large
 /// configs, so the resources are encoded on all cores.
-pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
+pub(crate) fn embed_contents(config: &mut Value, section: &str, ctx: &mut Context<'_>) {
     let mut jobs: Vec<(Path, Vec<u8>, Path)> = Vec::new();
+    let section = Path::parse(section);
     for path in resource_paths(config) {
+        if !path.starts_with(&section) {
+            continue;
+        }
         let Some(Value::Object(resource)) = at_mut(config, &path) else {
             continue;
         };

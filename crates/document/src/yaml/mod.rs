@@ -486,6 +486,12 @@ impl<'a> Builder<'a> {
     /// scanner errors (what a token cannot be). A parser error on the first line has no
     /// line at all ([`Mark::line`] 0).
     fn as_libyaml_reports(&mut self, problem: Mark, message: String) -> YamlError {
+        if let Some((message, context)) = self.leading_tab(problem) {
+            return YamlError::Syntax {
+                mark: context,
+                message,
+            };
+        }
         let quoted = message.starts_with("invalid trailing content after");
         let (message, parser_error, context) = match message.as_str() {
             "did not find expected key" | "did not find expected '-' indicator" => {
@@ -574,6 +580,85 @@ impl<'a> Builder<'a> {
             mark: Mark::new(line, at.column),
             message,
         }
+    }
+
+    /// libyaml's finding for a tab in the leading whitespace of a line up to
+    /// `problem`'s, in block context: the message, and the line yaml.v3 names (its
+    /// context's, or the tab's when that is on the first line).
+    ///
+    /// After a plain scalar that ends the line before, a tab left of the enclosing
+    /// block's indentation "violates indentation" (context: the scalar), further right it
+    /// continues the scalar, so a `:` there is a "mapping value not allowed"; in a block
+    /// scalar, a tab left of its content's indentation is where "an indentation space is
+    /// expected" (context: the `|`/`>`); anywhere else a tab "cannot start any token".
+    fn leading_tab(&self, problem: Mark) -> Option<(String, Mark)> {
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        // The parser underneath can stop at the end of the line before the tab.
+        let last = (problem.line + 1).min(lines.len());
+        let (index, spaces) = (0..last).find_map(|i| {
+            let line = lines[i];
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            (line.as_bytes().get(spaces) == Some(&b'\t')).then_some((i, spaces))
+        })?;
+        let tab_line = index + 1;
+        // A quoted scalar reads tabs as blanks, and flow collections allow them.
+        if self
+            .quoted_scalar(Mark::new(tab_line, spaces + 1))
+            .is_some_and(|(start, _)| start.line < tab_line)
+        {
+            return None;
+        }
+        let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+        let blank = |l: &str| l.trim().is_empty();
+        let cannot_start = || {
+            Some((
+                "found character that cannot start any token".to_owned(),
+                Mark::new(tab_line, spaces + 1),
+            ))
+        };
+        // A block scalar above: a line ending in `|` or `>` less indented than everything
+        // between it and the tab (its content, indented at least as its first line).
+        let mut least = usize::MAX;
+        for j in (0..index).rev() {
+            let line = lines[j];
+            if blank(line) || indent(line) >= least {
+                continue;
+            }
+            if block_header(line) {
+                if least == usize::MAX || spaces < least {
+                    return Some((
+                        "found a tab character where an indentation space is expected".to_owned(),
+                        Mark::new(if j > 0 { j + 1 } else { tab_line }, 1),
+                    ));
+                }
+                return None;
+            }
+            least = indent(line);
+            if least == 0 {
+                break;
+            }
+        }
+        let Some(above) = (0..index).rev().find(|&j| !blank(lines[j])) else {
+            return cannot_start();
+        };
+        let Some(block_indent) = plain_scalar_line(lines[above]) else {
+            return cannot_start();
+        };
+        if spaces <= block_indent {
+            return Some((
+                "found a tab character that violates indentation".to_owned(),
+                Mark::new(if above > 0 { above + 1 } else { tab_line }, 1),
+            ));
+        }
+        // Further right the tab continues the scalar, which a `:` cannot follow.
+        let rest = lines[index].trim_start();
+        if rest.contains(": ") || rest.ends_with(':') {
+            return Some((
+                "mapping values are not allowed in this context".to_owned(),
+                Mark::new(tab_line, 1),
+            ));
+        }
+        None
     }
 
     /// The innermost open block collection a token in `column` could continue.
@@ -914,6 +999,43 @@ fn go_quote(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Whether a line ends in a block scalar's `|` or `>` (with its indicators).
+fn block_header(line: &str) -> bool {
+    let code = line.split(" #").next().unwrap_or(line).trim_end();
+    let head = code.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+    head.ends_with(" |") || head.ends_with(" >") || matches!(head.trim(), "|" | ">")
+}
+
+/// When a line ends in a plain scalar (no comment after it), the 0-based column of the
+/// block collection it is in: its key's, or its `-`'s.
+fn plain_scalar_line(line: &str) -> Option<usize> {
+    if line.contains(" #") || line.contains("\t#") {
+        return None;
+    }
+    let body = line.trim_end();
+    let mut column = line.len() - line.trim_start_matches(' ').len();
+    let mut rest = &body[column..];
+    let mut dash = None;
+    while let Some(after) = rest.strip_prefix("- ") {
+        dash = Some(column);
+        let trimmed = after.trim_start_matches(' ');
+        column += rest.len() - trimmed.len();
+        rest = trimmed;
+    }
+    let value = match (rest.find(": "), dash) {
+        (Some(colon), _) => rest[colon + 2..].trim_start(),
+        (None, Some(dash)) => {
+            column = dash;
+            rest
+        }
+        (None, None) => return None,
+    };
+    let plain = !value.is_empty()
+        && !value.ends_with(':')
+        && !value.starts_with(['"', '\'', '[', '{', '|', '>', '&', '!', '*', '#']);
+    plain.then_some(column)
 }
 
 fn to_mark(marker: Marker) -> Mark {

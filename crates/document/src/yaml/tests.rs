@@ -243,6 +243,53 @@ fn syntax_errors_use_libyaml_wording() {
             4,
             "did not find expected key",
         ),
+        // A tab in the indentation, as libyaml tells it apart (cases 1232, 10410,
+        // 10397, 13488 of the differential test, minimised).
+        (
+            "variant: fcos\n\tversion: 1.0.0\n",
+            2,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420\n    \tuser:\n",
+            4,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - /a\n  \tuser:\n",
+            3,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420\n     \tuser: 1\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420 # c\n    \tuser:\n",
+            5,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: 1\nb:\n  - c: \"/a\"\n  \tuser:\n",
+            4,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n    abc\n\tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n    abc\n  \tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n\n  \tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
     ];
     assert_eq!(
         error("a: 1\n- b\n").to_string(),
