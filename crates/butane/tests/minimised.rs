@@ -231,6 +231,18 @@ fn openshift_empty_user_names_are_unplaced() {
         "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
          Error translating config: source config is invalid\n"
     );
+    // Unless sugar was merged into the config (case 1735).
+    assert_eq!(
+        raw_report(
+            &format!(
+                "{}boot_device:\n  luks:\n    tpm2: true\n",
+                yaml.replace("4.18.0", "4.13.0")
+            ),
+            &Options::default()
+        ),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
 }
 
 // An unknown layout does not end the boot device checks; openshift 4.19+ still checks
@@ -392,5 +404,79 @@ fn quadlet_checks_and_their_drop_ins() {
              error at $.systemd.quadlets.2.contents_local, line 21 col 23: {both}\n\
              Error translating config: source config is invalid\n"
         )
+    );
+}
+
+// openshift's user field filter reports each field set, in Ignition's field order
+// (cases 602, 701…).
+#[test]
+fn openshift_user_field_filter_reports_each_field() {
+    let message = "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version";
+    let cases = [
+        (
+            "4.17.0",
+            "      gecos: \"Some One\"\n      primary_group: x\n      uid: 0\n      groups: []\n      ssh_authorized_keys: [a]\n      shell: \"\"\n",
+            vec![
+                "$.passwd.users.0.gecos, line 10 col 14",
+                "$.passwd.users.0.primary_group, line 11 col 22",
+                "$.passwd.users.0.shell, line 15 col 14",
+                "$.passwd.users.0.uid, line 12 col 12",
+            ],
+        ),
+        (
+            "4.12.0",
+            "      home_dir: /h\n      no_create_home: false\n      no_log_init: true\n      no_user_group: true\n      password_hash: x\n      should_exist: true\n      system: false\n      groups: [a]\n",
+            vec![
+                "$.passwd.users.0.groups, line 17 col 15",
+                "$.passwd.users.0.home_dir, line 10 col 17",
+                "$.passwd.users.0.no_create_home, line 11 col 23",
+                "$.passwd.users.0.no_log_init, line 12 col 20",
+                "$.passwd.users.0.no_user_group, line 13 col 22",
+                "$.passwd.users.0.password_hash, line 14 col 22",
+                "$.passwd.users.0.should_exist, line 15 col 21",
+                "$.passwd.users.0.system, line 16 col 15",
+            ],
+        ),
+    ];
+    for (version, fields, places) in cases {
+        let yaml = format!(
+            "{}passwd:\n  users:\n    - name: core\n{fields}",
+            OPENSHIFT_4_18.replace("4.18.0", version)
+        );
+        let expected: String = places
+            .iter()
+            .map(|place| format!("error at {place}: {message}\n"))
+            .collect();
+        assert_eq!(
+            raw_report(&yaml, &Options::default()),
+            format!("{expected}Error translating config: source config is invalid\n"),
+            "{version}"
+        );
+    }
+}
+
+// In a MachineConfig (not with `--raw`) the reference places an Ignition finding only
+// when its field was written and not empty (cases 2538, 5011…).
+#[test]
+fn openshift_ignition_findings_on_empty_or_missing_fields_are_unplaced() {
+    let yaml = format!(
+        "{}storage:\n  files:\n    - path: \"\"\n  filesystems:\n    - device: \"\"\n      format: xfs\n    - format: xfs\n",
+        OPENSHIFT_4_18.replace("4.18.0", "4.8.0")
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.storage.filesystems.1, line 13 col 7: duplicate entry defined\n\
+         error at $.spec.config.storage.files.0.path, line 1 col 1: path not specified\n\
+         error at $.spec.config.storage.filesystems.0.device, line 1 col 1: path not specified\n\
+         error at $.spec.config.storage.filesystems.1.device, line 1 col 1: path not specified\n\
+         Error translating config: config generated was invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &raw_mode()),
+        "error at $.storage.filesystems.1, line 13 col 7: duplicate entry defined\n\
+         error at $.storage.files.0.path, line 9 col 13: path not specified\n\
+         error at $.storage.filesystems.0.device, line 11 col 15: path not specified\n\
+         error at $.storage.filesystems.1.device, line 13 col 7: path not specified\n\
+         Error translating config: config generated was invalid\n"
     );
 }

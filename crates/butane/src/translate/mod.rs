@@ -247,7 +247,8 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         };
         // With `--raw` no MachineConfig path can be placed; otherwise an empty string
         // can't either from fcos 1.5 on, whose translation set does not record one.
-        let empty_unplaced = profile.fcos_at_least(5);
+        // Nor before, when sugar was merged into the config.
+        let empty_unplaced = profile.fcos_at_least(5) || ctx.locator.transcript.is_some();
         unplace_in_machine_config(&mut support, |path| {
             openshift_raw
                 || (empty_unplaced && locate::value_at(&written, path).is_some_and(|v| v == ""))
@@ -267,7 +268,37 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
 
-    let ignition = ctx.place_output(ferro_spec::validate::validate(&config, profile.target));
+    let ignition = ferro_spec::validate::validate(&config, profile.target);
+    // In a MachineConfig the reference places only what its translation recorded: an
+    // Ignition finding about a field left empty or out keeps its `$.spec.config.…` path.
+    let unrecorded: Vec<bool> =
+        if profile.variant == Variant::Openshift && !options.raw && !ignition.entries.is_empty() {
+            let written = serde_json::to_value(&config).unwrap_or(Value::Null);
+            ignition
+                .entries
+                .iter()
+                .map(|e| {
+                    e.path
+                        .as_ref()
+                        .is_some_and(|p| locate::value_at(&written, p).is_none_or(|v| v == ""))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let mut ignition = ctx.place_output(ignition);
+    let prefix = Path::parse("spec.config");
+    for (entry, _) in ignition
+        .entries
+        .iter_mut()
+        .zip(&unrecorded)
+        .filter(|(_, u)| **u)
+    {
+        if let Some(path) = &entry.path {
+            entry.path = Some(prefix.join(path));
+            entry.mark = Some(Mark::new(1, 1));
+        }
+    }
     ctx.report.extend(ignition);
     stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
 
