@@ -94,7 +94,10 @@ pub(crate) fn machine_config_support(config: &Config, profile: &Profile) -> Repo
     for (index, file) in storage.files.iter().enumerate() {
         let at = Path::parse("storage.files").index(index);
         let source = file.contents.source.as_deref();
-        if source.is_some_and(|s| s.contains(':') && !s.starts_with("data:")) {
+        // What fails to parse is left to Ignition's validation.
+        if source.is_some_and(|s| {
+            ferro_spec::validate::url_scheme(s).is_some_and(|scheme| scheme != "data")
+        }) {
             report.error(
                 at.key("contents").key("source"),
                 "file contents source must be data URL in this spec version",

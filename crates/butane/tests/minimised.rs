@@ -480,3 +480,43 @@ fn openshift_ignition_findings_on_empty_or_missing_fields_are_unplaced() {
          Error translating config: config generated was invalid\n"
     );
 }
+
+// The MachineConfig check of file sources looks at the scheme Go's `url.Parse` finds;
+// what fails to parse is left to Ignition's validation (case 2868). A list of blank
+// entries is not recorded after a merge (case 5632).
+#[test]
+fn openshift_file_source_schemes() {
+    let head = OPENSHIFT_4_18.replace("4.18.0", "4.20.0");
+    let unplaced = "error at $.spec.config.storage.files.0.contents.source, line 1 col 1: file contents source must be data URL in this spec version";
+    let cases = [
+        ("foo", unplaced),
+        ("", unplaced),
+        ("s3://bucket/key", unplaced),
+        ("HTTP://x/", unplaced),
+        (
+            "https://exa mple.com/",
+            "error at $.storage.files.0.contents.source, line 11 col 17: unable to parse url",
+        ),
+        (
+            "DATA:,x",
+            "error at $.storage.files.0.contents.source, line 11 col 17: missing data prefix",
+        ),
+        (
+            "1a:b",
+            "error at $.storage.files.0.contents.source, line 11 col 17: unable to parse url",
+        ),
+    ];
+    for (source, first) in cases {
+        let yaml = format!(
+            "{head}storage:\n  files:\n    - path: /a\n      contents:\n        source: \"{source}\"\n"
+        );
+        let report = raw_report(&yaml, &raw_mode());
+        assert_eq!(report.lines().next(), Some(first), "{source}");
+    }
+    let groups = format!("{head}passwd:\n  groups:\n    - name: \"\"\n");
+    assert_eq!(
+        raw_report(&groups, &Options::default()),
+        "error at $.spec.config.passwd.groups, line 1 col 1: groups are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}

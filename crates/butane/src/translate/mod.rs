@@ -22,7 +22,9 @@ mod validate;
 use std::path::PathBuf;
 
 use ferro_document::yaml::{self, YamlError};
-use ferro_document::{Mark, Node, Path, Report, Value as NodeValue, normalize};
+use ferro_document::{
+    Mark, Node, Path, Report, Segment, Value as NodeValue, camel_to_snake, normalize,
+};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -238,67 +240,52 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         ctx.report.extend(warnings);
     }
     let openshift_raw = profile.variant == Variant::Openshift && options.raw;
-    if profile.variant == Variant::Openshift {
-        let mut support = filters::machine_config_support(&config, &profile);
-        let written = if support.is_empty() {
-            Value::Null
-        } else {
-            serde_json::to_value(&config).unwrap_or(Value::Null)
-        };
-        // With `--raw` no MachineConfig path can be placed; otherwise an empty string
-        // can't either from fcos 1.5 on, whose translation set does not record one.
-        // Nor before, when sugar was merged into the config.
-        let empty_unplaced = profile.fcos_at_least(5) || ctx.locator.transcript.is_some();
-        unplace_in_machine_config(&mut support, |path| {
-            openshift_raw
-                || (empty_unplaced && locate::value_at(&written, path).is_some_and(|v| v == ""))
+    // Whether the reference merged a generated config into this one, after which its
+    // translation set no longer records empty strings: always from fcos 1.5 (GRUB
+    // sugar), else for boot device sugar, or for any filesystem (mount units).
+    let merged = profile.fcos_at_least(5)
+        || ctx.locator.transcript.is_some()
+        || !config.storage.filesystems.is_empty();
+    let openshift = profile.variant == Variant::Openshift;
+    // The generated config as JSON, made only when a MachineConfig finding needs it.
+    let mut written: Option<Value> = None;
+    if openshift {
+        let support = filters::machine_config_support(&config, &profile);
+        // With `--raw` no MachineConfig path can be placed.
+        let support = place_in_machine_config(&ctx, support, &config, &mut written, |w, p| {
+            openshift_raw || (merged && unrecorded_by_merge(w, p))
         });
-        let support = ctx.place_output(support);
         ctx.report.extend(support);
         if openshift_raw {
             openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
         }
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
+    // In a MachineConfig the reference places only what its translation recorded: a
+    // finding about a field left out (or zero, after a merge) keeps its
+    // `$.spec.config.…` path.
+    let unrecorded = |w: &Value, p: &Path| {
+        locate::value_at(w, p).is_none() || (merged && unrecorded_by_merge(w, p))
+    };
     // The reference keys openshift's filters by MachineConfig paths, which a plain
     // Ignition config (`--raw`) never has.
     if !openshift_raw {
-        let filtered = ctx.place_output(filters::check(&config, &profile));
+        let filtered = filters::check(&config, &profile);
+        let filtered = if openshift {
+            place_in_machine_config(&ctx, filtered, &config, &mut written, unrecorded)
+        } else {
+            ctx.place_output(filtered)
+        };
         ctx.report.extend(filtered);
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
 
     let ignition = ferro_spec::validate::validate(&config, profile.target);
-    // In a MachineConfig the reference places only what its translation recorded: an
-    // Ignition finding about a field left empty or out keeps its `$.spec.config.…` path.
-    let unrecorded: Vec<bool> =
-        if profile.variant == Variant::Openshift && !options.raw && !ignition.entries.is_empty() {
-            let written = serde_json::to_value(&config).unwrap_or(Value::Null);
-            ignition
-                .entries
-                .iter()
-                .map(|e| {
-                    e.path
-                        .as_ref()
-                        .is_some_and(|p| locate::value_at(&written, p).is_none_or(|v| v == ""))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-    let mut ignition = ctx.place_output(ignition);
-    let prefix = Path::parse("spec.config");
-    for (entry, _) in ignition
-        .entries
-        .iter_mut()
-        .zip(&unrecorded)
-        .filter(|(_, u)| **u)
-    {
-        if let Some(path) = &entry.path {
-            entry.path = Some(prefix.join(path));
-            entry.mark = Some(Mark::new(1, 1));
-        }
-    }
+    let ignition = if openshift && !options.raw {
+        place_in_machine_config(&ctx, ignition, &config, &mut written, unrecorded)
+    } else {
+        ctx.place_output(ignition)
+    };
     ctx.report.extend(ignition);
     stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
 
@@ -317,18 +304,63 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     })
 }
 
-/// The entries of `report` that the reference cannot place, as it words them: its
-/// MachineConfig checks report at `$.spec.config.…`, so those entries keep that path
-/// and point at the start of the file.
-fn unplace_in_machine_config(report: &mut Report, mut unplaced: impl FnMut(&Path) -> bool) {
+/// Places the entries of `report` (paths of the generated config), except those
+/// `unplaced` picks by their value in the generated config: the reference's
+/// MachineConfig translation cannot place them, so they keep a `$.spec.config.…`
+/// path and point at the start of the file.
+fn place_in_machine_config(
+    ctx: &Context<'_>,
+    report: Report,
+    config: &Config,
+    written: &mut Option<Value>,
+    unplaced: impl Fn(&Value, &Path) -> bool,
+) -> Report {
+    if report.is_empty() {
+        return report;
+    }
+    let written =
+        written.get_or_insert_with(|| serde_json::to_value(config).unwrap_or(Value::Null));
     let prefix = Path::parse("spec.config");
+    let mut report = report;
     for entry in &mut report.entries {
-        let Some(path) = entry.path.as_ref().filter(|p| unplaced(p)) else {
+        let Some(path) = entry.path.as_ref() else {
             continue;
         };
-        entry.path = Some(prefix.join(path));
-        entry.mark = Some(Mark::new(1, 1));
+        if unplaced(written, path) {
+            // The reference falls back to the path's snake_case spelling.
+            let snake: Path = path
+                .segments()
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(key) => Segment::Key(camel_to_snake(key)),
+                    other => other.clone(),
+                })
+                .collect();
+            entry.path = Some(prefix.join(&snake));
+            entry.mark = Some(Mark::new(1, 1));
+        }
     }
+    ctx.place_output(report)
+}
+
+/// Whether the reference's merge of translation sets records nothing at `path`: it
+/// skips the zero value of a field that is not optional in Ignition's Go types (an
+/// empty `name`, `path` or `device`), and a list or object records only through such
+/// leaves.
+fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
+    fn recorded(value: &Value, key: Option<&str>) -> bool {
+        match value {
+            Value::String(s) if s.is_empty() => !matches!(key, Some("name" | "path" | "device")),
+            Value::Array(items) => items.iter().any(|v| recorded(v, None)),
+            Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k))),
+            _ => true,
+        }
+    }
+    let key = match path.segments().last() {
+        Some(Segment::Key(key)) => Some(key.as_str()),
+        _ => None,
+    };
+    locate::value_at(written, path).is_some_and(|v| !recorded(v, key))
 }
 
 /// The text of a top-level scalar such as `variant`.

@@ -18,7 +18,7 @@ use ferro_document::{Path, Report};
 use crate::{Config, Version};
 
 pub use paths::clean as clean_path;
-pub use resources::url_error;
+pub use resources::{url_error, url_scheme};
 
 /// Every validation rule of Ignition spec `version` applied to `config`.
 ///

@@ -108,6 +108,12 @@ fn valid_authority(authority: &str) -> bool {
     port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit())) && valid_escapes(host)
 }
 
+/// The scheme Go's `url.Parse` finds in `text`, lower-cased (empty when there is none),
+/// or `None` when it fails to parse: the reference's MachineConfig checks look at it.
+pub fn url_scheme(text: &str) -> Option<String> {
+    parse_url(text).map(|url| url.scheme)
+}
+
 /// Ignition's URL check: parseable, one of the fetchable schemes, and scheme-specific
 /// rules. Returns the message of the first problem.
 pub fn url_error(text: &str) -> Option<String> {
