@@ -520,3 +520,24 @@ fn openshift_file_source_schemes() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// Butane's position tree has a leaf where an alias is: a struct there gets its
+// "context tree" warning and nothing inside is checked for unused keys (case 501…).
+#[test]
+fn aliases_are_leaves_of_the_position_tree() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nx-anchor: &anc\n  path: /etc/anchored\n  bogus: 1\nx-list: &l\n  - path: /b\n    bogus2: 1\nstorage:\n  files:\n    - *anc\n    - path: /d\n      contents: *anc\n  directories: *l\n";
+    let mismatch = |path: &str, at: &str| {
+        format!(
+            "warning at {path}, {at}: context tree does not match content tree at {path}. Line and column reporting may be inconsistent. Unused keys may not be reported\n"
+        )
+    };
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "warning at $.x-anchor, line 3 col 1: unused key x-anchor\n\
+             warning at $.x-list, line 6 col 1: unused key x-list\n{}{}",
+            mismatch("$.storage.files.0", "line 11 col 7"),
+            mismatch("$.storage.files.1.contents", "line 13 col 17"),
+        )
+    );
+}

@@ -115,6 +115,7 @@ pub fn normalize(node: &Node, shape: Shape, normalizer: &Normalizer) -> Normaliz
         report: Report::new(),
         type_errors: Vec::new(),
         source_map: SourceMap::new(),
+        in_alias: false,
     };
     let value = walk
         .value(node, shape, &Trail::ROOT, None)
@@ -191,10 +192,47 @@ struct Walk<'a> {
     report: Report,
     type_errors: Vec<TypeError>,
     source_map: SourceMap,
+    /// Inside a YAML alias's copy, where Butane's position tree has a leaf: no unused
+    /// keys and no position warnings.
+    in_alias: bool,
 }
 
 impl Walk<'_> {
     fn value(
+        &mut self,
+        node: &Node,
+        shape: Shape,
+        trail: &Trail<'_>,
+        key_mark: Option<Mark>,
+    ) -> Option<Json> {
+        if !node.alias || self.in_alias {
+            return self.node_value(node, shape, trail, key_mark);
+        }
+        let yaml_struct =
+            matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
+        if yaml_struct && node.value != Value::Null {
+            self.tree_mismatch(trail, node.mark);
+        }
+        self.in_alias = node.value != Value::Null;
+        let value = self.node_value(node, shape, trail, key_mark);
+        self.in_alias = false;
+        value
+    }
+
+    /// Butane's warning for a struct where its position tree has no map.
+    fn tree_mismatch(&mut self, trail: &Trail<'_>, mark: Mark) {
+        let user = trail.user_path();
+        self.report.entries.push(crate::report::Entry {
+            kind: Kind::Warning,
+            message: format!(
+                "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+            ),
+            path: Some(user),
+            mark: Some(mark),
+        });
+    }
+
+    fn node_value(
         &mut self,
         node: &Node,
         shape: Shape,
@@ -214,17 +252,9 @@ impl Walk<'_> {
         if node.value == Value::Null {
             let yaml_struct =
                 matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
-            if yaml_struct && !trail.is_root() {
+            if yaml_struct && !trail.is_root() && !self.in_alias {
                 // Butane's wording for a section written as `key:` with no value.
-                let user = trail.user_path();
-                self.report.entries.push(crate::report::Entry {
-                    kind: Kind::Warning,
-                    message: format!(
-                        "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
-                    ),
-                    path: Some(user.clone()),
-                    mark: Some(node.mark),
-                });
+                self.tree_mismatch(trail, node.mark);
             }
             return None;
         }
@@ -295,6 +325,7 @@ impl Walk<'_> {
             let field = self.match_key(&accepted, &entry.key);
             match field {
                 Some((_, exact)) if exact => {}
+                _ if self.in_alias => {}
                 _ => self.report.entries.push(crate::report::Entry {
                     kind: Kind::Warning,
                     message: format!("unused key {}", entry.key),

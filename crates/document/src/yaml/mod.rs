@@ -455,6 +455,7 @@ impl<'a> Builder<'a> {
         // The copy as a whole is where the alias was written; its inside stays where the
         // anchored original is, which is where a user has to fix it.
         built.node.mark = to_mark(span.start);
+        built.node.alias = true;
         Ok(built)
     }
 
