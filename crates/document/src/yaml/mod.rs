@@ -498,6 +498,7 @@ impl<'a> Builder<'a> {
             "did not find expected key" | "did not find expected '-' indicator" => {
                 (message.clone(), true, self.open_block(problem.column))
             }
+            _ if quoted && let Some(found) = self.after_quoted(problem) => found,
             _ if quoted => match self.stack.last() {
                 Some(Frame::Seq { mark, .. }) => (
                     "did not find expected '-' indicator".to_owned(),
@@ -525,12 +526,12 @@ impl<'a> Builder<'a> {
                 false,
                 None,
             ),
-            // The context is the key, which a simple key allows on one line only: the
-            // line before the one where its `:` was missed.
+            // The context is the key, which a simple key allows on one line only: where
+            // the plain scalar that ran on to the line before started.
             "could not find expected ':'" => (
                 message.clone(),
                 false,
-                Some(Mark::new(problem.line.saturating_sub(1).max(1), 1)),
+                Some(Mark::new(self.simple_key_line(problem.line), 1)),
             ),
             "invalid indentation in quoted scalar" => match self.quoted_scalar(problem) {
                 Some((start, None)) => (
@@ -660,6 +661,93 @@ impl<'a> Builder<'a> {
             ));
         }
         None
+    }
+
+    /// How libyaml reads the content after a closed quoted scalar at `problem`: another
+    /// quoted scalar that never closes is an "unexpected end of stream" (its context:
+    /// where it opens); a plain scalar runs on over lines indented past the enclosing
+    /// block and, when it reaches a `:` that starts a value, a "mapping value is not
+    /// allowed" there, as it cannot be a key. `None` when the parser gets the scalar and
+    /// finds no key instead.
+    fn after_quoted(&self, problem: Mark) -> Option<(String, bool, Option<Mark>)> {
+        let lines: Vec<Vec<char>> = self.text.split('\n').map(|l| l.chars().collect()).collect();
+        let (mut line, mut column) = (problem.line.checked_sub(1)?, problem.column.checked_sub(1)?);
+        let first = *lines.get(line)?.get(column)?;
+        if matches!(first, '"' | '\'') {
+            let rest = lines[line][column + 1..]
+                .iter()
+                .chain(std::iter::once(&'\n'))
+                .chain(
+                    lines[line + 1..]
+                        .iter()
+                        .flat_map(|l| l.iter().chain(std::iter::once(&'\n'))),
+                );
+            let mut escaped = false;
+            let mut closes = false;
+            for &c in rest {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && first == '"' {
+                    escaped = true;
+                } else if c == first {
+                    closes = true;
+                    break;
+                }
+            }
+            return (!closes).then(|| {
+                (
+                    "found unexpected end of stream".to_owned(),
+                    false,
+                    Some(problem),
+                )
+            });
+        }
+        let indent = self.stack.last()?.mark().column;
+        loop {
+            let chars = &lines[line];
+            while column < chars.len() {
+                let c = chars[column];
+                let next = chars.get(column + 1).copied();
+                if c == ':' && next.is_none_or(|n| n == ' ' || n == '\t' || n == '\r') {
+                    return Some((
+                        "mapping values are not allowed in this context".to_owned(),
+                        false,
+                        Some(Mark::new(line + 1, column + 1)),
+                    ));
+                }
+                if matches!(c, ' ' | '\t') && next == Some('#') {
+                    return None;
+                }
+                column += 1;
+            }
+            line += 1;
+            while lines.get(line)?.iter().all(|c| c.is_whitespace()) {
+                line += 1;
+            }
+            let chars = &lines[line];
+            column = chars.iter().take_while(|&&c| c == ' ').count();
+            if column < indent || chars.get(column) == Some(&'#') {
+                return None;
+            }
+        }
+    }
+
+    /// The line where the would-be key that ran on to the line before `line` started:
+    /// the top of the run of lines above without a `key:` (which would have ended it).
+    fn simple_key_line(&self, line: usize) -> usize {
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        let mut start = line.saturating_sub(1).max(1);
+        for l in (1..start.min(lines.len())).rev() {
+            let text = lines[l - 1].trim();
+            if text.is_empty() {
+                continue;
+            }
+            if text.starts_with('#') || text.contains(": ") || text.ends_with(':') {
+                break;
+            }
+            start = l;
+        }
+        start
     }
 
     /// The innermost open block collection a token in `column` could continue.
