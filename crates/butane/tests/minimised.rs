@@ -541,3 +541,88 @@ fn aliases_are_leaves_of_the_position_tree() {
         )
     );
 }
+
+// yaml.v3 reports the key errors of the mappings it decodes, in document order with
+// the type errors, and decodes nothing inside a mapping with duplicate keys; an unknown
+// key's value is never decoded (cases 637, 3586, 11824…).
+#[test]
+fn key_and_type_errors_in_decoding_order() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nbogus:\n  a: 1\n  a: 2\nstorage:\n  files:\n    - path: /a\n      path: /b\n      mode: abc\n    - path: /c\n      mode: xyz\n      overwrite: [1]\n    - ? [k]\n      : 1\n      mode: q\npasswd:\n  users:\n    - name: a\n      name: b\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "Error translating config: yaml: unmarshal errors:\n  \
+         line 9: mapping key \"path\" already defined at line 8\n  \
+         line 12: cannot unmarshal !!str `xyz` into int\n  \
+         line 13: cannot unmarshal !!seq into bool\n  \
+         line 14: cannot unmarshal !!seq into string\n  \
+         line 16: cannot unmarshal !!str `q` into int\n  \
+         line 20: mapping key \"name\" already defined at line 19\n"
+    );
+}
+
+// yaml.v3 names Butane's named string types with their base package (case 5308…).
+#[test]
+fn named_string_types_in_type_errors() {
+    let body = "storage:\n  raid:\n    - name: r\n      level: raid1\n      devices:\n        - a: x\n      options:\n        - b: y\n  filesystems:\n    - device: /dev/x\n      options:\n        - c: z\n  luks:\n    - name: l\n      device: /dev/y\n      options:\n        - d: w\nkernel_arguments:\n  should_exist:\n    - e: v\npasswd:\n  users:\n    - name: u\n      groups:\n        - f: 1\n      ssh_authorized_keys:\n        - g: 2\n";
+    let cases = [
+        (
+            "1.0.0",
+            "8 v0_1.Device,10 v0_1.RaidOption,14 v0_1.FilesystemOption,27 v0_1.Group,29 v0_1.SSHAuthorizedKey",
+        ),
+        (
+            "1.3.0",
+            "8 v0_3.Device,10 v0_3.RaidOption,14 string,19 v0_3.LuksOption,27 v0_3.Group,29 v0_3.SSHAuthorizedKey",
+        ),
+        (
+            "1.4.0",
+            "8 v0_4.Device,10 v0_4.RaidOption,14 string,19 v0_4.LuksOption,22 v0_4.KernelArgument,27 v0_4.Group,29 v0_4.SSHAuthorizedKey",
+        ),
+        (
+            "1.6.0",
+            "8 v0_6.Device,10 string,14 string,19 string,22 v0_6.KernelArgument,27 v0_6.Group,29 v0_6.SSHAuthorizedKey",
+        ),
+    ];
+    for (version, expected) in cases {
+        let lines: String = expected
+            .split(',')
+            .map(|e| {
+                let (line, ty) = e.split_once(' ').unwrap();
+                format!("\n  line {line}: cannot unmarshal !!map into {ty}")
+            })
+            .collect();
+        assert_eq!(
+            raw_report(
+                &format!("variant: fcos\nversion: {version}\n{body}"),
+                &Options::default()
+            ),
+            format!("Error translating config: yaml: unmarshal errors:{lines}\n"),
+            "{version}"
+        );
+    }
+}
+
+// Ignition checks each RAID member as a device path, and before 3.3.0 an empty level
+// is just unknown (cases 938, 2601…); 3.0.0 has RAID options.
+#[test]
+fn raid_members_and_levels_by_spec_version() {
+    let raid = "storage:\n  raid:\n    - name: r\n      level: \"\"\n      devices: [a, /b]\n      options: [x]\n";
+    let cases = [
+        ("1.0.0", "unrecognized raid level"),
+        ("1.3.0", "unrecognized raid level"),
+        ("1.4.0", "raid level is required"),
+    ];
+    for (version, level) in cases {
+        assert_eq!(
+            raw_report(
+                &format!("variant: fcos\nversion: {version}\n{raid}"),
+                &Options::default()
+            ),
+            format!(
+                "error at $.storage.raid.0.level, line 6 col 14: {level}\n\
+                 error at $.storage.raid.0.devices.0, line 7 col 17: path not absolute\n\
+                 Error translating config: config generated was invalid\n"
+            ),
+            "{version}"
+        );
+    }
+}

@@ -128,7 +128,7 @@ impl From<Error> for Failure {
 
 /// Translates the Butane config `text`.
 pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> {
-    let document = yaml::parse(text).map_err(|e| {
+    let (document, key_errors) = yaml::parse_keys_apart(text).map_err(|e| {
         if e.in_top_level() {
             Error::TopLevelYaml(e)
         } else {
@@ -144,20 +144,8 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     );
     // The normalized tree and the source map carry everything needed from here on.
     drop(document);
-    if !normalized.type_errors.is_empty() {
-        // yaml.v3 decodes mappings in the order written, so its errors come in document
-        // order; the walk above visits fields in schema order.
-        let mut type_errors: Vec<_> = normalized.type_errors.iter().collect();
-        type_errors.sort_by_key(|e| (e.mark.line, e.mark.column));
-        let lines: String = type_errors
-            .iter()
-            .map(|e| {
-                format!(
-                    "\n  line {}: cannot unmarshal {} into {}",
-                    e.mark.line, e.found, e.expected
-                )
-            })
-            .collect();
+    let lines = unmarshal_errors(&normalized, &key_errors, &profile);
+    if !lines.is_empty() {
         return Err(Error::Types(lines).into());
     }
     let files = FilesDir::new(options.files_dir.clone());
@@ -361,6 +349,99 @@ fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
         _ => None,
     };
     locate::value_at(written, path).is_some_and(|v| !recorded(v, key))
+}
+
+/// yaml.v3's unmarshal errors, as it finds them decoding the document in order: the
+/// key errors of the mappings it decodes (those of known fields) and the type errors
+/// of values, except inside a mapping with duplicate keys, which it does not decode.
+fn unmarshal_errors(
+    normalized: &ferro_document::Normalized,
+    key_errors: &[yaml::KeyErrors],
+    profile: &Profile,
+) -> String {
+    if key_errors.is_empty() && normalized.type_errors.is_empty() {
+        return String::new();
+    }
+    let decoded: std::collections::HashMap<Mark, &Path> = normalized
+        .source_map
+        .iter()
+        .map(|(_, origin)| (origin.mark, &origin.path))
+        .collect();
+    let mut skipped: Vec<&Path> = Vec::new();
+    let mut found: Vec<(Mark, String)> = Vec::new();
+    for errors in key_errors {
+        let Some(&path) = decoded.get(&errors.map) else {
+            continue;
+        };
+        if skipped.iter().any(|s| path.starts_with(s) && path != *s) {
+            continue;
+        }
+        found.extend(errors.duplicates.iter().map(|l| (errors.map, l.clone())));
+        if !errors.duplicates.is_empty() {
+            skipped.push(path);
+        } else {
+            found.extend(errors.keys.iter().cloned());
+        }
+    }
+    for e in &normalized.type_errors {
+        if skipped.iter().any(|s| e.path.starts_with(s)) {
+            continue;
+        }
+        let expected = match e.expected.as_str() {
+            "string" => go_string_type(&e.path, profile).unwrap_or_else(|| e.expected.clone()),
+            _ => e.expected.clone(),
+        };
+        let line = format!(
+            "line {}: cannot unmarshal {} into {expected}",
+            e.mark.line, e.found
+        );
+        found.push((e.mark, line));
+    }
+    found.sort_by_key(|(mark, _)| (mark.line, mark.column));
+    found
+        .iter()
+        .map(|(_, line)| format!("\n  {line}"))
+        .collect()
+}
+
+/// The Go type yaml.v3 names for a list item of one of Butane's named string types
+/// (`v0_6.Device`…), qualified by the base schema package the profile builds on.
+fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
+    use ferro_spec::Version as V;
+    let segments = path.segments();
+    let [.., Segment::Key(list), Segment::Index(_)] = segments else {
+        return None;
+    };
+    let parent = match segments.len().checked_sub(4).map(|i| &segments[i]) {
+        Some(Segment::Key(parent)) => parent.as_str(),
+        _ => segments.first().map_or("", |s| match s {
+            Segment::Key(k) => k.as_str(),
+            Segment::Index(_) => "",
+        }),
+    };
+    let (package, options) = match profile.target {
+        V::V3_0 => ("v0_1", false),
+        V::V3_1 => ("v0_2", false),
+        V::V3_2 => ("v0_3", true),
+        V::V3_3 => ("v0_4", true),
+        V::V3_4 => ("v0_5", false),
+        V::V3_5 => ("v0_6", false),
+        V::V3_6 => ("v0_7", false),
+        _ => ("v0_8_exp", false),
+    };
+    let name = match (parent, list.as_str()) {
+        ("raid", "devices") => "Device",
+        ("users", "groups") => "Group",
+        ("users", "ssh_authorized_keys") => "SSHAuthorizedKey",
+        ("kernel_arguments", "should_exist" | "should_not_exist") if package >= "v0_4" => {
+            "KernelArgument"
+        }
+        ("filesystems", "options") if package < "v0_3" => "FilesystemOption",
+        ("raid", "options") if package <= "v0_4" => "RaidOption",
+        ("luks", "options") if options => "LuksOption",
+        _ => return None,
+    };
+    Some(format!("{package}.{name}"))
 }
 
 /// The text of a top-level scalar such as `variant`.

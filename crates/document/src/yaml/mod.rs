@@ -100,15 +100,46 @@ impl std::error::Error for YamlError {}
 /// 1-based; a block map is marked at its first key, a list at its first `-` (or its
 /// bracket), a scalar at its first character, an empty value just after its `:`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let (node, errors) = parse_keys_apart(text)?;
+    if errors.is_empty() {
+        return Ok(node);
+    }
+    let lines = errors
+        .into_iter()
+        .flat_map(|e| {
+            e.duplicates
+                .into_iter()
+                .chain(e.keys.into_iter().map(|(_, l)| l))
+        })
+        .collect();
+    Err(YamlError::Unmarshal { root: false, lines })
+}
+
+/// The key errors of one nested mapping, as yaml.v3 words them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyErrors {
+    /// Where the mapping starts.
+    pub map: Mark,
+    /// Its duplicate keys: yaml.v3 then decodes nothing inside it.
+    pub duplicates: Vec<String>,
+    /// Its keys that are collections, each with the key's place.
+    pub keys: Vec<(Mark, String)>,
+}
+
+/// Like [`parse`], but the key errors of nested mappings come back beside the tree
+/// (in document order) instead of failing: yaml.v3 reports them only for mappings it
+/// decodes, interleaved with type errors, which only the caller's schema knows.
+/// Errors of the top-level mapping still fail (Butane reports those alone).
+pub fn parse_keys_apart(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError> {
     // libyaml (YAML 1.1) also breaks lines at NEL, LINE SEPARATOR and PARAGRAPH
     // SEPARATOR, which can end a block scalar early and shifts the lines it names; the
     // document is checked that way first.
     const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
     if text.contains(BREAKS) {
         parse_text(&text.replace(BREAKS, "\n"))?;
-        let mut node = parse_text(text)?;
+        let (mut node, errors) = parse_text(text)?;
         LibyamlLines::new(text, &BREAKS).remap(&mut node);
-        return Ok(node);
+        return Ok((node, errors));
     }
     parse_text(text)
 }
@@ -175,7 +206,7 @@ impl LibyamlLines {
     }
 }
 
-fn parse_text(text: &str) -> Result<Node, YamlError> {
+fn parse_text(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError> {
     let mut text = Cow::Borrowed(text);
     // libyaml reads a quoted scalar to its closing quote whatever the indentation of
     // its lines, which the parser underneath checks; as leading spaces of a quoted
@@ -251,7 +282,9 @@ impl Frame {
 /// Unmarshal errors of one map: its serial number, and the texts.
 struct MapErrors {
     serial: usize,
-    lines: Vec<String>,
+    map: Mark,
+    duplicates: Vec<String>,
+    keys: Vec<(Mark, String)>,
 }
 
 struct Builder<'a> {
@@ -285,7 +318,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn run(&mut self) -> Result<Node, YamlError> {
+    fn run(&mut self) -> Result<(Node, Vec<KeyErrors>), YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         let mut root = None;
         while let Some(event) = parser.next_event() {
@@ -344,8 +377,11 @@ impl<'a> Builder<'a> {
                 break;
             }
         }
-        self.report_errors()?;
-        Ok(root.unwrap_or_else(|| Node::new(Value::Null, Mark::new(1, 1))))
+        let errors = self.report_errors()?;
+        Ok((
+            root.unwrap_or_else(|| Node::new(Value::Null, Mark::new(1, 1))),
+            errors,
+        ))
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), YamlError> {
@@ -835,8 +871,11 @@ impl<'a> Builder<'a> {
             } else {
                 "!!map"
             };
-            let line = built.node.mark.line;
-            self.key_error(format!("line {line}: cannot unmarshal {tag} into string"));
+            let mark = built.node.mark;
+            self.key_error(
+                mark,
+                format!("line {}: cannot unmarshal {tag} into string", mark.line),
+            );
         }
         match self.stack.last_mut() {
             None => {
@@ -883,17 +922,23 @@ impl<'a> Builder<'a> {
     }
 
     /// Records an unmarshal error of the innermost open map.
-    fn key_error(&mut self, line: String) {
-        let serial = self.stack.iter().rev().find_map(|frame| match frame {
-            Frame::Map { serial, .. } => Some(*serial),
-            Frame::Seq { .. } => None,
-        });
-        let serial = serial.unwrap_or(0);
+    fn key_error(&mut self, at: Mark, line: String) {
+        let (serial, map) = self
+            .stack
+            .iter()
+            .rev()
+            .find_map(|frame| match frame {
+                Frame::Map { serial, mark, .. } => Some((*serial, *mark)),
+                Frame::Seq { .. } => None,
+            })
+            .unwrap_or((0, Mark::new(1, 1)));
         match self.errors.iter_mut().find(|e| e.serial == serial) {
-            Some(errors) => errors.lines.push(line),
+            Some(errors) => errors.keys.push((at, line)),
             None => self.errors.push(MapErrors {
                 serial,
-                lines: vec![line],
+                map,
+                duplicates: Vec::new(),
+                keys: vec![(at, line)],
             }),
         }
     }
@@ -933,17 +978,15 @@ impl<'a> Builder<'a> {
                 }
                 let duplicates = duplicate_lines(&entries);
                 if !duplicates.is_empty() {
+                    // yaml.v3 lists duplicates before decoding keys (key-type errors of
+                    // this map, found first here, come after them).
                     match self.errors.iter_mut().find(|e| e.serial == serial) {
-                        // Key-type errors of this map were found first; yaml.v3 lists
-                        // duplicates before decoding keys, so they go in front.
-                        Some(errors) => {
-                            let mut lines = duplicates;
-                            lines.append(&mut errors.lines);
-                            errors.lines = lines;
-                        }
+                        Some(errors) => errors.duplicates = duplicates,
                         None => self.errors.push(MapErrors {
                             serial,
-                            lines: duplicates,
+                            map: mark,
+                            duplicates,
+                            keys: Vec::new(),
                         }),
                     }
                 }
@@ -1009,21 +1052,29 @@ impl<'a> Builder<'a> {
 
     /// Fails with the collected unmarshal errors, in yaml.v3's order; errors of the
     /// top-level map alone if it has any (Butane stops after reading that map).
-    fn report_errors(&mut self) -> Result<(), YamlError> {
-        if self.errors.is_empty() {
-            return Ok(());
-        }
+    /// Fails for key errors of the top-level mapping; returns the others in document
+    /// order.
+    fn report_errors(&mut self) -> Result<Vec<KeyErrors>, YamlError> {
         self.errors.sort_by_key(|e| e.serial);
-        let root = self.root_map.is_some() && self.errors[0].serial == self.root_map.unwrap_or(0);
-        let lines = if root {
-            std::mem::take(&mut self.errors[0].lines)
-        } else {
-            self.errors
-                .iter_mut()
-                .flat_map(|e| std::mem::take(&mut e.lines))
-                .collect()
-        };
-        Err(YamlError::Unmarshal { root, lines })
+        let root =
+            self.root_map.is_some() && self.errors.first().map(|e| e.serial) == self.root_map;
+        if root {
+            let errors = self.errors.swap_remove(0);
+            let lines = errors
+                .duplicates
+                .into_iter()
+                .chain(errors.keys.into_iter().map(|(_, l)| l))
+                .collect();
+            return Err(YamlError::Unmarshal { root, lines });
+        }
+        Ok(std::mem::take(&mut self.errors)
+            .into_iter()
+            .map(|e| KeyErrors {
+                map: e.map,
+                duplicates: e.duplicates,
+                keys: e.keys,
+            })
+            .collect())
     }
 }
 

@@ -68,7 +68,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         storage::check_luks(luks, version, &at.key("luks").index(index), &mut report);
     }
     for (index, raid) in storage.raid.iter().enumerate() {
-        storage::check_raid(raid, &at.key("raid").index(index), &mut report);
+        storage::check_raid(raid, version, &at.key("raid").index(index), &mut report);
     }
 
     units::check_systemd(&config.systemd, &root.key("systemd"), &mut report);
