@@ -110,7 +110,7 @@ fn floats_in_integer_fields_are_truncated() {
     let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  timeouts:\n    http_total: -2.7\n    http_response_headers: 1e3\n";
     let translation = translate(yaml, &Options::default()).unwrap();
     assert_eq!(
-        translation.output,
+        translation.output(),
         "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n"
     );
 }
@@ -122,7 +122,7 @@ fn spec_version_dependent_requirements() {
     let link = "variant: fcos\nversion: 1.2.0\nstorage:\n  links:\n    - path: /a\n";
     let translation = translate(link, &Options::default()).unwrap();
     assert_eq!(
-        translation.output,
+        translation.output(),
         "{\"ignition\":{\"version\":\"3.2.0\"},\"storage\":{\"links\":[{\"path\":\"/a\",\"target\":\"\"}]}}\n"
     );
     assert_eq!(

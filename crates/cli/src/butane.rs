@@ -11,6 +11,12 @@ use crate::output;
 use crate::printer::Printer;
 use crate::render::Style;
 
+/// What a successful run writes.
+enum Output {
+    Single(Box<ferro_butane::Translation>),
+    Merged(String),
+}
+
 /// One input: its name in reports and its text.
 struct Input {
     name: String,
@@ -71,13 +77,18 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|i| (i.name.as_str(), i.text.as_str()))
         .collect();
+    // A single config's output is written as it is made (it can be as large as the
+    // contents it embeds); merged configs come rendered.
     let result = if texts.len() == 1 {
         translate(texts[0].1, &options)
-            .map(|t| (t.output, vec![t.report]))
+            .map(|mut t| {
+                let report = std::mem::take(&mut t.report);
+                (Output::Single(Box::new(t)), vec![report])
+            })
             .map_err(|f| (vec![f.report], f.error))
     } else {
         ferro_butane::translate_many(&texts, &options)
-            .map(|m| (m.output, m.reports))
+            .map(|m| (Output::Merged(m.output), m.reports))
             .map_err(|f| (f.reports, f.error))
     };
     match result {
@@ -101,7 +112,10 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 return Ok(ExitStatus::Failure);
             }
             if !args.check {
-                output::write(printer, args.output.as_deref(), output_text.as_bytes())?;
+                output::write_with(printer, args.output.as_deref(), |out| match &output_text {
+                    Output::Single(translation) => translation.write_output(out),
+                    Output::Merged(text) => out.write_all(text.as_bytes()),
+                })?;
             }
             Ok(ExitStatus::Success)
         }

@@ -109,7 +109,10 @@ impl Normalizer {
 }
 
 /// Checks `node` against `shape` in the dialect of `normalizer`.
-pub fn normalize(node: &Node, shape: Shape, normalizer: &Normalizer) -> Normalized {
+///
+/// The strings of the values it converts are moved out of `node` (left empty), so that
+/// a large document is not held twice; the rest of the tree is kept.
+pub fn normalize(node: &mut Node, shape: Shape, normalizer: &Normalizer) -> Normalized {
     let mut walk = Walk {
         dialect: normalizer,
         report: Report::new(),
@@ -200,7 +203,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn value(
         &mut self,
-        node: &Node,
+        node: &mut Node,
         shape: Shape,
         trail: &Trail<'_>,
         key_mark: Option<Mark>,
@@ -234,7 +237,7 @@ impl Walk<'_> {
 
     fn node_value(
         &mut self,
-        node: &Node,
+        node: &mut Node,
         shape: Shape,
         trail: &Trail<'_>,
         key_mark: Option<Mark>,
@@ -259,19 +262,19 @@ impl Walk<'_> {
             return None;
         }
         let yaml = self.dialect.matching == KeyMatching::Yaml;
-        let converted = match (shape, &node.value) {
+        let converted = match (shape, &mut node.value) {
             (Shape::Bool, Value::Bool(b)) => Some(Json::Bool(*b)),
             (Shape::Bool, Value::Plain(text)) if yaml => yaml_bool(text).map(Json::Bool),
             (Shape::Int, Value::Number(text)) => text.parse::<i64>().ok().map(Json::from),
             (Shape::Int, Value::Plain(text)) if yaml => yaml_int(text)
                 .or_else(|| yaml_float(text).and_then(float_to_go_int))
                 .map(Json::from),
-            (Shape::Str, Value::Str(text)) => Some(Json::String(text.clone())),
-            (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(text.clone())),
+            (Shape::Str, Value::Str(text)) => Some(Json::String(std::mem::take(text))),
+            (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(std::mem::take(text))),
             (Shape::List(item), Value::Seq(items)) => {
                 let item_shape = item();
                 let mut list = Vec::with_capacity(items.len());
-                for (index, item_node) in items.iter().enumerate() {
+                for (index, item_node) in items.iter_mut().enumerate() {
                     let step = Step::Index(index);
                     let value = self
                         .value(item_node, item_shape, &trail.child(step, step), None)
@@ -283,10 +286,10 @@ impl Walk<'_> {
             (Shape::Map(item), Value::Map(entries)) => {
                 let item_shape = item();
                 let mut object = Map::new();
-                for entry in entries {
+                for entry in entries.iter_mut() {
                     let step = Step::Key(&entry.key);
                     if let Some(value) = self.value(
-                        &entry.value,
+                        &mut entry.value,
                         item_shape,
                         &trail.child(step, step),
                         Some(entry.key_mark),
@@ -315,13 +318,13 @@ impl Walk<'_> {
     fn fields(
         &mut self,
         shape: &'static StructShape,
-        entries: &[crate::Entry],
+        entries: &mut [crate::Entry],
         trail: &Trail<'_>,
     ) -> Map<String, Json> {
         let accepted = self.dialect.accepted_fields(shape);
         // Resolve every key first: unknown keys are reported in the order written.
         let mut matched: Vec<Option<&Field>> = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for entry in entries.iter() {
             let field = self.match_key(&accepted, &entry.key);
             match field {
                 Some((_, exact)) if exact => {}
@@ -340,10 +343,15 @@ impl Walk<'_> {
         for field in &accepted {
             let name = self.output_name(field);
             let mut value = None;
-            for (entry, matched) in entries.iter().zip(&matched) {
+            for (entry, matched) in entries.iter_mut().zip(&matched) {
                 if matched.is_some_and(|m| std::ptr::eq(m, *field)) {
                     let child = trail.child(Step::Key(name), Step::Key(&entry.key));
-                    value = self.value(&entry.value, (field.shape)(), &child, Some(entry.key_mark));
+                    value = self.value(
+                        &mut entry.value,
+                        (field.shape)(),
+                        &child,
+                        Some(entry.key_mark),
+                    );
                 }
             }
             if let Some(value) = value {

@@ -13,19 +13,30 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
 /// `json.MarshalIndent(v, "", "  ")` (pretty) would, without a trailing newline.
 pub fn to_go_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> String {
     let mut out = Vec::new();
+    write_go_json(value, pretty, &mut out)
+        .expect("serializing config types into memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`to_go_json`] written to `out` as it is produced: a config embedding large
+/// contents need not be held twice.
+pub fn write_go_json<T: Serialize + ?Sized>(
+    value: &T,
+    pretty: bool,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let result = if pretty {
         let mut ser = serde_json::Serializer::with_formatter(
-            &mut out,
+            &mut *out,
             GoFormatter(PrettyFormatter::with_indent(b"  ")),
         );
         value.serialize(&mut ser)
     } else {
         let mut ser =
-            serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
+            serde_json::Serializer::with_formatter(&mut *out, GoFormatter(CompactFormatter));
         value.serialize(&mut ser)
     };
-    result.expect("serializing config types into memory cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    result.map_err(io::Error::from)
 }
 
 /// Go's escape for the HTML-sensitive bytes `<`, `>` and `&`.

@@ -56,8 +56,8 @@ pub struct Options {
 /// A successful translation.
 #[derive(Debug)]
 pub struct Translation {
-    /// The Ignition JSON (or MachineConfig YAML), ending in a newline.
-    pub output: String,
+    /// How the output is made from [`Translation::config`].
+    rendered: Rendered,
     /// Warnings, positioned in the Butane file.
     pub report: Report,
     /// The translated config itself.
@@ -66,7 +66,36 @@ pub struct Translation {
     locator: Locator,
 }
 
+/// The output of a translation, made when it is written.
+#[derive(Debug)]
+enum Rendered {
+    /// The config as Ignition JSON.
+    Json { pretty: bool },
+    /// Already rendered (an openshift MachineConfig).
+    Text(String),
+}
+
 impl Translation {
+    /// The Ignition JSON (or MachineConfig YAML), ending in a newline.
+    pub fn output(&self) -> String {
+        let mut out = Vec::new();
+        self.write_output(&mut out)
+            .expect("writing into memory cannot fail");
+        String::from_utf8(out).expect("the output is UTF-8")
+    }
+
+    /// Writes [`Translation::output`] to `out` as it is made: the JSON of a config
+    /// embedding large contents is as large as they are, so it is not held in memory.
+    pub fn write_output(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.rendered {
+            Rendered::Json { pretty } => {
+                ferro_spec::write_go_json(&self.config, *pretty, out)?;
+                out.write_all(b"\n")
+            }
+            Rendered::Text(text) => out.write_all(text.as_bytes()),
+        }
+    }
+
     /// Positions entries whose paths are paths of [`Translation::config`] in the Butane file.
     pub fn place(&self, report: &mut Report) {
         self.locator.place(report, true);
@@ -137,8 +166,9 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     })?;
     let profile = Profile::lookup(scalar(&document, "variant"), scalar(&document, "version"))
         .map_err(Error::Profile)?;
+    let mut document = document;
     let normalized = normalize(
-        &document,
+        &mut document,
         schema::root_shape(&profile),
         &schema::normalizer(&profile),
     );
@@ -277,15 +307,19 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     ctx.report.extend(ignition);
     stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
 
-    let output = if profile.variant == Variant::Openshift && !options.raw {
-        openshift::machine_config(&config, &metadata, &openshift_fields)
+    let rendered = if profile.variant == Variant::Openshift && !options.raw {
+        Rendered::Text(openshift::machine_config(
+            &config,
+            &metadata,
+            &openshift_fields,
+        ))
     } else {
-        let mut json = ferro_spec::to_go_json(&config, options.pretty);
-        json.push('\n');
-        json
+        Rendered::Json {
+            pretty: options.pretty,
+        }
     };
     Ok(Translation {
-        output,
+        rendered,
         report: ctx.report,
         config,
         locator: ctx.locator,

@@ -287,10 +287,56 @@ struct MapErrors {
     keys: Vec<(Mark, String)>,
 }
 
+/// Character positions of a text as byte offsets, without a copy of the text: only the
+/// non-ASCII characters are recorded (a config is mostly ASCII).
+struct CharIndex<'a> {
+    text: &'a str,
+    /// For every non-ASCII character: its character index and its byte offset.
+    wide: Vec<(usize, usize)>,
+}
+
+impl<'a> CharIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let wide = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .enumerate()
+                .filter(|(_, (_, c))| !c.is_ascii())
+                .map(|(index, (offset, _))| (index, offset))
+                .collect()
+        };
+        Self { text, wide }
+    }
+
+    /// The byte offset of the character at `index` (the text's length past its end).
+    fn byte(&self, index: usize) -> usize {
+        let before = self.wide.partition_point(|&(i, _)| i < index);
+        let offset = match before.checked_sub(1).map(|k| self.wide[k]) {
+            None => index,
+            Some((i, offset)) => {
+                let width = self.text[offset..].chars().next().map_or(1, char::len_utf8);
+                offset.saturating_add(width).saturating_add(index - i - 1)
+            }
+        };
+        offset.min(self.text.len())
+    }
+
+    fn get(&self, index: usize) -> Option<char> {
+        self.text[self.byte(index)..].chars().next()
+    }
+
+    /// The characters `start..end` (clamped to the text).
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        let (start, end) = (self.byte(start), self.byte(end));
+        &self.text[start..end.max(start)]
+    }
+}
+
 struct Builder<'a> {
     text: &'a str,
-    /// The text as characters: the parser's positions are character indices.
-    chars: Vec<char>,
+    /// The parser's positions are character indices: this finds them in the text.
+    chars: CharIndex<'a>,
     stack: Vec<Frame>,
     anchors: std::collections::HashMap<usize, Built>,
     next_serial: usize,
@@ -307,7 +353,7 @@ impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Self {
         Self {
             text,
-            chars: text.chars().collect(),
+            chars: CharIndex::new(text),
             stack: Vec::new(),
             anchors: std::collections::HashMap::new(),
             next_serial: 0,
@@ -403,10 +449,7 @@ impl<'a> Builder<'a> {
     fn collection_mark(&self, span: Span) -> Mark {
         let end = span.end;
         let opens_flow = end.index() > span.start.index()
-            && matches!(
-                self.chars.get(end.index().wrapping_sub(1)),
-                Some('[') | Some('{')
-            );
+            && matches!(self.chars.get(end.index().wrapping_sub(1)), Some('[' | '{'));
         if opens_flow {
             Mark::new(end.line(), end.col())
         } else {
@@ -439,7 +482,7 @@ impl<'a> Builder<'a> {
             mark = self.block_indicator(span.start).unwrap_or(mark);
         }
         // An empty value is reported just after the `:` that introduced it, like yaml.v3.
-        if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(&':') {
+        if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(':') {
             mark.column += 1;
         }
         Built {
@@ -457,19 +500,13 @@ impl<'a> Builder<'a> {
         if matches!(self.chars.get(start), Some('|' | '>' | '&' | '!')) {
             return None;
         }
-        let at = self
-            .chars
-            .get(..start)?
-            .iter()
-            .rposition(|c| matches!(c, '|' | '>'))?;
-        let lines_between = self.chars[at..start].iter().filter(|&&c| c == '\n').count();
-        let line_start = self.chars[..at]
-            .iter()
-            .rposition(|&c| c == '\n')
-            .map_or(0, |newline| newline + 1);
+        let before = self.chars.slice(0, start);
+        let at = before.rfind(['|', '>'])?;
+        let lines_between = memchr::memchr_iter(b'\n', &before.as_bytes()[at..]).count();
+        let line_start = before[..at].rfind('\n').map_or(0, |newline| newline + 1);
         Some(Mark::new(
             content.line().checked_sub(lines_between)?,
-            at - line_start + 1,
+            before[line_start..at].chars().count() + 1,
         ))
     }
 
@@ -501,9 +538,8 @@ impl<'a> Builder<'a> {
             let start = error.marker().index().saturating_add(1);
             let name: String = self
                 .chars
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
+                .slice(start, usize::MAX)
+                .chars()
                 .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
                 .collect();
             return YamlError::Decode(format!("unknown anchor '{name}' referenced"));
@@ -802,7 +838,7 @@ impl<'a> Builder<'a> {
         let (mut line, mut column) = (1, 1);
         let mut open: Option<(char, Mark)> = None;
         let mut previous = '\n';
-        let mut chars = self.chars.iter().copied().peekable();
+        let mut chars = self.text.chars().peekable();
         while let Some(c) = chars.next() {
             if line > problem.line && open.is_none() {
                 return None;
@@ -851,11 +887,7 @@ impl<'a> Builder<'a> {
     fn alias_name(&self, span: Span) -> String {
         let start = span.start.index().saturating_add(1);
         let end = span.end.index().max(start);
-        self.chars
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .collect()
+        self.chars.slice(start, end).to_owned()
     }
 
     /// Hands a complete node to its parent, or makes it the root.
