@@ -626,3 +626,79 @@ fn raid_members_and_levels_by_spec_version() {
         );
     }
 }
+
+// Butane's go-systemd quotes the garbage after a section name (cases 571, 7674…).
+#[test]
+fn unit_garbage_is_quoted_as_go_does() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nsystemd:\n  units:\n    - name: a.service\n      contents: \"[Unit] x\\\"y\\\\z é\\n\"\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.systemd.units.0.contents, line 6 col 17: invalid unit content: found garbage after section name : \"x\\\"y\\\\z é\"\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// Spec 3.0.0 knows only sha512 hashes; before 3.3.0 a mount unit's path is asked for
+// whatever the format, then the format (cases 85, 264, 1201…).
+#[test]
+fn older_spec_rules_for_hashes_and_mount_units() {
+    let hash = "variant: fcos\nversion: 1.0.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: data:,x\n        verification:\n          hash: sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n";
+    assert_eq!(
+        raw_report(hash, &Options::default()),
+        "error at $.storage.files.0.contents.verification.hash, line 9 col 17: unrecognized hash function\n\
+         Error translating config: config generated was invalid\n"
+    );
+    let mount = "storage:\n  filesystems:\n    - device: /dev/vda\n      format: \"\"\n      with_mount_unit: true\n";
+    assert_eq!(
+        raw_report(
+            &format!("variant: fcos\nversion: 1.1.0\n{mount}"),
+            &Options::default()
+        ),
+        "error at $.storage.filesystems.0.path, line 5 col 7: path is required if with_mount_unit is true and format is not swap\n\
+         error at $.storage.filesystems.0.format, line 6 col 15: format is required if with_mount_unit is true\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(
+            &format!("variant: fcos\nversion: 1.4.0\n{mount}"),
+            &Options::default()
+        ),
+        "error at $.storage.filesystems.0.format, line 6 col 15: format is required if with_mount_unit is true\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// A link without a target gets no hard-link owner warning (case 6091).
+#[test]
+fn links_without_targets_are_not_checked_further() {
+    let yaml = "variant: fcos\nversion: 1.4.0\nstorage:\n  links:\n    - path: /etc/hostname\n      group:\n        name: app\n      hard: true\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.links.0.target, line 5 col 7: link target is required\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// A partition that should not exist may not have a label either (case 218).
+#[test]
+fn absent_partitions_have_no_label() {
+    let yaml = "variant: fcos\nversion: 1.4.0\nstorage:\n  disks:\n    - device: /dev/sda\n      partitions:\n        - label: data\n          number: 3\n          should_exist: false\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.disks.0.partitions.0, line 7 col 11: shouldExist specified false with other options also specified\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// After boot device sugar is merged in, a finding about a field the config lacks is
+// reported at its merged path, placed as far as that path leads in the file (case 2347).
+#[test]
+fn missing_fields_of_a_merged_config_keep_their_merged_path() {
+    let yaml = "variant: fcos\nversion: 1.6.0\nstorage:\n  filesystems:\n    - device: /dev/sda\n      mount_options:\n        - noatime\nboot_device:\n  mirror:\n    devices:\n      - /dev/vda\n      - /dev/vdb\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.boot_device.mirror, line 10 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n\
+         error at $.storage.filesystems.4.format, line 5 col 5: format cannot be empty when path, label, uuid, wipeFilesystem, options, or mountOptions is specified\n\
+         Error translating config: config generated was invalid\n"
+    );
+}

@@ -157,13 +157,32 @@ impl From<Error> for Failure {
 
 /// Translates the Butane config `text`.
 pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> {
-    let (document, key_errors) = yaml::parse_keys_apart(text).map_err(|e| {
-        if e.in_top_level() {
+    translate_parsed(parse(text)?, options)
+}
+
+/// [`translate`], freeing `text` as soon as it is parsed: a large config is then not
+/// held as text and as a tree at once (its reports keep positions, not text).
+pub fn translate_owned(text: String, options: &Options) -> Result<Translation, Failure> {
+    let parsed = parse(&text)?;
+    drop(text);
+    translate_parsed(parsed, options)
+}
+
+fn parse(text: &str) -> Result<(Node, Vec<yaml::KeyErrors>), Failure> {
+    yaml::parse_keys_apart(text).map_err(|e| {
+        let error = if e.in_top_level() {
             Error::TopLevelYaml(e)
         } else {
             Error::Yaml(e)
-        }
-    })?;
+        };
+        error.into()
+    })
+}
+
+fn translate_parsed(
+    (document, key_errors): (Node, Vec<yaml::KeyErrors>),
+    options: &Options,
+) -> Result<Translation, Failure> {
     let profile = Profile::lookup(scalar(&document, "variant"), scalar(&document, "version"))
         .map_err(Error::Profile)?;
     let mut document = document;
@@ -298,9 +317,28 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
 
-    let ignition = ferro_spec::validate::validate(&config, profile.target);
+    let mut ignition = ferro_spec::validate::validate(&config, profile.target);
+    quote_unit_garbage(&mut ignition);
     let ignition = if openshift && !options.raw {
         place_in_machine_config(&ctx, ignition, &config, &mut written, unrecorded)
+    } else if ctx.locator.transcript.is_some() && !ignition.is_empty() {
+        // After a merge, a finding about a field the config lacks has no translation:
+        // the reference reports it at its own path, wherever that leads in the file.
+        let written =
+            written.get_or_insert_with(|| serde_json::to_value(&config).unwrap_or(Value::Null));
+        let mut ignition = ignition;
+        for entry in &mut ignition.entries {
+            if let Some(path) = entry
+                .path
+                .as_ref()
+                .filter(|p| locate::value_at(written, p).is_none())
+            {
+                let (path, mark) = ctx.locator.along_output_path(path);
+                entry.path = Some(path);
+                entry.mark = mark;
+            }
+        }
+        ctx.place_output(ignition)
     } else {
         ctx.place_output(ignition)
     };
@@ -476,6 +514,26 @@ fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
         _ => return None,
     };
     Some(format!("{package}.{name}"))
+}
+
+/// The go-systemd Butane vendors quotes the garbage after a unit's section name (`%q`);
+/// the shared validation words it as the older one Ignition 2.14 has (`%v` of bytes).
+fn quote_unit_garbage(report: &mut Report) {
+    const MARK: &str = "found garbage after section name : [";
+    for entry in &mut report.entries {
+        let Some(at) = entry.message.find(MARK) else {
+            continue;
+        };
+        let list = entry.message[at + MARK.len()..].trim_end_matches(']');
+        let bytes: Option<Vec<u8>> = list.split(' ').map(|b| b.parse().ok()).collect();
+        if let Some(text) = bytes.and_then(|b| String::from_utf8(b).ok()) {
+            entry.message = format!(
+                "{}found garbage after section name : {}",
+                &entry.message[..at],
+                yaml::go_quote(&text)
+            );
+        }
+    }
 }
 
 /// The text of a top-level scalar such as `variant`.

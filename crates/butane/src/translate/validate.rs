@@ -280,6 +280,27 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
             .get("format")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let path_missing = value
+            .get("path")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        // Before Ignition 3.3.0 (base 0.3) Butane asks for the path whatever the
+        // format, and then for the format.
+        if ctx.profile.target < ferro_spec::Version::V3_3 {
+            if path_missing {
+                ctx.input_error(
+                    fs.key("path"),
+                    "path is required if with_mount_unit is true and format is not swap",
+                );
+            }
+            if format.is_empty() {
+                ctx.input_error(
+                    fs.key("format"),
+                    "format is required if with_mount_unit is true",
+                );
+            }
+            continue;
+        }
         if format.is_empty() {
             ctx.input_error(
                 fs.key("format"),

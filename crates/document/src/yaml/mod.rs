@@ -1147,8 +1147,9 @@ fn node_size(node: &Node) -> usize {
     count
 }
 
-/// A string quoted like Go's `%#v`/`strconv.Quote`, as yaml.v3 prints keys.
-fn go_quote(text: &str) -> String {
+/// A string quoted like Go's `%#v`/`strconv.Quote`, as yaml.v3 prints keys (and Go
+/// messages quote values).
+pub fn go_quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -111,7 +111,8 @@ fn guid_ok(guid: &str) -> bool {
 }
 
 fn check_partition(partition: &Partition, at: &Path, report: &mut Report) {
-    let others = non_empty(&partition.type_guid)
+    let others = partition.label.is_some()
+        || non_empty(&partition.type_guid)
         || non_empty(&partition.guid)
         || partition.start_mib.is_some()
         || partition.size_mib.is_some();
