@@ -774,6 +774,13 @@ impl<'a> Builder<'a> {
                 )
             });
         }
+        // Only a plain scalar runs on; other tokens reach the parser.
+        if matches!(
+            first,
+            ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`'
+        ) {
+            return None;
+        }
         let indent = self.stack.last()?.mark().column;
         loop {
             let chars = &lines[line];
@@ -805,16 +812,25 @@ impl<'a> Builder<'a> {
     }
 
     /// The line where the would-be key that ran on to the line before `line` started:
-    /// the top of the run of lines above without a `key:` (which would have ended it).
+    /// the top of the run of lines above without a `key:` (which would have ended it),
+    /// none more indented than the line below it (a scalar's later lines are indented
+    /// past its first).
     fn simple_key_line(&self, line: usize) -> usize {
         let lines: Vec<&str> = self.text.split('\n').collect();
+        let indent = |text: &str| text.len() - text.trim_start_matches(' ').len();
         let mut start = line.saturating_sub(1).max(1);
         for l in (1..start.min(lines.len())).rev() {
             let text = lines[l - 1].trim();
             if text.is_empty() {
                 continue;
             }
-            if text.starts_with('#') || text.contains(": ") || text.ends_with(':') {
+            if text.starts_with('#')
+                || text.contains(": ")
+                || text.ends_with(':')
+                || lines
+                    .get(start - 1)
+                    .is_some_and(|s| indent(lines[l - 1]) > indent(s))
+            {
                 break;
             }
             start = l;

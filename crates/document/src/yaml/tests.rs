@@ -262,6 +262,11 @@ fn syntax_errors_use_libyaml_wording() {
             "mapping values are not allowed in this context",
         ),
         (
+            "a: 1\nb: \"open\n  c:\n    - d: \"{\\\"e\\\": 1}\"\nf: 1\n",
+            3,
+            "did not find expected key",
+        ),
+        (
             "a: 1\nb:\n  c: \"x\" y # c\n     z: 1\n",
             2,
             "did not find expected key",
@@ -271,7 +276,12 @@ fn syntax_errors_use_libyaml_wording() {
             4,
             "mapping values are not allowed in this context",
         ),
-        // A would-be key is named where it starts (cases 10506, 11989).
+        // A would-be key is named where it starts (cases 10506, 11989, 2965).
+        (
+            "a:\n  k:\n    - empty\nstorage:'\n  raid:\n    - x\n",
+            4,
+            "could not find expected ':'",
+        ),
         (
             "a:\n  - d: /dev/x\n    options:'\n      - \"-m\"\n      - \"0\"\n    w: false\n",
             3,
