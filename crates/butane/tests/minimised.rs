@@ -702,3 +702,15 @@ fn missing_fields_of_a_merged_config_keep_their_merged_path() {
          Error translating config: config generated was invalid\n"
     );
 }
+
+// A resource with several sources is checked no further: its inline config is not
+// parsed (case 732).
+#[test]
+fn resources_with_several_sources_are_checked_no_further() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  config:\n    replace:\n      source: data:,x\n      inline: \"line one\"\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.ignition.config.replace.source, line 6 col 15: only one of the following can be set: inline, local, source\n\
+         Error translating config: source config is invalid\n"
+    );
+}

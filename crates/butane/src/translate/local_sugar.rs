@@ -20,7 +20,7 @@ pub(crate) fn ssh_keys(config: &mut Value, ctx: &mut Context<'_>) {
             let Some(local) = file.as_str() else { continue };
             let from = user.key("ssh_authorized_keys_local").index(index);
             let text = match ctx.files.read(local) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Ok(bytes) => ferro_spec::go_text(bytes),
                 // Without a files directory Butane reports the list once.
                 Err(error @ crate::files_dir::LocalError::NoFilesDir) => {
                     ctx.input_error(from.parent(), error.to_string());
@@ -80,7 +80,7 @@ pub(crate) fn unit_contents(config: &mut Value, ctx: &mut Context<'_>) {
         let from = holder.key("contents_local");
         match ctx.files.read(&local) {
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let text = ferro_spec::go_text(bytes);
                 if let Some(Value::Object(object)) = at_mut(config, &holder) {
                     object.insert("contents".into(), Value::String(text));
                 }

@@ -420,6 +420,8 @@ fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
             resource.key(last),
             "only one of the following can be set: inline, local, source",
         );
+        // Butane checks nothing more of such a resource.
+        return;
     }
     let inline = value.get("inline").and_then(Value::as_str);
     if let Some(inline) = inline.filter(|_| resource.starts_with(&Path::parse("ignition.config"))) {
