@@ -714,3 +714,14 @@ fn resources_with_several_sources_are_checked_no_further() {
          Error translating config: source config is invalid\n"
     );
 }
+
+// A quadlet drop-in without contents is an empty file (case 862).
+#[test]
+fn quadlet_drop_ins_without_contents_are_empty_files() {
+    let yaml = "variant: fcos\nversion: 1.8.0-experimental\nsystemd:\n  quadlets:\n    - name: t@.container\n      contents: \"[Unit]\\n\"\n      dropins:\n        - name: 10-d.conf\n";
+    let translation = translate(yaml, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output(),
+        "{\"ignition\":{\"version\":\"3.7.0-experimental\"},\"storage\":{\"files\":[{\"path\":\"/etc/containers/systemd/users/t@.container\",\"contents\":{\"compression\":\"\",\"source\":\"data:,%5BUnit%5D%0A\"},\"mode\":420},{\"path\":\"/etc/containers/systemd/users/t@.container.d/10-d.conf\",\"contents\":{\"compression\":\"\",\"source\":\"data:,\"},\"mode\":420}]}}\n"
+    );
+}
