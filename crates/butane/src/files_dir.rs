@@ -58,7 +58,15 @@ impl FilesDir {
     /// The contents of `local`.
     pub fn read(&self, local: &str) -> Result<Vec<u8>, LocalError> {
         let path = self.resolve(local)?;
-        std::fs::read(&path).map_err(|e| io_error("open", &path, &e))
+        // A directory opens, and fails to be read: Go names that step.
+        std::fs::read(&path).map_err(|e| {
+            let step = if e.kind() == std::io::ErrorKind::IsADirectory {
+                "read"
+            } else {
+                "open"
+            };
+            io_error(step, &path, &e)
+        })
     }
 }
 
@@ -105,6 +113,16 @@ mod tests {
     #[test]
     fn needs_a_files_dir() {
         assert_eq!(FilesDir::new(None).read("x"), Err(LocalError::NoFilesDir));
+    }
+
+    #[test]
+    fn reports_directories_as_go_reads_them() {
+        let dir = FilesDir::new(Some(std::env::temp_dir()));
+        let text = dir.read(".").unwrap_err().to_string();
+        assert!(
+            text.starts_with("read ") && text.ends_with(": is a directory"),
+            "{text}"
+        );
     }
 
     #[test]

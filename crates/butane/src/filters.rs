@@ -94,7 +94,10 @@ pub(crate) fn machine_config_support(config: &Config, profile: &Profile) -> Repo
     for (index, file) in storage.files.iter().enumerate() {
         let at = Path::parse("storage.files").index(index);
         let source = file.contents.source.as_deref();
-        if source.is_some_and(|s| s.contains(':') && !s.starts_with("data:")) {
+        // What fails to parse is left to Ignition's validation.
+        if source.is_some_and(|s| {
+            ferro_spec::validate::url_scheme(s).is_some_and(|scheme| scheme != "data")
+        }) {
             report.error(
                 at.key("contents").key("source"),
                 "file contents source must be data URL in this spec version",
@@ -135,22 +138,29 @@ fn openshift(config: &Config, profile: &Profile, report: &mut Report) {
             "groups are not supported in this spec version",
         );
     }
+    // One entry per field set (a list: not empty), in the Ignition struct's order.
     for (index, user) in passwd.users.iter().enumerate() {
-        let allowed = ferro_spec::PasswdUser {
-            name: user.name.clone(),
-            ssh_authorized_keys: user.ssh_authorized_keys.clone(),
-            password_hash: if minor >= 13 {
-                user.password_hash.clone()
-            } else {
-                None
-            },
-            ..Default::default()
-        };
-        if *user != allowed {
-            report.error(
-                Path::parse("passwd.users").index(index),
-                "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version",
-            );
+        let fields = [
+            ("gecos", user.gecos.is_some()),
+            ("groups", !user.groups.is_empty()),
+            ("homeDir", user.home_dir.is_some()),
+            ("noCreateHome", user.no_create_home.is_some()),
+            ("noLogInit", user.no_log_init.is_some()),
+            ("noUserGroup", user.no_user_group.is_some()),
+            ("passwordHash", minor < 13 && user.password_hash.is_some()),
+            ("primaryGroup", user.primary_group.is_some()),
+            ("shell", user.shell.is_some()),
+            ("shouldExist", user.should_exist.is_some()),
+            ("system", user.system.is_some()),
+            ("uid", user.uid.is_some()),
+        ];
+        for (field, set) in fields {
+            if set {
+                report.error(
+                    Path::parse("passwd.users").index(index).key(field),
+                    "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version",
+                );
+            }
         }
     }
     let storage = &config.storage;

@@ -20,4 +20,5 @@ pub use reverse::{ReverseError, from_ignition, to_butane};
 pub use schema::json_schema;
 pub use translate::{
     Error, Failure, Merged, MultiFailure, Options, Translation, translate, translate_many,
+    translate_owned,
 };

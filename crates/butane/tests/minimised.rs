@@ -104,15 +104,24 @@ fn a_list_started_by_a_tree_is_placed_at_the_tree() {
     );
 }
 
-// yaml.v3 stores a float in an integer field truncated toward zero.
+// Outputs as the reference writes them: yaml.v3 stores a float in an integer field
+// truncated toward zero; a quadlet drop-in without contents is an empty file (case 862).
 #[test]
-fn floats_in_integer_fields_are_truncated() {
-    let yaml = "variant: fcos\nversion: 1.5.0\nignition:\n  timeouts:\n    http_total: -2.7\n    http_response_headers: 1e3\n";
-    let translation = translate(yaml, &Options::default()).unwrap();
-    assert_eq!(
-        translation.output,
-        "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n"
-    );
+fn outputs_as_the_reference_writes_them() {
+    let cases = [
+        (
+            "variant: fcos\nversion: 1.5.0\nignition:\n  timeouts:\n    http_total: -2.7\n    http_response_headers: 1e3\n",
+            "{\"ignition\":{\"timeouts\":{\"httpResponseHeaders\":1000,\"httpTotal\":-2},\"version\":\"3.4.0\"}}\n",
+        ),
+        (
+            "variant: fcos\nversion: 1.8.0-experimental\nsystemd:\n  quadlets:\n    - name: t@.container\n      contents: \"[Unit]\\n\"\n      dropins:\n        - name: 10-d.conf\n",
+            "{\"ignition\":{\"version\":\"3.7.0-experimental\"},\"storage\":{\"files\":[{\"path\":\"/etc/containers/systemd/users/t@.container\",\"contents\":{\"compression\":\"\",\"source\":\"data:,%5BUnit%5D%0A\"},\"mode\":420},{\"path\":\"/etc/containers/systemd/users/t@.container.d/10-d.conf\",\"contents\":{\"compression\":\"\",\"source\":\"data:,\"},\"mode\":420}]}}\n",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let translation = translate(yaml, &Options::default()).unwrap();
+        assert_eq!(translation.output(), expected, "{yaml}");
+    }
 }
 
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
@@ -122,7 +131,7 @@ fn spec_version_dependent_requirements() {
     let link = "variant: fcos\nversion: 1.2.0\nstorage:\n  links:\n    - path: /a\n";
     let translation = translate(link, &Options::default()).unwrap();
     assert_eq!(
-        translation.output,
+        translation.output(),
         "{\"ignition\":{\"version\":\"3.2.0\"},\"storage\":{\"links\":[{\"path\":\"/a\",\"target\":\"\"}]}}\n"
     );
     assert_eq!(
@@ -231,6 +240,18 @@ fn openshift_empty_user_names_are_unplaced() {
         "error at $.passwd.users.0.name, line 9 col 13: users other than \"core\" are not supported in this spec version\n\
          Error translating config: source config is invalid\n"
     );
+    // Unless sugar was merged into the config (case 1735).
+    assert_eq!(
+        raw_report(
+            &format!(
+                "{}boot_device:\n  luks:\n    tpm2: true\n",
+                yaml.replace("4.18.0", "4.13.0")
+            ),
+            &Options::default()
+        ),
+        "error at $.spec.config.passwd.users.0.name, line 1 col 1: users other than \"core\" are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
 }
 
 // An unknown layout does not end the boot device checks; openshift 4.19+ still checks
@@ -308,4 +329,366 @@ fn schemes_and_formats_by_spec_version() {
         raw_report(&yaml.replace("1.1.0", "1.5.0"), &Options::default()),
         ""
     );
+}
+
+// Butane checks `boot_device` itself (layout, then mirroring on s390x, CEX, too few
+// mirrors), then walks into `luks` and checks `mirror` once more (cases 1094, 9663…).
+#[test]
+fn boot_device_struct_then_its_fields() {
+    let head = "variant: fcos\nversion: 1.7.0\nboot_device:\n";
+    let cases = [
+        (
+            "  layout: s390x-zfcp\n  mirror:\n    devices: [/dev/vda, /dev/vdb]\n",
+            "error at $.boot_device.layout, line 4 col 11: device is required for layouts: s390x-eckd, s390x-zfcp\n\
+             error at $.boot_device.layout, line 4 col 11: mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt\n",
+        ),
+        (
+            "  layout: x86_64\n  luks:\n    device: /dev/sdb\n    cex:\n      enabled: true\n    tpm2: true\n  mirror:\n    devices: [/dev/vda]\n",
+            "error at $.boot_device.layout, line 4 col 11: when using cex the targeted architecture must match s390x\n\
+             error at $.boot_device.luks, line 6 col 5: cannot use cex with clevis\n\
+             error at $.boot_device.mirror.devices, line 11 col 14: mirroring requires at least two devices\n\
+             error at $.boot_device.mirror.devices, line 11 col 14: mirroring requires at least two devices\n",
+        ),
+        (
+            "  layout: x86_64\n  luks:\n    device: /dev/sdb\n  mirror:\n    devices: [/dev/vda]\n",
+            "error at $.boot_device.mirror.devices, line 8 col 14: mirroring requires at least two devices\n\
+             error at $.boot_device.luks.luks, line 6 col 5: no method specified for luks\n\
+             error at $.boot_device.mirror.devices, line 8 col 14: mirroring requires at least two devices\n",
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            raw_report(&format!("{head}{body}"), &Options::default()),
+            format!("{expected}Error translating config: source config is invalid\n"),
+            "{body}"
+        );
+    }
+}
+
+// Local files are read in Butane's translation order: ignition, passwd, storage
+// (a file's `append` before its `contents`), systemd (a unit's drop-ins before its
+// own `contents_local`); a user's key files without a files directory are reported
+// once; `append` is validated before `contents` (cases 978, 1255, 1326…).
+#[test]
+fn local_files_in_butanes_translation_order() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        local: x\n      append:\n        - local: y\npasswd:\n  users:\n    - name: u\n      ssh_authorized_keys_local: [k, l]\nsystemd:\n  units:\n    - name: a.service\n      contents_local: u\n      dropins:\n        - name: d.conf\n          contents_local: d\nignition:\n  security:\n    tls:\n      certificate_authorities:\n        - local: ca\n";
+    let no_dir = "local file paths are relative to a files directory that must be specified with -d/--files-dir";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "error at $.ignition.security.tls.certificate_authorities.0.local, line 25 col 18: {no_dir}\n\
+             error at $.passwd.users.0.ssh_authorized_keys_local, line 13 col 34: {no_dir}\n\
+             error at $.storage.files.0.append.0.local, line 9 col 18: {no_dir}\n\
+             error at $.storage.files.0.contents.local, line 7 col 16: {no_dir}\n\
+             error at $.systemd.units.0.dropins.0.contents_local, line 20 col 27: {no_dir}\n\
+             error at $.systemd.units.0.contents_local, line 17 col 23: {no_dir}\n\
+             Error translating config: source config is invalid\n"
+        )
+    );
+    let sources = "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n        source: data:,x\n      append:\n        - inline: z\n          source: data:,z\n";
+    assert_eq!(
+        raw_report(sources, &Options::default()),
+        "error at $.storage.files.0.append.0.source, line 11 col 19: only one of the following can be set: inline, local, source\n\
+         error at $.storage.files.0.contents.source, line 8 col 17: only one of the following can be set: inline, local, source\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Butane's `Quadlet.Validate` reports each contents field of a template instance, and
+// nothing more after a bad extension; the walk then checks the drop-ins (cases 599,
+// 1400, 1726, 2628…).
+#[test]
+fn quadlet_checks_and_their_drop_ins() {
+    let yaml = "variant: fcos\nversion: 1.8.0-experimental\nsystemd:\n  quadlets:\n    - name: t@i.container\n      contents: x\n      contents_local: y\n      dropins:\n        - name: a.conf\n          contents: a\n          contents_local: b\n    - name: t.bad\n      contents: x\n      contents_local: y\n      dropins:\n        - name: a.conf\n          contents: a\n          contents_local: b\n    - name: u.container\n      contents: x\n      contents_local: y\n";
+    let both = "only one of the following can be set: contents, contents_local";
+    let template = "template instances cannot have contents or contents_local";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "error at $.systemd.quadlets.0.contents, line 6 col 17: {template}\n\
+             error at $.systemd.quadlets.0.contents_local, line 7 col 23: {template}\n\
+             error at $.systemd.quadlets.0.dropins.0.contents_local, line 11 col 27: {both}\n\
+             error at $.systemd.quadlets.1.name, line 12 col 13: unsupported file extension for quadlet: must be one of .container, .volume, .network, .kube, .image, .build, .pod, or .artifact\n\
+             error at $.systemd.quadlets.1.dropins.0.contents_local, line 18 col 27: {both}\n\
+             error at $.systemd.quadlets.2.contents_local, line 21 col 23: {both}\n\
+             Error translating config: source config is invalid\n"
+        )
+    );
+}
+
+// openshift's user field filter reports each field set, in Ignition's field order
+// (cases 602, 701…).
+#[test]
+fn openshift_user_field_filter_reports_each_field() {
+    let message = "fields other than \"name\", \"ssh_authorized_keys\", and \"password_hash\" (4.13.0+) are not supported in this spec version";
+    let cases = [
+        (
+            "4.17.0",
+            "      gecos: \"Some One\"\n      primary_group: x\n      uid: 0\n      groups: []\n      ssh_authorized_keys: [a]\n      shell: \"\"\n",
+            vec![
+                "$.passwd.users.0.gecos, line 10 col 14",
+                "$.passwd.users.0.primary_group, line 11 col 22",
+                "$.passwd.users.0.shell, line 15 col 14",
+                "$.passwd.users.0.uid, line 12 col 12",
+            ],
+        ),
+        (
+            "4.12.0",
+            "      home_dir: /h\n      no_create_home: false\n      no_log_init: true\n      no_user_group: true\n      password_hash: x\n      should_exist: true\n      system: false\n      groups: [a]\n",
+            vec![
+                "$.passwd.users.0.groups, line 17 col 15",
+                "$.passwd.users.0.home_dir, line 10 col 17",
+                "$.passwd.users.0.no_create_home, line 11 col 23",
+                "$.passwd.users.0.no_log_init, line 12 col 20",
+                "$.passwd.users.0.no_user_group, line 13 col 22",
+                "$.passwd.users.0.password_hash, line 14 col 22",
+                "$.passwd.users.0.should_exist, line 15 col 21",
+                "$.passwd.users.0.system, line 16 col 15",
+            ],
+        ),
+    ];
+    for (version, fields, places) in cases {
+        let yaml = format!(
+            "{}passwd:\n  users:\n    - name: core\n{fields}",
+            OPENSHIFT_4_18.replace("4.18.0", version)
+        );
+        let expected: String = places
+            .iter()
+            .map(|place| format!("error at {place}: {message}\n"))
+            .collect();
+        assert_eq!(
+            raw_report(&yaml, &Options::default()),
+            format!("{expected}Error translating config: source config is invalid\n"),
+            "{version}"
+        );
+    }
+}
+
+// In a MachineConfig (not with `--raw`) the reference places an Ignition finding only
+// when its field was written and not empty (cases 2538, 5011…).
+#[test]
+fn openshift_ignition_findings_on_empty_or_missing_fields_are_unplaced() {
+    let yaml = format!(
+        "{}storage:\n  files:\n    - path: \"\"\n  filesystems:\n    - device: \"\"\n      format: xfs\n    - format: xfs\n",
+        OPENSHIFT_4_18.replace("4.18.0", "4.8.0")
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.storage.filesystems.1, line 13 col 7: duplicate entry defined\n\
+         error at $.spec.config.storage.files.0.path, line 1 col 1: path not specified\n\
+         error at $.spec.config.storage.filesystems.0.device, line 1 col 1: path not specified\n\
+         error at $.spec.config.storage.filesystems.1.device, line 1 col 1: path not specified\n\
+         Error translating config: config generated was invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &raw_mode()),
+        "error at $.storage.filesystems.1, line 13 col 7: duplicate entry defined\n\
+         error at $.storage.files.0.path, line 9 col 13: path not specified\n\
+         error at $.storage.filesystems.0.device, line 11 col 15: path not specified\n\
+         error at $.storage.filesystems.1.device, line 13 col 7: path not specified\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
+
+// The MachineConfig check of file sources looks at the scheme Go's `url.Parse` finds;
+// what fails to parse is left to Ignition's validation (case 2868). A list of blank
+// entries is not recorded after a merge (case 5632).
+#[test]
+fn openshift_file_source_schemes() {
+    let head = OPENSHIFT_4_18.replace("4.18.0", "4.20.0");
+    let unplaced = "error at $.spec.config.storage.files.0.contents.source, line 1 col 1: file contents source must be data URL in this spec version";
+    let cases = [
+        ("foo", unplaced),
+        ("", unplaced),
+        ("s3://bucket/key", unplaced),
+        ("HTTP://x/", unplaced),
+        (
+            "https://exa mple.com/",
+            "error at $.storage.files.0.contents.source, line 11 col 17: unable to parse url",
+        ),
+        (
+            "DATA:,x",
+            "error at $.storage.files.0.contents.source, line 11 col 17: missing data prefix",
+        ),
+        (
+            "1a:b",
+            "error at $.storage.files.0.contents.source, line 11 col 17: unable to parse url",
+        ),
+    ];
+    for (source, first) in cases {
+        let yaml = format!(
+            "{head}storage:\n  files:\n    - path: /a\n      contents:\n        source: \"{source}\"\n"
+        );
+        let report = raw_report(&yaml, &raw_mode());
+        assert_eq!(report.lines().next(), Some(first), "{source}");
+    }
+    let groups = format!("{head}passwd:\n  groups:\n    - name: \"\"\n");
+    assert_eq!(
+        raw_report(&groups, &Options::default()),
+        "error at $.spec.config.passwd.groups, line 1 col 1: groups are not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// Butane's position tree has a leaf where an alias is: a struct there gets its
+// "context tree" warning and nothing inside is checked for unused keys (case 501…).
+#[test]
+fn aliases_are_leaves_of_the_position_tree() {
+    let yaml = "variant: fcos\nversion: 1.5.0\nx-anchor: &anc\n  path: /etc/anchored\n  bogus: 1\nx-list: &l\n  - path: /b\n    bogus2: 1\nstorage:\n  files:\n    - *anc\n    - path: /d\n      contents: *anc\n  directories: *l\n";
+    let mismatch = |path: &str, at: &str| {
+        format!(
+            "warning at {path}, {at}: context tree does not match content tree at {path}. Line and column reporting may be inconsistent. Unused keys may not be reported\n"
+        )
+    };
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "warning at $.x-anchor, line 3 col 1: unused key x-anchor\n\
+             warning at $.x-list, line 6 col 1: unused key x-list\n{}{}",
+            mismatch("$.storage.files.0", "line 11 col 7"),
+            mismatch("$.storage.files.1.contents", "line 13 col 17"),
+        )
+    );
+}
+
+// yaml.v3 names Butane's named string types with their base package (case 5308…).
+#[test]
+fn named_string_types_in_type_errors() {
+    let body = "storage:\n  raid:\n    - name: r\n      level: raid1\n      devices:\n        - a: x\n      options:\n        - b: y\n  filesystems:\n    - device: /dev/x\n      options:\n        - c: z\n  luks:\n    - name: l\n      device: /dev/y\n      options:\n        - d: w\nkernel_arguments:\n  should_exist:\n    - e: v\npasswd:\n  users:\n    - name: u\n      groups:\n        - f: 1\n      ssh_authorized_keys:\n        - g: 2\n";
+    let cases = [
+        (
+            "1.0.0",
+            "8 v0_1.Device,10 v0_1.RaidOption,14 v0_1.FilesystemOption,27 v0_1.Group,29 v0_1.SSHAuthorizedKey",
+        ),
+        (
+            "1.3.0",
+            "8 v0_3.Device,10 v0_3.RaidOption,14 string,19 v0_3.LuksOption,27 v0_3.Group,29 v0_3.SSHAuthorizedKey",
+        ),
+        (
+            "1.4.0",
+            "8 v0_4.Device,10 v0_4.RaidOption,14 string,19 v0_4.LuksOption,22 v0_4.KernelArgument,27 v0_4.Group,29 v0_4.SSHAuthorizedKey",
+        ),
+        (
+            "1.6.0",
+            "8 v0_6.Device,10 string,14 string,19 string,22 v0_6.KernelArgument,27 v0_6.Group,29 v0_6.SSHAuthorizedKey",
+        ),
+    ];
+    for (version, expected) in cases {
+        let lines: String = expected
+            .split(',')
+            .map(|e| {
+                let (line, ty) = e.split_once(' ').unwrap();
+                format!("\n  line {line}: cannot unmarshal !!map into {ty}")
+            })
+            .collect();
+        assert_eq!(
+            raw_report(
+                &format!("variant: fcos\nversion: {version}\n{body}"),
+                &Options::default()
+            ),
+            format!("Error translating config: yaml: unmarshal errors:{lines}\n"),
+            "{version}"
+        );
+    }
+}
+
+// Ignition checks each RAID member as a device path, and before 3.3.0 an empty level
+// is just unknown (cases 938, 2601…); 3.0.0 has RAID options.
+#[test]
+fn raid_members_and_levels_by_spec_version() {
+    let raid = "storage:\n  raid:\n    - name: r\n      level: \"\"\n      devices: [a, /b]\n      options: [x]\n";
+    let cases = [
+        ("1.0.0", "unrecognized raid level"),
+        ("1.3.0", "unrecognized raid level"),
+        ("1.4.0", "raid level is required"),
+    ];
+    for (version, level) in cases {
+        assert_eq!(
+            raw_report(
+                &format!("variant: fcos\nversion: {version}\n{raid}"),
+                &Options::default()
+            ),
+            format!(
+                "error at $.storage.raid.0.level, line 6 col 14: {level}\n\
+                 error at $.storage.raid.0.devices.0, line 7 col 17: path not absolute\n\
+                 Error translating config: config generated was invalid\n"
+            ),
+            "{version}"
+        );
+    }
+}
+
+// Single reports minimised from the third round, each as the reference words it.
+#[test]
+fn single_reports_as_the_reference_words_them() {
+    let cases = [
+        // A resource with several sources is checked no further: its inline config is not
+        // parsed (case 732).
+        (
+            "variant: fcos\nversion: 1.5.0\nignition:\n  config:\n    replace:\n      source: data:,x\n      inline: \"line one\"\n",
+            "error at $.ignition.config.replace.source, line 6 col 15: only one of the following can be set: inline, local, source\n\
+         Error translating config: source config is invalid\n",
+        ),
+        // A link without a target gets no hard-link owner warning (case 6091).
+        (
+            "variant: fcos\nversion: 1.4.0\nstorage:\n  links:\n    - path: /etc/hostname\n      group:\n        name: app\n      hard: true\n",
+            "error at $.storage.links.0.target, line 5 col 7: link target is required\n\
+         Error translating config: config generated was invalid\n",
+        ),
+        // A partition that should not exist may not have a label either (case 218).
+        (
+            "variant: fcos\nversion: 1.4.0\nstorage:\n  disks:\n    - device: /dev/sda\n      partitions:\n        - label: data\n          number: 3\n          should_exist: false\n",
+            "error at $.storage.disks.0.partitions.0, line 7 col 11: shouldExist specified false with other options also specified\n\
+         Error translating config: config generated was invalid\n",
+        ),
+        // Butane's go-systemd quotes the garbage after a section name (cases 571, 7674…).
+        (
+            "variant: fcos\nversion: 1.5.0\nsystemd:\n  units:\n    - name: a.service\n      contents: \"[Unit] x\\\"y\\\\z é\\n\"\n",
+            "error at $.systemd.units.0.contents, line 6 col 17: invalid unit content: found garbage after section name : \"x\\\"y\\\\z é\"\n\
+         Error translating config: config generated was invalid\n",
+        ),
+        // After boot device sugar is merged in, a finding about a field the config lacks is
+        // reported at its merged path, placed as far as that path leads in the file (case 2347).
+        (
+            "variant: fcos\nversion: 1.6.0\nstorage:\n  filesystems:\n    - device: /dev/sda\n      mount_options:\n        - noatime\nboot_device:\n  mirror:\n    devices:\n      - /dev/vda\n      - /dev/vdb\n",
+            "warning at $.boot_device.mirror, line 10 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n\
+         error at $.storage.filesystems.4.format, line 5 col 5: format cannot be empty when path, label, uuid, wipeFilesystem, options, or mountOptions is specified\n\
+         Error translating config: config generated was invalid\n",
+        ),
+        // yaml.v3 reports the key errors of the mappings it decodes, in document order with
+        // the type errors, and decodes nothing inside a mapping with duplicate keys; an unknown
+        // key's value is never decoded (cases 637, 3586, 11824…).
+        (
+            "variant: fcos\nversion: 1.5.0\nbogus:\n  a: 1\n  a: 2\nstorage:\n  files:\n    - path: /a\n      path: /b\n      mode: abc\n    - path: /c\n      mode: xyz\n      overwrite: [1]\n    - ? [k]\n      : 1\n      mode: q\npasswd:\n  users:\n    - name: a\n      name: b\n",
+            "Error translating config: yaml: unmarshal errors:\n  \
+         line 9: mapping key \"path\" already defined at line 8\n  \
+         line 12: cannot unmarshal !!str `xyz` into int\n  \
+         line 13: cannot unmarshal !!seq into bool\n  \
+         line 14: cannot unmarshal !!seq into string\n  \
+         line 16: cannot unmarshal !!str `q` into int\n  \
+         line 20: mapping key \"name\" already defined at line 19\n",
+        ),
+        // Spec 3.0.0 knows only sha512 hashes (cases 85, 264).
+        (
+            "variant: fcos\nversion: 1.0.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: data:,x\n        verification:\n          hash: sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
+            "error at $.storage.files.0.contents.verification.hash, line 9 col 17: unrecognized hash function\n\
+             Error translating config: config generated was invalid\n",
+        ),
+        // Before 3.3.0 a mount unit's path is asked for whatever the format, then the
+        // format; from 3.3.0 the format first, and the path only then (case 1201).
+        (
+            "variant: fcos\nversion: 1.1.0\nstorage:\n  filesystems:\n    - device: /dev/vda\n      format: \"\"\n      with_mount_unit: true\n",
+            "error at $.storage.filesystems.0.path, line 5 col 7: path is required if with_mount_unit is true and format is not swap\n\
+             error at $.storage.filesystems.0.format, line 6 col 15: format is required if with_mount_unit is true\n\
+             Error translating config: source config is invalid\n",
+        ),
+        (
+            "variant: fcos\nversion: 1.4.0\nstorage:\n  filesystems:\n    - device: /dev/vda\n      format: \"\"\n      with_mount_unit: true\n",
+            "error at $.storage.filesystems.0.format, line 6 col 15: format is required if with_mount_unit is true\n\
+             Error translating config: source config is invalid\n",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(raw_report(yaml, &Options::default()), expected, "{yaml}");
+    }
 }

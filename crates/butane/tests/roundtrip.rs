@@ -59,7 +59,7 @@ fn reference_outputs_survive_a_round_trip() {
         let translation = ferro_butane::translate(&yaml, &ferro_butane::Options::default())
             .unwrap_or_else(|f| panic!("{name}: {}\n{}\n{yaml}", f.error, f.report));
         let mut expected: Value = serde_json::from_slice(&original).unwrap();
-        let mut actual: Value = serde_json::from_str(&translation.output).unwrap();
+        let mut actual: Value = serde_json::from_str(&translation.output()).unwrap();
         decode_resources(&mut expected);
         decode_resources(&mut actual);
         assert_eq!(

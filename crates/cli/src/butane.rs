@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ferro_butane::{Options, translate};
+use ferro_butane::{Options, translate, translate_owned};
 
 use crate::ExitStatus;
 use crate::args::{ButaneArgs, ButaneTool};
@@ -11,10 +11,32 @@ use crate::output;
 use crate::printer::Printer;
 use crate::render::Style;
 
-/// One input: its name in reports and its text.
+/// What a successful run writes.
+enum Output {
+    Single(Box<ferro_butane::Translation>),
+    Merged(String),
+}
+
+/// One input: its name in reports, its text, and the file it was read from.
 struct Input {
     name: String,
     text: String,
+    file: Option<PathBuf>,
+}
+
+impl Input {
+    /// The text reports are rendered against. A single file's text is handed to the
+    /// translation, which frees it once parsed (a large config is then not held as text
+    /// and tree at once), and read again here only if there is something to show.
+    fn source(&self) -> std::borrow::Cow<'_, str> {
+        match &self.file {
+            Some(path) if self.text.is_empty() => std::fs::read(path)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map_or(std::borrow::Cow::Borrowed(""), std::borrow::Cow::Owned),
+            _ => std::borrow::Cow::Borrowed(&self.text),
+        }
+    }
 }
 
 pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -59,7 +81,8 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         };
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{name}: the config is not valid UTF-8"))?;
-        inputs.push(Input { name, text });
+        let file = path.clone().filter(|p| p.as_os_str() != "-");
+        inputs.push(Input { name, text, file });
     }
     let options = Options {
         files_dir: args.files_dir.clone(),
@@ -67,23 +90,32 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         pretty: args.pretty,
         no_auto_compression: false,
     };
-    let texts: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|i| (i.name.as_str(), i.text.as_str()))
-        .collect();
-    let result = if texts.len() == 1 {
-        translate(texts[0].1, &options)
-            .map(|t| (t.output, vec![t.report]))
+    // A single config's output is written as it is made (it can be as large as the
+    // contents it embeds); merged configs come rendered.
+    let result = if let [input] = inputs.as_mut_slice() {
+        let single = match input.file {
+            Some(_) => translate_owned(std::mem::take(&mut input.text), &options),
+            None => translate(&input.text, &options),
+        };
+        single
+            .map(|mut t| {
+                let report = std::mem::take(&mut t.report);
+                (Output::Single(Box::new(t)), vec![report])
+            })
             .map_err(|f| (vec![f.report], f.error))
     } else {
+        let texts: Vec<(&str, &str)> = inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.text.as_str()))
+            .collect();
         ferro_butane::translate_many(&texts, &options)
-            .map(|m| (m.output, m.reports))
+            .map(|m| (Output::Merged(m.output), m.reports))
             .map_err(|f| (f.reports, f.error))
     };
     match result {
         Err((reports, error)) => {
             for (report, input) in reports.iter().zip(&inputs) {
-                printer.err(style.render(report, &input.text, &input.name));
+                printer.err(style.render(report, &input.source(), &input.name));
             }
             printer.errln(format_args!("Error translating config: {error}"));
             Ok(ExitStatus::Failure)
@@ -93,7 +125,7 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             for (report, input) in reports.iter().zip(&inputs) {
                 if !report.is_empty() {
                     any = true;
-                    printer.err(style.render(report, &input.text, &input.name));
+                    printer.err(style.render(report, &input.source(), &input.name));
                 }
             }
             if args.strict && any {
@@ -101,7 +133,10 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 return Ok(ExitStatus::Failure);
             }
             if !args.check {
-                output::write(printer, args.output.as_deref(), output_text.as_bytes())?;
+                output::write_with(printer, args.output.as_deref(), |out| match &output_text {
+                    Output::Single(translation) => translation.write_output(out),
+                    Output::Merged(text) => out.write_all(text.as_bytes()),
+                })?;
             }
             Ok(ExitStatus::Success)
         }

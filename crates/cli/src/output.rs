@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ferro_sys::atomic::{WriteOptions, write_file};
+use ferro_sys::atomic::{WriteOptions, write_file, write_file_with};
 
 use crate::printer::Printer;
 
@@ -14,6 +14,28 @@ pub fn write(printer: &Printer, path: Option<&Path>, bytes: &[u8]) -> anyhow::Re
         return Ok(printer.out_bytes(bytes)?);
     };
     write_file(path, bytes, WriteOptions::replace(0o600))?;
+    Ok(())
+}
+
+/// [`write`] with the bytes written by `fill` as they are made (buffered), for output
+/// too large to hold twice.
+pub fn write_with(
+    printer: &Printer,
+    path: Option<&Path>,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let Some(path) = path else {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, printer.stdout());
+        fill(&mut out)?;
+        out.flush()?;
+        return Ok(());
+    };
+    write_file_with(path, WriteOptions::replace(0o600), |file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        fill(&mut out)?;
+        out.flush()
+    })?;
     Ok(())
 }
 

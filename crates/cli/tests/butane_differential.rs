@@ -415,3 +415,54 @@ fn ferro_agrees_with_butane_on_generated_configs() {
     }
     panic!("{message}");
 }
+
+/// A tree walk reports an entry it cannot read (a file, or a directory it cannot list,
+/// which is then not added) and goes on with the next, as Go's `filepath.Walk` does
+/// for Butane (case 2320, minimised; the reference's report).
+#[test]
+fn unreadable_tree_entries_are_reported_and_skipped() {
+    let file = |path: &str, mode| Entry::File {
+        path: path.into(),
+        data: b"x\n".to_vec(),
+        mode,
+    };
+    let dir = |path: &str, mode| Entry::Dir {
+        path: path.into(),
+        mode,
+    };
+    let case = Case {
+        index: 0,
+        yaml: "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: xtree\n    - local: utree\n      path: /u\n".into(),
+        entries: vec![
+            dir("xtree", 0o000),
+            dir("utree", 0o755),
+            dir("utree/closed", 0o000),
+            file("utree/closed/inside", 0o644),
+            file("utree/ok", 0o644),
+            file("utree/secret", 0o000),
+        ],
+        args: vec!["-d".into(), "files".into(), "--raw-errors".into()],
+        unprivileged: true,
+    };
+    let work = tempfile::tempdir().expect("work directory");
+    fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dir_path = work.path().join("case");
+    lay_out(&case, &dir_path);
+    let ours = run(&dir_path, &[env!("CARGO_BIN_EXE_ferro"), "butane"], &case);
+    let _ = fs::set_permissions(
+        dir_path.join("files/utree/closed"),
+        fs::Permissions::from_mode(0o755),
+    );
+    let _ = fs::set_permissions(
+        dir_path.join("files/xtree"),
+        fs::Permissions::from_mode(0o755),
+    );
+    assert_eq!(
+        ours.stderr,
+        "error at $.storage.trees.0, line 5 col 7: open files/xtree: permission denied\n\
+         error at $.storage.trees.1, line 6 col 7: open files/utree/closed: permission denied\n\
+         error at $.storage.trees.1, line 6 col 7: open files/utree/secret: permission denied\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(ours.code, 1);
+}

@@ -29,4 +29,4 @@ pub use normalize::{KeyMatching, Normalized, Normalizer, normalize};
 pub use path::{Path, Segment};
 pub use report::{Kind, Report};
 pub use shape::{Field, Shape, StructShape};
-pub use source_map::{Origin, SourceMap};
+pub use source_map::{Origin, SourceMap, camel_to_snake};

@@ -23,6 +23,9 @@ pub struct Node {
     pub value: Value,
     /// Where it starts: for maps in YAML the first key, as Butane reports it.
     pub mark: Mark,
+    /// Whether it is a copy made for a YAML alias (`*name`). Butane's position tree
+    /// has a leaf there, so nothing inside is checked for unused keys.
+    pub alias: bool,
 }
 
 /// The value of a [`Node`].
@@ -62,7 +65,11 @@ pub struct Entry {
 impl Node {
     /// A node holding `value` at `mark`.
     pub fn new(value: Value, mark: Mark) -> Self {
-        Self { value, mark }
+        Self {
+            value,
+            mark,
+            alias: false,
+        }
     }
 
     /// The entry for `key` in a map node (last one wins, like Go's decoders).

@@ -109,12 +109,16 @@ impl Normalizer {
 }
 
 /// Checks `node` against `shape` in the dialect of `normalizer`.
-pub fn normalize(node: &Node, shape: Shape, normalizer: &Normalizer) -> Normalized {
+///
+/// The strings of the values it converts are moved out of `node` (left empty), so that
+/// a large document is not held twice; the rest of the tree is kept.
+pub fn normalize(node: &mut Node, shape: Shape, normalizer: &Normalizer) -> Normalized {
     let mut walk = Walk {
         dialect: normalizer,
         report: Report::new(),
         type_errors: Vec::new(),
         source_map: SourceMap::new(),
+        in_alias: false,
     };
     let value = walk
         .value(node, shape, &Trail::ROOT, None)
@@ -191,12 +195,49 @@ struct Walk<'a> {
     report: Report,
     type_errors: Vec<TypeError>,
     source_map: SourceMap,
+    /// Inside a YAML alias's copy, where Butane's position tree has a leaf: no unused
+    /// keys and no position warnings.
+    in_alias: bool,
 }
 
 impl Walk<'_> {
     fn value(
         &mut self,
-        node: &Node,
+        node: &mut Node,
+        shape: Shape,
+        trail: &Trail<'_>,
+        key_mark: Option<Mark>,
+    ) -> Option<Json> {
+        if !node.alias || self.in_alias {
+            return self.node_value(node, shape, trail, key_mark);
+        }
+        let yaml_struct =
+            matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
+        if yaml_struct && node.value != Value::Null {
+            self.tree_mismatch(trail, node.mark);
+        }
+        self.in_alias = node.value != Value::Null;
+        let value = self.node_value(node, shape, trail, key_mark);
+        self.in_alias = false;
+        value
+    }
+
+    /// Butane's warning for a struct where its position tree has no map.
+    fn tree_mismatch(&mut self, trail: &Trail<'_>, mark: Mark) {
+        let user = trail.user_path();
+        self.report.entries.push(crate::report::Entry {
+            kind: Kind::Warning,
+            message: format!(
+                "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+            ),
+            path: Some(user),
+            mark: Some(mark),
+        });
+    }
+
+    fn node_value(
+        &mut self,
+        node: &mut Node,
         shape: Shape,
         trail: &Trail<'_>,
         key_mark: Option<Mark>,
@@ -214,34 +255,26 @@ impl Walk<'_> {
         if node.value == Value::Null {
             let yaml_struct =
                 matches!(shape, Shape::Struct(_)) && self.dialect.matching == KeyMatching::Yaml;
-            if yaml_struct && !trail.is_root() {
+            if yaml_struct && !trail.is_root() && !self.in_alias {
                 // Butane's wording for a section written as `key:` with no value.
-                let user = trail.user_path();
-                self.report.entries.push(crate::report::Entry {
-                    kind: Kind::Warning,
-                    message: format!(
-                        "context tree does not match content tree at {user}. Line and column reporting may be inconsistent. Unused keys may not be reported"
-                    ),
-                    path: Some(user.clone()),
-                    mark: Some(node.mark),
-                });
+                self.tree_mismatch(trail, node.mark);
             }
             return None;
         }
         let yaml = self.dialect.matching == KeyMatching::Yaml;
-        let converted = match (shape, &node.value) {
+        let converted = match (shape, &mut node.value) {
             (Shape::Bool, Value::Bool(b)) => Some(Json::Bool(*b)),
             (Shape::Bool, Value::Plain(text)) if yaml => yaml_bool(text).map(Json::Bool),
             (Shape::Int, Value::Number(text)) => text.parse::<i64>().ok().map(Json::from),
             (Shape::Int, Value::Plain(text)) if yaml => yaml_int(text)
                 .or_else(|| yaml_float(text).and_then(float_to_go_int))
                 .map(Json::from),
-            (Shape::Str, Value::Str(text)) => Some(Json::String(text.clone())),
-            (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(text.clone())),
+            (Shape::Str, Value::Str(text)) => Some(Json::String(std::mem::take(text))),
+            (Shape::Str, Value::Plain(text)) if yaml => Some(Json::String(std::mem::take(text))),
             (Shape::List(item), Value::Seq(items)) => {
                 let item_shape = item();
                 let mut list = Vec::with_capacity(items.len());
-                for (index, item_node) in items.iter().enumerate() {
+                for (index, item_node) in items.iter_mut().enumerate() {
                     let step = Step::Index(index);
                     let value = self
                         .value(item_node, item_shape, &trail.child(step, step), None)
@@ -253,10 +286,10 @@ impl Walk<'_> {
             (Shape::Map(item), Value::Map(entries)) => {
                 let item_shape = item();
                 let mut object = Map::new();
-                for entry in entries {
+                for entry in entries.iter_mut() {
                     let step = Step::Key(&entry.key);
                     if let Some(value) = self.value(
-                        &entry.value,
+                        &mut entry.value,
                         item_shape,
                         &trail.child(step, step),
                         Some(entry.key_mark),
@@ -285,16 +318,17 @@ impl Walk<'_> {
     fn fields(
         &mut self,
         shape: &'static StructShape,
-        entries: &[crate::Entry],
+        entries: &mut [crate::Entry],
         trail: &Trail<'_>,
     ) -> Map<String, Json> {
         let accepted = self.dialect.accepted_fields(shape);
         // Resolve every key first: unknown keys are reported in the order written.
         let mut matched: Vec<Option<&Field>> = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for entry in entries.iter() {
             let field = self.match_key(&accepted, &entry.key);
             match field {
                 Some((_, exact)) if exact => {}
+                _ if self.in_alias => {}
                 _ => self.report.entries.push(crate::report::Entry {
                     kind: Kind::Warning,
                     message: format!("unused key {}", entry.key),
@@ -309,10 +343,15 @@ impl Walk<'_> {
         for field in &accepted {
             let name = self.output_name(field);
             let mut value = None;
-            for (entry, matched) in entries.iter().zip(&matched) {
+            for (entry, matched) in entries.iter_mut().zip(&matched) {
                 if matched.is_some_and(|m| std::ptr::eq(m, *field)) {
                     let child = trail.child(Step::Key(name), Step::Key(&entry.key));
-                    value = self.value(&entry.value, (field.shape)(), &child, Some(entry.key_mark));
+                    value = self.value(
+                        &mut entry.value,
+                        (field.shape)(),
+                        &child,
+                        Some(entry.key_mark),
+                    );
                 }
             }
             if let Some(value) = value {

@@ -151,7 +151,7 @@ impl Pretty<'_> {
             m.line >= 1
                 && m.line <= lines.len()
                 && m.column >= 1
-                && m.column <= lines[m.line - 1].chars().count()
+                && m.column <= lines[m.line - 1].len()
         }) else {
             return format!("{entry}\n");
         };
@@ -187,13 +187,16 @@ impl Pretty<'_> {
             let text = lines[number - 1];
             out.push_str(&format!(" {blue}{number:>width$} |{reset} {text}\n"));
             if number == mark.line {
+                // Butane indents by the column (characters) but underlines from that
+                // *byte* offset to the next blank, byte by byte, as its Go code does.
                 let start = mark.column - 1;
-                let run = text
-                    .chars()
-                    .skip(start)
-                    .take_while(|c| !c.is_whitespace())
-                    .count()
-                    .max(1);
+                let run = (start..text.len())
+                    .find(|&at| {
+                        text.is_char_boundary(at)
+                            && text[at..].chars().next().is_some_and(char::is_whitespace)
+                    })
+                    .unwrap_or(text.len())
+                    - start;
                 out.push_str(&format!(
                     "{gutter} {}{blue}{}{reset} {}\n",
                     " ".repeat(start),
@@ -246,6 +249,21 @@ mod tests {
         let text = pretty.entry(&entry("b.0.mode", 4, 13, "bad"));
         let expected = "warning[$.b.0.mode]:\n  --> c.bu:4:13\n   |\n 2 |   b:\n 3 |     - path: /x\n 4 |       mode: 644\n   |             ^^^ bad\n 5 | \n   |\n";
         assert_eq!(text, expected);
+    }
+
+    // Case 64 of the differential test: Butane's underline counts bytes.
+    #[test]
+    fn pretty_form_underlines_bytes_from_the_column() {
+        let pretty = Pretty {
+            source: "a:\n  - inline: \"ünïcödé ✓\"\n",
+            name: "c.bu",
+            color: false,
+        };
+        let text = pretty.entry(&entry("a.0.inline", 2, 13, "bad"));
+        assert!(
+            text.contains("\n   |             ^^^^^^^^^^^^ bad\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn load_fragment(path: &Path) -> Result<(Config, Version), PoolError> {
                 }
                 invalid(message)
             })?;
-            translation.output.into_bytes()
+            translation.output().into_bytes()
         }
         _ => bytes,
     };

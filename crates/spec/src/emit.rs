@@ -13,19 +13,52 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
 /// `json.MarshalIndent(v, "", "  ")` (pretty) would, without a trailing newline.
 pub fn to_go_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> String {
     let mut out = Vec::new();
+    write_go_json(value, pretty, &mut out)
+        .expect("serializing config types into memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`to_go_json`] written to `out` as it is produced: a config embedding large
+/// contents need not be held twice.
+pub fn write_go_json<T: Serialize + ?Sized>(
+    value: &T,
+    pretty: bool,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let result = if pretty {
         let mut ser = serde_json::Serializer::with_formatter(
-            &mut out,
+            &mut *out,
             GoFormatter(PrettyFormatter::with_indent(b"  ")),
         );
         value.serialize(&mut ser)
     } else {
         let mut ser =
-            serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
+            serde_json::Serializer::with_formatter(&mut *out, GoFormatter(CompactFormatter));
         value.serialize(&mut ser)
     };
-    result.expect("serializing config types into memory cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    result.map_err(io::Error::from)
+}
+
+/// Stands for one byte of invalid UTF-8 in text read from a file (a noncharacter, which
+/// no config uses): Go keeps such bytes in its strings and `encoding/json` writes each
+/// as `\ufffd`, so [`to_go_json`] does the same for this character.
+pub const INVALID_BYTE: char = '\u{FDD0}';
+
+/// `bytes` as text the way Go holds them: every byte that is not part of valid UTF-8
+/// becomes one [`INVALID_BYTE`].
+pub fn go_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let bytes = error.into_bytes();
+            let mut text = String::with_capacity(bytes.len() + 16);
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                text.extend(std::iter::repeat_n(INVALID_BYTE, chunk.invalid().len()));
+            }
+            text
+        }
+    }
 }
 
 /// Go's escape for the HTML-sensitive bytes `<`, `>` and `&`.
@@ -55,8 +88,9 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
             io::Result::Ok(())
         };
         // Vectorised searches, not a walk over characters: fragments can be megabytes of
-        // inline data. U+2028 and U+2029 are the only escaped characters starting 0xE2.
-        if memchr::memchr(0xE2, bytes).is_none() {
+        // inline data. U+2028 and U+2029 are the only escaped characters starting 0xE2,
+        // [`INVALID_BYTE`] the only one starting 0xEF.
+        if memchr::memchr2(0xE2, 0xEF, bytes).is_none() {
             for index in memchr::memchr3_iter(b'<', b'>', b'&', bytes) {
                 escape_at(index, html_escape(bytes[index]), 1)?;
             }
@@ -66,6 +100,7 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
                     (b'<' | b'>' | b'&', _) => escape_at(index, html_escape(byte), 1)?,
                     (0xE2, Some([0x80, 0xA8])) => escape_at(index, "\\u2028", 3)?,
                     (0xE2, Some([0x80, 0xA9])) => escape_at(index, "\\u2029", 3)?,
+                    (0xEF, Some([0xB7, 0x90])) => escape_at(index, "\\ufffd", 3)?,
                     _ => {}
                 }
             }
@@ -158,6 +193,16 @@ mod tests {
         assert_eq!(
             to_go_json("<a & b>é", false),
             r#""\u003ca \u0026 b\u003eé""#
+        );
+    }
+
+    // Cases 1128, 2626 of the differential test: a key file with invalid UTF-8.
+    #[test]
+    fn invalid_bytes_are_written_as_go_does() {
+        let text = go_text(b"a\xffb\xf0\x9f\x98 \xef\xbf\xbd".to_vec());
+        assert_eq!(
+            to_go_json(&text, false),
+            "\"a\\ufffdb\\ufffd\\ufffd\\ufffd \u{fffd}\""
         );
     }
 

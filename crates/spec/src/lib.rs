@@ -16,7 +16,7 @@ mod shape_macro;
 mod types;
 mod version;
 
-pub use emit::to_go_json;
+pub use emit::{INVALID_BYTE, go_text, to_go_json, write_go_json};
 pub use shape_macro::{HasShape, Omit};
 pub use types::*;
 pub use version::{Version, VersionError, is_semver};

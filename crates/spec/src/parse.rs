@@ -122,7 +122,8 @@ fn run(bytes: &[u8]) -> Result<Parsed, ParseError> {
     })?;
     let version: Version = version_text(&node)?.parse()?;
     let shape = Shape::Struct(&Config::SHAPE);
-    let normalized = normalize(&node, shape, &Normalizer::ignition(version.level()));
+    let mut node = node;
+    let normalized = normalize(&mut node, shape, &Normalizer::ignition(version.level()));
     if let Some(error) = normalized.type_errors.first() {
         return Err(invalid(Entry {
             kind: Kind::Error,

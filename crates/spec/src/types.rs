@@ -424,7 +424,7 @@ ignition_type! {
         /// Array name.
         name: String = "name" @ 0;
         /// mdadm options.
-        options: Vec<String> = "options" @ 1;
+        options: Vec<String> = "options" @ 0;
         /// Number of spares.
         spares: Option<i64> = "spares" @ 0;
     }

@@ -20,14 +20,14 @@ pub(crate) fn ssh_keys(config: &mut Value, ctx: &mut Context<'_>) {
             let Some(local) = file.as_str() else { continue };
             let from = user.key("ssh_authorized_keys_local").index(index);
             let text = match ctx.files.read(local) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Ok(bytes) => ferro_spec::go_text(bytes),
+                // Without a files directory Butane reports the list once.
+                Err(error @ crate::files_dir::LocalError::NoFilesDir) => {
+                    ctx.input_error(from.parent(), error.to_string());
+                    break;
+                }
                 Err(error) => {
-                    let at = if matches!(error, crate::files_dir::LocalError::NoFilesDir) {
-                        from.parent()
-                    } else {
-                        from
-                    };
-                    ctx.input_error(at, error.to_string());
+                    ctx.input_error(from, error.to_string());
                     continue;
                 }
             };
@@ -66,8 +66,9 @@ pub(crate) fn unit_contents(config: &mut Value, ctx: &mut Context<'_>) {
         let dropins = at_mut(config, &unit.key("dropins"))
             .and_then(|v| v.as_array())
             .map_or(0, Vec::len);
-        holders.push(unit.clone());
+        // Butane translates a unit's drop-ins before its own `contents_local`.
         holders.extend((0..dropins).map(|i| unit.key("dropins").index(i)));
+        holders.push(unit.clone());
     }
     for holder in holders {
         let Some(Value::String(local)) = take(config, &holder, "contents_local") else {
@@ -79,7 +80,7 @@ pub(crate) fn unit_contents(config: &mut Value, ctx: &mut Context<'_>) {
         let from = holder.key("contents_local");
         match ctx.files.read(&local) {
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let text = ferro_spec::go_text(bytes);
                 if let Some(Value::Object(object)) = at_mut(config, &holder) {
                     object.insert("contents".into(), Value::String(text));
                 }

@@ -68,6 +68,30 @@ impl Locator {
     }
 }
 
+impl Locator {
+    /// A result path taken as a path of the Butane file (snake_case keys), with the
+    /// place of the deepest node the file has along it.
+    pub fn along_output_path(&self, result: &Path) -> (Path, Option<ferro_document::Mark>) {
+        let path: Path = result
+            .segments()
+            .iter()
+            .map(|s| match s {
+                ferro_document::Segment::Key(key) => {
+                    ferro_document::Segment::Key(ferro_document::camel_to_snake(key))
+                }
+                other => other.clone(),
+            })
+            .collect();
+        let deepest = self
+            .source_map
+            .iter()
+            .filter(|(_, origin)| path.starts_with(&origin.path))
+            .max_by_key(|(_, origin)| origin.path.len())
+            .map(|(_, origin)| origin.mark);
+        (path, deepest)
+    }
+}
+
 /// The value of the longest key of `map` that is `path` or one of its ancestors.
 fn deepest(map: &BTreeMap<Path, Path>, path: &Path) -> Option<Path> {
     let segments = path.segments();

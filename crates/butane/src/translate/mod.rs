@@ -22,7 +22,9 @@ mod validate;
 use std::path::PathBuf;
 
 use ferro_document::yaml::{self, YamlError};
-use ferro_document::{Mark, Node, Path, Report, Value as NodeValue, normalize};
+use ferro_document::{
+    Mark, Node, Path, Report, Segment, Value as NodeValue, camel_to_snake, normalize,
+};
 use ferro_spec::{Config, merge::merge};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -54,8 +56,8 @@ pub struct Options {
 /// A successful translation.
 #[derive(Debug)]
 pub struct Translation {
-    /// The Ignition JSON (or MachineConfig YAML), ending in a newline.
-    pub output: String,
+    /// How the output is made from [`Translation::config`].
+    rendered: Rendered,
     /// Warnings, positioned in the Butane file.
     pub report: Report,
     /// The translated config itself.
@@ -64,7 +66,36 @@ pub struct Translation {
     locator: Locator,
 }
 
+/// The output of a translation, made when it is written.
+#[derive(Debug)]
+enum Rendered {
+    /// The config as Ignition JSON.
+    Json { pretty: bool },
+    /// Already rendered (an openshift MachineConfig).
+    Text(String),
+}
+
 impl Translation {
+    /// The Ignition JSON (or MachineConfig YAML), ending in a newline.
+    pub fn output(&self) -> String {
+        let mut out = Vec::new();
+        self.write_output(&mut out)
+            .expect("writing into memory cannot fail");
+        String::from_utf8(out).expect("the output is UTF-8")
+    }
+
+    /// Writes [`Translation::output`] to `out` as it is made: the JSON of a config
+    /// embedding large contents is as large as they are, so it is not held in memory.
+    pub fn write_output(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.rendered {
+            Rendered::Json { pretty } => {
+                ferro_spec::write_go_json(&self.config, *pretty, out)?;
+                out.write_all(b"\n")
+            }
+            Rendered::Text(text) => out.write_all(text.as_bytes()),
+        }
+    }
+
     /// Positions entries whose paths are paths of [`Translation::config`] in the Butane file.
     pub fn place(&self, report: &mut Report) {
         self.locator.place(report, true);
@@ -126,36 +157,44 @@ impl From<Error> for Failure {
 
 /// Translates the Butane config `text`.
 pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> {
-    let document = yaml::parse(text).map_err(|e| {
-        if e.in_top_level() {
+    translate_parsed(parse(text)?, options)
+}
+
+/// [`translate`], freeing `text` as soon as it is parsed: a large config is then not
+/// held as text and as a tree at once (its reports keep positions, not text).
+pub fn translate_owned(text: String, options: &Options) -> Result<Translation, Failure> {
+    let parsed = parse(&text)?;
+    drop(text);
+    translate_parsed(parsed, options)
+}
+
+fn parse(text: &str) -> Result<(Node, Vec<yaml::KeyErrors>), Failure> {
+    yaml::parse_keys_apart(text).map_err(|e| {
+        let error = if e.in_top_level() {
             Error::TopLevelYaml(e)
         } else {
             Error::Yaml(e)
-        }
-    })?;
+        };
+        error.into()
+    })
+}
+
+fn translate_parsed(
+    (document, key_errors): (Node, Vec<yaml::KeyErrors>),
+    options: &Options,
+) -> Result<Translation, Failure> {
     let profile = Profile::lookup(scalar(&document, "variant"), scalar(&document, "version"))
         .map_err(Error::Profile)?;
+    let mut document = document;
     let normalized = normalize(
-        &document,
+        &mut document,
         schema::root_shape(&profile),
         &schema::normalizer(&profile),
     );
     // The normalized tree and the source map carry everything needed from here on.
     drop(document);
-    if !normalized.type_errors.is_empty() {
-        // yaml.v3 decodes mappings in the order written, so its errors come in document
-        // order; the walk above visits fields in schema order.
-        let mut type_errors: Vec<_> = normalized.type_errors.iter().collect();
-        type_errors.sort_by_key(|e| (e.mark.line, e.mark.column));
-        let lines: String = type_errors
-            .iter()
-            .map(|e| {
-                format!(
-                    "\n  line {}: cannot unmarshal {} into {}",
-                    e.mark.line, e.found, e.expected
-                )
-            })
-            .collect();
+    let lines = unmarshal_errors(&normalized, &key_errors, &profile);
+    if !lines.is_empty() {
         return Err(Error::Types(lines).into());
     }
     let files = FilesDir::new(options.files_dir.clone());
@@ -194,8 +233,11 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 
     let mounts = mount_requests(&mut value);
-    resources::embed_contents(&mut value, &mut ctx);
+    // Local files are read in Butane's translation order: ignition, passwd, storage,
+    // systemd.
+    resources::embed_contents(&mut value, "ignition", &mut ctx);
     local_sugar::ssh_keys(&mut value, &mut ctx);
+    resources::embed_contents(&mut value, "storage", &mut ctx);
     local_sugar::unit_contents(&mut value, &mut ctx);
     let mut user: Config = serde_json::from_value(value).unwrap_or_default();
     user.ignition.version = profile.target.as_str().to_owned();
@@ -235,65 +277,262 @@ pub fn translate(text: &str, options: &Options) -> Result<Translation, Failure> 
         ctx.report.extend(warnings);
     }
     let openshift_raw = profile.variant == Variant::Openshift && options.raw;
-    if profile.variant == Variant::Openshift {
-        let mut support = filters::machine_config_support(&config, &profile);
-        let written = if support.is_empty() {
-            Value::Null
-        } else {
-            serde_json::to_value(&config).unwrap_or(Value::Null)
-        };
-        // With `--raw` no MachineConfig path can be placed; otherwise an empty string
-        // can't either from fcos 1.5 on, whose translation set does not record one.
-        let empty_unplaced = profile.fcos_at_least(5);
-        unplace_in_machine_config(&mut support, |path| {
-            openshift_raw
-                || (empty_unplaced && locate::value_at(&written, path).is_some_and(|v| v == ""))
+    // Whether the reference merged a generated config into this one, after which its
+    // translation set no longer records empty strings: always from fcos 1.5 (GRUB
+    // sugar), else for boot device sugar, or for any filesystem (mount units).
+    let merged = profile.fcos_at_least(5)
+        || ctx.locator.transcript.is_some()
+        || !config.storage.filesystems.is_empty();
+    let openshift = profile.variant == Variant::Openshift;
+    // The generated config as JSON, made only when a MachineConfig finding needs it.
+    let mut written: Option<Value> = None;
+    if openshift {
+        let support = filters::machine_config_support(&config, &profile);
+        // With `--raw` no MachineConfig path can be placed.
+        let support = place_in_machine_config(&ctx, support, &config, &mut written, |w, p| {
+            openshift_raw || (merged && unrecorded_by_merge(w, p))
         });
-        let support = ctx.place_output(support);
         ctx.report.extend(support);
         if openshift_raw {
             openshift::warn_ignored_in_raw_mode(&openshift_fields, &mut ctx);
         }
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
+    // In a MachineConfig the reference places only what its translation recorded: a
+    // finding about a field left out (or zero, after a merge) keeps its
+    // `$.spec.config.…` path.
+    let unrecorded = |w: &Value, p: &Path| {
+        locate::value_at(w, p).is_none() || (merged && unrecorded_by_merge(w, p))
+    };
     // The reference keys openshift's filters by MachineConfig paths, which a plain
     // Ignition config (`--raw`) never has.
     if !openshift_raw {
-        let filtered = ctx.place_output(filters::check(&config, &profile));
+        let filtered = filters::check(&config, &profile);
+        let filtered = if openshift {
+            place_in_machine_config(&ctx, filtered, &config, &mut written, unrecorded)
+        } else {
+            ctx.place_output(filtered)
+        };
         ctx.report.extend(filtered);
         stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
     }
 
-    let ignition = ctx.place_output(ferro_spec::validate::validate(&config, profile.target));
+    let mut ignition = ferro_spec::validate::validate(&config, profile.target);
+    quote_unit_garbage(&mut ignition);
+    let ignition = if openshift && !options.raw {
+        place_in_machine_config(&ctx, ignition, &config, &mut written, unrecorded)
+    } else if ctx.locator.transcript.is_some() && !ignition.is_empty() {
+        // After a merge, a finding about a field the config lacks has no translation:
+        // the reference reports it at its own path, wherever that leads in the file.
+        let written =
+            written.get_or_insert_with(|| serde_json::to_value(&config).unwrap_or(Value::Null));
+        let mut ignition = ignition;
+        for entry in &mut ignition.entries {
+            if let Some(path) = entry
+                .path
+                .as_ref()
+                .filter(|p| locate::value_at(written, p).is_none())
+            {
+                let (path, mark) = ctx.locator.along_output_path(path);
+                entry.path = Some(path);
+                entry.mark = mark;
+            }
+        }
+        ctx.place_output(ignition)
+    } else {
+        ctx.place_output(ignition)
+    };
     ctx.report.extend(ignition);
     stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
 
-    let output = if profile.variant == Variant::Openshift && !options.raw {
-        openshift::machine_config(&config, &metadata, &openshift_fields)
+    let rendered = if profile.variant == Variant::Openshift && !options.raw {
+        Rendered::Text(openshift::machine_config(
+            &config,
+            &metadata,
+            &openshift_fields,
+        ))
     } else {
-        let mut json = ferro_spec::to_go_json(&config, options.pretty);
-        json.push('\n');
-        json
+        Rendered::Json {
+            pretty: options.pretty,
+        }
     };
     Ok(Translation {
-        output,
+        rendered,
         report: ctx.report,
         config,
         locator: ctx.locator,
     })
 }
 
-/// The entries of `report` that the reference cannot place, as it words them: its
-/// MachineConfig checks report at `$.spec.config.…`, so those entries keep that path
-/// and point at the start of the file.
-fn unplace_in_machine_config(report: &mut Report, mut unplaced: impl FnMut(&Path) -> bool) {
+/// Places the entries of `report` (paths of the generated config), except those
+/// `unplaced` picks by their value in the generated config: the reference's
+/// MachineConfig translation cannot place them, so they keep a `$.spec.config.…`
+/// path and point at the start of the file.
+fn place_in_machine_config(
+    ctx: &Context<'_>,
+    report: Report,
+    config: &Config,
+    written: &mut Option<Value>,
+    unplaced: impl Fn(&Value, &Path) -> bool,
+) -> Report {
+    if report.is_empty() {
+        return report;
+    }
+    let written =
+        written.get_or_insert_with(|| serde_json::to_value(config).unwrap_or(Value::Null));
     let prefix = Path::parse("spec.config");
+    let mut report = report;
     for entry in &mut report.entries {
-        let Some(path) = entry.path.as_ref().filter(|p| unplaced(p)) else {
+        let Some(path) = entry.path.as_ref() else {
             continue;
         };
-        entry.path = Some(prefix.join(path));
-        entry.mark = Some(Mark::new(1, 1));
+        if unplaced(written, path) {
+            // The reference falls back to the path's snake_case spelling.
+            let snake: Path = path
+                .segments()
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(key) => Segment::Key(camel_to_snake(key)),
+                    other => other.clone(),
+                })
+                .collect();
+            entry.path = Some(prefix.join(&snake));
+            entry.mark = Some(Mark::new(1, 1));
+        }
+    }
+    ctx.place_output(report)
+}
+
+/// Whether the reference's merge of translation sets records nothing at `path`: it
+/// skips the zero value of a field that is not optional in Ignition's Go types (an
+/// empty `name`, `path` or `device`), and a list or object records only through such
+/// leaves.
+fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
+    fn recorded(value: &Value, key: Option<&str>) -> bool {
+        match value {
+            Value::String(s) if s.is_empty() => !matches!(key, Some("name" | "path" | "device")),
+            Value::Array(items) => items.iter().any(|v| recorded(v, None)),
+            Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k))),
+            _ => true,
+        }
+    }
+    let key = match path.segments().last() {
+        Some(Segment::Key(key)) => Some(key.as_str()),
+        _ => None,
+    };
+    locate::value_at(written, path).is_some_and(|v| !recorded(v, key))
+}
+
+/// yaml.v3's unmarshal errors, as it finds them decoding the document in order: the
+/// key errors of the mappings it decodes (those of known fields) and the type errors
+/// of values, except inside a mapping with duplicate keys, which it does not decode.
+fn unmarshal_errors(
+    normalized: &ferro_document::Normalized,
+    key_errors: &[yaml::KeyErrors],
+    profile: &Profile,
+) -> String {
+    if key_errors.is_empty() && normalized.type_errors.is_empty() {
+        return String::new();
+    }
+    let decoded: std::collections::HashMap<Mark, &Path> = normalized
+        .source_map
+        .iter()
+        .map(|(_, origin)| (origin.mark, &origin.path))
+        .collect();
+    let mut skipped: Vec<&Path> = Vec::new();
+    let mut found: Vec<(Mark, String)> = Vec::new();
+    for errors in key_errors {
+        let Some(&path) = decoded.get(&errors.map) else {
+            continue;
+        };
+        if skipped.iter().any(|s| path.starts_with(s) && path != *s) {
+            continue;
+        }
+        found.extend(errors.duplicates.iter().map(|l| (errors.map, l.clone())));
+        if !errors.duplicates.is_empty() {
+            skipped.push(path);
+        } else {
+            found.extend(errors.keys.iter().cloned());
+        }
+    }
+    for e in &normalized.type_errors {
+        if skipped.iter().any(|s| e.path.starts_with(s)) {
+            continue;
+        }
+        let expected = match e.expected.as_str() {
+            "string" => go_string_type(&e.path, profile).unwrap_or_else(|| e.expected.clone()),
+            _ => e.expected.clone(),
+        };
+        let line = format!(
+            "line {}: cannot unmarshal {} into {expected}",
+            e.mark.line, e.found
+        );
+        found.push((e.mark, line));
+    }
+    found.sort_by_key(|(mark, _)| (mark.line, mark.column));
+    found
+        .iter()
+        .map(|(_, line)| format!("\n  {line}"))
+        .collect()
+}
+
+/// The Go type yaml.v3 names for a list item of one of Butane's named string types
+/// (`v0_6.Device`…), qualified by the base schema package the profile builds on.
+fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
+    use ferro_spec::Version as V;
+    let segments = path.segments();
+    let [.., Segment::Key(list), Segment::Index(_)] = segments else {
+        return None;
+    };
+    let parent = match segments.len().checked_sub(4).map(|i| &segments[i]) {
+        Some(Segment::Key(parent)) => parent.as_str(),
+        _ => segments.first().map_or("", |s| match s {
+            Segment::Key(k) => k.as_str(),
+            Segment::Index(_) => "",
+        }),
+    };
+    let (package, options) = match profile.target {
+        V::V3_0 => ("v0_1", false),
+        V::V3_1 => ("v0_2", false),
+        V::V3_2 => ("v0_3", true),
+        V::V3_3 => ("v0_4", true),
+        V::V3_4 => ("v0_5", false),
+        V::V3_5 => ("v0_6", false),
+        V::V3_6 => ("v0_7", false),
+        _ => ("v0_8_exp", false),
+    };
+    let name = match (parent, list.as_str()) {
+        ("raid", "devices") => "Device",
+        ("users", "groups") => "Group",
+        ("users", "ssh_authorized_keys") => "SSHAuthorizedKey",
+        ("kernel_arguments", "should_exist" | "should_not_exist") if package >= "v0_4" => {
+            "KernelArgument"
+        }
+        ("filesystems", "options") if package < "v0_3" => "FilesystemOption",
+        ("raid", "options") if package <= "v0_4" => "RaidOption",
+        ("luks", "options") if options => "LuksOption",
+        _ => return None,
+    };
+    Some(format!("{package}.{name}"))
+}
+
+/// The go-systemd Butane vendors quotes the garbage after a unit's section name (`%q`);
+/// the shared validation words it as the older one Ignition 2.14 has (`%v` of bytes).
+fn quote_unit_garbage(report: &mut Report) {
+    const MARK: &str = "found garbage after section name : [";
+    for entry in &mut report.entries {
+        let Some(at) = entry.message.find(MARK) else {
+            continue;
+        };
+        let list = entry.message[at + MARK.len()..].trim_end_matches(']');
+        let bytes: Option<Vec<u8>> = list.split(' ').map(|b| b.parse().ok()).collect();
+        if let Some(text) = bytes.and_then(|b| String::from_utf8(b).ok()) {
+            entry.message = format!(
+                "{}found garbage after section name : {}",
+                &entry.message[..at],
+                yaml::go_quote(&text)
+            );
+        }
     }
 }
 

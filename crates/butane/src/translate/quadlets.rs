@@ -38,32 +38,29 @@ pub(crate) fn add(quadlets: &[Quadlet], config: &mut Config, ctx: &mut Context<'
         };
         let path = format!("{dir}/{}", quadlet.name);
         if let Some(template) = template_of(&quadlet.name) {
-            add_node(config, ctx, &from, &path, NodeKind::Link(template));
-        } else if let Some(contents) = read(
-            quadlet.contents.as_ref(),
-            quadlet.contents_local.as_ref(),
-            &from,
-            ctx,
-        ) {
-            add_node(config, ctx, &from, &path, NodeKind::File(contents));
+            if !exists(config, ctx, &from, &path) {
+                add_node(config, ctx, &from, &path, NodeKind::Link(template));
+            }
+        } else {
+            add_file(
+                quadlet.contents.as_ref(),
+                quadlet.contents_local.as_ref(),
+                (&from, &path),
+                config,
+                ctx,
+            );
         }
         for (d, dropin) in quadlet.dropins.iter().enumerate() {
-            let dropin_from = from.key("dropins").index(d);
-            if let Some(contents) = read(
+            add_file(
                 dropin.contents.as_ref(),
                 dropin.contents_local.as_ref(),
-                &dropin_from,
+                (
+                    &from.key("dropins").index(d),
+                    &format!("{path}.d/{}", dropin.name),
+                ),
+                config,
                 ctx,
-            ) {
-                let dropin_path = format!("{path}.d/{}", dropin.name);
-                add_node(
-                    config,
-                    ctx,
-                    &dropin_from,
-                    &dropin_path,
-                    NodeKind::File(contents),
-                );
-            }
+            );
         }
     }
 }
@@ -71,6 +68,38 @@ pub(crate) fn add(quadlets: &[Quadlet], config: &mut Config, ctx: &mut Context<'
 enum NodeKind {
     File(Vec<u8>),
     Link(String),
+}
+
+/// Butane's `addFileWithContents`: a node already there is an error; otherwise the file
+/// gets its contents (none written: an empty file).
+fn add_file(
+    contents: Option<&String>,
+    local: Option<&String>,
+    (from, path): (&Path, &str),
+    config: &mut Config,
+    ctx: &mut Context<'_>,
+) {
+    if exists(config, ctx, from, path) {
+        return;
+    }
+    if let Some(contents) = read(contents, local, from, ctx) {
+        add_node(config, ctx, from, path, NodeKind::File(contents));
+    }
+}
+
+/// Whether a node is already at `path` (then reported at `from`).
+fn exists(config: &Config, ctx: &mut Context<'_>, from: &Path, path: &str) -> bool {
+    let storage = &config.storage;
+    let found = storage.files.iter().any(|f| f.path == path)
+        || storage.directories.iter().any(|d| d.path == path)
+        || storage.links.iter().any(|l| l.path == path);
+    if found {
+        ctx.input_error(
+            from.clone(),
+            "matching filesystem node has existing contents or different type",
+        );
+    }
+    found
 }
 
 fn read(
@@ -88,21 +117,10 @@ fn read(
             }
         };
     }
-    contents.map(|c| c.clone().into_bytes())
+    Some(contents.map(|c| c.clone().into_bytes()).unwrap_or_default())
 }
 
 fn add_node(config: &mut Config, ctx: &mut Context<'_>, from: &Path, path: &str, kind: NodeKind) {
-    let storage = &config.storage;
-    if storage.files.iter().any(|f| f.path == path)
-        || storage.directories.iter().any(|d| d.path == path)
-        || storage.links.iter().any(|l| l.path == path)
-    {
-        ctx.input_error(
-            from.clone(),
-            "matching filesystem node has existing contents or different type",
-        );
-        return;
-    }
     match kind {
         NodeKind::File(contents) => {
             let resource = data_url_resource(&contents, ctx);

@@ -15,14 +15,15 @@ pub(crate) fn resource_paths(config: &Value) -> Vec<Path> {
         config,
         "ignition.security.tls.certificateAuthorities",
     ));
+    // Butane's `File` has `append` before `contents`.
     for file in items(config, "storage.files") {
-        paths.push(file.key("contents"));
         let append = file.key("append");
         let count = config
             .pointer(&pointer(&append))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         paths.extend((0..count).map(|i| append.index(i)));
+        paths.push(file.key("contents"));
     }
     paths.extend(
         items(config, "storage.luks")
@@ -43,13 +44,20 @@ pub(crate) fn pointer(path: &Path) -> String {
         .collect()
 }
 
-/// Replaces `inline`/`local` of every resource by a `source` data URL.
+/// Replaces `inline`/`local` of every resource under `section` by a `source` data URL.
+/// Sections go one at a time, so files are read (and errors reported) in Butane's
+/// translation order, which puts `passwd` between `ignition` and `storage`.
 ///
 /// Encoding (gzip at the best level, as Butane does) dominates the time of large
 /// configs, so the resources are encoded on all cores.
-pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
-    let mut jobs: Vec<(Path, Vec<u8>, Path)> = Vec::new();
+pub(crate) fn embed_contents(config: &mut Value, section: &str, ctx: &mut Context<'_>) {
+    let mut jobs: Vec<(Path, Path)> = Vec::new();
+    let mut contents: Vec<Vec<u8>> = Vec::new();
+    let section = Path::parse(section);
     for path in resource_paths(config) {
+        if !path.starts_with(&section) {
+            continue;
+        }
         let Some(Value::Object(resource)) = at_mut(config, &path) else {
             continue;
         };
@@ -59,19 +67,23 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
             (_, Some(Value::String(local))) => {
                 let from = path.key("local");
                 match ctx.files.read(&local) {
-                    Ok(bytes) => jobs.push((path, bytes, from)),
+                    Ok(bytes) => {
+                        jobs.push((path, from));
+                        contents.push(bytes);
+                    }
                     Err(error) => ctx.input_error(from, error.to_string()),
                 }
             }
             (Some(Value::String(inline)), _) => {
                 let from = path.key("inline");
-                jobs.push((path, inline.into_bytes(), from));
+                jobs.push((path, from));
+                contents.push(inline.into_bytes());
             }
             _ => {}
         }
     }
-    let encoded = encode_all(&jobs, config, ctx);
-    for ((path, _, from), fields) in jobs.iter().zip(encoded) {
+    let encoded = encode_all(&jobs, contents, config, ctx);
+    for ((path, from), fields) in jobs.iter().zip(encoded) {
         if let Some(Value::Object(resource)) = at_mut(config, path) {
             resource.extend(fields);
         }
@@ -87,15 +99,18 @@ pub(crate) fn embed_contents(config: &mut Value, ctx: &mut Context<'_>) {
     }
 }
 
-/// The `source`/`compression` fields for every job, computed on all cores.
+/// The `source`/`compression` fields for every job, computed on all cores; each
+/// content is dropped as soon as it is encoded, so contents and their data URLs are
+/// not all held at once.
 fn encode_all(
-    jobs: &[(Path, Vec<u8>, Path)],
+    jobs: &[(Path, Path)],
+    contents: Vec<Vec<u8>>,
     config: &Value,
     ctx: &Context<'_>,
 ) -> Vec<Map<String, Value>> {
     let compressions: Vec<Option<Value>> = jobs
         .iter()
-        .map(|(path, _, _)| {
+        .map(|(path, _)| {
             config
                 .pointer(&pointer(path))
                 .and_then(|r| r.get("compression"))
@@ -105,30 +120,39 @@ fn encode_all(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = jobs.len().div_ceil(threads).max(1);
     let settings = Encoding::of(ctx);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .chunks(chunk)
-            .zip(compressions.chunks(chunk))
-            .map(|(jobs, compressions)| {
-                scope.spawn(move || {
-                    jobs.iter()
-                        .zip(compressions)
-                        .map(|((_, contents, _), compression)| {
-                            let mut fields = Map::new();
-                            if let Some(compression) = compression {
-                                fields.insert("compression".into(), compression.clone());
-                            }
-                            settings.apply(&mut fields, contents);
-                            fields
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
+    let mut contents = contents.into_iter();
+    let batches: Vec<Vec<Vec<u8>>> = (0..threads)
+        .map(|_| contents.by_ref().take(chunk).collect())
+        .collect();
+    let encode = move |batch: Vec<Vec<u8>>, compressions: &[Option<Value>]| {
+        batch
             .into_iter()
-            .flat_map(|w| w.join().expect("encoding does not panic"))
-            .collect()
+            .zip(compressions)
+            .map(|(contents, compression)| {
+                let mut fields = Map::new();
+                if let Some(compression) = compression {
+                    fields.insert("compression".into(), compression.clone());
+                }
+                settings.apply(&mut fields, &contents);
+                fields
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut batches = batches.into_iter().zip(compressions.chunks(chunk));
+    // The first batch is encoded on this thread, whose allocator reuses the space of
+    // the contents it drops (a new thread allocates from an arena of its own).
+    let Some((first, first_compressions)) = batches.next() else {
+        return Vec::new();
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = batches
+            .map(|(batch, compressions)| scope.spawn(move || encode(batch, compressions)))
+            .collect();
+        let mut all = encode(first, first_compressions);
+        for worker in workers {
+            all.extend(worker.join().expect("encoding does not panic"));
+        }
+        all
     })
 }
 

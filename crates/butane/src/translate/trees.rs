@@ -68,23 +68,37 @@ struct Walker<'a, 'c> {
 
 impl Walker<'_, '_> {
     /// Visits `host` and, for directories, its entries in lexical order without following
-    /// symlinks (Go's `filepath.Walk`, which Butane uses).
+    /// symlinks (Go's `filepath.Walk`, which Butane uses). An entry that cannot be read
+    /// (or a directory that cannot be listed, which is then not added) is reported, and
+    /// the walk goes on with the next.
     fn walk(&mut self, host: &HostPath, dest: &str) -> Result<(), String> {
         let meta =
             fs::symlink_metadata(host).map_err(|e| io_error("lstat", host, &e).to_string())?;
         let kind = meta.file_type();
         if kind.is_dir() {
+            let names: Result<Vec<_>, String> = fs::read_dir(host)
+                .map_err(|e| io_error("open", host, &e).to_string())
+                .and_then(|entries| {
+                    entries
+                        .map(|entry| entry.map(|e| e.file_name()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| io_error("readdirent", host, &e).to_string())
+                });
+            let mut names = match names {
+                Ok(names) => names,
+                Err(message) => {
+                    self.entry_done(Err(message));
+                    return Ok(());
+                }
+            };
             let made = self.directory(dest);
             self.entry_done(made);
-            let mut names: Vec<_> = fs::read_dir(host)
-                .map_err(|e| io_error("open", host, &e).to_string())?
-                .map(|entry| entry.map(|e| e.file_name()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| io_error("readdirent", host, &e).to_string())?;
             names.sort();
             for name in names {
                 let child_dest = join(dest, &name.to_string_lossy());
-                self.walk(&host.join(&name), &child_dest)?;
+                if let Err(message) = self.walk(&host.join(&name), &child_dest) {
+                    self.entry_done(Err(message));
+                }
             }
             return Ok(());
         }

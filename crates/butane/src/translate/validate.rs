@@ -84,18 +84,12 @@ fn openshift(sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
 const LAYOUTS_LEGACY: &str = "aarch64, ppc64le, x86_64";
 const LAYOUTS: &str = "aarch64, ppc64le, s390x-eckd, s390x-virt, s390x-zfcp, x86_64";
 
+/// Butane's `BootDevice.Validate`, then its walk into `luks` and `mirror`, in that
+/// order (the walk checks a struct before its fields, and `mirror` once more).
 fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
     let at = Path::parse("boot_device");
     let s390x_known = profile.fcos_at_least(6);
     let layout = boot.layout.as_deref();
-    if let Some(layout) = layout {
-        let known = matches!(layout, "aarch64" | "ppc64le" | "x86_64")
-            || (s390x_known && matches!(layout, "s390x-eckd" | "s390x-zfcp" | "s390x-virt"));
-        if !known {
-            let list = if s390x_known { LAYOUTS } else { LAYOUTS_LEGACY };
-            ctx.input_error(at.key("layout"), format!("layout must be one of: {list}"));
-        }
-    }
     let mirror = !boot.mirror.devices.is_empty();
     // Before fcos 1.6 the s390x layouts are unknown, and have no rules of their own.
     let s390x_layout = layout.filter(|l| s390x_known && l.starts_with("s390x"));
@@ -112,19 +106,12 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
             "boot_device.layout should be specified when boot_device.mirror is specified",
         );
     }
-    if mirror && s390x {
-        ctx.input_error(
-            at.key("layout"),
-            "mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt",
-        );
-    }
-    if boot.mirror.devices.len() == 1 {
-        // Butane reports this once for the boot disk and once for the root disk.
-        for _ in 0..2 {
-            ctx.input_error(
-                at.key("mirror").key("devices"),
-                "mirroring requires at least two devices",
-            );
+    if let Some(layout) = layout {
+        let known = matches!(layout, "aarch64" | "ppc64le" | "x86_64")
+            || (s390x_known && matches!(layout, "s390x-eckd" | "s390x-zfcp" | "s390x-virt"));
+        if !known {
+            let list = if s390x_known { LAYOUTS } else { LAYOUTS_LEGACY };
+            ctx.input_error(at.key("layout"), format!("layout must be one of: {list}"));
         }
     }
     if matches!(s390x_layout, Some("s390x-eckd" | "s390x-zfcp")) {
@@ -150,6 +137,12 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
             }
         }
     }
+    if mirror && s390x {
+        ctx.input_error(
+            at.key("layout"),
+            "mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt",
+        );
+    }
     let cex = boot.luks.cex.enabled == Some(true);
     if cex && !s390x {
         let place = if layout.is_some() {
@@ -165,9 +158,22 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
     if cex && (boot.luks.tpm2 == Some(true) || !boot.luks.tang.is_empty()) {
         ctx.input_error(at.key("luks"), "cannot use cex with clevis");
     }
+    let too_few_mirrors = boot.mirror.devices.len() == 1;
+    if too_few_mirrors {
+        ctx.input_error(
+            at.key("mirror").key("devices"),
+            "mirroring requires at least two devices",
+        );
+    }
     if profile.fcos_at_least(7) && boot.luks.device.is_some() && !wants_luks(boot) {
         // Butane reports this at `$.boot_device.luks.luks`; we keep its path.
         ctx.input_error(at.key("luks").key("luks"), "no method specified for luks");
+    }
+    if too_few_mirrors {
+        ctx.input_error(
+            at.key("mirror").key("devices"),
+            "mirroring requires at least two devices",
+        );
     }
 }
 
@@ -258,10 +264,10 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     }
     for file in items(config, "storage.files") {
         check_mode(config, &file, false, ctx);
-        check_resource(config, &file.key("contents"), ctx);
         for append in items_below(config, &file, "append") {
             check_resource(config, &append, ctx);
         }
+        check_resource(config, &file.key("contents"), ctx);
     }
     for fs in items(config, "storage.filesystems") {
         let Some(value) = config.pointer(&pointer(&fs)) else {
@@ -274,6 +280,27 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
             .get("format")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let path_missing = value
+            .get("path")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        // Before Ignition 3.3.0 (base 0.3) Butane asks for the path whatever the
+        // format, and then for the format.
+        if ctx.profile.target < ferro_spec::Version::V3_3 {
+            if path_missing {
+                ctx.input_error(
+                    fs.key("path"),
+                    "path is required if with_mount_unit is true and format is not swap",
+                );
+            }
+            if format.is_empty() {
+                ctx.input_error(
+                    fs.key("format"),
+                    "format is required if with_mount_unit is true",
+                );
+            }
+            continue;
+        }
         if format.is_empty() {
             ctx.input_error(
                 fs.key("format"),
@@ -310,30 +337,51 @@ fn base(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>) {
     }
     for (index, quadlet) in sugar.quadlets.iter().enumerate() {
         let at = Path::parse("systemd.quadlets").index(index);
-        if !EXTENSIONS.iter().any(|ext| quadlet.name.ends_with(ext)) {
-            ctx.input_error(
-                at.key("name"),
-                format!(
-                    "unsupported file extension for quadlet: must be one of {}, or {}",
-                    EXTENSIONS[..EXTENSIONS.len() - 1].join(", "),
-                    EXTENSIONS[EXTENSIONS.len() - 1]
-                ),
-            );
+        quadlet_itself(quadlet, &at, ctx);
+        // The walk then checks each drop-in.
+        for (i, dropin) in quadlet.dropins.iter().enumerate() {
+            if dropin.contents.is_some() && dropin.contents_local.is_some() {
+                ctx.input_error(
+                    at.key("dropins").index(i).key("contents_local"),
+                    "only one of the following can be set: contents, contents_local",
+                );
+            }
         }
-        if template_of(&quadlet.name).is_some()
-            && (quadlet.contents.is_some() || quadlet.contents_local.is_some())
-        {
-            ctx.input_error(
-                at.clone(),
-                "template instances cannot have contents or contents_local",
-            );
+    }
+}
+
+/// Butane's `Quadlet.Validate`: the extension first (nothing else when it is wrong),
+/// then each contents field of a template instance, which is a symlink, or both
+/// contents fields of another quadlet.
+fn quadlet_itself(quadlet: &Quadlet, at: &Path, ctx: &mut Context<'_>) {
+    if !EXTENSIONS.iter().any(|ext| quadlet.name.ends_with(ext)) {
+        ctx.input_error(
+            at.key("name"),
+            format!(
+                "unsupported file extension for quadlet: must be one of {}, or {}",
+                EXTENSIONS[..EXTENSIONS.len() - 1].join(", "),
+                EXTENSIONS[EXTENSIONS.len() - 1]
+            ),
+        );
+        return;
+    }
+    if template_of(&quadlet.name).is_some() {
+        for (field, set) in [
+            ("contents", quadlet.contents.is_some()),
+            ("contents_local", quadlet.contents_local.is_some()),
+        ] {
+            if set {
+                ctx.input_error(
+                    at.key(field),
+                    "template instances cannot have contents or contents_local",
+                );
+            }
         }
-        if quadlet.contents.is_some() && quadlet.contents_local.is_some() {
-            ctx.input_error(
-                at.key("contents_local"),
-                "only one of the following can be set: contents, contents_local",
-            );
-        }
+    } else if quadlet.contents.is_some() && quadlet.contents_local.is_some() {
+        ctx.input_error(
+            at.key("contents_local"),
+            "only one of the following can be set: contents, contents_local",
+        );
     }
 }
 
@@ -372,6 +420,8 @@ fn check_resource(config: &Value, resource: &Path, ctx: &mut Context<'_>) {
             resource.key(last),
             "only one of the following can be set: inline, local, source",
         );
+        // Butane checks nothing more of such a resource.
+        return;
     }
     let inline = value.get("inline").and_then(Value::as_str);
     if let Some(inline) = inline.filter(|_| resource.starts_with(&Path::parse("ignition.config"))) {

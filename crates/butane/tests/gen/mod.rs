@@ -395,6 +395,43 @@ impl Gen<'_> {
     fn c(&mut self, percent: u32) -> bool {
         self.rng.chance(percent)
     }
+    /// With `percent` chance, the field `key` made by `make` (drawn after the chance).
+    fn field(
+        &mut self,
+        m: &mut Vec<(String, Node)>,
+        percent: u32,
+        key: &str,
+        make: impl FnOnce(&mut Self) -> Node,
+    ) {
+        if self.c(percent) {
+            let value = make(self);
+            m.push((key.into(), value));
+        }
+    }
+    /// With `percent` chance, the list field `key` of 1 to `most` items made by `item`.
+    fn list_field(
+        &mut self,
+        m: &mut Vec<(String, Node)>,
+        percent: u32,
+        key: &str,
+        most: usize,
+        item: impl Fn(&mut Self) -> Node,
+    ) {
+        self.field(m, percent, key, |g| {
+            let count = 1 + g.rng.below(most);
+            Node::Seq((0..count).map(|_| item(g)).collect())
+        });
+    }
+    /// With `percent` chance, the field `key` set to one of `choices`.
+    fn pick_field(
+        &mut self,
+        m: &mut Vec<(String, Node)>,
+        percent: u32,
+        key: &str,
+        choices: &[&str],
+    ) {
+        self.field(m, percent, key, |g| Node::str(g.rng.pick(choices)));
+    }
     fn opt(&mut self) -> bool {
         let d = self.density;
         self.c(d)
@@ -535,12 +572,9 @@ impl Gen<'_> {
                     .pick(&["Authorization", "X-A", "", "Bad Name"])
                     .to_string();
                 let mut e = vec![("name".into(), Node::str(&name))];
-                if self.c(80) {
-                    e.push((
-                        "value".into(),
-                        Node::str(self.rng.pick(&["v", "", "Bearer x"])),
-                    ));
-                }
+                self.field(&mut e, 80, "value", |g| {
+                    Node::str(g.rng.pick(&["v", "", "Bearer x"]))
+                });
                 h.push(Node::Map(e));
             }
             m.push(("http_headers".into(), Node::Seq(h)));
@@ -569,12 +603,9 @@ impl Gen<'_> {
 
     fn owner(&mut self) -> Node {
         let mut m = Vec::new();
-        if self.c(60) {
-            m.push((
-                "name".into(),
-                Node::str(self.rng.pick(&["core", "root", "app"])),
-            ));
-        }
+        self.field(&mut m, 60, "name", |g| {
+            Node::str(g.rng.pick(&["core", "root", "app"]))
+        });
         if self.c(40) || m.is_empty() {
             m.push(("id".into(), self.int(&[0, 1000, 65534])));
         }
@@ -588,23 +619,14 @@ impl Gen<'_> {
             let b = self.bool();
             m.push(("overwrite".into(), b));
         }
-        if self.c(15) {
-            let o = self.owner();
-            m.push(("user".into(), o));
-        }
-        if self.c(15) {
-            let o = self.owner();
-            m.push(("group".into(), o));
-        }
+        self.field(m, 15, "user", |g| g.owner());
+        self.field(m, 15, "group", |g| g.owner());
     }
 
     fn file(&mut self) -> Node {
         let mut m = Vec::new();
         self.node_common(&mut m);
-        if self.c(70) {
-            let r = self.resource(self.target.level >= 1);
-            m.push(("contents".into(), r));
-        }
+        self.field(&mut m, 70, "contents", |g| g.resource(g.target.level >= 1));
         if self.c(10) {
             let mut a = Vec::new();
             for _ in 0..1 + self.rng.below(2) {
@@ -612,37 +634,27 @@ impl Gen<'_> {
             }
             m.push(("append".into(), Node::Seq(a)));
         }
-        if self.c(60) {
-            let md = self.mode();
-            m.push(("mode".into(), md));
-        }
+        self.field(&mut m, 60, "mode", |g| g.mode());
         Node::Map(m)
     }
 
     fn directory(&mut self) -> Node {
         let mut m = Vec::new();
         self.node_common(&mut m);
-        if self.c(60) {
-            let md = self.mode();
-            m.push(("mode".into(), md));
-        }
+        self.field(&mut m, 60, "mode", |g| g.mode());
         Node::Map(m)
     }
 
     fn link(&mut self) -> Node {
         let mut m = Vec::new();
         self.node_common(&mut m);
-        if self.c(85) {
-            let t = self
-                .rng
-                .pick(&["/usr/bin/true", "../x", "/etc/motd", "", "target"])
-                .to_string();
-            m.push(("target".into(), Node::str(&t)));
-        }
-        if self.c(25) {
-            let b = self.bool();
-            m.push(("hard".into(), b));
-        }
+        self.pick_field(
+            &mut m,
+            85,
+            "target",
+            &["/usr/bin/true", "../x", "/etc/motd", "", "target"],
+        );
+        self.field(&mut m, 25, "hard", |g| g.bool());
         Node::Map(m)
     }
 
@@ -659,144 +671,92 @@ impl Gen<'_> {
             };
             m.push(("local".into(), Node::str(&l)));
         }
-        if self.c(60) {
-            let p = self
-                .rng
-                .pick(&["/etc/tree", "/", "/var/x", "rel"])
-                .to_string();
-            m.push(("path".into(), Node::str(&p)));
-        }
-        if self.c(25) {
-            let md = self.mode();
-            m.push(("file_mode".into(), md));
-        }
-        if self.c(25) {
-            let md = self.mode();
-            m.push(("dir_mode".into(), md));
-        }
-        if self.c(15) {
-            let o = self.owner();
-            m.push(("user".into(), o));
-        }
-        if self.c(15) {
-            let o = self.owner();
-            m.push(("group".into(), o));
-        }
+        self.pick_field(&mut m, 60, "path", &["/etc/tree", "/", "/var/x", "rel"]);
+        self.field(&mut m, 25, "file_mode", |g| g.mode());
+        self.field(&mut m, 25, "dir_mode", |g| g.mode());
+        self.field(&mut m, 15, "user", |g| g.owner());
+        self.field(&mut m, 15, "group", |g| g.owner());
         Node::Map(m)
     }
 
     fn partition(&mut self) -> Node {
         let mut m = Vec::new();
-        if self.c(70) {
-            let l = self
-                .rng
-                .pick(&[
-                    "root",
-                    "var",
-                    "boot",
-                    "BIOS-BOOT",
-                    "EFI-SYSTEM",
-                    "data",
-                    "root-1",
-                ])
-                .to_string();
-            m.push(("label".into(), Node::str(&l)));
-        }
-        if self.c(50) {
-            let n = self.int(&[0, 1, 4, 5, 130]);
-            m.push(("number".into(), n));
-        }
-        if self.c(50) {
-            let n = self.int(&[0, 100, 4096, 8192, 10240]);
-            m.push(("size_mib".into(), n));
-        }
-        if self.c(30) {
-            let n = self.int(&[0, 1, 2048]);
-            m.push(("start_mib".into(), n));
-        }
-        if self.c(15) {
-            let g = self
-                .rng
-                .pick(&[
-                    "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-                    "not-a-guid",
-                    "linux",
-                ])
-                .to_string();
-            m.push(("type_guid".into(), Node::str(&g)));
-        }
-        if self.c(10) {
-            m.push((
-                "guid".into(),
-                Node::str("12345678-1234-1234-1234-123456789abc"),
-            ));
-        }
-        if self.c(15) {
-            let b = self.bool();
-            m.push(("wipe_partition_entry".into(), b));
-        }
-        if self.c(15) {
-            let b = self.bool();
-            m.push(("should_exist".into(), b));
-        }
-        if self.target.level >= 2 && self.c(15) {
-            let b = self.bool();
-            m.push(("resize".into(), b));
+        self.pick_field(
+            &mut m,
+            70,
+            "label",
+            &[
+                "root",
+                "var",
+                "boot",
+                "BIOS-BOOT",
+                "EFI-SYSTEM",
+                "data",
+                "root-1",
+            ],
+        );
+        self.field(&mut m, 50, "number", |g| g.int(&[0, 1, 4, 5, 130]));
+        self.field(&mut m, 50, "size_mib", |g| {
+            g.int(&[0, 100, 4096, 8192, 10240])
+        });
+        self.field(&mut m, 30, "start_mib", |g| g.int(&[0, 1, 2048]));
+        self.pick_field(
+            &mut m,
+            15,
+            "type_guid",
+            &[
+                "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+                "not-a-guid",
+                "linux",
+            ],
+        );
+        self.field(&mut m, 10, "guid", |_| {
+            Node::str("12345678-1234-1234-1234-123456789abc")
+        });
+        self.field(&mut m, 15, "wipe_partition_entry", |g| g.bool());
+        self.field(&mut m, 15, "should_exist", |g| g.bool());
+        if self.target.level >= 2 {
+            self.field(&mut m, 15, "resize", |g| g.bool());
         }
         Node::Map(m)
     }
 
     fn filesystem(&mut self) -> Node {
         let mut m = Vec::new();
-        if self.c(90) {
-            m.push(("device".into(), Node::str(self.rng.pick(DEVICES))));
-        }
-        if self.c(80) {
-            let f = self
-                .rng
-                .pick(&["xfs", "ext4", "vfat", "swap", "btrfs", "none", "zfs", ""])
-                .to_string();
-            m.push(("format".into(), Node::str(&f)));
-        }
-        if self.c(60) {
-            let p = self
-                .rng
-                .pick(&["/var", "/var/lib/containers", "/srv", "/etc/x", "rel", "/"])
-                .to_string();
-            m.push(("path".into(), Node::str(&p)));
-        }
-        if self.c(30) {
-            let b = self.bool();
-            m.push(("wipe_filesystem".into(), b));
-        }
-        if self.c(30) {
-            let l = self
-                .rng
-                .pick(&["var", "a-very-long-label-indeed", "boot", ""])
-                .to_string();
-            m.push(("label".into(), Node::str(&l)));
-        }
-        if self.c(10) {
-            m.push((
-                "uuid".into(),
-                Node::str("2c7ed13d-7bd5-4c53-b5d8-9e2c4ee2f8f7"),
-            ));
-        }
-        if self.c(15) {
-            m.push((
-                "options".into(),
-                Node::Seq(vec![Node::str("-m"), Node::str("0")]),
-            ));
-        }
+        self.pick_field(&mut m, 90, "device", DEVICES);
+        self.pick_field(
+            &mut m,
+            80,
+            "format",
+            &["xfs", "ext4", "vfat", "swap", "btrfs", "none", "zfs", ""],
+        );
+        self.pick_field(
+            &mut m,
+            60,
+            "path",
+            &["/var", "/var/lib/containers", "/srv", "/etc/x", "rel", "/"],
+        );
+        self.field(&mut m, 30, "wipe_filesystem", |g| g.bool());
+        self.pick_field(
+            &mut m,
+            30,
+            "label",
+            &["var", "a-very-long-label-indeed", "boot", ""],
+        );
+        self.field(&mut m, 10, "uuid", |_| {
+            Node::str("2c7ed13d-7bd5-4c53-b5d8-9e2c4ee2f8f7")
+        });
+        self.field(&mut m, 15, "options", |_| {
+            Node::Seq(vec![Node::str("-m"), Node::str("0")])
+        });
         if self.target.level >= 1 && self.c(20) {
             m.push((
                 "mount_options".into(),
                 Node::Seq(vec![Node::str(self.rng.pick(&["noatime", "ro", "x-y=z"]))]),
             ));
         }
-        if self.target.level >= 1 && self.c(45) {
-            let b = self.bool();
-            m.push(("with_mount_unit".into(), b));
+        if self.target.level >= 1 {
+            self.field(&mut m, 45, "with_mount_unit", |g| g.bool());
         }
         Node::Map(m)
     }
@@ -809,12 +769,9 @@ impl Gen<'_> {
                     .pick(&["http://tang.example.com", "tang.example.com", ""]),
             ),
         )];
-        if self.c(70) {
-            m.push((
-                "thumbprint".into(),
-                Node::str("REPLACE-THIS-WITH-YOUR-TANG-THUMBPRINT"),
-            ));
-        }
+        self.field(&mut m, 70, "thumbprint", |_| {
+            Node::str("REPLACE-THIS-WITH-YOUR-TANG-THUMBPRINT")
+        });
         if self.target.level >= 5 && self.c(20) {
             m.push((
                 "advertisement".into(),
@@ -826,64 +783,34 @@ impl Gen<'_> {
 
     fn luks(&mut self) -> Node {
         let mut m = Vec::new();
-        if self.c(90) {
-            m.push((
-                "name".into(),
-                Node::str(self.rng.pick(&["data", "root", "x"])),
-            ));
-        }
-        if self.c(85) {
-            m.push(("device".into(), Node::str(self.rng.pick(DEVICES))));
-        }
-        if self.c(25) {
-            let r = self.resource(self.target.level >= 1);
-            m.push(("key_file".into(), r));
-        }
-        if self.c(20) {
-            m.push(("label".into(), Node::str("luks-data")));
-        }
-        if self.c(15) {
-            m.push((
-                "options".into(),
-                Node::Seq(vec![Node::str(
-                    self.rng.pick(&["--cipher", "-c", "--type"]),
-                )]),
-            ));
-        }
-        if self.c(20) {
-            let b = self.bool();
-            m.push(("wipe_volume".into(), b));
-        }
+        self.field(&mut m, 90, "name", |g| {
+            Node::str(g.rng.pick(&["data", "root", "x"]))
+        });
+        self.pick_field(&mut m, 85, "device", DEVICES);
+        self.field(&mut m, 25, "key_file", |g| g.resource(g.target.level >= 1));
+        self.field(&mut m, 20, "label", |_| Node::str("luks-data"));
+        self.field(&mut m, 15, "options", |g| {
+            Node::Seq(vec![Node::str(g.rng.pick(&["--cipher", "-c", "--type"]))])
+        });
+        self.field(&mut m, 20, "wipe_volume", |g| g.bool());
         if self.c(45) {
             let mut cl = Vec::new();
-            if self.c(50) {
-                let b = self.bool();
-                cl.push(("tpm2".into(), b));
-            }
-            if self.c(50) {
-                let t = self.tang();
-                cl.push(("tang".into(), Node::Seq(vec![t])));
-            }
-            if self.c(20) {
-                cl.push(("threshold".into(), self.int(&[1, 2, 3])));
-            }
-            if self.c(10) {
-                cl.push((
-                    "custom".into(),
-                    Node::Map(vec![
-                        (
-                            "pin".into(),
-                            Node::str(self.rng.pick(&["tpm2", "tang", "sss", "x"])),
-                        ),
-                        ("config".into(), Node::str("{}")),
-                    ]),
-                ));
-            }
+            self.field(&mut cl, 50, "tpm2", |g| g.bool());
+            self.field(&mut cl, 50, "tang", |g| Node::Seq(vec![g.tang()]));
+            self.field(&mut cl, 20, "threshold", |g| g.int(&[1, 2, 3]));
+            self.field(&mut cl, 10, "custom", |g| {
+                Node::Map(vec![
+                    (
+                        "pin".into(),
+                        Node::str(g.rng.pick(&["tpm2", "tang", "sss", "x"])),
+                    ),
+                    ("config".into(), Node::str("{}")),
+                ])
+            });
             m.push(("clevis".into(), Node::Map(cl)));
         }
-        if self.target.level >= 5 && self.c(15) {
-            let b = self.bool();
-            m.push(("discard".into(), b));
+        if self.target.level >= 5 {
+            self.field(&mut m, 15, "discard", |g| g.bool());
         }
         if self.target.level >= 5 && self.c(10) {
             m.push((
@@ -905,16 +832,8 @@ impl Gen<'_> {
             let mut disks = Vec::new();
             for _ in 0..1 + self.rng.below(2) {
                 let mut d = vec![("device".into(), Node::str(self.rng.pick(DEVICES)))];
-                if self.c(50) {
-                    let b = self.bool();
-                    d.push(("wipe_table".into(), b));
-                }
-                if self.c(80) {
-                    let parts = (0..1 + self.rng.below(3))
-                        .map(|_| self.partition())
-                        .collect();
-                    d.push(("partitions".into(), Node::Seq(parts)));
-                }
+                self.field(&mut d, 50, "wipe_table", |g| g.bool());
+                self.list_field(&mut d, 80, "partitions", 3, Self::partition);
                 disks.push(Node::Map(d));
             }
             m.push(("disks".into(), Node::Seq(disks)));
@@ -931,31 +850,13 @@ impl Gen<'_> {
                 "devices".into(),
                 Node::Seq(vec![Node::str("/dev/sdb"), Node::str("/dev/sdc")]),
             ));
-            if self.c(30) {
-                r.push(("spares".into(), self.int(&[0, 1, 2])));
-            }
+            self.field(&mut r, 30, "spares", |g| g.int(&[0, 1, 2]));
             m.push(("raid".into(), Node::Seq(vec![Node::Map(r)])));
         }
-        if self.c(30) {
-            let fs = (0..1 + self.rng.below(2))
-                .map(|_| self.filesystem())
-                .collect();
-            m.push(("filesystems".into(), Node::Seq(fs)));
-        }
-        if self.c(65) {
-            let files = (0..1 + self.rng.below(3)).map(|_| self.file()).collect();
-            m.push(("files".into(), Node::Seq(files)));
-        }
-        if self.c(20) {
-            let d = (0..1 + self.rng.below(2))
-                .map(|_| self.directory())
-                .collect();
-            m.push(("directories".into(), Node::Seq(d)));
-        }
-        if self.c(20) {
-            let l = (0..1 + self.rng.below(2)).map(|_| self.link()).collect();
-            m.push(("links".into(), Node::Seq(l)));
-        }
+        self.list_field(&mut m, 30, "filesystems", 2, Self::filesystem);
+        self.list_field(&mut m, 65, "files", 3, Self::file);
+        self.list_field(&mut m, 20, "directories", 2, Self::directory);
+        self.list_field(&mut m, 20, "links", 2, Self::link);
         if lvl >= 2 && self.c(12) {
             let l = (0..1 + self.rng.below(2)).map(|_| self.luks()).collect();
             m.push(("luks".into(), Node::Seq(l)));
@@ -1005,14 +906,8 @@ impl Gen<'_> {
                         .to_string()
                 };
                 let mut u = vec![("name".into(), Node::str(&name))];
-                if self.c(40) {
-                    let b = self.bool();
-                    u.push(("enabled".into(), b));
-                }
-                if self.c(15) {
-                    let b = self.bool();
-                    u.push(("mask".into(), b));
-                }
+                self.field(&mut u, 40, "enabled", |g| g.bool());
+                self.field(&mut u, 15, "mask", |g| g.bool());
                 self.unit_contents(&mut u, lvl >= 5);
                 if self.c(25) {
                     let mut d = vec![(
@@ -1041,10 +936,7 @@ impl Gen<'_> {
                 .to_string();
             let mut q = vec![("name".into(), Node::str(&name))];
             self.unit_contents(&mut q, true);
-            if self.c(30) {
-                let b = self.bool();
-                q.push(("rootful".into(), b));
-            }
+            self.field(&mut q, 30, "rootful", |g| g.bool());
             if self.c(20) {
                 let mut d = vec![("name".into(), Node::str("10-d.conf"))];
                 self.unit_contents(&mut d, true);
@@ -1082,9 +974,7 @@ impl Gen<'_> {
                     Node::Seq(vec![Node::str(&l)]),
                 ));
             }
-            if self.c(25) {
-                u.push(("password_hash".into(), Node::str("$y$j9T$abc")));
-            }
+            self.field(&mut u, 25, "password_hash", |_| Node::str("$y$j9T$abc"));
             for (key, percent) in [
                 ("uid", 10),
                 ("gecos", 10),
@@ -1117,13 +1007,8 @@ impl Gen<'_> {
                 "name".into(),
                 Node::str(self.rng.pick(&["app", "docker", ""])),
             )];
-            if self.c(40) {
-                g.push(("gid".into(), self.int(&[0, 1001])));
-            }
-            if self.c(20) {
-                let b = self.bool();
-                g.push(("system".into(), b));
-            }
+            self.field(&mut g, 40, "gid", |g| g.int(&[0, 1001]));
+            self.field(&mut g, 20, "system", |g| g.bool());
             m.push(("groups".into(), Node::Seq(vec![Node::Map(g)])));
         }
         Node::Map(m)
@@ -1133,26 +1018,14 @@ impl Gen<'_> {
         let mut m = Vec::new();
         if self.c(50) {
             let mut cfg = Vec::new();
-            if self.c(60) {
-                let items = (0..1 + self.rng.below(2))
-                    .map(|_| self.config_resource())
-                    .collect();
-                cfg.push(("merge".into(), Node::Seq(items)));
-            }
-            if self.c(40) {
-                let r = self.config_resource();
-                cfg.push(("replace".into(), r));
-            }
+            self.list_field(&mut cfg, 60, "merge", 2, Self::config_resource);
+            self.field(&mut cfg, 40, "replace", |g| g.config_resource());
             m.push(("config".into(), Node::Map(cfg)));
         }
         if self.c(20) {
             let mut t = Vec::new();
-            if self.c(60) {
-                t.push(("http_response_headers".into(), self.int(&[0, 10, 30])));
-            }
-            if self.c(60) {
-                t.push(("http_total".into(), self.int(&[0, 60])));
-            }
+            self.field(&mut t, 60, "http_response_headers", |g| g.int(&[0, 10, 30]));
+            self.field(&mut t, 60, "http_total", |g| g.int(&[0, 60]));
             m.push(("timeouts".into(), Node::Map(t)));
         }
         if self.c(15) {
@@ -1167,21 +1040,15 @@ impl Gen<'_> {
         }
         if self.target.level >= 1 && self.c(15) {
             let mut p = Vec::new();
-            if self.c(60) {
-                p.push((
-                    "http_proxy".into(),
-                    Node::str(self.rng.pick(&["http://proxy:3128", "bad url"])),
-                ));
-            }
-            if self.c(60) {
-                p.push((
-                    "https_proxy".into(),
-                    Node::str(self.rng.pick(&["https://proxy:3128", "http://p"])),
-                ));
-            }
-            if self.c(30) {
-                p.push(("no_proxy".into(), Node::Seq(vec![Node::str("example.com")])));
-            }
+            self.field(&mut p, 60, "http_proxy", |g| {
+                Node::str(g.rng.pick(&["http://proxy:3128", "bad url"]))
+            });
+            self.field(&mut p, 60, "https_proxy", |g| {
+                Node::str(g.rng.pick(&["https://proxy:3128", "http://p"]))
+            });
+            self.field(&mut p, 30, "no_proxy", |_| {
+                Node::Seq(vec![Node::str("example.com")])
+            });
             m.push(("proxy".into(), Node::Map(p)));
         }
         Node::Map(m)
@@ -1230,20 +1097,11 @@ impl Gen<'_> {
         }
         if self.c(60) {
             let mut l = Vec::new();
-            if self.c(50) {
-                let b = self.bool();
-                l.push(("tpm2".into(), b));
-            }
-            if self.c(40) {
-                let t = self.tang();
-                l.push(("tang".into(), Node::Seq(vec![t])));
-            }
-            if self.c(20) {
-                l.push(("threshold".into(), self.int(&[1, 2])));
-            }
-            if self.target.level >= 5 && self.c(15) {
-                let b = self.bool();
-                l.push(("discard".into(), b));
+            self.field(&mut l, 50, "tpm2", |g| g.bool());
+            self.field(&mut l, 40, "tang", |g| Node::Seq(vec![g.tang()]));
+            self.field(&mut l, 20, "threshold", |g| g.int(&[1, 2]));
+            if self.target.level >= 5 {
+                self.field(&mut l, 15, "discard", |g| g.bool());
             }
             if self.target.level >= 6 && self.c(20) {
                 l.push(("device".into(), Node::str("/dev/dasda")));
@@ -1272,57 +1130,34 @@ impl Gen<'_> {
         let lvl = self.target.level;
         if variant == "openshift" && self.c(85) {
             let mut md = Vec::new();
-            if self.c(90) {
-                md.push(("name".into(), Node::str("99-worker-custom")));
-            }
-            if self.c(90) {
-                md.push((
-                    "labels".into(),
-                    Node::Map(vec![(
-                        "machineconfiguration.openshift.io/role".into(),
-                        Node::str("worker"),
-                    )]),
-                ));
-            }
+            self.field(&mut md, 90, "name", |_| Node::str("99-worker-custom"));
+            self.field(&mut md, 90, "labels", |_| {
+                Node::Map(vec![(
+                    "machineconfiguration.openshift.io/role".into(),
+                    Node::str("worker"),
+                )])
+            });
             top.push(("metadata".into(), Node::Map(md)));
         }
         let _ = version;
-        if self.c(30) {
-            let i = self.ignition();
-            top.push(("ignition".into(), i));
-        }
+        self.field(&mut top, 30, "ignition", |g| g.ignition());
         if (lvl >= 4 || self.bad()) && self.c(15) {
             let mut k = Vec::new();
-            if self.c(70) {
-                k.push((
-                    "should_exist".into(),
-                    Node::Seq(vec![Node::str(self.rng.pick(&[
-                        "quiet",
-                        "console=ttyS0 foo",
-                        "mitigations=auto",
-                    ]))]),
-                ));
-            }
-            if self.c(50) {
-                k.push((
-                    "should_not_exist".into(),
-                    Node::Seq(vec![Node::str(self.rng.pick(&["quiet", "rhgb"]))]),
-                ));
-            }
+            self.field(&mut k, 70, "should_exist", |g| {
+                Node::Seq(vec![Node::str(g.rng.pick(&[
+                    "quiet",
+                    "console=ttyS0 foo",
+                    "mitigations=auto",
+                ]))])
+            });
+            self.field(&mut k, 50, "should_not_exist", |g| {
+                Node::Seq(vec![Node::str(g.rng.pick(&["quiet", "rhgb"]))])
+            });
             top.push(("kernel_arguments".into(), Node::Map(k)));
         }
-        if self.c(35) {
-            let p = self.passwd();
-            top.push(("passwd".into(), p));
-        }
-        if self.c(70) {
-            let s = self.storage();
-            top.push(("storage".into(), s));
-        }
-        if self.c(40) {
-            let s = self.systemd();
-            top.push(("systemd".into(), s));
-        }
+        self.field(&mut top, 35, "passwd", |g| g.passwd());
+        self.field(&mut top, 70, "storage", |g| g.storage());
+        self.field(&mut top, 40, "systemd", |g| g.systemd());
         if (lvl >= 3 || self.bad()) && self.c(20) {
             let b = self.boot_device();
             top.push(("boot_device".into(), b));
@@ -1330,15 +1165,10 @@ impl Gen<'_> {
         if (lvl >= 5 || self.bad()) && self.c(12) {
             let mut users = Vec::new();
             let mut u = Vec::new();
-            if self.c(85) {
-                u.push(("name".into(), Node::str("root")));
-            }
-            if self.c(85) {
-                u.push((
-                    "password_hash".into(),
-                    Node::str("grub.pbkdf2.sha512.10000.AAA"),
-                ));
-            }
+            self.field(&mut u, 85, "name", |_| Node::str("root"));
+            self.field(&mut u, 85, "password_hash", |_| {
+                Node::str("grub.pbkdf2.sha512.10000.AAA")
+            });
             users.push(Node::Map(u));
             top.push((
                 "grub".into(),
@@ -1347,28 +1177,19 @@ impl Gen<'_> {
         }
         if variant == "openshift" && self.c(40) {
             let mut o = Vec::new();
-            if self.c(40) {
-                o.push((
-                    "kernel_arguments".into(),
-                    Node::Seq(vec![Node::str("loglevel=7")]),
-                ));
-            }
-            if self.c(30) {
-                o.push(("extensions".into(), Node::Seq(vec![Node::str("usbguard")])));
-            }
-            if self.c(30) {
-                let b = self.bool();
-                o.push(("fips".into(), b));
-            }
-            if self.c(30) {
-                o.push((
-                    "kernel_type".into(),
-                    Node::str(
-                        self.rng
-                            .pick(&["", "default", "realtime", "64k-pages", "bogus"]),
-                    ),
-                ));
-            }
+            self.field(&mut o, 40, "kernel_arguments", |_| {
+                Node::Seq(vec![Node::str("loglevel=7")])
+            });
+            self.field(&mut o, 30, "extensions", |_| {
+                Node::Seq(vec![Node::str("usbguard")])
+            });
+            self.field(&mut o, 30, "fips", |g| g.bool());
+            self.field(&mut o, 30, "kernel_type", |g| {
+                Node::str(
+                    g.rng
+                        .pick(&["", "default", "realtime", "64k-pages", "bogus"]),
+                )
+            });
             top.push(("openshift".into(), Node::Map(o)));
         }
         if self.c(8) {

@@ -100,15 +100,46 @@ impl std::error::Error for YamlError {}
 /// 1-based; a block map is marked at its first key, a list at its first `-` (or its
 /// bracket), a scalar at its first character, an empty value just after its `:`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let (node, errors) = parse_keys_apart(text)?;
+    if errors.is_empty() {
+        return Ok(node);
+    }
+    let lines = errors
+        .into_iter()
+        .flat_map(|e| {
+            e.duplicates
+                .into_iter()
+                .chain(e.keys.into_iter().map(|(_, l)| l))
+        })
+        .collect();
+    Err(YamlError::Unmarshal { root: false, lines })
+}
+
+/// The key errors of one nested mapping, as yaml.v3 words them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyErrors {
+    /// Where the mapping starts.
+    pub map: Mark,
+    /// Its duplicate keys: yaml.v3 then decodes nothing inside it.
+    pub duplicates: Vec<String>,
+    /// Its keys that are collections, each with the key's place.
+    pub keys: Vec<(Mark, String)>,
+}
+
+/// Like [`parse`], but the key errors of nested mappings come back beside the tree
+/// (in document order) instead of failing: yaml.v3 reports them only for mappings it
+/// decodes, interleaved with type errors, which only the caller's schema knows.
+/// Errors of the top-level mapping still fail (Butane reports those alone).
+pub fn parse_keys_apart(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError> {
     // libyaml (YAML 1.1) also breaks lines at NEL, LINE SEPARATOR and PARAGRAPH
     // SEPARATOR, which can end a block scalar early and shifts the lines it names; the
     // document is checked that way first.
     const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
     if text.contains(BREAKS) {
         parse_text(&text.replace(BREAKS, "\n"))?;
-        let mut node = parse_text(text)?;
+        let (mut node, errors) = parse_text(text)?;
         LibyamlLines::new(text, &BREAKS).remap(&mut node);
-        return Ok(node);
+        return Ok((node, errors));
     }
     parse_text(text)
 }
@@ -175,7 +206,7 @@ impl LibyamlLines {
     }
 }
 
-fn parse_text(text: &str) -> Result<Node, YamlError> {
+fn parse_text(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError> {
     let mut text = Cow::Borrowed(text);
     // libyaml reads a quoted scalar to its closing quote whatever the indentation of
     // its lines, which the parser underneath checks; as leading spaces of a quoted
@@ -251,13 +282,61 @@ impl Frame {
 /// Unmarshal errors of one map: its serial number, and the texts.
 struct MapErrors {
     serial: usize,
-    lines: Vec<String>,
+    map: Mark,
+    duplicates: Vec<String>,
+    keys: Vec<(Mark, String)>,
+}
+
+/// Character positions of a text as byte offsets, without a copy of the text: only the
+/// non-ASCII characters are recorded (a config is mostly ASCII).
+struct CharIndex<'a> {
+    text: &'a str,
+    /// For every non-ASCII character: its character index and its byte offset.
+    wide: Vec<(usize, usize)>,
+}
+
+impl<'a> CharIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let wide = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .enumerate()
+                .filter(|(_, (_, c))| !c.is_ascii())
+                .map(|(index, (offset, _))| (index, offset))
+                .collect()
+        };
+        Self { text, wide }
+    }
+
+    /// The byte offset of the character at `index` (the text's length past its end).
+    fn byte(&self, index: usize) -> usize {
+        let before = self.wide.partition_point(|&(i, _)| i < index);
+        let offset = match before.checked_sub(1).map(|k| self.wide[k]) {
+            None => index,
+            Some((i, offset)) => {
+                let width = self.text[offset..].chars().next().map_or(1, char::len_utf8);
+                offset.saturating_add(width).saturating_add(index - i - 1)
+            }
+        };
+        offset.min(self.text.len())
+    }
+
+    fn get(&self, index: usize) -> Option<char> {
+        self.text[self.byte(index)..].chars().next()
+    }
+
+    /// The characters `start..end` (clamped to the text).
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        let (start, end) = (self.byte(start), self.byte(end));
+        &self.text[start..end.max(start)]
+    }
 }
 
 struct Builder<'a> {
     text: &'a str,
-    /// The text as characters: the parser's positions are character indices.
-    chars: Vec<char>,
+    /// The parser's positions are character indices: this finds them in the text.
+    chars: CharIndex<'a>,
     stack: Vec<Frame>,
     anchors: std::collections::HashMap<usize, Built>,
     next_serial: usize,
@@ -274,7 +353,7 @@ impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Self {
         Self {
             text,
-            chars: text.chars().collect(),
+            chars: CharIndex::new(text),
             stack: Vec::new(),
             anchors: std::collections::HashMap::new(),
             next_serial: 0,
@@ -285,7 +364,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn run(&mut self) -> Result<Node, YamlError> {
+    fn run(&mut self) -> Result<(Node, Vec<KeyErrors>), YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         let mut root = None;
         while let Some(event) = parser.next_event() {
@@ -344,8 +423,11 @@ impl<'a> Builder<'a> {
                 break;
             }
         }
-        self.report_errors()?;
-        Ok(root.unwrap_or_else(|| Node::new(Value::Null, Mark::new(1, 1))))
+        let errors = self.report_errors()?;
+        Ok((
+            root.unwrap_or_else(|| Node::new(Value::Null, Mark::new(1, 1))),
+            errors,
+        ))
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), YamlError> {
@@ -367,10 +449,7 @@ impl<'a> Builder<'a> {
     fn collection_mark(&self, span: Span) -> Mark {
         let end = span.end;
         let opens_flow = end.index() > span.start.index()
-            && matches!(
-                self.chars.get(end.index().wrapping_sub(1)),
-                Some('[') | Some('{')
-            );
+            && matches!(self.chars.get(end.index().wrapping_sub(1)), Some('[' | '{'));
         if opens_flow {
             Mark::new(end.line(), end.col())
         } else {
@@ -403,7 +482,7 @@ impl<'a> Builder<'a> {
             mark = self.block_indicator(span.start).unwrap_or(mark);
         }
         // An empty value is reported just after the `:` that introduced it, like yaml.v3.
-        if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(&':') {
+        if text.is_empty() && span.is_empty() && self.chars.get(span.start.index()) == Some(':') {
             mark.column += 1;
         }
         Built {
@@ -421,19 +500,13 @@ impl<'a> Builder<'a> {
         if matches!(self.chars.get(start), Some('|' | '>' | '&' | '!')) {
             return None;
         }
-        let at = self
-            .chars
-            .get(..start)?
-            .iter()
-            .rposition(|c| matches!(c, '|' | '>'))?;
-        let lines_between = self.chars[at..start].iter().filter(|&&c| c == '\n').count();
-        let line_start = self.chars[..at]
-            .iter()
-            .rposition(|&c| c == '\n')
-            .map_or(0, |newline| newline + 1);
+        let before = self.chars.slice(0, start);
+        let at = before.rfind(['|', '>'])?;
+        let lines_between = memchr::memchr_iter(b'\n', &before.as_bytes()[at..]).count();
+        let line_start = before[..at].rfind('\n').map_or(0, |newline| newline + 1);
         Some(Mark::new(
             content.line().checked_sub(lines_between)?,
-            at - line_start + 1,
+            before[line_start..at].chars().count() + 1,
         ))
     }
 
@@ -455,6 +528,7 @@ impl<'a> Builder<'a> {
         // The copy as a whole is where the alias was written; its inside stays where the
         // anchored original is, which is where a user has to fix it.
         built.node.mark = to_mark(span.start);
+        built.node.alias = true;
         Ok(built)
     }
 
@@ -464,9 +538,8 @@ impl<'a> Builder<'a> {
             let start = error.marker().index().saturating_add(1);
             let name: String = self
                 .chars
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
+                .slice(start, usize::MAX)
+                .chars()
                 .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
                 .collect();
             return YamlError::Decode(format!("unknown anchor '{name}' referenced"));
@@ -486,11 +559,18 @@ impl<'a> Builder<'a> {
     /// scanner errors (what a token cannot be). A parser error on the first line has no
     /// line at all ([`Mark::line`] 0).
     fn as_libyaml_reports(&mut self, problem: Mark, message: String) -> YamlError {
+        if let Some((message, context)) = self.leading_tab(problem) {
+            return YamlError::Syntax {
+                mark: context,
+                message,
+            };
+        }
         let quoted = message.starts_with("invalid trailing content after");
         let (message, parser_error, context) = match message.as_str() {
             "did not find expected key" | "did not find expected '-' indicator" => {
                 (message.clone(), true, self.open_block(problem.column))
             }
+            _ if quoted && let Some(found) = self.after_quoted(problem) => found,
             _ if quoted => match self.stack.last() {
                 Some(Frame::Seq { mark, .. }) => (
                     "did not find expected '-' indicator".to_owned(),
@@ -518,12 +598,12 @@ impl<'a> Builder<'a> {
                 false,
                 None,
             ),
-            // The context is the key, which a simple key allows on one line only: the
-            // line before the one where its `:` was missed.
+            // The context is the key, which a simple key allows on one line only: where
+            // the plain scalar that ran on to the line before started.
             "could not find expected ':'" => (
                 message.clone(),
                 false,
-                Some(Mark::new(problem.line.saturating_sub(1).max(1), 1)),
+                Some(Mark::new(self.simple_key_line(problem.line), 1)),
             ),
             "invalid indentation in quoted scalar" => match self.quoted_scalar(problem) {
                 Some((start, None)) => (
@@ -576,6 +656,188 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// libyaml's finding for a tab in the leading whitespace of a line up to
+    /// `problem`'s, in block context: the message, and the line yaml.v3 names (its
+    /// context's, or the tab's when that is on the first line).
+    ///
+    /// After a plain scalar that ends the line before, a tab left of the enclosing
+    /// block's indentation "violates indentation" (context: the scalar), further right it
+    /// continues the scalar, so a `:` there is a "mapping value not allowed"; in a block
+    /// scalar, a tab left of its content's indentation is where "an indentation space is
+    /// expected" (context: the `|`/`>`); anywhere else a tab "cannot start any token".
+    fn leading_tab(&self, problem: Mark) -> Option<(String, Mark)> {
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        // The parser underneath can stop at the end of the line before the tab.
+        let last = (problem.line + 1).min(lines.len());
+        let (index, spaces) = (0..last).find_map(|i| {
+            let line = lines[i];
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            (line.as_bytes().get(spaces) == Some(&b'\t')).then_some((i, spaces))
+        })?;
+        let tab_line = index + 1;
+        // A quoted scalar reads tabs as blanks, and flow collections allow them.
+        if self
+            .quoted_scalar(Mark::new(tab_line, spaces + 1))
+            .is_some_and(|(start, _)| start.line < tab_line)
+        {
+            return None;
+        }
+        let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+        let blank = |l: &str| l.trim().is_empty();
+        let cannot_start = || {
+            Some((
+                "found character that cannot start any token".to_owned(),
+                Mark::new(tab_line, spaces + 1),
+            ))
+        };
+        // A block scalar above: a line ending in `|` or `>` less indented than everything
+        // between it and the tab (its content, indented at least as its first line).
+        let mut least = usize::MAX;
+        for j in (0..index).rev() {
+            let line = lines[j];
+            if blank(line) || indent(line) >= least {
+                continue;
+            }
+            if block_header(line) {
+                if least == usize::MAX || spaces < least {
+                    return Some((
+                        "found a tab character where an indentation space is expected".to_owned(),
+                        Mark::new(if j > 0 { j + 1 } else { tab_line }, 1),
+                    ));
+                }
+                return None;
+            }
+            least = indent(line);
+            if least == 0 {
+                break;
+            }
+        }
+        let Some(above) = (0..index).rev().find(|&j| !blank(lines[j])) else {
+            return cannot_start();
+        };
+        let Some(block_indent) = plain_scalar_line(lines[above]) else {
+            return cannot_start();
+        };
+        if spaces <= block_indent {
+            return Some((
+                "found a tab character that violates indentation".to_owned(),
+                Mark::new(if above > 0 { above + 1 } else { tab_line }, 1),
+            ));
+        }
+        // Further right the tab continues the scalar, which a `:` cannot follow.
+        let rest = lines[index].trim_start();
+        if rest.contains(": ") || rest.ends_with(':') {
+            return Some((
+                "mapping values are not allowed in this context".to_owned(),
+                Mark::new(tab_line, 1),
+            ));
+        }
+        None
+    }
+
+    /// How libyaml reads the content after a closed quoted scalar at `problem`: another
+    /// quoted scalar that never closes is an "unexpected end of stream" (its context:
+    /// where it opens); a plain scalar runs on over lines indented past the enclosing
+    /// block and, when it reaches a `:` that starts a value, a "mapping value is not
+    /// allowed" there, as it cannot be a key. `None` when the parser gets the scalar and
+    /// finds no key instead.
+    fn after_quoted(&self, problem: Mark) -> Option<(String, bool, Option<Mark>)> {
+        let lines: Vec<Vec<char>> = self.text.split('\n').map(|l| l.chars().collect()).collect();
+        let (mut line, mut column) = (problem.line.checked_sub(1)?, problem.column.checked_sub(1)?);
+        let first = *lines.get(line)?.get(column)?;
+        if matches!(first, '"' | '\'') {
+            let rest = lines[line][column + 1..]
+                .iter()
+                .chain(std::iter::once(&'\n'))
+                .chain(
+                    lines[line + 1..]
+                        .iter()
+                        .flat_map(|l| l.iter().chain(std::iter::once(&'\n'))),
+                );
+            let mut escaped = false;
+            let mut closes = false;
+            for &c in rest {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && first == '"' {
+                    escaped = true;
+                } else if c == first {
+                    closes = true;
+                    break;
+                }
+            }
+            return (!closes).then(|| {
+                (
+                    "found unexpected end of stream".to_owned(),
+                    false,
+                    Some(problem),
+                )
+            });
+        }
+        // Only a plain scalar runs on; other tokens reach the parser.
+        if matches!(
+            first,
+            ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`'
+        ) {
+            return None;
+        }
+        let indent = self.stack.last()?.mark().column;
+        loop {
+            let chars = &lines[line];
+            while column < chars.len() {
+                let c = chars[column];
+                let next = chars.get(column + 1).copied();
+                if c == ':' && next.is_none_or(|n| n == ' ' || n == '\t' || n == '\r') {
+                    return Some((
+                        "mapping values are not allowed in this context".to_owned(),
+                        false,
+                        Some(Mark::new(line + 1, column + 1)),
+                    ));
+                }
+                if matches!(c, ' ' | '\t') && next == Some('#') {
+                    return None;
+                }
+                column += 1;
+            }
+            line += 1;
+            while lines.get(line)?.iter().all(|c| c.is_whitespace()) {
+                line += 1;
+            }
+            let chars = &lines[line];
+            column = chars.iter().take_while(|&&c| c == ' ').count();
+            if column < indent || chars.get(column) == Some(&'#') {
+                return None;
+            }
+        }
+    }
+
+    /// The line where the would-be key that ran on to the line before `line` started:
+    /// the top of the run of lines above without a `key:` (which would have ended it),
+    /// none more indented than the line below it (a scalar's later lines are indented
+    /// past its first).
+    fn simple_key_line(&self, line: usize) -> usize {
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        let indent = |text: &str| text.len() - text.trim_start_matches(' ').len();
+        let mut start = line.saturating_sub(1).max(1);
+        for l in (1..start.min(lines.len())).rev() {
+            let text = lines[l - 1].trim();
+            if text.is_empty() {
+                continue;
+            }
+            if text.starts_with('#')
+                || text.contains(": ")
+                || text.ends_with(':')
+                || lines
+                    .get(start - 1)
+                    .is_some_and(|s| indent(lines[l - 1]) > indent(s))
+            {
+                break;
+            }
+            start = l;
+        }
+        start
+    }
+
     /// The innermost open block collection a token in `column` could continue.
     fn open_block(&self, column: usize) -> Option<Mark> {
         self.stack
@@ -592,7 +854,7 @@ impl<'a> Builder<'a> {
         let (mut line, mut column) = (1, 1);
         let mut open: Option<(char, Mark)> = None;
         let mut previous = '\n';
-        let mut chars = self.chars.iter().copied().peekable();
+        let mut chars = self.text.chars().peekable();
         while let Some(c) = chars.next() {
             if line > problem.line && open.is_none() {
                 return None;
@@ -641,11 +903,7 @@ impl<'a> Builder<'a> {
     fn alias_name(&self, span: Span) -> String {
         let start = span.start.index().saturating_add(1);
         let end = span.end.index().max(start);
-        self.chars
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .collect()
+        self.chars.slice(start, end).to_owned()
     }
 
     /// Hands a complete node to its parent, or makes it the root.
@@ -661,8 +919,11 @@ impl<'a> Builder<'a> {
             } else {
                 "!!map"
             };
-            let line = built.node.mark.line;
-            self.key_error(format!("line {line}: cannot unmarshal {tag} into string"));
+            let mark = built.node.mark;
+            self.key_error(
+                mark,
+                format!("line {}: cannot unmarshal {tag} into string", mark.line),
+            );
         }
         match self.stack.last_mut() {
             None => {
@@ -709,17 +970,23 @@ impl<'a> Builder<'a> {
     }
 
     /// Records an unmarshal error of the innermost open map.
-    fn key_error(&mut self, line: String) {
-        let serial = self.stack.iter().rev().find_map(|frame| match frame {
-            Frame::Map { serial, .. } => Some(*serial),
-            Frame::Seq { .. } => None,
-        });
-        let serial = serial.unwrap_or(0);
+    fn key_error(&mut self, at: Mark, line: String) {
+        let (serial, map) = self
+            .stack
+            .iter()
+            .rev()
+            .find_map(|frame| match frame {
+                Frame::Map { serial, mark, .. } => Some((*serial, *mark)),
+                Frame::Seq { .. } => None,
+            })
+            .unwrap_or((0, Mark::new(1, 1)));
         match self.errors.iter_mut().find(|e| e.serial == serial) {
-            Some(errors) => errors.lines.push(line),
+            Some(errors) => errors.keys.push((at, line)),
             None => self.errors.push(MapErrors {
                 serial,
-                lines: vec![line],
+                map,
+                duplicates: Vec::new(),
+                keys: vec![(at, line)],
             }),
         }
     }
@@ -759,17 +1026,15 @@ impl<'a> Builder<'a> {
                 }
                 let duplicates = duplicate_lines(&entries);
                 if !duplicates.is_empty() {
+                    // yaml.v3 lists duplicates before decoding keys (key-type errors of
+                    // this map, found first here, come after them).
                     match self.errors.iter_mut().find(|e| e.serial == serial) {
-                        // Key-type errors of this map were found first; yaml.v3 lists
-                        // duplicates before decoding keys, so they go in front.
-                        Some(errors) => {
-                            let mut lines = duplicates;
-                            lines.append(&mut errors.lines);
-                            errors.lines = lines;
-                        }
+                        Some(errors) => errors.duplicates = duplicates,
                         None => self.errors.push(MapErrors {
                             serial,
-                            lines: duplicates,
+                            map: mark,
+                            duplicates,
+                            keys: Vec::new(),
                         }),
                     }
                 }
@@ -835,21 +1100,29 @@ impl<'a> Builder<'a> {
 
     /// Fails with the collected unmarshal errors, in yaml.v3's order; errors of the
     /// top-level map alone if it has any (Butane stops after reading that map).
-    fn report_errors(&mut self) -> Result<(), YamlError> {
-        if self.errors.is_empty() {
-            return Ok(());
-        }
+    /// Fails for key errors of the top-level mapping; returns the others in document
+    /// order.
+    fn report_errors(&mut self) -> Result<Vec<KeyErrors>, YamlError> {
         self.errors.sort_by_key(|e| e.serial);
-        let root = self.root_map.is_some() && self.errors[0].serial == self.root_map.unwrap_or(0);
-        let lines = if root {
-            std::mem::take(&mut self.errors[0].lines)
-        } else {
-            self.errors
-                .iter_mut()
-                .flat_map(|e| std::mem::take(&mut e.lines))
-                .collect()
-        };
-        Err(YamlError::Unmarshal { root, lines })
+        let root =
+            self.root_map.is_some() && self.errors.first().map(|e| e.serial) == self.root_map;
+        if root {
+            let errors = self.errors.swap_remove(0);
+            let lines = errors
+                .duplicates
+                .into_iter()
+                .chain(errors.keys.into_iter().map(|(_, l)| l))
+                .collect();
+            return Err(YamlError::Unmarshal { root, lines });
+        }
+        Ok(std::mem::take(&mut self.errors)
+            .into_iter()
+            .map(|e| KeyErrors {
+                map: e.map,
+                duplicates: e.duplicates,
+                keys: e.keys,
+            })
+            .collect())
     }
 }
 
@@ -890,8 +1163,9 @@ fn node_size(node: &Node) -> usize {
     count
 }
 
-/// A string quoted like Go's `%#v`/`strconv.Quote`, as yaml.v3 prints keys.
-fn go_quote(text: &str) -> String {
+/// A string quoted like Go's `%#v`/`strconv.Quote`, as yaml.v3 prints keys (and Go
+/// messages quote values).
+pub fn go_quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -914,6 +1188,43 @@ fn go_quote(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Whether a line ends in a block scalar's `|` or `>` (with its indicators).
+fn block_header(line: &str) -> bool {
+    let code = line.split(" #").next().unwrap_or(line).trim_end();
+    let head = code.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+    head.ends_with(" |") || head.ends_with(" >") || matches!(head.trim(), "|" | ">")
+}
+
+/// When a line ends in a plain scalar (no comment after it), the 0-based column of the
+/// block collection it is in: its key's, or its `-`'s.
+fn plain_scalar_line(line: &str) -> Option<usize> {
+    if line.contains(" #") || line.contains("\t#") {
+        return None;
+    }
+    let body = line.trim_end();
+    let mut column = line.len() - line.trim_start_matches(' ').len();
+    let mut rest = &body[column..];
+    let mut dash = None;
+    while let Some(after) = rest.strip_prefix("- ") {
+        dash = Some(column);
+        let trimmed = after.trim_start_matches(' ');
+        column += rest.len() - trimmed.len();
+        rest = trimmed;
+    }
+    let value = match (rest.find(": "), dash) {
+        (Some(colon), _) => rest[colon + 2..].trim_start(),
+        (None, Some(dash)) => {
+            column = dash;
+            rest
+        }
+        (None, None) => return None,
+    };
+    let plain = !value.is_empty()
+        && !value.ends_with(':')
+        && !value.starts_with(['"', '\'', '[', '{', '|', '>', '&', '!', '*', '#']);
+    plain.then_some(column)
 }
 
 fn to_mark(marker: Marker) -> Mark {

@@ -243,6 +243,97 @@ fn syntax_errors_use_libyaml_wording() {
             4,
             "did not find expected key",
         ),
+        // After a closed quoted scalar, libyaml reads on: a plain scalar over the lines
+        // indented past its block up to a `:`, or another quote to the end (cases 6239,
+        // 6488, 125…).
+        (
+            "variant: a\nstorage: \"open\n  files:\n    - path: \"/etc/a b\"\n      overwrite: off\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "variant: a\nstorage:\n  merge: \"open\n    - inline: \"\"\nx: 1\n",
+            4,
+            "found unexpected end of stream",
+        ),
+        (
+            "a: 1\nb:\n  c: \"x\" y\n     z: 1\n",
+            4,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a: 1\nb: \"open\n  c:\n    - d: \"{\\\"e\\\": 1}\"\nf: 1\n",
+            3,
+            "did not find expected key",
+        ),
+        (
+            "a: 1\nb:\n  c: \"x\" y # c\n     z: 1\n",
+            2,
+            "did not find expected key",
+        ),
+        (
+            "a: 1\nb:\n  c: \"x\n   y\": 1\n",
+            4,
+            "mapping values are not allowed in this context",
+        ),
+        // A would-be key is named where it starts (cases 10506, 11989, 2965).
+        (
+            "a:\n  k:\n    - empty\nstorage:'\n  raid:\n    - x\n",
+            4,
+            "could not find expected ':'",
+        ),
+        (
+            "a:\n  - d: /dev/x\n    options:'\n      - \"-m\"\n      - \"0\"\n    w: false\n",
+            3,
+            "could not find expected ':'",
+        ),
+        // A tab in the indentation, as libyaml tells it apart (cases 1232, 10410,
+        // 10397, 13488 of the differential test, minimised).
+        (
+            "variant: fcos\n\tversion: 1.0.0\n",
+            2,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420\n    \tuser:\n",
+            4,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - /a\n  \tuser:\n",
+            3,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420\n     \tuser: 1\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a: 1\nb:\n  - c: /a\n    m: 420 # c\n    \tuser:\n",
+            5,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: 1\nb:\n  - c: \"/a\"\n  \tuser:\n",
+            4,
+            "found character that cannot start any token",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n    abc\n\tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n    abc\n  \tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
+        (
+            "a: 1\nb:\n  c: |\n\n  \tuser:\n",
+            3,
+            "found a tab character where an indentation space is expected",
+        ),
     ];
     assert_eq!(
         error("a: 1\n- b\n").to_string(),

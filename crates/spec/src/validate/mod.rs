@@ -18,7 +18,7 @@ use ferro_document::{Path, Report};
 use crate::{Config, Version};
 
 pub use paths::clean as clean_path;
-pub use resources::url_error;
+pub use resources::{url_error, url_scheme};
 
 /// Every validation rule of Ignition spec `version` applied to `config`.
 ///
@@ -68,7 +68,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
         storage::check_luks(luks, version, &at.key("luks").index(index), &mut report);
     }
     for (index, raid) in storage.raid.iter().enumerate() {
-        storage::check_raid(raid, &at.key("raid").index(index), &mut report);
+        storage::check_raid(raid, version, &at.key("raid").index(index), &mut report);
     }
 
     units::check_systemd(&config.systemd, &root.key("systemd"), &mut report);

@@ -108,6 +108,12 @@ fn valid_authority(authority: &str) -> bool {
     port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit())) && valid_escapes(host)
 }
 
+/// The scheme Go's `url.Parse` finds in `text`, lower-cased (empty when there is none),
+/// or `None` when it fails to parse: the reference's MachineConfig checks look at it.
+pub fn url_scheme(text: &str) -> Option<String> {
+    parse_url(text).map(|url| url.scheme)
+}
+
 /// Ignition's URL check: parseable, one of the fetchable schemes, and scheme-specific
 /// rules. Returns the message of the first problem.
 pub fn url_error(text: &str) -> Option<String> {
@@ -208,20 +214,20 @@ pub fn check_resource(resource: &Resource, version: Version, at: &Path, report: 
     }
     if let Some(hash) = &resource.verification.hash {
         let at = at.key("verification").key("hash");
-        if let Some(message) = hash_error(hash) {
+        if let Some(message) = hash_error(hash, version) {
             report.error(at, message);
         }
     }
 }
 
-/// `sha512-<128 hex>` or `sha256-<64 hex>`.
-fn hash_error(hash: &str) -> Option<&'static str> {
+/// `sha512-<128 hex>` or (from 3.1.0) `sha256-<64 hex>`.
+fn hash_error(hash: &str, version: Version) -> Option<&'static str> {
     let Some((function, sum)) = hash.split_once('-') else {
         return Some("malformed hash specifier");
     };
     let size = match function {
         "sha512" => 128,
-        "sha256" => 64,
+        "sha256" if version >= Version::V3_1 => 64,
         _ => return Some("unrecognized hash function"),
     };
     (sum.len() != size).then_some("incorrect size for hash sum")

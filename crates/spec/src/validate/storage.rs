@@ -111,7 +111,8 @@ fn guid_ok(guid: &str) -> bool {
 }
 
 fn check_partition(partition: &Partition, at: &Path, report: &mut Report) {
-    let others = non_empty(&partition.type_guid)
+    let others = partition.label.is_some()
+        || non_empty(&partition.type_guid)
         || non_empty(&partition.guid)
         || partition.start_mib.is_some()
         || partition.size_mib.is_some();
@@ -293,9 +294,11 @@ fn check_tang(tang: &Tang, at: &Path, report: &mut Report) {
 }
 
 /// A RAID array: level, spares and members.
-pub fn check_raid(raid: &Raid, at: &Path, report: &mut Report) {
+pub fn check_raid(raid: &Raid, version: Version, at: &Path, report: &mut Report) {
     let spares = raid.spares.is_some_and(|s| s != 0);
     let level_error = match raid.level.as_deref().filter(|l| !l.is_empty()) {
+        // Before 3.3.0 the level is a plain string: an empty one is just unknown.
+        None if version < Version::V3_3 => Some("unrecognized raid level"),
         None => Some("raid level is required"),
         Some("linear" | "raid0" | "0" | "stripe") if spares => {
             Some("spares unsupported for linear and raid0 arrays")
@@ -311,6 +314,12 @@ pub fn check_raid(raid: &Raid, at: &Path, report: &mut Report) {
     }
     if raid.devices.is_empty() {
         report.error(at.key("devices"), "raid devices required");
+    }
+    // Then each member, an Ignition `Device`.
+    for (index, device) in raid.devices.iter().enumerate() {
+        if let Some(message) = path_error(device) {
+            report.error(at.key("devices").index(index), message);
+        }
     }
 }
 
@@ -624,7 +633,7 @@ mod tests {
         };
         let check = |r: &Raid| {
             let mut report = Report::new();
-            check_raid(r, &Path::parse("r"), &mut report);
+            check_raid(r, Version::V3_4, &Path::parse("r"), &mut report);
             lines(&report)
         };
         assert_eq!(
