@@ -52,6 +52,9 @@ pub enum Command {
     Compose(crate::args_vm::ComposeCommand),
     /// Coordinate a fleet's reboots (FleetLock server for Zincati) and inspect it.
     Fleet(crate::args_fleet::FleetArgs),
+    /// Install ferrocore to a disk, customise live ISOs, like `coreos-installer`.
+    #[command(subcommand)]
+    Installer(crate::args_installer::InstallerCommand),
 }
 
 /// `ferro butane`: flag-compatible with Butane.
@@ -204,6 +207,12 @@ pub struct IgnitionRunArgs {
     /// Log to standard output instead of standard error.
     #[arg(long)]
     pub log_to_stdout: bool,
+    /// Also append each log line to FILE, prefixed with its syslog priority (`<6>`),
+    /// as `systemd-cat` reads it: the initramfs has no journal, so its boot scripts
+    /// keep the stages' log in `/run` and a unit of the booted system replays it into
+    /// the journal with the identifier `ignition`.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// Write SSH keys into `~/.ssh/authorized_keys.d/ignition` (true, Fedora CoreOS's
     /// way) or into `~/.ssh/authorized_keys` (false).
     #[arg(

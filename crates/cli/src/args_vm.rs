@@ -68,6 +68,9 @@ pub struct VmRunArgs {
     /// Return once the guest's SSH server answers (progress shown on a terminal).
     #[arg(long, conflicts_with = "foreground")]
     pub wait_ssh: bool,
+    /// The firmware: BIOS (SeaBIOS) or UEFI (Debian's OVMF, Secure Boot off).
+    #[arg(long, value_enum, default_value_t = FirmwareArg::Bios)]
+    pub firmware: FirmwareArg,
     /// With --wait-ssh: give up after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub wait_timeout: u64,
@@ -82,6 +85,15 @@ pub enum AccelArg {
     Kvm,
     /// Software emulation.
     Tcg,
+}
+
+/// `--firmware`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FirmwareArg {
+    /// Legacy BIOS boot from the MBR.
+    Bios,
+    /// UEFI boot from the EFI system partition.
+    Uefi,
 }
 
 /// `ferro vm ssh`.

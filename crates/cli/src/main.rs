@@ -5,6 +5,7 @@ mod admin;
 mod args;
 mod args_admin;
 mod args_fleet;
+mod args_installer;
 mod args_ostree;
 mod args_vm;
 mod butane;
@@ -14,6 +15,7 @@ mod exit;
 mod fleet;
 mod host;
 mod ignition;
+mod installer;
 mod ostree;
 mod ostree_delta;
 mod ostree_remote;
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::run(args, &printer),
         Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),
+        Command::Installer(command) => installer::run(command, &printer),
     };
     exit::finish_styled(result, &printer, style)
 }

@@ -63,6 +63,32 @@ pub enum Console {
     Stdio,
 }
 
+/// The firmware a VM boots with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// QEMU's default SeaBIOS: the disk's MBR boot code (GRUB's BIOS core image).
+    #[default]
+    Bios,
+    /// UEFI from Debian's `ovmf` (Secure Boot off): the ESP's removable-media path.
+    Uefi,
+}
+
+/// Debian's OVMF (package `ovmf`): the firmware code, read-only and shared, and the
+/// template of the variable store each UEFI VM gets a copy of.
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// See [`OVMF_CODE`].
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// The flash devices of a UEFI VM: OVMF's code and this VM's own variable store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UefiFlash {
+    /// The firmware code (read-only).
+    pub code: PathBuf,
+    /// The VM's writable copy of the variable store.
+    pub vars: PathBuf,
+}
+
 /// Everything the command line of one VM depends on.
 #[derive(Debug, Clone)]
 pub struct MachineSpec {
@@ -88,6 +114,8 @@ pub struct MachineSpec {
     pub pidfile: PathBuf,
     /// Detach from the terminal once the VM is set up.
     pub daemonize: bool,
+    /// UEFI flash; `None` boots with the BIOS.
+    pub uefi: Option<UefiFlash>,
 }
 
 /// Escapes a value for a QEMU option list: every `,` doubled.
@@ -122,6 +150,20 @@ impl MachineSpec {
         push(&["-cpu", self.accel.qemu_cpu()]);
         let (memory, cpus) = (self.memory_mb.to_string(), self.cpus.to_string());
         push(&["-m", &memory, "-smp", &cpus]);
+        if let Some(flash) = &self.uefi {
+            args.push("-drive".into());
+            args.push(opt_path(
+                "if=pflash,format=raw,unit=0,readonly=on,file=",
+                &flash.code,
+                "",
+            ));
+            args.push("-drive".into());
+            args.push(opt_path(
+                "if=pflash,format=raw,unit=1,file=",
+                &flash.vars,
+                "",
+            ));
+        }
 
         args.push("-drive".into());
         args.push(opt_path("file=", &self.disk, ",if=virtio,format=qcow2"));
@@ -184,6 +226,7 @@ mod tests {
             qmp_socket: "/state/a,b/qmp.sock".into(),
             pidfile: "/state/a,b/qemu.pid".into(),
             daemonize: true,
+            uefi: None,
         }
     }
 
@@ -272,6 +315,29 @@ mod tests {
         assert_eq!(values(&args, "-serial"), ["mon:stdio"]);
         assert!(!args.contains(&"-daemonize".to_string()));
         assert!(values(&args, "-fw_cfg").is_empty());
+    }
+
+    #[test]
+    fn uefi_boots_ovmf_with_the_vms_own_variable_store() {
+        let mut spec = spec();
+        assert_eq!(
+            values(&strings(&spec), "-drive").len(),
+            1,
+            "BIOS: the disk only"
+        );
+        spec.uefi = Some(UefiFlash {
+            code: OVMF_CODE.into(),
+            vars: "/state/a,b/OVMF_VARS.fd".into(),
+        });
+        let args = strings(&spec);
+        assert_eq!(
+            values(&args, "-drive"),
+            [
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+                "if=pflash,format=raw,unit=1,file=/state/a,,b/OVMF_VARS.fd",
+                "file=/state/a,,b/disk.qcow2,if=virtio,format=qcow2",
+            ]
+        );
     }
 
     #[test]
