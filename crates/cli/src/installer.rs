@@ -14,9 +14,9 @@ use crate::args_installer::{
 };
 use crate::printer::Printer;
 
-/// Where the live system keeps the disk image it installs (`ferro compose image
-/// --format iso` puts it there).
-pub const LIVE_IMAGE: &str = "/run/ferro/live/disk.raw";
+/// The disk image a live ISO carries, where the live initramfs mounts the ISO
+/// (`ferro_installer::live`).
+pub const LIVE_IMAGE: &str = "/run/ferro/live/media/images/disk.raw";
 
 /// Runs one `ferro installer` command.
 pub fn run(command: InstallerCommand, printer: &Printer) -> anyhow::Result<ExitStatus> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferro_vm::accel::Accel;
-use ferro_vm::qemu::{Console, Firmware};
+use ferro_vm::qemu::{Console, DirectBoot, Firmware};
 use ferro_vm::vm::{self, RunOptions, Stopped};
 use ferro_vm::{ssh, state};
 
@@ -31,7 +31,13 @@ fn run_vm(root: &Path, args: VmRunArgs, printer: &Printer) -> anyhow::Result<Exi
     let options = RunOptions {
         name: args.name,
         image: args.image,
-        ignition: Some(args.ignition),
+        ignition: args.ignition,
+        cdrom: args.cdrom,
+        direct_boot: args.kernel.map(|kernel| DirectBoot {
+            kernel,
+            initrd: args.initrd.unwrap_or_default(),
+            append: args.append,
+        }),
         memory_mb: args.memory,
         cpus: args.cpus,
         publish: args.publish,

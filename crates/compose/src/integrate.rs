@@ -68,6 +68,11 @@ const ASSETS: &[Asset] = &[
         "initramfs-tools/scripts/local-bottom/ferro-ignition"
     ),
     asset!(
+        "usr/share/initramfs-tools/scripts/ferrolive",
+        0o644,
+        "initramfs-tools/scripts/ferrolive"
+    ),
+    asset!(
         "etc/initramfs-tools/conf.d/ferrocore.conf",
         0o644,
         "config/initramfs.conf"
@@ -118,6 +123,16 @@ const ASSETS: &[Asset] = &[
         "systemd/ferro-growfs.service"
     ),
     asset!("usr/libexec/ferrocore/growfs", 0o755, "libexec/growfs"),
+    asset!(
+        "usr/lib/systemd/system/ferro-installer.service",
+        0o644,
+        "systemd/ferro-installer.service"
+    ),
+    asset!(
+        "usr/libexec/ferrocore/live-install",
+        0o755,
+        "libexec/live-install"
+    ),
     asset!(
         "usr/libexec/ferrocore/console-issue",
         0o755,
@@ -190,6 +205,7 @@ const ENABLE: &[&str] = &[
     "ferro-finalize-staged.path",
     "ferro-ignition-journal.service",
     "ferro-growfs.service",
+    "ferro-installer.service",
 ];
 
 /// Units the packages enable that the tree does not start at boot: podman's API

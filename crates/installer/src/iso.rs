@@ -495,6 +495,25 @@ pub mod cpio {
         }
     }
 
+    /// The header of one newc entry with a `size`-byte file (padded to 4 bytes);
+    /// fails for files newc cannot describe (4 GiB or more).
+    pub fn header_bytes(name: &str, mode: u32, size: u64, ino: u32) -> Result<Vec<u8>, String> {
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|&s| s <= u32::MAX as usize)
+            .ok_or("too large for a newc cpio archive (4 GiB or more)")?;
+        let mut out = Vec::new();
+        header(&mut out, name, mode, size, ino);
+        Ok(out)
+    }
+
+    /// The archive's trailer entry.
+    pub fn trailer() -> Vec<u8> {
+        let mut out = Vec::new();
+        header(&mut out, TRAILER, 0, 0, 0);
+        out
+    }
+
     /// An uncompressed newc archive holding `name` (a regular file, mode 0644).
     pub fn archive(name: &str, contents: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -1,8 +1,9 @@
-//! coreos-installer's jobs for ferrocore: [`install`] writes the OS's raw disk image
+//! coreos-installer's jobs for ferrocore, and the live media it runs from: [`install`] writes the OS's raw disk image
 //! to a disk with the user's Ignition config (verified first, zero blocks skipped,
 //! data partitions kept on request), and [`iso`] customises a live ISO — its embedded
 //! Ignition config and kernel arguments — without rebuilding it, in the layout
-//! coreos-installer uses.
+//! coreos-installer uses. [`live`] builds those media: a hybrid live ISO carrying
+//! the disk image, and PXE kernel, initramfs and root image.
 //!
 //! [`device`] decides whether a target may be written (a mounted, held or
 //! loop-attached target is refused), [`verify`] checks SHA-256 files and Ed25519
@@ -16,5 +17,6 @@
 pub mod device;
 pub mod install;
 pub mod iso;
+pub mod live;
 pub mod partitions;
 pub mod verify;

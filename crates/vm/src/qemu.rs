@@ -89,6 +89,17 @@ pub struct UefiFlash {
     pub vars: PathBuf,
 }
 
+/// A kernel booted directly by QEMU, as a PXE server would hand it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectBoot {
+    /// The kernel.
+    pub kernel: PathBuf,
+    /// The initramfs.
+    pub initrd: PathBuf,
+    /// The kernel command line.
+    pub append: String,
+}
+
 /// Everything the command line of one VM depends on.
 #[derive(Debug, Clone)]
 pub struct MachineSpec {
@@ -116,6 +127,10 @@ pub struct MachineSpec {
     pub daemonize: bool,
     /// UEFI flash; `None` boots with the BIOS.
     pub uefi: Option<UefiFlash>,
+    /// An ISO in the CD drive, booted first once.
+    pub cdrom: Option<PathBuf>,
+    /// A kernel booted directly.
+    pub direct_boot: Option<DirectBoot>,
 }
 
 /// Escapes a value for a QEMU option list: every `,` doubled.
@@ -167,6 +182,16 @@ impl MachineSpec {
 
         args.push("-drive".into());
         args.push(opt_path("file=", &self.disk, ",if=virtio,format=qcow2"));
+        if let Some(iso) = &self.cdrom {
+            args.push("-drive".into());
+            args.push(opt_path("file=", iso, ",media=cdrom,if=ide,readonly=on"));
+            args.extend(["-boot".into(), "once=d".into()]);
+        }
+        if let Some(boot) = &self.direct_boot {
+            args.extend(["-kernel".into(), boot.kernel.clone().into_os_string()]);
+            args.extend(["-initrd".into(), boot.initrd.clone().into_os_string()]);
+            args.extend(["-append".into(), boot.append.clone().into()]);
+        }
         if let Some(config) = &self.ignition {
             args.push("-fw_cfg".into());
             args.push(opt_path(
@@ -227,6 +252,8 @@ mod tests {
             pidfile: "/state/a,b/qemu.pid".into(),
             daemonize: true,
             uefi: None,
+            cdrom: None,
+            direct_boot: None,
         }
     }
 
@@ -338,6 +365,25 @@ mod tests {
                 "file=/state/a,,b/disk.qcow2,if=virtio,format=qcow2",
             ]
         );
+    }
+
+    #[test]
+    fn live_media_boot_from_cd_once_or_directly() {
+        let mut spec = spec();
+        spec.cdrom = Some("/m,x/live.iso".into());
+        spec.direct_boot = Some(DirectBoot {
+            kernel: "/p/kernel".into(),
+            initrd: "/p/initramfs.img".into(),
+            append: "boot=ferrolive ferro.live=1".into(),
+        });
+        let args = strings(&spec);
+        assert!(
+            values(&args, "-drive").contains(&"file=/m,,x/live.iso,media=cdrom,if=ide,readonly=on")
+        );
+        assert_eq!(values(&args, "-boot"), ["once=d"]);
+        assert_eq!(values(&args, "-kernel"), ["/p/kernel"]);
+        assert_eq!(values(&args, "-initrd"), ["/p/initramfs.img"]);
+        assert_eq!(values(&args, "-append"), ["boot=ferrolive ferro.live=1"]);
     }
 
     #[test]

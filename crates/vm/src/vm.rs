@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::accel::{self, Accel};
 use crate::programs::QEMU_SYSTEM;
-use crate::qemu::{Console, Firmware, MachineSpec, OVMF_CODE, OVMF_VARS, PortForward, UefiFlash};
+use crate::qemu::{
+    Console, DirectBoot, Firmware, MachineSpec, OVMF_CODE, OVMF_VARS, PortForward, UefiFlash,
+};
 use crate::state::{self, VmDir, VmRecord};
 use crate::{overlay, qmp, ssh};
 
@@ -108,6 +110,10 @@ pub struct RunOptions {
     pub foreground: bool,
     /// BIOS or UEFI.
     pub firmware: Firmware,
+    /// A live ISO in the CD drive, booted first once.
+    pub cdrom: Option<PathBuf>,
+    /// A kernel booted directly (PXE-like).
+    pub direct_boot: Option<DirectBoot>,
 }
 
 /// A VM that `run` started.
@@ -194,8 +200,18 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
         }
     };
     let foreground = options.foreground || options.console == Some(Console::Stdio);
+    let absolute = |p: &Path| std::path::absolute(p).at("resolve", p);
     let spec = MachineSpec {
         uefi,
+        cdrom: options.cdrom.as_deref().map(absolute).transpose()?,
+        direct_boot: match &options.direct_boot {
+            Some(boot) => Some(DirectBoot {
+                kernel: absolute(&boot.kernel)?,
+                initrd: absolute(&boot.initrd)?,
+                append: boot.append.clone(),
+            }),
+            None => None,
+        },
         accel,
         memory_mb: options.memory_mb,
         cpus: options.cpus,
