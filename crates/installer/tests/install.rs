@@ -354,3 +354,47 @@ fn installs_onto_a_block_device_and_refuses_a_mounted_one() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_failure_after_writing_wipes_the_table_unless_preserved() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path());
+    let config = dir.path().join("config.ign");
+    fs::write(&config, CONFIG).unwrap();
+
+    // Deleting an argument the image's entries lack fails once the image is written.
+    let target = disk(dir.path(), "disk.img");
+    let mut o = options(&target, &image, &config);
+    o.delete_kargs = vec!["absent".into()];
+    let err = install(&o, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, InstallError::Failed { .. }), "{err}");
+    assert!(err.to_string().contains("'absent' is not present"), "{err}");
+    assert!(
+        err.to_string().contains("kept partitions were put back"),
+        "{err}"
+    );
+    let table = partitions::read(&target).unwrap();
+    let names: Vec<(u32, &str)> = table.iter().map(|p| (p.number, p.name.as_str())).collect();
+    assert_eq!(names, [(5, "data")], "only the kept partition is left");
+    let bytes = fs::read(&target).unwrap();
+    assert_eq!(
+        &bytes[(80 * MIB) as usize..(80 * MIB) as usize + 6],
+        b"MARKER"
+    );
+    drop(bytes);
+
+    let target = disk(dir.path(), "disk2.img");
+    o.device = target.clone();
+    o.preserve_on_error = true;
+    let err = install(&o, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, InstallError::Kargs(_)), "{err}");
+    let table = partitions::read(&target).unwrap();
+    assert!(
+        table.iter().any(|p| p.name == "boot"),
+        "left as written: {table:?}"
+    );
+}
