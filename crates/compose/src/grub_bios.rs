@@ -71,6 +71,31 @@ pub(crate) fn early_config() -> String {
     )
 }
 
+/// Makes GRUB's core image for `format` (`i386-pc`, `x86_64-efi`) from
+/// `platform_dir` as `modules/name`, with [`early_config`] and `core_modules` built in
+/// and `/grub` (on the partition the early config finds) as its prefix.
+pub(crate) fn make_core(
+    platform_dir: &Path,
+    modules: &Path,
+    format: &str,
+    name: &str,
+    core_modules: &[&str],
+) -> Result<std::path::PathBuf, Error> {
+    let early = modules.join("load.cfg");
+    fs::write(&early, early_config()).at("write", &early)?;
+    let image = modules.join(name);
+    Command::new("grub-mkimage")
+        .args(["-O", format, "-d"])
+        .arg(platform_dir)
+        .args(["-p", "/grub", "-c"])
+        .arg(&early)
+        .arg("-o")
+        .arg(&image)
+        .args(core_modules)
+        .run_get_output()?;
+    Ok(image)
+}
+
 /// Copies GRUB's modules and lists of `platform_dir` (e.g. `/usr/lib/grub/i386-pc`)
 /// into `boot/grub/<its name>`, where the core image loads them from; returns that
 /// directory.
@@ -99,16 +124,7 @@ pub fn install(disk: &Path, boot: &Path) -> Result<(), Error> {
     let source = Path::new(GRUB_PC_DIR);
     let modules = copy_modules(source, boot)?;
 
-    let early = modules.join("load.cfg");
-    fs::write(&early, early_config()).at("write", &early)?;
-    let core_path = modules.join("core.img");
-    Command::new("grub-mkimage")
-        .args(["-O", "i386-pc", "-d", GRUB_PC_DIR, "-p", "/grub", "-c"])
-        .arg(&early)
-        .arg("-o")
-        .arg(&core_path)
-        .args(CORE_MODULES)
-        .run_get_output()?;
+    let core_path = make_core(source, &modules, "i386-pc", "core.img", &CORE_MODULES)?;
 
     let boot_path = source.join("boot.img");
     let mut boot_img = vec![0; SECTOR as usize];

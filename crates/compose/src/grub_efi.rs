@@ -11,13 +11,12 @@
 //! Boot must be off); Debian's signed GRUB looks for its config on the ESP under
 //! `EFI/debian`, a different layout.
 
-use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
+use ferro_sys::{CommandError, CommandRunExt, IoError};
 
-use crate::grub_bios::{copy_modules, early_config};
+use crate::grub_bios::{copy_modules, make_core};
 
 /// Where Debian's `grub-efi-amd64-bin` keeps the x86_64-efi images and modules.
 pub const GRUB_EFI_DIR: &str = "/usr/lib/grub/x86_64-efi";
@@ -38,6 +37,9 @@ pub enum Error {
     /// GRUB's files could not be read or written.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// Making the image (shared with the BIOS core image).
+    #[error(transparent)]
+    Image(#[from] crate::grub_bios::Error),
     /// Debian's EFI GRUB is not installed.
     #[error(
         "{GRUB_EFI_DIR} is missing: install Debian's grub-efi-amd64-bin to build UEFI-bootable images"
@@ -53,16 +55,7 @@ pub fn install(esp: &Path, boot: &Path) -> Result<(), Error> {
         return Err(Error::Missing);
     }
     let modules = copy_modules(source, boot)?;
-    let early = modules.join("load.cfg");
-    fs::write(&early, early_config()).at("write", &early)?;
-    let image = modules.join("core.efi");
-    Command::new("grub-mkimage")
-        .args(["-O", "x86_64-efi", "-d", GRUB_EFI_DIR, "-p", "/grub", "-c"])
-        .arg(&early)
-        .arg("-o")
-        .arg(&image)
-        .args(CORE_MODULES)
-        .run_get_output()?;
+    let image = make_core(source, &modules, "x86_64-efi", "core.efi", &CORE_MODULES)?;
     copy_to_fat(esp, &image, BOOT_PATH)
 }
 

@@ -201,57 +201,49 @@ pub enum InstallError {
     },
 }
 
-/// Fetches `url` into memory; `None` on 404 when `optional`.
-fn fetch(url: &str, optional: bool) -> Result<Option<Vec<u8>>, InstallError> {
+/// `GET url`: the response body's reader when the status is 200, `None` on 404 when
+/// `optional`.
+fn get(url: &str, optional: bool) -> Result<Option<impl Read>, InstallError> {
     let agent = ureq::Agent::new_with_config(
         ferro_sys::http::agent_config(concat!("ferro-installer/", env!("CARGO_PKG_VERSION")))
             .build(),
     );
-    let failed = |why: String| InstallError::Download {
+    let response = agent.get(url).call().map_err(|e| download_error(url, e))?;
+    match response.status().as_u16() {
+        200 => Ok(Some(response.into_body().into_reader())),
+        404 if optional => Ok(None),
+        status => Err(download_error(url, format!("HTTP status {status}"))),
+    }
+}
+
+fn download_error(url: &str, why: impl ToString) -> InstallError {
+    InstallError::Download {
         url: url.to_owned(),
-        why,
-    };
-    let mut response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
-    let status = response.status().as_u16();
-    if optional && status == 404 {
+        why: why.to_string(),
+    }
+}
+
+/// Fetches `url` into memory; `None` on 404 when `optional`.
+fn fetch(url: &str, optional: bool) -> Result<Option<Vec<u8>>, InstallError> {
+    let Some(mut reader) = get(url, optional)? else {
         return Ok(None);
-    }
-    if status != 200 {
-        return Err(failed(format!("HTTP status {status}")));
-    }
+    };
     let mut body = Vec::new();
-    response
-        .body_mut()
-        .as_reader()
+    reader
         .read_to_end(&mut body)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| download_error(url, e))?;
     Ok(Some(body))
 }
 
 /// Downloads `url` into a temporary file.
 fn download(url: &str) -> Result<tempfile::NamedTempFile, InstallError> {
-    let agent = ureq::Agent::new_with_config(
-        ferro_sys::http::agent_config(concat!("ferro-installer/", env!("CARGO_PKG_VERSION")))
-            .build(),
-    );
-    let failed = |why: String| InstallError::Download {
-        url: url.to_owned(),
-        why,
-    };
-    let mut response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
-    if response.status().as_u16() != 200 {
-        return Err(failed(format!(
-            "HTTP status {}",
-            response.status().as_u16()
-        )));
-    }
+    let mut reader = get(url, false)?.ok_or_else(|| download_error(url, "not found"))?;
     let dir = std::env::temp_dir();
     let mut file = tempfile::Builder::new()
         .prefix("ferro-installer-")
         .tempfile_in(&dir)
         .at("create a temporary file in", &dir)?;
-    std::io::copy(&mut response.body_mut().as_reader(), file.as_file_mut())
-        .map_err(|e| failed(e.to_string()))?;
+    std::io::copy(&mut reader, file.as_file_mut()).map_err(|e| download_error(url, e))?;
     Ok(file)
 }
 
