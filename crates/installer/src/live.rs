@@ -42,8 +42,19 @@ pub const KARGS_AREA_LEN: u64 = 1024;
 /// The name of the squashfs in `rootfs.img`.
 pub const ROOTFS_SQUASHFS: &str = "rootfs.squashfs";
 /// What `ignition.img` holds at build time, so that its place in the ISO can be
-/// found; zeroed afterwards.
-const IGNITION_MARKER: &[u8] = b"ferrocore: Ignition embed area (zeroed once located)\n";
+/// found; zeroed afterwards. Made unique per build: a fixed text would also be found
+/// in the `ferro` binary inside the ISO's own images.
+fn ignition_marker() -> Vec<u8> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "ferrocore embed area {nanos:x}.{:x} (zeroed once located)\n",
+        std::process::id()
+    )
+    .into_bytes()
+}
 
 /// The live medium to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,7 +317,8 @@ fn write_cpio_file(archive: &Path, name: &str, file: &Path) -> Result<(), LiveEr
 fn make_iso(work: &Path, kargs: &str, output: &Path) -> Result<(), LiveError> {
     let tree = work.join("iso");
     let images = tree.join("images");
-    let mut embed = IGNITION_MARKER.to_vec();
+    let marker = ignition_marker();
+    let mut embed = marker.clone();
     embed.resize(IGNITION_AREA_LEN as usize, 0);
     fs::write(images.join("ignition.img"), &embed).at("write", &images)?;
     let area = iso::karg_area_bytes(kargs, KARGS_AREA_LEN)?;
@@ -352,7 +364,11 @@ fn make_iso(work: &Path, kargs: &str, output: &Path) -> Result<(), LiveError> {
         .write(true)
         .open(partial.path())
         .at("open", partial.path())?;
-    let ignition = find_all(&mut file, partial.path(), IGNITION_MARKER)?;
+    // Files start at ISO 9660 sectors.
+    let ignition: Vec<u64> = find_all(&mut file, partial.path(), &marker)?
+        .into_iter()
+        .filter(|o| o % 2048 == 0)
+        .collect();
     let [ignition_offset] = ignition[..] else {
         return Err(LiveError::Layout(format!(
             "the Ignition embed area was found {} times in the ISO",
@@ -360,7 +376,7 @@ fn make_iso(work: &Path, kargs: &str, output: &Path) -> Result<(), LiveError> {
         )));
     };
     file.seek(SeekFrom::Start(ignition_offset))
-        .and_then(|_| file.write_all(&vec![0; IGNITION_MARKER.len()]))
+        .and_then(|_| file.write_all(&vec![0; marker.len()]))
         .at("write", partial.path())?;
     let mut live_area = b"/images/vmlinuz ".to_vec();
     live_area.extend_from_slice(&area);
@@ -372,7 +388,10 @@ fn make_iso(work: &Path, kargs: &str, output: &Path) -> Result<(), LiveError> {
         ));
     };
     let config_offset = config_offset + b"/images/vmlinuz ".len() as u64;
-    let Some(&default_offset) = copies.iter().find(|&&o| o != config_offset) else {
+    let Some(&default_offset) = copies
+        .iter()
+        .find(|&&o| o != config_offset && o % 2048 == 0)
+    else {
         return Err(LiveError::Layout(
             "the default kernel arguments are not in the ISO".into(),
         ));
