@@ -152,19 +152,25 @@ fn options(device: &Path, image: &Path, config: &Path) -> InstallOptions {
 
 const CONFIG: &str = r#"{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core"}]}}"#;
 
-/// The installed disk's boot partition files: (config, entry).
-fn boot_files(disk: &Path) -> (Option<String>, String) {
+/// The installed disk's boot partition files: (config, entry, copied network files).
+fn boot_files(disk: &Path) -> (Option<String>, String, Vec<String>) {
     let device = LoopDevice::attach(disk, 2).unwrap();
     let mnt = tempfile::tempdir().unwrap();
     let mount = Mount::new(&device.partition(2), mnt.path(), "ext4").unwrap();
     let config = fs::read_to_string(mnt.path().join("ignition/config.ign")).ok();
     let entry =
         fs::read_to_string(mnt.path().join("loader/entries/ostree-1-ferrocore.conf")).unwrap();
+    let network: Vec<String> = fs::read_dir(mnt.path().join("ferro-firstboot-network"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
     let menu = fs::read_to_string(mnt.path().join("loader/grub.cfg")).unwrap();
     assert!(menu.contains("ignition.platform.id=metal"), "{menu}");
     mount.unmount().unwrap();
     device.detach().unwrap();
-    (config, entry)
+    (config, entry, network)
 }
 
 #[test]
@@ -201,7 +207,12 @@ fn installs_with_config_kargs_and_kept_partition() {
         plan.plan
     );
 
-    let report = install(&options(&target, &image, &config), &mut |_| {}).unwrap();
+    let network = dir.path().join("network");
+    fs::create_dir_all(&network).unwrap();
+    fs::write(network.join("10-static.network"), "[Match]\nName=en*\n").unwrap();
+    let mut o = options(&target, &image, &config);
+    o.copy_network = Some(network);
+    let report = install(&o, &mut |_| {}).unwrap();
     assert!(
         report.written < report.image_size,
         "zero blocks skipped: {report:?}"
@@ -222,8 +233,9 @@ fn installs_with_config_kargs_and_kept_partition() {
     assert!(bytes[root + 4096..root + 8192].iter().all(|&b| b == 0xab));
     drop(bytes);
 
-    let (installed, entry) = boot_files(&target);
+    let (installed, entry, network) = boot_files(&target);
     assert_eq!(installed.as_deref(), Some(CONFIG));
+    assert_eq!(network, ["10-static.network"], "--copy-network");
     let options_line = entry.lines().find(|l| l.starts_with("options ")).unwrap();
     assert_eq!(
         options_line,
@@ -336,7 +348,8 @@ fn installs_onto_a_block_device_and_refuses_a_mounted_one() {
     o.save_partlabels = vec![];
     install(&o, &mut |_| {}).unwrap();
     drop(device);
-    let (installed, _) = boot_files(&backing);
+    let (installed, _, network) = boot_files(&backing);
+    assert!(network.is_empty());
     assert_eq!(installed.as_deref(), Some(CONFIG));
 
     // Now mount the boot partition of the installed disk and try again.
