@@ -32,6 +32,8 @@ use crate::verify::{self, VerifyError};
 
 /// The GPT name (and filesystem label) of the boot partition in ferrocore images.
 pub const BOOT_LABEL: &str = "boot";
+/// The GPT name of the EFI system partition in ferrocore images.
+pub const ESP_LABEL: &str = "EFI-SYSTEM";
 /// Where the config goes on the boot partition.
 pub const IGNITION_PATH: &str = "ignition/config.ign";
 /// Where `--copy-network` puts the network configuration on the boot partition; the
@@ -179,8 +181,15 @@ pub enum InstallError {
     #[error("--verify-key was given but there is no signature {0}")]
     NoSignature(String),
     /// The image is not a ferrocore disk image.
-    #[error("{0}: no partition named 'boot' in the image's GPT; is it a ferrocore raw disk image?")]
+    #[error(
+        "{0}: no partition named 'boot' in the image's GPT; is it a ferrocore raw disk image? Nothing was written"
+    )]
     NoBoot(PathBuf),
+    /// The image cannot boot on UEFI machines.
+    #[error(
+        "{0}: no EFI system partition ('{ESP_LABEL}') in the image's GPT, so it cannot boot on UEFI machines; build it with `ferro compose image` of this version. Nothing was written"
+    )]
+    NoEsp(PathBuf),
     /// A kernel argument edit does not apply.
     #[error("kernel arguments: {0}")]
     Kargs(String),
@@ -384,6 +393,14 @@ pub fn install(
     }
     let image = verified_image(options, &mut plan, progress)?;
     check_size(&target, image.size)?;
+    // The image's own table: what the boot needs is there before anything is written.
+    let layout = partitions::read(&image.path)?;
+    if !layout.iter().any(|p| p.name == BOOT_LABEL) {
+        return Err(InstallError::NoBoot(image.path.clone()));
+    }
+    if !layout.iter().any(|p| p.name == ESP_LABEL) {
+        return Err(InstallError::NoEsp(image.path.clone()));
+    }
     let table = partitions::read(&target.path)?;
     let kept = partitions::select(&table, &options.save_partlabels, &options.save_partindexes)?;
     for p in &kept {

@@ -45,23 +45,29 @@ fn can_run() -> bool {
     why.is_none()
 }
 
-/// A 40 MiB image: BIOS-BOOT, `boot` (ext4, 16 MiB, one BLS entry), `root` (some
-/// bytes), with its `.sha256` beside it.
-fn image(dir: &Path) -> PathBuf {
+/// A 40 MiB image laid out as ferrocore's: BIOS-BOOT, EFI-SYSTEM (1 MiB, left
+/// empty), `boot` (ext4, 16 MiB, one BLS entry), `root` (some bytes), with its
+/// `.sha256` beside it; without the ESP when `esp` is false.
+fn image_with(dir: &Path, esp: bool) -> PathBuf {
     let path = dir.join("image.raw");
     fs::File::create(&path).unwrap().set_len(40 * MIB).unwrap();
+    let esp_name = format!(
+        "--change-name=2:{}",
+        if esp { "EFI-SYSTEM" } else { "spare" }
+    );
     Command::new("sgdisk")
         .args([
             "--new=1:2048:+1M",
             "--typecode=1:EF02",
             "--change-name=1:BIOS-BOOT",
         ])
+        .args(["--new=2:4096:+1M", "--typecode=2:EF00", &esp_name])
         .args([
-            "--new=2:4096:+16M",
-            "--typecode=2:8300",
-            "--change-name=2:boot",
+            "--new=3:6144:+16M",
+            "--typecode=3:8300",
+            "--change-name=3:boot",
         ])
-        .args(["--new=3:0:0", "--typecode=3:8300", "--change-name=3:root"])
+        .args(["--new=4:0:0", "--typecode=4:8300", "--change-name=4:root"])
         .arg(&path)
         .run_get_output()
         .unwrap();
@@ -84,7 +90,7 @@ fn image(dir: &Path) -> PathBuf {
             "-L",
             "boot",
             "-E",
-            &format!("offset={}", 4096 * 512),
+            &format!("offset={}", 6144 * 512),
             "-d",
         ])
         .arg(&content)
@@ -94,12 +100,18 @@ fn image(dir: &Path) -> PathBuf {
         .unwrap();
     // Recognisable root bytes, and zeros around them the writer skips.
     let mut bytes = fs::read(&path).unwrap();
-    let root = (4096 + 16 * 2048) * 512;
-    bytes[root + 4096..root + 8192].fill(0xab);
+    bytes[ROOT + 4096..ROOT + 8192].fill(0xab);
     fs::write(&path, &bytes).unwrap();
     write_checksum(&path);
     path
 }
+
+fn image(dir: &Path) -> PathBuf {
+    image_with(dir, true)
+}
+
+/// Where the test image's root partition starts, in bytes.
+const ROOT: usize = (6144 + 16 * 2048) * 512;
 
 fn write_checksum(image: &Path) {
     let digest = ferro_installer::verify::sha256_file(image, &mut |_| {}).unwrap();
@@ -154,9 +166,9 @@ const CONFIG: &str = r#"{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"nam
 
 /// The installed disk's boot partition files: (config, entry, copied network files).
 fn boot_files(disk: &Path) -> (Option<String>, String, Vec<String>) {
-    let device = LoopDevice::attach(disk, 2).unwrap();
+    let device = LoopDevice::attach(disk, 3).unwrap();
     let mnt = tempfile::tempdir().unwrap();
-    let mount = Mount::new(&device.partition(2), mnt.path(), "ext4").unwrap();
+    let mount = Mount::new(&device.partition(3), mnt.path(), "ext4").unwrap();
     let config = fs::read_to_string(mnt.path().join("ignition/config.ign")).ok();
     let entry =
         fs::read_to_string(mnt.path().join("loader/entries/ostree-1-ferrocore.conf")).unwrap();
@@ -222,15 +234,20 @@ fn installs_with_config_kargs_and_kept_partition() {
     let names: Vec<(u32, &str)> = table.iter().map(|p| (p.number, p.name.as_str())).collect();
     assert_eq!(
         names,
-        [(1, "BIOS-BOOT"), (2, "boot"), (3, "root"), (5, "data")]
+        [
+            (1, "BIOS-BOOT"),
+            (2, "EFI-SYSTEM"),
+            (3, "boot"),
+            (4, "root"),
+            (5, "data")
+        ]
     );
     let bytes = fs::read(&target).unwrap();
     assert_eq!(
         &bytes[(80 * MIB) as usize..(80 * MIB) as usize + 6],
         b"MARKER"
     );
-    let root = (4096 + 16 * 2048) * 512;
-    assert!(bytes[root + 4096..root + 8192].iter().all(|&b| b == 0xab));
+    assert!(bytes[ROOT + 4096..ROOT + 8192].iter().all(|&b| b == 0xab));
     drop(bytes);
 
     let (installed, entry, network) = boot_files(&target);
@@ -324,6 +341,15 @@ fn refusals_leave_the_disk_untouched() {
         plan.plan
     );
 
+    // An image without an ESP (it could not boot on UEFI).
+    let no_esp_dir = dir.path().join("no-esp");
+    fs::create_dir_all(&no_esp_dir).unwrap();
+    let no_esp = image_with(&no_esp_dir, false);
+    let err = install(&options(&target, &no_esp, &config), &mut |_| {}).unwrap_err();
+    assert!(matches!(err, InstallError::NoEsp(_)), "{err}");
+    assert!(err.to_string().contains("Nothing was written"), "{err}");
+    untouched("no ESP");
+
     // In use: a loop device on the file; then the loop device with a mounted partition.
     let attached = LoopDevice::attach(&target, 0).unwrap();
     let err = install(&options(&target, &image, &config), &mut |_| {}).unwrap_err();
@@ -353,9 +379,9 @@ fn installs_onto_a_block_device_and_refuses_a_mounted_one() {
     assert_eq!(installed.as_deref(), Some(CONFIG));
 
     // Now mount the boot partition of the installed disk and try again.
-    let device = LoopDevice::attach(&backing, 2).unwrap();
+    let device = LoopDevice::attach(&backing, 3).unwrap();
     let mnt = tempfile::tempdir().unwrap();
-    let mount = Mount::new(&device.partition(2), mnt.path(), "ext4").unwrap();
+    let mount = Mount::new(&device.partition(3), mnt.path(), "ext4").unwrap();
     let table = fs::read(&backing).unwrap()[..MIB as usize].to_vec();
     let err = install(&options(device.path(), &image, &config), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("is mounted on"), "{err}");
