@@ -162,6 +162,15 @@ fn options(device: &Path, image: &Path, config: &Path) -> InstallOptions {
     }
 }
 
+/// A scratch directory with the image and the config [`CONFIG`] in it.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path());
+    let config = dir.path().join("config.ign");
+    fs::write(&config, CONFIG).unwrap();
+    (dir, image, config)
+}
+
 const CONFIG: &str = r#"{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core"}]}}"#;
 
 /// The installed disk's boot partition files: (config, entry, copied network files).
@@ -191,10 +200,7 @@ fn installs_with_config_kargs_and_kept_partition() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path());
-    let config = dir.path().join("config.ign");
-    fs::write(&config, CONFIG).unwrap();
+    let (dir, image, config) = setup();
     let target = disk(dir.path(), "disk.img");
 
     let mut dry = options(&target, &image, &config);
@@ -266,10 +272,7 @@ fn refusals_leave_the_disk_untouched() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path());
-    let config = dir.path().join("config.ign");
-    fs::write(&config, CONFIG).unwrap();
+    let (dir, image, config) = setup();
     let target = disk(dir.path(), "disk.img");
     let pristine = fs::read(&target).unwrap();
     let untouched = |what: &str| {
@@ -364,10 +367,7 @@ fn installs_onto_a_block_device_and_refuses_a_mounted_one() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path());
-    let config = dir.path().join("config.ign");
-    fs::write(&config, CONFIG).unwrap();
+    let (dir, image, config) = setup();
     let backing = disk(dir.path(), "disk.img");
     let device = LoopDevice::attach(&backing, 0).unwrap();
     let mut o = options(device.path(), &image, &config);
@@ -400,10 +400,7 @@ fn a_failure_after_writing_wipes_the_table_unless_preserved() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path());
-    let config = dir.path().join("config.ign");
-    fs::write(&config, CONFIG).unwrap();
+    let (dir, image, config) = setup();
 
     // Deleting an argument the image's entries lack fails once the image is written.
     let target = disk(dir.path(), "disk.img");
