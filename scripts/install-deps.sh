@@ -8,7 +8,11 @@
 #   test suite, run with ferro in ostree's place (scripts/ostree-upstream.sh); nginx
 #   serves archive repositories over HTTP;
 # - sgdisk and mkfs.{ext4,xfs,vfat} are what the Ignition disks stage and
-#   `ferro compose image` run; grub-pc-bin is the BIOS GRUB images boot with;
+#   `ferro compose image` run; grub-pc-bin and grub-efi-amd64-bin are the BIOS and
+#   UEFI GRUBs images boot with, mtools fills the EFI system partition without
+#   mounting it, and ovmf is the UEFI firmware the UEFI VM test boots with; sfdisk
+#   (fdisk) is what `ferro installer` reads and edits partition tables with;
+#   xorriso (through grub-mkrescue) and squashfs-tools make the live ISO and PXE media;
 # - debootstrap is what `ferro compose tree` installs Debian with;
 # - qemu-system-x86 boots the VMs; the backports qemu-utils preinstalled on some
 #   machines breaks bookworm's qemu-system, so both come from bookworm;
@@ -27,12 +31,15 @@ have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 if have ignition-validate && have sgdisk && have mkfs.ext4 && have mkfs.xfs && have mkfs.vfat \
     && have ostree && have nginx && have qemu-system-x86_64 && have debootstrap && have ssh && have curl \
     && have apt-ftparchive && have etcd && have chromium && have chromedriver && [ -e /usr/lib/grub/i386-pc/boot.img ] \
+    && [ -e /usr/lib/grub/x86_64-efi/kernel.img ] && have mcopy && have sfdisk && have xorriso && have mksquashfs && [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] \
     && [ -d /usr/libexec/installed-tests/libostree ]; then
     exit 0
 fi
 apt-get update -qq
 apt-get install -y -qq apt-utils ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
     || echo "ignition, disk tools, GRUB, ostree(-tests), nginx, ssh or curl not installed; tests needing them will be skipped" >&2
+apt-get install -y -qq --no-install-recommends grub-efi-amd64-bin mtools ovmf fdisk xorriso squashfs-tools >/dev/null \
+    || echo "grub-efi-amd64-bin, mtools, ovmf, fdisk, xorriso or squashfs-tools not installed; images, live media and UEFI tests cannot be made" >&2
 QV=$(apt-cache policy qemu-system-x86 2>/dev/null | awk '/Candidate:/{print $2}' || true)
 apt-get install -y -qq --no-install-recommends --allow-downgrades qemu-system-x86 "qemu-utils=$QV" debootstrap >/dev/null \
     || echo "qemu-system-x86 or debootstrap not installed; VM tests will be skipped" >&2

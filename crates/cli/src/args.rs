@@ -118,6 +118,9 @@ pub enum Command {
     Fleet(crate::args_fleet::FleetArgs),
     /// The node's update agent (like Zincati): run it, or show and steer a running one.
     Agent(crate::args_agent::AgentArgs),
+    /// Install ferrocore to a disk, customise live ISOs, like `coreos-installer`.
+    #[command(subcommand)]
+    Installer(crate::args_installer::InstallerCommand),
 }
 
 /// `ferro butane`: flag-compatible with Butane.
@@ -270,6 +273,12 @@ pub struct IgnitionRunArgs {
     /// Log to standard output instead of standard error.
     #[arg(long)]
     pub log_to_stdout: bool,
+    /// Also append each log line to FILE, prefixed with its syslog priority (`<6>`),
+    /// as `systemd-cat` reads it: the initramfs has no journal, so its boot scripts
+    /// keep the stages' log in `/run` and a unit of the booted system replays it into
+    /// the journal with the identifier `ignition`.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// Write SSH keys into `~/.ssh/authorized_keys.d/ignition` (true, Fedora CoreOS's
     /// way) or into `~/.ssh/authorized_keys` (false).
     #[arg(

@@ -39,7 +39,19 @@ pub struct VmRunArgs {
     pub image: PathBuf,
     /// The Ignition config, passed as fw_cfg `opt/com.coreos/config`.
     #[arg(long, value_name = "CONFIG")]
-    pub ignition: PathBuf,
+    pub ignition: Option<PathBuf>,
+    /// A live ISO in the CD drive, booted once (the disk boots after a reboot).
+    #[arg(long, value_name = "ISO")]
+    pub cdrom: Option<PathBuf>,
+    /// Boot this kernel directly (PXE-like), with --initrd and --append.
+    #[arg(long, value_name = "FILE", requires = "initrd")]
+    pub kernel: Option<PathBuf>,
+    /// With --kernel: the initramfs.
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<PathBuf>,
+    /// With --kernel: the kernel command line.
+    #[arg(long, value_name = "ARGS", requires = "kernel", default_value = "")]
+    pub append: String,
     /// The VM's name; a stopped VM of that name is replaced.
     #[arg(long, default_value = "ferro")]
     pub name: String,
@@ -68,6 +80,9 @@ pub struct VmRunArgs {
     /// Return once the guest's SSH server answers (progress shown on a terminal).
     #[arg(long, conflicts_with = "foreground")]
     pub wait_ssh: bool,
+    /// The firmware: BIOS (SeaBIOS) or UEFI (Debian's OVMF, Secure Boot off).
+    #[arg(long, value_enum, default_value_t = FirmwareArg::Bios)]
+    pub firmware: FirmwareArg,
     /// With --wait-ssh: give up after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub wait_timeout: u64,
@@ -82,6 +97,15 @@ pub enum AccelArg {
     Kvm,
     /// Software emulation.
     Tcg,
+}
+
+/// `--firmware`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FirmwareArg {
+    /// Legacy BIOS boot from the MBR.
+    Bios,
+    /// UEFI boot from the EFI system partition.
+    Uefi,
 }
 
 /// `ferro vm ssh`.
@@ -145,6 +169,10 @@ pub struct ComposeImageArgs {
     /// A kernel argument added to the defaults (repeatable).
     #[arg(long = "karg", value_name = "KARG")]
     pub kargs: Vec<String>,
+    /// With --format iso or pxe: a kernel argument added to the live system's
+    /// defaults (repeatable).
+    #[arg(long = "live-karg", value_name = "KARG")]
+    pub live_kargs: Vec<String>,
     /// The remote machines update from (`ferro upgrade`), as Fedora CoreOS images
     /// come with `fedora`: configured in the image's repository (no GPG) and made the
     /// deployment's origin `NAME:REF`.
@@ -173,6 +201,11 @@ pub enum ImageFormatArg {
     Vmdk,
     /// A dynamic VHD for Hyper-V and Azure (qemu-img's `vpc`).
     Vhd,
+    /// A hybrid live ISO (BIOS and UEFI, CD or USB) running the OS from RAM and
+    /// carrying a raw disk image of --size for `ferro installer install`.
+    Iso,
+    /// PXE files: OUTPUT-kernel, OUTPUT-initramfs.img and OUTPUT-rootfs.img.
+    Pxe,
 }
 
 /// `ferro compose tree`.

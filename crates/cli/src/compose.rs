@@ -6,6 +6,7 @@ use anyhow::Context;
 use ferro_compose::image::{ImageFormat, ImageOptions, Remote, compose_image};
 use ferro_compose::manifest::Manifest;
 use ferro_compose::tree::{TreeOptions, compose_tree};
+use ferro_installer::live::{LiveFormat, LiveOptions, build_live};
 
 use crate::ExitStatus;
 use crate::args_vm::{ComposeCommand, ComposeImageArgs, ComposeTreeArgs, ImageFormatArg};
@@ -72,6 +73,14 @@ fn tree(args: ComposeTreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
 }
 
 fn image(args: ComposeImageArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let live = match args.format {
+        ImageFormatArg::Iso => Some(LiveFormat::Iso),
+        ImageFormatArg::Pxe => Some(LiveFormat::Pxe),
+        _ => None,
+    };
+    if let Some(format) = live {
+        return live_media(args, format, printer);
+    }
     let options = ImageOptions {
         repo: args.repo,
         rev: args.rev,
@@ -81,6 +90,7 @@ fn image(args: ComposeImageArgs, printer: &Printer) -> anyhow::Result<ExitStatus
             ImageFormatArg::Qcow2 => ImageFormat::Qcow2,
             ImageFormatArg::Vmdk => ImageFormat::Vmdk,
             ImageFormatArg::Vhd => ImageFormat::Vhd,
+            ImageFormatArg::Iso | ImageFormatArg::Pxe => unreachable!("live media return above"),
         },
         size: args.size,
         kargs: args.kargs,
@@ -102,5 +112,36 @@ fn image(args: ComposeImageArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         outcome.kargs
     ));
     printer.outln(format_args!("{}", outcome.commit))?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--format iso|pxe`: the live media, with the disk image the ISO carries.
+fn live_media(
+    args: ComposeImageArgs,
+    format: LiveFormat,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let options = LiveOptions {
+        repo: args.repo,
+        rev: args.rev,
+        output: args.output,
+        format,
+        size: args.size,
+        kargs: args.kargs,
+        live_kargs: args.live_kargs,
+        remote: args.remote.map(|(name, url)| Remote { name, url }),
+    };
+    let outcome = build_live(&options, &mut |step| printer.errln(format_args!("{step}…")))?;
+    for step in &outcome.steps {
+        printer.errln(format_args!(
+            "  {:<12} {:>7.1} s",
+            step.name,
+            step.elapsed.as_secs_f64()
+        ));
+    }
+    printer.errln(format_args!("live kernel arguments: {}", outcome.kargs));
+    for file in &outcome.files {
+        printer.outln(file.display())?;
+    }
     Ok(ExitStatus::Success)
 }

@@ -1,5 +1,6 @@
 //! `ferro ignition`: working with Ignition configs.
 
+use std::io::Write;
 use std::time::Duration;
 
 use ferro_ignition::engine::{self, Outcome, Stage};
@@ -39,8 +40,27 @@ fn apply(args: IgnitionApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatu
 
 /// One Ignition stage with Ignition's logging and exit codes.
 fn run_stage(args: &IgnitionRunArgs, printer: &Printer) -> ExitStatus {
+    let log_file = args.log_file.as_ref().and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .inspect_err(|e| {
+                printer.errln(format!("WARNING  : cannot log to {}: {e}", path.display()))
+            })
+            .ok()
+    });
     let log = |level: &str, message: &str| {
         let line = format!("{level:<9}: {message}");
+        if let Some(mut file) = log_file.as_ref() {
+            // The journal copy is best effort: losing it must not fail the stage.
+            let _ = writeln!(
+                file,
+                "<{}>{}: {message}",
+                syslog_priority(level),
+                args.stage
+            );
+        }
         if args.log_to_stdout {
             // A log line lost to a closed standard output must not change the exit code.
             let _ = printer.outln(&line);
@@ -116,6 +136,17 @@ fn run_stage(args: &IgnitionRunArgs, printer: &Printer) -> ExitStatus {
             log("CRITICAL", &format!("Ignition failed: {error}"));
             ExitStatus::Failure
         }
+    }
+}
+
+/// The syslog priority of one of Ignition's log levels.
+fn syslog_priority(level: &str) -> u8 {
+    match level {
+        "CRITICAL" => 2,
+        "ERROR" => 3,
+        "WARNING" => 4,
+        "DEBUG" => 7,
+        _ => 6,
     }
 }
 

@@ -7,6 +7,7 @@ mod args;
 mod args_admin;
 mod args_agent;
 mod args_fleet;
+mod args_installer;
 mod args_layer;
 mod args_ostree;
 mod args_vm;
@@ -17,6 +18,7 @@ mod exit;
 mod fleet;
 mod host;
 mod ignition;
+mod installer;
 mod layer;
 mod ostree;
 mod ostree_delta;
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Compose(command) => compose::run(command, &printer),
         Command::Fleet(args) => fleet::run(args, &printer),
         Command::Agent(args) => agent::run(args, &printer),
+        Command::Installer(command) => installer::run(command, &printer),
     };
     exit::finish_styled(result, &printer, style)
 }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferro_vm::accel::Accel;
-use ferro_vm::qemu::Console;
+use ferro_vm::qemu::{Console, DirectBoot, Firmware};
 use ferro_vm::vm::{self, RunOptions, Stopped};
 use ferro_vm::{ssh, state};
 
 use crate::ExitStatus;
-use crate::args_vm::{AccelArg, VmArgs, VmListArgs, VmRunArgs, VmSshArgs, VmStopArgs, VmVerb};
+use crate::args_vm::{
+    AccelArg, FirmwareArg, VmArgs, VmListArgs, VmRunArgs, VmSshArgs, VmStopArgs, VmVerb,
+};
 use crate::printer::Printer;
 
 /// Runs one `ferro vm` command.
@@ -29,7 +31,13 @@ fn run_vm(root: &Path, args: VmRunArgs, printer: &Printer) -> anyhow::Result<Exi
     let options = RunOptions {
         name: args.name,
         image: args.image,
-        ignition: Some(args.ignition),
+        ignition: args.ignition,
+        cdrom: args.cdrom,
+        direct_boot: args.kernel.map(|kernel| DirectBoot {
+            kernel,
+            initrd: args.initrd.unwrap_or_default(),
+            append: args.append,
+        }),
         memory_mb: args.memory,
         cpus: args.cpus,
         publish: args.publish,
@@ -47,6 +55,10 @@ fn run_vm(root: &Path, args: VmRunArgs, printer: &Printer) -> anyhow::Result<Exi
             AccelArg::Tcg => Some(Accel::Tcg),
         },
         foreground: args.foreground,
+        firmware: match args.firmware {
+            FirmwareArg::Bios => Firmware::Bios,
+            FirmwareArg::Uefi => Firmware::Uefi,
+        },
     };
     let started = vm::run(root, &options)?;
     let record = &started.record;

@@ -23,6 +23,9 @@ use ferro_sys::CommandRunExt;
 #[path = "../../ostree/tests/support/nginx.rs"]
 mod nginx;
 
+#[path = "e2e/media.rs"]
+mod media;
+
 const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ferrocore.yaml");
 const REF: &str = "ferrocore/x86_64/stable";
 /// The page the composed container image serves (`ferro_compose::container`).
@@ -568,6 +571,7 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
     });
     assert!(error.contains("stopped its boot"), "{error}");
     assert!(error.contains("fetch-offline"), "{error}");
+    assert!(error.contains("To retry:"), "how to retry: {error}");
 
     let key = ssh_key(&work, "id_core");
     let mismatch = ignition_config(

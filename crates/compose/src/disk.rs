@@ -1,6 +1,9 @@
-//! The disk layout of an image: a sparse file with a GPT of a BIOS boot partition
-//! (where GRUB's core image lives), an ext4 `boot` partition and an xfs `root`
-//! partition filling the rest, each found at boot by its label as on Fedora CoreOS.
+//! The disk layout of an image, Fedora CoreOS's: a sparse file with a GPT of a BIOS
+//! boot partition (where GRUB's BIOS core image lives), an EFI system partition (FAT,
+//! GRUB's EFI image as the removable-media path `EFI/BOOT/BOOTX64.EFI`), an ext4
+//! `boot` partition and an xfs `root` partition filling the rest, each found at boot
+//! by its label. One image boots on BIOS and on UEFI machines, both GRUBs reading the
+//! same menu on `boot`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -35,30 +38,41 @@ pub const BIOS_BOOT: Partition = Partition {
     size_mib: 1,
 };
 
+/// The EFI system partition: FAT (label `EFI-SYSTEM`, as its GPT name), holding only
+/// GRUB's EFI image, which finds `boot` by its label as the BIOS core image does.
+pub const ESP: Partition = Partition {
+    number: 2,
+    label: "EFI-SYSTEM",
+    type_code: "EF00",
+    start: 4096,
+    size_mib: 127,
+};
+
 /// `/boot`: kernels, initramfs images, BLS entries and GRUB's files, on ext4, which
 /// every GRUB reads.
 pub const BOOT: Partition = Partition {
-    number: 2,
+    number: 3,
     label: "boot",
     type_code: "8300",
-    start: 4096,
+    start: 4096 + 127 * 2048,
     size_mib: 384,
 };
 
 /// The physical root (`ostree/repo`, `ostree/deploy`) on xfs, as on Fedora CoreOS.
 pub const ROOT: Partition = Partition {
-    number: 3,
+    number: 4,
     label: "root",
     type_code: "8300",
-    start: 4096 + 384 * 2048,
+    start: 4096 + (127 + 384) * 2048,
     size_mib: 0,
 };
 
 /// The partitions in table order.
-pub const LAYOUT: [Partition; 3] = [BIOS_BOOT, BOOT, ROOT];
+pub const LAYOUT: [Partition; 4] = [BIOS_BOOT, ESP, BOOT, ROOT];
 
-/// The smallest disk the layout fits: xfs needs 300 MiB for the root.
-pub const MIN_SIZE: u64 = (2 + 384 + 300) << 20;
+/// The smallest disk the layout fits: xfs needs 300 MiB for the root, and the GPT's
+/// backup copy takes the last 33 sectors.
+pub const MIN_SIZE: u64 = (2 + 127 + 384 + 300 + 1) << 20;
 
 /// Why the disk could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -125,9 +139,13 @@ pub fn create(path: &Path, size: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Makes the filesystems: ext4 on `boot`, xfs on `root`, each labelled as its
-/// partition. `device(p)` is the block device of partition `p`.
+/// Makes the filesystems: FAT on the ESP, ext4 on `boot`, xfs on `root`, each
+/// labelled as its partition. `device(p)` is the block device of partition `p`.
 pub fn format(device: impl Fn(&Partition) -> PathBuf) -> Result<(), Error> {
+    Command::new("mkfs.vfat")
+        .args(["-F", "32", "-n", ESP.label])
+        .arg(device(&ESP))
+        .run_get_output()?;
     Command::new("mkfs.ext4")
         .args(["-q", "-F", "-L", BOOT.label])
         .arg(device(&BOOT))

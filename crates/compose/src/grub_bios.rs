@@ -62,35 +62,69 @@ pub enum Error {
     TooLarge(usize),
 }
 
-/// Installs GRUB for BIOS boot: modules into `boot/grub/i386-pc`, the core image
-/// into the BIOS boot partition of `disk` (the whole-disk device or image file), the
-/// boot sector into its MBR.
-pub fn install(disk: &Path, boot: &Path) -> Result<(), Error> {
-    let source = Path::new(GRUB_PC_DIR);
-    let modules = boot.join("grub/i386-pc");
+/// The configuration built into a GRUB core image (BIOS or EFI): find `/boot` by its
+/// label and read the rest of GRUB (modules, `grub.cfg`) from its `/grub`.
+pub(crate) fn early_config() -> String {
+    format!(
+        "search --no-floppy --label {} --set root\nset prefix=($root)/grub\n",
+        BOOT.label
+    )
+}
+
+/// Makes GRUB's core image for `format` (`i386-pc`, `x86_64-efi`) from
+/// `platform_dir` as `modules/name`, with [`early_config`] and `core_modules` built in
+/// and `/grub` (on the partition the early config finds) as its prefix.
+pub(crate) fn make_core(
+    platform_dir: &Path,
+    modules: &Path,
+    format: &str,
+    name: &str,
+    core_modules: &[&str],
+) -> Result<std::path::PathBuf, Error> {
+    let early = modules.join("load.cfg");
+    fs::write(&early, early_config()).at("write", &early)?;
+    let image = modules.join(name);
+    Command::new("grub-mkimage")
+        .args(["-O", format, "-d"])
+        .arg(platform_dir)
+        .args(["-p", "/grub", "-c"])
+        .arg(&early)
+        .arg("-o")
+        .arg(&image)
+        .args(core_modules)
+        .run_get_output()?;
+    Ok(image)
+}
+
+/// Copies GRUB's modules and lists of `platform_dir` (e.g. `/usr/lib/grub/i386-pc`)
+/// into `boot/grub/<its name>`, where the core image loads them from; returns that
+/// directory.
+pub(crate) fn copy_modules(
+    platform_dir: &Path,
+    boot: &Path,
+) -> Result<std::path::PathBuf, IoError> {
+    let modules = boot
+        .join("grub")
+        .join(platform_dir.file_name().unwrap_or_default());
     fs::create_dir_all(&modules).at("create directory", &modules)?;
-    for entry in fs::read_dir(source).at("list", source)? {
-        let path = entry.at("list", source)?.path();
+    for entry in fs::read_dir(platform_dir).at("list", platform_dir)? {
+        let path = entry.at("list", platform_dir)?.path();
         if path.extension().is_some_and(|e| e == "mod" || e == "lst") {
             let dst = modules.join(path.file_name().unwrap_or_default());
             fs::copy(&path, &dst).at("copy to", &dst)?;
         }
     }
+    Ok(modules)
+}
 
-    let early = modules.join("load.cfg");
-    let config = format!(
-        "search --no-floppy --label {} --set root\nset prefix=($root)/grub\n",
-        BOOT.label
-    );
-    fs::write(&early, config).at("write", &early)?;
-    let core_path = modules.join("core.img");
-    Command::new("grub-mkimage")
-        .args(["-O", "i386-pc", "-d", GRUB_PC_DIR, "-p", "/grub", "-c"])
-        .arg(&early)
-        .arg("-o")
-        .arg(&core_path)
-        .args(CORE_MODULES)
-        .run_get_output()?;
+/// Installs GRUB for BIOS boot: modules into `boot/grub/i386-pc`, the core image
+/// into the BIOS boot partition of `disk` (the whole-disk device or image file), the
+/// boot sector into its MBR.
+pub fn install(disk: &Path, boot: &Path) -> Result<(), Error> {
+    let source = Path::new(GRUB_PC_DIR);
+    let modules = copy_modules(source, boot)?;
+
+    let core_path = make_core(source, &modules, "i386-pc", "core.img", &CORE_MODULES)?;
 
     let boot_path = source.join("boot.img");
     let mut boot_img = vec![0; SECTOR as usize];

@@ -1,7 +1,7 @@
 //! `ferro compose image`: an OSTree commit → a bootable disk image, as Fedora CoreOS
 //! ships them: the GPT of [`disk`], a sysroot made by `ferro_sysroot` with
-//! the commit deployed, the first-boot stamp, and GRUB booting the BLS entries through
-//! the menu `ferro_sysroot` generates. Optionally converted to qcow2, vmdk or vhd.
+//! the commit deployed, the first-boot stamp, and GRUB for BIOS and for UEFI booting
+//! the BLS entries through the menu `ferro_sysroot` generates. Optionally converted to qcow2, vmdk or vhd.
 //!
 //! The image is assembled in a temporary file beside the output, attached as a loop
 //! device and mounted under a temporary directory; guards unmount and detach on every
@@ -19,11 +19,11 @@ use ferro_sys::{CommandError, CommandRunExt, IoError, IoResultExt};
 use ferro_sysroot::DeployOptions;
 use ferro_vm::programs::QEMU_IMG;
 
-use crate::disk::{self, BOOT, LAYOUT, ROOT};
-use crate::grub_bios;
+use crate::disk::{self, BOOT, ESP, LAYOUT, ROOT};
 use crate::loopdev::{self, LoopDevice};
 use crate::mounts::{self, Mount};
 use crate::tree::Step;
+use crate::{grub_bios, grub_efi};
 
 /// The format of the image file written. The image is always assembled raw; the others
 /// are `qemu-img convert` outputs, for the hypervisors that want them. The type is
@@ -103,9 +103,12 @@ pub enum Error {
     /// Making the sysroot or deploying.
     #[error(transparent)]
     Sysroot(#[from] ferro_sysroot::Error),
-    /// Installing GRUB.
+    /// Installing GRUB for BIOS.
     #[error(transparent)]
     Grub(#[from] grub_bios::Error),
+    /// Installing GRUB for UEFI.
+    #[error(transparent)]
+    GrubEfi(#[from] grub_efi::Error),
     /// Converting the format.
     #[error(transparent)]
     Tool(#[from] CommandError),
@@ -256,6 +259,7 @@ fn fill(
     timer.begin("bootloader");
     sysroot.install_grub_config()?;
     grub_bios::install(device.path(), &boot_dir)?;
+    grub_efi::install(&device.partition(ESP.number), &boot_dir)?;
 
     timer.begin("unmount");
     drop(sysroot);

@@ -68,6 +68,11 @@ const ASSETS: &[Asset] = &[
         "initramfs-tools/scripts/local-bottom/ferro-ignition"
     ),
     asset!(
+        "usr/share/initramfs-tools/scripts/ferrolive",
+        0o644,
+        "initramfs-tools/scripts/ferrolive"
+    ),
+    asset!(
         "etc/initramfs-tools/conf.d/ferrocore.conf",
         0o644,
         "config/initramfs.conf"
@@ -113,6 +118,22 @@ const ASSETS: &[Asset] = &[
         "libexec/ssh-key-dir"
     ),
     asset!(
+        "usr/lib/systemd/system/ferro-growfs.service",
+        0o644,
+        "systemd/ferro-growfs.service"
+    ),
+    asset!("usr/libexec/ferrocore/growfs", 0o755, "libexec/growfs"),
+    asset!(
+        "usr/lib/systemd/system/ferro-installer.service",
+        0o644,
+        "systemd/ferro-installer.service"
+    ),
+    asset!(
+        "usr/libexec/ferrocore/live-install",
+        0o755,
+        "libexec/live-install"
+    ),
+    asset!(
         "usr/libexec/ferrocore/console-issue",
         0o755,
         "libexec/console-issue"
@@ -129,6 +150,11 @@ const ASSETS: &[Asset] = &[
     ),
     asset!("usr/sbin/apt-get", 0o755, "libexec/apt-wrapper"),
     asset!("usr/sbin/apt", 0o755, "libexec/apt-wrapper"),
+    asset!(
+        "usr/lib/systemd/system/ferro-ignition-journal.service",
+        0o644,
+        "systemd/ferro-ignition-journal.service"
+    ),
     asset!(
         "usr/lib/systemd/system/ferro-finalize-staged.path",
         0o644,
@@ -195,11 +221,24 @@ const ENABLE: &[&str] = &[
     "ferro-console-issue.service",
     "ferro-finalize-staged.path",
     "ferro-agent.service",
+    "ferro-ignition-journal.service",
+    "ferro-growfs.service",
+    "ferro-installer.service",
 ];
 
 /// Units the packages enable that the tree does not start at boot: podman's API
 /// service, which `podman.socket` starts when a client connects.
 const DISABLE: &[&str] = &["podman.service"];
+
+/// Units of optional packages the tree has but does not start: Docker (`docker.io`,
+/// in the default manifest as Fedora CoreOS ships it, its daemon off and podman the
+/// default container engine) and the containerd it brings. `sudo systemctl enable
+/// --now docker.socket` turns it on. Disabled only when installed: a manifest without
+/// `docker.io` leaves Docker out.
+const DISABLE_IF_PRESENT: &[&str] = &["docker.service", "docker.socket", "containerd.service"];
+
+/// Where packages put their units, in the tree.
+const UNIT_DIRS: &[&str] = &["usr/lib/systemd/system", "lib/systemd/system"];
 
 /// Units masked: interactive first-boot prompts, periodic jobs that cost minutes of
 /// CPU in an emulated VM and update nothing on an image-based system, and the
@@ -221,6 +260,7 @@ const MASK: &[&str] = &[
     "dpkg-db-backup.timer",
     "e2scrub_all.timer",
     "e2scrub_reap.service",
+    "xfs_scrub_all.timer",
     "podman-auto-update.timer",
     "podman-auto-update.service",
 ];
@@ -378,6 +418,18 @@ pub fn integrate(root: &Path, ferro: &Path, version: &str) -> Result<(), Error> 
     }
     in_tree(root, "systemctl", &[&["enable"], ENABLE].concat())?;
     in_tree(root, "systemctl", &[&["disable"], DISABLE].concat())?;
+    let present: Vec<&str> = DISABLE_IF_PRESENT
+        .iter()
+        .copied()
+        .filter(|unit| {
+            UNIT_DIRS
+                .iter()
+                .any(|dir| root.join(dir).join(unit).exists())
+        })
+        .collect();
+    if !present.is_empty() {
+        in_tree(root, "systemctl", &[&["disable"], &present[..]].concat())?;
+    }
     in_tree(root, "systemctl", &[&["mask"], MASK].concat())?;
     in_tree(root, "update-initramfs", &["-u", "-k", "all"])?;
     Ok(())

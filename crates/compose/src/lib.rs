@@ -15,7 +15,8 @@
 //!   the tree as an OCI archive, for VMs that reach no registry (`podman load -i`).
 //! - **Images** put a commit on a bootable disk: [`disk`] partitions and formats it,
 //!   [`loopdev`] and [`mounts`] are guards that attach and mount it for the build and
-//!   always release it, [`grub_bios`] installs GRUB, and [`image`] orchestrates
+//!   always release it, [`grub_bios`] and [`grub_efi`] install GRUB for both
+//!   firmwares, and [`image`] orchestrates
 //!   (converting to qcow2, vmdk or vhd with `qemu-img`).
 //!
 //! The shared mechanisms come from `ferro-sys`: host tools run through its
@@ -32,6 +33,7 @@ pub mod container;
 pub mod debootstrap;
 pub mod disk;
 pub mod grub_bios;
+pub mod grub_efi;
 pub mod image;
 pub mod inputs;
 pub mod integrate;

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use ferro_compose::commit::commit_tree;
-use ferro_compose::disk::{BOOT, LAYOUT, ROOT};
+use ferro_compose::disk::{BOOT, ESP, LAYOUT, ROOT};
 use ferro_compose::grub_bios::GRUB_PC_DIR;
 use ferro_compose::image::{self, ImageFormat, ImageOptions, compose_image};
 use ferro_compose::loopdev::LoopDevice;
@@ -30,9 +30,13 @@ fn can_build() -> bool {
         Some(format!(
             "{GRUB_PC_DIR} missing (apt-get install grub-pc-bin)"
         ))
+    } else if !Path::new(ferro_compose::grub_efi::GRUB_EFI_DIR).exists() {
+        Some("no EFI GRUB (apt-get install grub-efi-amd64-bin)".to_owned())
     } else {
         // The error names the Debian package of a missing tool.
         [
+            ("mcopy", "--version"),
+            ("mkfs.vfat", "--help"),
             ("sgdisk", "--version"),
             ("mkfs.xfs", "-V"),
             ("mkfs.ext4", "-V"),
@@ -155,7 +159,7 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
     for (line, p) in table
         .lines()
         .rev()
-        .take(3)
+        .take(LAYOUT.len())
         .collect::<Vec<_>>()
         .iter()
         .rev()
@@ -166,6 +170,15 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
         assert_eq!(words[1], p.start.to_string(), "{table}");
         assert_eq!(&words[words.len() - 2..], [p.type_code, p.label], "{table}");
     }
+
+    // UEFI: GRUB's EFI image at the removable-media path of the FAT ESP.
+    let esp = format!("{}@@{}", disk.display(), ESP.start * 512);
+    let listing = Command::new("mdir")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-b", "-i", &esp, "::/EFI/BOOT"])
+        .run_get_string()
+        .unwrap();
+    assert!(listing.contains("BOOTX64.EFI"), "{listing}");
 
     let mbr = fs::read(disk).unwrap();
     assert_eq!(&mbr[510..512], [0x55, 0xaa]);
@@ -182,7 +195,7 @@ fn raw_image_has_the_gpt_sysroot_and_grub_and_releases_everything() {
     );
     drop(mbr);
 
-    let device = LoopDevice::attach(disk, 3).unwrap();
+    let device = LoopDevice::attach(disk, LAYOUT.len() as u32).unwrap();
     let mnt = tempfile::tempdir().unwrap();
     let root = Mount::new(&device.partition(ROOT.number), mnt.path(), "xfs").unwrap();
     let boot = Mount::new(

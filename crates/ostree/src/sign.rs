@@ -189,6 +189,21 @@ impl PublicKey {
     pub fn to_base64(&self) -> String {
         BASE64.encode(self.0.as_bytes())
     }
+
+    /// Whether `signature` (64 bytes) is this key's Ed25519 signature of `message`:
+    /// detached signatures of other files (disk images) than commits and summaries.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::from_slice(signature)
+            .is_ok_and(|sig| self.0.verify_strict(message, &sig).is_ok())
+    }
+}
+
+impl SecretKey {
+    /// The Ed25519 signature of `message` (64 bytes), for detached signatures of
+    /// files such as disk images.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
 }
 
 impl fmt::Display for PublicKey {

@@ -82,7 +82,8 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
     let name = program.rsplit('/').next().unwrap_or(program);
     Some(match name {
         "sgdisk" => "gdisk",
-        "sfdisk" | "partx" | "wipefs" | "blkid" | "findmnt" | "lsblk" | "unshare" => "util-linux",
+        "sfdisk" => "fdisk",
+        "partx" | "wipefs" | "blkid" | "findmnt" | "lsblk" | "unshare" => "util-linux",
         // Debian ships these apart from util-linux.
         "mount" | "umount" | "losetup" => "mount",
         "mkfs.ext4" | "e2fsck" | "resize2fs" | "tune2fs" | "chattr" => "e2fsprogs",
@@ -100,6 +101,7 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
         "ignition" | "ignition-validate" => "ignition",
         "nginx" => "nginx",
         "xorriso" => "xorriso",
+        "mcopy" | "mmd" | "mdir" | "mtype" => "mtools",
         "mksquashfs" | "unsquashfs" => "squashfs-tools",
         "cpio" => "cpio",
         "dpkg-deb" => "dpkg",

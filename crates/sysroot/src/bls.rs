@@ -28,6 +28,14 @@ impl BlsEntry {
         self.fields.push((key.to_owned(), value.to_owned()));
     }
 
+    /// Sets the first `key` field to `value`, or adds it at the end.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.fields.iter_mut().find(|f| f.0 == key) {
+            Some(field) => field.1 = value.to_owned(),
+            None => self.push(key, value),
+        }
+    }
+
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.fields

@@ -7,6 +7,8 @@
 
 mod grub;
 
+pub use grub::edit_boot_options;
+
 use std::collections::HashMap;
 use std::fs;
 

@@ -58,6 +58,7 @@ pub mod status;
 pub mod upgrade;
 mod verify;
 
+pub use bootloader::edit_boot_options;
 pub use cleanup::CleanupReport;
 pub use deploy::{DeployOptions, DeployReport};
 pub use deployment::{BootState, Deployment};

@@ -63,6 +63,43 @@ pub enum Console {
     Stdio,
 }
 
+/// The firmware a VM boots with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// QEMU's default SeaBIOS: the disk's MBR boot code (GRUB's BIOS core image).
+    #[default]
+    Bios,
+    /// UEFI from Debian's `ovmf` (Secure Boot off): the ESP's removable-media path.
+    Uefi,
+}
+
+/// Debian's OVMF (package `ovmf`): the firmware code, read-only and shared, and the
+/// template of the variable store each UEFI VM gets a copy of.
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// See [`OVMF_CODE`].
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// The flash devices of a UEFI VM: OVMF's code and this VM's own variable store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UefiFlash {
+    /// The firmware code (read-only).
+    pub code: PathBuf,
+    /// The VM's writable copy of the variable store.
+    pub vars: PathBuf,
+}
+
+/// A kernel booted directly by QEMU, as a PXE server would hand it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectBoot {
+    /// The kernel.
+    pub kernel: PathBuf,
+    /// The initramfs.
+    pub initrd: PathBuf,
+    /// The kernel command line.
+    pub append: String,
+}
+
 /// Everything the command line of one VM depends on.
 #[derive(Debug, Clone)]
 pub struct MachineSpec {
@@ -88,6 +125,12 @@ pub struct MachineSpec {
     pub pidfile: PathBuf,
     /// Detach from the terminal once the VM is set up.
     pub daemonize: bool,
+    /// UEFI flash; `None` boots with the BIOS.
+    pub uefi: Option<UefiFlash>,
+    /// An ISO in the CD drive, booted first once.
+    pub cdrom: Option<PathBuf>,
+    /// A kernel booted directly.
+    pub direct_boot: Option<DirectBoot>,
 }
 
 /// Escapes a value for a QEMU option list: every `,` doubled.
@@ -122,9 +165,33 @@ impl MachineSpec {
         push(&["-cpu", self.accel.qemu_cpu()]);
         let (memory, cpus) = (self.memory_mb.to_string(), self.cpus.to_string());
         push(&["-m", &memory, "-smp", &cpus]);
+        if let Some(flash) = &self.uefi {
+            args.push("-drive".into());
+            args.push(opt_path(
+                "if=pflash,format=raw,unit=0,readonly=on,file=",
+                &flash.code,
+                "",
+            ));
+            args.push("-drive".into());
+            args.push(opt_path(
+                "if=pflash,format=raw,unit=1,file=",
+                &flash.vars,
+                "",
+            ));
+        }
 
         args.push("-drive".into());
         args.push(opt_path("file=", &self.disk, ",if=virtio,format=qcow2"));
+        if let Some(iso) = &self.cdrom {
+            args.push("-drive".into());
+            args.push(opt_path("file=", iso, ",media=cdrom,if=ide,readonly=on"));
+            args.extend(["-boot".into(), "once=d".into()]);
+        }
+        if let Some(boot) = &self.direct_boot {
+            args.extend(["-kernel".into(), boot.kernel.clone().into_os_string()]);
+            args.extend(["-initrd".into(), boot.initrd.clone().into_os_string()]);
+            args.extend(["-append".into(), boot.append.clone().into()]);
+        }
         if let Some(config) = &self.ignition {
             args.push("-fw_cfg".into());
             args.push(opt_path(
@@ -184,6 +251,9 @@ mod tests {
             qmp_socket: "/state/a,b/qmp.sock".into(),
             pidfile: "/state/a,b/qemu.pid".into(),
             daemonize: true,
+            uefi: None,
+            cdrom: None,
+            direct_boot: None,
         }
     }
 
@@ -272,6 +342,48 @@ mod tests {
         assert_eq!(values(&args, "-serial"), ["mon:stdio"]);
         assert!(!args.contains(&"-daemonize".to_string()));
         assert!(values(&args, "-fw_cfg").is_empty());
+    }
+
+    #[test]
+    fn uefi_boots_ovmf_with_the_vms_own_variable_store() {
+        let mut spec = spec();
+        assert_eq!(
+            values(&strings(&spec), "-drive").len(),
+            1,
+            "BIOS: the disk only"
+        );
+        spec.uefi = Some(UefiFlash {
+            code: OVMF_CODE.into(),
+            vars: "/state/a,b/OVMF_VARS.fd".into(),
+        });
+        let args = strings(&spec);
+        assert_eq!(
+            values(&args, "-drive"),
+            [
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+                "if=pflash,format=raw,unit=1,file=/state/a,,b/OVMF_VARS.fd",
+                "file=/state/a,,b/disk.qcow2,if=virtio,format=qcow2",
+            ]
+        );
+    }
+
+    #[test]
+    fn live_media_boot_from_cd_once_or_directly() {
+        let mut spec = spec();
+        spec.cdrom = Some("/m,x/live.iso".into());
+        spec.direct_boot = Some(DirectBoot {
+            kernel: "/p/kernel".into(),
+            initrd: "/p/initramfs.img".into(),
+            append: "boot=ferrolive ferro.live=1".into(),
+        });
+        let args = strings(&spec);
+        assert!(
+            values(&args, "-drive").contains(&"file=/m,,x/live.iso,media=cdrom,if=ide,readonly=on")
+        );
+        assert_eq!(values(&args, "-boot"), ["once=d"]);
+        assert_eq!(values(&args, "-kernel"), ["/p/kernel"]);
+        assert_eq!(values(&args, "-initrd"), ["/p/initramfs.img"]);
+        assert_eq!(values(&args, "-append"), ["boot=ferrolive ferro.live=1"]);
     }
 
     #[test]

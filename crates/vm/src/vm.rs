@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::accel::{self, Accel};
 use crate::programs::QEMU_SYSTEM;
-use crate::qemu::{Console, MachineSpec, PortForward};
+use crate::qemu::{
+    Console, DirectBoot, Firmware, MachineSpec, OVMF_CODE, OVMF_VARS, PortForward, UefiFlash,
+};
 use crate::state::{self, VmDir, VmRecord};
 use crate::{overlay, qmp, ssh};
 
@@ -106,6 +108,12 @@ pub struct RunOptions {
     pub accel: Option<Accel>,
     /// Run attached to the terminal until the VM exits, instead of daemonized.
     pub foreground: bool,
+    /// BIOS or UEFI.
+    pub firmware: Firmware,
+    /// A live ISO in the CD drive, booted first once.
+    pub cdrom: Option<PathBuf>,
+    /// A kernel booted directly (PXE-like).
+    pub direct_boot: Option<DirectBoot>,
 }
 
 /// A VM that `run` started.
@@ -177,8 +185,33 @@ pub fn run(root: &Path, options: &RunOptions) -> Result<Started, Error> {
     };
     vm.write_record(&record)?;
 
+    let uefi = match options.firmware {
+        Firmware::Bios => None,
+        Firmware::Uefi => {
+            let vars = vm.path().join("OVMF_VARS.fd");
+            fs::copy(OVMF_VARS, &vars).at(
+                "copy the UEFI variable store (package ovmf)",
+                Path::new(OVMF_VARS),
+            )?;
+            Some(UefiFlash {
+                code: OVMF_CODE.into(),
+                vars,
+            })
+        }
+    };
     let foreground = options.foreground || options.console == Some(Console::Stdio);
+    let absolute = |p: &Path| std::path::absolute(p).at("resolve", p);
     let spec = MachineSpec {
+        uefi,
+        cdrom: options.cdrom.as_deref().map(absolute).transpose()?,
+        direct_boot: match &options.direct_boot {
+            Some(boot) => Some(DirectBoot {
+                kernel: absolute(&boot.kernel)?,
+                initrd: absolute(&boot.initrd)?,
+                append: boot.append.clone(),
+            }),
+            None => None,
+        },
         accel,
         memory_mb: options.memory_mb,
         cpus: options.cpus,

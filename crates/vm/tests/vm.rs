@@ -161,6 +161,9 @@ fn run_list_and_stop_a_vm_that_halts() {
         console: None,
         accel: Some(Accel::Tcg),
         foreground: false,
+        firmware: Default::default(),
+        cdrom: None,
+        direct_boot: None,
     };
     let started = vm::run(&root, &options).unwrap();
     let pid = started.pid.expect("daemonized QEMU wrote its pidfile");

@@ -100,6 +100,28 @@ if [ -f /ignition.firstboot ]; then set ignition_firstboot=\"ignition.firstboot\
     out
 }
 
+/// Edits the `options` of every BLS entry of the boot partition mounted at `boot`
+/// (its current `loader/entries`) with `edit`, and regenerates the menu beside them:
+/// for tools that change a disk's kernel arguments without booting it (the
+/// installer's `--append-karg`, `--console`, `--platform`). Each file is replaced
+/// atomically; the menu is written last.
+pub fn edit_boot_options(boot: &Path, edit: &dyn Fn(&str) -> String) -> Result<(), Error> {
+    let loader = boot.join("loader");
+    let entries_dir = loader.join("entries");
+    let mut entries = Vec::new();
+    for (name, mut entry) in read_entries(&entries_dir)? {
+        let options = edit(entry.get("options").unwrap_or(""));
+        entry.set("options", &options);
+        write_file(
+            &entries_dir.join(&name),
+            entry.to_text().as_bytes(),
+            WriteOptions::replace(0o644),
+        )?;
+        entries.push(entry);
+    }
+    write_menu(&loader, &entries)
+}
+
 impl Sysroot {
     /// Makes GRUB boot this sysroot's deployments: writes the `/boot/grub/grub.cfg`
     /// stub and the menu of the current boot version. From then on every change of
