@@ -317,22 +317,23 @@ mod tests {
                 .map(std::ffi::OsString::from)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            hoist_ostree_options(words("ferro ostree --repo=r --depth=0 pull origin main")),
-            words("ferro ostree --repo=r pull --depth=0 origin main")
-        );
-        assert_eq!(
-            hoist_ostree_options(words("ferro ostree --timestamp=@1 --repo=r commit -b x")),
-            words("ferro ostree --timestamp=@1 --repo=r commit -b x")
-        );
-        assert_eq!(
-            hoist_ostree_options(words("ferro ostree --repo=r -v pull o")),
-            words("ferro ostree --repo=r pull o")
-        );
-        assert_eq!(
-            hoist_ostree_options(words("ferro status --json")),
-            words("ferro status --json")
-        );
+        for (given, parsed) in [
+            (
+                "ferro ostree --repo=r --depth=0 pull origin main",
+                "ferro ostree --repo=r pull --depth=0 origin main",
+            ),
+            (
+                "ferro ostree --timestamp=@1 --repo=r commit -b x",
+                "ferro ostree --timestamp=@1 --repo=r commit -b x",
+            ),
+            (
+                "ferro ostree --repo=r -v pull o",
+                "ferro ostree --repo=r pull o",
+            ),
+            ("ferro status --json", "ferro status --json"),
+        ] {
+            assert_eq!(hoist_ostree_options(words(given)), words(parsed), "{given}");
+        }
         let cli = Cli::try_parse_from(hoist_ostree_options(words(
             "ferro ostree --repo=r --depth=0 pull origin main",
         )))
