@@ -304,14 +304,10 @@ pub fn reachable(
 /// Deletes the static deltas whose target is `to` (`deltas/…` directories).
 fn delete_deltas_to(repo: &Repo, to: &Checksum, dry: bool) -> Result<(), Error> {
     for (name, _) in crate::delta::index::stored(repo)? {
-        let Some((from, target)) = crate::delta::parse_name(&name) else {
-            continue;
-        };
-        if target != *to || dry {
-            continue;
+        let to_this = crate::delta::parse_name(&name).is_some_and(|(_, target)| target == *to);
+        if to_this && !dry {
+            crate::delta::delete(repo, &name)?;
         }
-        let dir = repo.path().join(crate::delta::dir(from.as_ref(), &target));
-        fs::remove_dir_all(&dir).map_err(io_err("delete", &dir))?;
     }
     Ok(())
 }

@@ -91,10 +91,7 @@ fn pull_file(
     };
     let src = Repo::open(std::path::Path::new(path))?;
     for name in &local.refs {
-        let (name, target) = match name
-            .split_once('@')
-            .and_then(|(n, c)| Some((n, c.parse::<Checksum>().ok()?)))
-        {
+        let (name, target) = match crate::refs::pinned(name) {
             Some(named) => named,
             None => (name.as_str(), src.resolve_rev(name)?),
         };
@@ -347,10 +344,7 @@ fn pull_archive(
     // then not fetched at all, as by `ostree pull`, so a pull of a pinned commit works
     // even while the remote's summary is being replaced. (A bare checksum still reads
     // it, for the static deltas it lists.)
-    let pinned = |name: &String| {
-        name.split_once('@')
-            .is_some_and(|(_, id)| id.parse::<Checksum>().is_ok())
-    };
+    let pinned = |name: &String| crate::refs::pinned(name).is_some();
     let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
     } else {
@@ -376,10 +370,7 @@ fn pull_archive(
             continue;
         }
         // `REF@CHECKSUM`: that commit, written to the ref.
-        if let Some((name, id)) = name
-            .split_once('@')
-            .and_then(|(n, c)| Some((n, c.parse().ok()?)))
-        {
+        if let Some((name, id)) = crate::refs::pinned(&name) {
             let local = if options.mirror {
                 name.to_owned()
             } else {

@@ -85,10 +85,7 @@ pub fn pull_local(
     let mut outcome = PullLocalOutcome::default();
     for rev in &refs {
         // `REF@CHECKSUM`: that commit (which the source must have), written to REF.
-        let (rev, id): (&str, Checksum) = match rev
-            .split_once('@')
-            .and_then(|(name, id)| Some((name, id.parse().ok()?)))
-        {
+        let (rev, id): (&str, Checksum) = match crate::refs::pinned(rev) {
             Some(named) => named,
             None => (rev, src.resolve_rev(rev)?),
         };

@@ -345,6 +345,13 @@ fn collect_refs(
     Ok(())
 }
 
+/// `REF@CHECKSUM`, a ref pinned to a commit (as `ostree pull` and `pull-local` take
+/// it): the ref name and the commit; `None` for anything else.
+pub fn pinned(spec: &str) -> Option<(&str, Checksum)> {
+    let (name, id) = spec.split_once('@')?;
+    Some((name, id.parse().ok()?))
+}
+
 /// Creates ref `name` pointing at the commit `target` names (a ref, checksum or `REV^`),
 /// as `ostree refs --create=NAME TARGET` does: an existing ref is moved only with
 /// `force` (`--force`), so a typo cannot silently repoint a branch. Returns the commit.

@@ -114,7 +114,7 @@ pub fn read_superblock(repo: &Repo, name: &str) -> Result<Superblock, DeltaError
 }
 
 /// Deletes the stored delta `name` (`FROM-TO` or `TO`), as `ostree static-delta delete`.
-pub fn delete(repo: &Repo, name: &str) -> Result<(), DeltaError> {
+pub fn delete(repo: &Repo, name: &str) -> Result<(), repo::Error> {
     let invalid = || repo::Error::Unsupported {
         verb: "delete static delta",
         path: repo.path().join("deltas"),
@@ -125,9 +125,9 @@ pub fn delete(repo: &Repo, name: &str) -> Result<(), DeltaError> {
     match std::fs::remove_dir_all(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(repo::Error::NotFound(format!("static delta {name}")).into())
+            Err(repo::Error::NotFound(format!("static delta {name}")))
         }
-        Err(e) => Err(repo::Error::from(io_err("delete", &path)(e)).into()),
+        Err(e) => Err(io_err("delete", &path)(e).into()),
     }
 }
 
