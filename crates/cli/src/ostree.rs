@@ -89,12 +89,11 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 _ => Overwrite::Never,
             };
             let skip = match &a.skip_list {
-                Some(file) => std::fs::read_to_string(file)
-                    .with_context(|| format!("could not read --skip-list '{}'", file.display()))?
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                Some(file) => ferro_ostree::commit_modifier::path_list(
+                    &std::fs::read_to_string(file).with_context(|| {
+                        format!("could not read --skip-list '{}'", file.display())
+                    })?,
+                ),
                 None => Default::default(),
             };
             let options = CheckoutOptions {
@@ -421,21 +420,11 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             for problem in &report.problems {
                 printer.errln(format_args!("{prefix}{problem}"));
             }
-            // Commits reaching a missing object, or a corrupt one now deleted, are
-            // marked partial so that the next pull completes them.
-            let mut gone: Vec<_> = report
-                .problems
-                .iter()
-                .filter(|p| p.kind == fsck::ProblemKind::Missing)
-                .cloned()
-                .collect();
-            if delete {
-                for problem in fsck::delete_corrupt(&repo, &report)? {
-                    printer.errln(format_args!("deleted corrupted object {}", problem.object));
-                    gone.push(problem);
-                }
+            let repaired = fsck::repair(&repo, &report, delete)?;
+            for problem in &repaired.deleted {
+                printer.errln(format_args!("deleted corrupted object {}", problem.object));
             }
-            for commit in fsck::mark_partial(&repo, &gone)? {
+            for commit in repaired.partial {
                 printer.errln(format_args!("Marking commit as partial: {commit}"));
             }
             if !quiet {

@@ -63,8 +63,7 @@ impl CommitModifiers {
 
     /// Reads a skip list's text: one path a line, empty lines skipped.
     pub fn add_skip_list(&mut self, text: &str) {
-        self.skip
-            .extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        self.skip.extend(path_list(text));
     }
 
     /// Whether nothing is changed path by path (a stored tree can then be reused whole).
@@ -110,6 +109,15 @@ impl CommitModifiers {
             .cloned()
             .collect()
     }
+}
+
+/// The paths of a skip list (`commit --skip-list`, `checkout --skip-list`): one a line,
+/// empty lines skipped.
+pub fn path_list(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

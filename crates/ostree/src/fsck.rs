@@ -132,6 +132,42 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport, Error> {
 /// still fails [`fsck`] afterwards — the objects are now missing — until they are
 /// fetched again.
 pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, Error> {
+    let deleted = delete_objects(repo, report)?;
+    mark_partial(repo, &deleted)?;
+    Ok(deleted)
+}
+
+/// What [`repair`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Repair {
+    /// The corrupt objects deleted (with `delete`).
+    pub deleted: Vec<Problem>,
+    /// The commits marked partial: every one reaching a missing or deleted object.
+    pub partial: Vec<Checksum>,
+}
+
+/// What `ostree fsck` does after its checks: with `delete`, deletes the corrupt objects
+/// [`fsck`] found; then marks partial every commit that reaches a missing or deleted
+/// object, so that the next pull walks it whole and fetches what is gone.
+pub fn repair(repo: &Repo, report: &FsckReport, delete: bool) -> Result<Repair, Error> {
+    let deleted = if delete {
+        delete_objects(repo, report)?
+    } else {
+        Vec::new()
+    };
+    let gone: Vec<Problem> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::Missing)
+        .chain(&deleted)
+        .cloned()
+        .collect();
+    let partial = mark_partial(repo, &gone)?;
+    Ok(Repair { deleted, partial })
+}
+
+/// Deletes the objects `report` found corrupt; the problems acted on.
+fn delete_objects(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, Error> {
     // Exclusive, like prune: a writer finding the corrupt object stored would rely on it.
     let _lock = repo.lock(crate::lock::LockKind::Exclusive)?;
     let mut deleted = Vec::new();
@@ -146,7 +182,6 @@ pub fn delete_corrupt(repo: &Repo, report: &FsckReport) -> Result<Vec<Problem>, 
         }
         deleted.push(problem.clone());
     }
-    mark_partial(repo, &deleted)?;
     Ok(deleted)
 }
 
