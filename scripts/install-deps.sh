@@ -30,13 +30,13 @@ command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || {
 have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 if have ignition-validate && have sgdisk && have mkfs.ext4 && have mkfs.xfs && have mkfs.vfat \
     && have ostree && have nginx && have qemu-system-x86_64 && have debootstrap && have ssh && have curl \
-    && have apt-ftparchive && have etcd && have chromium && have chromedriver && [ -e /usr/lib/grub/i386-pc/boot.img ] \
+    && have apt-ftparchive && have gpg && have etcd && have chromium && have chromedriver && [ -e /usr/lib/grub/i386-pc/boot.img ] \
     && [ -e /usr/lib/grub/x86_64-efi/kernel.img ] && have mcopy && have sfdisk && have xorriso && have mksquashfs && [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] \
     && [ -d /usr/libexec/installed-tests/libostree ]; then
     exit 0
 fi
 apt-get update -qq
-apt-get install -y -qq apt-utils ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
+apt-get install -y -qq apt-utils gpg ignition gdisk e2fsprogs xfsprogs dosfstools ostree ostree-tests nginx grub-pc-bin openssh-client curl >/dev/null \
     || echo "ignition, disk tools, GRUB, ostree(-tests), nginx, ssh or curl not installed; tests needing them will be skipped" >&2
 apt-get install -y -qq --no-install-recommends grub-efi-amd64-bin mtools ovmf fdisk xorriso squashfs-tools >/dev/null \
     || echo "grub-efi-amd64-bin, mtools, ovmf, fdisk, xorriso or squashfs-tools not installed; images, live media and UEFI tests cannot be made" >&2
