@@ -70,6 +70,14 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A zeroed table on the heap (`Box::new([0; N])` would build it on the stack first).
+fn zeroed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
+    vec![T::default(); N]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("the vector has N elements"))
+}
+
 fn hash4(b: &[u8]) -> usize {
     let word = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     (word.wrapping_mul(HASH_MUL) >> (32 - HASH_BITS)) as usize
@@ -96,7 +104,7 @@ fn match_len(a: &[u8], b: &[u8]) -> usize {
 
 /// Go's level-9 deflate state; positions are indices into `window`.
 struct Compressor {
-    window: Vec<u8>,
+    window: Box<[u8; 2 * WINDOW_SIZE]>,
     window_end: usize,
     block_start: isize,
     /// A literal at `index - 1` is pending (lazy matching).
@@ -105,8 +113,10 @@ struct Compressor {
     length: usize,
     offset: usize,
     max_insert_index: isize,
-    hash_head: Vec<u32>,
-    hash_prev: Vec<u32>,
+    /// Fixed-size tables: their indices are masked or shifted into range, so the hot
+    /// loop needs no bounds checks on them.
+    hash_head: Box<[u32; HASH_SIZE]>,
+    hash_prev: Box<[u32; WINDOW_SIZE]>,
     hash_offset: usize,
     index: usize,
     chain_head: isize,
@@ -117,7 +127,7 @@ struct Compressor {
 impl Compressor {
     fn new() -> Self {
         Compressor {
-            window: vec![0; 2 * WINDOW_SIZE],
+            window: zeroed(),
             window_end: 0,
             block_start: 0,
             byte_available: false,
@@ -125,8 +135,8 @@ impl Compressor {
             length: MIN_MATCH - 1,
             offset: 0,
             max_insert_index: 0,
-            hash_head: vec![0; HASH_SIZE],
-            hash_prev: vec![0; WINDOW_SIZE],
+            hash_head: zeroed(),
+            hash_prev: zeroed(),
             hash_offset: 1,
             index: 0,
             chain_head: -1,

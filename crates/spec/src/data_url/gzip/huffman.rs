@@ -80,15 +80,54 @@ impl Token {
 }
 
 fn length_code(xlength: usize) -> usize {
-    if xlength == 255 {
-        return 28;
-    }
-    // The last code below `xlength` whose base does not exceed it.
-    LENGTH_BASE[..28].partition_point(|&base| usize::from(base) <= xlength) - 1
+    usize::from(LENGTH_CODE[xlength & 0xff])
 }
 
 fn offset_code(xoffset: u32) -> usize {
-    OFFSET_BASE.partition_point(|&base| base <= xoffset) - 1
+    // Distance codes from 16 on start at multiples of 128, so above 255 the code
+    // depends on `xoffset >> 7` only (zlib's two-table lookup).
+    let xoffset = xoffset as usize;
+    if xoffset < 256 {
+        usize::from(OFFSET_CODE_LOW[xoffset])
+    } else {
+        usize::from(OFFSET_CODE_HIGH[(xoffset >> 7) & 0xff])
+    }
+}
+
+/// The length code of each length minus 3: the last code whose base does not exceed
+/// it, and code 28 for 258 alone.
+static LENGTH_CODE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut x = 0;
+    while x < 256 {
+        let mut code = 0;
+        while code + 1 < 28 && LENGTH_BASE[code + 1] as usize <= x {
+            code += 1;
+        }
+        table[x] = if x == 255 { 28 } else { code as u8 };
+        x += 1;
+    }
+    table
+};
+
+/// The distance code of `xoffset` for `xoffset` < 256 …
+static OFFSET_CODE_LOW: [u8; 256] = offset_codes(0);
+/// … and of `xoffset >> 7` above.
+static OFFSET_CODE_HIGH: [u8; 256] = offset_codes(7);
+
+const fn offset_codes(shift: u32) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let xoffset = (i as u32) << shift;
+        let mut code = 0;
+        while code + 1 < OFFSET_COUNT && OFFSET_BASE[code + 1] <= xoffset {
+            code += 1;
+        }
+        table[i] = code as u8;
+        i += 1;
+    }
+    table
 }
 
 /// A code: `code` holds its `len` bits already reversed, ready to be sent LSB first.
@@ -568,48 +607,64 @@ impl BlockWriter {
         }
     }
 
+    /// Writes `tokens` and the end-of-block symbol with the fixed or the block's codes.
+    /// The bit buffer lives in locals here (the hot loop of the writer), not in `self`.
     fn write_tokens(&mut self, tokens: &[Token], fixed: bool) {
-        for &t in tokens {
-            self.write_token(t, fixed);
-        }
-        let end = self.literal_code(END_BLOCK, fixed);
-        self.write_code(end);
-    }
-
-    fn literal_code(&self, symbol: usize, fixed: bool) -> Code {
-        if fixed {
-            self.fixed_literals.codes[symbol]
+        let (literals, offsets) = if fixed {
+            (&self.fixed_literals.codes, &self.fixed_offsets.codes)
         } else {
-            self.literals.codes[symbol]
-        }
-    }
-
-    fn write_token(&mut self, t: Token, fixed: bool) {
-        if !t.is_match() {
-            let code = self.literal_code(t.0 as usize, fixed);
-            self.write_code(code);
-            return;
-        }
-        let xlength = t.xlength();
-        let lcode = length_code(xlength);
-        let code = self.literal_code(LENGTH_CODES_START + lcode, fixed);
-        self.write_code(code);
-        let extra = u32::from(LENGTH_EXTRA_BITS[lcode]);
-        if extra > 0 {
-            self.write_bits((xlength - usize::from(LENGTH_BASE[lcode])) as u32, extra);
-        }
-        let xoffset = t.xoffset();
-        let ocode = offset_code(xoffset);
-        let code = if fixed {
-            self.fixed_offsets.codes[ocode]
-        } else {
-            self.offsets.codes[ocode]
+            (&self.literals.codes, &self.offsets.codes)
         };
-        self.write_code(code);
-        let extra = u32::from(OFFSET_EXTRA_BITS[ocode]);
-        if extra > 0 {
-            self.write_bits(xoffset - OFFSET_BASE[ocode], extra);
+        let literals: &[Code; LITERAL_COUNT] = literals[..]
+            .try_into()
+            .expect("one code per literal/length symbol");
+        let offsets: &[Code; OFFSET_COUNT] = offsets[..]
+            .try_into()
+            .expect("one code per distance symbol");
+        let out = &mut self.out;
+        let mut bits = self.bits;
+        let mut nbits = self.nbits;
+        // A write here is up to 28 bits (a 15-bit code and 13 extra bits), so fewer
+        // than 32 bits may wait in the buffer between writes.
+        let mut put = |value: u32, n: u32| {
+            bits |= u64::from(value) << nbits;
+            nbits += n;
+            if nbits >= 32 {
+                out.extend_from_slice(&bits.to_le_bytes()[..4]);
+                bits >>= 32;
+                nbits -= 32;
+            }
+        };
+        put(0, 0);
+        for &t in tokens {
+            if !t.is_match() {
+                let code = literals[(t.0 & 0xff) as usize];
+                put(u32::from(code.code), u32::from(code.len));
+                continue;
+            }
+            let xlength = t.xlength();
+            let lcode = length_code(xlength);
+            let code = literals[LENGTH_CODES_START + lcode];
+            let extra = u32::from(LENGTH_EXTRA_BITS[lcode]);
+            // A code and its extra bits fit one write (at most 15 + 5 bits).
+            put(
+                u32::from(code.code)
+                    | ((xlength - usize::from(LENGTH_BASE[lcode])) as u32) << code.len,
+                u32::from(code.len) + extra,
+            );
+            let xoffset = t.xoffset();
+            let ocode = offset_code(xoffset);
+            let code = offsets[ocode];
+            let extra = u32::from(OFFSET_EXTRA_BITS[ocode]);
+            put(
+                u32::from(code.code) | (xoffset - OFFSET_BASE[ocode]) << code.len,
+                u32::from(code.len) + extra,
+            );
         }
+        let end = literals[END_BLOCK];
+        put(u32::from(end.code), u32::from(end.len));
+        self.bits = bits;
+        self.nbits = nbits;
     }
 }
 
@@ -628,6 +683,16 @@ mod tests {
         assert_eq!(offset_code(4), 4);
         assert_eq!(offset_code(5), 4);
         assert_eq!(offset_code(32_767), 29);
+        // The tables agree with a search of the bases everywhere.
+        for xlength in 0..255 {
+            let searched =
+                LENGTH_BASE[..28].partition_point(|&base| usize::from(base) <= xlength) - 1;
+            assert_eq!(length_code(xlength), searched, "length {}", xlength + 3);
+        }
+        for xoffset in 0..32_768 {
+            let searched = OFFSET_BASE.partition_point(|&base| base <= xoffset) - 1;
+            assert_eq!(offset_code(xoffset), searched, "offset {}", xoffset + 1);
+        }
     }
 
     #[test]
