@@ -138,6 +138,9 @@ pub fn run(args: ButaneArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     Output::Merged(text) => out.write_all(text.as_bytes()),
                 })?;
             }
+            // The process ends here: freeing a large translation (a tree of its
+            // config and a map of every path's origin) only delays the exit.
+            std::mem::forget(output_text);
             Ok(ExitStatus::Success)
         }
     }

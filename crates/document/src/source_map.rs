@@ -15,9 +15,13 @@ pub struct Origin {
 
 /// Maps paths of a derived config (canonical JSON keys, merged indices) back to the
 /// places the user wrote, so that every report points into the user's file.
+///
+/// A large config records a path for every value, so the map hashes with foldhash
+/// rather than the standard SipHash (no key here comes from an adversary who could
+/// aim at collisions worth defending against).
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    origins: HashMap<Path, Origin>,
+    origins: HashMap<Path, Origin, foldhash::fast::RandomState>,
 }
 
 impl SourceMap {

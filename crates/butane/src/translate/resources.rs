@@ -102,12 +102,21 @@ pub(crate) fn embed_contents(config: &mut Value, section: &str, ctx: &mut Contex
 /// The `source`/`compression` fields for every job, computed on all cores; each
 /// content is dropped as soon as it is encoded, so contents and their data URLs are
 /// not all held at once.
+///
+/// The jobs go out in small batches to whichever thread is free (the machine may be
+/// shared, and one thread's fixed half would wait for a descheduled other); results
+/// are put back in job order.
 fn encode_all(
     jobs: &[(Path, Path)],
     contents: Vec<Vec<u8>>,
     config: &Value,
     ctx: &Context<'_>,
 ) -> Vec<Map<String, Value>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Jobs per batch: enough to make taking one cheap, few enough to balance.
+    const BATCH: usize = 16;
     let compressions: Vec<Option<Value>> = jobs
         .iter()
         .map(|(path, _)| {
@@ -117,43 +126,51 @@ fn encode_all(
                 .cloned()
         })
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = jobs.len().div_ceil(threads).max(1);
     let settings = Encoding::of(ctx);
     let mut contents = contents.into_iter();
-    let batches: Vec<Vec<Vec<u8>>> = (0..threads)
-        .map(|_| contents.by_ref().take(chunk).collect())
+    let batches: Vec<Mutex<Vec<Vec<u8>>>> = (0..jobs.len().div_ceil(BATCH))
+        .map(|_| Mutex::new(contents.by_ref().take(BATCH).collect()))
         .collect();
-    let encode = move |batch: Vec<Vec<u8>>, compressions: &[Option<Value>]| {
-        batch
-            .into_iter()
-            .zip(compressions)
-            .map(|(contents, compression)| {
-                let mut fields = Map::new();
-                if let Some(compression) = compression {
-                    fields.insert("compression".into(), compression.clone());
-                }
-                settings.apply(&mut fields, &contents);
-                fields
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut batches = batches.into_iter().zip(compressions.chunks(chunk));
-    // The first batch is encoded on this thread, whose allocator reuses the space of
-    // the contents it drops (a new thread allocates from an arena of its own).
-    let Some((first, first_compressions)) = batches.next() else {
-        return Vec::new();
-    };
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = batches
-            .map(|(batch, compressions)| scope.spawn(move || encode(batch, compressions)))
-            .collect();
-        let mut all = encode(first, first_compressions);
-        for worker in workers {
-            all.extend(worker.join().expect("encoding does not panic"));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let batch = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = batches.get(batch) else {
+                return done;
+            };
+            let batch_contents =
+                std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner()));
+            let fields: Vec<Map<String, Value>> = batch_contents
+                .into_iter()
+                .zip(&compressions[batch * BATCH..])
+                .map(|(contents, compression)| {
+                    let mut fields = Map::new();
+                    if let Some(compression) = compression {
+                        fields.insert("compression".into(), compression.clone());
+                    }
+                    settings.apply(&mut fields, &contents);
+                    fields
+                })
+                .collect();
+            done.push((batch, fields));
         }
-        all
-    })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // This thread works too: its allocator reuses the space of the contents it drops
+    // (a new thread allocates from an arena of its own).
+    let mut done = std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..threads.min(batches.len()))
+            .map(|_| scope.spawn(work))
+            .collect();
+        let mut done = work();
+        for worker in workers {
+            done.extend(worker.join().expect("encoding does not panic"));
+        }
+        done
+    });
+    done.sort_unstable_by_key(|(batch, _)| *batch);
+    done.into_iter().flat_map(|(_, fields)| fields).collect()
 }
 
 /// How contents are embedded for a profile.

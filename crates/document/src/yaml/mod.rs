@@ -135,13 +135,24 @@ pub fn parse_keys_apart(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError>
     // SEPARATOR, which can end a block scalar early and shifts the lines it names; the
     // document is checked that way first.
     const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
-    if text.contains(BREAKS) {
+    if has_libyaml_breaks(text) {
         parse_text(&text.replace(BREAKS, "\n"))?;
         let (mut node, errors) = parse_text(text)?;
         LibyamlLines::new(text, &BREAKS).remap(&mut node);
         return Ok((node, errors));
     }
     parse_text(text)
+}
+
+/// Whether `text` holds NEL, LINE SEPARATOR or PARAGRAPH SEPARATOR: a byte search for
+/// their lead bytes (`C2 85`, `E2 80 A8`, `E2 80 A9`), since configs can embed megabytes
+/// of text and a search by `char` decodes every one of them.
+fn has_libyaml_breaks(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr2_iter(0xc2, 0xe2, bytes).any(|i| match bytes[i] {
+        0xc2 => bytes.get(i + 1) == Some(&0x85),
+        _ => bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)),
+    })
 }
 
 /// Marks as libyaml counts lines in a text with more line breaks than `\n`.

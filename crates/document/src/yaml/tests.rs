@@ -521,3 +521,20 @@ fn block_scalars_are_marked_at_their_indicator() {
     assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
     assert_eq!(node.get("c").unwrap().mark, Mark::new(6, 4));
 }
+
+#[test]
+fn libyaml_breaks_are_found_by_their_bytes() {
+    for text in [
+        "plain",
+        "caf\u{e9} \u{a0} \u{20ac}",
+        "a\u{85}b",
+        "a\u{2028}",
+        "\u{2029}",
+        "\u{2027}\u{202a}\u{84}\u{86}",
+        "\u{c5}\u{e2}\u{2080}",
+        "",
+    ] {
+        let expected = text.contains(['\u{85}', '\u{2028}', '\u{2029}']);
+        assert_eq!(has_libyaml_breaks(text), expected, "{text:?}");
+    }
+}
