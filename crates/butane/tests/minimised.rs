@@ -692,3 +692,25 @@ fn single_reports_as_the_reference_words_them() {
         assert_eq!(raw_report(yaml, &Options::default()), expected, "{yaml}");
     }
 }
+
+// Boot device sugar: the reference records each Tang server's non-empty fields at the
+// field the user wrote; an empty URL (the zero value of a required string) is left out,
+// so a finding about it keeps its generated path, placed at the deepest node the file
+// has along it.
+#[test]
+fn boot_device_tang_fields_are_placed_where_written() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  files:\n    - path: /a\nboot_device:\n  luks:\n    tang:\n      - url: tang.example.com\n        thumbprint: x\n      - url: \"\"\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.boot_device.luks.tang.0.url, line 9 col 14: invalid url scheme\n\
+         error at $.storage.luks.0.clevis.tang.1.url, line 4 col 3: invalid url scheme\n\
+         error at $.storage.luks.0.clevis.tang.1.thumbprint, line 4 col 3: thumbprint is required\n\
+         Error translating config: config generated was invalid\n"
+    );
+    let yaml = "variant: fcos\nversion: 1.3.0\nboot_device:\n  luks:\n    tang:\n      - url: \"\"\n        thumbprint: x\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "error at $.storage.luks.0.clevis.tang.0.url, line 1 col 1: invalid url scheme\n\
+         Error translating config: config generated was invalid\n"
+    );
+}

@@ -34,6 +34,7 @@ pub(crate) fn add(
     let layout = boot.layout.as_deref().unwrap_or("x86_64");
     let storage = &mut parent.storage;
     let from = Path::parse("boot_device");
+    let mut tang_fields = Vec::new();
     let mut attribute = |list: &str, index: usize, field: &str| {
         sugar.insert(Path::parse(list).index(index), from.key(field));
     };
@@ -124,7 +125,30 @@ pub(crate) fn add(
             ("s390x-zfcp", Some(device)) => format!("{device}4"),
             _ => root_device.clone(),
         };
-        attribute("storage.luks", storage.luks.len(), "luks");
+        let index = storage.luks.len();
+        attribute("storage.luks", index, "luks");
+        // The reference also records each Tang server's non-zero fields at the field
+        // the user wrote (an empty URL is left out, as its merge leaves it out).
+        for (i, tang) in boot.luks.tang.iter().enumerate() {
+            let written = [
+                ("url", Some(tang.url.as_str())),
+                ("thumbprint", tang.thumbprint.as_deref()),
+                ("advertisement", tang.advertisement.as_deref()),
+            ];
+            for (field, value) in written {
+                if value.is_some_and(|v| !v.is_empty()) {
+                    tang_fields.push((
+                        Path::parse("storage.luks")
+                            .index(index)
+                            .key("clevis")
+                            .key("tang")
+                            .index(i)
+                            .key(field),
+                        from.key("luks").key("tang").index(i).key(field),
+                    ));
+                }
+            }
+        }
         storage.luks.push(Luks {
             cex: boot.luks.cex.clone(),
             clevis: Clevis {
@@ -154,6 +178,7 @@ pub(crate) fn add(
         wipe_filesystem: Some(true),
         ..Filesystem::default()
     });
+    sugar.extend(tang_fields);
 }
 
 fn partition(label: &str, size_mib: i64, type_guid: &str) -> Partition {

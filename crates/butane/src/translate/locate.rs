@@ -59,7 +59,9 @@ impl Locator {
                     return from.join(&rest);
                 }
                 Some((Side::Parent, from)) => {
-                    return deepest(&self.sugar, &from).unwrap_or(from);
+                    // The sugar may record a field below the entry the merge took.
+                    let rest: Path = segments[depth..].iter().cloned().collect();
+                    return deepest(&self.sugar, &from.join(&rest)).unwrap_or(from);
                 }
                 None => {}
             }

@@ -328,11 +328,9 @@ fn translate_parsed(
             written.get_or_insert_with(|| serde_json::to_value(&config).unwrap_or(Value::Null));
         let mut ignition = ignition;
         for entry in &mut ignition.entries {
-            if let Some(path) = entry
-                .path
-                .as_ref()
-                .filter(|p| locate::value_at(written, p).is_none())
-            {
+            if let Some(path) = entry.path.as_ref().filter(|p| {
+                locate::value_at(written, p).is_none() || unrecorded_by_merge(written, p)
+            }) {
                 let (path, mark) = ctx.locator.along_output_path(path);
                 entry.path = Some(path);
                 entry.mark = mark;
@@ -410,7 +408,9 @@ fn place_in_machine_config(
 fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
     fn recorded(value: &Value, key: Option<&str>) -> bool {
         match value {
-            Value::String(s) if s.is_empty() => !matches!(key, Some("name" | "path" | "device")),
+            Value::String(s) if s.is_empty() => {
+                !matches!(key, Some("name" | "path" | "device" | "url"))
+            }
             Value::Array(items) => items.iter().any(|v| recorded(v, None)),
             Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k))),
             _ => true,
