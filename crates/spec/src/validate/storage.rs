@@ -264,6 +264,8 @@ pub fn check_luks(luks: &Luks, version: Version, at: &Path, report: &mut Report)
         match clevis.custom.pin.as_deref().filter(|p| !p.is_empty()) {
             None => report.error(custom_at.key("pin"), "missing required custom clevis pin"),
             Some("tpm2" | "tang" | "sss") => {}
+            // From Ignition 3.6.0 on the reference reports no unsupported pin.
+            Some(_) if version >= Version::V3_6 => {}
             Some(_) => report.error(custom_at.key("pin"), "unsupported clevis pin"),
         }
         if !non_empty(&clevis.custom.config) {
@@ -549,8 +551,33 @@ mod tests {
 
     fn luks_lines(luks: &Luks) -> Vec<String> {
         let mut report = Report::new();
-        check_luks(luks, Version::V3_6, &Path::parse("l"), &mut report);
+        check_luks(luks, Version::V3_5, &Path::parse("l"), &mut report);
         lines(&report)
+    }
+
+    // Minimised from the differential test (cases 1208, 7507): Butane's fcos 1.7.0
+    // (Ignition 3.6.0) and later report no unsupported custom pin.
+    #[test]
+    fn custom_clevis_pins_are_checked_before_ignition_3_6() {
+        let mut luks = Luks {
+            device: Some("/dev/vda".into()),
+            ..Luks::default()
+        };
+        luks.clevis.custom = ClevisCustom {
+            pin: Some("x".into()),
+            config: Some("{}".into()),
+            ..ClevisCustom::default()
+        };
+        let lines_at = |version| {
+            let mut report = Report::new();
+            check_luks(&luks, version, &Path::parse("l"), &mut report);
+            lines(&report)
+        };
+        assert_eq!(
+            lines_at(Version::V3_5),
+            vec!["error at $.l.clevis.custom.pin: unsupported clevis pin"]
+        );
+        assert!(lines_at(Version::V3_6).is_empty());
     }
 
     #[test]
