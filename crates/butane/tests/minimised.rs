@@ -714,3 +714,17 @@ fn boot_device_tang_fields_are_placed_where_written() {
          Error translating config: config generated was invalid\n"
     );
 }
+
+// After a merge with sugar (here the boot device mirror), a finding about a field of the
+// user's own config is placed at that field, as the reference does (checked against it
+// while placing the boot device's Tang fields, which changed the lookup of sugar paths).
+#[test]
+fn zero_required_strings_after_a_merge_keep_their_own_path() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: https://example.com/a\n        http_headers:\n          - name: \"\"\n            value: v\nboot_device:\n  mirror:\n    devices: [/dev/vda, /dev/vdb]\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.boot_device.mirror, line 13 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n\
+         error at $.storage.files.0.contents.http_headers.0.name, line 9 col 19: HTTP header name can't be empty\n\
+         Error translating config: config generated was invalid\n"
+    );
+}
