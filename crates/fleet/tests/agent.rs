@@ -131,7 +131,12 @@ impl Host for Fake {
             .push(format!("in place {}", matches!(plan, Plan::InPlace { .. })));
         Ok(())
     }
-    fn stage_kargs(&self, append: &[String], _: &[String]) -> Result<String, String> {
+    fn stage_config(
+        &self,
+        append: &[String],
+        _: &[String],
+        _: &[ferro_sysroot::etc_edits::EtcEdit],
+    ) -> Result<String, String> {
         let mut w = self.0.borrow_mut();
         w.log.push(format!("stage kargs {}", append.join(" ")));
         w.staged = Some(w.booted);

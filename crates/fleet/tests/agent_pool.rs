@@ -71,7 +71,7 @@ fn an_added_ssh_key_is_written_in_place_and_reported() {
         .unwrap();
     assert_ne!(h1, h2);
     let new = remote.pool_config(&h2).unwrap();
-    let p = plan(&old, &new, &[]);
+    let p = plan(&old, &new, &[], &|_| None);
     assert_eq!(
         p,
         Plan::InPlace {

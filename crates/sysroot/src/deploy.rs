@@ -66,6 +66,10 @@ pub struct DeployOptions {
     /// Staging: lock finalization (`--lock-finalization`), so the deployment is not
     /// made the default at shutdown until [`crate::Sysroot::unlock_staged`].
     pub lock_finalization: bool,
+    /// Changes made to the new deployment's `/etc` after the merge (a pool config's
+    /// files and units, [`crate::etc_edits`]); kept for a staged deployment and made
+    /// again when it is finalized.
+    pub etc_edits: Vec<crate::etc_edits::EtcEdit>,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made
@@ -168,6 +172,7 @@ impl Sysroot {
             self.merge_deployment(&state, booted, &osname).cloned()
         };
         let serial = self.next_serial(&osname, &checksum)?;
+        crate::etc_edits::validate(&options.etc_edits)?;
 
         self.step("check out")?;
         let staging = self.staging_dir(&osname);
@@ -181,6 +186,7 @@ impl Sysroot {
 
         self.step("merge /etc")?;
         let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
+        crate::etc_edits::apply(&tmp.join("etc"), &options.etc_edits)?;
 
         self.step("write origin")?;
         let mut origin = KeyFile::default();

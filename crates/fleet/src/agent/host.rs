@@ -208,7 +208,18 @@ impl Host for SysrootHost {
         super::pool::apply_in_place(&self.root, plan)
     }
 
-    fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String> {
+    fn unit_file(&self, name: &str) -> Option<String> {
+        ["etc/systemd/system", "usr/lib/systemd/system"]
+            .iter()
+            .find_map(|dir| fs::read_to_string(self.root.join(dir).join(name)).ok())
+    }
+
+    fn stage_config(
+        &self,
+        append: &[String],
+        delete: &[String],
+        etc: &[ferro_sysroot::etc_edits::EtcEdit],
+    ) -> Result<String, String> {
         let (state, index) = self.booted_state()?;
         let booted = &state.deployments[index];
         let options = ferro_sysroot::DeployOptions {
@@ -218,6 +229,7 @@ impl Host for SysrootHost {
             karg_append: append.to_vec(),
             karg_delete: delete.to_vec(),
             lock_finalization: true,
+            etc_edits: etc.to_vec(),
             ..ferro_sysroot::DeployOptions::default()
         };
         let report = self
