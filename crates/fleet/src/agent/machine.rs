@@ -390,7 +390,9 @@ impl<H: Host, R: Remote> Agent<H, R> {
     /// What `status` shows at `now`.
     pub fn status(&self, now: u64) -> Status {
         let next_window = match &self.config.strategy {
-            Strategy::Periodic { windows } => Some(window::next_start(windows, now)),
+            Strategy::Periodic { windows, time_zone } => {
+                Some(window::next_start(windows, time_zone, now))
+            }
             _ => None,
         };
         let staged = match &self.state {
@@ -797,7 +799,7 @@ impl<H: Host, R: Remote> Agent<H, R> {
             ));
         }
         let allowed_by_time = match &self.config.strategy {
-            Strategy::Periodic { windows } => window::contains(windows, now),
+            Strategy::Periodic { windows, time_zone } => window::contains(windows, time_zone, now),
             _ => true,
         };
         if !allowed_by_time {
