@@ -21,7 +21,8 @@ pub const HEALTH_TARGET: &str = "ferro-agent-health.target";
 
 /// The host the agent runs on.
 pub struct SysrootHost {
-    /// The sysroot (`/sysroot` on a booted ferrocore system).
+    /// The sysroot: `/` on a booted ferrocore system, as for `ferro status` (its
+    /// `/boot` is the boot partition; `/sysroot/boot` is only a mount point).
     pub sysroot: Sysroot,
     /// The agent's record, `/var/lib/ferro/agent/state.json`.
     pub state_path: PathBuf,
@@ -283,7 +284,7 @@ impl Default for SystemPaths {
     fn default() -> Self {
         SystemPaths {
             config_root: PathBuf::from("/"),
-            sysroot: PathBuf::from("/sysroot"),
+            sysroot: PathBuf::from("/"),
             cmdline: PathBuf::from("/proc/cmdline"),
             run_dir: PathBuf::from(ferro_sysroot::DEFAULT_RUN_DIR),
             machine_id: PathBuf::from("/etc/machine-id"),
