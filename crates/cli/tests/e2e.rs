@@ -313,6 +313,28 @@ fn ssh_key(work: &Path, name: &str) -> PathBuf {
     key
 }
 
+/// Boots VM `name` from `image` with `config` (`extra`: more `ferro vm run`
+/// arguments), timed as `label`, and fails the test with QEMU's error if SSH never
+/// answers; the VM stops when the returned guard drops.
+fn boot_to_ssh<'a>(
+    work: &'a Path,
+    image: &Path,
+    config: &Path,
+    name: &'a str,
+    console: &Path,
+    label: &str,
+    extra: &[&str],
+) -> RunningVm<'a> {
+    let running = RunningVm { work, name };
+    let started = step(label, || vm_run(work, image, config, name, console, extra));
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    running
+}
+
 /// Stops the VM when dropped, so a failed assertion does not leave QEMU running.
 struct RunningVm<'a> {
     work: &'a Path,
@@ -340,21 +362,14 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     let publish = format!("{port}:8080");
     let ssh_port = free_port();
     let ssh_port_arg = ssh_port.to_string();
-    let _running = RunningVm { work: &work, name };
-    let started = step("first boot to SSH", || {
-        vm_run(
-            &work,
-            image,
-            &config,
-            name,
-            &console,
-            &["--publish", &publish, "--ssh-port", &ssh_port_arg],
-        )
-    });
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    let _running = boot_to_ssh(
+        &work,
+        image,
+        &config,
+        name,
+        &console,
+        "first boot to SSH",
+        &["--publish", &publish, "--ssh-port", &ssh_port_arg],
     );
     let first = step("guest checks", || {
         guest(

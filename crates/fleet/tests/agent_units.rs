@@ -14,11 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferro_fleet::agent::config::PoolSettings;
 use ferro_fleet::agent::host::SysrootHost;
-use ferro_fleet::agent::identity::Identity;
 use ferro_fleet::agent::remote::HttpRemote;
-use ferro_fleet::agent::{Agent, Config, State};
+use ferro_fleet::agent::{Agent, State};
 use ferro_fleet::time::set_simulated_now_ms;
 use ferro_ostree::{Repo, RepoMode};
 use ferro_sysroot::host::HostActions;
@@ -85,23 +83,9 @@ fn a_unit_and_an_etc_file_from_the_pool_arrive_with_one_reboot() {
         .join("etc");
 
     // The graph has only the booted release: only the pool changes the node.
-    let mut config = Config::from_fragments(&[], &mut vec![]).unwrap();
+    let mut config = common::pool_agent_config("workers", &server.url());
     config.cincinnati_base_url = format!("{}/", server.url());
-    config.pool = Some(PoolSettings {
-        name: "workers".into(),
-        base_url: server.url(),
-        token: None,
-        no_reboot: vec![],
-    });
-    let identity = Identity {
-        node_uuid: "0123456789abcdef0123456789abcdef".into(),
-        group: "default".into(),
-        basearch: std::env::consts::ARCH.into(),
-        stream: "stable".into(),
-        platform: "metal".into(),
-        os_version: String::new(),
-        os_checksum: String::new(),
-    };
+    let identity = common::test_identity("");
     let rebooted = Arc::new(AtomicBool::new(false));
     let new_agent = |sysroot| {
         let host = SysrootHost {

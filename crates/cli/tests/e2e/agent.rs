@@ -11,9 +11,6 @@
 //! repository, so the other tests' `ferro upgrade` of the image's ref never meets
 //! version 3.
 
-use std::io::{BufRead, BufReader};
-use std::process::Child;
-
 use super::*;
 
 /// The ref the graph's `stable` stream is built from.
@@ -24,24 +21,27 @@ const TOKEN: &str = "ferro-e2e-agent-admin-token";
 /// under TCG, and a version change two boots with the health check between.
 const DEADLINE: Duration = Duration::from_secs(420);
 
+#[path = "../support/fleet_server.rs"]
+mod fleet_server;
+
 /// A `ferro fleet serve` child, stopped when dropped.
 struct Server {
-    child: Child,
+    served: fleet_server::Served,
     url: String,
     port: u16,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.served.child.kill();
+        let _ = self.served.child.wait();
     }
 }
 
 /// Starts the server on a free port of 127.0.0.1, with the graph built from
 /// [`STREAM_REF`] of the served repository, one FleetLock slot, and the pool
 /// `workers` made of the fragments in `dir/pool.d`; returns once it announced its
-/// address.
+/// address. Its log is `dir/fleet.log`.
 fn serve(work: &Path, dir: &Path) -> Server {
     let config = dir.join("fleet.toml");
     fs::write(
@@ -55,32 +55,12 @@ fn serve(work: &Path, dir: &Path) -> Server {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferro"))
-        .args(["fleet", "serve", "--config", config.to_str().unwrap()])
-        .env("FERRO_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(dir.join("fleet.log")).unwrap())
-        .start()
-        .expect("start ferro fleet serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| {
-            panic!(
-                "the fleet server did not start: {line:?} {}",
-                fs::read_to_string(dir.join("fleet.log")).unwrap_or_default()
-            )
-        })
-        .to_owned();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let log = fs::File::create(dir.join("fleet.log")).unwrap();
+    let served = fleet_server::serve(&config, "info", log.into());
     Server {
-        child,
-        url: format!("http://{addr}"),
-        port,
+        url: format!("http://{}", served.addr),
+        port: served.addr.port(),
+        served,
     }
 }
 
@@ -301,21 +281,14 @@ fn pool_keys_kargs_update_through_the_lock_and_a_failed_release_rolled_back() {
             .count()
     };
     let ssh_port = free_port().to_string();
-    let _running = RunningVm { work: &work, name };
-    let started = step("agent: boot to SSH", || {
-        vm_run(
-            &work,
-            image,
-            &config,
-            name,
-            &console,
-            &["--ssh-port", &ssh_port],
-        )
-    });
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    let _running = boot_to_ssh(
+        &work,
+        image,
+        &config,
+        name,
+        &console,
+        "agent: boot to SSH",
+        &["--ssh-port", &ssh_port],
     );
 
     // The agent reports the pool's config as applied (it was provisioned with it).
