@@ -259,3 +259,48 @@ fn etc_edits_of_a_staged_deployment_survive_the_merge_at_finalization() {
     assert_eq!(sysroot.load().unwrap(), before);
     assert!(sysroot.verify().unwrap().is_empty());
 }
+
+#[test]
+fn an_override_commit_outside_the_refs_history_is_pulled_pinned() {
+    use ferro_ostree::{Repo, RepoMode};
+    use ferro_sysroot::upgrade::UpgradeOptions;
+    let scratch = Scratch::new();
+    let (mut sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
+    sysroot.set_run_dir(&scratch.path().join("run"));
+    // The server's repository: the ref at version 1, version 3 on another ref only
+    // (as an update graph may offer it).
+    let served = Repo::init(&scratch.path().join("served"), RepoMode::Archive).unwrap();
+    let v1 = commit(&served, &tree, "testos/v", "1");
+    fs::write(tree.join("usr/etc/new.conf"), "3").unwrap();
+    let v3 = commit(&served, &tree, "testos/elsewhere", "3");
+    let url = format!("file://{}", scratch.path().join("served").display());
+    sysroot
+        .repo()
+        .remote_add("origin", &url, &[], &[], true)
+        .unwrap();
+    sysroot.fetch_refspec("origin:testos/v", false).unwrap();
+    let options = DeployOptions {
+        osname: Some("testos".into()),
+        refspec: Some("origin:testos/v".into()),
+        ..Default::default()
+    };
+    sysroot.deploy(&v1.to_string(), &options).unwrap();
+    assert!(sysroot.repo().load_commit(&v3).is_err(), "not pulled yet");
+
+    let how = UpgradeOptions {
+        apply: Apply::Now,
+        override_commit: Some(v3.to_string()),
+        ..UpgradeOptions::default()
+    };
+    let (_, report) = sysroot.upgrade_with(&how).unwrap();
+    let d = report.unwrap().deployment;
+    assert_eq!(d.checksum, v3);
+    assert_eq!(d.refspec().as_deref(), Some("origin:testos/v"));
+    assert_eq!(
+        d.origin.get("origin", "override-commit"),
+        Some(v3.to_string())
+    );
+    let dir = sysroot.dir_of(&d);
+    assert_eq!(fs::read_to_string(dir.join("etc/new.conf")).unwrap(), "3");
+    assert!(sysroot.verify().unwrap().is_empty());
+}
