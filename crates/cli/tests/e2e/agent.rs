@@ -43,13 +43,23 @@ impl Drop for Server {
 /// `workers` made of the fragments in `dir/pool.d`; returns once it announced its
 /// address. Its log is `dir/fleet.log`.
 fn serve(work: &Path, dir: &Path) -> Server {
+    // Releases 2 and 3 are rolled out to every node at once (without a rollout or a
+    // barrier a release gets no incoming edge, as in Fedora CoreOS's graph).
+    let updates = dir.join("updates.json");
+    fs::write(
+        &updates,
+        r#"{"stream":"stable","metadata":{"last-modified":"2026-12-01T00:00:00Z"},
+            "releases":[{"version":"2","metadata":{"rollout":{"start_percentage":1.0}}},
+                        {"version":"3","metadata":{"rollout":{"start_percentage":1.0}}}]}"#,
+    )
+    .unwrap();
     let config = dir.join("fleet.toml");
     fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:0\"\ndata = \"fleet-data\"\nadmin_tokens = [\"{TOKEN}\"]\n\
              [lock]\ndefault_slots = 1\n\
-             [graph]\nrepo = \"{}\"\n[[graph.streams]]\nname = \"stable\"\nref = \"{STREAM_REF}\"\n\
+             [graph]\nrepo = \"{}\"\n[[graph.streams]]\nname = \"stable\"\nref = \"{STREAM_REF}\"\nupdates = \"updates.json\"\n\
              [[pools]]\nname = \"workers\"\nfragments = [\"pool.d\"]\n",
             work.join("repo").display()
         ),
