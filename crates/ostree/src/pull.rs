@@ -42,15 +42,19 @@ use crate::delta::DeltaError;
 use crate::delta::fetch::{Offer, pull_delta};
 use crate::delta::index::DeltaIndex;
 use crate::error::{io_err, too_deep};
-use crate::fetch::{Body, FetchError, Fetcher};
+use crate::fetch::{Body, FetchError, Fetcher, RequestOptions};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
 use crate::pull_verify::{RemotePolicy, SignPolicy};
+use crate::remote_url::Sources;
 use crate::repo::{self, Repo, RepoMode};
 use crate::sign::SignError;
 use crate::workers::parallel;
 
-/// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
+/// Largest summary or detached metadata fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
 const MAX_METADATA: u64 = 128 << 20;
+/// Largest commit, dirtree or dirmeta fetched (the default `max-metadata-size` of
+/// `ostree pull`): a server cannot make a client buffer an endless "object".
+const MAX_OBJECT_METADATA: u64 = 10 << 20;
 /// Largest content object held in memory while it is verified; larger ones go through
 /// a file in `tmp/`.
 const MAX_IN_MEMORY: u64 = 1 << 20;
@@ -124,13 +128,17 @@ fn pull_file(
 /// `ostree remote summary` and `remote refs` read it.
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
-    let url = remote.require_url()?;
+    remote.require_url()?;
     let policy = RemotePolicy::for_remote(&remote)?;
-    let fetcher = match url.strip_prefix("file://") {
-        Some(_) => Fetcher::for_dir(url),
-        None => Fetcher::new(url)?,
+    let request = RequestOptions {
+        cookies: crate::cookies::read_jar(repo, remote_name)?,
+        ..RequestOptions::default()
     };
-    fetch_summary(&fetcher, remote_name, &policy)
+    let sources = crate::remote_url::resolve(&remote, None, &request)?;
+    match sources.summary {
+        Some(summary) if policy.summary.is_none() => Ok(Some(summary)),
+        _ => fetch_summary(&sources.meta, remote_name, &policy),
+    }
 }
 
 /// Fetches the remote's summary and, when its policy says so, refuses it unless
@@ -223,14 +231,29 @@ pub fn pull(
             message: message.to_owned(),
         });
     }
-    remote.require_url()?;
-    let fetcher = match remote.url.strip_prefix("file://") {
+    let url = match &options.url {
+        Some(url) => url.as_str(),
+        None => remote.require_url()?,
+    };
+    let request = RequestOptions {
+        cookies: crate::cookies::read_jar(repo, remote_name)?,
+        ..options.request.clone()
+    };
+    let sources = match url.strip_prefix("file://") {
         // A local archive repository is read as over HTTP (deltas, signatures, the
         // summary), as OSTree does; one of another mode is imported object by object.
-        Some(path) if is_archive(std::path::Path::new(path)) => Some(Fetcher::for_dir(&remote.url)),
+        Some(path) if is_archive(std::path::Path::new(path)) => Some(Sources {
+            meta: Fetcher::for_dir(url),
+            content: Fetcher::for_dir(url),
+            summary: None,
+        }),
         Some(_) => None,
         // A URL that cannot be fetched is the first thing to report.
-        None => Some(Fetcher::new(&remote.url)?),
+        None => Some(crate::remote_url::resolve(
+            &remote,
+            options.url.as_deref(),
+            &request,
+        )?),
     };
     // What the remote's signature settings demand is known before anything is fetched;
     // when they cannot be met, a URL with no repository behind it is still reported
@@ -238,7 +261,7 @@ pub fn pull(
     let policy = match RemotePolicy::for_remote(&remote) {
         Ok(policy) => policy,
         Err(refused) => {
-            if let Some(fetcher) = &fetcher
+            if let Some(Sources { meta: fetcher, .. }) = &sources
                 && let Ok(None) = fetcher.get_bytes("config", MAX_SMALL)
             {
                 return Err(FetchError::Status {
@@ -250,8 +273,8 @@ pub fn pull(
             return Err(refused.into());
         }
     };
-    let Some(fetcher) = fetcher else {
-        let path = remote.url.trim_start_matches("file://");
+    let Some(sources) = sources else {
+        let path = url.trim_start_matches("file://");
         return pull_file(
             repo,
             (remote_name, &remote, &policy),
@@ -263,7 +286,7 @@ pub fn pull(
     };
     pull_archive(
         repo,
-        &fetcher,
+        sources,
         (remote_name, &remote, &policy),
         refs,
         options,
@@ -299,7 +322,11 @@ pub fn pull_local_deltas(
     };
     pull_archive(
         repo,
-        &Fetcher::for_dir(&url),
+        Sources {
+            meta: Fetcher::for_dir(&url),
+            content: Fetcher::for_dir(&url),
+            summary: None,
+        },
         (
             remote.unwrap_or_default(),
             &source,
@@ -314,13 +341,17 @@ pub fn pull_local_deltas(
 /// A pull from an archive repository read through `fetcher`.
 fn pull_archive(
     repo: &Repo,
-    fetcher: &Fetcher,
+    sources: Sources,
     (remote_name, remote, policy): (&str, &crate::remote::Remote, &RemotePolicy),
     refs: &[String],
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
-    let fetcher = fetcher.clone();
+    let Sources {
+        meta: fetcher,
+        content,
+        summary: resolved_summary,
+    } = sources;
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
         mode,
@@ -345,7 +376,10 @@ fn pull_archive(
     // even while the remote's summary is being replaced. (A bare checksum still reads
     // it, for the static deltas it lists.)
     let pinned = |name: &String| crate::refs::pinned(name).is_some();
-    let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
+    let summary_bytes = if let (Some(summary), None) = (resolved_summary, &policy.summary) {
+        // Verified against the metalink already.
+        Some(summary)
+    } else if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
     } else {
         fetch_summary(&fetcher, remote_name, policy)?
@@ -414,6 +448,7 @@ fn pull_archive(
         remote: remote_name,
         policy: policy.commits.clone(),
         fetcher,
+        content,
         options,
         progress,
         counters: Counters::default(),
@@ -491,7 +526,10 @@ struct Puller<'a> {
     remote: &'a str,
     /// Signatures every commit must carry; `None` when the remote asks for none.
     policy: Option<SignPolicy>,
+    /// `config`, refs, the summary and detached metadata come from here …
     fetcher: Fetcher,
+    /// … objects and static deltas from here (`contenturl`).
+    content: Fetcher,
     options: &'a PullOptions,
     progress: &'a dyn PullProgress,
     counters: Counters,
@@ -629,11 +667,11 @@ impl Puller<'_> {
         let Some(offer) = &self.offer else {
             return Ok(());
         };
-        let from = crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
+        let from = crate::delta::fetch::best_start(self.repo, &self.content, offer, from, to);
         let mut deltas = self.deltas.lock().expect("not poisoned");
         match pull_delta(
             self.repo,
-            &self.fetcher,
+            &self.content,
             offer,
             from.as_ref(),
             to,
@@ -664,8 +702,8 @@ impl Puller<'_> {
         let found = match &self.offer {
             Some(offer) => {
                 let from =
-                    crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
-                crate::delta::fetch::find_delta(&self.fetcher, offer, from.as_ref(), to)?
+                    crate::delta::fetch::best_start(self.repo, &self.content, offer, from, to);
+                crate::delta::fetch::find_delta(&self.content, offer, from.as_ref(), to)?
             }
             None => None,
         };
@@ -691,10 +729,10 @@ impl Puller<'_> {
         required: bool,
     ) -> Result<Option<Vec<u8>>, PullError> {
         let path = object_url_path(id, kind.extension(false));
-        let Some(bytes) = self.fetcher.get_bytes(&path, MAX_METADATA)? else {
+        let Some(bytes) = self.content.get_bytes(&path, MAX_OBJECT_METADATA)? else {
             if required {
                 return Err(FetchError::Status {
-                    url: self.fetcher.url(&path),
+                    url: self.content.url(&path),
                     status: 404,
                 }
                 .into());
@@ -827,14 +865,14 @@ impl Puller<'_> {
         let mut spill = None;
         let path = object_url_path(id, "filez");
         let body = self
-            .fetcher
+            .content
             .get_body(&path, MAX_IN_MEMORY, || {
                 let object = spill.insert(repo.new_readable_object()?);
                 let shown = object.shown().to_owned();
                 object.file().try_clone().map_err(io_err("open", &shown))
             })?
             .ok_or_else(|| FetchError::Status {
-                url: self.fetcher.url(&path),
+                url: self.content.url(&path),
                 status: 404,
             })?;
         let size = match body {

@@ -3,7 +3,7 @@
 
 use crate::checksum::Checksum;
 use crate::delta::DeltaError;
-use crate::fetch::FetchError;
+use crate::fetch::{FetchError, RequestOptions};
 use crate::pull_verify::PolicyError;
 use crate::remote;
 use crate::repo;
@@ -40,6 +40,11 @@ pub struct PullOptions {
     /// Store fetched content objects into an archive repository without hashing them
     /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
     pub http_trusted: bool,
+    /// Fetch from this URL instead of the remote's `url` (`--url`).
+    pub url: Option<String>,
+    /// Headers and `User-Agent` text every request carries (`--http-header`,
+    /// `--append-user-agent`); the remote's cookies are added from its jar.
+    pub request: RequestOptions,
 }
 
 impl Default for PullOptions {
@@ -56,6 +61,8 @@ impl Default for PullOptions {
             timestamp_check: false,
             timestamp_check_from: None,
             dry_run: false,
+            url: None,
+            request: RequestOptions::default(),
         }
     }
 }
@@ -111,6 +118,9 @@ pub enum PullError {
     /// A request failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The remote's `metalink=`/`mirrorlist=` URLs gave no usable base URL.
+    #[error(transparent)]
+    Url(#[from] crate::remote_url::UrlError),
     /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
     #[error(transparent)]
     Repo(#[from] repo::Error),
