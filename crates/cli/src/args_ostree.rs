@@ -751,6 +751,9 @@ pub struct OstreePullArgs {
     /// Send this header with every request (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     pub http_header: Vec<(String, String)>,
+    /// Take objects from this local repository before fetching them (repeatable).
+    #[arg(short = 'L', long = "localcache-repo", value_name = "PATH")]
+    pub localcache_repo: Vec<std::path::PathBuf>,
     /// Append this to the `User-Agent` header.
     #[arg(long, value_name = "PRODUCT/VERSION")]
     pub append_user_agent: Option<String>,

@@ -164,6 +164,7 @@ pub fn run_pull(
             .map(|rev| repo.resolve_rev(rev))
             .transpose()?,
         url: args.url,
+        localcache: args.localcache_repo,
         request: RequestOptions {
             headers: args.http_header,
             append_user_agent: args.append_user_agent,
@@ -196,8 +197,16 @@ pub fn run_pull(
     if s.delta_parts_fetched > 0 {
         printer.out(format_args!("{} delta parts, ", s.delta_parts_fetched))?;
     }
+    let local = if s.metadata_local + s.content_local > 0 {
+        format!(
+            " ({} meta, {} content local)",
+            s.metadata_local, s.content_local
+        )
+    } else {
+        String::new()
+    };
     printer.outln(format_args!(
-        "{} metadata, {} content objects fetched; {} transferred; {} objects written",
+        "{} metadata, {} content objects fetched{local}; {} transferred; {} objects written",
         s.metadata_fetched,
         s.content_fetched,
         format_size(s.bytes_fetched),

@@ -113,7 +113,7 @@ fn pull_file(
         content_fetched: outcome.stats.content,
         content_total: outcome.stats.content,
         bytes_fetched: outcome.stats.bytes,
-        delta_parts_fetched: 0,
+        ..PullStatus::default()
     };
     progress.update(&status);
     Ok(PullReport {
@@ -442,8 +442,14 @@ fn pull_archive(
     }
     let use_deltas = repo.mode() != RepoMode::Archive && !options.disable_static_deltas;
     let puller_offer = use_deltas.then_some(offer);
+    let caches = options
+        .localcache
+        .iter()
+        .map(|path| Repo::open(path))
+        .collect::<Result<Vec<_>, _>>()?;
     let transaction = repo.begin_transaction()?;
     let puller = Puller {
+        caches,
         repo,
         remote: remote_name,
         policy: policy.commits.clone(),
@@ -504,6 +510,8 @@ fn pull_archive(
 struct Counters {
     metadata: AtomicU64,
     content: AtomicU64,
+    metadata_local: AtomicU64,
+    content_local: AtomicU64,
     content_total: AtomicU64,
     bytes: AtomicU64,
     delta_parts: AtomicU64,
@@ -514,6 +522,8 @@ impl Counters {
         PullStatus {
             metadata_fetched: self.metadata.load(Ordering::Relaxed),
             content_fetched: self.content.load(Ordering::Relaxed),
+            metadata_local: self.metadata_local.load(Ordering::Relaxed),
+            content_local: self.content_local.load(Ordering::Relaxed),
             content_total: self.content_total.load(Ordering::Relaxed),
             bytes_fetched: self.bytes.load(Ordering::Relaxed),
             delta_parts_fetched: self.delta_parts.load(Ordering::Relaxed),
@@ -523,6 +533,9 @@ impl Counters {
 
 struct Puller<'a> {
     repo: &'a Repo,
+    /// Local repositories objects are taken from before they are fetched
+    /// (`--localcache-repo`).
+    caches: Vec<Repo>,
     remote: &'a str,
     /// Signatures every commit must carry; `None` when the remote asks for none.
     policy: Option<SignPolicy>,
@@ -618,9 +631,9 @@ impl Puller<'_> {
         let commitmeta = self
             .fetcher
             .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
-        if let Some(meta) = &commitmeta {
-            self.fetched(&self.counters.metadata, meta.len() as u64);
-        }
+        // Counted as fetched even when absent, as `ostree pull` counts the request.
+        let meta_len = commitmeta.as_ref().map_or(0, Vec::len);
+        self.fetched(&self.counters.metadata, meta_len as u64);
         let commitmeta = commitmeta
             .map(|bytes| {
                 parse_metadata(&bytes).map_err(|source| PullError::Invalid {
@@ -728,6 +741,19 @@ impl Puller<'_> {
         id: &Checksum,
         required: bool,
     ) -> Result<Option<Vec<u8>>, PullError> {
+        if let Some(cache) = self.caches.iter().find(|c| c.has_object(kind, id)) {
+            let bytes = cache.read_metadata(kind, id)?;
+            let actual = Checksum::of(&bytes);
+            if actual != *id {
+                return Err(repo::Error::Corrupt {
+                    object: object_name(kind, id),
+                    actual,
+                }
+                .into());
+            }
+            self.counters.metadata_local.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(bytes));
+        }
         let path = object_url_path(id, kind.extension(false));
         let Some(bytes) = self.content.get_bytes(&path, MAX_OBJECT_METADATA)? else {
             if required {
@@ -860,6 +886,19 @@ impl Puller<'_> {
     /// otherwise.
     fn content(&self, id: &Checksum) -> Result<(), PullError> {
         let repo = self.repo;
+        if let Some(cache) = self
+            .caches
+            .iter()
+            .find(|c| c.has_object(ObjectType::File, id))
+        {
+            let mut content = cache.read_content(id)?;
+            if self.options.bareuseronly_files {
+                crate::object::check_bareuseronly_mode(id, content.header.mode)?;
+            }
+            repo.write_content_verified(&content.header, content.size, &mut content.reader, id)?;
+            self.counters.content_local.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         // A large body is fetched into a new object file, verified, and (archive)
         // published as it is; dropped unpublished, it leaves nothing behind.
         let mut spill = None;

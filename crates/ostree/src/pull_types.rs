@@ -45,6 +45,8 @@ pub struct PullOptions {
     /// Headers and `User-Agent` text every request carries (`--http-header`,
     /// `--append-user-agent`); the remote's cookies are added from its jar.
     pub request: RequestOptions,
+    /// Repositories to take objects from before fetching them (`--localcache-repo`).
+    pub localcache: Vec<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
@@ -63,6 +65,7 @@ impl Default for PullOptions {
             dry_run: false,
             url: None,
             request: RequestOptions::default(),
+            localcache: Vec::new(),
         }
     }
 }
@@ -74,6 +77,10 @@ pub struct PullStatus {
     pub metadata_fetched: u64,
     /// Content objects fetched so far.
     pub content_fetched: u64,
+    /// Metadata objects taken from a local cache repository instead.
+    pub metadata_local: u64,
+    /// Content objects taken from a local cache repository instead.
+    pub content_local: u64,
     /// Content objects to fetch, once the trees are scanned (0 before).
     pub content_total: u64,
     /// Bytes received.
