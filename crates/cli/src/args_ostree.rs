@@ -751,6 +751,9 @@ pub struct OstreePullArgs {
     /// Send this header with every request (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     pub http_header: Vec<(String, String)>,
+    /// Fetch only this path of the tree (repeatable); the commit is marked partial.
+    #[arg(long, value_name = "PATH")]
+    pub subpath: Vec<String>,
     /// Take objects from this local repository before fetching them (repeatable).
     #[arg(short = 'L', long = "localcache-repo", value_name = "PATH")]
     pub localcache_repo: Vec<std::path::PathBuf>,

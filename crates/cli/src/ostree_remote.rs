@@ -165,6 +165,7 @@ pub fn run_pull(
             .transpose()?,
         url: args.url,
         localcache: args.localcache_repo,
+        subpaths: args.subpath,
         request: RequestOptions {
             headers: args.http_header,
             append_user_agent: args.append_user_agent,

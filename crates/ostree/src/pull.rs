@@ -653,12 +653,13 @@ impl Puller<'_> {
             }
             return Ok(None);
         }
-        if self.options.commit_metadata_only {
-            if !was_partial {
-                self.repo.write_atomic(&partial, b"")?;
-            }
-        } else {
-            if let Some(from) = delta_from {
+        // Only commits and metadata, or only some paths: the commit is partial.
+        let partial_pull = self.options.commit_metadata_only || !self.options.subpaths.is_empty();
+        if partial_pull && !was_partial {
+            self.repo.write_atomic(&partial, b"")?;
+        }
+        if !self.options.commit_metadata_only {
+            if let Some(from) = delta_from.filter(|_| self.options.subpaths.is_empty()) {
                 self.delta(from.as_ref(), id)?;
             }
             self.tree(&commit)?;
@@ -667,7 +668,7 @@ impl Puller<'_> {
             self.repo.write_commitmeta(id, meta)?;
         }
         self.repo.write_metadata(ObjectType::Commit, &bytes)?;
-        if was_partial && !self.options.commit_metadata_only {
+        if was_partial && !partial_pull {
             fs::remove_file(&partial)
                 .map_err(|e| repo::Error::from(io_err("delete", &partial)(e)))?;
         }
@@ -784,24 +785,32 @@ impl Puller<'_> {
         let repo = self.repo;
         let mut fetched_trees: HashMap<Checksum, Vec<u8>> = HashMap::new();
         let mut children: HashMap<Checksum, Vec<Checksum>> = HashMap::new();
-        let mut seen_trees = HashSet::from([commit.root_tree]);
+        // A tree is walked once per path when only subpaths are pulled (the same
+        // dirtree may be wanted at one path and not at another), else once.
+        let subpaths = Subpaths::new(&self.options.subpaths);
+        let mut seen_trees = HashSet::from([(commit.root_tree, String::new())]);
         let mut metas = HashSet::from([commit.root_meta]);
         let mut files = HashSet::new();
-        let mut level = vec![commit.root_tree];
+        let mut level = vec![(commit.root_tree, String::new())];
         let mut depth = 0;
         while !level.is_empty() {
             if depth > MAX_DEPTH {
                 return Err(
-                    too_deep("pull", &repo.object_path(ObjectType::DirTree, &level[0])).into(),
+                    too_deep("pull", &repo.object_path(ObjectType::DirTree, &level[0].0)).into(),
                 );
             }
             depth += 1;
-            let (stored, missing): (Vec<Checksum>, Vec<Checksum>) = std::mem::take(&mut level)
-                .into_iter()
-                .partition(|id| repo.has_object(ObjectType::DirTree, id));
-            let mut trees = Vec::with_capacity(stored.len() + missing.len());
-            for id in stored {
-                trees.push((id, repo.load_dirtree(&id)?));
+            let mut parsed: HashMap<Checksum, DirTree> = HashMap::new();
+            let mut missing = Vec::new();
+            for (id, _) in &level {
+                if parsed.contains_key(id) || missing.contains(id) {
+                    continue;
+                }
+                if repo.has_object(ObjectType::DirTree, id) {
+                    parsed.insert(*id, repo.load_dirtree(id)?);
+                } else {
+                    missing.push(*id);
+                }
             }
             let fetched = parallel(
                 &missing,
@@ -816,17 +825,32 @@ impl Puller<'_> {
             )?;
             for (id, bytes, tree) in fetched {
                 fetched_trees.insert(id, bytes);
-                trees.push((id, tree));
+                parsed.insert(id, tree);
             }
             let mut next = Vec::new();
-            for (id, tree) in trees {
-                files.extend(tree.files.iter().map(|(_, file)| *file));
+            for (id, path) in std::mem::take(&mut level) {
+                let tree = &parsed[&id];
+                files.extend(
+                    tree.files
+                        .iter()
+                        .filter(|(name, _)| subpaths.wants_file(&format!("{path}/{name}")))
+                        .map(|(_, file)| *file),
+                );
                 let subdirs = children.entry(id).or_default();
-                for (_, sub, meta) in &tree.dirs {
+                for (name, sub, meta) in &tree.dirs {
+                    let sub_path = format!("{path}/{name}");
+                    if !subpaths.wants_dir(&sub_path) {
+                        continue;
+                    }
                     metas.insert(*meta);
                     subdirs.push(*sub);
-                    if seen_trees.insert(*sub) {
-                        next.push(*sub);
+                    let key = if subpaths.all() {
+                        String::new()
+                    } else {
+                        sub_path
+                    };
+                    if seen_trees.insert((*sub, key.clone())) {
+                        next.push((*sub, key));
                     }
                 }
             }
@@ -986,6 +1010,49 @@ impl Puller<'_> {
             .into());
         }
         Ok(keep()?)
+    }
+}
+
+/// The paths a pull is limited to (`--subpath`); none: the whole tree. Paths are
+/// absolute, `/` for the root (`/a/b` for entry `b` of directory `a`).
+struct Subpaths(Vec<String>);
+
+impl Subpaths {
+    fn new(paths: &[String]) -> Self {
+        // Kept without the trailing `/`, so the root is "" and "/…" is below it.
+        Subpaths(
+            paths
+                .iter()
+                .map(|p| {
+                    format!("/{}", p.trim_matches('/'))
+                        .trim_end_matches('/')
+                        .to_owned()
+                })
+                .collect(),
+        )
+    }
+
+    fn all(&self) -> bool {
+        self.0.is_empty() || self.0.iter().any(String::is_empty)
+    }
+
+    fn below(path: &str, subpath: &str) -> bool {
+        path == subpath || path.starts_with(&format!("{subpath}/"))
+    }
+
+    /// Whether the file at `path` is fetched: it is a subpath or below one.
+    fn wants_file(&self, path: &str) -> bool {
+        self.all() || self.0.iter().any(|s| Self::below(path, s))
+    }
+
+    /// Whether the directory at `path` is walked: it is a subpath, below one, or on
+    /// the way to one.
+    fn wants_dir(&self, path: &str) -> bool {
+        self.all()
+            || self
+                .0
+                .iter()
+                .any(|s| Self::below(path, s) || Self::below(s, path))
     }
 }
 

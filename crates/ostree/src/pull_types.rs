@@ -47,6 +47,9 @@ pub struct PullOptions {
     pub request: RequestOptions,
     /// Repositories to take objects from before fetching them (`--localcache-repo`).
     pub localcache: Vec<std::path::PathBuf>,
+    /// Fetch only these paths of each commit's tree (`--subpath`), which is then
+    /// marked partial; empty: the whole tree.
+    pub subpaths: Vec<String>,
 }
 
 impl Default for PullOptions {
@@ -66,6 +69,7 @@ impl Default for PullOptions {
             url: None,
             request: RequestOptions::default(),
             localcache: Vec::new(),
+            subpaths: Vec::new(),
         }
     }
 }
