@@ -59,9 +59,6 @@ pub fn view(bytes: &[u8]) -> Result<String, gv::Error> {
         }
     }
     for entry in metadata {
-        if let Some(("ostree.summary.collection-map", _)) = entry_parts(entry) {
-            continue;
-        }
         out.push_str(&metadata_line(entry)?);
     }
     Ok(out)
@@ -127,6 +124,9 @@ fn metadata_line(entry: &Value) -> Result<String, gv::Error> {
             if *b { "Yes" } else { "No" }.to_owned(),
         )),
         ("ostree.summary.collection-id", Value::Str(id)) => Some(("Collection ID", id.clone())),
+        ("ostree.summary.collection-map", _) => {
+            Some(("Collection Map", "(printed above)".to_owned()))
+        }
         ("ostree.static-deltas", deltas) => Some(("Static Deltas", text::print(deltas, false))),
         _ => None,
     };
