@@ -3,6 +3,7 @@
 //! errors, timeouts, 5xx, 408, 429), and 404 reported as "absent" so optional files
 //! (`summary`, `.commitmeta`) need no special casing by the caller.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Seek};
 use std::sync::Arc;
@@ -277,18 +278,25 @@ impl Fetcher {
             })?;
             return Ok(Some(bytes));
         }
-        self.with_retries(&url, |response| {
+        let have = Cell::new(0);
+        let mut bytes = Vec::new();
+        self.with_retries(&url, &have, |response| {
+            if response.status().as_u16() != 206 {
+                bytes.clear();
+            }
+            let room = (limit + 1).saturating_sub(bytes.len() as u64);
             let mut body = response.into_body();
-            match body.with_config().limit(limit + 1).read_to_vec() {
-                Ok(bytes) if bytes.len() as u64 > limit => Try::Fail(FetchError::TooLarge {
+            let read = io::Read::read_to_end(
+                &mut io::Read::take(body.with_config().limit(u64::MAX).reader(), room),
+                &mut bytes,
+            );
+            have.set(bytes.len() as u64);
+            match read {
+                _ if bytes.len() as u64 > limit => Try::Fail(FetchError::TooLarge {
                     url: url.clone(),
                     limit,
                 }),
-                Ok(bytes) => Try::Done(bytes),
-                Err(ureq::Error::BodyExceedsLimit(_)) => Try::Fail(FetchError::TooLarge {
-                    url: url.clone(),
-                    limit,
-                }),
+                Ok(_) => Try::Done(std::mem::take(&mut bytes)),
                 Err(e) => Try::Retry(e.to_string()),
             }
         })
@@ -348,11 +356,28 @@ impl Fetcher {
                 .map_err(transport)?;
             return Ok(Some(Got::Spilled(n)));
         }
-        self.with_retries(&url, |response| {
+        // What earlier tries kept: bytes in memory, or (`in_file`) in the spill file.
+        let have = Cell::new(0);
+        let mut bytes = Vec::new();
+        let mut in_file = false;
+        self.with_retries(&url, &have, |response| {
+            let resumed = response.status().as_u16() == 206;
             let mut body = response.into_body();
-            if body.content_length().is_some_and(|n| n <= memory_limit) {
-                return match body.with_config().limit(memory_limit).read_to_vec() {
-                    Ok(bytes) => Try::Done(Got::Memory(bytes)),
+            if !resumed {
+                bytes.clear();
+                in_file = !body.content_length().is_some_and(|n| n <= memory_limit);
+            }
+            let mut reader = body.with_config().limit(u64::MAX).reader();
+            if !in_file {
+                let room = (memory_limit + 1).saturating_sub(bytes.len() as u64);
+                let read = io::Read::read_to_end(&mut io::Read::take(reader, room), &mut bytes);
+                have.set(bytes.len() as u64);
+                return match read {
+                    _ if bytes.len() as u64 > memory_limit => Try::Fail(FetchError::TooLarge {
+                        url: url.clone(),
+                        limit: memory_limit,
+                    }),
+                    Ok(_) => Try::Done(Got::Memory(std::mem::take(&mut bytes))),
                     Err(e) => Try::Retry(e.to_string()),
                 };
             }
@@ -360,14 +385,15 @@ impl Fetcher {
                 return Try::Fail(error);
             }
             let out = file.as_mut().expect("made above");
-            let mut reader = body.with_config().limit(u64::MAX).reader();
+            let start = if resumed { have.get() } else { 0 };
             let copied = out
-                .rewind()
-                .and_then(|()| out.set_len(0))
-                .and_then(|()| io::copy(&mut reader, &mut *out))
-                .and_then(|n| out.rewind().map(|()| n));
-            match copied {
-                Ok(n) => Try::Done(Got::Spilled(n)),
+                .seek(io::SeekFrom::Start(start))
+                .and_then(|_| out.set_len(start))
+                .and_then(|()| io::copy(&mut reader, &mut *out));
+            let total = out.stream_position().unwrap_or(start);
+            have.set(total);
+            match copied.and_then(|_| out.rewind()) {
+                Ok(()) => Try::Done(Got::Spilled(total)),
                 Err(e) => Try::Retry(e.to_string()),
             }
         })
@@ -385,18 +411,30 @@ impl Fetcher {
         request
     }
 
+    /// GETs `url` until `read` is done with a response, retrying transient failures.
+    /// `have` is how many bytes of the body `read` kept from earlier tries: a body cut
+    /// short is resumed with a `Range` request from there (`read` is then handed the
+    /// `206` response and appends; a server that ignores the range answers `200` and
+    /// `read` starts over). A try that received bytes does not count as a failed one.
     fn with_retries<T>(
         &self,
         url: &str,
+        have: &Cell<u64>,
         mut read: impl FnMut(ureq::http::Response<ureq::Body>) -> Try<T>,
     ) -> Result<Option<T>, FetchError> {
         let mut delays = Backoff::new(BACKOFF, MAX_BACKOFF).attempts(ATTEMPTS);
         let last = loop {
             // A transient status that outlasts the tries is reported as that status.
             let mut last_status = None;
-            let outcome = match self.request(url).call() {
+            let before = have.get();
+            let mut request = self.request(url);
+            if before > 0 {
+                request = request.header("Range", format!("bytes={before}-"));
+            }
+            let outcome = match request.call() {
                 Ok(response) => match response.status().as_u16() {
                     200 => read(response),
+                    206 if before > 0 => read(response),
                     404 => Try::Absent,
                     status if is_transient_status(status) => {
                         last_status = Some(status);
@@ -419,6 +457,9 @@ impl Fetcher {
                 Try::Fail(error) => return Err(error),
                 Try::Retry(detail) => detail,
             };
+            if have.get() > before {
+                continue;
+            }
             match (delays.next(), last_status) {
                 (Some(delay), _) => std::thread::sleep(delay),
                 (None, Some(status)) => {
