@@ -221,6 +221,45 @@ pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
     regenerate_summary(repo, &Metadata::new())
 }
 
+/// The branch `summary -u` of a repository with a collection id commits the summary's
+/// additional metadata to (OSTree's `OSTREE_REPO_METADATA_REF`), so that clients that
+/// find refs by collection get that metadata as a commit bound to the collection.
+pub const METADATA_REF: &str = "ostree-metadata";
+
+/// `ostree summary -u`: in a repository with a collection id, first commits
+/// `additional` to [`METADATA_REF`] (an empty tree, the previous commit as parent,
+/// bound to the ref and the collection), then regenerates `summary` with it; returns
+/// the summary's size.
+pub fn update_summary_and_metadata_ref(repo: &Repo, additional: &Metadata) -> Result<usize, Error> {
+    let collection = repo.read_config()?.get("core", "collection-id");
+    if collection.is_some_and(|c| !c.is_empty()) {
+        commit_metadata_ref(repo, additional)?;
+    }
+    regenerate_summary(repo, additional)
+}
+
+/// Commits `additional` with an empty root (uid 0, gid 0, mode 0755) to
+/// [`METADATA_REF`]; the empty directory is made in the repository's `tmp/`.
+fn commit_metadata_ref(repo: &Repo, additional: &Metadata) -> Result<(), Error> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let empty = repo
+        .path()
+        .join(format!("tmp/metadata-ref-{}-{nanos}", std::process::id()));
+    fs::create_dir(&empty).map_err(io_err("create directory", &empty))?;
+    let options = crate::commit::CommitOptions {
+        branch: Some(METADATA_REF.into()),
+        canonical_permissions: true,
+        no_xattrs: true,
+        metadata: additional.clone(),
+        ..Default::default()
+    };
+    let committed = crate::commit::commit_dir(repo, &empty, &options);
+    let _ = fs::remove_dir(&empty);
+    committed.map(drop)
+}
+
 /// Regenerates `summary` with `additional` metadata (`ostree summary -u -m KEY=VALUE`);
 /// returns its size.
 pub fn regenerate_summary(repo: &Repo, additional: &Metadata) -> Result<usize, Error> {
