@@ -365,7 +365,7 @@ impl Fetcher {
             let mut body = response.into_body();
             if !resumed {
                 bytes.clear();
-                in_file = !body.content_length().is_some_and(|n| n <= memory_limit);
+                in_file = body.content_length().is_none_or(|n| n > memory_limit);
             }
             let mut reader = body.with_config().limit(u64::MAX).reader();
             if !in_file {

@@ -30,11 +30,14 @@ struct Rules {
     cut_objects: bool,
 }
 
+/// Each request's path and headers (names lower-cased).
+type Log = Vec<(String, HashMap<String, String>)>;
+
 /// A static file server for `root` with [`Rules`], logging each request's path and
 /// headers.
 struct Server {
     url: String,
-    log: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    log: Arc<Mutex<Log>>,
 }
 
 impl Server {
@@ -53,7 +56,7 @@ impl Server {
         Server { url, log }
     }
 
-    fn requests(&self) -> Vec<(String, HashMap<String, String>)> {
+    fn requests(&self) -> Log {
         self.log.lock().unwrap().clone()
     }
 }
@@ -62,7 +65,7 @@ fn serve(
     stream: TcpStream,
     root: &Path,
     rules: &Rules,
-    log: &Mutex<Vec<(String, HashMap<String, String>)>>,
+    log: &Mutex<Log>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
