@@ -560,6 +560,18 @@ fn object_url_path(id: &Checksum, ext: &str) -> String {
     format!("objects/{}/{}.{ext}", &hex[..2], &hex[2..])
 }
 
+/// Whether metadata object bytes hash to the name they were asked for.
+fn check_metadata(kind: ObjectType, id: &Checksum, bytes: &[u8]) -> Result<(), repo::Error> {
+    let actual = Checksum::of(bytes);
+    if actual != *id {
+        return Err(repo::Error::Corrupt {
+            object: object_name(kind, id),
+            actual,
+        });
+    }
+    Ok(())
+}
+
 fn object_name(kind: ObjectType, id: &Checksum) -> String {
     format!("{id}.{}", kind.extension(false))
 }
@@ -744,14 +756,7 @@ impl Puller<'_> {
     ) -> Result<Option<Vec<u8>>, PullError> {
         if let Some(cache) = self.caches.iter().find(|c| c.has_object(kind, id)) {
             let bytes = cache.read_metadata(kind, id)?;
-            let actual = Checksum::of(&bytes);
-            if actual != *id {
-                return Err(repo::Error::Corrupt {
-                    object: object_name(kind, id),
-                    actual,
-                }
-                .into());
-            }
+            check_metadata(kind, id, &bytes)?;
             self.counters.metadata_local.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(bytes));
         }
@@ -766,14 +771,7 @@ impl Puller<'_> {
             }
             return Ok(None);
         };
-        let actual = Checksum::of(&bytes);
-        if actual != *id {
-            return Err(repo::Error::Corrupt {
-                object: object_name(kind, id),
-                actual,
-            }
-            .into());
-        }
+        check_metadata(kind, id, &bytes)?;
         self.fetched(&self.counters.metadata, bytes.len() as u64);
         Ok(Some(bytes))
     }
