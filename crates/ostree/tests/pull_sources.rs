@@ -61,12 +61,7 @@ impl Server {
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    root: &Path,
-    rules: &Rules,
-    log: &Mutex<Log>,
-) {
+fn serve(stream: TcpStream, root: &Path, rules: &Rules, log: &Mutex<Log>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
     loop {
