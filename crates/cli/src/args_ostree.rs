@@ -131,6 +131,10 @@ pub enum OstreeVerb {
         /// Print integers as stored, without converting OSTree's big-endian ones.
         #[arg(short = 'B', long)]
         no_byteswap: bool,
+        /// GPG signatures: verify with this remote's trusted keys (default: every
+        /// remote's and the global ones).
+        #[command(flatten)]
+        gpg: crate::args_gpg::ShowGpgArgs,
     },
     /// List files in a commit.
     Ls(OstreeLsArgs),
@@ -234,6 +238,9 @@ pub enum OstreeVerb {
             requires = "update"
         )]
         add_metadata: Vec<String>,
+        /// GPG-sign the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::GpgSignOptions,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {
@@ -270,6 +277,8 @@ pub enum OstreeVerb {
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),
+    /// Add GPG signatures to a commit, or delete them.
+    GpgSign(crate::args_gpg::GpgSignArgs),
     /// Generate, list or describe static deltas.
     StaticDelta {
         /// The static-delta verb.
@@ -431,6 +440,9 @@ pub struct OstreeCommitArgs {
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]
     pub bootable: bool,
+    /// GPG-sign the commit.
+    #[command(flatten)]
+    pub gpg: crate::args_gpg::GpgSignOptions,
     /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }
@@ -623,6 +635,9 @@ pub enum OstreeRemoteVerb {
         /// Another tool fetches from this remote (e.g. `ostree-rs-ext`); URL optional.
         #[arg(long, value_name = "NAME")]
         custom_backend: Option<String>,
+        /// Trust the GPG keys of FILE for this remote (a keyring or armored keys).
+        #[arg(long, value_name = "FILE")]
+        gpg_import: Option<PathBuf>,
         /// The remote's name.
         name: String,
         /// Where its archive repository is served.
@@ -654,6 +669,13 @@ pub enum OstreeRemoteVerb {
     Refs {
         /// The remote's name.
         name: String,
+    },
+    /// Add GPG keys to those a remote trusts.
+    GpgImport(crate::args_gpg::GpgImportArgs),
+    /// List the GPG keys a remote trusts (without a remote: the global ones).
+    GpgListKeys {
+        /// The remote's name.
+        name: Option<String>,
     },
     /// Show the remote's summary, as `summary --view` shows a local one.
     Summary {

@@ -29,6 +29,7 @@ pub fn run_remote(
             force,
             if_not_exists,
             custom_backend,
+            gpg_import,
             name,
             url,
             branches,
@@ -54,6 +55,15 @@ pub fn run_remote(
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
             }
+            if let Some(file) = gpg_import {
+                crate::ostree_gpg::import_for_new_remote(repo, &name, &file, printer)?;
+            }
+        }
+        OstreeRemoteVerb::GpgImport(a) => {
+            return crate::ostree_gpg::run_gpg_import(repo, a, printer);
+        }
+        OstreeRemoteVerb::GpgListKeys { name } => {
+            return crate::ostree_gpg::run_gpg_list_keys(repo, name.as_deref(), printer);
         }
         OstreeRemoteVerb::ShowUrl { name } => {
             printer.outln(repo.remote(&name)?.require_url()?)?;

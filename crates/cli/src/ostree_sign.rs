@@ -53,13 +53,13 @@ pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Re
 /// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
 pub fn run_summary(
     repo: &Repo,
-    update: Option<Metadata>,
+    (update, gpg): (Option<Metadata>, &crate::args_gpg::GpgSignOptions),
     keys: &[String],
     sign_type: SignType,
     show: Option<SummaryView>,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    if update.is_none() && keys.is_empty() && show.is_none() {
+    if update.is_none() && keys.is_empty() && gpg.key_ids.is_empty() && show.is_none() {
         printer.errln(format_args!(
             "error: nothing to do: give -u to regenerate the summary, --sign KEY-ID to sign \
              it, or -v/--raw to show it"
@@ -77,6 +77,7 @@ pub fn run_summary(
     if !keys.is_empty() {
         sign::sign_summary(repo, &keys)?;
     }
+    crate::ostree_gpg::sign_summary(repo, gpg)?;
     if let Some(show) = show {
         let path = repo.path().join("summary");
         let bytes = match std::fs::read(&path) {

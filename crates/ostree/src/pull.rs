@@ -125,7 +125,7 @@ fn pull_file(
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
     let url = remote.require_url()?;
-    let policy = RemotePolicy::for_remote(&remote)?;
+    let policy = RemotePolicy::for_remote(repo, &remote)?;
     let fetcher = match url.strip_prefix("file://") {
         Some(_) => Fetcher::for_dir(url),
         None => Fetcher::new(url)?,
@@ -235,7 +235,7 @@ pub fn pull(
     // What the remote's signature settings demand is known before anything is fetched;
     // when they cannot be met, a URL with no repository behind it is still reported
     // first, as `ostree` reports it (a 404), since that is the mistake to fix.
-    let policy = match RemotePolicy::for_remote(&remote) {
+    let policy = match RemotePolicy::for_remote(repo, &remote) {
         Ok(policy) => policy,
         Err(refused) => {
             if let Some(fetcher) = &fetcher

@@ -188,7 +188,7 @@ pub enum PullError {
     /// The remote requires a signed summary (`sign-verify-summary`) and it has no
     /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
     /// beyond them.
-    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
+    #[error("refusing the summary of remote '{remote}' (it requires a signed summary)")]
     SummarySignature {
         /// The remote.
         remote: String,

@@ -7,14 +7,20 @@
 //! `sign-verify` is a boolean (`true`: every signature type ferro implements) or a list
 //! of type names split on `,` and `;`, as OSTree reads it. Only `ed25519` is
 //! implemented; naming any other type is refused, as `ostree` refuses types it lacks.
+//!
+//! GPG ([`crate::gpg`]): `gpg-verify` (on unless the remote says `false`) and
+//! `gpg-verify-summary` demand a valid GPG signature by a key the remote trusts (its
+//! keyring, `gpgkeypath=`, or the global keyrings), gathered here once too. A remote
+//! asking for both GPG and ed25519 must satisfy both.
 
 use std::path::Path;
 
 use crate::checksum::Checksum;
+use crate::gpg::{self, GpgError, Keyrings};
 use crate::object::Metadata;
 use crate::remote::Remote;
 use crate::repo::Repo;
-use crate::sign::{self, PublicKey, SignError, VerifiedBy};
+use crate::sign::{self, PublicKey, SignError};
 
 /// The option that turns commit verification on.
 const SIGN_VERIFY: &str = "sign-verify";
@@ -28,19 +34,15 @@ const FILE_OPTION: &str = "verification-ed25519-file";
 /// A remote's verification settings that cannot be honoured.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// `gpg-verify` is on — OSTree's default for a remote added without
-    /// `--no-gpg-verify` — and ferro cannot check GPG signatures. Pulling anyway would
-    /// take unverified commits from a remote its owner meant to be verified.
-    #[error(
-        "remote '{remote}' requires GPG signatures ({option} is on{default}), which ferro cannot check; sign with ed25519 and set sign-verify / sign-verify-summary, or set {option}=false"
-    )]
+    /// The keys the remote trusts for GPG cannot be gathered (a `gpgkeypath=` that
+    /// does not exist, an unreadable keyring).
+    #[error("remote '{remote}': GPG keys")]
     Gpg {
         /// The remote.
         remote: String,
-        /// `gpg-verify` or `gpg-verify-summary`.
-        option: &'static str,
-        /// Why it is on when the remote does not say.
-        default: &'static str,
+        /// Why.
+        #[source]
+        source: GpgError,
     },
     /// `sign-verify` names a signature type ferro does not implement.
     #[error(
@@ -75,7 +77,11 @@ pub enum PolicyError {
 /// signature of.
 #[derive(Debug, Clone)]
 pub struct SignPolicy {
+    /// Ed25519 keys, one of which must have signed (none: ed25519 is not required).
     keys: Vec<PublicKey>,
+    /// GPG keys one of which must have signed, and the repository whose `tmp/` the
+    /// check runs in; `None`: GPG is not required.
+    gpg: Option<(Keyrings, Repo)>,
 }
 
 /// What a pull from one remote must verify.
@@ -88,35 +94,38 @@ pub struct RemotePolicy {
 }
 
 impl RemotePolicy {
-    /// The remote's policy; both parts `None` when it asks for no verification.
-    pub fn for_remote(remote: &Remote) -> Result<Self, PolicyError> {
-        for (option, default, on_by_default) in [
-            (
-                "gpg-verify",
-                " unless the remote was added with --no-gpg-verify",
-                true,
-            ),
-            ("gpg-verify-summary", "", false),
-        ] {
-            if remote.flag(option, on_by_default) {
-                return Err(PolicyError::Gpg {
+    /// The policy of remote `remote` of `repo`; both parts `None` when it asks for no
+    /// verification.
+    pub fn for_remote(repo: &Repo, remote: &Remote) -> Result<Self, PolicyError> {
+        let gpg_commits = remote.flag("gpg-verify", true);
+        let gpg_summary = remote.flag("gpg-verify-summary", false);
+        let gpg = if gpg_commits || gpg_summary {
+            let keyrings = gpg::remote_keyrings(repo, remote).map_err(
+                |source| PolicyError::Gpg {
                     remote: remote.name.clone(),
-                    option,
-                    default,
-                });
-            }
-        }
+                    source,
+                },
+            )?;
+            Some((keyrings, repo.clone()))
+        } else {
+            None
+        };
         let commits = verifies_commits(remote)?;
         let summary = remote.flag(SIGN_VERIFY_SUMMARY, false);
-        if !commits && !summary {
-            return Ok(RemotePolicy::default());
-        }
-        let policy = SignPolicy {
-            keys: trusted_keys(remote)?,
+        let keys = if commits || summary {
+            trusted_keys(remote)?
+        } else {
+            Vec::new()
+        };
+        let policy = |ed25519: bool, gpg_on: bool| {
+            (ed25519 || gpg_on).then(|| SignPolicy {
+                keys: if ed25519 { keys.clone() } else { Vec::new() },
+                gpg: gpg.clone().filter(|_| gpg_on),
+            })
         };
         Ok(RemotePolicy {
-            commits: commits.then(|| policy.clone()),
-            summary: summary.then_some(policy),
+            commits: policy(commits, gpg_commits),
+            summary: policy(summary, gpg_summary),
         })
     }
 }
@@ -177,23 +186,41 @@ impl SignPolicy {
         commit: &Checksum,
         bytes: &[u8],
         metadata: Option<&Metadata>,
-    ) -> Result<VerifiedBy, SignError> {
-        sign::verify_signatures(commit, bytes, metadata.unwrap_or(&Vec::new()), &self.keys)
+    ) -> Result<(), SignError> {
+        if let Some((keyrings, repo)) = &self.gpg {
+            gpg::verify_metadata(repo, keyrings, &format!("commit {commit}"), bytes, metadata)?
+                .require_valid()?;
+        }
+        if !self.keys.is_empty() {
+            sign::verify_signatures(commit, bytes, metadata.unwrap_or(&Vec::new()), &self.keys)?;
+        }
+        Ok(())
     }
 
     /// Judges a commit already stored, by its stored detached metadata: a ref of a
     /// verified remote never points at a commit no trusted key signed.
-    pub fn verify_stored(&self, repo: &Repo, commit: &Checksum) -> Result<VerifiedBy, SignError> {
-        sign::verify_commit(repo, commit, &self.keys)
+    pub fn verify_stored(&self, repo: &Repo, commit: &Checksum) -> Result<(), SignError> {
+        let bytes = repo.read_metadata(crate::object::ObjectType::Commit, commit)?;
+        let metadata = repo.read_commitmeta(commit)?;
+        self.verify(commit, &bytes, metadata.as_ref())
     }
 
-    /// Judges a fetched summary by the `summary.sig` fetched with it (`None`: absent).
+    /// Judges a fetched summary by the `summary.sig` fetched with it (`None`: absent;
+    /// one that is not an `a{sv}` holds no GPG signatures).
     pub fn verify_summary(
         &self,
         summary: &[u8],
         summary_sig: Option<&[u8]>,
-    ) -> Result<VerifiedBy, SignError> {
-        sign::verify_summary(summary, summary_sig, &self.keys)
+    ) -> Result<(), SignError> {
+        if let Some((keyrings, repo)) = &self.gpg {
+            let metadata = summary_sig.and_then(|b| crate::object::parse_metadata(b).ok());
+            gpg::verify_metadata(repo, keyrings, "the summary", summary, metadata.as_ref())?
+                .require_valid()?;
+        }
+        if !self.keys.is_empty() {
+            sign::verify_summary(summary, summary_sig, &self.keys)?;
+        }
+        Ok(())
     }
 }
 

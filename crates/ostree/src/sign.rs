@@ -50,6 +50,9 @@ pub enum SignError {
     /// Reading or writing the repository failed.
     #[error(transparent)]
     Repo(#[from] repo::Error),
+    /// A GPG signature was required and none verifies (or GPG could not check).
+    #[error(transparent)]
+    Gpg(#[from] crate::gpg::GpgError),
     /// A secret key is not base64 of a valid 64-byte Ed25519 key pair. The key itself
     /// is never shown.
     #[error("invalid ed25519 secret key #{index}: {detail}")]
