@@ -59,3 +59,14 @@ pub struct GpgImportArgs {
     #[arg(value_name = "KEY-ID")]
     pub key_ids: Vec<String>,
 }
+
+/// `pull-local`'s GPG options (they need `--remote`, whose keys are trusted).
+#[derive(Debug, Clone, Default, Args)]
+pub struct PullLocalGpgArgs {
+    /// Require a valid GPG signature on every commit named.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", requires = "remote")]
+    pub gpg_verify: Option<bool>,
+    /// Require a valid GPG signature on the source's summary.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", requires = "remote")]
+    pub gpg_verify_summary: Option<bool>,
+}

@@ -207,6 +207,9 @@ pub enum OstreeVerb {
         /// Write the refs as this remote's (`REMOTE:REF`) instead of local branches.
         #[arg(long, value_name = "REMOTE")]
         remote: Option<String>,
+        /// Require the remote's GPG signatures on the commits and/or the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::PullLocalGpgArgs,
         /// The source repository.
         src: PathBuf,
         /// Refs or commits to pull (default: every local ref of the source).

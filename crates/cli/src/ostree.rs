@@ -292,9 +292,18 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             require_static_deltas,
             commit_metadata_only,
             remote,
+            gpg,
             src,
             refs,
         } => {
+            let gpg_checks = (
+                gpg.gpg_verify.unwrap_or(false),
+                gpg.gpg_verify_summary.unwrap_or(false),
+            );
+            if let (Some(remote), (true, _) | (_, true)) = (&remote, gpg_checks) {
+                let source = Repo::open(&src)?;
+                ferro_ostree::gpg::verify_local_source(&repo, &source, remote, &refs, gpg_checks)?;
+            }
             if require_static_deltas {
                 let options = ferro_ostree::pull::PullOptions {
                     depth: u64::try_from(depth).ok(),

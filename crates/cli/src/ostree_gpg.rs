@@ -181,3 +181,40 @@ fn key_text(key: &Key) -> String {
     }
     out
 }
+
+/// `admin status`'s GPG lines for a deployment whose origin remote verifies GPG
+/// signatures (each description prefixed `    GPG: `), or with `verify` the verdict of
+/// a verification that must succeed (prefixed `GPG: `); empty otherwise.
+pub fn deployment_signatures(
+    repo: &Repo,
+    deployment: &ferro_sysroot::Deployment,
+    verify: bool,
+) -> anyhow::Result<String> {
+    let remote = deployment
+        .refspec()
+        .and_then(|refspec| refspec.split_once(':').map(|(r, _)| r.to_owned()));
+    if verify {
+        let remote = remote.ok_or_else(|| {
+            anyhow::anyhow!("Cannot verify deployment without remote")
+        })?;
+        let result = gpg::verify_commit(repo, &deployment.checksum, Some(&remote), None)?;
+        result.require_valid()?;
+        return Ok(result.signatures.iter().map(|s| s.describe("GPG: ")).collect());
+    }
+    let gpg_verify = remote
+        .and_then(|remote| repo.remote(&remote).ok())
+        .is_some_and(|remote| remote.flag("gpg-verify", true));
+    if !gpg_verify {
+        return Ok(String::new());
+    }
+    // As `ostree admin status`: the keys of the remote named like the stateroot.
+    match gpg::verify_commit(repo, &deployment.checksum, Some(&deployment.osname), None) {
+        Ok(result) => Ok(result
+            .signatures
+            .iter()
+            .map(|s| s.describe("    GPG: "))
+            .collect()),
+        Err(GpgError::NoSignatures | GpgError::Remote(_)) => Ok(String::new()),
+        Err(e) => Err(e.into()),
+    }
+}

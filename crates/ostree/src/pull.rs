@@ -583,14 +583,17 @@ impl Puller<'_> {
         if let Some(meta) = &commitmeta {
             self.fetched(&self.counters.metadata, meta.len() as u64);
         }
-        let commitmeta = commitmeta
-            .map(|bytes| {
-                parse_metadata(&bytes).map_err(|source| PullError::Invalid {
+        // Detached metadata that is not an `a{sv}` is refused when signatures are
+        // required; otherwise it is dropped, as OSTree reads such bytes as empty.
+        let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
+            Some(Err(_)) if self.policy.is_none() => None,
+            other => other
+                .transpose()
+                .map_err(|source| PullError::Invalid {
                     object: format!("{id}.commitmeta"),
                     problem: source,
-                })
-            })
-            .transpose()?;
+                })?,
+        };
         if let Some(policy) = &self.policy {
             policy
                 .verify(id, &bytes, commitmeta.as_ref())

@@ -257,7 +257,15 @@ impl Repo {
     pub fn remote_delete(&self, name: &str) -> Result<(), Error> {
         let mut config = self.read_config()?;
         if config.remove_group(&group_name(name)) {
-            return Ok(self.write_config(&config)?);
+            self.write_config(&config)?;
+            // The keys it trusted go with it, as `ostree remote delete` removes them.
+            let keyring = self.path().join(crate::gpg::remote_keyring_name(name));
+            return match std::fs::remove_file(&keyring) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(repo::Error::from(crate::error::io_err("delete", &keyring)(e)).into())
+                }
+                _ => Ok(()),
+            };
         }
         for (path, mut file) in self.remotes_d()? {
             if file.remove_group(&group_name(name)) {

@@ -23,7 +23,7 @@ pub use home::Keyrings;
 pub use keys::{Key, Subkey, UserId};
 pub use ops::{
     ImportSource, delete_signatures, import_keys, keyrings_for, list_keys, remote_keyring_name,
-    remote_keyrings,
+    remote_keyrings, verify_local_source,
     sign_commit, sign_summary, verify_commit, verify_metadata, verify_summary,
 };
 

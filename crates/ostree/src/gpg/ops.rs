@@ -380,3 +380,43 @@ pub fn list_keys(repo: &Repo, remote: Option<&str>) -> Result<Vec<Key>, GpgError
     }
     GpgHome::with_keyrings(&scratch_parent(repo), &keyrings)?.list_keys()
 }
+
+/// `pull-local --gpg-verify[-summary] --remote=NAME`: before anything is copied, the
+/// commits `revs` name in the source repository (and with `summary`, its `summary`)
+/// must carry a valid signature by a key remote `remote` of `dest` trusts.
+pub fn verify_local_source(
+    dest: &Repo,
+    src: &Repo,
+    remote: &str,
+    revs: &[String],
+    (commits, summary): (bool, bool),
+) -> Result<(), GpgError> {
+    let keyrings = remote_keyrings(dest, &dest.remote(remote)?)?;
+    if summary {
+        let path = src.path().join("summary");
+        let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+        let sig = src.path().join("summary.sig");
+        let metadata = crate::commitmeta::read_detached(sig)?;
+        verify_metadata(dest, &keyrings, "the summary", &bytes, metadata.as_ref())?
+            .require_valid()?;
+    }
+    if commits {
+        for rev in revs {
+            let id = match crate::refs::pinned(rev) {
+                Some((_, id)) => id,
+                None => src.resolve_rev(rev)?,
+            };
+            let bytes = commit_bytes(src, &id)?;
+            let metadata = src.read_commitmeta(&id)?;
+            verify_metadata(
+                dest,
+                &keyrings,
+                &format!("commit {id}"),
+                &bytes,
+                metadata.as_ref(),
+            )?
+            .require_valid()?;
+        }
+    }
+    Ok(())
+}
