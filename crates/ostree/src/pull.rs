@@ -532,6 +532,36 @@ impl Puller<'_> {
         self.repo.path().join(format!("state/{id}.commitpartial"))
     }
 
+    /// The commit's detached metadata on the remote (`None`: it has none). Bytes that
+    /// are not an `a{sv}` are refused when signatures are required; otherwise they are
+    /// dropped, as OSTree reads such bytes as empty.
+    /// `count`: it is counted as fetched metadata (not when re-read for a stored
+    /// commit, which `ostree` does not count either).
+    fn commitmeta(
+        &self,
+        id: &Checksum,
+        count: bool,
+    ) -> Result<Option<crate::object::Metadata>, PullError> {
+        let commitmeta = self
+            .fetcher
+            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
+        if let Some(meta) = commitmeta.as_ref().filter(|_| count) {
+            self.fetched(&self.counters.metadata, meta.len() as u64);
+        }
+        // Detached metadata that is not an `a{sv}` is refused when signatures are
+        // required; otherwise it is dropped, as OSTree reads such bytes as empty.
+        let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
+            Some(Err(_)) if self.policy.is_none() => None,
+            other => other
+                .transpose()
+                .map_err(|source| PullError::Invalid {
+                    object: format!("{id}.commitmeta"),
+                    problem: source,
+                })?,
+        };
+        Ok(commitmeta)
+    }
+
     /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
     /// `from` is the stored commit the ref points to now (the start of a delta).
     fn commit_chain(&self, id: &Checksum, from: Option<Checksum>) -> Result<(), PullError> {
@@ -566,10 +596,27 @@ impl Puller<'_> {
         let partial = self.commitpartial(id);
         let was_partial = partial.exists();
         if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
-            if let Some(policy) = &self.policy {
-                policy
-                    .verify_stored(self.repo, id)
-                    .map_err(|source| self.refused(id, source))?;
+            // The detached metadata of a stored commit is fetched again, as OSTree
+            // does, so signatures added (or removed) on the remote since reach it.
+            match self.commitmeta(id, false)? {
+                Some(meta) => {
+                    if let Some(policy) = &self.policy {
+                        let bytes = self.repo.read_metadata(ObjectType::Commit, id)?;
+                        policy
+                            .verify(id, &bytes, Some(&meta))
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                    if !self.options.dry_run {
+                        self.repo.write_commitmeta(id, &meta)?;
+                    }
+                }
+                None => {
+                    if let Some(policy) = &self.policy {
+                        policy
+                            .verify_stored(self.repo, id)
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                }
             }
             return Ok(Some(self.repo.load_commit(id)?));
         }
@@ -577,23 +624,7 @@ impl Puller<'_> {
             return Ok(None);
         };
         let commit = parse(ObjectType::Commit, id, &bytes, Commit::parse)?;
-        let commitmeta = self
-            .fetcher
-            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
-        if let Some(meta) = &commitmeta {
-            self.fetched(&self.counters.metadata, meta.len() as u64);
-        }
-        // Detached metadata that is not an `a{sv}` is refused when signatures are
-        // required; otherwise it is dropped, as OSTree reads such bytes as empty.
-        let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
-            Some(Err(_)) if self.policy.is_none() => None,
-            other => other
-                .transpose()
-                .map_err(|source| PullError::Invalid {
-                    object: format!("{id}.commitmeta"),
-                    problem: source,
-                })?,
-        };
+        let commitmeta = self.commitmeta(id, true)?;
         if let Some(policy) = &self.policy {
             policy
                 .verify(id, &bytes, commitmeta.as_ref())

@@ -145,8 +145,10 @@ impl GpgHome {
             pubring.extend_from_slice(data);
         }
         let home = Self::new(parent, &pubring)?;
+        // As GPGME's import: a file with no key in it (a directory of key files may
+        // hold other files) adds nothing rather than failing.
         for file in &keyrings.key_files {
-            home.import(file)?;
+            home.gpg().arg("--import").arg(file).run_capture()?;
         }
         Ok(home)
     }
