@@ -75,7 +75,10 @@ impl Keyrings {
                 self.key_files.push(path.to_owned());
                 Ok(())
             }
-            Err(e) => Err(io_err("open", path)(e).into()),
+            Err(source) => Err(GpgError::KeyPath {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 }

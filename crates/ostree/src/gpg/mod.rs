@@ -62,6 +62,16 @@ pub enum GpgError {
         /// What is wrong with the newest signature.
         reason: Failure,
     },
+    /// A `gpgkeypath=` entry cannot be opened (worded as OSTree's, which scripts
+    /// match: `opendir(PATH)`).
+    #[error("opendir({})", path.display())]
+    KeyPath {
+        /// The entry.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The homedir has no secret key with this ID.
     #[error("No gpg key found with ID {key_id} (homedir: {homedir})")]
     NoSecretKey {
