@@ -735,6 +735,10 @@ pub struct OstreePullArgs {
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,
+    /// Keep the remote summary cache in DIR/summaries (default: the repository's
+    /// tmp/cache/summaries).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// The remote (or `REMOTE:REF`).
     pub remote: String,
     /// Refs or commit checksums (default: the remote's configured branches).

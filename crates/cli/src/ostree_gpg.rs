@@ -64,8 +64,28 @@ pub fn show_signatures(
     Ok(())
 }
 
-/// What `remote summary` prints after the summary of a remote that signs it.
-pub fn summary_signatures(result: &VerifyResult) -> String {
+/// What `remote summary` prints after the summary of a remote that requires GPG
+/// signatures on it (`gpg-verify-summary`): each signature and its verdict.
+pub fn remote_summary_signatures(
+    repo: &Repo,
+    remote: &str,
+    summary: &[u8],
+) -> anyhow::Result<String> {
+    if !repo.remote(remote)?.flag("gpg-verify-summary", false) {
+        return Ok(String::new());
+    }
+    let Some(sig) = ferro_ostree::pull::remote_summary_sig(repo, remote)? else {
+        return Ok(String::new());
+    };
+    Ok(summary_signatures(&gpg::verify_summary(
+        repo,
+        remote,
+        summary,
+        Some(&sig),
+    )?))
+}
+
+fn summary_signatures(result: &VerifyResult) -> String {
     let n = result.signatures.len();
     let mut out = format!(
         "\nGPG: Verification enabled, found {n} signature{}:\n",

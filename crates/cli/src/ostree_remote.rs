@@ -101,6 +101,11 @@ pub fn run_remote(
                 .render(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             printer.out(text)?;
+            if !raw {
+                printer.out(crate::ostree_gpg::remote_summary_signatures(
+                    repo, &name, &bytes,
+                )?)?;
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -135,6 +140,7 @@ pub fn run_pull(
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         disable_static_deltas: args.disable_static_deltas,
+        cache_dir: args.cache_dir.clone(),
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
         http_trusted: args.http_trusted,

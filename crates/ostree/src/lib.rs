@@ -89,6 +89,7 @@ pub mod remote;
 pub mod repo;
 pub mod sign;
 pub mod summary;
+pub mod summary_cache;
 pub mod tombstone;
 pub mod transaction;
 pub mod tree_source;

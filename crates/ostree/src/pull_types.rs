@@ -40,12 +40,16 @@ pub struct PullOptions {
     /// Store fetched content objects into an archive repository without hashing them
     /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
     pub http_trusted: bool,
+    /// Keep the remote summary cache in `DIR/summaries` instead of the repository's
+    /// `tmp/cache/summaries` (`--cache-dir`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             depth: Some(0),
+            cache_dir: None,
             mirror: false,
             commit_metadata_only: false,
             workers: 8,
@@ -196,6 +200,12 @@ pub enum PullError {
         #[source]
         source: Box<SignError>,
     },
+    /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=invalid-cache` stopped the pull where
+    /// a cached summary failed verification (OSTree's wording, which its tests match).
+    #[error(
+        "Remote {0} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified"
+    )]
+    InvalidCacheTest(String),
     /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
     #[error(transparent)]
     Delta(#[from] DeltaError),
