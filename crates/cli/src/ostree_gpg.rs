@@ -214,12 +214,15 @@ pub fn deployment_signatures(
         .refspec()
         .and_then(|refspec| refspec.split_once(':').map(|(r, _)| r.to_owned()));
     if verify {
-        let remote = remote.ok_or_else(|| {
-            anyhow::anyhow!("Cannot verify deployment without remote")
-        })?;
+        let remote =
+            remote.ok_or_else(|| anyhow::anyhow!("Cannot verify deployment without remote"))?;
         let result = gpg::verify_commit(repo, &deployment.checksum, Some(&remote), None)?;
         result.require_valid()?;
-        return Ok(result.signatures.iter().map(|s| s.describe("GPG: ")).collect());
+        return Ok(result
+            .signatures
+            .iter()
+            .map(|s| s.describe("GPG: "))
+            .collect());
     }
     let gpg_verify = remote
         .and_then(|remote| repo.remote(&remote).ok())

@@ -605,12 +605,10 @@ impl Puller<'_> {
         // required; otherwise it is dropped, as OSTree reads such bytes as empty.
         let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
             Some(Err(_)) if self.policy.is_none() => None,
-            other => other
-                .transpose()
-                .map_err(|source| PullError::Invalid {
-                    object: format!("{id}.commitmeta"),
-                    problem: source,
-                })?,
+            other => other.transpose().map_err(|source| PullError::Invalid {
+                object: format!("{id}.commitmeta"),
+                problem: source,
+            })?,
         };
         Ok(commitmeta)
     }

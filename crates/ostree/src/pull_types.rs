@@ -202,9 +202,7 @@ pub enum PullError {
     },
     /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=invalid-cache` stopped the pull where
     /// a cached summary failed verification (OSTree's wording, which its tests match).
-    #[error(
-        "Remote {0} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified"
-    )]
+    #[error("Remote {0} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified")]
     InvalidCacheTest(String),
     /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
     #[error(transparent)]

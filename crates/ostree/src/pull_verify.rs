@@ -100,12 +100,11 @@ impl RemotePolicy {
         let gpg_commits = remote.flag("gpg-verify", true);
         let gpg_summary = remote.flag("gpg-verify-summary", false);
         let gpg = if gpg_commits || gpg_summary {
-            let keyrings = gpg::remote_keyrings(repo, remote).map_err(
-                |source| PolicyError::Gpg {
+            let keyrings =
+                gpg::remote_keyrings(repo, remote).map_err(|source| PolicyError::Gpg {
                     remote: remote.name.clone(),
                     source,
-                },
-            )?;
+                })?;
             Some((keyrings, repo.clone()))
         } else {
             None
@@ -250,27 +249,42 @@ mod tests {
         }
     }
 
+    /// An empty archive repository the policies are read for.
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), crate::repo::RepoMode::Archive).unwrap();
+        (dir, repo)
+    }
+
     #[test]
-    fn refuses_remotes_that_require_gpg() {
+    fn gpg_is_required_unless_turned_off() {
+        let (_dir, repo) = repo();
         let key = SecretKey::from_seed(&[7; 32]).public_key().to_base64();
         for options in [
             vec![],
             vec![("gpg-verify", "true")],
             vec![("sign-verify", "true"), (KEY_OPTION, key.as_str())],
         ] {
-            let err = RemotePolicy::for_remote(&remote_as_written(&options)).unwrap_err();
-            assert!(matches!(err, PolicyError::Gpg { .. }), "{options:?}: {err}");
-            assert!(err.to_string().contains("gpg-verify=false"), "{err}");
+            let policy = RemotePolicy::for_remote(&repo, &remote_as_written(&options)).unwrap();
+            let commits = policy.commits.expect("commits are verified");
+            assert!(commits.gpg.is_some(), "{options:?}");
+            assert!(policy.summary.is_none());
         }
-        let err = RemotePolicy::for_remote(&remote(&[("gpg-verify-summary", "true")])).unwrap_err();
-        assert!(
-            err.to_string().contains("gpg-verify-summary=false"),
-            "{err}"
-        );
+        let policy =
+            RemotePolicy::for_remote(&repo, &remote(&[("gpg-verify-summary", "true")])).unwrap();
+        assert!(policy.commits.is_none());
+        assert!(policy.summary.unwrap().gpg.is_some());
+        let err = RemotePolicy::for_remote(
+            &repo,
+            &remote_as_written(&[("gpgkeypath", "/nonexistent/k.asc")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("'origin'"), "{err}");
     }
 
     #[test]
     fn reads_sign_verify_and_keys_like_ostree() {
+        let (_repo_dir, repo) = repo();
         let key = SecretKey::from_seed(&[7; 32]).public_key().to_base64();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("trusted.ed25519");
@@ -281,11 +295,11 @@ mod tests {
             &[][..],
             &[("sign-verify", "false"), ("sign-verify-summary", "false")][..],
         ] {
-            let policy = RemotePolicy::for_remote(&remote(off)).unwrap();
+            let policy = RemotePolicy::for_remote(&repo, &remote(off)).unwrap();
             assert!(policy.commits.is_none() && policy.summary.is_none());
         }
         let summary_only = [("sign-verify-summary", "true"), (KEY_OPTION, key.as_str())];
-        let policy = RemotePolicy::for_remote(&remote(&summary_only)).unwrap();
+        let policy = RemotePolicy::for_remote(&repo, &remote(&summary_only)).unwrap();
         assert!(policy.commits.is_none());
         assert_eq!(policy.summary.unwrap().keys.len(), 1);
         for (on, keys) in [
@@ -300,7 +314,7 @@ mod tests {
                 3,
             ),
         ] {
-            let policy = RemotePolicy::for_remote(&remote(&on)).unwrap();
+            let policy = RemotePolicy::for_remote(&repo, &remote(&on)).unwrap();
             assert!(policy.summary.is_none());
             assert_eq!(policy.commits.unwrap().keys.len(), keys, "{on:?}");
         }
@@ -321,7 +335,7 @@ mod tests {
             ),
         ];
         for (options, expected) in refusals {
-            let err = RemotePolicy::for_remote(&remote(&options)).unwrap_err();
+            let err = RemotePolicy::for_remote(&repo, &remote(&options)).unwrap_err();
             let message = err.to_string();
             assert!(
                 message.contains("'origin'") && message.contains(expected),

@@ -89,11 +89,7 @@ fn regular_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, GpgError> {
     for entry in fs::read_dir(dir).map_err(io_err("open directory", dir))? {
         let entry = entry.map_err(io_err("read directory", dir))?;
         let path = entry.path();
-        if entry
-            .file_type()
-            .map_err(io_err("stat", &path))?
-            .is_file()
-        {
+        if entry.file_type().map_err(io_err("stat", &path))?.is_file() {
             out.push((entry.file_name().to_string_lossy().into_owned(), path));
         }
     }
@@ -198,7 +194,12 @@ impl GpgHome {
 
     /// The binary export of the keys `ids` name (every key when empty).
     pub(super) fn export(&self, ids: &[String]) -> Result<Vec<u8>, GpgError> {
-        Ok(self.gpg().arg("--export").args(ids).run_get_output()?.stdout)
+        Ok(self
+            .gpg()
+            .arg("--export")
+            .args(ids)
+            .run_get_output()?
+            .stdout)
     }
 
     /// Verifies the concatenated detached `signatures` of `data` with this homedir's

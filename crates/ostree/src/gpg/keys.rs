@@ -102,7 +102,11 @@ impl Key {
     /// names this key or one of its subkeys.
     fn matches(&self, id: &str) -> bool {
         let id = id.trim_start_matches("0x").to_ascii_uppercase();
-        !id.is_empty() && self.subkeys.iter().any(|sub| sub.fingerprint.ends_with(&id))
+        !id.is_empty()
+            && self
+                .subkeys
+                .iter()
+                .any(|sub| sub.fingerprint.ends_with(&id))
     }
 }
 
@@ -203,7 +207,10 @@ mod tests {
 
     #[test]
     fn splits_user_ids_and_makes_wkd_urls() {
-        assert_eq!(split_uid("Test Key 1"), ("Test Key 1".into(), String::new()));
+        assert_eq!(
+            split_uid("Test Key 1"),
+            ("Test Key 1".into(), String::new())
+        );
         assert_eq!(
             split_uid("Ostree Tester (ci) <test@test.com>"),
             ("Ostree Tester".into(), "test@test.com".into())

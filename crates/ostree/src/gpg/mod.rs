@@ -23,8 +23,8 @@ pub use home::Keyrings;
 pub use keys::{Key, Subkey, UserId};
 pub use ops::{
     ImportSource, delete_signatures, import_keys, keyrings_for, list_keys, remote_keyring_name,
-    remote_keyrings, verify_local_source,
-    sign_commit, sign_summary, verify_commit, verify_metadata, verify_summary,
+    remote_keyrings, sign_commit, sign_summary, verify_commit, verify_local_source,
+    verify_metadata, verify_summary,
 };
 
 use crate::browse::format_c_time;
@@ -194,7 +194,11 @@ impl SignatureInfo {
             expiry("Key", self.key_exp_timestamp, self.key_expired);
         }
         if self.key_exp_timestamp_primary > 0 && subkey {
-            expiry("Primary key", self.key_exp_timestamp_primary, self.key_expired);
+            expiry(
+                "Primary key",
+                self.key_exp_timestamp_primary,
+                self.key_expired,
+            );
         }
         out
     }
@@ -241,7 +245,12 @@ impl VerifyResult {
                 reason: Failure::NoSignature,
             });
         };
-        let message: String = self.signatures.iter().rev().map(|s| s.describe("")).collect();
+        let message: String = self
+            .signatures
+            .iter()
+            .rev()
+            .map(|s| s.describe(""))
+            .collect();
         Err(GpgError::NotVerified {
             message: message.trim_end().to_owned(),
             reason: last.failure(),
@@ -253,7 +262,10 @@ impl VerifyResult {
     /// as OSTree matches them); `None` when no trusted key has that ID or it signed
     /// nothing here.
     pub fn lookup(&self, key_id: &str) -> Option<usize> {
-        let primary = keys::find(&self.keys, key_id)?.primary().fingerprint.clone();
+        let primary = keys::find(&self.keys, key_id)?
+            .primary()
+            .fingerprint
+            .clone();
         self.signatures.iter().position(|sig| {
             !sig.key_missing
                 && keys::find(&self.keys, &sig.fingerprint)
@@ -399,7 +411,11 @@ mod tests {
             key_missing: true,
             ..sig.clone()
         };
-        assert!(missing.describe("").contains("Can't check signature: public key not found"));
+        assert!(
+            missing
+                .describe("")
+                .contains("Can't check signature: public key not found")
+        );
         assert!(!missing.describe("").contains("Primary key ID"));
     }
 

@@ -325,7 +325,11 @@ pub fn import_keys(
                     return Err(GpgError::KeyNotFound(id.clone()));
                 }
             }
-            gpg(None).arg("--export").args(key_ids).run_get_output()?.stdout
+            gpg(None)
+                .arg("--export")
+                .args(key_ids)
+                .run_get_output()?
+                .stdout
         }
         ImportSource::File(_) | ImportSource::Data(_) => {
             let home = GpgHome::new(&parent, b"")?;
