@@ -445,7 +445,7 @@ pub struct OstreeCommitArgs {
     pub bootable: bool,
     /// GPG-sign the commit.
     #[command(flatten)]
-    pub gpg: crate::args_gpg::GpgSignOptions,
+    pub gpg: Box<crate::args_gpg::GpgSignOptions>,
     /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }

@@ -40,9 +40,9 @@ pub enum PolicyError {
     Gpg {
         /// The remote.
         remote: String,
-        /// Why.
+        /// Why (boxed: it is large, and this is the rare path).
         #[source]
-        source: GpgError,
+        source: Box<GpgError>,
     },
     /// `sign-verify` names a signature type ferro does not implement.
     #[error(
@@ -103,7 +103,7 @@ impl RemotePolicy {
             let keyrings =
                 gpg::remote_keyrings(repo, remote).map_err(|source| PolicyError::Gpg {
                     remote: remote.name.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             Some((keyrings, repo.clone()))
         } else {
