@@ -280,3 +280,65 @@ fn expired_key_is_not_valid() {
         })
     ));
 }
+
+#[test]
+fn ostree_reads_ferro_signatures_and_back() {
+    let Some(key) = new_key("Oracle Test <oracle@example.com>", None, "never") else {
+        return;
+    };
+    let (_dir, repo, id) = repo_with_commit();
+    let trusted = tempfile::tempdir().unwrap();
+    key.export_to(trusted.path(), "trusted.gpg");
+    sign_commit(&repo, &id, key.key_id(), Some(key.homedir())).unwrap();
+    let ours = verify_commit(&repo, &id, None, Some(trusted.path())).unwrap();
+    let ostree = |args: &[&str]| {
+        Command::new("ostree")
+            .arg(format!("--repo={}", repo.path().display()))
+            .args(args)
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C.UTF-8")
+            .env("OSTREE_GPG_HOME", trusted.path())
+            .run_capture()
+    };
+    let shown = match ostree(&["show", &id.to_string()]) {
+        Err(e) if e.is_missing() => {
+            eprintln!("skipping: `ostree` is not installed");
+            return;
+        }
+        other => other.unwrap(),
+    };
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    // GLib pads a one-digit day with U+2007 in UTF-8 locales; ferro with a space.
+    let shown = String::from_utf8_lossy(&shown.stdout).replace('\u{2007}', " ");
+    // `ostree show` describes ferro's signature exactly as ferro does.
+    assert!(
+        shown.ends_with(&ours.show()),
+        "{shown}\n---\n{}",
+        ours.show()
+    );
+
+    // And ferro checks what `ostree gpg-sign` wrote.
+    delete_signatures(&repo, &id, &[key.key_id().to_owned()]).unwrap_or_default();
+    fs::remove_file(repo.commitmeta_path(&id)).unwrap();
+    let homedir = key.homedir().to_str().unwrap().to_owned();
+    let signed = ostree(&[
+        "gpg-sign",
+        "--gpg-homedir",
+        &homedir,
+        &id.to_string(),
+        key.key_id(),
+    ])
+    .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let theirs = verify_commit(&repo, &id, None, Some(trusted.path())).unwrap();
+    theirs.require_valid().unwrap();
+    assert_eq!(theirs.signatures[0].fingerprint, key.fingerprint);
+}
