@@ -125,25 +125,24 @@ fn pull_file(
 /// `ostree remote summary` and `remote refs` read it.
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
-    let url = remote.require_url()?;
     let policy = RemotePolicy::for_remote(repo, &remote)?;
-    let fetcher = match url.strip_prefix("file://") {
+    fetch_summary(&remote_fetcher(&remote)?, remote_name, &policy, None)
+}
+
+/// A fetcher for the remote's URL (a directory for `file://`).
+fn remote_fetcher(remote: &crate::remote::Remote) -> Result<Fetcher, PullError> {
+    let url = remote.require_url()?;
+    Ok(match url.strip_prefix("file://") {
         Some(_) => Fetcher::for_dir(url),
         None => Fetcher::new(url)?,
-    };
-    fetch_summary(&fetcher, remote_name, &policy, None)
+    })
 }
 
 /// The `summary.sig` remote `remote_name` serves (`None`: none), for showing the
 /// signatures of its summary.
 pub fn remote_summary_sig(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
-    let url = remote.require_url()?;
-    let fetcher = match url.strip_prefix("file://") {
-        Some(_) => Fetcher::for_dir(url),
-        None => Fetcher::new(url)?,
-    };
-    Ok(fetcher.get_bytes("summary.sig", MAX_METADATA)?)
+    Ok(remote_fetcher(&remote)?.get_bytes("summary.sig", MAX_METADATA)?)
 }
 
 /// Fetches the remote's summary and, when its policy says so, refuses it unless

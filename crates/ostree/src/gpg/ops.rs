@@ -95,6 +95,16 @@ pub fn keyrings_for(
 /// The keys remote `remote` of `repo` trusts: its keyring file and `gpgkeypath=`, and
 /// the global keyrings only when it has no keyring file (what a pull checks with).
 pub fn remote_keyrings(repo: &Repo, remote: &Remote) -> Result<Keyrings, GpgError> {
+    let (mut keyrings, has_keyring) = own_keyrings(repo, remote)?;
+    if !has_keyring {
+        keyrings.add_global()?;
+    }
+    Ok(keyrings)
+}
+
+/// The remote's own keys (keyring file, `gpgkeypath=`), and whether it has a keyring
+/// file.
+fn own_keyrings(repo: &Repo, remote: &Remote) -> Result<(Keyrings, bool), GpgError> {
     let mut keyrings = Keyrings::default();
     let keyring = find_keyring(repo, &remote.name)?;
     let has_keyring = keyring.is_some();
@@ -106,10 +116,7 @@ pub fn remote_keyrings(repo: &Repo, remote: &Remote) -> Result<Keyrings, GpgErro
             keyrings.add_key_path(Path::new(&path))?;
         }
     }
-    if !has_keyring {
-        keyrings.add_global()?;
-    }
-    Ok(keyrings)
+    Ok((keyrings, has_keyring))
 }
 
 /// The GPG signatures in detached metadata, concatenated; `None` when there are none.
@@ -367,21 +374,14 @@ pub fn import_keys(
 /// The keys remote `remote` trusts (its keyring and `gpgkeypath=`), or with no remote
 /// the global trusted keys, as `ostree remote gpg-list-keys` lists them.
 pub fn list_keys(repo: &Repo, remote: Option<&str>) -> Result<Vec<Key>, GpgError> {
-    let mut keyrings = Keyrings::default();
-    match remote {
-        Some(name) => {
-            let config = repo.remote(name)?;
-            if let Some(data) = find_keyring(repo, name)? {
-                keyrings.add_keyring_data(data);
-            }
-            if let Some(value) = config.get("gpgkeypath") {
-                for path in key_paths(name, value)? {
-                    keyrings.add_key_path(Path::new(&path))?;
-                }
-            }
+    let keyrings = match remote {
+        Some(name) => own_keyrings(repo, &repo.remote(name)?)?.0,
+        None => {
+            let mut keyrings = Keyrings::default();
+            keyrings.add_global()?;
+            keyrings
         }
-        None => keyrings.add_global()?,
-    }
+    };
     GpgHome::with_keyrings(&scratch_parent(repo), &keyrings)?.list_keys()
 }
 
