@@ -388,24 +388,45 @@ fn summary_view_without_a_summary_says_how_to_make_one() {
     );
 }
 
-/// A remote added without `--no-gpg-verify` requires GPG signatures, as in OSTree;
-/// ferro cannot check them, so the pull is refused before any object is fetched (only
-/// whether a repository is there at all is asked first, to report a wrong URL as such).
+/// A remote added without `--no-gpg-verify` requires GPG signatures, as in OSTree: an
+/// unsigned commit is refused with OSTree's message before anything of it is stored.
 #[test]
-fn pull_from_a_remote_that_requires_gpg_is_refused() {
+fn pull_of_an_unsigned_commit_from_a_remote_that_requires_gpg_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let tree = tmp.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("hello"), "hello\n").unwrap();
+    let s = format!("--repo={}", srv.display());
+    ok(&[&s, "init", "--mode=archive"]);
+    let id = ok(&[
+        &s,
+        "commit",
+        "-b",
+        "main",
+        &format!("--tree=dir={}", tree.display()),
+    ]);
+    ok(&[&s, "summary", "-u"]);
+    let Some(server) = Nginx::serve(&srv) else {
+        return;
+    };
     let l = format!("--repo={}", tmp.path().join("local").display());
     ok(&[&l, "init", "--mode=bare-user"]);
-    ok(&[&l, "remote", "add", "origin", "http://127.0.0.1:9/repo"]);
+    ok(&[&l, "remote", "add", "origin", &server.url()]);
     let out = ferro(&[&l, "pull", "origin", "main"]);
     assert!(!out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("requires GPG signatures"), "{stderr}");
-    assert!(stderr.contains("gpg-verify=false"), "{stderr}");
+    assert!(
+        stderr.contains("GPG verification enabled, but no signatures found")
+            && stderr.contains(id.trim()),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("local/refs/remotes/origin/main").exists());
     assert!(
         !tmp.path()
-            .join("local/refs/remotes/origin")
-            .join("main")
+            .join("local/objects")
+            .join(&id.trim()[..2])
+            .join(format!("{}.commit", &id.trim()[2..]))
             .exists()
     );
 }

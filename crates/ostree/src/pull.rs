@@ -71,7 +71,9 @@ fn pull_file(
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
-    if policy.commits.is_some() || policy.summary.is_some() {
+    // Signatures are checked on the source's commits (and summary) before anything
+    // is copied; only the named commits are, so deeper pulls are refused.
+    if policy.commits.is_some() && options.depth != Some(0) {
         return Err(PullError::SignedLocal(remote_name.to_owned()));
     }
     let names = if refs.is_empty() {
@@ -91,11 +93,33 @@ fn pull_file(
         ..Default::default()
     };
     let src = Repo::open(std::path::Path::new(path))?;
+    if let Some(summary_policy) = &policy.summary {
+        let refused = |source| PullError::SummarySignature {
+            remote: remote_name.to_owned(),
+            source: Box::new(source),
+        };
+        let read = |name: &str| crate::commitmeta::read_optional(&src.path().join(name));
+        let summary = read("summary")?.ok_or_else(|| refused(SignError::NoSummary))?;
+        summary_policy
+            .verify_summary(&summary, read("summary.sig")?.as_deref())
+            .map_err(refused)?;
+    }
     for name in &local.refs {
         let (name, target) = match crate::refs::pinned(name) {
             Some(named) => named,
             None => (name.as_str(), src.resolve_rev(name)?),
         };
+        if let Some(commit_policy) = &policy.commits {
+            let bytes = src.read_metadata(ObjectType::Commit, &target)?;
+            let metadata = src.read_commitmeta(&target)?;
+            commit_policy
+                .verify(&target, &bytes, metadata.as_ref())
+                .map_err(|source| PullError::Signature {
+                    remote: remote_name.to_owned(),
+                    commit: target,
+                    source: Box::new(source),
+                })?;
+        }
         let ref_name = match &local.remote {
             Some(remote) => format!("{remote}:{name}"),
             None => name.to_owned(),
@@ -165,6 +189,7 @@ fn fetch_summary(
         _ => None,
     };
     let from_cache = cached.is_some();
+    let mut refetched = false;
     let mut summary_bytes = match cached {
         Some(bytes) => Some(bytes),
         None => fetcher.get_bytes("summary", MAX_METADATA)?,
@@ -189,6 +214,7 @@ fn fetch_summary(
                 return Err(PullError::InvalidCacheTest(remote_name.to_owned()));
             }
             summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+            refetched = true;
             let summary = summary_bytes
                 .as_deref()
                 .ok_or_else(|| refused(SignError::NoSummary))?;
@@ -198,7 +224,7 @@ fn fetch_summary(
         }
     }
     if let (Some((repo, cache)), Some(summary), Some(sig)) = (cache, &summary_bytes, &signatures)
-        && (!from_cache || policy.summary.is_some())
+        && (!from_cache || refetched)
     {
         cache.store(repo, remote_name, summary, sig)?;
     }

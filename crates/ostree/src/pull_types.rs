@@ -165,10 +165,11 @@ pub enum PullError {
     /// `--require-static-deltas` and the remote has no delta to the commit.
     #[error("Static deltas required, but none found for {0}")]
     DeltasRequired(String),
-    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
+    /// A `file://` remote asks for signatures, which are checked on the named commits
+    /// only: their ancestors cannot be pulled from it (`--depth`).
     #[error(
-        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
-         ferro checks only when pulling over http(s): serve it over http(s)"
+        "remote '{0}' is a file:// remote that requires signatures, which ferro checks \
+         on the named commits only: pull without --depth, or serve it over http(s)"
     )]
     SignedLocal(String),
     /// No refs were named and the remote has no `branches`.
@@ -192,7 +193,9 @@ pub enum PullError {
     /// The remote requires a signed summary (`sign-verify-summary`) and it has no
     /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
     /// beyond them.
-    #[error("refusing the summary of remote '{remote}' (it requires a signed summary)")]
+    #[error(
+        "refusing the summary of remote '{remote}' (sign-verify-summary or gpg-verify-summary is on)"
+    )]
     SummarySignature {
         /// The remote.
         remote: String,
