@@ -1,5 +1,5 @@
-//! `ferro ostree` GPG flags and verbs (`gpg-sign`, `remote gpg-import`, the signing
-//! and verifying options of `commit`, `summary` and `show`), as clap types only.
+//! `ferro ostree` signing flags and GPG verbs (`gpg-sign`, `remote gpg-import`, the
+//! signing and verifying options of `commit`, `summary` and `show`), as clap types only.
 
 use std::path::PathBuf;
 
@@ -69,4 +69,16 @@ pub struct PullLocalGpgArgs {
     /// Require a valid GPG signature on the source's summary.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", requires = "remote")]
     pub gpg_verify_summary: Option<bool>,
+}
+
+/// `commit --sign=KEY… --sign-type=TYPE`: OSTree's signature types other than GPG.
+#[derive(Debug, Clone, Args)]
+pub struct CommitSignOptions {
+    /// Sign the commit with this key (repeatable): a base64 ed25519 secret key, or the
+    /// `dummy` type's text.
+    #[arg(long = "sign", value_name = "KEY-ID")]
+    pub keys: Vec<String>,
+    /// The signature type of --sign.
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = crate::args_ostree::SignType::Ed25519)]
+    pub sign_type: crate::args_ostree::SignType,
 }

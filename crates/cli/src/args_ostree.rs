@@ -340,14 +340,13 @@ pub enum ConfigAction {
     Unset,
 }
 
-/// The signature types `ostree sign` and `ostree summary --sign` know. OSTree's
-/// `dummy` is accepted so that asking for it fails as `ostree` fails without it
-/// ("not implemented", exit 1) rather than as a usage error.
+/// The signature types `ostree sign` and `ostree summary --sign` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignType {
     /// Ed25519 signatures, as OSTree makes them.
     Ed25519,
-    /// OSTree's test signer; not implemented here.
+    /// OSTree's test-only signer (`OSTREE_DUMMY_SIGN_ENABLED=1`): the signature is the
+    /// key text; `sign` and `commit --sign` only.
     Dummy,
 }
 
@@ -446,6 +445,9 @@ pub struct OstreeCommitArgs {
     /// GPG-sign the commit.
     #[command(flatten)]
     pub gpg: Box<crate::args_gpg::GpgSignOptions>,
+    /// Sign the commit (ed25519, or OSTree's test-only `dummy`).
+    #[command(flatten)]
+    pub sign: Box<crate::args_gpg::CommitSignOptions>,
     /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }
@@ -536,6 +538,10 @@ pub struct OstreeSignArgs {
     /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<PathBuf>,
+    /// Verify with the keys of DIR/trusted.ed25519 and DIR/trusted.ed25519.d/*, less
+    /// those of DIR/revoked.ed25519 and DIR/revoked.ed25519.d/*.
+    #[arg(long, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
     /// The ref or checksum.
     pub commit: String,
     /// Base64 keys: 64-byte secret keys to sign with, 32-byte public keys to verify with.

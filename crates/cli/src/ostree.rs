@@ -554,6 +554,7 @@ fn run_commit(
     }
     let outcome = commit_trees(repo, &trees, &options)?;
     crate::ostree_gpg::sign_commit(repo, &outcome.commit, &a.gpg)?;
+    crate::ostree_sign::sign_new_commit(repo, &outcome.commit, &a.sign)?;
     if a.table_output {
         let s = outcome.stats;
         printer.outln(format_args!("Commit: {}", outcome.commit))?;

@@ -8,6 +8,7 @@ use ferro_ostree::commit::FsChecksumOptions;
 use ferro_ostree::diff::{DiffSide, diff, diff_stats};
 use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
+use ferro_ostree::sign_dummy;
 use ferro_ostree::summary::SummaryView;
 use ferro_sys::size::format_size;
 
@@ -18,12 +19,18 @@ use crate::printer::Printer;
 /// Signs a commit with every key given, or verifies it with any of them; the messages
 /// are `ostree sign`'s.
 pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if a.sign_type == SignType::Dummy {
+        return run_sign_dummy(repo, a, printer);
+    }
     if !sign_type_implemented(a.sign_type, printer) {
         return Ok(ExitStatus::Failure);
     }
     let mut keys = a.keys;
     if let Some(file) = &a.keys_file {
         keys.extend(sign::read_keys_file(file)?);
+    }
+    if let Some(dir) = &a.keys_dir {
+        keys.extend(sign::read_keys_dir(dir)?);
     }
     let commit = repo.resolve_rev(&a.commit)?;
     if a.verify {
@@ -46,6 +53,56 @@ pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Re
         sign::sign_commit(repo, &commit, &key)?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `sign --sign-type=dummy`: OSTree's test-only signer (see
+/// `ferro_ostree::sign_dummy`); verifying succeeds with the first key that verifies.
+fn run_sign_dummy(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let mut keys = a.keys;
+    if let Some(file) = &a.keys_file {
+        keys.extend(sign::read_keys_file(file)?);
+    }
+    let commit = repo.resolve_rev(&a.commit)?;
+    if a.verify {
+        if keys
+            .iter()
+            .any(|key| sign_dummy::verify_commit(repo, &commit, key).is_ok())
+        {
+            printer.outln("dummy: Signature verified")?;
+            return Ok(ExitStatus::Success);
+        }
+        printer.errln("error: No valid signatures found");
+        return Ok(ExitStatus::Failure);
+    }
+    if keys.is_empty() {
+        printer.errln("error: Need at least one KEY-ID to sign with");
+        return Ok(ExitStatus::Usage);
+    }
+    for key in &keys {
+        sign_dummy::sign_commit(repo, &commit, key)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `commit --sign=KEY… [--sign-type=ed25519|dummy]`: signs the commit just made.
+pub fn sign_new_commit(
+    repo: &Repo,
+    commit: &ferro_ostree::Checksum,
+    options: &crate::args_gpg::CommitSignOptions,
+) -> anyhow::Result<()> {
+    match options.sign_type {
+        SignType::Dummy => {
+            for key in &options.keys {
+                sign_dummy::sign_commit(repo, commit, key)?;
+            }
+        }
+        SignType::Ed25519 => {
+            for key in secret_keys(&options.keys)? {
+                sign::sign_commit(repo, commit, &key)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `summary [-u [-m KEY=VALUE]...] [--sign KEY]... [-v|--raw]`: regenerates the

@@ -88,6 +88,7 @@ pub mod refs;
 pub mod remote;
 pub mod repo;
 pub mod sign;
+pub mod sign_dummy;
 pub mod summary;
 pub mod summary_cache;
 pub mod tombstone;

@@ -267,6 +267,37 @@ pub fn read_keys_file(path: &Path) -> Result<Vec<String>, SignError> {
         .collect())
 }
 
+/// The trusted keys of a key directory, as OSTree's `--keys-dir` (and `/etc/ostree`)
+/// layout holds them: the lines of `trusted.ed25519` and of every file in
+/// `trusted.ed25519.d/`, less those listed the same way under `revoked.ed25519`.
+pub fn read_keys_dir(dir: &Path) -> Result<Vec<String>, SignError> {
+    let read = |kind: &str| -> Result<Vec<String>, SignError> {
+        let mut keys = Vec::new();
+        let file = dir.join(format!("{kind}.ed25519"));
+        if file.is_file() {
+            keys.extend(read_keys_file(&file)?);
+        }
+        let sub = dir.join(format!("{kind}.ed25519.d"));
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                keys.extend(read_keys_file(&file)?);
+            }
+        }
+        Ok(keys)
+    };
+    let revoked = read("revoked")?;
+    Ok(read("trusted")?
+        .into_iter()
+        .filter(|key| !revoked.contains(key))
+        .collect())
+}
+
 /// Which key verified a commit or summary, and which of its signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedBy {
