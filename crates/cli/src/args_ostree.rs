@@ -224,7 +224,7 @@ pub enum OstreeVerb {
         /// -u, the signatures are added to those `summary.sig` already has.
         #[arg(long, value_name = "KEY-ID")]
         sign: Vec<String>,
-        /// The signature type; only `ed25519` is implemented.
+        /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
         #[arg(long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
         sign_type: SignType,
         /// Show the summary's refs and metadata, as `ostree summary --view` does.
@@ -532,7 +532,7 @@ pub struct OstreeSignArgs {
     /// Verify instead of signing: KEY-IDs are public keys.
     #[arg(long)]
     pub verify: bool,
-    /// The signature type; only `ed25519` is implemented.
+    /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
     #[arg(short = 's', long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
     pub sign_type: SignType,
     /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).

@@ -44,9 +44,10 @@ pub enum PolicyError {
         #[source]
         source: Box<GpgError>,
     },
-    /// `sign-verify` names a signature type ferro does not implement.
+    /// `sign-verify` names a signature type ferro does not implement (OSTree's
+    /// wording).
     #[error(
-        "remote '{remote}': sign-verify names signature type '{kind}', which is not implemented (only ed25519 is)"
+        "remote '{remote}': sign-verify names '{kind}': Requested signature type is not implemented"
     )]
     Unsupported {
         /// The remote.
@@ -61,6 +62,14 @@ pub enum PolicyError {
     NoKeys {
         /// The remote.
         remote: String,
+    },
+    /// `sign-verify` names a type with no keys configured (OSTree's wording).
+    #[error("remote '{remote}': No keys found for required signapi type {kind}")]
+    NoKeysFor {
+        /// The remote.
+        remote: String,
+        /// The type.
+        kind: String,
     },
     /// A configured key or key file is unusable.
     #[error("remote '{remote}': unusable ed25519 verification key")]
@@ -79,6 +88,9 @@ pub enum PolicyError {
 pub struct SignPolicy {
     /// Ed25519 keys, one of which must have signed (none: ed25519 is not required).
     keys: Vec<PublicKey>,
+    /// OSTree's test-only `dummy` keys ([`crate::sign_dummy`]); a commit signed with one
+    /// of them or by one of `keys` verifies, as OSTree accepts any configured type.
+    dummy: Vec<String>,
     /// GPG keys one of which must have signed, and the repository whose `tmp/` the
     /// check runs in; `None`: GPG is not required.
     gpg: Option<(Keyrings, Repo)>,
@@ -109,16 +121,18 @@ impl RemotePolicy {
         } else {
             None
         };
-        let commits = verifies_commits(remote)?;
+        let types = sign_verify_types(remote)?;
+        let commits = types.is_some();
         let summary = remote.flag(SIGN_VERIFY_SUMMARY, false);
-        let keys = if commits || summary {
-            trusted_keys(remote)?
+        let (keys, dummy) = if commits || summary {
+            trusted_keys(remote, types.as_ref().and_then(|t| t.as_deref()))?
         } else {
-            Vec::new()
+            Default::default()
         };
-        let policy = |ed25519: bool, gpg_on: bool| {
-            (ed25519 || gpg_on).then(|| SignPolicy {
-                keys: if ed25519 { keys.clone() } else { Vec::new() },
+        let policy = |signed: bool, gpg_on: bool| {
+            (signed || gpg_on).then(|| SignPolicy {
+                keys: if signed { keys.clone() } else { Vec::new() },
+                dummy: if signed { dummy.clone() } else { Vec::new() },
                 gpg: gpg.clone().filter(|_| gpg_on),
             })
         };
@@ -129,52 +143,126 @@ impl RemotePolicy {
     }
 }
 
-/// Whether `sign-verify` is on, refusing signature types ferro does not implement.
-fn verifies_commits(remote: &Remote) -> Result<bool, PolicyError> {
+/// The signature types `sign-verify` asks for: `None` off, `Some(None)` every type
+/// with keys configured (`true`), `Some(Some(list))` those named, each of which must
+/// have keys. Types ferro does not implement are refused.
+fn sign_verify_types(remote: &Remote) -> Result<Option<Option<Vec<String>>>, PolicyError> {
     match remote.get(SIGN_VERIFY) {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
+        None | Some("false" | "0") => Ok(None),
+        Some("true" | "1") => Ok(Some(None)),
         Some(list) => {
-            let unsupported = list
+            let kinds: Vec<String> = list
                 .split([',', ';'])
                 .filter(|kind| !kind.is_empty())
-                .find(|kind| *kind != "ed25519");
-            match unsupported {
+                .map(str::to_owned)
+                .collect();
+            match kinds
+                .iter()
+                .find(|kind| !matches!(kind.as_str(), "ed25519" | "dummy"))
+            {
                 Some(kind) => Err(PolicyError::Unsupported {
                     remote: remote.name.clone(),
-                    kind: kind.to_owned(),
+                    kind: kind.clone(),
                 }),
-                None => Ok(true),
+                None => Ok(Some(Some(kinds))),
             }
         }
     }
 }
 
-/// The remote's trusted keys: `verification-ed25519-key` and the lines of
-/// `verification-ed25519-file`; at least one is required.
-fn trusted_keys(remote: &Remote) -> Result<Vec<PublicKey>, PolicyError> {
+/// The remote's trusted keys: ed25519 from `verification-ed25519-key` and the lines of
+/// `verification-ed25519-file`, `dummy` from `verification-dummy-key|file`; of the
+/// types `listed` (all when `None`), at least one key in all (and in each type named).
+fn trusted_keys(
+    remote: &Remote,
+    listed: Option<&[String]>,
+) -> Result<(Vec<PublicKey>, Vec<String>), PolicyError> {
     let bad_key = |source| PolicyError::Key {
         remote: remote.name.clone(),
         source,
     };
-    let mut texts: Vec<String> = remote
-        .get(KEY_OPTION)
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Some(file) = remote.get(FILE_OPTION) {
-        texts.extend(sign::read_keys_file(Path::new(file)).map_err(bad_key)?);
-    }
-    if texts.is_empty() {
+    let texts = |kind: &str| -> Result<Vec<String>, PolicyError> {
+        if listed.is_some_and(|list| !list.iter().any(|k| k == kind)) {
+            return Ok(Vec::new());
+        }
+        let mut texts: Vec<String> = remote
+            .get(&format!("verification-{kind}-key"))
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        if let Some(file) = remote.get(&format!("verification-{kind}-file")) {
+            texts.extend(sign::read_keys_file(Path::new(file)).map_err(bad_key)?);
+        }
+        if texts.is_empty() && listed.is_some() {
+            return Err(PolicyError::NoKeysFor {
+                remote: remote.name.clone(),
+                kind: kind.to_owned(),
+            });
+        }
+        Ok(texts)
+    };
+    let ed25519 = texts("ed25519")?;
+    let dummy = texts("dummy")?;
+    if ed25519.is_empty() && dummy.is_empty() {
         return Err(PolicyError::NoKeys {
             remote: remote.name.clone(),
         });
     }
-    texts
+    let keys = ed25519
         .iter()
         .map(|text| PublicKey::from_base64(text))
         .collect::<Result<_, _>>()
-        .map_err(bad_key)
+        .map_err(bad_key)?;
+    Ok((keys, dummy))
+}
+
+/// Whether one of the dummy signatures in `metadata` is one of `keys`.
+fn verify_dummy(metadata: Option<&Metadata>, keys: &[String]) -> Result<(), SignError> {
+    let mut last = None;
+    for key in keys {
+        match crate::sign_dummy::verify_metadata(metadata, key) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or(
+        SignError::Unsigned {
+            signed: sign::Signed::Summary,
+        },
+        SignError::from,
+    ))
+}
+
+/// Whether a failure is only "no signatures of this type" (or none readable).
+fn is_unsigned(error: &SignError) -> bool {
+    use crate::sign_dummy::DummyError;
+    matches!(
+        error,
+        SignError::Unsigned { .. }
+            | SignError::Malformed { .. }
+            | SignError::Dummy(DummyError::Unsigned | DummyError::Malformed)
+    )
+}
+
+/// Succeeds when either configured type verifies. Otherwise: OSTree's "No signatures
+/// found" when no configured type found any signature of its own, else the ed25519
+/// failure (or the dummy one when only dummy keys are configured).
+fn either(
+    ed25519: Option<Result<(), SignError>>,
+    dummy: Option<Result<(), SignError>>,
+) -> Result<(), SignError> {
+    let unsigned = |r: &Option<Result<(), SignError>>| match r {
+        None => true,
+        Some(Err(e)) => is_unsigned(e),
+        Some(Ok(())) => false,
+    };
+    if (ed25519.is_some() || dummy.is_some()) && unsigned(&ed25519) && unsigned(&dummy) {
+        return Err(SignError::NoSignatures);
+    }
+    match (ed25519, dummy) {
+        (Some(Ok(())), _) | (_, Some(Ok(()))) | (None, None) => Ok(()),
+        (Some(Err(e)), _) | (None, Some(Err(e))) => Err(e),
+    }
 }
 
 impl SignPolicy {
@@ -190,10 +278,13 @@ impl SignPolicy {
             gpg::verify_metadata(repo, keyrings, &format!("commit {commit}"), bytes, metadata)?
                 .require_valid()?;
         }
-        if !self.keys.is_empty() {
-            sign::verify_signatures(commit, bytes, metadata.unwrap_or(&Vec::new()), &self.keys)?;
-        }
-        Ok(())
+        either(
+            (!self.keys.is_empty()).then(|| {
+                sign::verify_signatures(commit, bytes, metadata.unwrap_or(&Vec::new()), &self.keys)
+                    .map(drop)
+            }),
+            (!self.dummy.is_empty()).then(|| verify_dummy(metadata, &self.dummy)),
+        )
     }
 
     /// Judges a commit already stored, by its stored detached metadata: a ref of a
@@ -216,10 +307,12 @@ impl SignPolicy {
             gpg::verify_metadata(repo, keyrings, "the summary", summary, metadata.as_ref())?
                 .require_valid()?;
         }
-        if !self.keys.is_empty() {
-            sign::verify_summary(summary, summary_sig, &self.keys)?;
-        }
-        Ok(())
+        let dummy_metadata = summary_sig.and_then(|b| crate::object::parse_metadata(b).ok());
+        either(
+            (!self.keys.is_empty())
+                .then(|| sign::verify_summary(summary, summary_sig, &self.keys).map(drop)),
+            (!self.dummy.is_empty()).then(|| verify_dummy(dummy_metadata.as_ref(), &self.dummy)),
+        )
     }
 }
 
@@ -320,8 +413,12 @@ mod tests {
         }
         let refusals = [
             (
+                vec![("sign-verify", "ed25519,spki"), (KEY_OPTION, key.as_str())],
+                "'spki': Requested signature type is not implemented",
+            ),
+            (
                 vec![("sign-verify", "ed25519,dummy"), (KEY_OPTION, key.as_str())],
-                "'dummy'",
+                "No keys found for required signapi type dummy",
             ),
             (vec![("sign-verify", "true")], "neither"),
             (vec![("sign-verify-summary", "true")], "neither"),

@@ -72,20 +72,33 @@ impl std::str::FromStr for SignVerify {
         if spec.is_empty() {
             return Ok(SignVerify::On);
         }
-        let parsed = spec.split_once('=').and_then(|(kind, keyref)| {
-            let (file, key) = match keyref.split_once(':')? {
-                ("inline", key) => (false, key),
-                ("file", path) => (true, path),
-                _ => return None,
-            };
-            (!kind.is_empty() && !key.is_empty()).then(|| SignVerify::Key {
-                kind: kind.to_owned(),
-                file,
-                key: key.to_owned(),
-            })
-        });
-        parsed.ok_or_else(|| {
-            format!("invalid --sign-verify '{spec}': expected TYPE=inline:KEY or TYPE=file:PATH")
+        // OSTree's wording for each mistake (scripts match it).
+        let Some((kind, keyref)) = spec.split_once('=') else {
+            return Err(format!(
+                "Failed to parse KEYTYPE=[inline|file]:DATA in {spec}"
+            ));
+        };
+        if !matches!(kind, "ed25519" | "dummy") {
+            return Err(format!(
+                "Requested signature type is not implemented: '{kind}' (ed25519 or dummy)"
+            ));
+        }
+        let (file, key) = match keyref.split_once(':') {
+            Some(("inline", key)) => (false, key),
+            Some(("file", path)) => (true, path),
+            _ => {
+                return Err(format!(
+                    "Invalid key reference {keyref}, expected inline|file"
+                ));
+            }
+        };
+        if key.is_empty() {
+            return Err(format!("Invalid key reference {keyref}: no key"));
+        }
+        Ok(SignVerify::Key {
+            kind: kind.to_owned(),
+            file,
+            key: key.to_owned(),
         })
     }
 }

@@ -53,6 +53,13 @@ pub enum SignError {
     /// A GPG signature was required and none verifies (or GPG could not check).
     #[error(transparent)]
     Gpg(#[from] crate::gpg::GpgError),
+    /// None of the signature types required found a signature of its own (OSTree's
+    /// wording).
+    #[error("No signatures found")]
+    NoSignatures,
+    /// A `dummy` signature was required and none is a trusted key.
+    #[error(transparent)]
+    Dummy(#[from] crate::sign_dummy::DummyError),
     /// A secret key is not base64 of a valid 64-byte Ed25519 key pair. The key itself
     /// is never shown.
     #[error("invalid ed25519 secret key #{index}: {detail}")]

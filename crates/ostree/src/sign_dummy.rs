@@ -48,6 +48,25 @@ fn require_enabled() -> Result<(), DummyError> {
 pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &str) -> Result<(), DummyError> {
     require_enabled()?;
     let mut metadata = repo.read_commitmeta(commit)?.unwrap_or_default();
+    append(&mut metadata, key)?;
+    repo.write_commitmeta(commit, &metadata)?;
+    Ok(())
+}
+
+/// Appends the dummy signatures `keys` to `summary.sig` (`summary -u` removed it first).
+pub fn sign_summary(repo: &Repo, keys: &[String]) -> Result<(), DummyError> {
+    require_enabled()?;
+    let path = repo.path().join("summary.sig");
+    let mut metadata = crate::commitmeta::read_detached(path.clone())?.unwrap_or_default();
+    for key in keys {
+        append(&mut metadata, key)?;
+    }
+    repo.write_durable(&path, &crate::object::metadata_bytes(&metadata))?;
+    Ok(())
+}
+
+/// `metadata` with `key` appended to its dummy signatures.
+fn append(metadata: &mut Metadata, key: &str) -> Result<(), DummyError> {
     let mut list = match metadata.iter().find(|(k, _)| k == DUMMY_KEY) {
         Some((_, value)) => value.as_byte_strings().ok_or(DummyError::Malformed)?,
         None => Vec::new(),
@@ -58,7 +77,6 @@ pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &str) -> Result<(), Dumm
         Some(entry) => entry.1 = value,
         None => metadata.push((DUMMY_KEY.to_owned(), value)),
     }
-    repo.write_commitmeta(commit, &metadata)?;
     Ok(())
 }
 
