@@ -204,7 +204,7 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             }
             None => printer.outln("No deployment staged for finalization")?,
         },
-        AdminVerb::Status => {
+        AdminVerb::Status { verify } => {
             let rows = sysroot.status()?;
             let booted = rows.iter().position(|r| r.booted);
             for row in rows {
@@ -229,6 +229,11 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     }
                     None => printer.outln("    origin: none")?,
                 }
+                printer.out(crate::ostree_gpg::deployment_signatures(
+                    sysroot.repo(),
+                    d,
+                    verify,
+                )?)?;
                 if let Some(title) = &row.source_title {
                     printer.outln(format_args!("    `- {title}"))?;
                 }

@@ -197,7 +197,11 @@ pub enum AdminVerb {
     /// ferro-finalize-staged.service).
     FinalizeStaged,
     /// List deployments in boot order.
-    Status,
+    Status {
+        /// Verify each deployment's commit with its remote's keys and print the verdict.
+        #[arg(short = 'V', long)]
+        verify: bool,
+    },
     /// Remove a deployment.
     Undeploy {
         /// Its index in `status`.

@@ -131,6 +131,10 @@ pub enum OstreeVerb {
         /// Print integers as stored, without converting OSTree's big-endian ones.
         #[arg(short = 'B', long)]
         no_byteswap: bool,
+        /// GPG signatures: verify with this remote's trusted keys (default: every
+        /// remote's and the global ones).
+        #[command(flatten)]
+        gpg: crate::args_gpg::ShowGpgArgs,
     },
     /// List files in a commit.
     Ls(OstreeLsArgs),
@@ -203,6 +207,9 @@ pub enum OstreeVerb {
         /// Write the refs as this remote's (`REMOTE:REF`) instead of local branches.
         #[arg(long, value_name = "REMOTE")]
         remote: Option<String>,
+        /// Require the remote's GPG signatures on the commits and/or the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::PullLocalGpgArgs,
         /// The source repository.
         src: PathBuf,
         /// Refs or commits to pull (default: every local ref of the source).
@@ -217,7 +224,7 @@ pub enum OstreeVerb {
         /// -u, the signatures are added to those `summary.sig` already has.
         #[arg(long, value_name = "KEY-ID")]
         sign: Vec<String>,
-        /// The signature type; only `ed25519` is implemented.
+        /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
         #[arg(long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
         sign_type: SignType,
         /// Show the summary's refs and metadata, as `ostree summary --view` does.
@@ -234,6 +241,9 @@ pub enum OstreeVerb {
             requires = "update"
         )]
         add_metadata: Vec<String>,
+        /// GPG-sign the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::GpgSignOptions,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
     Remote {
@@ -270,6 +280,8 @@ pub enum OstreeVerb {
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),
+    /// Add GPG signatures to a commit, or delete them.
+    GpgSign(crate::args_gpg::GpgSignArgs),
     /// Generate, list or describe static deltas.
     StaticDelta {
         /// The static-delta verb.
@@ -328,14 +340,13 @@ pub enum ConfigAction {
     Unset,
 }
 
-/// The signature types `ostree sign` and `ostree summary --sign` know. OSTree's
-/// `dummy` is accepted so that asking for it fails as `ostree` fails without it
-/// ("not implemented", exit 1) rather than as a usage error.
+/// The signature types `ostree sign` and `ostree summary --sign` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignType {
     /// Ed25519 signatures, as OSTree makes them.
     Ed25519,
-    /// OSTree's test signer; not implemented here.
+    /// OSTree's test-only signer (`OSTREE_DUMMY_SIGN_ENABLED=1`): the signature is the
+    /// key text; `sign` and `commit --sign` only.
     Dummy,
 }
 
@@ -431,6 +442,12 @@ pub struct OstreeCommitArgs {
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]
     pub bootable: bool,
+    /// GPG-sign the commit.
+    #[command(flatten)]
+    pub gpg: Box<crate::args_gpg::GpgSignOptions>,
+    /// Sign the commit (ed25519, or OSTree's test-only `dummy`).
+    #[command(flatten)]
+    pub sign: Box<crate::args_gpg::CommitSignOptions>,
     /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }
@@ -515,12 +532,16 @@ pub struct OstreeSignArgs {
     /// Verify instead of signing: KEY-IDs are public keys.
     #[arg(long)]
     pub verify: bool,
-    /// The signature type; only `ed25519` is implemented.
+    /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
     #[arg(short = 's', long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
     pub sign_type: SignType,
     /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<PathBuf>,
+    /// Verify with the keys of DIR/trusted.ed25519 and DIR/trusted.ed25519.d/*, less
+    /// those of DIR/revoked.ed25519 and DIR/revoked.ed25519.d/*.
+    #[arg(long, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
     /// The ref or checksum.
     pub commit: String,
     /// Base64 keys: 64-byte secret keys to sign with, 32-byte public keys to verify with.
@@ -626,6 +647,9 @@ pub enum OstreeRemoteVerb {
         /// Fetch objects and deltas from this URL (or `mirrorlist=URL`), metadata from URL.
         #[arg(long, value_name = "URL")]
         contenturl: Option<String>,
+        /// Trust the GPG keys of FILE for this remote (a keyring or armored keys).
+        #[arg(long, value_name = "FILE")]
+        gpg_import: Option<PathBuf>,
         /// The remote's name.
         name: String,
         /// Where its archive repository is served.
@@ -689,6 +713,13 @@ pub enum OstreeRemoteVerb {
     Refs {
         /// The remote's name.
         name: String,
+    },
+    /// Add GPG keys to those a remote trusts.
+    GpgImport(crate::args_gpg::GpgImportArgs),
+    /// List the GPG keys a remote trusts (without a remote: the global ones).
+    GpgListKeys {
+        /// The remote's name.
+        name: Option<String>,
     },
     /// Show the remote's summary, as `summary --view` shows a local one.
     Summary {
@@ -760,6 +791,10 @@ pub struct OstreePullArgs {
     /// Append this to the `User-Agent` header.
     #[arg(long, value_name = "PRODUCT/VERSION")]
     pub append_user_agent: Option<String>,
+    /// Keep the remote summary cache in DIR/summaries (default: the repository's
+    /// tmp/cache/summaries).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// The remote (or `REMOTE:REF`).
     pub remote: String,
     /// Refs or commit checksums (default: the remote's configured branches).

@@ -171,6 +171,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             print_detached_metadata_key,
             raw,
             no_byteswap,
+            gpg,
         } => {
             let print_metadata_key = args.print_metadata_key;
             if print_metadata_key.is_some() && (raw || print_detached_metadata_key.is_some()) {
@@ -207,6 +208,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 printer.outln(format_args!("commit {id}\n{text}"))?;
             } else {
                 printer.out(commit_text(&id, &repo.load_commit(&id)?))?;
+                crate::ostree_gpg::show_signatures(&repo, &id, &gpg, printer)?;
             }
         }
         OstreeVerb::Ls(a) => {
@@ -290,9 +292,18 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             require_static_deltas,
             commit_metadata_only,
             remote,
+            gpg,
             src,
             refs,
         } => {
+            let gpg_checks = (
+                gpg.gpg_verify.unwrap_or(false),
+                gpg.gpg_verify_summary.unwrap_or(false),
+            );
+            if let (Some(remote), (true, _) | (_, true)) = (&remote, gpg_checks) {
+                let source = Repo::open(&src)?;
+                ferro_ostree::gpg::verify_local_source(&repo, &source, remote, &refs, gpg_checks)?;
+            }
             if require_static_deltas {
                 let options = ferro_ostree::pull::PullOptions {
                     depth: u64::try_from(depth).ok(),
@@ -343,6 +354,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             view,
             raw,
             add_metadata,
+            gpg,
         } => {
             let show = (view || raw).then(|| ferro_ostree::summary::SummaryView::new(raw));
             let additional = add_metadata
@@ -350,13 +362,21 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 .map(|kv| typed_metadata("-m", kv))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let update = update.then_some(additional);
-            return crate::ostree_sign::run_summary(&repo, update, &sign, sign_type, show, printer);
+            return crate::ostree_sign::run_summary(
+                &repo,
+                (update, &gpg),
+                &sign,
+                sign_type,
+                show,
+                printer,
+            );
         }
         OstreeVerb::Remote { set, verb } => {
             return crate::ostree_remote::run_remote(&repo, &set, verb, printer);
         }
         OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, printer),
         OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, printer),
+        OstreeVerb::GpgSign(a) => return crate::ostree_gpg::run_gpg_sign(&repo, a, printer),
         OstreeVerb::StaticDelta { verb } => {
             return crate::ostree_delta::run_static_delta(&repo, verb, printer);
         }
@@ -539,6 +559,8 @@ fn run_commit(
         return Ok(ExitStatus::Usage);
     }
     let outcome = commit_trees(repo, &trees, &options)?;
+    crate::ostree_gpg::sign_commit(repo, &outcome.commit, &a.gpg)?;
+    crate::ostree_sign::sign_new_commit(repo, &outcome.commit, &a.sign)?;
     if a.table_output {
         let s = outcome.stats;
         printer.outln(format_args!("Commit: {}", outcome.commit))?;

@@ -32,6 +32,7 @@ pub fn run_remote(
             if_not_exists,
             custom_backend,
             contenturl,
+            gpg_import,
             name,
             url,
             branches,
@@ -60,6 +61,15 @@ pub fn run_remote(
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
             }
+            if let Some(file) = gpg_import {
+                crate::ostree_gpg::import_for_new_remote(repo, &name, &file, printer)?;
+            }
+        }
+        OstreeRemoteVerb::GpgImport(a) => {
+            return crate::ostree_gpg::run_gpg_import(repo, a, printer);
+        }
+        OstreeRemoteVerb::GpgListKeys { name } => {
+            return crate::ostree_gpg::run_gpg_list_keys(repo, name.as_deref(), printer);
         }
         OstreeRemoteVerb::AddCookie {
             name,
@@ -119,6 +129,11 @@ pub fn run_remote(
                 .render(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             printer.out(text)?;
+            if !raw {
+                printer.out(crate::ostree_gpg::remote_summary_signatures(
+                    repo, &name, &bytes,
+                )?)?;
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -153,6 +168,7 @@ pub fn run_pull(
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         disable_static_deltas: args.disable_static_deltas,
+        cache_dir: args.cache_dir.clone(),
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
         http_trusted: args.http_trusted,

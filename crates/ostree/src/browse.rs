@@ -242,6 +242,26 @@ pub fn format_timestamp(secs: u64) -> String {
     )
 }
 
+/// Formats seconds since the epoch as the C locale's `%c` in UTC (`Tue Sep 10 02:29:42
+/// 2013`), as OSTree's GPG messages and key listings show times.
+pub fn format_c_time(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{} {} {d:>2} {:02}:{:02}:{:02} {y}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SS+00`, as `ostree summary
 /// --view` shows times (`%:::z`) when the time zone is UTC; `None` past the year 9999,
 /// where `ostree` shows `invalid`.

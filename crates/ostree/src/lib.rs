@@ -50,9 +50,10 @@
 pub const OSTREE_COMPAT_VERSION: &str = "2022.7";
 
 /// The `ostree --version` feature names this implementation really has (scripts
-/// probe them): tar commits (`libarchive`, plain and gzip archives) and Ed25519
-/// signatures (`sign-ed25519`). No GPG (`gpgme`), SELinux, fs-verity or P2P.
-pub const FEATURES: &[&str] = &["libarchive", "sign-ed25519"];
+/// probe them): GPG signatures (`gpgme`, through the `gpg` binary: [`gpg`]), tar
+/// commits (`libarchive`, plain and gzip archives) and Ed25519 signatures
+/// (`sign-ed25519`). No SELinux, fs-verity or P2P.
+pub const FEATURES: &[&str] = &["gpgme", "libarchive", "sign-ed25519"];
 
 pub mod browse;
 pub mod checkout;
@@ -72,6 +73,7 @@ pub mod error;
 pub mod fetch;
 pub mod fsck;
 pub mod fsck_bindings;
+pub mod gpg;
 pub mod gvariant;
 pub mod keyfile;
 pub mod lock;
@@ -89,7 +91,9 @@ pub mod remote;
 pub mod remote_url;
 pub mod repo;
 pub mod sign;
+pub mod sign_dummy;
 pub mod summary;
+pub mod summary_cache;
 pub mod tombstone;
 pub mod transaction;
 pub mod tree_source;

@@ -48,6 +48,7 @@ use crate::pull_verify::{RemotePolicy, SignPolicy};
 use crate::remote_url::Sources;
 use crate::repo::{self, Repo, RepoMode};
 use crate::sign::SignError;
+use crate::summary_cache::SummaryCache;
 use crate::workers::parallel;
 
 /// Largest summary or detached metadata fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
@@ -74,7 +75,9 @@ fn pull_file(
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
-    if policy.commits.is_some() || policy.summary.is_some() {
+    // Signatures are checked on the source's commits (and summary) before anything
+    // is copied; only the named commits are, so deeper pulls are refused.
+    if policy.commits.is_some() && options.depth != Some(0) {
         return Err(PullError::SignedLocal(remote_name.to_owned()));
     }
     let names = if refs.is_empty() {
@@ -94,11 +97,33 @@ fn pull_file(
         ..Default::default()
     };
     let src = Repo::open(std::path::Path::new(path))?;
+    if let Some(summary_policy) = &policy.summary {
+        let refused = |source| PullError::SummarySignature {
+            remote: remote_name.to_owned(),
+            source: Box::new(source),
+        };
+        let read = |name: &str| crate::commitmeta::read_optional(&src.path().join(name));
+        let summary = read("summary")?.ok_or_else(|| refused(SignError::NoSummary))?;
+        summary_policy
+            .verify_summary(&summary, read("summary.sig")?.as_deref())
+            .map_err(refused)?;
+    }
     for name in &local.refs {
         let (name, target) = match crate::refs::pinned(name) {
             Some(named) => named,
             None => (name.as_str(), src.resolve_rev(name)?),
         };
+        if let Some(commit_policy) = &policy.commits {
+            let bytes = src.read_metadata(ObjectType::Commit, &target)?;
+            let metadata = src.read_commitmeta(&target)?;
+            commit_policy
+                .verify(&target, &bytes, metadata.as_ref())
+                .map_err(|source| PullError::Signature {
+                    remote: remote_name.to_owned(),
+                    commit: target,
+                    source: Box::new(source),
+                })?;
+        }
         let ref_name = match &local.remote {
             Some(remote) => format!("{remote}:{name}"),
             None => name.to_owned(),
@@ -128,27 +153,62 @@ fn pull_file(
 /// `ostree remote summary` and `remote refs` read it.
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
+    let policy = RemotePolicy::for_remote(repo, &remote)?;
+    let sources = remote_sources(repo, remote_name, &remote)?;
+    match sources.summary {
+        Some(summary) if policy.summary.is_none() => Ok(Some(summary)),
+        _ => fetch_summary(&sources.meta, remote_name, &policy, None),
+    }
+}
+
+/// Where the remote's metadata comes from (its `url` resolved, mirrorlists and
+/// metalinks included), requested with its cookies.
+fn remote_sources(
+    repo: &Repo,
+    remote_name: &str,
+    remote: &crate::remote::Remote,
+) -> Result<Sources, PullError> {
     remote.require_url()?;
-    let policy = RemotePolicy::for_remote(&remote)?;
     let request = RequestOptions {
         cookies: crate::cookies::read_jar(repo, remote_name)?,
         ..RequestOptions::default()
     };
-    let sources = crate::remote_url::resolve(&remote, None, &request)?;
-    match sources.summary {
-        Some(summary) if policy.summary.is_none() => Ok(Some(summary)),
-        _ => fetch_summary(&sources.meta, remote_name, &policy),
-    }
+    Ok(crate::remote_url::resolve(remote, None, &request)?)
+}
+
+/// The `summary.sig` remote `remote_name` serves (`None`: none), for showing the
+/// signatures of its summary.
+pub fn remote_summary_sig(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
+    let remote = repo.remote(remote_name)?;
+    let sources = remote_sources(repo, remote_name, &remote)?;
+    Ok(sources.meta.get_bytes("summary.sig", MAX_METADATA)?)
 }
 
 /// Fetches the remote's summary and, when its policy says so, refuses it unless
-/// `summary.sig` holds a signature by one of the remote's keys.
+/// `summary.sig` holds a signature by one of the remote's keys. With `cache` (a remote
+/// over HTTP), a summary whose `summary.sig` is the cached one is taken from the
+/// cache, and an accepted summary with a `summary.sig` is cached ([`SummaryCache`]).
 fn fetch_summary(
     fetcher: &Fetcher,
     remote_name: &str,
     policy: &RemotePolicy,
+    cache: Option<(&Repo, &SummaryCache)>,
 ) -> Result<Option<Vec<u8>>, PullError> {
-    let summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+    let signatures = if policy.summary.is_some() || cache.is_some() {
+        fetcher.get_bytes("summary.sig", MAX_METADATA)?
+    } else {
+        None
+    };
+    let cached = match (cache, &signatures) {
+        (Some((_, cache)), Some(sig)) => cache.load_if_same_sig(remote_name, sig),
+        _ => None,
+    };
+    let from_cache = cached.is_some();
+    let mut refetched = false;
+    let mut summary_bytes = match cached {
+        Some(bytes) => Some(bytes),
+        None => fetcher.get_bytes("summary", MAX_METADATA)?,
+    };
     if let Some(summary_policy) = &policy.summary {
         let refused = |source| PullError::SummarySignature {
             remote: remote_name.to_owned(),
@@ -157,10 +217,31 @@ fn fetch_summary(
         let summary = summary_bytes
             .as_deref()
             .ok_or_else(|| refused(SignError::NoSummary))?;
-        let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
-        summary_policy
-            .verify_summary(summary, signatures.as_deref())
-            .map_err(refused)?;
+        if let Err(error) = summary_policy.verify_summary(summary, signatures.as_deref()) {
+            if !from_cache {
+                return Err(refused(error));
+            }
+            // A cached summary that does not verify is fetched afresh, never trusted
+            // — unless OSTree's own test hook asks to stop here.
+            if std::env::var("OSTREE_REPO_TEST_ERROR")
+                .is_ok_and(|flags| flags.split(',').any(|f| f == "invalid-cache"))
+            {
+                return Err(PullError::InvalidCacheTest(remote_name.to_owned()));
+            }
+            summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+            refetched = true;
+            let summary = summary_bytes
+                .as_deref()
+                .ok_or_else(|| refused(SignError::NoSummary))?;
+            summary_policy
+                .verify_summary(summary, signatures.as_deref())
+                .map_err(refused)?;
+        }
+    }
+    if let (Some((repo, cache)), Some(summary), Some(sig)) = (cache, &summary_bytes, &signatures)
+        && (!from_cache || refetched)
+    {
+        cache.store(repo, remote_name, summary, sig)?;
     }
     Ok(summary_bytes)
 }
@@ -258,7 +339,7 @@ pub fn pull(
     // What the remote's signature settings demand is known before anything is fetched;
     // when they cannot be met, a URL with no repository behind it is still reported
     // first, as `ostree` reports it (a 404), since that is the mistake to fix.
-    let policy = match RemotePolicy::for_remote(&remote) {
+    let policy = match RemotePolicy::for_remote(repo, &remote) {
         Ok(policy) => policy,
         Err(refused) => {
             if let Some(Sources { meta: fetcher, .. }) = &sources
@@ -382,7 +463,12 @@ fn pull_archive(
     } else if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
     } else {
-        fetch_summary(&fetcher, remote_name, policy)?
+        // The cache is for remotes over HTTP with a name, as OSTree keeps it (the URL
+        // pulled from, which `--url` or a metalink may have changed).
+        let cache = SummaryCache::new(repo, options.cache_dir.as_deref());
+        let over_http = !fetcher.url("summary").starts_with("file://");
+        let cached = (!remote_name.is_empty() && over_http).then_some((repo, &cache));
+        fetch_summary(&fetcher, remote_name, policy, cached)?
     };
     let (summary, offer) = match &summary_bytes {
         Some(bytes) => (
@@ -595,6 +681,36 @@ impl Puller<'_> {
         self.repo.path().join(format!("state/{id}.commitpartial"))
     }
 
+    /// The commit's detached metadata on the remote (`None`: it has none). Bytes that
+    /// are not an `a{sv}` are refused when signatures are required; otherwise they are
+    /// dropped, as OSTree reads such bytes as empty.
+    /// `count`: the request is counted as fetched metadata, even when there is none
+    /// (not when re-read for a stored commit, which `ostree` does not count either).
+    fn commitmeta(
+        &self,
+        id: &Checksum,
+        count: bool,
+    ) -> Result<Option<crate::object::Metadata>, PullError> {
+        let commitmeta = self
+            .fetcher
+            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
+        if count {
+            // Counted even when absent, as `ostree pull` counts the request.
+            let meta_len = commitmeta.as_ref().map_or(0, Vec::len);
+            self.fetched(&self.counters.metadata, meta_len as u64);
+        }
+        // Detached metadata that is not an `a{sv}` is refused when signatures are
+        // required; otherwise it is dropped, as OSTree reads such bytes as empty.
+        let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
+            Some(Err(_)) if self.policy.is_none() => None,
+            other => other.transpose().map_err(|source| PullError::Invalid {
+                object: format!("{id}.commitmeta"),
+                problem: source,
+            })?,
+        };
+        Ok(commitmeta)
+    }
+
     /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
     /// `from` is the stored commit the ref points to now (the start of a delta).
     fn commit_chain(&self, id: &Checksum, from: Option<Checksum>) -> Result<(), PullError> {
@@ -629,10 +745,27 @@ impl Puller<'_> {
         let partial = self.commitpartial(id);
         let was_partial = partial.exists();
         if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
-            if let Some(policy) = &self.policy {
-                policy
-                    .verify_stored(self.repo, id)
-                    .map_err(|source| self.refused(id, source))?;
+            // The detached metadata of a stored commit is fetched again, as OSTree
+            // does, so signatures added (or removed) on the remote since reach it.
+            match self.commitmeta(id, false)? {
+                Some(meta) => {
+                    if let Some(policy) = &self.policy {
+                        let bytes = self.repo.read_metadata(ObjectType::Commit, id)?;
+                        policy
+                            .verify(id, &bytes, Some(&meta))
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                    if !self.options.dry_run {
+                        self.repo.write_commitmeta(id, &meta)?;
+                    }
+                }
+                None => {
+                    if let Some(policy) = &self.policy {
+                        policy
+                            .verify_stored(self.repo, id)
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                }
             }
             return Ok(Some(self.repo.load_commit(id)?));
         }
@@ -640,20 +773,7 @@ impl Puller<'_> {
             return Ok(None);
         };
         let commit = parse(ObjectType::Commit, id, &bytes, Commit::parse)?;
-        let commitmeta = self
-            .fetcher
-            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
-        // Counted as fetched even when absent, as `ostree pull` counts the request.
-        let meta_len = commitmeta.as_ref().map_or(0, Vec::len);
-        self.fetched(&self.counters.metadata, meta_len as u64);
-        let commitmeta = commitmeta
-            .map(|bytes| {
-                parse_metadata(&bytes).map_err(|source| PullError::Invalid {
-                    object: format!("{id}.commitmeta"),
-                    problem: source,
-                })
-            })
-            .transpose()?;
+        let commitmeta = self.commitmeta(id, true)?;
         if let Some(policy) = &self.policy {
             policy
                 .verify(id, &bytes, commitmeta.as_ref())

@@ -50,12 +50,16 @@ pub struct PullOptions {
     /// Fetch only these paths of each commit's tree (`--subpath`), which is then
     /// marked partial; empty: the whole tree.
     pub subpaths: Vec<String>,
+    /// Keep the remote summary cache in `DIR/summaries` instead of the repository's
+    /// `tmp/cache/summaries` (`--cache-dir`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             depth: Some(0),
+            cache_dir: None,
             mirror: false,
             commit_metadata_only: false,
             workers: 8,
@@ -182,10 +186,11 @@ pub enum PullError {
     /// `--require-static-deltas` and the remote has no delta to the commit.
     #[error("Static deltas required, but none found for {0}")]
     DeltasRequired(String),
-    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
+    /// A `file://` remote asks for signatures, which are checked on the named commits
+    /// only: their ancestors cannot be pulled from it (`--depth`).
     #[error(
-        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
-         ferro checks only when pulling over http(s): serve it over http(s)"
+        "remote '{0}' is a file:// remote that requires signatures, which ferro checks \
+         on the named commits only: pull without --depth, or serve it over http(s)"
     )]
     SignedLocal(String),
     /// No refs were named and the remote has no `branches`.
@@ -209,7 +214,9 @@ pub enum PullError {
     /// The remote requires a signed summary (`sign-verify-summary`) and it has no
     /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
     /// beyond them.
-    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
+    #[error(
+        "refusing the summary of remote '{remote}' (sign-verify-summary or gpg-verify-summary is on)"
+    )]
     SummarySignature {
         /// The remote.
         remote: String,
@@ -217,6 +224,10 @@ pub enum PullError {
         #[source]
         source: Box<SignError>,
     },
+    /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=invalid-cache` stopped the pull where
+    /// a cached summary failed verification (OSTree's wording, which its tests match).
+    #[error("Remote {0} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified")]
+    InvalidCacheTest(String),
     /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
     #[error(transparent)]
     Delta(#[from] DeltaError),
