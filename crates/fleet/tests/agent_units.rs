@@ -167,7 +167,10 @@ fn a_unit_and_an_etc_file_from_the_pool_arrive_with_one_reboot() {
         0o640
     );
     let rollback_etc = host.sysroot.dir_of(&state.deployments[1]).join("etc");
-    assert!(rollback_etc.join("motd").is_file(), "the booted deployment is kept whole");
+    assert!(
+        rollback_etc.join("motd").is_file(),
+        "the booted deployment is kept whole"
+    );
     assert!(!rollback_etc.join("pool.conf").exists());
 
     // After the reboot the agent checks health and takes the new config as applied.

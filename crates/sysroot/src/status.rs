@@ -5,9 +5,9 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use crate::cleanup::dev_ino;
 use crate::deployment::{BootState, Deployment};
 use crate::error::Error;
-use crate::cleanup::dev_ino;
 use crate::etc_merge::{EtcChanges, diff};
 use crate::kargs::Kargs;
 use crate::layout::Sysroot;
