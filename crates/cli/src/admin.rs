@@ -1,7 +1,9 @@
 //! `ferro ostree admin …`: parses nothing itself, calls ferro-sysroot and prints what
 //! `ostree admin` prints.
 
-use ferro_sysroot::{DeployOptions, DeployReport, InitFsLayout, SetKargs, Sysroot, init_fs_layout};
+use ferro_sysroot::{
+    DeployOptions, DeployReport, InitFsLayout, SetKargs, Sysroot, SysrootDebug, init_fs_layout,
+};
 
 use crate::ExitStatus;
 use crate::args_admin::{AdminArgs, AdminKargsVerb, AdminVerb, InstutilVerb, SysrootArgs};
@@ -14,8 +16,9 @@ pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     let mut sysroot = Sysroot::open(&args.sysroot)?;
     sysroot.set_cmdline_path(&args.cmdline);
     sysroot.set_run_dir(&args.run_dir);
-    let debug = args.debug.as_deref().unwrap_or_default();
-    sysroot.set_mutable_deployments(debug.split(',').any(|f| f == "mutable-deployments"));
+    sysroot.set_debug(SysrootDebug::parse(
+        args.debug.as_deref().unwrap_or_default(),
+    ));
     if cfg!(debug_assertions) {
         sysroot.set_failpoint(args.failpoint);
     }

@@ -36,8 +36,8 @@ pub struct SysrootArgs {
         hide = true
     )]
     pub run_dir: PathBuf,
-    /// OSTree's debug switches, comma-separated; `mutable-deployments` leaves
-    /// deployment directories without the immutable attribute.
+    /// OSTree's debug switches, comma-separated (`mutable-deployments`, `no-dtb`,
+    /// `test-fifreeze`; see ferro-sysroot's `SysrootDebug`).
     #[arg(
         long = "ostree-sysroot-debug",
         global = true,

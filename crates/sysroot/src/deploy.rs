@@ -177,7 +177,7 @@ impl Sysroot {
         checkout(self.repo(), &checksum, &tmp, &CheckoutOptions::default())?;
 
         self.step("find kernel")?;
-        let bootcsum = KernelLayout::find(&tmp)?.bootcsum()?;
+        let bootcsum = KernelLayout::find(&tmp, self.debug().no_dtb)?.bootcsum()?;
 
         self.step("merge /etc")?;
         let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;

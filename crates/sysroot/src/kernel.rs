@@ -26,11 +26,15 @@ pub struct KernelLayout {
     pub initramfs: Option<PathBuf>,
     /// The device tree blob inside the deployment, if any (boards without ACPI).
     pub devicetree: Option<PathBuf>,
+    /// `usr/lib/modules/KVER/dtb`, a directory of device trees (and overlays) installed
+    /// as `/boot/ostree/OS-BOOTCSUM/dtb` and named by the entry's `fdtdir`, if any.
+    pub dtb_dir: Option<PathBuf>,
 }
 
 impl KernelLayout {
-    /// Finds the first `usr/lib/modules/*` (in name order) with a regular `vmlinuz`.
-    pub fn find(deployment: &Path) -> Result<Self, Error> {
+    /// Finds the first `usr/lib/modules/*` (in name order) with a regular `vmlinuz`;
+    /// `no_dtb` ignores its `dtb/` directory (OSTree's `no-dtb` debug switch).
+    pub fn find(deployment: &Path, no_dtb: bool) -> Result<Self, Error> {
         let modules = deployment.join("usr/lib/modules");
         let mut names: Vec<String> = match fs::read_dir(&modules) {
             Ok(entries) => entries
@@ -52,11 +56,14 @@ impl KernelLayout {
                 .map(|n| dir.join(n))
                 .find(|p| is_file(p));
             let devicetree = Some(dir.join("devicetree")).filter(|p| is_file(p));
+            let dtb_dir = Some(dir.join("dtb"))
+                .filter(|p| !no_dtb && fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()));
             return Ok(KernelLayout {
                 kver,
                 vmlinuz,
                 initramfs,
                 devicetree,
+                dtb_dir,
             });
         }
         // OSTree's legacy layout: the files carry the boot checksum in their names.
@@ -82,14 +89,16 @@ impl KernelLayout {
                 vmlinuz: dir.join(format!("vmlinuz-{suffix}")),
                 initramfs: named("initramfs"),
                 devicetree: named("devicetree"),
+                dtb_dir: None,
                 kver: suffix,
             });
         }
         Err(Error::NoKernel(deployment.to_owned()))
     }
 
-    /// SHA-256 of the kernel, the initramfs and the device tree, hex: OSTree's boot
-    /// checksum, shared by deployments with identical boot files.
+    /// SHA-256 of the kernel, the initramfs and the device tree (or the `dtb/`
+    /// directory's files, in name order at each level, as OSTree hashes them), hex:
+    /// OSTree's boot checksum, shared by deployments with identical boot files.
     pub fn bootcsum(&self) -> Result<String, Error> {
         let mut hasher = Sha256::new();
         let files = std::iter::once(&self.vmlinuz)
@@ -98,6 +107,9 @@ impl KernelLayout {
         for path in files {
             let mut file = File::open(path).at("open", path)?;
             io::copy(&mut file, &mut hasher).at("read", path)?;
+        }
+        if let Some(dir) = &self.dtb_dir {
+            hash_dir(dir, &mut hasher)?;
         }
         Ok(hasher
             .finalize()
@@ -136,6 +148,17 @@ impl Sysroot {
     ) -> Result<(), Error> {
         let dir = self.boot_kernel_dir(osname, bootcsum);
         if dir.is_dir() {
+            // As OSTree: a directory made without the device trees (`no-dtb`) gets them
+            // when its deployment is written again without the switch.
+            if let Some(dtb) = &layout.dtb_dir
+                && fs::symlink_metadata(dir.join("dtb")).is_err()
+            {
+                let tmp = dir.join("dtb.tmp");
+                fsutil::remove_tree(&tmp)?;
+                copy_tree(dtb, &tmp)?;
+                fs::rename(&tmp, dir.join("dtb")).at("rename into", &dir)?;
+                fsutil::sync_dir(&dir)?;
+            }
             return Ok(());
         }
         let tmp = dir.with_file_name(format!("{osname}-{bootcsum}.tmp"));
@@ -154,8 +177,49 @@ impl Sysroot {
                     .at("sync", &dst)?;
             }
         }
+        if let Some(dtb) = &layout.dtb_dir {
+            copy_tree(dtb, &tmp.join("dtb"))?;
+        }
         fsutil::sync_dir(&tmp)?;
         fs::rename(&tmp, &dir).at("rename into", &dir)?;
         fsutil::sync_dir(dir.parent().unwrap_or(&dir))
     }
+}
+
+/// Feeds every file under `dir` to `hasher`, entries in byte order at each level,
+/// directories recursed into where they sort (OSTree's boot checksum of a `dtb/`).
+fn hash_dir(dir: &Path, hasher: &mut Sha256) -> Result<(), Error> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .at("list", dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .at("list", dir)?;
+    names.sort();
+    for name in names {
+        let path = dir.join(name);
+        let meta = fs::symlink_metadata(&path).at("inspect", &path)?;
+        if meta.is_dir() {
+            hash_dir(&path, hasher)?;
+        } else if let Ok(mut file) = File::open(&path) {
+            io::copy(&mut file, hasher).at("read", &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the directory tree `src` to `dst` (hardlinking files where it can), synced.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dst).at("create directory", dst)?;
+    for entry in fs::read_dir(src).at("list", src)? {
+        let entry = entry.at("list", src)?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let meta = fs::symlink_metadata(&from).at("inspect", &from)?;
+        if meta.is_dir() {
+            copy_tree(&from, &to)?;
+        } else if meta.is_file() && fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).at("copy to", &to)?;
+            File::open(&to).and_then(|f| f.sync_all()).at("sync", &to)?;
+        }
+    }
+    fsutil::sync_dir(dst)
 }
