@@ -388,14 +388,19 @@ impl Writer<'_> {
             placed.finish(dest)?;
             return Ok(Made::Symlink);
         }
+        // As OSTree: a file its owner may not read is copied, readable by its owner,
+        // in user mode (a link would share the object's mode, which `bare-user` keeps
+        // readable, and so show another mode than the checkout's own).
+        let unreadable = self.options.user_mode && header.mode & 0o400 == 0;
         if self.link
+            && !unreadable
             && let Some(made) = self.link_object(id, dest)?
         {
             return Ok(made);
         }
         let mut mode = header.mode & 0o7777;
         if self.options.user_mode {
-            mode &= !0o6000;
+            mode = (mode & !0o6000) | 0o400;
         }
         if self.cache
             && content.size > 0

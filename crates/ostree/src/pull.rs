@@ -884,7 +884,7 @@ impl Puller<'_> {
         payload: &mut dyn io::Read,
         keep: impl FnOnce() -> Result<(), repo::Error>,
     ) -> Result<(), PullError> {
-        if self.options.bareuseronly_files {
+        if self.options.bareuseronly_files || self.repo.mode() == RepoMode::BareUserOnly {
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
         if self.repo.mode() != RepoMode::Archive {

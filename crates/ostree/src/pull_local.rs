@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::checksum::Checksum;
 use crate::error::{Error, io_err, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoMode};
 
 /// What a pull copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -280,7 +280,9 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
-        if self.bareuseronly_files {
+        // A bare-user-only destination cannot hold the mode either: refused with the
+        // same words, naming the object, as OSTree refuses it.
+        if self.bareuseronly_files || self.dest.mode() == RepoMode::BareUserOnly {
             let header = self.src.read_content(id)?.header;
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
