@@ -82,11 +82,13 @@ pub struct CommitOptions {
 /// Device and inode of a `bare` repository's content objects → their ids.
 pub type DevInoCache = std::collections::HashMap<(u64, u64), Checksum>;
 
-/// The [`DevInoCache`] of every content object of `repo`; empty unless the repository
-/// is `bare` (where an object's inode carries exactly the owner, mode and extended
-/// attributes its id covers).
+/// The [`DevInoCache`] of every content object of `repo`; empty for an `archive`
+/// repository, whose objects are no checkout's files. In `bare` an object's inode
+/// carries exactly the owner, mode and extended attributes its id covers, in
+/// `bare-user` its `user.ostreemeta` does (so a checkout's file keeps the owner it was
+/// committed with, not the user's), in `bare-user-only` they are canonical.
 pub fn devino_cache(repo: &Repo) -> Result<DevInoCache, Error> {
-    if repo.mode() != RepoMode::Bare {
+    if repo.mode() == RepoMode::Archive {
         return Ok(DevInoCache::new());
     }
     let ids = repo.list_objects(ObjectType::File)?;
@@ -625,6 +627,15 @@ pub(crate) fn finish_commit(
     (root_tree, root_meta): (Checksum, Checksum),
     files: u64,
 ) -> Result<CommitOutcome, Error> {
+    // As OSTree: a metadata key may not be empty (no ref moves; the objects stored so
+    // far stay unreferenced).
+    if options.metadata.iter().any(|(key, _)| key.is_empty()) {
+        return Err(Error::Unsupported {
+            verb: "commit into",
+            path: repo.path().to_owned(),
+            detail: "Empty metadata key".into(),
+        });
+    }
     let parent = match (&options.parent, &options.branch) {
         _ if options.orphan => None,
         (Some(parent), _) => Some(*parent),
