@@ -427,6 +427,10 @@ pub struct OstreeCommitArgs {
     /// committed back) as those objects, without reading them.
     #[arg(long)]
     pub link_checkout_speedup: bool,
+    /// As --link-checkout-speedup, and such files keep the object's owner and mode
+    /// whatever --owner-uid, --owner-gid or --statoverride say.
+    #[arg(short = 'I', long)]
+    pub devino_canonical: bool,
     /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]

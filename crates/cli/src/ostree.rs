@@ -522,11 +522,11 @@ fn run_commit(
             .transpose()?,
         // `--link-checkout-speedup`: files hardlinked from this repository's objects
         // (a checkout being committed back) are known by inode, not read again.
-        devino: a
-            .link_checkout_speedup
+        devino: (a.link_checkout_speedup || a.devino_canonical)
             .then(|| ferro_ostree::commit::devino_cache(repo))
             .transpose()?
             .map(std::sync::Arc::new),
+        devino_canonical: a.devino_canonical,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");
@@ -540,6 +540,7 @@ fn run_commit(
         printer.outln(format_args!("Metadata Written: {}", s.metadata_written))?;
         printer.outln(format_args!("Content Total: {}", outcome.files))?;
         printer.outln(format_args!("Content Written: {}", s.content_written))?;
+        printer.outln(format_args!("Content Cache Hits: {}", s.content_cache_hits))?;
         printer.outln(format_args!(
             "Content Bytes Written: {}",
             s.content_bytes_written

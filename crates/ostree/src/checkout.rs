@@ -316,7 +316,9 @@ impl Writer<'_> {
                 .map_err(io_err("change owner of", dest))?;
             apply_xattrs(Node::Path(dest), &dirmeta.xattrs, dest)?;
         }
-        let mask = if self.options.bareuseronly_dirs {
+        // As OSTree: never a world-writable (or setuid) directory out of a
+        // `bare-user-only` repository.
+        let mask = if self.options.bareuseronly_dirs || self.repo.mode() == RepoMode::BareUserOnly {
             0o775
         } else {
             0o7777

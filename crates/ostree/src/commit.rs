@@ -77,6 +77,10 @@ pub struct CommitOptions {
     /// being read again: the device/inode → object map of [`devino_cache`], OSTree's
     /// devino cache. Only files with more than one link are looked up.
     pub devino: Option<std::sync::Arc<DevInoCache>>,
+    /// `--devino-canonical` (`-I`): a file found in [`CommitOptions::devino`] is taken
+    /// as its object even where the commit's rules (owners, modes, statoverride) would
+    /// record it otherwise, as OSTree takes it.
+    pub devino_canonical: bool,
 }
 
 /// Device and inode of a `bare` repository's content objects → their ids.
@@ -202,6 +206,8 @@ pub struct WriteStats {
     pub content_written: u64,
     /// Bytes of the new content objects as stored.
     pub content_bytes_written: u64,
+    /// Files recorded from the devino cache without being read.
+    pub content_cache_hits: u64,
 }
 
 impl WriteStats {
@@ -214,6 +220,7 @@ impl WriteStats {
             metadata_written: c.metadata_written.load(Relaxed),
             content_written: c.content_written.load(Relaxed),
             content_bytes_written: c.content_bytes_written.load(Relaxed),
+            content_cache_hits: c.content_cache_hits.load(Relaxed),
         }
     }
 
@@ -224,6 +231,7 @@ impl WriteStats {
             metadata_written: later.metadata_written - self.metadata_written,
             content_written: later.content_written - self.content_written,
             content_bytes_written: later.content_bytes_written - self.content_bytes_written,
+            content_cache_hits: later.content_cache_hits - self.content_cache_hits,
         }
     }
 }
@@ -397,10 +405,12 @@ impl Walker<'_> {
         // Only when the commit's rules (owners, modes, xattrs, statoverride) change
         // nothing: the cached object is the file as it was committed then.
         if st.nlink() > 1
-            && !self.policy.rewrites()
+            && (!self.policy.rewrites() || self.policy.options.devino_canonical)
             && let Some(id) = (self.policy.options.devino.as_ref())
                 .and_then(|cache| cache.get(&(st.dev(), st.ino())))
         {
+            let hits = &self.repo.object_dirs().counters.content_cache_hits;
+            hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(*id);
         }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
