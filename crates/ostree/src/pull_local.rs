@@ -286,7 +286,7 @@ impl Puller<'_> {
             let header = self.src.read_content(id)?.header;
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
-        if self.src.mode() == self.dest.mode() {
+        if self.src.mode() == self.dest.mode() || self.canonical_for_bare_user_only(id)? {
             let linked = if self.trusted {
                 self.link_object(ObjectType::File, id)?
                     .then(|| self.content_size(id))
@@ -353,6 +353,24 @@ impl Puller<'_> {
 }
 
 impl Puller<'_> {
+    /// Whether a `bare-user` object can be hardlinked into a `bare-user-only`
+    /// destination, as OSTree links it: a regular file with the canonical owner (0:0),
+    /// no extended attributes, and on disk exactly the mode it records (which a
+    /// `bare-user-only` object's file must have).
+    fn canonical_for_bare_user_only(&self, id: &Checksum) -> Result<bool, Error> {
+        if (self.src.mode(), self.dest.mode()) != (RepoMode::BareUser, RepoMode::BareUserOnly) {
+            return Ok(false);
+        }
+        let header = self.src.read_content(id)?.header;
+        let path = self.src.object_path(ObjectType::File, id);
+        let on_disk = std::fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        Ok(!header.is_symlink()
+            && (header.uid, header.gid) == (0, 0)
+            && header.xattrs.is_empty()
+            && header.mode & !0o100775 == 0
+            && std::os::unix::fs::PermissionsExt::mode(&on_disk.permissions()) == header.mode)
+    }
+
     /// The size of a content object of the source, from its header alone.
     fn content_size(&self, id: &Checksum) -> Result<u64, Error> {
         Ok(self.src.read_content(id)?.size)
