@@ -36,6 +36,16 @@ pub fn deploy_text(report: &DeployReport) -> String {
             etc.added.len()
         );
     }
+    if let Some(b) = &report.bootloader {
+        text += &format!(
+            "Bootloader updated; bootconfig swap: {}; bootversion: boot.{}.{}, deployment count \
+             change: {}\n",
+            if b.bootconfig_swap { "yes" } else { "no" },
+            b.bootversion,
+            b.subbootversion,
+            b.count_change
+        );
+    }
     text + &cleanup_text(&report.cleanup)
 }
 

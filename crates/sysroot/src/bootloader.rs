@@ -3,9 +3,11 @@
 //! `boot/loader.B/entries`, deployment refs), and one rename of the `/boot/loader`
 //! symlink commits it. A failure at any earlier point leaves the current boot version
 //! untouched; the leftovers are garbage that [`Sysroot::cleanup`] removes. A sysroot
-//! booted by GRUB without `blscfg` also gets its menu in `loader.B` ([`grub`]).
+//! booted by GRUB without `blscfg` also gets its menu in `loader.B` ([`grub`]), one
+//! booted by U-Boot its `uEnv.txt` ([`uboot`]).
 
 mod grub;
+mod uboot;
 
 pub use grub::edit_boot_options;
 
@@ -182,6 +184,11 @@ impl Sysroot {
         }
         if grub::enabled(root) {
             grub::write_menu(&loader, &written)?;
+        }
+        if uboot::enabled(root)
+            && let Some(default) = list.first()
+        {
+            uboot::write_env(&loader, &written, &self.dir_of(default))?;
         }
         fsutil::sync_dir(&entries)?;
         fsutil::sync_dir(&loader)?;

@@ -92,6 +92,23 @@ pub struct DeployReport {
     pub etc: Option<EtcChanges>,
     /// What the cleanup after the swap removed.
     pub cleanup: CleanupReport,
+    /// The new boot version, when the deployments were written at once (not staged).
+    pub bootloader: Option<BootloaderUpdate>,
+}
+
+/// How a write of the deployment list changed the boot configuration, as OSTree
+/// reports it ("Bootloader updated; …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootloaderUpdate {
+    /// Whether `/boot/loader` was switched to the other boot version (new entries),
+    /// rather than only the deployment links (`ostree/boot.B.S`).
+    pub bootconfig_swap: bool,
+    /// The boot version now in force.
+    pub bootversion: u8,
+    /// Its sub-version (which `ostree/boot.B.S` links are in force).
+    pub subbootversion: u8,
+    /// Deployments now minus before.
+    pub count_change: i64,
 }
 
 impl Sysroot {
@@ -313,11 +330,19 @@ impl Sysroot {
             )
         };
         let new_state = self.commit_new(&prepared.state, list)?;
+        let bootloader = BootloaderUpdate {
+            bootconfig_swap: new_state.bootversion != prepared.state.bootversion,
+            bootversion: new_state.bootversion,
+            subbootversion: new_state.subbootversion,
+            count_change: new_state.deployments.len() as i64
+                - prepared.state.deployments.len() as i64,
+        };
         let cleanup = self.cleanup()?;
         Ok(DeployReport {
             deployment: new_state.deployments[0].clone(),
             etc: prepared.etc,
             cleanup,
+            bootloader: Some(bootloader),
         })
     }
 }

@@ -60,7 +60,7 @@ mod verify;
 
 pub use bootloader::edit_boot_options;
 pub use cleanup::CleanupReport;
-pub use deploy::{DeployOptions, DeployReport};
+pub use deploy::{BootloaderUpdate, DeployOptions, DeployReport};
 pub use deployment::{BootState, Deployment};
 pub use driver::UpdateDriver;
 pub use error::Error;

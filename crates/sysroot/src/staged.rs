@@ -185,6 +185,7 @@ impl Sysroot {
             deployment: prepared.deployment,
             etc: prepared.etc,
             cleanup: Default::default(),
+            bootloader: None,
         })
     }
 
@@ -248,6 +249,7 @@ impl Sysroot {
                 deployment: new_state.deployments[0].clone(),
                 etc,
                 cleanup,
+                bootloader: None,
             }));
         }
         // An earlier run swapped the entries in but stopped before forgetting the record.
@@ -257,6 +259,7 @@ impl Sysroot {
             deployment: staged,
             etc: None,
             cleanup,
+            bootloader: None,
         }))
     }
 }
