@@ -191,13 +191,32 @@ impl Sysroot {
         fsutil::remove_tree(&staging)?;
         fs::create_dir_all(&staging).at("create directory", &staging)?;
         let tmp = staging.join(format!("{checksum}.{serial}"));
-        checkout(self.repo(), &checksum, &tmp, &CheckoutOptions::default())?;
+        // As OSTree checks a deployment out: `.ostree-wh.NAME` files (container image
+        // layers shipped in the tree) become the overlayfs whiteouts they stand for.
+        let checkout_options = CheckoutOptions {
+            passthrough_whiteouts: true,
+            ..CheckoutOptions::default()
+        };
+        checkout(self.repo(), &checksum, &tmp, &checkout_options)?;
 
         self.step("find kernel")?;
         let bootcsum = KernelLayout::find(&tmp, self.debug().no_dtb)?.bootcsum()?;
 
         self.step("merge /etc")?;
         let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
+        // As OSTree: systemd's `ConditionNeedsUpdate=` stamps go, so that update units
+        // run once on the new deployment's first boot.
+        for stamp in [
+            tmp.join("etc/.updated"),
+            self.stateroot(&osname).join("var/.updated"),
+        ] {
+            match fs::remove_file(&stamp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ferro_sys::io_err("delete", &stamp)(e).into());
+                }
+                _ => {}
+            }
+        }
 
         self.step("write origin")?;
         let mut origin = KeyFile::default();
