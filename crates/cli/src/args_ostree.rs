@@ -88,6 +88,10 @@ pub enum OstreeVerb {
         /// With --create: move the ref if it exists.
         #[arg(long, requires = "create")]
         force: bool,
+        /// With --create: make NEW an alias that follows the named local ref; alone:
+        /// list the aliases as `ALIAS -> REF`.
+        #[arg(short = 'A', long)]
+        alias: bool,
         /// List refs by collection as `(COLLECTION, REF)`: local refs under the
         /// repository's collection id, remote refs under their remote's, and mirrored
         /// refs (`refs/mirrors`).

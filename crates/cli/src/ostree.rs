@@ -122,6 +122,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             list,
             create,
             force,
+            alias,
             collections,
             refs,
         } => {
@@ -143,7 +144,17 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 let [target] = &refs[..] else {
                     return Err(usage("--create needs exactly one existing ref or commit"));
                 };
-                refs::create(&repo, &new, target, force)?;
+                if alias {
+                    refs::create_alias(&repo, &new, target, force)?;
+                } else {
+                    refs::create(&repo, &new, target, force)?;
+                }
+            } else if alias && !delete {
+                for (name, target) in refs::aliases(&repo)? {
+                    if refs.is_empty() || refs.iter().any(|p| name.starts_with(p.as_str())) {
+                        printer.outln(format_args!("{name} -> {target}"))?;
+                    }
+                }
             } else if delete {
                 refs::delete(&repo, &refs)?;
             } else if refs.is_empty() {

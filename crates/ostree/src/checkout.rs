@@ -286,7 +286,10 @@ impl Writer<'_> {
             .filter(|(name, _)| !skipped(name) && !whiteout(name))
             .map(|(name, id)| match name.strip_prefix(PASSTHROUGH) {
                 Some(target) if self.options.passthrough_whiteouts => {
-                    make_whiteout_device(&dest.join(target)).map(|()| CheckoutStats::default())
+                    // With the marker's permission bits, as OSTree makes it.
+                    let mode = self.repo.read_content(id)?.header.mode & 0o7777;
+                    make_whiteout_device(&dest.join(target), mode)
+                        .map(|()| CheckoutStats::default())
                 }
                 _ => self.file(id, &dest.join(name)).map(Made::stats),
             })
@@ -600,7 +603,7 @@ fn apply_whiteouts(dirtree: &crate::object::DirTree, dest: &Path) -> Result<(), 
 }
 
 /// An overlayfs whiteout: a character device 0:0, mode 0.
-fn make_whiteout_device(path: &Path) -> Result<(), Error> {
+fn make_whiteout_device(path: &Path, mode: u32) -> Result<(), Error> {
     rustix::fs::mknodat(
         rustix::fs::CWD,
         path,
@@ -608,7 +611,10 @@ fn make_whiteout_device(path: &Path) -> Result<(), Error> {
         rustix::fs::Mode::empty(),
         rustix::fs::makedev(0, 0),
     )
-    .map_err(|e| io_err("create whiteout device", path)(e.into()).into())
+    .map_err(|e| io_err("create whiteout device", path)(e.into()))?;
+    // Set after creation: the umask applies to mknod.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| io_err("set mode of", path)(e).into())
 }
 
 /// Copies the bytes of object `id` into `out` (named `shown` in errors), refusing an
