@@ -155,6 +155,9 @@ pub fn checkout(
         RepoMode::BareUser | RepoMode::BareUserOnly => options.user_mode,
         RepoMode::Archive => false,
     };
+    if options.link == LinkMode::Require {
+        same_device(repo, dest)?;
+    }
     if options.link == LinkMode::Require && !can_link {
         return Err(Error::Unsupported {
             verb: "hardlink from",
@@ -603,6 +606,35 @@ fn apply_whiteouts(dirtree: &crate::object::DirTree, dest: &Path) -> Result<(), 
 }
 
 /// An overlayfs whiteout: a character device 0:0, mode 0.
+/// As OSTree checks first for a hardlink checkout: the repository and the destination
+/// (its nearest existing directory) must be on one filesystem, in OSTree's words.
+fn same_device(repo: &Repo, dest: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let src = fs::metadata(repo.path()).map_err(io_err("inspect", repo.path()))?;
+    let mut dir = dest;
+    let target = loop {
+        match fs::metadata(dir) {
+            Ok(st) => break st,
+            Err(_) => match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => dir = parent,
+                _ => break fs::metadata(".").map_err(io_err("inspect", Path::new(".")))?,
+            },
+        }
+    };
+    if src.dev() != target.dev() {
+        return Err(Error::Unsupported {
+            verb: "check out into",
+            path: dest.to_owned(),
+            detail: format!(
+                "Unable to do hardlink checkout across devices (src={} destination={})",
+                src.dev(),
+                target.dev()
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn make_whiteout_device(path: &Path, mode: u32) -> Result<(), Error> {
     rustix::fs::mknodat(
         rustix::fs::CWD,
