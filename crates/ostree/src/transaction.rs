@@ -331,7 +331,7 @@ mod tests {
         assert!(tx.commit(&[]).is_err());
         let left = tmp_names(&repo);
         assert!(
-            left.len() == 2 && left[0].starts_with("staging-b2-"),
+            left.len() == 1 && left[0].starts_with("staging-b2-"),
             "{left:?}"
         );
 
