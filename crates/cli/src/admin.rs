@@ -70,16 +70,15 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         init_fs_layout(path, layout)?;
         return Ok(ExitStatus::Success);
     }
+    if args.verb.is_none() && !args.print_current_dir {
+        return Err(crate::ostree::usage(crate::ostree::no_command(&[
+            "ostree", "admin",
+        ])));
+    }
     let sysroot = open(&args.sysroot)?;
     let Some(verb) = args.verb else {
-        if args.print_current_dir {
-            printer.outln(format_args!("{}", sysroot.current_dir()?.display()))?;
-            return Ok(ExitStatus::Success);
-        }
-        return Err(crate::exit::UsageError(
-            "no command given; see `ferro ostree admin --help`".into(),
-        )
-        .into());
+        printer.outln(format_args!("{}", sysroot.current_dir()?.display()))?;
+        return Ok(ExitStatus::Success);
     };
     match verb {
         AdminVerb::InitFs { .. } => unreachable!("handled above"),

@@ -84,12 +84,20 @@ pub enum AdminVerb {
         path: PathBuf,
     },
     /// Installer helpers.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Instutil {
         /// The helper.
         #[command(subcommand)]
         verb: InstutilVerb,
     },
     /// Edit the deployments' kernel arguments.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Kargs {
         /// How.
         #[command(subcommand)]

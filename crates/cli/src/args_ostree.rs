@@ -46,6 +46,10 @@ pub struct OstreeArgs {
 #[derive(Debug, Subcommand)]
 pub enum OstreeVerb {
     /// Manage deployments on a sysroot, like `ostree admin`.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Admin(crate::args_admin::AdminArgs),
     /// Create a repository.
     Init {
@@ -240,6 +244,10 @@ pub enum OstreeVerb {
         add_metadata: Vec<String>,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Remote {
         /// Set an option of the remote (`add`), before or after the verb as `ostree`
         /// allows.
@@ -275,6 +283,10 @@ pub enum OstreeVerb {
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),
     /// Generate, list or describe static deltas.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     StaticDelta {
         /// The static-delta verb.
         #[command(subcommand)]

@@ -26,7 +26,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let Some(verb) = args.verb else {
-        return Err(usage("no command given; see `ferro ostree --help`"));
+        return Err(usage(no_command(&["ostree"])));
     };
     if let OstreeVerb::External(words) = &verb {
         return run_extension(words, printer);
@@ -593,7 +593,7 @@ fn commit_modifiers(
 fn run_extension(words: &[String], printer: &Printer) -> anyhow::Result<ExitStatus> {
     use ferro_sys::CommandRunExt;
     let Some((name, rest)) = words.split_first() else {
-        return Err(usage("no command given; see `ferro ostree --help`"));
+        return Err(usage(no_command(&["ostree"])));
     };
     let program = format!("ostree-{name}");
     match std::process::Command::new(&program).args(rest).run_status() {
@@ -601,7 +601,8 @@ fn run_extension(words: &[String], printer: &Printer) -> anyhow::Result<ExitStat
         Ok(_) => Ok(ExitStatus::Failure),
         Err(e) if e.is_missing() => {
             printer.errln(format_args!(
-                "error: Unknown command '{name}' (no built-in verb, and no {program} on PATH)"
+                "error: Unknown command '{name}' (no built-in verb, and no {program} on PATH)\n\n{}",
+                crate::args::usage_of(&["ostree"])
             ));
             Ok(ExitStatus::Failure)
         }
@@ -644,6 +645,15 @@ fn commit_text(id: &Checksum, commit: &Commit) -> String {
 }
 
 /// An option value refused after parsing, where clap would have refused it too: exit 2.
+/// `ostree`'s words for a command group run without its verb, with the usage.
+pub(crate) fn no_command(path: &[&str]) -> String {
+    format!(
+        "No command specified; see `ferro {} --help`\n\n{}",
+        path.join(" "),
+        crate::args::usage_of(path)
+    )
+}
+
 pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
