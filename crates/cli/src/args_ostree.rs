@@ -113,6 +113,23 @@ pub enum OstreeVerb {
         /// The file.
         path: PathBuf,
     },
+    /// Write a commit's tree as a tar archive.
+    Export {
+        /// The commit (ref or checksum).
+        rev: String,
+        /// The archive to write (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only the tree below this path of the commit.
+        #[arg(long, value_name = "PATH")]
+        subpath: Option<String>,
+        /// Put before every name in the archive (e.g. `the-prefix/`).
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// Leave extended attributes out.
+        #[arg(long)]
+        no_xattrs: bool,
+    },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
         /// The ref.

@@ -169,6 +169,26 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 }
             }
         }
+        OstreeVerb::Export {
+            rev,
+            output,
+            subpath,
+            prefix,
+            no_xattrs,
+        } => {
+            let id = repo.resolve_rev(&rev)?;
+            let options = ferro_ostree::export::ExportOptions {
+                subpath,
+                prefix,
+                no_xattrs,
+            };
+            match output.filter(|p| p.as_os_str() != "-") {
+                Some(path) => ferro_ostree::export::export_to_file(&repo, &id, &path, &options)?,
+                None => {
+                    ferro_ostree::export::export(&repo, &id, std::io::stdout().lock(), &options)?;
+                }
+            }
+        }
         OstreeVerb::Reset { name, rev } => {
             refs::reset(&repo, &name, &rev)?;
         }
