@@ -660,6 +660,9 @@ pub enum OstreeRemoteVerb {
         /// Another tool fetches from this remote (e.g. `ostree-rs-ext`); URL optional.
         #[arg(long, value_name = "NAME")]
         custom_backend: Option<String>,
+        /// Fetch objects and deltas from this URL (or `mirrorlist=URL`), metadata from URL.
+        #[arg(long, value_name = "URL")]
+        contenturl: Option<String>,
         /// The remote's name.
         name: String,
         /// Where its archive repository is served.
@@ -667,6 +670,38 @@ pub enum OstreeRemoteVerb {
         url: Option<String>,
         /// Refs `pull NAME` fetches by default.
         branches: Vec<String>,
+    },
+    /// Add a cookie that pulls from the remote send (`REPO/NAME.cookies.txt`).
+    AddCookie {
+        /// The remote's name.
+        name: String,
+        /// The host the cookie is sent to.
+        domain: String,
+        /// The URL path it is sent under.
+        path: String,
+        /// The cookie's name.
+        cookie_name: String,
+        /// Its value.
+        value: String,
+    },
+    /// Remove a cookie from the remote's jar.
+    DeleteCookie {
+        /// The remote's name.
+        name: String,
+        /// The host the cookie is sent to.
+        domain: String,
+        /// The URL path it is sent under.
+        path: String,
+        /// The cookie's name.
+        cookie_name: String,
+        /// Ignored (`ostree` accepts the value here too).
+        #[arg(hide = true)]
+        value: Option<String>,
+    },
+    /// List the cookies of the remote's jar.
+    ListCookies {
+        /// The remote's name.
+        name: String,
     },
     /// Print a remote's URL.
     ShowUrl {
@@ -747,8 +782,31 @@ pub struct OstreePullArgs {
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,
+    /// Fetch from this URL instead of the remote's configured one.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Send this header with every request (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub http_header: Vec<(String, String)>,
+    /// Fetch only this path of the tree (repeatable); the commit is marked partial.
+    #[arg(long, value_name = "PATH")]
+    pub subpath: Vec<String>,
+    /// Take objects from this local repository before fetching them (repeatable).
+    #[arg(short = 'L', long = "localcache-repo", value_name = "PATH")]
+    pub localcache_repo: Vec<std::path::PathBuf>,
+    /// Append this to the `User-Agent` header.
+    #[arg(long, value_name = "PRODUCT/VERSION")]
+    pub append_user_agent: Option<String>,
     /// The remote (or `REMOTE:REF`).
     pub remote: String,
     /// Refs or commit checksums (default: the remote's configured branches).
     pub refs: Vec<String>,
+}
+
+/// A `NAME=VALUE` header of `pull --http-header`.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
 }

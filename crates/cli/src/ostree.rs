@@ -463,6 +463,12 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     "Checked {} commits, {} objects",
                     report.commits, report.objects
                 ))?;
+                if report.partial > 0 {
+                    printer.outln(format_args!(
+                        "{} partial commits not verified",
+                        report.partial
+                    ))?;
+                }
             }
             if !report.problems.is_empty() {
                 printer.errln(format_args!(

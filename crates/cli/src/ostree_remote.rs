@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 use ferro_ostree::Repo;
+use ferro_ostree::cookies;
+use ferro_ostree::fetch::RequestOptions;
 use ferro_ostree::pull::{PullOptions, PullProgress, PullStatus, pull};
 use ferro_ostree::remote::{Error as RemoteError, RemoteAdd, SignVerify};
 use ferro_ostree::summary::SummaryView;
@@ -29,11 +31,15 @@ pub fn run_remote(
             force,
             if_not_exists,
             custom_backend,
+            contenturl,
             name,
             url,
             branches,
         } => {
             let mut options = Vec::new();
+            if let Some(contenturl) = contenturl {
+                options.push(("contenturl".to_owned(), contenturl));
+            }
             for kv in set {
                 let Some((key, value)) = kv.split_once('=') else {
                     printer.errln(format_args!("error: --set '{kv}' is not KEY=VALUE"));
@@ -53,6 +59,28 @@ pub fn run_remote(
             match repo.remote_add_with(&name, url.as_deref().unwrap_or(""), &how) {
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
+            }
+        }
+        OstreeRemoteVerb::AddCookie {
+            name,
+            domain,
+            path,
+            cookie_name,
+            value,
+        } => cookies::add_cookie(repo, &name, (&domain, &path), &cookie_name, &value)?,
+        OstreeRemoteVerb::DeleteCookie {
+            name,
+            domain,
+            path,
+            cookie_name,
+            value: _,
+        } => cookies::delete_cookie(repo, &name, (&domain, &path), &cookie_name)?,
+        OstreeRemoteVerb::ListCookies { name } => {
+            for c in cookies::list_cookies(repo, &name)? {
+                printer.outln(format_args!(
+                    "--\nDomain: {}\nPath: {}\nName: {}\nValue: {}",
+                    c.domain, c.path, c.name, c.value
+                ))?;
             }
         }
         OstreeRemoteVerb::ShowUrl { name } => {
@@ -135,6 +163,14 @@ pub fn run_pull(
             .as_deref()
             .map(|rev| repo.resolve_rev(rev))
             .transpose()?,
+        url: args.url,
+        localcache: args.localcache_repo,
+        subpaths: args.subpath,
+        request: RequestOptions {
+            headers: args.http_header,
+            append_user_agent: args.append_user_agent,
+            cookies: Vec::new(),
+        },
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));
@@ -162,8 +198,16 @@ pub fn run_pull(
     if s.delta_parts_fetched > 0 {
         printer.out(format_args!("{} delta parts, ", s.delta_parts_fetched))?;
     }
+    let local = if s.metadata_local + s.content_local > 0 {
+        format!(
+            " ({} meta, {} content local)",
+            s.metadata_local, s.content_local
+        )
+    } else {
+        String::new()
+    };
     printer.outln(format_args!(
-        "{} metadata, {} content objects fetched; {} transferred; {} objects written",
+        "{} metadata, {} content objects fetched{local}; {} transferred; {} objects written",
         s.metadata_fetched,
         s.content_fetched,
         format_size(s.bytes_fetched),

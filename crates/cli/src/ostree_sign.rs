@@ -72,7 +72,7 @@ pub fn run_summary(
     // Keys are checked before the summary changes, so a bad key leaves it as it was.
     let keys = secret_keys(keys)?;
     if let Some(additional) = update {
-        ferro_ostree::summary::regenerate_summary(repo, &additional)?;
+        ferro_ostree::summary::update_summary_and_metadata_ref(repo, &additional)?;
     }
     if !keys.is_empty() {
         sign::sign_summary(repo, &keys)?;

@@ -115,6 +115,9 @@ fn not_found(name: &str) -> String {
         .is_some_and(|(id, _)| id.parse::<Checksum>().is_ok());
     if object && metadata.iter().any(|ext| name.ends_with(ext)) {
         format!("No such metadata object {name}")
+    } else if object && let Some(id) = name.strip_suffix(".file") {
+        // A content object of a partial commit (`pull --subpath`), in OSTree's words.
+        format!("Couldn't find file object '{id}'")
     } else if name.starts_with('/') {
         format!("No such file or directory: {name}")
     } else {

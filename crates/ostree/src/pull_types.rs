@@ -3,7 +3,7 @@
 
 use crate::checksum::Checksum;
 use crate::delta::DeltaError;
-use crate::fetch::FetchError;
+use crate::fetch::{FetchError, RequestOptions};
 use crate::pull_verify::PolicyError;
 use crate::remote;
 use crate::repo;
@@ -40,6 +40,16 @@ pub struct PullOptions {
     /// Store fetched content objects into an archive repository without hashing them
     /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
     pub http_trusted: bool,
+    /// Fetch from this URL instead of the remote's `url` (`--url`).
+    pub url: Option<String>,
+    /// Headers and `User-Agent` text every request carries (`--http-header`,
+    /// `--append-user-agent`); the remote's cookies are added from its jar.
+    pub request: RequestOptions,
+    /// Repositories to take objects from before fetching them (`--localcache-repo`).
+    pub localcache: Vec<std::path::PathBuf>,
+    /// Fetch only these paths of each commit's tree (`--subpath`), which is then
+    /// marked partial; empty: the whole tree.
+    pub subpaths: Vec<String>,
 }
 
 impl Default for PullOptions {
@@ -56,6 +66,10 @@ impl Default for PullOptions {
             timestamp_check: false,
             timestamp_check_from: None,
             dry_run: false,
+            url: None,
+            request: RequestOptions::default(),
+            localcache: Vec::new(),
+            subpaths: Vec::new(),
         }
     }
 }
@@ -67,6 +81,10 @@ pub struct PullStatus {
     pub metadata_fetched: u64,
     /// Content objects fetched so far.
     pub content_fetched: u64,
+    /// Metadata objects taken from a local cache repository instead.
+    pub metadata_local: u64,
+    /// Content objects taken from a local cache repository instead.
+    pub content_local: u64,
     /// Content objects to fetch, once the trees are scanned (0 before).
     pub content_total: u64,
     /// Bytes received.
@@ -111,6 +129,9 @@ pub enum PullError {
     /// A request failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The remote's `metalink=`/`mirrorlist=` URLs gave no usable base URL.
+    #[error(transparent)]
+    Url(#[from] crate::remote_url::UrlError),
     /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
     #[error(transparent)]
     Repo(#[from] repo::Error),

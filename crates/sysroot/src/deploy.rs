@@ -66,6 +66,10 @@ pub struct DeployOptions {
     /// Staging: lock finalization (`--lock-finalization`), so the deployment is not
     /// made the default at shutdown until [`crate::Sysroot::unlock_staged`].
     pub lock_finalization: bool,
+    /// Changes made to the new deployment's `/etc` after the merge (a pool config's
+    /// files and units, [`crate::etc_edits`]); kept for a staged deployment and made
+    /// again when it is finalized.
+    pub etc_edits: Vec<crate::etc_edits::EtcEdit>,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made
@@ -185,6 +189,7 @@ impl Sysroot {
             self.merge_deployment(&state, booted, &osname).cloned()
         };
         let serial = self.next_serial(&osname, &checksum)?;
+        crate::etc_edits::validate(&options.etc_edits)?;
 
         self.step("check out")?;
         let staging = self.staging_dir(&osname);
@@ -217,6 +222,7 @@ impl Sysroot {
                 _ => {}
             }
         }
+        crate::etc_edits::apply(&tmp.join("etc"), &options.etc_edits)?;
 
         self.step("write origin")?;
         let mut origin = KeyFile::default();

@@ -209,6 +209,11 @@ impl Sysroot {
     }
 
     /// Who drives updates (`RUN_DIR/ferro/update-driver`), see [`crate::driver`].
+    pub(crate) fn staged_etc_edits_path(&self) -> PathBuf {
+        self.run_dir.join("ferro/staged-etc-edits.json")
+    }
+
+    /// The update driver's registration.
     pub(crate) fn driver_path(&self) -> PathBuf {
         self.run_dir.join("ferro/update-driver")
     }

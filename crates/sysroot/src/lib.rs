@@ -43,6 +43,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod driver;
 mod error;
+pub mod etc_edits;
 pub mod etc_merge;
 mod fsutil;
 pub mod host;

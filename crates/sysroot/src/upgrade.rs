@@ -229,6 +229,16 @@ impl Sysroot {
             return Ok((check, None));
         }
         if let Some(rev) = &how.override_commit {
+            // A commit named by checksum may not be in the ref's history (an update
+            // graph can offer any commit): pulled pinned, as `rpm-ostree deploy` does.
+            if !how.deploy_only
+                && let Ok(id) = rev.parse::<Checksum>()
+                && let Some((remote, name)) = check.refspec.split_once(':')
+            {
+                let pinned = format!("{name}@{id}");
+                pull(self.repo(), remote, &[pinned], &PullOptions::default(), &())
+                    .map_err(Box::new)?;
+            }
             check.latest = self.repo().resolve_rev(rev)?;
         }
         if !check.available() {
