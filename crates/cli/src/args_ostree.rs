@@ -46,6 +46,10 @@ pub struct OstreeArgs {
 #[derive(Debug, Subcommand)]
 pub enum OstreeVerb {
     /// Manage deployments on a sysroot, like `ostree admin`.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Admin(crate::args_admin::AdminArgs),
     /// Create a repository.
     Init {
@@ -88,6 +92,10 @@ pub enum OstreeVerb {
         /// With --create: move the ref if it exists.
         #[arg(long, requires = "create")]
         force: bool,
+        /// With --create: make NEW an alias that follows the named local ref; alone:
+        /// list the aliases as `ALIAS -> REF`.
+        #[arg(short = 'A', long)]
+        alias: bool,
         /// List refs by collection as `(COLLECTION, REF)`: local refs under the
         /// repository's collection id, remote refs under their remote's, and mirrored
         /// refs (`refs/mirrors`).
@@ -104,6 +112,23 @@ pub enum OstreeVerb {
         ignore_xattrs: bool,
         /// The file.
         path: PathBuf,
+    },
+    /// Write a commit's tree as a tar archive.
+    Export {
+        /// The commit (ref or checksum).
+        rev: String,
+        /// The archive to write (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only the tree below this path of the commit.
+        #[arg(long, value_name = "PATH")]
+        subpath: Option<String>,
+        /// Put before every name in the archive (e.g. `the-prefix/`).
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// Leave extended attributes out.
+        #[arg(long)]
+        no_xattrs: bool,
     },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
@@ -246,6 +271,10 @@ pub enum OstreeVerb {
         gpg: crate::args_gpg::GpgSignOptions,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Remote {
         /// Set an option of the remote (`add`), before or after the verb as `ostree`
         /// allows.
@@ -283,6 +312,10 @@ pub enum OstreeVerb {
     /// Add GPG signatures to a commit, or delete them.
     GpgSign(crate::args_gpg::GpgSignArgs),
     /// Generate, list or describe static deltas.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     StaticDelta {
         /// The static-delta verb.
         #[command(subcommand)]
@@ -438,6 +471,10 @@ pub struct OstreeCommitArgs {
     /// committed back) as those objects, without reading them.
     #[arg(long)]
     pub link_checkout_speedup: bool,
+    /// As --link-checkout-speedup, and such files keep the object's owner and mode
+    /// whatever --owner-uid, --owner-gid or --statoverride say.
+    #[arg(short = 'I', long)]
+    pub devino_canonical: bool,
     /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]

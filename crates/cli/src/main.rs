@@ -41,7 +41,10 @@ pub use exit::ExitStatus;
 use printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(args::hoist_ostree_options(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(args::hoist_ostree_options(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => exit::parse_error(e),
+    };
     let printer = Printer::new();
     let style = match cli.command {
         Command::Ostree(_) => exit::ErrorStyle::Ostree,

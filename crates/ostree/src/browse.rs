@@ -53,12 +53,12 @@ impl Entry {
     }
 }
 
-enum Node {
+pub(crate) enum Node {
     Dir(Checksum, Checksum),
     File(Checksum),
 }
 
-fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
+pub(crate) fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
     let mut node = Node::Dir(commit.root_tree, commit.root_meta);
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let Node::Dir(tree, _) = node else {
@@ -199,7 +199,7 @@ pub fn cat(repo: &Repo, commit: &Checksum, path: &str) -> Result<Content, Error>
 
 /// `path` as an absolute path without `.`, `..` or empty components (`..` at the
 /// root stays at the root, as in a chroot).
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

@@ -74,6 +74,10 @@ pub enum Error {
         /// Why not.
         detail: String,
     },
+    /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=pre-commit` stopped a transaction at
+    /// its commit point, as an interrupted writer would stop ([`crate::transaction`]).
+    #[error("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")]
+    InjectedPreCommit,
 }
 
 /// The mapper from `io::Error` to [`Error::Io`]: ferro-sys's, so every crate words its

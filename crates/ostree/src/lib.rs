@@ -70,6 +70,7 @@ pub mod delta;
 mod dict_order;
 pub mod diff;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod fsck;
 pub mod fsck_bindings;

@@ -558,13 +558,13 @@ fn pull_archive(
                 && repo.has_object(ObjectType::Commit, from)
                 && !puller.commitpartial(from).exists()
         });
-        puller.commit_chain(id, from)?;
-        if options.dry_run {
-            continue;
-        }
-        if let Some(base) = timestamp_base(repo, options, local.as_deref())? {
-            crate::browse::check_not_older(repo, &base, id)?;
-        }
+        // As OSTree: an older commit is refused as soon as it is fetched, before its
+        // content (and before any ref moves).
+        let floor = match options.dry_run {
+            true => None,
+            false => timestamp_base(repo, options, local.as_deref())?,
+        };
+        puller.commit_chain(id, from, floor)?;
     }
     let mut report = PullReport::default();
     let mut moved = Vec::new();
@@ -713,13 +713,21 @@ impl Puller<'_> {
 
     /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
     /// `from` is the stored commit the ref points to now (the start of a delta).
-    fn commit_chain(&self, id: &Checksum, from: Option<Checksum>) -> Result<(), PullError> {
+    /// Pulls `id` and its ancestors to the depth asked for; `id` (only) must not be
+    /// older than `floor`.
+    fn commit_chain(
+        &self,
+        id: &Checksum,
+        from: Option<Checksum>,
+        floor: Option<Checksum>,
+    ) -> Result<(), PullError> {
         let mut next = Some(*id);
         let mut remaining = self.options.depth;
         let mut first = true;
         while let Some(id) = next.take() {
             let delta_from = first.then_some(from);
-            let Some(commit) = self.commit(&id, delta_from)? else {
+            let floor = floor.filter(|_| first);
+            let Some(commit) = self.commit(&id, delta_from, floor)? else {
                 break;
             };
             first = false;
@@ -740,6 +748,7 @@ impl Puller<'_> {
         &self,
         id: &Checksum,
         delta_from: Option<Option<Checksum>>,
+        floor: Option<Checksum>,
     ) -> Result<Option<Commit>, PullError> {
         let required = delta_from.is_some();
         let partial = self.commitpartial(id);
@@ -767,12 +776,27 @@ impl Puller<'_> {
                     }
                 }
             }
+            if let Some(floor) = floor {
+                crate::browse::check_not_older(self.repo, &floor, id)?;
+            }
             return Ok(Some(self.repo.load_commit(id)?));
         }
         let Some(bytes) = self.metadata(ObjectType::Commit, id, required)? else {
             return Ok(None);
         };
         let commit = parse(ObjectType::Commit, id, &bytes, Commit::parse)?;
+        if let Some(floor) = floor.filter(|floor| floor != id) {
+            let current_time = self.repo.load_commit(&floor)?.timestamp;
+            if commit.timestamp < current_time {
+                return Err(repo::Error::Downgrade {
+                    target: *id,
+                    target_time: commit.timestamp,
+                    current: floor,
+                    current_time,
+                }
+                .into());
+            }
+        }
         let commitmeta = self.commitmeta(id, true)?;
         if let Some(policy) = &self.policy {
             policy
@@ -1103,7 +1127,7 @@ impl Puller<'_> {
         payload: &mut dyn io::Read,
         keep: impl FnOnce() -> Result<(), repo::Error>,
     ) -> Result<(), PullError> {
-        if self.options.bareuseronly_files {
+        if self.options.bareuseronly_files || self.repo.mode() == RepoMode::BareUserOnly {
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
         if self.repo.mode() != RepoMode::Archive {

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::checksum::Checksum;
 use crate::error::{Error, io_err, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoMode};
 
 /// What a pull copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -293,11 +293,13 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
-        if self.bareuseronly_files {
+        // A bare-user-only destination cannot hold the mode either: refused with the
+        // same words, naming the object, as OSTree refuses it.
+        if self.bareuseronly_files || self.dest.mode() == RepoMode::BareUserOnly {
             let header = self.src.read_content(id)?.header;
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
-        if self.src.mode() == self.dest.mode() {
+        if self.src.mode() == self.dest.mode() || self.canonical_for_bare_user_only(id)? {
             let linked = if self.trusted {
                 self.link_object(ObjectType::File, id)?
                     .then(|| self.content_size(id))
@@ -364,6 +366,24 @@ impl Puller<'_> {
 }
 
 impl Puller<'_> {
+    /// Whether a `bare-user` object can be hardlinked into a `bare-user-only`
+    /// destination, as OSTree links it: a regular file with the canonical owner (0:0),
+    /// no extended attributes, and on disk exactly the mode it records (which a
+    /// `bare-user-only` object's file must have).
+    fn canonical_for_bare_user_only(&self, id: &Checksum) -> Result<bool, Error> {
+        if (self.src.mode(), self.dest.mode()) != (RepoMode::BareUser, RepoMode::BareUserOnly) {
+            return Ok(false);
+        }
+        let header = self.src.read_content(id)?.header;
+        let path = self.src.object_path(ObjectType::File, id);
+        let on_disk = std::fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        Ok(!header.is_symlink()
+            && (header.uid, header.gid) == (0, 0)
+            && header.xattrs.is_empty()
+            && header.mode & !0o100775 == 0
+            && std::os::unix::fs::PermissionsExt::mode(&on_disk.permissions()) == header.mode)
+    }
+
     /// The size of a content object of the source, from its header alone.
     fn content_size(&self, id: &Checksum) -> Result<u64, Error> {
         Ok(self.src.read_content(id)?.size)

@@ -96,6 +96,23 @@ pub struct DeployReport {
     pub etc: Option<EtcChanges>,
     /// What the cleanup after the swap removed.
     pub cleanup: CleanupReport,
+    /// The new boot version, when the deployments were written at once (not staged).
+    pub bootloader: Option<BootloaderUpdate>,
+}
+
+/// How a write of the deployment list changed the boot configuration, as OSTree
+/// reports it ("Bootloader updated; …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootloaderUpdate {
+    /// Whether `/boot/loader` was switched to the other boot version (new entries),
+    /// rather than only the deployment links (`ostree/boot.B.S`).
+    pub bootconfig_swap: bool,
+    /// The boot version now in force.
+    pub bootversion: u8,
+    /// Its sub-version (which `ostree/boot.B.S` links are in force).
+    pub subbootversion: u8,
+    /// Deployments now minus before.
+    pub count_change: i64,
 }
 
 impl Sysroot {
@@ -179,13 +196,32 @@ impl Sysroot {
         fsutil::remove_tree(&staging)?;
         fs::create_dir_all(&staging).at("create directory", &staging)?;
         let tmp = staging.join(format!("{checksum}.{serial}"));
-        checkout(self.repo(), &checksum, &tmp, &CheckoutOptions::default())?;
+        // As OSTree checks a deployment out: `.ostree-wh.NAME` files (container image
+        // layers shipped in the tree) become the overlayfs whiteouts they stand for.
+        let checkout_options = CheckoutOptions {
+            passthrough_whiteouts: true,
+            ..CheckoutOptions::default()
+        };
+        checkout(self.repo(), &checksum, &tmp, &checkout_options)?;
 
         self.step("find kernel")?;
-        let bootcsum = KernelLayout::find(&tmp)?.bootcsum()?;
+        let bootcsum = KernelLayout::find(&tmp, self.debug().no_dtb)?.bootcsum()?;
 
         self.step("merge /etc")?;
         let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
+        // As OSTree: systemd's `ConditionNeedsUpdate=` stamps go, so that update units
+        // run once on the new deployment's first boot.
+        for stamp in [
+            tmp.join("etc/.updated"),
+            self.stateroot(&osname).join("var/.updated"),
+        ] {
+            match fs::remove_file(&stamp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ferro_sys::io_err("delete", &stamp)(e).into());
+                }
+                _ => {}
+            }
+        }
         crate::etc_edits::apply(&tmp.join("etc"), &options.etc_edits)?;
 
         self.step("write origin")?;
@@ -319,11 +355,19 @@ impl Sysroot {
             )
         };
         let new_state = self.commit_new(&prepared.state, list)?;
+        let bootloader = BootloaderUpdate {
+            bootconfig_swap: new_state.bootversion != prepared.state.bootversion,
+            bootversion: new_state.bootversion,
+            subbootversion: new_state.subbootversion,
+            count_change: new_state.deployments.len() as i64
+                - prepared.state.deployments.len() as i64,
+        };
         let cleanup = self.cleanup()?;
         Ok(DeployReport {
             deployment: new_state.deployments[0].clone(),
             etc: prepared.etc,
             cleanup,
+            bootloader: Some(bootloader),
         })
     }
 }

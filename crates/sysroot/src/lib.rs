@@ -61,13 +61,13 @@ mod verify;
 
 pub use bootloader::edit_boot_options;
 pub use cleanup::CleanupReport;
-pub use deploy::{DeployOptions, DeployReport};
+pub use deploy::{BootloaderUpdate, DeployOptions, DeployReport};
 pub use deployment::{BootState, Deployment};
 pub use driver::UpdateDriver;
 pub use error::Error;
 pub use etc_merge::EtcChanges;
 pub use kargs::{KargEdit, Kargs};
-pub use layout::{DEFAULT_RUN_DIR, InitFsLayout, Sysroot, init_fs, init_fs_layout};
+pub use layout::{DEFAULT_RUN_DIR, InitFsLayout, Sysroot, SysrootDebug, init_fs, init_fs_layout};
 pub use ops::SetKargs;
 pub use prepare_root::{PreparedRoot, prepare_root};
 pub use status::DeploymentStatus;

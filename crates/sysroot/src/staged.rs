@@ -187,6 +187,7 @@ impl Sysroot {
             deployment: prepared.deployment,
             etc: prepared.etc,
             cleanup: Default::default(),
+            bootloader: None,
         })
     }
 
@@ -254,6 +255,7 @@ impl Sysroot {
                 deployment: new_state.deployments[0].clone(),
                 etc,
                 cleanup,
+                bootloader: None,
             }));
         }
         // An earlier run swapped the entries in but stopped before forgetting the record.
@@ -264,6 +266,7 @@ impl Sysroot {
             deployment: staged,
             etc: None,
             cleanup,
+            bootloader: None,
         }))
     }
 }
