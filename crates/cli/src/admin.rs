@@ -1,7 +1,9 @@
 //! `ferro ostree admin …`: parses nothing itself, calls ferro-sysroot and prints what
 //! `ostree admin` prints.
 
-use ferro_sysroot::{DeployOptions, DeployReport, InitFsLayout, SetKargs, Sysroot, init_fs_layout};
+use ferro_sysroot::{
+    DeployOptions, DeployReport, InitFsLayout, SetKargs, Sysroot, SysrootDebug, init_fs_layout,
+};
 
 use crate::ExitStatus;
 use crate::args_admin::{AdminArgs, AdminKargsVerb, AdminVerb, InstutilVerb, SysrootArgs};
@@ -14,8 +16,9 @@ pub fn open(args: &SysrootArgs) -> anyhow::Result<Sysroot> {
     let mut sysroot = Sysroot::open(&args.sysroot)?;
     sysroot.set_cmdline_path(&args.cmdline);
     sysroot.set_run_dir(&args.run_dir);
-    let debug = args.debug.as_deref().unwrap_or_default();
-    sysroot.set_mutable_deployments(debug.split(',').any(|f| f == "mutable-deployments"));
+    sysroot.set_debug(SysrootDebug::parse(
+        args.debug.as_deref().unwrap_or_default(),
+    ));
     if cfg!(debug_assertions) {
         sysroot.set_failpoint(args.failpoint);
     }
@@ -31,6 +34,16 @@ pub fn deploy_text(report: &DeployReport) -> String {
             etc.modified.len(),
             etc.removed.len(),
             etc.added.len()
+        );
+    }
+    if let Some(b) = &report.bootloader {
+        text += &format!(
+            "Bootloader updated; bootconfig swap: {}; bootversion: boot.{}.{}, deployment count \
+             change: {}\n",
+            if b.bootconfig_swap { "yes" } else { "no" },
+            b.bootversion,
+            b.subbootversion,
+            b.count_change
         );
     }
     text + &cleanup_text(&report.cleanup)
@@ -57,16 +70,15 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         init_fs_layout(path, layout)?;
         return Ok(ExitStatus::Success);
     }
+    if args.verb.is_none() && !args.print_current_dir {
+        return Err(crate::ostree::usage(crate::ostree::no_command(&[
+            "ostree", "admin",
+        ])));
+    }
     let sysroot = open(&args.sysroot)?;
     let Some(verb) = args.verb else {
-        if args.print_current_dir {
-            printer.outln(format_args!("{}", sysroot.current_dir()?.display()))?;
-            return Ok(ExitStatus::Success);
-        }
-        return Err(crate::exit::UsageError(
-            "no command given; see `ferro ostree admin --help`".into(),
-        )
-        .into());
+        printer.outln(format_args!("{}", sysroot.current_dir()?.display()))?;
+        return Ok(ExitStatus::Success);
     };
     match verb {
         AdminVerb::InitFs { .. } => unreachable!("handled above"),
@@ -204,7 +216,7 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             }
             None => printer.outln("No deployment staged for finalization")?,
         },
-        AdminVerb::Status => {
+        AdminVerb::Status { verify } => {
             let rows = sysroot.status()?;
             let booted = rows.iter().position(|r| r.booted);
             for row in rows {
@@ -229,6 +241,11 @@ pub fn run(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     }
                     None => printer.outln("    origin: none")?,
                 }
+                printer.out(crate::ostree_gpg::deployment_signatures(
+                    sysroot.repo(),
+                    d,
+                    verify,
+                )?)?;
                 if let Some(title) = &row.source_title {
                     printer.outln(format_args!("    `- {title}"))?;
                 }

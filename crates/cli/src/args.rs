@@ -80,6 +80,10 @@ pub enum Command {
     #[command(subcommand)]
     Ignition(IgnitionCommand),
     /// Work with OSTree repositories, like `ostree`.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Ostree(Box<crate::args_ostree::OstreeArgs>),
     /// Show the deployments of this system, like `rpm-ostree status`.
     Status(crate::args_admin::StatusArgs),
@@ -294,6 +298,21 @@ pub struct IgnitionRunArgs {
 /// Ignition's reading of a switch in the environment: anything but `false` is on.
 fn not_false(value: &str) -> Result<bool, std::convert::Infallible> {
     Ok(value != "false")
+}
+
+/// The usage text clap prints for the command at `path` below `ferro` (e.g. `["ostree",
+/// "admin"]`), for the errors that show it as `ostree` does ("No command specified").
+pub fn usage_of(path: &[&str]) -> String {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let mut current = command;
+    for name in path {
+        let Some(sub) = current.find_subcommand(name).cloned() else {
+            break;
+        };
+        current = sub;
+    }
+    current.render_usage().to_string()
 }
 
 #[cfg(test)]

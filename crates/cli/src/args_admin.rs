@@ -36,8 +36,8 @@ pub struct SysrootArgs {
         hide = true
     )]
     pub run_dir: PathBuf,
-    /// OSTree's debug switches, comma-separated; `mutable-deployments` leaves
-    /// deployment directories without the immutable attribute.
+    /// OSTree's debug switches, comma-separated (`mutable-deployments`, `no-dtb`,
+    /// `test-fifreeze`; see ferro-sysroot's `SysrootDebug`).
     #[arg(
         long = "ostree-sysroot-debug",
         global = true,
@@ -84,12 +84,20 @@ pub enum AdminVerb {
         path: PathBuf,
     },
     /// Installer helpers.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Instutil {
         /// The helper.
         #[command(subcommand)]
         verb: InstutilVerb,
     },
     /// Edit the deployments' kernel arguments.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Kargs {
         /// How.
         #[command(subcommand)]
@@ -197,7 +205,11 @@ pub enum AdminVerb {
     /// ferro-finalize-staged.service).
     FinalizeStaged,
     /// List deployments in boot order.
-    Status,
+    Status {
+        /// Verify each deployment's commit with its remote's keys and print the verdict.
+        #[arg(short = 'V', long)]
+        verify: bool,
+    },
     /// Remove a deployment.
     Undeploy {
         /// Its index in `status`.

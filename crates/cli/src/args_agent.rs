@@ -27,7 +27,7 @@ pub struct AgentArgs {
     )]
     pub metrics_socket: PathBuf,
     /// The sysroot the agent updates.
-    #[arg(long, global = true, default_value = "/sysroot", env = crate::env::OSTREE_SYSROOT, value_name = "PATH")]
+    #[arg(long, global = true, default_value = "/", env = crate::env::OSTREE_SYSROOT, value_name = "PATH")]
     pub sysroot: PathBuf,
     /// The root the config drop-in directories are under.
     #[arg(

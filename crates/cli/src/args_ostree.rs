@@ -46,6 +46,10 @@ pub struct OstreeArgs {
 #[derive(Debug, Subcommand)]
 pub enum OstreeVerb {
     /// Manage deployments on a sysroot, like `ostree admin`.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Admin(crate::args_admin::AdminArgs),
     /// Create a repository.
     Init {
@@ -88,6 +92,10 @@ pub enum OstreeVerb {
         /// With --create: move the ref if it exists.
         #[arg(long, requires = "create")]
         force: bool,
+        /// With --create: make NEW an alias that follows the named local ref; alone:
+        /// list the aliases as `ALIAS -> REF`.
+        #[arg(short = 'A', long)]
+        alias: bool,
         /// List refs by collection as `(COLLECTION, REF)`: local refs under the
         /// repository's collection id, remote refs under their remote's, and mirrored
         /// refs (`refs/mirrors`).
@@ -104,6 +112,23 @@ pub enum OstreeVerb {
         ignore_xattrs: bool,
         /// The file.
         path: PathBuf,
+    },
+    /// Write a commit's tree as a tar archive.
+    Export {
+        /// The commit (ref or checksum).
+        rev: String,
+        /// The archive to write (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only the tree below this path of the commit.
+        #[arg(long, value_name = "PATH")]
+        subpath: Option<String>,
+        /// Put before every name in the archive (e.g. `the-prefix/`).
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// Leave extended attributes out.
+        #[arg(long)]
+        no_xattrs: bool,
     },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
@@ -131,6 +156,10 @@ pub enum OstreeVerb {
         /// Print integers as stored, without converting OSTree's big-endian ones.
         #[arg(short = 'B', long)]
         no_byteswap: bool,
+        /// GPG signatures: verify with this remote's trusted keys (default: every
+        /// remote's and the global ones).
+        #[command(flatten)]
+        gpg: crate::args_gpg::ShowGpgArgs,
     },
     /// List files in a commit.
     Ls(OstreeLsArgs),
@@ -203,6 +232,9 @@ pub enum OstreeVerb {
         /// Write the refs as this remote's (`REMOTE:REF`) instead of local branches.
         #[arg(long, value_name = "REMOTE")]
         remote: Option<String>,
+        /// Require the remote's GPG signatures on the commits and/or the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::PullLocalGpgArgs,
         /// The source repository.
         src: PathBuf,
         /// Refs or commits to pull (default: every local ref of the source).
@@ -217,7 +249,7 @@ pub enum OstreeVerb {
         /// -u, the signatures are added to those `summary.sig` already has.
         #[arg(long, value_name = "KEY-ID")]
         sign: Vec<String>,
-        /// The signature type; only `ed25519` is implemented.
+        /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
         #[arg(long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
         sign_type: SignType,
         /// Show the summary's refs and metadata, as `ostree summary --view` does.
@@ -234,8 +266,15 @@ pub enum OstreeVerb {
             requires = "update"
         )]
         add_metadata: Vec<String>,
+        /// GPG-sign the summary.
+        #[command(flatten)]
+        gpg: crate::args_gpg::GpgSignOptions,
     },
     /// Add, list or delete remotes (`[remote "NAME"]` groups of the repository config).
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     Remote {
         /// Set an option of the remote (`add`), before or after the verb as `ostree`
         /// allows.
@@ -270,7 +309,13 @@ pub enum OstreeVerb {
     },
     /// Add an ed25519 signature to a commit, or verify its signatures.
     Sign(OstreeSignArgs),
+    /// Add GPG signatures to a commit, or delete them.
+    GpgSign(crate::args_gpg::GpgSignArgs),
     /// Generate, list or describe static deltas.
+    #[command(
+        subcommand_help_heading = "Builtin Commands",
+        disable_help_subcommand = true
+    )]
     StaticDelta {
         /// The static-delta verb.
         #[command(subcommand)]
@@ -328,14 +373,13 @@ pub enum ConfigAction {
     Unset,
 }
 
-/// The signature types `ostree sign` and `ostree summary --sign` know. OSTree's
-/// `dummy` is accepted so that asking for it fails as `ostree` fails without it
-/// ("not implemented", exit 1) rather than as a usage error.
+/// The signature types `ostree sign` and `ostree summary --sign` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignType {
     /// Ed25519 signatures, as OSTree makes them.
     Ed25519,
-    /// OSTree's test signer; not implemented here.
+    /// OSTree's test-only signer (`OSTREE_DUMMY_SIGN_ENABLED=1`): the signature is the
+    /// key text; `sign` and `commit --sign` only.
     Dummy,
 }
 
@@ -427,10 +471,20 @@ pub struct OstreeCommitArgs {
     /// committed back) as those objects, without reading them.
     #[arg(long)]
     pub link_checkout_speedup: bool,
+    /// As --link-checkout-speedup, and such files keep the object's owner and mode
+    /// whatever --owner-uid, --owner-gid or --statoverride say.
+    #[arg(short = 'I', long)]
+    pub devino_canonical: bool,
     /// Record `ostree.bootable` and `ostree.linux` (the kernel version found under
     /// `usr/lib/modules`), as a bootable OS tree.
     #[arg(long)]
     pub bootable: bool,
+    /// GPG-sign the commit.
+    #[command(flatten)]
+    pub gpg: Box<crate::args_gpg::GpgSignOptions>,
+    /// Sign the commit (ed25519, or OSTree's test-only `dummy`).
+    #[command(flatten)]
+    pub sign: Box<crate::args_gpg::CommitSignOptions>,
     /// The directory to commit (like `--tree=dir=PATH`; default: the current directory).
     pub path: Option<PathBuf>,
 }
@@ -515,12 +569,16 @@ pub struct OstreeSignArgs {
     /// Verify instead of signing: KEY-IDs are public keys.
     #[arg(long)]
     pub verify: bool,
-    /// The signature type; only `ed25519` is implemented.
+    /// The signature type: `ed25519`, or OSTree's test-only `dummy`.
     #[arg(short = 's', long, value_name = "NAME", value_enum, default_value_t = SignType::Ed25519)]
     pub sign_type: SignType,
     /// A file of base64 keys, one per line (secret keys to sign, public keys to verify).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<PathBuf>,
+    /// Verify with the keys of DIR/trusted.ed25519 and DIR/trusted.ed25519.d/*, less
+    /// those of DIR/revoked.ed25519 and DIR/revoked.ed25519.d/*.
+    #[arg(long, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
     /// The ref or checksum.
     pub commit: String,
     /// Base64 keys: 64-byte secret keys to sign with, 32-byte public keys to verify with.
@@ -623,6 +681,12 @@ pub enum OstreeRemoteVerb {
         /// Another tool fetches from this remote (e.g. `ostree-rs-ext`); URL optional.
         #[arg(long, value_name = "NAME")]
         custom_backend: Option<String>,
+        /// Fetch objects and deltas from this URL (or `mirrorlist=URL`), metadata from URL.
+        #[arg(long, value_name = "URL")]
+        contenturl: Option<String>,
+        /// Trust the GPG keys of FILE for this remote (a keyring or armored keys).
+        #[arg(long, value_name = "FILE")]
+        gpg_import: Option<PathBuf>,
         /// The remote's name.
         name: String,
         /// Where its archive repository is served.
@@ -630,6 +694,38 @@ pub enum OstreeRemoteVerb {
         url: Option<String>,
         /// Refs `pull NAME` fetches by default.
         branches: Vec<String>,
+    },
+    /// Add a cookie that pulls from the remote send (`REPO/NAME.cookies.txt`).
+    AddCookie {
+        /// The remote's name.
+        name: String,
+        /// The host the cookie is sent to.
+        domain: String,
+        /// The URL path it is sent under.
+        path: String,
+        /// The cookie's name.
+        cookie_name: String,
+        /// Its value.
+        value: String,
+    },
+    /// Remove a cookie from the remote's jar.
+    DeleteCookie {
+        /// The remote's name.
+        name: String,
+        /// The host the cookie is sent to.
+        domain: String,
+        /// The URL path it is sent under.
+        path: String,
+        /// The cookie's name.
+        cookie_name: String,
+        /// Ignored (`ostree` accepts the value here too).
+        #[arg(hide = true)]
+        value: Option<String>,
+    },
+    /// List the cookies of the remote's jar.
+    ListCookies {
+        /// The remote's name.
+        name: String,
     },
     /// Print a remote's URL.
     ShowUrl {
@@ -654,6 +750,13 @@ pub enum OstreeRemoteVerb {
     Refs {
         /// The remote's name.
         name: String,
+    },
+    /// Add GPG keys to those a remote trusts.
+    GpgImport(crate::args_gpg::GpgImportArgs),
+    /// List the GPG keys a remote trusts (without a remote: the global ones).
+    GpgListKeys {
+        /// The remote's name.
+        name: Option<String>,
     },
     /// Show the remote's summary, as `summary --view` shows a local one.
     Summary {
@@ -710,8 +813,35 @@ pub struct OstreePullArgs {
     /// Fetch objects one by one even when the remote offers static deltas.
     #[arg(long)]
     pub disable_static_deltas: bool,
+    /// Fetch from this URL instead of the remote's configured one.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Send this header with every request (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub http_header: Vec<(String, String)>,
+    /// Fetch only this path of the tree (repeatable); the commit is marked partial.
+    #[arg(long, value_name = "PATH")]
+    pub subpath: Vec<String>,
+    /// Take objects from this local repository before fetching them (repeatable).
+    #[arg(short = 'L', long = "localcache-repo", value_name = "PATH")]
+    pub localcache_repo: Vec<std::path::PathBuf>,
+    /// Append this to the `User-Agent` header.
+    #[arg(long, value_name = "PRODUCT/VERSION")]
+    pub append_user_agent: Option<String>,
+    /// Keep the remote summary cache in DIR/summaries (default: the repository's
+    /// tmp/cache/summaries).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// The remote (or `REMOTE:REF`).
     pub remote: String,
     /// Refs or commit checksums (default: the remote's configured branches).
     pub refs: Vec<String>,
+}
+
+/// A `NAME=VALUE` header of `pull --http-header`.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
 }

@@ -38,6 +38,29 @@ impl From<ExitStatus> for ExitCode {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Ends the process for an argument clap refused, as clap does, but in `ostree`'s words
+/// where scripts match them: a command group without its verb says "No command
+/// specified" (with its help), an unknown verb "Unknown command".
+pub fn parse_error(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let text = error.render().to_string();
+    let reworded = match error.kind() {
+        ErrorKind::InvalidSubcommand => {
+            text.replacen("unrecognized subcommand", "Unknown command", 1)
+        }
+        ErrorKind::MissingSubcommand => match text.split_once('\n') {
+            Some((_, rest)) => format!("error: No command specified\n{rest}"),
+            None => text,
+        },
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            format!("error: No command specified\n\n{text}")
+        }
+        _ => error.exit(),
+    };
+    eprint!("{reworded}");
+    std::process::exit(2)
+}
+
 /// How an error is introduced on standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStyle {

@@ -7,6 +7,7 @@ mod args;
 mod args_admin;
 mod args_agent;
 mod args_fleet;
+mod args_gpg;
 mod args_installer;
 mod args_layer;
 mod args_ostree;
@@ -22,6 +23,7 @@ mod installer;
 mod layer;
 mod ostree;
 mod ostree_delta;
+mod ostree_gpg;
 mod ostree_remote;
 mod ostree_sign;
 mod output;
@@ -39,7 +41,10 @@ pub use exit::ExitStatus;
 use printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(args::hoist_ostree_options(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(args::hoist_ostree_options(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => exit::parse_error(e),
+    };
     let printer = Printer::new();
     let style = match cli.command {
         Command::Ostree(_) => exit::ErrorStyle::Ostree,

@@ -26,7 +26,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let Some(verb) = args.verb else {
-        return Err(usage("no command given; see `ferro ostree --help`"));
+        return Err(usage(no_command(&["ostree"])));
     };
     if let OstreeVerb::External(words) = &verb {
         return run_extension(words, printer);
@@ -122,6 +122,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             list,
             create,
             force,
+            alias,
             collections,
             refs,
         } => {
@@ -143,7 +144,17 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 let [target] = &refs[..] else {
                     return Err(usage("--create needs exactly one existing ref or commit"));
                 };
-                refs::create(&repo, &new, target, force)?;
+                if alias {
+                    refs::create_alias(&repo, &new, target, force)?;
+                } else {
+                    refs::create(&repo, &new, target, force)?;
+                }
+            } else if alias && !delete {
+                for (name, target) in refs::aliases(&repo)? {
+                    if refs.is_empty() || refs.iter().any(|p| name.starts_with(p.as_str())) {
+                        printer.outln(format_args!("{name} -> {target}"))?;
+                    }
+                }
             } else if delete {
                 refs::delete(&repo, &refs)?;
             } else if refs.is_empty() {
@@ -155,6 +166,26 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     for (_, shown, _) in repo.refs_under(prefix, list)? {
                         printer.outln(format_args!("{shown}"))?;
                     }
+                }
+            }
+        }
+        OstreeVerb::Export {
+            rev,
+            output,
+            subpath,
+            prefix,
+            no_xattrs,
+        } => {
+            let id = repo.resolve_rev(&rev)?;
+            let options = ferro_ostree::export::ExportOptions {
+                subpath,
+                prefix,
+                no_xattrs,
+            };
+            match output.filter(|p| p.as_os_str() != "-") {
+                Some(path) => ferro_ostree::export::export_to_file(&repo, &id, &path, &options)?,
+                None => {
+                    ferro_ostree::export::export(&repo, &id, std::io::stdout().lock(), &options)?;
                 }
             }
         }
@@ -171,6 +202,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             print_detached_metadata_key,
             raw,
             no_byteswap,
+            gpg,
         } => {
             let print_metadata_key = args.print_metadata_key;
             if print_metadata_key.is_some() && (raw || print_detached_metadata_key.is_some()) {
@@ -207,6 +239,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 printer.outln(format_args!("commit {id}\n{text}"))?;
             } else {
                 printer.out(commit_text(&id, &repo.load_commit(&id)?))?;
+                crate::ostree_gpg::show_signatures(&repo, &id, &gpg, printer)?;
             }
         }
         OstreeVerb::Ls(a) => {
@@ -290,9 +323,18 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             require_static_deltas,
             commit_metadata_only,
             remote,
+            gpg,
             src,
             refs,
         } => {
+            let gpg_checks = (
+                gpg.gpg_verify.unwrap_or(false),
+                gpg.gpg_verify_summary.unwrap_or(false),
+            );
+            if let (Some(remote), (true, _) | (_, true)) = (&remote, gpg_checks) {
+                let source = Repo::open(&src)?;
+                ferro_ostree::gpg::verify_local_source(&repo, &source, remote, &refs, gpg_checks)?;
+            }
             if require_static_deltas {
                 let options = ferro_ostree::pull::PullOptions {
                     depth: u64::try_from(depth).ok(),
@@ -343,6 +385,7 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             view,
             raw,
             add_metadata,
+            gpg,
         } => {
             let show = (view || raw).then(|| ferro_ostree::summary::SummaryView::new(raw));
             let additional = add_metadata
@@ -350,13 +393,21 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 .map(|kv| typed_metadata("-m", kv))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let update = update.then_some(additional);
-            return crate::ostree_sign::run_summary(&repo, update, &sign, sign_type, show, printer);
+            return crate::ostree_sign::run_summary(
+                &repo,
+                (update, &gpg),
+                &sign,
+                sign_type,
+                show,
+                printer,
+            );
         }
         OstreeVerb::Remote { set, verb } => {
             return crate::ostree_remote::run_remote(&repo, &set, verb, printer);
         }
         OstreeVerb::Pull(pull) => return crate::ostree_remote::run_pull(&repo, pull, printer),
         OstreeVerb::Sign(a) => return crate::ostree_sign::run_sign(&repo, a, printer),
+        OstreeVerb::GpgSign(a) => return crate::ostree_gpg::run_gpg_sign(&repo, a, printer),
         OstreeVerb::StaticDelta { verb } => {
             return crate::ostree_delta::run_static_delta(&repo, verb, printer);
         }
@@ -432,6 +483,12 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     "Checked {} commits, {} objects",
                     report.commits, report.objects
                 ))?;
+                if report.partial > 0 {
+                    printer.outln(format_args!(
+                        "{} partial commits not verified",
+                        report.partial
+                    ))?;
+                }
             }
             if !report.problems.is_empty() {
                 printer.errln(format_args!(
@@ -522,17 +579,19 @@ fn run_commit(
             .transpose()?,
         // `--link-checkout-speedup`: files hardlinked from this repository's objects
         // (a checkout being committed back) are known by inode, not read again.
-        devino: a
-            .link_checkout_speedup
+        devino: (a.link_checkout_speedup || a.devino_canonical)
             .then(|| ferro_ostree::commit::devino_cache(repo))
             .transpose()?
             .map(std::sync::Arc::new),
+        devino_canonical: a.devino_canonical,
     };
     if options.branch.is_none() && !options.orphan {
         printer.errln("error: a branch is required (-b REF), or --orphan");
         return Ok(ExitStatus::Usage);
     }
     let outcome = commit_trees(repo, &trees, &options)?;
+    crate::ostree_gpg::sign_commit(repo, &outcome.commit, &a.gpg)?;
+    crate::ostree_sign::sign_new_commit(repo, &outcome.commit, &a.sign)?;
     if a.table_output {
         let s = outcome.stats;
         printer.outln(format_args!("Commit: {}", outcome.commit))?;
@@ -540,6 +599,7 @@ fn run_commit(
         printer.outln(format_args!("Metadata Written: {}", s.metadata_written))?;
         printer.outln(format_args!("Content Total: {}", outcome.files))?;
         printer.outln(format_args!("Content Written: {}", s.content_written))?;
+        printer.outln(format_args!("Content Cache Hits: {}", s.content_cache_hits))?;
         printer.outln(format_args!(
             "Content Bytes Written: {}",
             s.content_bytes_written
@@ -581,7 +641,7 @@ fn commit_modifiers(
 fn run_extension(words: &[String], printer: &Printer) -> anyhow::Result<ExitStatus> {
     use ferro_sys::CommandRunExt;
     let Some((name, rest)) = words.split_first() else {
-        return Err(usage("no command given; see `ferro ostree --help`"));
+        return Err(usage(no_command(&["ostree"])));
     };
     let program = format!("ostree-{name}");
     match std::process::Command::new(&program).args(rest).run_status() {
@@ -589,7 +649,8 @@ fn run_extension(words: &[String], printer: &Printer) -> anyhow::Result<ExitStat
         Ok(_) => Ok(ExitStatus::Failure),
         Err(e) if e.is_missing() => {
             printer.errln(format_args!(
-                "error: Unknown command '{name}' (no built-in verb, and no {program} on PATH)"
+                "error: Unknown command '{name}' (no built-in verb, and no {program} on PATH)\n\n{}",
+                crate::args::usage_of(&["ostree"])
             ));
             Ok(ExitStatus::Failure)
         }
@@ -632,6 +693,15 @@ fn commit_text(id: &Checksum, commit: &Commit) -> String {
 }
 
 /// An option value refused after parsing, where clap would have refused it too: exit 2.
+/// `ostree`'s words for a command group run without its verb, with the usage.
+pub(crate) fn no_command(path: &[&str]) -> String {
+    format!(
+        "No command specified; see `ferro {} --help`\n\n{}",
+        path.join(" "),
+        crate::args::usage_of(path)
+    )
+}
+
 pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }

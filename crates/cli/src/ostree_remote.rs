@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 use ferro_ostree::Repo;
+use ferro_ostree::cookies;
+use ferro_ostree::fetch::RequestOptions;
 use ferro_ostree::pull::{PullOptions, PullProgress, PullStatus, pull};
 use ferro_ostree::remote::{Error as RemoteError, RemoteAdd, SignVerify};
 use ferro_ostree::summary::SummaryView;
@@ -29,11 +31,16 @@ pub fn run_remote(
             force,
             if_not_exists,
             custom_backend,
+            contenturl,
+            gpg_import,
             name,
             url,
             branches,
         } => {
             let mut options = Vec::new();
+            if let Some(contenturl) = contenturl {
+                options.push(("contenturl".to_owned(), contenturl));
+            }
             for kv in set {
                 let Some((key, value)) = kv.split_once('=') else {
                     printer.errln(format_args!("error: --set '{kv}' is not KEY=VALUE"));
@@ -53,6 +60,37 @@ pub fn run_remote(
             match repo.remote_add_with(&name, url.as_deref().unwrap_or(""), &how) {
                 Err(RemoteError::Exists(_)) if if_not_exists => {}
                 other => other?,
+            }
+            if let Some(file) = gpg_import {
+                crate::ostree_gpg::import_for_new_remote(repo, &name, &file, printer)?;
+            }
+        }
+        OstreeRemoteVerb::GpgImport(a) => {
+            return crate::ostree_gpg::run_gpg_import(repo, a, printer);
+        }
+        OstreeRemoteVerb::GpgListKeys { name } => {
+            return crate::ostree_gpg::run_gpg_list_keys(repo, name.as_deref(), printer);
+        }
+        OstreeRemoteVerb::AddCookie {
+            name,
+            domain,
+            path,
+            cookie_name,
+            value,
+        } => cookies::add_cookie(repo, &name, (&domain, &path), &cookie_name, &value)?,
+        OstreeRemoteVerb::DeleteCookie {
+            name,
+            domain,
+            path,
+            cookie_name,
+            value: _,
+        } => cookies::delete_cookie(repo, &name, (&domain, &path), &cookie_name)?,
+        OstreeRemoteVerb::ListCookies { name } => {
+            for c in cookies::list_cookies(repo, &name)? {
+                printer.outln(format_args!(
+                    "--\nDomain: {}\nPath: {}\nName: {}\nValue: {}",
+                    c.domain, c.path, c.name, c.value
+                ))?;
             }
         }
         OstreeRemoteVerb::ShowUrl { name } => {
@@ -91,6 +129,11 @@ pub fn run_remote(
                 .render(&bytes)
                 .with_context(|| format!("the summary of remote '{name}' is invalid"))?;
             printer.out(text)?;
+            if !raw {
+                printer.out(crate::ostree_gpg::remote_summary_signatures(
+                    repo, &name, &bytes,
+                )?)?;
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -125,6 +168,7 @@ pub fn run_pull(
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         disable_static_deltas: args.disable_static_deltas,
+        cache_dir: args.cache_dir.clone(),
         require_static_deltas: args.require_static_deltas,
         bareuseronly_files: args.bareuseronly_files,
         http_trusted: args.http_trusted,
@@ -135,6 +179,14 @@ pub fn run_pull(
             .as_deref()
             .map(|rev| repo.resolve_rev(rev))
             .transpose()?,
+        url: args.url,
+        localcache: args.localcache_repo,
+        subpaths: args.subpath,
+        request: RequestOptions {
+            headers: args.http_header,
+            append_user_agent: args.append_user_agent,
+            cookies: Vec::new(),
+        },
         ..PullOptions::default()
     };
     let bar = Bar(printer.spinner("Receiving metadata"));
@@ -162,8 +214,16 @@ pub fn run_pull(
     if s.delta_parts_fetched > 0 {
         printer.out(format_args!("{} delta parts, ", s.delta_parts_fetched))?;
     }
+    let local = if s.metadata_local + s.content_local > 0 {
+        format!(
+            " ({} meta, {} content local)",
+            s.metadata_local, s.content_local
+        )
+    } else {
+        String::new()
+    };
     printer.outln(format_args!(
-        "{} metadata, {} content objects fetched; {} transferred; {} objects written",
+        "{} metadata, {} content objects fetched{local}; {} transferred; {} objects written",
         s.metadata_fetched,
         s.content_fetched,
         format_size(s.bytes_fetched),

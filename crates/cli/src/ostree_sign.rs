@@ -8,6 +8,7 @@ use ferro_ostree::commit::FsChecksumOptions;
 use ferro_ostree::diff::{DiffSide, diff, diff_stats};
 use ferro_ostree::object::Metadata;
 use ferro_ostree::sign::{self, PublicKey, SecretKey};
+use ferro_ostree::sign_dummy;
 use ferro_ostree::summary::SummaryView;
 use ferro_sys::size::format_size;
 
@@ -18,12 +19,15 @@ use crate::printer::Printer;
 /// Signs a commit with every key given, or verifies it with any of them; the messages
 /// are `ostree sign`'s.
 pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    if !sign_type_implemented(a.sign_type, printer) {
-        return Ok(ExitStatus::Failure);
+    if a.sign_type == SignType::Dummy {
+        return run_sign_dummy(repo, a, printer);
     }
     let mut keys = a.keys;
     if let Some(file) = &a.keys_file {
         keys.extend(sign::read_keys_file(file)?);
+    }
+    if let Some(dir) = &a.keys_dir {
+        keys.extend(sign::read_keys_dir(dir)?);
     }
     let commit = repo.resolve_rev(&a.commit)?;
     if a.verify {
@@ -48,35 +52,92 @@ pub fn run_sign(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Re
     Ok(ExitStatus::Success)
 }
 
+/// `sign --sign-type=dummy`: OSTree's test-only signer (see
+/// `ferro_ostree::sign_dummy`); verifying succeeds with the first key that verifies.
+fn run_sign_dummy(repo: &Repo, a: OstreeSignArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let mut keys = a.keys;
+    if let Some(file) = &a.keys_file {
+        keys.extend(sign::read_keys_file(file)?);
+    }
+    let commit = repo.resolve_rev(&a.commit)?;
+    if a.verify {
+        if keys
+            .iter()
+            .any(|key| sign_dummy::verify_commit(repo, &commit, key).is_ok())
+        {
+            printer.outln("dummy: Signature verified")?;
+            return Ok(ExitStatus::Success);
+        }
+        printer.errln("error: No valid signatures found");
+        return Ok(ExitStatus::Failure);
+    }
+    if keys.is_empty() {
+        printer.errln("error: Need at least one KEY-ID to sign with");
+        return Ok(ExitStatus::Usage);
+    }
+    for key in &keys {
+        sign_dummy::sign_commit(repo, &commit, key)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `commit --sign=KEY… [--sign-type=ed25519|dummy]`: signs the commit just made.
+pub fn sign_new_commit(
+    repo: &Repo,
+    commit: &ferro_ostree::Checksum,
+    options: &crate::args_gpg::CommitSignOptions,
+) -> anyhow::Result<()> {
+    match options.sign_type {
+        SignType::Dummy => {
+            for key in &options.keys {
+                sign_dummy::sign_commit(repo, commit, key)?;
+            }
+        }
+        SignType::Ed25519 => {
+            for key in secret_keys(&options.keys)? {
+                sign::sign_commit(repo, commit, &key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `summary [-u [-m KEY=VALUE]...] [--sign KEY]... [-v|--raw]`: regenerates the
 /// summary (`update`, with that additional metadata), signs it and/or shows it, as
 /// `ostree summary` does (`-u` drops the old `summary.sig`; signing alone appends).
 pub fn run_summary(
     repo: &Repo,
-    update: Option<Metadata>,
+    (update, gpg): (Option<Metadata>, &crate::args_gpg::GpgSignOptions),
     keys: &[String],
     sign_type: SignType,
     show: Option<SummaryView>,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    if update.is_none() && keys.is_empty() && show.is_none() {
+    if update.is_none() && keys.is_empty() && gpg.key_ids.is_empty() && show.is_none() {
         printer.errln(format_args!(
             "error: nothing to do: give -u to regenerate the summary, --sign KEY-ID to sign \
              it, or -v/--raw to show it"
         ));
         return Ok(ExitStatus::Usage);
     }
-    if !sign_type_implemented(sign_type, printer) {
-        return Ok(ExitStatus::Failure);
-    }
     // Keys are checked before the summary changes, so a bad key leaves it as it was.
-    let keys = secret_keys(keys)?;
+    let (ed25519, dummy) = match sign_type {
+        SignType::Ed25519 => (secret_keys(keys)?, &[][..]),
+        SignType::Dummy => (Vec::new(), keys),
+    };
+    if !dummy.is_empty() && !sign_dummy::enabled() {
+        return Err(sign_dummy::DummyError::Disabled.into());
+    }
     if let Some(additional) = update {
-        ferro_ostree::summary::regenerate_summary(repo, &additional)?;
+        ferro_ostree::summary::update_summary_and_metadata_ref(repo, &additional)?;
     }
-    if !keys.is_empty() {
-        sign::sign_summary(repo, &keys)?;
+    if !ed25519.is_empty() {
+        sign::sign_summary(repo, &ed25519)?;
     }
+    if !dummy.is_empty() {
+        sign_dummy::sign_summary(repo, dummy)?;
+    }
+    crate::ostree_gpg::sign_summary(repo, gpg)?;
     if let Some(show) = show {
         let path = repo.path().join("summary");
         let bytes = match std::fs::read(&path) {
@@ -95,15 +156,6 @@ pub fn run_summary(
         printer.out(text)?;
     }
     Ok(ExitStatus::Success)
-}
-
-/// Whether `--sign-type` names ed25519; otherwise says so as `ostree` does.
-fn sign_type_implemented(sign_type: SignType, printer: &Printer) -> bool {
-    let implemented = sign_type == SignType::Ed25519;
-    if !implemented {
-        printer.errln("error: Requested signature type is not implemented");
-    }
-    implemented
 }
 
 /// Parses base64 secret keys, naming a bad one by its position only.

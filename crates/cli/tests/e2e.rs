@@ -200,6 +200,31 @@ fn image() -> Option<&'static Path> {
         .map(|(image, _)| image.as_path())
 }
 
+/// Version 2 of the image's ref, composed once per test run into the served
+/// repository (the same packages, so only the version changes); its checksum. The
+/// walkthrough upgrades to it and the agent test rolls it out.
+fn version2() -> &'static str {
+    static V2: OnceLock<String> = OnceLock::new();
+    V2.get_or_init(|| {
+        let work = work_dir();
+        let manifest = fs::read_to_string(MANIFEST).unwrap();
+        let v2 = work.join("ferrocore-v2.yaml");
+        fs::write(&v2, manifest.replace("version: \"1\"", "version: \"2\"")).unwrap();
+        step("compose version 2", || compose_tree(&work, &v2));
+        rev_parse(&work, REF)
+    })
+}
+
+/// The commit `rev` names in the served repository.
+fn rev_parse(work: &Path, rev: &str) -> String {
+    let repo = work.join("repo");
+    let out = ferro(
+        work,
+        &["ostree", "rev-parse", "--repo", repo.to_str().unwrap(), rev],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A free port on 127.0.0.1.
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -288,6 +313,28 @@ fn ssh_key(work: &Path, name: &str) -> PathBuf {
     key
 }
 
+/// Boots VM `name` from `image` with `config` (`extra`: more `ferro vm run`
+/// arguments), timed as `label`, and fails the test with QEMU's error if SSH never
+/// answers; the VM stops when the returned guard drops.
+fn boot_to_ssh<'a>(
+    work: &'a Path,
+    image: &Path,
+    config: &Path,
+    name: &'a str,
+    console: &Path,
+    label: &str,
+    extra: &[&str],
+) -> RunningVm<'a> {
+    let running = RunningVm { work, name };
+    let started = step(label, || vm_run(work, image, config, name, console, extra));
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    running
+}
+
 /// Stops the VM when dropped, so a failed assertion does not leave QEMU running.
 struct RunningVm<'a> {
     work: &'a Path,
@@ -315,21 +362,14 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     let publish = format!("{port}:8080");
     let ssh_port = free_port();
     let ssh_port_arg = ssh_port.to_string();
-    let _running = RunningVm { work: &work, name };
-    let started = step("first boot to SSH", || {
-        vm_run(
-            &work,
-            image,
-            &config,
-            name,
-            &console,
-            &["--publish", &publish, "--ssh-port", &ssh_port_arg],
-        )
-    });
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    let _running = boot_to_ssh(
+        &work,
+        image,
+        &config,
+        name,
+        &console,
+        "first boot to SSH",
+        &["--publish", &publish, "--ssh-port", &ssh_port_arg],
     );
     let first = step("guest checks", || {
         guest(
@@ -432,10 +472,7 @@ fn butane_compose_boot_ssh_rootless_podman_and_reboot() {
     assert!(field(&second, "result").contains("\"userConfigProvided\":true"));
 
     // Update: version 2 composed into the served repository, pulled by the guest.
-    let manifest = fs::read_to_string(MANIFEST).unwrap();
-    let v2 = work.join("ferrocore-v2.yaml");
-    fs::write(&v2, manifest.replace("version: \"1\"", "version: \"2\"")).unwrap();
-    step("compose version 2", || compose_tree(&work, &v2));
+    version2();
     guest(
         &work,
         name,
@@ -590,3 +627,6 @@ fn a_bad_config_stops_the_first_boot_with_a_clear_console_message() {
 
 #[path = "e2e/layer.rs"]
 mod layer;
+
+#[path = "e2e/agent.rs"]
+mod agent;

@@ -8,10 +8,10 @@
 #![cfg(feature = "fleet-server")]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -45,39 +45,12 @@ fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
-/// A `ferro fleet serve` child and the address it announced.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-}
+#[path = "support/fleet_server.rs"]
+mod fleet_server;
+use fleet_server::Served;
 
 fn serve(config: &Path) -> Served {
-    let mut child = Command::new(FERRO)
-        .args(["fleet", "serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("FERRO_LOG", "warn")
-        .start()
-        .expect("start ferro fleet serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(addr) = line.trim().strip_prefix("listening on ") else {
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        panic!("the server did not start: {line:?} {stderr}");
-    };
-    Served {
-        addr: addr.parse().unwrap(),
-        child,
-    }
+    fleet_server::serve(config, "warn", Stdio::piped())
 }
 
 /// A FleetLock request as Zincati sends it; `Err` when the connection fails (the

@@ -131,7 +131,12 @@ impl Host for Fake {
             .push(format!("in place {}", matches!(plan, Plan::InPlace { .. })));
         Ok(())
     }
-    fn stage_kargs(&self, append: &[String], _: &[String]) -> Result<String, String> {
+    fn stage_config(
+        &self,
+        append: &[String],
+        _: &[String],
+        _: &[ferro_sysroot::etc_edits::EtcEdit],
+    ) -> Result<String, String> {
         let mut w = self.0.borrow_mut();
         w.log.push(format!("stage kargs {}", append.join(" ")));
         w.staged = Some(w.booted);
@@ -526,6 +531,7 @@ fn states_by_events() {
                     start_minute: 0,
                     length_minutes: 60,
                 }],
+                time_zone: Default::default(),
             },
             from: staged(2, MAX_POSTPONEMENTS),
             event: |w| w.staged = Some(2),
@@ -542,6 +548,7 @@ fn states_by_events() {
                     start_minute: 0,
                     length_minutes: 60,
                 }],
+                time_zone: Default::default(),
             },
             from: staged(2, MAX_POSTPONEMENTS),
             event: |w| w.staged = Some(2),

@@ -5,8 +5,6 @@
 
 mod common;
 
-use ferro_fleet::agent::config::{Config, PoolSettings};
-use ferro_fleet::agent::identity::Identity;
 use ferro_fleet::agent::machine::Remote;
 use ferro_fleet::agent::pool::{Plan, apply_in_place, plan};
 use ferro_fleet::agent::remote::HttpRemote;
@@ -36,22 +34,8 @@ fn an_added_ssh_key_is_written_in_place_and_reported() {
     let server =
         common::TestServer::start(ferro_fleet::Config::parse(text, "t.toml", dir.path()).unwrap());
 
-    let mut config = Config::from_fragments(&[], &mut vec![]).unwrap();
-    config.pool = Some(PoolSettings {
-        name: "worker".into(),
-        base_url: server.url(),
-        token: None,
-        no_reboot: vec![],
-    });
-    let identity = Identity {
-        node_uuid: "0123456789abcdef0123456789abcdef".into(),
-        group: "default".into(),
-        basearch: "x86_64".into(),
-        stream: "stable".into(),
-        platform: "metal".into(),
-        os_version: "1".into(),
-        os_checksum: String::new(),
-    };
+    let config = common::pool_agent_config("worker", &server.url());
+    let identity = common::test_identity("1");
     let remote = HttpRemote::new(&config, &identity);
     let h1 = remote
         .report(&report("", NodeState::Done))
@@ -71,7 +55,7 @@ fn an_added_ssh_key_is_written_in_place_and_reported() {
         .unwrap();
     assert_ne!(h1, h2);
     let new = remote.pool_config(&h2).unwrap();
-    let p = plan(&old, &new, &[]);
+    let p = plan(&old, &new, &[], &|_| None);
     assert_eq!(
         p,
         Plan::InPlace {

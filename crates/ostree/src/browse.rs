@@ -53,12 +53,12 @@ impl Entry {
     }
 }
 
-enum Node {
+pub(crate) enum Node {
     Dir(Checksum, Checksum),
     File(Checksum),
 }
 
-fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
+pub(crate) fn lookup(repo: &Repo, commit: &Commit, path: &str) -> Result<Node, Error> {
     let mut node = Node::Dir(commit.root_tree, commit.root_meta);
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let Node::Dir(tree, _) = node else {
@@ -199,7 +199,7 @@ pub fn cat(repo: &Repo, commit: &Checksum, path: &str) -> Result<Content, Error>
 
 /// `path` as an absolute path without `.`, `..` or empty components (`..` at the
 /// root stays at the root, as in a chroot).
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
@@ -236,6 +236,26 @@ pub fn format_timestamp(secs: u64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Formats seconds since the epoch as the C locale's `%c` in UTC (`Tue Sep 10 02:29:42
+/// 2013`), as OSTree's GPG messages and key listings show times.
+pub fn format_c_time(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{} {} {d:>2} {:02}:{:02}:{:02} {y}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
         rem / 3600,
         rem / 60 % 60,
         rem % 60

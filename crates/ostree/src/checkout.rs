@@ -155,6 +155,9 @@ pub fn checkout(
         RepoMode::BareUser | RepoMode::BareUserOnly => options.user_mode,
         RepoMode::Archive => false,
     };
+    if options.link == LinkMode::Require {
+        same_device(repo, dest)?;
+    }
     if options.link == LinkMode::Require && !can_link {
         return Err(Error::Unsupported {
             verb: "hardlink from",
@@ -286,7 +289,10 @@ impl Writer<'_> {
             .filter(|(name, _)| !skipped(name) && !whiteout(name))
             .map(|(name, id)| match name.strip_prefix(PASSTHROUGH) {
                 Some(target) if self.options.passthrough_whiteouts => {
-                    make_whiteout_device(&dest.join(target)).map(|()| CheckoutStats::default())
+                    // With the marker's permission bits, as OSTree makes it.
+                    let mode = self.repo.read_content(id)?.header.mode & 0o7777;
+                    make_whiteout_device(&dest.join(target), mode)
+                        .map(|()| CheckoutStats::default())
                 }
                 _ => self.file(id, &dest.join(name)).map(Made::stats),
             })
@@ -316,7 +322,9 @@ impl Writer<'_> {
                 .map_err(io_err("change owner of", dest))?;
             apply_xattrs(Node::Path(dest), &dirmeta.xattrs, dest)?;
         }
-        let mask = if self.options.bareuseronly_dirs {
+        // As OSTree: never a world-writable (or setuid) directory out of a
+        // `bare-user-only` repository.
+        let mask = if self.options.bareuseronly_dirs || self.repo.mode() == RepoMode::BareUserOnly {
             0o775
         } else {
             0o7777
@@ -388,14 +396,19 @@ impl Writer<'_> {
             placed.finish(dest)?;
             return Ok(Made::Symlink);
         }
+        // As OSTree: a file its owner may not read is copied, readable by its owner,
+        // in user mode (a link would share the object's mode, which `bare-user` keeps
+        // readable, and so show another mode than the checkout's own).
+        let unreadable = self.options.user_mode && header.mode & 0o400 == 0;
         if self.link
+            && !unreadable
             && let Some(made) = self.link_object(id, dest)?
         {
             return Ok(made);
         }
         let mut mode = header.mode & 0o7777;
         if self.options.user_mode {
-            mode &= !0o6000;
+            mode = (mode & !0o6000) | 0o400;
         }
         if self.cache
             && content.size > 0
@@ -593,7 +606,36 @@ fn apply_whiteouts(dirtree: &crate::object::DirTree, dest: &Path) -> Result<(), 
 }
 
 /// An overlayfs whiteout: a character device 0:0, mode 0.
-fn make_whiteout_device(path: &Path) -> Result<(), Error> {
+/// As OSTree checks first for a hardlink checkout: the repository and the destination
+/// (its nearest existing directory) must be on one filesystem, in OSTree's words.
+fn same_device(repo: &Repo, dest: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let src = fs::metadata(repo.path()).map_err(io_err("inspect", repo.path()))?;
+    let mut dir = dest;
+    let target = loop {
+        match fs::metadata(dir) {
+            Ok(st) => break st,
+            Err(_) => match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => dir = parent,
+                _ => break fs::metadata(".").map_err(io_err("inspect", Path::new(".")))?,
+            },
+        }
+    };
+    if src.dev() != target.dev() {
+        return Err(Error::Unsupported {
+            verb: "check out into",
+            path: dest.to_owned(),
+            detail: format!(
+                "Unable to do hardlink checkout across devices (src={} destination={})",
+                src.dev(),
+                target.dev()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn make_whiteout_device(path: &Path, mode: u32) -> Result<(), Error> {
     rustix::fs::mknodat(
         rustix::fs::CWD,
         path,
@@ -601,7 +643,10 @@ fn make_whiteout_device(path: &Path) -> Result<(), Error> {
         rustix::fs::Mode::empty(),
         rustix::fs::makedev(0, 0),
     )
-    .map_err(|e| io_err("create whiteout device", path)(e.into()).into())
+    .map_err(|e| io_err("create whiteout device", path)(e.into()))?;
+    // Set after creation: the umask applies to mknod.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| io_err("set mode of", path)(e).into())
 }
 
 /// Copies the bytes of object `id` into `out` (named `shown` in errors), refusing an

@@ -77,16 +77,22 @@ pub struct CommitOptions {
     /// being read again: the device/inode → object map of [`devino_cache`], OSTree's
     /// devino cache. Only files with more than one link are looked up.
     pub devino: Option<std::sync::Arc<DevInoCache>>,
+    /// `--devino-canonical` (`-I`): a file found in [`CommitOptions::devino`] is taken
+    /// as its object even where the commit's rules (owners, modes, statoverride) would
+    /// record it otherwise, as OSTree takes it.
+    pub devino_canonical: bool,
 }
 
 /// Device and inode of a `bare` repository's content objects → their ids.
 pub type DevInoCache = std::collections::HashMap<(u64, u64), Checksum>;
 
-/// The [`DevInoCache`] of every content object of `repo`; empty unless the repository
-/// is `bare` (where an object's inode carries exactly the owner, mode and extended
-/// attributes its id covers).
+/// The [`DevInoCache`] of every content object of `repo`; empty for an `archive`
+/// repository, whose objects are no checkout's files. In `bare` an object's inode
+/// carries exactly the owner, mode and extended attributes its id covers, in
+/// `bare-user` its `user.ostreemeta` does (so a checkout's file keeps the owner it was
+/// committed with, not the user's), in `bare-user-only` they are canonical.
 pub fn devino_cache(repo: &Repo) -> Result<DevInoCache, Error> {
-    if repo.mode() != RepoMode::Bare {
+    if repo.mode() == RepoMode::Archive {
         return Ok(DevInoCache::new());
     }
     let ids = repo.list_objects(ObjectType::File)?;
@@ -200,6 +206,8 @@ pub struct WriteStats {
     pub content_written: u64,
     /// Bytes of the new content objects as stored.
     pub content_bytes_written: u64,
+    /// Files recorded from the devino cache without being read.
+    pub content_cache_hits: u64,
 }
 
 impl WriteStats {
@@ -212,6 +220,7 @@ impl WriteStats {
             metadata_written: c.metadata_written.load(Relaxed),
             content_written: c.content_written.load(Relaxed),
             content_bytes_written: c.content_bytes_written.load(Relaxed),
+            content_cache_hits: c.content_cache_hits.load(Relaxed),
         }
     }
 
@@ -222,6 +231,7 @@ impl WriteStats {
             metadata_written: later.metadata_written - self.metadata_written,
             content_written: later.content_written - self.content_written,
             content_bytes_written: later.content_bytes_written - self.content_bytes_written,
+            content_cache_hits: later.content_cache_hits - self.content_cache_hits,
         }
     }
 }
@@ -395,10 +405,12 @@ impl Walker<'_> {
         // Only when the commit's rules (owners, modes, xattrs, statoverride) change
         // nothing: the cached object is the file as it was committed then.
         if st.nlink() > 1
-            && !self.policy.rewrites()
+            && (!self.policy.rewrites() || self.policy.options.devino_canonical)
             && let Some(id) = (self.policy.options.devino.as_ref())
                 .and_then(|cache| cache.get(&(st.dev(), st.ino())))
         {
+            let hits = &self.repo.object_dirs().counters.content_cache_hits;
+            hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(*id);
         }
         let (uid, gid) = self.policy.owner(st.uid(), st.gid());
@@ -625,6 +637,15 @@ pub(crate) fn finish_commit(
     (root_tree, root_meta): (Checksum, Checksum),
     files: u64,
 ) -> Result<CommitOutcome, Error> {
+    // As OSTree: a metadata key may not be empty (no ref moves; the objects stored so
+    // far stay unreferenced).
+    if options.metadata.iter().any(|(key, _)| key.is_empty()) {
+        return Err(Error::Unsupported {
+            verb: "commit into",
+            path: repo.path().to_owned(),
+            detail: "Empty metadata key".into(),
+        });
+    }
     let parent = match (&options.parent, &options.branch) {
         _ if options.orphan => None,
         (Some(parent), _) => Some(*parent),

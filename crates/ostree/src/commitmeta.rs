@@ -47,6 +47,16 @@ impl Repo {
     }
 }
 
+/// A file's bytes, `None` when it does not exist (a repository's `summary` and
+/// `summary.sig`, each optional).
+pub(crate) fn read_optional(path: &std::path::Path) -> Result<Option<Vec<u8>>, Error> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("read", path)(e).into()),
+    }
+}
+
 /// An `a{sv}` file of detached metadata — a `.commitmeta`, or `summary.sig` — `None`
 /// when it does not exist; one larger than OSTree's bound is refused unread.
 pub(crate) fn read_detached(path: PathBuf) -> Result<Option<Metadata>, Error> {

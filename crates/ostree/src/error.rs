@@ -74,6 +74,10 @@ pub enum Error {
         /// Why not.
         detail: String,
     },
+    /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=pre-commit` stopped a transaction at
+    /// its commit point, as an interrupted writer would stop ([`crate::transaction`]).
+    #[error("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")]
+    InjectedPreCommit,
 }
 
 /// The mapper from `io::Error` to [`Error::Io`]: ferro-sys's, so every crate words its
@@ -111,6 +115,9 @@ fn not_found(name: &str) -> String {
         .is_some_and(|(id, _)| id.parse::<Checksum>().is_ok());
     if object && metadata.iter().any(|ext| name.ends_with(ext)) {
         format!("No such metadata object {name}")
+    } else if object && let Some(id) = name.strip_suffix(".file") {
+        // A content object of a partial commit (`pull --subpath`), in OSTree's words.
+        format!("Couldn't find file object '{id}'")
     } else if name.starts_with('/') {
         format!("No such file or directory: {name}")
     } else {

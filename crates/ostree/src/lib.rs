@@ -50,9 +50,10 @@
 pub const OSTREE_COMPAT_VERSION: &str = "2022.7";
 
 /// The `ostree --version` feature names this implementation really has (scripts
-/// probe them): tar commits (`libarchive`, plain and gzip archives) and Ed25519
-/// signatures (`sign-ed25519`). No GPG (`gpgme`), SELinux, fs-verity or P2P.
-pub const FEATURES: &[&str] = &["libarchive", "sign-ed25519"];
+/// probe them): GPG signatures (`gpgme`, through the `gpg` binary: [`gpg`]), tar
+/// commits (`libarchive`, plain and gzip archives) and Ed25519 signatures
+/// (`sign-ed25519`). No SELinux, fs-verity or P2P.
+pub const FEATURES: &[&str] = &["gpgme", "libarchive", "sign-ed25519"];
 
 pub mod browse;
 pub mod checkout;
@@ -63,17 +64,21 @@ pub mod commit_tar;
 pub mod commitmeta;
 pub mod config;
 pub mod content;
+pub mod cookies;
 mod deflate;
 pub mod delta;
 mod dict_order;
 pub mod diff;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod fsck;
 pub mod fsck_bindings;
+pub mod gpg;
 pub mod gvariant;
 pub mod keyfile;
 pub mod lock;
+pub mod metalink;
 mod new_object;
 pub mod object;
 mod object_dirs;
@@ -84,9 +89,12 @@ mod pull_types;
 pub mod pull_verify;
 pub mod refs;
 pub mod remote;
+pub mod remote_url;
 pub mod repo;
 pub mod sign;
+pub mod sign_dummy;
 pub mod summary;
+pub mod summary_cache;
 pub mod tombstone;
 pub mod transaction;
 pub mod tree_source;

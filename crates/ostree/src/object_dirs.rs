@@ -40,6 +40,7 @@ pub(crate) struct WriteCounters {
     pub(crate) metadata_written: std::sync::atomic::AtomicU64,
     pub(crate) content_written: std::sync::atomic::AtomicU64,
     pub(crate) content_bytes_written: std::sync::atomic::AtomicU64,
+    pub(crate) content_cache_hits: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ObjectDirs {

@@ -103,6 +103,9 @@ const KINDS: [ObjectType; 4] = [
 pub fn prune(repo: &Repo, options: &PruneOptions) -> Result<PruneReport, Error> {
     // Exclusive: no commit or pull may be between storing objects and naming them.
     let _lock = repo.lock(LockKind::Exclusive)?;
+    if !options.no_prune {
+        crate::summary_cache::prune_summary_cache(repo)?;
+    }
     let mut report = PruneReport::default();
     // Mirrored refs name commits too, though `ostree refs` does not list them.
     let refs: Vec<(String, Checksum)> = repo

@@ -42,15 +42,20 @@ use crate::delta::DeltaError;
 use crate::delta::fetch::{Offer, pull_delta};
 use crate::delta::index::DeltaIndex;
 use crate::error::{io_err, too_deep};
-use crate::fetch::{Body, FetchError, Fetcher};
+use crate::fetch::{Body, FetchError, Fetcher, RequestOptions};
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, MAX_DEPTH, ObjectType, parse_metadata};
 use crate::pull_verify::{RemotePolicy, SignPolicy};
+use crate::remote_url::Sources;
 use crate::repo::{self, Repo, RepoMode};
 use crate::sign::SignError;
+use crate::summary_cache::SummaryCache;
 use crate::workers::parallel;
 
-/// Largest metadata object fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
+/// Largest summary or detached metadata fetched (OSTree's `OSTREE_MAX_METADATA_SIZE`).
 const MAX_METADATA: u64 = 128 << 20;
+/// Largest commit, dirtree or dirmeta fetched (the default `max-metadata-size` of
+/// `ostree pull`): a server cannot make a client buffer an endless "object".
+const MAX_OBJECT_METADATA: u64 = 10 << 20;
 /// Largest content object held in memory while it is verified; larger ones go through
 /// a file in `tmp/`.
 const MAX_IN_MEMORY: u64 = 1 << 20;
@@ -70,7 +75,9 @@ fn pull_file(
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
-    if policy.commits.is_some() || policy.summary.is_some() {
+    // Signatures are checked on the source's commits (and summary) before anything
+    // is copied; only the named commits are, so deeper pulls are refused.
+    if policy.commits.is_some() && options.depth != Some(0) {
         return Err(PullError::SignedLocal(remote_name.to_owned()));
     }
     let names = if refs.is_empty() {
@@ -90,11 +97,33 @@ fn pull_file(
         ..Default::default()
     };
     let src = Repo::open(std::path::Path::new(path))?;
+    if let Some(summary_policy) = &policy.summary {
+        let refused = |source| PullError::SummarySignature {
+            remote: remote_name.to_owned(),
+            source: Box::new(source),
+        };
+        let read = |name: &str| crate::commitmeta::read_optional(&src.path().join(name));
+        let summary = read("summary")?.ok_or_else(|| refused(SignError::NoSummary))?;
+        summary_policy
+            .verify_summary(&summary, read("summary.sig")?.as_deref())
+            .map_err(refused)?;
+    }
     for name in &local.refs {
         let (name, target) = match crate::refs::pinned(name) {
             Some(named) => named,
             None => (name.as_str(), src.resolve_rev(name)?),
         };
+        if let Some(commit_policy) = &policy.commits {
+            let bytes = src.read_metadata(ObjectType::Commit, &target)?;
+            let metadata = src.read_commitmeta(&target)?;
+            commit_policy
+                .verify(&target, &bytes, metadata.as_ref())
+                .map_err(|source| PullError::Signature {
+                    remote: remote_name.to_owned(),
+                    commit: target,
+                    source: Box::new(source),
+                })?;
+        }
         let ref_name = match &local.remote {
             Some(remote) => format!("{remote}:{name}"),
             None => name.to_owned(),
@@ -109,7 +138,7 @@ fn pull_file(
         content_fetched: outcome.stats.content,
         content_total: outcome.stats.content,
         bytes_fetched: outcome.stats.bytes,
-        delta_parts_fetched: 0,
+        ..PullStatus::default()
     };
     progress.update(&status);
     Ok(PullReport {
@@ -124,23 +153,62 @@ fn pull_file(
 /// `ostree remote summary` and `remote refs` read it.
 pub fn remote_summary(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
     let remote = repo.remote(remote_name)?;
-    let url = remote.require_url()?;
-    let policy = RemotePolicy::for_remote(&remote)?;
-    let fetcher = match url.strip_prefix("file://") {
-        Some(_) => Fetcher::for_dir(url),
-        None => Fetcher::new(url)?,
+    let policy = RemotePolicy::for_remote(repo, &remote)?;
+    let sources = remote_sources(repo, remote_name, &remote)?;
+    match sources.summary {
+        Some(summary) if policy.summary.is_none() => Ok(Some(summary)),
+        _ => fetch_summary(&sources.meta, remote_name, &policy, None),
+    }
+}
+
+/// Where the remote's metadata comes from (its `url` resolved, mirrorlists and
+/// metalinks included), requested with its cookies.
+fn remote_sources(
+    repo: &Repo,
+    remote_name: &str,
+    remote: &crate::remote::Remote,
+) -> Result<Sources, PullError> {
+    remote.require_url()?;
+    let request = RequestOptions {
+        cookies: crate::cookies::read_jar(repo, remote_name)?,
+        ..RequestOptions::default()
     };
-    fetch_summary(&fetcher, remote_name, &policy)
+    Ok(crate::remote_url::resolve(remote, None, &request)?)
+}
+
+/// The `summary.sig` remote `remote_name` serves (`None`: none), for showing the
+/// signatures of its summary.
+pub fn remote_summary_sig(repo: &Repo, remote_name: &str) -> Result<Option<Vec<u8>>, PullError> {
+    let remote = repo.remote(remote_name)?;
+    let sources = remote_sources(repo, remote_name, &remote)?;
+    Ok(sources.meta.get_bytes("summary.sig", MAX_METADATA)?)
 }
 
 /// Fetches the remote's summary and, when its policy says so, refuses it unless
-/// `summary.sig` holds a signature by one of the remote's keys.
+/// `summary.sig` holds a signature by one of the remote's keys. With `cache` (a remote
+/// over HTTP), a summary whose `summary.sig` is the cached one is taken from the
+/// cache, and an accepted summary with a `summary.sig` is cached ([`SummaryCache`]).
 fn fetch_summary(
     fetcher: &Fetcher,
     remote_name: &str,
     policy: &RemotePolicy,
+    cache: Option<(&Repo, &SummaryCache)>,
 ) -> Result<Option<Vec<u8>>, PullError> {
-    let summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+    let signatures = if policy.summary.is_some() || cache.is_some() {
+        fetcher.get_bytes("summary.sig", MAX_METADATA)?
+    } else {
+        None
+    };
+    let cached = match (cache, &signatures) {
+        (Some((_, cache)), Some(sig)) => cache.load_if_same_sig(remote_name, sig),
+        _ => None,
+    };
+    let from_cache = cached.is_some();
+    let mut refetched = false;
+    let mut summary_bytes = match cached {
+        Some(bytes) => Some(bytes),
+        None => fetcher.get_bytes("summary", MAX_METADATA)?,
+    };
     if let Some(summary_policy) = &policy.summary {
         let refused = |source| PullError::SummarySignature {
             remote: remote_name.to_owned(),
@@ -149,10 +217,31 @@ fn fetch_summary(
         let summary = summary_bytes
             .as_deref()
             .ok_or_else(|| refused(SignError::NoSummary))?;
-        let signatures = fetcher.get_bytes("summary.sig", MAX_METADATA)?;
-        summary_policy
-            .verify_summary(summary, signatures.as_deref())
-            .map_err(refused)?;
+        if let Err(error) = summary_policy.verify_summary(summary, signatures.as_deref()) {
+            if !from_cache {
+                return Err(refused(error));
+            }
+            // A cached summary that does not verify is fetched afresh, never trusted
+            // — unless OSTree's own test hook asks to stop here.
+            if std::env::var("OSTREE_REPO_TEST_ERROR")
+                .is_ok_and(|flags| flags.split(',').any(|f| f == "invalid-cache"))
+            {
+                return Err(PullError::InvalidCacheTest(remote_name.to_owned()));
+            }
+            summary_bytes = fetcher.get_bytes("summary", MAX_METADATA)?;
+            refetched = true;
+            let summary = summary_bytes
+                .as_deref()
+                .ok_or_else(|| refused(SignError::NoSummary))?;
+            summary_policy
+                .verify_summary(summary, signatures.as_deref())
+                .map_err(refused)?;
+        }
+    }
+    if let (Some((repo, cache)), Some(summary), Some(sig)) = (cache, &summary_bytes, &signatures)
+        && (!from_cache || refetched)
+    {
+        cache.store(repo, remote_name, summary, sig)?;
     }
     Ok(summary_bytes)
 }
@@ -223,22 +312,37 @@ pub fn pull(
             message: message.to_owned(),
         });
     }
-    remote.require_url()?;
-    let fetcher = match remote.url.strip_prefix("file://") {
+    let url = match &options.url {
+        Some(url) => url.as_str(),
+        None => remote.require_url()?,
+    };
+    let request = RequestOptions {
+        cookies: crate::cookies::read_jar(repo, remote_name)?,
+        ..options.request.clone()
+    };
+    let sources = match url.strip_prefix("file://") {
         // A local archive repository is read as over HTTP (deltas, signatures, the
         // summary), as OSTree does; one of another mode is imported object by object.
-        Some(path) if is_archive(std::path::Path::new(path)) => Some(Fetcher::for_dir(&remote.url)),
+        Some(path) if is_archive(std::path::Path::new(path)) => Some(Sources {
+            meta: Fetcher::for_dir(url),
+            content: Fetcher::for_dir(url),
+            summary: None,
+        }),
         Some(_) => None,
         // A URL that cannot be fetched is the first thing to report.
-        None => Some(Fetcher::new(&remote.url)?),
+        None => Some(crate::remote_url::resolve(
+            &remote,
+            options.url.as_deref(),
+            &request,
+        )?),
     };
     // What the remote's signature settings demand is known before anything is fetched;
     // when they cannot be met, a URL with no repository behind it is still reported
     // first, as `ostree` reports it (a 404), since that is the mistake to fix.
-    let policy = match RemotePolicy::for_remote(&remote) {
+    let policy = match RemotePolicy::for_remote(repo, &remote) {
         Ok(policy) => policy,
         Err(refused) => {
-            if let Some(fetcher) = &fetcher
+            if let Some(Sources { meta: fetcher, .. }) = &sources
                 && let Ok(None) = fetcher.get_bytes("config", MAX_SMALL)
             {
                 return Err(FetchError::Status {
@@ -250,8 +354,8 @@ pub fn pull(
             return Err(refused.into());
         }
     };
-    let Some(fetcher) = fetcher else {
-        let path = remote.url.trim_start_matches("file://");
+    let Some(sources) = sources else {
+        let path = url.trim_start_matches("file://");
         return pull_file(
             repo,
             (remote_name, &remote, &policy),
@@ -263,7 +367,7 @@ pub fn pull(
     };
     pull_archive(
         repo,
-        &fetcher,
+        sources,
         (remote_name, &remote, &policy),
         refs,
         options,
@@ -299,7 +403,11 @@ pub fn pull_local_deltas(
     };
     pull_archive(
         repo,
-        &Fetcher::for_dir(&url),
+        Sources {
+            meta: Fetcher::for_dir(&url),
+            content: Fetcher::for_dir(&url),
+            summary: None,
+        },
         (
             remote.unwrap_or_default(),
             &source,
@@ -314,13 +422,17 @@ pub fn pull_local_deltas(
 /// A pull from an archive repository read through `fetcher`.
 fn pull_archive(
     repo: &Repo,
-    fetcher: &Fetcher,
+    sources: Sources,
     (remote_name, remote, policy): (&str, &crate::remote::Remote, &RemotePolicy),
     refs: &[String],
     options: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<PullReport, PullError> {
-    let fetcher = fetcher.clone();
+    let Sources {
+        meta: fetcher,
+        content,
+        summary: resolved_summary,
+    } = sources;
     let not_archive = |mode: String| PullError::NotArchive {
         url: remote.url.clone(),
         mode,
@@ -345,10 +457,18 @@ fn pull_archive(
     // even while the remote's summary is being replaced. (A bare checksum still reads
     // it, for the static deltas it lists.)
     let pinned = |name: &String| crate::refs::pinned(name).is_some();
-    let summary_bytes = if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
+    let summary_bytes = if let (Some(summary), None) = (resolved_summary, &policy.summary) {
+        // Verified against the metalink already.
+        Some(summary)
+    } else if !refs.is_empty() && refs.iter().all(pinned) && !options.mirror {
         None
     } else {
-        fetch_summary(&fetcher, remote_name, policy)?
+        // The cache is for remotes over HTTP with a name, as OSTree keeps it (the URL
+        // pulled from, which `--url` or a metalink may have changed).
+        let cache = SummaryCache::new(repo, options.cache_dir.as_deref());
+        let over_http = !fetcher.url("summary").starts_with("file://");
+        let cached = (!remote_name.is_empty() && over_http).then_some((repo, &cache));
+        fetch_summary(&fetcher, remote_name, policy, cached)?
     };
     let (summary, offer) = match &summary_bytes {
         Some(bytes) => (
@@ -408,12 +528,19 @@ fn pull_archive(
     }
     let use_deltas = repo.mode() != RepoMode::Archive && !options.disable_static_deltas;
     let puller_offer = use_deltas.then_some(offer);
+    let caches = options
+        .localcache
+        .iter()
+        .map(|path| Repo::open(path))
+        .collect::<Result<Vec<_>, _>>()?;
     let transaction = repo.begin_transaction()?;
     let puller = Puller {
+        caches,
         repo,
         remote: remote_name,
         policy: policy.commits.clone(),
         fetcher,
+        content,
         options,
         progress,
         counters: Counters::default(),
@@ -431,13 +558,13 @@ fn pull_archive(
                 && repo.has_object(ObjectType::Commit, from)
                 && !puller.commitpartial(from).exists()
         });
-        puller.commit_chain(id, from)?;
-        if options.dry_run {
-            continue;
-        }
-        if let Some(base) = timestamp_base(repo, options, local.as_deref())? {
-            crate::browse::check_not_older(repo, &base, id)?;
-        }
+        // As OSTree: an older commit is refused as soon as it is fetched, before its
+        // content (and before any ref moves).
+        let floor = match options.dry_run {
+            true => None,
+            false => timestamp_base(repo, options, local.as_deref())?,
+        };
+        puller.commit_chain(id, from, floor)?;
     }
     let mut report = PullReport::default();
     let mut moved = Vec::new();
@@ -469,6 +596,8 @@ fn pull_archive(
 struct Counters {
     metadata: AtomicU64,
     content: AtomicU64,
+    metadata_local: AtomicU64,
+    content_local: AtomicU64,
     content_total: AtomicU64,
     bytes: AtomicU64,
     delta_parts: AtomicU64,
@@ -479,6 +608,8 @@ impl Counters {
         PullStatus {
             metadata_fetched: self.metadata.load(Ordering::Relaxed),
             content_fetched: self.content.load(Ordering::Relaxed),
+            metadata_local: self.metadata_local.load(Ordering::Relaxed),
+            content_local: self.content_local.load(Ordering::Relaxed),
             content_total: self.content_total.load(Ordering::Relaxed),
             bytes_fetched: self.bytes.load(Ordering::Relaxed),
             delta_parts_fetched: self.delta_parts.load(Ordering::Relaxed),
@@ -488,10 +619,16 @@ impl Counters {
 
 struct Puller<'a> {
     repo: &'a Repo,
+    /// Local repositories objects are taken from before they are fetched
+    /// (`--localcache-repo`).
+    caches: Vec<Repo>,
     remote: &'a str,
     /// Signatures every commit must carry; `None` when the remote asks for none.
     policy: Option<SignPolicy>,
+    /// `config`, refs, the summary and detached metadata come from here …
     fetcher: Fetcher,
+    /// … objects and static deltas from here (`contenturl`).
+    content: Fetcher,
     options: &'a PullOptions,
     progress: &'a dyn PullProgress,
     counters: Counters,
@@ -507,6 +644,18 @@ struct Puller<'a> {
 fn object_url_path(id: &Checksum, ext: &str) -> String {
     let hex = id.to_hex();
     format!("objects/{}/{}.{ext}", &hex[..2], &hex[2..])
+}
+
+/// Whether metadata object bytes hash to the name they were asked for.
+fn check_metadata(kind: ObjectType, id: &Checksum, bytes: &[u8]) -> Result<(), repo::Error> {
+    let actual = Checksum::of(bytes);
+    if actual != *id {
+        return Err(repo::Error::Corrupt {
+            object: object_name(kind, id),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 fn object_name(kind: ObjectType, id: &Checksum) -> String {
@@ -532,15 +681,53 @@ impl Puller<'_> {
         self.repo.path().join(format!("state/{id}.commitpartial"))
     }
 
+    /// The commit's detached metadata on the remote (`None`: it has none). Bytes that
+    /// are not an `a{sv}` are refused when signatures are required; otherwise they are
+    /// dropped, as OSTree reads such bytes as empty.
+    /// `count`: the request is counted as fetched metadata, even when there is none
+    /// (not when re-read for a stored commit, which `ostree` does not count either).
+    fn commitmeta(
+        &self,
+        id: &Checksum,
+        count: bool,
+    ) -> Result<Option<crate::object::Metadata>, PullError> {
+        let commitmeta = self
+            .fetcher
+            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
+        if count {
+            // Counted even when absent, as `ostree pull` counts the request.
+            let meta_len = commitmeta.as_ref().map_or(0, Vec::len);
+            self.fetched(&self.counters.metadata, meta_len as u64);
+        }
+        // Detached metadata that is not an `a{sv}` is refused when signatures are
+        // required; otherwise it is dropped, as OSTree reads such bytes as empty.
+        let commitmeta = match commitmeta.map(|bytes| parse_metadata(&bytes)) {
+            Some(Err(_)) if self.policy.is_none() => None,
+            other => other.transpose().map_err(|source| PullError::Invalid {
+                object: format!("{id}.commitmeta"),
+                problem: source,
+            })?,
+        };
+        Ok(commitmeta)
+    }
+
     /// A commit and `depth` ancestors; ancestors the remote does not have end the chain.
     /// `from` is the stored commit the ref points to now (the start of a delta).
-    fn commit_chain(&self, id: &Checksum, from: Option<Checksum>) -> Result<(), PullError> {
+    /// Pulls `id` and its ancestors to the depth asked for; `id` (only) must not be
+    /// older than `floor`.
+    fn commit_chain(
+        &self,
+        id: &Checksum,
+        from: Option<Checksum>,
+        floor: Option<Checksum>,
+    ) -> Result<(), PullError> {
         let mut next = Some(*id);
         let mut remaining = self.options.depth;
         let mut first = true;
         while let Some(id) = next.take() {
             let delta_from = first.then_some(from);
-            let Some(commit) = self.commit(&id, delta_from)? else {
+            let floor = floor.filter(|_| first);
+            let Some(commit) = self.commit(&id, delta_from, floor)? else {
                 break;
             };
             first = false;
@@ -561,15 +748,36 @@ impl Puller<'_> {
         &self,
         id: &Checksum,
         delta_from: Option<Option<Checksum>>,
+        floor: Option<Checksum>,
     ) -> Result<Option<Commit>, PullError> {
         let required = delta_from.is_some();
         let partial = self.commitpartial(id);
         let was_partial = partial.exists();
         if self.repo.has_object(ObjectType::Commit, id) && !was_partial {
-            if let Some(policy) = &self.policy {
-                policy
-                    .verify_stored(self.repo, id)
-                    .map_err(|source| self.refused(id, source))?;
+            // The detached metadata of a stored commit is fetched again, as OSTree
+            // does, so signatures added (or removed) on the remote since reach it.
+            match self.commitmeta(id, false)? {
+                Some(meta) => {
+                    if let Some(policy) = &self.policy {
+                        let bytes = self.repo.read_metadata(ObjectType::Commit, id)?;
+                        policy
+                            .verify(id, &bytes, Some(&meta))
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                    if !self.options.dry_run {
+                        self.repo.write_commitmeta(id, &meta)?;
+                    }
+                }
+                None => {
+                    if let Some(policy) = &self.policy {
+                        policy
+                            .verify_stored(self.repo, id)
+                            .map_err(|source| self.refused(id, source))?;
+                    }
+                }
+            }
+            if let Some(floor) = floor {
+                crate::browse::check_not_older(self.repo, &floor, id)?;
             }
             return Ok(Some(self.repo.load_commit(id)?));
         }
@@ -577,20 +785,19 @@ impl Puller<'_> {
             return Ok(None);
         };
         let commit = parse(ObjectType::Commit, id, &bytes, Commit::parse)?;
-        let commitmeta = self
-            .fetcher
-            .get_bytes(&object_url_path(id, "commitmeta"), MAX_METADATA)?;
-        if let Some(meta) = &commitmeta {
-            self.fetched(&self.counters.metadata, meta.len() as u64);
+        if let Some(floor) = floor.filter(|floor| floor != id) {
+            let current_time = self.repo.load_commit(&floor)?.timestamp;
+            if commit.timestamp < current_time {
+                return Err(repo::Error::Downgrade {
+                    target: *id,
+                    target_time: commit.timestamp,
+                    current: floor,
+                    current_time,
+                }
+                .into());
+            }
         }
-        let commitmeta = commitmeta
-            .map(|bytes| {
-                parse_metadata(&bytes).map_err(|source| PullError::Invalid {
-                    object: format!("{id}.commitmeta"),
-                    problem: source,
-                })
-            })
-            .transpose()?;
+        let commitmeta = self.commitmeta(id, true)?;
         if let Some(policy) = &self.policy {
             policy
                 .verify(id, &bytes, commitmeta.as_ref())
@@ -602,12 +809,13 @@ impl Puller<'_> {
             }
             return Ok(None);
         }
-        if self.options.commit_metadata_only {
-            if !was_partial {
-                self.repo.write_atomic(&partial, b"")?;
-            }
-        } else {
-            if let Some(from) = delta_from {
+        // Only commits and metadata, or only some paths: the commit is partial.
+        let partial_pull = self.options.commit_metadata_only || !self.options.subpaths.is_empty();
+        if partial_pull && !was_partial {
+            self.repo.write_atomic(&partial, b"")?;
+        }
+        if !self.options.commit_metadata_only {
+            if let Some(from) = delta_from.filter(|_| self.options.subpaths.is_empty()) {
                 self.delta(from.as_ref(), id)?;
             }
             self.tree(&commit)?;
@@ -616,7 +824,7 @@ impl Puller<'_> {
             self.repo.write_commitmeta(id, meta)?;
         }
         self.repo.write_metadata(ObjectType::Commit, &bytes)?;
-        if was_partial && !self.options.commit_metadata_only {
+        if was_partial && !partial_pull {
             fs::remove_file(&partial)
                 .map_err(|e| repo::Error::from(io_err("delete", &partial)(e)))?;
         }
@@ -629,11 +837,11 @@ impl Puller<'_> {
         let Some(offer) = &self.offer else {
             return Ok(());
         };
-        let from = crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
+        let from = crate::delta::fetch::best_start(self.repo, &self.content, offer, from, to);
         let mut deltas = self.deltas.lock().expect("not poisoned");
         match pull_delta(
             self.repo,
-            &self.fetcher,
+            &self.content,
             offer,
             from.as_ref(),
             to,
@@ -664,8 +872,8 @@ impl Puller<'_> {
         let found = match &self.offer {
             Some(offer) => {
                 let from =
-                    crate::delta::fetch::best_start(self.repo, &self.fetcher, offer, from, to);
-                crate::delta::fetch::find_delta(&self.fetcher, offer, from.as_ref(), to)?
+                    crate::delta::fetch::best_start(self.repo, &self.content, offer, from, to);
+                crate::delta::fetch::find_delta(&self.content, offer, from.as_ref(), to)?
             }
             None => None,
         };
@@ -690,25 +898,24 @@ impl Puller<'_> {
         id: &Checksum,
         required: bool,
     ) -> Result<Option<Vec<u8>>, PullError> {
+        if let Some(cache) = self.caches.iter().find(|c| c.has_object(kind, id)) {
+            let bytes = cache.read_metadata(kind, id)?;
+            check_metadata(kind, id, &bytes)?;
+            self.counters.metadata_local.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(bytes));
+        }
         let path = object_url_path(id, kind.extension(false));
-        let Some(bytes) = self.fetcher.get_bytes(&path, MAX_METADATA)? else {
+        let Some(bytes) = self.content.get_bytes(&path, MAX_OBJECT_METADATA)? else {
             if required {
                 return Err(FetchError::Status {
-                    url: self.fetcher.url(&path),
+                    url: self.content.url(&path),
                     status: 404,
                 }
                 .into());
             }
             return Ok(None);
         };
-        let actual = Checksum::of(&bytes);
-        if actual != *id {
-            return Err(repo::Error::Corrupt {
-                object: object_name(kind, id),
-                actual,
-            }
-            .into());
-        }
+        check_metadata(kind, id, &bytes)?;
         self.fetched(&self.counters.metadata, bytes.len() as u64);
         Ok(Some(bytes))
     }
@@ -720,24 +927,32 @@ impl Puller<'_> {
         let repo = self.repo;
         let mut fetched_trees: HashMap<Checksum, Vec<u8>> = HashMap::new();
         let mut children: HashMap<Checksum, Vec<Checksum>> = HashMap::new();
-        let mut seen_trees = HashSet::from([commit.root_tree]);
+        // A tree is walked once per path when only subpaths are pulled (the same
+        // dirtree may be wanted at one path and not at another), else once.
+        let subpaths = Subpaths::new(&self.options.subpaths);
+        let mut seen_trees = HashSet::from([(commit.root_tree, String::new())]);
         let mut metas = HashSet::from([commit.root_meta]);
         let mut files = HashSet::new();
-        let mut level = vec![commit.root_tree];
+        let mut level = vec![(commit.root_tree, String::new())];
         let mut depth = 0;
         while !level.is_empty() {
             if depth > MAX_DEPTH {
                 return Err(
-                    too_deep("pull", &repo.object_path(ObjectType::DirTree, &level[0])).into(),
+                    too_deep("pull", &repo.object_path(ObjectType::DirTree, &level[0].0)).into(),
                 );
             }
             depth += 1;
-            let (stored, missing): (Vec<Checksum>, Vec<Checksum>) = std::mem::take(&mut level)
-                .into_iter()
-                .partition(|id| repo.has_object(ObjectType::DirTree, id));
-            let mut trees = Vec::with_capacity(stored.len() + missing.len());
-            for id in stored {
-                trees.push((id, repo.load_dirtree(&id)?));
+            let mut parsed: HashMap<Checksum, DirTree> = HashMap::new();
+            let mut missing = Vec::new();
+            for (id, _) in &level {
+                if parsed.contains_key(id) || missing.contains(id) {
+                    continue;
+                }
+                if repo.has_object(ObjectType::DirTree, id) {
+                    parsed.insert(*id, repo.load_dirtree(id)?);
+                } else {
+                    missing.push(*id);
+                }
             }
             let fetched = parallel(
                 &missing,
@@ -752,17 +967,32 @@ impl Puller<'_> {
             )?;
             for (id, bytes, tree) in fetched {
                 fetched_trees.insert(id, bytes);
-                trees.push((id, tree));
+                parsed.insert(id, tree);
             }
             let mut next = Vec::new();
-            for (id, tree) in trees {
-                files.extend(tree.files.iter().map(|(_, file)| *file));
+            for (id, path) in std::mem::take(&mut level) {
+                let tree = &parsed[&id];
+                files.extend(
+                    tree.files
+                        .iter()
+                        .filter(|(name, _)| subpaths.wants_file(&format!("{path}/{name}")))
+                        .map(|(_, file)| *file),
+                );
                 let subdirs = children.entry(id).or_default();
-                for (_, sub, meta) in &tree.dirs {
+                for (name, sub, meta) in &tree.dirs {
+                    let sub_path = format!("{path}/{name}");
+                    if !subpaths.wants_dir(&sub_path) {
+                        continue;
+                    }
                     metas.insert(*meta);
                     subdirs.push(*sub);
-                    if seen_trees.insert(*sub) {
-                        next.push(*sub);
+                    let key = if subpaths.all() {
+                        String::new()
+                    } else {
+                        sub_path
+                    };
+                    if seen_trees.insert((*sub, key.clone())) {
+                        next.push((*sub, key));
                     }
                 }
             }
@@ -822,19 +1052,32 @@ impl Puller<'_> {
     /// otherwise.
     fn content(&self, id: &Checksum) -> Result<(), PullError> {
         let repo = self.repo;
+        if let Some(cache) = self
+            .caches
+            .iter()
+            .find(|c| c.has_object(ObjectType::File, id))
+        {
+            let mut content = cache.read_content(id)?;
+            if self.options.bareuseronly_files {
+                crate::object::check_bareuseronly_mode(id, content.header.mode)?;
+            }
+            repo.write_content_verified(&content.header, content.size, &mut content.reader, id)?;
+            self.counters.content_local.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         // A large body is fetched into a new object file, verified, and (archive)
         // published as it is; dropped unpublished, it leaves nothing behind.
         let mut spill = None;
         let path = object_url_path(id, "filez");
         let body = self
-            .fetcher
+            .content
             .get_body(&path, MAX_IN_MEMORY, || {
                 let object = spill.insert(repo.new_readable_object()?);
                 let shown = object.shown().to_owned();
                 object.file().try_clone().map_err(io_err("open", &shown))
             })?
             .ok_or_else(|| FetchError::Status {
-                url: self.fetcher.url(&path),
+                url: self.content.url(&path),
                 status: 404,
             })?;
         let size = match body {
@@ -884,7 +1127,7 @@ impl Puller<'_> {
         payload: &mut dyn io::Read,
         keep: impl FnOnce() -> Result<(), repo::Error>,
     ) -> Result<(), PullError> {
-        if self.options.bareuseronly_files {
+        if self.options.bareuseronly_files || self.repo.mode() == RepoMode::BareUserOnly {
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
         if self.repo.mode() != RepoMode::Archive {
@@ -909,6 +1152,49 @@ impl Puller<'_> {
             .into());
         }
         Ok(keep()?)
+    }
+}
+
+/// The paths a pull is limited to (`--subpath`); none: the whole tree. Paths are
+/// absolute, `/` for the root (`/a/b` for entry `b` of directory `a`).
+struct Subpaths(Vec<String>);
+
+impl Subpaths {
+    fn new(paths: &[String]) -> Self {
+        // Kept without the trailing `/`, so the root is "" and "/…" is below it.
+        Subpaths(
+            paths
+                .iter()
+                .map(|p| {
+                    format!("/{}", p.trim_matches('/'))
+                        .trim_end_matches('/')
+                        .to_owned()
+                })
+                .collect(),
+        )
+    }
+
+    fn all(&self) -> bool {
+        self.0.is_empty() || self.0.iter().any(String::is_empty)
+    }
+
+    fn below(path: &str, subpath: &str) -> bool {
+        path == subpath || path.starts_with(&format!("{subpath}/"))
+    }
+
+    /// Whether the file at `path` is fetched: it is a subpath or below one.
+    fn wants_file(&self, path: &str) -> bool {
+        self.all() || self.0.iter().any(|s| Self::below(path, s))
+    }
+
+    /// Whether the directory at `path` is walked: it is a subpath, below one, or on
+    /// the way to one.
+    fn wants_dir(&self, path: &str) -> bool {
+        self.all()
+            || self
+                .0
+                .iter()
+                .any(|s| Self::below(path, s) || Self::below(s, path))
     }
 }
 

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::checksum::Checksum;
 use crate::error::{Error, io_err, too_deep};
 use crate::object::{Commit, DirMeta, DirTree, MAX_DEPTH, ObjectType};
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoMode};
 
 /// What a pull copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,7 +165,7 @@ fn copy_commits(
         if metadata_only {
             if !stored {
                 dest.write_atomic(&partial, b"")?;
-                puller.store(ObjectType::Commit, &bytes)?;
+                puller.store(ObjectType::Commit, &id, &bytes)?;
             }
         } else if !stored || partial.exists() {
             // A partial commit (one `fsck --delete` took objects from) is walked whole:
@@ -173,7 +173,7 @@ fn copy_commits(
             puller.resume = stored;
             puller.dirmeta(&parsed.root_meta)?;
             puller.dirtree(&parsed.root_tree, 0)?;
-            puller.store(ObjectType::Commit, &bytes)?;
+            puller.store(ObjectType::Commit, &id, &bytes)?;
             if partial.exists() {
                 std::fs::remove_file(&partial).map_err(crate::error::io_err("delete", &partial))?;
             }
@@ -199,7 +199,12 @@ struct Puller<'a> {
 }
 
 impl Puller<'_> {
+    /// Checks a metadata object against its name, unless the source is trusted (the
+    /// default of `pull-local`, which as `ostree pull-local` copies without hashing).
     fn verify(&self, kind: ObjectType, id: &Checksum, bytes: &[u8]) -> Result<(), Error> {
+        if self.trusted {
+            return Ok(());
+        }
         let actual = Checksum::of(bytes);
         if actual == *id {
             return Ok(());
@@ -211,12 +216,20 @@ impl Puller<'_> {
     /// repositories share a filesystem (metadata objects are the same bytes in every
     /// repository mode, so `ostree pull-local` links them even between modes), else
     /// written anew.
-    fn store(&mut self, kind: ObjectType, bytes: &[u8]) -> Result<(), Error> {
-        let id = Checksum::of(bytes);
-        if !self.link_object(kind, &id)? {
-            self.dest.write_metadata(kind, bytes)?;
-        } else if kind == ObjectType::Commit {
-            self.dest.clear_tombstone(&id)?;
+    /// `id` is the object's name in the source: the same as its hash unless a trusted
+    /// source is corrupt, which is then copied as it is, under that name.
+    fn store(&mut self, kind: ObjectType, id: &Checksum, bytes: &[u8]) -> Result<(), Error> {
+        if !self.link_object(kind, id)? {
+            if Checksum::of(bytes) == *id {
+                self.dest.write_metadata(kind, bytes)?;
+            } else {
+                let mut object = self.dest.new_object()?;
+                object.write_all(bytes)?;
+                object.publish(self.dest, kind, id)?;
+            }
+        }
+        if kind == ObjectType::Commit {
+            self.dest.clear_tombstone(id)?;
         }
         self.stats.metadata += 1;
         Ok(())
@@ -243,7 +256,7 @@ impl Puller<'_> {
             return Ok(());
         }
         let (bytes, _) = self.load(ObjectType::DirMeta, id, DirMeta::parse_dir)?;
-        self.store(ObjectType::DirMeta, &bytes)
+        self.store(ObjectType::DirMeta, id, &bytes)
     }
 
     fn dirtree(&mut self, id: &Checksum, depth: usize) -> Result<(), Error> {
@@ -271,7 +284,7 @@ impl Puller<'_> {
             self.dirmeta(meta)?;
             self.dirtree(sub, depth + 1)?;
         }
-        self.store(ObjectType::DirTree, &bytes)
+        self.store(ObjectType::DirTree, id, &bytes)
     }
 
     /// Copies one content object, verifying it; the size when it was copied, `None`
@@ -280,11 +293,13 @@ impl Puller<'_> {
         if self.dest.has_object(ObjectType::File, id) {
             return Ok(None);
         }
-        if self.bareuseronly_files {
+        // A bare-user-only destination cannot hold the mode either: refused with the
+        // same words, naming the object, as OSTree refuses it.
+        if self.bareuseronly_files || self.dest.mode() == RepoMode::BareUserOnly {
             let header = self.src.read_content(id)?.header;
             crate::object::check_bareuseronly_mode(id, header.mode)?;
         }
-        if self.src.mode() == self.dest.mode() {
+        if self.src.mode() == self.dest.mode() || self.canonical_for_bare_user_only(id)? {
             let linked = if self.trusted {
                 self.link_object(ObjectType::File, id)?
                     .then(|| self.content_size(id))
@@ -351,6 +366,24 @@ impl Puller<'_> {
 }
 
 impl Puller<'_> {
+    /// Whether a `bare-user` object can be hardlinked into a `bare-user-only`
+    /// destination, as OSTree links it: a regular file with the canonical owner (0:0),
+    /// no extended attributes, and on disk exactly the mode it records (which a
+    /// `bare-user-only` object's file must have).
+    fn canonical_for_bare_user_only(&self, id: &Checksum) -> Result<bool, Error> {
+        if (self.src.mode(), self.dest.mode()) != (RepoMode::BareUser, RepoMode::BareUserOnly) {
+            return Ok(false);
+        }
+        let header = self.src.read_content(id)?.header;
+        let path = self.src.object_path(ObjectType::File, id);
+        let on_disk = std::fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        Ok(!header.is_symlink()
+            && (header.uid, header.gid) == (0, 0)
+            && header.xattrs.is_empty()
+            && header.mode & !0o100775 == 0
+            && std::os::unix::fs::PermissionsExt::mode(&on_disk.permissions()) == header.mode)
+    }
+
     /// The size of a content object of the source, from its header alone.
     fn content_size(&self, id: &Checksum) -> Result<u64, Error> {
         Ok(self.src.read_content(id)?.size)

@@ -3,7 +3,7 @@
 
 use crate::checksum::Checksum;
 use crate::delta::DeltaError;
-use crate::fetch::FetchError;
+use crate::fetch::{FetchError, RequestOptions};
 use crate::pull_verify::PolicyError;
 use crate::remote;
 use crate::repo;
@@ -40,12 +40,26 @@ pub struct PullOptions {
     /// Store fetched content objects into an archive repository without hashing them
     /// (`--http-trusted`); a repository of any other mode converts, so verifies, anyway.
     pub http_trusted: bool,
+    /// Fetch from this URL instead of the remote's `url` (`--url`).
+    pub url: Option<String>,
+    /// Headers and `User-Agent` text every request carries (`--http-header`,
+    /// `--append-user-agent`); the remote's cookies are added from its jar.
+    pub request: RequestOptions,
+    /// Repositories to take objects from before fetching them (`--localcache-repo`).
+    pub localcache: Vec<std::path::PathBuf>,
+    /// Fetch only these paths of each commit's tree (`--subpath`), which is then
+    /// marked partial; empty: the whole tree.
+    pub subpaths: Vec<String>,
+    /// Keep the remote summary cache in `DIR/summaries` instead of the repository's
+    /// `tmp/cache/summaries` (`--cache-dir`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             depth: Some(0),
+            cache_dir: None,
             mirror: false,
             commit_metadata_only: false,
             workers: 8,
@@ -56,6 +70,10 @@ impl Default for PullOptions {
             timestamp_check: false,
             timestamp_check_from: None,
             dry_run: false,
+            url: None,
+            request: RequestOptions::default(),
+            localcache: Vec::new(),
+            subpaths: Vec::new(),
         }
     }
 }
@@ -67,6 +85,10 @@ pub struct PullStatus {
     pub metadata_fetched: u64,
     /// Content objects fetched so far.
     pub content_fetched: u64,
+    /// Metadata objects taken from a local cache repository instead.
+    pub metadata_local: u64,
+    /// Content objects taken from a local cache repository instead.
+    pub content_local: u64,
     /// Content objects to fetch, once the trees are scanned (0 before).
     pub content_total: u64,
     /// Bytes received.
@@ -111,6 +133,9 @@ pub enum PullError {
     /// A request failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The remote's `metalink=`/`mirrorlist=` URLs gave no usable base URL.
+    #[error(transparent)]
+    Url(#[from] crate::remote_url::UrlError),
     /// Storing failed, or an object is corrupt ([`repo::Error::Corrupt`]).
     #[error(transparent)]
     Repo(#[from] repo::Error),
@@ -161,10 +186,11 @@ pub enum PullError {
     /// `--require-static-deltas` and the remote has no delta to the commit.
     #[error("Static deltas required, but none found for {0}")]
     DeltasRequired(String),
-    /// A `file://` remote asks for signatures, which are checked only over HTTP(S).
+    /// A `file://` remote asks for signatures, which are checked on the named commits
+    /// only: their ancestors cannot be pulled from it (`--depth`).
     #[error(
-        "remote '{0}' is a file:// remote that requires signatures (sign-verify), which \
-         ferro checks only when pulling over http(s): serve it over http(s)"
+        "remote '{0}' is a file:// remote that requires signatures, which ferro checks \
+         on the named commits only: pull without --depth, or serve it over http(s)"
     )]
     SignedLocal(String),
     /// No refs were named and the remote has no `branches`.
@@ -188,7 +214,9 @@ pub enum PullError {
     /// The remote requires a signed summary (`sign-verify-summary`) and it has no
     /// summary, no `summary.sig`, or no signature that verifies; nothing was fetched
     /// beyond them.
-    #[error("refusing the summary of remote '{remote}' (sign-verify-summary is on)")]
+    #[error(
+        "refusing the summary of remote '{remote}' (sign-verify-summary or gpg-verify-summary is on)"
+    )]
     SummarySignature {
         /// The remote.
         remote: String,
@@ -196,6 +224,10 @@ pub enum PullError {
         #[source]
         source: Box<SignError>,
     },
+    /// OSTree's test hook `OSTREE_REPO_TEST_ERROR=invalid-cache` stopped the pull where
+    /// a cached summary failed verification (OSTree's wording, which its tests match).
+    #[error("Remote {0} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified")]
+    InvalidCacheTest(String),
     /// A static delta is corrupt or produced a bad object; nothing unverified was stored.
     #[error(transparent)]
     Delta(#[from] DeltaError),

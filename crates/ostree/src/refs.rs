@@ -157,6 +157,11 @@ impl Repo {
         prefix: &str,
         full: bool,
     ) -> Result<Vec<(String, String, Checksum)>, Error> {
+        // As OSTree: `REMOTE:.` is `REMOTE:`, every ref of the remote.
+        let prefix = match prefix.strip_suffix('.') {
+            Some(remote) if remote.ends_with(':') => remote,
+            _ => prefix,
+        };
         let dir = format!("{prefix}/");
         Ok(self
             .list_refs()?
@@ -365,6 +370,77 @@ pub fn create(repo: &Repo, name: &str, target: &str, force: bool) -> Result<Chec
     Ok(id)
 }
 
+/// The local ref aliases (`refs/heads` symlinks to other local refs, which OSTree
+/// creates with `refs --alias`), as `(alias, target)` in name order.
+pub fn aliases(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
+    let heads = repo.path().join("refs/heads");
+    let mut out = Vec::new();
+    for (name, _) in repo.list_refs()? {
+        if name.contains(':') {
+            continue;
+        }
+        let path = heads.join(&name);
+        let Ok(link) = fs::read_link(&path) else {
+            continue;
+        };
+        let Some(dir) = path.parent() else { continue };
+        // Resolve the relative target lexically below `refs/heads`.
+        let mut parts: Vec<String> = dir
+            .strip_prefix(&heads)
+            .unwrap_or(Path::new(""))
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        for part in link.iter() {
+            match part.to_str() {
+                Some("..") => {
+                    parts.pop();
+                }
+                Some(".") => {}
+                Some(p) => parts.push(p.to_owned()),
+                None => {}
+            }
+        }
+        out.push((name, parts.join("/")));
+    }
+    Ok(out)
+}
+
+/// Makes the local ref `alias` follow the local ref `target` (a relative symlink, as
+/// `ostree refs --alias --create=ALIAS TARGET` makes it): a commit to `target` moves
+/// `alias` too. An existing alias is repointed; an ordinary ref is replaced only with
+/// `force`.
+pub fn create_alias(repo: &Repo, alias: &str, target: &str, force: bool) -> Result<(), Error> {
+    let refused = |detail: String| Error::Unsupported {
+        verb: "create ref alias in",
+        path: repo.path().to_owned(),
+        detail,
+    };
+    if let Some((remote, _)) = alias.split_once(':') {
+        return Err(refused(format!(
+            "Cannot create alias to remote ref: {remote}"
+        )));
+    }
+    if target.contains(':') || repo.read_ref(target)?.is_none() {
+        return Err(refused(format!(
+            "Cannot create alias to non-existent ref: {target}"
+        )));
+    }
+    let path = repo.ref_path(alias)?;
+    repo.ref_path(target)?;
+    let existing = fs::symlink_metadata(&path);
+    if existing.as_ref().is_ok_and(|m| !m.is_symlink()) && !force {
+        return Err(Error::RefExists(alias.to_owned()));
+    }
+    let link = format!("{}{target}", "../".repeat(alias.matches('/').count()));
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+    }
+    ferro_sys::atomic::replace_symlink(link, &path, ferro_sys::atomic::Durability::Sync)?;
+    crate::summary::refs_changed(repo)?;
+    Ok(())
+}
+
 /// The repository's only commit, as `ostree rev-parse --single` finds it; refused when
 /// there is none or more than one.
 pub fn single_commit(repo: &Repo) -> Result<Checksum, Error> {
@@ -448,12 +524,28 @@ pub fn delete_collections(
 /// refs --delete` does; a prefix that selects nothing is not an error. Returns the
 /// deleted names, in order.
 pub fn delete(repo: &Repo, prefixes: &[String]) -> Result<Vec<String>, Error> {
-    let mut deleted = Vec::new();
+    let mut doomed = Vec::new();
     for prefix in prefixes {
-        for (name, _, _) in repo.refs_under(prefix, true)? {
-            repo.set_ref(&name, None)?;
-            deleted.push(name);
+        doomed.extend(
+            repo.refs_under(prefix, true)?
+                .into_iter()
+                .map(|(name, _, _)| name),
+        );
+    }
+    // As OSTree: a ref an alias (that is not deleted too) points at stays.
+    for (alias, target) in aliases(repo)? {
+        if doomed.contains(&target) && !doomed.contains(&alias) {
+            return Err(Error::Unsupported {
+                verb: "delete ref in",
+                path: repo.path().to_owned(),
+                detail: format!("Ref '{target}' has an active alias: '{alias}'"),
+            });
         }
+    }
+    let mut deleted = Vec::new();
+    for name in doomed {
+        repo.set_ref(&name, None)?;
+        deleted.push(name);
     }
     if !deleted.is_empty() {
         crate::summary::refs_changed(repo)?;

@@ -72,20 +72,33 @@ impl std::str::FromStr for SignVerify {
         if spec.is_empty() {
             return Ok(SignVerify::On);
         }
-        let parsed = spec.split_once('=').and_then(|(kind, keyref)| {
-            let (file, key) = match keyref.split_once(':')? {
-                ("inline", key) => (false, key),
-                ("file", path) => (true, path),
-                _ => return None,
-            };
-            (!kind.is_empty() && !key.is_empty()).then(|| SignVerify::Key {
-                kind: kind.to_owned(),
-                file,
-                key: key.to_owned(),
-            })
-        });
-        parsed.ok_or_else(|| {
-            format!("invalid --sign-verify '{spec}': expected TYPE=inline:KEY or TYPE=file:PATH")
+        // OSTree's wording for each mistake (scripts match it).
+        let Some((kind, keyref)) = spec.split_once('=') else {
+            return Err(format!(
+                "Failed to parse KEYTYPE=[inline|file]:DATA in {spec}"
+            ));
+        };
+        if !matches!(kind, "ed25519" | "dummy") {
+            return Err(format!(
+                "Requested signature type is not implemented: '{kind}' (ed25519 or dummy)"
+            ));
+        }
+        let (file, key) = match keyref.split_once(':') {
+            Some(("inline", key)) => (false, key),
+            Some(("file", path)) => (true, path),
+            _ => {
+                return Err(format!(
+                    "Invalid key reference {keyref}, expected inline|file"
+                ));
+            }
+        };
+        if key.is_empty() {
+            return Err(format!("Invalid key reference {keyref}: no key"));
+        }
+        Ok(SignVerify::Key {
+            kind: kind.to_owned(),
+            file,
+            key: key.to_owned(),
         })
     }
 }
@@ -257,7 +270,15 @@ impl Repo {
     pub fn remote_delete(&self, name: &str) -> Result<(), Error> {
         let mut config = self.read_config()?;
         if config.remove_group(&group_name(name)) {
-            return Ok(self.write_config(&config)?);
+            self.write_config(&config)?;
+            // The keys it trusted go with it, as `ostree remote delete` removes them.
+            let keyring = self.path().join(crate::gpg::remote_keyring_name(name));
+            return match std::fs::remove_file(&keyring) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(repo::Error::from(crate::error::io_err("delete", &keyring)(e)).into())
+                }
+                _ => Ok(()),
+            };
         }
         for (path, mut file) in self.remotes_d()? {
             if file.remove_group(&group_name(name)) {

@@ -21,6 +21,7 @@ use crate::gvariant;
 use crate::keyfile::KeyFile;
 use crate::object::{Commit, DirMeta, DirTree, ObjectType};
 use crate::object_dirs::ObjectDirs;
+use crate::transaction::TestErrors;
 
 /// How content objects are stored. With the `clap` feature it is a `clap::ValueEnum`
 /// (`bare`, `bare-user`, `bare-user-only`, `archive` or its old name `archive-z2`), so
@@ -181,6 +182,8 @@ pub struct Repo {
     /// (a non-physical sysroot), where its remotes are kept as OSTree keeps a system
     /// repository's; see [`Repo::with_remotes_dir`].
     remotes_dir: Option<PathBuf>,
+    /// OSTree's fault injection (`OSTREE_REPO_TEST_ERROR`), see [`TestErrors`].
+    test_errors: TestErrors,
 }
 
 impl Repo {
@@ -216,6 +219,7 @@ impl Repo {
             dirs: Default::default(),
             parent: None,
             remotes_dir: None,
+            test_errors: TestErrors::from_env(),
             policy: Policy::from_config(&text).map_err(|detail| Error::Config {
                 path: config.clone(),
                 detail,
@@ -282,6 +286,7 @@ impl Repo {
             dirs: Default::default(),
             parent,
             remotes_dir: None,
+            test_errors: TestErrors::from_env(),
         })
     }
 
@@ -297,6 +302,16 @@ impl Repo {
     /// Where remotes of a system repository are kept, when they are.
     pub(crate) fn remotes_dir(&self) -> Option<&Path> {
         self.remotes_dir.as_deref()
+    }
+
+    /// Replaces the fault injection read from `OSTREE_REPO_TEST_ERROR` at open.
+    pub fn set_test_errors(&mut self, errors: TestErrors) {
+        self.test_errors = errors;
+    }
+
+    /// The fault injection in force.
+    pub(crate) fn test_errors(&self) -> TestErrors {
+        self.test_errors
     }
 
     /// The repository objects missing here are read from (`[core] parent`).

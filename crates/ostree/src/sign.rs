@@ -50,6 +50,16 @@ pub enum SignError {
     /// Reading or writing the repository failed.
     #[error(transparent)]
     Repo(#[from] repo::Error),
+    /// A GPG signature was required and none verifies (or GPG could not check).
+    #[error(transparent)]
+    Gpg(#[from] crate::gpg::GpgError),
+    /// None of the signature types required found a signature of its own (OSTree's
+    /// wording).
+    #[error("No signatures found")]
+    NoSignatures,
+    /// A `dummy` signature was required and none is a trusted key.
+    #[error(transparent)]
+    Dummy(#[from] crate::sign_dummy::DummyError),
     /// A secret key is not base64 of a valid 64-byte Ed25519 key pair. The key itself
     /// is never shown.
     #[error("invalid ed25519 secret key #{index}: {detail}")]
@@ -59,7 +69,7 @@ pub enum SignError {
         /// What is wrong.
         detail: String,
     },
-    /// A public key is not base64 of 32 bytes encoding a curve point.
+    /// A public key is not base64 of 32 bytes.
     #[error("invalid ed25519 public key '{key}': {detail}")]
     InvalidPublicKey {
         /// The key as given.
@@ -107,8 +117,10 @@ pub enum SignError {
     /// There is no `summary` file to sign or verify.
     #[error("the repository has no summary file (`summary -u` makes one)")]
     NoSummary,
-    /// Signatures exist but none verifies with any of the keys.
-    #[error("{signed}: none of {signatures} ed25519 signatures verifies with {keys} keys")]
+    /// Signatures exist but none verifies with any of the keys; worded as OSTree's
+    /// (which scripts match): the keys tried, or how many once there are more than 3
+    /// signature–key pairs.
+    #[error("{signed}: ed25519: Signature couldn't be verified{}", tried_text(*signatures, tried))]
     NotVerified {
         /// What was verified.
         signed: Signed,
@@ -116,7 +128,22 @@ pub enum SignError {
         signatures: usize,
         /// Keys tried.
         keys: usize,
+        /// The keys tried.
+        tried: Vec<PublicKey>,
     },
+}
+
+/// OSTree's tail of a failed verification: `with: key 'HEX'; …` for at most 3
+/// signature–key pairs, else `; tried N keys`.
+fn tried_text(signatures: usize, keys: &[PublicKey]) -> String {
+    let pairs = signatures * keys.len();
+    if pairs > 3 {
+        return format!("; tried {pairs} keys");
+    }
+    let each: Vec<String> = (0..signatures)
+        .flat_map(|_| keys.iter().map(|key| format!("key '{key}'")))
+        .collect();
+    format!(" with: {}", each.join("; "))
 }
 
 /// An Ed25519 secret key (deliberately not `Debug`-printable in full).
@@ -158,13 +185,22 @@ impl SecretKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        let key = self.0.verifying_key();
+        PublicKey {
+            raw: key.to_bytes(),
+            key: Some(key),
+        }
     }
 }
 
-/// An Ed25519 public key; displays as hex, as OSTree's messages show keys.
+/// An Ed25519 public key; displays as hex, as OSTree's messages show keys. 32 bytes
+/// that are not a curve point are a key all the same, one that verifies nothing, as
+/// libsodium treats them (so a remote's list may hold such a key beside good ones).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
+pub struct PublicKey {
+    raw: [u8; 32],
+    key: Option<VerifyingKey>,
+}
 
 impl PublicKey {
     /// Parses base64 of 32 bytes.
@@ -180,21 +216,26 @@ impl PublicKey {
             .as_slice()
             .try_into()
             .map_err(|_| bad(format!("{} bytes, expected 32", bytes.len())))?;
-        VerifyingKey::from_bytes(raw)
-            .map(PublicKey)
-            .map_err(|_| bad("not a point on the curve".into()))
+        Ok(PublicKey {
+            raw: *raw,
+            key: VerifyingKey::from_bytes(raw).ok(),
+        })
     }
 
     /// The base64 form.
     pub fn to_base64(&self) -> String {
-        BASE64.encode(self.0.as_bytes())
+        BASE64.encode(self.raw)
     }
 
     /// Whether `signature` (64 bytes) is this key's Ed25519 signature of `message`:
     /// detached signatures of other files (disk images) than commits and summaries.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        Signature::from_slice(signature)
-            .is_ok_and(|sig| self.0.verify_strict(message, &sig).is_ok())
+        Signature::from_slice(signature).is_ok_and(|sig| self.verifies_signature(message, &sig))
+    }
+
+    fn verifies_signature(&self, message: &[u8], signature: &Signature) -> bool {
+        self.key
+            .is_some_and(|key| key.verify_strict(message, signature).is_ok())
     }
 }
 
@@ -208,10 +249,7 @@ impl SecretKey {
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0
-            .as_bytes()
-            .iter()
-            .try_for_each(|b| write!(f, "{b:02x}"))
+        self.raw.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
@@ -233,6 +271,37 @@ pub fn read_keys_file(path: &Path) -> Result<Vec<String>, SignError> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
+        .collect())
+}
+
+/// The trusted keys of a key directory, as OSTree's `--keys-dir` (and `/etc/ostree`)
+/// layout holds them: the lines of `trusted.ed25519` and of every file in
+/// `trusted.ed25519.d/`, less those listed the same way under `revoked.ed25519`.
+pub fn read_keys_dir(dir: &Path) -> Result<Vec<String>, SignError> {
+    let read = |kind: &str| -> Result<Vec<String>, SignError> {
+        let mut keys = Vec::new();
+        let file = dir.join(format!("{kind}.ed25519"));
+        if file.is_file() {
+            keys.extend(read_keys_file(&file)?);
+        }
+        let sub = dir.join(format!("{kind}.ed25519.d"));
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                keys.extend(read_keys_file(&file)?);
+            }
+        }
+        Ok(keys)
+    };
+    let revoked = read("revoked")?;
+    Ok(read("trusted")?
+        .into_iter()
+        .filter(|key| !revoked.contains(key))
         .collect())
 }
 
@@ -389,7 +458,7 @@ fn verify_detached(
         let signature = Signature::from_bytes(raw);
         if let Some(key) = keys
             .iter()
-            .find(|key| key.0.verify_strict(bytes, &signature).is_ok())
+            .find(|key| key.verifies_signature(bytes, &signature))
         {
             return Ok(VerifiedBy {
                 key: *key,
@@ -401,6 +470,7 @@ fn verify_detached(
         signed,
         signatures: signatures.len(),
         keys: keys.len(),
+        tried: keys.to_vec(),
     })
 }
 
@@ -428,6 +498,39 @@ mod tests {
             .write_metadata(ObjectType::Commit, &commit.to_bytes())
             .unwrap();
         (dir, repo, id)
+    }
+
+    #[test]
+    fn failures_are_worded_as_ostree_and_non_points_are_keys() {
+        let (_dir, repo, id) = setup();
+        sign_commit(&repo, &id, &SecretKey::from_seed(&[7; 32])).unwrap();
+        // 32 bytes that are no curve point (y = 2 has no x): a key that verifies nothing.
+        let mut raw = [0u8; 32];
+        raw[0] = 2;
+        let not_a_point = PublicKey::from_base64(&BASE64.encode(raw)).unwrap();
+        assert!(not_a_point.key.is_none());
+        assert!(!not_a_point.verifies(b"m", &[0; 64]));
+        let err = verify_commit(&repo, &id, &[not_a_point]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "commit {id}: ed25519: Signature couldn't be verified with: key '{}'",
+                hex(&raw)
+            )
+        );
+        let others: Vec<PublicKey> = (10..14)
+            .map(|seed| SecretKey::from_seed(&[seed; 32]).public_key())
+            .collect();
+        let err = verify_commit(&repo, &id, &others).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("ed25519: Signature couldn't be verified; tried 4 keys"),
+            "{err}"
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
@@ -511,7 +614,8 @@ mod tests {
             Err(SignError::NotVerified {
                 signed: Signed::Summary,
                 signatures: 1,
-                keys: 1
+                keys: 1,
+                ..
             })
         ));
         // Signing again appends: both keys verify, each by its own signature.

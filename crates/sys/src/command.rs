@@ -98,6 +98,7 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
         "debootstrap" => "debootstrap",
         "ssh" | "ssh-keygen" | "scp" => "openssh-client",
         "ostree" => "ostree",
+        "gpg" | "gpgconf" => "gpg",
         "ignition" | "ignition-validate" => "ignition",
         "nginx" => "nginx",
         "xorriso" => "xorriso",

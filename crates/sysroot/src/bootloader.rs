@@ -3,9 +3,11 @@
 //! `boot/loader.B/entries`, deployment refs), and one rename of the `/boot/loader`
 //! symlink commits it. A failure at any earlier point leaves the current boot version
 //! untouched; the leftovers are garbage that [`Sysroot::cleanup`] removes. A sysroot
-//! booted by GRUB without `blscfg` also gets its menu in `loader.B` ([`grub`]).
+//! booted by GRUB without `blscfg` also gets its menu in `loader.B` ([`grub`]), one
+//! booted by U-Boot its `uEnv.txt` ([`uboot`]).
 
 mod grub;
+mod uboot;
 
 pub use grub::edit_boot_options;
 
@@ -114,6 +116,7 @@ impl Sysroot {
             self.write_boot_links(&list, bootversion, subbootversion)?;
             self.step("deployment refs")?;
             self.write_deployment_refs(&list, bootversion, subbootversion)?;
+            self.freeze_thaw_boot()?;
             self.step("swap boot links")?;
             self.swap_boot_links(bootversion, subbootversion)?;
             self.bump_deploy_mtime()?;
@@ -127,7 +130,7 @@ impl Sysroot {
         self.step("install kernels")?;
         let mut layouts = Vec::new();
         for d in &list {
-            let layout = KernelLayout::find(&self.dir_of(d))?;
+            let layout = KernelLayout::find(&self.dir_of(d), self.debug().no_dtb)?;
             self.install_kernel(&d.osname, &d.bootcsum, &layout)?;
             layouts.push(layout);
         }
@@ -168,6 +171,9 @@ impl Sysroot {
             if let Some(devicetree) = layout.devicetree_name() {
                 entry.push("devicetree", &format!("{boot}/{devicetree}"));
             }
+            if layout.dtb_dir.is_some() {
+                entry.push("fdtdir", &format!("{boot}/dtb"));
+            }
             let path = entries.join(format!("ostree-{}-{}.conf", n - i, d.osname));
             write_file(
                 &path,
@@ -179,11 +185,17 @@ impl Sysroot {
         if grub::enabled(root) {
             grub::write_menu(&loader, &written)?;
         }
+        if uboot::enabled(root)
+            && let Some(default) = list.first()
+        {
+            uboot::write_env(&loader, &written, &self.dir_of(default))?;
+        }
         fsutil::sync_dir(&entries)?;
         fsutil::sync_dir(&loader)?;
 
         self.step("deployment refs")?;
         self.write_deployment_refs(&list, bootversion, subbootversion)?;
+        self.freeze_thaw_boot()?;
         let boot_boot = root.join("boot/boot");
         if fsutil::read_link(&boot_boot)?.is_none() {
             std::os::unix::fs::symlink(".", &boot_boot).at("create symlink", &boot_boot)?;
@@ -234,18 +246,36 @@ impl Sysroot {
         Ok(())
     }
 
-    /// The refs `ostree/B/S/INDEX` that keep each deployment's commit from pruning.
+    /// The refs `ostree/B/S/INDEX` that keep each deployment's commit from pruning,
+    /// set in one repository transaction as OSTree sets them.
     fn write_deployment_refs(
         &self,
         list: &[Deployment],
         bootversion: u8,
         subbootversion: u8,
     ) -> Result<(), Error> {
-        for (i, d) in list.iter().enumerate() {
-            let name = format!("ostree/{bootversion}/{subbootversion}/{i}");
-            self.repo().set_ref(&name, Some(&d.checksum))?;
-        }
+        let refs: Vec<_> = list
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                (
+                    format!("ostree/{bootversion}/{subbootversion}/{i}"),
+                    d.checksum,
+                )
+            })
+            .collect();
+        self.repo().begin_transaction()?.commit(&refs)?;
         Ok(())
+    }
+
+    /// Where OSTree freezes and thaws `/boot` before switching to new boot entries
+    /// (ferro has synced each file and directory it wrote by then): only the
+    /// `test-fifreeze` debug switch stops here.
+    fn freeze_thaw_boot(&self) -> Result<(), Error> {
+        match self.debug().test_fifreeze {
+            true => Err(Error::TestFifreeze),
+            false => Ok(()),
+        }
     }
 
     /// As OSTree: a new mtime on `ostree/deploy` tells watchers (rpm-ostreed, GNOME

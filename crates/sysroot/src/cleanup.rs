@@ -29,6 +29,13 @@ pub struct CleanupReport {
     pub pruned: PruneReport,
 }
 
+/// Device and inode of `path` (following symlinks), to recognise a directory by
+/// identity rather than by name.
+pub(crate) fn dev_ino(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 fn list(dir: &Path) -> Result<Vec<String>, Error> {
     match fs::read_dir(dir) {
         Ok(entries) => Ok(entries
@@ -122,6 +129,10 @@ impl Sysroot {
             .chain(&staged)
             .map(|d| (d.osname.clone(), d.name()))
             .collect();
+        // Whatever the boot entries say, the deployment this system runs from is never
+        // deleted under it (a sysroot opened at a path whose `/boot` is not the boot
+        // partition reads no entries at all).
+        let running = dev_ino(Path::new("/"));
         for osname in list(&root.join("ostree/deploy"))? {
             fsutil::remove_tree(&self.staging_dir(&osname))?;
             let deploy = self.stateroot(&osname).join("deploy");
@@ -135,6 +146,9 @@ impl Sysroot {
                     .find_map(|suffix| name.strip_suffix(suffix))
                     .unwrap_or(&name);
                 let interrupted_write = name.ends_with(".tmp");
+                if running.is_some() && dev_ino(&deploy.join(base)) == running {
+                    continue;
+                }
                 if parse_deploy_name(base).is_none()
                     || (live.contains(&(osname.clone(), base.to_owned())) && !interrupted_write)
                 {

@@ -66,6 +66,10 @@ pub struct DeployOptions {
     /// Staging: lock finalization (`--lock-finalization`), so the deployment is not
     /// made the default at shutdown until [`crate::Sysroot::unlock_staged`].
     pub lock_finalization: bool,
+    /// Changes made to the new deployment's `/etc` after the merge (a pool config's
+    /// files and units, [`crate::etc_edits`]); kept for a staged deployment and made
+    /// again when it is finalized.
+    pub etc_edits: Vec<crate::etc_edits::EtcEdit>,
 }
 
 /// A deployment directory made by [`Sysroot::prepare`], with the state it was made
@@ -92,6 +96,23 @@ pub struct DeployReport {
     pub etc: Option<EtcChanges>,
     /// What the cleanup after the swap removed.
     pub cleanup: CleanupReport,
+    /// The new boot version, when the deployments were written at once (not staged).
+    pub bootloader: Option<BootloaderUpdate>,
+}
+
+/// How a write of the deployment list changed the boot configuration, as OSTree
+/// reports it ("Bootloader updated; …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootloaderUpdate {
+    /// Whether `/boot/loader` was switched to the other boot version (new entries),
+    /// rather than only the deployment links (`ostree/boot.B.S`).
+    pub bootconfig_swap: bool,
+    /// The boot version now in force.
+    pub bootversion: u8,
+    /// Its sub-version (which `ostree/boot.B.S` links are in force).
+    pub subbootversion: u8,
+    /// Deployments now minus before.
+    pub count_change: i64,
 }
 
 impl Sysroot {
@@ -168,19 +189,40 @@ impl Sysroot {
             self.merge_deployment(&state, booted, &osname).cloned()
         };
         let serial = self.next_serial(&osname, &checksum)?;
+        crate::etc_edits::validate(&options.etc_edits)?;
 
         self.step("check out")?;
         let staging = self.staging_dir(&osname);
         fsutil::remove_tree(&staging)?;
         fs::create_dir_all(&staging).at("create directory", &staging)?;
         let tmp = staging.join(format!("{checksum}.{serial}"));
-        checkout(self.repo(), &checksum, &tmp, &CheckoutOptions::default())?;
+        // As OSTree checks a deployment out: `.ostree-wh.NAME` files (container image
+        // layers shipped in the tree) become the overlayfs whiteouts they stand for.
+        let checkout_options = CheckoutOptions {
+            passthrough_whiteouts: true,
+            ..CheckoutOptions::default()
+        };
+        checkout(self.repo(), &checksum, &tmp, &checkout_options)?;
 
         self.step("find kernel")?;
-        let bootcsum = KernelLayout::find(&tmp)?.bootcsum()?;
+        let bootcsum = KernelLayout::find(&tmp, self.debug().no_dtb)?.bootcsum()?;
 
         self.step("merge /etc")?;
         let etc = prepare_etc(&tmp, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
+        // As OSTree: systemd's `ConditionNeedsUpdate=` stamps go, so that update units
+        // run once on the new deployment's first boot.
+        for stamp in [
+            tmp.join("etc/.updated"),
+            self.stateroot(&osname).join("var/.updated"),
+        ] {
+            match fs::remove_file(&stamp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ferro_sys::io_err("delete", &stamp)(e).into());
+                }
+                _ => {}
+            }
+        }
+        crate::etc_edits::apply(&tmp.join("etc"), &options.etc_edits)?;
 
         self.step("write origin")?;
         let mut origin = KeyFile::default();
@@ -313,11 +355,19 @@ impl Sysroot {
             )
         };
         let new_state = self.commit_new(&prepared.state, list)?;
+        let bootloader = BootloaderUpdate {
+            bootconfig_swap: new_state.bootversion != prepared.state.bootversion,
+            bootversion: new_state.bootversion,
+            subbootversion: new_state.subbootversion,
+            count_change: new_state.deployments.len() as i64
+                - prepared.state.deployments.len() as i64,
+        };
         let cleanup = self.cleanup()?;
         Ok(DeployReport {
             deployment: new_state.deployments[0].clone(),
             etc: prepared.etc,
             cleanup,
+            bootloader: Some(bootloader),
         })
     }
 }

@@ -63,6 +63,14 @@ pub enum Error {
     /// A failpoint set by [`crate::Sysroot::set_failpoint`] stopped the operation.
     #[error("injected failure before step '{0}'")]
     Injected(&'static str),
+    /// `OSTREE_SYSROOT_DEBUG=test-fifreeze` stopped a write of boot entries where OSTree
+    /// freezes and thaws `/boot` (the new entries are written but not switched to);
+    /// worded as OSTree's test suite expects.
+    #[error(
+        "During fsfreeze-thaw: aborting due to test-fifreeze (test hook: stopped where the \
+         fifreeze watchdog was run)"
+    )]
+    TestFifreeze,
 }
 
 /// OSTree's message for a locally modified file whose default became a directory,

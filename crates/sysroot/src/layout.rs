@@ -19,7 +19,34 @@ pub struct Sysroot {
     cmdline: PathBuf,
     run_dir: PathBuf,
     failpoint: Cell<Option<usize>>,
-    mutable_deployments: bool,
+    debug: SysrootDebug,
+}
+
+/// OSTree's debug switches (`OSTREE_SYSROOT_DEBUG`, comma-separated), which OSTree's own
+/// test suite sets; unknown names are ignored, as OSTree ignores them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SysrootDebug {
+    /// `mutable-deployments`: deployment directories never get the immutable attribute.
+    pub mutable_deployments: bool,
+    /// `no-dtb`: a kernel's `dtb/` directory of device trees is neither installed nor
+    /// part of the boot checksum.
+    pub no_dtb: bool,
+    /// `test-fifreeze`: a write of new boot entries fails where `/boot` is frozen and
+    /// thawed, before the switch to them ([`Error::TestFifreeze`]), as OSTree's test of
+    /// its freeze watchdog does.
+    pub test_fifreeze: bool,
+}
+
+impl SysrootDebug {
+    /// The switches a comma-separated list names.
+    pub fn parse(flags: &str) -> Self {
+        let has = |name: &str| flags.split(',').any(|f| f.trim() == name);
+        SysrootDebug {
+            mutable_deployments: has("mutable-deployments"),
+            no_dtb: has("no-dtb"),
+            test_fifreeze: has("test-fifreeze"),
+        }
+    }
 }
 
 /// Where runtime state lives on a live system (a tmpfs): the staged deployment record
@@ -93,7 +120,7 @@ impl Sysroot {
             cmdline: PathBuf::from("/proc/cmdline"),
             run_dir: PathBuf::from(DEFAULT_RUN_DIR),
             failpoint: Cell::new(None),
-            mutable_deployments: false,
+            debug: SysrootDebug::default(),
         })
     }
 
@@ -112,13 +139,23 @@ impl Sysroot {
     /// Leaves deployment directories mutable (no immutable attribute), as OSTree does
     /// with `OSTREE_SYSROOT_DEBUG=mutable-deployments` (its test suite sets it).
     pub fn set_mutable_deployments(&mut self, mutable: bool) {
-        self.mutable_deployments = mutable;
+        self.debug.mutable_deployments = mutable;
+    }
+
+    /// Sets OSTree's debug switches ([`SysrootDebug`]).
+    pub fn set_debug(&mut self, debug: SysrootDebug) {
+        self.debug = debug;
+    }
+
+    /// The debug switches in force.
+    pub(crate) fn debug(&self) -> SysrootDebug {
+        self.debug
     }
 
     /// Sets or clears the immutable attribute of a deployment directory, unless
     /// deployments are kept mutable.
     pub(crate) fn set_deployment_immutable(&self, dir: &Path, on: bool) -> Result<(), Error> {
-        if self.mutable_deployments {
+        if self.debug.mutable_deployments {
             return Ok(());
         }
         crate::fsutil::set_immutable(dir, on)
@@ -172,6 +209,11 @@ impl Sysroot {
     }
 
     /// Who drives updates (`RUN_DIR/ferro/update-driver`), see [`crate::driver`].
+    pub(crate) fn staged_etc_edits_path(&self) -> PathBuf {
+        self.run_dir.join("ferro/staged-etc-edits.json")
+    }
+
+    /// The update driver's registration.
     pub(crate) fn driver_path(&self) -> PathBuf {
         self.run_dir.join("ferro/update-driver")
     }

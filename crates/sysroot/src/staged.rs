@@ -49,6 +49,7 @@ impl Sysroot {
             && state.deployments.iter().any(|d| d.same(&staged))
         {
             fsutil::remove_file_if_exists(&self.staged_record_path())?;
+            fsutil::remove_file_if_exists(&self.staged_etc_edits_path())?;
         }
         Ok(())
     }
@@ -177,6 +178,7 @@ impl Sysroot {
         } else {
             fsutil::remove_file_if_exists(&self.staged_lock_path())?;
         }
+        crate::etc_edits::store(&self.staged_etc_edits_path(), &options.etc_edits)?;
         self.write_record(d, false)?;
         if let Some(old) = previous.filter(|old| !old.same(d)) {
             self.remove_deployment_files(&old)?;
@@ -185,6 +187,7 @@ impl Sysroot {
             deployment: prepared.deployment,
             etc: prepared.etc,
             cleanup: Default::default(),
+            bootloader: None,
         })
     }
 
@@ -196,6 +199,7 @@ impl Sysroot {
         self.step("discard staged deployment")?;
         fsutil::remove_file_if_exists(&self.staged_record_path())?;
         fsutil::remove_file_if_exists(&self.staged_lock_path())?;
+        fsutil::remove_file_if_exists(&self.staged_etc_edits_path())?;
         self.remove_deployment_files(&staged)?;
         Ok(Some(staged))
     }
@@ -238,25 +242,31 @@ impl Sysroot {
             fsutil::set_immutable(&dir, false)?;
             fsutil::remove_tree(&dir.join("etc"))?;
             let etc = prepare_etc(&dir, merge.as_ref().map(|d| self.dir_of(d)).as_deref())?;
+            let edits_path = self.staged_etc_edits_path();
+            crate::etc_edits::apply(&dir.join("etc"), &crate::etc_edits::load(&edits_path)?)?;
             self.set_deployment_immutable(&dir, true)?;
             let list = self.retained(staged, &state, booted, merge.as_ref());
             let new_state = self.commit_new(&state, list)?;
             self.step("remove staged record")?;
             fsutil::remove_file_if_exists(&self.staged_record_path())?;
+            fsutil::remove_file_if_exists(&edits_path)?;
             let cleanup = self.cleanup()?;
             return Ok(Some(DeployReport {
                 deployment: new_state.deployments[0].clone(),
                 etc,
                 cleanup,
+                bootloader: None,
             }));
         }
         // An earlier run swapped the entries in but stopped before forgetting the record.
         fsutil::remove_file_if_exists(&self.staged_record_path())?;
+        fsutil::remove_file_if_exists(&self.staged_etc_edits_path())?;
         let cleanup = self.cleanup()?;
         Ok(Some(DeployReport {
             deployment: staged,
             etc: None,
             cleanup,
+            bootloader: None,
         }))
     }
 }

@@ -3,9 +3,9 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::cleanup::dev_ino;
 use crate::deployment::{BootState, Deployment};
 use crate::error::Error;
 use crate::etc_merge::{EtcChanges, diff};
@@ -30,10 +30,6 @@ pub struct DeploymentStatus {
     pub timestamp: u64,
     /// What the commit was built from (`ostree.source-title` metadata).
     pub source_title: Option<String>,
-}
-
-fn dev_ino(path: &Path) -> Option<(u64, u64)> {
-    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl Sysroot {

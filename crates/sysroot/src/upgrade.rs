@@ -120,9 +120,22 @@ impl Sysroot {
     /// `REMOTE:REF` is pulled first (with `metadata_only`, only the commit, enough to
     /// compare), a local ref is read.
     pub fn fetch_refspec(&self, refspec: &str, metadata_only: bool) -> Result<Checksum, Error> {
+        self.fetch_refspec_since(refspec, metadata_only, None)
+    }
+
+    /// [`Sysroot::fetch_refspec`], refusing (before its content is fetched, and
+    /// before the ref moves) a remote commit older than `floor`, as OSTree's upgrader
+    /// pulls.
+    fn fetch_refspec_since(
+        &self,
+        refspec: &str,
+        metadata_only: bool,
+        floor: Option<Checksum>,
+    ) -> Result<Checksum, Error> {
         if let Some((remote, name)) = refspec.split_once(':') {
             let options = PullOptions {
                 commit_metadata_only: metadata_only,
+                timestamp_check_from: floor,
                 ..PullOptions::default()
             };
             pull(self.repo(), remote, &[name.to_owned()], &options, &()).map_err(Box::new)?;
@@ -130,7 +143,14 @@ impl Sysroot {
         Ok(self.repo().resolve_rev(refspec)?)
     }
 
-    fn check(&self, osname: Option<&str>, metadata_only: bool) -> Result<UpgradeCheck, Error> {
+    /// What the origin's refspec offers; with `no_downgrade`, a commit older than the
+    /// current one is refused before it is fetched.
+    fn check(
+        &self,
+        osname: Option<&str>,
+        metadata_only: bool,
+        no_downgrade: bool,
+    ) -> Result<UpgradeCheck, Error> {
         let origin = self.origin_deployment(osname)?;
         // An origin marked unconfigured (e.g. no subscription) names why it cannot
         // update, as `ostree admin upgrade` reports it.
@@ -140,14 +160,6 @@ impl Sysroot {
         let refspec = origin
             .refspec()
             .ok_or_else(|| Error::Invalid("the booted deployment has no origin refspec".into()))?;
-        let latest = self.fetch_refspec(&refspec, metadata_only)?;
-        let (refspec, latest) = match self.end_of_life_rebase(&refspec, &latest)? {
-            Some(next) => {
-                let latest = self.fetch_refspec(&next, metadata_only)?;
-                (next, latest)
-            }
-            None => (refspec, latest),
-        };
         let state = self.load()?;
         // A layered deployment's commit is local: compare its base.
         let current = self.layer_base(&match self.staged()? {
@@ -156,6 +168,15 @@ impl Sysroot {
                 .merge_deployment(&state, None, &origin.osname)
                 .map_or(origin.checksum, |d| d.checksum),
         });
+        let floor = no_downgrade.then_some(current);
+        let latest = self.fetch_refspec_since(&refspec, metadata_only, floor)?;
+        let (refspec, latest) = match self.end_of_life_rebase(&refspec, &latest)? {
+            Some(next) => {
+                let latest = self.fetch_refspec_since(&next, metadata_only, floor)?;
+                (next, latest)
+            }
+            None => (refspec, latest),
+        };
         Ok(UpgradeCheck {
             osname: origin.osname,
             refspec,
@@ -167,7 +188,7 @@ impl Sysroot {
     /// Whether the origin's refspec has a commit that is not deployed yet; pulls only
     /// commit metadata from a remote.
     pub fn check_upgrade(&self) -> Result<UpgradeCheck, Error> {
-        self.check(None, true)
+        self.check(None, true, false)
     }
 
     /// Pulls the origin's refspec and deploys its newest commit unless it is deployed
@@ -201,12 +222,23 @@ impl Sysroot {
         let mut check = if how.deploy_only {
             self.check_local(how.osname.as_deref())?
         } else {
-            self.check(how.osname.as_deref(), false)?
+            let no_downgrade = !how.allow_downgrade && how.override_commit.is_none();
+            self.check(how.osname.as_deref(), false, no_downgrade)?
         };
         if how.pull_only {
             return Ok((check, None));
         }
         if let Some(rev) = &how.override_commit {
+            // A commit named by checksum may not be in the ref's history (an update
+            // graph can offer any commit): pulled pinned, as `rpm-ostree deploy` does.
+            if !how.deploy_only
+                && let Ok(id) = rev.parse::<Checksum>()
+                && let Some((remote, name)) = check.refspec.split_once(':')
+            {
+                let pinned = format!("{name}@{id}");
+                pull(self.repo(), remote, &[pinned], &PullOptions::default(), &())
+                    .map_err(Box::new)?;
+            }
             check.latest = self.repo().resolve_rev(rev)?;
         }
         if !check.available() {

@@ -191,3 +191,116 @@ fn upgrade_from_an_unconfigured_remote_is_a_clear_error() {
     assert!(err.to_string().contains("nosuch"), "{err}");
     assert_eq!(sysroot.load().unwrap().deployments.len(), 1);
 }
+
+#[test]
+fn etc_edits_of_a_staged_deployment_survive_the_merge_at_finalization() {
+    use ferro_sysroot::etc_edits::EtcEdit;
+    let scratch = Scratch::new();
+    let sysroot = booted(&scratch);
+    let state_before = sysroot.load().unwrap();
+    let booted_commit = state_before.deployments[0].checksum.to_string();
+    let options = DeployOptions {
+        etc_edits: vec![
+            EtcEdit::Write {
+                path: "systemd/system/pool.service".into(),
+                data: b"[Service]\nExecStart=/bin/true\n".to_vec(),
+                mode: 0o644,
+            },
+            EtcEdit::Symlink {
+                path: "systemd/system/multi-user.target.wants/pool.service".into(),
+                target: "/etc/systemd/system/pool.service".into(),
+            },
+        ],
+        lock_finalization: false,
+        ..DeployOptions::default()
+    };
+    let report = sysroot.stage(&booted_commit, &options).unwrap();
+    let staged_dir = sysroot.dir_of(&report.deployment);
+    assert!(staged_dir.join("etc/systemd/system/pool.service").is_file());
+    let kept = scratch.path().join("run/ferro/staged-etc-edits.json");
+    assert!(kept.is_file());
+
+    // The running system's /etc does not get them; a local edit made after staging is
+    // carried over beside them at finalization.
+    let booted_dir = sysroot.dir_of(&state_before.deployments[0]);
+    assert!(!booted_dir.join("etc/systemd/system/pool.service").exists());
+    fs::write(booted_dir.join("etc/a.conf"), "edited after staging").unwrap();
+    sysroot.finalize_staged().unwrap().expect("staged");
+    let state = sysroot.load().unwrap();
+    let dir = sysroot.dir_of(&state.deployments[0]);
+    assert_eq!(
+        fs::read_to_string(dir.join("etc/systemd/system/pool.service")).unwrap(),
+        "[Service]\nExecStart=/bin/true\n"
+    );
+    assert_eq!(
+        fs::read_link(dir.join("etc/systemd/system/multi-user.target.wants/pool.service")).unwrap(),
+        std::path::Path::new("/etc/systemd/system/pool.service")
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("etc/a.conf")).unwrap(),
+        "edited after staging"
+    );
+    // The rollback deployment is untouched, and the kept edits are gone.
+    assert!(!booted_dir.join("etc/systemd/system/pool.service").exists());
+    assert!(!kept.exists());
+    assert!(sysroot.verify().unwrap().is_empty());
+
+    // An edit that would leave /etc is refused before anything is staged.
+    let bad = DeployOptions {
+        etc_edits: vec![EtcEdit::Remove {
+            path: "../usr/bin/sh".into(),
+        }],
+        ..DeployOptions::default()
+    };
+    let before = sysroot.load().unwrap();
+    let err = sysroot.stage(&booted_commit, &bad).unwrap_err();
+    assert!(err.to_string().contains("/etc edit"), "{err}");
+    assert!(sysroot.staged().unwrap().is_none());
+    assert_eq!(sysroot.load().unwrap(), before);
+    assert!(sysroot.verify().unwrap().is_empty());
+}
+
+#[test]
+fn an_override_commit_outside_the_refs_history_is_pulled_pinned() {
+    use ferro_ostree::{Repo, RepoMode};
+    use ferro_sysroot::upgrade::UpgradeOptions;
+    let scratch = Scratch::new();
+    let (mut sysroot, tree) = scratch.testos("kernel", &[("a.conf", Some("a"))]);
+    sysroot.set_run_dir(&scratch.path().join("run"));
+    // The server's repository: the ref at version 1, version 3 on another ref only
+    // (as an update graph may offer it).
+    let served = Repo::init(&scratch.path().join("served"), RepoMode::Archive).unwrap();
+    let v1 = commit(&served, &tree, "testos/v", "1");
+    fs::write(tree.join("usr/etc/new.conf"), "3").unwrap();
+    let v3 = commit(&served, &tree, "testos/elsewhere", "3");
+    let url = format!("file://{}", scratch.path().join("served").display());
+    sysroot
+        .repo()
+        .remote_add("origin", &url, &[], &[], true)
+        .unwrap();
+    sysroot.fetch_refspec("origin:testos/v", false).unwrap();
+    let options = DeployOptions {
+        osname: Some("testos".into()),
+        refspec: Some("origin:testos/v".into()),
+        ..Default::default()
+    };
+    sysroot.deploy(&v1.to_string(), &options).unwrap();
+    assert!(sysroot.repo().load_commit(&v3).is_err(), "not pulled yet");
+
+    let how = UpgradeOptions {
+        apply: Apply::Now,
+        override_commit: Some(v3.to_string()),
+        ..UpgradeOptions::default()
+    };
+    let (_, report) = sysroot.upgrade_with(&how).unwrap();
+    let d = report.unwrap().deployment;
+    assert_eq!(d.checksum, v3);
+    assert_eq!(d.refspec().as_deref(), Some("origin:testos/v"));
+    assert_eq!(
+        d.origin.get("origin", "override-commit"),
+        Some(v3.to_string())
+    );
+    let dir = sysroot.dir_of(&d);
+    assert_eq!(fs::read_to_string(dir.join("etc/new.conf")).unwrap(), "3");
+    assert!(sysroot.verify().unwrap().is_empty());
+}

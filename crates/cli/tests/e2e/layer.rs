@@ -40,21 +40,14 @@ fn install_apply_live_reboot_and_rollback() {
     let console = work.join("console.log");
     let ssh_port = free_port();
     let ssh_port_arg = ssh_port.to_string();
-    let _running = RunningVm { work: &work, name };
-    let started = step("layering: boot to SSH", || {
-        vm_run(
-            &work,
-            image,
-            &config,
-            name,
-            &console,
-            &["--ssh-port", &ssh_port_arg],
-        )
-    });
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    let _running = boot_to_ssh(
+        &work,
+        image,
+        &config,
+        name,
+        &console,
+        "layering: boot to SSH",
+        &["--ssh-port", &ssh_port_arg],
     );
 
     let before = guest(

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    REF, RunningVm, VM, ferro, ferro_status, field, guest, ignition_config, image, nginx, ssh_key,
-    step, vm_run, work_dir,
+    REF, RunningVm, VM, boot_to_ssh, ferro, ferro_status, field, guest, ignition_config, image,
+    nginx, ssh_key, step, vm_run, work_dir,
 };
 
 /// `ferro compose image --format FORMAT -o OUTPUT` of the walkthrough's repository,
@@ -95,21 +95,14 @@ fn uefi_boot_with_ignition_in_the_journal_and_docker_off() {
     let config = ignition_config(&work, &key, "");
     let name = "e2e-uefi";
     let console = work.join("uefi-console.log");
-    let _running = RunningVm { work: &work, name };
-    let started = step("UEFI: first boot to SSH", || {
-        vm_run(
-            &work,
-            image,
-            &config,
-            name,
-            &console,
-            &["--firmware", "uefi"],
-        )
-    });
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    let _running = boot_to_ssh(
+        &work,
+        image,
+        &config,
+        name,
+        &console,
+        "UEFI: first boot to SSH",
+        &["--firmware", "uefi"],
     );
     let out = step("UEFI: guest checks", || {
         guest(

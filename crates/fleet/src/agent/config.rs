@@ -83,10 +83,12 @@ pub struct Window {
 pub enum Strategy {
     /// Reboot as soon as the update is staged.
     Immediate,
-    /// Reboot only inside a maintenance window (UTC).
+    /// Reboot only inside a maintenance window.
     Periodic {
         /// The windows.
         windows: Vec<Window>,
+        /// The zone the windows are in (`updates.periodic.time_zone`, UTC by default).
+        time_zone: super::window::Zone,
     },
     /// Reboot when the FleetLock server grants a slot.
     FleetLock {
@@ -384,6 +386,7 @@ impl Config {
         let mut strategy = None::<(PathBuf, String)>;
         let mut fleet_lock_url = None;
         let mut windows = vec![];
+        let mut time_zone = super::window::Zone::default();
         let (mut pool_name, mut pool_url, mut pool_token) = (None, None, None);
         let mut no_reboot = vec![];
         for (path, text) in fragments {
@@ -455,15 +458,9 @@ impl Config {
                     fleet_lock_url = Some(url);
                 }
                 if let Some(p) = u.periodic {
-                    if let Some(tz) = p.time_zone
-                        && tz != "UTC"
-                    {
-                        return Err(bad(
-                            path,
-                            format!(
-                                "updates.periodic.time_zone '{tz}': only UTC is supported; give the window in UTC"
-                            ),
-                        ));
+                    if let Some(tz) = p.time_zone {
+                        time_zone = super::window::Zone::parse(&tz)
+                            .map_err(|e| bad(path, format!("updates.periodic.time_zone: {e}")))?;
                     }
                     for w in p.window.unwrap_or_default() {
                         windows.push(parse_window(path, w)?);
@@ -490,6 +487,7 @@ impl Config {
                     }
                     Strategy::Periodic {
                         windows: windows.clone(),
+                        time_zone: time_zone.clone(),
                     }
                 }
                 "fleet_lock" => Strategy::FleetLock {
@@ -657,7 +655,7 @@ mod tests {
             "[[updates.periodic.window]]\ndays = [\"wed\"]\nstart_time = \"01:00\"\nlength_minutes = 30\n",
         );
         let c = Config::load(r).unwrap();
-        let Strategy::Periodic { windows } = &c.strategy else {
+        let Strategy::Periodic { windows, .. } = &c.strategy else {
             panic!("{:?}", c.strategy)
         };
         assert_eq!(windows.len(), 2);

@@ -21,7 +21,8 @@ pub const HEALTH_TARGET: &str = "ferro-agent-health.target";
 
 /// The host the agent runs on.
 pub struct SysrootHost {
-    /// The sysroot (`/sysroot` on a booted ferrocore system).
+    /// The sysroot: `/` on a booted ferrocore system, as for `ferro status` (its
+    /// `/boot` is the boot partition; `/sysroot/boot` is only a mount point).
     pub sysroot: Sysroot,
     /// The agent's record, `/var/lib/ferro/agent/state.json`.
     pub state_path: PathBuf,
@@ -208,7 +209,18 @@ impl Host for SysrootHost {
         super::pool::apply_in_place(&self.root, plan)
     }
 
-    fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String> {
+    fn unit_file(&self, name: &str) -> Option<String> {
+        ["etc/systemd/system", "usr/lib/systemd/system"]
+            .iter()
+            .find_map(|dir| fs::read_to_string(self.root.join(dir).join(name)).ok())
+    }
+
+    fn stage_config(
+        &self,
+        append: &[String],
+        delete: &[String],
+        etc: &[ferro_sysroot::etc_edits::EtcEdit],
+    ) -> Result<String, String> {
         let (state, index) = self.booted_state()?;
         let booted = &state.deployments[index];
         let options = ferro_sysroot::DeployOptions {
@@ -218,6 +230,7 @@ impl Host for SysrootHost {
             karg_append: append.to_vec(),
             karg_delete: delete.to_vec(),
             lock_finalization: true,
+            etc_edits: etc.to_vec(),
             ..ferro_sysroot::DeployOptions::default()
         };
         let report = self
@@ -271,7 +284,7 @@ impl Default for SystemPaths {
     fn default() -> Self {
         SystemPaths {
             config_root: PathBuf::from("/"),
-            sysroot: PathBuf::from("/sysroot"),
+            sysroot: PathBuf::from("/"),
             cmdline: PathBuf::from("/proc/cmdline"),
             run_dir: PathBuf::from(ferro_sysroot::DEFAULT_RUN_DIR),
             machine_id: PathBuf::from("/etc/machine-id"),

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{NodeReport, NodeState};
 use crate::graph::{Graph, keys};
 use crate::protocol::Operation;
+use ferro_sysroot::etc_edits::EtcEdit;
 
 use super::config::{Config, Strategy};
 use super::identity::Identity;
@@ -81,7 +82,17 @@ pub trait Host {
     fn apply_in_place(&self, plan: &Plan) -> Result<(), String>;
     /// Stages the booted commit again with kernel arguments appended and deleted,
     /// finalization locked; returns its checksum.
-    fn stage_kargs(&self, append: &[String], delete: &[String]) -> Result<String, String>;
+    fn stage_config(
+        &self,
+        append: &[String],
+        delete: &[String],
+        etc: &[EtcEdit],
+    ) -> Result<String, String>;
+    /// A unit file the OS ships, by name (`/etc/systemd/system`, then
+    /// `/usr/lib/systemd/system`): the `[Install]` section of a unit a pool enables.
+    fn unit_file(&self, _name: &str) -> Option<String> {
+        None
+    }
     /// What survives restarts and reboots.
     fn load_state(&self) -> Result<Persisted, String>;
     /// Saves it.
@@ -379,7 +390,9 @@ impl<H: Host, R: Remote> Agent<H, R> {
     /// What `status` shows at `now`.
     pub fn status(&self, now: u64) -> Status {
         let next_window = match &self.config.strategy {
-            Strategy::Periodic { windows } => Some(window::next_start(windows, now)),
+            Strategy::Periodic { windows, time_zone } => {
+                Some(window::next_start(windows, time_zone, now))
+            }
             _ => None,
         };
         let staged = match &self.state {
@@ -525,7 +538,7 @@ impl<H: Host, R: Remote> Agent<H, R> {
             .as_ref()
             .map(|p| p.no_reboot.clone())
             .unwrap_or_default();
-        match plan(&old, &new, &no_reboot) {
+        match plan(&old, &new, &no_reboot, &|name| self.host.unit_file(name)) {
             Plan::Unreconcilable(why) => {
                 let reason = format!("config {desired}: {why}");
                 self.config_status.state = Some("unreconcilable");
@@ -536,16 +549,17 @@ impl<H: Host, R: Remote> Agent<H, R> {
             Plan::Reboot {
                 append,
                 delete,
+                etc,
                 in_place,
             } => {
                 self.host.apply_in_place(&in_place)?;
-                let checksum = self.host.stage_kargs(&append, &delete)?;
+                let checksum = self.host.stage_config(&append, &delete, &etc)?;
                 self.persisted.pending_config = Some((desired.clone(), new));
                 self.host.save_state(&self.persisted)?;
                 self.config_status.state = Some("working");
                 self.report(
                     NodeState::Working,
-                    "kernel arguments staged; rebooting through the lock",
+                    "config staged in a new deployment; rebooting through the lock",
                 );
                 Ok(Some(Release {
                     version: format!("config {desired}"),
@@ -785,7 +799,7 @@ impl<H: Host, R: Remote> Agent<H, R> {
             ));
         }
         let allowed_by_time = match &self.config.strategy {
-            Strategy::Periodic { windows } => window::contains(windows, now),
+            Strategy::Periodic { windows, time_zone } => window::contains(windows, time_zone, now),
             _ => true,
         };
         if !allowed_by_time {

@@ -314,3 +314,28 @@ pub fn make_repo(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
     }
     (repo_path, checksums)
 }
+
+/// An agent config with Zincati's defaults and the pool `pool` at `base_url`.
+pub fn pool_agent_config(pool: &str, base_url: &str) -> ferro_fleet::agent::Config {
+    let mut config = ferro_fleet::agent::Config::from_fragments(&[], &mut vec![]).unwrap();
+    config.pool = Some(ferro_fleet::agent::config::PoolSettings {
+        name: pool.into(),
+        base_url: base_url.into(),
+        token: None,
+        no_reboot: vec![],
+    });
+    config
+}
+
+/// The identity of a test node on `stable`, at `os_version`.
+pub fn test_identity(os_version: &str) -> ferro_fleet::agent::identity::Identity {
+    ferro_fleet::agent::identity::Identity {
+        node_uuid: "0123456789abcdef0123456789abcdef".into(),
+        group: "default".into(),
+        basearch: std::env::consts::ARCH.into(),
+        stream: "stable".into(),
+        platform: "metal".into(),
+        os_version: os_version.into(),
+        os_checksum: String::new(),
+    }
+}

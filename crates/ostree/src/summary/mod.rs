@@ -49,33 +49,27 @@ fn build(
     deltas: &[(String, Checksum)],
     additional: &Metadata,
 ) -> Result<Vec<u8>, Error> {
-    let mut refs: Vec<_> = repo
+    let refs: Vec<_> = repo
         .list_refs()?
         .into_iter()
         .filter(|(name, _)| !name.contains(':'))
         .collect();
-    refs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut entries = Vec::with_capacity(refs.len());
-    for (name, id) in &refs {
-        let size = repo.read_metadata(ObjectType::Commit, id)?.len() as u64;
-        let commit = repo.load_commit(id)?;
-        let mut meta: Metadata = Vec::new();
-        if let Some(version) = commit.metadata_string("version") {
-            meta.push(("ostree.commit.version".into(), Variant::string(&version)));
+    let entries = ref_entries(repo, refs)?;
+    let main_collection = repo
+        .read_config()?
+        .get("core", "collection-id")
+        .filter(|c| !c.is_empty());
+    // Refs of other collections (mirrored, or a remote's with its `collection-id`),
+    // so a client can find them here: `ostree.summary.collection-map`.
+    let mut others: std::collections::BTreeMap<String, Vec<(String, Checksum)>> =
+        Default::default();
+    for r in repo.collection_refs()? {
+        if Some(&r.collection) != main_collection.as_ref() {
+            others
+                .entry(r.collection)
+                .or_default()
+                .push((r.name, r.commit));
         }
-        meta.push((
-            "ostree.commit.timestamp".into(),
-            u64_be_variant(commit.timestamp),
-        ));
-        let inner = gv::structure(vec![
-            Member::u64_le(size),
-            Member::bytes(id.as_bytes()),
-            Member::var(metadata_bytes(&meta), 8),
-        ]);
-        entries.push(gv::structure(vec![
-            Member::string(name),
-            Member::var(inner, 8),
-        ]));
     }
     let mut extra: Metadata = vec![
         (
@@ -88,6 +82,28 @@ fn build(
             bool_variant(repo.tombstones_enabled()?),
         ),
     ];
+    if let Some(collection) = &main_collection {
+        extra.push((
+            "ostree.summary.collection-id".into(),
+            Variant::string(collection),
+        ));
+    }
+    if !others.is_empty() {
+        let mut map = Vec::with_capacity(others.len());
+        for (collection, refs) in others {
+            map.push(gv::structure(vec![
+                Member::string(&collection),
+                Member::var(gv::array(ref_entries(repo, refs)?, 8), 8),
+            ]));
+        }
+        extra.push((
+            "ostree.summary.collection-map".into(),
+            Variant {
+                type_str: "a{sa(s(taya{sv}))}".into(),
+                data: gv::array(map, 8),
+            },
+        ));
+    }
     // `[core] no-deltas-in-summary`: clients find deltas through `delta-indexes/`.
     let listed = repo
         .read_config()?
@@ -114,6 +130,34 @@ fn build(
         Member::var(gv::array(entries, 8), 8),
         Member::var(metadata_bytes(&extra), 8),
     ]))
+}
+
+/// The summary entries `(s(taya{sv}))` of `refs`, sorted by name bytes.
+fn ref_entries(repo: &Repo, mut refs: Vec<(String, Checksum)>) -> Result<Vec<Vec<u8>>, Error> {
+    refs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut entries = Vec::with_capacity(refs.len());
+    for (name, id) in &refs {
+        let size = repo.read_metadata(ObjectType::Commit, id)?.len() as u64;
+        let commit = repo.load_commit(id)?;
+        let mut meta: Metadata = Vec::new();
+        if let Some(version) = commit.metadata_string("version") {
+            meta.push(("ostree.commit.version".into(), Variant::string(&version)));
+        }
+        meta.push((
+            "ostree.commit.timestamp".into(),
+            u64_be_variant(commit.timestamp),
+        ));
+        let inner = gv::structure(vec![
+            Member::u64_le(size),
+            Member::bytes(id.as_bytes()),
+            Member::var(metadata_bytes(&meta), 8),
+        ]);
+        entries.push(gv::structure(vec![
+            Member::string(name),
+            Member::var(inner, 8),
+        ]));
+    }
+    Ok(entries)
 }
 
 /// How `summary` and `remote summary` show a summary file: one choice a front end
@@ -175,6 +219,45 @@ pub(crate) fn refs_changed(repo: &Repo) -> Result<(), Error> {
 /// Regenerates `summary` (`ostree summary -u`); returns its size.
 pub fn update_summary(repo: &Repo) -> Result<usize, Error> {
     regenerate_summary(repo, &Metadata::new())
+}
+
+/// The branch `summary -u` of a repository with a collection id commits the summary's
+/// additional metadata to (OSTree's `OSTREE_REPO_METADATA_REF`), so that clients that
+/// find refs by collection get that metadata as a commit bound to the collection.
+pub const METADATA_REF: &str = "ostree-metadata";
+
+/// `ostree summary -u`: in a repository with a collection id, first commits
+/// `additional` to [`METADATA_REF`] (an empty tree, the previous commit as parent,
+/// bound to the ref and the collection), then regenerates `summary` with it; returns
+/// the summary's size.
+pub fn update_summary_and_metadata_ref(repo: &Repo, additional: &Metadata) -> Result<usize, Error> {
+    let collection = repo.read_config()?.get("core", "collection-id");
+    if collection.is_some_and(|c| !c.is_empty()) {
+        commit_metadata_ref(repo, additional)?;
+    }
+    regenerate_summary(repo, additional)
+}
+
+/// Commits `additional` with an empty root (uid 0, gid 0, mode 0755) to
+/// [`METADATA_REF`]; the empty directory is made in the repository's `tmp/`.
+fn commit_metadata_ref(repo: &Repo, additional: &Metadata) -> Result<(), Error> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let empty = repo
+        .path()
+        .join(format!("tmp/metadata-ref-{}-{nanos}", std::process::id()));
+    fs::create_dir(&empty).map_err(io_err("create directory", &empty))?;
+    let options = crate::commit::CommitOptions {
+        branch: Some(METADATA_REF.into()),
+        canonical_permissions: true,
+        no_xattrs: true,
+        metadata: additional.clone(),
+        ..Default::default()
+    };
+    let committed = crate::commit::commit_dir(repo, &empty, &options);
+    let _ = fs::remove_dir(&empty);
+    committed.map(drop)
 }
 
 /// Regenerates `summary` with `additional` metadata (`ostree summary -u -m KEY=VALUE`);

@@ -42,6 +42,32 @@ pub fn view(bytes: &[u8]) -> Result<String, gv::Error> {
         _ => None,
     });
     let mut out = String::new();
+    dump_refs(collection, refs, &mut out)?;
+    // Other collections' refs (`ostree.summary.collection-map`), as `ostree` lists
+    // them after the repository's own.
+    for entry in metadata {
+        if let Some(("ostree.summary.collection-map", Value::Array(_, map))) = entry_parts(entry) {
+            for item in map {
+                let Value::Entry(key, value) = item else {
+                    return Err(bad("a collection-map entry is not a dictionary entry"));
+                };
+                let (Value::Str(id), Value::Array(_, refs)) = (&**key, &**value) else {
+                    return Err(bad("a collection-map entry is not (id, refs)"));
+                };
+                dump_refs(Some(id), refs, &mut out)?;
+            }
+        }
+    }
+    for entry in metadata {
+        out.push_str(&metadata_line(entry)?);
+    }
+    Ok(out)
+}
+
+/// Each ref with its commit's size, id and metadata (`* (COLLECTION, REF)` when the
+/// refs are of a collection).
+fn dump_refs(collection: Option<&str>, refs: &[Value], out: &mut String) -> Result<(), gv::Error> {
+    let bad = |detail: &str| gv::err("summary", detail);
     for entry in refs {
         let Value::Tuple(parts) = entry else {
             return Err(bad("a ref entry is not a tuple"));
@@ -69,10 +95,7 @@ pub fn view(bytes: &[u8]) -> Result<String, gv::Error> {
         }
         out.push('\n');
     }
-    for entry in metadata {
-        out.push_str(&metadata_line(entry)?);
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// The key and the unwrapped value of an `a{sv}` entry.
@@ -101,6 +124,9 @@ fn metadata_line(entry: &Value) -> Result<String, gv::Error> {
             if *b { "Yes" } else { "No" }.to_owned(),
         )),
         ("ostree.summary.collection-id", Value::Str(id)) => Some(("Collection ID", id.clone())),
+        ("ostree.summary.collection-map", _) => {
+            Some(("Collection Map", "(printed above)".to_owned()))
+        }
         ("ostree.static-deltas", deltas) => Some(("Static Deltas", text::print(deltas, false))),
         _ => None,
     };
