@@ -716,10 +716,11 @@ fn boot_device_tang_fields_are_placed_where_written() {
 }
 
 // After a merge with sugar (here the boot device mirror), a finding about a field of the
-// user's own config is placed at that field, as the reference does (checked against it
-// while placing the boot device's Tang fields, which changed the lookup of sugar paths).
+// user's own config (an empty HTTP header name) is still placed at that field, as the
+// reference places it: a guard for the lookup of sugar paths, which placing the boot
+// device's Tang fields changed.
 #[test]
-fn zero_required_strings_after_a_merge_keep_their_own_path() {
+fn a_user_field_finding_after_a_boot_device_merge_stays_at_the_field() {
     let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: https://example.com/a\n        http_headers:\n          - name: \"\"\n            value: v\nboot_device:\n  mirror:\n    devices: [/dev/vda, /dev/vdb]\n";
     assert_eq!(
         raw_report(yaml, &Options::default()),
