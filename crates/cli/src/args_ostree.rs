@@ -130,6 +130,26 @@ pub enum OstreeVerb {
         #[arg(long)]
         no_xattrs: bool,
     },
+    /// Copy collection refs onto a mounted USB stick (an archive repository at
+    /// `.ostree/repo`), for offline pulls elsewhere.
+    CreateUsb {
+        /// Where the medium is mounted.
+        #[arg(value_name = "MOUNT-PATH")]
+        mount: PathBuf,
+        /// `COLLECTION-ID REF` pairs.
+        #[arg(value_name = "COLLECTION-ID REF", required = true)]
+        pairs: Vec<String>,
+        /// The repository's directory under the mount (default `.ostree/repo`).
+        #[arg(long, value_name = "DEST")]
+        destination_repo: Option<PathBuf>,
+        /// Copy this commit instead of the ref's (one pair only).
+        #[arg(long, value_name = "COMMIT")]
+        commit: Option<String>,
+        /// Accepted for compatibility: the copy is made durable once, at its commit
+        /// point.
+        #[arg(long)]
+        disable_fsync: bool,
+    },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
         /// The ref.

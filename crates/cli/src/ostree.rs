@@ -189,6 +189,37 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 }
             }
         }
+        OstreeVerb::CreateUsb {
+            mount,
+            pairs,
+            destination_repo,
+            commit,
+            disable_fsync: _,
+        } => {
+            if pairs.len() % 2 == 1 {
+                return Err(usage(
+                    "Only complete COLLECTION-ID REF pairs may be specified",
+                ));
+            }
+            let options = ferro_ostree::create_usb::CreateUsbOptions {
+                refs: pairs
+                    .chunks(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
+                destination_repo,
+                commit: commit.map(|c| repo.resolve_rev(&c)).transpose()?,
+            };
+            let outcome = ferro_ostree::create_usb::create_usb(&repo, &mount, &options)?;
+            let n = outcome.refs.len();
+            printer.outln(format_args!(
+                "Copied {n}/{n} refs successfully from \u{2018}{}\u{2019} to \u{2018}{}\u{2019} repository in \u{2018}{}\u{2019}.",
+                std::path::absolute(repo.path())
+                    .unwrap_or_else(|_| repo.path().to_owned())
+                    .display(),
+                outcome.destination_repo.display(),
+                mount.display()
+            ))?;
+        }
         OstreeVerb::Reset { name, rev } => {
             refs::reset(&repo, &name, &rev)?;
         }

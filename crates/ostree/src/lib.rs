@@ -65,6 +65,7 @@ pub mod commitmeta;
 pub mod config;
 pub mod content;
 pub mod cookies;
+pub mod create_usb;
 mod deflate;
 pub mod delta;
 mod dict_order;

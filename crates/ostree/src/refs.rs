@@ -275,7 +275,7 @@ fn read_ref_file(path: &Path) -> Result<Option<Checksum>, Error> {
 
 /// Whether `part` may be one component of a ref name (or a remote's name), as OSTree
 /// allows: not empty, not starting with `.` or `-`, letters, digits, `-`, `.` and `_`.
-fn valid_component(part: &str) -> bool {
+pub(crate) fn valid_component(part: &str) -> bool {
     !part.is_empty()
         && !part.starts_with(['.', '-'])
         && part

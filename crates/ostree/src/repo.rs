@@ -348,11 +348,7 @@ impl Repo {
     /// none starting with a digit.
     pub fn set_collection_id(&self, id: &str) -> Result<(), Error> {
         let path = self.path.join("config");
-        let element = |e: &str| {
-            e.chars().next().is_some_and(|c| !c.is_ascii_digit())
-                && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        if id.len() > 255 || id.split('.').count() < 2 || !id.split('.').all(element) {
+        if !valid_collection_id(id) {
             return Err(Error::Config {
                 path,
                 detail: format!(
@@ -485,6 +481,17 @@ impl Repo {
         out.sort();
         Ok(out)
     }
+}
+
+/// Whether `id` is a collection ID as OSTree accepts one: a reverse-DNS name of two or
+/// more dot-separated elements of letters, digits and `_`, none starting with a digit,
+/// at most 255 bytes.
+pub fn valid_collection_id(id: &str) -> bool {
+    let element = |e: &str| {
+        e.chars().next().is_some_and(|c| !c.is_ascii_digit())
+            && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    id.len() <= 255 && id.split('.').count() >= 2 && id.split('.').all(element)
 }
 
 #[cfg(test)]
