@@ -150,6 +150,22 @@ pub enum OstreeVerb {
         #[arg(long)]
         disable_fsync: bool,
     },
+    /// Find which configured remotes offer collection refs (by each remote's
+    /// `collection-id` and summary), and optionally pull them.
+    FindRemotes {
+        /// `COLLECTION-ID REF` pairs.
+        #[arg(value_name = "COLLECTION-ID REF", required = true)]
+        pairs: Vec<String>,
+        /// The finders to use; only `config` (the configured remotes) is implemented.
+        #[arg(long, value_name = "FINDERS", default_value = "config")]
+        finders: String,
+        /// Pull the refs found.
+        #[arg(long)]
+        pull: bool,
+        /// With --pull: write the refs as mirrors.
+        #[arg(long)]
+        mirror: bool,
+    },
     /// Point an existing ref at another commit (usually an ancestor, `REF^`).
     Reset {
         /// The ref.

@@ -220,6 +220,66 @@ pub fn run(args: OstreeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 mount.display()
             ))?;
         }
+        OstreeVerb::FindRemotes {
+            pairs,
+            finders,
+            pull,
+            mirror,
+        } => {
+            if pairs.len() % 2 == 1 {
+                return Err(usage(
+                    "Only complete COLLECTION-ID REF pairs may be specified",
+                ));
+            }
+            if finders.split(',').any(|f| f != "config") {
+                return Err(usage(format!(
+                    "unsupported --finders={finders}: only the config finder is implemented"
+                )));
+            }
+            let options = ferro_ostree::find_remotes::FindRemotesOptions {
+                refs: pairs
+                    .chunks(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
+                pull,
+                mirror,
+            };
+            let outcome = ferro_ostree::find_remotes::find_remotes(&repo, &options, &())?;
+            for (i, result) in outcome.results.iter().enumerate() {
+                printer.outln(format_args!("Result {i}: {}", result.url))?;
+                printer.outln(" - Finder: OstreeRepoFinderConfig")?;
+                printer.outln(format_args!(
+                    " - Keyring: {}.trustedkeys.gpg",
+                    result.remote
+                ))?;
+                printer.outln(" - Priority: 100")?;
+                printer.outln(" - Summary last modified: unknown")?;
+                printer.outln(" - Refs:")?;
+                for (collection, name, commit) in &result.refs {
+                    let commit = commit.map_or("(not found)".to_owned(), |c| c.to_hex());
+                    printer.outln(format_args!("    - ({collection}, {name}) = {commit}"))?;
+                }
+                printer.outln("")?;
+            }
+            if outcome.results.is_empty() {
+                printer.outln("No results.")?;
+                return Ok(ExitStatus::Success);
+            }
+            let total = options.refs.len();
+            printer.outln(format_args!(
+                "{}/{total} refs were found.",
+                total - outcome.not_found.len()
+            ))?;
+            if !outcome.not_found.is_empty() {
+                printer.outln("Refs not found in any remote:")?;
+                for (collection, name) in &outcome.not_found {
+                    printer.outln(format_args!(" - ({collection}, {name})"))?;
+                }
+            }
+            if pull {
+                printer.outln(format_args!("Pulled {total}/{total} refs successfully."))?;
+            }
+        }
         OstreeVerb::Reset { name, rev } => {
             refs::reset(&repo, &name, &rev)?;
         }

@@ -73,6 +73,7 @@ pub mod diff;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod find_remotes;
 pub mod fsck;
 pub mod fsck_bindings;
 pub mod gpg;

@@ -566,12 +566,30 @@ fn pull_archive(
         };
         puller.commit_chain(id, from, floor)?;
     }
+    // A mirror of a remote with a collection ID other than this repository's keeps its
+    // refs as that collection's (`refs/mirrors/COLLECTION/REF`), as OSTree does.
+    let mirror_collection = remote
+        .get("collection-id")
+        .filter(|c| options.mirror && !c.is_empty())
+        .filter(|c| {
+            repo.read_config()
+                .ok()
+                .and_then(|k| k.get("core", "collection-id"))
+                .as_deref()
+                != Some(*c)
+        })
+        .map(str::to_owned);
     let mut report = PullReport::default();
     let mut moved = Vec::new();
+    let mut mirrored = Vec::new();
     for (local, name, id) in targets {
         match local {
             Some(local) => {
-                moved.push((local.clone(), id));
+                if let Some(collection) = &mirror_collection {
+                    mirrored.push((format!("{collection}:{local}"), id));
+                } else {
+                    moved.push((local.clone(), id));
+                }
                 report.refs.push((local, id));
             }
             None => report.refs.push((name, id)),
@@ -582,6 +600,9 @@ fn pull_archive(
         return Ok(report);
     }
     transaction.commit(&moved)?;
+    for (collection_ref, id) in &mirrored {
+        crate::refs::create_in_collection(repo, collection_ref, &id.to_hex(), true)?;
+    }
     // Only a mirror of every ref takes the remote's summary: one of a subset of refs
     // would publish refs it does not have (ostree#846).
     if let (true, true, Some(bytes)) = (options.mirror, refs.is_empty(), &summary_bytes) {
