@@ -357,6 +357,16 @@ fn wait_gone(vm: &VmDir, timeout: Duration) -> bool {
     }
 }
 
+/// Resets VM `name` at once (QMP `system_reset`), as a machine's reset button does:
+/// for a guest that hangs with no way left to reboot itself.
+pub fn reset(root: &Path, name: &str) -> Result<(), Error> {
+    let vm = VmDir::new(root, name)?;
+    vm.read_record()?;
+    let mut qmp = qmp::Qmp::connect(&vm.qmp_socket())?;
+    qmp.execute("system_reset")?;
+    Ok(())
+}
+
 /// Stops VM `name`: an ACPI power-off with `grace` to finish (zero skips it), then
 /// QMP `quit`, then SIGKILL.
 pub fn stop(root: &Path, name: &str, grace: Duration) -> Result<Stopped, Error> {
