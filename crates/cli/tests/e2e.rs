@@ -529,10 +529,7 @@ fn booted_version(output: &str) -> String {
 /// more such reports than `seen`, the VM is reset through QMP, as one would press
 /// the reset button, and the reset is printed; returns whether it did so.
 fn reset_if_stalled(work: &Path, name: &str, console: &Path, seen: &mut usize) -> bool {
-    let stalls = fs::read_to_string(console)
-        .unwrap_or_default()
-        .matches("watchdog: BUG: soft lockup")
-        .count();
+    let stalls = stall_reports(console);
     if stalls <= *seen {
         return false;
     }
@@ -542,6 +539,14 @@ fn reset_if_stalled(work: &Path, name: &str, console: &Path, seen: &mut usize) -
     );
     ferro_vm::vm::reset(&work.join("vms"), name).expect("QMP system_reset");
     true
+}
+
+/// How many soft-lockup reports the console has.
+fn stall_reports(console: &Path) -> usize {
+    fs::read_to_string(console)
+        .unwrap_or_default()
+        .matches("watchdog: BUG: soft lockup")
+        .count()
 }
 
 /// Runs `command` in the guest, which reboots it, and waits until the console shows a
@@ -572,10 +577,7 @@ fn reboot(
     let output = ferro_status(work, &["vm", "ssh", name, "-i", key, "--", command]);
     let mut deadline = Instant::now() + Duration::from_secs(400);
     let mut answered = None;
-    let mut stalls = fs::read_to_string(console)
-        .unwrap_or_default()
-        .matches("watchdog: BUG: soft lockup")
-        .count();
+    let mut stalls = stall_reports(console);
     loop {
         if answered.is_none() && reset_if_stalled(work, name, console, &mut stalls) {
             deadline = Instant::now() + Duration::from_secs(400);

@@ -21,6 +21,7 @@ use ferro_sys::atomic::{Durability, WriteOptions, replace_symlink, write_file};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::fsutil;
 
 /// One change to `/etc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,12 +124,7 @@ pub fn apply(etc: &Path, edits: &[EtcEdit]) -> Result<(), Error> {
             EtcEdit::Symlink { target, .. } => {
                 replace_symlink(target, &at, Durability::Sync)?;
             }
-            EtcEdit::Remove { .. } => match fs::remove_file(&at) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(ferro_sys::io_err("remove", &at)(e).into());
-                }
-                _ => {}
-            },
+            EtcEdit::Remove { .. } => fsutil::remove_file_if_exists(&at)?,
         }
     }
     Ok(())
@@ -150,12 +146,7 @@ pub(crate) fn load(path: &Path) -> Result<Vec<EtcEdit>, Error> {
 /// are none.
 pub(crate) fn store(path: &Path, edits: &[EtcEdit]) -> Result<(), Error> {
     if edits.is_empty() {
-        return match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(ferro_sys::io_err("remove", path)(e).into())
-            }
-            _ => Ok(()),
-        };
+        return fsutil::remove_file_if_exists(path);
     }
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).at("create directory", dir)?;
