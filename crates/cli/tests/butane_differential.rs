@@ -301,6 +301,9 @@ fn ferro_agrees_with_butane_on_generated_configs() {
         Err(_) => (first..first + count as u64).collect(),
     };
     let keep = std::env::var_os("FERRO_DIFF_OUT").map(PathBuf::from);
+    if let Some(keep) = &keep {
+        fs::create_dir_all(keep).expect("FERRO_DIFF_OUT directory");
+    }
     let work = tempfile::tempdir().expect("work directory");
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let ferro_bin = env!("CARGO_BIN_EXE_ferro");

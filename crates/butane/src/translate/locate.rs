@@ -18,6 +18,9 @@ pub struct Locator {
     pub sugar: BTreeMap<Path, Path>,
     /// Result paths added after the merge (trees, quadlets) → the input field behind them.
     pub added: BTreeMap<Path, Path>,
+    /// Result paths moved after the merge (openshift's `user.cfg` append made contents)
+    /// → where they were before.
+    pub moved: BTreeMap<Path, Path>,
     /// How the merge moved values.
     pub transcript: Option<Transcript>,
 }
@@ -44,6 +47,9 @@ impl Locator {
 
     /// The canonical input path a result path came from.
     pub fn input_path(&self, result: &Path) -> Path {
+        if let Some((before, rest)) = deepest_with_rest(&self.moved, result) {
+            return self.input_path(&before.join(&rest));
+        }
         if let Some(input) = deepest(&self.added, result) {
             return input;
         }
@@ -96,10 +102,16 @@ impl Locator {
 
 /// The value of the longest key of `map` that is `path` or one of its ancestors.
 fn deepest(map: &BTreeMap<Path, Path>, path: &Path) -> Option<Path> {
+    deepest_with_rest(map, path).map(|(value, _)| value.clone())
+}
+
+/// [`deepest`], with the part of `path` below that key.
+fn deepest_with_rest<'m>(map: &'m BTreeMap<Path, Path>, path: &Path) -> Option<(&'m Path, Path)> {
     let segments = path.segments();
     (0..=segments.len()).rev().find_map(|depth| {
         let prefix: Path = segments[..depth].iter().cloned().collect();
-        map.get(&prefix).cloned()
+        let rest: Path = segments[depth..].iter().cloned().collect();
+        map.get(&prefix).map(|value| (value, rest))
     })
 }
 

@@ -267,7 +267,7 @@ fn translate_parsed(
         }
     }
     if profile.variant == Variant::Openshift {
-        openshift::translate(&mut config, &openshift_fields, &profile);
+        openshift::translate(&mut config, &openshift_fields, &profile, &mut ctx.locator);
     }
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 

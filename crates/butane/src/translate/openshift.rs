@@ -5,17 +5,28 @@ use ferro_spec::Config;
 use serde_json::{Map, Value, json};
 
 use super::context::Context;
+use super::locate::Locator;
 use crate::profile::Profile;
 use crate::schema::{BootDevice, Metadata, Openshift};
 use crate::yaml_out::to_yaml;
 
 const FIPS_CIPHER: [&str; 2] = ["--cipher", "aes-cbc-essiv:sha256"];
 const CEX_KERNEL_ARGUMENT: &str = "rd.luks.key=/etc/luks/cex.key";
+const GRUB_USER_CFG: &str = "/boot/grub2/user.cfg";
 
 /// Applies the openshift-only rules to the translated config: FIPS mode picks a
-/// FIPS-approved cipher for every LUKS volume that names none (up to 4.19).
-pub(crate) fn translate(config: &mut Config, fields: &Openshift, profile: &Profile) {
+/// FIPS-approved cipher for every LUKS volume that names none (up to 4.19); from 4.23
+/// GRUB's `user.cfg` is written whole, since the MCO cannot append.
+pub(crate) fn translate(
+    config: &mut Config,
+    fields: &Openshift,
+    profile: &Profile,
+    locator: &mut Locator,
+) {
     let minor = profile.openshift_minor().unwrap_or(0);
+    if minor >= 23 {
+        grub_cfg_as_contents(config, locator);
+    }
     if fields.fips == Some(true) && minor <= 19 {
         for luks in &mut config.storage.luks {
             let has_cipher = luks
@@ -30,22 +41,54 @@ pub(crate) fn translate(config: &mut Config, fields: &Openshift, profile: &Profi
     }
 }
 
-/// Errors of the `openshift` section that need the boot device settings (4.19+: CEX
-/// keys are found through a kernel argument); the reference checks them first of all.
+/// Moves the single append of `/boot/grub2/user.cfg` (what the GRUB sugar writes) to
+/// its contents, as the reference does; a file with more appends is the user's and is
+/// left to the append filter.
+fn grub_cfg_as_contents(config: &mut Config, locator: &mut Locator) {
+    let Some(index) = config
+        .storage
+        .files
+        .iter()
+        .position(|f| f.path == GRUB_USER_CFG)
+    else {
+        return;
+    };
+    let file = &mut config.storage.files[index];
+    if file.append.len() != 1 {
+        return;
+    }
+    file.contents = file.append.pop().unwrap_or_default();
+    let item = Path::parse("storage.files").index(index);
+    locator
+        .moved
+        .insert(item.key("contents"), item.key("append").index(0));
+}
+
+/// Errors of the `openshift` section that need the LUKS settings (4.19+: CEX keys are
+/// found through a kernel argument); the reference checks them first of all, once for
+/// the boot device and once more if a `storage.luks` volume named `root` uses CEX.
 pub(crate) fn check(
+    config: &Value,
     fields: &Openshift,
     boot: &BootDevice,
     profile: &Profile,
     ctx: &mut Context<'_>,
 ) {
     let minor = profile.openshift_minor().unwrap_or(0);
-    if minor >= 19
-        && boot.luks.cex.enabled == Some(true)
-        && !fields
-            .kernel_arguments
-            .iter()
-            .any(|a| a == CEX_KERNEL_ARGUMENT)
-    {
+    if minor < 19 || fields.kernel_arguments.iter().any(|a| a == CEX_KERNEL_ARGUMENT) {
+        return;
+    }
+    let root_volume = config
+        .pointer("/storage/luks")
+        .and_then(Value::as_array)
+        .is_some_and(|volumes| {
+            volumes.iter().any(|v| {
+                v.get("name").and_then(Value::as_str) == Some("root")
+                    && v.pointer("/cex/enabled").and_then(Value::as_bool) == Some(true)
+            })
+        });
+    let boot_device = boot.luks.cex.enabled == Some(true);
+    for _ in 0..(usize::from(boot_device) + usize::from(root_volume)) {
         ctx.input_error(
             Path::parse("openshift.kernel_arguments"),
             format!("'{CEX_KERNEL_ARGUMENT}' must be set as kernel argument when CEX is enabled for the boot device"),
@@ -63,13 +106,15 @@ pub(crate) fn machine_config(config: &Config, metadata: &Metadata, fields: &Open
     if !fields.extensions.is_empty() {
         spec.insert("extensions".into(), json!(fields.extensions));
     }
-    if fields.fips == Some(true) {
-        spec.insert("fips".into(), Value::Bool(true));
+    // The reference's fields are pointers: a value the user wrote is kept, `false` and
+    // `""` included.
+    if let Some(fips) = fields.fips {
+        spec.insert("fips".into(), Value::Bool(fips));
     }
     if !fields.kernel_arguments.is_empty() {
         spec.insert("kernelArguments".into(), json!(fields.kernel_arguments));
     }
-    if let Some(kernel_type) = fields.kernel_type.as_deref().filter(|k| !k.is_empty()) {
+    if let Some(kernel_type) = fields.kernel_type.as_deref() {
         spec.insert("kernelType".into(), json!(kernel_type));
     }
     let mut meta = Map::new();

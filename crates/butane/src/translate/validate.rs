@@ -33,7 +33,7 @@ pub(crate) fn validate(config: &Value, sugar: &Sugar<'_>, ctx: &mut Context<'_>)
     // checks of `boot_device` itself still run in the walk.
     let shadowed = profile.openshift_minor().is_some_and(|m| m >= 19);
     if shadowed {
-        super::openshift::check(sugar.openshift, sugar.boot_device, &profile, ctx);
+        super::openshift::check(config, sugar.openshift, sugar.boot_device, &profile, ctx);
     }
     if profile.fcos_at_least(6) && !shadowed {
         partitions_reused_by_label(config, sugar.boot_device, ctx);
