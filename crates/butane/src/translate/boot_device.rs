@@ -149,14 +149,22 @@ pub(crate) fn add(
                 }
             }
         }
-        storage.luks.push(Luks {
-            cex: boot.luks.cex.clone(),
-            clevis: Clevis {
+        // A CEX volume has no Clevis binding; otherwise CEX is left out, even
+        // `enabled: false`, as the reference does.
+        let (cex, clevis) = if boot.luks.cex.enabled == Some(true) {
+            (boot.luks.cex.clone(), Clevis::default())
+        } else {
+            let clevis = Clevis {
                 tang: boot.luks.tang.clone(),
                 threshold: boot.luks.threshold,
                 tpm2: boot.luks.tpm2,
                 ..Clevis::default()
-            },
+            };
+            (Default::default(), clevis)
+        };
+        storage.luks.push(Luks {
+            cex,
+            clevis,
             device: Some(device),
             discard: boot.luks.discard,
             label: Some("luks-root".into()),

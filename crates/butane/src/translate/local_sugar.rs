@@ -31,9 +31,16 @@ pub(crate) fn ssh_keys(config: &mut Value, ctx: &mut Context<'_>) {
                     continue;
                 }
             };
-            let keys: Vec<Value> = text
-                .split('\n')
-                .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            // Lines end at `\r?\n`: a `\r` without a `\n` after it, at the very end, stays.
+            let lines: Vec<&str> = text.split('\n').collect();
+            let last = lines.len() - 1;
+            let keys: Vec<Value> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| match line.strip_suffix('\r') {
+                    Some(stripped) if i < last => stripped,
+                    _ => line,
+                })
                 .filter(|line| !line.is_empty())
                 .map(|line| Value::String(line.to_owned()))
                 .collect();

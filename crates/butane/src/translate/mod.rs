@@ -461,7 +461,7 @@ fn unmarshal_errors(
         }
         let expected = match e.expected.as_str() {
             "string" => go_string_type(&e.path, profile).unwrap_or_else(|| e.expected.clone()),
-            _ => e.expected.clone(),
+            other => go_type_name(other, profile),
         };
         let line = format!(
             "line {}: cannot unmarshal {} into {expected}",
@@ -479,7 +479,6 @@ fn unmarshal_errors(
 /// The Go type yaml.v3 names for a list item of one of Butane's named string types
 /// (`v0_6.Device`…), qualified by the base schema package the profile builds on.
 fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
-    use ferro_spec::Version as V;
     let segments = path.segments();
     let [.., Segment::Key(list), Segment::Index(_)] = segments else {
         return None;
@@ -491,16 +490,8 @@ fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
             Segment::Index(_) => "",
         }),
     };
-    let (package, options) = match profile.target {
-        V::V3_0 => ("v0_1", false),
-        V::V3_1 => ("v0_2", false),
-        V::V3_2 => ("v0_3", true),
-        V::V3_3 => ("v0_4", true),
-        V::V3_4 => ("v0_5", false),
-        V::V3_5 => ("v0_6", false),
-        V::V3_6 => ("v0_7", false),
-        _ => ("v0_8_exp", false),
-    };
+    let package = base_package(profile);
+    let options = matches!(package, "v0_3" | "v0_4");
     let name = match (parent, list.as_str()) {
         ("raid", "devices") => "Device",
         ("users", "groups") => "Group",
@@ -514,6 +505,61 @@ fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
         _ => return None,
     };
     Some(format!("{package}.{name}"))
+}
+
+/// The Go package of Butane's base schema for `profile` (`v0_6`), which follows the
+/// Ignition spec version it targets.
+fn base_package(profile: &Profile) -> &'static str {
+    use ferro_spec::Version as V;
+    match profile.target {
+        V::V3_0 => "v0_1",
+        V::V3_1 => "v0_2",
+        V::V3_2 => "v0_3",
+        V::V3_3 => "v0_4",
+        V::V3_4 => "v0_5",
+        V::V3_5 => "v0_6",
+        V::V3_6 => "v0_7",
+        _ => "v0_8_exp",
+    }
+}
+
+/// A type name of the schema (`[]File`, `BootDevice`) as yaml.v3 prints the Go type:
+/// struct names qualified by their package — the fcos one (`v1_5`) for the boot device
+/// and GRUB sugar, the openshift one (`v4_14`) for its own sections, else the base.
+fn go_type_name(name: &str, profile: &Profile) -> String {
+    let mut rest = name;
+    let mut prefix = String::new();
+    while let Some((wrapper, inner)) = rest
+        .strip_prefix("[]")
+        .map(|inner| ("[]", inner))
+        .or_else(|| rest.strip_prefix("map[string]").map(|inner| ("map[string]", inner)))
+    {
+        prefix.push_str(wrapper);
+        rest = inner;
+    }
+    if !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return name.to_owned();
+    }
+    let experimental = if profile.version.ends_with("-experimental") {
+        "_exp"
+    } else {
+        ""
+    };
+    let (package, rest) = match rest {
+        "BootDevice" | "BootDeviceLuks" | "BootDeviceMirror" | "Grub" | "GrubUser" => (
+            format!("v1_{}{experimental}", profile.fcos_minor.unwrap_or_default()),
+            rest,
+        ),
+        "Metadata" | "Openshift" => (
+            format!(
+                "v4_{}{experimental}",
+                profile.openshift_minor().unwrap_or_default()
+            ),
+            if rest == "Openshift" { "OpenShift" } else { rest },
+        ),
+        _ => (base_package(profile).to_owned(), rest),
+    };
+    format!("{prefix}{package}.{rest}")
 }
 
 /// The go-systemd Butane vendors quotes the garbage after a unit's section name (`%q`);

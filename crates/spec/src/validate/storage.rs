@@ -3,7 +3,7 @@
 use ferro_document::{Path, Report};
 
 use super::paths::path_error;
-use super::resources::{check_resource, url_error};
+use super::resources::{check_resource, url_error, url_error_in};
 use crate::{Disk, Filesystem, Luks, Partition, Raid, Storage, Tang, Version};
 
 fn non_empty(value: &Option<String>) -> bool {
@@ -251,7 +251,7 @@ pub fn check_luks(luks: &Luks, version: Version, at: &Path, report: &mut Report)
         report.error(at.key("cex"), "cannot use cex with clevis");
     }
     if let Some(source) = luks.key_file.source.as_deref().filter(|s| !s.is_empty())
-        && url_error(source).is_some()
+        && url_error_in(source, version).is_some()
     {
         report.error(at.key("keys"), "invalid key-file source");
     }
@@ -578,6 +578,33 @@ mod tests {
             vec!["error at $.l.clevis.custom.pin: unsupported clevis pin"]
         );
         assert!(lines_at(Version::V3_6).is_empty());
+    }
+
+    // Minimised from the differential test (case 14863): an S3 ARN key file is an
+    // invalid key-file source before Ignition 3.4.0, as its URL is.
+    #[test]
+    fn key_file_sources_follow_the_spec_version() {
+        let luks = Luks {
+            device: Some("/dev/vda".into()),
+            key_file: Resource {
+                source: Some("arn:aws:s3:::bucket/key".into()),
+                ..Resource::default()
+            },
+            ..Luks::default()
+        };
+        let lines_at = |version| {
+            let mut report = Report::new();
+            check_luks(&luks, version, &Path::parse("l"), &mut report);
+            lines(&report)
+        };
+        assert_eq!(
+            lines_at(Version::V3_3),
+            vec![
+                "error at $.l.keys: invalid key-file source",
+                "error at $.l.keyFile.source: invalid url scheme"
+            ]
+        );
+        assert!(lines_at(Version::V3_4).is_empty());
     }
 
     #[test]
