@@ -40,8 +40,7 @@ pub fn validate(config: &Config, version: Version) -> Report {
 
     let storage = &config.storage;
     let at = root.key("storage");
-    nodes::check_links_in_paths(storage, &at, &mut report);
-    nodes::check_link_targets(storage, version, &at, &mut report);
+    nodes::check_storage_nodes(storage, version, &at, &mut report);
     storage::check_filesystems_on_disks(storage, &at, &mut report);
     for (index, directory) in storage.directories.iter().enumerate() {
         nodes::check_directory(

@@ -3,7 +3,7 @@
 
 use ferro_document::{Path, Report};
 
-use super::paths::{check_group, check_mode, check_path, check_user, clean, dir};
+use super::paths::{check_group, check_mode, check_path, check_user, clean};
 use super::resources::check_resource;
 use crate::{Config, Directory, File, Link, NodeGroup, NodeUser, Storage, Version};
 
@@ -65,9 +65,12 @@ pub fn check_systemd_conflicts(config: &Config, report: &mut Report) {
     }
 }
 
-/// Storage-level rules about nodes: nothing may be written through a configured link,
-/// and a hard link may not point at a configured directory.
-pub fn check_links_in_paths(storage: &Storage, at: &Path, report: &mut Report) {
+/// Storage-level rules about nodes, in Ignition's order: nothing may be written
+/// through a configured link; then, link by link, its path, its target (required from
+/// 3.3.0, where it became optional in the schema; nothing more is checked without
+/// one), and for a hard link no configured directory as target and no owner (one
+/// warning per owner field set).
+pub fn check_storage_nodes(storage: &Storage, version: Version, at: &Path, report: &mut Report) {
     let under_link = |path: &str| {
         storage
             .links
@@ -92,25 +95,46 @@ pub fn check_links_in_paths(storage: &Storage, at: &Path, report: &mut Report) {
         }
     }
     for (index, link) in storage.links.iter().enumerate() {
+        let at = at.key("links").index(index);
         for _ in 0..under_link(&link.path) {
-            report.error(
-                at.key("links").index(index),
-                "link path includes link in config",
-            );
+            report.error(at.clone(), "link path includes link in config");
         }
-        let (Some(true), Some(target)) = (link.hard, link.target.as_deref()) else {
+        let target = link.target.as_deref().filter(|t| !t.is_empty());
+        if version >= Version::V3_3 && target.is_none() {
+            report.error(at.key("target"), "link target is required");
             continue;
-        };
+        }
+        if link.hard != Some(true) {
+            continue;
+        }
+        // A relative target is taken below the link's own path, as Ignition does.
+        let target = target.unwrap_or_default();
         let mut resolved = clean(target);
         if !resolved.starts_with('/') {
-            resolved = clean(&format!("{}/{}", dir(&link.path), target));
+            resolved = clean(&format!("{}/{}", link.path, target));
         }
         for directory in &storage.directories {
             if directory.path == resolved {
-                report.error(
-                    at.key("links").index(index),
-                    "hard link target is a directory",
-                );
+                report.error(at.clone(), "hard link target is a directory");
+            }
+        }
+        let owner = [
+            ("user", "id", link.user.id.is_some()),
+            (
+                "user",
+                "name",
+                link.user.name.as_deref().is_some_and(|n| !n.is_empty()),
+            ),
+            ("group", "id", link.group.id.is_some()),
+            (
+                "group",
+                "name",
+                link.group.name.as_deref().is_some_and(|n| !n.is_empty()),
+            ),
+        ];
+        for (owner, field, set) in owner {
+            if set {
+                report.warning(at.key(owner).key(field), "user/group ignored for hard link");
             }
         }
     }
@@ -143,42 +167,6 @@ pub fn check_file(file: &File, version: Version, at: &Path, report: &mut Report)
         check_resource(fragment, version, &at.key("append").index(index), report);
     }
     check_resource(&file.contents, version, &at.key("contents"), report);
-}
-
-/// Storage-level link rules, after the paths under links: a target (required from
-/// 3.3.0, where it became optional in the schema), and no owner for a hard link (one
-/// warning per owner field set).
-pub fn check_link_targets(storage: &Storage, version: Version, at: &Path, report: &mut Report) {
-    for (index, link) in storage.links.iter().enumerate() {
-        let at = at.key("links").index(index);
-        if version >= Version::V3_3 && link.target.as_deref().is_none_or(str::is_empty) {
-            // Ignition checks nothing more of such a link.
-            report.error(at.key("target"), "link target is required");
-            continue;
-        }
-        if link.hard != Some(true) {
-            continue;
-        }
-        let owner = [
-            ("user", "id", link.user.id.is_some()),
-            (
-                "user",
-                "name",
-                link.user.name.as_deref().is_some_and(|n| !n.is_empty()),
-            ),
-            ("group", "id", link.group.id.is_some()),
-            (
-                "group",
-                "name",
-                link.group.name.as_deref().is_some_and(|n| !n.is_empty()),
-            ),
-        ];
-        for (owner, field, set) in owner {
-            if set {
-                report.warning(at.key(owner).key(field), "user/group ignored for hard link");
-            }
-        }
-    }
 }
 
 /// A link entry: path and ownership.
@@ -220,7 +208,7 @@ mod tests {
             ..Storage::default()
         };
         let mut report = Report::new();
-        check_links_in_paths(&storage, &Path::parse("storage"), &mut report);
+        check_storage_nodes(&storage, Version::V3_4, &Path::parse("storage"), &mut report);
         assert_eq!(
             lines(&report),
             vec![
@@ -235,17 +223,47 @@ mod tests {
     fn rejects_hard_links_to_directories() {
         let storage = Storage {
             directories: vec![Directory {
-                path: "/etc/d".into(),
+                path: "/etc/l/d".into(),
                 ..Directory::default()
             }],
-            links: vec![link("/etc/l", "d", true)],
+            links: vec![link("/etc/l", "d", true), link("/etc/m", "/etc/l/d", true)],
             ..Storage::default()
         };
         let mut report = Report::new();
-        check_links_in_paths(&storage, &Path::parse("storage"), &mut report);
+        check_storage_nodes(&storage, Version::V3_4, &Path::parse("storage"), &mut report);
+        // As the reference reports it: a relative target is joined to the link's path.
         assert_eq!(
             lines(&report),
-            vec!["error at $.storage.links.0: hard link target is a directory"]
+            vec![
+                "error at $.storage.directories.0: directory path includes link in config",
+                "error at $.storage.links.0: hard link target is a directory",
+                "error at $.storage.links.1: hard link target is a directory"
+            ]
+        );
+    }
+
+    // Ignition checks link by link: its path under other links, then its target
+    // (cases 5124, 8729).
+    #[test]
+    fn checks_links_one_at_a_time() {
+        let mut report = Report::new();
+        let storage = Storage {
+            links: vec![
+                Link {
+                    path: "/a".into(),
+                    ..Link::default()
+                },
+                link("/a/x", "/b", false),
+            ],
+            ..Storage::default()
+        };
+        check_storage_nodes(&storage, Version::V3_4, &Path::parse("s"), &mut report);
+        assert_eq!(
+            lines(&report),
+            vec![
+                "error at $.s.links.0.target: link target is required",
+                "error at $.s.links.1: link path includes link in config"
+            ]
         );
     }
 
@@ -263,7 +281,7 @@ mod tests {
             links: vec![l],
             ..Storage::default()
         };
-        check_link_targets(&storage, Version::V3_3, &Path::parse("s"), &mut report);
+        check_storage_nodes(&storage, Version::V3_3, &Path::parse("s"), &mut report);
         // As Butane v0.29.0 (current Ignition) reports them: nothing more once the
         // target is missing, else one warning per owner field.
         assert_eq!(
@@ -271,7 +289,7 @@ mod tests {
             vec!["error at $.s.links.0.target: link target is required"]
         );
         let mut report = Report::new();
-        check_link_targets(&storage, Version::V3_2, &Path::parse("s"), &mut report);
+        check_storage_nodes(&storage, Version::V3_2, &Path::parse("s"), &mut report);
         assert_eq!(
             lines(&report),
             vec![

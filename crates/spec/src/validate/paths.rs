@@ -32,15 +32,6 @@ pub fn clean(path: &str) -> String {
     }
 }
 
-/// Go's `path.Dir`.
-pub fn dir(path: &str) -> String {
-    let parent = match path.rfind('/') {
-        Some(index) => &path[..=index],
-        None => "",
-    };
-    clean(parent)
-}
-
 /// The message for a node or device path that is missing, relative or not clean.
 pub fn path_error(path: &str) -> Option<&'static str> {
     if path.is_empty() {
@@ -100,8 +91,6 @@ mod tests {
         assert_eq!(clean("/.."), "/");
         assert_eq!(clean("a/../../b"), "../b");
         assert_eq!(clean(""), ".");
-        assert_eq!(dir("/a/b"), "/a");
-        assert_eq!(dir("/a"), "/");
     }
 
     #[test]

@@ -246,14 +246,14 @@ pub fn check_luks(luks: &Luks, version: Version, at: &Path, report: &mut Report)
         || !clevis.tang.is_empty()
         || clevis.tpm2 == Some(true)
         || threshold;
-    let cex = luks.cex.enabled == Some(true);
-    if cex && clevis_present {
-        report.error(at.key("cex"), "cannot use cex with clevis");
-    }
     if let Some(source) = luks.key_file.source.as_deref().filter(|s| !s.is_empty())
         && url_error_in(source, version).is_some()
     {
         report.error(at.key("keys"), "invalid key-file source");
+    }
+    let cex = luks.cex.enabled == Some(true);
+    if cex && clevis_present {
+        report.error(at.key("cex"), "cannot use cex with clevis");
     }
     if cex && non_empty(&luks.key_file.source) {
         report.error(at.key("cex"), "cannot use key file with cex");
@@ -662,6 +662,16 @@ mod tests {
                 "error at $.l.clevis.custom.config: missing required custom clevis config",
                 "error at $.l.clevis.tang.0.thumbprint: thumbprint is required",
                 "error at $.l.clevis.tang.0.advertisement: advertisement is not valid JSON"
+            ]
+        );
+        // Ignition checks the key file's URL before CEX against Clevis (case 9467).
+        luks.key_file.source = Some("ftp://k".into());
+        assert_eq!(
+            luks_lines(&luks)[1..4],
+            [
+                "error at $.l.keys: invalid key-file source",
+                "error at $.l.cex: cannot use cex with clevis",
+                "error at $.l.cex: cannot use key file with cex",
             ]
         );
         let mut needs_pin = Luks {
