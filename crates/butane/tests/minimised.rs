@@ -175,6 +175,31 @@ fn openshift_cex_root_volume_needs_the_kernel_argument() {
     assert_eq!(raw_report(&yaml.replace("name: root", "name: x"), &Options::default()), "");
 }
 
+// yaml.v3 names Go types with their package, and looks for duplicate keys of a
+// mapping before the type it decodes into; a LINE SEPARATOR in a quoted scalar is a
+// line break to libyaml, in the lines of duplicates too (case 5515).
+#[test]
+fn unmarshal_errors_as_yaml_v3_words_them() {
+    let yaml = "variant: fcos\nversion: 1.2.0\nstorage:\n  files:\n    inline: \"\u{2028}x\"\n  links:\n    overwrite: true\n    overwrite: true\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "Error translating config: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!map into []v0_3.File\n  line 9: mapping key \"overwrite\" already defined at line 8\n"
+    );
+    let types = [
+        ("fcos", "1.5.0", "boot_device: 1", "v1_5.BootDevice"),
+        ("fcos", "1.8.0-experimental", "grub:\n  users: {}", "[]v1_8_exp.GrubUser"),
+        ("openshift", "4.14.0", "openshift: 1", "v4_14.OpenShift"),
+        ("openshift", "4.23.0-experimental", "metadata: 1", "v4_23_exp.Metadata"),
+        ("flatcar", "1.1.0", "storage:\n  trees: {}", "[]v0_5.Tree"),
+        ("r4e", "1.2.0-experimental", "kernel_arguments: 1", "v0_8_exp.KernelArguments"),
+    ];
+    for (variant, version, body, go_type) in types {
+        let yaml = format!("variant: {variant}\nversion: {version}\n{body}\n");
+        let report = raw_report(&yaml, &Options::default());
+        assert!(report.contains(&format!(" into {go_type}\n")), "{yaml}\n{report}");
+    }
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

@@ -459,6 +459,15 @@ fn unmarshal_errors(
         if skipped.iter().any(|s| e.path.starts_with(s)) {
             continue;
         }
+        // yaml.v3 looks for duplicate keys in a mapping before it looks at the type it
+        // decodes into: a mapping with duplicates where a list belongs reports those.
+        if let Some(errors) = key_errors
+            .iter()
+            .find(|k| k.map == e.mark && !k.duplicates.is_empty())
+        {
+            found.extend(errors.duplicates.iter().map(|l| (errors.map, l.clone())));
+            continue;
+        }
         let expected = match e.expected.as_str() {
             "string" => go_string_type(&e.path, profile).unwrap_or_else(|| e.expected.clone()),
             other => go_type_name(other, profile),

@@ -136,8 +136,10 @@ pub fn parse_keys_apart(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError>
     // document is checked that way first.
     const BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
     if has_libyaml_breaks(text) {
-        parse_text(&text.replace(BREAKS, "\n"))?;
-        let (mut node, errors) = parse_text(text)?;
+        // The key errors as libyaml's lines place them, at the marks the remapped tree
+        // has.
+        let (_, errors) = parse_text(&text.replace(BREAKS, "\n"))?;
+        let (mut node, _) = parse_text(text)?;
         LibyamlLines::new(text, &BREAKS).remap(&mut node);
         return Ok((node, errors));
     }
