@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+mod go_text;
 pub mod json;
 pub mod json_schema;
 mod node;
@@ -24,6 +25,7 @@ mod shape;
 mod source_map;
 pub mod yaml;
 
+pub use go_text::{go_text, invalid_byte, invalid_byte_value};
 pub use node::{Entry, Mark, Node, Value};
 pub use normalize::{KeyMatching, Normalized, Normalizer, normalize};
 pub use path::{Path, Segment};

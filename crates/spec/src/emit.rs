@@ -39,28 +39,6 @@ pub fn write_go_json<T: Serialize + ?Sized>(
     result.map_err(io::Error::from)
 }
 
-/// Stands for one byte of invalid UTF-8 in text read from a file (a noncharacter, which
-/// no config uses): Go keeps such bytes in its strings and `encoding/json` writes each
-/// as `\ufffd`, so [`to_go_json`] does the same for this character.
-pub const INVALID_BYTE: char = '\u{FDD0}';
-
-/// `bytes` as text the way Go holds them: every byte that is not part of valid UTF-8
-/// becomes one [`INVALID_BYTE`].
-pub fn go_text(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let bytes = error.into_bytes();
-            let mut text = String::with_capacity(bytes.len() + 16);
-            for chunk in bytes.utf8_chunks() {
-                text.push_str(chunk.valid());
-                text.extend(std::iter::repeat_n(INVALID_BYTE, chunk.invalid().len()));
-            }
-            text
-        }
-    }
-}
-
 /// Go's escape for the HTML-sensitive bytes `<`, `>` and `&`.
 fn html_escape(byte: u8) -> &'static str {
     match byte {
@@ -89,8 +67,8 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         };
         // Vectorised searches, not a walk over characters: fragments can be megabytes of
         // inline data. U+2028 and U+2029 are the only escaped characters starting 0xE2,
-        // [`INVALID_BYTE`] the only one starting 0xEF.
-        if memchr::memchr2(0xE2, 0xEF, bytes).is_none() {
+        // an [`invalid_byte`] starts 0xF4 0x8F 0xBE or 0xF4 0x8F 0xBF.
+        if memchr::memchr2(0xE2, 0xF4, bytes).is_none() {
             for index in memchr::memchr3_iter(b'<', b'>', b'&', bytes) {
                 escape_at(index, html_escape(bytes[index]), 1)?;
             }
@@ -100,7 +78,7 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
                     (b'<' | b'>' | b'&', _) => escape_at(index, html_escape(byte), 1)?,
                     (0xE2, Some([0x80, 0xA8])) => escape_at(index, "\\u2028", 3)?,
                     (0xE2, Some([0x80, 0xA9])) => escape_at(index, "\\u2029", 3)?,
-                    (0xEF, Some([0xB7, 0x90])) => escape_at(index, "\\ufffd", 3)?,
+                    (0xF4, Some([0x8F, 0xBE | 0xBF])) => escape_at(index, "\\ufffd", 4)?,
                     _ => {}
                 }
             }
@@ -181,6 +159,7 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferro_document::{go_text, invalid_byte_value};
 
     #[test]
     fn escapes_like_go() {
@@ -204,6 +183,8 @@ mod tests {
             to_go_json(&text, false),
             "\"a\\ufffdb\\ufffd\\ufffd\\ufffd \u{fffd}\""
         );
+        let bytes: Vec<u8> = text.chars().filter_map(invalid_byte_value).collect();
+        assert_eq!(bytes, [0xff, 0xf0, 0x9f, 0x98]);
     }
 
     #[test]

@@ -16,7 +16,8 @@ mod shape_macro;
 mod types;
 mod version;
 
-pub use emit::{INVALID_BYTE, go_text, to_go_json, write_go_json};
+pub use emit::{to_go_json, write_go_json};
+pub use ferro_document::{go_text, invalid_byte, invalid_byte_value};
 pub use shape_macro::{HasShape, Omit};
 pub use types::*;
 pub use version::{Version, VersionError, is_semver};

@@ -1196,7 +1196,10 @@ pub fn go_quote(text: &str) -> String {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            c => match crate::invalid_byte_value(c) {
+                Some(byte) => out.push_str(&format!("\\x{byte:02x}")),
+                None => out.push(c),
+            },
         }
     }
     out.push('"');

@@ -414,6 +414,8 @@ fn deep_nesting_is_rejected_without_overflow() {
 fn keys_are_quoted_like_go() {
     assert_eq!(go_quote("path"), "\"path\"");
     assert_eq!(go_quote("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\x01é\"");
+    // A byte of invalid UTF-8 read from a file, as Go's %q writes it (case 3526).
+    assert_eq!(go_quote(&crate::go_text(b"a\xca".to_vec())), "\"a\\xca\"");
 }
 
 /// Every corpus input parses without panicking; the duplicate-key cases give the
