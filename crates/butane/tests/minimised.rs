@@ -200,6 +200,20 @@ fn unmarshal_errors_as_yaml_v3_words_them() {
     }
 }
 
+// Spec 3.2.0's `clevis` and `custom` are pointers: written empty, Go writes them, and
+// `custom` with all its non-optional fields (case 5021).
+#[test]
+fn spec_3_2_writes_the_clevis_the_user_wrote() {
+    let yaml = "variant: fcos\nversion: 1.2.0\nstorage:\n  luks:\n    - name: a\n      device: /dev/vda\n      clevis: {}\n    - name: b\n      device: /dev/vdb\n      clevis:\n        custom: {}\n    - name: c\n      device: /dev/vdc\n";
+    let translation = translate(yaml, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output(),
+        "{\"ignition\":{\"version\":\"3.2.0\"},\"storage\":{\"luks\":[{\"clevis\":{},\"device\":\"/dev/vda\",\"name\":\"a\"},{\"clevis\":{\"custom\":{\"config\":\"\",\"pin\":\"\"}},\"device\":\"/dev/vdb\",\"name\":\"b\"},{\"device\":\"/dev/vdc\",\"name\":\"c\"}]}}\n"
+    );
+    let later = translate(&yaml.replace("1.2.0", "1.4.0"), &Options::default()).unwrap();
+    assert!(!later.output().contains("clevis"), "{}", later.output());
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

@@ -239,6 +239,11 @@ fn translate_parsed(
     local_sugar::ssh_keys(&mut value, &mut ctx);
     resources::embed_contents(&mut value, "storage", &mut ctx);
     local_sugar::unit_contents(&mut value, &mut ctx);
+    let written_clevis = if profile.target == ferro_spec::Version::V3_2 {
+        written_clevis(&value)
+    } else {
+        Vec::new()
+    };
     let mut user: Config = serde_json::from_value(value).unwrap_or_default();
     user.ignition.version = profile.target.as_str().to_owned();
 
@@ -343,12 +348,18 @@ fn translate_parsed(
     ctx.report.extend(ignition);
     stop_if_fatal(&ctx.report, Error::GeneratedInvalid)?;
 
+    // Only spec 3.2.0 has pointers to structs (a LUKS volume's `clevis` and its
+    // `custom`), which Go writes as `{}` when the user wrote them empty.
+    let patched = (!written_clevis.is_empty()).then(|| {
+        let mut json = serde_json::to_value(&config).unwrap_or(Value::Null);
+        restore_empty_clevis(&mut json, &written_clevis);
+        json
+    });
     let rendered = if profile.variant == Variant::Openshift && !options.raw {
-        Rendered::Text(openshift::machine_config(
-            &config,
-            &metadata,
-            &openshift_fields,
-        ))
+        let json = patched.unwrap_or_else(|| serde_json::to_value(&config).unwrap_or(Value::Null));
+        Rendered::Text(openshift::machine_config(json, &metadata, &openshift_fields))
+    } else if let Some(json) = patched {
+        Rendered::Text(format!("{}\n", ferro_spec::to_go_json(&json, options.pretty)))
     } else {
         Rendered::Json {
             pretty: options.pretty,
@@ -360,6 +371,65 @@ fn translate_parsed(
         config,
         locator: ctx.locator,
     })
+}
+
+/// The LUKS volumes (by name) whose `clevis` the user wrote, each with whether its
+/// `custom` was written too.
+fn written_clevis(value: &Value) -> Vec<(String, bool)> {
+    let Some(volumes) = value.pointer("/storage/luks").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    volumes
+        .iter()
+        .filter_map(|volume| {
+            let clevis = volume.get("clevis")?.as_object()?;
+            let name = volume.get("name").and_then(Value::as_str).unwrap_or_default();
+            Some((name.to_owned(), clevis.get("custom").is_some_and(Value::is_object)))
+        })
+        .collect()
+}
+
+/// Writes back as `{}` the `clevis` objects of [`written_clevis`] that serialization
+/// left out for being empty, and a written `custom` as Go writes spec 3.2.0's struct:
+/// `config` and `pin` always, `needsNetwork` when set.
+fn restore_empty_clevis(json: &mut Value, written: &[(String, bool)]) {
+    let Some(volumes) = json.pointer_mut("/storage/luks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for volume in volumes {
+        let name = volume.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some((_, custom)) = written.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let Some(object) = volume.as_object_mut() else {
+            continue;
+        };
+        if !object.contains_key("clevis") {
+            // `clevis` is the first field of a 3.2.0 LUKS volume.
+            object.shift_insert(0, "clevis".into(), Value::Object(Default::default()));
+        }
+        let clevis = &mut object["clevis"];
+        if *custom && let Some(clevis) = clevis.as_object_mut() {
+            let mut written = match clevis.get("custom") {
+                Some(Value::Object(fields)) => fields.clone(),
+                _ => serde_json::Map::new(),
+            };
+            let mut custom = serde_json::Map::new();
+            let empty = || Value::String(String::new());
+            custom.insert("config".into(), written.remove("config").unwrap_or_else(empty));
+            if let Some(needs_network) = written.remove("needsNetwork") {
+                custom.insert("needsNetwork".into(), needs_network);
+            }
+            custom.insert("pin".into(), written.remove("pin").unwrap_or_else(empty));
+            // `custom` is the first field of 3.2.0's Clevis.
+            match clevis.get_mut("custom") {
+                Some(slot) => *slot = Value::Object(custom),
+                None => {
+                    clevis.shift_insert(0, "custom".into(), Value::Object(custom));
+                }
+            }
+        }
+    }
 }
 
 /// Places the entries of `report` (paths of the generated config), except those

@@ -96,13 +96,10 @@ pub(crate) fn check(
     }
 }
 
-/// The MachineConfig YAML wrapping `config`, keys sorted as the reference writes them.
-pub(crate) fn machine_config(config: &Config, metadata: &Metadata, fields: &Openshift) -> String {
+/// The MachineConfig YAML wrapping `config` (the Ignition config as JSON), keys sorted as the reference writes them.
+pub(crate) fn machine_config(config: Value, metadata: &Metadata, fields: &Openshift) -> String {
     let mut spec = Map::new();
-    spec.insert(
-        "config".into(),
-        serde_json::to_value(config).unwrap_or(Value::Null),
-    );
+    spec.insert("config".into(), config);
     if !fields.extensions.is_empty() {
         spec.insert("extensions".into(), json!(fields.extensions));
     }
