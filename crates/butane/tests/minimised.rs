@@ -172,7 +172,10 @@ fn openshift_cex_root_volume_needs_the_kernel_argument() {
         "error at $.openshift.kernel_arguments, line 1 col 1: 'rd.luks.key=/etc/luks/cex.key' must be set as kernel argument when CEX is enabled for the boot device\n\
          Error translating config: source config is invalid\n"
     );
-    assert_eq!(raw_report(&yaml.replace("name: root", "name: x"), &Options::default()), "");
+    assert_eq!(
+        raw_report(&yaml.replace("name: root", "name: x"), &Options::default()),
+        ""
+    );
 }
 
 // yaml.v3 names Go types with their package, and looks for duplicate keys of a
@@ -187,16 +190,34 @@ fn unmarshal_errors_as_yaml_v3_words_them() {
     );
     let types = [
         ("fcos", "1.5.0", "boot_device: 1", "v1_5.BootDevice"),
-        ("fcos", "1.8.0-experimental", "grub:\n  users: {}", "[]v1_8_exp.GrubUser"),
+        (
+            "fcos",
+            "1.8.0-experimental",
+            "grub:\n  users: {}",
+            "[]v1_8_exp.GrubUser",
+        ),
         ("openshift", "4.14.0", "openshift: 1", "v4_14.OpenShift"),
-        ("openshift", "4.23.0-experimental", "metadata: 1", "v4_23_exp.Metadata"),
+        (
+            "openshift",
+            "4.23.0-experimental",
+            "metadata: 1",
+            "v4_23_exp.Metadata",
+        ),
         ("flatcar", "1.1.0", "storage:\n  trees: {}", "[]v0_5.Tree"),
-        ("r4e", "1.2.0-experimental", "kernel_arguments: 1", "v0_8_exp.KernelArguments"),
+        (
+            "r4e",
+            "1.2.0-experimental",
+            "kernel_arguments: 1",
+            "v0_8_exp.KernelArguments",
+        ),
     ];
     for (variant, version, body, go_type) in types {
         let yaml = format!("variant: {variant}\nversion: {version}\n{body}\n");
         let report = raw_report(&yaml, &Options::default());
-        assert!(report.contains(&format!(" into {go_type}\n")), "{yaml}\n{report}");
+        assert!(
+            report.contains(&format!(" into {go_type}\n")),
+            "{yaml}\n{report}"
+        );
     }
 }
 
@@ -212,6 +233,38 @@ fn spec_3_2_writes_the_clevis_the_user_wrote() {
     );
     let later = translate(&yaml.replace("1.2.0", "1.4.0"), &Options::default()).unwrap();
     assert!(!later.output().contains("clevis"), "{}", later.output());
+}
+
+// A boot device LUKS method is a TPM2, CEX or a Tang server with a field written (Go's
+// zero Tang does not count), asked for only with a non-empty device; an empty Tang
+// thumbprint (a pointer in Go) is recorded where it was written (seed 0x5eed2, case
+// 7551).
+#[test]
+fn boot_device_luks_methods_as_the_reference_counts_them() {
+    let yaml = |luks: &str| {
+        format!("variant: fcos\nversion: 1.7.0\nboot_device:\n  layout: aarch64\n  luks:\n{luks}\n")
+    };
+    assert_eq!(
+        raw_report(
+            &yaml("    tang:\n      - url: \"\"\n    device: /dev/dasda"),
+            &Options::default()
+        ),
+        "error at $.boot_device.luks.luks, line 6 col 5: no method specified for luks\n\
+         Error translating config: source config is invalid\n"
+    );
+    assert_eq!(
+        raw_report(&yaml("    device: \"\""), &Options::default()),
+        ""
+    );
+    assert_eq!(
+        raw_report(
+            &yaml("    tang:\n      - thumbprint: \"\"\n    device: /dev/dasda"),
+            &Options::default()
+        ),
+        "error at $.storage.luks.0.clevis.tang.0.url, line 1 col 1: invalid url scheme\n\
+         error at $.boot_device.luks.tang.0.thumbprint, line 7 col 21: thumbprint is required\n\
+         Error translating config: config generated was invalid\n"
+    );
 }
 
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0

@@ -128,15 +128,16 @@ pub(crate) fn add(
         let index = storage.luks.len();
         attribute("storage.luks", index, "luks");
         // The reference also records each Tang server's non-zero fields at the field
-        // the user wrote (an empty URL is left out, as its merge leaves it out).
+        // the user wrote: an empty URL (a plain string) is left out, as its merge leaves
+        // it out, but an empty thumbprint or advertisement (pointers in Go) is kept.
         for (i, tang) in boot.luks.tang.iter().enumerate() {
             let written = [
-                ("url", Some(tang.url.as_str())),
-                ("thumbprint", tang.thumbprint.as_deref()),
-                ("advertisement", tang.advertisement.as_deref()),
+                ("url", !tang.url.is_empty()),
+                ("thumbprint", tang.thumbprint.is_some()),
+                ("advertisement", tang.advertisement.is_some()),
             ];
-            for (field, value) in written {
-                if value.is_some_and(|v| !v.is_empty()) {
+            for (field, written) in written {
+                if written {
                     tang_fields.push((
                         Path::parse("storage.luks")
                             .index(index)

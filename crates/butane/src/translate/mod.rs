@@ -357,9 +357,16 @@ fn translate_parsed(
     });
     let rendered = if profile.variant == Variant::Openshift && !options.raw {
         let json = patched.unwrap_or_else(|| serde_json::to_value(&config).unwrap_or(Value::Null));
-        Rendered::Text(openshift::machine_config(json, &metadata, &openshift_fields))
+        Rendered::Text(openshift::machine_config(
+            json,
+            &metadata,
+            &openshift_fields,
+        ))
     } else if let Some(json) = patched {
-        Rendered::Text(format!("{}\n", ferro_spec::to_go_json(&json, options.pretty)))
+        Rendered::Text(format!(
+            "{}\n",
+            ferro_spec::to_go_json(&json, options.pretty)
+        ))
     } else {
         Rendered::Json {
             pretty: options.pretty,
@@ -383,8 +390,14 @@ fn written_clevis(value: &Value) -> Vec<(String, bool)> {
         .iter()
         .filter_map(|volume| {
             let clevis = volume.get("clevis")?.as_object()?;
-            let name = volume.get("name").and_then(Value::as_str).unwrap_or_default();
-            Some((name.to_owned(), clevis.get("custom").is_some_and(Value::is_object)))
+            let name = volume
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Some((
+                name.to_owned(),
+                clevis.get("custom").is_some_and(Value::is_object),
+            ))
         })
         .collect()
 }
@@ -393,11 +406,17 @@ fn written_clevis(value: &Value) -> Vec<(String, bool)> {
 /// left out for being empty, and a written `custom` as Go writes spec 3.2.0's struct:
 /// `config` and `pin` always, `needsNetwork` when set.
 fn restore_empty_clevis(json: &mut Value, written: &[(String, bool)]) {
-    let Some(volumes) = json.pointer_mut("/storage/luks").and_then(Value::as_array_mut) else {
+    let Some(volumes) = json
+        .pointer_mut("/storage/luks")
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
     for volume in volumes {
-        let name = volume.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = volume
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let Some((_, custom)) = written.iter().find(|(n, _)| n == name) else {
             continue;
         };
@@ -416,7 +435,10 @@ fn restore_empty_clevis(json: &mut Value, written: &[(String, bool)]) {
             };
             let mut custom = serde_json::Map::new();
             let empty = || Value::String(String::new());
-            custom.insert("config".into(), written.remove("config").unwrap_or_else(empty));
+            custom.insert(
+                "config".into(),
+                written.remove("config").unwrap_or_else(empty),
+            );
             if let Some(needs_network) = written.remove("needsNetwork") {
                 custom.insert("needsNetwork".into(), needs_network);
             }
@@ -608,10 +630,13 @@ fn base_package(profile: &Profile) -> &'static str {
 fn go_type_name(name: &str, profile: &Profile) -> String {
     let mut rest = name;
     let mut prefix = String::new();
-    while let Some((wrapper, inner)) = rest
-        .strip_prefix("[]")
-        .map(|inner| ("[]", inner))
-        .or_else(|| rest.strip_prefix("map[string]").map(|inner| ("map[string]", inner)))
+    while let Some((wrapper, inner)) =
+        rest.strip_prefix("[]")
+            .map(|inner| ("[]", inner))
+            .or_else(|| {
+                rest.strip_prefix("map[string]")
+                    .map(|inner| ("map[string]", inner))
+            })
     {
         prefix.push_str(wrapper);
         rest = inner;
@@ -626,7 +651,10 @@ fn go_type_name(name: &str, profile: &Profile) -> String {
     };
     let (package, rest) = match rest {
         "BootDevice" | "BootDeviceLuks" | "BootDeviceMirror" | "Grub" | "GrubUser" => (
-            format!("v1_{}{experimental}", profile.fcos_minor.unwrap_or_default()),
+            format!(
+                "v1_{}{experimental}",
+                profile.fcos_minor.unwrap_or_default()
+            ),
             rest,
         ),
         "Metadata" | "Openshift" => (
@@ -634,7 +662,11 @@ fn go_type_name(name: &str, profile: &Profile) -> String {
                 "v4_{}{experimental}",
                 profile.openshift_minor().unwrap_or_default()
             ),
-            if rest == "Openshift" { "OpenShift" } else { rest },
+            if rest == "Openshift" {
+                "OpenShift"
+            } else {
+                rest
+            },
         ),
         _ => (base_package(profile).to_owned(), rest),
     };

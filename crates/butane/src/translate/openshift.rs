@@ -75,7 +75,12 @@ pub(crate) fn check(
     ctx: &mut Context<'_>,
 ) {
     let minor = profile.openshift_minor().unwrap_or(0);
-    if minor < 19 || fields.kernel_arguments.iter().any(|a| a == CEX_KERNEL_ARGUMENT) {
+    if minor < 19
+        || fields
+            .kernel_arguments
+            .iter()
+            .any(|a| a == CEX_KERNEL_ARGUMENT)
+    {
         return;
     }
     let root_volume = config

@@ -6,7 +6,6 @@
 use ferro_document::{Kind, Path};
 use serde_json::Value;
 
-use super::boot_device::wants_luks;
 use super::context::{Context, items};
 use super::quadlets::{EXTENSIONS, template_of};
 use super::resources::{pointer, resource_paths};
@@ -165,7 +164,17 @@ fn boot_device(boot: &BootDevice, profile: &Profile, ctx: &mut Context<'_>) {
             "mirroring requires at least two devices",
         );
     }
-    if profile.fcos_at_least(7) && boot.luks.device.is_some() && !wants_luks(boot) {
+    // A method is a TPM2, CEX, or a Tang server with any field written (one with none
+    // is Go's zero value, which the reference does not count).
+    let has_method = boot.luks.tpm2 == Some(true)
+        || boot.luks.cex.enabled == Some(true)
+        || boot
+            .luks
+            .tang
+            .iter()
+            .any(|t| *t != ferro_spec::Tang::default());
+    let device = boot.luks.device.as_deref().is_some_and(|d| !d.is_empty());
+    if profile.fcos_at_least(7) && device && !has_method {
         // Butane reports this at `$.boot_device.luks.luks`; we keep its path.
         ctx.input_error(at.key("luks").key("luks"), "no method specified for luks");
     }

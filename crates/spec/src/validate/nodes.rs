@@ -208,7 +208,12 @@ mod tests {
             ..Storage::default()
         };
         let mut report = Report::new();
-        check_storage_nodes(&storage, Version::V3_4, &Path::parse("storage"), &mut report);
+        check_storage_nodes(
+            &storage,
+            Version::V3_4,
+            &Path::parse("storage"),
+            &mut report,
+        );
         assert_eq!(
             lines(&report),
             vec![
@@ -230,7 +235,12 @@ mod tests {
             ..Storage::default()
         };
         let mut report = Report::new();
-        check_storage_nodes(&storage, Version::V3_4, &Path::parse("storage"), &mut report);
+        check_storage_nodes(
+            &storage,
+            Version::V3_4,
+            &Path::parse("storage"),
+            &mut report,
+        );
         // As the reference reports it: a relative target is joined to the link's path.
         assert_eq!(
             lines(&report),
