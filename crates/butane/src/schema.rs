@@ -144,6 +144,7 @@ const fn sugar(name: &'static str, since: u32, shape: fn() -> Shape, doc: &'stat
         yaml: name,
         since,
         shape,
+        earlier: None,
         doc,
     }
 }

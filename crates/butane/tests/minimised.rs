@@ -872,3 +872,55 @@ fn a_user_field_finding_after_a_boot_device_merge_stays_at_the_field() {
          Error translating config: config generated was invalid\n"
     );
 }
+
+// fcos 1.0.0 (Ignition 3.0.0): config and CA references are no resources. They have no
+// `compression` (nor Butane's `inline`), an absent config source is written as `null`
+// (cases 1903, 3986, 16115, 19013) and a CA's as `""`.
+#[test]
+fn fcos_1_0_references_are_written_as_ignition_3_0_types_them() {
+    let yaml = "variant: fcos\nversion: 1.0.0\nignition:\n  config:\n    merge:\n      - inline: '{\"ignition\":{\"version\":\"3.1.0\"}}'\n    replace:\n      source: https://example.com/file\n      compression: gzip\n";
+    let translation = translate(yaml, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output(),
+        "{\"ignition\":{\"config\":{\"merge\":[{\"source\":null}],\"replace\":{\"source\":\"https://example.com/file\"}},\"version\":\"3.0.0\"}}\n"
+    );
+    assert_eq!(
+        translation.report.to_string(),
+        "warning at $.ignition.config.merge.0.inline, line 6 col 9: unused key inline\n\
+         warning at $.ignition.config.replace.compression, line 9 col 7: unused key compression\n"
+    );
+    // From 1.1.0 (Ignition 3.1.0) they are resources.
+    let translation = translate(&yaml.replace("1.0.0", "1.1.0"), &Options::default()).unwrap();
+    assert_eq!(
+        translation.output(),
+        "{\"ignition\":{\"config\":{\"merge\":[{\"compression\":\"\",\"source\":\"data:;base64,eyJpZ25pdGlvbiI6eyJ2ZXJzaW9uIjoiMy4xLjAifX0=\"}],\"replace\":{\"compression\":\"gzip\",\"source\":\"https://example.com/file\"}},\"version\":\"3.1.0\"}}\n"
+    );
+    let ca = "variant: fcos\nversion: 1.0.0\nignition:\n  security:\n    tls:\n      certificate_authorities:\n        - source: https://example.com/ca\n          compression: \"\"\n";
+    let translation = translate(ca, &Options::default()).unwrap();
+    assert_eq!(
+        translation.output(),
+        "{\"ignition\":{\"security\":{\"tls\":{\"certificateAuthorities\":[{\"source\":\"https://example.com/ca\"}]}},\"version\":\"3.0.0\"}}\n"
+    );
+    assert_eq!(
+        translation.report.to_string(),
+        "warning at $.ignition.security.tls.certificate_authorities.0.compression, line 8 col 11: unused key compression\n"
+    );
+}
+
+// fcos 1.0.0: a config or CA reference with a hash needs no source, its compression is
+// not judged, and a CA's source is checked as a URL even when empty, CA by CA
+// (cases 7315, 7801, 8773, 13553).
+#[test]
+fn fcos_1_0_references_are_validated_as_ignition_3_0_does() {
+    let yaml = "variant: fcos\nversion: 1.0.0\nignition:\n  config:\n    merge:\n      - verification:\n          hash: sha256-abc\n    replace:\n      compression: xz\n  security:\n    tls:\n      certificate_authorities:\n        - verification: {hash: sha512-00}\n        - source: \"\"\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        "warning at $.ignition.config.replace.compression, line 9 col 7: unused key compression\n\
+         error at $.ignition.security.tls.certificate_authorities.1, line 14 col 11: duplicate entry defined\n\
+         error at $.ignition.config.merge.0.verification.hash, line 7 col 17: unrecognized hash function\n\
+         error at $.ignition.security.tls.certificate_authorities.0.source, line 13 col 11: invalid url scheme\n\
+         error at $.ignition.security.tls.certificate_authorities.0.verification.hash, line 13 col 32: incorrect size for hash sum\n\
+         error at $.ignition.security.tls.certificate_authorities.1.source, line 14 col 19: invalid url scheme\n\
+         Error translating config: config generated was invalid\n"
+    );
+}

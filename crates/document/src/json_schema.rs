@@ -19,7 +19,7 @@ pub fn json_schema(shape: Shape, dialect: &Normalizer) -> Value {
         Shape::Struct(structure) => {
             let mut properties = Map::new();
             for field in dialect.accepted_fields(structure) {
-                let mut schema = json_schema((field.shape)(), dialect);
+                let mut schema = json_schema(field.shape_at(dialect.level), dialect);
                 if !field.doc.is_empty() {
                     schema["description"] = Value::String(field.doc.to_owned());
                 }

@@ -30,5 +30,5 @@ pub use node::{Entry, Mark, Node, Value};
 pub use normalize::{KeyMatching, Normalized, Normalizer, normalize};
 pub use path::{Path, Segment};
 pub use report::{Kind, Report};
-pub use shape::{Field, Shape, StructShape};
+pub use shape::{Earlier, Field, Shape, StructShape};
 pub use source_map::{Origin, SourceMap, camel_to_snake};

@@ -348,7 +348,7 @@ impl Walk<'_> {
                     let child = trail.child(Step::Key(name), Step::Key(&entry.key));
                     value = self.value(
                         &mut entry.value,
-                        (field.shape)(),
+                        field.shape_at(self.dialect.level),
                         &child,
                         Some(entry.key_mark),
                     );

@@ -41,8 +41,30 @@ pub struct Field {
     pub since: u32,
     /// The shape of the value.
     pub shape: fn() -> Shape,
+    /// The shape an older spec gave the value, where it had a type of its own there
+    /// (Ignition 3.0.0's `ignition` section, whose references are not resources).
+    pub earlier: Option<Earlier>,
     /// One line saying what the key is for, shown by editors.
     pub doc: &'static str,
+}
+
+/// The type an older spec had for a key (see [`Field::earlier`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Earlier {
+    /// The first spec level of [`Field::shape`]; the levels below it have this shape.
+    pub until: u32,
+    /// The shape of the value before [`Earlier::until`].
+    pub shape: fn() -> Shape,
+}
+
+impl Field {
+    /// The shape of the value at spec level `level`.
+    pub fn shape_at(&self, level: u32) -> Shape {
+        match self.earlier {
+            Some(earlier) if level < earlier.until => (earlier.shape)(),
+            _ => (self.shape)(),
+        }
+    }
 }
 
 impl StructShape {

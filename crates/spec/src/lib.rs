@@ -4,7 +4,8 @@
 //!
 //! All versions share the types of the newest spec ([`Config`]); a field's first version
 //! is part of its [`ferro_document::Shape`], so an older config is parsed by gating keys
-//! and "translating it up" is the identity.
+//! and "translating it up" is the identity. The one section an older spec typed
+//! differently, 3.0.0's `ignition`, is read and written with the types of [`v3_0`].
 
 #![deny(missing_docs)]
 
@@ -18,13 +19,14 @@ mod version;
 
 pub use emit::{to_go_json, write_go_json};
 pub use ferro_document::{go_text, invalid_byte, invalid_byte_value};
-pub use shape_macro::{HasShape, Omit};
+pub use shape_macro::{HasShape, Nullable, Omit};
 pub use types::*;
 pub use version::{Version, VersionError, is_semver};
 
 pub mod data_url;
 pub mod merge;
 pub mod parse;
+pub mod v3_0;
 pub mod validate;
 
 pub use data_url::DataUrl;

@@ -127,7 +127,7 @@ fn run(bytes: &[u8]) -> Result<Parsed, ParseError> {
     if let Some(error) = normalized.type_errors.first() {
         return Err(invalid(Entry {
             kind: Kind::Error,
-            message: go_type_error(error),
+            message: go_type_error(error, version.level()),
             path: Some(error.path.clone()),
             mark: Some(error.mark),
         }));
@@ -230,8 +230,9 @@ fn version_text(root: &Node) -> Result<String, ParseError> {
     }
 }
 
-/// Go's `UnmarshalTypeError` text for a value of the wrong type.
-fn go_type_error(error: &TypeError) -> String {
+/// Go's `UnmarshalTypeError` text for a value of the wrong type in a config of spec
+/// level `level`.
+fn go_type_error(error: &TypeError, level: u32) -> String {
     let mut shape = Shape::Struct(&Config::SHAPE);
     let mut owner = "";
     let mut fields: Vec<&str> = Vec::new();
@@ -248,7 +249,7 @@ fn go_type_error(error: &TypeError) -> String {
                 };
                 owner = structure.name;
                 fields.push(found.json);
-                (found.shape)()
+                found.shape_at(level)
             }
             (Segment::Key(_), Shape::Map(item)) | (Segment::Index(_), Shape::List(item)) => item(),
             _ => break,
@@ -383,6 +384,28 @@ mod tests {
                 "warning at $.kernelArguments, line 3 col 2: unused key kernelArguments",
                 "warning at $.storage.files.0.Path, line 2 col 25: unused key Path",
                 "warning at $.storage.files.0.x, line 2 col 39: unused key x"
+            ]
+        );
+    }
+
+    // What Debian's `ignition-validate` 2.14 says: 3.0.0's config and CA references have
+    // no compression, need no source with a hash, and a CA's empty source is no URL.
+    #[test]
+    fn reads_the_references_of_3_0() {
+        let text = r#"{"ignition":{"version":"3.0.0","config":{"replace":{"source":"https://e.com/x","compression":"gzip"},"merge":[{"verification":{"hash":"sha512-00"}}]},"security":{"tls":{"certificateAuthorities":[{"source":""},{"compression":"xz","source":"https://a.com/b"}]}}}}"#;
+        assert_eq!(
+            lines(text),
+            vec![
+                "error at $.ignition.config.merge.0.verification.hash, line 1 col 135: incorrect size for hash sum",
+                "error at $.ignition.security.tls.certificateAuthorities.0.source, line 1 col 206: invalid url scheme",
+                "warning at $.ignition.config.replace.compression, line 1 col 80: unused key compression",
+                "warning at $.ignition.security.tls.certificateAuthorities.1.compression, line 1 col 211: unused key compression"
+            ]
+        );
+        assert_eq!(
+            lines(r#"{"ignition":{"version":"3.0.0","config":{"merge":[1]}}}"#),
+            vec![
+                "error at $.ignition.config.merge.0, line 1 col 51: json: cannot unmarshal number into Go struct field IgnitionConfig.ignition.config.merge of type types.ConfigReference"
             ]
         );
     }

@@ -76,6 +76,24 @@ impl Omit for String {
     }
 }
 
+/// A pointer Go writes without `omitempty`: `null` when absent (Ignition 3.0.0's
+/// config reference source).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T> Omit for Nullable<T> {
+    fn omit(&self) -> bool {
+        false
+    }
+}
+
+impl<T: HasShape> HasShape for Nullable<T> {
+    fn shape() -> Shape {
+        T::shape()
+    }
+}
+
 impl Omit for i64 {
     fn omit(&self) -> bool {
         *self == 0
@@ -88,15 +106,26 @@ impl Omit for i64 {
 /// Other crates declare their own config types (Butane's sugar) with it too.
 ///
 /// Each field is `rust_name: Type = "jsonName" @ level;` where the Rust name is the Butane
-/// (snake_case) key and `level` the first Ignition 3.N minor that accepts it.
+/// (snake_case) key and `level` the first Ignition 3.N minor that accepts it. A field an
+/// older spec typed differently adds `, before N: OldType` (the shape below level N), and
+/// may carry `#[serde(...)]` attributes after its doc comment.
 #[macro_export]
 macro_rules! ignition_type {
+    (@earlier) => { None };
+    (@earlier $until:literal $old:ty) => {
+        Some($crate::document::Earlier {
+            until: $until,
+            shape: <$old as $crate::HasShape>::shape,
+        })
+    };
     (
         $(#[doc = $doc:literal])*
         $name:ident {
             $(
                 $(#[doc = $fdoc:literal])*
-                $field:ident : $ty:ty = $json:literal @ $since:literal;
+                $(#[serde($($serde:tt)*)])*
+                $field:ident : $ty:ty = $json:literal @ $since:literal
+                    $(, before $until:literal : $old:ty)?;
             )*
         }
     ) => {
@@ -107,6 +136,7 @@ macro_rules! ignition_type {
             $(
                 $(#[doc = $fdoc])*
                 #[serde(rename = $json, skip_serializing_if = "ferro_spec::Omit::omit")]
+                $(#[serde($($serde)*)])*
                 pub $field: $ty,
             )*
         }
@@ -122,6 +152,7 @@ macro_rules! ignition_type {
                             yaml: stringify!($field),
                             since: $since,
                             shape: <$ty as $crate::HasShape>::shape,
+                            earlier: $crate::ignition_type!(@earlier $($until $old)?),
                             doc: concat!($($fdoc),*),
                         },
                     )*

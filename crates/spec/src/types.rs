@@ -2,7 +2,8 @@
 //!
 //! Every older spec version is a subset of these types: a field's `@ N` says from which
 //! 3.N on it is accepted, so parsing an older config only gates keys and translating it
-//! up is the identity. Field order is the JSON output order of Ignition's Go types.
+//! up is the identity. Only 3.0.0's references differ in shape (`before 1`, see
+//! [`crate::v3_0`]). Field order is the JSON output order of Ignition's Go types.
 
 use crate::ignition_type;
 
@@ -10,7 +11,8 @@ ignition_type! {
     /// A whole Ignition config.
     Config {
         /// Ignition's own settings: spec version, referenced configs, TLS, proxy, timeouts.
-        ignition: Ignition = "ignition" @ 0;
+        #[serde(serialize_with = "crate::v3_0::serialize_ignition")]
+        ignition: Ignition = "ignition" @ 0, before 1: crate::v3_0::Ignition;
         /// Kernel arguments that must or must not be present.
         kernel_arguments: KernelArguments = "kernelArguments" @ 3;
         /// Users and groups.

@@ -171,12 +171,24 @@ fn s3_version_error(query: &str) -> Option<String> {
 
 /// The checks of a resource's own fields; its headers and verification come after.
 pub fn check_resource(resource: &Resource, version: Version, at: &Path, report: &mut Report) {
+    check_fetched(resource, version, true, at, report);
+}
+
+/// [`check_resource`], for a resource that may (`hash_needs_source`) have to name a
+/// source when it names a hash: Ignition 3.0.0's config and CA references need not.
+fn check_fetched(
+    resource: &Resource,
+    version: Version,
+    hash_needs_source: bool,
+    at: &Path,
+    report: &mut Report,
+) {
     if let Some(compression) = &resource.compression
         && !matches!(compression.as_str(), "" | "gzip")
     {
         report.error(at.key("compression"), "invalid compression method");
     }
-    if resource.verification.hash.is_some() && resource.source.is_none() {
+    if hash_needs_source && resource.verification.hash.is_some() && resource.source.is_none() {
         report.error(
             at.key("verification").key("hash"),
             "source must be specified if verification is specified",
@@ -255,43 +267,39 @@ pub fn check_ignition(ignition: &Ignition, version: Version, at: &Path, report: 
         report.error(at.key("version"), message);
     }
     let config = at.key("config");
-    // 3.0.0 has no required sources: a referenced config may lack one, and a CA's
-    // missing source is an empty URL.
-    let sources_required = version >= Version::V3_1;
+    // 3.0.0's references are not resources (see `crate::v3_0`): a referenced config
+    // need not name a source, even with a hash, and a CA's source is a plain string,
+    // checked as a URL even when empty.
+    let resources = version >= Version::V3_1;
     for (index, merge) in ignition.config.merge.iter().enumerate() {
-        if sources_required {
+        if resources {
             check_required_source(merge, version, &config.key("merge").index(index), report);
         }
     }
     for (index, merge) in ignition.config.merge.iter().enumerate() {
-        check_resource(merge, version, &config.key("merge").index(index), report);
+        let at = config.key("merge").index(index);
+        check_fetched(merge, version, resources, &at, report);
     }
-    check_resource(
-        &ignition.config.replace,
-        version,
-        &config.key("replace"),
-        report,
-    );
+    let replace = &ignition.config.replace;
+    check_fetched(replace, version, resources, &config.key("replace"), report);
     check_proxy(&ignition.proxy, &at.key("proxy"), report);
     let tls = at.key("security").key("tls");
     let cas = &ignition.security.tls.certificate_authorities;
     for (index, ca) in cas.iter().enumerate() {
-        let at = tls.key("certificateAuthorities").index(index);
-        if sources_required {
+        if resources {
+            let at = tls.key("certificateAuthorities").index(index);
             check_required_source(ca, version, &at, report);
-        } else if ca.source.is_none()
+        }
+    }
+    for (index, ca) in cas.iter().enumerate() {
+        let at = tls.key("certificateAuthorities").index(index);
+        if !resources
+            && ca.source.as_deref().is_none_or(str::is_empty)
             && let Some(message) = url_error("")
         {
             report.error(at.key("source"), message);
         }
-    }
-    for (index, ca) in cas.iter().enumerate() {
-        check_resource(
-            ca,
-            version,
-            &tls.key("certificateAuthorities").index(index),
-            report,
-        );
+        check_fetched(ca, version, resources, &at, report);
     }
 }
 
@@ -484,6 +492,36 @@ mod tests {
             vec![
                 "error at $.ignition.config.merge.0: source is required",
                 "error at $.ignition.security.tls.certificateAuthorities.0: source is required"
+            ]
+        );
+    }
+
+    // Cases 7315 and 7801 of the differential test: Ignition 3.0.0's config and CA
+    // references are no resources.
+    #[test]
+    fn references_of_3_0_need_no_source() {
+        let hashed = Resource {
+            verification: Verification {
+                hash: Some("sha512-00".into()),
+            },
+            ..Resource::default()
+        };
+        let mut ignition = Ignition {
+            version: "3.0.0".into(),
+            ..Ignition::default()
+        };
+        ignition.config.merge.push(hashed.clone());
+        ignition.config.replace = source("");
+        ignition.security.tls.certificate_authorities =
+            vec![hashed, source(""), source("https://h/ca")];
+        let got = ignition_report(&ignition, Version::V3_0);
+        assert_eq!(
+            got,
+            vec![
+                "error at $.ignition.config.merge.0.verification.hash: incorrect size for hash sum",
+                "error at $.ignition.security.tls.certificateAuthorities.0.source: invalid url scheme",
+                "error at $.ignition.security.tls.certificateAuthorities.0.verification.hash: incorrect size for hash sum",
+                "error at $.ignition.security.tls.certificateAuthorities.1.source: invalid url scheme",
             ]
         );
     }
