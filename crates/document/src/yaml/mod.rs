@@ -510,8 +510,29 @@ impl<'a> Builder<'a> {
     /// already starts it).
     fn block_indicator(&self, content: Marker) -> Option<Mark> {
         let start = content.index();
-        if matches!(self.chars.get(start), Some('|' | '>' | '&' | '!')) {
-            return None;
+        match self.chars.get(start) {
+            Some('|' | '>') => return None,
+            // An anchor or tag before the indicator on its line, not content that
+            // happens to start with `&` or `!`.
+            Some('&' | '!') => {
+                let at = self.chars.byte(start);
+                let rest = self.text[at..].split('\n').next().unwrap_or_default();
+                let before = &self.text[..at];
+                let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+                // Content starts a line below its header.
+                let content = before[line_start..].trim_start_matches(' ').is_empty()
+                    && line_start > 0
+                    && block_header(
+                        before[..line_start - 1]
+                            .rsplit('\n')
+                            .next()
+                            .unwrap_or_default(),
+                    );
+                if !content && block_header(&format!(" {rest}")) {
+                    return None;
+                }
+            }
+            _ => {}
         }
         let before = self.chars.slice(0, start);
         let at = before.rfind(['|', '>'])?;

@@ -522,6 +522,12 @@ fn block_scalars_are_marked_at_their_indicator() {
     assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
     assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
     assert_eq!(node.get("c").unwrap().mark, Mark::new(6, 4));
+    // Content that starts with `&` or `!` is not an anchor or tag (seed 0x5eed3, case
+    // 6084), even when it looks like a header.
+    let node = parse("a: |\n  &x\nb: >\n  !y |\nc: !!str |\n  z\n").unwrap();
+    assert_eq!(node.get("a").unwrap().mark, Mark::new(1, 4));
+    assert_eq!(node.get("b").unwrap().mark, Mark::new(3, 4));
+    assert_eq!(node.get("c").unwrap().mark, Mark::new(5, 4));
 }
 
 #[test]
