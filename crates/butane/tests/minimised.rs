@@ -267,6 +267,26 @@ fn boot_device_luks_methods_as_the_reference_counts_them() {
     );
 }
 
+// Before spec 3.3.0 a RAID level is a plain string in Go: empty, the reference's merge
+// does not record it, so the finding keeps its merged path (seed 0x5eed4, case 2701).
+#[test]
+fn plain_strings_of_older_specs_are_unrecorded_when_empty() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  raid:\n    - name: md-data\n      level: \"\"\n      devices:\n        - /dev/sdb\nboot_device:\n  mirror:\n    devices:\n      - /dev/vda\n      - /dev/vdb\n";
+    let warning = "warning at $.boot_device.mirror, line 11 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "{warning}error at $.storage.raid.2.level, line 5 col 5: unrecognized raid level\nError translating config: config generated was invalid\n"
+        )
+    );
+    assert_eq!(
+        raw_report(&yaml.replace("1.3.0", "1.4.0"), &Options::default()),
+        format!(
+            "{warning}error at $.storage.raid.0.level, line 6 col 14: raid level is required\nError translating config: config generated was invalid\n"
+        )
+    );
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

@@ -295,7 +295,7 @@ fn translate_parsed(
         let support = filters::machine_config_support(&config, &profile);
         // With `--raw` no MachineConfig path can be placed.
         let support = place_in_machine_config(&ctx, support, &config, &mut written, |w, p| {
-            openshift_raw || (merged && unrecorded_by_merge(w, p))
+            openshift_raw || (merged && unrecorded_by_merge(w, p, profile.target))
         });
         ctx.report.extend(support);
         if openshift_raw {
@@ -307,7 +307,7 @@ fn translate_parsed(
     // finding about a field left out (or zero, after a merge) keeps its
     // `$.spec.config.…` path.
     let unrecorded = |w: &Value, p: &Path| {
-        locate::value_at(w, p).is_none() || (merged && unrecorded_by_merge(w, p))
+        locate::value_at(w, p).is_none() || (merged && unrecorded_by_merge(w, p, profile.target))
     };
     // The reference keys openshift's filters by MachineConfig paths, which a plain
     // Ignition config (`--raw`) never has.
@@ -334,7 +334,8 @@ fn translate_parsed(
         let mut ignition = ignition;
         for entry in &mut ignition.entries {
             if let Some(path) = entry.path.as_ref().filter(|p| {
-                locate::value_at(written, p).is_none() || unrecorded_by_merge(written, p)
+                locate::value_at(written, p).is_none()
+                    || unrecorded_by_merge(written, p, profile.target)
             }) {
                 let (path, mark) = ctx.locator.along_output_path(path);
                 entry.path = Some(path);
@@ -494,17 +495,24 @@ fn place_in_machine_config(
 }
 
 /// Whether the reference's merge of translation sets records nothing at `path`: it
-/// skips the zero value of a field that is not optional in Ignition's Go types (an
-/// empty `name`, `path` or `device`), and a list or object records only through such
-/// leaves.
-fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
-    fn recorded(value: &Value, key: Option<&str>) -> bool {
+/// skips the zero value of a field that is a plain string in Ignition's Go types of
+/// spec `version` (an empty `name`, `path` or `device`; before 3.3.0 also `level`,
+/// `target` and others), and a list or object records only through such leaves.
+fn unrecorded_by_merge(written: &Value, path: &Path, version: ferro_spec::Version) -> bool {
+    use ferro_spec::Version as V;
+    let plain: &[&str] = match version {
+        V::V3_0 => &["device", "level", "name", "path", "source", "target"],
+        V::V3_1 => &["device", "level", "name", "path", "target"],
+        V::V3_2 => &[
+            "config", "device", "level", "name", "path", "pin", "target", "url",
+        ],
+        _ => &["device", "name", "path", "url"],
+    };
+    fn recorded(value: &Value, key: Option<&str>, plain: &[&str]) -> bool {
         match value {
-            Value::String(s) if s.is_empty() => {
-                !matches!(key, Some("name" | "path" | "device" | "url"))
-            }
-            Value::Array(items) => items.iter().any(|v| recorded(v, None)),
-            Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k))),
+            Value::String(s) if s.is_empty() => !key.is_some_and(|k| plain.contains(&k)),
+            Value::Array(items) => items.iter().any(|v| recorded(v, None, plain)),
+            Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k), plain)),
             _ => true,
         }
     }
@@ -512,7 +520,7 @@ fn unrecorded_by_merge(written: &Value, path: &Path) -> bool {
         Some(Segment::Key(key)) => Some(key.as_str()),
         _ => None,
     };
-    locate::value_at(written, path).is_some_and(|v| !recorded(v, key))
+    locate::value_at(written, path).is_some_and(|v| !recorded(v, key, plain))
 }
 
 /// yaml.v3's unmarshal errors, as it finds them decoding the document in order: the

@@ -1216,15 +1216,35 @@ pub fn go_quote(text: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => match crate::invalid_byte_value(c) {
                 Some(byte) => out.push_str(&format!("\\x{byte:02x}")),
-                None => out.push(c),
+                None if go_printable(c) => out.push(c),
+                None if (c as u32) < 0x1_0000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                None => out.push_str(&format!("\\U{:08x}", c as u32)),
             },
         }
     }
     out.push('"');
     out
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
+/// space; `%q` escapes everything else (controls, format characters, other spaces,
+/// private use, unassigned code points).
+fn go_printable(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    c == ' '
+        || !matches!(
+            get_general_category(c),
+            G::Control
+                | G::Format
+                | G::Surrogate
+                | G::PrivateUse
+                | G::Unassigned
+                | G::SpaceSeparator
+                | G::LineSeparator
+                | G::ParagraphSeparator
+        )
 }
 
 /// Whether a line ends in a block scalar's `|` or `>` (with its indicators).

@@ -416,6 +416,11 @@ fn keys_are_quoted_like_go() {
     assert_eq!(go_quote("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\x01é\"");
     // A byte of invalid UTF-8 read from a file, as Go's %q writes it (case 3526).
     assert_eq!(go_quote(&crate::go_text(b"a\xca".to_vec())), "\"a\\xca\"");
+    // Characters Go's unicode.IsPrint rejects (seed 0x5eed4, case 3527).
+    assert_eq!(
+        go_quote("\u{f023}\u{a0}\u{200b}\u{fffd}é\u{f0000}\u{1f600}"),
+        "\"\\uf023\\u00a0\\u200b\u{fffd}é\\U000f0000\u{1f600}\""
+    );
 }
 
 /// Every corpus input parses without panicking; the duplicate-key cases give the
