@@ -79,16 +79,26 @@ pub(crate) fn machine_config_support(config: &Config, profile: &Profile) -> Repo
     let minor = profile.openshift_minor().unwrap_or(0);
     let mut report = Report::new();
     let storage = &config.storage;
-    for (index, fs) in storage.filesystems.iter().enumerate() {
-        let at = Path::parse("storage.filesystems")
+    let format_at = |index: usize| {
+        Path::parse("storage.filesystems")
             .index(index)
-            .key("format");
-        match fs.format.as_deref() {
-            Some("btrfs") => report.error(at, "btrfs is not supported in this spec version"),
-            Some("none") if minor >= 14 => {
-                report.error(at, "format \"none\" is not supported in this spec version")
-            }
-            _ => {}
+            .key("format")
+    };
+    // The RHCOS checks (btrfs) come before the MCO's (format `none` and the rest).
+    for (index, fs) in storage.filesystems.iter().enumerate() {
+        if fs.format.as_deref() == Some("btrfs") {
+            report.error(
+                format_at(index),
+                "btrfs is not supported in this spec version",
+            );
+        }
+    }
+    for (index, fs) in storage.filesystems.iter().enumerate() {
+        if minor >= 14 && fs.format.as_deref() == Some("none") {
+            report.error(
+                format_at(index),
+                "format \"none\" is not supported in this spec version",
+            );
         }
     }
     for (index, file) in storage.files.iter().enumerate() {

@@ -287,6 +287,43 @@ fn plain_strings_of_older_specs_are_unrecorded_when_empty() {
     );
 }
 
+// The reference checks RHCOS support (btrfs) before MCO support (format `none`)
+// (seed 0x5eed5, case 10462).
+#[test]
+fn openshift_rhcos_checks_come_before_mco_checks() {
+    let yaml = format!(
+        "{OPENSHIFT_4_18}storage:\n  filesystems:\n    - device: /dev/vda\n      format: none\n    - device: /dev/vdb\n      format: btrfs\n"
+    );
+    assert_eq!(
+        raw_report(&yaml, &Options::default()),
+        "error at $.storage.filesystems.1.format, line 12 col 15: btrfs is not supported in this spec version\n\
+         error at $.storage.filesystems.0.format, line 10 col 15: format \"none\" is not supported in this spec version\n\
+         Error translating config: source config is invalid\n"
+    );
+}
+
+// The reference attributes the boot device's root filesystem to `boot_device` itself,
+// whether LUKS or a mirror asked for it (seed 0x5eed5, case 6527).
+#[test]
+fn boot_device_root_filesystem_is_placed_at_boot_device() {
+    for (sugar, device) in [
+        ("luks:\n    tpm2: true", "/dev/mapper/root"),
+        (
+            "mirror:\n    devices: [/dev/vda, /dev/vdb]",
+            "/dev/md/md-root",
+        ),
+    ] {
+        let yaml = format!(
+            "variant: fcos\nversion: 1.3.0\nstorage:\n  disks:\n    - device: {device}\n      partitions:\n        - label: x\nboot_device:\n  layout: x86_64\n  {sugar}\n"
+        );
+        assert_eq!(
+            raw_report(&yaml, &Options::default()),
+            "warning at $.boot_device, line 9 col 3: filesystem overwrites partitioned device\n",
+            "{yaml}"
+        );
+    }
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

@@ -175,10 +175,10 @@ pub(crate) fn add(
         });
         root_device = "/dev/mapper/root".to_owned();
     }
-    attribute(
-        "storage.filesystems",
-        storage.filesystems.len(),
-        if luks { "luks" } else { "mirror" },
+    // The reference attributes the root filesystem to `boot_device` itself.
+    sugar.insert(
+        Path::parse("storage.filesystems").index(storage.filesystems.len()),
+        from.clone(),
     );
     storage.filesystems.push(Filesystem {
         device: root_device,
