@@ -74,10 +74,14 @@ pub fn check_disk(disk: &Disk, at: &Path, report: &mut Report) {
     }
 }
 
-/// The index of the second of two partitions with explicit, overlapping extents.
+/// The index of a partition that an explicitly placed one overlaps, as Ignition finds
+/// it: extents are inclusive, a size of 0 ("fill available") ends at its start, and a
+/// start of 0 (placed by sgdisk) is not checked.
 fn overlapping(partitions: &[Partition]) -> Option<usize> {
     let extent = |p: &Partition| match (p.start_mib, p.size_mib) {
-        (Some(start), Some(size)) if start != 0 && size != 0 => Some((start, start + size)),
+        (Some(start), Some(size)) if start != 0 => {
+            Some((start, if size == 0 { start } else { start + size - 1 }))
+        }
         _ => None,
     };
     for (i, first) in partitions.iter().enumerate() {
@@ -85,13 +89,13 @@ fn overlapping(partitions: &[Partition]) -> Option<usize> {
             continue;
         };
         for (j, other) in partitions.iter().enumerate() {
-            if i == j {
+            let Some((other_start, other_end)) = extent(other).filter(|_| i != j) else {
                 continue;
-            }
-            if let Some((other_start, other_end)) = extent(other)
-                && start < other_end
-                && other_start < end
-            {
+            };
+            let start_within = start >= other_start && start <= other_end;
+            let end_within = end >= other_start && end <= other_end;
+            let straddles = start < other_start && end > other_end;
+            if start_within || end_within || straddles {
                 return Some(j);
             }
         }
@@ -384,6 +388,28 @@ mod tests {
                 "error at $.d.partitions.1: cannot use the same partition label twice"
             ]
         );
+    }
+
+    // Ignition's extents are inclusive and a size of 0 ends at the start (seed 0x5eed5,
+    // case 10597); a start of 0 is not checked. Outcomes as Butane v0.29.0 reports them.
+    #[test]
+    fn finds_overlaps_as_ignition_does() {
+        let overlaps = |a: (i64, i64), b: (i64, i64)| {
+            let disk = Disk {
+                device: "/dev/sda".into(),
+                partitions: vec![
+                    part(0, Some("a"), Some(a.0), Some(a.1)),
+                    part(0, Some("b"), Some(b.0), Some(b.1)),
+                ],
+                ..Disk::default()
+            };
+            disk_lines(&disk).contains(&"error at $.d.partitions.1: partitions overlap".to_owned())
+        };
+        assert!(overlaps((1, 0), (1, 4096)));
+        assert!(!overlaps((1, 10), (11, 5)));
+        assert!(overlaps((1, 10), (10, 5)));
+        assert!(overlaps((5, 0), (1, 10)));
+        assert!(!overlaps((0, 10), (1, 10)));
     }
 
     #[test]
