@@ -172,7 +172,10 @@ fn openshift_cex_root_volume_needs_the_kernel_argument() {
         "error at $.openshift.kernel_arguments, line 1 col 1: 'rd.luks.key=/etc/luks/cex.key' must be set as kernel argument when CEX is enabled for the boot device\n\
          Error translating config: source config is invalid\n"
     );
-    assert_eq!(raw_report(&yaml.replace("name: root", "name: x"), &Options::default()), "");
+    assert_eq!(
+        raw_report(&yaml.replace("name: root", "name: x"), &Options::default()),
+        ""
+    );
 }
 
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0

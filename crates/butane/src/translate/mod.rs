@@ -529,10 +529,13 @@ fn base_package(profile: &Profile) -> &'static str {
 fn go_type_name(name: &str, profile: &Profile) -> String {
     let mut rest = name;
     let mut prefix = String::new();
-    while let Some((wrapper, inner)) = rest
-        .strip_prefix("[]")
-        .map(|inner| ("[]", inner))
-        .or_else(|| rest.strip_prefix("map[string]").map(|inner| ("map[string]", inner)))
+    while let Some((wrapper, inner)) =
+        rest.strip_prefix("[]")
+            .map(|inner| ("[]", inner))
+            .or_else(|| {
+                rest.strip_prefix("map[string]")
+                    .map(|inner| ("map[string]", inner))
+            })
     {
         prefix.push_str(wrapper);
         rest = inner;
@@ -547,7 +550,10 @@ fn go_type_name(name: &str, profile: &Profile) -> String {
     };
     let (package, rest) = match rest {
         "BootDevice" | "BootDeviceLuks" | "BootDeviceMirror" | "Grub" | "GrubUser" => (
-            format!("v1_{}{experimental}", profile.fcos_minor.unwrap_or_default()),
+            format!(
+                "v1_{}{experimental}",
+                profile.fcos_minor.unwrap_or_default()
+            ),
             rest,
         ),
         "Metadata" | "Openshift" => (
@@ -555,7 +561,11 @@ fn go_type_name(name: &str, profile: &Profile) -> String {
                 "v4_{}{experimental}",
                 profile.openshift_minor().unwrap_or_default()
             ),
-            if rest == "Openshift" { "OpenShift" } else { rest },
+            if rest == "Openshift" {
+                "OpenShift"
+            } else {
+                rest
+            },
         ),
         _ => (base_package(profile).to_owned(), rest),
     };
