@@ -78,6 +78,559 @@ fn reference(oracle: &Path, dir: &Path, yaml: &str) -> Result<String, ()> {
     }
 }
 
+const TRICKY_CONFIG: &str = r##"variant: openshift
+version: 4.14.0
+metadata:
+  name: "name: with \u2028 break"
+  labels:
+    "machineconfiguration.openshift.io/role": "worker"
+    "a10": "1"
+    "a9": "yes"
+    "a_b": "x"
+    "aB": ""
+    "A": "~"
+    "": ""
+    "true": "false"
+    "a: b": "c: d"
+    "k\u000Av": "multi\u000Aline\u000A"
+    "a\u2028b": "x"
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk": "long key"
+    "-x": " "
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": "128"
+openshift:
+  kernel_arguments:
+    - "true"
+    - "True"
+    - "TRUE"
+    - "false"
+    - "FALSE"
+    - "null"
+    - "Null"
+    - "NULL"
+    - "~"
+    - ""
+    - "y"
+    - "Y"
+    - "yes"
+    - "Yes"
+    - "YES"
+    - "n"
+    - "N"
+    - "no"
+    - "No"
+    - "NO"
+    - "on"
+    - "On"
+    - "ON"
+    - "off"
+    - "Off"
+    - "OFF"
+    - "yES"
+    - "nO"
+    - "12:30"
+    - "1:20:30.5"
+    - "-1_0:59"
+    - "+1:2"
+    - "12:60"
+    - "1:2:3:4"
+    - "1:"
+    - "a:1"
+    - "1"
+    - "-1"
+    - "+1"
+    - "0"
+    - "00"
+    - "017"
+    - "08"
+    - "0x1F"
+    - "0X1f"
+    - "-0x1F"
+    - "0x"
+    - "0o17"
+    - "0O17"
+    - "0b101"
+    - "0B11"
+    - "0b-101"
+    - "0o+17"
+    - "-0b101"
+    - "1_000"
+    - "_1"
+    - "1_"
+    - "1.5"
+    - "1."
+    - "1.e5"
+    - ".5"
+    - "+.5"
+    - "-.5e-3"
+    - ".5_5"
+    - "._5"
+    - "1e3"
+    - "1E-3"
+    - "1e400"
+    - ".1e400"
+    - "1e-400"
+    - ".inf"
+    - ".Inf"
+    - "-.inf"
+    - "+.INF"
+    - ".nan"
+    - ".NaN"
+    - "NaN"
+    - "Inf"
+    - "inf"
+    - "9223372036854775807"
+    - "9223372036854775808"
+    - "18446744073709551615"
+    - "18446744073709551616"
+    - "0xFFFFFFFFFFFFFFFFF"
+    - "0x1p-2"
+    - "2001-12-14"
+    - "2001-12-14T21:59:43.10Z"
+    - "2001-12-14t21:59:43+05:30"
+    - "2001-12-14 21:59:43.10"
+    - "2001-12-14  1:2:3,5"
+    - "2001-02-29"
+    - "2000-02-29"
+    - "2001-13-01"
+    - "2001-12-14T24:00:00Z"
+    - "2001-12-14T21:59:43+25:00"
+    - "200-1-1"
+    - " x"
+    - "x "
+    - " x "
+    - "  "
+    - "a: b"
+    - "a:b"
+    - "a:"
+    - "a :b"
+    - "x #y"
+    - "x#y"
+    - "#x"
+    - "a # b"
+    - "-"
+    - "-x"
+    - "- x"
+    - "--"
+    - "---"
+    - "---x"
+    - "..."
+    - "...x"
+    - "?"
+    - "?x"
+    - "? x"
+    - ":"
+    - ":x"
+    - ": x"
+    - ",x"
+    - "x,y"
+    - "[x"
+    - "x["
+    - "]x"
+    - "{x"
+    - "x}"
+    - "}"
+    - "&x"
+    - "x&"
+    - "*x"
+    - "!x"
+    - "|x"
+    - "x|"
+    - ">x"
+    - "'x"
+    - "x'"
+    - "it's"
+    - "\"x"
+    - "x\""
+    - "%x"
+    - "@x"
+    - "`x"
+    - "=x"
+    - "<<"
+    - "<<x"
+    - "/x"
+    - "a\u000Ab"
+    - "a\u000Ab\u000A"
+    - "a\u000Ab\u000A\u000A"
+    - "a\u000Ab\u000A\u000A\u000A"
+    - "\u000Aa"
+    - "\u000A"
+    - " a\u000Ab"
+    - "a\u000A b"
+    - "a \u000Ab"
+    - "a\u000A\u0009b"
+    - "\u0009a\u000A"
+    - "a\u0009\u000Ab"
+    - "a\u000Ab "
+    - "a\u000D\u000Ab"
+    - "a\u000Db"
+    - "a\u000D"
+    - "\u000A\u000A"
+    - "tab\u0009here"
+    - "\u0009"
+    - "\u0000"
+    - "\u0007"
+    - "\u0008"
+    - "\u000B"
+    - "\u000C"
+    - "\u001B"
+    - "\u007F"
+    - "\u0085x"
+    - "x\u0085"
+    - "\u009F"
+    - "\u00A0x"
+    - "x\u00A0y"
+    - "a\u2028b"
+    - "a\u2029"
+    - "\u2028"
+    - "a\u2028 b"
+    - "\uFEFFab c"
+    - "x\uFEFF"
+    - "\uFFFE"
+    - "\uFFFD"
+    - "\U0001F600"
+    - "x\U0001F600y"
+    - "\u00E9t\u00E9"
+    - "\u00DF"
+    - "\u4E2D\u6587"
+    - "\uD7FF\uE000"
+    - "a\"b\\c"
+    - "\\"
+    - "\""
+    - "long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long "
+    - "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+  extensions:
+    - usbguard
+  fips: true
+passwd:
+  users:
+    - name: core
+      ssh_authorized_keys:
+        - "a\u000Ab"
+        - "a\u000Ab\u000A"
+        - "  indented\u000A"
+        - "x\u2028"
+        - "ssh-rsa AAAA key"
+storage:
+  disks:
+    - device: /dev/sdb
+      wipe_table: false
+      partitions:
+        - number: 1
+          size_mib: 1000000
+          start_mib: 0
+  files:
+    - path: /etc/x
+      mode: 0644
+      contents:
+        inline: "hello\n"
+    - path: /etc/empty
+"##;
+
+/// Captured from `butane-v0.29.0` on [`TRICKY_CONFIG`].
+const TRICKY_MACHINE_CONFIG: &str = concat!(
+    "# Generated by Butane; do not edit\n",
+    "apiVersion: machineconfiguration.openshift.io/v1\n",
+    "kind: MachineConfig\n",
+    "metadata:\n",
+    "  labels:\n",
+    "    \"\": \"\"\n",
+    "    -x: ' '\n",
+    "    A: \"~\"\n",
+    "    'a: b': 'c: d'\n",
+    "    a_b: x\n",
+    "    ? 'a\u{2028}      b'\n",
+    "    : x\n",
+    "    a9: \"yes\"\n",
+    "    a10: \"1\"\n",
+    "    aB: \"\"\n",
+    "    ? |-\n",
+    "      k\n",
+    "      v\n",
+    "    : |\n",
+    "      multi\n",
+    "      line\n",
+    "    ? kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\n",
+    "    : long key\n",
+    "    machineconfiguration.openshift.io/role: worker\n",
+    "    \"true\": \"false\"\n",
+    "    xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx: \"128\"\n",
+    "  name: \"name: with \\L break\"\n",
+    "spec:\n",
+    "  config:\n",
+    "    ignition:\n",
+    "      version: 3.4.0\n",
+    "    passwd:\n",
+    "      users:\n",
+    "        - name: core\n",
+    "          sshAuthorizedKeys:\n",
+    "            - |-\n",
+    "              a\n",
+    "              b\n",
+    "            - |\n",
+    "              a\n",
+    "              b\n",
+    "            - |2\n",
+    "                indented\n",
+    "            - 'x\u{2028}'\n",
+    "            - ssh-rsa AAAA key\n",
+    "    storage:\n",
+    "      disks:\n",
+    "        - device: /dev/sdb\n",
+    "          partitions:\n",
+    "            - number: 1\n",
+    "              sizeMiB: 1e+06\n",
+    "              startMiB: 0\n",
+    "          wipeTable: false\n",
+    "      files:\n",
+    "        - contents:\n",
+    "            compression: \"\"\n",
+    "            source: data:,hello%0A\n",
+    "          mode: 420\n",
+    "          path: /etc/x\n",
+    "        - path: /etc/empty\n",
+    "  extensions:\n",
+    "    - usbguard\n",
+    "  fips: true\n",
+    "  kernelArguments:\n",
+    "    - \"true\"\n",
+    "    - \"True\"\n",
+    "    - \"TRUE\"\n",
+    "    - \"false\"\n",
+    "    - \"FALSE\"\n",
+    "    - \"null\"\n",
+    "    - \"Null\"\n",
+    "    - \"NULL\"\n",
+    "    - \"~\"\n",
+    "    - \"\"\n",
+    "    - \"y\"\n",
+    "    - \"Y\"\n",
+    "    - \"yes\"\n",
+    "    - \"Yes\"\n",
+    "    - \"YES\"\n",
+    "    - \"n\"\n",
+    "    - \"N\"\n",
+    "    - \"no\"\n",
+    "    - \"No\"\n",
+    "    - \"NO\"\n",
+    "    - \"on\"\n",
+    "    - \"On\"\n",
+    "    - \"ON\"\n",
+    "    - \"off\"\n",
+    "    - \"Off\"\n",
+    "    - \"OFF\"\n",
+    "    - yES\n",
+    "    - nO\n",
+    "    - \"12:30\"\n",
+    "    - \"1:20:30.5\"\n",
+    "    - \"-1_0:59\"\n",
+    "    - \"+1:2\"\n",
+    "    - 12:60\n",
+    "    - \"1:2:3:4\"\n",
+    "    - '1:'\n",
+    "    - a:1\n",
+    "    - \"1\"\n",
+    "    - \"-1\"\n",
+    "    - \"+1\"\n",
+    "    - \"0\"\n",
+    "    - \"00\"\n",
+    "    - \"017\"\n",
+    "    - \"08\"\n",
+    "    - \"0x1F\"\n",
+    "    - \"0X1f\"\n",
+    "    - \"-0x1F\"\n",
+    "    - 0x\n",
+    "    - \"0o17\"\n",
+    "    - \"0O17\"\n",
+    "    - \"0b101\"\n",
+    "    - \"0B11\"\n",
+    "    - \"0b-101\"\n",
+    "    - \"0o+17\"\n",
+    "    - \"-0b101\"\n",
+    "    - \"1_000\"\n",
+    "    - _1\n",
+    "    - \"1_\"\n",
+    "    - \"1.5\"\n",
+    "    - \"1.\"\n",
+    "    - \"1.e5\"\n",
+    "    - \".5\"\n",
+    "    - \"+.5\"\n",
+    "    - \"-.5e-3\"\n",
+    "    - \".5_5\"\n",
+    "    - ._5\n",
+    "    - \"1e3\"\n",
+    "    - \"1E-3\"\n",
+    "    - 1e400\n",
+    "    - .1e400\n",
+    "    - \"1e-400\"\n",
+    "    - \".inf\"\n",
+    "    - \".Inf\"\n",
+    "    - \"-.inf\"\n",
+    "    - \"+.INF\"\n",
+    "    - \".nan\"\n",
+    "    - \".NaN\"\n",
+    "    - NaN\n",
+    "    - Inf\n",
+    "    - inf\n",
+    "    - \"9223372036854775807\"\n",
+    "    - \"9223372036854775808\"\n",
+    "    - \"18446744073709551615\"\n",
+    "    - \"18446744073709551616\"\n",
+    "    - 0xFFFFFFFFFFFFFFFFF\n",
+    "    - 0x1p-2\n",
+    "    - \"2001-12-14\"\n",
+    "    - \"2001-12-14T21:59:43.10Z\"\n",
+    "    - \"2001-12-14t21:59:43+05:30\"\n",
+    "    - \"2001-12-14 21:59:43.10\"\n",
+    "    - \"2001-12-14  1:2:3,5\"\n",
+    "    - 2001-02-29\n",
+    "    - \"2000-02-29\"\n",
+    "    - 2001-13-01\n",
+    "    - 2001-12-14T24:00:00Z\n",
+    "    - 2001-12-14T21:59:43+25:00\n",
+    "    - 200-1-1\n",
+    "    - ' x'\n",
+    "    - 'x '\n",
+    "    - ' x '\n",
+    "    - '  '\n",
+    "    - 'a: b'\n",
+    "    - a:b\n",
+    "    - 'a:'\n",
+    "    - a :b\n",
+    "    - 'x #y'\n",
+    "    - x#y\n",
+    "    - '#x'\n",
+    "    - 'a # b'\n",
+    "    - '-'\n",
+    "    - -x\n",
+    "    - '- x'\n",
+    "    - --\n",
+    "    - '---'\n",
+    "    - '---x'\n",
+    "    - '...'\n",
+    "    - '...x'\n",
+    "    - '?'\n",
+    "    - ?x\n",
+    "    - '? x'\n",
+    "    - ':'\n",
+    "    - :x\n",
+    "    - ': x'\n",
+    "    - ',x'\n",
+    "    - x,y\n",
+    "    - '[x'\n",
+    "    - x[\n",
+    "    - ']x'\n",
+    "    - '{x'\n",
+    "    - x}\n",
+    "    - '}'\n",
+    "    - '&x'\n",
+    "    - x&\n",
+    "    - '*x'\n",
+    "    - '!x'\n",
+    "    - '|x'\n",
+    "    - x|\n",
+    "    - '>x'\n",
+    "    - '''x'\n",
+    "    - x'\n",
+    "    - it's\n",
+    "    - '\"x'\n",
+    "    - x\"\n",
+    "    - '%x'\n",
+    "    - '@x'\n",
+    "    - '`x'\n",
+    "    - =x\n",
+    "    - <<\n",
+    "    - <<x\n",
+    "    - /x\n",
+    "    - |-\n",
+    "      a\n",
+    "      b\n",
+    "    - |\n",
+    "      a\n",
+    "      b\n",
+    "    - |+\n",
+    "      a\n",
+    "      b\n",
+    "\n",
+    "    - |+\n",
+    "      a\n",
+    "      b\n",
+    "\n",
+    "\n",
+    "    - |2-\n",
+    "      a\n",
+    "    - |2+\n",
+    "    - |2-\n",
+    "       a\n",
+    "      b\n",
+    "    - |-\n",
+    "      a\n",
+    "       b\n",
+    "    - \"a \\nb\"\n",
+    "    - |-\n",
+    "      a\n",
+    "      \tb\n",
+    "    - |\n",
+    "      \ta\n",
+    "    - |-\n",
+    "      a\t\n",
+    "      b\n",
+    "    - \"a\\nb \"\n",
+    "    - \"a\\r\\nb\"\n",
+    "    - \"a\\rb\"\n",
+    "    - \"a\\r\"\n",
+    "    - |2+\n",
+    "\n",
+    "    - \"tab\\there\"\n",
+    "    - \"\\t\"\n",
+    "    - \"\\0\"\n",
+    "    - \"\\a\"\n",
+    "    - \"\\b\"\n",
+    "    - \"\\v\"\n",
+    "    - \"\\f\"\n",
+    "    - \"\\e\"\n",
+    "    - \"\\x7F\"\n",
+    "    - \"\\Nx\"\n",
+    "    - \"x\\N\"\n",
+    "    - \"\\x9F\"\n",
+    "    - \u{a0}x\n",
+    "    - x\u{a0}y\n",
+    "    - 'a\u{2028}      b'\n",
+    "    - 'a\u{2029}'\n",
+    "    - '\u{2028}'\n",
+    "    - \"a\\L b\"\n",
+    "    - \"\\uFEFF\\x61\\x62\\x20\\x63\"\n",
+    "    - \"x\\uFEFF\"\n",
+    "    - \"\\uFFFE\"\n",
+    "    - \u{fffd}\n",
+    "    - \"\\U0001F600\"\n",
+    "    - \"x\\U0001F600y\"\n",
+    "    - \u{e9}t\u{e9}\n",
+    "    - \u{df}\n",
+    "    - \u{4e2d}\u{6587}\n",
+    "    - \u{d7ff}\u{e000}\n",
+    "    - a\"b\\c\n",
+    "    - \\\n",
+    "    - '\"'\n",
+    "    - 'long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long long '\n",
+    "    - xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+);
+
+/// Strings of every kind yaml.v3 writes differently: the spellings that resolve to null,
+/// booleans (YAML 1.1's too), integers, floats, base-60 numbers and timestamps; indicators
+/// at the start and inside; leading and trailing spaces; multi-line text with every ending,
+/// tabs, spaces and carriage returns; control characters, NEL, line and paragraph
+/// separators, byte order marks, non-BMP and non-ASCII text; long text; keys that sort
+/// by yaml.v3's order, need quoting, span lines or exceed 128 bytes; numbers as floats.
+#[test]
+fn machine_config_matches_reference_on_tricky_strings() {
+    let translation = translate(TRICKY_CONFIG, &Options::default()).expect("the config translates");
+    let ours = translation.output();
+    for (line, (ours, theirs)) in ours.lines().zip(TRICKY_MACHINE_CONFIG.lines()).enumerate() {
+        assert_eq!(ours, theirs, "line {}", line + 1);
+    }
+    assert_eq!(ours, TRICKY_MACHINE_CONFIG);
+}
+
 /// xorshift64*: a fixed generator so the strings are the same everywhere.
 struct Rng(u64);
 
