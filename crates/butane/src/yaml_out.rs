@@ -700,7 +700,7 @@ fn underscores_ok(text: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     for &c in &b[i..] {
         if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
@@ -958,7 +958,7 @@ fn go_time_parses(layout: &[Token], mut value: &[u8]) -> bool {
                     return false;
                 }
                 let two = |d: &[u8]| match get_number(d) {
-                    Some((n, rest)) if rest.is_empty() => Some(n),
+                    Some((n, [])) => Some(n),
                     _ => None,
                 };
                 let (Some(hours), Some(minutes)) = (two(&value[1..3]), two(&value[4..6])) else {
@@ -1002,7 +1002,7 @@ fn go_float(f: f64) -> String {
     if f < 0.0 {
         out.push('-');
     }
-    if exponent < -4 || exponent >= 6 {
+    if !(-4..6).contains(&exponent) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
