@@ -812,54 +812,26 @@ fn is_go_timestamp(text: &str) -> bool {
         return false;
     }
     use Token::*;
-    const LAYOUTS: [&[Token]; 4] = [
-        &[
-            Year,
-            Literal(b"-"),
-            Month,
-            Literal(b"-"),
-            Day,
-            Literal(b"T"),
-            Hour,
-            Literal(b":"),
-            Minute,
-            Literal(b":"),
-            Second,
-            Fraction,
-            Zone,
-        ],
-        &[
-            Year,
-            Literal(b"-"),
-            Month,
-            Literal(b"-"),
-            Day,
-            Literal(b"t"),
-            Hour,
-            Literal(b":"),
-            Minute,
-            Literal(b":"),
-            Second,
-            Fraction,
-            Zone,
-        ],
-        &[
-            Year,
-            Literal(b"-"),
-            Month,
-            Literal(b"-"),
-            Day,
-            Literal(b" "),
-            Hour,
-            Literal(b":"),
-            Minute,
-            Literal(b":"),
-            Second,
-            Fraction,
-        ],
-        &[Year, Literal(b"-"), Month, Literal(b"-"), Day],
+    const DATE: [Token; 5] = [Year, Literal(b"-"), Month, Literal(b"-"), Day];
+    const TIME: [Token; 6] = [Hour, Literal(b":"), Minute, Literal(b":"), Second, Fraction];
+    // The separator between date and time, and whether a zone follows.
+    let layouts: [(Option<&'static [u8]>, bool); 4] = [
+        (Some(b"T"), true),
+        (Some(b"t"), true),
+        (Some(b" "), false),
+        (None, false),
     ];
-    LAYOUTS.iter().any(|layout| go_time_parses(layout, b))
+    layouts.iter().any(|&(separator, zone)| {
+        let mut layout = DATE.to_vec();
+        if let Some(separator) = separator {
+            layout.push(Literal(separator));
+            layout.extend(TIME);
+            if zone {
+                layout.push(Zone);
+            }
+        }
+        go_time_parses(&layout, b)
+    })
 }
 
 /// An element of a Go time layout.
