@@ -324,6 +324,40 @@ fn boot_device_root_filesystem_is_placed_at_boot_device() {
     }
 }
 
+// In a MachineConfig the reference cannot place a finding about a partition with no
+// recorded field (`{}`, or only a zero `number`, a plain int in Go); its fcos layer's
+// partition warnings keep the generated config's path after a merge, placed along it
+// (seed 0x5eed5, cases 11711 and 15056).
+#[test]
+fn openshift_places_only_what_the_reference_records() {
+    let header = "variant: openshift\nversion: 4.12.0\nmetadata:\n  name: a\n  labels:\n    machineconfiguration.openshift.io/role: worker\n";
+    for partition in ["{}", "{number: 0}"] {
+        let yaml = format!(
+            "{header}storage:\n  disks:\n    - device: /dev/vda\n      partitions:\n        - {partition}\n"
+        );
+        assert_eq!(
+            raw_report(&yaml, &Options::default()),
+            "error at $.spec.config.storage.disks.0.partitions.0, line 1 col 1: a partition number >= 1 or a label must be specified\n\
+             Error translating config: config generated was invalid\n"
+        );
+    }
+    let yaml = format!(
+        "{header}storage:\n  disks:\n    - device: /dev/mapper/data\n      partitions:\n        - label: root\n          number: 5\n        - label: boot\nboot_device:\n  layout: aarch64\n  mirror:\n    devices:\n      - /dev/vda\n      - /dev/vdb\n"
+    );
+    let warnings = raw_report(&yaml.replace("4.12.0", "4.13.0"), &Options::default());
+    assert_eq!(
+        warnings,
+        "warning at $.storage.disks.2.partitions.0.label, line 9 col 5: root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition\n\
+         warning at $.storage.disks.2.partitions.0.label, line 9 col 5: incorrect partition number; a new partition will be created using reserved label\n\
+         warning at $.storage.disks.2.partitions.1.label, line 9 col 5: incorrect partition number; a new partition will be created using reserved label\n"
+    );
+    let raw = raw_report(&yaml.replace("4.12.0", "4.13.0"), &raw_mode());
+    assert!(
+        raw.contains("$.storage.disks.0.partitions.0.label, line 11 col 18"),
+        "{raw}"
+    );
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

@@ -77,6 +77,17 @@ impl Locator {
 }
 
 impl Locator {
+    /// Gives `entry` (about a result path) that path as a path of the Butane file, at
+    /// the deepest node the file has along it: where the reference cannot translate a
+    /// path, it reports it so.
+    pub fn place_along_output_path(&self, entry: &mut ferro_document::report::Entry) {
+        if let Some(path) = &entry.path {
+            let (path, mark) = self.along_output_path(path);
+            entry.path = Some(path);
+            entry.mark = mark;
+        }
+    }
+
     /// A result path taken as a path of the Butane file (snake_case keys), with the
     /// place of the deepest node the file has along it.
     pub fn along_output_path(&self, result: &Path) -> (Path, Option<ferro_document::Mark>) {

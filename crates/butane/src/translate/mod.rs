@@ -276,12 +276,23 @@ fn translate_parsed(
     }
     stop_if_fatal(&ctx.report, Error::SourceInvalid)?;
 
+    let openshift_raw = profile.variant == Variant::Openshift && options.raw;
     if profile.fcos_minor.is_some() {
         let partitions = checks::disk_partitions(&config, profile.fcos_at_least(3));
-        let warnings = ctx.place_output(partitions);
+        let warnings = if profile.variant == Variant::Openshift && !openshift_raw {
+            // The reference's fcos layer reports these at paths of the config it
+            // generated, which openshift's translation set (prefixed `spec.config`)
+            // cannot map: they keep that path, placed along it in the file.
+            let mut warnings = partitions;
+            for entry in &mut warnings.entries {
+                ctx.locator.place_along_output_path(entry);
+            }
+            warnings
+        } else {
+            ctx.place_output(partitions)
+        };
         ctx.report.extend(warnings);
     }
-    let openshift_raw = profile.variant == Variant::Openshift && options.raw;
     // Whether the reference merged a generated config into this one, after which its
     // translation set no longer records empty strings: always from fcos 1.5 (GRUB
     // sugar), else for boot device sugar, or for any filesystem (mount units).
@@ -295,7 +306,7 @@ fn translate_parsed(
         let support = filters::machine_config_support(&config, &profile);
         // With `--raw` no MachineConfig path can be placed.
         let support = place_in_machine_config(&ctx, support, &config, &mut written, |w, p| {
-            openshift_raw || (merged && unrecorded_by_merge(w, p, profile.target))
+            openshift_raw || unrecorded_at(w, p, profile.target, merged)
         });
         ctx.report.extend(support);
         if openshift_raw {
@@ -307,7 +318,7 @@ fn translate_parsed(
     // finding about a field left out (or zero, after a merge) keeps its
     // `$.spec.config.…` path.
     let unrecorded = |w: &Value, p: &Path| {
-        locate::value_at(w, p).is_none() || (merged && unrecorded_by_merge(w, p, profile.target))
+        locate::value_at(w, p).is_none() || unrecorded_at(w, p, profile.target, merged)
     };
     // The reference keys openshift's filters by MachineConfig paths, which a plain
     // Ignition config (`--raw`) never has.
@@ -333,13 +344,11 @@ fn translate_parsed(
             written.get_or_insert_with(|| serde_json::to_value(&config).unwrap_or(Value::Null));
         let mut ignition = ignition;
         for entry in &mut ignition.entries {
-            if let Some(path) = entry.path.as_ref().filter(|p| {
+            if entry.path.as_ref().is_some_and(|p| {
                 locate::value_at(written, p).is_none()
-                    || unrecorded_by_merge(written, p, profile.target)
+                    || unrecorded_at(written, p, profile.target, true)
             }) {
-                let (path, mark) = ctx.locator.along_output_path(path);
-                entry.path = Some(path);
-                entry.mark = mark;
+                ctx.locator.place_along_output_path(entry);
             }
         }
         ctx.place_output(ignition)
@@ -494,13 +503,16 @@ fn place_in_machine_config(
     ctx.place_output(report)
 }
 
-/// Whether the reference's merge of translation sets records nothing at `path`: it
-/// skips the zero value of a field that is a plain string in Ignition's Go types of
-/// spec `version` (an empty `name`, `path` or `device`; before 3.3.0 also `level`,
-/// `target` and others), and a list or object records only through such leaves.
-fn unrecorded_by_merge(written: &Value, path: &Path, version: ferro_spec::Version) -> bool {
+/// Whether the reference's translation set records nothing at `path`, which holds a
+/// value: a list or object records only through its leaves, and a leaf that is the
+/// zero value of a plain (non-pointer) field of Ignition's Go types of spec `version`
+/// is not recorded — a partition's `number` always, and after a merge (`merged`) an
+/// empty plain string (`name`, `path`, `device`; before 3.3.0 also `level`, `target`
+/// and others).
+fn unrecorded_at(written: &Value, path: &Path, version: ferro_spec::Version, merged: bool) -> bool {
     use ferro_spec::Version as V;
     let plain: &[&str] = match version {
+        _ if !merged => &[],
         V::V3_0 => &["device", "level", "name", "path", "source", "target"],
         V::V3_1 => &["device", "level", "name", "path", "target"],
         V::V3_2 => &[
@@ -511,6 +523,7 @@ fn unrecorded_by_merge(written: &Value, path: &Path, version: ferro_spec::Versio
     fn recorded(value: &Value, key: Option<&str>, plain: &[&str]) -> bool {
         match value {
             Value::String(s) if s.is_empty() => !key.is_some_and(|k| plain.contains(&k)),
+            Value::Number(n) if key == Some("number") => n.as_i64() != Some(0),
             Value::Array(items) => items.iter().any(|v| recorded(v, None, plain)),
             Value::Object(fields) => fields.iter().any(|(k, v)| recorded(v, Some(k), plain)),
             _ => true,
