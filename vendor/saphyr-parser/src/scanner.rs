@@ -21,11 +21,15 @@ use thiserror::Error;
 
 use crate::{
     char_traits::{
-        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_breakz, is_flow, is_hex,
+        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_flow, is_hex,
         is_tag_char, is_uri_char, is_yaml_non_break,
     },
     input::{Input, SkipTabs},
 };
+
+/// How many tokens the scanner keeps queued ahead of the parser (patched: yaml.v3's
+/// lookahead; upstream fetches one token unless a simple key is pending).
+const LOOKAHEAD_TOKENS: usize = 3;
 
 /// The encoding of the input. Currently, only UTF-8 is supported.
 #[derive(Clone, Copy, PartialEq, Debug, Eq)]
@@ -474,9 +478,6 @@ pub struct Scanner<'input, T> {
     /// [`Possible`]: ImplicitMappingState::Possible
     /// [`Inside`]: ImplicitMappingState::Inside
     implicit_flow_mapping_states: Vec<Option<ImplicitMappingState>>,
-    /// If a plain scalar was terminated by a `#` comment on its line, we set this
-    /// to detect an illegal multiline continuation on the following line.
-    interrupted_plain_by_comment: Option<Marker>,
     buf_leading_break: String,
     buf_trailing_breaks: String,
     buf_whitespaces: String,
@@ -502,7 +503,6 @@ impl<T: Input + Clone> Clone for Scanner<'_, T> {
             leading_whitespace: self.leading_whitespace,
             flow_mapping_started: self.flow_mapping_started.clone(),
             implicit_flow_mapping_states: self.implicit_flow_mapping_states.clone(),
-            interrupted_plain_by_comment: self.interrupted_plain_by_comment,
             buf_leading_break: self.buf_leading_break.clone(),
             buf_trailing_breaks: self.buf_trailing_breaks.clone(),
             buf_whitespaces: self.buf_whitespaces.clone(),
@@ -560,7 +560,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             leading_whitespace: true,
             flow_mapping_started: vec![],
             implicit_flow_mapping_states: vec![],
-            interrupted_plain_by_comment: None,
 
             buf_leading_break: String::new(),
             buf_trailing_breaks: String::new(),
@@ -755,9 +754,8 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if (self.mark.col as isize) < self.indent {
-            return Err(ScanError::new_str(self.mark, "invalid indentation"));
-        }
+        // Patched: libyaml checks no indentation inside flow constructs (upstream rejects
+        // a token left of the enclosing block's indentation there).
 
         let c = self.input.peek();
         let nc = self.input.peek_nth(1);
@@ -831,7 +829,12 @@ impl<'input, T: Input> Scanner<'input, T> {
     pub fn fetch_more_tokens(&mut self) -> ScanResult {
         let mut need_more;
         loop {
-            if self.tokens.is_empty() {
+            // Like yaml.v3 (which reads two tokens past the next one to attach comments),
+            // keep three tokens queued until the stream ends: a scanner error that far
+            // ahead is reported before the parser sees the token it would reject.
+            if self.tokens.len() < LOOKAHEAD_TOKENS
+                && !matches!(self.tokens.back(), Some(Token(_, TokenType::StreamEnd)))
+            {
                 need_more = true;
             } else {
                 need_more = false;
@@ -865,10 +868,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function returns an error if one of the key we would stale was required to be a key.
     fn stale_simple_keys(&mut self) -> ScanResult {
         for sk in &mut self.simple_keys {
+            // Patched: a simple key spans one line in flow constructs too, as in libyaml
+            // (upstream lets YAML 1.2 flow keys run over several lines).
             if sk.possible
-                // If not in a flow construct, simple keys cannot span multiple lines.
-                && self.flow_level == 0
-                    && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
+                && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
             {
                 if sk.required {
                     return Err(ScanError::new_str(self.mark, "simple key expect ':'"));
@@ -922,29 +925,9 @@ impl<'input, T: Input> Scanner<'input, T> {
                 _ => break,
             }
         }
-        // If a plain scalar was interrupted by a comment, and the next line could
-        // continue the scalar in block context, this is invalid.
-        if let Some(err_mark) = self.interrupted_plain_by_comment.take() {
-            // Ensure enough lookahead for the check below (peek and peek_nth) and for
-            // document indicator detection which needs 4 chars.
-            self.input.lookahead(4);
-            // BS4K should only trigger when the continuation would start on the immediate next
-            // line (no intervening empty/comment-only lines). A blank line resets the folding
-            // opportunity and thus should not error.
-            let is_immediate_next_line = self.mark.line == err_mark.line + 1;
-            if self.flow_level == 0
-                && is_immediate_next_line
-                && self.mark.col as isize > self.indent
-                && !self.input.next_is_z()
-                && !self.input.next_is_document_indicator()
-                && self.input.next_can_be_plain_scalar(false)
-            {
-                return Err(ScanError::new_str(
-                    err_mark,
-                    "comment intercepting the multiline text",
-                ));
-            }
-        }
+        // Patched: a plain scalar ended by a comment is not an error when the next line
+        // could have continued it (upstream's "comment intercepting the multiline text"):
+        // libyaml reads that line as the next token.
         Ok(())
     }
 
@@ -1588,11 +1571,15 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function only skips over the `-` and does not fetch the entry value.
     fn fetch_block_entry(&mut self) -> ScanResult {
         if self.flow_level > 0 {
-            // - * only allowed in block
-            return Err(ScanError::new_str(
-                self.mark,
-                r#""-" is only valid inside a block"#,
-            ));
+            // Patched: as libyaml, the entry is a token the parser rejects where it
+            // stands (upstream fails here, before the tokens the parser reads first).
+            let mark = self.mark;
+            self.skip_non_blank();
+            self.remove_simple_key()?;
+            self.allow_simple_key();
+            self.tokens
+                .push_back(Token(Span::new(mark, self.mark), TokenType::BlockEntry));
+            return Ok(());
         }
         // Check if we are allowed to start a new entry.
         if !self.simple_key_allowed {
@@ -2047,12 +2034,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 ));
             }
 
-            if (self.mark.col as isize) < self.indent {
-                return Err(ScanError::new_str(
-                    start_mark,
-                    "invalid indentation in quoted scalar",
-                ));
-            }
+            // Patched: libyaml reads a quoted scalar to its closing quote whatever the
+            // indentation of its lines (upstream rejects lines left of the block's).
 
             leading_blanks = false;
             self.consume_flow_scalar_non_whitespace_chars(
@@ -2122,26 +2105,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Eat the right quote.
         self.skip_non_blank();
-        // Ensure there is no invalid trailing content.
-        self.skip_ws_to_eol(SkipTabs::Yes)?;
-        match self.input.peek() {
-            // These can be encountered in flow sequences or mappings.
-            ',' | '}' | ']' if self.flow_level > 0 => {}
-            // An end-of-line / end-of-stream is fine. No trailing content.
-            c if is_breakz(c) => {}
-            // ':' can be encountered if our scalar is a key.
-            // Outside of flow contexts, keys cannot span multiple lines
-            ':' if self.flow_level == 0 && start_mark.line == self.mark.line => {}
-            // Inside a flow context, this is allowed.
-            ':' if self.flow_level > 0 => {}
-            _ => {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "invalid trailing content after double-quoted scalar",
-                ));
-            }
-        }
-
+        // Patched: what follows the closing quote is left to the next token, as libyaml
+        // (and so yaml.v3) does; upstream rejects anything but a break, `:` or a flow
+        // indicator there, which reports a different error than Butane's.
         let style = if single {
             ScalarStyle::SingleQuoted
         } else {
@@ -2305,12 +2271,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         let indent = self.indent + 1;
         let start_mark = self.mark;
 
-        if self.flow_level > 0 && (start_mark.col as isize) < indent {
-            return Err(ScanError::new_str(
-                start_mark,
-                "invalid indentation in flow construct",
-            ));
-        }
 
         let mut string = String::with_capacity(32);
         self.buf_whitespaces.clear();
@@ -2323,17 +2283,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             if (self.mark.col == 0 && self.input.next_is_document_indicator())
                 || self.input.peek() == '#'
             {
-                // BS4K: If a `#` starts a comment after some separation spaces following content
-                // of a plain scalar in block context, and there is potential continuation on the
-                // next line, this is invalid. We cannot decide yet if there will be continuation,
-                // so record that a comment interrupted a plain scalar.
-                if self.input.peek() == '#'
-                    && !string.is_empty()
-                    && !self.buf_whitespaces.is_empty()
-                    && self.flow_level == 0
-                {
-                    self.interrupted_plain_by_comment = Some(self.mark);
-                }
                 break;
             }
 

@@ -353,6 +353,77 @@ fn syntax_errors_use_libyaml_wording() {
     }
 }
 
+/// yaml.v3 keeps three tokens queued ahead of its parser, and its scanner (libyaml's)
+/// leaves what follows a closing quote, a comment or a flow collection's content to the
+/// next token: the error it reports is the first one met that way, which can be a
+/// scanner error lines below the token the parser would reject (cases 15941, 13369,
+/// 15084, 10048, 10013, 13084, 4576, 7723 and 1198 of the differential test, minimised;
+/// lines and messages observed on Butane v0.29.0).
+#[test]
+fn syntax_errors_as_met_three_tokens_ahead() {
+    let cases = [
+        // After a closed quote, the scanner reads on while the parser holds the scalar:
+        // a plain scalar over more-indented lines reaches a `:`.
+        (
+            "a:\n  b: \"x\n    - \"\"\n    - \"y\"\n    c: 2\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a:\n  b: \"x\n  c: \"\"\n  d: \"y\"\n    e: 2\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a:\n  b: \"x\" \"y\" z\n    c: 1\n",
+            3,
+            "mapping values are not allowed in this context",
+        ),
+        // A quote opened right after a flow collection's end never closes; the lines of
+        // a quoted scalar may be less indented than its block.
+        (
+            "a: 1\nb: \"x\n  c: \"{}\"\n",
+            3,
+            "found unexpected end of stream",
+        ),
+        (
+            "a:\n  b:\n    c: \"x\n  d: 1\n    e: \"{}\"\n",
+            5,
+            "found unexpected end of stream",
+        ),
+        // A would-be key in a flow collection spans one line, so the parser gets the
+        // `{` first (and a `-` there is a token the parser rejects, not a scanner error).
+        (
+            "a:\n  b: 1\n {\n    c\nd:\n  - e\n",
+            2,
+            "did not find expected key",
+        ),
+        (
+            "a:\n  b: {\n    c:\n      d:\n        - e: x\n",
+            1,
+            "did not find expected ',' or '}'",
+        ),
+        (
+            "a: 1\nb: {\n  c:\n    - e\n",
+            3,
+            "did not find expected node content",
+        ),
+        // Inside a flow collection no indentation is checked.
+        (
+            "a:\n  b:\n    c: {\n      d: \"x\"\n  e:\n    f: 1\n",
+            2,
+            "did not find expected ',' or '}'",
+        ),
+    ];
+    for (text, line, message) in cases {
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: line {line}: {message}"),
+            "{text:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_aliases_are_errors() {
     assert_eq!(
