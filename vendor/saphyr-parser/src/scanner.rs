@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::{
     char_traits::{
-        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_flow, is_hex,
+        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_hex,
         is_tag_char, is_uri_char, is_yaml_non_break,
     },
     input::{Input, SkipTabs},
@@ -766,13 +766,11 @@ impl<'input, T: Input> Scanner<'input, T> {
             '}' => self.fetch_flow_collection_end(TokenType::FlowMappingEnd),
             ',' => self.fetch_flow_entry(),
             '-' if is_blank_or_breakz(nc) => self.fetch_block_entry(),
-            '?' if is_blank_or_breakz(nc) => self.fetch_key(),
+            // Patched: in a flow collection `?` and `:` are indicators whatever follows, as
+            // in libyaml.
+            '?' if is_blank_or_breakz(nc) || self.flow_level > 0 => self.fetch_key(),
             ':' if is_blank_or_breakz(nc) => self.fetch_value(),
-            ':' if self.flow_level > 0
-                && (is_flow(nc) || self.mark.index == self.adjacent_value_allowed_at) =>
-            {
-                self.fetch_flow_value()
-            }
+            ':' if self.flow_level > 0 => self.fetch_flow_value(),
             // Is it an alias?
             '*' => self.fetch_anchor(true),
             // Is it an anchor?
@@ -929,43 +927,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         // could have continued it (upstream's "comment intercepting the multiline text"):
         // libyaml reads that line as the next token.
         Ok(())
-    }
-
-    /// Skip over YAML whitespace (` `, `\n`, `\r`).
-    ///
-    /// # Errors
-    /// This function returns an error if no whitespace was found.
-    fn skip_yaml_whitespace(&mut self) -> ScanResult {
-        let mut need_whitespace = true;
-        loop {
-            match self.input.look_ch() {
-                ' ' => {
-                    self.skip_blank();
-
-                    need_whitespace = false;
-                }
-                '\n' | '\r' => {
-                    self.input.lookahead(2);
-                    self.skip_linebreak();
-                    if self.flow_level == 0 {
-                        self.allow_simple_key();
-                    }
-                    need_whitespace = false;
-                }
-                '#' => {
-                    let comment_length = self.input.skip_while_non_breakz();
-                    self.mark.index += comment_length;
-                    self.mark.col += comment_length;
-                }
-                _ => break,
-            }
-        }
-
-        if need_whitespace {
-            Err(ScanError::new_str(self.mark(), "expected whitespace"))
-        } else {
-            Ok(())
-        }
     }
 
     fn skip_ws_to_eol(&mut self, skip_tabs: SkipTabs) -> Result<SkipTabs, ScanError> {
@@ -2286,13 +2247,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                 break;
             }
 
-            if self.flow_level > 0 && self.input.peek() == '-' && is_flow(self.input.peek_nth(1)) {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "plain scalar cannot start with '-' followed by ,[]{}",
-                ));
-            }
-
+            // Patched: a `-` before a flow indicator is part of the scalar, as in libyaml.
             if !self.input.next_is_blank_or_breakz()
                 && self.input.next_can_be_plain_scalar(self.flow_level > 0)
             {
@@ -2359,15 +2314,13 @@ impl<'input, T: Input> Scanner<'input, T> {
                         self.buf_whitespaces.push(self.input.peek());
                         self.skip_blank();
                     } else if (self.mark.col as isize) < indent && self.input.peek() == '\t' {
-                        // Tabs in an indentation columns are allowed if and only if the line is
-                        // empty. Skip to the end of the line.
-                        self.skip_ws_to_eol(SkipTabs::Yes)?;
-                        if !self.input.next_is_breakz() {
-                            return Err(ScanError::new_str(
-                                start_mark,
-                                "while scanning a plain scalar, found a tab",
-                            ));
-                        }
+                        // Patched: libyaml rejects a tab in the indentation of the lines
+                        // after a plain scalar's first, even on an empty line (upstream
+                        // only when content follows it).
+                        return Err(ScanError::new_str(
+                            start_mark,
+                            "while scanning a plain scalar, found a tab character that violates indentation",
+                        ));
                     } else {
                         self.skip_blank();
                     }
@@ -2442,13 +2395,8 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         self.skip_non_blank();
-        self.skip_yaml_whitespace()?;
-        if self.input.peek() == '\t' {
-            return Err(ScanError::new_str(
-                self.mark(),
-                "tabs disallowed in this context",
-            ));
-        }
+        // Patched: what follows the `?` is left to the next token, as in libyaml
+        // (upstream requires a space there and rejects a tab).
         self.tokens
             .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
         Ok(())
@@ -2462,26 +2410,8 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// [`self.flow_level`]: Self::flow_level
     /// [`fetch_value`]: Self::fetch_value
     fn fetch_flow_value(&mut self) -> ScanResult {
-        let nc = self.input.peek_nth(1);
-
-        // If we encounter a ':' inside a flow collection and it is not immediately
-        // followed by a blank or breakz:
-        //   - We must check whether an adjacent value is allowed
-        //     `["a":[]]` is valid. If the key is double-quoted, no need for a space. This
-        //     is needed for JSON compatibility.
-        //   - If not, we must ensure there is a space after the ':' and before its value.
-        //     `[a: []]` is valid while `[a:[]]` isn't. `[a:b]` is treated as `["a:b"]`.
-        //   - But if the value is empty (null), then it's okay.
-        // The last line is for YAMLs like `[a:]`. The ':' is followed by a ']' (which is a
-        // flow character), but the ']' is not the value. The value is an invisible empty
-        // space which is represented as null ('~').
-        if self.mark.index != self.adjacent_value_allowed_at && (nc == '[' || nc == '{') {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' may not precede any of `[{` in flow mapping",
-            ));
-        }
-
+        // Patched: in a flow collection a `:` is a value indicator whatever follows, as in
+        // libyaml (upstream rejects `:` before `[` or `{` unless after a quoted key).
         self.fetch_value()
     }
 

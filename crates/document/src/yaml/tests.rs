@@ -414,11 +414,52 @@ fn syntax_errors_as_met_three_tokens_ahead() {
             2,
             "did not find expected ',' or '}'",
         ),
+        // A tab in the indentation after a plain scalar, even on a blank line, and
+        // whatever a block scalar above holds (cases 13488, minimised).
+        (
+            "a:\n  - b: |\n      [\"x\n  - c: on\n  \td: 1\n",
+            4,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb: x\n\t\nc: 1\n",
+            2,
+            "found a tab character that violates indentation",
+        ),
+        // A `:` with no key where a key is expected (case 19654, minimised): libyaml
+        // fails before the alias after it is looked up.
+        (
+            "a:\n  b: |\n    x\n: *nowhere\n",
+            3,
+            "did not find expected key",
+        ),
+        (
+            "a: 1\n: *x\n",
+            1,
+            "did not find expected key",
+        ),
+        // In a flow collection, `:` and `?` are indicators whatever follows, a `:` before
+        // a non-blank belongs to a plain scalar, and a `-` may end one (cases 6299,
+        // 11017, 15688 and 18309, minimised).
+        (
+            "a: \"x\n  b: \"{c:{d: 1}}\n",
+            1,
+            "did not find expected key",
+        ),
     ];
     for (text, line, message) in cases {
         assert_eq!(
             error(text).to_string(),
             format!("yaml: line {line}: {message}"),
+            "{text:?}"
+        );
+    }
+    // On the first line, a parser error names no line.
+    for text in ["a: [b-, c:[d]]\n", "a: {b?: 1}\n"] {
+        let expected = if text.contains('{') { '}' } else { ']' };
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: did not find expected ',' or '{expected}'"),
             "{text:?}"
         );
     }
