@@ -433,11 +433,7 @@ fn syntax_errors_as_met_three_tokens_ahead() {
             3,
             "did not find expected key",
         ),
-        (
-            "a: 1\n: *x\n",
-            1,
-            "did not find expected key",
-        ),
+        ("a: 1\n: *x\n", 1, "did not find expected key"),
         // In a flow collection, `:` and `?` are indicators whatever follows, a `:` before
         // a non-blank belongs to a plain scalar, and a `-` may end one (cases 6299,
         // 11017, 15688 and 18309, minimised).
