@@ -787,7 +787,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             ':' | '?' if !is_blank_or_breakz(nc) && self.flow_level == 0 => {
                 self.fetch_plain_scalar()
             }
-            '%' | '@' | '`' => Err(ScanError::new(
+            '%' | '@' | '`' | '\t' => Err(ScanError::new(
                 self.mark,
                 format!("unexpected character: `{c}'"),
             )),
@@ -888,25 +888,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     fn skip_to_next_token(&mut self) -> ScanResult {
         loop {
             match self.input.look_ch() {
-                // Tabs may not be used as indentation.
-                // "Indentation" only exists as long as a block is started, but does not exist
-                // inside of flow-style constructs. Tabs are allowed as part of leading
-                // whitespaces outside of indentation.
-                // If a flow-style construct is in an indented block, its contents must still be
-                // indented. Also, tabs are allowed anywhere in it if it has no content.
-                '\t' if self.is_within_block()
-                    && self.leading_whitespace
-                    && (self.mark.col as isize) < self.indent =>
-                {
-                    self.skip_ws_to_eol(SkipTabs::Yes)?;
-                    // If we have content on that line with a tab, return an error.
-                    if !self.input.next_is_breakz() {
-                        return Err(ScanError::new_str(
-                            self.mark,
-                            "tabs disallowed within this context (block indentation)",
-                        ));
-                    }
-                }
+                // Patched: as in libyaml, a tab is a separator in a flow collection and
+                // after a token that no simple key can follow; elsewhere (indentation,
+                // after `-`, `?` or a complex `:`) it is left to fail as a token.
+                '\t' if self.flow_level == 0 && self.simple_key_allowed => break,
                 '\t' | ' ' => self.skip_blank(),
                 '\n' | '\r' => {
                     self.input.lookahead(2);
@@ -1566,16 +1551,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // generate BLOCK-SEQUENCE-START if indented
         self.roll_indent(mark.col, None, TokenType::BlockSequenceStart, mark);
-        let found_tabs = self.skip_ws_to_eol(SkipTabs::Yes)?.found_tabs();
-        self.input.lookahead(2);
-        if found_tabs && self.input.next_char_is('-') && is_blank_or_breakz(self.input.peek_nth(1))
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "'-' must be followed by a valid YAML whitespace",
-            ));
-        }
-
+        // Patched: a tab after the `-` is left to the next token, which it cannot
+        // start (upstream skips it, and rejects a `-` after it).
         self.skip_ws_to_eol(SkipTabs::No)?;
         self.input.lookahead(1);
         if self.input.next_is_break() || self.input.next_is_flow() {
@@ -2435,15 +2412,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
-        if self.input.look_ch() == '\t'
-            && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' must be followed by a valid YAML whitespace",
-            ));
-        }
 
         if sk.possible {
             // insert simple key
@@ -2625,11 +2593,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         last.possible = false;
         Ok(())
-    }
-
-    /// Return whether the scanner is inside a block but outside of a flow sequence.
-    fn is_within_block(&self) -> bool {
-        !self.indents.is_empty()
     }
 
     /// If an implicit mapping had started, end it.

@@ -461,6 +461,35 @@ fn syntax_errors_as_met_three_tokens_ahead() {
     }
 }
 
+/// libyaml skips a tab only in a flow collection or after a token no simple key can
+/// follow (a key's `:`, a scalar): at the start of a line and after `-`, `?` or a
+/// complex `:` a tab is a token it cannot read (observed on Butane v0.29.0).
+#[test]
+fn tabs_separate_tokens_where_libyaml_skips_them() {
+    for (text, line) in [
+        ("a:\n  ?\tb\n  : 1\n", 2),
+        ("a:\n  -\tb\n", 2),
+        ("a: \"x\"\n\t\nb: 2\n", 2),
+        ("a:\n\tb: 1\n", 2),
+    ] {
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: line {line}: found character that cannot start any token"),
+            "{text:?}"
+        );
+    }
+    for text in [
+        "a:\t1\n",
+        "a: 1\t\nb: 2\n",
+        "a:\n  b: [1,\n\t2]\n",
+        "a: {\n\tb: 1}\n",
+        "a: \"x\"\t# c\nb: 1\n",
+        "a:\n  - b\t\n  - c\n",
+    ] {
+        assert!(parse(text).is_ok(), "{text:?}");
+    }
+}
+
 #[test]
 fn bad_aliases_are_errors() {
     assert_eq!(
