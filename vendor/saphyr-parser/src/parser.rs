@@ -996,11 +996,8 @@ impl<'input, T: Input> Parser<'input, T> {
                     self.parse_node(true, true)
                 }
             }
-            // XXX(chenyh): libyaml failed to parse spec 1.2, ex8.18
-            Token(mark, TokenType::Value) => {
-                self.state = State::BlockMappingValue;
-                Ok((Event::empty_scalar(), mark))
-            }
+            // Patched: a value without a key (YAML 1.2, spec example 8.18) is an error in
+            // libyaml, so it falls to the last arm.
             Token(mark, TokenType::BlockEnd) => {
                 self.pop_state();
                 self.skip();

@@ -21,11 +21,15 @@ use thiserror::Error;
 
 use crate::{
     char_traits::{
-        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_breakz, is_flow, is_hex,
+        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_hex,
         is_tag_char, is_uri_char, is_yaml_non_break,
     },
     input::{Input, SkipTabs},
 };
+
+/// How many tokens the scanner keeps queued ahead of the parser (patched: yaml.v3's
+/// lookahead; upstream fetches one token unless a simple key is pending).
+const LOOKAHEAD_TOKENS: usize = 3;
 
 /// The encoding of the input. Currently, only UTF-8 is supported.
 #[derive(Clone, Copy, PartialEq, Debug, Eq)]
@@ -474,9 +478,6 @@ pub struct Scanner<'input, T> {
     /// [`Possible`]: ImplicitMappingState::Possible
     /// [`Inside`]: ImplicitMappingState::Inside
     implicit_flow_mapping_states: Vec<Option<ImplicitMappingState>>,
-    /// If a plain scalar was terminated by a `#` comment on its line, we set this
-    /// to detect an illegal multiline continuation on the following line.
-    interrupted_plain_by_comment: Option<Marker>,
     buf_leading_break: String,
     buf_trailing_breaks: String,
     buf_whitespaces: String,
@@ -502,7 +503,6 @@ impl<T: Input + Clone> Clone for Scanner<'_, T> {
             leading_whitespace: self.leading_whitespace,
             flow_mapping_started: self.flow_mapping_started.clone(),
             implicit_flow_mapping_states: self.implicit_flow_mapping_states.clone(),
-            interrupted_plain_by_comment: self.interrupted_plain_by_comment,
             buf_leading_break: self.buf_leading_break.clone(),
             buf_trailing_breaks: self.buf_trailing_breaks.clone(),
             buf_whitespaces: self.buf_whitespaces.clone(),
@@ -560,7 +560,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             leading_whitespace: true,
             flow_mapping_started: vec![],
             implicit_flow_mapping_states: vec![],
-            interrupted_plain_by_comment: None,
 
             buf_leading_break: String::new(),
             buf_trailing_breaks: String::new(),
@@ -755,9 +754,8 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if (self.mark.col as isize) < self.indent {
-            return Err(ScanError::new_str(self.mark, "invalid indentation"));
-        }
+        // Patched: libyaml checks no indentation inside flow constructs (upstream rejects
+        // a token left of the enclosing block's indentation there).
 
         let c = self.input.peek();
         let nc = self.input.peek_nth(1);
@@ -768,13 +766,11 @@ impl<'input, T: Input> Scanner<'input, T> {
             '}' => self.fetch_flow_collection_end(TokenType::FlowMappingEnd),
             ',' => self.fetch_flow_entry(),
             '-' if is_blank_or_breakz(nc) => self.fetch_block_entry(),
-            '?' if is_blank_or_breakz(nc) => self.fetch_key(),
+            // Patched: in a flow collection `?` and `:` are indicators whatever follows, as
+            // in libyaml.
+            '?' if is_blank_or_breakz(nc) || self.flow_level > 0 => self.fetch_key(),
             ':' if is_blank_or_breakz(nc) => self.fetch_value(),
-            ':' if self.flow_level > 0
-                && (is_flow(nc) || self.mark.index == self.adjacent_value_allowed_at) =>
-            {
-                self.fetch_flow_value()
-            }
+            ':' if self.flow_level > 0 => self.fetch_flow_value(),
             // Is it an alias?
             '*' => self.fetch_anchor(true),
             // Is it an anchor?
@@ -791,7 +787,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             ':' | '?' if !is_blank_or_breakz(nc) && self.flow_level == 0 => {
                 self.fetch_plain_scalar()
             }
-            '%' | '@' | '`' => Err(ScanError::new(
+            '%' | '@' | '`' | '\t' => Err(ScanError::new(
                 self.mark,
                 format!("unexpected character: `{c}'"),
             )),
@@ -831,7 +827,12 @@ impl<'input, T: Input> Scanner<'input, T> {
     pub fn fetch_more_tokens(&mut self) -> ScanResult {
         let mut need_more;
         loop {
-            if self.tokens.is_empty() {
+            // Like yaml.v3 (which reads two tokens past the next one to attach comments),
+            // keep three tokens queued until the stream ends: a scanner error that far
+            // ahead is reported before the parser sees the token it would reject.
+            if self.tokens.len() < LOOKAHEAD_TOKENS
+                && !matches!(self.tokens.back(), Some(Token(_, TokenType::StreamEnd)))
+            {
                 need_more = true;
             } else {
                 need_more = false;
@@ -865,10 +866,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function returns an error if one of the key we would stale was required to be a key.
     fn stale_simple_keys(&mut self) -> ScanResult {
         for sk in &mut self.simple_keys {
+            // Patched: a simple key spans one line in flow constructs too, as in libyaml
+            // (upstream lets YAML 1.2 flow keys run over several lines).
             if sk.possible
-                // If not in a flow construct, simple keys cannot span multiple lines.
-                && self.flow_level == 0
-                    && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
+                && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
             {
                 if sk.required {
                     return Err(ScanError::new_str(self.mark, "simple key expect ':'"));
@@ -887,25 +888,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     fn skip_to_next_token(&mut self) -> ScanResult {
         loop {
             match self.input.look_ch() {
-                // Tabs may not be used as indentation.
-                // "Indentation" only exists as long as a block is started, but does not exist
-                // inside of flow-style constructs. Tabs are allowed as part of leading
-                // whitespaces outside of indentation.
-                // If a flow-style construct is in an indented block, its contents must still be
-                // indented. Also, tabs are allowed anywhere in it if it has no content.
-                '\t' if self.is_within_block()
-                    && self.leading_whitespace
-                    && (self.mark.col as isize) < self.indent =>
-                {
-                    self.skip_ws_to_eol(SkipTabs::Yes)?;
-                    // If we have content on that line with a tab, return an error.
-                    if !self.input.next_is_breakz() {
-                        return Err(ScanError::new_str(
-                            self.mark,
-                            "tabs disallowed within this context (block indentation)",
-                        ));
-                    }
-                }
+                // Patched: as in libyaml, a tab is a separator in a flow collection and
+                // after a token that no simple key can follow; elsewhere (indentation,
+                // after `-`, `?` or a complex `:`) it is left to fail as a token.
+                '\t' if self.flow_level == 0 && self.simple_key_allowed => break,
                 '\t' | ' ' => self.skip_blank(),
                 '\n' | '\r' => {
                     self.input.lookahead(2);
@@ -922,67 +908,10 @@ impl<'input, T: Input> Scanner<'input, T> {
                 _ => break,
             }
         }
-        // If a plain scalar was interrupted by a comment, and the next line could
-        // continue the scalar in block context, this is invalid.
-        if let Some(err_mark) = self.interrupted_plain_by_comment.take() {
-            // Ensure enough lookahead for the check below (peek and peek_nth) and for
-            // document indicator detection which needs 4 chars.
-            self.input.lookahead(4);
-            // BS4K should only trigger when the continuation would start on the immediate next
-            // line (no intervening empty/comment-only lines). A blank line resets the folding
-            // opportunity and thus should not error.
-            let is_immediate_next_line = self.mark.line == err_mark.line + 1;
-            if self.flow_level == 0
-                && is_immediate_next_line
-                && self.mark.col as isize > self.indent
-                && !self.input.next_is_z()
-                && !self.input.next_is_document_indicator()
-                && self.input.next_can_be_plain_scalar(false)
-            {
-                return Err(ScanError::new_str(
-                    err_mark,
-                    "comment intercepting the multiline text",
-                ));
-            }
-        }
+        // Patched: a plain scalar ended by a comment is not an error when the next line
+        // could have continued it (upstream's "comment intercepting the multiline text"):
+        // libyaml reads that line as the next token.
         Ok(())
-    }
-
-    /// Skip over YAML whitespace (` `, `\n`, `\r`).
-    ///
-    /// # Errors
-    /// This function returns an error if no whitespace was found.
-    fn skip_yaml_whitespace(&mut self) -> ScanResult {
-        let mut need_whitespace = true;
-        loop {
-            match self.input.look_ch() {
-                ' ' => {
-                    self.skip_blank();
-
-                    need_whitespace = false;
-                }
-                '\n' | '\r' => {
-                    self.input.lookahead(2);
-                    self.skip_linebreak();
-                    if self.flow_level == 0 {
-                        self.allow_simple_key();
-                    }
-                    need_whitespace = false;
-                }
-                '#' => {
-                    let comment_length = self.input.skip_while_non_breakz();
-                    self.mark.index += comment_length;
-                    self.mark.col += comment_length;
-                }
-                _ => break,
-            }
-        }
-
-        if need_whitespace {
-            Err(ScanError::new_str(self.mark(), "expected whitespace"))
-        } else {
-            Ok(())
-        }
     }
 
     fn skip_ws_to_eol(&mut self, skip_tabs: SkipTabs) -> Result<SkipTabs, ScanError> {
@@ -1588,11 +1517,15 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function only skips over the `-` and does not fetch the entry value.
     fn fetch_block_entry(&mut self) -> ScanResult {
         if self.flow_level > 0 {
-            // - * only allowed in block
-            return Err(ScanError::new_str(
-                self.mark,
-                r#""-" is only valid inside a block"#,
-            ));
+            // Patched: as libyaml, the entry is a token the parser rejects where it
+            // stands (upstream fails here, before the tokens the parser reads first).
+            let mark = self.mark;
+            self.skip_non_blank();
+            self.remove_simple_key()?;
+            self.allow_simple_key();
+            self.tokens
+                .push_back(Token(Span::new(mark, self.mark), TokenType::BlockEntry));
+            return Ok(());
         }
         // Check if we are allowed to start a new entry.
         if !self.simple_key_allowed {
@@ -1618,16 +1551,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // generate BLOCK-SEQUENCE-START if indented
         self.roll_indent(mark.col, None, TokenType::BlockSequenceStart, mark);
-        let found_tabs = self.skip_ws_to_eol(SkipTabs::Yes)?.found_tabs();
-        self.input.lookahead(2);
-        if found_tabs && self.input.next_char_is('-') && is_blank_or_breakz(self.input.peek_nth(1))
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "'-' must be followed by a valid YAML whitespace",
-            ));
-        }
-
+        // Patched: a tab after the `-` is left to the next token, which it cannot
+        // start (upstream skips it, and rejects a `-` after it).
         self.skip_ws_to_eol(SkipTabs::No)?;
         self.input.lookahead(1);
         if self.input.next_is_break() || self.input.next_is_flow() {
@@ -2047,12 +1972,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 ));
             }
 
-            if (self.mark.col as isize) < self.indent {
-                return Err(ScanError::new_str(
-                    start_mark,
-                    "invalid indentation in quoted scalar",
-                ));
-            }
+            // Patched: libyaml reads a quoted scalar to its closing quote whatever the
+            // indentation of its lines (upstream rejects lines left of the block's).
 
             leading_blanks = false;
             self.consume_flow_scalar_non_whitespace_chars(
@@ -2122,26 +2043,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Eat the right quote.
         self.skip_non_blank();
-        // Ensure there is no invalid trailing content.
-        self.skip_ws_to_eol(SkipTabs::Yes)?;
-        match self.input.peek() {
-            // These can be encountered in flow sequences or mappings.
-            ',' | '}' | ']' if self.flow_level > 0 => {}
-            // An end-of-line / end-of-stream is fine. No trailing content.
-            c if is_breakz(c) => {}
-            // ':' can be encountered if our scalar is a key.
-            // Outside of flow contexts, keys cannot span multiple lines
-            ':' if self.flow_level == 0 && start_mark.line == self.mark.line => {}
-            // Inside a flow context, this is allowed.
-            ':' if self.flow_level > 0 => {}
-            _ => {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "invalid trailing content after double-quoted scalar",
-                ));
-            }
-        }
-
+        // Patched: what follows the closing quote is left to the next token, as libyaml
+        // (and so yaml.v3) does; upstream rejects anything but a break, `:` or a flow
+        // indicator there, which reports a different error than Butane's.
         let style = if single {
             ScalarStyle::SingleQuoted
         } else {
@@ -2305,12 +2209,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         let indent = self.indent + 1;
         let start_mark = self.mark;
 
-        if self.flow_level > 0 && (start_mark.col as isize) < indent {
-            return Err(ScanError::new_str(
-                start_mark,
-                "invalid indentation in flow construct",
-            ));
-        }
 
         let mut string = String::with_capacity(32);
         self.buf_whitespaces.clear();
@@ -2323,27 +2221,10 @@ impl<'input, T: Input> Scanner<'input, T> {
             if (self.mark.col == 0 && self.input.next_is_document_indicator())
                 || self.input.peek() == '#'
             {
-                // BS4K: If a `#` starts a comment after some separation spaces following content
-                // of a plain scalar in block context, and there is potential continuation on the
-                // next line, this is invalid. We cannot decide yet if there will be continuation,
-                // so record that a comment interrupted a plain scalar.
-                if self.input.peek() == '#'
-                    && !string.is_empty()
-                    && !self.buf_whitespaces.is_empty()
-                    && self.flow_level == 0
-                {
-                    self.interrupted_plain_by_comment = Some(self.mark);
-                }
                 break;
             }
 
-            if self.flow_level > 0 && self.input.peek() == '-' && is_flow(self.input.peek_nth(1)) {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "plain scalar cannot start with '-' followed by ,[]{}",
-                ));
-            }
-
+            // Patched: a `-` before a flow indicator is part of the scalar, as in libyaml.
             if !self.input.next_is_blank_or_breakz()
                 && self.input.next_can_be_plain_scalar(self.flow_level > 0)
             {
@@ -2410,15 +2291,13 @@ impl<'input, T: Input> Scanner<'input, T> {
                         self.buf_whitespaces.push(self.input.peek());
                         self.skip_blank();
                     } else if (self.mark.col as isize) < indent && self.input.peek() == '\t' {
-                        // Tabs in an indentation columns are allowed if and only if the line is
-                        // empty. Skip to the end of the line.
-                        self.skip_ws_to_eol(SkipTabs::Yes)?;
-                        if !self.input.next_is_breakz() {
-                            return Err(ScanError::new_str(
-                                start_mark,
-                                "while scanning a plain scalar, found a tab",
-                            ));
-                        }
+                        // Patched: libyaml rejects a tab in the indentation of the lines
+                        // after a plain scalar's first, even on an empty line (upstream
+                        // only when content follows it).
+                        return Err(ScanError::new_str(
+                            start_mark,
+                            "while scanning a plain scalar, found a tab character that violates indentation",
+                        ));
                     } else {
                         self.skip_blank();
                     }
@@ -2493,13 +2372,8 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         self.skip_non_blank();
-        self.skip_yaml_whitespace()?;
-        if self.input.peek() == '\t' {
-            return Err(ScanError::new_str(
-                self.mark(),
-                "tabs disallowed in this context",
-            ));
-        }
+        // Patched: what follows the `?` is left to the next token, as in libyaml
+        // (upstream requires a space there and rejects a tab).
         self.tokens
             .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
         Ok(())
@@ -2513,26 +2387,8 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// [`self.flow_level`]: Self::flow_level
     /// [`fetch_value`]: Self::fetch_value
     fn fetch_flow_value(&mut self) -> ScanResult {
-        let nc = self.input.peek_nth(1);
-
-        // If we encounter a ':' inside a flow collection and it is not immediately
-        // followed by a blank or breakz:
-        //   - We must check whether an adjacent value is allowed
-        //     `["a":[]]` is valid. If the key is double-quoted, no need for a space. This
-        //     is needed for JSON compatibility.
-        //   - If not, we must ensure there is a space after the ':' and before its value.
-        //     `[a: []]` is valid while `[a:[]]` isn't. `[a:b]` is treated as `["a:b"]`.
-        //   - But if the value is empty (null), then it's okay.
-        // The last line is for YAMLs like `[a:]`. The ':' is followed by a ']' (which is a
-        // flow character), but the ']' is not the value. The value is an invisible empty
-        // space which is represented as null ('~').
-        if self.mark.index != self.adjacent_value_allowed_at && (nc == '[' || nc == '{') {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' may not precede any of `[{` in flow mapping",
-            ));
-        }
-
+        // Patched: in a flow collection a `:` is a value indicator whatever follows, as in
+        // libyaml (upstream rejects `:` before `[` or `{` unless after a quoted key).
         self.fetch_value()
     }
 
@@ -2556,15 +2412,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
-        if self.input.look_ch() == '\t'
-            && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' must be followed by a valid YAML whitespace",
-            ));
-        }
 
         if sk.possible {
             // insert simple key
@@ -2746,11 +2593,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         last.possible = false;
         Ok(())
-    }
-
-    /// Return whether the scanner is inside a block but outside of a flow sequence.
-    fn is_within_block(&self) -> bool {
-        !self.indents.is_empty()
     }
 
     /// If an implicit mapping had started, end it.

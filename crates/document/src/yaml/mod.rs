@@ -220,35 +220,7 @@ impl LibyamlLines {
 }
 
 fn parse_text(text: &str) -> Result<(Node, Vec<KeyErrors>), YamlError> {
-    let mut text = Cow::Borrowed(text);
-    // libyaml reads a quoted scalar to its closing quote whatever the indentation of
-    // its lines, which the parser underneath checks; as leading spaces of a quoted
-    // scalar's lines are folded away, indenting them further changes no value.
-    for _ in 0..MAX_REINDENTS {
-        let mut builder = Builder::new(&text);
-        let result = builder.run();
-        match builder.reindent.take() {
-            Some(lines) if result.is_err() => text = Cow::Owned(indent_lines(&text, lines)),
-            _ => return result,
-        }
-    }
-    Builder::new(&text).run()
-}
-
-/// How many under-indented quoted scalars [`parse`] forgives.
-const MAX_REINDENTS: usize = 64;
-
-/// `text` with the lines `first..=last` (from 1) indented by `by` more spaces.
-fn indent_lines(text: &str, (first, last, by): (usize, usize, usize)) -> String {
-    let pad = " ".repeat(by);
-    let mut out = String::with_capacity(text.len() + pad.len() * (last + 1 - first));
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        if (first..=last).contains(&(index + 1)) {
-            out.push_str(&pad);
-        }
-        out.push_str(line);
-    }
-    out
+    Builder::new(text).run()
 }
 
 /// A node that is complete, with what its parent needs to know about it.
@@ -357,9 +329,6 @@ struct Builder<'a> {
     root_map: Option<usize>,
     copied: usize,
     errors: Vec<MapErrors>,
-    /// Lines of a closed quoted scalar the parser found under-indented, and by how
-    /// much to indent them so that it reads them as libyaml does.
-    reindent: Option<(usize, usize, usize)>,
 }
 
 impl<'a> Builder<'a> {
@@ -373,7 +342,6 @@ impl<'a> Builder<'a> {
             root_map: None,
             copied: 0,
             errors: Vec::new(),
-            reindent: None,
         }
     }
 
@@ -599,34 +567,15 @@ impl<'a> Builder<'a> {
                 message,
             };
         }
-        let quoted = message.starts_with("invalid trailing content after");
         let (message, parser_error, context) = match message.as_str() {
             "did not find expected key" | "did not find expected '-' indicator" => {
                 (message.clone(), true, self.open_block(problem.column))
             }
-            _ if quoted && let Some(found) = self.after_quoted(problem) => found,
-            _ if quoted => match self.stack.last() {
-                Some(Frame::Seq { mark, .. }) => (
-                    "did not find expected '-' indicator".to_owned(),
-                    true,
-                    Some(*mark),
-                ),
-                Some(Frame::Map { mark, .. }) => {
-                    ("did not find expected key".to_owned(), true, Some(*mark))
-                }
-                None => {
-                    return YamlError::Syntax {
-                        mark: problem,
-                        message,
-                    };
-                }
-            },
             "did not find expected ',' or '}'" | "did not find expected ',' or ']'" => {
                 (message.clone(), true, self.stack.last().map(Frame::mark))
             }
-            "\"-\" is only valid inside a block" => {
-                ("did not find expected node content".to_owned(), true, None)
-            }
+            // A node starts at the token the parser rejects (a `-` in a flow collection).
+            "did not find expected node content" => (message.clone(), true, None),
             "tabs disallowed within this context (block indentation)" => (
                 "found character that cannot start any token".to_owned(),
                 false,
@@ -639,32 +588,8 @@ impl<'a> Builder<'a> {
                 false,
                 Some(Mark::new(self.simple_key_line(problem.line), 1)),
             ),
-            "invalid indentation in quoted scalar" => match self.quoted_scalar(problem) {
-                Some((start, None)) => (
-                    "found unexpected end of stream".to_owned(),
-                    false,
-                    Some(start),
-                ),
-                Some((start, Some(end))) => {
-                    self.reindent = Some((start.line + 1, end, start.column));
-                    return YamlError::Syntax {
-                        mark: problem,
-                        message,
-                    };
-                }
-                None => {
-                    return YamlError::Syntax {
-                        mark: problem,
-                        message,
-                    };
-                }
-            },
-            "found unexpected end of stream" => (
-                message.clone(),
-                false,
-                self.quoted_scalar(Mark::new(usize::MAX, 1))
-                    .map(|(start, _)| start),
-            ),
+            // The scanner names where the unclosed quoted scalar starts.
+            "found unexpected end of stream" => (message.clone(), false, Some(problem)),
             _ => {
                 return YamlError::Syntax {
                     mark: problem,
@@ -767,82 +692,6 @@ impl<'a> Builder<'a> {
             ));
         }
         None
-    }
-
-    /// How libyaml reads the content after a closed quoted scalar at `problem`: another
-    /// quoted scalar that never closes is an "unexpected end of stream" (its context:
-    /// where it opens); a plain scalar runs on over lines indented past the enclosing
-    /// block and, when it reaches a `:` that starts a value, a "mapping value is not
-    /// allowed" there, as it cannot be a key. `None` when the parser gets the scalar and
-    /// finds no key instead.
-    fn after_quoted(&self, problem: Mark) -> Option<(String, bool, Option<Mark>)> {
-        let lines: Vec<Vec<char>> = self.text.split('\n').map(|l| l.chars().collect()).collect();
-        let (mut line, mut column) = (problem.line.checked_sub(1)?, problem.column.checked_sub(1)?);
-        let first = *lines.get(line)?.get(column)?;
-        if matches!(first, '"' | '\'') {
-            let rest = lines[line][column + 1..]
-                .iter()
-                .chain(std::iter::once(&'\n'))
-                .chain(
-                    lines[line + 1..]
-                        .iter()
-                        .flat_map(|l| l.iter().chain(std::iter::once(&'\n'))),
-                );
-            let mut escaped = false;
-            let mut closes = false;
-            for &c in rest {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' && first == '"' {
-                    escaped = true;
-                } else if c == first {
-                    closes = true;
-                    break;
-                }
-            }
-            return (!closes).then(|| {
-                (
-                    "found unexpected end of stream".to_owned(),
-                    false,
-                    Some(problem),
-                )
-            });
-        }
-        // Only a plain scalar runs on; other tokens reach the parser.
-        if matches!(
-            first,
-            ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`'
-        ) {
-            return None;
-        }
-        let indent = self.stack.last()?.mark().column;
-        loop {
-            let chars = &lines[line];
-            while column < chars.len() {
-                let c = chars[column];
-                let next = chars.get(column + 1).copied();
-                if c == ':' && next.is_none_or(|n| n == ' ' || n == '\t' || n == '\r') {
-                    return Some((
-                        "mapping values are not allowed in this context".to_owned(),
-                        false,
-                        Some(Mark::new(line + 1, column + 1)),
-                    ));
-                }
-                if matches!(c, ' ' | '\t') && next == Some('#') {
-                    return None;
-                }
-                column += 1;
-            }
-            line += 1;
-            while lines.get(line)?.iter().all(|c| c.is_whitespace()) {
-                line += 1;
-            }
-            let chars = &lines[line];
-            column = chars.iter().take_while(|&&c| c == ' ').count();
-            if column < indent || chars.get(column) == Some(&'#') {
-                return None;
-            }
-        }
     }
 
     /// The line where the would-be key that ran on to the line before `line` started:

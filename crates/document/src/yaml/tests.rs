@@ -353,6 +353,143 @@ fn syntax_errors_use_libyaml_wording() {
     }
 }
 
+/// yaml.v3 keeps three tokens queued ahead of its parser, and its scanner (libyaml's)
+/// leaves what follows a closing quote, a comment or a flow collection's content to the
+/// next token: the error it reports is the first one met that way, which can be a
+/// scanner error lines below the token the parser would reject (cases 15941, 13369,
+/// 15084, 10048, 10013, 13084, 4576, 7723 and 1198 of the differential test, minimised;
+/// lines and messages observed on Butane v0.29.0).
+#[test]
+fn syntax_errors_as_met_three_tokens_ahead() {
+    let cases = [
+        // After a closed quote, the scanner reads on while the parser holds the scalar:
+        // a plain scalar over more-indented lines reaches a `:`.
+        (
+            "a:\n  b: \"x\n    - \"\"\n    - \"y\"\n    c: 2\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a:\n  b: \"x\n  c: \"\"\n  d: \"y\"\n    e: 2\n",
+            5,
+            "mapping values are not allowed in this context",
+        ),
+        (
+            "a:\n  b: \"x\" \"y\" z\n    c: 1\n",
+            3,
+            "mapping values are not allowed in this context",
+        ),
+        // A quote opened right after a flow collection's end never closes; the lines of
+        // a quoted scalar may be less indented than its block.
+        (
+            "a: 1\nb: \"x\n  c: \"{}\"\n",
+            3,
+            "found unexpected end of stream",
+        ),
+        (
+            "a:\n  b:\n    c: \"x\n  d: 1\n    e: \"{}\"\n",
+            5,
+            "found unexpected end of stream",
+        ),
+        // A would-be key in a flow collection spans one line, so the parser gets the
+        // `{` first (and a `-` there is a token the parser rejects, not a scanner error).
+        (
+            "a:\n  b: 1\n {\n    c\nd:\n  - e\n",
+            2,
+            "did not find expected key",
+        ),
+        (
+            "a:\n  b: {\n    c:\n      d:\n        - e: x\n",
+            1,
+            "did not find expected ',' or '}'",
+        ),
+        (
+            "a: 1\nb: {\n  c:\n    - e\n",
+            3,
+            "did not find expected node content",
+        ),
+        // Inside a flow collection no indentation is checked.
+        (
+            "a:\n  b:\n    c: {\n      d: \"x\"\n  e:\n    f: 1\n",
+            2,
+            "did not find expected ',' or '}'",
+        ),
+        // A tab in the indentation after a plain scalar, even on a blank line, and
+        // whatever a block scalar above holds (cases 13488, minimised).
+        (
+            "a:\n  - b: |\n      [\"x\n  - c: on\n  \td: 1\n",
+            4,
+            "found a tab character that violates indentation",
+        ),
+        (
+            "a: 1\nb: x\n\t\nc: 1\n",
+            2,
+            "found a tab character that violates indentation",
+        ),
+        // A `:` with no key where a key is expected (case 19654, minimised): libyaml
+        // fails before the alias after it is looked up.
+        (
+            "a:\n  b: |\n    x\n: *nowhere\n",
+            3,
+            "did not find expected key",
+        ),
+        ("a: 1\n: *x\n", 1, "did not find expected key"),
+        // In a flow collection, `:` and `?` are indicators whatever follows, a `:` before
+        // a non-blank belongs to a plain scalar, and a `-` may end one (cases 6299,
+        // 11017, 15688 and 18309, minimised).
+        (
+            "a: \"x\n  b: \"{c:{d: 1}}\n",
+            1,
+            "did not find expected key",
+        ),
+    ];
+    for (text, line, message) in cases {
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: line {line}: {message}"),
+            "{text:?}"
+        );
+    }
+    // On the first line, a parser error names no line.
+    for text in ["a: [b-, c:[d]]\n", "a: {b?: 1}\n"] {
+        let expected = if text.contains('{') { '}' } else { ']' };
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: did not find expected ',' or '{expected}'"),
+            "{text:?}"
+        );
+    }
+}
+
+/// libyaml skips a tab only in a flow collection or after a token no simple key can
+/// follow (a key's `:`, a scalar): at the start of a line and after `-`, `?` or a
+/// complex `:` a tab is a token it cannot read (observed on Butane v0.29.0).
+#[test]
+fn tabs_separate_tokens_where_libyaml_skips_them() {
+    for (text, line) in [
+        ("a:\n  ?\tb\n  : 1\n", 2),
+        ("a:\n  -\tb\n", 2),
+        ("a: \"x\"\n\t\nb: 2\n", 2),
+        ("a:\n\tb: 1\n", 2),
+    ] {
+        assert_eq!(
+            error(text).to_string(),
+            format!("yaml: line {line}: found character that cannot start any token"),
+            "{text:?}"
+        );
+    }
+    for text in [
+        "a:\t1\n",
+        "a: 1\t\nb: 2\n",
+        "a:\n  b: [1,\n\t2]\n",
+        "a: {\n\tb: 1}\n",
+        "a: \"x\"\t# c\nb: 1\n",
+        "a:\n  - b\t\n  - c\n",
+    ] {
+        assert!(parse(text).is_ok(), "{text:?}");
+    }
+}
+
 #[test]
 fn bad_aliases_are_errors() {
     assert_eq!(
