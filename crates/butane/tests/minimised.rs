@@ -358,6 +358,23 @@ fn openshift_places_only_what_the_reference_records() {
     );
 }
 
+// Before fcos 1.4.0 (Ignition 3.3.0) a swap filesystem's `with_mount_unit` makes a
+// mount unit of type swap, as for any filesystem (seed 0x5eed2, case 4445).
+#[test]
+fn swap_units_came_with_fcos_1_4() {
+    let yaml = "variant: fcos\nversion: 1.3.0\nstorage:\n  filesystems:\n    - device: /dev/mapper/data\n      format: swap\n      path: /x\n      with_mount_unit: true\n";
+    let output = translate(yaml, &Options::default()).unwrap().output();
+    assert!(output.contains("\"name\":\"x.mount\""), "{output}");
+    assert!(output.contains("Type=swap"), "{output}");
+    let output = translate(&yaml.replace("1.3.0", "1.4.0"), &Options::default())
+        .unwrap()
+        .output();
+    assert!(
+        output.contains("\"name\":\"dev-mapper-data.swap\""),
+        "{output}"
+    );
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]
