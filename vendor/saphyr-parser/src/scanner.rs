@@ -1699,9 +1699,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Scan the leading line breaks and determine the indentation level if needed.
         if indent == 0 {
-            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks);
+            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks)?;
         } else {
-            self.skip_block_scalar_indent(indent, &mut trailing_breaks);
+            self.skip_block_scalar_indent(indent, &mut trailing_breaks)?;
         }
 
         // We have an end-of-stream with no content, e.g.:
@@ -1776,7 +1776,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.read_break(&mut leading_break);
 
             // Eat the following indentation spaces and line breaks.
-            self.skip_block_scalar_indent(indent, &mut trailing_breaks);
+            self.skip_block_scalar_indent(indent, &mut trailing_breaks)?;
         }
 
         // Chomp the tail.
@@ -1847,7 +1847,7 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     /// Skip the block scalar indentation and empty lines.
-    fn skip_block_scalar_indent(&mut self, indent: usize, breaks: &mut String) {
+    fn skip_block_scalar_indent(&mut self, indent: usize, breaks: &mut String) -> Result<(), ScanError> {
         loop {
             // Consume all spaces. Tabs cannot be used as indentation.
             if indent < self.input.bufmaxlen() - 2 {
@@ -1876,6 +1876,12 @@ impl<'input, T: Input> Scanner<'input, T> {
                 self.input.lookahead(2);
             }
 
+            // Patched: as libyaml, a tab where the indentation is not complete yet is an
+            // error, not content.
+            if self.mark.col < indent && self.input.peek() == '\t' {
+                return Err(tab_in_block_indentation(self.mark));
+            }
+
             // If our current line is empty, skip over the break and continue looping.
             if self.input.next_is_break() {
                 self.read_break(breaks);
@@ -1884,13 +1890,18 @@ impl<'input, T: Input> Scanner<'input, T> {
                 break;
             }
         }
+        Ok(())
     }
 
     /// Determine the indentation level for a block scalar from the first line of its contents.
     ///
     /// The function skips over whitespace-only lines and sets `indent` to the the longest
     /// whitespace line that was encountered.
-    fn skip_block_scalar_first_line_indent(&mut self, indent: &mut usize, breaks: &mut String) {
+    fn skip_block_scalar_first_line_indent(
+        &mut self,
+        indent: &mut usize,
+        breaks: &mut String,
+    ) -> Result<(), ScanError> {
         let mut max_indent = 0;
         loop {
             // Consume all spaces. Tabs cannot be used as indentation.
@@ -1900,6 +1911,12 @@ impl<'input, T: Input> Scanner<'input, T> {
 
             if self.mark.col > max_indent {
                 max_indent = self.mark.col;
+            }
+
+            // Patched: as libyaml, a tab before the indentation is known is an error, not
+            // content.
+            if self.input.peek() == '\t' {
+                return Err(tab_in_block_indentation(self.mark));
             }
 
             if self.input.next_is_break() {
@@ -1924,6 +1941,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         if self.indent > 0 {
             *indent = (*indent).max(1);
         }
+        Ok(())
     }
 
     fn fetch_flow_scalar(&mut self, single: bool) -> ScanResult {
@@ -2635,4 +2653,12 @@ mod test {
         use super::is_anchor_char;
         assert!(is_anchor_char('x'));
     }
+}
+
+/// Patched: libyaml's error for a tab in a block scalar's indentation.
+fn tab_in_block_indentation(mark: Marker) -> ScanError {
+    ScanError::new_str(
+        mark,
+        "found a tab character where an indentation space is expected",
+    )
 }

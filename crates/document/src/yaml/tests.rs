@@ -196,6 +196,13 @@ fn syntax_errors_use_libyaml_wording() {
             3,
             "found character that cannot start any token",
         ),
+        // A tab after the spaces of a block scalar's first line, before its indentation
+        // is known, is an error to libyaml, not content (seed 0x5eed2, case 2205).
+        (
+            "a:\n  b: |\n         \tsep\n",
+            2,
+            "found a tab character where an indentation space is expected",
+        ),
         (
             "a: b: c\n",
             1,
