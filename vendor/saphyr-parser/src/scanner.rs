@@ -787,7 +787,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             ':' | '?' if !is_blank_or_breakz(nc) && self.flow_level == 0 => {
                 self.fetch_plain_scalar()
             }
-            '%' | '@' | '`' | '\t' => Err(ScanError::new(
+            // Patched: in a flow collection `|` and `>` cannot start a plain scalar, as in
+            // libyaml.
+            '%' | '@' | '`' | '\t' | '|' | '>' => Err(ScanError::new(
                 self.mark,
                 format!("unexpected character: `{c}'"),
             )),

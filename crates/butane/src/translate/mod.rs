@@ -583,6 +583,8 @@ fn unmarshal_errors(
         }
         let expected = match e.expected.as_str() {
             "string" => go_string_type(&e.path, profile).unwrap_or_else(|| e.expected.clone()),
+            "[]string" => go_string_type(&e.path.index(0), profile)
+                .map_or_else(|| e.expected.clone(), |item| format!("[]{item}")),
             other => go_type_name(other, profile),
         };
         let line = format!(
@@ -621,7 +623,7 @@ fn go_string_type(path: &Path, profile: &Profile) -> Option<String> {
         ("kernel_arguments", "should_exist" | "should_not_exist") if package >= "v0_4" => {
             "KernelArgument"
         }
-        ("filesystems", "options") if package < "v0_3" => "FilesystemOption",
+        ("filesystems", "options") if package == "v0_1" => "FilesystemOption",
         ("raid", "options") if package <= "v0_4" => "RaidOption",
         ("luks", "options") if options => "LuksOption",
         _ => return None,
