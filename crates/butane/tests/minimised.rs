@@ -210,6 +210,18 @@ fn unmarshal_errors_as_yaml_v3_words_them() {
             "kernel_arguments: 1",
             "v0_8_exp.KernelArguments",
         ),
+        (
+            "fcos",
+            "1.4.0",
+            "kernel_arguments:\n  should_exist: {a: b}",
+            "[]v0_4.KernelArgument",
+        ),
+        (
+            "fcos",
+            "1.1.0",
+            "storage:\n  filesystems:\n    - device: /dev/a\n      options: [{a: 1}]",
+            "string",
+        ),
     ];
     for (variant, version, body, go_type) in types {
         let yaml = format!("variant: {variant}\nversion: {version}\n{body}\n");
