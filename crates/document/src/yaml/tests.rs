@@ -208,6 +208,14 @@ fn syntax_errors_use_libyaml_wording() {
             1,
             "mapping values are not allowed in this context",
         ),
+        // A closing bracket outside a flow collection is a token the parser rejects;
+        // libyaml's scanner may fail on what follows first (seed 0x5eed5, case 19252).
+        ("x:\n  a: b\n]\n", 2, "did not find expected key"),
+        (
+            "x:\n  a: \"x\n  \"]>&x\n",
+            3,
+            "did not find expected comment or line break",
+        ),
         // Lines as yaml.v3 names them (observed on Butane v0.29.0): a parser error
         // names its context's line, or else the problem's, counted from 0.
         ("a:\n  b: 1\n c: 2\n", 2, "did not find expected key"),
