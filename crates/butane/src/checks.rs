@@ -29,7 +29,13 @@ pub(crate) fn disk_partitions(config: &Config, root_sizes: bool) -> Report {
             if root_sizes && label == "root" {
                 let size = partition.size_mib.unwrap_or(0);
                 if size != 0 && size < ROOT_MIN_MIB {
-                    report.warning(at.key("sizeMiB"), "root should have 8GiB of space assigned");
+                    // The reference names the field as written in Butane (`size_mib`)
+                    // below the generated config's indices, a path its translation set
+                    // cannot map: it is placed along it as it stands.
+                    report.warning(
+                        at.key("size_mib"),
+                        "root should have 8GiB of space assigned",
+                    );
                 }
                 let others_auto = partitions
                     .iter()

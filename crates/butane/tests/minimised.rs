@@ -387,6 +387,29 @@ fn swap_units_came_with_fcos_1_4() {
     );
 }
 
+// The reference reports a small root partition at `size_mib` below the generated
+// config's indices, a path its translation set cannot map: after a merge it keeps that
+// path, placed along it (seed 0x5eed6, case 13424).
+#[test]
+fn small_root_partition_keeps_the_generated_path() {
+    let yaml = "variant: fcos\nversion: 1.4.0\nstorage:\n  disks:\n    - device: /dev/vdc\n      partitions:\n        - label: root\n          number: 5\n          size_mib: 4096\n";
+    let incorrect = "warning at $.storage.disks.0.partitions.0.label, line 7 col 18: incorrect partition number; a new partition will be created using reserved label\n";
+    assert_eq!(
+        raw_report(yaml, &Options::default()),
+        format!(
+            "warning at $.storage.disks.0.partitions.0.size_mib, line 9 col 21: root should have 8GiB of space assigned\n{incorrect}"
+        )
+    );
+    let mirrored = format!("{yaml}boot_device:\n  mirror:\n    devices: [/dev/vda, /dev/vdb]\n");
+    assert_eq!(
+        raw_report(&mirrored, &Options::default()),
+        format!(
+            "warning at $.boot_device.mirror, line 12 col 5: boot_device.layout should be specified when boot_device.mirror is specified\n\
+                 warning at $.storage.disks.2.partitions.0.size_mib, line 5 col 5: root should have 8GiB of space assigned\n{incorrect}"
+        )
+    );
+}
+
 // Ignition requires a link target from spec 3.3.0 on (fcos 1.4.0), and spec 3.0.0
 // requires no source: a CA's missing one is an empty URL.
 #[test]

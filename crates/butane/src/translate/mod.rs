@@ -279,19 +279,25 @@ fn translate_parsed(
     let openshift_raw = profile.variant == Variant::Openshift && options.raw;
     if profile.fcos_minor.is_some() {
         let partitions = checks::disk_partitions(&config, profile.fcos_at_least(3));
-        let warnings = if profile.variant == Variant::Openshift && !openshift_raw {
-            // The reference's fcos layer reports these at paths of the config it
-            // generated, which openshift's translation set (prefixed `spec.config`)
-            // cannot map: they keep that path, placed along it in the file.
-            let mut warnings = partitions;
-            for entry in &mut warnings.entries {
-                ctx.locator.place_along_output_path(entry);
-            }
-            warnings
-        } else {
-            ctx.place_output(partitions)
+        // The reference's fcos layer reports these at paths of the config it generated,
+        // which openshift's translation set (prefixed `spec.config`) cannot map, nor
+        // any translation set a path with a Butane key (`size_mib`): such a finding
+        // keeps its path, placed along it in the file.
+        let untranslatable = |path: &Path| {
+            (profile.variant == Variant::Openshift && !openshift_raw)
+                || path.segments().last() == Some(&Segment::Key("size_mib".into()))
         };
-        ctx.report.extend(warnings);
+        for entry in partitions.entries {
+            let mut one = Report {
+                entries: vec![entry],
+            };
+            if one.entries[0].path.as_ref().is_some_and(untranslatable) {
+                ctx.locator.place_along_output_path(&mut one.entries[0]);
+            } else {
+                ctx.locator.place(&mut one, true);
+            }
+            ctx.report.extend(one);
+        }
     }
     // Whether the reference merged a generated config into this one, after which its
     // translation set no longer records empty strings: always from fcos 1.5 (GRUB
