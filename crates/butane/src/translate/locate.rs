@@ -30,19 +30,24 @@ impl Locator {
     /// canonical paths of the input (`in_output` false) or of the result config.
     pub fn place(&self, report: &mut Report, in_output: bool) {
         for entry in &mut report.entries {
-            if entry.mark.is_some() {
-                continue;
-            }
-            let Some(path) = &entry.path else { continue };
-            let input = if in_output {
-                self.input_path(path)
-            } else {
-                path.clone()
-            };
-            let (user_path, mark) = self.source_map.locate(&input, true);
-            entry.path = Some(user_path);
-            entry.mark = mark;
+            self.place_entry(entry, in_output);
         }
+    }
+
+    /// [`Locator::place`] for one entry.
+    pub fn place_entry(&self, entry: &mut ferro_document::report::Entry, in_output: bool) {
+        if entry.mark.is_some() {
+            return;
+        }
+        let Some(path) = &entry.path else { return };
+        let input = if in_output {
+            self.input_path(path)
+        } else {
+            path.clone()
+        };
+        let (user_path, mark) = self.source_map.locate(&input, true);
+        entry.path = Some(user_path);
+        entry.mark = mark;
     }
 
     /// The canonical input path a result path came from.

@@ -287,17 +287,15 @@ fn translate_parsed(
             (profile.variant == Variant::Openshift && !openshift_raw)
                 || path.segments().last() == Some(&Segment::Key("size_mib".into()))
         };
-        for entry in partitions.entries {
-            let mut one = Report {
-                entries: vec![entry],
-            };
-            if one.entries[0].path.as_ref().is_some_and(untranslatable) {
-                ctx.locator.place_along_output_path(&mut one.entries[0]);
+        let mut partitions = partitions;
+        for entry in &mut partitions.entries {
+            if entry.path.as_ref().is_some_and(untranslatable) {
+                ctx.locator.place_along_output_path(entry);
             } else {
-                ctx.locator.place(&mut one, true);
+                ctx.locator.place_entry(entry, true);
             }
-            ctx.report.extend(one);
         }
+        ctx.report.extend(partitions);
     }
     // Whether the reference merged a generated config into this one, after which its
     // translation set no longer records empty strings: always from fcos 1.5 (GRUB
